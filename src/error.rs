@@ -1,0 +1,302 @@
+//! The one error type of qjit.
+//!
+//! Every fallible function in the crate returns [`Result<T>`]. Variants fall into three groups:
+//!
+//! * **the user's query** ([`Error::Syntax`], [`Error::UnknownColumn`], [`Error::Type`],
+//!   [`Error::Unsupported`], [`Error::Plan`], …): the SQL text is wrong or asks for something
+//!   qjit does not do. They carry a [`Position`] into the SQL where one is known.
+//! * **the data** ([`Error::DivisionByZero`], [`Error::Overflow`], [`Error::InvalidCast`],
+//!   [`Error::File`], …): the query is valid but the values or the input file are not.
+//! * **bugs** ([`Error::Internal`]): something qjit itself got wrong. A user should never see one;
+//!   if they do, it is reported as a bug.
+//!
+//! `Display` reads as one sentence that says what went wrong, where, and what to do about it.
+
+use std::fmt;
+
+/// A position in the SQL text: 1-based line and column.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Position {
+    pub line: u64,
+    pub column: u64,
+}
+
+impl Position {
+    /// The position of a sqlparser span's start, or `None` for an empty span.
+    pub fn from_span(span: sqlparser::tokenizer::Span) -> Option<Position> {
+        (span.start.line > 0).then_some(Position {
+            line: span.start.line,
+            column: span.start.column,
+        })
+    }
+}
+
+impl fmt::Display for Position {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "line {}, column {}", self.line, self.column)
+    }
+}
+
+/// Formats an optional position as " at line L, column C" (or nothing).
+pub struct At(pub Option<Position>);
+
+impl fmt::Display for At {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(p) => write!(f, " at {p}"),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Formats an optional "did you mean" suggestion.
+pub struct Suggest<'a>(pub &'a Option<String>);
+
+impl fmt::Display for Suggest<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(s) => write!(f, "; did you mean '{s}'?"),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Everything that can go wrong in qjit.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The SQL text does not parse.
+    #[error("syntax error{}: {message}", At(*position))]
+    Syntax {
+        message: String,
+        position: Option<Position>,
+    },
+
+    /// A column name that the table does not have.
+    #[error("unknown column '{name}'{} in table '{table}'{}", At(*position), Suggest(suggestion))]
+    UnknownColumn {
+        name: String,
+        table: String,
+        suggestion: Option<String>,
+        position: Option<Position>,
+    },
+
+    /// `FROM` names a table other than the one the source provides.
+    #[error("unknown table '{name}'{}: the input is registered as table '{expected}'", At(*position))]
+    UnknownTable {
+        name: String,
+        expected: String,
+        position: Option<Position>,
+    },
+
+    /// A function name qjit does not know.
+    #[error("unknown function '{name}'{}{}", At(*position), Suggest(suggestion))]
+    UnknownFunction {
+        name: String,
+        suggestion: Option<String>,
+        position: Option<Position>,
+    },
+
+    /// Operand types that an operator or function does not accept.
+    #[error("type error{}: {message}", At(*position))]
+    Type {
+        message: String,
+        position: Option<Position>,
+    },
+
+    /// Valid SQL that qjit does not implement.
+    #[error("unsupported SQL{}: {what} is not supported by qjit (it runs one single-table SELECT)", At(*position))]
+    Unsupported {
+        what: String,
+        position: Option<Position>,
+    },
+
+    /// A query that is well-typed but not meaningful (an aggregate in WHERE, a non-grouped column, …).
+    #[error("invalid query{}: {message}", At(*position))]
+    Plan {
+        message: String,
+        position: Option<Position>,
+    },
+
+    /// A column of a type qjit cannot process, used by the query.
+    #[error("column '{column}' has type {data_type}, which qjit does not support; leave it out of the query or cast it when writing the file")]
+    UnsupportedColumnType { column: String, data_type: String },
+
+    /// Division or modulo by zero while evaluating the query.
+    #[error("division by zero")]
+    DivisionByZero,
+
+    /// A result that does not fit its type.
+    #[error("{ty} out of range: {what}")]
+    Overflow { ty: String, what: String },
+
+    /// A value that cannot be converted to the requested type.
+    #[error("invalid value for type {ty}: '{value}'")]
+    InvalidCast { value: String, ty: String },
+
+    /// Any other error in a function's argument (a negative SUBSTRING length, …).
+    #[error("invalid argument: {message}")]
+    InvalidArgument { message: String },
+
+    /// An input or output file that cannot be used.
+    #[error("{path}: {reason}")]
+    File { path: String, reason: String },
+
+    /// Bad command-line usage detected after argument parsing (exit status 2).
+    #[error("{0}")]
+    Usage(String),
+
+    /// The query was cancelled (Ctrl-C).
+    #[error("query cancelled")]
+    Cancelled,
+
+    /// A bug in qjit: an invariant that the front end should have guaranteed did not hold.
+    #[error("internal error (a bug in qjit, please report it): {0}")]
+    Internal(String),
+}
+
+/// The crate's result type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    /// A type error with no position.
+    pub fn type_error(message: impl Into<String>) -> Error {
+        Error::Type {
+            message: message.into(),
+            position: None,
+        }
+    }
+
+    /// An unsupported construct with no position.
+    pub fn unsupported(what: impl Into<String>) -> Error {
+        Error::Unsupported {
+            what: what.into(),
+            position: None,
+        }
+    }
+
+    /// A planning error with no position.
+    pub fn plan(message: impl Into<String>) -> Error {
+        Error::Plan {
+            message: message.into(),
+            position: None,
+        }
+    }
+
+    /// An internal error (a bug).
+    pub fn internal(message: impl Into<String>) -> Error {
+        Error::Internal(message.into())
+    }
+
+    /// An overflow of type `ty` in `what`.
+    pub fn overflow(ty: impl fmt::Display, what: impl Into<String>) -> Error {
+        Error::Overflow {
+            ty: ty.to_string(),
+            what: what.into(),
+        }
+    }
+
+    /// Attaches a position to a front-end error that does not have one yet.
+    pub fn at(mut self, pos: Option<Position>) -> Error {
+        match &mut self {
+            Error::Syntax { position, .. }
+            | Error::UnknownColumn { position, .. }
+            | Error::UnknownTable { position, .. }
+            | Error::UnknownFunction { position, .. }
+            | Error::Type { position, .. }
+            | Error::Unsupported { position, .. }
+            | Error::Plan { position, .. }
+                if position.is_none() =>
+            {
+                *position = pos;
+            }
+            _ => {}
+        }
+        self
+    }
+
+    /// The process exit status for this error: 2 for usage, 1 for everything else.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Error::Usage(_) => 2,
+            _ => 1,
+        }
+    }
+}
+
+impl From<arrow::error::ArrowError> for Error {
+    /// Arrow errors reaching qjit's boundary: arithmetic failures keep their meaning, anything
+    /// else from a compute kernel means qjit passed it something it should not have.
+    fn from(e: arrow::error::ArrowError) -> Error {
+        use arrow::error::ArrowError;
+        match e {
+            ArrowError::DivideByZero => Error::DivisionByZero,
+            ArrowError::ArithmeticOverflow(what) => Error::overflow("value", what),
+            ArrowError::ExternalError(inner) => match inner.downcast::<Error>() {
+                Ok(e) => *e,
+                Err(inner) => Error::Internal(inner.to_string()),
+            },
+            other => Error::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<Error> for arrow::error::ArrowError {
+    /// Lets qjit errors travel through arrow callbacks (such as a Parquet `ArrowPredicate`).
+    fn from(e: Error) -> arrow::error::ArrowError {
+        arrow::error::ArrowError::ExternalError(Box::new(e))
+    }
+}
+
+/// Levenshtein distance, for "did you mean" suggestions.
+pub fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    let mut cur = vec![0; b.len() + 1];
+    for (i, ca) in a.chars().enumerate() {
+        cur[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cost = usize::from(ca != *cb);
+            cur[j + 1] = (prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        std::mem::swap(&mut prev, &mut cur);
+    }
+    prev[b.len()]
+}
+
+/// The candidate closest to `name` (case-insensitive), if it is close enough to be a likely typo.
+pub fn closest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<String> {
+    let lower = name.to_lowercase();
+    candidates
+        .into_iter()
+        .map(|c| (edit_distance(&lower, &c.to_lowercase()), c))
+        .filter(|(d, c)| *d <= (c.chars().count().max(3) / 3).max(2))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn suggestions_pick_near_names_only() {
+        let cols = ["l_shipdate", "l_quantity", "l_tax"];
+        assert_eq!(closest("l_shipdat", cols), Some("l_shipdate".into()));
+        assert_eq!(closest("L_QUANTTY", cols), Some("l_quantity".into()));
+        assert_eq!(closest("price", cols), None);
+    }
+
+    #[test]
+    fn messages_read_as_sentences() {
+        let e = Error::UnknownColumn {
+            name: "l_shipdat".into(),
+            table: "lineitem".into(),
+            suggestion: Some("l_shipdate".into()),
+            position: Some(Position { line: 1, column: 8 }),
+        };
+        assert_eq!(
+            e.to_string(),
+            "unknown column 'l_shipdat' at line 1, column 8 in table 'lineitem'; did you mean 'l_shipdate'?"
+        );
+    }
+}

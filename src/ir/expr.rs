@@ -1,0 +1,769 @@
+//! Typed scalar expressions.
+//!
+//! An [`Expr`] is produced by the binder (`crate::sql`) and consumed by the evaluators
+//! (`crate::interp`, and the JIT). Every node has a [`SqlType`] that was computed when it was built.
+//! Nodes **must** be built through the constructors on [`Expr`] (`Expr::binary`, `Expr::cast`, …):
+//! they check that the operand types are the ones the node accepts and compute the result type.
+//! The binder's coercion pass inserts explicit casts first, so evaluators never coerce: an operand
+//! of an unexpected type in an evaluator is an internal error.
+//!
+//! ## Operand rules (after coercion)
+//!
+//! | node | operands | result |
+//! |---|---|---|
+//! | `+ - * / %` | two integers of the same type | that type; overflow is an error |
+//! | `+ - * / %` | two floats of the same type | that type |
+//! | `+ - * / %` | two decimals (any precision/scale) | see [`decimal_result`] |
+//! | `= <> < <= > >=` | two values of the same type (decimals: same precision and scale) | `BOOLEAN` |
+//! | `AND OR NOT` | `BOOLEAN` | `BOOLEAN`, Kleene logic |
+//! | `\|\|` | two `VARCHAR` | `VARCHAR` |
+//! | unary `-` | a number | same type |
+//!
+//! Integer `/` truncates toward zero, `%` takes the sign of the dividend; division or modulo by
+//! zero is an error for every numeric type. An operation on a NULL operand yields NULL and never
+//! fails. Errors in a row whose value is not needed are not raised: a `CASE` branch that is not
+//! taken, the right side of `AND` where the left is FALSE, the right side of `OR` where the left is
+//! TRUE, and rows that `WHERE` removed.
+
+use std::fmt;
+
+use super::scalar::{format_decimal, Scalar};
+use super::types::SqlType;
+use crate::error::{Error, Result};
+use arrow::datatypes::DataType;
+
+/// A reference to an input column.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ColumnRef {
+    /// Index of the column in the batch the expression is evaluated over.
+    pub index: usize,
+    /// The column's name, for display.
+    pub name: String,
+    /// The SQL type.
+    pub ty: SqlType,
+    /// The physical Arrow type of the column (for strings: which layout).
+    pub data_type: DataType,
+    pub nullable: bool,
+}
+
+/// A typed constant. `value` is one of the variants [`Scalar`] documents for `ty`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Literal {
+    pub value: Scalar,
+    pub ty: SqlType,
+}
+
+impl Literal {
+    /// A literal, checked to be a valid value of `ty`.
+    pub fn new(value: Scalar, ty: SqlType) -> Result<Literal> {
+        if !value.fits(ty) {
+            return Err(Error::internal(format!("literal {value} is not a {ty}")));
+        }
+        Ok(Literal { value, ty })
+    }
+
+    /// The NULL of a type.
+    pub fn null(ty: SqlType) -> Literal {
+        Literal {
+            value: Scalar::Null,
+            ty,
+        }
+    }
+}
+
+/// Unary operators.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum UnaryOp {
+    /// Arithmetic negation (checked for integers).
+    Neg,
+    /// Boolean NOT (NULL stays NULL).
+    Not,
+}
+
+/// Binary operators.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum BinaryOp {
+    Add,
+    Sub,
+    Mul,
+    Div,
+    Mod,
+    Eq,
+    NotEq,
+    Lt,
+    LtEq,
+    Gt,
+    GtEq,
+    And,
+    Or,
+    Concat,
+}
+
+impl BinaryOp {
+    pub fn is_arithmetic(self) -> bool {
+        matches!(
+            self,
+            BinaryOp::Add | BinaryOp::Sub | BinaryOp::Mul | BinaryOp::Div | BinaryOp::Mod
+        )
+    }
+
+    pub fn is_comparison(self) -> bool {
+        matches!(
+            self,
+            BinaryOp::Eq
+                | BinaryOp::NotEq
+                | BinaryOp::Lt
+                | BinaryOp::LtEq
+                | BinaryOp::Gt
+                | BinaryOp::GtEq
+        )
+    }
+
+    pub fn is_logical(self) -> bool {
+        matches!(self, BinaryOp::And | BinaryOp::Or)
+    }
+
+    /// The operator as SQL writes it.
+    pub fn symbol(self) -> &'static str {
+        match self {
+            BinaryOp::Add => "+",
+            BinaryOp::Sub => "-",
+            BinaryOp::Mul => "*",
+            BinaryOp::Div => "/",
+            BinaryOp::Mod => "%",
+            BinaryOp::Eq => "=",
+            BinaryOp::NotEq => "<>",
+            BinaryOp::Lt => "<",
+            BinaryOp::LtEq => "<=",
+            BinaryOp::Gt => ">",
+            BinaryOp::GtEq => ">=",
+            BinaryOp::And => "AND",
+            BinaryOp::Or => "OR",
+            BinaryOp::Concat => "||",
+        }
+    }
+
+    /// The comparison with its operands swapped (`a < b` ⇔ `b > a`).
+    pub fn swap(self) -> BinaryOp {
+        match self {
+            BinaryOp::Lt => BinaryOp::Gt,
+            BinaryOp::LtEq => BinaryOp::GtEq,
+            BinaryOp::Gt => BinaryOp::Lt,
+            BinaryOp::GtEq => BinaryOp::LtEq,
+            other => other,
+        }
+    }
+}
+
+/// A part of a date for `EXTRACT`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum DatePart {
+    Year,
+    Month,
+    Day,
+}
+
+/// Scalar functions. Argument and result types:
+///
+/// | function | arguments | result | notes |
+/// |---|---|---|---|
+/// | `Abs` | number | same | `ABS(INT_MIN)` overflows |
+/// | `Round { digits }` | number | integer: same; float: same; decimal: see [`round_result`] | half away from zero; `digits` may be negative |
+/// | `Length` | `VARCHAR` | `INTEGER` | characters, not bytes |
+/// | `Upper`, `Lower` | `VARCHAR` | `VARCHAR` | Unicode case mapping |
+/// | `Substring` | `VARCHAR, BIGINT[, BIGINT]` | `VARCHAR` | 1-based, in characters, PostgreSQL's rules; a negative length is an error |
+/// | `Extract(part)` | `DATE` | `INTEGER` | |
+/// | `DateAddDays` | `DATE, INTEGER` | `DATE` | leaving the `DATE` range is an error |
+/// | `DateAddMonths` | `DATE, INTEGER` | `DATE` | the day is clamped to the end of the month |
+/// | `DateDiffDays` | `DATE, DATE` | `INTEGER` | `a - b` in days |
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Func {
+    Abs,
+    Round { digits: i32 },
+    Length,
+    Upper,
+    Lower,
+    Substring,
+    Extract(DatePart),
+    DateAddDays,
+    DateAddMonths,
+    DateDiffDays,
+}
+
+/// A typed scalar expression. Build with the constructors; see the module docs for the rules.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Expr {
+    Column(ColumnRef),
+    Literal(Literal),
+    Unary {
+        op: UnaryOp,
+        arg: Box<Expr>,
+    },
+    Binary {
+        op: BinaryOp,
+        left: Box<Expr>,
+        right: Box<Expr>,
+        ty: SqlType,
+    },
+    /// `arg IS NULL` (or `IS NOT NULL` when `negated`); never NULL itself.
+    IsNull {
+        arg: Box<Expr>,
+        negated: bool,
+    },
+    /// `arg [NOT] IN (list)`: every item has `arg`'s type. NULL if `arg` is NULL, or if no item
+    /// matches and some item is NULL.
+    InList {
+        arg: Box<Expr>,
+        list: Vec<Expr>,
+        negated: bool,
+    },
+    /// `arg [NOT] [I]LIKE pattern [ESCAPE escape]` with a constant pattern. `%` matches any
+    /// sequence of characters, `_` one character; `escape` (default `\`) makes the next character
+    /// literal. `case_insensitive` compares Unicode-lowercased text.
+    Like {
+        arg: Box<Expr>,
+        pattern: String,
+        escape: Option<char>,
+        case_insensitive: bool,
+        negated: bool,
+    },
+    /// Searched `CASE`: the first branch whose condition is TRUE gives the value; otherwise `else_`
+    /// (NULL when absent). All values have type `ty`.
+    Case {
+        branches: Vec<(Expr, Expr)>,
+        else_: Option<Box<Expr>>,
+        ty: SqlType,
+    },
+    /// Conversion to `ty`; see [`can_cast`] for which conversions exist.
+    Cast {
+        arg: Box<Expr>,
+        ty: SqlType,
+    },
+    Func {
+        func: Func,
+        args: Vec<Expr>,
+        ty: SqlType,
+    },
+}
+
+fn mismatch(what: impl fmt::Display, types: &[SqlType]) -> Error {
+    let types: Vec<String> = types.iter().map(|t| t.to_string()).collect();
+    Error::internal(format!(
+        "{what} built with operand types ({}) that coercion should have excluded",
+        types.join(", ")
+    ))
+}
+
+/// The result type of decimal arithmetic (the exact rules qjit documents):
+///
+/// | op | scale | precision |
+/// |---|---|---|
+/// | `+`, `-` | `max(s1, s2)` | `max(p1 - s1, p2 - s2) + scale + 1` |
+/// | `*` | `s1 + s2` | `p1 + p2 + 1` |
+/// | `/` | `max(s1, s2, 6)` | `p1 - s1 + s2 + scale` |
+/// | `%` | `max(s1, s2)` | `min(p1 - s1, p2 - s2) + scale` |
+///
+/// Precision is capped at 38 (and the scale at the precision). When the uncapped precision is at
+/// most 38 the result cannot overflow; otherwise a result of 39 or more digits is an overflow
+/// error. `/` rounds half away from zero at the result scale.
+pub fn decimal_result(op: BinaryOp, (p1, s1): (u8, u8), (p2, s2): (u8, u8)) -> SqlType {
+    let (p1, s1, p2, s2) = (p1 as u32, s1 as u32, p2 as u32, s2 as u32);
+    let (precision, scale) = match op {
+        BinaryOp::Add | BinaryOp::Sub => {
+            let s = s1.max(s2);
+            ((p1 - s1).max(p2 - s2) + s + 1, s)
+        }
+        BinaryOp::Mul => (p1 + p2 + 1, s1 + s2),
+        BinaryOp::Div => {
+            let s = s1.max(s2).max(6);
+            (p1 - s1 + s2 + s, s)
+        }
+        _ => {
+            let s = s1.max(s2);
+            ((p1 - s1).min(p2 - s2) + s, s)
+        }
+    };
+    SqlType::decimal(precision.max(1), scale)
+}
+
+/// The result type of `ROUND(x, digits)`: integers and floats keep their type; `DECIMAL(p, s)`
+/// with `digits < s` becomes `DECIMAL(p - s + d + 1, d)` where `d = max(digits, 0)` (one more
+/// integer digit for the carry), and stays as it is otherwise.
+pub fn round_result(ty: SqlType, digits: i32) -> SqlType {
+    match ty {
+        SqlType::Decimal { precision, scale } if digits < scale as i32 => {
+            let d = digits.max(0) as u32;
+            SqlType::decimal(precision as u32 - scale as u32 + d + 1, d)
+        }
+        other => other,
+    }
+}
+
+/// Whether `CAST(from AS to)` exists. Numbers convert among themselves (range-checked, rounding
+/// half away from zero — half to even for floats, as PostgreSQL's `rint`); every type converts to
+/// and from `VARCHAR` (parsing fails on bad text); `BOOLEAN` and integers convert both ways; NULL
+/// converts to anything.
+pub fn can_cast(from: SqlType, to: SqlType) -> bool {
+    use SqlType::*;
+    from == to
+        || from == Null
+        || (from.is_numeric() && to.is_numeric())
+        || from == Utf8
+        || to == Utf8
+        || (from == Boolean && to.is_integer())
+        || (from.is_integer() && to == Boolean)
+}
+
+impl Expr {
+    /// A column reference.
+    pub fn column(column: ColumnRef) -> Expr {
+        Expr::Column(column)
+    }
+
+    /// A literal.
+    pub fn literal(value: Scalar, ty: SqlType) -> Result<Expr> {
+        Ok(Expr::Literal(Literal::new(value, ty)?))
+    }
+
+    /// A boolean literal.
+    pub fn boolean(b: bool) -> Expr {
+        Expr::Literal(Literal {
+            value: Scalar::Boolean(b),
+            ty: SqlType::Boolean,
+        })
+    }
+
+    /// The NULL of a type.
+    pub fn null(ty: SqlType) -> Expr {
+        Expr::Literal(Literal::null(ty))
+    }
+
+    /// A unary operator: `-` on a number, `NOT` on a boolean.
+    pub fn unary(op: UnaryOp, arg: Expr) -> Result<Expr> {
+        let t = arg.ty();
+        let ok = match op {
+            UnaryOp::Neg => t.is_numeric(),
+            UnaryOp::Not => t == SqlType::Boolean,
+        };
+        if !ok {
+            return Err(mismatch(format!("{op:?}"), &[t]));
+        }
+        Ok(Expr::Unary {
+            op,
+            arg: Box::new(arg),
+        })
+    }
+
+    /// A binary operator; operand types must follow the table in the module docs.
+    pub fn binary(op: BinaryOp, left: Expr, right: Expr) -> Result<Expr> {
+        let (l, r) = (left.ty(), right.ty());
+        let ty = if op.is_arithmetic() {
+            match (l, r) {
+                (SqlType::Decimal { .. }, SqlType::Decimal { .. }) => {
+                    let (lp, rp) = (l.decimal_parts(), r.decimal_parts());
+                    decimal_result(op, lp.unwrap_or((1, 0)), rp.unwrap_or((1, 0)))
+                }
+                _ if l == r && (l.is_integer() || l.is_float()) => l,
+                _ => return Err(mismatch(op.symbol(), &[l, r])),
+            }
+        } else if op.is_comparison() {
+            if l != r || l == SqlType::Null {
+                return Err(mismatch(op.symbol(), &[l, r]));
+            }
+            SqlType::Boolean
+        } else if op.is_logical() {
+            if l != SqlType::Boolean || r != SqlType::Boolean {
+                return Err(mismatch(op.symbol(), &[l, r]));
+            }
+            SqlType::Boolean
+        } else {
+            if l != SqlType::Utf8 || r != SqlType::Utf8 {
+                return Err(mismatch(op.symbol(), &[l, r]));
+            }
+            SqlType::Utf8
+        };
+        Ok(Expr::Binary {
+            op,
+            left: Box::new(left),
+            right: Box::new(right),
+            ty,
+        })
+    }
+
+    /// `arg IS [NOT] NULL`.
+    pub fn is_null(arg: Expr, negated: bool) -> Expr {
+        Expr::IsNull {
+            arg: Box::new(arg),
+            negated,
+        }
+    }
+
+    /// `arg [NOT] IN (list)`; every item must have `arg`'s type.
+    pub fn in_list(arg: Expr, list: Vec<Expr>, negated: bool) -> Result<Expr> {
+        let t = arg.ty();
+        if t == SqlType::Null || list.is_empty() || list.iter().any(|e| e.ty() != t) {
+            let mut types = vec![t];
+            types.extend(list.iter().map(Expr::ty));
+            return Err(mismatch("IN", &types));
+        }
+        Ok(Expr::InList {
+            arg: Box::new(arg),
+            list,
+            negated,
+        })
+    }
+
+    /// `arg [NOT] [I]LIKE pattern [ESCAPE escape]`; `arg` must be a string.
+    pub fn like(
+        arg: Expr,
+        pattern: String,
+        escape: Option<char>,
+        case_insensitive: bool,
+        negated: bool,
+    ) -> Result<Expr> {
+        if arg.ty() != SqlType::Utf8 {
+            return Err(mismatch("LIKE", &[arg.ty()]));
+        }
+        Ok(Expr::Like {
+            arg: Box::new(arg),
+            pattern,
+            escape,
+            case_insensitive,
+            negated,
+        })
+    }
+
+    /// A searched CASE; conditions must be boolean and values must all have type `ty`.
+    pub fn case(branches: Vec<(Expr, Expr)>, else_: Option<Expr>, ty: SqlType) -> Result<Expr> {
+        if branches.is_empty()
+            || branches
+                .iter()
+                .any(|(c, v)| c.ty() != SqlType::Boolean || v.ty() != ty)
+            || else_.as_ref().is_some_and(|e| e.ty() != ty)
+        {
+            return Err(mismatch("CASE", &[ty]));
+        }
+        Ok(Expr::Case {
+            branches,
+            else_: else_.map(Box::new),
+            ty,
+        })
+    }
+
+    /// `CAST(arg AS ty)`; returns `arg` unchanged if it already has type `ty`.
+    pub fn cast(arg: Expr, ty: SqlType) -> Result<Expr> {
+        let from = arg.ty();
+        if from == ty {
+            return Ok(arg);
+        }
+        if !can_cast(from, ty) {
+            return Err(Error::type_error(format!("cannot cast {from} to {ty}")));
+        }
+        Ok(Expr::Cast {
+            arg: Box::new(arg),
+            ty,
+        })
+    }
+
+    /// A scalar function; argument types must follow the table on [`Func`].
+    pub fn func(func: Func, args: Vec<Expr>) -> Result<Expr> {
+        use SqlType::*;
+        let types: Vec<SqlType> = args.iter().map(Expr::ty).collect();
+        let ty = match (func, types.as_slice()) {
+            (Func::Abs, [t]) if t.is_numeric() => *t,
+            (Func::Round { digits }, [t]) if t.is_numeric() => round_result(*t, digits),
+            (Func::Length, [Utf8]) => Int32,
+            (Func::Upper | Func::Lower, [Utf8]) => Utf8,
+            (Func::Substring, [Utf8, Int64]) | (Func::Substring, [Utf8, Int64, Int64]) => Utf8,
+            (Func::Extract(_), [Date]) => Int32,
+            (Func::DateAddDays | Func::DateAddMonths, [Date, Int32]) => Date,
+            (Func::DateDiffDays, [Date, Date]) => Int32,
+            _ => return Err(mismatch(format!("{func:?}"), &types)),
+        };
+        Ok(Expr::Func { func, args, ty })
+    }
+
+    /// The SQL type of the expression's values.
+    pub fn ty(&self) -> SqlType {
+        match self {
+            Expr::Column(c) => c.ty,
+            Expr::Literal(l) => l.ty,
+            Expr::Unary { op, arg } => match op {
+                UnaryOp::Neg => arg.ty(),
+                UnaryOp::Not => SqlType::Boolean,
+            },
+            Expr::Binary { ty, .. } | Expr::Case { ty, .. } | Expr::Func { ty, .. } => *ty,
+            Expr::IsNull { .. } | Expr::InList { .. } | Expr::Like { .. } => SqlType::Boolean,
+            Expr::Cast { ty, .. } => *ty,
+        }
+    }
+
+    /// Whether the expression can be NULL for some input row.
+    pub fn nullable(&self) -> bool {
+        match self {
+            Expr::Column(c) => c.nullable,
+            Expr::Literal(l) => l.value.is_null(),
+            Expr::Unary { arg, .. } | Expr::Cast { arg, .. } | Expr::Like { arg, .. } => {
+                arg.nullable()
+            }
+            Expr::Binary { left, right, .. } => left.nullable() || right.nullable(),
+            Expr::IsNull { .. } => false,
+            Expr::InList { arg, list, .. } => arg.nullable() || list.iter().any(Expr::nullable),
+            Expr::Case {
+                branches, else_, ..
+            } => {
+                branches.iter().any(|(_, v)| v.nullable())
+                    || else_.as_ref().is_none_or(|e| e.nullable())
+            }
+            Expr::Func { args, .. } => args.iter().any(Expr::nullable),
+        }
+    }
+
+    /// The direct children, in evaluation order.
+    pub fn children(&self) -> Vec<&Expr> {
+        match self {
+            Expr::Column(_) | Expr::Literal(_) => vec![],
+            Expr::Unary { arg, .. }
+            | Expr::Cast { arg, .. }
+            | Expr::Like { arg, .. }
+            | Expr::IsNull { arg, .. } => vec![arg],
+            Expr::Binary { left, right, .. } => vec![left, right],
+            Expr::InList { arg, list, .. } => std::iter::once(arg.as_ref()).chain(list).collect(),
+            Expr::Case {
+                branches, else_, ..
+            } => {
+                let mut v: Vec<&Expr> = branches.iter().flat_map(|(c, e)| [c, e]).collect();
+                v.extend(else_.as_deref());
+                v
+            }
+            Expr::Func { args, .. } => args.iter().collect(),
+        }
+    }
+
+    /// Calls `f` on every node, parents before children.
+    pub fn walk(&self, f: &mut impl FnMut(&Expr)) {
+        f(self);
+        for c in self.children() {
+            c.walk(f);
+        }
+    }
+
+    /// Whether any node satisfies `pred`.
+    pub fn any(&self, pred: &mut impl FnMut(&Expr) -> bool) -> bool {
+        pred(self) || self.children().into_iter().any(|c| c.any(pred))
+    }
+
+    /// Whether the expression reads no column.
+    pub fn is_constant(&self) -> bool {
+        !self.any(&mut |e| matches!(e, Expr::Column(_)))
+    }
+
+    /// Rewrites every column reference with `f` (used to renumber columns after the scan
+    /// projection is chosen).
+    pub fn map_columns(self, f: &mut impl FnMut(ColumnRef) -> ColumnRef) -> Expr {
+        let mut m = |e: Box<Expr>| Box::new(e.map_columns(f));
+        match self {
+            Expr::Column(c) => Expr::Column(f(c)),
+            Expr::Literal(_) => self,
+            Expr::Unary { op, arg } => Expr::Unary { op, arg: m(arg) },
+            Expr::Binary {
+                op,
+                left,
+                right,
+                ty,
+            } => {
+                let left = m(left);
+                Expr::Binary {
+                    op,
+                    left,
+                    right: m(right),
+                    ty,
+                }
+            }
+            Expr::IsNull { arg, negated } => Expr::IsNull {
+                arg: m(arg),
+                negated,
+            },
+            Expr::InList { arg, list, negated } => Expr::InList {
+                arg: m(arg),
+                list: list.into_iter().map(|e| e.map_columns(f)).collect(),
+                negated,
+            },
+            Expr::Like {
+                arg,
+                pattern,
+                escape,
+                case_insensitive,
+                negated,
+            } => Expr::Like {
+                arg: m(arg),
+                pattern,
+                escape,
+                case_insensitive,
+                negated,
+            },
+            Expr::Case {
+                branches,
+                else_,
+                ty,
+            } => Expr::Case {
+                branches: branches
+                    .into_iter()
+                    .map(|(c, v)| (c.map_columns(f), v.map_columns(f)))
+                    .collect(),
+                else_: else_.map(|e| Box::new(e.map_columns(f))),
+                ty,
+            },
+            Expr::Cast { arg, ty } => Expr::Cast { arg: m(arg), ty },
+            Expr::Func { func, args, ty } => Expr::Func {
+                func,
+                args: args.into_iter().map(|e| e.map_columns(f)).collect(),
+                ty,
+            },
+        }
+    }
+}
+
+impl fmt::Display for Literal {
+    /// The literal with its type: `24.00::DECIMAL(15,2)`, `'MAIL'`, `DATE '1998-09-02'`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (&self.value, self.ty) {
+            (Scalar::Null, SqlType::Null) => f.write_str("NULL"),
+            (Scalar::Null, t) => write!(f, "NULL::{t}"),
+            (Scalar::Decimal(v), SqlType::Decimal { scale, .. }) => {
+                write!(f, "{}::{}", format_decimal(*v, scale), self.ty)
+            }
+            (Scalar::Utf8(_) | Scalar::Date(_) | Scalar::Boolean(_), _) => {
+                write!(f, "{}", self.value)
+            }
+            (v, t) => write!(f, "{v}::{t}"),
+        }
+    }
+}
+
+impl fmt::Display for Expr {
+    /// A fully parenthesized, fully typed rendering: the plan printer and the kernel-cache key.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Expr::Column(c) => write!(f, "{}@{}", c.name, c.index),
+            Expr::Literal(l) => write!(f, "{l}"),
+            Expr::Unary { op, arg } => match op {
+                UnaryOp::Neg => write!(f, "(- {arg})"),
+                UnaryOp::Not => write!(f, "(NOT {arg})"),
+            },
+            Expr::Binary {
+                op, left, right, ..
+            } => write!(f, "({left} {} {right})", op.symbol()),
+            Expr::IsNull { arg, negated } => {
+                write!(f, "({arg} IS {}NULL)", if *negated { "NOT " } else { "" })
+            }
+            Expr::InList { arg, list, negated } => {
+                write!(f, "({arg} {}IN (", if *negated { "NOT " } else { "" })?;
+                for (i, e) in list.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(", ")?;
+                    }
+                    write!(f, "{e}")?;
+                }
+                f.write_str("))")
+            }
+            Expr::Like {
+                arg,
+                pattern,
+                escape,
+                case_insensitive,
+                negated,
+            } => {
+                write!(
+                    f,
+                    "({arg} {}{} {}",
+                    if *negated { "NOT " } else { "" },
+                    if *case_insensitive { "ILIKE" } else { "LIKE" },
+                    Scalar::Utf8(pattern.clone())
+                )?;
+                match escape {
+                    Some(c) => write!(f, " ESCAPE {})", Scalar::Utf8(c.to_string())),
+                    None => f.write_str(" ESCAPE '')"),
+                }
+            }
+            Expr::Case {
+                branches, else_, ..
+            } => {
+                f.write_str("CASE")?;
+                for (c, v) in branches {
+                    write!(f, " WHEN {c} THEN {v}")?;
+                }
+                if let Some(e) = else_ {
+                    write!(f, " ELSE {e}")?;
+                }
+                f.write_str(" END")
+            }
+            Expr::Cast { arg, ty } => write!(f, "CAST({arg} AS {ty})"),
+            Expr::Func { func, args, .. } => {
+                match func {
+                    Func::Round { digits } => write!(f, "round[{digits}](")?,
+                    Func::Extract(part) => write!(f, "extract[{part:?}](")?,
+                    other => write!(f, "{}(", format!("{other:?}").to_lowercase())?,
+                }
+                for (i, e) in args.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(", ")?;
+                    }
+                    write!(f, "{e}")?;
+                }
+                f.write_str(")")
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dec(p: u8, s: u8) -> SqlType {
+        SqlType::Decimal {
+            precision: p,
+            scale: s,
+        }
+    }
+
+    #[test]
+    fn decimal_result_types() {
+        assert_eq!(decimal_result(BinaryOp::Add, (15, 2), (10, 0)), dec(16, 2));
+        assert_eq!(decimal_result(BinaryOp::Mul, (15, 2), (16, 2)), dec(32, 4));
+        assert_eq!(decimal_result(BinaryOp::Mul, (32, 4), (16, 2)), dec(38, 6));
+        assert_eq!(decimal_result(BinaryOp::Div, (5, 2), (3, 1)), dec(10, 6));
+        assert_eq!(decimal_result(BinaryOp::Mod, (5, 2), (3, 1)), dec(4, 2));
+        assert_eq!(round_result(dec(15, 2), 1), dec(15, 1));
+        assert_eq!(round_result(dec(15, 2), 0), dec(14, 0));
+        assert_eq!(round_result(dec(15, 2), -1), dec(14, 0));
+        assert_eq!(round_result(dec(15, 2), 3), dec(15, 2));
+    }
+
+    #[test]
+    fn constructors_reject_uncoerced_operands() {
+        let i = Expr::literal(Scalar::Int(1), SqlType::Int32).unwrap();
+        let d = Expr::literal(Scalar::Decimal(1), dec(3, 0)).unwrap();
+        assert!(matches!(
+            Expr::binary(BinaryOp::Add, i.clone(), d.clone()),
+            Err(Error::Internal(_))
+        ));
+        assert!(Expr::binary(BinaryOp::Lt, i.clone(), i.clone()).is_ok());
+        assert!(Expr::cast(i, SqlType::Date).is_err());
+    }
+
+    #[test]
+    fn printing_carries_types() {
+        let e = Expr::binary(
+            BinaryOp::Lt,
+            Expr::literal(Scalar::Decimal(2400), dec(15, 2)).unwrap(),
+            Expr::literal(Scalar::Decimal(6), dec(15, 2)).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(
+            e.to_string(),
+            "(24.00::DECIMAL(15,2) < 0.06::DECIMAL(15,2))"
+        );
+    }
+}

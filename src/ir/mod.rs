@@ -1,0 +1,20 @@
+//! The typed plan: qjit's intermediate representation.
+//!
+//! The SQL front end (`crate::sql`) turns a `SELECT` statement into a [`Plan`] whose expressions
+//! are typed [`Expr`] trees; the interpreter (`crate::interp`) and the JIT evaluate the same plan.
+//! Expressions print (via `Display`) as fully parenthesized, fully typed text; that text is the
+//! key of the kernel cache, so two expressions print alike exactly when they compute the same
+//! thing over the same input.
+
+mod expr;
+mod plan;
+pub mod scalar;
+mod types;
+
+pub use expr::{
+    can_cast, decimal_result, round_result, BinaryOp, ColumnRef, DatePart, Expr, Func, Literal,
+    UnaryOp,
+};
+pub use plan::{AggFunc, AggregateCall, Body, Plan, SortKey};
+pub use scalar::Scalar;
+pub use types::{SqlType, MAX_DECIMAL_PRECISION};

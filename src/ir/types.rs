@@ -1,0 +1,237 @@
+//! SQL types of the typed plan, and their mapping to and from Arrow.
+//!
+//! A [`SqlType`] is a *logical* type: every Arrow string representation (`Utf8`, `LargeUtf8`,
+//! `Utf8View`, `Dictionary(_, Utf8)`) is the one SQL type [`SqlType::Utf8`]. Column references keep
+//! the physical Arrow type next to it ([`crate::ir::ColumnRef::data_type`]) so that evaluators can
+//! read the buffers directly.
+
+use std::fmt;
+
+use arrow::datatypes::DataType;
+
+/// The largest decimal precision (Arrow `Decimal128`).
+pub const MAX_DECIMAL_PRECISION: u8 = 38;
+
+/// A logical SQL type.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum SqlType {
+    /// The type of a bare `NULL` literal that nothing gave a type to. Its only value is NULL.
+    Null,
+    Boolean,
+    Int8,
+    Int16,
+    Int32,
+    Int64,
+    UInt8,
+    UInt16,
+    UInt32,
+    UInt64,
+    Float32,
+    Float64,
+    /// An exact decimal: `precision` significant digits (1..=38), `scale` of them after the point
+    /// (0..=precision). Values are `i128` holding `value * 10^scale`.
+    Decimal {
+        precision: u8,
+        scale: u8,
+    },
+    /// Days since 1970-01-01 (Arrow `Date32`).
+    Date,
+    /// A UTF-8 string in any of Arrow's string layouts.
+    Utf8,
+}
+
+impl SqlType {
+    /// The SQL type of an Arrow type, or `None` if qjit does not support it.
+    pub fn from_arrow(dt: &DataType) -> Option<SqlType> {
+        Some(match dt {
+            DataType::Null => SqlType::Null,
+            DataType::Boolean => SqlType::Boolean,
+            DataType::Int8 => SqlType::Int8,
+            DataType::Int16 => SqlType::Int16,
+            DataType::Int32 => SqlType::Int32,
+            DataType::Int64 => SqlType::Int64,
+            DataType::UInt8 => SqlType::UInt8,
+            DataType::UInt16 => SqlType::UInt16,
+            DataType::UInt32 => SqlType::UInt32,
+            DataType::UInt64 => SqlType::UInt64,
+            DataType::Float32 => SqlType::Float32,
+            DataType::Float64 => SqlType::Float64,
+            DataType::Decimal128(p, s) if *s >= 0 && (*s as u8) <= *p && *p >= 1 => {
+                SqlType::Decimal {
+                    precision: *p,
+                    scale: *s as u8,
+                }
+            }
+            DataType::Date32 => SqlType::Date,
+            DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => SqlType::Utf8,
+            DataType::Dictionary(key, value)
+                if key.is_dictionary_key_type()
+                    && matches!(value.as_ref(), DataType::Utf8 | DataType::LargeUtf8) =>
+            {
+                SqlType::Utf8
+            }
+            _ => return None,
+        })
+    }
+
+    /// The Arrow type that qjit produces for values of this type.
+    pub fn to_arrow(self) -> DataType {
+        match self {
+            SqlType::Null => DataType::Null,
+            SqlType::Boolean => DataType::Boolean,
+            SqlType::Int8 => DataType::Int8,
+            SqlType::Int16 => DataType::Int16,
+            SqlType::Int32 => DataType::Int32,
+            SqlType::Int64 => DataType::Int64,
+            SqlType::UInt8 => DataType::UInt8,
+            SqlType::UInt16 => DataType::UInt16,
+            SqlType::UInt32 => DataType::UInt32,
+            SqlType::UInt64 => DataType::UInt64,
+            SqlType::Float32 => DataType::Float32,
+            SqlType::Float64 => DataType::Float64,
+            SqlType::Decimal { precision, scale } => DataType::Decimal128(precision, scale as i8),
+            SqlType::Date => DataType::Date32,
+            SqlType::Utf8 => DataType::Utf8,
+        }
+    }
+
+    /// A decimal type, with the precision capped at 38 and the scale at the precision.
+    pub fn decimal(precision: u32, scale: u32) -> SqlType {
+        let precision = precision.clamp(1, MAX_DECIMAL_PRECISION as u32) as u8;
+        let scale = scale.min(precision as u32) as u8;
+        SqlType::Decimal { precision, scale }
+    }
+
+    pub fn is_signed_integer(self) -> bool {
+        matches!(
+            self,
+            SqlType::Int8 | SqlType::Int16 | SqlType::Int32 | SqlType::Int64
+        )
+    }
+
+    pub fn is_unsigned_integer(self) -> bool {
+        matches!(
+            self,
+            SqlType::UInt8 | SqlType::UInt16 | SqlType::UInt32 | SqlType::UInt64
+        )
+    }
+
+    pub fn is_integer(self) -> bool {
+        self.is_signed_integer() || self.is_unsigned_integer()
+    }
+
+    pub fn is_float(self) -> bool {
+        matches!(self, SqlType::Float32 | SqlType::Float64)
+    }
+
+    pub fn is_decimal(self) -> bool {
+        matches!(self, SqlType::Decimal { .. })
+    }
+
+    /// Integer, float or decimal.
+    pub fn is_numeric(self) -> bool {
+        self.is_integer() || self.is_float() || self.is_decimal()
+    }
+
+    /// The width in bits of an integer type.
+    pub fn integer_bits(self) -> Option<u32> {
+        Some(match self {
+            SqlType::Int8 | SqlType::UInt8 => 8,
+            SqlType::Int16 | SqlType::UInt16 => 16,
+            SqlType::Int32 | SqlType::UInt32 => 32,
+            SqlType::Int64 | SqlType::UInt64 => 64,
+            _ => return None,
+        })
+    }
+
+    /// The decimal type that holds every value of an integer type exactly
+    /// (`INTEGER` → `DECIMAL(10,0)`), or the type itself for a decimal.
+    pub fn as_decimal(self) -> Option<SqlType> {
+        let precision = match self {
+            SqlType::Decimal { .. } => return Some(self),
+            SqlType::Int8 | SqlType::UInt8 => 3,
+            SqlType::Int16 | SqlType::UInt16 => 5,
+            SqlType::Int32 | SqlType::UInt32 => 10,
+            SqlType::Int64 => 19,
+            SqlType::UInt64 => 20,
+            _ => return None,
+        };
+        Some(SqlType::Decimal {
+            precision,
+            scale: 0,
+        })
+    }
+
+    /// Precision and scale of a decimal type.
+    pub fn decimal_parts(self) -> Option<(u8, u8)> {
+        match self {
+            SqlType::Decimal { precision, scale } => Some((precision, scale)),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for SqlType {
+    /// SQL names, as a user writes them in `CAST(x AS …)`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SqlType::Null => f.write_str("NULL"),
+            SqlType::Boolean => f.write_str("BOOLEAN"),
+            SqlType::Int8 => f.write_str("TINYINT"),
+            SqlType::Int16 => f.write_str("SMALLINT"),
+            SqlType::Int32 => f.write_str("INTEGER"),
+            SqlType::Int64 => f.write_str("BIGINT"),
+            SqlType::UInt8 => f.write_str("UTINYINT"),
+            SqlType::UInt16 => f.write_str("USMALLINT"),
+            SqlType::UInt32 => f.write_str("UINTEGER"),
+            SqlType::UInt64 => f.write_str("UBIGINT"),
+            SqlType::Float32 => f.write_str("REAL"),
+            SqlType::Float64 => f.write_str("DOUBLE"),
+            SqlType::Decimal { precision, scale } => write!(f, "DECIMAL({precision},{scale})"),
+            SqlType::Date => f.write_str("DATE"),
+            SqlType::Utf8 => f.write_str("VARCHAR"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    #[test]
+    fn string_layouts_are_one_sql_type() {
+        for dt in [
+            DataType::Utf8,
+            DataType::LargeUtf8,
+            DataType::Utf8View,
+            DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8)),
+        ] {
+            assert_eq!(SqlType::from_arrow(&dt), Some(SqlType::Utf8), "{dt}");
+        }
+    }
+
+    #[test]
+    fn unsupported_types_are_rejected() {
+        assert_eq!(SqlType::from_arrow(&DataType::Decimal128(10, -2)), None);
+        assert_eq!(
+            SqlType::from_arrow(&DataType::List(Arc::new(arrow::datatypes::Field::new(
+                "x",
+                DataType::Int32,
+                true
+            )))),
+            None
+        );
+    }
+
+    #[test]
+    fn decimal_is_capped() {
+        assert_eq!(
+            SqlType::decimal(49, 6),
+            SqlType::Decimal {
+                precision: 38,
+                scale: 6
+            }
+        );
+    }
+}

@@ -1,0 +1,14 @@
+//! qjit compiles the `WHERE` and `SELECT` expressions of single-table SQL queries into native
+//! kernels over Apache Arrow data, with an arrow-rs interpreter as reference and fallback.
+//!
+//! A query flows through one pipeline:
+//!
+//! ```text
+//! SQL text ─sql::parse─▶ AST ─sql::bind─▶ ir::Plan ─┬─▶ interp (arrow-rs kernels)
+//!                                                    └─▶ jit (LLVM)  [in progress]
+//! Parquet / Arrow batches ─────────── exec ──────────────────────────▶ result batches
+//! ```
+pub mod error;
+pub mod ir;
+
+pub use error::{Error, Result};
