@@ -9,6 +9,7 @@
 //! Parquet / Arrow batches ─────────── exec ──────────────────────────▶ result batches
 //! ```
 pub mod error;
+pub mod interp;
 pub mod ir;
 
 pub use error::{Error, Result};

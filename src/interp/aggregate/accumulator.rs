@@ -1,0 +1,561 @@
+//! Per-group state of one aggregate function.
+//!
+//! In: the evaluated argument of a batch (or none for `COUNT(*)`) and each row's group id. Out,
+//! at the end: one value per group, of the aggregate's result type.
+//!
+//! State is a vector per group, updated by a typed loop per batch (`state[group[i]] += v[i]`;
+//! the array is downcast once per batch). Sums of integers and decimals are exact `i128`s
+//! (integer sums are checked against `BIGINT`/`UBIGINT` at the end, so the result does not depend
+//! on the order rows arrive in; decimal sums are checked on every addition and against 38 digits
+//! at the end); sums of floats are `f64`. `AVG` keeps the exact sum and the count and divides
+//! once at the end. `MIN`/`MAX` keep integers, decimals and dates as `i128`, floats as `f64`
+//! (IEEE total order: NaN is the largest), strings as `String` (byte-wise).
+
+use std::sync::Arc;
+
+use arrow::array::{
+    Array, ArrayRef, BooleanArray, Date32Array, Decimal128Array, Float32Array, Float64Array,
+    Int64Array, PrimitiveArray, StringArray, UInt64Array,
+};
+use arrow::buffer::NullBuffer;
+use arrow::datatypes::{ArrowPrimitiveType, Date32Type, Decimal128Type};
+
+use super::super::as_boolean;
+use super::super::kernel::{downcast, with_float_type, with_integer_type, FloatNative, IntNative};
+use super::super::strings::StrArray;
+use crate::error::{Error, Result};
+use crate::ir::scalar::{fits_precision, pow10};
+use crate::ir::{AggFunc, AggregateCall, SqlType};
+
+/// The state of one aggregate across all groups.
+#[derive(Debug)]
+pub(crate) struct Accumulator {
+    func: AggFunc,
+    /// The argument's type (`NULL` for `COUNT(*)`).
+    arg: SqlType,
+    /// The result type.
+    ty: SqlType,
+    state: State,
+}
+
+#[derive(Debug)]
+enum State {
+    /// `COUNT(*)` and `COUNT(x)`.
+    Count(Vec<i64>),
+    /// `SUM`/`AVG` of integers and decimals.
+    Exact { sums: Vec<i128>, counts: Vec<i64> },
+    /// `SUM`/`AVG` of floats.
+    Float { sums: Vec<f64>, counts: Vec<i64> },
+    /// `MIN`/`MAX`; `max` tells which.
+    Extreme { max: bool, values: Extremes },
+}
+
+#[derive(Debug)]
+enum Extremes {
+    Int(Vec<Option<i128>>),
+    Float(Vec<Option<f64>>),
+    Bool(Vec<Option<bool>>),
+    Str(Vec<Option<String>>),
+}
+
+/// The group of each row, or `None` when every row is in group 0 (no keys).
+pub(crate) type GroupIds<'a> = Option<&'a [u32]>;
+
+impl Accumulator {
+    pub fn new(call: &AggregateCall) -> Result<Accumulator> {
+        let arg = call.arg.as_ref().map_or(SqlType::Null, |a| a.ty());
+        let unsupported = || {
+            Error::internal(format!(
+                "{}() of {arg} reached the interpreter",
+                call.func.name()
+            ))
+        };
+        let state = match call.func {
+            AggFunc::CountStar | AggFunc::Count => State::Count(vec![]),
+            AggFunc::Sum | AggFunc::Avg if arg.is_integer() || arg.is_decimal() => State::Exact {
+                sums: vec![],
+                counts: vec![],
+            },
+            AggFunc::Sum | AggFunc::Avg if arg.is_float() => State::Float {
+                sums: vec![],
+                counts: vec![],
+            },
+            AggFunc::Min | AggFunc::Max => State::Extreme {
+                max: call.func == AggFunc::Max,
+                values: match arg {
+                    t if t.is_integer() || t.is_decimal() || t == SqlType::Date => {
+                        Extremes::Int(vec![])
+                    }
+                    t if t.is_float() => Extremes::Float(vec![]),
+                    SqlType::Boolean => Extremes::Bool(vec![]),
+                    SqlType::Utf8 => Extremes::Str(vec![]),
+                    _ => return Err(unsupported()),
+                },
+            },
+            _ => return Err(unsupported()),
+        };
+        Ok(Accumulator {
+            func: call.func,
+            arg,
+            ty: call.ty,
+            state,
+        })
+    }
+
+    /// Makes room for `n` groups.
+    pub fn resize(&mut self, n: usize) {
+        match &mut self.state {
+            State::Count(c) => c.resize(n, 0),
+            State::Exact { sums, counts } => {
+                sums.resize(n, 0);
+                counts.resize(n, 0);
+            }
+            State::Float { sums, counts } => {
+                sums.resize(n, 0.0);
+                counts.resize(n, 0);
+            }
+            State::Extreme { values, .. } => match values {
+                Extremes::Int(v) => v.resize(n, None),
+                Extremes::Float(v) => v.resize(n, None),
+                Extremes::Bool(v) => v.resize(n, None),
+                Extremes::Str(v) => v.resize(n, None),
+            },
+        }
+    }
+
+    /// Adds a batch of `rows` rows: `arg` is the evaluated argument (none for `COUNT(*)`),
+    /// `groups` each row's group (groups must fit the last [`Accumulator::resize`]).
+    pub fn update(&mut self, arg: Option<&ArrayRef>, groups: GroupIds, rows: usize) -> Result<()> {
+        if let Some(g) = groups {
+            if g.len() != rows {
+                return Err(Error::internal("group ids for a different number of rows"));
+            }
+        }
+        let Some(arg) = arg else {
+            // COUNT(*)
+            let State::Count(counts) = &mut self.state else {
+                return Err(Error::internal("an aggregate without its argument"));
+            };
+            match groups {
+                None => counts[0] += rows as i64,
+                Some(ids) => ids.iter().for_each(|&g| counts[g as usize] += 1),
+            }
+            return Ok(());
+        };
+        if arg.len() != rows {
+            return Err(Error::internal("aggregate argument of a wrong length"));
+        }
+        let arg_ty = self.arg;
+        let ty = self.ty;
+        let func = self.func;
+        match &mut self.state {
+            State::Count(counts) => {
+                let nulls = arg.logical_nulls();
+                match (groups, &nulls) {
+                    (None, _) => counts[0] += (rows - arg.logical_null_count()) as i64,
+                    (Some(ids), None) => ids.iter().for_each(|&g| counts[g as usize] += 1),
+                    (Some(ids), Some(n)) => {
+                        n.valid_indices().for_each(|i| counts[ids[i] as usize] += 1)
+                    }
+                }
+            }
+            State::Exact { sums, counts } => {
+                let overflow = with_integer_type!(arg_ty, T => {
+                    let a = downcast::<T>(arg)?;
+                    add_all(sums, counts, a, groups, |v, s: i128| s.overflowing_add(v.to_i128()))
+                }, _ => {
+                    let a = downcast::<Decimal128Type>(arg)?;
+                    add_all(sums, counts, a, groups, |v: i128, s: i128| s.overflowing_add(v))
+                });
+                if overflow {
+                    return Err(Error::overflow(
+                        sum_type(func, ty),
+                        func.name().to_uppercase(),
+                    ));
+                }
+            }
+            State::Float { sums, counts } => {
+                with_float_type!(arg_ty, T => {
+                    let a = downcast::<T>(arg)?;
+                    add_all(sums, counts, a, groups, |v, s: f64| (s + v.to_f64(), false));
+                }, _ => return Err(Error::internal("float sum of a non-float")));
+            }
+            State::Extreme { max, values } => {
+                let max = *max;
+                match values {
+                    Extremes::Int(acc) => {
+                        let less = |a: &i128, b: &i128| a < b;
+                        with_integer_type!(arg_ty, T => {
+                            let a = downcast::<T>(arg)?;
+                            extremes(acc, a, groups, max, IntNative::to_i128, less);
+                        }, _ => if arg_ty == SqlType::Date {
+                            let a = downcast::<Date32Type>(arg)?;
+                            extremes(acc, a, groups, max, i128::from, less);
+                        } else {
+                            let a = downcast::<Decimal128Type>(arg)?;
+                            extremes(acc, a, groups, max, |v| v, less);
+                        });
+                    }
+                    Extremes::Float(acc) => {
+                        let less = |a: &f64, b: &f64| a.total_cmp(b).is_lt();
+                        with_float_type!(arg_ty, T => {
+                            let a = downcast::<T>(arg)?;
+                            extremes(acc, a, groups, max, FloatNative::to_f64, less);
+                        }, _ => return Err(Error::internal("float MIN/MAX of a non-float")));
+                    }
+                    Extremes::Bool(acc) => {
+                        let b = as_boolean(arg)?;
+                        for_each_valid(b.nulls(), rows, groups, |i, g| {
+                            let v = b.value(i);
+                            let slot = &mut acc[g];
+                            *slot = Some(match *slot {
+                                None => v,
+                                Some(cur) if max => cur | v,
+                                Some(cur) => cur & v,
+                            });
+                        });
+                    }
+                    Extremes::Str(acc) => {
+                        let s = StrArray::new(arg.as_ref())?;
+                        for_each_valid(s.nulls(), rows, groups, |i, g| {
+                            let v = s.value(i);
+                            match &mut acc[g] {
+                                None => acc[g] = Some(v.to_string()),
+                                Some(cur) => {
+                                    if (max && v > cur.as_str()) || (!max && v < cur.as_str()) {
+                                        cur.clear();
+                                        cur.push_str(v);
+                                    }
+                                }
+                            }
+                        });
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Folds `other`'s groups into this state: `other`'s group `j` is this state's `map[j]`
+    /// (which must fit the last [`Accumulator::resize`]).
+    pub fn merge(&mut self, other: Accumulator, map: &[u32]) -> Result<()> {
+        let mismatch = || Error::internal("merging different aggregates");
+        if other.func != self.func || other.arg != self.arg {
+            return Err(mismatch());
+        }
+        let ty = self.ty;
+        let func = self.func;
+        match (&mut self.state, other.state) {
+            (State::Count(a), State::Count(b)) => {
+                for (j, v) in b.into_iter().enumerate() {
+                    a[map[j] as usize] += v;
+                }
+            }
+            (
+                State::Exact { sums, counts },
+                State::Exact {
+                    sums: s2,
+                    counts: c2,
+                },
+            ) => {
+                let mut overflow = false;
+                for (j, (s, c)) in s2.into_iter().zip(c2).enumerate() {
+                    let g = map[j] as usize;
+                    let (v, o) = sums[g].overflowing_add(s);
+                    sums[g] = v;
+                    overflow |= o;
+                    counts[g] += c;
+                }
+                if overflow {
+                    return Err(Error::overflow(
+                        sum_type(func, ty),
+                        func.name().to_uppercase(),
+                    ));
+                }
+            }
+            (
+                State::Float { sums, counts },
+                State::Float {
+                    sums: s2,
+                    counts: c2,
+                },
+            ) => {
+                for (j, (s, c)) in s2.into_iter().zip(c2).enumerate() {
+                    let g = map[j] as usize;
+                    sums[g] += s;
+                    counts[g] += c;
+                }
+            }
+            (State::Extreme { max, values }, State::Extreme { values: other, .. }) => {
+                let max = *max;
+                match (values, other) {
+                    (Extremes::Int(a), Extremes::Int(b)) => {
+                        merge_extremes(a, b, map, max, |x, y| x < y)
+                    }
+                    (Extremes::Float(a), Extremes::Float(b)) => {
+                        merge_extremes(a, b, map, max, |x: &f64, y: &f64| x.total_cmp(y).is_lt())
+                    }
+                    (Extremes::Bool(a), Extremes::Bool(b)) => {
+                        merge_extremes(a, b, map, max, |x, y| x < y)
+                    }
+                    (Extremes::Str(a), Extremes::Str(b)) => {
+                        merge_extremes(a, b, map, max, |x, y| x < y)
+                    }
+                    _ => return Err(mismatch()),
+                }
+            }
+            _ => return Err(mismatch()),
+        }
+        Ok(())
+    }
+
+    /// One value per group, of the aggregate's result type.
+    pub fn finish(self) -> Result<ArrayRef> {
+        let ty = self.ty;
+        let func = self.func;
+        let overflow = || Error::overflow(ty, func.name().to_uppercase());
+        Ok(match self.state {
+            State::Count(counts) => Arc::new(Int64Array::from(counts)),
+            State::Exact { sums, counts } => {
+                let present = sums
+                    .iter()
+                    .zip(&counts)
+                    .map(|(s, c)| (*c > 0).then_some(*s));
+                match (func, ty) {
+                    (AggFunc::Avg, _) => {
+                        let scale = self.arg.decimal_parts().map_or(0, |(_, s)| s);
+                        let divisor = pow10(scale as u32) as f64;
+                        let avg = sums
+                            .iter()
+                            .zip(&counts)
+                            .map(|(s, c)| (*c > 0).then(|| *s as f64 / divisor / *c as f64));
+                        Arc::new(avg.collect::<Float64Array>())
+                    }
+                    (_, SqlType::Int64) => Arc::new(
+                        present
+                            .map(|s| {
+                                s.map(|s| i64::try_from(s).map_err(|_| overflow()))
+                                    .transpose()
+                            })
+                            .collect::<Result<Int64Array>>()?,
+                    ),
+                    (_, SqlType::UInt64) => Arc::new(
+                        present
+                            .map(|s| {
+                                s.map(|s| u64::try_from(s).map_err(|_| overflow()))
+                                    .transpose()
+                            })
+                            .collect::<Result<UInt64Array>>()?,
+                    ),
+                    (_, SqlType::Decimal { precision, scale }) => {
+                        let values = present
+                            .map(|s| match s {
+                                Some(v) if !fits_precision(v, precision) => Err(overflow()),
+                                other => Ok(other),
+                            })
+                            .collect::<Result<Decimal128Array>>()?;
+                        Arc::new(values.with_precision_and_scale(precision, scale as i8)?)
+                    }
+                    _ => return Err(Error::internal(format!("exact sum of type {ty}"))),
+                }
+            }
+            State::Float { sums, counts } => {
+                let values = sums.iter().zip(&counts).map(|(s, c)| {
+                    (*c > 0).then(|| {
+                        if func == AggFunc::Avg {
+                            s / *c as f64
+                        } else {
+                            *s
+                        }
+                    })
+                });
+                Arc::new(values.collect::<Float64Array>())
+            }
+            State::Extreme { values, .. } => match values {
+                Extremes::Int(v) => finish_int_extremes(v, ty)?,
+                Extremes::Float(v) => match ty {
+                    SqlType::Float32 => Arc::new(
+                        v.into_iter()
+                            .map(|x| x.map(|x| x as f32))
+                            .collect::<Float32Array>(),
+                    ),
+                    _ => Arc::new(v.into_iter().collect::<Float64Array>()),
+                },
+                Extremes::Bool(v) => Arc::new(v.into_iter().collect::<BooleanArray>()),
+                Extremes::Str(v) => Arc::new(v.into_iter().collect::<StringArray>()),
+            },
+        })
+    }
+}
+
+/// The type a sum overflows: the result type, or the exact-sum type behind `AVG`.
+fn sum_type(func: AggFunc, ty: SqlType) -> String {
+    match func {
+        AggFunc::Avg => "AVG".into(),
+        _ => ty.to_string(),
+    }
+}
+
+/// Calls `f(row, group)` for every valid row.
+fn for_each_valid(
+    nulls: Option<&NullBuffer>,
+    rows: usize,
+    groups: GroupIds,
+    mut f: impl FnMut(usize, usize),
+) {
+    match (nulls, groups) {
+        (None, None) => (0..rows).for_each(|i| f(i, 0)),
+        (None, Some(ids)) => ids.iter().enumerate().for_each(|(i, &g)| f(i, g as usize)),
+        (Some(n), None) => n.valid_indices().for_each(|i| f(i, 0)),
+        (Some(n), Some(ids)) => n.valid_indices().for_each(|i| f(i, ids[i] as usize)),
+    }
+}
+
+/// `sums[g] = add(v, sums[g])` and `counts[g] += 1` for each valid row; whether an addition
+/// overflowed.
+fn add_all<T: ArrowPrimitiveType, S: SumValue + Default>(
+    sums: &mut [S],
+    counts: &mut [i64],
+    a: &PrimitiveArray<T>,
+    groups: GroupIds,
+    add: impl Fn(T::Native, S) -> (S, bool),
+) -> bool {
+    let values = a.values();
+    let mut overflow = false;
+    match (groups, a.nulls()) {
+        (None, None) => {
+            // One group: accumulate in a register, add once.
+            let mut acc = S::default();
+            for &v in values.iter() {
+                let (s, o) = add(v, acc);
+                acc = s;
+                overflow |= o;
+            }
+            let (s, o) = sums[0].add_sum(acc);
+            sums[0] = s;
+            overflow |= o;
+            counts[0] += values.len() as i64;
+        }
+        (None, Some(n)) => {
+            let mut acc = S::default();
+            for i in n.valid_indices() {
+                let (s, o) = add(values[i], acc);
+                acc = s;
+                overflow |= o;
+            }
+            let (s, o) = sums[0].add_sum(acc);
+            sums[0] = s;
+            overflow |= o;
+            counts[0] += (values.len() - n.null_count()) as i64;
+        }
+        (Some(ids), None) => {
+            for (&v, &g) in values.iter().zip(ids) {
+                let g = g as usize;
+                let (s, o) = add(v, sums[g]);
+                sums[g] = s;
+                overflow |= o;
+                counts[g] += 1;
+            }
+        }
+        (Some(ids), Some(n)) => {
+            for i in n.valid_indices() {
+                let g = ids[i] as usize;
+                let (s, o) = add(values[i], sums[g]);
+                sums[g] = s;
+                overflow |= o;
+                counts[g] += 1;
+            }
+        }
+    }
+    overflow
+}
+
+/// Adding two sums.
+trait SumValue: Copy {
+    fn add_sum(self, other: Self) -> (Self, bool);
+}
+
+impl SumValue for i128 {
+    fn add_sum(self, other: Self) -> (Self, bool) {
+        self.overflowing_add(other)
+    }
+}
+
+impl SumValue for f64 {
+    fn add_sum(self, other: Self) -> (Self, bool) {
+        (self + other, false)
+    }
+}
+
+/// Updates each group's minimum (or maximum) with the valid values of `a`, compared as `K`
+/// by `less`.
+fn extremes<T: ArrowPrimitiveType, K: Copy>(
+    acc: &mut [Option<K>],
+    a: &PrimitiveArray<T>,
+    groups: GroupIds,
+    max: bool,
+    key: impl Fn(T::Native) -> K,
+    less: impl Fn(&K, &K) -> bool,
+) {
+    let values = a.values();
+    for_each_valid(a.nulls(), a.len(), groups, |i, g| {
+        let v = key(values[i]);
+        let slot = &mut acc[g];
+        let better = match slot {
+            None => true,
+            Some(cur) if max => less(cur, &v),
+            Some(cur) => less(&v, cur),
+        };
+        if better {
+            *slot = Some(v);
+        }
+    });
+}
+
+fn merge_extremes<K>(
+    acc: &mut [Option<K>],
+    other: Vec<Option<K>>,
+    map: &[u32],
+    max: bool,
+    less: impl Fn(&K, &K) -> bool,
+) {
+    for (j, v) in other.into_iter().enumerate() {
+        let Some(v) = v else { continue };
+        let slot = &mut acc[map[j] as usize];
+        let better = match slot {
+            None => true,
+            Some(cur) if max => less(cur, &v),
+            Some(cur) => less(&v, cur),
+        };
+        if better {
+            *slot = Some(v);
+        }
+    }
+}
+
+fn finish_int_extremes(values: Vec<Option<i128>>, ty: SqlType) -> Result<ArrayRef> {
+    let lost = || Error::internal(format!("MIN/MAX value does not fit its type {ty}"));
+    with_integer_type!(ty, T => {
+        type N = <T as ArrowPrimitiveType>::Native;
+        let out = values
+            .into_iter()
+            .map(|v| v.map(|v| N::from_i128(v).ok_or_else(lost)).transpose())
+            .collect::<Result<PrimitiveArray<T>>>()?;
+        return Ok(Arc::new(out));
+    }, _ => {});
+    match ty {
+        SqlType::Date => Ok(Arc::new(
+            values
+                .into_iter()
+                .map(|v| v.map(|v| i32::try_from(v).map_err(|_| lost())).transpose())
+                .collect::<Result<Date32Array>>()?,
+        )),
+        SqlType::Decimal { precision, scale } => Ok(Arc::new(
+            values
+                .into_iter()
+                .collect::<Decimal128Array>()
+                .with_precision_and_scale(precision, scale as i8)?,
+        )),
+        _ => Err(Error::internal(format!("MIN/MAX of type {ty}"))),
+    }
+}
