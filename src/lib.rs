@@ -11,5 +11,6 @@
 pub mod error;
 pub mod interp;
 pub mod ir;
+pub mod sql;
 
 pub use error::{Error, Result};

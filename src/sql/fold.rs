@@ -1,0 +1,147 @@
+//! Constant folding: every sub-expression that reads no column is evaluated once, at planning
+//! time, and replaced by its value.
+//!
+//! Folding evaluates with the interpreter on a one-row batch, so a folded value is exactly what
+//! both engines would compute per row. A constant sub-expression whose evaluation fails (`1 / 0`)
+//! is left in place: it then fails at run time only for the rows whose value is needed, which keeps
+//! `CASE WHEN x > 0 THEN 1 / 0 END` and `WHERE FALSE AND 1 / 0 = 1` meaning what they say.
+
+use std::sync::Arc;
+
+use arrow::array::{
+    Array, ArrayRef, AsArray, BooleanArray, Date32Array, Decimal128Array, Float32Array,
+    Float64Array,
+};
+use arrow::datatypes::{
+    DataType, Int16Type, Int32Type, Int64Type, Int8Type, Schema, UInt16Type, UInt32Type,
+    UInt64Type, UInt8Type,
+};
+use arrow::record_batch::{RecordBatch, RecordBatchOptions};
+
+use crate::error::{Error, Result};
+use crate::ir::{Expr, Literal, Scalar};
+
+/// Folds every constant sub-expression of `e`.
+pub fn fold(e: Expr) -> Result<Expr> {
+    if matches!(e, Expr::Literal(_) | Expr::Column(_)) {
+        return Ok(e);
+    }
+    if e.is_constant() {
+        return Ok(match evaluate_constant(&e) {
+            Ok(value) => Expr::Literal(Literal::new(value, e.ty())?),
+            Err(_) => e,
+        });
+    }
+    // Fold the children of a node that reads columns.
+    let folded = match e {
+        Expr::Unary { op, arg } => Expr::Unary {
+            op,
+            arg: Box::new(fold(*arg)?),
+        },
+        Expr::Binary {
+            op,
+            left,
+            right,
+            ty,
+        } => Expr::Binary {
+            op,
+            left: Box::new(fold(*left)?),
+            right: Box::new(fold(*right)?),
+            ty,
+        },
+        Expr::IsNull { arg, negated } => Expr::IsNull {
+            arg: Box::new(fold(*arg)?),
+            negated,
+        },
+        Expr::InList { arg, list, negated } => Expr::InList {
+            arg: Box::new(fold(*arg)?),
+            list: list.into_iter().map(fold).collect::<Result<_>>()?,
+            negated,
+        },
+        Expr::Like {
+            arg,
+            pattern,
+            escape,
+            case_insensitive,
+            negated,
+        } => Expr::Like {
+            arg: Box::new(fold(*arg)?),
+            pattern,
+            escape,
+            case_insensitive,
+            negated,
+        },
+        Expr::Case {
+            branches,
+            else_,
+            ty,
+        } => Expr::Case {
+            branches: branches
+                .into_iter()
+                .map(|(c, v)| Ok((fold(c)?, fold(v)?)))
+                .collect::<Result<_>>()?,
+            else_: else_.map(|e| fold(*e).map(Box::new)).transpose()?,
+            ty,
+        },
+        Expr::Cast { arg, ty } => Expr::Cast {
+            arg: Box::new(fold(*arg)?),
+            ty,
+        },
+        Expr::Func { func, args, ty } => Expr::Func {
+            func,
+            args: args.into_iter().map(fold).collect::<Result<_>>()?,
+            ty,
+        },
+        leaf => leaf,
+    };
+    Ok(folded)
+}
+
+/// Evaluates an expression that reads no column.
+pub fn evaluate_constant(e: &Expr) -> Result<Scalar> {
+    let batch = RecordBatch::try_new_with_options(
+        Arc::new(Schema::empty()),
+        vec![],
+        &RecordBatchOptions::new().with_row_count(Some(1)),
+    )?;
+    let array = crate::interp::evaluate(e, &batch)?;
+    scalar_at(&array, 0)
+}
+
+/// The value at `row` of an array of one of the types qjit produces.
+pub fn scalar_at(array: &ArrayRef, row: usize) -> Result<Scalar> {
+    if array.is_null(row) {
+        return Ok(Scalar::Null);
+    }
+    let a = array.as_ref();
+    Ok(match a.data_type() {
+        DataType::Null => Scalar::Null,
+        DataType::Boolean => Scalar::Boolean(downcast::<BooleanArray>(a)?.value(row)),
+        DataType::Int8 => Scalar::Int(a.as_primitive::<Int8Type>().value(row) as i64),
+        DataType::Int16 => Scalar::Int(a.as_primitive::<Int16Type>().value(row) as i64),
+        DataType::Int32 => Scalar::Int(a.as_primitive::<Int32Type>().value(row) as i64),
+        DataType::Int64 => Scalar::Int(a.as_primitive::<Int64Type>().value(row)),
+        DataType::UInt8 => Scalar::UInt(a.as_primitive::<UInt8Type>().value(row) as u64),
+        DataType::UInt16 => Scalar::UInt(a.as_primitive::<UInt16Type>().value(row) as u64),
+        DataType::UInt32 => Scalar::UInt(a.as_primitive::<UInt32Type>().value(row) as u64),
+        DataType::UInt64 => Scalar::UInt(a.as_primitive::<UInt64Type>().value(row)),
+        DataType::Float32 => Scalar::Float(downcast::<Float32Array>(a)?.value(row) as f64),
+        DataType::Float64 => Scalar::Float(downcast::<Float64Array>(a)?.value(row)),
+        DataType::Decimal128(..) => Scalar::Decimal(downcast::<Decimal128Array>(a)?.value(row)),
+        DataType::Date32 => Scalar::Date(downcast::<Date32Array>(a)?.value(row)),
+        DataType::Utf8 => Scalar::Utf8(a.as_string::<i32>().value(row).to_string()),
+        DataType::LargeUtf8 => Scalar::Utf8(a.as_string::<i64>().value(row).to_string()),
+        DataType::Utf8View => Scalar::Utf8(a.as_string_view().value(row).to_string()),
+        other => {
+            return Err(Error::internal(format!(
+                "constant of unexpected type {other}"
+            )))
+        }
+    })
+}
+
+fn downcast<T: 'static>(a: &dyn Array) -> Result<&T> {
+    a.as_any()
+        .downcast_ref::<T>()
+        .ok_or_else(|| Error::internal(format!("array of type {} not as expected", a.data_type())))
+}
