@@ -8,9 +8,14 @@
 //!                                                    └─▶ jit (LLVM)  [in progress]
 //! Parquet / Arrow batches ─────────── exec ──────────────────────────▶ result batches
 //! ```
+
 pub mod error;
+pub mod exec;
+pub mod format;
 pub mod interp;
 pub mod ir;
+pub mod jit;
 pub mod sql;
+pub mod tpch;
 
 pub use error::{Error, Result};

@@ -1,0 +1,171 @@
+//! The interpreted pipeline: runs a [`Plan`] over a stream of scan batches with
+//! [`crate::interp`], then finishes it (distinct, sort, offset/limit, output types).
+
+use arrow::array::{
+    Array, ArrayRef, BooleanArray, BooleanBufferBuilder, RecordBatch, RecordBatchOptions,
+};
+use arrow::compute::{self, SortColumn, SortOptions};
+use arrow::datatypes::DataType;
+use arrow::row::{RowConverter, SortField};
+
+use crate::error::{Error, Result};
+use crate::interp::{self, Aggregator};
+use crate::ir::{Body, Expr, Plan};
+
+/// Runs `plan` over `scan` (batches of the plan's scan schema) with the interpreter.
+pub fn execute_interpreted(
+    plan: &Plan,
+    scan: impl Iterator<Item = Result<RecordBatch>>,
+) -> Result<Vec<RecordBatch>> {
+    let finals = match &plan.body {
+        Body::Project { exprs } => {
+            // Without DISTINCT or ORDER BY, stop reading once LIMIT + OFFSET rows are in.
+            let enough = match (plan.limit, plan.distinct || !plan.order_by.is_empty()) {
+                (Some(limit), false) => Some(limit.saturating_add(plan.offset)),
+                _ => None,
+            };
+            let mut out = Vec::new();
+            let mut rows = 0usize;
+            for batch in scan {
+                if enough.is_some_and(|n| rows >= n) {
+                    break;
+                }
+                let batch = apply_filter(plan.filter.as_ref(), batch?)?;
+                if batch.num_rows() == 0 {
+                    continue;
+                }
+                let projected = evaluate_all(exprs, &batch)?;
+                rows += batch.num_rows();
+                out.push(projected);
+            }
+            out
+        }
+        Body::Aggregate {
+            keys,
+            aggregates,
+            having,
+            exprs,
+        } => {
+            let mut agg = Aggregator::new(keys, aggregates)?;
+            for batch in scan {
+                let batch = apply_filter(plan.filter.as_ref(), batch?)?;
+                if batch.num_rows() > 0 {
+                    agg.update(&batch)?;
+                }
+            }
+            let groups = agg.finish()?;
+            let groups = apply_filter(having.as_ref(), groups)?;
+            vec![evaluate_all(exprs, &groups)?]
+        }
+    };
+    finish(plan, finals)
+}
+
+/// Keeps the rows where `filter` is TRUE.
+fn apply_filter(filter: Option<&Expr>, batch: RecordBatch) -> Result<RecordBatch> {
+    let Some(filter) = filter else {
+        return Ok(batch);
+    };
+    let mask = interp::evaluate_predicate(filter, &batch)?;
+    if mask.true_count() == batch.num_rows() {
+        return Ok(batch);
+    }
+    Ok(compute::filter_record_batch(&batch, &mask)?)
+}
+
+/// Evaluates the final expressions into columns (no schema names yet).
+fn evaluate_all(exprs: &[Expr], batch: &RecordBatch) -> Result<Vec<ArrayRef>> {
+    exprs.iter().map(|e| interp::evaluate(e, batch)).collect()
+}
+
+/// Distinct, sort, offset/limit, and the output schema, over the final columns of every batch.
+pub(crate) fn finish(plan: &Plan, parts: Vec<Vec<ArrayRef>>) -> Result<Vec<RecordBatch>> {
+    let width = plan.final_exprs().len();
+    let schema = plan.output_schema();
+    // Concatenate each column across batches, in the engine's logical types.
+    let mut columns: Vec<ArrayRef> = Vec::with_capacity(width);
+    for (i, e) in plan.final_exprs().iter().enumerate() {
+        let target = e.ty().to_arrow();
+        let pieces: Vec<ArrayRef> = parts
+            .iter()
+            .map(|p| normalize(&p[i], &target))
+            .collect::<Result<_>>()?;
+        columns.push(if pieces.is_empty() {
+            arrow::array::new_empty_array(&target)
+        } else {
+            let refs: Vec<&dyn Array> = pieces.iter().map(|a| a.as_ref()).collect();
+            compute::concat(&refs)?
+        });
+    }
+    let mut rows = columns.first().map_or(0, |c| c.len());
+
+    if plan.distinct && rows > 0 {
+        let keep = first_occurrences(&columns[..plan.output_names.len()])?;
+        columns = columns
+            .iter()
+            .map(|c| compute::filter(c, &keep))
+            .collect::<std::result::Result<_, _>>()?;
+        rows = columns.first().map_or(0, |c| c.len());
+    }
+
+    if !plan.order_by.is_empty() && rows > 1 {
+        let keys: Vec<SortColumn> = plan
+            .order_by
+            .iter()
+            .map(|k| SortColumn {
+                values: columns[k.column].clone(),
+                options: Some(SortOptions {
+                    descending: k.descending,
+                    nulls_first: k.nulls_first,
+                }),
+            })
+            .collect();
+        let fetch = plan.limit.map(|l| l.saturating_add(plan.offset));
+        let indices = compute::lexsort_to_indices(&keys, fetch)?;
+        columns = columns
+            .iter()
+            .map(|c| compute::take(c.as_ref(), &indices, None))
+            .collect::<std::result::Result<_, _>>()?;
+        rows = indices.len();
+    }
+
+    let start = plan.offset.min(rows);
+    let len = plan.limit.map_or(rows - start, |l| l.min(rows - start));
+    let out: Vec<ArrayRef> = columns
+        .into_iter()
+        .take(plan.output_names.len())
+        .map(|c| c.slice(start, len))
+        .collect();
+    let batch = RecordBatch::try_new_with_options(
+        schema.clone(),
+        out,
+        &RecordBatchOptions::new().with_row_count(Some(len)),
+    )
+    .map_err(|e| Error::internal(format!("result batch does not match its schema: {e}")))?;
+    Ok(vec![batch])
+}
+
+/// Converts an evaluator's array to the engine's canonical Arrow type (strings in any layout →
+/// `Utf8`).
+fn normalize(a: &ArrayRef, target: &DataType) -> Result<ArrayRef> {
+    if a.data_type() == target {
+        return Ok(a.clone());
+    }
+    Ok(compute::cast(a, target)?)
+}
+
+/// A mask keeping the first occurrence of each distinct row.
+fn first_occurrences(columns: &[ArrayRef]) -> Result<BooleanArray> {
+    let fields = columns
+        .iter()
+        .map(|c| SortField::new(c.data_type().clone()))
+        .collect();
+    let converter = RowConverter::new(fields)?;
+    let rows = converter.convert_columns(columns)?;
+    let mut seen = std::collections::HashSet::with_capacity(rows.num_rows());
+    let mut keep = BooleanBufferBuilder::new(rows.num_rows());
+    for row in rows.iter() {
+        keep.append(seen.insert(row.as_ref().to_vec()));
+    }
+    Ok(BooleanArray::new(keep.finish(), None))
+}

@@ -1,0 +1,140 @@
+//! The `qjit` command: run a query on a Parquet file, or generate TPC-H data.
+//!
+//! Exit status: 0 on success, 1 for an error in the query or the data, 2 for bad usage. Results
+//! go to stdout only once the whole query has succeeded; errors go to stderr as one message.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use qjit::exec::{self, EngineKind, QueryOptions, Source};
+use qjit::format::{self, OutputFormat};
+use qjit::{Error, Result};
+
+/// Stack for the thread that runs a query: expressions are evaluated recursively, and the binder
+/// bounds their depth (`qjit::sql::MAX_EXPR_DEPTH`) well inside this.
+const QUERY_STACK_BYTES: usize = 64 << 20;
+
+#[derive(Parser)]
+#[command(
+    name = "qjit",
+    version,
+    about = "Compile SQL predicates and projections into native kernels over Arrow data"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run one SELECT over a Parquet file; the table is named after the file's stem.
+    Query {
+        /// The Parquet file (`data/lineitem.parquet` is table `lineitem`).
+        file: PathBuf,
+        /// The SQL query.
+        sql: String,
+        /// Which engine runs the query.
+        #[arg(long, value_enum, default_value_t = EngineKind::Auto)]
+        engine: EngineKind,
+        /// Worker threads (default: all cores).
+        #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
+        threads: Option<u16>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+        format: OutputFormat,
+        /// Print the time of each phase on stderr.
+        #[arg(long)]
+        timing: bool,
+        /// Print the typed plan and how it would run, instead of running it.
+        #[arg(long)]
+        explain: bool,
+    },
+    /// Generate TPC-H tables as Parquet files.
+    GenTpch {
+        /// Scale factor (1 = about 6 million lineitem rows).
+        #[arg(long)]
+        sf: f64,
+        /// Output directory.
+        #[arg(long)]
+        out: PathBuf,
+        /// Overwrite existing files.
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let outcome = std::thread::Builder::new()
+        .name("qjit-main".into())
+        .stack_size(QUERY_STACK_BYTES)
+        .spawn(move || run(cli))
+        .map_err(|e| Error::internal(format!("cannot start the query thread: {e}")))
+        .and_then(|h| {
+            h.join()
+                .unwrap_or_else(|_| Err(Error::internal("the query thread panicked")))
+        });
+    match outcome {
+        Ok(stdout) => {
+            let mut out = std::io::stdout().lock();
+            // A closed pipe (`qjit … | head`) is not an error worth reporting.
+            let _ = out.write_all(stdout.as_bytes()).and_then(|_| out.flush());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(e.exit_code() as u8)
+        }
+    }
+}
+
+/// Runs a command and returns everything it prints on stdout.
+fn run(cli: Cli) -> Result<String> {
+    match cli.command {
+        Command::Query {
+            file,
+            sql,
+            engine,
+            threads,
+            format,
+            timing,
+            explain,
+        } => {
+            let source = Source::parquet(&file);
+            let options = QueryOptions {
+                engine,
+                threads: threads.map(usize::from),
+            };
+            if explain {
+                let plan = exec::plan(&source, &sql)?;
+                let engine = exec::choose_engine(engine)?;
+                return Ok(format!(
+                    "{plan}\n\nengine: {engine:?} (the JIT engine is not available yet; every part runs interpreted)\n"
+                ));
+            }
+            let result = exec::run(&source, &sql, &options)?;
+            let rendered = format::render(&result.schema, &result.batches, format)?;
+            if timing {
+                let t = &result.timing;
+                eprintln!(
+                    "timing: parse+bind {:.3} ms, execute {:.3} ms, engine {:?}, {} rows",
+                    t.parse_bind.as_secs_f64() * 1e3,
+                    t.execute.as_secs_f64() * 1e3,
+                    result.engine,
+                    result.num_rows()
+                );
+            }
+            Ok(rendered)
+        }
+        Command::GenTpch { sf, out, force } => {
+            let written = qjit::tpch::generate(sf, &out, qjit::tpch::TABLES, force, true)?;
+            Ok(written
+                .iter()
+                .map(|p| format!("wrote {}\n", p.display()))
+                .collect())
+        }
+    }
+}
