@@ -1,0 +1,223 @@
+//! The `qjit` command end to end: exit codes, output formats, stdout/stderr separation, and a
+//! clear error for every kind of bad input file.
+
+mod common;
+
+use std::process::{Command, Output};
+
+fn qjit(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_qjit"))
+        .args(args)
+        .output()
+        .expect("run qjit")
+}
+
+fn lineitem() -> String {
+    common::lineitem_path().display().to_string()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Asserts a failed run: the exit code, nothing on stdout, and the key words on stderr.
+fn assert_fails(o: &Output, code: i32, words: &[&str]) {
+    assert_eq!(o.status.code(), Some(code), "stderr: {}", stderr(o));
+    assert!(
+        o.stdout.is_empty(),
+        "stdout should be empty, got {}",
+        stdout(o)
+    );
+    let err = stderr(o);
+    for w in words {
+        assert!(err.contains(w), "stderr lacks {w:?}: {err}");
+    }
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+#[test]
+fn query_prints_a_table() {
+    let o = qjit(&[
+        "query",
+        &lineitem(),
+        "SELECT l_returnflag, count(*) AS n FROM lineitem GROUP BY 1 ORDER BY 1",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(
+        out.contains("l_returnflag") && out.contains("| A "),
+        "{out}"
+    );
+    assert!(out.contains("(3 rows)"), "{out}");
+    assert!(stderr(&o).is_empty());
+}
+
+#[test]
+fn csv_and_json_formats() {
+    let sql = "SELECT l_linenumber, l_shipdate, l_discount FROM lineitem ORDER BY l_orderkey, l_linenumber LIMIT 2";
+    let o = qjit(&["query", &lineitem(), sql, "--format", "csv"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let out = stdout(&o);
+    let mut lines = out.lines();
+    assert_eq!(lines.next(), Some("l_linenumber,l_shipdate,l_discount"));
+    assert_eq!(lines.count(), 2);
+
+    let o = qjit(&["query", &lineitem(), sql, "--format", "json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let out = stdout(&o);
+    let first = out.lines().next().unwrap();
+    assert!(
+        first.starts_with("{\"l_linenumber\":1,\"l_shipdate\":\"19"),
+        "{first}"
+    );
+    assert_eq!(out.lines().count(), 2);
+}
+
+#[test]
+fn json_writes_nulls_explicitly() {
+    let o = qjit(&["query", &lineitem(), "SELECT NULLIF(l_linenumber, 1) AS x FROM lineitem ORDER BY l_orderkey, l_linenumber LIMIT 1", "--format", "json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(stdout(&o).trim(), "{\"x\":null}");
+}
+
+#[test]
+fn timing_goes_to_stderr() {
+    let o = qjit(&[
+        "query",
+        &lineitem(),
+        "SELECT count(*) FROM lineitem",
+        "--timing",
+        "--format",
+        "csv",
+    ]);
+    assert_eq!(o.status.code(), Some(0));
+    assert_eq!(stdout(&o), "count(*)\n60175\n");
+    assert!(stderr(&o).contains("execute"), "{}", stderr(&o));
+}
+
+#[test]
+fn explain_prints_the_plan() {
+    let o = qjit(&[
+        "query",
+        &lineitem(),
+        "SELECT sum(l_quantity) FROM lineitem WHERE l_shipdate < DATE '1995-01-01'",
+        "--explain",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(
+        out.contains("Scan lineitem") && out.contains("Filter") && out.contains("Aggregate"),
+        "{out}"
+    );
+}
+
+#[test]
+fn query_errors_exit_1_with_one_message() {
+    let cases: &[(&str, &[&str])] = &[
+        (
+            "SELECT l_shipdat FROM lineitem",
+            &["unknown column 'l_shipdat'", "l_shipdate"],
+        ),
+        ("SELEC 1 FROM lineitem", &["syntax error"]),
+        ("SELECT * FROM orders", &["unknown table 'orders'"]),
+        ("SELECT 1 / 0 FROM lineitem", &["division by zero"]),
+        (
+            "SELECT * FROM lineitem a JOIN lineitem b ON a.l_orderkey = b.l_orderkey",
+            &["unsupported", "join"],
+        ),
+        ("", &["empty"]),
+    ];
+    for (sql, words) in cases {
+        assert_fails(&qjit(&["query", &lineitem(), sql]), 1, words);
+    }
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    assert_fails(&qjit(&["query", &lineitem()]), 2, &["SQL"]);
+    assert_fails(
+        &qjit(&[
+            "query",
+            &lineitem(),
+            "SELECT 1 FROM lineitem",
+            "--format",
+            "xml",
+        ]),
+        2,
+        &["xml"],
+    );
+    assert_fails(&qjit(&["frobnicate"]), 2, &["frobnicate"]);
+    assert_fails(
+        &qjit(&[
+            "query",
+            &lineitem(),
+            "SELECT 1 FROM lineitem",
+            "--threads",
+            "0",
+        ]),
+        2,
+        &["threads"],
+    );
+}
+
+#[test]
+fn bad_files_say_what_is_wrong() {
+    let dir = tempfile::tempdir().unwrap();
+    let sql = "SELECT count(*) FROM x";
+    let missing = dir.path().join("x.parquet");
+    assert_fails(
+        &qjit(&["query", missing.to_str().unwrap(), sql]),
+        1,
+        &["x.parquet", "no such file"],
+    );
+
+    let as_dir = dir.path().join("d");
+    std::fs::create_dir(&as_dir).unwrap();
+    assert_fails(
+        &qjit(&["query", as_dir.to_str().unwrap(), "SELECT count(*) FROM d"]),
+        1,
+        &["directory"],
+    );
+
+    let empty = dir.path().join("x.parquet");
+    std::fs::write(&empty, b"").unwrap();
+    assert_fails(
+        &qjit(&["query", empty.to_str().unwrap(), sql]),
+        1,
+        &["empty"],
+    );
+
+    let text = dir.path().join("x.parquet");
+    std::fs::write(&text, b"id,name\n1,a\n").unwrap();
+    assert_fails(
+        &qjit(&["query", text.to_str().unwrap(), sql]),
+        1,
+        &["not a Parquet file"],
+    );
+
+    let whole = std::fs::read(common::lineitem_path()).unwrap();
+    let truncated = dir.path().join("x.parquet");
+    std::fs::write(&truncated, &whole[..whole.len() / 2]).unwrap();
+    assert_fails(
+        &qjit(&["query", truncated.to_str().unwrap(), sql]),
+        1,
+        &["truncated or corrupt"],
+    );
+}
+
+#[test]
+fn input_files_are_not_modified() {
+    let path = common::lineitem_path();
+    let before = std::fs::read(&path).unwrap();
+    let o = qjit(&[
+        "query",
+        &lineitem(),
+        "SELECT count(*) FROM lineitem WHERE l_quantity > 10",
+    ]);
+    assert_eq!(o.status.code(), Some(0));
+    assert_eq!(std::fs::read(&path).unwrap(), before);
+}

@@ -1,0 +1,314 @@
+//! Test fixtures shared by the integration tests: the tables the `.slt` corpus queries, and a
+//! runner that executes SQL on a chosen engine and renders rows as text.
+
+#![allow(dead_code)]
+
+use std::sync::Arc;
+
+use arrow::array::{
+    ArrayRef, BooleanArray, Date32Array, Decimal128Array, DictionaryArray, Float32Array,
+    Float64Array, Int16Array, Int32Array, Int64Array, Int8Array, LargeStringArray, RecordBatch,
+    StringArray, StringViewArray, UInt16Array, UInt32Array, UInt64Array, UInt8Array,
+};
+use arrow::datatypes::{DataType, Field, Int32Type, Schema};
+use qjit::exec::{EngineKind, QueryOptions, Source};
+
+/// The path of the TPC-H SF 0.01 `lineitem` sample shipped in data/.
+pub fn lineitem_path() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("data/lineitem.parquet")
+}
+
+fn date(s: &str) -> i32 {
+    qjit::ir::scalar::parse_date(s).expect("fixture date")
+}
+
+/// Table `t`: one column of every supported type, six rows with NULLs, extremes, zero, negative
+/// numbers, empty and non-ASCII strings. Row 3 is NULL in every column but `id`.
+///
+/// | id | i8 | i16 | i32 | i64 | u8 | u16 | u32 | u64 | f32 | f64 | d DECIMAL(10,2) | dt | s / ls / vs | ds (dictionary) | b |
+/// |---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|
+/// | 1 | 1 | 100 | 10 | 1000 | 1 | 10 | 100 | 1000 | 1.5 | 2.25 | 12.34 | 2024-01-31 | apple | red | true |
+/// | 2 | -2 | -200 | -20 | -2000 | 2 | 20 | 200 | 2000 | -0.5 | -3.5 | -5.67 | 1999-12-31 | Banana | green | false |
+/// | 3 | NULL … |
+/// | 4 | 127 | 32767 | 2147483647 | 9223372036854775807 | 255 | 65535 | 4294967295 | 18446744073709551615 | 0 | 0 | 0.00 | 1970-01-01 | '' (empty) | red | true |
+/// | 5 | -128 | -32768 | -2147483648 | -9223372036854775808 | 0 | 0 | 0 | 0 | 3.25 | 1e10 | 99999999.99 | 2000-02-29 | héllo wörld (vs: a longer string that is not inlined in a view) | blue | false |
+/// | 6 | 0 | 0 | 0 | 0 | 3 | 3 | 3 | 3 | 2 | -0.125 | -0.01 | 1900-03-01 | a%b_c | green | NULL |
+pub fn table_t() -> (Arc<Schema>, RecordBatch) {
+    let s = [
+        Some("apple"),
+        Some("Banana"),
+        None,
+        Some(""),
+        Some("héllo wörld"),
+        Some("a%b_c"),
+    ];
+    let vs = [
+        Some("apple"),
+        Some("Banana"),
+        None,
+        Some(""),
+        Some("a longer string that is not inlined in a view"),
+        Some("a%b_c"),
+    ];
+    let ds: DictionaryArray<Int32Type> = vec![
+        Some("red"),
+        Some("green"),
+        None,
+        Some("red"),
+        Some("blue"),
+        Some("green"),
+    ]
+    .into_iter()
+    .collect();
+    let columns: Vec<(&str, ArrayRef)> = vec![
+        ("id", Arc::new(Int32Array::from(vec![1, 2, 3, 4, 5, 6]))),
+        (
+            "i8",
+            Arc::new(Int8Array::from(vec![
+                Some(1),
+                Some(-2),
+                None,
+                Some(127),
+                Some(-128),
+                Some(0),
+            ])),
+        ),
+        (
+            "i16",
+            Arc::new(Int16Array::from(vec![
+                Some(100),
+                Some(-200),
+                None,
+                Some(32767),
+                Some(-32768),
+                Some(0),
+            ])),
+        ),
+        (
+            "i32",
+            Arc::new(Int32Array::from(vec![
+                Some(10),
+                Some(-20),
+                None,
+                Some(i32::MAX),
+                Some(i32::MIN),
+                Some(0),
+            ])),
+        ),
+        (
+            "i64",
+            Arc::new(Int64Array::from(vec![
+                Some(1000),
+                Some(-2000),
+                None,
+                Some(i64::MAX),
+                Some(i64::MIN),
+                Some(0),
+            ])),
+        ),
+        (
+            "u8",
+            Arc::new(UInt8Array::from(vec![
+                Some(1),
+                Some(2),
+                None,
+                Some(255),
+                Some(0),
+                Some(3),
+            ])),
+        ),
+        (
+            "u16",
+            Arc::new(UInt16Array::from(vec![
+                Some(10),
+                Some(20),
+                None,
+                Some(65535),
+                Some(0),
+                Some(3),
+            ])),
+        ),
+        (
+            "u32",
+            Arc::new(UInt32Array::from(vec![
+                Some(100),
+                Some(200),
+                None,
+                Some(u32::MAX),
+                Some(0),
+                Some(3),
+            ])),
+        ),
+        (
+            "u64",
+            Arc::new(UInt64Array::from(vec![
+                Some(1000),
+                Some(2000),
+                None,
+                Some(u64::MAX),
+                Some(0),
+                Some(3),
+            ])),
+        ),
+        (
+            "f32",
+            Arc::new(Float32Array::from(vec![
+                Some(1.5),
+                Some(-0.5),
+                None,
+                Some(0.0),
+                Some(3.25),
+                Some(2.0),
+            ])),
+        ),
+        (
+            "f64",
+            Arc::new(Float64Array::from(vec![
+                Some(2.25),
+                Some(-3.5),
+                None,
+                Some(0.0),
+                Some(1e10),
+                Some(-0.125),
+            ])),
+        ),
+        (
+            "d",
+            Arc::new(
+                Decimal128Array::from(vec![
+                    Some(1234),
+                    Some(-567),
+                    None,
+                    Some(0),
+                    Some(9_999_999_999),
+                    Some(-1),
+                ])
+                .with_precision_and_scale(10, 2)
+                .expect("fixture decimal"),
+            ),
+        ),
+        (
+            "dt",
+            Arc::new(Date32Array::from(vec![
+                Some(date("2024-01-31")),
+                Some(date("1999-12-31")),
+                None,
+                Some(0),
+                Some(date("2000-02-29")),
+                Some(date("1900-03-01")),
+            ])),
+        ),
+        ("s", Arc::new(StringArray::from(s.to_vec()))),
+        ("ls", Arc::new(LargeStringArray::from(s.to_vec()))),
+        ("vs", Arc::new(StringViewArray::from(vs.to_vec()))),
+        ("ds", Arc::new(ds)),
+        (
+            "b",
+            Arc::new(BooleanArray::from(vec![
+                Some(true),
+                Some(false),
+                None,
+                Some(true),
+                Some(false),
+                None,
+            ])),
+        ),
+    ];
+    let schema = Arc::new(Schema::new(
+        columns
+            .iter()
+            .map(|(n, a)| Field::new(*n, a.data_type().clone(), *n != "id"))
+            .collect::<Vec<_>>(),
+    ));
+    let batch = RecordBatch::try_new(
+        schema.clone(),
+        columns.into_iter().map(|(_, a)| a).collect(),
+    )
+    .expect("fixture batch");
+    (schema, batch)
+}
+
+/// Every table the corpus can query: `t` (one batch), `t_split` (the same rows in three sliced
+/// batches, to exercise array offsets), `empty` (t's schema, no rows), `lineitem` (TPC-H SF 0.01).
+pub fn tables() -> Vec<Source> {
+    let (schema, batch) = table_t();
+    let split = vec![batch.slice(0, 2), batch.slice(2, 3), batch.slice(5, 1)];
+    vec![
+        Source::batches("t", schema.clone(), vec![batch]),
+        Source::batches("t_split", schema.clone(), split),
+        Source::batches("empty", schema, vec![]),
+        Source::Parquet {
+            name: "lineitem".into(),
+            path: lineitem_path(),
+        },
+    ]
+}
+
+/// Runs `sql` on the table its `FROM` names.
+pub fn run_sql(
+    tables: &[Source],
+    sql: &str,
+    engine: EngineKind,
+) -> qjit::Result<qjit::exec::QueryResult> {
+    let query = qjit::sql::parse_query(sql)?;
+    let name = qjit::sql::table_name(&query)?;
+    let source = tables
+        .iter()
+        .find(|s| s.name().eq_ignore_ascii_case(&name))
+        .unwrap_or(&tables[0]);
+    qjit::exec::run(
+        source,
+        sql,
+        &QueryOptions {
+            engine,
+            threads: None,
+        },
+    )
+}
+
+/// The sqllogictest column type of an Arrow type: `I` integers, `R` decimals and floats, `T` the rest.
+pub fn column_type(dt: &DataType) -> char {
+    match dt {
+        DataType::Int8
+        | DataType::Int16
+        | DataType::Int32
+        | DataType::Int64
+        | DataType::UInt8
+        | DataType::UInt16
+        | DataType::UInt32
+        | DataType::UInt64 => 'I',
+        DataType::Float32 | DataType::Float64 | DataType::Decimal128(..) => 'R',
+        _ => 'T',
+    }
+}
+
+/// Renders every value as text: `NULL`, `(empty)` for the empty string, decimals with their
+/// scale, floats in Rust's shortest form, dates `YYYY-MM-DD`, booleans `true`/`false`.
+pub fn render_rows(result: &qjit::exec::QueryResult) -> Vec<Vec<String>> {
+    use arrow::util::display::{ArrayFormatter, FormatOptions};
+    let options = FormatOptions::default().with_null("NULL");
+    let mut rows = Vec::new();
+    for batch in &result.batches {
+        let formatters: Vec<ArrayFormatter> = batch
+            .columns()
+            .iter()
+            .map(|c| ArrayFormatter::try_new(c.as_ref(), &options).expect("formatter"))
+            .collect();
+        for r in 0..batch.num_rows() {
+            rows.push(
+                formatters
+                    .iter()
+                    .map(|f| {
+                        let v = f.value(r).to_string();
+                        if v.is_empty() {
+                            "(empty)".to_string()
+                        } else {
+                            v
+                        }
+                    })
+                    .collect(),
+            );
+        }
+    }
+    rows
+}
