@@ -104,7 +104,7 @@ pub enum Error {
     },
 
     /// Valid SQL that qjit does not implement.
-    #[error("unsupported SQL{}: {what} is not supported by qjit (it runs one single-table SELECT)", At(*position))]
+    #[error("unsupported SQL{}: {what}; qjit runs one single-table SELECT", At(*position))]
     Unsupported {
         what: String,
         position: Option<Position>,

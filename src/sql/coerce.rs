@@ -117,14 +117,18 @@ pub fn coerce(e: Expr, ty: SqlType) -> Result<Expr> {
     let cast = Expr::cast(e, ty)?;
     if was_literal {
         let folded = fold(cast)?;
-        if let Expr::Cast { arg, ty } = &folded {
-            // Folding left the cast in place only because it fails; say why now.
-            return Err(super::fold::evaluate_constant(&Expr::Cast {
-                arg: arg.clone(),
-                ty: *ty,
-            })
-            .err()
-            .unwrap_or_else(|| Error::internal("literal cast neither folded nor failed")));
+        if let Expr::Cast { .. } = &folded {
+            // Folding left the cast in place only because it fails: report it now, as an error
+            // in the query text (the caller attaches the position).
+            let why = super::fold::evaluate_constant(&folded)
+                .err()
+                .unwrap_or_else(|| Error::internal("literal cast neither folded nor failed"));
+            return Err(match why {
+                Error::InvalidCast { .. } | Error::Overflow { .. } => {
+                    Error::type_error(why.to_string())
+                }
+                other => other,
+            });
         }
         return Ok(folded);
     }

@@ -548,7 +548,7 @@ impl ExprBinder<'_> {
                     DateTimeField::Day | DateTimeField::Days => DatePart::Day,
                     other => {
                         return Err(Error::Unsupported {
-                            what: format!("EXTRACT({other}) (YEAR, MONTH and DAY are)"),
+                            what: format!("EXTRACT({other}) (YEAR, MONTH and DAY are supported)"),
                             position: pos(e),
                         })
                     }
@@ -1300,7 +1300,7 @@ fn interval_value(interval: &ast::Interval) -> Result<(i32, i32)> {
         }
         (f, w) => {
             return Err(Error::unsupported(format!(
-                "INTERVAL unit {} (DAY, WEEK, MONTH and YEAR are)",
+                "INTERVAL unit {} (DAY, WEEK, MONTH and YEAR are supported)",
                 f.as_ref()
                     .map(|f| f.to_string())
                     .or(w.map(str::to_string))

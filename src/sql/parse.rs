@@ -36,12 +36,9 @@ pub fn parse_query(sql: &str) -> Result<sqlparser::ast::Query> {
     let query = match statement {
         Statement::Query(q) => q,
         other => {
-            let kind = other.to_string();
-            let kind: Vec<&str> = kind.split_whitespace().take(2).collect();
-            return Err(Error::unsupported(format!(
-                "the statement '{}…' (only SELECT queries are supported)",
-                kind.join(" ")
-            )));
+            let text = other.to_string();
+            let verb = text.split_whitespace().next().unwrap_or("this").to_uppercase();
+            return Err(Error::unsupported(format!("{verb} statements")));
         }
     };
     if query.with.is_some() {
