@@ -100,7 +100,11 @@ pub(crate) fn finish(plan: &Plan, parts: Vec<Vec<ArrayRef>>) -> Result<Vec<Recor
     let mut rows = columns.first().map_or(0, |c| c.len());
 
     if plan.distinct && rows > 0 {
-        let keep = first_occurrences(&columns[..plan.output_names.len()])?;
+        let keys: Vec<ArrayRef> = columns[..plan.output_names.len()]
+            .iter()
+            .map(interp::canonical_floats)
+            .collect();
+        let keep = first_occurrences(&keys)?;
         columns = columns
             .iter()
             .map(|c| compute::filter(c, &keep))
@@ -113,7 +117,7 @@ pub(crate) fn finish(plan: &Plan, parts: Vec<Vec<ArrayRef>>) -> Result<Vec<Recor
             .order_by
             .iter()
             .map(|k| SortColumn {
-                values: columns[k.column].clone(),
+                values: interp::canonical_floats(&columns[k.column]),
                 options: Some(SortOptions {
                     descending: k.descending,
                     nulls_first: k.nulls_first,

@@ -61,7 +61,7 @@ pub(crate) fn comparison(
 /// Compares two arrays of one SQL type, unifying string layouts first.
 pub(crate) fn compare_arrays(op: BinaryOp, l: &ArrayRef, r: &ArrayRef) -> Result<BooleanArray> {
     if l.data_type() == r.data_type() {
-        return kernel(op, l, r);
+        return kernel(op, &super::canonical_floats(l), &super::canonical_floats(r));
     }
     let unified = unify_strings(&[l.clone(), r.clone()])?;
     match unified.as_slice() {
@@ -77,8 +77,8 @@ fn compare_with_literal(op: BinaryOp, array: &ArrayRef, lit: &Literal) -> Result
     if lit.value.is_null() {
         return Ok(null_booleans(array.len()));
     }
-    let scalar = Scalar::new(literal_like(lit, array.data_type())?);
-    kernel(op, array, &scalar)
+    let scalar = super::canonical_floats(&literal_like(lit, array.data_type())?);
+    kernel(op, &super::canonical_floats(array), &Scalar::new(scalar))
 }
 
 fn kernel(op: BinaryOp, l: &dyn Datum, r: &dyn Datum) -> Result<BooleanArray> {
@@ -139,6 +139,22 @@ pub(crate) fn in_list(arg: &Expr, list: &[Expr], negated: bool, input: &Input) -
     Ok(Arc::new(if negated { not(&found)? } else { found }))
 }
 
+fn canon64(x: f64) -> f64 {
+    if x.is_nan() {
+        f64::NAN
+    } else {
+        x + 0.0
+    }
+}
+
+fn canon32(x: f32) -> f32 {
+    if x.is_nan() {
+        f32::NAN
+    } else {
+        x + 0.0
+    }
+}
+
 /// `IN` against a list of literals, through a hash set of the non-NULL items.
 fn in_literals(values: &ArrayRef, t: SqlType, items: &[&Literal]) -> Result<BooleanArray> {
     let has_null = items.iter().any(|l| l.value.is_null());
@@ -182,11 +198,12 @@ fn in_literals(values: &ArrayRef, t: SqlType, items: &[&Literal]) -> Result<Bool
         SqlType::UInt64 => primitive!(UInt64Type, |x: u64| x as i128, int),
         SqlType::Decimal { .. } => primitive!(Decimal128Type, |x: i128| x, int),
         SqlType::Date => primitive!(Date32Type, |x: i32| x as i128, int),
-        // Bit patterns: equality under IEEE total order, like the comparison kernels.
-        SqlType::Float32 => primitive!(Float32Type, |x: f32| x.to_bits() as u64, |v| float(v)
-            .map(|f| (f as f32).to_bits() as u64)),
-        SqlType::Float64 => primitive!(Float64Type, |x: f64| x.to_bits(), |v| float(v)
-            .map(f64::to_bits)),
+        // Bit patterns of canonical values: -0 equals 0 and NaN equals NaN, as in comparisons.
+        SqlType::Float32 => primitive!(Float32Type, |x: f32| canon32(x).to_bits() as u64, |v| {
+            float(v).map(|f| canon32(f as f32).to_bits() as u64)
+        }),
+        SqlType::Float64 => primitive!(Float64Type, |x: f64| canon64(x).to_bits(), |v| float(v)
+            .map(|f| canon64(f).to_bits())),
         SqlType::Boolean => {
             let set = items
                 .iter()
@@ -323,17 +340,28 @@ mod tests {
     }
 
     #[test]
-    fn float_comparison_uses_total_order() {
-        let (x, batch) = one_column(Arc::new(Float64Array::from(vec![f64::NAN, 1.0])));
+    fn float_comparison_follows_postgresql() {
+        let (x, batch) = one_column(Arc::new(Float64Array::from(vec![f64::NAN, 1.0, -0.0])));
+        // -0 equals 0, and a NaN of either sign is one value, greater than everything.
+        let e = bin(BinaryOp::Eq, x.clone(), lit_f64(0.0));
+        assert_eq!(
+            bools(&eval_on(&e, &batch).unwrap()),
+            vec![Some(false), Some(false), Some(true)]
+        );
+        let e = bin(BinaryOp::Eq, x.clone(), lit_f64(-f64::NAN));
+        assert_eq!(
+            bools(&eval_on(&e, &batch).unwrap()),
+            vec![Some(true), Some(false), Some(false)]
+        );
         let e = bin(BinaryOp::Gt, x.clone(), lit_f64(f64::INFINITY));
         assert_eq!(
             bools(&eval_on(&e, &batch).unwrap()),
-            vec![Some(true), Some(false)]
+            vec![Some(true), Some(false), Some(false)]
         );
         let e = bin(BinaryOp::Eq, x.clone(), x);
         assert_eq!(
             bools(&eval_on(&e, &batch).unwrap()),
-            vec![Some(true), Some(true)]
+            vec![Some(true), Some(true), Some(true)]
         );
     }
 

@@ -184,6 +184,28 @@ pub(crate) fn eval(expr: &Expr, input: &Input) -> Result<ArrayRef> {
 }
 
 /// Downcasts an evaluated array to a [`BooleanArray`].
+/// Float values as SQL compares them: `-0.0` equals `0.0`, and every NaN is one NaN, equal to
+/// itself and greater than every number (PostgreSQL's rules). Arrow's comparison, sort and
+/// row kernels use IEEE total order, which separates `-0.0` from `0.0` and NaNs by sign and
+/// payload, so float operands pass through here first. Other types are returned unchanged.
+pub fn canonical_floats(array: &ArrayRef) -> ArrayRef {
+    use arrow::array::AsArray;
+    use arrow::datatypes::{Float32Type, Float64Type};
+    match array.data_type() {
+        arrow::datatypes::DataType::Float64 => std::sync::Arc::new(
+            array
+                .as_primitive::<Float64Type>()
+                .unary::<_, Float64Type>(|x| if x.is_nan() { f64::NAN } else { x + 0.0 }),
+        ),
+        arrow::datatypes::DataType::Float32 => std::sync::Arc::new(
+            array
+                .as_primitive::<Float32Type>()
+                .unary::<_, Float32Type>(|x| if x.is_nan() { f32::NAN } else { x + 0.0 }),
+        ),
+        _ => array.clone(),
+    }
+}
+
 pub(crate) fn as_boolean(array: &ArrayRef) -> Result<&BooleanArray> {
     array.as_boolean_opt().ok_or_else(|| {
         Error::internal(format!(

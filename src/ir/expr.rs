@@ -19,6 +19,8 @@
 //! | `\|\|` | two `VARCHAR` | `VARCHAR` |
 //! | unary `-` | a number | same type |
 //!
+//! Floats compare as in PostgreSQL: `-0.0 = 0.0`, and NaN equals NaN and is greater than every
+//! other value (in comparisons, `IN`, grouping, `DISTINCT` and sorting alike).
 //! Integer `/` truncates toward zero, `%` takes the sign of the dividend; division or modulo by
 //! zero is an error for every numeric type. An operation on a NULL operand yields NULL and never
 //! fails. Errors in a row whose value is not needed are not raised: a `CASE` branch that is not

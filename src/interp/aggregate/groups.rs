@@ -80,6 +80,10 @@ impl GroupTable {
         if columns.len() != self.types.len() {
             return Err(Error::internal("group key column count changed"));
         }
+        let columns: Vec<ArrayRef> = columns
+            .iter()
+            .map(crate::interp::canonical_floats)
+            .collect();
         let rows = self.converter.convert_columns(&columns)?;
         let mut ids = Vec::with_capacity(rows.num_rows());
         // Runs of equal keys are common (sorted or clustered input): compare with the previous
