@@ -37,7 +37,11 @@ pub fn parse_query(sql: &str) -> Result<sqlparser::ast::Query> {
         Statement::Query(q) => q,
         other => {
             let text = other.to_string();
-            let verb = text.split_whitespace().next().unwrap_or("this").to_uppercase();
+            let verb = text
+                .split_whitespace()
+                .next()
+                .unwrap_or("this")
+                .to_uppercase();
             return Err(Error::unsupported(format!("{verb} statements")));
         }
     };
