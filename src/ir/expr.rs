@@ -30,7 +30,7 @@
 use std::fmt;
 
 use super::scalar::{format_decimal, Scalar};
-use super::types::SqlType;
+use super::types::{SqlType, MAX_DECIMAL_PRECISION};
 use crate::error::{Error, Result};
 use arrow::datatypes::DataType;
 
@@ -170,7 +170,7 @@ pub enum DatePart {
 /// | function | arguments | result | notes |
 /// |---|---|---|---|
 /// | `Abs` | number | same | `ABS(INT_MIN)` overflows |
-/// | `Round { digits }` | number | integer: same; float: same; decimal: see [`round_result`] | half away from zero; `digits` may be negative |
+/// | `Round { digits }` | number | integer: same; float: same; decimal: see [`round_result`] | integers and decimals half away from zero, floats half to even (PostgreSQL's `rint`: `ROUND(2.5::DOUBLE) = 2`); `digits` may be negative |
 /// | `Length` | `VARCHAR` | `INTEGER` | characters, not bytes |
 /// | `Upper`, `Lower` | `VARCHAR` | `VARCHAR` | Unicode case mapping |
 /// | `Substring` | `VARCHAR, BIGINT[, BIGINT]` | `VARCHAR` | 1-based, in characters, PostgreSQL's rules; a negative length is an error |
@@ -267,7 +267,8 @@ fn mismatch(what: impl fmt::Display, types: &[SqlType]) -> Error {
 ///
 /// Precision is capped at 38 (and the scale at the precision). When the uncapped precision is at
 /// most 38 the result cannot overflow; otherwise a result of 39 or more digits is an overflow
-/// error. `/` rounds half away from zero at the result scale.
+/// error. `/` rounds half away from zero at the result scale. A product whose scale `s1 + s2`
+/// exceeds 38 has no exact type: the binder rejects it (see [`decimal_product_fits`]).
 pub fn decimal_result(op: BinaryOp, (p1, s1): (u8, u8), (p2, s2): (u8, u8)) -> SqlType {
     let (p1, s1, p2, s2) = (p1 as u32, s1 as u32, p2 as u32, s2 as u32);
     let (precision, scale) = match op {
@@ -286,6 +287,11 @@ pub fn decimal_result(op: BinaryOp, (p1, s1): (u8, u8), (p2, s2): (u8, u8)) -> S
         }
     };
     SqlType::decimal(precision.max(1), scale)
+}
+
+/// Whether `DECIMAL(_, s1) * DECIMAL(_, s2)` has an exact result type (`s1 + s2 <= 38`).
+pub fn decimal_product_fits((_, s1): (u8, u8), (_, s2): (u8, u8)) -> bool {
+    s1 as u32 + s2 as u32 <= MAX_DECIMAL_PRECISION as u32
 }
 
 /// The result type of `ROUND(x, digits)`: integers and floats keep their type; `DECIMAL(p, s)`
@@ -363,7 +369,11 @@ impl Expr {
             match (l, r) {
                 (SqlType::Decimal { .. }, SqlType::Decimal { .. }) => {
                     let (lp, rp) = (l.decimal_parts(), r.decimal_parts());
-                    decimal_result(op, lp.unwrap_or((1, 0)), rp.unwrap_or((1, 0)))
+                    let (lp, rp) = (lp.unwrap_or((1, 0)), rp.unwrap_or((1, 0)));
+                    if op == BinaryOp::Mul && !decimal_product_fits(lp, rp) {
+                        return Err(mismatch("* (scale over 38)", &[l, r]));
+                    }
+                    decimal_result(op, lp, rp)
                 }
                 _ if l == r && (l.is_integer() || l.is_float()) => l,
                 _ => return Err(mismatch(op.symbol(), &[l, r])),

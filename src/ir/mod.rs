@@ -12,8 +12,8 @@ pub mod scalar;
 mod types;
 
 pub use expr::{
-    can_cast, decimal_result, round_result, BinaryOp, ColumnRef, DatePart, Expr, Func, Literal,
-    UnaryOp,
+    can_cast, decimal_product_fits, decimal_result, round_result, BinaryOp, ColumnRef, DatePart,
+    Expr, Func, Literal, UnaryOp,
 };
 pub use plan::{AggFunc, AggregateCall, Body, Plan, SortKey};
 pub use scalar::Scalar;

@@ -18,7 +18,7 @@ use crate::error::{Error, Result};
 /// | `Decimal(p, s)` | `Decimal(v)`, meaning `v / 10^s` |
 /// | `Date` | `Date(days since 1970-01-01)` |
 /// | `Utf8` | `Utf8` |
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug)]
 pub enum Scalar {
     Null,
     Boolean(bool),
@@ -28,6 +28,25 @@ pub enum Scalar {
     Decimal(i128),
     Date(i32),
     Utf8(String),
+}
+
+impl PartialEq for Scalar {
+    /// Structural equality, as plan matching needs it: floats compare by bit pattern, so a NaN
+    /// literal equals itself (and `-0.0` differs from `0.0`, which prints differently).
+    fn eq(&self, other: &Scalar) -> bool {
+        use Scalar::*;
+        match (self, other) {
+            (Null, Null) => true,
+            (Boolean(a), Boolean(b)) => a == b,
+            (Int(a), Int(b)) => a == b,
+            (UInt(a), UInt(b)) => a == b,
+            (Float(a), Float(b)) => a.to_bits() == b.to_bits(),
+            (Decimal(a), Decimal(b)) => a == b,
+            (Date(a), Date(b)) => a == b,
+            (Utf8(a), Utf8(b)) => a == b,
+            _ => false,
+        }
+    }
 }
 
 impl Scalar {
@@ -125,9 +144,13 @@ pub fn parse_decimal(text: &str) -> Option<(i128, u8)> {
         _ => (false, text),
     };
     let (mantissa, exponent) = match body.find(['e', 'E']) {
-        Some(i) => (&body[..i], body[i + 1..].parse::<i32>().ok()?),
+        Some(i) => (&body[..i], body[i + 1..].parse::<i64>().ok()?),
         None => (body, 0),
     };
+    // Beyond this no 38-digit decimal can hold the value (or its non-zero digits).
+    if exponent.abs() > 1_000 {
+        return None;
+    }
     let (int, frac) = match mantissa.find('.') {
         Some(i) => (&mantissa[..i], &mantissa[i + 1..]),
         None => (mantissa, ""),
@@ -149,9 +172,13 @@ pub fn parse_decimal(text: &str) -> Option<(i128, u8)> {
         }
         value = value * 10 + (b - b'0') as i128;
     }
-    let mut scale = frac.len() as i32 - exponent;
-    if scale < 0 {
-        value = value.checked_mul(pow10(u32::try_from(-scale).ok()?.min(39)))?;
+    let mut scale = frac.len() as i64 - exponent;
+    if value == 0 {
+        // Zero needs no digits: `0e50` and `0e-50` are both 0.
+        scale = scale.clamp(0, 38);
+    } else if scale < 0 {
+        let shift = u32::try_from(-scale).ok().filter(|s| *s <= 38)?;
+        value = value.checked_mul(pow10(shift))?;
         if !fits_precision(value, 38) {
             return None;
         }
@@ -303,6 +330,14 @@ mod tests {
         assert_eq!(parse_decimal("1."), Some((1, 0)));
         assert_eq!(parse_decimal("abc"), None);
         assert_eq!(parse_decimal("."), None);
+        // Exponents that no 38-digit decimal can hold are rejected, never overflow.
+        assert_eq!(parse_decimal("1e40"), None);
+        assert_eq!(parse_decimal("1e308"), None);
+        assert_eq!(parse_decimal("1e-2147483648"), None);
+        assert_eq!(parse_decimal("1e-39"), None);
+        assert_eq!(parse_decimal("0e39"), Some((0, 0)));
+        assert_eq!(parse_decimal("0e-50"), Some((0, 38)));
+        assert_eq!(parse_decimal("1e37"), Some((pow10(37), 0)));
         assert_eq!(format_decimal(6, 2), "0.06");
         assert_eq!(format_decimal(-12345, 3), "-12.345");
         assert_eq!(format_decimal(-5, 3), "-0.005");

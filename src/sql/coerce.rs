@@ -7,7 +7,8 @@
 //! * integers meet at the wider type; signed meets unsigned at the smallest signed type holding
 //!   both (`UINTEGER` with `INTEGER` → `BIGINT`; `UBIGINT` with a signed type → `DECIMAL(20,0)`);
 //! * an integer meets a decimal as the decimal that holds the integer type exactly
-//!   (`INTEGER` → `DECIMAL(10,0)`), and decimals meet at enough integer digits and scale for both;
+//!   (`INTEGER` → `DECIMAL(10,0)`), and decimals meet at enough integer digits and scale for both
+//!   (or at `DOUBLE` when that would take more than 38 digits);
 //! * anything meets a float at `DOUBLE` (`REAL` with `REAL` stays `REAL`);
 //! * a string *literal* takes the other side's type (`l_shipdate < '1995-01-01'`); a string
 //!   column does not.
@@ -34,6 +35,10 @@ pub fn common_type(a: SqlType, b: SqlType) -> Option<SqlType> {
             let (p2, s2) = y.as_decimal()?.decimal_parts()?;
             let scale = s1.max(s2) as u32;
             let int_digits = (p1 - s1).max(p2 - s2) as u32;
+            if int_digits + scale > crate::ir::MAX_DECIMAL_PRECISION as u32 {
+                // No 38-digit decimal holds both sides exactly.
+                return Some(Float64);
+            }
             Some(SqlType::decimal(int_digits + scale, scale))
         }
         _ => None,
@@ -190,6 +195,10 @@ mod tests {
             Some(SqlType::decimal(17, 4))
         );
         assert_eq!(common_type(SqlType::decimal(15, 2), Float32), Some(Float64));
+        assert_eq!(
+            common_type(SqlType::decimal(38, 0), SqlType::decimal(15, 2)),
+            Some(Float64)
+        );
     }
 
     #[test]

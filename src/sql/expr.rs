@@ -264,7 +264,7 @@ impl ExprBinder<'_> {
         if depth > MAX_EXPR_DEPTH {
             return Err(Error::Plan {
                 message: format!(
-                    "the expression nests more than {MAX_EXPR_DEPTH} levels deep; simplify it (for a long list of alternatives use IN (…))"
+                    "the expression nests more than {MAX_EXPR_DEPTH} levels deep; simplify it (a long OR of equalities can be written as IN (…))"
                 ),
                 position: pos(e),
             });
@@ -332,17 +332,36 @@ impl ExprBinder<'_> {
                     Value::SingleQuotedString(s) | Value::DoubleQuotedString(s) => s.clone(),
                     other => other.to_string(),
                 };
-                let ty = sql_type(&ts.data_type).map_err(|err| err.at(pos(e)))?;
-                v(
-                    coerce(Expr::literal(Scalar::Utf8(text), SqlType::Utf8)?, ty)
-                        .map_err(|err| err.at(pos(e))),
-                )
+                let text = Expr::literal(Scalar::Utf8(text), SqlType::Utf8)?;
+                let ty = sql_type(&ts.data_type, &text).map_err(|err| err.at(pos(e)))?;
+                v(coerce(text, ty).map_err(|err| err.at(pos(e))))
             }
             E::Interval(interval) => {
                 let (months, days) = interval_value(interval).map_err(|err| err.at(pos(e)))?;
                 Ok(Bound::Interval { months, days })
             }
             E::Nested(inner) => self.bind_any(inner, scope, d),
+            E::UnaryOp {
+                op: UnaryOperator::Minus,
+                expr: inner,
+            } if matches!(
+                inner.as_ref(),
+                E::Value(ast::ValueWithSpan {
+                    value: Value::Number(..),
+                    ..
+                })
+            ) =>
+            {
+                // `-2147483648` is one INTEGER literal, not the negation of a BIGINT.
+                let E::Value(ast::ValueWithSpan {
+                    value: Value::Number(text, _),
+                    ..
+                }) = inner.as_ref()
+                else {
+                    return Err(Error::internal("negative literal lost its number"));
+                };
+                v(number_literal(&format!("-{text}")).map_err(|err| err.at(pos(e))))
+            }
             E::UnaryOp { op, expr } => {
                 let arg = self.bind_expr(expr, scope, d)?;
                 let at = pos(e);
@@ -538,7 +557,7 @@ impl ExprBinder<'_> {
                     });
                 }
                 let arg = self.bind_expr(expr, scope, d)?;
-                let ty = sql_type(data_type).map_err(|err| err.at(pos(e)))?;
+                let ty = sql_type(data_type, &arg).map_err(|err| err.at(pos(e)))?;
                 v(coerce(arg, ty).map_err(|err| err.at(pos(e))))
             }
             E::Extract { field, expr, .. } => {
@@ -950,8 +969,20 @@ impl ExprBinder<'_> {
             (Bound::Value(date), Bound::Interval { months, days })
                 if matches!(op, BinaryOp::Add | BinaryOp::Sub) =>
             {
-                let sign = if op == BinaryOp::Sub { -1 } else { 1 };
-                return self.add_interval(date, sign * months, sign * days, at).map(Bound::Value);
+                let (months, days) = if op == BinaryOp::Sub {
+                    match (months.checked_neg(), days.checked_neg()) {
+                        (Some(m), Some(d)) => (m, d),
+                        _ => {
+                            return Err(Error::Type {
+                                message: "the INTERVAL is out of range when negated".into(),
+                                position: at,
+                            })
+                        }
+                    }
+                } else {
+                    (months, days)
+                };
+                return self.add_interval(date, months, days, at).map(Bound::Value);
             }
             (Bound::Interval { months, days }, Bound::Value(date)) if op == BinaryOp::Add => {
                 return self.add_interval(date, months, days, at).map(Bound::Value);
@@ -1027,6 +1058,17 @@ impl ExprBinder<'_> {
                 position: at,
             });
         };
+        if let (Some(lp), Some(rp)) = (tl.decimal_parts(), tr.decimal_parts()) {
+            if op == BinaryOp::Mul && !crate::ir::decimal_product_fits(lp, rp) {
+                return Err(Error::Type {
+                    message: format!(
+                        "the product of {tl} and {tr} would need {} digits after the point, more than 38; CAST an operand to a smaller scale",
+                        lp.1 as u32 + rp.1 as u32
+                    ),
+                    position: at,
+                });
+            }
+        }
         Expr::binary(op, coerce(l, tl)?, coerce(r, tr)?).map_err(|e| e.at(at))
     }
 
@@ -1181,7 +1223,8 @@ impl ExprBinder<'_> {
 /// The type of a numeric literal: `INTEGER` if it fits, else `BIGINT`, else an exact decimal with
 /// as many digits as it has.
 pub fn number_literal(text: &str) -> Result<Expr> {
-    let plain_integer = text.bytes().all(|b| b.is_ascii_digit());
+    let digits = text.strip_prefix('-').unwrap_or(text);
+    let plain_integer = !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit());
     if plain_integer {
         if let Ok(v) = text.parse::<i64>() {
             let ty = if i32::try_from(v).is_ok() {
@@ -1192,10 +1235,16 @@ pub fn number_literal(text: &str) -> Result<Expr> {
             return Expr::literal(Scalar::Int(v), ty);
         }
     }
-    let (v, scale) = scalar::parse_decimal(text).ok_or_else(|| Error::Type {
-        message: format!("the number {text} does not fit in 38 digits"),
-        position: None,
-    })?;
+    let Some((v, scale)) = scalar::parse_decimal(text) else {
+        // Too many digits for DECIMAL(38): a DOUBLE if it is a finite one (`1e308`).
+        return match text.parse::<f64>() {
+            Ok(f) if f.is_finite() => Expr::literal(Scalar::Float(f), SqlType::Float64),
+            _ => Err(Error::Type {
+                message: format!("the number {text} is out of range"),
+                position: None,
+            }),
+        };
+    };
     let digits = v.unsigned_abs().checked_ilog10().map_or(1, |d| d + 1);
     Expr::literal(
         Scalar::Decimal(v),
@@ -1203,8 +1252,12 @@ pub fn number_literal(text: &str) -> Result<Expr> {
     )
 }
 
-/// The SQL type a `CAST` target or typed literal names.
-pub fn sql_type(dt: &ast::DataType) -> Result<SqlType> {
+/// The SQL type a `CAST` target or typed literal names, for a value `arg`.
+///
+/// `DECIMAL`/`NUMERIC` without precision has no fixed scale in PostgreSQL; here it becomes a
+/// 38-digit decimal with the value's own scale: a decimal keeps its scale, an integer has scale
+/// 0, a string literal the scale it is written with, and anything else scale 10.
+pub fn sql_type(dt: &ast::DataType, arg: &Expr) -> Result<SqlType> {
     use ast::DataType as D;
     use ast::ExactNumberInfo as N;
     Ok(match dt {
@@ -1222,7 +1275,20 @@ pub fn sql_type(dt: &ast::DataType) -> Result<SqlType> {
             SqlType::Float64
         }
         D::Decimal(info) | D::Numeric(info) | D::Dec(info) => match info {
-            N::None => SqlType::decimal(18, 3),
+            N::None => match arg {
+                Expr::Literal(crate::ir::Literal {
+                    value: Scalar::Utf8(text),
+                    ..
+                }) => {
+                    let scale = scalar::parse_decimal(text).map_or(10, |(_, s)| s as u32);
+                    SqlType::decimal(38, scale)
+                }
+                _ => match arg.ty() {
+                    SqlType::Decimal { scale, .. } => SqlType::decimal(38, scale as u32),
+                    t if t.is_integer() => t.as_decimal().unwrap_or(SqlType::decimal(38, 0)),
+                    _ => SqlType::decimal(38, 10),
+                },
+            },
             N::Precision(p) if (1..=38).contains(p) => SqlType::decimal(*p as u32, 0),
             N::PrecisionAndScale(p, s) if (1..=38).contains(p) && *s >= 0 && (*s as u64) <= *p => {
                 SqlType::decimal(*p as u32, *s as u32)
