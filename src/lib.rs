@@ -16,6 +16,7 @@ pub mod interp;
 pub mod ir;
 pub mod jit;
 pub mod sql;
+mod stack;
 pub mod tpch;
 
 pub use error::{Error, Result};

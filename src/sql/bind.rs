@@ -378,17 +378,23 @@ fn expand_items(binder: &ExprBinder, projection: &[SelectItem]) -> Result<Vec<It
                     return Err(Error::unsupported("* with EXCLUDE/EXCEPT/REPLACE/RENAME"));
                 }
                 if let SelectItem::QualifiedWildcard(kind, _) = item {
-                    let q = kind.to_string();
-                    let ok = q.eq_ignore_ascii_case(binder.table)
-                        || binder
-                            .alias
-                            .as_deref()
-                            .is_some_and(|a| q.eq_ignore_ascii_case(a));
+                    let ast::SelectItemQualifiedWildcardKind::ObjectName(name) = kind else {
+                        return Err(Error::unsupported(format!("the select item '{item}'")));
+                    };
+                    let last = name.0.last().and_then(|p| p.as_ident());
+                    let ok = name.0.len() == 1
+                        && last.is_some_and(|q| {
+                            q.value.eq_ignore_ascii_case(binder.table)
+                                || binder
+                                    .alias
+                                    .as_deref()
+                                    .is_some_and(|a| q.value.eq_ignore_ascii_case(a))
+                        });
                     if !ok {
                         return Err(Error::UnknownTable {
-                            name: q,
+                            name: name.to_string(),
                             expected: binder.table.to_string(),
-                            position: None,
+                            position: last.and_then(|q| Position::from_span(q.span)),
                         });
                     }
                 }

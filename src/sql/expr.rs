@@ -124,8 +124,24 @@ pub fn contains_aggregate(e: &ast::Expr) -> bool {
 }
 
 /// The position where an AST expression starts.
+///
+/// Follows the leftmost operand down to where the text starts instead of asking sqlparser for
+/// the span of the whole expression, which recurses over every node (and over the whole rest of
+/// a long `a OR b OR …` chain at each level).
 pub fn pos(e: &ast::Expr) -> Option<Position> {
-    Position::from_span(e.span())
+    use ast::Expr as E;
+    let mut e = e;
+    loop {
+        e = match e {
+            E::BinaryOp { left, .. } => left,
+            E::IsNull(x) | E::IsNotNull(x) | E::IsTrue(x) | E::IsNotTrue(x) => x,
+            E::IsFalse(x) | E::IsNotFalse(x) => x,
+            E::InList { expr, .. } | E::Between { expr, .. } => expr,
+            E::Like { expr, .. } | E::ILike { expr, .. } => expr,
+            _ => break,
+        };
+    }
+    crate::stack::guard_deep(|| Position::from_span(e.span()))
 }
 
 /// Group keys and aggregates collected while binding the expressions after an aggregation.
@@ -261,6 +277,10 @@ impl ExprBinder<'_> {
     }
 
     fn bind_any(&self, e: &ast::Expr, scope: &mut Scope, depth: usize) -> Result<Bound> {
+        crate::stack::guard(|| self.bind_node(e, scope, depth))
+    }
+
+    fn bind_node(&self, e: &ast::Expr, scope: &mut Scope, depth: usize) -> Result<Bound> {
         if depth > MAX_EXPR_DEPTH {
             return Err(Error::Plan {
                 message: format!(
@@ -399,9 +419,10 @@ impl ExprBinder<'_> {
             E::IsTrue(x) | E::IsNotTrue(x) | E::IsFalse(x) | E::IsNotFalse(x) => {
                 let arg = self.bind_expr(x, scope, d)?;
                 let arg = self.to_boolean(arg, "IS TRUE/FALSE", pos(x))?;
-                let want = matches!(e, E::IsTrue(_) | E::IsNotFalse(_));
+                let want = matches!(e, E::IsTrue(_) | E::IsNotTrue(_));
                 let negated = matches!(e, E::IsNotTrue(_) | E::IsNotFalse(_));
-                // x IS TRUE ≡ CASE WHEN x THEN TRUE ELSE FALSE END (never NULL).
+                // x IS TRUE ≡ CASE WHEN x THEN TRUE ELSE FALSE END (never NULL); the NOT forms
+                // swap the two results; IS [NOT] FALSE tests NOT x.
                 let cond = if want {
                     arg
                 } else {
@@ -504,6 +525,7 @@ impl ExprBinder<'_> {
                         })
                     }
                 };
+                let pattern_expr = pattern.as_ref();
                 let pattern = self.constant_string(pattern, scope, d, "the LIKE pattern")?;
                 let escape = match escape_char {
                     None => Some('\\'),
@@ -528,7 +550,17 @@ impl ExprBinder<'_> {
                 };
                 match pattern {
                     None => v(Ok(Expr::null(SqlType::Boolean))),
-                    Some(p) => v(Expr::like(x, p, escape, insensitive, *negated)),
+                    Some(p) => {
+                        if ends_with_escape(&p, escape) {
+                            return Err(Error::Type {
+                                message: format!(
+                                    "the LIKE pattern '{p}' ends with its escape character; escape it too to match it literally"
+                                ),
+                                position: pos(pattern_expr),
+                            });
+                        }
+                        v(Expr::like(x, p, escape, insensitive, *negated))
+                    }
                 }
             }
             E::Case {
@@ -1220,6 +1252,20 @@ impl ExprBinder<'_> {
     }
 }
 
+/// Whether a LIKE pattern ends with an escape character that escapes nothing.
+fn ends_with_escape(pattern: &str, escape: Option<char>) -> bool {
+    let Some(esc) = escape else {
+        return false;
+    };
+    let mut chars = pattern.chars();
+    while let Some(c) = chars.next() {
+        if c == esc && chars.next().is_none() {
+            return true;
+        }
+    }
+    false
+}
+
 /// The type of a numeric literal: `INTEGER` if it fits, else `BIGINT`, else an exact decimal with
 /// as many digits as it has.
 pub fn number_literal(text: &str) -> Result<Expr> {
@@ -1306,6 +1352,15 @@ pub fn sql_type(dt: &ast::DataType, arg: &Expr) -> Result<SqlType> {
         | D::CharacterVarying(_)
         | D::Char(_)
         | D::Character(_) => SqlType::Utf8,
+        D::Custom(name, modifiers) if modifiers.is_empty() => {
+            match name.to_string().to_lowercase().as_str() {
+                "utinyint" => SqlType::UInt8,
+                "usmallint" => SqlType::UInt16,
+                "uinteger" | "uint" => SqlType::UInt32,
+                "ubigint" => SqlType::UInt64,
+                _ => return Err(Error::unsupported(format!("the type {dt}"))),
+            }
+        }
         other => return Err(Error::unsupported(format!("the type {other}"))),
     })
 }

@@ -23,6 +23,10 @@ use crate::ir::{Expr, Literal, Scalar};
 
 /// Folds every constant sub-expression of `e`.
 pub fn fold(e: Expr) -> Result<Expr> {
+    crate::stack::guard(|| fold_node(e))
+}
+
+fn fold_node(e: Expr) -> Result<Expr> {
     if matches!(e, Expr::Literal(_) | Expr::Column(_)) {
         return Ok(e);
     }

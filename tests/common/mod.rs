@@ -228,12 +228,49 @@ pub fn table_t() -> (Arc<Schema>, RecordBatch) {
     (schema, batch)
 }
 
-/// Every table the corpus can query: `t` (one batch), `t_split` (the same rows in three sliced
+/// Table `f`: float keys that IEEE total order tells apart but SQL does not — `0.0` and `-0.0`,
+/// NaNs of both signs — plus duplicates, infinity and NULL, in `x DOUBLE` and `y REAL`.
+///
+/// | id | 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 |
+/// |---|---|---|---|---|---|---|---|---|
+/// | x | 0.0 | -0.0 | NaN | -NaN | 1.5 | 1.5 | NULL | inf |
+pub fn table_f() -> (Arc<Schema>, RecordBatch) {
+    let x = vec![
+        Some(0.0),
+        Some(-0.0),
+        Some(f64::NAN),
+        Some(-f64::NAN),
+        Some(1.5),
+        Some(1.5),
+        None,
+        Some(f64::INFINITY),
+    ];
+    let y: Vec<Option<f32>> = x.iter().map(|v| v.map(|v| v as f32)).collect();
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("id", DataType::Int32, false),
+        Field::new("x", DataType::Float64, true),
+        Field::new("y", DataType::Float32, true),
+    ]));
+    let batch = RecordBatch::try_new(
+        schema.clone(),
+        vec![
+            Arc::new(Int32Array::from((1..=8).collect::<Vec<i32>>())),
+            Arc::new(Float64Array::from(x)),
+            Arc::new(Float32Array::from(y)),
+        ],
+    )
+    .expect("fixture batch");
+    (schema, batch)
+}
+
+/// Every table the corpus can query: `f` (see [`table_f`]), `t` (one batch), `t_split` (the same rows in three sliced
 /// batches, to exercise array offsets), `empty` (t's schema, no rows), `lineitem` (TPC-H SF 0.01).
 pub fn tables() -> Vec<Source> {
     let (schema, batch) = table_t();
     let split = vec![batch.slice(0, 2), batch.slice(2, 3), batch.slice(5, 1)];
+    let (f_schema, f_batch) = table_f();
     vec![
+        Source::batches("f", f_schema, vec![f_batch]),
         Source::batches("t", schema.clone(), vec![batch]),
         Source::batches("t_split", schema.clone(), split),
         Source::batches("empty", schema, vec![]),
