@@ -4,19 +4,23 @@
 //! format the user chose with `--format`. The CLI prints it only after the whole query has
 //! succeeded, so a failing query never leaves partial output on stdout.
 //!
-//! | format  | shape | NULL | dates |
-//! |---------|-------|------|-------|
-//! | `table` | arrow's pretty printer, then `(N rows)` | `NULL` | `YYYY-MM-DD` |
-//! | `csv`   | a header row, then one record per row (RFC 4180 quoting) | empty field[^1] | `YYYY-MM-DD` |
-//! | `json`  | one object per row (newline-delimited), keys in column order | `null` | `"YYYY-MM-DD"` |
-//!
-//! [^1]: A row of a single NULL column is `""`, so that it is not a blank line.
+//! | format  | shape | NULL | empty string |
+//! |---------|-------|------|--------------|
+//! | `table` | arrow's pretty printer, then `(N rows)` | `NULL` | nothing |
+//! | `csv`   | a header row, then one record per row, as PostgreSQL's `COPY … TO STDOUT (FORMAT csv, HEADER)` | empty unquoted field | `""` |
+//! | `json`  | one object per row (newline-delimited), keys in column order | `null` | `""` |
 //!
 //! Values are written the way arrow displays them: integers and decimals exactly (a decimal keeps
 //! its scale: `1193053.2253`, `17.00`), floats as the shortest string that reads back as the same
-//! value. In JSON, numbers are JSON numbers; a float that is NaN or infinite, which JSON cannot
-//! express as a number, is the string `"NaN"`, `"Infinity"` or `"-Infinity"` (as PostgreSQL's
-//! `to_json` writes it).
+//! value. Dates are `YYYY-MM-DD` in every format ([`format_date`]: no `+` before years past
+//! 9999, and every `DATE` value can be printed). In JSON, numbers are JSON numbers; a float that
+//! is NaN or infinite, which JSON cannot express as a number, is the string `"NaN"`, `"Infinity"`
+//! or `"-Infinity"` (as PostgreSQL's `to_json` writes it).
+//!
+//! In CSV a field (header names included) is quoted when it is empty (so that an empty string
+//! differs from NULL), contains a comma, a double quote, CR or LF, or begins or ends with white
+//! space (which some readers trim); a double quote inside is doubled. Records end with LF. A row
+//! of a single NULL column is therefore an empty line, as in PostgreSQL.
 //!
 //! ```
 //! use std::sync::Arc;
@@ -39,12 +43,14 @@
 //! ```
 
 use std::fmt::Write as _;
+use std::sync::Arc;
 
-use arrow::array::{Array, RecordBatch};
-use arrow::datatypes::{DataType, SchemaRef};
+use arrow::array::{Array, ArrayRef, AsArray, RecordBatch, StringArray};
+use arrow::datatypes::{DataType, Date32Type, Field, Schema, SchemaRef};
 use arrow::util::display::{ArrayFormatter, FormatOptions};
 use arrow::util::pretty::pretty_format_batches_with_options;
 
+use crate::ir::scalar::format_date;
 use crate::{Error, Result};
 
 /// How the CLI prints a result (`--format`).
@@ -66,21 +72,20 @@ pub enum OutputFormat {
 ///
 /// # Errors
 ///
-/// [`Error::Overflow`] for a date that cannot be displayed (outside years ±262,143);
 /// [`Error::Internal`] when a batch does not match `schema`.
 pub fn render(schema: &SchemaRef, batches: &[RecordBatch], format: OutputFormat) -> Result<String> {
     check_batches(schema, batches)?;
+    let (schema, batches) = dates_as_text(schema, batches)?;
     match format {
-        OutputFormat::Table => render_table(schema, batches),
-        OutputFormat::Csv => render_csv(schema, batches),
-        OutputFormat::Json => render_json(schema, batches),
+        OutputFormat::Table => render_table(&schema, &batches),
+        OutputFormat::Csv => render_csv(&schema, &batches),
+        OutputFormat::Json => render_json(&schema, &batches),
     }
 }
 
-/// Checks that every batch has `schema`'s column types and every value can be displayed, so that
-/// the renderers below only fail on bugs.
+/// Checks that every batch has `schema`'s column types, so that the renderers below only fail on
+/// bugs.
 fn check_batches(schema: &SchemaRef, batches: &[RecordBatch]) -> Result<()> {
-    let options = FormatOptions::new();
     for batch in batches {
         let types = batch.columns().iter().map(|c| c.data_type());
         if !types.eq(schema.fields().iter().map(|f| f.data_type())) {
@@ -89,26 +94,48 @@ fn check_batches(schema: &SchemaRef, batches: &[RecordBatch]) -> Result<()> {
                 batch.schema()
             )));
         }
-        // Only temporal values can fail to display (a date beyond chrono's range of years).
-        for (column, field) in batch.columns().iter().zip(schema.fields()) {
-            if !column.data_type().is_temporal() {
-                continue;
-            }
-            let formatter = ArrayFormatter::try_new(column.as_ref(), &options)?;
-            for row in (0..column.len()).filter(|&row| column.is_valid(row)) {
-                if formatter.value(row).try_to_string().is_err() {
-                    return Err(Error::overflow(
-                        column.data_type(),
-                        format!(
-                            "a value of column '{}' is outside the range of dates qjit can display",
-                            field.name()
-                        ),
-                    ));
-                }
-            }
-        }
     }
     Ok(())
+}
+
+/// The result with every `DATE` column replaced by its text ([`format_date`]): arrow's display
+/// (chrono) writes `+10000-01-01` past year 9999 and cannot display every `DATE` value.
+fn dates_as_text(
+    schema: &SchemaRef,
+    batches: &[RecordBatch],
+) -> Result<(SchemaRef, Vec<RecordBatch>)> {
+    let is_date = |t: &DataType| matches!(t, DataType::Date32);
+    if !schema.fields().iter().any(|f| is_date(f.data_type())) {
+        return Ok((schema.clone(), batches.to_vec()));
+    }
+    let fields: Vec<Field> = schema
+        .fields()
+        .iter()
+        .map(|f| match f.data_type() {
+            t if is_date(t) => f.as_ref().clone().with_data_type(DataType::Utf8),
+            _ => f.as_ref().clone(),
+        })
+        .collect();
+    let text_schema = Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone()));
+    let batches = batches
+        .iter()
+        .map(|batch| {
+            let columns: Vec<ArrayRef> = batch
+                .columns()
+                .iter()
+                .map(|c| match c.data_type() {
+                    t if is_date(t) => {
+                        let days = c.as_primitive::<Date32Type>();
+                        let text: StringArray = days.iter().map(|d| d.map(format_date)).collect();
+                        Arc::new(text) as ArrayRef
+                    }
+                    _ => c.clone(),
+                })
+                .collect();
+            Ok(RecordBatch::try_new(text_schema.clone(), columns)?)
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok((text_schema, batches))
 }
 
 /// The total number of rows.
@@ -123,7 +150,8 @@ fn render_table(schema: &SchemaRef, batches: &[RecordBatch]) -> Result<String> {
     let mut all = Vec::with_capacity(batches.len() + 1);
     all.push(RecordBatch::new_empty(schema.clone()));
     all.extend_from_slice(batches);
-    // Display errors were ruled out by `check_batches`; "safe" keeps the printer from panicking.
+    // Dates are text by now, so nothing fails to display; "safe" keeps the printer from
+    // panicking all the same.
     let options = FormatOptions::new()
         .with_null("NULL")
         .with_display_error(true);
@@ -133,21 +161,64 @@ fn render_table(schema: &SchemaRef, batches: &[RecordBatch]) -> Result<String> {
     Ok(format!("{table}\n({rows} {noun})\n"))
 }
 
-/// CSV with a header row; NULL is an empty field; fields are quoted only where needed.
+/// CSV with a header row: NULL is an empty unquoted field, other values are quoted where needed
+/// (see the module docs).
 fn render_csv(schema: &SchemaRef, batches: &[RecordBatch]) -> Result<String> {
-    let mut out = Vec::new();
-    {
-        let mut writer = arrow::csv::WriterBuilder::new()
-            .with_header(true)
-            .with_null(String::new())
-            .build(&mut out);
-        // The writer prints the header with its first batch, which may be the only one.
-        writer.write(&RecordBatch::new_empty(schema.clone()))?;
-        for batch in batches {
-            writer.write(batch)?;
+    let mut out = String::new();
+    for (col, field) in schema.fields().iter().enumerate() {
+        if col > 0 {
+            out.push(',');
+        }
+        write_csv_field(&mut out, field.name());
+    }
+    out.push('\n');
+    let options = FormatOptions::new();
+    let mut value = String::new();
+    for batch in batches {
+        let formatters = batch
+            .columns()
+            .iter()
+            .map(|c| ArrayFormatter::try_new(c.as_ref(), &options))
+            .collect::<Result<Vec<_>, _>>()?;
+        // Logical nulls: a `Null` column, or a dictionary key pointing at a null value.
+        let nulls: Vec<_> = batch.columns().iter().map(|c| c.logical_nulls()).collect();
+        for row in 0..batch.num_rows() {
+            for (col, formatter) in formatters.iter().enumerate() {
+                if col > 0 {
+                    out.push(',');
+                }
+                if nulls[col].as_ref().is_some_and(|n| n.is_null(row)) {
+                    continue;
+                }
+                value.clear();
+                formatter.value(row).write(&mut value)?;
+                write_csv_field(&mut out, &value);
+            }
+            out.push('\n');
         }
     }
-    String::from_utf8(out).map_err(|e| Error::internal(format!("CSV output is not UTF-8: {e}")))
+    Ok(out)
+}
+
+/// Appends one non-NULL CSV field, quoted when it is empty, contains a delimiter, a quote or a
+/// line break, or begins or ends with white space; quotes inside are doubled.
+fn write_csv_field(out: &mut String, s: &str) {
+    let quote = s.is_empty()
+        || s.contains([',', '"', '\n', '\r'])
+        || s.starts_with(char::is_whitespace)
+        || s.ends_with(char::is_whitespace);
+    if !quote {
+        out.push_str(s);
+        return;
+    }
+    out.push('"');
+    for c in s.chars() {
+        if c == '"' {
+            out.push('"');
+        }
+        out.push(c);
+    }
+    out.push('"');
 }
 
 /// How a column's values are written in JSON.
@@ -372,7 +443,7 @@ mod tests {
 flag,i8,n,u,revenue,f,d,s
 true,-8,1,18446744073709551615,1193053.2253,0.1,1994-01-01,MAIL
 ,0,,0,,1e20,,
-false,,-9223372036854775808,,-0.0050,,1969-12-31,
+false,,-9223372036854775808,,-0.0050,,1969-12-31,\"\"
 true,-8,1,18446744073709551615,1193053.2253,0.1,1994-01-01,MAIL
 ";
         assert_eq!(out, expected);
@@ -383,10 +454,37 @@ true,-8,1,18446744073709551615,1193053.2253,0.1,1994-01-01,MAIL
     }
 
     #[test]
-    fn csv_single_null_column_is_not_a_blank_line() {
-        let (schema, batch) = batch(vec![("n", Arc::new(Int64Array::from(vec![Some(1), None])))]);
-        let out = render(&schema, &[batch], OutputFormat::Csv).unwrap();
-        assert_eq!(out, "n\n1\n\"\"\n");
+    fn csv_distinguishes_null_from_the_empty_string() {
+        // As PostgreSQL's COPY: NULL is an empty unquoted field (a lone NULL is an empty line),
+        // the empty string is "".
+        let (schema, one) = batch(vec![(
+            "s",
+            Arc::new(StringArray::from(vec![
+                Some("a"),
+                None,
+                Some(""),
+                Some(" x"),
+            ])),
+        )]);
+        let out = render(&schema, &[one], OutputFormat::Csv).unwrap();
+        assert_eq!(out, "s\na\n\n\"\"\n\" x\"\n");
+        let (schema, many) = batch(vec![
+            ("n", Arc::new(Int64Array::from(vec![None, Some(1)]))),
+            ("e", Arc::new(StringArray::from(vec![Some(""), None]))),
+            (
+                "q",
+                Arc::new(StringArray::from(vec![Some("x,y"), Some("t ")])),
+            ),
+            (
+                "",
+                Arc::new(StringViewArray::from(vec![Some("\"a\""), Some("\r")])),
+            ),
+        ]);
+        let out = render(&schema, &[many], OutputFormat::Csv).unwrap();
+        assert_eq!(
+            out,
+            "n,e,q,\"\"\n,\"\",\"x,y\",\"\"\"a\"\"\"\n1,,\"t \",\"\r\"\n"
+        );
     }
 
     #[test]
@@ -485,12 +583,40 @@ true,-8,1,18446744073709551615,1193053.2253,0.1,1994-01-01,MAIL
     }
 
     #[test]
-    fn undisplayable_dates_are_errors_not_panics() {
-        let (schema, batch) = batch(vec![("d", Arc::new(Date32Array::from(vec![i32::MAX])))]);
-        for format in [OutputFormat::Table, OutputFormat::Csv, OutputFormat::Json] {
-            let err = render(&schema, std::slice::from_ref(&batch), format).unwrap_err();
-            assert!(matches!(err, Error::Overflow { .. }), "{format:?}: {err:?}");
+    fn every_date_prints_without_a_plus_sign() {
+        // chrono writes +10000-01-01 and cannot display the ends of the DATE range at all.
+        let y10k = crate::ir::scalar::days_from_civil(10000, 1, 1) as i32;
+        let (schema, batch) = batch(vec![(
+            "d",
+            Arc::new(Date32Array::from(vec![
+                Some(y10k),
+                Some(i32::MAX),
+                Some(i32::MIN),
+                None,
+            ])),
+        )]);
+        let dates = [y10k, i32::MAX, i32::MIN].map(format_date);
+        assert_eq!(dates[0], "10000-01-01");
+        let one = std::slice::from_ref(&batch);
+        let csv = render(&schema, one, OutputFormat::Csv).unwrap();
+        assert_eq!(
+            csv,
+            format!("d\n{}\n{}\n{}\n\n", dates[0], dates[1], dates[2])
+        );
+        let json = render(&schema, one, OutputFormat::Json).unwrap();
+        assert_eq!(
+            json,
+            format!(
+                "{{\"d\":\"{}\"}}\n{{\"d\":\"{}\"}}\n{{\"d\":\"{}\"}}\n{{\"d\":null}}\n",
+                dates[0], dates[1], dates[2]
+            )
+        );
+        let table = render(&schema, one, OutputFormat::Table).unwrap();
+        for date in &dates {
+            assert!(table.contains(&format!("| {date}")), "{table}");
         }
+        assert!(table.contains("| NULL"), "{table}");
+        assert!(!table.contains("+10000"), "{table}");
     }
 
     #[test]

@@ -39,7 +39,8 @@ enum Command {
         /// Which engine runs the query.
         #[arg(long, value_enum, default_value_t = EngineKind::Auto)]
         engine: EngineKind,
-        /// Worker threads (default: all cores).
+        /// Worker threads (default: all cores). Accepted now; execution is still single-threaded
+        /// until morsel-driven parallelism lands.
         #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
         threads: Option<u16>,
         /// Output format.

@@ -57,7 +57,8 @@ pub enum EngineKind {
 #[derive(Clone, Debug, Default)]
 pub struct QueryOptions {
     pub engine: EngineKind,
-    /// Worker threads; `None` means all cores.
+    /// Worker threads; `None` means all cores. Not used yet: execution is single-threaded until
+    /// morsel-driven parallelism lands.
     pub threads: Option<usize>,
 }
 

@@ -21,6 +21,7 @@ use super::kernel::{
     IntNative, Operand,
 };
 use crate::error::{Error, Result};
+use crate::ir::scalar::format_decimal;
 use crate::ir::{BinaryOp, Expr, SqlType};
 
 /// `left op right` for an arithmetic `op` whose result type is `ty`.
@@ -139,7 +140,7 @@ pub(crate) fn negate(arg: &Expr, input: &Input) -> Result<ArrayRef> {
     with_integer_type!(ty, T => {
         let a = downcast::<T>(&values)?;
         let out: PrimitiveArray<T> = unary_flagged(a, |x| x.overflowing_neg(), |x| {
-            Error::overflow(ty, format!("-{x}"))
+            Error::overflow(ty, negation(x, x.is_negative()))
         })?;
         return Ok(Arc::new(out));
     }, _ => {});
@@ -152,13 +153,22 @@ pub(crate) fn negate(arg: &Expr, input: &Input) -> Result<ArrayRef> {
         let out: PrimitiveArray<Decimal128Type> = unary_flagged(
             a,
             |x: i128| 0i128.overflowing_sub(x),
-            |x| Error::overflow(ty, format!("-({x} unscaled)")),
+            |x| Error::overflow(ty, negation(format_decimal(x, scale), x < 0)),
         )?;
         return Ok(Arc::new(
             out.with_precision_and_scale(precision, scale as i8)?,
         ));
     }
     Err(operand_error("unary -", &[ty]))
+}
+
+/// `-x` as SQL writes it: `-5`, but `-(-5)` rather than `--5` (which SQL reads as a comment).
+fn negation(x: impl std::fmt::Display, negative: bool) -> String {
+    if negative {
+        format!("-({x})")
+    } else {
+        format!("-{x}")
+    }
 }
 
 #[cfg(test)]
@@ -197,7 +207,7 @@ mod tests {
         let r = eval_on(&bin(BinaryOp::Mod, m.clone(), lit_i32(-1)), &batch).unwrap();
         assert_int32(&r, &[Some(0)]);
         let e = eval_on(&Expr::unary(crate::ir::UnaryOp::Neg, m).unwrap(), &batch).unwrap_err();
-        assert!(matches!(e, Error::Overflow { .. }), "{e}");
+        assert_eq!(e.to_string(), "INTEGER out of range: -(-2147483648)");
         let (t, batch) = one_column(Arc::new(Int8Array::from(vec![100i8])));
         let e = eval_on(&bin(BinaryOp::Mul, t.clone(), t), &batch).unwrap_err();
         assert_eq!(e.to_string(), "TINYINT out of range: 100 * 100");
@@ -206,7 +216,7 @@ mod tests {
         let e = eval_on(&bin(BinaryOp::Sub, u.clone(), two), &batch).unwrap_err();
         assert!(matches!(e, Error::Overflow { .. }), "{e}");
         let e = eval_on(&Expr::unary(crate::ir::UnaryOp::Neg, u).unwrap(), &batch).unwrap_err();
-        assert!(matches!(e, Error::Overflow { .. }), "{e}");
+        assert_eq!(e.to_string(), "UTINYINT out of range: -1");
     }
 
     #[test]

@@ -9,9 +9,9 @@
 //! | float → integer | round half to even (`round_ties_even`, PostgreSQL's `rint`) | out of range, NaN, ±inf |
 //! | decimal → integer | round half away from zero | out of range |
 //! | integer, decimal → decimal | rescale, rounding half away from zero if the scale shrinks | too many digits |
-//! | float → decimal | `round(x * 10^s)` half away from zero, in `f64` | not finite, too many digits |
+//! | float → decimal | the float's shortest round-trip digits (`0.1`, `1.005`) read exactly, then rounded to `s` places half away from zero ([`super::decimal_float`]) | NaN, ±inf, too many digits |
 //! | integer → float | nearest (one rounding) | — |
-//! | decimal → float | `(v as f64) / 10^s as f64` (then `as f32` for `REAL`) | — |
+//! | decimal → float | nearest to the exact decimal value (one rounding, straight to `f32` for `REAL`; [`super::decimal_float`]) | — |
 //! | float → float | `as` | — |
 //! | boolean ↔ integer | `1`/`0`; nonzero is true | — |
 //!
@@ -35,6 +35,7 @@ use arrow::datatypes::{ArrowPrimitiveType, Date32Type, Decimal128Type};
 
 use super::arith::operand_error;
 use super::as_boolean;
+use super::decimal_float::float_to_decimal;
 use super::eval;
 use super::input::Input;
 use super::kernel::{
@@ -166,10 +167,12 @@ where
     }, _ => {});
     match to {
         SqlType::Decimal { precision, scale } => {
-            let factor = 10f64.powi(scale as i32);
             let out: PrimitiveArray<Decimal128Type> = unary_flagged(
                 a,
-                |x| float_to_decimal(x.to_f64(), factor, precision),
+                |x| match float_to_decimal(x, x.to_f64().is_finite(), scale, precision) {
+                    Some(v) => (v, false),
+                    None => (0, true),
+                },
                 |x| out_of_range(x, to),
             )?;
             Ok(Arc::new(
@@ -178,18 +181,6 @@ where
         }
         _ => Err(operand_error("CAST", &[SqlType::Float64, to])),
     }
-}
-
-/// `round(x * factor)` half away from zero as a decimal of `precision` digits, flagged when it
-/// is not finite or does not fit.
-fn float_to_decimal(x: f64, factor: f64, precision: u8) -> (i128, bool) {
-    let r = (x * factor).round();
-    // 2^127: the i128 range, beyond which `as` would saturate.
-    if !r.is_finite() || r.abs() >= 1.7014118346046923e38 {
-        return (0, true);
-    }
-    let v = r as i128;
-    (v, !fits_precision(v, precision))
 }
 
 fn from_decimal(values: &ArrayRef, scale: u8, to: SqlType) -> Result<ArrayRef> {
@@ -209,8 +200,7 @@ fn from_decimal(values: &ArrayRef, scale: u8, to: SqlType) -> Result<ArrayRef> {
         return Ok(Arc::new(out));
     }, _ => {});
     with_float_type!(to, O => {
-        let divisor = pow10(scale as u32) as f64;
-        let out = a.unary::<_, O>(|v| FloatNative::from_f64(v as f64 / divisor));
+        let out = a.unary::<_, O>(|v| FloatNative::from_decimal(v, scale));
         return Ok(Arc::new(out));
     }, _ => {});
     match to {
@@ -544,6 +534,49 @@ mod tests {
             let e = run(Arc::new(Float64Array::from(vec![bad])), dec(5, 1)).unwrap_err();
             assert!(matches!(e, Error::Overflow { .. }), "{bad}");
         }
+    }
+
+    #[test]
+    fn decimal_float_casts_are_correctly_rounded() {
+        // CAST(CAST(0.1 AS DECIMAL(38,30)) AS DOUBLE) is 0.1, not the f64 below it.
+        let tenth = Arc::new(
+            Decimal128Array::from(vec![Some(10i128.pow(29)), None])
+                .with_precision_and_scale(38, 30)
+                .unwrap(),
+        );
+        let r = run(tenth.clone(), SqlType::Float64).unwrap();
+        assert_eq!(
+            r.as_ref(),
+            &Float64Array::from(vec![Some(0.1), None]) as &dyn Array
+        );
+        let r = run(tenth, SqlType::Float32).unwrap();
+        assert_eq!(
+            r.as_ref(),
+            &Float32Array::from(vec![Some(0.1f32), None]) as &dyn Array
+        );
+        // Floats convert from their shortest digits: 1.005 is 1.00499999999999989… in binary.
+        let r = run(
+            Arc::new(Float64Array::from(vec![Some(1.005), Some(-1.005), None])),
+            dec(5, 2),
+        )
+        .unwrap();
+        assert_eq!(unscaled(&r), vec![Some(101), Some(-101), None]);
+        let r = run(Arc::new(Float64Array::from(vec![0.1, 1e-300])), dec(38, 30)).unwrap();
+        assert_eq!(unscaled(&r), vec![Some(10i128.pow(29)), Some(0)]);
+        let r = strings(&cast_array(&r, dec(38, 30), SqlType::Utf8).unwrap());
+        assert_eq!(r[0].as_deref(), Some("0.100000000000000000000000000000"));
+        // A REAL converts from its own digits (0.1, not 0.100000001490116…).
+        let r = run(Arc::new(Float32Array::from(vec![0.1f32])), dec(20, 12)).unwrap();
+        assert_eq!(unscaled(&r), vec![Some(10i128.pow(11))]);
+        for bad in [f64::NAN, f64::NEG_INFINITY, 1e38, 99.995] {
+            let e = run(Arc::new(Float64Array::from(vec![bad])), dec(4, 2)).unwrap_err();
+            assert!(matches!(e, Error::Overflow { .. }), "{bad}: {e}");
+        }
+        let e = run(Arc::new(Float64Array::from(vec![f64::NAN])), dec(4, 2)).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "DECIMAL(4,2) out of range: CAST(NaN AS DECIMAL(4,2))"
+        );
     }
 
     #[test]

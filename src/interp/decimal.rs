@@ -69,8 +69,11 @@ pub(crate) fn binary(
             if s < s1 || s < s2 {
                 return Err(operand_error(op.symbol(), &[left.ty(), right.ty(), ty]));
             }
-            let (l, ml) = prescale(l, pow10((s - s1) as u32));
-            let (r, mr) = prescale(r, pow10((s - s2) as u32));
+            let (l, ml, pl) = prescale(l, pow10((s - s1) as u32));
+            let (r, mr, pr) = prescale(r, pow10((s - s2) as u32));
+            // The error closures see a prescaled constant as it was written.
+            let overflow = |a: i128, b: i128| overflow(a / pl, b / pr);
+            let division = |a: i128, b: i128| division(a / pl, b / pr);
             match op {
                 BinaryOp::Add => rescaled(&l, &r, ml, mr, n, add(limit), overflow)?,
                 BinaryOp::Sub => rescaled(&l, &r, ml, mr, n, sub(limit), overflow)?,
@@ -99,14 +102,15 @@ pub(crate) fn binary(
 }
 
 /// Multiplies a constant operand by its rescaling factor up front when that cannot overflow;
-/// returns the operand and the factor still to apply per row.
-fn prescale(op: Operand<Decimal128Type>, factor: i128) -> (Operand<Decimal128Type>, i128) {
+/// returns the operand, the factor still to apply per row, and the factor already applied (by
+/// which an error message divides the operand to show it as written).
+fn prescale(op: Operand<Decimal128Type>, factor: i128) -> (Operand<Decimal128Type>, i128, i128) {
     match op {
         Operand::Const(v) if factor != 1 => match v.checked_mul(factor) {
-            Some(scaled) => (Operand::Const(scaled), 1),
-            None => (Operand::Const(v), factor),
+            Some(scaled) => (Operand::Const(scaled), 1, factor),
+            None => (Operand::Const(v), factor, 1),
         },
-        other => (other, factor),
+        other => (other, factor, 1),
     }
 }
 
@@ -360,5 +364,28 @@ mod tests {
         // The numerator 9e37 * 10^6 overflows i128.
         let e = eval_on(&bin(BinaryOp::Div, x, y), &batch).unwrap_err();
         assert!(matches!(e, Error::Overflow { .. }), "{e}");
+    }
+
+    #[test]
+    fn errors_show_prescaled_constants_as_written() {
+        // 1 (DECIMAL(1,0)) is rescaled to 1.00 once, up front; the message still says 1.
+        let nines = 10i128.pow(38) - 1;
+        let (x, batch) = one_column(decimals(vec![Some(nines)], 38, 2));
+        let e = eval_on(&bin(BinaryOp::Add, x.clone(), lit_dec(1, 1, 0)), &batch).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "DECIMAL(38,2) out of range: {} + 1",
+                format_decimal(nines, 2)
+            )
+        );
+        let e = eval_on(&bin(BinaryOp::Sub, lit_dec(-1, 1, 0), x), &batch).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "DECIMAL(38,2) out of range: -1 - {}",
+                format_decimal(nines, 2)
+            )
+        );
     }
 }

@@ -5,9 +5,11 @@
 //! function's result type.
 //!
 //! * `ABS` is checked for signed integers (`ABS(INT_MIN)` overflows).
-//! * `ROUND(x, d)` rounds half away from zero. Integers are unchanged for `d >= 0` and rounded to
-//!   a multiple of `10^-d` otherwise (checked). Floats compute `(x * 10^d).round() / 10^d` for
-//!   `d >= 0` and `(x / 10^-d).round() * 10^-d` for `d < 0`; when `10^|d|` is not a finite `f64`
+//! * `ROUND(x, d)` rounds integers and decimals half away from zero, floats half to even (as
+//!   PostgreSQL's `round(double precision)`, which is C's `rint`: `ROUND(2.5) = 2`,
+//!   `ROUND(-0.5) = -0`). Integers are unchanged for `d >= 0` and rounded to a multiple of `10^-d`
+//!   otherwise (checked). Floats compute `(x * 10^d).round_ties_even() / 10^d` for `d >= 0` and
+//!   `(x / 10^-d).round_ties_even() * 10^-d` for `d < 0`; when `10^|d|` is not a finite `f64`
 //!   the value is returned unchanged (`d > 0`) or as zero (`d < 0`). Decimals rescale to the
 //!   scale [`round_result`](crate::ir::round_result) gives, rounding; for `d < 0` they are rounded
 //!   to a multiple of `10^-d` at scale 0.
@@ -191,14 +193,14 @@ fn round(x: &Expr, digits: i32, ty: SqlType, input: &Input) -> Result<ArrayRef> 
     ))
 }
 
-/// Rounds a float to `digits` decimal places, half away from zero.
+/// Rounds a float to `digits` decimal places, half to even (PostgreSQL's `rint`).
 pub(crate) fn round_float(x: f64, digits: i32) -> f64 {
     if digits >= 0 {
         let p = 10f64.powi(digits);
         if !p.is_finite() {
             return x;
         }
-        let y = (x * p).round() / p;
+        let y = (x * p).round_ties_even() / p;
         if y.is_finite() {
             y
         } else {
@@ -209,7 +211,7 @@ pub(crate) fn round_float(x: f64, digits: i32) -> f64 {
         if !p.is_finite() {
             return if x.is_nan() { x } else { 0.0 * x.signum() };
         }
-        (x / p).round() * p
+        (x / p).round_ties_even() * p
     }
 }
 
@@ -291,7 +293,7 @@ mod tests {
         let r = eval_on(&f(Func::Round { digits: 0 }, vec![y.clone()]), &batch).unwrap();
         assert_eq!(
             r.as_ref(),
-            &Float64Array::from(vec![3.0, -3.0, 1.0, 1235.0]) as &dyn Array
+            &Float64Array::from(vec![2.0, -2.0, 1.0, 1234.0]) as &dyn Array
         );
         let r = eval_on(&f(Func::Round { digits: -2 }, vec![y.clone()]), &batch).unwrap();
         assert_eq!(
@@ -331,6 +333,45 @@ mod tests {
                 .as_primitive::<Decimal128Type>()
                 .value(0),
             12345
+        );
+    }
+
+    #[test]
+    fn round_floats_half_to_even() {
+        // PostgreSQL's round(double precision) is rint: ties go to the even neighbour.
+        let (y, batch) = one_column(Arc::new(Float64Array::from(vec![
+            0.5, 1.5, 2.5, -2.5, -0.5, 0.49,
+        ])));
+        let r = eval_on(&f(Func::Round { digits: 0 }, vec![y]), &batch).unwrap();
+        let r = r.as_primitive::<arrow::datatypes::Float64Type>();
+        assert_eq!(r.values().to_vec(), vec![0.0, 2.0, 2.0, -2.0, -0.0, 0.0]);
+        assert!(r.value(4).is_sign_negative());
+        // 0.125 * 100 = 12.5 exactly; 25 / 10 = 2.5 exactly.
+        assert_eq!(round_float(0.125, 2), 0.12);
+        assert_eq!(round_float(0.375, 2), 0.38);
+        assert_eq!(round_float(25.0, -1), 20.0);
+        assert_eq!(round_float(35.0, -1), 40.0);
+        let (g, batch) = one_column(Arc::new(arrow::array::Float32Array::from(vec![
+            2.5f32, 3.5,
+        ])));
+        let r = eval_on(&f(Func::Round { digits: 0 }, vec![g]), &batch).unwrap();
+        assert_eq!(
+            r.as_ref(),
+            &arrow::array::Float32Array::from(vec![2.0f32, 4.0]) as &dyn Array
+        );
+        // Integers and decimals still round half away from zero.
+        let (x, batch) = one_column(Arc::new(Int32Array::from(vec![25, -25, 35])));
+        let r = eval_on(&f(Func::Round { digits: -1 }, vec![x]), &batch).unwrap();
+        assert_int32(&r, &[Some(30), Some(-30), Some(40)]);
+        let (d, batch) = one_column(Arc::new(
+            Decimal128Array::from(vec![25, -25])
+                .with_precision_and_scale(3, 1)
+                .unwrap(),
+        ));
+        let r = eval_on(&f(Func::Round { digits: 0 }, vec![d]), &batch).unwrap();
+        assert_eq!(
+            r.as_primitive::<Decimal128Type>().values().to_vec(),
+            vec![3, -3]
         );
     }
 

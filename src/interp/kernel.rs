@@ -12,7 +12,7 @@
 //! * [`binary_try`]: the operation returns a `Result` and runs only on valid slots. Used for
 //!   operations that are costly or would misbehave on garbage (calendar arithmetic).
 
-use std::fmt::{Debug, Display};
+use std::fmt::{Debug, Display, LowerExp};
 use std::ops::{Add, Div, Mul, Neg, Rem, Sub};
 
 use arrow::array::{Array, ArrayRef, AsArray, PrimitiveArray};
@@ -20,6 +20,7 @@ use arrow::buffer::{NullBuffer, ScalarBuffer};
 use arrow::datatypes::{ArrowNativeType, ArrowPrimitiveType};
 
 use super::constant::literal_array;
+use super::decimal_float::{decimal_to_f32, decimal_to_f64};
 use super::eval;
 use super::input::Input;
 use crate::error::{Error, Result};
@@ -260,6 +261,7 @@ pub(crate) trait FloatNative:
     + Copy
     + PartialOrd
     + Display
+    + LowerExp
     + Add<Output = Self>
     + Sub<Output = Self>
     + Mul<Output = Self>
@@ -273,6 +275,8 @@ pub(crate) trait FloatNative:
     fn from_f64(v: f64) -> Self;
     /// The nearest value of `Self` (one rounding).
     fn from_i128(v: i128) -> Self;
+    /// The nearest value of `Self` to the decimal `v / 10^scale` (one rounding).
+    fn from_decimal(v: i128, scale: u8) -> Self;
     fn abs(self) -> Self;
 }
 
@@ -289,6 +293,10 @@ impl FloatNative for f32 {
     #[inline]
     fn from_i128(v: i128) -> Self {
         v as f32
+    }
+    #[inline]
+    fn from_decimal(v: i128, scale: u8) -> Self {
+        decimal_to_f32(v, scale)
     }
     #[inline]
     fn abs(self) -> Self {
@@ -309,6 +317,10 @@ impl FloatNative for f64 {
     #[inline]
     fn from_i128(v: i128) -> Self {
         v as f64
+    }
+    #[inline]
+    fn from_decimal(v: i128, scale: u8) -> Self {
+        decimal_to_f64(v, scale)
     }
     #[inline]
     fn abs(self) -> Self {

@@ -26,9 +26,10 @@
 //! `Utf8View`), never as a dictionary: dictionary-encoded input columns are unpacked when read.
 //!
 //! Modules, one per concern: `arith` (integers, floats) and `decimal`, `compare` (comparisons,
-//! `IN`), `logic` (`AND OR NOT IS NULL`), `like`, `case`, `cast`, `strings`, `funcs`; `aggregate`
-//! ([`Aggregator`]); `input` (the rows being evaluated, take/scatter), `constant` (literals),
-//! `kernel` (fallible element-wise loops), `fallible`, `hash`.
+//! `IN`), `logic` (`AND OR NOT IS NULL`), `like`, `case`, `cast`, `decimal_float` (decimal ↔
+//! float conversions), `strings`, `funcs`; `aggregate` ([`Aggregator`]); `input` (the rows being
+//! evaluated, take/scatter), `constant` (literals), `kernel` (fallible element-wise loops),
+//! `fallible`, `hash`.
 //!
 //! ```
 //! use std::sync::Arc;
@@ -66,6 +67,7 @@ mod cast;
 mod compare;
 mod constant;
 mod decimal;
+mod decimal_float;
 mod fallible;
 mod funcs;
 mod hash;
@@ -136,6 +138,10 @@ pub fn evaluate_predicate(expr: &Expr, batch: &RecordBatch) -> Result<BooleanArr
 
 /// Evaluates `expr` over the rows of `input`; the recursive core of [`evaluate`].
 pub(crate) fn eval(expr: &Expr, input: &Input) -> Result<ArrayRef> {
+    crate::stack::guard(|| eval_node(expr, input))
+}
+
+fn eval_node(expr: &Expr, input: &Input) -> Result<ArrayRef> {
     if let Some(values) = input.recall(expr) {
         return Ok(values);
     }

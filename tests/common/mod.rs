@@ -270,7 +270,6 @@ pub fn tables() -> Vec<Source> {
     let split = vec![batch.slice(0, 2), batch.slice(2, 3), batch.slice(5, 1)];
     let (f_schema, f_batch) = table_f();
     vec![
-        Source::batches("f", f_schema, vec![f_batch]),
         Source::batches("t", schema.clone(), vec![batch]),
         Source::batches("t_split", schema.clone(), split),
         Source::batches("empty", schema, vec![]),
@@ -278,10 +277,12 @@ pub fn tables() -> Vec<Source> {
             name: "lineitem".into(),
             path: lineitem_path(),
         },
+        Source::batches("f", f_schema, vec![f_batch]),
     ]
 }
 
-/// Runs `sql` on the table its `FROM` names.
+/// Runs `sql` on the table its `FROM` names (an unknown name goes to `t`, whose binder then
+/// reports the unknown table).
 pub fn run_sql(
     tables: &[Source],
     sql: &str,

@@ -7,9 +7,11 @@
 //! the array is downcast once per batch). Sums of integers and decimals are exact `i128`s
 //! (integer sums are checked against `BIGINT`/`UBIGINT` at the end, so the result does not depend
 //! on the order rows arrive in; decimal sums are checked on every addition and against 38 digits
-//! at the end); sums of floats are `f64`. `AVG` keeps the exact sum and the count and divides
-//! once at the end. `MIN`/`MAX` keep integers, decimals and dates as `i128`, floats as `f64`
-//! (IEEE total order: NaN is the largest), strings as `String` (byte-wise).
+//! at the end); sums of floats are `f64`. `AVG` keeps the exact sum and the count; at the end the
+//! sum becomes the nearest `f64` (one rounding; module `decimal_float` for decimals) and is
+//! divided by the count. An exact sum that overflows is [`Error::Overflow`] naming the call and
+//! what to cast its argument to. `MIN`/`MAX` keep integers, decimals and dates as `i128`, floats
+//! as `f64` (IEEE total order: NaN is the largest), strings as `String` (byte-wise).
 
 use std::sync::Arc;
 
@@ -21,10 +23,11 @@ use arrow::buffer::NullBuffer;
 use arrow::datatypes::{ArrowPrimitiveType, Date32Type, Decimal128Type};
 
 use super::super::as_boolean;
+use super::super::decimal_float::decimal_to_f64;
 use super::super::kernel::{downcast, with_float_type, with_integer_type, FloatNative, IntNative};
 use super::super::strings::StrArray;
 use crate::error::{Error, Result};
-use crate::ir::scalar::{fits_precision, pow10};
+use crate::ir::scalar::fits_precision;
 use crate::ir::{AggFunc, AggregateCall, SqlType};
 
 /// The state of one aggregate across all groups.
@@ -35,6 +38,8 @@ pub(crate) struct Accumulator {
     arg: SqlType,
     /// The result type.
     ty: SqlType,
+    /// The call as SQL writes it (`sum(l_quantity)`), for error messages.
+    call: String,
     state: State,
 }
 
@@ -98,8 +103,14 @@ impl Accumulator {
             func: call.func,
             arg,
             ty: call.ty,
+            call: call.to_string(),
             state,
         })
+    }
+
+    /// The error for an exact sum of this aggregate that overflowed.
+    fn sum_overflow(&self) -> Error {
+        sum_overflow(self.func, self.arg, self.ty, &self.call)
     }
 
     /// Makes room for `n` groups.
@@ -146,8 +157,6 @@ impl Accumulator {
             return Err(Error::internal("aggregate argument of a wrong length"));
         }
         let arg_ty = self.arg;
-        let ty = self.ty;
-        let func = self.func;
         match &mut self.state {
             State::Count(counts) => {
                 let nulls = arg.logical_nulls();
@@ -168,10 +177,7 @@ impl Accumulator {
                     add_all(sums, counts, a, groups, |v: i128, s: i128| s.overflowing_add(v))
                 });
                 if overflow {
-                    return Err(Error::overflow(
-                        sum_type(func, ty),
-                        func.name().to_uppercase(),
-                    ));
+                    return Err(self.sum_overflow());
                 }
             }
             State::Float { sums, counts } => {
@@ -197,10 +203,16 @@ impl Accumulator {
                         });
                     }
                     Extremes::Float(acc) => {
+                        // Total order on canonical values: NaN (of either sign) is the largest,
+                        // as in comparisons.
                         let less = |a: &f64, b: &f64| a.total_cmp(b).is_lt();
                         with_float_type!(arg_ty, T => {
                             let a = downcast::<T>(arg)?;
-                            extremes(acc, a, groups, max, FloatNative::to_f64, less);
+                            let canonical = |v| {
+                                let f = FloatNative::to_f64(v);
+                                if f.is_nan() { f64::NAN } else { f + 0.0 }
+                            };
+                            extremes(acc, a, groups, max, canonical, less);
                         }, _ => return Err(Error::internal("float MIN/MAX of a non-float")));
                     }
                     Extremes::Bool(acc) => {
@@ -243,8 +255,6 @@ impl Accumulator {
         if other.func != self.func || other.arg != self.arg {
             return Err(mismatch());
         }
-        let ty = self.ty;
-        let func = self.func;
         match (&mut self.state, other.state) {
             (State::Count(a), State::Count(b)) => {
                 for (j, v) in b.into_iter().enumerate() {
@@ -267,10 +277,7 @@ impl Accumulator {
                     counts[g] += c;
                 }
                 if overflow {
-                    return Err(Error::overflow(
-                        sum_type(func, ty),
-                        func.name().to_uppercase(),
-                    ));
+                    return Err(self.sum_overflow());
                 }
             }
             (
@@ -311,10 +318,15 @@ impl Accumulator {
 
     /// One value per group, of the aggregate's result type.
     pub fn finish(self) -> Result<ArrayRef> {
-        let ty = self.ty;
-        let func = self.func;
-        let overflow = || Error::overflow(ty, func.name().to_uppercase());
-        Ok(match self.state {
+        let Accumulator {
+            func,
+            arg,
+            ty,
+            call,
+            state,
+        } = self;
+        let overflow = || sum_overflow(func, arg, ty, &call);
+        Ok(match state {
             State::Count(counts) => Arc::new(Int64Array::from(counts)),
             State::Exact { sums, counts } => {
                 let present = sums
@@ -323,12 +335,16 @@ impl Accumulator {
                     .map(|(s, c)| (*c > 0).then_some(*s));
                 match (func, ty) {
                     (AggFunc::Avg, _) => {
-                        let scale = self.arg.decimal_parts().map_or(0, |(_, s)| s);
-                        let divisor = pow10(scale as u32) as f64;
+                        // The exact sum to the nearest f64 (`as` is correctly rounded from
+                        // i128), then one division.
+                        let total = |s: i128| match arg.decimal_parts() {
+                            Some((_, scale)) => decimal_to_f64(s, scale),
+                            None => s as f64,
+                        };
                         let avg = sums
                             .iter()
                             .zip(&counts)
-                            .map(|(s, c)| (*c > 0).then(|| *s as f64 / divisor / *c as f64));
+                            .map(|(s, c)| (*c > 0).then(|| total(*s) / *c as f64));
                         Arc::new(avg.collect::<Float64Array>())
                     }
                     (_, SqlType::Int64) => Arc::new(
@@ -388,11 +404,35 @@ impl Accumulator {
     }
 }
 
-/// The type a sum overflows: the result type, or the exact-sum type behind `AVG`.
-fn sum_type(func: AggFunc, ty: SqlType) -> String {
-    match func {
-        AggFunc::Avg => "AVG".into(),
-        _ => ty.to_string(),
+/// The error for an exact sum that overflowed in `call` (of `func` over an `arg`, result type
+/// `ty`): which type, in which call, and what to do about it.
+fn sum_overflow(func: AggFunc, arg: SqlType, ty: SqlType, call: &str) -> Error {
+    match (func, ty) {
+        (AggFunc::Avg, _) => {
+            // PostgreSQL averages integers and decimals through an exact numeric sum.
+            let scale = arg.decimal_parts().map_or(0, |(_, s)| s);
+            Error::overflow(
+                SqlType::decimal(38, scale as u32),
+                format!(
+                    "the running sum of {call} exceeds 38 digits; cast the argument to \
+                     DOUBLE to average it approximately"
+                ),
+            )
+        }
+        (_, ty) if ty.is_decimal() => Error::overflow(
+            ty,
+            format!(
+                "the sum of {call} exceeds 38 digits; cast the argument to DOUBLE to sum \
+                 it approximately"
+            ),
+        ),
+        (_, ty) => Error::overflow(
+            ty,
+            format!(
+                "the sum of {call} exceeds {ty}; cast the argument to DECIMAL(38,0) to sum \
+                 it exactly"
+            ),
+        ),
     }
 }
 

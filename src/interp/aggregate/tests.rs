@@ -277,7 +277,11 @@ fn sum_overflow_is_an_error() {
     let mut agg = Aggregator::new(&[], &[call(AggFunc::Sum, Some(&cols[0]))]).unwrap();
     agg.update(&batch).unwrap();
     let e = agg.finish().unwrap_err();
-    assert_eq!(e.to_string(), "BIGINT out of range: SUM");
+    assert_eq!(
+        e.to_string(),
+        "BIGINT out of range: the sum of sum(c0@0) exceeds BIGINT; cast the argument to \
+         DECIMAL(38,0) to sum it exactly"
+    );
     // The exact sum may pass through a BIGINT overflow and come back.
     let (cols, batch) = columns(vec![Arc::new(Int64Array::from(vec![i64::MAX, 1, -1]))]);
     let out = run(&[], &[call(AggFunc::Sum, Some(&cols[0]))], &[batch]);
@@ -288,16 +292,69 @@ fn sum_overflow_is_an_error() {
     let (cols, batch) = columns(vec![decimals(vec![Some(big); 3], 38, 0)]);
     let mut agg = Aggregator::new(&[], &[call(AggFunc::Sum, Some(&cols[0]))]).unwrap();
     let e = agg.update(&batch).and_then(|_| agg.finish().map(|_| ()));
-    assert!(matches!(e, Err(Error::Overflow { .. })), "{e:?}");
+    assert_eq!(
+        e.unwrap_err().to_string(),
+        "DECIMAL(38,0) out of range: the sum of sum(c0@0) exceeds 38 digits; cast the argument \
+         to DOUBLE to sum it approximately"
+    );
     let (cols, batch) = columns(vec![decimals(vec![Some(big), Some(big)], 38, 0)]);
     let mut agg = Aggregator::new(&[], &[call(AggFunc::Sum, Some(&cols[0]))]).unwrap();
     agg.update(&batch).unwrap();
     let e = agg.finish().unwrap_err();
-    assert_eq!(e.to_string(), "DECIMAL(38,0) out of range: SUM");
+    assert!(
+        e.to_string()
+            .starts_with("DECIMAL(38,0) out of range: the sum of sum(c0@0) exceeds 38 digits"),
+        "{e}"
+    );
 
     let (cols, batch) = columns(vec![Arc::new(UInt8Array::from(vec![200, 100]))]);
     let out = run(&[], &[call(AggFunc::Sum, Some(&cols[0]))], &[batch]);
     assert_eq!(out.column(0).as_primitive::<UInt64Type>().value(0), 300);
+}
+
+#[test]
+fn avg_overflow_names_the_call() {
+    // The exact running sum of AVG over DECIMAL(38,2): three times 6e35 (unscaled 6e37)
+    // overflows i128.
+    let big = 6 * 10i128.pow(37);
+    let (cols, batch) = columns(vec![decimals(vec![Some(big); 3], 38, 2)]);
+    let mut agg = Aggregator::new(&[], &[call(AggFunc::Avg, Some(&cols[0]))]).unwrap();
+    let e = agg.update(&batch).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "DECIMAL(38,2) out of range: the running sum of avg(c0@0) exceeds 38 digits; cast the \
+         argument to DOUBLE to average it approximately"
+    );
+    // The same overflow when partial states are merged.
+    let (cols, batch) = columns(vec![decimals(vec![Some(big); 2], 38, 2)]);
+    let aggs = [call(AggFunc::Avg, Some(&cols[0]))];
+    let mut a = Aggregator::new(&[], &aggs).unwrap();
+    let mut b = Aggregator::new(&[], &aggs).unwrap();
+    a.update(&batch).unwrap();
+    b.update(&batch).unwrap();
+    let e = a.merge(b).unwrap_err();
+    assert!(
+        e.to_string()
+            .starts_with("DECIMAL(38,2) out of range: the running sum of avg(c0@0)"),
+        "{e}"
+    );
+}
+
+#[test]
+fn avg_converts_the_exact_sum_correctly_rounded() {
+    // 0.1 at scale 30: the sum converted as (v as f64) / 10^30 would be 0.09999999999999999.
+    let tenth = 10i128.pow(29);
+    let (cols, batch) = columns(vec![
+        decimals(vec![Some(tenth), Some(tenth), None], 38, 30),
+        Arc::new(Int64Array::from(vec![Some(i64::MAX), Some(i64::MAX), None])),
+    ]);
+    let aggs = [
+        call(AggFunc::Avg, Some(&cols[0])),
+        call(AggFunc::Avg, Some(&cols[1])),
+    ];
+    let out = run(&[], &aggs, &[batch]);
+    assert_eq!(f64s(out.column(0)), vec![Some(0.1)]);
+    assert_eq!(f64s(out.column(1)), vec![Some(i64::MAX as f64)]);
 }
 
 #[test]
