@@ -19,6 +19,8 @@
 //! | `\|\|` | two `VARCHAR` | `VARCHAR` |
 //! | unary `-` | a number | same type |
 //!
+//! Float arithmetic is IEEE 754: overflow gives ±infinity and `0 * inf` NaN; only division and
+//! modulo by zero are errors.
 //! Floats compare as in PostgreSQL: `-0.0 = 0.0`, and NaN equals NaN and is greater than every
 //! other value (in comparisons, `IN`, grouping, `DISTINCT` and sorting alike).
 //! Integer `/` truncates toward zero, `%` takes the sign of the dividend; division or modulo by
@@ -307,10 +309,16 @@ pub fn round_result(ty: SqlType, digits: i32) -> SqlType {
     }
 }
 
-/// Whether `CAST(from AS to)` exists. Numbers convert among themselves (range-checked, rounding
-/// half away from zero — half to even for floats, as PostgreSQL's `rint`); every type converts to
-/// and from `VARCHAR` (parsing fails on bad text); `BOOLEAN` and integers convert both ways; NULL
-/// converts to anything.
+/// Whether `CAST(from AS to)` exists. Numbers convert among themselves, range-checked:
+///
+/// * float → integer rounds half to even (PostgreSQL's `rint`); decimal → integer and decimal →
+///   decimal round half away from zero;
+/// * float → decimal goes through the float's shortest round-trip digits (`0.1` → `0.1`, not the
+///   binary expansion), then rounds half away from zero at the target scale;
+/// * decimal → float is correctly rounded.
+///
+/// Every type converts to and from `VARCHAR` (parsing fails on bad text; `VARCHAR(n)` does not
+/// truncate); `BOOLEAN` and integers convert both ways; NULL converts to anything.
 pub fn can_cast(from: SqlType, to: SqlType) -> bool {
     use SqlType::*;
     from == to

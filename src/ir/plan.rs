@@ -31,7 +31,9 @@ pub enum AggFunc {
     /// `COUNT(x)`: non-NULL values. `BIGINT`.
     Count,
     /// `SUM(x)`: integers → `BIGINT` (unsigned → `UBIGINT`), `DECIMAL(p,s)` → `DECIMAL(38,s)`,
-    /// floats → `DOUBLE`. NULL for no non-NULL input; overflow is an error.
+    /// floats → `DOUBLE`. NULL for no non-NULL input. Integer sums are exact (kept in 128 bits)
+    /// and checked once, at the end, against the result type, so the answer does not depend on
+    /// row order; a decimal sum past 38 digits is an error.
     Sum,
     /// `AVG(x)`: `DOUBLE` for every numeric input (the sum is exact, divided once at the end).
     Avg,
