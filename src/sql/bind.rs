@@ -248,6 +248,7 @@ fn finish(
             exprs,
         },
     };
+    let body = name_aggregate_refs(body);
     let scan_schema = Arc::new(schema.project(&projection)?);
     Ok(Plan {
         table: table.to_string(),
@@ -262,6 +263,44 @@ fn finish(
         limit,
         output_names,
     })
+}
+
+/// Renames the aggregate-batch references of the final expressions after the scan columns were
+/// renumbered, so that printed plans show each aggregate with the indices it really reads.
+fn name_aggregate_refs(body: Body) -> Body {
+    let Body::Aggregate {
+        keys,
+        aggregates,
+        having,
+        exprs,
+    } = body
+    else {
+        return body;
+    };
+    let mut rename = |c: ColumnRef| {
+        let name = match c.index.checked_sub(keys.len()) {
+            Some(i) => aggregates.get(i).map(|a| a.to_string()),
+            None => keys.get(c.index).map(|k| match k {
+                Expr::Column(col) => col.name.clone(),
+                other => other.to_string(),
+            }),
+        };
+        ColumnRef {
+            name: name.unwrap_or(c.name.clone()),
+            ..c
+        }
+    };
+    let having = having.map(|h| h.map_columns(&mut rename));
+    let exprs = exprs
+        .into_iter()
+        .map(|e| e.map_columns(&mut rename))
+        .collect();
+    Body::Aggregate {
+        keys,
+        aggregates,
+        having,
+        exprs,
+    }
 }
 
 /// A WHERE predicate must be boolean; a NULL literal means no row passes.
