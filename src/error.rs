@@ -121,6 +121,10 @@ pub enum Error {
     #[error("column '{column}' has type {data_type}, which qjit does not support; leave it out of the query or cast it when writing the file")]
     UnsupportedColumnType { column: String, data_type: String },
 
+    /// A query part that `--engine jit` was asked to compile but the JIT does not compile yet.
+    #[error("the JIT engine cannot compile {what}; run it with --engine auto or --engine interp")]
+    NotCompiled { what: String },
+
     /// Division or modulo by zero while evaluating the query.
     #[error("division by zero")]
     DivisionByZero,

@@ -5,10 +5,11 @@
 //!
 //! ```text
 //! SQL text ─sql::parse─▶ AST ─sql::bind─▶ ir::Plan ─┬─▶ interp (arrow-rs kernels)
-//!                                                    └─▶ jit (LLVM)  [in progress]
+//!                                                    └─▶ codegen ─▶ jit (LLVM)
 //! Parquet / Arrow batches ─────────── exec ──────────────────────────▶ result batches
 //! ```
 
+pub mod codegen;
 pub mod error;
 pub mod exec;
 pub mod format;

@@ -49,9 +49,13 @@ enum Command {
         /// Print the time of each phase on stderr.
         #[arg(long)]
         timing: bool,
-        /// Print the typed plan and how it would run, instead of running it.
+        /// Print the typed plan, how it would run, and the LLVM IR of compiled kernels, instead
+        /// of running it.
         #[arg(long)]
         explain: bool,
+        /// LLVM optimization level of compiled kernels.
+        #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u8).range(0..=3))]
+        opt_level: u8,
     },
     /// Generate TPC-H tables as Parquet files.
     GenTpch {
@@ -103,28 +107,38 @@ fn run(cli: Cli) -> Result<String> {
             format,
             timing,
             explain,
+            opt_level,
         } => {
             let source = Source::parquet(&file);
             let options = QueryOptions {
                 engine,
                 threads: threads.map(usize::from),
+                opt_level,
             };
             if explain {
-                let plan = exec::plan(&source, &sql)?;
-                let engine = exec::choose_engine(engine)?;
-                return Ok(format!(
-                    "{plan}\n\nengine: {engine:?} (the JIT engine is not available yet; every part runs interpreted)\n"
-                ));
+                return exec::explain(&source, &sql, &options);
             }
             let result = exec::run(&source, &sql, &options)?;
             let rendered = format::render(&result.schema, &result.batches, format)?;
             if timing {
                 let t = &result.timing;
+                let ms = |d: std::time::Duration| d.as_secs_f64() * 1e3;
+                let kernel = match t.kernel_cache_hit {
+                    None => "no kernel".to_string(),
+                    Some(true) => "kernel from cache".to_string(),
+                    Some(false) => format!(
+                        "codegen {:.3} ms, optimize {:.3} ms, machine code {:.3} ms",
+                        ms(t.compile.codegen),
+                        ms(t.compile.optimize),
+                        ms(t.compile.machine_code)
+                    ),
+                };
                 eprintln!(
-                    "timing: parse+bind {:.3} ms, execute {:.3} ms, engine {:?}, {} rows",
-                    t.parse_bind.as_secs_f64() * 1e3,
-                    t.execute.as_secs_f64() * 1e3,
+                    "timing: parse+bind {:.3} ms, {kernel}, execute {:.3} ms, engine {:?}, {}, {} rows",
+                    ms(t.parse_bind),
+                    ms(t.execute),
                     result.engine,
+                    result.filter,
                     result.num_rows()
                 );
             }

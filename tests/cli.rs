@@ -221,3 +221,58 @@ fn input_files_are_not_modified() {
     assert_eq!(o.status.code(), Some(0));
     assert_eq!(std::fs::read(&path).unwrap(), before);
 }
+
+#[test]
+fn jit_engine_compiles_where_or_names_what_it_cannot() {
+    let sql = "SELECT count(*) AS n FROM lineitem WHERE l_quantity < 24 AND l_discount > 0.05";
+    let jit = qjit(&[
+        "query",
+        &lineitem(),
+        sql,
+        "--engine",
+        "jit",
+        "--format",
+        "csv",
+        "--timing",
+    ]);
+    assert_eq!(jit.status.code(), Some(0), "{}", stderr(&jit));
+    let interp = qjit(&[
+        "query",
+        &lineitem(),
+        sql,
+        "--engine",
+        "interp",
+        "--format",
+        "csv",
+    ]);
+    assert_eq!(stdout(&jit), stdout(&interp));
+    assert!(stderr(&jit).contains("WHERE: compiled"), "{}", stderr(&jit));
+
+    let o = qjit(&["query", &lineitem(), sql, "--explain", "--opt-level", "1"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.contains("WHERE: compiled"), "{out}");
+    assert!(
+        out.contains("before optimization") && out.contains("after default<O1>"),
+        "{out}"
+    );
+    assert!(out.contains("define void @qjit_filter"), "{out}");
+
+    let like = "SELECT count(*) FROM lineitem WHERE l_shipmode LIKE 'MA%'";
+    assert_fails(
+        &qjit(&["query", &lineitem(), like, "--engine", "jit"]),
+        1,
+        &["LIKE is not compiled yet"],
+    );
+    let o = qjit(&["query", &lineitem(), like, "--explain"]);
+    assert!(
+        stdout(&o).contains("WHERE: interpreted (LIKE is not compiled yet)"),
+        "{}",
+        stdout(&o)
+    );
+    assert_fails(
+        &qjit(&["query", &lineitem(), sql, "--opt-level", "4"]),
+        2,
+        &["opt-level"],
+    );
+}

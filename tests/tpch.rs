@@ -37,6 +37,7 @@ fn check(name: &str, engine: EngineKind) {
         &QueryOptions {
             engine,
             threads: None,
+            ..Default::default()
         },
     )
     .unwrap_or_else(|e| panic!("{name} failed: {e}"));
@@ -97,5 +98,12 @@ fn every_reference_query_has_an_answer() {
 fn reference_queries_match_on_the_interpreter() {
     for name in query_names() {
         check(&name, EngineKind::Interp);
+    }
+}
+
+#[test]
+fn reference_queries_match_with_compiled_filters() {
+    for name in query_names() {
+        check(&name, EngineKind::Auto);
     }
 }

@@ -1,5 +1,6 @@
-//! The interpreted pipeline: runs a [`Plan`] over a stream of scan batches with
-//! [`crate::interp`], then finishes it (distinct, sort, offset/limit, output types).
+//! The pipeline: runs a [`Plan`] over a stream of scan batches, filtering with a compiled
+//! [`FilterKernel`] when there is one and evaluating everything else with [`crate::interp`], then
+//! finishes it (distinct, sort, offset/limit, output types).
 
 use arrow::array::{
     Array, ArrayRef, BooleanArray, BooleanBufferBuilder, RecordBatch, RecordBatchOptions,
@@ -11,12 +12,26 @@ use arrow::row::{RowConverter, SortField};
 use crate::error::{Error, Result};
 use crate::interp::{self, Aggregator};
 use crate::ir::{Body, Expr, Plan};
+use crate::jit::FilterKernel;
 
 /// Runs `plan` over `scan` (batches of the plan's scan schema) with the interpreter.
 pub fn execute_interpreted(
     plan: &Plan,
     scan: impl Iterator<Item = Result<RecordBatch>>,
 ) -> Result<Vec<RecordBatch>> {
+    execute(plan, scan, None)
+}
+
+/// Runs `plan` over `scan`; `kernel`, if given, is the compiled `WHERE` predicate.
+pub fn execute(
+    plan: &Plan,
+    scan: impl Iterator<Item = Result<RecordBatch>>,
+    kernel: Option<&FilterKernel>,
+) -> Result<Vec<RecordBatch>> {
+    let where_ = Where {
+        filter: plan.filter.as_ref(),
+        kernel,
+    };
     let finals = match &plan.body {
         Body::Project { exprs } => {
             // Without DISTINCT or ORDER BY, stop reading once LIMIT + OFFSET rows are in.
@@ -30,7 +45,7 @@ pub fn execute_interpreted(
                 if enough.is_some_and(|n| rows >= n) {
                     break;
                 }
-                let batch = apply_filter(plan.filter.as_ref(), batch?)?;
+                let batch = where_.apply(batch?)?;
                 if batch.num_rows() == 0 {
                     continue;
                 }
@@ -48,7 +63,7 @@ pub fn execute_interpreted(
         } => {
             let mut agg = Aggregator::new(keys, aggregates)?;
             for batch in scan {
-                let batch = apply_filter(plan.filter.as_ref(), batch?)?;
+                let batch = where_.apply(batch?)?;
                 if batch.num_rows() > 0 {
                     agg.update(&batch)?;
                 }
@@ -61,16 +76,50 @@ pub fn execute_interpreted(
     finish(plan, finals)
 }
 
+/// The `WHERE` clause: a predicate, compiled or not.
+struct Where<'a> {
+    filter: Option<&'a Expr>,
+    kernel: Option<&'a FilterKernel>,
+}
+
+impl Where<'_> {
+    /// Keeps the rows where the predicate is TRUE.
+    fn apply(&self, batch: RecordBatch) -> Result<RecordBatch> {
+        let Some(filter) = self.filter else {
+            return Ok(batch);
+        };
+        let mask = match self.kernel {
+            None => interp::evaluate_predicate(filter, &batch)?,
+            Some(kernel) => match kernel.filter(&batch) {
+                Ok(mask) => mask,
+                // The kernel reports the operation and row the interpreter fails at first; the
+                // interpreter words the message with the operands' values. If it disagrees
+                // (a bug), the kernel's error stands.
+                Err(e) => match interp::evaluate_predicate(filter, &batch) {
+                    Err(exact) => return Err(exact),
+                    Ok(_) => return Err(e),
+                },
+            },
+        };
+        finish_filter(batch, &mask)
+    }
+}
+
 /// Keeps the rows where `filter` is TRUE.
 fn apply_filter(filter: Option<&Expr>, batch: RecordBatch) -> Result<RecordBatch> {
     let Some(filter) = filter else {
         return Ok(batch);
     };
     let mask = interp::evaluate_predicate(filter, &batch)?;
+    finish_filter(batch, &mask)
+}
+
+/// `filter_record_batch`, skipped when every row stays.
+fn finish_filter(batch: RecordBatch, mask: &BooleanArray) -> Result<RecordBatch> {
     if mask.true_count() == batch.num_rows() {
         return Ok(batch);
     }
-    Ok(compute::filter_record_batch(&batch, &mask)?)
+    Ok(compute::filter_record_batch(&batch, mask)?)
 }
 
 /// Evaluates the final expressions into columns (no schema names yet).

@@ -1,8 +1,46 @@
 //! The LLVM JIT: target machine, optimization pipeline, execution engine and kernel handles.
 //!
-//! This module currently proves the toolchain: it initializes LLVM for the host, builds a tiny
-//! function with inkwell, verifies it and runs it as machine code. The code generator that lowers
-//! a [`Plan`](crate::ir::Plan) to fused kernels builds on it.
+//! ```text
+//! ir::Expr ─codegen::compile_filter─▶ LLVM module (verified) ─default<On>─▶ optimized module
+//!          ─MCJIT─▶ machine code, owned by a FilterKernel (Send + Sync) ─▶ kernel cache
+//! ```
+//!
+//! LLVM is initialized once per process. Each kernel is compiled in its own context and module
+//! for the host (triple, CPU name and features: the kernel functions carry `target-cpu` and
+//! `target-features` attributes, since MCJIT would otherwise target a generic CPU). Compiled
+//! kernels are cached per process ([`filter_kernel`]) by their printed IR and input types.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use arrow::array::{Array, Int32Array, RecordBatch};
+//! use arrow::datatypes::{DataType, Field, Schema};
+//! use qjit::ir::{BinaryOp, ColumnRef, Expr, Scalar, SqlType};
+//! use qjit::jit::FilterKernel;
+//!
+//! let x = Expr::column(ColumnRef {
+//!     index: 0,
+//!     name: "x".into(),
+//!     ty: SqlType::Int32,
+//!     data_type: DataType::Int32,
+//!     nullable: true,
+//! });
+//! let predicate = Expr::binary(BinaryOp::Gt, x, Expr::literal(Scalar::Int(1), SqlType::Int32)?)?;
+//! let kernel = FilterKernel::compile(&predicate, 3).map_err(|e| format!("{e:?}"))?;
+//! let schema = Arc::new(Schema::new(vec![Field::new("x", DataType::Int32, true)]));
+//! let batch = RecordBatch::try_new(
+//!     schema,
+//!     vec![Arc::new(Int32Array::from(vec![Some(1), None, Some(3)]))],
+//! )?;
+//! let mask = kernel.filter(&batch)?;
+//! assert_eq!(mask.iter().collect::<Vec<_>>(), vec![Some(false), Some(false), Some(true)]);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+mod cache;
+mod kernel;
+
+pub use cache::filter_kernel;
+pub use kernel::{CompileTiming, FilterKernel, MAX_OPT_LEVEL};
 
 use inkwell::context::Context;
 use inkwell::execution_engine::JitFunction;

@@ -300,6 +300,7 @@ pub fn run_sql(
         &QueryOptions {
             engine,
             threads: None,
+            ..Default::default()
         },
     )
 }

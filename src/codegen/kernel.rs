@@ -1,0 +1,450 @@
+//! The filter kernel's skeleton: the entry function with its 64-rows-per-word loop, and the
+//! row function that [`super::lower`] fills with the predicate.
+//!
+//! ```text
+//! qjit_filter(cols, len, out, status):          qjit_filter_row(i, col params…) -> i32
+//!   for w in 0..len/64:                            (code << 1) | predicate-is-TRUE
+//!     word = OR over j<64 of row(64w+j).bit << j
+//!     out[w] = word; if any code: scan the rest for the interpreter's error, write status, return
+//!   the same for the last len%64 rows
+//! ```
+
+use std::collections::HashMap;
+
+use inkwell::attributes::{Attribute, AttributeLoc};
+use inkwell::builder::Builder;
+use inkwell::context::Context;
+use inkwell::module::{Linkage, Module};
+use inkwell::types::BasicMetadataTypeEnum;
+use inkwell::values::{BasicMetadataValueEnum, FunctionValue, IntValue};
+use inkwell::{AddressSpace, IntPredicate};
+
+use super::lower::{ColumnParams, Lowerer};
+use super::{CodegenError, ColumnSlot, ErrorSite, STATUS_LOST_ERROR};
+use crate::error::Error;
+use crate::ir::{ColumnRef, Expr, SqlType};
+
+/// The symbol of a filter kernel's entry point.
+pub const ENTRY_NAME: &str = "qjit_filter";
+const ROW_NAME: &str = "qjit_filter_row";
+/// Parameters of the row function per column slot: values, validity, validity mask, validity
+/// offset, values offset.
+const PARAMS_PER_COLUMN: u32 = 5;
+
+/// A predicate lowered to LLVM IR, not yet verified or optimized.
+pub struct FilterModule<'ctx> {
+    pub module: Module<'ctx>,
+    /// The columns the kernel reads, in the order of its `cols` argument.
+    pub columns: Vec<ColumnSlot>,
+    /// The operations that can fail; code `k` is `errors[k - 1]`.
+    pub errors: Vec<ErrorSite>,
+}
+
+/// Lowers a `BOOLEAN` predicate to a module with the entry function [`ENTRY_NAME`]
+/// (a [`super::FilterFn`]). Every function carries `target-cpu`/`target-features` attributes
+/// for `cpu` and `features`, so that the JIT generates code for the host's SIMD.
+pub fn compile_filter<'ctx>(
+    ctx: &'ctx Context,
+    expr: &Expr,
+    cpu: &str,
+    features: &str,
+) -> Result<FilterModule<'ctx>, CodegenError> {
+    if !matches!(expr.ty(), SqlType::Boolean | SqlType::Null) {
+        return Err(CodegenError::Failed(Error::internal(format!(
+            "a predicate of type {} reached the code generator: {expr}",
+            expr.ty()
+        ))));
+    }
+    // A predicate of type NULL selects nothing and, as in the interpreter, is not evaluated.
+    let nothing = Expr::null(SqlType::Boolean);
+    let expr = if expr.ty() == SqlType::Null {
+        &nothing
+    } else {
+        expr
+    };
+    let columns = column_slots(expr);
+    let module = ctx.create_module("qjit_filter");
+    let b = ctx.create_builder();
+    let i32t = ctx.i32_type();
+    let i64t = ctx.i64_type();
+    let ptr = ctx.ptr_type(AddressSpace::default());
+    let target_attrs = [
+        ctx.create_string_attribute("target-cpu", cpu),
+        ctx.create_string_attribute("target-features", features),
+        enum_attr(ctx, "nounwind"),
+    ];
+
+    // The row function.
+    let mut row_params: Vec<BasicMetadataTypeEnum> = vec![i64t.into()];
+    for _ in &columns {
+        row_params.extend::<[BasicMetadataTypeEnum; 5]>([
+            ptr.into(),
+            ptr.into(),
+            i64t.into(),
+            i64t.into(),
+            i64t.into(),
+        ]);
+    }
+    let row_fn = module.add_function(
+        ROW_NAME,
+        i32t.fn_type(&row_params, false),
+        Some(Linkage::Internal),
+    );
+    for a in target_attrs {
+        row_fn.add_attribute(AttributeLoc::Function, a);
+    }
+    row_fn.add_attribute(AttributeLoc::Function, enum_attr(ctx, "alwaysinline"));
+    b.position_at_end(ctx.append_basic_block(row_fn, "entry"));
+    let row = param(row_fn, 0)?.into_int_value();
+    let mut params = Vec::with_capacity(columns.len());
+    for k in 0..columns.len() as u32 {
+        let p = |n: u32| param(row_fn, 1 + k * PARAMS_PER_COLUMN + n);
+        params.push(ColumnParams {
+            values: p(0)?.into_pointer_value(),
+            validity: p(1)?.into_pointer_value(),
+            validity_mask: p(2)?.into_int_value(),
+            validity_offset: p(3)?.into_int_value(),
+            offset: p(4)?.into_int_value(),
+        });
+    }
+    let slot_of: HashMap<usize, usize> = columns
+        .iter()
+        .enumerate()
+        .map(|(k, c)| (c.index, k))
+        .collect();
+    let mut lowerer = Lowerer::new(ctx, &module, &b, row, params, &columns, slot_of)?;
+    let result = lowerer.lower(expr)?;
+    let bit = lowerer.is_true(&result)?;
+    let errors = lowerer.into_errors();
+    let code = b.build_left_shift(result.err, i32t.const_int(1, false), "code2")?;
+    let bit = b.build_int_z_extend(bit, i32t, "bit32")?;
+    let packed = b.build_or(code, bit, "packed")?;
+    b.build_return(Some(&packed))?;
+
+    // The entry function.
+    let entry_fn = module.add_function(
+        ENTRY_NAME,
+        ctx.void_type()
+            .fn_type(&[ptr.into(), i64t.into(), ptr.into(), ptr.into()], false),
+        None,
+    );
+    for a in target_attrs {
+        entry_fn.add_attribute(AttributeLoc::Function, a);
+    }
+    for p in [0, 2, 3] {
+        entry_fn.add_attribute(AttributeLoc::Param(p), enum_attr(ctx, "noalias"));
+        entry_fn.add_attribute(AttributeLoc::Param(p), enum_attr(ctx, "nocapture"));
+    }
+    build_entry(ctx, &module, &b, entry_fn, row_fn, columns.len())?;
+
+    for f in [row_fn, entry_fn] {
+        if !f.verify(false) {
+            let message = match module.verify() {
+                Err(m) => m.to_string(),
+                Ok(()) => "no message".to_string(),
+            };
+            return Err(CodegenError::Failed(Error::internal(format!(
+                "LLVM rejected the kernel for {expr}: {message}"
+            ))));
+        }
+    }
+    Ok(FilterModule {
+        module,
+        columns,
+        errors,
+    })
+}
+
+fn enum_attr(ctx: &Context, name: &str) -> Attribute {
+    ctx.create_enum_attribute(Attribute::get_named_enum_kind_id(name), 0)
+}
+
+fn param(f: FunctionValue<'_>, n: u32) -> Result<inkwell::values::BasicValueEnum<'_>, Error> {
+    f.get_nth_param(n)
+        .ok_or_else(|| Error::internal(format!("kernel function has no parameter {n}")))
+}
+
+/// The columns a predicate reads that the kernel can read, in order of first use. (Lowering
+/// reports the others, after the construct that uses them: `LIKE` before its `VARCHAR` column.)
+fn column_slots(expr: &Expr) -> Vec<ColumnSlot> {
+    let mut slots: Vec<ColumnSlot> = vec![];
+    expr.walk(&mut |e| {
+        let Expr::Column(c) = e else { return };
+        if unreadable_column(c).is_none() && !slots.iter().any(|s| s.index == c.index) {
+            slots.push(ColumnSlot {
+                index: c.index,
+                data_type: c.data_type.clone(),
+            });
+        }
+    });
+    slots
+}
+
+/// Why the kernel cannot read a column, or `None` if it can.
+pub(super) fn unreadable_column(c: &ColumnRef) -> Option<String> {
+    let readable = matches!(
+        c.ty,
+        SqlType::Boolean
+            | SqlType::Int8
+            | SqlType::Int16
+            | SqlType::Int32
+            | SqlType::Int64
+            | SqlType::UInt8
+            | SqlType::UInt16
+            | SqlType::UInt32
+            | SqlType::UInt64
+            | SqlType::Float32
+            | SqlType::Float64
+            | SqlType::Decimal { .. }
+            | SqlType::Date
+    );
+    if !readable {
+        Some(format!(
+            "reading column '{}' of type {} is not compiled yet",
+            c.name, c.ty
+        ))
+    } else if c.data_type != c.ty.to_arrow() {
+        Some(format!(
+            "reading column '{}' stored as {} is not compiled yet",
+            c.name, c.data_type
+        ))
+    } else {
+        None
+    }
+}
+
+/// Builds `qjit_filter(cols, len, out, status)`.
+fn build_entry<'ctx>(
+    ctx: &'ctx Context,
+    module: &Module<'ctx>,
+    b: &Builder<'ctx>,
+    entry_fn: FunctionValue<'ctx>,
+    row_fn: FunctionValue<'ctx>,
+    ncols: usize,
+) -> Result<(), CodegenError> {
+    let i8t = ctx.i8_type();
+    let i32t = ctx.i32_type();
+    let i64t = ctx.i64_type();
+    let ptr = ctx.ptr_type(AddressSpace::default());
+    let column_ty = ctx.struct_type(
+        &[
+            ptr.into(),
+            ptr.into(),
+            i64t.into(),
+            i64t.into(),
+            ptr.into(),
+            ptr.into(),
+        ],
+        false,
+    );
+    let status_ty = ctx.struct_type(&[i64t.into(), i64t.into()], false);
+    // One all-valid byte that stands in for a missing validity bitmap (read at byte 0 always).
+    let all_valid = module.add_global(i8t, None, "qjit_all_valid");
+    all_valid.set_initializer(&i8t.const_int(0xff, false));
+    all_valid.set_constant(true);
+    all_valid.set_linkage(Linkage::Private);
+
+    let cols = param(entry_fn, 0)?.into_pointer_value();
+    let len = param(entry_fn, 1)?.into_int_value();
+    let out = param(entry_fn, 2)?.into_pointer_value();
+    let status = param(entry_fn, 3)?.into_pointer_value();
+    let entry = ctx.append_basic_block(entry_fn, "entry");
+    b.position_at_end(entry);
+
+    // Column parameters, loaded once.
+    let mut args: Vec<BasicMetadataValueEnum> = vec![];
+    for k in 0..ncols {
+        // SAFETY (of the generated code, not of this Rust): `cols` has one entry per slot.
+        let col = unsafe {
+            b.build_in_bounds_gep(column_ty, cols, &[i64t.const_int(k as u64, false)], "col")?
+        };
+        let field = |n: u32, name: &str| -> Result<_, CodegenError> {
+            let p = b.build_struct_gep(column_ty, col, n, name)?;
+            let ty: inkwell::types::BasicTypeEnum = if n == 2 || n == 3 {
+                i64t.into()
+            } else {
+                ptr.into()
+            };
+            Ok(b.build_load(ty, p, name)?)
+        };
+        let values = field(0, "values")?.into_pointer_value();
+        let validity = field(1, "validity")?.into_pointer_value();
+        let offset = field(2, "offset")?.into_int_value();
+        let validity_offset = field(3, "validity_offset")?.into_int_value();
+        let missing = b.build_is_null(validity, "no_validity")?;
+        let vptr = b
+            .build_select(missing, all_valid.as_pointer_value(), validity, "vptr")?
+            .into_pointer_value();
+        let vmask = b
+            .build_select(missing, i64t.const_zero(), i64t.const_all_ones(), "vmask")?
+            .into_int_value();
+        args.extend::<[BasicMetadataValueEnum; 5]>([
+            values.into(),
+            vptr.into(),
+            vmask.into(),
+            validity_offset.into(),
+            offset.into(),
+        ]);
+    }
+
+    let call_row = |i: IntValue<'ctx>| -> Result<(IntValue<'ctx>, IntValue<'ctx>), CodegenError> {
+        let mut a = vec![i.into()];
+        a.extend(args.iter().copied());
+        let r = b
+            .build_call(row_fn, &a, "row")?
+            .try_as_basic_value()
+            .basic()
+            .ok_or_else(|| Error::internal("row function returns nothing"))?
+            .into_int_value();
+        let bit = b.build_and(r, i32t.const_int(1, false), "bit")?;
+        let code = b.build_right_shift(r, i32t.const_int(1, false), false, "code")?;
+        Ok((bit, code))
+    };
+
+    // Evaluates rows base..base+count into one word; returns (word, any error).
+    let chunk = |base: IntValue<'ctx>,
+                 count: IntValue<'ctx>,
+                 name: &str|
+     -> Result<(IntValue<'ctx>, IntValue<'ctx>), CodegenError> {
+        let pre = b
+            .get_insert_block()
+            .ok_or_else(|| Error::internal("builder lost its block"))?;
+        let body = ctx.append_basic_block(entry_fn, &format!("{name}_rows"));
+        let done = ctx.append_basic_block(entry_fn, &format!("{name}_done"));
+        b.build_unconditional_branch(body)?;
+        b.position_at_end(body);
+        let j = b.build_phi(i64t, "j")?;
+        let word = b.build_phi(i64t, "word")?;
+        let errs = b.build_phi(i32t, "errs")?;
+        let i = b.build_int_add(base, j.as_basic_value().into_int_value(), "i")?;
+        let (bit, code) = call_row(i)?;
+        let bit64 = b.build_int_z_extend(bit, i64t, "bit64")?;
+        let shifted = b.build_left_shift(bit64, j.as_basic_value().into_int_value(), "shifted")?;
+        let word2 = b.build_or(word.as_basic_value().into_int_value(), shifted, "word2")?;
+        let errs2 = b.build_or(errs.as_basic_value().into_int_value(), code, "errs2")?;
+        let j2 = b.build_int_add(
+            j.as_basic_value().into_int_value(),
+            i64t.const_int(1, false),
+            "j2",
+        )?;
+        let more = b.build_int_compare(IntPredicate::ULT, j2, count, "more")?;
+        b.build_conditional_branch(more, body, done)?;
+        j.add_incoming(&[(&i64t.const_zero(), pre), (&j2, body)]);
+        word.add_incoming(&[(&i64t.const_zero(), pre), (&word2, body)]);
+        errs.add_incoming(&[(&i32t.const_zero(), pre), (&errs2, body)]);
+        b.position_at_end(done);
+        let failed = b.build_int_compare(IntPredicate::NE, errs2, i32t.const_zero(), "failed")?;
+        Ok((word2, failed))
+    };
+
+    // The error scan: from the first word that saw an error to the end of the batch, the code of
+    // the lowest rank (`code >> 1`) and its first row. Rows before `start` had no error.
+    let scan_entry = ctx.append_basic_block(entry_fn, "error_scan_entry");
+    let scan = ctx.append_basic_block(entry_fn, "error_scan");
+    let scan_done = ctx.append_basic_block(entry_fn, "error_scan_done");
+    b.position_at_end(scan_entry);
+    let start = b.build_phi(i64t, "scan_start")?;
+    b.build_unconditional_branch(scan)?;
+    b.position_at_end(scan);
+    let j = b.build_phi(i64t, "ej")?;
+    let best = b.build_phi(i32t, "best")?;
+    let best_row = b.build_phi(i64t, "best_row")?;
+    let jv = j.as_basic_value().into_int_value();
+    let bestv = best.as_basic_value().into_int_value();
+    let (_, code) = call_row(jv)?;
+    let one = i32t.const_int(1, false);
+    let rank = b.build_right_shift(code, one, false, "rank")?;
+    let best_rank = b.build_right_shift(bestv, one, false, "best_rank")?;
+    let has = b.build_int_compare(IntPredicate::NE, code, i32t.const_zero(), "has")?;
+    let none_yet = b.build_int_compare(IntPredicate::EQ, bestv, i32t.const_zero(), "none_yet")?;
+    let lower = b.build_int_compare(IntPredicate::ULT, rank, best_rank, "lower")?;
+    let wins = b.build_or(none_yet, lower, "wins")?;
+    let better = b.build_and(has, wins, "better")?;
+    let best2 = b
+        .build_select(better, code, bestv, "best2")?
+        .into_int_value();
+    let row2 = b
+        .build_select(
+            better,
+            jv,
+            best_row.as_basic_value().into_int_value(),
+            "row2",
+        )?
+        .into_int_value();
+    let j2 = b.build_int_add(jv, i64t.const_int(1, false), "ej2")?;
+    let more = b.build_int_compare(IntPredicate::ULT, j2, len, "emore")?;
+    b.build_conditional_branch(more, scan, scan_done)?;
+    j.add_incoming(&[(&start.as_basic_value(), scan_entry), (&j2, scan)]);
+    best.add_incoming(&[(&i32t.const_zero(), scan_entry), (&best2, scan)]);
+    best_row.add_incoming(&[(&i64t.const_zero(), scan_entry), (&row2, scan)]);
+    b.position_at_end(scan_done);
+    let found = b.build_int_compare(IntPredicate::NE, best2, i32t.const_zero(), "found")?;
+    let code64 = b.build_int_z_extend(best2, i64t, "code64")?;
+    let code64 = b
+        .build_select(
+            found,
+            code64,
+            i64t.const_int(STATUS_LOST_ERROR, false),
+            "status_code",
+        )?
+        .into_int_value();
+    let pc = b.build_struct_gep(status_ty, status, 0, "status_code_ptr")?;
+    b.build_store(pc, code64)?;
+    let pr = b.build_struct_gep(status_ty, status, 1, "status_row_ptr")?;
+    b.build_store(pr, row2)?;
+    b.build_return(None)?;
+    b.position_at_end(entry);
+
+    let store_word = |w: IntValue<'ctx>, word: IntValue<'ctx>| -> Result<(), CodegenError> {
+        // SAFETY (of the generated code): `out` has len.div_ceil(64) words.
+        let p = unsafe { b.build_in_bounds_gep(i64t, out, &[w], "out_w")? };
+        b.build_store(p, word)?;
+        Ok(())
+    };
+
+    let six = i64t.const_int(6, false);
+    let full = b.build_right_shift(len, six, false, "full_words")?;
+    let head = ctx.append_basic_block(entry_fn, "word_head");
+    let body = ctx.append_basic_block(entry_fn, "word_body");
+    let tail = ctx.append_basic_block(entry_fn, "tail");
+    b.build_unconditional_branch(head)?;
+    b.position_at_end(head);
+    let w = b.build_phi(i64t, "w")?;
+    let wv = w.as_basic_value().into_int_value();
+    let more = b.build_int_compare(IntPredicate::ULT, wv, full, "more_words")?;
+    b.build_conditional_branch(more, body, tail)?;
+    b.position_at_end(body);
+    let base = b.build_left_shift(wv, six, "base")?;
+    let (word, failed) = chunk(base, i64t.const_int(64, false), "full")?;
+    store_word(wv, word)?;
+    let ok = ctx.append_basic_block(entry_fn, "word_ok");
+    let fail = ctx.append_basic_block(entry_fn, "word_fail");
+    b.build_conditional_branch(failed, fail, ok)?;
+    b.position_at_end(fail);
+    b.build_unconditional_branch(scan_entry)?;
+    start.add_incoming(&[(&base, fail)]);
+    b.position_at_end(ok);
+    let w2 = b.build_int_add(wv, i64t.const_int(1, false), "w2")?;
+    b.build_unconditional_branch(head)?;
+    w.add_incoming(&[(&i64t.const_zero(), entry), (&w2, ok)]);
+
+    // The last len % 64 rows.
+    b.position_at_end(tail);
+    let rest = b.build_and(len, i64t.const_int(63, false), "rest")?;
+    let has_rest = b.build_int_compare(IntPredicate::NE, rest, i64t.const_zero(), "has_rest")?;
+    let rest_bb = ctx.append_basic_block(entry_fn, "rest");
+    let exit = ctx.append_basic_block(entry_fn, "exit");
+    b.build_conditional_branch(has_rest, rest_bb, exit)?;
+    b.position_at_end(rest_bb);
+    let base = b.build_left_shift(full, six, "tail_base")?;
+    let (word, failed) = chunk(base, rest, "tail")?;
+    store_word(full, word)?;
+    let fail = ctx.append_basic_block(entry_fn, "tail_fail");
+    b.build_conditional_branch(failed, fail, exit)?;
+    b.position_at_end(fail);
+    b.build_unconditional_branch(scan_entry)?;
+    start.add_incoming(&[(&base, fail)]);
+    b.position_at_end(exit);
+    b.build_return(None)?;
+    Ok(())
+}

@@ -1,0 +1,588 @@
+//! Lowering of one row of an [`Expr`] to LLVM IR inside the row function.
+//!
+//! In: an expression and the row function's parameters (row index, column buffers). Out: for
+//! every node a [`Lowered`] triple: the value (garbage where NULL), the validity (`i1`), and an
+//! error code (`i32`, 0 = none).
+//!
+//! Error codes follow the interpreter's rules ([`crate::interp`]): a node's own failure counts only
+//! where all its operands are valid; the codes of a row combine to the one the interpreter would
+//! meet first (the smallest, see [`ErrorSite`]), except that the right side of `AND` (`OR`)
+//! counts only where the left is not FALSE (not TRUE) and a `CASE` part counts only on the rows
+//! that evaluate it. Every value is computed branch-free; no instruction has undefined behaviour
+//! on a row whose result is not used (divisors are made safe first). No helper is a call: wide
+//! arithmetic uses `i256` so that LLVM expands it inline.
+//!
+//! Here: leaves, comparisons, logic, `IN`, `CASE`; in `arith`: arithmetic; in `cast`: casts and
+//! functions.
+
+mod arith;
+mod cast;
+
+use std::collections::HashMap;
+
+use inkwell::builder::Builder;
+use inkwell::context::Context;
+use inkwell::module::Module;
+use inkwell::types::{BasicType, BasicTypeEnum, IntType};
+use inkwell::values::{BasicValue, BasicValueEnum, FloatValue, IntValue, PointerValue};
+use inkwell::{FloatPredicate, IntPredicate};
+
+use super::{not_compiled, CodegenError, ColumnSlot, ErrorKind, ErrorSite};
+use crate::error::Error;
+use crate::ir::{BinaryOp, Expr, Literal, Scalar, SqlType, UnaryOp};
+
+type R<T> = Result<T, CodegenError>;
+
+/// The row function's view of one column.
+pub(super) struct ColumnParams<'ctx> {
+    pub values: PointerValue<'ctx>,
+    /// The validity bitmap, or a one-byte all-valid stand-in (then `validity_mask` is 0).
+    pub validity: PointerValue<'ctx>,
+    /// ANDed with the validity byte index: all ones, or 0 for the stand-in.
+    pub validity_mask: IntValue<'ctx>,
+    pub validity_offset: IntValue<'ctx>,
+    pub offset: IntValue<'ctx>,
+}
+
+/// One lowered node for the current row.
+pub(super) struct Lowered<'ctx> {
+    /// The value in the node's LLVM type (`i1` for `BOOLEAN` and `NULL`); garbage where invalid.
+    pub value: BasicValueEnum<'ctx>,
+    /// `i1`: the value is not NULL.
+    pub valid: IntValue<'ctx>,
+    /// `i32`: the first error code of this row in this subtree, or 0.
+    pub err: IntValue<'ctx>,
+}
+
+pub(super) struct Lowerer<'a, 'ctx> {
+    ctx: &'ctx Context,
+    module: &'a Module<'ctx>,
+    b: &'a Builder<'ctx>,
+    row: IntValue<'ctx>,
+    cols: Vec<ColumnParams<'ctx>>,
+    slots: &'a [ColumnSlot],
+    slot_of: HashMap<usize, usize>,
+    errors: Vec<ErrorSite>,
+    /// The last error rank handed out.
+    nodes: u64,
+    i256: IntType<'ctx>,
+}
+
+impl<'a, 'ctx> Lowerer<'a, 'ctx> {
+    pub fn new(
+        ctx: &'ctx Context,
+        module: &'a Module<'ctx>,
+        b: &'a Builder<'ctx>,
+        row: IntValue<'ctx>,
+        cols: Vec<ColumnParams<'ctx>>,
+        slots: &'a [ColumnSlot],
+        slot_of: HashMap<usize, usize>,
+    ) -> R<Self> {
+        let i256 = std::num::NonZeroU32::new(256)
+            .and_then(|bits| ctx.custom_width_int_type(bits).ok())
+            .ok_or_else(|| Error::internal("LLVM has no i256 type"))?;
+        Ok(Lowerer {
+            ctx,
+            module,
+            b,
+            row,
+            cols,
+            slots,
+            slot_of,
+            errors: vec![],
+            nodes: 0,
+            i256,
+        })
+    }
+
+    /// The error sites registered while lowering.
+    pub fn into_errors(self) -> Vec<ErrorSite> {
+        self.errors
+    }
+
+    /// `i1`: the lowered boolean is TRUE (valid and true).
+    pub fn is_true(&self, l: &Lowered<'ctx>) -> R<IntValue<'ctx>> {
+        Ok(self
+            .b
+            .build_and(l.valid, l.value.into_int_value(), "is_true")?)
+    }
+
+    pub fn lower(&mut self, e: &Expr) -> R<Lowered<'ctx>> {
+        match e {
+            Expr::Column(c) => {
+                if let Some(reason) = crate::codegen::kernel::unreadable_column(c) {
+                    return not_compiled(reason);
+                }
+                let slot = *self
+                    .slot_of
+                    .get(&c.index)
+                    .ok_or_else(|| Error::internal(format!("column {} has no slot", c.index)))?;
+                self.read_column(slot, c.ty)
+            }
+            Expr::Literal(l) => self.literal(l),
+            Expr::Unary { op, arg } => {
+                let a = self.lower(arg)?;
+                match op {
+                    UnaryOp::Not => {
+                        let value = self.b.build_not(a.value.into_int_value(), "not")?;
+                        Ok(Lowered {
+                            value: value.into(),
+                            ..a
+                        })
+                    }
+                    UnaryOp::Neg => self.negate(e, arg.ty(), a),
+                }
+            }
+            Expr::Binary {
+                op,
+                left,
+                right,
+                ty,
+            } => match op {
+                BinaryOp::And | BinaryOp::Or => self.kleene(*op, left, right),
+                BinaryOp::Concat => not_compiled("|| (string concatenation) is not compiled yet"),
+                _ => {
+                    let l = self.lower(left)?;
+                    let r = self.lower(right)?;
+                    if op.is_comparison() {
+                        let value = self.compare(*op, left.ty(), l.value, r.value)?;
+                        self.combine(e, value.into(), &l, &r, None)
+                    } else {
+                        self.arithmetic(e, *op, left.ty(), right.ty(), *ty, l, r)
+                    }
+                }
+            },
+            Expr::IsNull { arg, negated } => {
+                let a = self.lower(arg)?;
+                let value = if *negated {
+                    a.valid
+                } else {
+                    self.b.build_not(a.valid, "is_null")?
+                };
+                Ok(Lowered {
+                    value: value.into(),
+                    valid: self.bool_const(true),
+                    err: a.err,
+                })
+            }
+            Expr::InList { arg, list, negated } => self.in_list(arg, list, *negated),
+            Expr::Like { .. } => not_compiled("LIKE is not compiled yet"),
+            Expr::Case {
+                branches,
+                else_,
+                ty,
+            } => self.case(branches, else_.as_deref(), *ty),
+            Expr::Cast { arg, ty } => {
+                let a = self.lower(arg)?;
+                self.cast(e, a, arg.ty(), *ty)
+            }
+            Expr::Func { func, args, .. } => self.func(e, *func, args),
+        }
+    }
+
+    // ---- types and constants ----
+
+    fn llvm_type(&self, ty: SqlType) -> R<BasicTypeEnum<'ctx>> {
+        let c = self.ctx;
+        Ok(match ty {
+            SqlType::Null | SqlType::Boolean => c.bool_type().into(),
+            SqlType::Int8 | SqlType::UInt8 => c.i8_type().into(),
+            SqlType::Int16 | SqlType::UInt16 => c.i16_type().into(),
+            SqlType::Int32 | SqlType::UInt32 | SqlType::Date => c.i32_type().into(),
+            SqlType::Int64 | SqlType::UInt64 => c.i64_type().into(),
+            SqlType::Float32 => c.f32_type().into(),
+            SqlType::Float64 => c.f64_type().into(),
+            SqlType::Decimal { .. } => c.i128_type().into(),
+            SqlType::Utf8 => return not_compiled("VARCHAR values are not compiled yet"),
+        })
+    }
+
+    fn bool_const(&self, v: bool) -> IntValue<'ctx> {
+        self.ctx.bool_type().const_int(v as u64, false)
+    }
+
+    fn no_error(&self) -> IntValue<'ctx> {
+        self.ctx.i32_type().const_zero()
+    }
+
+    fn i256(&self) -> IntType<'ctx> {
+        self.i256
+    }
+
+    /// An `i256` constant.
+    fn const_i256(&self, v: i128) -> IntValue<'ctx> {
+        let hi = if v < 0 { u64::MAX } else { 0 };
+        self.i256()
+            .const_int_arbitrary_precision(&[v as u64, (v >> 64) as u64, hi, hi])
+    }
+
+    fn const_i128(&self, v: i128) -> IntValue<'ctx> {
+        self.ctx
+            .i128_type()
+            .const_int_arbitrary_precision(&[v as u64, (v >> 64) as u64])
+    }
+
+    fn zero_of(&self, ty: SqlType) -> R<BasicValueEnum<'ctx>> {
+        Ok(self.llvm_type(ty)?.const_zero())
+    }
+
+    // ---- errors ----
+
+    /// A new error rank for a node. Ranks grow in the interpreter's evaluation order (children
+    /// before parents, left before right, `CASE` parts in order), because nodes are lowered in
+    /// that order.
+    fn new_node(&mut self) -> u64 {
+        self.nodes += 1;
+        self.nodes
+    }
+
+    /// `i32`: `fail ? code : 0`, registering an error site of node `node`. The code is
+    /// `node << 1 | kind`, so that comparing codes compares evaluation order first.
+    fn own_error(
+        &mut self,
+        fail: IntValue<'ctx>,
+        kind: ErrorKind,
+        what: &Expr,
+        node: u64,
+    ) -> R<IntValue<'ctx>> {
+        let code = node << 1 | matches!(kind, ErrorKind::Overflow { .. }) as u64;
+        if code >= 1 << 30 {
+            return not_compiled("a predicate with this many operations is not compiled");
+        }
+        self.errors.push(ErrorSite {
+            code,
+            kind,
+            what: what.to_string(),
+        });
+        let code = self.ctx.i32_type().const_int(code, false);
+        Ok(self
+            .b
+            .build_select(fail, code, self.no_error(), "err")?
+            .into_int_value())
+    }
+
+    /// Of two error codes of one row, the one the interpreter raises first: the smaller
+    /// non-zero one (0 = none). Computed as `umin(a - 1, b - 1) + 1` in wrapping arithmetic.
+    fn first_error(&self, a: IntValue<'ctx>, b: IntValue<'ctx>) -> R<IntValue<'ctx>> {
+        let one = self.ctx.i32_type().const_int(1, false);
+        let a1 = self.b.build_int_sub(a, one, "a1")?;
+        let b1 = self.b.build_int_sub(b, one, "b1")?;
+        let a_first = self
+            .b
+            .build_int_compare(IntPredicate::ULT, a1, b1, "a_first")?;
+        let m = self
+            .b
+            .build_select(a_first, a1, b1, "min1")?
+            .into_int_value();
+        Ok(self.b.build_int_add(m, one, "err")?)
+    }
+
+    /// `mask ? err : 0`.
+    fn mask_error(&self, mask: IntValue<'ctx>, err: IntValue<'ctx>) -> R<IntValue<'ctx>> {
+        Ok(self
+            .b
+            .build_select(mask, err, self.no_error(), "masked_err")?
+            .into_int_value())
+    }
+
+    fn overflow(ty: SqlType) -> ErrorKind {
+        ErrorKind::Overflow { ty: ty.to_string() }
+    }
+
+    /// A binary node: valid where both operands are; errors of the operands, then the node's own
+    /// (`fail`, counted only where valid).
+    fn combine(
+        &mut self,
+        e: &Expr,
+        value: BasicValueEnum<'ctx>,
+        l: &Lowered<'ctx>,
+        r: &Lowered<'ctx>,
+        fail: Option<(IntValue<'ctx>, ErrorKind)>,
+    ) -> R<Lowered<'ctx>> {
+        let valid = self.b.build_and(l.valid, r.valid, "valid")?;
+        let mut err = self.first_error(l.err, r.err)?;
+        if let Some((fail, kind)) = fail {
+            let fail = self.b.build_and(fail, valid, "fail")?;
+            let node = self.new_node();
+            let own = self.own_error(fail, kind, e, node)?;
+            err = self.first_error(err, own)?;
+        }
+        Ok(Lowered { value, valid, err })
+    }
+
+    /// A unary node with an optional own failure.
+    fn unary_result(
+        &mut self,
+        e: &Expr,
+        value: BasicValueEnum<'ctx>,
+        a: &Lowered<'ctx>,
+        fail: Option<(IntValue<'ctx>, ErrorKind)>,
+    ) -> R<Lowered<'ctx>> {
+        let mut err = a.err;
+        if let Some((fail, kind)) = fail {
+            let fail = self.b.build_and(fail, a.valid, "fail")?;
+            let node = self.new_node();
+            let own = self.own_error(fail, kind, e, node)?;
+            err = self.first_error(err, own)?;
+        }
+        Ok(Lowered {
+            value,
+            valid: a.valid,
+            err,
+        })
+    }
+
+    // ---- leaves ----
+
+    /// Bit `idx` of a bitmap; `mask` (if any) is ANDed with the byte index.
+    fn read_bit(
+        &self,
+        base: PointerValue<'ctx>,
+        idx: IntValue<'ctx>,
+        mask: Option<IntValue<'ctx>>,
+    ) -> R<IntValue<'ctx>> {
+        let b = self.b;
+        let i8t = self.ctx.i8_type();
+        let i64t = self.ctx.i64_type();
+        let mut byte_idx = b.build_right_shift(idx, i64t.const_int(3, false), false, "byte_idx")?;
+        if let Some(m) = mask {
+            byte_idx = b.build_and(byte_idx, m, "byte_idx_masked")?;
+        }
+        // SAFETY (of the generated code): the bitmap covers every row of the batch.
+        let p = unsafe { b.build_in_bounds_gep(i8t, base, &[byte_idx], "byte_ptr")? };
+        let byte = b.build_load(i8t, p, "byte")?.into_int_value();
+        let shift = b.build_and(idx, i64t.const_int(7, false), "bit_idx")?;
+        let shift = b.build_int_truncate(shift, i8t, "bit_idx8")?;
+        let shifted = b.build_right_shift(byte, shift, false, "shifted")?;
+        Ok(b.build_int_truncate(shifted, self.ctx.bool_type(), "bit")?)
+    }
+
+    fn read_column(&mut self, slot: usize, ty: SqlType) -> R<Lowered<'ctx>> {
+        let b = self.b;
+        let p = &self.cols[slot];
+        let (values, offset, validity, vmask, voff) = (
+            p.values,
+            p.offset,
+            p.validity,
+            p.validity_mask,
+            p.validity_offset,
+        );
+        if self.slots.get(slot).is_none() {
+            return Err(Error::internal("column slot out of range").into());
+        }
+        let idx = b.build_int_add(offset, self.row, "idx")?;
+        let value: BasicValueEnum = if ty == SqlType::Boolean {
+            self.read_bit(values, idx, None)?.into()
+        } else {
+            let t = self.llvm_type(ty)?;
+            // SAFETY (of the generated code): the values buffer covers every row of the batch.
+            let ptr = unsafe { b.build_in_bounds_gep(t, values, &[idx], "value_ptr")? };
+            let v = b.build_load(t, ptr, "value")?;
+            if let Some(inst) = v.as_instruction_value() {
+                // Arrow aligns buffers to their element, but i128 to 16 bytes is not promised by
+                // every producer; 8 is.
+                let align = (t.size_of().and_then(|s| s.get_zero_extended_constant()))
+                    .unwrap_or(8)
+                    .min(8) as u32;
+                inst.set_alignment(align)
+                    .map_err(|e| Error::internal(format!("load alignment: {e}")))?;
+            }
+            v
+        };
+        let vidx = b.build_int_add(voff, self.row, "vidx")?;
+        let valid = self.read_bit(validity, vidx, Some(vmask))?;
+        Ok(Lowered {
+            value,
+            valid,
+            err: self.no_error(),
+        })
+    }
+
+    fn literal(&self, l: &Literal) -> R<Lowered<'ctx>> {
+        let valid = self.bool_const(!l.value.is_null());
+        let t = self.llvm_type(l.ty)?;
+        let value: BasicValueEnum = match (&l.value, l.ty) {
+            (Scalar::Null, _) => t.const_zero(),
+            (Scalar::Boolean(v), _) => self.bool_const(*v).into(),
+            (Scalar::Int(v), _) => t.into_int_type().const_int(*v as u64, true).into(),
+            (Scalar::UInt(v), _) => t.into_int_type().const_int(*v, false).into(),
+            (Scalar::Float(v), _) => t.into_float_type().const_float(*v).into(),
+            (Scalar::Decimal(v), _) => self.const_i128(*v).into(),
+            (Scalar::Date(v), _) => t.into_int_type().const_int(*v as i64 as u64, true).into(),
+            (Scalar::Utf8(_), _) => return not_compiled("VARCHAR literals are not compiled yet"),
+        };
+        Ok(Lowered {
+            value,
+            valid,
+            err: self.no_error(),
+        })
+    }
+
+    // ---- comparisons and logic ----
+
+    fn compare(
+        &self,
+        op: BinaryOp,
+        ty: SqlType,
+        l: BasicValueEnum<'ctx>,
+        r: BasicValueEnum<'ctx>,
+    ) -> R<IntValue<'ctx>> {
+        let b = self.b;
+        if ty.is_float() {
+            let (x, y) = (l.into_float_value(), r.into_float_value());
+            return match op {
+                BinaryOp::Eq => self.float_eq(x, y),
+                BinaryOp::NotEq => Ok(b.build_not(self.float_eq(x, y)?, "ne")?),
+                BinaryOp::Lt => self.float_lt(x, y),
+                BinaryOp::Gt => self.float_lt(y, x),
+                BinaryOp::LtEq => Ok(b.build_not(self.float_lt(y, x)?, "le")?),
+                BinaryOp::GtEq => Ok(b.build_not(self.float_lt(x, y)?, "ge")?),
+                _ => Err(Error::internal(format!("{} is not a comparison", op.symbol())).into()),
+            };
+        }
+        let signed = ty.is_signed_integer() || ty.is_decimal() || ty == SqlType::Date;
+        if !(signed || ty.is_unsigned_integer() || ty == SqlType::Boolean) {
+            return not_compiled(format!("comparing {ty} values is not compiled yet"));
+        }
+        let pred = match (op, signed) {
+            (BinaryOp::Eq, _) => IntPredicate::EQ,
+            (BinaryOp::NotEq, _) => IntPredicate::NE,
+            (BinaryOp::Lt, true) => IntPredicate::SLT,
+            (BinaryOp::Lt, false) => IntPredicate::ULT,
+            (BinaryOp::LtEq, true) => IntPredicate::SLE,
+            (BinaryOp::LtEq, false) => IntPredicate::ULE,
+            (BinaryOp::Gt, true) => IntPredicate::SGT,
+            (BinaryOp::Gt, false) => IntPredicate::UGT,
+            (BinaryOp::GtEq, true) => IntPredicate::SGE,
+            (BinaryOp::GtEq, false) => IntPredicate::UGE,
+            _ => {
+                return Err(Error::internal(format!("{} is not a comparison", op.symbol())).into())
+            }
+        };
+        Ok(b.build_int_compare(pred, l.into_int_value(), r.into_int_value(), "cmp")?)
+    }
+
+    /// SQL float equality: `-0 = 0`, NaN = NaN.
+    fn float_eq(&self, x: FloatValue<'ctx>, y: FloatValue<'ctx>) -> R<IntValue<'ctx>> {
+        let b = self.b;
+        let eq = b.build_float_compare(FloatPredicate::OEQ, x, y, "feq")?;
+        let both_nan = b.build_float_compare(FloatPredicate::UNO, x, x, "x_nan")?;
+        let y_nan = b.build_float_compare(FloatPredicate::UNO, y, y, "y_nan")?;
+        let nans = b.build_and(both_nan, y_nan, "both_nan")?;
+        Ok(b.build_or(eq, nans, "eq")?)
+    }
+
+    /// SQL float `<`: NaN is greater than every number.
+    fn float_lt(&self, x: FloatValue<'ctx>, y: FloatValue<'ctx>) -> R<IntValue<'ctx>> {
+        let b = self.b;
+        let lt = b.build_float_compare(FloatPredicate::OLT, x, y, "flt")?;
+        let x_num = b.build_float_compare(FloatPredicate::ORD, x, x, "x_num")?;
+        let y_nan = b.build_float_compare(FloatPredicate::UNO, y, y, "y_nan")?;
+        let below_nan = b.build_and(x_num, y_nan, "below_nan")?;
+        Ok(b.build_or(lt, below_nan, "lt")?)
+    }
+
+    /// Kleene `AND`/`OR`; the right side's errors count only where the left does not decide.
+    fn kleene(&mut self, op: BinaryOp, left: &Expr, right: &Expr) -> R<Lowered<'ctx>> {
+        let b = self.b;
+        let l = self.lower(left)?;
+        let r = self.lower(right)?;
+        let (lv, rv) = (l.value.into_int_value(), r.value.into_int_value());
+        let l_true = b.build_and(l.valid, lv, "l_true")?;
+        let r_true = b.build_and(r.valid, rv, "r_true")?;
+        let l_false = b.build_and(l.valid, b.build_not(lv, "l_not")?, "l_false")?;
+        let r_false = b.build_and(r.valid, b.build_not(rv, "r_not")?, "r_false")?;
+        let (is_true, is_false, decided) = if op == BinaryOp::And {
+            (
+                b.build_and(l_true, r_true, "and_true")?,
+                b.build_or(l_false, r_false, "and_false")?,
+                l_false,
+            )
+        } else {
+            (
+                b.build_or(l_true, r_true, "or_true")?,
+                b.build_and(l_false, r_false, "or_false")?,
+                l_true,
+            )
+        };
+        let needed = b.build_not(decided, "right_needed")?;
+        let r_err = self.mask_error(needed, r.err)?;
+        Ok(Lowered {
+            value: is_true.into(),
+            valid: b.build_or(is_true, is_false, "valid")?,
+            err: self.first_error(l.err, r_err)?,
+        })
+    }
+
+    fn in_list(&mut self, arg: &Expr, list: &[Expr], negated: bool) -> R<Lowered<'ctx>> {
+        let b = self.b;
+        let a = self.lower(arg)?;
+        let mut found = self.bool_const(false);
+        let mut has_null = false;
+        for item in list {
+            let Expr::Literal(lit) = item else {
+                return not_compiled("IN with a non-constant item is not compiled yet");
+            };
+            if lit.value.is_null() {
+                has_null = true;
+                continue;
+            }
+            let v = self.literal(lit)?;
+            let eq = self.compare(BinaryOp::Eq, arg.ty(), a.value, v.value)?;
+            found = b.build_or(found, eq, "found")?;
+        }
+        // With a NULL item, a value that matched nothing is NULL.
+        let valid = if has_null {
+            b.build_and(a.valid, found, "in_valid")?
+        } else {
+            a.valid
+        };
+        let value = if negated {
+            b.build_not(found, "not_in")?
+        } else {
+            found
+        };
+        Ok(Lowered {
+            value: value.into(),
+            valid,
+            err: a.err,
+        })
+    }
+
+    fn case(
+        &mut self,
+        branches: &[(Expr, Expr)],
+        else_: Option<&Expr>,
+        ty: SqlType,
+    ) -> R<Lowered<'ctx>> {
+        let b = self.b;
+        let mut remaining = self.bool_const(true);
+        let mut err = self.no_error();
+        let mut taken_values = vec![];
+        for (condition, value) in branches {
+            let c = self.lower(condition)?;
+            err = self.first_error(err, self.mask_error(remaining, c.err)?)?;
+            let c_true = self.is_true(&c)?;
+            let taken = b.build_and(remaining, c_true, "taken")?;
+            let v = self.lower(value)?;
+            err = self.first_error(err, self.mask_error(taken, v.err)?)?;
+            remaining = b.build_and(remaining, b.build_not(taken, "not_taken")?, "remaining")?;
+            taken_values.push((taken, v));
+        }
+        let (mut value, mut valid) = match else_ {
+            Some(e) => {
+                let v = self.lower(e)?;
+                err = self.first_error(err, self.mask_error(remaining, v.err)?)?;
+                (v.value, v.valid)
+            }
+            None => (self.zero_of(ty)?, self.bool_const(false)),
+        };
+        for (taken, v) in taken_values.into_iter().rev() {
+            value = b.build_select(taken, v.value, value, "case_value")?;
+            valid = b
+                .build_select(taken, v.valid, valid, "case_valid")?
+                .into_int_value();
+        }
+        Ok(Lowered { value, valid, err })
+    }
+}

@@ -1,0 +1,280 @@
+//! Compiled filter kernels: verify → optimize → machine code, and the handle that runs them.
+
+use std::mem::ManuallyDrop;
+use std::time::{Duration, Instant};
+
+use arrow::array::{Array, AsArray, BooleanArray, RecordBatch};
+use arrow::buffer::{BooleanBuffer, Buffer};
+use arrow::datatypes::DataType;
+use inkwell::context::Context;
+use inkwell::execution_engine::ExecutionEngine;
+use inkwell::passes::PassBuilderOptions;
+use inkwell::targets::{CodeModel, RelocMode, Target, TargetMachine};
+use inkwell::OptimizationLevel;
+
+use super::initialize;
+use crate::codegen::{
+    self, CodegenError, ColumnArg, ColumnSlot, ErrorSite, FilterFn, KernelStatus, STATUS_LOST_ERROR,
+};
+use crate::error::{Error, Result};
+use crate::ir::Expr;
+
+/// The highest optimization level (`default<O3>`).
+pub const MAX_OPT_LEVEL: u8 = 3;
+
+/// Time spent compiling one kernel.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct CompileTiming {
+    /// Lowering the expression to LLVM IR and verifying it.
+    pub codegen: Duration,
+    /// The `default<On>` pass pipeline.
+    pub optimize: Duration,
+    /// Creating the execution engine and generating machine code.
+    pub machine_code: Duration,
+}
+
+/// A compiled `WHERE` predicate: [`FilterKernel::filter`] turns a batch into a selection mask.
+///
+/// The handle owns the LLVM context and the execution engine that hold the machine code, and
+/// frees them when dropped.
+pub struct FilterKernel {
+    entry: FilterFn,
+    columns: Vec<ColumnSlot>,
+    errors: Vec<ErrorSite>,
+    ir_before: String,
+    ir_after: String,
+    timing: CompileTiming,
+    /// Owns the machine code `entry` points into. Borrows `context` (the `'static` is a lie
+    /// told to the type system; see [`FilterKernel::compile`]); dropped before it.
+    engine: ManuallyDrop<ExecutionEngine<'static>>,
+    context: ManuallyDrop<Box<Context>>,
+}
+
+// SAFETY: after `compile` returns, nothing touches the LLVM context or the execution engine
+// again (their non-thread-safe reference counts included) until `Drop`, which runs once, on
+// whichever thread drops the last handle. What threads share is `entry`, a pointer to immutable
+// machine code that keeps no state between calls: each call writes only the buffers passed to it.
+unsafe impl Send for FilterKernel {}
+// SAFETY: see `Send`: `&FilterKernel` only reads plain data and calls the reentrant `entry`.
+unsafe impl Sync for FilterKernel {}
+
+impl Drop for FilterKernel {
+    fn drop(&mut self) {
+        // SAFETY: each field is dropped exactly once, here; the engine (which frees the machine
+        // code and the module) goes before the context it was created in.
+        unsafe {
+            ManuallyDrop::drop(&mut self.engine);
+            ManuallyDrop::drop(&mut self.context);
+        }
+    }
+}
+
+impl std::fmt::Debug for FilterKernel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FilterKernel")
+            .field("columns", &self.columns)
+            .field("errors", &self.errors)
+            .field("timing", &self.timing)
+            .finish_non_exhaustive()
+    }
+}
+
+fn llvm_level(opt_level: u8) -> OptimizationLevel {
+    match opt_level {
+        0 => OptimizationLevel::None,
+        1 => OptimizationLevel::Less,
+        2 => OptimizationLevel::Default,
+        _ => OptimizationLevel::Aggressive,
+    }
+}
+
+fn failed(what: &str, e: impl std::fmt::Display) -> CodegenError {
+    CodegenError::Failed(Error::internal(format!("{what}: {e}")))
+}
+
+impl FilterKernel {
+    /// Compiles a `BOOLEAN` predicate for the host CPU with the `default<O{opt_level}>`
+    /// pipeline (`opt_level` 0–3). A construct the code generator does not handle is
+    /// [`CodegenError::NotCompiled`].
+    pub fn compile(expr: &Expr, opt_level: u8) -> std::result::Result<FilterKernel, CodegenError> {
+        initialize()?;
+        if opt_level > MAX_OPT_LEVEL {
+            return Err(CodegenError::Failed(Error::Usage(format!(
+                "optimization level {opt_level} does not exist; use 0, 1, 2 or 3"
+            ))));
+        }
+        let start = Instant::now();
+        // The context lives on the heap at a fixed address until `Drop`. Everything created
+        // from it below (module, builder, engine) borrows it as `'static`; the module and the
+        // builder are dropped before this function returns, and the engine is stored next to
+        // the context and dropped before it. On an early return, locals drop in reverse order,
+        // so `context` (declared first) outlives them too.
+        let context = Box::new(Context::create());
+        // SAFETY: see above: no value borrowing `ctx` outlives `context`.
+        let ctx: &'static Context = unsafe { &*(context.as_ref() as *const Context) };
+        let triple = TargetMachine::get_default_triple();
+        let cpu = TargetMachine::get_host_cpu_name().to_string();
+        let features = TargetMachine::get_host_cpu_features().to_string();
+        let target = Target::from_triple(&triple).map_err(|e| failed("LLVM target", e))?;
+        let machine = target
+            .create_target_machine(
+                &triple,
+                &cpu,
+                &features,
+                llvm_level(opt_level),
+                RelocMode::Default,
+                CodeModel::JITDefault,
+            )
+            .ok_or_else(|| failed("LLVM target machine", &cpu))?;
+        let filter = codegen::compile_filter(ctx, expr, &cpu, &features)?;
+        let module = &filter.module;
+        module.set_triple(&triple);
+        module.set_data_layout(&machine.get_target_data().get_data_layout());
+        let ir_before = module.print_to_string().to_string();
+        let codegen = start.elapsed();
+
+        let start = Instant::now();
+        module
+            .run_passes(
+                &format!("default<O{opt_level}>"),
+                &machine,
+                PassBuilderOptions::create(),
+            )
+            .map_err(|e| failed("LLVM optimizer", e))?;
+        module
+            .verify()
+            .map_err(|e| failed("LLVM rejected the optimized kernel", e))?;
+        let ir_after = module.print_to_string().to_string();
+        let optimize = start.elapsed();
+
+        let start = Instant::now();
+        let engine = module
+            .create_jit_execution_engine(llvm_level(opt_level))
+            .map_err(|e| failed("cannot create the LLVM JIT", e))?;
+        let address = engine
+            .get_function_address(codegen::ENTRY_NAME)
+            .map_err(|e| failed("JIT lookup", e))?;
+        if address == 0 {
+            return Err(failed("JIT lookup", "null kernel address"));
+        }
+        // SAFETY: the entry function was built with exactly the `FilterFn` signature
+        // (`void (ptr, i64, ptr, ptr)`, C calling convention), and `address` is its machine code.
+        let entry: FilterFn = unsafe { std::mem::transmute::<usize, FilterFn>(address) };
+        let machine_code = start.elapsed();
+        let columns = filter.columns.clone();
+        let errors = filter.errors.clone();
+        drop(filter);
+        Ok(FilterKernel {
+            entry,
+            columns,
+            errors,
+            ir_before,
+            ir_after,
+            timing: CompileTiming {
+                codegen,
+                optimize,
+                machine_code,
+            },
+            engine: ManuallyDrop::new(engine),
+            context: ManuallyDrop::new(context),
+        })
+    }
+
+    /// Evaluates the predicate over `batch`: a mask with no nulls, TRUE where the predicate is
+    /// TRUE. A row that fails (overflow, division by zero) is an error, as in the interpreter.
+    /// A batch whose columns do not have the types the kernel was compiled for is an
+    /// [`Error::Internal`], never undefined behaviour.
+    pub fn filter(&self, batch: &RecordBatch) -> Result<BooleanArray> {
+        let n = batch.num_rows();
+        let mut args = Vec::with_capacity(self.columns.len());
+        for slot in &self.columns {
+            let column = batch.columns().get(slot.index).ok_or_else(|| {
+                Error::internal(format!(
+                    "the compiled filter reads column {} of a batch of {} columns",
+                    slot.index,
+                    batch.num_columns()
+                ))
+            })?;
+            if column.data_type() != &slot.data_type || column.len() != n {
+                return Err(Error::internal(format!(
+                    "the compiled filter expects column {} as {} ({n} rows), the batch has {} ({} rows)",
+                    slot.index,
+                    slot.data_type,
+                    column.data_type(),
+                    column.len()
+                )));
+            }
+            args.push(column_arg(column.as_ref())?);
+        }
+        let mut out = vec![0u64; n.div_ceil(64)];
+        let mut status = KernelStatus::default();
+        // SAFETY: `args` has one entry per slot, each describing a live array of the slot's type
+        // with `n` rows (checked above); `out` has n.div_ceil(64) zeroed words; `status` is
+        // zeroed; `self` owns the engine that holds the code.
+        unsafe { (self.entry)(args.as_ptr(), n as u64, out.as_mut_ptr(), &mut status) };
+        if status.code != 0 {
+            return Err(self.error(status));
+        }
+        let bits = BooleanBuffer::new(Buffer::from_vec(out), 0, n);
+        Ok(BooleanArray::new(bits, None))
+    }
+
+    /// The error a kernel status stands for.
+    fn error(&self, status: KernelStatus) -> Error {
+        if status.code == STATUS_LOST_ERROR {
+            return Error::internal("the compiled filter lost the row of an error");
+        }
+        match self.errors.iter().find(|site| site.code == status.code) {
+            Some(site) => site.to_error(status.row),
+            None => Error::internal(format!(
+                "the compiled filter reported unknown error code {}",
+                status.code
+            )),
+        }
+    }
+
+    /// The columns the kernel reads (index in the scan batch, Arrow type).
+    pub fn columns(&self) -> &[ColumnSlot] {
+        &self.columns
+    }
+
+    /// The LLVM IR as generated (verified, not optimized).
+    pub fn ir_before(&self) -> &str {
+        &self.ir_before
+    }
+
+    /// The LLVM IR after the optimization pipeline.
+    pub fn ir_after(&self) -> &str {
+        &self.ir_after
+    }
+
+    pub fn timing(&self) -> CompileTiming {
+        self.timing
+    }
+}
+
+/// The kernel's view of one fixed-width array.
+fn column_arg(array: &dyn Array) -> Result<ColumnArg> {
+    let (validity, validity_offset) = match array.nulls() {
+        Some(n) => (n.inner().values().as_ptr(), n.inner().offset() as u64),
+        None => (std::ptr::null(), 0),
+    };
+    let (values, offset) = if array.data_type() == &DataType::Boolean {
+        let bits = array.as_boolean().values();
+        (bits.values().as_ptr(), bits.offset() as u64)
+    } else {
+        let data = array.to_data();
+        let buffer = data.buffers().first().ok_or_else(|| {
+            Error::internal(format!("{} array without values", array.data_type()))
+        })?;
+        (buffer.as_ptr(), data.offset() as u64)
+    };
+    Ok(ColumnArg {
+        values,
+        validity,
+        offset,
+        validity_offset,
+        offsets: std::ptr::null(),
+        data: std::ptr::null(),
+    })
+}
