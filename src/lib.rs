@@ -5,7 +5,7 @@
 //!
 //! ```text
 //! SQL text ─sql::parse─▶ AST ─sql::bind─▶ ir::Plan ─┬─▶ interp (arrow-rs kernels)
-//!                                                    └─▶ codegen ─▶ jit (LLVM)
+//!                                                    └─▶ codegen ─▶ jit (LLVM): WHERE today
 //! Parquet / Arrow batches ─────────── exec ──────────────────────────▶ result batches
 //! ```
 
