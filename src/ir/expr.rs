@@ -578,35 +578,38 @@ impl Expr {
         !self.any(&mut |e| matches!(e, Expr::Column(_)))
     }
 
-    /// Rewrites every column reference with `f` (used to renumber columns after the scan
-    /// projection is chosen).
-    pub fn map_columns(self, f: &mut impl FnMut(ColumnRef) -> ColumnRef) -> Expr {
-        let mut m = |e: Box<Expr>| Box::new(e.map_columns(f));
-        match self {
-            Expr::Column(c) => Expr::Column(f(c)),
-            Expr::Literal(_) => self,
-            Expr::Unary { op, arg } => Expr::Unary { op, arg: m(arg) },
+    /// Rebuilds the node with each direct child replaced by `f(child)`, in evaluation order;
+    /// the first error stops the rewrite. Leaves (columns, literals) are returned as they are.
+    /// Every bottom-up rewrite (renumbering columns, constant folding) is built on this.
+    pub fn try_map_children<E>(
+        self,
+        f: &mut impl FnMut(Expr) -> Result<Expr, E>,
+    ) -> Result<Expr, E> {
+        let mut m = |e: Box<Expr>| f(*e).map(Box::new);
+        Ok(match self {
+            Expr::Column(_) | Expr::Literal(_) => self,
+            Expr::Unary { op, arg } => Expr::Unary { op, arg: m(arg)? },
             Expr::Binary {
                 op,
                 left,
                 right,
                 ty,
             } => {
-                let left = m(left);
+                let left = m(left)?;
                 Expr::Binary {
                     op,
                     left,
-                    right: m(right),
+                    right: m(right)?,
                     ty,
                 }
             }
             Expr::IsNull { arg, negated } => Expr::IsNull {
-                arg: m(arg),
+                arg: m(arg)?,
                 negated,
             },
             Expr::InList { arg, list, negated } => Expr::InList {
-                arg: m(arg),
-                list: list.into_iter().map(|e| e.map_columns(f)).collect(),
+                arg: m(arg)?,
+                list: list.into_iter().map(&mut *f).collect::<Result<_, E>>()?,
                 negated,
             },
             Expr::Like {
@@ -616,7 +619,7 @@ impl Expr {
                 case_insensitive,
                 negated,
             } => Expr::Like {
-                arg: m(arg),
+                arg: m(arg)?,
                 pattern,
                 escape,
                 case_insensitive,
@@ -629,18 +632,38 @@ impl Expr {
             } => Expr::Case {
                 branches: branches
                     .into_iter()
-                    .map(|(c, v)| (c.map_columns(f), v.map_columns(f)))
-                    .collect(),
-                else_: else_.map(|e| Box::new(e.map_columns(f))),
+                    .map(|(c, v)| Ok((f(c)?, f(v)?)))
+                    .collect::<Result<_, E>>()?,
+                else_: else_.map(|e| f(*e).map(Box::new)).transpose()?,
                 ty,
             },
-            Expr::Cast { arg, ty } => Expr::Cast { arg: m(arg), ty },
+            Expr::Cast { arg, ty } => Expr::Cast { arg: m(arg)?, ty },
             Expr::Func { func, args, ty } => Expr::Func {
                 func,
-                args: args.into_iter().map(|e| e.map_columns(f)).collect(),
+                args: args.into_iter().map(&mut *f).collect::<Result<_, E>>()?,
                 ty,
             },
+        })
+    }
+
+    /// Rewrites every column reference with `f` (used to renumber columns after the scan
+    /// projection is chosen).
+    pub fn map_columns(self, f: &mut impl FnMut(ColumnRef) -> ColumnRef) -> Expr {
+        fn go(e: Expr, f: &mut impl FnMut(ColumnRef) -> ColumnRef) -> Expr {
+            crate::stack::guard(|| go_node(e, f))
         }
+        fn go_node(e: Expr, f: &mut impl FnMut(ColumnRef) -> ColumnRef) -> Expr {
+            match e {
+                Expr::Column(c) => Expr::Column(f(c)),
+                other => match other
+                    .try_map_children::<std::convert::Infallible>(&mut |c| Ok(go(c, f)))
+                {
+                    Ok(e) => e,
+                    Err(never) => match never {},
+                },
+            }
+        }
+        go(self, f)
     }
 }
 

@@ -37,68 +37,7 @@ fn fold_node(e: Expr) -> Result<Expr> {
         });
     }
     // Fold the children of a node that reads columns.
-    let folded = match e {
-        Expr::Unary { op, arg } => Expr::Unary {
-            op,
-            arg: Box::new(fold(*arg)?),
-        },
-        Expr::Binary {
-            op,
-            left,
-            right,
-            ty,
-        } => Expr::Binary {
-            op,
-            left: Box::new(fold(*left)?),
-            right: Box::new(fold(*right)?),
-            ty,
-        },
-        Expr::IsNull { arg, negated } => Expr::IsNull {
-            arg: Box::new(fold(*arg)?),
-            negated,
-        },
-        Expr::InList { arg, list, negated } => Expr::InList {
-            arg: Box::new(fold(*arg)?),
-            list: list.into_iter().map(fold).collect::<Result<_>>()?,
-            negated,
-        },
-        Expr::Like {
-            arg,
-            pattern,
-            escape,
-            case_insensitive,
-            negated,
-        } => Expr::Like {
-            arg: Box::new(fold(*arg)?),
-            pattern,
-            escape,
-            case_insensitive,
-            negated,
-        },
-        Expr::Case {
-            branches,
-            else_,
-            ty,
-        } => Expr::Case {
-            branches: branches
-                .into_iter()
-                .map(|(c, v)| Ok((fold(c)?, fold(v)?)))
-                .collect::<Result<_>>()?,
-            else_: else_.map(|e| fold(*e).map(Box::new)).transpose()?,
-            ty,
-        },
-        Expr::Cast { arg, ty } => Expr::Cast {
-            arg: Box::new(fold(*arg)?),
-            ty,
-        },
-        Expr::Func { func, args, ty } => Expr::Func {
-            func,
-            args: args.into_iter().map(fold).collect::<Result<_>>()?,
-            ty,
-        },
-        leaf => leaf,
-    };
-    Ok(folded)
+    e.try_map_children(&mut fold)
 }
 
 /// Evaluates an expression that reads no column.
