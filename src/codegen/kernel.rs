@@ -20,7 +20,7 @@ use inkwell::values::{BasicMetadataValueEnum, FunctionValue, IntValue};
 use inkwell::{AddressSpace, IntPredicate};
 
 use super::lower::{ColumnParams, Lowerer};
-use super::{CodegenError, ColumnSlot, ErrorSite, STATUS_LOST_ERROR};
+use super::{CodegenError, ColumnSlot, ErrorSite, StringLayout, STATUS_LOST_ERROR};
 use crate::error::Error;
 use crate::ir::{ColumnRef, Expr, SqlType};
 
@@ -28,8 +28,8 @@ use crate::ir::{ColumnRef, Expr, SqlType};
 pub const ENTRY_NAME: &str = "qjit_filter";
 const ROW_NAME: &str = "qjit_filter_row";
 /// Parameters of the row function per column slot: values, validity, validity mask, validity
-/// offset, values offset.
-const PARAMS_PER_COLUMN: u32 = 5;
+/// offset, values offset, string offsets, string data.
+const PARAMS_PER_COLUMN: u32 = 7;
 
 /// A predicate lowered to LLVM IR, not yet verified or optimized.
 pub struct FilterModule<'ctx> {
@@ -77,12 +77,14 @@ pub fn compile_filter<'ctx>(
     // The row function.
     let mut row_params: Vec<BasicMetadataTypeEnum> = vec![i64t.into()];
     for _ in &columns {
-        row_params.extend::<[BasicMetadataTypeEnum; 5]>([
+        row_params.extend::<[BasicMetadataTypeEnum; 7]>([
             ptr.into(),
             ptr.into(),
             i64t.into(),
             i64t.into(),
             i64t.into(),
+            ptr.into(),
+            ptr.into(),
         ]);
     }
     let row_fn = module.add_function(
@@ -105,6 +107,8 @@ pub fn compile_filter<'ctx>(
             validity_mask: p(2)?.into_int_value(),
             validity_offset: p(3)?.into_int_value(),
             offset: p(4)?.into_int_value(),
+            offsets: p(5)?.into_pointer_value(),
+            data: p(6)?.into_pointer_value(),
         });
     }
     let slot_of: HashMap<usize, usize> = columns
@@ -165,7 +169,7 @@ fn param(f: FunctionValue<'_>, n: u32) -> Result<inkwell::values::BasicValueEnum
 }
 
 /// The columns a predicate reads that the kernel can read, in order of first use. (Lowering
-/// reports the others, after the construct that uses them: `LIKE` before its `VARCHAR` column.)
+/// reports the others, after the construct that uses them: `ILIKE` before its column.)
 fn column_slots(expr: &Expr) -> Vec<ColumnSlot> {
     let mut slots: Vec<ColumnSlot> = vec![];
     expr.walk(&mut |e| {
@@ -197,12 +201,21 @@ pub(super) fn unreadable_column(c: &ColumnRef) -> Option<String> {
             | SqlType::Float64
             | SqlType::Decimal { .. }
             | SqlType::Date
+            | SqlType::Utf8
     );
     if !readable {
         Some(format!(
             "reading column '{}' of type {} is not compiled yet",
             c.name, c.ty
         ))
+    } else if c.ty == SqlType::Utf8 {
+        match StringLayout::of(&c.data_type) {
+            Some(_) => None,
+            None => Some(format!(
+                "reading column '{}' stored as {} is not compiled yet",
+                c.name, c.data_type
+            )),
+        }
     } else if c.data_type != c.ty.to_arrow() {
         Some(format!(
             "reading column '{}' stored as {} is not compiled yet",
@@ -271,6 +284,8 @@ fn build_entry<'ctx>(
         let validity = field(1, "validity")?.into_pointer_value();
         let offset = field(2, "offset")?.into_int_value();
         let validity_offset = field(3, "validity_offset")?.into_int_value();
+        let offsets = field(4, "offsets")?.into_pointer_value();
+        let data = field(5, "data")?.into_pointer_value();
         let missing = b.build_is_null(validity, "no_validity")?;
         let vptr = b
             .build_select(missing, all_valid.as_pointer_value(), validity, "vptr")?
@@ -278,12 +293,14 @@ fn build_entry<'ctx>(
         let vmask = b
             .build_select(missing, i64t.const_zero(), i64t.const_all_ones(), "vmask")?
             .into_int_value();
-        args.extend::<[BasicMetadataValueEnum; 5]>([
+        args.extend::<[BasicMetadataValueEnum; 7]>([
             values.into(),
             vptr.into(),
             vmask.into(),
             validity_offset.into(),
             offset.into(),
+            offsets.into(),
+            data.into(),
         ]);
     }
 

@@ -17,7 +17,11 @@
 //! batch for the error the interpreter would raise (see [`ErrorSite`]), writes its code and row
 //! to [`KernelStatus`] and returns.
 //!
-//! Constructs this milestone does not compile (strings, `LIKE`, decimal `/` and `%`, …) make
+//! `VARCHAR` values are `{ ptr, i64 }` pairs (the bytes and their length) in every column layout
+//! ([`StringLayout`]); comparisons, `IN` and `LIKE` run byte loops defined as internal
+//! `alwaysinline` functions of the same module (see `lower::strings`).
+//!
+//! Constructs this milestone does not compile (`ILIKE`, string functions, decimal `/` and `%`, …) make
 //! [`compile_filter`] return [`CodegenError::NotCompiled`] with a reason, and the executor falls
 //! back to the interpreter.
 
@@ -33,9 +37,15 @@ pub use kernel::{compile_filter, FilterModule, ENTRY_NAME};
 /// One input column of a kernel, as the kernel reads it (`#[repr(C)]`: the layout is the
 /// kernel's ABI).
 ///
-/// Fixed-width columns use `values` and `validity`; `offsets` and `data` are reserved for string
-/// layouts (null for fixed-width columns) so that later kernels can read strings without changing
-/// this struct.
+/// Fixed-width columns use `values` and `validity`; strings ([`StringLayout`]) also use `offsets`
+/// and `data`:
+///
+/// | layout | `values` | `offset` | `offsets` | `data` |
+/// |---|---|---|---|---|
+/// | `Utf8` / `LargeUtf8` | null | index of row 0 in `offsets` | `i32` / `i64` offsets | the bytes |
+/// | `Utf8View` | the 16-byte views | index of row 0's view | null | an array of the data buffers' pointers, at least one entry |
+///
+/// A dictionary column of strings is unpacked to its value type before the call.
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
 pub struct ColumnArg {
@@ -47,10 +57,41 @@ pub struct ColumnArg {
     pub offset: u64,
     /// The index of row 0's bit in `validity`.
     pub validity_offset: u64,
-    /// String offsets (reserved; null for fixed-width columns).
+    /// String offsets (null for other columns).
     pub offsets: *const u8,
-    /// String data (reserved; null for fixed-width columns).
+    /// String bytes, or for views an array of `*const u8` (null for other columns).
     pub data: *const u8,
+}
+
+/// How a kernel reads a `VARCHAR` column, by its Arrow type.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StringLayout {
+    /// `Utf8`: `i32` offsets into one data buffer.
+    Offsets32,
+    /// `LargeUtf8`: `i64` offsets into one data buffer.
+    Offsets64,
+    /// `Utf8View`: 16-byte views; strings of up to 12 bytes inline, longer ones in data buffers.
+    Views,
+}
+
+impl StringLayout {
+    /// The layout of a string column of Arrow type `dt` (a dictionary is read as its values'
+    /// type, after unpacking), or `None` if it is not a string type.
+    pub fn of(dt: &DataType) -> Option<StringLayout> {
+        match dt {
+            DataType::Utf8 => Some(StringLayout::Offsets32),
+            DataType::LargeUtf8 => Some(StringLayout::Offsets64),
+            DataType::Utf8View => Some(StringLayout::Views),
+            DataType::Dictionary(key, value) if key.is_dictionary_key_type() => {
+                match value.as_ref() {
+                    DataType::Utf8 => Some(StringLayout::Offsets32),
+                    DataType::LargeUtf8 => Some(StringLayout::Offsets64),
+                    _ => None,
+                }
+            }
+            _ => None,
+        }
+    }
 }
 
 /// What a kernel reports back: `code` 0 means success; otherwise the code of the failing

@@ -1,14 +1,16 @@
 //! The code generator against the interpreter: every construct it compiles, on batches with
 //! NULLs, edge values, slices at odd offsets, lengths that are not multiples of 64, and empty
-//! batches. Every kernel is verified (compiling fails otherwise) before it runs.
+//! batches. Every kernel is verified (compiling fails otherwise) before it runs. The batch has a
+//! `VARCHAR` column in every layout (see [`string_types`]).
 
 use std::sync::Arc;
 
 use arrow::array::{
-    ArrayRef, BooleanArray, Date32Array, Decimal128Array, Float32Array, Float64Array, Int16Array,
-    Int32Array, Int64Array, RecordBatch, UInt64Array, UInt8Array,
+    ArrayRef, BooleanArray, Date32Array, Decimal128Array, DictionaryArray, Float32Array,
+    Float64Array, Int16Array, Int32Array, Int64Array, LargeStringArray, RecordBatch, StringArray,
+    StringViewBuilder, UInt64Array, UInt8Array,
 };
-use arrow::datatypes::{DataType, Field, Schema};
+use arrow::datatypes::{DataType, Field, Int32Type, Schema};
 use proptest::prelude::*;
 
 use super::CodegenError;
@@ -146,6 +148,10 @@ fn batch() -> RecordBatch {
                 .unwrap(),
         ),
     ];
+    let mut arrays = arrays;
+    for (k, dt) in string_types().iter().enumerate() {
+        arrays.push(string_column(k, dt));
+    }
     let fields: Vec<Field> = arrays
         .iter()
         .enumerate()
@@ -174,7 +180,81 @@ const TYPES: [SqlType; 11] = [
     },
 ];
 
+/// The layouts of the `VARCHAR` columns, which follow the [`TYPES`] columns in the batch.
+fn string_types() -> [DataType; 5] {
+    [
+        DataType::Utf8,
+        DataType::LargeUtf8,
+        DataType::Utf8View,
+        DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8)),
+        DataType::Dictionary(Box::new(DataType::UInt16), Box::new(DataType::LargeUtf8)),
+    ]
+}
+
+/// Strings with the edges of every layout: empty, NULL, ASCII and multi-byte, prefixes of each
+/// other, exactly 12 bytes (the longest inline view) and 13, longer ones that differ at the end,
+/// bytes above 0x7f (byte-wise order differs from signed order), `%`, `_` and `\`.
+const STRINGS: [Option<&str>; 24] = [
+    Some(""),
+    None,
+    Some("a"),
+    Some("abc"),
+    Some("abd"),
+    Some("ab"),
+    Some("PROMO BRASS"),
+    Some("PROMO"),
+    Some("日本語"),
+    Some("日本"),
+    Some("é"),
+    Some("e"),
+    Some("a long string over twelve bytes"),
+    Some("a long string over twelve bytez"),
+    Some("exactly12byt"),
+    Some("exactly13byte"),
+    Some("\u{0}"),
+    Some("ÿ"),
+    Some("AIR REG"),
+    None,
+    Some("AIR"),
+    Some("%_\\"),
+    Some("x%y"),
+    Some("long prefix 日本語 and more text"),
+];
+
+/// String column `k` of the batch: [`STRINGS`] in an order of its own, in layout `dt`.
+fn string_column(k: usize, dt: &DataType) -> ArrayRef {
+    let values: Vec<Option<&str>> = (0..ROWS)
+        .map(|i| STRINGS[(i * (2 * k + 1) + 3 * k) % STRINGS.len()])
+        .collect();
+    match dt {
+        DataType::Utf8 => Arc::new(StringArray::from(values)),
+        DataType::LargeUtf8 => Arc::new(LargeStringArray::from(values)),
+        DataType::Utf8View => {
+            // Small blocks: out-of-line strings spread over many data buffers.
+            let mut b = StringViewBuilder::new().with_fixed_block_size(64);
+            for v in values {
+                b.append_option(v);
+            }
+            Arc::new(b.finish())
+        }
+        DataType::Dictionary(_, _) => {
+            let d: DictionaryArray<Int32Type> = values.into_iter().collect();
+            arrow::compute::cast(&d, dt).unwrap()
+        }
+        other => panic!("not a string layout: {other}"),
+    }
+}
+
 fn col(index: usize) -> Expr {
+    if index >= TYPES.len() {
+        return Expr::column(ColumnRef {
+            index,
+            name: format!("c{index}"),
+            ty: SqlType::Utf8,
+            data_type: string_types()[index - TYPES.len()].clone(),
+            nullable: true,
+        });
+    }
     let ty = TYPES[index];
     Expr::column(ColumnRef {
         index,
@@ -183,6 +263,15 @@ fn col(index: usize) -> Expr {
         data_type: ty.to_arrow(),
         nullable: true,
     })
+}
+
+/// The indices of the `VARCHAR` columns.
+fn string_columns() -> std::ops::Range<usize> {
+    TYPES.len()..TYPES.len() + string_types().len()
+}
+
+fn str_(s: &str) -> Expr {
+    lit(Scalar::Utf8(s.into()), SqlType::Utf8)
 }
 
 fn lit(value: Scalar, ty: SqlType) -> Expr {
@@ -554,7 +643,183 @@ fn schema_mismatch_is_an_error_not_ub() {
 }
 
 #[test]
-fn unsupported_constructs_name_themselves() {
+fn string_comparisons_in_every_layout() {
+    use BinaryOp::*;
+    let literals = [
+        "",
+        "abc",
+        "ab",
+        "日本",
+        "ÿ",
+        "exactly12byt",
+        "exactly13byte",
+        "a long string over twelve bytes",
+    ];
+    for op in [Eq, NotEq, Lt, LtEq, Gt, GtEq] {
+        for i in string_columns() {
+            // Each layout against itself and against the next one.
+            let next = TYPES.len() + (i + 1 - TYPES.len()) % string_types().len();
+            check(&cmp(op, col(i), col(i)));
+            check(&cmp(op, col(i), col(next)));
+            for s in literals {
+                check(&cmp(op, col(i), str_(s)));
+            }
+            for s in &literals[..3] {
+                check(&cmp(op, str_(s), col(i)));
+            }
+            check(&cmp(op, col(i), Expr::null(SqlType::Utf8)));
+        }
+        check(&cmp(op, str_("abc"), str_("abd")));
+    }
+}
+
+#[test]
+fn string_in_lists_null_tests_and_case() {
+    use BinaryOp::*;
+    for i in string_columns() {
+        check(&Expr::is_null(col(i), false));
+        check(&Expr::is_null(col(i), true));
+        for negated in [false, true] {
+            let items = vec![
+                str_("abc"),
+                str_(""),
+                str_("日本語"),
+                str_("a long string over twelve bytez"),
+                str_("exactly12byt"),
+            ];
+            check(&Expr::in_list(col(i), items.clone(), negated).unwrap());
+            let mut with_null = items;
+            with_null.push(Expr::null(SqlType::Utf8));
+            check(&Expr::in_list(col(i), with_null, negated).unwrap());
+            check(&Expr::in_list(col(i), vec![str_("AIR"), str_("AIR REG")], negated).unwrap());
+        }
+        // A string-valued CASE, mixed with numbers.
+        let pick = Expr::case(
+            vec![(cmp(Gt, col(0), i32_(0)), col(i))],
+            Some(col(TYPES.len() + 2)),
+            SqlType::Utf8,
+        )
+        .unwrap();
+        check(&cmp(Eq, pick.clone(), str_("abc")));
+        check(&cmp(Lt, pick, col(TYPES.len())));
+        let no_else = Expr::case(
+            vec![(cmp(Lt, col(0), i32_(0)), col(i))],
+            None,
+            SqlType::Utf8,
+        )
+        .unwrap();
+        check(&Expr::is_null(no_else.clone(), false));
+        check(&cmp(GtEq, no_else, str_("a")));
+        check(&bin(
+            And,
+            cmp(Gt, col(i), str_("a")),
+            cmp(Lt, col(1), lit(Scalar::Int(5), SqlType::Int64)),
+        ));
+    }
+}
+
+fn like(arg: Expr, pattern: &str, escape: Option<char>, negated: bool) -> Expr {
+    Expr::like(arg, pattern.into(), escape, false, negated).unwrap()
+}
+
+#[test]
+fn like_patterns_that_specialize() {
+    let patterns = [
+        "",
+        "%",
+        "%%",
+        "abc",
+        "ab%",
+        "a%",
+        "%bc",
+        "%b%",
+        "PROMO%",
+        "%BRASS",
+        "%本%",
+        "日本%",
+        "%語",
+        "exactly12%",
+        "%twelve bytez",
+        "%over twelve%",
+        "a long string over twelve bytes",
+        "\\%%",
+        "%\\",
+        "x\\%y",
+        "%\\_%",
+        "ÿ",
+    ];
+    for i in string_columns() {
+        for p in patterns {
+            for negated in [false, true] {
+                check(&like(col(i), p, Some('\\'), negated));
+            }
+        }
+        check(&like(col(i), "x#%y", Some('#'), false));
+        check(&like(col(i), "%#_%", Some('#'), false));
+        check(&like(col(i), "%\\", None, false));
+        check(&like(str_("abc"), "a%", None, false));
+        check(&like(Expr::null(SqlType::Utf8), "a%", None, false));
+    }
+}
+
+#[test]
+fn like_patterns_with_underscores_and_segments() {
+    let patterns = [
+        "a_c",
+        "_",
+        "__",
+        "___",
+        "日_語",
+        "%本_",
+        "_本%",
+        "_%_",
+        "%a%b%",
+        "a%b%c",
+        "%1%2_3%",
+        "%_x_%",
+        "ab%ba",
+        "%e%e%",
+        "%o%e%",
+        "a%s",
+        "%long%twelve%",
+        "____________",
+        "_____________",
+        "exactly1_b%",
+        "%o_g%s_r%z",
+        "\\%\\_%",
+        "%_\\%_%",
+    ];
+    for i in string_columns() {
+        for p in patterns {
+            for negated in [false, true] {
+                check(&like(col(i), p, Some('\\'), negated));
+            }
+        }
+    }
+}
+
+/// Every pattern of up to three characters over `a`, `é`, `%`, `_` against every string of up
+/// to four characters over `a`, `é` (as the interpreter's own exhaustive test).
+#[test]
+fn like_agrees_on_all_small_cases() {
+    fn all(alphabet: &[&str], max: usize) -> Vec<String> {
+        let mut out = vec![String::new()];
+        let mut frontier = vec![String::new()];
+        for _ in 0..max {
+            frontier = frontier
+                .iter()
+                .flat_map(|s| alphabet.iter().map(move |c| format!("{s}{c}")))
+                .collect();
+            out.extend(frontier.iter().cloned());
+        }
+        out
+    }
+    let texts = all(&["a", "é"], 4);
+    let mut values: Vec<Option<&str>> = texts.iter().map(|t| Some(t.as_str())).collect();
+    values.push(None);
+    let array: ArrayRef = Arc::new(StringArray::from(values));
+    let schema = Arc::new(Schema::new(vec![Field::new("s", DataType::Utf8, true)]));
+    let b = RecordBatch::try_new(schema, vec![array]).unwrap();
     let s = Expr::column(ColumnRef {
         index: 0,
         name: "s".into(),
@@ -562,10 +827,35 @@ fn unsupported_constructs_name_themselves() {
         data_type: DataType::Utf8,
         nullable: true,
     });
-    let e = Expr::is_null(s, false);
+    for p in all(&["a", "é", "%", "_"], 3) {
+        let e = like(s.clone(), &p, None, false);
+        let kernel = FilterKernel::compile(&e, 1).unwrap();
+        agree_on(&e, &kernel, &b);
+    }
+}
+
+#[test]
+fn string_kernels_check_the_layout() {
+    let e = cmp(BinaryOp::Eq, col(TYPES.len()), str_("abc"));
+    let kernel = FilterKernel::compile(&e, 1).unwrap();
+    let field = |dt: DataType| Arc::new(Schema::new(vec![Field::new("c11", dt, true)]));
+    let mut columns: Vec<ArrayRef> = batch().columns()[..TYPES.len()].to_vec();
+    let mut fields: Vec<Field> = batch().schema().fields()[..TYPES.len()]
+        .iter()
+        .map(|f| f.as_ref().clone())
+        .collect();
+    columns.push(Arc::new(LargeStringArray::from(vec![Some("abc"); ROWS])));
+    fields.push(field(DataType::LargeUtf8).field(0).clone());
+    let other = RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).unwrap();
+    assert!(matches!(kernel.filter(&other), Err(Error::Internal(_))));
+}
+
+#[test]
+fn unsupported_constructs_name_themselves() {
+    let s = col(TYPES.len());
     assert_eq!(
-        not_compiled(&e),
-        "reading column 's' of type VARCHAR is not compiled yet"
+        not_compiled(&Expr::like(s.clone(), "a%".into(), None, true, false).unwrap()),
+        "ILIKE is not compiled yet"
     );
     let e = cmp(
         BinaryOp::Eq,
@@ -641,14 +931,30 @@ impl Gen {
                 let max = 10i128.pow(precision as u32) - 1;
                 Scalar::Decimal([0, 5, -5, max, -max, 100][self.below(6) as usize])
             }
+            SqlType::Utf8 => {
+                let i = self.below(STRINGS.len() as u64) as usize;
+                Scalar::Utf8(STRINGS[i].unwrap_or("abc").into())
+            }
             _ => Scalar::Null,
         };
         lit(v, ty)
     }
 
+    /// A column type, `VARCHAR` included.
+    fn any_type(&mut self) -> SqlType {
+        match TYPES.get(self.below(TYPES.len() as u64 + 2) as usize) {
+            Some(&t) => t,
+            None => SqlType::Utf8,
+        }
+    }
+
     /// An expression of type `ty`.
     fn expr(&mut self, ty: SqlType, depth: u32) -> Expr {
-        let columns: Vec<usize> = (0..TYPES.len()).filter(|&i| TYPES[i] == ty).collect();
+        let columns: Vec<usize> = if ty == SqlType::Utf8 {
+            string_columns().collect()
+        } else {
+            (0..TYPES.len()).filter(|&i| TYPES[i] == ty).collect()
+        };
         if depth == 0 || self.below(4) == 0 {
             return if !columns.is_empty() && self.below(3) != 0 {
                 col(columns[self.below(columns.len() as u64) as usize])
@@ -669,6 +975,11 @@ impl Gen {
             }
             SqlType::Decimal { .. } => self.decimal(ty, d),
             t if t.is_integer() || t.is_float() => self.number(t, d),
+            SqlType::Utf8 => {
+                let c = self.boolean(d);
+                let v = self.expr(ty, d);
+                Expr::case(vec![(c, v)], Some(self.expr(ty, d)), ty).unwrap()
+            }
             _ => self.literal(ty),
         }
     }
@@ -752,9 +1063,9 @@ impl Gen {
 
     fn boolean(&mut self, d: u32) -> Expr {
         use BinaryOp::*;
-        match self.below(6) {
+        match self.below(7) {
             0 | 1 => {
-                let ty = TYPES[self.below(TYPES.len() as u64) as usize];
+                let ty = self.any_type();
                 let op = [Eq, NotEq, Lt, LtEq, Gt, GtEq][self.below(6) as usize];
                 cmp(op, self.expr(ty, d), self.expr(ty, d))
             }
@@ -768,7 +1079,7 @@ impl Gen {
             }
             3 => Expr::unary(UnaryOp::Not, self.expr(SqlType::Boolean, d)).unwrap(),
             4 => {
-                let ty = TYPES[self.below(TYPES.len() as u64) as usize];
+                let ty = self.any_type();
                 if self.below(2) == 0 {
                     Expr::is_null(self.expr(ty, d), self.below(2) == 0)
                 } else {
@@ -776,11 +1087,35 @@ impl Gen {
                     Expr::in_list(self.expr(ty, d), items, self.below(2) == 0).unwrap()
                 }
             }
-            _ => {
+            5 => {
                 let c = self.expr(SqlType::Boolean, d);
                 let v = self.expr(SqlType::Boolean, d);
                 let e = self.expr(SqlType::Boolean, d);
                 Expr::case(vec![(c, v)], Some(e), SqlType::Boolean).unwrap()
+            }
+            _ => {
+                let patterns = [
+                    "%",
+                    "abc",
+                    "ab%",
+                    "%bc",
+                    "%b%",
+                    "日本%",
+                    "%本%",
+                    "%語",
+                    "exactly12%",
+                    "%bytez",
+                    "%\\%%",
+                    "",
+                    "a_c",
+                    "%_本%",
+                    "_",
+                    "a%b%",
+                    "%e",
+                ];
+                let p = patterns[self.below(patterns.len() as u64) as usize];
+                let s = self.expr(SqlType::Utf8, d);
+                Expr::like(s, p.into(), Some('\\'), false, self.below(2) == 0).unwrap()
             }
         }
     }

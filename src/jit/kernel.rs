@@ -3,8 +3,9 @@
 use std::mem::ManuallyDrop;
 use std::time::{Duration, Instant};
 
-use arrow::array::{Array, AsArray, BooleanArray, RecordBatch};
+use arrow::array::{Array, ArrayRef, AsArray, BooleanArray, RecordBatch};
 use arrow::buffer::{BooleanBuffer, Buffer};
+use arrow::compute::cast;
 use arrow::datatypes::DataType;
 use inkwell::context::Context;
 use inkwell::execution_engine::ExecutionEngine;
@@ -186,7 +187,9 @@ impl FilterKernel {
     /// [`Error::Internal`], never undefined behaviour.
     pub fn filter(&self, batch: &RecordBatch) -> Result<BooleanArray> {
         let n = batch.num_rows();
-        let mut args = Vec::with_capacity(self.columns.len());
+        // The arrays the kernel reads (dictionaries unpacked) and the data-buffer tables of
+        // views; both must outlive the call.
+        let mut arrays: Vec<ArrayRef> = Vec::with_capacity(self.columns.len());
         for slot in &self.columns {
             let column = batch.columns().get(slot.index).ok_or_else(|| {
                 Error::internal(format!(
@@ -204,13 +207,22 @@ impl FilterKernel {
                     column.len()
                 )));
             }
-            args.push(column_arg(column.as_ref())?);
+            arrays.push(match column.data_type() {
+                DataType::Dictionary(_, value) => cast(column.as_ref(), value)?,
+                _ => column.clone(),
+            });
         }
+        let mut buffer_tables: Vec<Vec<*const u8>> = vec![];
+        let args = arrays
+            .iter()
+            .map(|a| column_arg(a.as_ref(), &mut buffer_tables))
+            .collect::<Result<Vec<ColumnArg>>>()?;
         let mut out = vec![0u64; n.div_ceil(64)];
         let mut status = KernelStatus::default();
         // SAFETY: `args` has one entry per slot, each describing a live array of the slot's type
-        // with `n` rows (checked above); `out` has n.div_ceil(64) zeroed words; `status` is
-        // zeroed; `self` owns the engine that holds the code.
+        // with `n` rows (checked above; `arrays` and `buffer_tables` live until after the call);
+        // `out` has n.div_ceil(64) zeroed words; `status` is zeroed; `self` owns the engine that
+        // holds the code.
         unsafe { (self.entry)(args.as_ptr(), n as u64, out.as_mut_ptr(), &mut status) };
         if status.code != 0 {
             return Err(self.error(status));
@@ -253,12 +265,51 @@ impl FilterKernel {
     }
 }
 
-/// The kernel's view of one fixed-width array.
-fn column_arg(array: &dyn Array) -> Result<ColumnArg> {
+/// The kernel's view of one array (see [`ColumnArg`] for the string layouts). The data-buffer
+/// table of a view array is pushed to `tables`, which must outlive the call.
+fn column_arg(array: &dyn Array, tables: &mut Vec<Vec<*const u8>>) -> Result<ColumnArg> {
     let (validity, validity_offset) = match array.nulls() {
         Some(n) => (n.inner().values().as_ptr(), n.inner().offset() as u64),
         None => (std::ptr::null(), 0),
     };
+    let string = |offsets: *const u8, data: *const u8| ColumnArg {
+        values: std::ptr::null(),
+        validity,
+        offset: 0,
+        validity_offset,
+        offsets,
+        data,
+    };
+    match array.data_type() {
+        // The typed arrays' offsets and views are already sliced: row 0 is entry 0.
+        DataType::Utf8 => {
+            let a = array.as_string::<i32>();
+            return Ok(string(
+                a.offsets().inner().inner().as_ptr(),
+                a.values().as_ptr(),
+            ));
+        }
+        DataType::LargeUtf8 => {
+            let a = array.as_string::<i64>();
+            return Ok(string(
+                a.offsets().inner().inner().as_ptr(),
+                a.values().as_ptr(),
+            ));
+        }
+        DataType::Utf8View => {
+            let a = array.as_string_view();
+            let mut table: Vec<*const u8> = a.data_buffers().iter().map(|b| b.as_ptr()).collect();
+            // The kernel reads entry 0 for inline strings: there must be one.
+            table.push(std::ptr::null());
+            let data = table.as_ptr().cast::<u8>();
+            tables.push(table);
+            return Ok(ColumnArg {
+                values: a.views().inner().as_ptr(),
+                ..string(std::ptr::null(), data)
+            });
+        }
+        _ => {}
+    }
     let (values, offset) = if array.data_type() == &DataType::Boolean {
         let bits = array.as_boolean().values();
         (bits.values().as_ptr(), bits.offset() as u64)

@@ -13,10 +13,11 @@
 //! arithmetic uses `i256` so that LLVM expands it inline.
 //!
 //! Here: leaves, comparisons, logic, `IN`, `CASE`; in `arith`: arithmetic; in `cast`: casts and
-//! functions.
+//! functions; in `strings`: `VARCHAR` columns and literals, string comparisons and `LIKE`.
 
 mod arith;
 mod cast;
+mod strings;
 
 use std::collections::HashMap;
 
@@ -42,6 +43,10 @@ pub(super) struct ColumnParams<'ctx> {
     pub validity_mask: IntValue<'ctx>,
     pub validity_offset: IntValue<'ctx>,
     pub offset: IntValue<'ctx>,
+    /// String offsets (see [`crate::codegen::ColumnArg`]).
+    pub offsets: PointerValue<'ctx>,
+    /// String bytes, or the data buffers of views.
+    pub data: PointerValue<'ctx>,
 }
 
 /// One lowered node for the current row.
@@ -166,7 +171,13 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
                 })
             }
             Expr::InList { arg, list, negated } => self.in_list(arg, list, *negated),
-            Expr::Like { .. } => not_compiled("LIKE is not compiled yet"),
+            Expr::Like {
+                arg,
+                pattern,
+                escape,
+                case_insensitive,
+                negated,
+            } => self.like(arg, pattern, *escape, *case_insensitive, *negated),
             Expr::Case {
                 branches,
                 else_,
@@ -193,7 +204,7 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
             SqlType::Float32 => c.f32_type().into(),
             SqlType::Float64 => c.f64_type().into(),
             SqlType::Decimal { .. } => c.i128_type().into(),
-            SqlType::Utf8 => return not_compiled("VARCHAR values are not compiled yet"),
+            SqlType::Utf8 => self.string_type().into(),
         })
     }
 
@@ -371,7 +382,11 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
             return Err(Error::internal("column slot out of range").into());
         }
         let idx = b.build_int_add(offset, self.row, "idx")?;
-        let value: BasicValueEnum = if ty == SqlType::Boolean {
+        let vidx = b.build_int_add(voff, self.row, "vidx")?;
+        let valid = self.read_bit(validity, vidx, Some(vmask))?;
+        let value: BasicValueEnum = if ty == SqlType::Utf8 {
+            self.read_string(slot, idx, valid)?
+        } else if ty == SqlType::Boolean {
             self.read_bit(values, idx, None)?.into()
         } else {
             let t = self.llvm_type(ty)?;
@@ -389,8 +404,6 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
             }
             v
         };
-        let vidx = b.build_int_add(voff, self.row, "vidx")?;
-        let valid = self.read_bit(validity, vidx, Some(vmask))?;
         Ok(Lowered {
             value,
             valid,
@@ -409,7 +422,7 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
             (Scalar::Float(v), _) => t.into_float_type().const_float(*v).into(),
             (Scalar::Decimal(v), _) => self.const_i128(*v).into(),
             (Scalar::Date(v), _) => t.into_int_type().const_int(*v as i64 as u64, true).into(),
-            (Scalar::Utf8(_), _) => return not_compiled("VARCHAR literals are not compiled yet"),
+            (Scalar::Utf8(s), _) => self.string_literal(s)?,
         };
         Ok(Lowered {
             value,
@@ -428,6 +441,9 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         r: BasicValueEnum<'ctx>,
     ) -> R<IntValue<'ctx>> {
         let b = self.b;
+        if ty == SqlType::Utf8 {
+            return self.string_compare(op, l, r);
+        }
         if ty.is_float() {
             let (x, y) = (l.into_float_value(), r.into_float_value());
             return match op {

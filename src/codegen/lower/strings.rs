@@ -1,0 +1,912 @@
+//! `VARCHAR` in the row function: column reads in every layout, literals, byte-wise comparisons
+//! and `LIKE` with a constant pattern.
+//!
+//! A string value is an LLVM `{ ptr, i64 }`: its first byte and its length in bytes. Where a
+//! value is NULL the pair still points at readable memory (or has length 0), so that every
+//! operation can run on every row without branching on validity.
+//!
+//! Strings compare as the interpreter's arrow kernels do: byte-wise as unsigned bytes, then the
+//! shorter string first. The loops are internal `alwaysinline` helper functions of the module
+//! (`qjit_bytes_eq`, `qjit_str_cmp`, `qjit_str_find`), built on first use; nothing calls out of the
+//! module. `LIKE` patterns are specialized when compiled, as the interpreter does: no wildcard →
+//! equality, `abc%` → prefix, `%abc` → suffix, `%abc%` → byte search, `%` → any non-NULL string.
+//! Other patterns (with `_`, or more than one literal segment) and `ILIKE` are not compiled.
+
+use inkwell::attributes::{Attribute, AttributeLoc};
+use inkwell::builder::Builder;
+use inkwell::module::Linkage;
+use inkwell::types::{BasicMetadataTypeEnum, StructType};
+use inkwell::values::{BasicValueEnum, FunctionValue, IntValue, PointerValue};
+use inkwell::{AddressSpace, IntPredicate};
+
+use super::{Lowered, Lowerer, R};
+use crate::codegen::{not_compiled, StringLayout};
+use crate::error::Error;
+use crate::ir::{BinaryOp, Expr};
+
+/// Views: strings of up to this many bytes are stored inside the view.
+const VIEW_INLINE_MAX: u64 = 12;
+
+/// What a `LIKE` pattern reduces to.
+#[derive(Clone, Debug, PartialEq)]
+enum LikeShape {
+    Equals(String),
+    StartsWith(String),
+    EndsWith(String),
+    Contains(String),
+    /// `%`: every non-NULL string.
+    Any,
+}
+
+/// One element of a pattern segment.
+#[derive(Clone, Debug, PartialEq)]
+enum Piece {
+    Text(String),
+    /// `_`: one character.
+    One,
+}
+
+/// The segments of a case-sensitive pattern between its `%`s, parsed as the interpreter's
+/// `Pattern::compile` parses it: escapes first (an escape at the end stands for itself), empty
+/// middle segments dropped.
+fn like_segments(pattern: &str, escape: Option<char>) -> Vec<Vec<Piece>> {
+    let mut segments = vec![];
+    let mut pieces: Vec<Piece> = vec![];
+    let mut text = String::new();
+    let flush = |text: &mut String, pieces: &mut Vec<Piece>| {
+        if !text.is_empty() {
+            pieces.push(Piece::Text(std::mem::take(text)));
+        }
+    };
+    let mut chars = pattern.chars();
+    while let Some(c) = chars.next() {
+        if Some(c) == escape {
+            text.push(chars.next().unwrap_or(c));
+        } else if c == '%' {
+            flush(&mut text, &mut pieces);
+            segments.push(std::mem::take(&mut pieces));
+        } else if c == '_' {
+            flush(&mut text, &mut pieces);
+            pieces.push(Piece::One);
+        } else {
+            text.push(c);
+        }
+    }
+    flush(&mut text, &mut pieces);
+    segments.push(pieces);
+    if segments.len() > 2 {
+        let last = segments.pop();
+        let first = segments.remove(0);
+        segments.retain(|s| !s.is_empty());
+        segments.insert(0, first);
+        segments.extend(last);
+    }
+    segments
+}
+
+/// A segment's text if it has no `_`.
+fn literal(segment: &[Piece]) -> Option<String> {
+    let mut out = String::new();
+    for p in segment {
+        match p {
+            Piece::Text(t) => out.push_str(t),
+            Piece::One => return None,
+        }
+    }
+    Some(out)
+}
+
+/// The simple shape of a pattern's segments, if it has one (as the interpreter chooses them).
+fn like_shape(segments: &[Vec<Piece>]) -> Option<LikeShape> {
+    let literals: Option<Vec<String>> = segments.iter().map(|s| literal(s)).collect();
+    Some(match literals?.as_slice() {
+        [one] => LikeShape::Equals(one.clone()),
+        [a, b] if a.is_empty() && b.is_empty() => LikeShape::Any,
+        [prefix, b] if b.is_empty() => LikeShape::StartsWith(prefix.clone()),
+        [a, suffix] if a.is_empty() => LikeShape::EndsWith(suffix.clone()),
+        [a, middle, c] if a.is_empty() && c.is_empty() => LikeShape::Contains(middle.clone()),
+        _ => return None,
+    })
+}
+
+impl<'ctx> Lowerer<'_, 'ctx> {
+    /// `{ ptr, i64 }`: a string's bytes and length.
+    pub(super) fn string_type(&self) -> StructType<'ctx> {
+        let ptr = self.ctx.ptr_type(AddressSpace::default());
+        self.ctx
+            .struct_type(&[ptr.into(), self.ctx.i64_type().into()], false)
+    }
+
+    fn make_string(&self, ptr: PointerValue<'ctx>, len: IntValue<'ctx>) -> R<BasicValueEnum<'ctx>> {
+        let b = self.b;
+        let s = b.build_insert_value(self.string_type().get_undef(), ptr, 0, "str")?;
+        let s = b.build_insert_value(s, len, 1, "str")?;
+        Ok(s.into_struct_value().into())
+    }
+
+    fn string_parts(&self, v: BasicValueEnum<'ctx>) -> R<(PointerValue<'ctx>, IntValue<'ctx>)> {
+        let BasicValueEnum::StructValue(s) = v else {
+            return Err(Error::internal("a VARCHAR value is not a { ptr, i64 } pair").into());
+        };
+        let p = self.b.build_extract_value(s, 0, "str_ptr")?;
+        let l = self.b.build_extract_value(s, 1, "str_len")?;
+        Ok((p.into_pointer_value(), l.into_int_value()))
+    }
+
+    /// A constant string: a private global holding the bytes.
+    pub(super) fn string_literal(&self, s: &str) -> R<BasicValueEnum<'ctx>> {
+        let (ptr, len) = self.literal_bytes(s);
+        Ok(self
+            .string_type()
+            .const_named_struct(&[ptr.into(), len.into()])
+            .into())
+    }
+
+    /// The bytes of `s` in a private global, and their count.
+    fn literal_bytes(&self, s: &str) -> (PointerValue<'ctx>, IntValue<'ctx>) {
+        let bytes = self.ctx.const_string(s.as_bytes(), false);
+        let global = self.module.add_global(bytes.get_type(), None, "qjit_str");
+        global.set_initializer(&bytes);
+        global.set_constant(true);
+        global.set_linkage(Linkage::Private);
+        global.set_unnamed_addr(true);
+        let len = self.ctx.i64_type().const_int(s.len() as u64, false);
+        (global.as_pointer_value(), len)
+    }
+
+    /// The string of row `idx` (array offset included) of column `slot`; `valid` is the row's
+    /// validity (a NULL view may hold anything, so it reads as the empty string).
+    pub(super) fn read_string(
+        &self,
+        slot: usize,
+        idx: IntValue<'ctx>,
+        valid: IntValue<'ctx>,
+    ) -> R<BasicValueEnum<'ctx>> {
+        let b = self.b;
+        let i8t = self.ctx.i8_type();
+        let i32t = self.ctx.i32_type();
+        let i64t = self.ctx.i64_type();
+        let ptr_t = self.ctx.ptr_type(AddressSpace::default());
+        let data_type = &self
+            .slots
+            .get(slot)
+            .ok_or_else(|| Error::internal("column slot out of range"))?
+            .data_type;
+        let layout = StringLayout::of(data_type).ok_or_else(|| {
+            Error::internal(format!(
+                "{data_type} is not a string layout the kernel reads"
+            ))
+        })?;
+        let p = &self.cols[slot];
+        match layout {
+            StringLayout::Offsets32 | StringLayout::Offsets64 => {
+                let t = if layout == StringLayout::Offsets32 {
+                    i32t
+                } else {
+                    i64t
+                };
+                let next = b.build_int_add(idx, i64t.const_int(1, false), "next_idx")?;
+                // SAFETY (of the generated code): offsets has len + 1 entries from the offset.
+                let (p0, p1) = unsafe {
+                    (
+                        b.build_in_bounds_gep(t, p.offsets, &[idx], "start_ptr")?,
+                        b.build_in_bounds_gep(t, p.offsets, &[next], "end_ptr")?,
+                    )
+                };
+                let start = b.build_load(t, p0, "start")?.into_int_value();
+                let end = b.build_load(t, p1, "end")?.into_int_value();
+                let start = b.build_int_s_extend_or_bit_cast(start, i64t, "start64")?;
+                let end = b.build_int_s_extend_or_bit_cast(end, i64t, "end64")?;
+                let len = b.build_int_sub(end, start, "len")?;
+                // SAFETY (of the generated code): offsets point into the data buffer.
+                let bytes = unsafe { b.build_in_bounds_gep(i8t, p.data, &[start], "bytes")? };
+                self.make_string(bytes, len)
+            }
+            StringLayout::Views => {
+                let at = b.build_int_mul(idx, i64t.const_int(16, false), "view_at")?;
+                // SAFETY (of the generated code): every row has a 16-byte view.
+                let view = unsafe { b.build_in_bounds_gep(i8t, p.values, &[at], "view")? };
+                let field = |n: u64, name: &str| -> R<IntValue<'ctx>> {
+                    // SAFETY (of the generated code): bytes 0..16 of the view.
+                    let fp = unsafe {
+                        b.build_in_bounds_gep(i8t, view, &[i64t.const_int(n, false)], name)?
+                    };
+                    let v = b.build_load(i32t, fp, name)?.into_int_value();
+                    Ok(b.build_int_z_extend(v, i64t, name)?)
+                };
+                let len = field(0, "view_len")?;
+                let len = b
+                    .build_select(valid, len, i64t.const_zero(), "len")?
+                    .into_int_value();
+                let long = b.build_int_compare(
+                    IntPredicate::UGT,
+                    len,
+                    i64t.const_int(VIEW_INLINE_MAX, false),
+                    "out_of_line",
+                )?;
+                let buffer = field(8, "view_buffer")?;
+                let offset = field(12, "view_offset")?;
+                // Inline strings read buffer 0 (which always exists) and ignore it.
+                let buffer = b
+                    .build_select(long, buffer, i64t.const_zero(), "buffer")?
+                    .into_int_value();
+                // SAFETY (of the generated code): `data` has an entry for every buffer index of a
+                // valid out-of-line view, and at least one.
+                let bp = unsafe { b.build_in_bounds_gep(ptr_t, p.data, &[buffer], "buffer_ptr")? };
+                let base = b.build_load(ptr_t, bp, "buffer_base")?.into_pointer_value();
+                // Not `inbounds`: for inline strings `base` may be anything; the select drops it.
+                // SAFETY (of the generated code): only used where the view is out of line.
+                let outside = unsafe { b.build_gep(i8t, base, &[offset], "outside")? };
+                // SAFETY (of the generated code): bytes 4..16 of the view.
+                let inside = unsafe {
+                    b.build_in_bounds_gep(i8t, view, &[i64t.const_int(4, false)], "inline")?
+                };
+                let bytes = b
+                    .build_select(long, outside, inside, "bytes")?
+                    .into_pointer_value();
+                self.make_string(bytes, len)
+            }
+        }
+    }
+
+    /// `l op r` for strings: byte-wise, then by length.
+    pub(super) fn string_compare(
+        &self,
+        op: BinaryOp,
+        l: BasicValueEnum<'ctx>,
+        r: BasicValueEnum<'ctx>,
+    ) -> R<IntValue<'ctx>> {
+        let b = self.b;
+        let (lp, ll) = self.string_parts(l)?;
+        let (rp, rl) = self.string_parts(r)?;
+        if matches!(op, BinaryOp::Eq | BinaryOp::NotEq) {
+            let eq = self.string_eq(lp, ll, rp, rl)?;
+            return Ok(if op == BinaryOp::Eq {
+                eq
+            } else {
+                b.build_not(eq, "str_ne")?
+            });
+        }
+        let pred = match op {
+            BinaryOp::Lt => IntPredicate::SLT,
+            BinaryOp::LtEq => IntPredicate::SLE,
+            BinaryOp::Gt => IntPredicate::SGT,
+            BinaryOp::GtEq => IntPredicate::SGE,
+            _ => {
+                return Err(Error::internal(format!("{} is not a comparison", op.symbol())).into())
+            }
+        };
+        let f = self.str_cmp_fn()?;
+        let c = self.call(f, &[lp.into(), ll.into(), rp.into(), rl.into()], "str_cmp")?;
+        Ok(b.build_int_compare(pred, c, self.ctx.i32_type().const_zero(), "str_order")?)
+    }
+
+    /// Equal lengths and equal bytes.
+    fn string_eq(
+        &self,
+        lp: PointerValue<'ctx>,
+        ll: IntValue<'ctx>,
+        rp: PointerValue<'ctx>,
+        rl: IntValue<'ctx>,
+    ) -> R<IntValue<'ctx>> {
+        let b = self.b;
+        let same_len = b.build_int_compare(IntPredicate::EQ, ll, rl, "same_len")?;
+        let n = b
+            .build_select(same_len, ll, self.ctx.i64_type().const_zero(), "eq_n")?
+            .into_int_value();
+        let bytes = self.bytes_eq(lp, rp, n)?;
+        Ok(b.build_and(same_len, bytes, "str_eq")?)
+    }
+
+    fn bytes_eq(
+        &self,
+        p: PointerValue<'ctx>,
+        q: PointerValue<'ctx>,
+        n: IntValue<'ctx>,
+    ) -> R<IntValue<'ctx>> {
+        let f = self.bytes_eq_fn()?;
+        self.call(f, &[p.into(), q.into(), n.into()], "bytes_eq")
+    }
+
+    /// `arg [NOT] LIKE pattern [ESCAPE escape]`, for the pattern shapes that specialize.
+    pub(super) fn like(
+        &mut self,
+        arg: &Expr,
+        pattern: &str,
+        escape: Option<char>,
+        case_insensitive: bool,
+        negated: bool,
+    ) -> R<Lowered<'ctx>> {
+        if case_insensitive {
+            return not_compiled("ILIKE is not compiled yet");
+        }
+        let segments = like_segments(pattern, escape);
+        let shape = like_shape(&segments);
+        let a = self.lower(arg)?;
+        let b = self.b;
+        let i64t = self.ctx.i64_type();
+        let (p, len) = self.string_parts(a.value)?;
+        let Some(shape) = shape else {
+            let f = self.like_matcher_fn(&segments)?;
+            let matched = self.call(f, &[p.into(), len.into()], "like")?;
+            return self.like_result(matched, a, negated);
+        };
+        let matched = match &shape {
+            LikeShape::Any => self.bool_const(true),
+            LikeShape::Equals(s) => {
+                let (q, n) = self.string_parts(self.string_literal(s)?)?;
+                self.string_eq(p, len, q, n)?
+            }
+            LikeShape::StartsWith(s) | LikeShape::EndsWith(s) => {
+                let (q, n) = self.string_parts(self.string_literal(s)?)?;
+                let fits = b.build_int_compare(IntPredicate::UGE, len, n, "fits")?;
+                let count = b
+                    .build_select(fits, n, i64t.const_zero(), "count")?
+                    .into_int_value();
+                let start = if matches!(shape, LikeShape::EndsWith(_)) {
+                    let at = b.build_int_sub(len, count, "suffix_at")?;
+                    let at = b
+                        .build_select(fits, at, i64t.const_zero(), "suffix_at")?
+                        .into_int_value();
+                    // SAFETY (of the generated code): `at + count <= len`.
+                    unsafe { b.build_in_bounds_gep(self.ctx.i8_type(), p, &[at], "suffix")? }
+                } else {
+                    p
+                };
+                let bytes = self.bytes_eq(start, q, count)?;
+                b.build_and(fits, bytes, "affix")?
+            }
+            LikeShape::Contains(s) => {
+                let (q, n) = self.string_parts(self.string_literal(s)?)?;
+                let f = self.str_find_fn()?;
+                self.call(f, &[p.into(), len.into(), q.into(), n.into()], "contains")?
+            }
+        };
+        self.like_result(matched, a, negated)
+    }
+
+    fn like_result(
+        &self,
+        matched: IntValue<'ctx>,
+        a: Lowered<'ctx>,
+        negated: bool,
+    ) -> R<Lowered<'ctx>> {
+        let value = if negated {
+            self.b.build_not(matched, "not_like")?
+        } else {
+            matched
+        };
+        Ok(Lowered {
+            value: value.into(),
+            valid: a.valid,
+            err: a.err,
+        })
+    }
+
+    // ---- helper functions ----
+
+    fn call(
+        &self,
+        f: FunctionValue<'ctx>,
+        args: &[inkwell::values::BasicMetadataValueEnum<'ctx>],
+        name: &str,
+    ) -> R<IntValue<'ctx>> {
+        Ok(self
+            .b
+            .build_call(f, args, name)?
+            .try_as_basic_value()
+            .basic()
+            .ok_or_else(|| Error::internal(format!("{name} returns nothing")))?
+            .into_int_value())
+    }
+
+    /// The helper `name`, built by `build` on first use: internal, `alwaysinline`, with the row
+    /// function's target attributes.
+    fn helper(
+        &self,
+        name: &str,
+        ret: inkwell::types::IntType<'ctx>,
+        params: &[BasicMetadataTypeEnum<'ctx>],
+        build: impl FnOnce(&Builder<'ctx>, FunctionValue<'ctx>) -> R<()>,
+    ) -> R<FunctionValue<'ctx>> {
+        if let Some(f) = self.module.get_function(name) {
+            return Ok(f);
+        }
+        let f = self.new_helper(name, ret, params)?;
+        let builder = self.ctx.create_builder();
+        build(&builder, f)?;
+        if !f.verify(false) {
+            return Err(Error::internal(format!("LLVM rejected the helper {name}")).into());
+        }
+        Ok(f)
+    }
+
+    /// A new internal `alwaysinline` function with the row function's target attributes.
+    fn new_helper(
+        &self,
+        name: &str,
+        ret: inkwell::types::IntType<'ctx>,
+        params: &[BasicMetadataTypeEnum<'ctx>],
+    ) -> R<FunctionValue<'ctx>> {
+        let f = self
+            .module
+            .add_function(name, ret.fn_type(params, false), Some(Linkage::Internal));
+        let row_fn = self
+            .b
+            .get_insert_block()
+            .and_then(|bb| bb.get_parent())
+            .ok_or_else(|| Error::internal("the builder is outside the row function"))?;
+        for key in ["target-cpu", "target-features"] {
+            if let Some(a) = row_fn.get_string_attribute(AttributeLoc::Function, key) {
+                f.add_attribute(AttributeLoc::Function, a);
+            }
+        }
+        for attr in ["alwaysinline", "nounwind"] {
+            let kind = Attribute::get_named_enum_kind_id(attr);
+            f.add_attribute(
+                AttributeLoc::Function,
+                self.ctx.create_enum_attribute(kind, 0),
+            );
+        }
+        Ok(f)
+    }
+
+    fn param_int(f: FunctionValue<'ctx>, n: u32) -> R<IntValue<'ctx>> {
+        Ok(f.get_nth_param(n)
+            .ok_or_else(|| Error::internal(format!("helper has no parameter {n}")))?
+            .into_int_value())
+    }
+
+    fn param_ptr(f: FunctionValue<'ctx>, n: u32) -> R<PointerValue<'ctx>> {
+        Ok(f.get_nth_param(n)
+            .ok_or_else(|| Error::internal(format!("helper has no parameter {n}")))?
+            .into_pointer_value())
+    }
+
+    /// `i1 qjit_bytes_eq(ptr p, ptr q, i64 n)`: the first `n` bytes are equal.
+    fn bytes_eq_fn(&self) -> R<FunctionValue<'ctx>> {
+        let ctx = self.ctx;
+        let ptr = ctx.ptr_type(AddressSpace::default());
+        let i64t = ctx.i64_type();
+        let i8t = ctx.i8_type();
+        let bool_t = ctx.bool_type();
+        self.helper(
+            "qjit_bytes_eq",
+            bool_t,
+            &[ptr.into(), ptr.into(), i64t.into()],
+            |b, f| {
+                let (p, q, n) = (
+                    Self::param_ptr(f, 0)?,
+                    Self::param_ptr(f, 1)?,
+                    Self::param_int(f, 2)?,
+                );
+                let entry = ctx.append_basic_block(f, "entry");
+                let head = ctx.append_basic_block(f, "head");
+                let body = ctx.append_basic_block(f, "body");
+                let equal = ctx.append_basic_block(f, "equal");
+                let differ = ctx.append_basic_block(f, "differ");
+                b.position_at_end(entry);
+                b.build_unconditional_branch(head)?;
+                b.position_at_end(head);
+                let i = b.build_phi(i64t, "i")?;
+                let iv = i.as_basic_value().into_int_value();
+                let done = b.build_int_compare(IntPredicate::UGE, iv, n, "done")?;
+                b.build_conditional_branch(done, equal, body)?;
+                b.position_at_end(body);
+                // SAFETY (of the generated code): i < n, and both have n bytes.
+                let (pa, qa) = unsafe {
+                    (
+                        b.build_in_bounds_gep(i8t, p, &[iv], "pa")?,
+                        b.build_in_bounds_gep(i8t, q, &[iv], "qa")?,
+                    )
+                };
+                let x = b.build_load(i8t, pa, "x")?.into_int_value();
+                let y = b.build_load(i8t, qa, "y")?.into_int_value();
+                let ne = b.build_int_compare(IntPredicate::NE, x, y, "ne")?;
+                let next = b.build_int_add(iv, i64t.const_int(1, false), "next")?;
+                b.build_conditional_branch(ne, differ, head)?;
+                i.add_incoming(&[(&i64t.const_zero(), entry), (&next, body)]);
+                b.position_at_end(equal);
+                b.build_return(Some(&bool_t.const_int(1, false)))?;
+                b.position_at_end(differ);
+                b.build_return(Some(&bool_t.const_zero()))?;
+                Ok(())
+            },
+        )
+    }
+
+    /// `i32 qjit_str_cmp(ptr p, i64 pl, ptr q, i64 ql)`: -1, 0 or 1, byte-wise (unsigned), then
+    /// the shorter first.
+    fn str_cmp_fn(&self) -> R<FunctionValue<'ctx>> {
+        let ctx = self.ctx;
+        let ptr = ctx.ptr_type(AddressSpace::default());
+        let i64t = ctx.i64_type();
+        let i32t = ctx.i32_type();
+        let i8t = ctx.i8_type();
+        self.helper(
+            "qjit_str_cmp",
+            i32t,
+            &[ptr.into(), i64t.into(), ptr.into(), i64t.into()],
+            |b, f| {
+                let (p, pl, q, ql) = (
+                    Self::param_ptr(f, 0)?,
+                    Self::param_int(f, 1)?,
+                    Self::param_ptr(f, 2)?,
+                    Self::param_int(f, 3)?,
+                );
+                let entry = ctx.append_basic_block(f, "entry");
+                let head = ctx.append_basic_block(f, "head");
+                let body = ctx.append_basic_block(f, "body");
+                let differ = ctx.append_basic_block(f, "differ");
+                let tail = ctx.append_basic_block(f, "by_length");
+                let minus = i32t.const_all_ones();
+                let one = i32t.const_int(1, false);
+                b.position_at_end(entry);
+                let shorter = b.build_int_compare(IntPredicate::ULT, pl, ql, "shorter")?;
+                let n = b.build_select(shorter, pl, ql, "n")?.into_int_value();
+                b.build_unconditional_branch(head)?;
+                b.position_at_end(head);
+                let i = b.build_phi(i64t, "i")?;
+                let iv = i.as_basic_value().into_int_value();
+                let done = b.build_int_compare(IntPredicate::UGE, iv, n, "done")?;
+                b.build_conditional_branch(done, tail, body)?;
+                b.position_at_end(body);
+                // SAFETY (of the generated code): i < min(pl, ql).
+                let (pa, qa) = unsafe {
+                    (
+                        b.build_in_bounds_gep(i8t, p, &[iv], "pa")?,
+                        b.build_in_bounds_gep(i8t, q, &[iv], "qa")?,
+                    )
+                };
+                let x = b.build_load(i8t, pa, "x")?.into_int_value();
+                let y = b.build_load(i8t, qa, "y")?.into_int_value();
+                let ne = b.build_int_compare(IntPredicate::NE, x, y, "ne")?;
+                let next = b.build_int_add(iv, i64t.const_int(1, false), "next")?;
+                b.build_conditional_branch(ne, differ, head)?;
+                i.add_incoming(&[(&i64t.const_zero(), entry), (&next, body)]);
+                b.position_at_end(differ);
+                let lt = b.build_int_compare(IntPredicate::ULT, x, y, "byte_lt")?;
+                let r = b.build_select(lt, minus, one, "byte_order")?;
+                b.build_return(Some(&r))?;
+                b.position_at_end(tail);
+                let longer = b.build_int_compare(IntPredicate::UGT, pl, ql, "longer")?;
+                let r = b
+                    .build_select(longer, one, i32t.const_zero(), "len_gt")?
+                    .into_int_value();
+                let r = b.build_select(shorter, minus, r, "len_order")?;
+                b.build_return(Some(&r))?;
+                Ok(())
+            },
+        )
+    }
+
+    /// `i1 qjit_str_find(ptr p, i64 pl, ptr q, i64 ql)`: `q` occurs in `p` (byte search).
+    fn str_find_fn(&self) -> R<FunctionValue<'ctx>> {
+        let eq = self.bytes_eq_fn()?;
+        let ctx = self.ctx;
+        let ptr = ctx.ptr_type(AddressSpace::default());
+        let i64t = ctx.i64_type();
+        let i8t = ctx.i8_type();
+        let bool_t = ctx.bool_type();
+        self.helper(
+            "qjit_str_find",
+            bool_t,
+            &[ptr.into(), i64t.into(), ptr.into(), i64t.into()],
+            |b, f| {
+                let (p, pl, q, ql) = (
+                    Self::param_ptr(f, 0)?,
+                    Self::param_int(f, 1)?,
+                    Self::param_ptr(f, 2)?,
+                    Self::param_int(f, 3)?,
+                );
+                let entry = ctx.append_basic_block(f, "entry");
+                let pre = ctx.append_basic_block(f, "pre");
+                let head = ctx.append_basic_block(f, "head");
+                let next_bb = ctx.append_basic_block(f, "next");
+                let found = ctx.append_basic_block(f, "found");
+                let missing = ctx.append_basic_block(f, "missing");
+                b.position_at_end(entry);
+                let fits = b.build_int_compare(IntPredicate::ULE, ql, pl, "fits")?;
+                b.build_conditional_branch(fits, pre, missing)?;
+                b.position_at_end(pre);
+                let last = b.build_int_sub(pl, ql, "last")?;
+                b.build_unconditional_branch(head)?;
+                b.position_at_end(head);
+                let s = b.build_phi(i64t, "s")?;
+                let sv = s.as_basic_value().into_int_value();
+                // SAFETY (of the generated code): s + ql <= pl.
+                let at = unsafe { b.build_in_bounds_gep(i8t, p, &[sv], "at")? };
+                let hit = b
+                    .build_call(eq, &[at.into(), q.into(), ql.into()], "hit")?
+                    .try_as_basic_value()
+                    .basic()
+                    .ok_or_else(|| Error::internal("qjit_bytes_eq returns nothing"))?
+                    .into_int_value();
+                b.build_conditional_branch(hit, found, next_bb)?;
+                b.position_at_end(next_bb);
+                let s2 = b.build_int_add(sv, i64t.const_int(1, false), "s2")?;
+                let more = b.build_int_compare(IntPredicate::ULE, s2, last, "more")?;
+                b.build_conditional_branch(more, head, missing)?;
+                s.add_incoming(&[(&i64t.const_zero(), pre), (&s2, next_bb)]);
+                b.position_at_end(found);
+                b.build_return(Some(&bool_t.const_int(1, false)))?;
+                b.position_at_end(missing);
+                b.build_return(Some(&bool_t.const_zero()))?;
+                Ok(())
+            },
+        )
+    }
+}
+
+/// Code generation for a general `LIKE` pattern inside its matcher function: the interpreter's
+/// algorithm (`interp::like`), specialized to the pattern. The first segment is anchored at the
+/// start, the last at the end (found by counting its characters back from the end), and each
+/// middle segment is matched at its leftmost position after the previous one — greedy, without
+/// backtracking, which is exact for `%`-separated segments. A failed check branches to `fail`.
+struct Matcher<'a, 'ctx> {
+    ctx: &'ctx inkwell::context::Context,
+    b: &'a Builder<'ctx>,
+    f: FunctionValue<'ctx>,
+    /// The string's bytes.
+    p: PointerValue<'ctx>,
+    bytes_eq: FunctionValue<'ctx>,
+}
+
+impl<'ctx> Matcher<'_, 'ctx> {
+    /// Continues in a new block where `cond` holds; branches to `fail` where it does not.
+    fn require(&self, cond: IntValue<'ctx>, fail: inkwell::basic_block::BasicBlock<'ctx>) -> R<()> {
+        let ok = self.ctx.append_basic_block(self.f, "ok");
+        self.b.build_conditional_branch(cond, ok, fail)?;
+        self.b.position_at_end(ok);
+        Ok(())
+    }
+
+    fn byte_at(&self, pos: IntValue<'ctx>) -> R<IntValue<'ctx>> {
+        let i8t = self.ctx.i8_type();
+        // SAFETY (of the generated code): callers check `pos` against the string's length.
+        let at = unsafe { self.b.build_in_bounds_gep(i8t, self.p, &[pos], "at")? };
+        Ok(self.b.build_load(i8t, at, "byte")?.into_int_value())
+    }
+
+    /// The length in bytes of the UTF-8 character whose first byte is `lead`.
+    fn char_len(&self, lead: IntValue<'ctx>) -> R<IntValue<'ctx>> {
+        let b = self.b;
+        let i8t = self.ctx.i8_type();
+        let i64t = self.ctx.i64_type();
+        let mut n = i64t.const_int(1, false);
+        for bound in [0xC0u64, 0xE0, 0xF0] {
+            let ge = b.build_int_compare(
+                IntPredicate::UGE,
+                lead,
+                i8t.const_int(bound, false),
+                "multi",
+            )?;
+            let ge = b.build_int_z_extend(ge, i64t, "multi64")?;
+            n = b.build_int_add(n, ge, "char_len")?;
+        }
+        Ok(n)
+    }
+
+    /// Matches `pieces` at byte `pos` of the first `limit` bytes; the end position.
+    fn segment(
+        &self,
+        lowerer: &Lowerer<'_, 'ctx>,
+        pieces: &[Piece],
+        mut pos: IntValue<'ctx>,
+        limit: IntValue<'ctx>,
+        fail: inkwell::basic_block::BasicBlock<'ctx>,
+    ) -> R<IntValue<'ctx>> {
+        let b = self.b;
+        for piece in pieces {
+            match piece {
+                Piece::Text(t) => {
+                    let (q, n) = lowerer.literal_bytes(t);
+                    let end = b.build_int_add(pos, n, "text_end")?;
+                    self.require(
+                        b.build_int_compare(IntPredicate::ULE, end, limit, "text_fits")?,
+                        fail,
+                    )?;
+                    // SAFETY (of the generated code): pos + n <= limit <= the length.
+                    let at = unsafe {
+                        b.build_in_bounds_gep(self.ctx.i8_type(), self.p, &[pos], "text_at")?
+                    };
+                    let eq = b
+                        .build_call(self.bytes_eq, &[at.into(), q.into(), n.into()], "text_eq")?
+                        .try_as_basic_value()
+                        .basic()
+                        .ok_or_else(|| Error::internal("qjit_bytes_eq returns nothing"))?
+                        .into_int_value();
+                    self.require(eq, fail)?;
+                    pos = end;
+                }
+                Piece::One => {
+                    self.require(
+                        b.build_int_compare(IntPredicate::ULT, pos, limit, "has_char")?,
+                        fail,
+                    )?;
+                    let n = self.char_len(self.byte_at(pos)?)?;
+                    pos = b.build_int_add(pos, n, "after_char")?;
+                }
+            }
+        }
+        Ok(pos)
+    }
+
+    /// The byte offset `chars` characters before `len`.
+    fn chars_before_end(
+        &self,
+        chars: u64,
+        len: IntValue<'ctx>,
+        fail: inkwell::basic_block::BasicBlock<'ctx>,
+    ) -> R<IntValue<'ctx>> {
+        let b = self.b;
+        let i8t = self.ctx.i8_type();
+        let i64t = self.ctx.i64_type();
+        if chars == 0 {
+            return Ok(len);
+        }
+        let pre = b
+            .get_insert_block()
+            .ok_or_else(|| Error::internal("builder lost its block"))?;
+        let head = self.ctx.append_basic_block(self.f, "back_head");
+        let step = self.ctx.append_basic_block(self.f, "back_step");
+        let done = self.ctx.append_basic_block(self.f, "back_done");
+        b.build_unconditional_branch(head)?;
+        b.position_at_end(head);
+        let pos = b.build_phi(i64t, "back_pos")?;
+        let left = b.build_phi(i64t, "back_left")?;
+        let (posv, leftv) = (
+            pos.as_basic_value().into_int_value(),
+            left.as_basic_value().into_int_value(),
+        );
+        let finished = b.build_int_compare(IntPredicate::EQ, leftv, i64t.const_zero(), "found")?;
+        b.build_conditional_branch(finished, done, step)?;
+        b.position_at_end(step);
+        self.require(
+            b.build_int_compare(IntPredicate::NE, posv, i64t.const_zero(), "more_text")?,
+            fail,
+        )?;
+        let pos2 = b.build_int_sub(posv, i64t.const_int(1, false), "back_pos2")?;
+        let byte = self.byte_at(pos2)?;
+        let top = b.build_and(byte, i8t.const_int(0xC0, false), "top_bits")?;
+        let starts = b.build_int_compare(
+            IntPredicate::NE,
+            top,
+            i8t.const_int(0x80, false),
+            "char_start",
+        )?;
+        let starts = b.build_int_z_extend(starts, i64t, "char_start64")?;
+        let left2 = b.build_int_sub(leftv, starts, "back_left2")?;
+        let step_end = b
+            .get_insert_block()
+            .ok_or_else(|| Error::internal("builder lost its block"))?;
+        b.build_unconditional_branch(head)?;
+        pos.add_incoming(&[(&len, pre), (&pos2, step_end)]);
+        left.add_incoming(&[(&i64t.const_int(chars, false), pre), (&left2, step_end)]);
+        b.position_at_end(done);
+        Ok(posv)
+    }
+
+    /// The leftmost match of `pieces` starting in `from..to` within the first `to` bytes; its
+    /// end.
+    fn find(
+        &self,
+        lowerer: &Lowerer<'_, 'ctx>,
+        pieces: &[Piece],
+        from: IntValue<'ctx>,
+        to: IntValue<'ctx>,
+        fail: inkwell::basic_block::BasicBlock<'ctx>,
+    ) -> R<IntValue<'ctx>> {
+        let b = self.b;
+        let i64t = self.ctx.i64_type();
+        let lost = || Error::internal("builder lost its block");
+        let pre = b.get_insert_block().ok_or_else(lost)?;
+        let head = self.ctx.append_basic_block(self.f, "find_head");
+        let retry = self.ctx.append_basic_block(self.f, "find_retry");
+        b.build_unconditional_branch(head)?;
+        b.position_at_end(head);
+        let start = b.build_phi(i64t, "find_start")?;
+        let startv = start.as_basic_value().into_int_value();
+        let end = self.segment(lowerer, pieces, startv, to, retry)?;
+        let found = b.get_insert_block().ok_or_else(lost)?;
+        b.position_at_end(retry);
+        self.require(
+            b.build_int_compare(IntPredicate::ULT, startv, to, "find_more")?,
+            fail,
+        )?;
+        let n = self.char_len(self.byte_at(startv)?)?;
+        let next = b.build_int_add(startv, n, "find_next")?;
+        let retry_end = b.get_insert_block().ok_or_else(lost)?;
+        b.build_unconditional_branch(head)?;
+        start.add_incoming(&[(&from, pre), (&next, retry_end)]);
+        b.position_at_end(found);
+        Ok(end)
+    }
+}
+
+impl<'ctx> Lowerer<'_, 'ctx> {
+    /// `i1 qjit_like_<n>(ptr p, i64 len)`: the string matches the pattern of `segments`.
+    fn like_matcher_fn(&self, segments: &[Vec<Piece>]) -> R<FunctionValue<'ctx>> {
+        let ctx = self.ctx;
+        let bytes_eq = self.bytes_eq_fn()?;
+        let bool_t = ctx.bool_type();
+        let i64t = ctx.i64_type();
+        let ptr = ctx.ptr_type(AddressSpace::default());
+        let name = format!("qjit_like_{}", self.module.get_functions().count());
+        let f = self.new_helper(&name, bool_t, &[ptr.into(), i64t.into()])?;
+        let b = ctx.create_builder();
+        let entry = ctx.append_basic_block(f, "entry");
+        let fail = ctx.append_basic_block(f, "no_match");
+        b.position_at_end(fail);
+        b.build_return(Some(&bool_t.const_zero()))?;
+        b.position_at_end(entry);
+        let m = Matcher {
+            ctx,
+            b: &b,
+            f,
+            p: Self::param_ptr(f, 0)?,
+            bytes_eq,
+        };
+        let len = Self::param_int(f, 1)?;
+        let (Some(first), Some(last)) = (segments.first(), segments.last()) else {
+            return Err(Error::internal("a LIKE pattern without segments").into());
+        };
+        let whole = |end: IntValue<'ctx>| b.build_int_compare(IntPredicate::EQ, end, len, "whole");
+        if segments.len() == 1 {
+            let end = m.segment(self, first, i64t.const_zero(), len, fail)?;
+            b.build_return(Some(&whole(end)?))?;
+        } else {
+            let mut pos = m.segment(self, first, i64t.const_zero(), len, fail)?;
+            let chars: u64 = last
+                .iter()
+                .map(|p| match p {
+                    Piece::Text(t) => t.chars().count() as u64,
+                    Piece::One => 1,
+                })
+                .sum();
+            let tail = m.chars_before_end(chars, len, fail)?;
+            m.require(
+                b.build_int_compare(IntPredicate::UGE, tail, pos, "tail_after")?,
+                fail,
+            )?;
+            let end = m.segment(self, last, tail, len, fail)?;
+            m.require(whole(end)?, fail)?;
+            for middle in &segments[1..segments.len() - 1] {
+                pos = m.find(self, middle, pos, tail, fail)?;
+            }
+            b.build_return(Some(&bool_t.const_int(1, false)))?;
+        }
+        if !f.verify(false) {
+            return Err(Error::internal(format!("LLVM rejected the LIKE matcher {name}")).into());
+        }
+        Ok(f)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{like_segments, like_shape, LikeShape};
+
+    #[test]
+    fn like_patterns_specialize_as_the_interpreter_parses_them() {
+        let shape = |p: &str| like_shape(&like_segments(p, Some('\\')));
+        assert_eq!(shape("abc"), Some(LikeShape::Equals("abc".into())));
+        assert_eq!(shape("abc%"), Some(LikeShape::StartsWith("abc".into())));
+        assert_eq!(shape("%abc"), Some(LikeShape::EndsWith("abc".into())));
+        assert_eq!(shape("%abc%"), Some(LikeShape::Contains("abc".into())));
+        assert_eq!(shape("%%abc%%"), Some(LikeShape::Contains("abc".into())));
+        assert_eq!(shape("%"), Some(LikeShape::Any));
+        assert_eq!(shape("%%%"), Some(LikeShape::Any));
+        assert_eq!(shape(""), Some(LikeShape::Equals(String::new())));
+        assert_eq!(shape("100\\%"), Some(LikeShape::Equals("100%".into())));
+        assert_eq!(shape("a\\_%"), Some(LikeShape::StartsWith("a_".into())));
+        assert_eq!(shape("a\\"), Some(LikeShape::Equals("a\\".into())));
+        assert_eq!(
+            like_shape(&like_segments("a\\%", None)),
+            Some(LikeShape::StartsWith("a\\".into()))
+        );
+        assert_eq!(shape("a_c"), None);
+        assert_eq!(shape("a%b%c"), None);
+        assert_eq!(shape("a%b"), None);
+    }
+}
