@@ -26,6 +26,7 @@ use super::eval;
 use super::input::Input;
 use super::strings::StrArray;
 use crate::error::Result;
+use crate::ir::like::{literal, LikePattern, LikePiece as Piece, LikeShape as Shape};
 use crate::ir::Expr;
 
 /// `arg [NOT] [I]LIKE pattern [ESCAPE escape]`.
@@ -43,15 +44,6 @@ pub(crate) fn like(
     Ok(Arc::new(if negated { not(&matched)? } else { matched }))
 }
 
-/// One element of a segment.
-#[derive(Clone, Debug, PartialEq)]
-enum Piece {
-    /// Literal text.
-    Text(String),
-    /// `_`: any one character.
-    One,
-}
-
 /// The pattern between two `%`s: matches a fixed number of characters.
 #[derive(Clone, Debug, PartialEq)]
 struct Segment {
@@ -61,18 +53,6 @@ struct Segment {
 }
 
 impl Segment {
-    /// The segment's text if it has no `_`.
-    fn literal(&self) -> Option<String> {
-        let mut out = String::new();
-        for p in &self.pieces {
-            match p {
-                Piece::Text(t) => out.push_str(t),
-                Piece::One => return None,
-            }
-        }
-        Some(out)
-    }
-
     /// Matches the segment at byte offset `pos` of `text`; the end offset on success.
     fn match_at(&self, text: &str, mut pos: usize) -> Option<usize> {
         for p in &self.pieces {
@@ -107,7 +87,7 @@ impl Segment {
     /// The leftmost match within `text[from..to]`; the end offset of the match.
     fn find(&self, text: &str, from: usize, to: usize) -> Option<usize> {
         let window = text.get(..to)?;
-        if let Some(lit) = self.literal() {
+        if let Some(lit) = literal(&self.pieces) {
             return window
                 .get(from..)?
                 .find(lit.as_str())
@@ -131,50 +111,17 @@ pub(crate) struct Pattern {
     case_insensitive: bool,
 }
 
-/// What a case-sensitive pattern reduces to, when it is a simple shape.
-enum Shape {
-    Equals(String),
-    StartsWith(String),
-    EndsWith(String),
-    Contains(String),
-    /// `%`: every non-NULL string.
-    Any,
-}
-
 impl Pattern {
     /// Compiles `pattern`; the literal text is lowercased for ILIKE.
     pub fn compile(pattern: &str, escape: Option<char>, case_insensitive: bool) -> Pattern {
-        let mut segments = vec![];
-        let mut pieces: Vec<Piece> = vec![];
-        let mut text = String::new();
-        let flush = |text: &mut String, pieces: &mut Vec<Piece>| {
-            if !text.is_empty() {
-                let t = if case_insensitive {
-                    text.to_lowercase()
-                } else {
-                    text.clone()
-                };
-                pieces.push(Piece::Text(t));
-                text.clear();
-            }
+        let parsed = LikePattern::parse(pattern, escape);
+        let parsed = if case_insensitive {
+            parsed.lowercased()
+        } else {
+            parsed
         };
-        let mut chars = pattern.chars();
-        while let Some(c) = chars.next() {
-            if Some(c) == escape {
-                text.push(chars.next().unwrap_or(c));
-            } else if c == '%' {
-                flush(&mut text, &mut pieces);
-                segments.push(std::mem::take(&mut pieces));
-            } else if c == '_' {
-                flush(&mut text, &mut pieces);
-                pieces.push(Piece::One);
-            } else {
-                text.push(c);
-            }
-        }
-        flush(&mut text, &mut pieces);
-        segments.push(pieces);
-        let mut segments: Vec<Segment> = segments
+        let segments = parsed.segments;
+        let segments: Vec<Segment> = segments
             .into_iter()
             .map(|pieces| {
                 let chars = pieces
@@ -187,14 +134,6 @@ impl Pattern {
                 Segment { pieces, chars }
             })
             .collect();
-        // `a%%b` is `a%b`: drop empty middle segments.
-        if segments.len() > 2 {
-            let last = segments.pop();
-            let first = segments.remove(0);
-            segments.retain(|s| !s.pieces.is_empty());
-            segments.insert(0, first);
-            segments.extend(last);
-        }
         Pattern {
             segments,
             case_insensitive,
@@ -241,7 +180,7 @@ impl Pattern {
         if self.case_insensitive {
             return None;
         }
-        let lits: Option<Vec<String>> = self.segments.iter().map(Segment::literal).collect();
+        let lits: Option<Vec<String>> = self.segments.iter().map(|s| literal(&s.pieces)).collect();
         Some(match lits?.as_slice() {
             [one] => Shape::Equals(one.clone()),
             [a, b] if a.is_empty() && b.is_empty() => Shape::Any,

@@ -7,6 +7,7 @@
 //! thing over the same input.
 
 mod expr;
+pub mod like;
 mod plan;
 pub mod scalar;
 mod types;

@@ -22,92 +22,11 @@ use inkwell::{AddressSpace, IntPredicate};
 use super::{Lowered, Lowerer, R};
 use crate::codegen::{not_compiled, StringLayout};
 use crate::error::Error;
+use crate::ir::like::{LikePattern, LikePiece as Piece, LikeShape};
 use crate::ir::{BinaryOp, Expr};
 
 /// Views: strings of up to this many bytes are stored inside the view.
 const VIEW_INLINE_MAX: u64 = 12;
-
-/// What a `LIKE` pattern reduces to.
-#[derive(Clone, Debug, PartialEq)]
-enum LikeShape {
-    Equals(String),
-    StartsWith(String),
-    EndsWith(String),
-    Contains(String),
-    /// `%`: every non-NULL string.
-    Any,
-}
-
-/// One element of a pattern segment.
-#[derive(Clone, Debug, PartialEq)]
-enum Piece {
-    Text(String),
-    /// `_`: one character.
-    One,
-}
-
-/// The segments of a case-sensitive pattern between its `%`s, parsed as the interpreter's
-/// `Pattern::compile` parses it: escapes first (an escape at the end stands for itself), empty
-/// middle segments dropped.
-fn like_segments(pattern: &str, escape: Option<char>) -> Vec<Vec<Piece>> {
-    let mut segments = vec![];
-    let mut pieces: Vec<Piece> = vec![];
-    let mut text = String::new();
-    let flush = |text: &mut String, pieces: &mut Vec<Piece>| {
-        if !text.is_empty() {
-            pieces.push(Piece::Text(std::mem::take(text)));
-        }
-    };
-    let mut chars = pattern.chars();
-    while let Some(c) = chars.next() {
-        if Some(c) == escape {
-            text.push(chars.next().unwrap_or(c));
-        } else if c == '%' {
-            flush(&mut text, &mut pieces);
-            segments.push(std::mem::take(&mut pieces));
-        } else if c == '_' {
-            flush(&mut text, &mut pieces);
-            pieces.push(Piece::One);
-        } else {
-            text.push(c);
-        }
-    }
-    flush(&mut text, &mut pieces);
-    segments.push(pieces);
-    if segments.len() > 2 {
-        let last = segments.pop();
-        let first = segments.remove(0);
-        segments.retain(|s| !s.is_empty());
-        segments.insert(0, first);
-        segments.extend(last);
-    }
-    segments
-}
-
-/// A segment's text if it has no `_`.
-fn literal(segment: &[Piece]) -> Option<String> {
-    let mut out = String::new();
-    for p in segment {
-        match p {
-            Piece::Text(t) => out.push_str(t),
-            Piece::One => return None,
-        }
-    }
-    Some(out)
-}
-
-/// The simple shape of a pattern's segments, if it has one (as the interpreter chooses them).
-fn like_shape(segments: &[Vec<Piece>]) -> Option<LikeShape> {
-    let literals: Option<Vec<String>> = segments.iter().map(|s| literal(s)).collect();
-    Some(match literals?.as_slice() {
-        [one] => LikeShape::Equals(one.clone()),
-        [a, b] if a.is_empty() && b.is_empty() => LikeShape::Any,
-        [prefix, b] if b.is_empty() => LikeShape::StartsWith(prefix.clone()),
-        [a, suffix] if a.is_empty() => LikeShape::EndsWith(suffix.clone()),
-        [a, middle, c] if a.is_empty() && c.is_empty() => LikeShape::Contains(middle.clone()),
-        _ => return None,
-    })
-}
 
 impl<'ctx> Lowerer<'_, 'ctx> {
     /// `{ ptr, i64 }`: a string's bytes and length.
@@ -320,8 +239,9 @@ impl<'ctx> Lowerer<'_, 'ctx> {
         if case_insensitive {
             return not_compiled("ILIKE is not compiled yet");
         }
-        let segments = like_segments(pattern, escape);
-        let shape = like_shape(&segments);
+        let parsed = LikePattern::parse(pattern, escape);
+        let shape = parsed.shape();
+        let segments = parsed.segments;
         let a = self.lower(arg)?;
         let b = self.b;
         let i64t = self.ctx.i64_type();
@@ -885,11 +805,15 @@ impl<'ctx> Lowerer<'_, 'ctx> {
 
 #[cfg(test)]
 mod tests {
-    use super::{like_segments, like_shape, LikeShape};
+    use crate::ir::like::{LikePattern, LikeShape};
+
+    fn like_shape_of(p: &str, escape: Option<char>) -> Option<LikeShape> {
+        LikePattern::parse(p, escape).shape()
+    }
 
     #[test]
     fn like_patterns_specialize_as_the_interpreter_parses_them() {
-        let shape = |p: &str| like_shape(&like_segments(p, Some('\\')));
+        let shape = |p: &str| like_shape_of(p, Some('\\'));
         assert_eq!(shape("abc"), Some(LikeShape::Equals("abc".into())));
         assert_eq!(shape("abc%"), Some(LikeShape::StartsWith("abc".into())));
         assert_eq!(shape("%abc"), Some(LikeShape::EndsWith("abc".into())));
@@ -902,7 +826,7 @@ mod tests {
         assert_eq!(shape("a\\_%"), Some(LikeShape::StartsWith("a_".into())));
         assert_eq!(shape("a\\"), Some(LikeShape::Equals("a\\".into())));
         assert_eq!(
-            like_shape(&like_segments("a\\%", None)),
+            like_shape_of("a\\%", None),
             Some(LikeShape::StartsWith("a\\".into()))
         );
         assert_eq!(shape("a_c"), None);
