@@ -139,6 +139,24 @@ fn dates_as_text(
 }
 
 /// The total number of rows.
+/// A formatter and the logical nulls (a `Null` column, or a dictionary key pointing at a null
+/// value) of every column of `batch`, for the writers that render cell by cell.
+fn cell_formatters<'a>(
+    batch: &'a RecordBatch,
+    options: &'a FormatOptions<'a>,
+) -> Result<(
+    Vec<ArrayFormatter<'a>>,
+    Vec<Option<arrow::buffer::NullBuffer>>,
+)> {
+    let formatters = batch
+        .columns()
+        .iter()
+        .map(|c| ArrayFormatter::try_new(c.as_ref(), options))
+        .collect::<Result<Vec<_>, _>>()?;
+    let nulls = batch.columns().iter().map(|c| c.logical_nulls()).collect();
+    Ok((formatters, nulls))
+}
+
 fn row_count(batches: &[RecordBatch]) -> usize {
     batches.iter().map(RecordBatch::num_rows).sum()
 }
@@ -175,13 +193,7 @@ fn render_csv(schema: &SchemaRef, batches: &[RecordBatch]) -> Result<String> {
     let options = FormatOptions::new();
     let mut value = String::new();
     for batch in batches {
-        let formatters = batch
-            .columns()
-            .iter()
-            .map(|c| ArrayFormatter::try_new(c.as_ref(), &options))
-            .collect::<Result<Vec<_>, _>>()?;
-        // Logical nulls: a `Null` column, or a dictionary key pointing at a null value.
-        let nulls: Vec<_> = batch.columns().iter().map(|c| c.logical_nulls()).collect();
+        let (formatters, nulls) = cell_formatters(batch, &options)?;
         for row in 0..batch.num_rows() {
             for (col, formatter) in formatters.iter().enumerate() {
                 if col > 0 {
@@ -276,13 +288,7 @@ fn render_json(schema: &SchemaRef, batches: &[RecordBatch]) -> Result<String> {
     let mut out = String::new();
     let mut value = String::new();
     for batch in batches {
-        let formatters = batch
-            .columns()
-            .iter()
-            .map(|c| ArrayFormatter::try_new(c.as_ref(), &options))
-            .collect::<Result<Vec<_>, _>>()?;
-        // Logical nulls: a `Null` column, or a dictionary key pointing at a null value.
-        let nulls: Vec<_> = batch.columns().iter().map(|c| c.logical_nulls()).collect();
+        let (formatters, nulls) = cell_formatters(batch, &options)?;
         for row in 0..batch.num_rows() {
             out.push('{');
             for (col, formatter) in formatters.iter().enumerate() {

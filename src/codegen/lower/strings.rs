@@ -25,6 +25,18 @@ use crate::error::Error;
 use crate::ir::like::{LikePattern, LikePiece as Piece, LikeShape};
 use crate::ir::{BinaryOp, Expr};
 
+/// Where a [`Lowerer::first_difference`] loop ends.
+struct FirstDifference<'ctx> {
+    /// Reached when every compared byte is equal.
+    equal: inkwell::basic_block::BasicBlock<'ctx>,
+    /// Reached at the first differing byte.
+    differ: inkwell::basic_block::BasicBlock<'ctx>,
+    /// The differing byte of `p`, valid in `differ`.
+    x: IntValue<'ctx>,
+    /// The differing byte of `q`, valid in `differ`.
+    y: IntValue<'ctx>,
+}
+
 /// Views: strings of up to this many bytes are stored inside the view.
 const VIEW_INLINE_MAX: u64 = 12;
 
@@ -383,52 +395,72 @@ impl<'ctx> Lowerer<'_, 'ctx> {
             .into_pointer_value())
     }
 
+    /// Emits, from the current block of `f`, a loop over the first `n` bytes of `p` and `q` that
+    /// stops at the first byte where they differ. Returns the block reached when all `n` bytes
+    /// are equal and the block reached at the first difference, with the two differing bytes.
+    fn first_difference(
+        &self,
+        b: &Builder<'ctx>,
+        f: FunctionValue<'ctx>,
+        (p, q, n): (PointerValue<'ctx>, PointerValue<'ctx>, IntValue<'ctx>),
+    ) -> R<FirstDifference<'ctx>> {
+        let ctx = self.ctx;
+        let (i8t, i64t) = (ctx.i8_type(), ctx.i64_type());
+        let from = b
+            .get_insert_block()
+            .ok_or_else(|| Error::internal("byte loop emitted outside a block"))?;
+        let head = ctx.append_basic_block(f, "head");
+        let body = ctx.append_basic_block(f, "body");
+        let equal = ctx.append_basic_block(f, "equal");
+        let differ = ctx.append_basic_block(f, "differ");
+        b.build_unconditional_branch(head)?;
+        b.position_at_end(head);
+        let i = b.build_phi(i64t, "i")?;
+        let iv = i.as_basic_value().into_int_value();
+        let done = b.build_int_compare(IntPredicate::UGE, iv, n, "done")?;
+        b.build_conditional_branch(done, equal, body)?;
+        b.position_at_end(body);
+        // SAFETY (of the generated code): i < n, and the caller guarantees n bytes at p and q.
+        let (pa, qa) = unsafe {
+            (
+                b.build_in_bounds_gep(i8t, p, &[iv], "pa")?,
+                b.build_in_bounds_gep(i8t, q, &[iv], "qa")?,
+            )
+        };
+        let x = b.build_load(i8t, pa, "x")?.into_int_value();
+        let y = b.build_load(i8t, qa, "y")?.into_int_value();
+        let ne = b.build_int_compare(IntPredicate::NE, x, y, "ne")?;
+        let next = b.build_int_add(iv, i64t.const_int(1, false), "next")?;
+        b.build_conditional_branch(ne, differ, head)?;
+        i.add_incoming(&[(&i64t.const_zero(), from), (&next, body)]);
+        Ok(FirstDifference {
+            equal,
+            differ,
+            x,
+            y,
+        })
+    }
+
     /// `i1 qjit_bytes_eq(ptr p, ptr q, i64 n)`: the first `n` bytes are equal.
     fn bytes_eq_fn(&self) -> R<FunctionValue<'ctx>> {
         let ctx = self.ctx;
         let ptr = ctx.ptr_type(AddressSpace::default());
-        let i64t = ctx.i64_type();
-        let i8t = ctx.i8_type();
         let bool_t = ctx.bool_type();
         self.helper(
             "qjit_bytes_eq",
             bool_t,
-            &[ptr.into(), ptr.into(), i64t.into()],
+            &[ptr.into(), ptr.into(), ctx.i64_type().into()],
             |b, f| {
                 let (p, q, n) = (
                     Self::param_ptr(f, 0)?,
                     Self::param_ptr(f, 1)?,
                     Self::param_int(f, 2)?,
                 );
-                let entry = ctx.append_basic_block(f, "entry");
-                let head = ctx.append_basic_block(f, "head");
-                let body = ctx.append_basic_block(f, "body");
-                let equal = ctx.append_basic_block(f, "equal");
-                let differ = ctx.append_basic_block(f, "differ");
-                b.position_at_end(entry);
-                b.build_unconditional_branch(head)?;
-                b.position_at_end(head);
-                let i = b.build_phi(i64t, "i")?;
-                let iv = i.as_basic_value().into_int_value();
-                let done = b.build_int_compare(IntPredicate::UGE, iv, n, "done")?;
-                b.build_conditional_branch(done, equal, body)?;
-                b.position_at_end(body);
-                // SAFETY (of the generated code): i < n, and both have n bytes.
-                let (pa, qa) = unsafe {
-                    (
-                        b.build_in_bounds_gep(i8t, p, &[iv], "pa")?,
-                        b.build_in_bounds_gep(i8t, q, &[iv], "qa")?,
-                    )
-                };
-                let x = b.build_load(i8t, pa, "x")?.into_int_value();
-                let y = b.build_load(i8t, qa, "y")?.into_int_value();
-                let ne = b.build_int_compare(IntPredicate::NE, x, y, "ne")?;
-                let next = b.build_int_add(iv, i64t.const_int(1, false), "next")?;
-                b.build_conditional_branch(ne, differ, head)?;
-                i.add_incoming(&[(&i64t.const_zero(), entry), (&next, body)]);
-                b.position_at_end(equal);
+                b.position_at_end(ctx.append_basic_block(f, "entry"));
+                let scan = self.first_difference(b, f, (p, q, n))?;
+                b.position_at_end(scan.equal);
                 b.build_return(Some(&bool_t.const_int(1, false)))?;
-                b.position_at_end(differ);
+                b.position_at_end(scan.differ);
                 b.build_return(Some(&bool_t.const_zero()))?;
                 Ok(())
             },
@@ -442,7 +474,6 @@ impl<'ctx> Lowerer<'_, 'ctx> {
         let ptr = ctx.ptr_type(AddressSpace::default());
         let i64t = ctx.i64_type();
         let i32t = ctx.i32_type();
-        let i8t = ctx.i8_type();
         self.helper(
             "qjit_str_cmp",
             i32t,
@@ -454,41 +485,18 @@ impl<'ctx> Lowerer<'_, 'ctx> {
                     Self::param_ptr(f, 2)?,
                     Self::param_int(f, 3)?,
                 );
-                let entry = ctx.append_basic_block(f, "entry");
-                let head = ctx.append_basic_block(f, "head");
-                let body = ctx.append_basic_block(f, "body");
-                let differ = ctx.append_basic_block(f, "differ");
-                let tail = ctx.append_basic_block(f, "by_length");
                 let minus = i32t.const_all_ones();
                 let one = i32t.const_int(1, false);
-                b.position_at_end(entry);
+                b.position_at_end(ctx.append_basic_block(f, "entry"));
                 let shorter = b.build_int_compare(IntPredicate::ULT, pl, ql, "shorter")?;
                 let n = b.build_select(shorter, pl, ql, "n")?.into_int_value();
-                b.build_unconditional_branch(head)?;
-                b.position_at_end(head);
-                let i = b.build_phi(i64t, "i")?;
-                let iv = i.as_basic_value().into_int_value();
-                let done = b.build_int_compare(IntPredicate::UGE, iv, n, "done")?;
-                b.build_conditional_branch(done, tail, body)?;
-                b.position_at_end(body);
-                // SAFETY (of the generated code): i < min(pl, ql).
-                let (pa, qa) = unsafe {
-                    (
-                        b.build_in_bounds_gep(i8t, p, &[iv], "pa")?,
-                        b.build_in_bounds_gep(i8t, q, &[iv], "qa")?,
-                    )
-                };
-                let x = b.build_load(i8t, pa, "x")?.into_int_value();
-                let y = b.build_load(i8t, qa, "y")?.into_int_value();
-                let ne = b.build_int_compare(IntPredicate::NE, x, y, "ne")?;
-                let next = b.build_int_add(iv, i64t.const_int(1, false), "next")?;
-                b.build_conditional_branch(ne, differ, head)?;
-                i.add_incoming(&[(&i64t.const_zero(), entry), (&next, body)]);
-                b.position_at_end(differ);
-                let lt = b.build_int_compare(IntPredicate::ULT, x, y, "byte_lt")?;
+                let scan = self.first_difference(b, f, (p, q, n))?;
+                b.position_at_end(scan.differ);
+                let lt = b.build_int_compare(IntPredicate::ULT, scan.x, scan.y, "byte_lt")?;
                 let r = b.build_select(lt, minus, one, "byte_order")?;
                 b.build_return(Some(&r))?;
-                b.position_at_end(tail);
+                // The common prefix is equal: the shorter string comes first.
+                b.position_at_end(scan.equal);
                 let longer = b.build_int_compare(IntPredicate::UGT, pl, ql, "longer")?;
                 let r = b
                     .build_select(longer, one, i32t.const_zero(), "len_gt")?
