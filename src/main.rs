@@ -138,7 +138,7 @@ fn run(cli: Cli) -> Result<String> {
                     ms(t.parse_bind),
                     ms(t.execute),
                     result.engine,
-                    result.filter,
+                    result.compiled.summary(),
                     result.num_rows()
                 );
             }

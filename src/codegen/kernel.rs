@@ -62,55 +62,26 @@ pub fn compile_filter<'ctx>(
     } else {
         expr
     };
-    let columns = column_slots(expr);
+    let columns = column_slots(&[expr]);
     let module = ctx.create_module("qjit_filter");
     let b = ctx.create_builder();
     let i32t = ctx.i32_type();
     let i64t = ctx.i64_type();
     let ptr = ctx.ptr_type(AddressSpace::default());
-    let target_attrs = [
-        ctx.create_string_attribute("target-cpu", cpu),
-        ctx.create_string_attribute("target-features", features),
-        enum_attr(ctx, "nounwind"),
-    ];
+    let target_attrs = target_attributes(ctx, cpu, features);
 
     // The row function.
-    let mut row_params: Vec<BasicMetadataTypeEnum> = vec![i64t.into()];
-    for _ in &columns {
-        row_params.extend::<[BasicMetadataTypeEnum; 7]>([
-            ptr.into(),
-            ptr.into(),
-            i64t.into(),
-            i64t.into(),
-            i64t.into(),
-            ptr.into(),
-            ptr.into(),
-        ]);
-    }
-    let row_fn = module.add_function(
+    let (row_fn, leading, params) = row_function(
+        ctx,
+        &module,
+        &b,
         ROW_NAME,
-        i32t.fn_type(&row_params, false),
-        Some(Linkage::Internal),
-    );
-    for a in target_attrs {
-        row_fn.add_attribute(AttributeLoc::Function, a);
-    }
-    row_fn.add_attribute(AttributeLoc::Function, enum_attr(ctx, "alwaysinline"));
-    b.position_at_end(ctx.append_basic_block(row_fn, "entry"));
-    let row = param(row_fn, 0)?.into_int_value();
-    let mut params = Vec::with_capacity(columns.len());
-    for k in 0..columns.len() as u32 {
-        let p = |n: u32| param(row_fn, 1 + k * PARAMS_PER_COLUMN + n);
-        params.push(ColumnParams {
-            values: p(0)?.into_pointer_value(),
-            validity: p(1)?.into_pointer_value(),
-            validity_mask: p(2)?.into_int_value(),
-            validity_offset: p(3)?.into_int_value(),
-            offset: p(4)?.into_int_value(),
-            offsets: p(5)?.into_pointer_value(),
-            data: p(6)?.into_pointer_value(),
-        });
-    }
+        i32t,
+        &[i64t.into()],
+        columns.len(),
+        &target_attrs,
+    )?;
+    let row = leading[0].into_int_value();
     let slot_of: HashMap<usize, usize> = columns
         .iter()
         .enumerate()
@@ -159,20 +130,23 @@ pub fn compile_filter<'ctx>(
     })
 }
 
-fn enum_attr(ctx: &Context, name: &str) -> Attribute {
+pub(super) fn enum_attr(ctx: &Context, name: &str) -> Attribute {
     ctx.create_enum_attribute(Attribute::get_named_enum_kind_id(name), 0)
 }
 
-fn param(f: FunctionValue<'_>, n: u32) -> Result<inkwell::values::BasicValueEnum<'_>, Error> {
+pub(super) fn param(
+    f: FunctionValue<'_>,
+    n: u32,
+) -> Result<inkwell::values::BasicValueEnum<'_>, Error> {
     f.get_nth_param(n)
         .ok_or_else(|| Error::internal(format!("kernel function has no parameter {n}")))
 }
 
-/// The columns a predicate reads that the kernel can read, in order of first use. (Lowering
+/// The columns expressions read that the kernel can read, in order of first use. (Lowering
 /// reports the others, after the construct that uses them: `ILIKE` before its column.)
-fn column_slots(expr: &Expr) -> Vec<ColumnSlot> {
+pub(super) fn column_slots(exprs: &[&Expr]) -> Vec<ColumnSlot> {
     let mut slots: Vec<ColumnSlot> = vec![];
-    expr.walk(&mut |e| {
+    let mut visit = |e: &Expr| {
         let Expr::Column(c) = e else { return };
         if unreadable_column(c).is_none() && !slots.iter().any(|s| s.index == c.index) {
             slots.push(ColumnSlot {
@@ -180,7 +154,10 @@ fn column_slots(expr: &Expr) -> Vec<ColumnSlot> {
                 data_type: c.data_type.clone(),
             });
         }
-    });
+    };
+    for e in exprs {
+        e.walk(&mut visit);
+    }
     slots
 }
 
@@ -226,17 +203,90 @@ pub(super) fn unreadable_column(c: &ColumnRef) -> Option<String> {
     }
 }
 
-/// Builds `qjit_filter(cols, len, out, status)`.
-fn build_entry<'ctx>(
+/// Declares an internal `alwaysinline` row function `name` returning `ret`, whose parameters are
+/// `leading` followed by [`PARAMS_PER_COLUMN`] per column slot, positions the builder at its
+/// entry block, and returns it with its leading parameters and its view of the columns.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn row_function<'ctx>(
     ctx: &'ctx Context,
     module: &Module<'ctx>,
     b: &Builder<'ctx>,
-    entry_fn: FunctionValue<'ctx>,
-    row_fn: FunctionValue<'ctx>,
+    name: &str,
+    ret: inkwell::types::IntType<'ctx>,
+    leading: &[BasicMetadataTypeEnum<'ctx>],
     ncols: usize,
-) -> Result<(), CodegenError> {
+    attrs: &[Attribute],
+) -> Result<RowFunction<'ctx>, CodegenError> {
+    let i64t = ctx.i64_type();
+    let ptr = ctx.ptr_type(AddressSpace::default());
+    let mut row_params: Vec<BasicMetadataTypeEnum> = leading.to_vec();
+    for _ in 0..ncols {
+        row_params.extend::<[BasicMetadataTypeEnum; 7]>([
+            ptr.into(),
+            ptr.into(),
+            i64t.into(),
+            i64t.into(),
+            i64t.into(),
+            ptr.into(),
+            ptr.into(),
+        ]);
+    }
+    let f = module.add_function(
+        name,
+        ret.fn_type(&row_params, false),
+        Some(Linkage::Internal),
+    );
+    for a in attrs {
+        f.add_attribute(AttributeLoc::Function, *a);
+    }
+    f.add_attribute(AttributeLoc::Function, enum_attr(ctx, "alwaysinline"));
+    b.position_at_end(ctx.append_basic_block(f, "entry"));
+    let lead = leading.len() as u32;
+    let leading_values = (0..lead)
+        .map(|n| param(f, n))
+        .collect::<Result<Vec<_>, Error>>()?;
+    let mut params = Vec::with_capacity(ncols);
+    for k in 0..ncols as u32 {
+        let p = |n: u32| param(f, lead + k * PARAMS_PER_COLUMN + n);
+        params.push(ColumnParams {
+            values: p(0)?.into_pointer_value(),
+            validity: p(1)?.into_pointer_value(),
+            validity_mask: p(2)?.into_int_value(),
+            validity_offset: p(3)?.into_int_value(),
+            offset: p(4)?.into_int_value(),
+            offsets: p(5)?.into_pointer_value(),
+            data: p(6)?.into_pointer_value(),
+        });
+    }
+    Ok((f, leading_values, params))
+}
+
+/// A row function, its leading parameters and its column parameters.
+pub(super) type RowFunction<'ctx> = (
+    FunctionValue<'ctx>,
+    Vec<inkwell::values::BasicValueEnum<'ctx>>,
+    Vec<ColumnParams<'ctx>>,
+);
+
+/// The attributes every kernel function carries: the host CPU and its features, `nounwind`.
+pub(super) fn target_attributes(ctx: &Context, cpu: &str, features: &str) -> [Attribute; 3] {
+    [
+        ctx.create_string_attribute("target-cpu", cpu),
+        ctx.create_string_attribute("target-features", features),
+        enum_attr(ctx, "nounwind"),
+    ]
+}
+
+/// Loads, in an entry function, the row-function arguments of `ncols` column slots from the
+/// [`super::ColumnArg`] array `cols` (a missing validity bitmap becomes the all-valid byte).
+pub(super) fn column_args<'ctx>(
+    ctx: &'ctx Context,
+    module: &Module<'ctx>,
+    b: &Builder<'ctx>,
+    cols: inkwell::values::PointerValue<'ctx>,
+    ncols: usize,
+) -> Result<Vec<BasicMetadataValueEnum<'ctx>>, CodegenError> {
     let i8t = ctx.i8_type();
-    let i32t = ctx.i32_type();
     let i64t = ctx.i64_type();
     let ptr = ctx.ptr_type(AddressSpace::default());
     let column_ty = ctx.struct_type(
@@ -250,21 +300,17 @@ fn build_entry<'ctx>(
         ],
         false,
     );
-    let status_ty = ctx.struct_type(&[i64t.into(), i64t.into()], false);
     // One all-valid byte that stands in for a missing validity bitmap (read at byte 0 always).
-    let all_valid = module.add_global(i8t, None, "qjit_all_valid");
-    all_valid.set_initializer(&i8t.const_int(0xff, false));
-    all_valid.set_constant(true);
-    all_valid.set_linkage(Linkage::Private);
-
-    let cols = param(entry_fn, 0)?.into_pointer_value();
-    let len = param(entry_fn, 1)?.into_int_value();
-    let out = param(entry_fn, 2)?.into_pointer_value();
-    let status = param(entry_fn, 3)?.into_pointer_value();
-    let entry = ctx.append_basic_block(entry_fn, "entry");
-    b.position_at_end(entry);
-
-    // Column parameters, loaded once.
+    let all_valid = match module.get_global("qjit_all_valid") {
+        Some(g) => g,
+        None => {
+            let g = module.add_global(i8t, None, "qjit_all_valid");
+            g.set_initializer(&i8t.const_int(0xff, false));
+            g.set_constant(true);
+            g.set_linkage(Linkage::Private);
+            g
+        }
+    };
     let mut args: Vec<BasicMetadataValueEnum> = vec![];
     for k in 0..ncols {
         // SAFETY (of the generated code, not of this Rust): `cols` has one entry per slot.
@@ -303,55 +349,101 @@ fn build_entry<'ctx>(
             data.into(),
         ]);
     }
+    Ok(args)
+}
 
-    let call_row = |i: IntValue<'ctx>| -> Result<(IntValue<'ctx>, IntValue<'ctx>), CodegenError> {
-        let mut a = vec![i.into()];
-        a.extend(args.iter().copied());
-        let r = b
-            .build_call(row_fn, &a, "row")?
-            .try_as_basic_value()
-            .basic()
-            .ok_or_else(|| Error::internal("row function returns nothing"))?
-            .into_int_value();
-        let bit = b.build_and(r, i32t.const_int(1, false), "bit")?;
-        let code = b.build_right_shift(r, i32t.const_int(1, false), false, "code")?;
-        Ok((bit, code))
-    };
+/// Emits, in `f`, a loop evaluating the filter row function `row_fn` for rows
+/// `base..base + count` (1 ≤ count ≤ 64) into one selection word. Returns the word and an `i1`
+/// that is set if some row had an error; the builder is left after the loop.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn filter_word<'ctx>(
+    ctx: &'ctx Context,
+    b: &Builder<'ctx>,
+    f: FunctionValue<'ctx>,
+    row_fn: FunctionValue<'ctx>,
+    args: &[BasicMetadataValueEnum<'ctx>],
+    base: IntValue<'ctx>,
+    count: IntValue<'ctx>,
+    name: &str,
+) -> Result<(IntValue<'ctx>, IntValue<'ctx>), CodegenError> {
+    let i32t = ctx.i32_type();
+    let i64t = ctx.i64_type();
+    let pre = b
+        .get_insert_block()
+        .ok_or_else(|| Error::internal("builder lost its block"))?;
+    let body = ctx.append_basic_block(f, &format!("{name}_rows"));
+    let done = ctx.append_basic_block(f, &format!("{name}_done"));
+    b.build_unconditional_branch(body)?;
+    b.position_at_end(body);
+    let j = b.build_phi(i64t, "j")?;
+    let word = b.build_phi(i64t, "word")?;
+    let errs = b.build_phi(i32t, "errs")?;
+    let i = b.build_int_add(base, j.as_basic_value().into_int_value(), "i")?;
+    let (bit, code) = call_filter_row(ctx, b, row_fn, args, i)?;
+    let bit64 = b.build_int_z_extend(bit, i64t, "bit64")?;
+    let shifted = b.build_left_shift(bit64, j.as_basic_value().into_int_value(), "shifted")?;
+    let word2 = b.build_or(word.as_basic_value().into_int_value(), shifted, "word2")?;
+    let errs2 = b.build_or(errs.as_basic_value().into_int_value(), code, "errs2")?;
+    let j2 = b.build_int_add(
+        j.as_basic_value().into_int_value(),
+        i64t.const_int(1, false),
+        "j2",
+    )?;
+    let more = b.build_int_compare(IntPredicate::ULT, j2, count, "more")?;
+    b.build_conditional_branch(more, body, done)?;
+    j.add_incoming(&[(&i64t.const_zero(), pre), (&j2, body)]);
+    word.add_incoming(&[(&i64t.const_zero(), pre), (&word2, body)]);
+    errs.add_incoming(&[(&i32t.const_zero(), pre), (&errs2, body)]);
+    b.position_at_end(done);
+    let failed = b.build_int_compare(IntPredicate::NE, errs2, i32t.const_zero(), "failed")?;
+    Ok((word2, failed))
+}
 
-    // Evaluates rows base..base+count into one word; returns (word, any error).
-    let chunk = |base: IntValue<'ctx>,
-                 count: IntValue<'ctx>,
-                 name: &str|
-     -> Result<(IntValue<'ctx>, IntValue<'ctx>), CodegenError> {
-        let pre = b
-            .get_insert_block()
-            .ok_or_else(|| Error::internal("builder lost its block"))?;
-        let body = ctx.append_basic_block(entry_fn, &format!("{name}_rows"));
-        let done = ctx.append_basic_block(entry_fn, &format!("{name}_done"));
-        b.build_unconditional_branch(body)?;
-        b.position_at_end(body);
-        let j = b.build_phi(i64t, "j")?;
-        let word = b.build_phi(i64t, "word")?;
-        let errs = b.build_phi(i32t, "errs")?;
-        let i = b.build_int_add(base, j.as_basic_value().into_int_value(), "i")?;
-        let (bit, code) = call_row(i)?;
-        let bit64 = b.build_int_z_extend(bit, i64t, "bit64")?;
-        let shifted = b.build_left_shift(bit64, j.as_basic_value().into_int_value(), "shifted")?;
-        let word2 = b.build_or(word.as_basic_value().into_int_value(), shifted, "word2")?;
-        let errs2 = b.build_or(errs.as_basic_value().into_int_value(), code, "errs2")?;
-        let j2 = b.build_int_add(
-            j.as_basic_value().into_int_value(),
-            i64t.const_int(1, false),
-            "j2",
-        )?;
-        let more = b.build_int_compare(IntPredicate::ULT, j2, count, "more")?;
-        b.build_conditional_branch(more, body, done)?;
-        j.add_incoming(&[(&i64t.const_zero(), pre), (&j2, body)]);
-        word.add_incoming(&[(&i64t.const_zero(), pre), (&word2, body)]);
-        errs.add_incoming(&[(&i32t.const_zero(), pre), (&errs2, body)]);
-        b.position_at_end(done);
-        let failed = b.build_int_compare(IntPredicate::NE, errs2, i32t.const_zero(), "failed")?;
-        Ok((word2, failed))
+/// Calls the filter row function for row `i`: (`i32` predicate bit, `i32` error code).
+pub(super) fn call_filter_row<'ctx>(
+    ctx: &'ctx Context,
+    b: &Builder<'ctx>,
+    row_fn: FunctionValue<'ctx>,
+    args: &[BasicMetadataValueEnum<'ctx>],
+    i: IntValue<'ctx>,
+) -> Result<(IntValue<'ctx>, IntValue<'ctx>), CodegenError> {
+    let i32t = ctx.i32_type();
+    let mut a = vec![i.into()];
+    a.extend(args.iter().copied());
+    let r = b
+        .build_call(row_fn, &a, "row")?
+        .try_as_basic_value()
+        .basic()
+        .ok_or_else(|| Error::internal("row function returns nothing"))?
+        .into_int_value();
+    let bit = b.build_and(r, i32t.const_int(1, false), "bit")?;
+    let code = b.build_right_shift(r, i32t.const_int(1, false), false, "code")?;
+    Ok((bit, code))
+}
+
+/// Builds `qjit_filter(cols, len, out, status)`.
+fn build_entry<'ctx>(
+    ctx: &'ctx Context,
+    module: &Module<'ctx>,
+    b: &Builder<'ctx>,
+    entry_fn: FunctionValue<'ctx>,
+    row_fn: FunctionValue<'ctx>,
+    ncols: usize,
+) -> Result<(), CodegenError> {
+    let i32t = ctx.i32_type();
+    let i64t = ctx.i64_type();
+    let status_ty = ctx.struct_type(&[i64t.into(), i64t.into()], false);
+    let cols = param(entry_fn, 0)?.into_pointer_value();
+    let len = param(entry_fn, 1)?.into_int_value();
+    let out = param(entry_fn, 2)?.into_pointer_value();
+    let status = param(entry_fn, 3)?.into_pointer_value();
+    let entry = ctx.append_basic_block(entry_fn, "entry");
+    b.position_at_end(entry);
+    // Column parameters, loaded once.
+    let args = column_args(ctx, module, b, cols, ncols)?;
+    let call_row = |i: IntValue<'ctx>| call_filter_row(ctx, b, row_fn, &args, i);
+    let chunk = |base: IntValue<'ctx>, count: IntValue<'ctx>, name: &str| {
+        filter_word(ctx, b, entry_fn, row_fn, &args, base, count, name)
     };
 
     // The error scan: from the first word that saw an error to the end of the batch, the code of

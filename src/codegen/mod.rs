@@ -25,6 +25,7 @@
 //! [`compile_filter`] return [`CodegenError::NotCompiled`] with a reason, and the executor falls
 //! back to the interpreter.
 
+mod aggregate;
 mod kernel;
 mod lower;
 
@@ -32,6 +33,7 @@ use arrow::datatypes::DataType;
 
 use crate::error::Error;
 
+pub use aggregate::{compile_aggregate, AggregateModule, AGGREGATE_ENTRY_NAME};
 pub use kernel::{compile_filter, FilterModule, ENTRY_NAME};
 
 /// One input column of a kernel, as the kernel reads it (`#[repr(C)]`: the layout is the
@@ -127,6 +129,141 @@ pub type FilterFn = unsafe extern "C" fn(
 pub struct ColumnSlot {
     pub index: usize,
     pub data_type: DataType,
+}
+
+/// The code an aggregation kernel reports when the exact sum of aggregate `k` overflowed:
+/// `STATUS_SUM_OVERFLOW + k` (above every [`ErrorSite`] code).
+pub const STATUS_SUM_OVERFLOW: u64 = 1 << 30;
+
+/// The state an aggregation kernel updates (`#[repr(C)]`: the kernel's ABI). The executor owns
+/// the memory and, before each call, makes room for one new group per row: every vector,
+/// `hashes` and `keys` have entries for `groups + len` groups and `slots` at least twice as many
+/// entries (a power of two).
+#[repr(C)]
+#[derive(Debug)]
+pub struct AggArgs {
+    /// One pointer per state vector ([`AggregateLayout::vectors`]), each with one element per
+    /// group.
+    pub vectors: *const *mut u8,
+    /// The hash table's slots: `group + 1`, or 0 when empty (unused without keys).
+    pub slots: *mut u32,
+    /// The number of slots minus one.
+    pub slot_mask: u64,
+    /// Each group's hash.
+    pub hashes: *mut u64,
+    /// Each group's key record of [`KeyLayout::words`] words.
+    pub keys: *mut u64,
+    /// The number of groups; the kernel adds the groups it creates.
+    pub groups: u64,
+}
+
+/// The entry point of an aggregation kernel: filters the rows of a batch and updates the
+/// accumulators of each selected row's group.
+///
+/// # Safety
+/// `cols` as for [`FilterFn`]; `state` must point to an [`AggArgs`] that satisfies its
+/// invariants for `len` more rows, with vectors of the kernel's [`AggregateLayout`]; `status`
+/// must point to a zeroed [`KernelStatus`]. On a non-zero status the state is partly updated and
+/// must not be used again.
+pub type AggregateFn = unsafe extern "C" fn(
+    cols: *const ColumnArg,
+    len: u64,
+    state: *mut AggArgs,
+    status: *mut KernelStatus,
+);
+
+/// The element type of one state vector.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum VectorType {
+    I64,
+    I128,
+    F64,
+    U8,
+}
+
+/// How one aggregate accumulates, and so which state vectors it has ([`AccKind::vectors`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AccKind {
+    /// `COUNT(*)`: a count.
+    CountStar,
+    /// `COUNT(x)`: a count of valid values.
+    Count,
+    /// `SUM`/`AVG` of integers and decimals: an `i128` sum and a count.
+    ExactSum,
+    /// `SUM`/`AVG` of floats: an `f64` sum and a count.
+    FloatSum,
+    /// `MIN`/`MAX` of integers, dates and decimals: an `i128` and a has-value byte.
+    MinMaxInt { max: bool },
+    /// `MIN`/`MAX` of floats: a canonical `f64` and a has-value byte.
+    MinMaxFloat { max: bool },
+    /// `MIN`/`MAX` of booleans: a byte and a has-value byte.
+    MinMaxBool { max: bool },
+}
+
+impl AccKind {
+    /// The state vectors, in order.
+    pub fn vectors(self) -> &'static [VectorType] {
+        match self {
+            AccKind::CountStar | AccKind::Count => &[VectorType::I64],
+            AccKind::ExactSum => &[VectorType::I128, VectorType::I64],
+            AccKind::FloatSum => &[VectorType::F64, VectorType::I64],
+            AccKind::MinMaxInt { .. } => &[VectorType::I128, VectorType::U8],
+            AccKind::MinMaxFloat { .. } => &[VectorType::F64, VectorType::U8],
+            AccKind::MinMaxBool { .. } => &[VectorType::U8, VectorType::U8],
+        }
+    }
+}
+
+/// How a group key is stored in a key record (see `lower::group`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeyKind {
+    /// `BOOLEAN` (and the `NULL` type): one word, 0 or 1.
+    Bool,
+    /// Signed integers and dates: one word, sign-extended.
+    Signed,
+    /// Unsigned integers: one word.
+    Unsigned,
+    /// The canonical value's bits, one word.
+    Float32,
+    Float64,
+    /// Two words: low, high.
+    Decimal,
+    /// Two words: the address of the bytes, the length.
+    Utf8,
+}
+
+impl KeyKind {
+    pub fn words(self) -> usize {
+        match self {
+            KeyKind::Decimal | KeyKind::Utf8 => 2,
+            _ => 1,
+        }
+    }
+}
+
+/// The key record of a group: the NULL-mask word, then each key's words.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeyLayout {
+    pub kinds: Vec<KeyKind>,
+}
+
+impl KeyLayout {
+    /// Words per record.
+    pub fn words(&self) -> usize {
+        1 + self.kinds.iter().map(|k| k.words()).sum::<usize>()
+    }
+}
+
+/// Where an aggregation kernel keeps its state.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AggregateLayout {
+    /// One per aggregate.
+    pub accumulators: Vec<AccKind>,
+    /// Aggregate `k`'s vectors start at `first_vector[k]` in [`AggregateLayout::vectors`].
+    pub first_vector: Vec<usize>,
+    pub vectors: Vec<VectorType>,
+    /// `None` without `GROUP BY` (one group, id 0, no table).
+    pub keys: Option<KeyLayout>,
 }
 
 /// What kind of error an error code stands for.

@@ -8,11 +8,12 @@
 //! [`run`] is the whole path from SQL text to results: parse and bind against the source's
 //! schema, choose the engine, execute, and report phase timings.
 //!
-//! Engines: with [`EngineKind::Jit`] or [`EngineKind::Auto`] the `WHERE` predicate is compiled
-//! with the LLVM JIT ([`crate::jit`]) when the code generator supports it, and its selection
-//! bitmap filters each batch; everything else (projections, aggregates, `HAVING`) runs in the
-//! interpreter. `Jit` fails on a predicate that does not compile, naming the construct; `Auto`
-//! falls back to the interpreter and says why ([`FilterEngine`], [`explain`]).
+//! Engines: with [`EngineKind::Jit`] or [`EngineKind::Auto`] an aggregate query's `WHERE`, group
+//! keys and aggregates compile into one aggregation kernel ([`crate::jit::AggregateKernel`]);
+//! otherwise the `WHERE` predicate compiles into a filter kernel whose selection bitmap filters
+//! each batch. The rest (projections, `HAVING`, the expressions over aggregates) runs in the
+//! interpreter. `Jit` fails on a part that does not compile, naming the construct; `Auto` falls
+//! back to the interpreter for that part and says why ([`PartEngine`], [`explain`]).
 //!
 //! # Example
 //!
@@ -36,20 +37,19 @@
 mod pipeline;
 mod source;
 
-use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
 
-pub use pipeline::{execute, execute_interpreted};
+pub use pipeline::{execute, execute_interpreted, Kernels};
 pub use source::{Source, BATCH_SIZE};
 
 use crate::codegen::CodegenError;
 use crate::error::{Error, Result};
-use crate::ir::Plan;
-use crate::jit::{self, FilterKernel};
+use crate::ir::{Body, Plan};
+use crate::jit::{self, AggregateKernel, FilterKernel};
 
 /// Which engine runs a query.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
@@ -88,17 +88,17 @@ impl Default for QueryOptions {
 #[derive(Clone, Debug, Default)]
 pub struct Timing {
     pub parse_bind: Duration,
-    /// Compiling the `WHERE` kernel (zero when it came from the cache or nothing compiled).
+    /// Compiling the kernel (zero when it came from the cache or nothing compiled).
     pub compile: jit::CompileTiming,
-    /// Whether the `WHERE` kernel came from the kernel cache (`None`: no kernel).
+    /// Whether the kernel came from the kernel cache (`None`: no kernel).
     pub kernel_cache_hit: Option<bool>,
     pub execute: Duration,
 }
 
-/// How the `WHERE` clause runs.
+/// How one part of a query (its `WHERE` clause, its aggregation) runs.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum FilterEngine {
-    /// The query has no `WHERE`.
+pub enum PartEngine {
+    /// The query does not have this part.
     None,
     /// A JIT kernel.
     Compiled,
@@ -106,12 +106,12 @@ pub enum FilterEngine {
     Interpreted(String),
 }
 
-impl fmt::Display for FilterEngine {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl PartEngine {
+    fn describe(&self, part: &str) -> String {
         match self {
-            FilterEngine::None => f.write_str("WHERE: none"),
-            FilterEngine::Compiled => f.write_str("WHERE: compiled"),
-            FilterEngine::Interpreted(why) => write!(f, "WHERE: interpreted ({why})"),
+            PartEngine::None => format!("{part}: none"),
+            PartEngine::Compiled => format!("{part}: compiled"),
+            PartEngine::Interpreted(why) => format!("{part}: interpreted ({why})"),
         }
     }
 }
@@ -119,11 +119,39 @@ impl fmt::Display for FilterEngine {
 /// The compiled parts of a plan.
 #[derive(Clone, Debug)]
 pub struct Compiled {
-    pub filter: FilterEngine,
-    /// The `WHERE` kernel, when [`FilterEngine::Compiled`].
+    /// How the `WHERE` clause runs (compiled alone, or fused into the aggregation kernel).
+    pub filter: PartEngine,
+    /// How the aggregation (group keys, aggregate arguments, accumulators) runs.
+    pub aggregate: PartEngine,
+    /// The `WHERE` kernel, when the filter compiled on its own.
     pub filter_kernel: Option<Arc<FilterKernel>>,
+    /// The aggregation kernel (with the `WHERE` clause fused in).
+    pub aggregate_kernel: Option<Arc<AggregateKernel>>,
     /// Whether the kernel came from the cache.
     pub cache_hit: bool,
+}
+
+impl Compiled {
+    /// One line: how each part runs.
+    pub fn summary(&self) -> String {
+        format!(
+            "{}, {}, other expressions: interpreted",
+            self.filter.describe("WHERE"),
+            self.aggregate.describe("aggregation")
+        )
+    }
+
+    fn kernel_timing(&self) -> Option<jit::CompileTiming> {
+        match (&self.aggregate_kernel, &self.filter_kernel) {
+            (Some(k), _) => Some(k.timing()),
+            (None, Some(k)) => Some(k.timing()),
+            (None, None) => None,
+        }
+    }
+
+    fn any_kernel(&self) -> bool {
+        self.filter_kernel.is_some() || self.aggregate_kernel.is_some()
+    }
 }
 
 /// What a query returned.
@@ -134,10 +162,8 @@ pub struct QueryResult {
     pub plan: Plan,
     /// The engine that ran it: `Jit` if some part ran compiled, else `Interp`.
     pub engine: EngineKind,
-    /// How the `WHERE` clause ran.
-    pub filter: FilterEngine,
-    /// The compiled `WHERE` kernel, if any (its IR, for `--explain`).
-    pub filter_kernel: Option<Arc<FilterKernel>>,
+    /// What ran compiled.
+    pub compiled: Compiled,
     pub timing: Timing,
 }
 
@@ -154,44 +180,80 @@ pub fn plan(source: &Source, sql: &str) -> Result<Plan> {
     crate::sql::bind_query(&query, source.name(), &schema)
 }
 
-/// Compiles what the engine compiles of `plan`: for now its `WHERE` predicate.
+/// Compiles what the engine compiles of `plan`: the aggregation of an aggregate query (with its
+/// `WHERE` clause fused in), else the `WHERE` predicate.
 ///
-/// With [`EngineKind::Jit`] a predicate the code generator does not support is an
-/// [`Error::NotCompiled`] naming the construct; with [`EngineKind::Auto`] it runs interpreted,
-/// and so does a predicate the JIT failed on (a bug, reported in the reason).
+/// With [`EngineKind::Jit`] a construct the code generator does not support is an
+/// [`Error::NotCompiled`] naming it; with [`EngineKind::Auto`] that part runs interpreted, and
+/// so does a part the JIT failed on (a bug, reported in the reason).
 pub fn compile(plan: &Plan, options: &QueryOptions) -> Result<Compiled> {
-    let interpreted = |why: String| Compiled {
-        filter: FilterEngine::Interpreted(why),
+    let has_aggregate = matches!(plan.body, Body::Aggregate { .. });
+    let absent = |present: bool, why: &str| {
+        if present {
+            PartEngine::Interpreted(why.to_string())
+        } else {
+            PartEngine::None
+        }
+    };
+    let mut compiled = Compiled {
+        filter: absent(plan.filter.is_some(), "--engine interp"),
+        aggregate: absent(has_aggregate, "--engine interp"),
         filter_kernel: None,
+        aggregate_kernel: None,
         cache_hit: false,
     };
-    let Some(filter) = &plan.filter else {
-        return Ok(Compiled {
-            filter: FilterEngine::None,
-            filter_kernel: None,
-            cache_hit: false,
-        });
-    };
     if options.engine == EngineKind::Interp {
-        return Ok(interpreted("--engine interp".into()));
+        return Ok(compiled);
     }
-    match jit::filter_kernel(filter, &plan.scan_schema, options.opt_level) {
-        Ok((kernel, hit)) => Ok(Compiled {
-            filter: FilterEngine::Compiled,
-            filter_kernel: Some(kernel),
-            cache_hit: hit,
-        }),
-        Err(CodegenError::NotCompiled(reason)) => match options.engine {
-            EngineKind::Jit => Err(Error::NotCompiled {
-                what: format!("the WHERE clause: {reason}"),
+    // What to do when a part does not compile: an error with `--engine jit`, else the reason.
+    let fallback = |e: CodegenError, part: &str| -> Result<String> {
+        match (e, options.engine) {
+            (CodegenError::NotCompiled(reason), EngineKind::Jit) => Err(Error::NotCompiled {
+                what: format!("{part}: {reason}"),
             }),
-            _ => Ok(interpreted(reason)),
-        },
-        Err(CodegenError::Failed(e)) => match (options.engine, e) {
-            (_, e @ Error::Usage(_)) | (EngineKind::Jit, e) => Err(e),
-            (_, e) => Ok(interpreted(format!("the JIT failed: {e}"))),
-        },
+            (CodegenError::NotCompiled(reason), _) => Ok(reason),
+            (CodegenError::Failed(e @ Error::Usage(_)), _)
+            | (CodegenError::Failed(e), EngineKind::Jit) => Err(e),
+            (CodegenError::Failed(e), _) => Ok(format!("the JIT failed: {e}")),
+        }
+    };
+    if let Body::Aggregate {
+        keys, aggregates, ..
+    } = &plan.body
+    {
+        match jit::aggregate_kernel(
+            plan.filter.as_ref(),
+            keys,
+            aggregates,
+            &plan.scan_schema,
+            options.opt_level,
+        ) {
+            Ok((kernel, hit)) => {
+                compiled.aggregate = PartEngine::Compiled;
+                if plan.filter.is_some() {
+                    compiled.filter = PartEngine::Compiled;
+                }
+                compiled.aggregate_kernel = Some(kernel);
+                compiled.cache_hit = hit;
+                return Ok(compiled);
+            }
+            Err(e) => {
+                compiled.aggregate = PartEngine::Interpreted(fallback(e, "the aggregation")?);
+            }
+        }
     }
+    let Some(filter) = &plan.filter else {
+        return Ok(compiled);
+    };
+    match jit::filter_kernel(filter, &plan.scan_schema, options.opt_level) {
+        Ok((kernel, hit)) => {
+            compiled.filter = PartEngine::Compiled;
+            compiled.filter_kernel = Some(kernel);
+            compiled.cache_hit = hit;
+        }
+        Err(e) => compiled.filter = PartEngine::Interpreted(fallback(e, "the WHERE clause")?),
+    }
+    Ok(compiled)
 }
 
 /// What `--explain` prints: the typed plan, which parts run compiled and which interpreted (and
@@ -200,15 +262,19 @@ pub fn explain(source: &Source, sql: &str, options: &QueryOptions) -> Result<Str
     let plan = plan(source, sql)?;
     let compiled = compile(&plan, options)?;
     let mut out = format!(
-        "{plan}\n\nengine: {:?}\n{}\nSELECT: interpreted (only WHERE is compiled in this version)\n",
-        options.engine, compiled.filter
+        "{plan}\n\nengine: {:?}\n{}\n",
+        options.engine,
+        compiled.summary().replace(", ", "\n")
     );
-    if let Some(kernel) = &compiled.filter_kernel {
+    let kernel = match (&compiled.aggregate_kernel, &compiled.filter_kernel) {
+        (Some(k), _) => Some(("aggregation kernel", k.ir_before(), k.ir_after())),
+        (None, Some(k)) => Some(("WHERE kernel", k.ir_before(), k.ir_after())),
+        (None, None) => None,
+    };
+    if let Some((name, before, after)) = kernel {
         out.push_str(&format!(
-            "\n; ---- WHERE kernel: LLVM IR before optimization ----\n{}\n; ---- WHERE kernel: LLVM IR after default<O{}> ----\n{}",
-            kernel.ir_before(),
+            "\n; ---- {name}: LLVM IR before optimization ----\n{before}\n; ---- {name}: LLVM IR after default<O{}> ----\n{after}",
             options.opt_level,
-            kernel.ir_after()
         ));
     }
     Ok(out)
@@ -220,33 +286,35 @@ pub fn run(source: &Source, sql: &str, options: &QueryOptions) -> Result<QueryRe
     let plan = plan(source, sql)?;
     let parse_bind = start.elapsed();
     let compiled = compile(&plan, options)?;
-    let compile_timing = match (&compiled.filter_kernel, compiled.cache_hit) {
-        (Some(k), false) => k.timing(),
-        _ => jit::CompileTiming::default(),
+    let compile_timing = match compiled.cache_hit {
+        false => compiled.kernel_timing().unwrap_or_default(),
+        true => jit::CompileTiming::default(),
     };
     let start = Instant::now();
     let batches = execute(
         &plan,
         source.scan(&plan.projection)?,
-        compiled.filter_kernel.as_deref(),
+        &Kernels {
+            filter: compiled.filter_kernel.as_deref(),
+            aggregate: compiled.aggregate_kernel.as_deref(),
+        },
     )?;
     let execute = start.elapsed();
     Ok(QueryResult {
         schema: plan.output_schema(),
         batches,
         plan,
-        engine: if compiled.filter_kernel.is_some() {
+        engine: if compiled.any_kernel() {
             EngineKind::Jit
         } else {
             EngineKind::Interp
         },
-        filter: compiled.filter,
         timing: Timing {
             parse_bind,
             compile: compile_timing,
-            kernel_cache_hit: compiled.filter_kernel.as_ref().map(|_| compiled.cache_hit),
+            kernel_cache_hit: compiled.any_kernel().then_some(compiled.cache_hit),
             execute,
         },
-        filter_kernel: compiled.filter_kernel,
+        compiled,
     })
 }

@@ -12,25 +12,34 @@ use arrow::row::{RowConverter, SortField};
 use crate::error::{Error, Result};
 use crate::interp::{self, Aggregator};
 use crate::ir::{Body, Expr, Plan};
-use crate::jit::FilterKernel;
+use crate::jit::{AggregateKernel, FilterKernel};
+
+/// The compiled kernels of a plan (see [`super::compile`]).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Kernels<'a> {
+    /// The `WHERE` predicate.
+    pub filter: Option<&'a FilterKernel>,
+    /// The `WHERE` clause, group keys and aggregates of an aggregate query.
+    pub aggregate: Option<&'a AggregateKernel>,
+}
 
 /// Runs `plan` over `scan` (batches of the plan's scan schema) with the interpreter.
 pub fn execute_interpreted(
     plan: &Plan,
     scan: impl Iterator<Item = Result<RecordBatch>>,
 ) -> Result<Vec<RecordBatch>> {
-    execute(plan, scan, None)
+    execute(plan, scan, &Kernels::default())
 }
 
-/// Runs `plan` over `scan`; `kernel`, if given, is the compiled `WHERE` predicate.
+/// Runs `plan` over `scan` with the compiled `kernels` (the interpreter does the rest).
 pub fn execute(
     plan: &Plan,
     scan: impl Iterator<Item = Result<RecordBatch>>,
-    kernel: Option<&FilterKernel>,
+    kernels: &Kernels,
 ) -> Result<Vec<RecordBatch>> {
     let where_ = Where {
         filter: plan.filter.as_ref(),
-        kernel,
+        kernel: kernels.filter,
     };
     let finals = match &plan.body {
         Body::Project { exprs } => {
@@ -61,14 +70,25 @@ pub fn execute(
             having,
             exprs,
         } => {
-            let mut agg = Aggregator::new(keys, aggregates)?;
-            for batch in scan {
-                let batch = where_.apply(batch?)?;
-                if batch.num_rows() > 0 {
-                    agg.update(&batch)?;
+            let groups = match kernels.aggregate {
+                Some(kernel) => {
+                    let mut state = kernel.new_state();
+                    for batch in scan {
+                        kernel.update(&batch?, &mut state)?;
+                    }
+                    kernel.finish(state)?
                 }
-            }
-            let groups = agg.finish()?;
+                None => {
+                    let mut agg = Aggregator::new(keys, aggregates)?;
+                    for batch in scan {
+                        let batch = where_.apply(batch?)?;
+                        if batch.num_rows() > 0 {
+                            agg.update(&batch)?;
+                        }
+                    }
+                    agg.finish()?
+                }
+            };
             let groups = apply_filter(having.as_ref(), groups)?;
             vec![evaluate_all(exprs, &groups)?]
         }

@@ -87,7 +87,7 @@ use arrow::record_batch::RecordBatch;
 use crate::error::{Error, Result};
 use crate::ir::{BinaryOp, Expr, SqlType, UnaryOp};
 
-pub use aggregate::Aggregator;
+pub use aggregate::{finish_raw, sum_overflow_error, Aggregator, RawState};
 use input::Input;
 
 /// Evaluates `expr` over every row of `batch` (columns are indexed by

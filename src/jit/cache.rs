@@ -1,18 +1,26 @@
-//! The process-wide kernel cache: a predicate compiles once per process.
+//! The process-wide kernel cache: a predicate or an aggregation compiles once per process.
 //!
-//! The key is the predicate's printed IR (fully typed, see `Expr`'s `Display`), the Arrow types
-//! of the scan batch, and the optimization level.
+//! The key is the kind of kernel, the printed IR of what it computes (fully typed, see `Expr`'s
+//! `Display`), the Arrow types of the scan batch, and the optimization level.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use arrow::datatypes::Schema;
 
+use super::aggregate::AggregateKernel;
 use super::kernel::FilterKernel;
 use crate::codegen::CodegenError;
-use crate::ir::Expr;
+use crate::ir::{AggregateCall, Expr};
 
-type Cache = Mutex<HashMap<String, Arc<FilterKernel>>>;
+/// A cached kernel.
+#[derive(Clone)]
+enum Kernel {
+    Filter(Arc<FilterKernel>),
+    Aggregate(Arc<AggregateKernel>),
+}
+
+type Cache = Mutex<HashMap<String, Kernel>>;
 
 fn cache() -> &'static Cache {
     static CACHE: OnceLock<Cache> = OnceLock::new();
@@ -26,12 +34,68 @@ pub fn filter_kernel(
     schema: &Schema,
     opt_level: u8,
 ) -> Result<(Arc<FilterKernel>, bool), CodegenError> {
+    let key = format!("filter {expr}\n{}", signature(schema, opt_level));
+    let (kernel, hit) = cached(key, || {
+        Ok(Kernel::Filter(Arc::new(FilterKernel::compile(
+            expr, opt_level,
+        )?)))
+    })?;
+    match kernel {
+        Kernel::Filter(k) => Ok((k, hit)),
+        Kernel::Aggregate(_) => Err(CodegenError::Failed(crate::error::Error::internal(
+            "the kernel cache mixed up kernels",
+        ))),
+    }
+}
+
+/// A compiled aggregation (filter, keys, aggregates over batches of `schema`), from the cache or
+/// freshly compiled; the flag says whether it came from the cache.
+pub fn aggregate_kernel(
+    filter: Option<&Expr>,
+    keys: &[Expr],
+    aggregates: &[AggregateCall],
+    schema: &Schema,
+    opt_level: u8,
+) -> Result<(Arc<AggregateKernel>, bool), CodegenError> {
+    let list = |es: Vec<String>| es.join(", ");
+    let key = format!(
+        "aggregate {}\nkeys [{}]\naggregates [{}]\n{}",
+        filter.map_or("-".to_string(), |f| f.to_string()),
+        list(keys.iter().map(|k| k.to_string()).collect()),
+        list(
+            aggregates
+                .iter()
+                .map(|a| format!("{a}: {}", a.ty))
+                .collect()
+        ),
+        signature(schema, opt_level)
+    );
+    let (kernel, hit) = cached(key, || {
+        Ok(Kernel::Aggregate(Arc::new(AggregateKernel::compile(
+            filter, keys, aggregates, opt_level,
+        )?)))
+    })?;
+    match kernel {
+        Kernel::Aggregate(k) => Ok((k, hit)),
+        Kernel::Filter(_) => Err(CodegenError::Failed(crate::error::Error::internal(
+            "the kernel cache mixed up kernels",
+        ))),
+    }
+}
+
+fn signature(schema: &Schema, opt_level: u8) -> String {
     let types: Vec<String> = schema
         .fields()
         .iter()
         .map(|f| f.data_type().to_string())
         .collect();
-    let key = format!("{expr}\n[{}]\nO{opt_level}", types.join(", "));
+    format!("[{}]\nO{opt_level}", types.join(", "))
+}
+
+fn cached(
+    key: String,
+    compile: impl FnOnce() -> Result<Kernel, CodegenError>,
+) -> Result<(Kernel, bool), CodegenError> {
     let lock = || {
         cache()
             .lock()
@@ -41,6 +105,6 @@ pub fn filter_kernel(
         return Ok((kernel.clone(), true));
     }
     // Compile without holding the lock; if two threads race, the first insert wins.
-    let kernel = Arc::new(FilterKernel::compile(expr, opt_level)?);
+    let kernel = compile()?;
     Ok((lock().entry(key).or_insert(kernel).clone(), false))
 }

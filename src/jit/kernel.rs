@@ -9,6 +9,7 @@ use arrow::compute::cast;
 use arrow::datatypes::DataType;
 use inkwell::context::Context;
 use inkwell::execution_engine::ExecutionEngine;
+use inkwell::module::Module;
 use inkwell::passes::PassBuilderOptions;
 use inkwell::targets::{CodeModel, RelocMode, Target, TargetMachine};
 use inkwell::OptimizationLevel;
@@ -42,24 +43,31 @@ pub struct FilterKernel {
     entry: FilterFn,
     columns: Vec<ColumnSlot>,
     errors: Vec<ErrorSite>,
+    jit: Jitted,
+}
+
+/// Machine code and what it came from: the LLVM context and the execution engine that own the
+/// code, the IR before and after optimization, and the time each step took.
+pub(crate) struct Jitted {
     ir_before: String,
     ir_after: String,
     timing: CompileTiming,
-    /// Owns the machine code `entry` points into. Borrows `context` (the `'static` is a lie
-    /// told to the type system; see [`FilterKernel::compile`]); dropped before it.
+    /// Owns the machine code. Borrows `context` (the `'static` is a lie told to the type system;
+    /// see [`Jitted::compile`]); dropped before it.
     engine: ManuallyDrop<ExecutionEngine<'static>>,
     context: ManuallyDrop<Box<Context>>,
 }
 
 // SAFETY: after `compile` returns, nothing touches the LLVM context or the execution engine
 // again (their non-thread-safe reference counts included) until `Drop`, which runs once, on
-// whichever thread drops the last handle. What threads share is `entry`, a pointer to immutable
-// machine code that keeps no state between calls: each call writes only the buffers passed to it.
-unsafe impl Send for FilterKernel {}
-// SAFETY: see `Send`: `&FilterKernel` only reads plain data and calls the reentrant `entry`.
-unsafe impl Sync for FilterKernel {}
+// whichever thread drops the last handle. What threads share is the entry point, a pointer to
+// immutable machine code that keeps no state between calls: each call writes only the buffers
+// passed to it.
+unsafe impl Send for Jitted {}
+// SAFETY: see `Send`: `&Jitted` only reads plain data.
+unsafe impl Sync for Jitted {}
 
-impl Drop for FilterKernel {
+impl Drop for Jitted {
     fn drop(&mut self) {
         // SAFETY: each field is dropped exactly once, here; the engine (which frees the machine
         // code and the module) goes before the context it was created in.
@@ -75,7 +83,7 @@ impl std::fmt::Debug for FilterKernel {
         f.debug_struct("FilterKernel")
             .field("columns", &self.columns)
             .field("errors", &self.errors)
-            .field("timing", &self.timing)
+            .field("timing", &self.jit.timing)
             .finish_non_exhaustive()
     }
 }
@@ -89,15 +97,23 @@ fn llvm_level(opt_level: u8) -> OptimizationLevel {
     }
 }
 
-fn failed(what: &str, e: impl std::fmt::Display) -> CodegenError {
+pub(crate) fn failed(what: &str, e: impl std::fmt::Display) -> CodegenError {
     CodegenError::Failed(Error::internal(format!("{what}: {e}")))
 }
 
-impl FilterKernel {
-    /// Compiles a `BOOLEAN` predicate for the host CPU with the `default<O{opt_level}>`
-    /// pipeline (`opt_level` 0–3). A construct the code generator does not handle is
-    /// [`CodegenError::NotCompiled`].
-    pub fn compile(expr: &Expr, opt_level: u8) -> std::result::Result<FilterKernel, CodegenError> {
+impl Jitted {
+    /// Builds a module with `build` (given the context, the host CPU name and its features),
+    /// optimizes it with `default<O{opt_level}>` for the host and generates machine code.
+    /// Returns the handle, the address of the function `entry` and what `build` returned.
+    pub(crate) fn compile<T>(
+        opt_level: u8,
+        entry: &str,
+        build: impl FnOnce(
+            &'static Context,
+            &str,
+            &str,
+        ) -> std::result::Result<(Module<'static>, T), CodegenError>,
+    ) -> std::result::Result<(Jitted, usize, T), CodegenError> {
         initialize()?;
         if opt_level > MAX_OPT_LEVEL {
             return Err(CodegenError::Failed(Error::Usage(format!(
@@ -127,8 +143,7 @@ impl FilterKernel {
                 CodeModel::JITDefault,
             )
             .ok_or_else(|| failed("LLVM target machine", &cpu))?;
-        let filter = codegen::compile_filter(ctx, expr, &cpu, &features)?;
-        let module = &filter.module;
+        let (module, extra) = build(ctx, &cpu, &features)?;
         module.set_triple(&triple);
         module.set_data_layout(&machine.get_target_data().get_data_layout());
         let ir_before = module.print_to_string().to_string();
@@ -153,31 +168,63 @@ impl FilterKernel {
             .create_jit_execution_engine(llvm_level(opt_level))
             .map_err(|e| failed("cannot create the LLVM JIT", e))?;
         let address = engine
-            .get_function_address(codegen::ENTRY_NAME)
+            .get_function_address(entry)
             .map_err(|e| failed("JIT lookup", e))?;
         if address == 0 {
             return Err(failed("JIT lookup", "null kernel address"));
         }
+        let machine_code = start.elapsed();
+        drop(module);
+        Ok((
+            Jitted {
+                ir_before,
+                ir_after,
+                timing: CompileTiming {
+                    codegen,
+                    optimize,
+                    machine_code,
+                },
+                engine: ManuallyDrop::new(engine),
+                context: ManuallyDrop::new(context),
+            },
+            address,
+            extra,
+        ))
+    }
+
+    /// The LLVM IR as generated (verified, not optimized).
+    pub(crate) fn ir_before(&self) -> &str {
+        &self.ir_before
+    }
+
+    /// The LLVM IR after the optimization pipeline.
+    pub(crate) fn ir_after(&self) -> &str {
+        &self.ir_after
+    }
+
+    pub(crate) fn timing(&self) -> CompileTiming {
+        self.timing
+    }
+}
+
+impl FilterKernel {
+    /// Compiles a `BOOLEAN` predicate for the host CPU with the `default<O{opt_level}>`
+    /// pipeline (`opt_level` 0–3). A construct the code generator does not handle is
+    /// [`CodegenError::NotCompiled`].
+    pub fn compile(expr: &Expr, opt_level: u8) -> std::result::Result<FilterKernel, CodegenError> {
+        let (jit, address, (columns, errors)) =
+            Jitted::compile(opt_level, codegen::ENTRY_NAME, |ctx, cpu, features| {
+                let f = codegen::compile_filter(ctx, expr, cpu, features)?;
+                Ok((f.module, (f.columns, f.errors)))
+            })?;
         // SAFETY: the entry function was built with exactly the `FilterFn` signature
         // (`void (ptr, i64, ptr, ptr)`, C calling convention), and `address` is its machine code.
         let entry: FilterFn = unsafe { std::mem::transmute::<usize, FilterFn>(address) };
-        let machine_code = start.elapsed();
-        let columns = filter.columns.clone();
-        let errors = filter.errors.clone();
-        drop(filter);
         Ok(FilterKernel {
             entry,
             columns,
             errors,
-            ir_before,
-            ir_after,
-            timing: CompileTiming {
-                codegen,
-                optimize,
-                machine_code,
-            },
-            engine: ManuallyDrop::new(engine),
-            context: ManuallyDrop::new(context),
+            jit,
         })
     }
 
@@ -187,43 +234,21 @@ impl FilterKernel {
     /// [`Error::Internal`], never undefined behaviour.
     pub fn filter(&self, batch: &RecordBatch) -> Result<BooleanArray> {
         let n = batch.num_rows();
-        // The arrays the kernel reads (dictionaries unpacked) and the data-buffer tables of
-        // views; both must outlive the call.
-        let mut arrays: Vec<ArrayRef> = Vec::with_capacity(self.columns.len());
-        for slot in &self.columns {
-            let column = batch.columns().get(slot.index).ok_or_else(|| {
-                Error::internal(format!(
-                    "the compiled filter reads column {} of a batch of {} columns",
-                    slot.index,
-                    batch.num_columns()
-                ))
-            })?;
-            if column.data_type() != &slot.data_type || column.len() != n {
-                return Err(Error::internal(format!(
-                    "the compiled filter expects column {} as {} ({n} rows), the batch has {} ({} rows)",
-                    slot.index,
-                    slot.data_type,
-                    column.data_type(),
-                    column.len()
-                )));
-            }
-            arrays.push(match column.data_type() {
-                DataType::Dictionary(_, value) => cast(column.as_ref(), value)?,
-                _ => column.clone(),
-            });
-        }
-        let mut buffer_tables: Vec<Vec<*const u8>> = vec![];
-        let args = arrays
-            .iter()
-            .map(|a| column_arg(a.as_ref(), &mut buffer_tables))
-            .collect::<Result<Vec<ColumnArg>>>()?;
+        let inputs = KernelInputs::new(&self.columns, batch, "filter")?;
         let mut out = vec![0u64; n.div_ceil(64)];
         let mut status = KernelStatus::default();
-        // SAFETY: `args` has one entry per slot, each describing a live array of the slot's type
-        // with `n` rows (checked above; `arrays` and `buffer_tables` live until after the call);
+        // SAFETY: `inputs.args` has one entry per slot, each describing a live array of the
+        // slot's type with `n` rows (checked by `KernelInputs::new`; `inputs` owns the arrays);
         // `out` has n.div_ceil(64) zeroed words; `status` is zeroed; `self` owns the engine that
         // holds the code.
-        unsafe { (self.entry)(args.as_ptr(), n as u64, out.as_mut_ptr(), &mut status) };
+        unsafe {
+            (self.entry)(
+                inputs.args.as_ptr(),
+                n as u64,
+                out.as_mut_ptr(),
+                &mut status,
+            )
+        };
         if status.code != 0 {
             return Err(self.error(status));
         }
@@ -252,16 +277,65 @@ impl FilterKernel {
 
     /// The LLVM IR as generated (verified, not optimized).
     pub fn ir_before(&self) -> &str {
-        &self.ir_before
+        self.jit.ir_before()
     }
 
     /// The LLVM IR after the optimization pipeline.
     pub fn ir_after(&self) -> &str {
-        &self.ir_after
+        self.jit.ir_after()
     }
 
     pub fn timing(&self) -> CompileTiming {
-        self.timing
+        self.jit.timing()
+    }
+}
+
+/// The kernel's view of a batch: one [`ColumnArg`] per column slot, and the arrays and
+/// buffer tables they point into (kept alive as long as this value).
+pub(crate) struct KernelInputs {
+    pub args: Vec<ColumnArg>,
+    _arrays: Vec<ArrayRef>,
+    _tables: Vec<Vec<*const u8>>,
+}
+
+impl KernelInputs {
+    /// Checks that `batch` has the columns of `slots`, of their types, and prepares them
+    /// (dictionaries unpacked). A mismatch is an [`Error::Internal`], never undefined behaviour.
+    pub(crate) fn new(slots: &[ColumnSlot], batch: &RecordBatch, what: &str) -> Result<Self> {
+        let n = batch.num_rows();
+        let mut arrays: Vec<ArrayRef> = Vec::with_capacity(slots.len());
+        for slot in slots {
+            let column = batch.columns().get(slot.index).ok_or_else(|| {
+                Error::internal(format!(
+                    "the compiled {what} reads column {} of a batch of {} columns",
+                    slot.index,
+                    batch.num_columns()
+                ))
+            })?;
+            if column.data_type() != &slot.data_type || column.len() != n {
+                return Err(Error::internal(format!(
+                    "the compiled {what} expects column {} as {} ({n} rows), the batch has {} ({} rows)",
+                    slot.index,
+                    slot.data_type,
+                    column.data_type(),
+                    column.len()
+                )));
+            }
+            arrays.push(match column.data_type() {
+                DataType::Dictionary(_, value) => cast(column.as_ref(), value)?,
+                _ => column.clone(),
+            });
+        }
+        let mut tables: Vec<Vec<*const u8>> = vec![];
+        let args = arrays
+            .iter()
+            .map(|a| column_arg(a.as_ref(), &mut tables))
+            .collect::<Result<Vec<ColumnArg>>>()?;
+        Ok(KernelInputs {
+            args,
+            _arrays: arrays,
+            _tables: tables,
+        })
     }
 }
 

@@ -36,10 +36,12 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod aggregate;
 mod cache;
 mod kernel;
 
-pub use cache::filter_kernel;
+pub use aggregate::{AggregateKernel, AggregateState};
+pub use cache::{aggregate_kernel, filter_kernel};
 pub use kernel::{CompileTiming, FilterKernel, MAX_OPT_LEVEL};
 
 use inkwell::context::Context;

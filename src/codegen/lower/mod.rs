@@ -17,7 +17,10 @@
 
 mod arith;
 mod cast;
+mod group;
 mod strings;
+
+pub(super) use group::TableParams;
 
 use std::collections::HashMap;
 
@@ -103,6 +106,21 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
     /// The error sites registered while lowering.
     pub fn into_errors(self) -> Vec<ErrorSite> {
         self.errors
+    }
+
+    /// The last error rank handed out; a lowerer for a later part of the same kernel starts
+    /// after it ([`Lowerer::start_after`]), so that ranks follow the interpreter's order.
+    pub fn last_rank(&self) -> u64 {
+        self.nodes
+    }
+
+    pub fn start_after(&mut self, rank: u64) {
+        self.nodes = rank;
+    }
+
+    /// The first error of two codes of one row (see [`ErrorSite`]).
+    pub fn first_of(&self, a: IntValue<'ctx>, b: IntValue<'ctx>) -> R<IntValue<'ctx>> {
+        self.first_error(a, b)
     }
 
     /// `i1`: the lowered boolean is TRUE (valid and true).

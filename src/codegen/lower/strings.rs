@@ -55,7 +55,10 @@ impl<'ctx> Lowerer<'_, 'ctx> {
         Ok(s.into_struct_value().into())
     }
 
-    fn string_parts(&self, v: BasicValueEnum<'ctx>) -> R<(PointerValue<'ctx>, IntValue<'ctx>)> {
+    pub(super) fn string_parts(
+        &self,
+        v: BasicValueEnum<'ctx>,
+    ) -> R<(PointerValue<'ctx>, IntValue<'ctx>)> {
         let BasicValueEnum::StructValue(s) = v else {
             return Err(Error::internal("a VARCHAR value is not a { ptr, i64 } pair").into());
         };
@@ -229,7 +232,7 @@ impl<'ctx> Lowerer<'_, 'ctx> {
         Ok(b.build_and(same_len, bytes, "str_eq")?)
     }
 
-    fn bytes_eq(
+    pub(super) fn bytes_eq(
         &self,
         p: PointerValue<'ctx>,
         q: PointerValue<'ctx>,
@@ -317,7 +320,7 @@ impl<'ctx> Lowerer<'_, 'ctx> {
 
     // ---- helper functions ----
 
-    fn call(
+    pub(super) fn call(
         &self,
         f: FunctionValue<'ctx>,
         args: &[inkwell::values::BasicMetadataValueEnum<'ctx>],
@@ -334,7 +337,7 @@ impl<'ctx> Lowerer<'_, 'ctx> {
 
     /// The helper `name`, built by `build` on first use: internal, `alwaysinline`, with the row
     /// function's target attributes.
-    fn helper(
+    pub(super) fn helper(
         &self,
         name: &str,
         ret: inkwell::types::IntType<'ctx>,
@@ -383,13 +386,13 @@ impl<'ctx> Lowerer<'_, 'ctx> {
         Ok(f)
     }
 
-    fn param_int(f: FunctionValue<'ctx>, n: u32) -> R<IntValue<'ctx>> {
+    pub(super) fn param_int(f: FunctionValue<'ctx>, n: u32) -> R<IntValue<'ctx>> {
         Ok(f.get_nth_param(n)
             .ok_or_else(|| Error::internal(format!("helper has no parameter {n}")))?
             .into_int_value())
     }
 
-    fn param_ptr(f: FunctionValue<'ctx>, n: u32) -> R<PointerValue<'ctx>> {
+    pub(super) fn param_ptr(f: FunctionValue<'ctx>, n: u32) -> R<PointerValue<'ctx>> {
         Ok(f.get_nth_param(n)
             .ok_or_else(|| Error::internal(format!("helper has no parameter {n}")))?
             .into_pointer_value())

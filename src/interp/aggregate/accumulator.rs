@@ -63,6 +63,24 @@ enum Extremes {
     Str(Vec<Option<String>>),
 }
 
+/// Per-group state built outside the interpreter (by a compiled kernel), in the form the
+/// interpreter keeps it; see [`Accumulator::from_raw`].
+#[derive(Debug)]
+pub enum RawState {
+    /// `COUNT(*)`, `COUNT(x)`.
+    Count(Vec<i64>),
+    /// `SUM`/`AVG` of integers and decimals: exact sums and counts of values.
+    Exact { sums: Vec<i128>, counts: Vec<i64> },
+    /// `SUM`/`AVG` of floats.
+    Float { sums: Vec<f64>, counts: Vec<i64> },
+    /// `MIN`/`MAX` of integers, dates and decimals.
+    IntExtremes(Vec<Option<i128>>),
+    /// `MIN`/`MAX` of floats (canonical values).
+    FloatExtremes(Vec<Option<f64>>),
+    /// `MIN`/`MAX` of booleans.
+    BoolExtremes(Vec<Option<bool>>),
+}
+
 /// The group of each row, or `None` when every row is in group 0 (no keys).
 pub(crate) type GroupIds<'a> = Option<&'a [u32]>;
 
@@ -108,8 +126,59 @@ impl Accumulator {
         })
     }
 
+    /// The accumulator of `call` with the state `raw`, which must be the kind of state the
+    /// interpreter keeps for `call`.
+    pub fn from_raw(call: &AggregateCall, raw: RawState) -> Result<Accumulator> {
+        let mut acc = Accumulator::new(call)?;
+        acc.state = match (&acc.state, raw) {
+            (State::Count(_), RawState::Count(c)) => State::Count(c),
+            (State::Exact { .. }, RawState::Exact { sums, counts }) => {
+                State::Exact { sums, counts }
+            }
+            (State::Float { .. }, RawState::Float { sums, counts }) => {
+                State::Float { sums, counts }
+            }
+            (
+                State::Extreme {
+                    max,
+                    values: Extremes::Int(_),
+                },
+                RawState::IntExtremes(v),
+            ) => State::Extreme {
+                max: *max,
+                values: Extremes::Int(v),
+            },
+            (
+                State::Extreme {
+                    max,
+                    values: Extremes::Float(_),
+                },
+                RawState::FloatExtremes(v),
+            ) => State::Extreme {
+                max: *max,
+                values: Extremes::Float(v),
+            },
+            (
+                State::Extreme {
+                    max,
+                    values: Extremes::Bool(_),
+                },
+                RawState::BoolExtremes(v),
+            ) => State::Extreme {
+                max: *max,
+                values: Extremes::Bool(v),
+            },
+            (_, raw) => {
+                return Err(Error::internal(format!(
+                    "state {raw:?} does not fit the aggregate {call}"
+                )))
+            }
+        };
+        Ok(acc)
+    }
+
     /// The error for an exact sum of this aggregate that overflowed.
-    fn sum_overflow(&self) -> Error {
+    pub fn sum_overflow(&self) -> Error {
         sum_overflow(self.func, self.arg, self.ty, &self.call)
     }
 

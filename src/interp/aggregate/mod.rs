@@ -25,6 +25,7 @@ use super::input::Input;
 use crate::error::{Error, Result};
 use crate::ir::{AggregateCall, Expr, SqlType};
 use accumulator::Accumulator;
+pub use accumulator::RawState;
 use groups::GroupTable;
 
 /// Hash aggregation state: groups seen so far and each aggregate's per-group state.
@@ -187,45 +188,91 @@ impl Aggregator {
     /// aggregate, named `key0…`, `agg0…`, groups in first-seen order. Without keys there is
     /// exactly one row, even for no input (`COUNT` 0, other aggregates NULL).
     pub fn finish(mut self) -> Result<RecordBatch> {
-        let mut fields = vec![];
-        let mut columns: Vec<ArrayRef> = vec![];
-        if let Some(table) = &self.groups {
-            for (i, (key, column)) in self.keys.iter().zip(table.finish()?).enumerate() {
-                let ty = key.ty().to_arrow();
-                let column = if column.data_type() == &ty {
-                    column
-                } else {
-                    cast(column.as_ref(), &ty)?
-                };
-                let nullable = key.nullable() || column.null_count() > 0;
-                fields.push(Field::new(format!("key{i}"), ty, nullable));
-                columns.push(column);
-            }
+        let keys = match &self.groups {
+            Some(table) => Some(table.finish()?),
+            None => None,
+        };
+        let accumulators = std::mem::take(&mut self.accumulators);
+        assemble(
+            &self.keys,
+            keys,
+            &self.aggregates,
+            accumulators,
+            self.num_groups,
+        )
+    }
+}
+
+/// The aggregate batch of `n` groups (see [`Aggregator::finish`]) from state built by a compiled
+/// kernel: the key columns (one value per group, any Arrow type that casts to the keys' types;
+/// none without keys) and each aggregate's [`RawState`].
+pub fn finish_raw(
+    keys: &[Expr],
+    key_columns: Option<Vec<ArrayRef>>,
+    aggregates: &[AggregateCall],
+    states: Vec<RawState>,
+    n: usize,
+) -> Result<RecordBatch> {
+    let accumulators = aggregates
+        .iter()
+        .zip(states)
+        .map(|(call, raw)| Accumulator::from_raw(call, raw))
+        .collect::<Result<Vec<_>>>()?;
+    assemble(keys, key_columns, aggregates, accumulators, n)
+}
+
+/// The error of the exact sum of `call` overflowing, as the interpreter words it.
+pub fn sum_overflow_error(call: &AggregateCall) -> Result<Error> {
+    Ok(Accumulator::new(call)?.sum_overflow())
+}
+
+fn assemble(
+    keys: &[Expr],
+    key_columns: Option<Vec<ArrayRef>>,
+    aggregates: &[AggregateCall],
+    accumulators: Vec<Accumulator>,
+    n: usize,
+) -> Result<RecordBatch> {
+    let mut fields = vec![];
+    let mut columns: Vec<ArrayRef> = vec![];
+    if let Some(key_columns) = key_columns {
+        if key_columns.len() != keys.len() {
+            return Err(Error::internal("a wrong number of key columns"));
         }
-        let n = self.num_groups;
-        for (i, (call, acc)) in self
-            .aggregates
-            .iter()
-            .zip(std::mem::take(&mut self.accumulators))
-            .enumerate()
-        {
-            let column = acc.finish()?;
+        for (i, (key, column)) in keys.iter().zip(key_columns).enumerate() {
+            let ty = key.ty().to_arrow();
+            let column = if column.data_type() == &ty {
+                column
+            } else {
+                cast(column.as_ref(), &ty)?
+            };
             if column.len() != n {
                 return Err(Error::internal(
-                    "an aggregate with a wrong number of groups",
+                    "a key column with a wrong number of groups",
                 ));
             }
-            let nullable = call.nullable() || column.null_count() > 0;
-            fields.push(Field::new(format!("agg{i}"), call.ty.to_arrow(), nullable));
+            let nullable = key.nullable() || column.null_count() > 0;
+            fields.push(Field::new(format!("key{i}"), ty, nullable));
             columns.push(column);
         }
-        let options = RecordBatchOptions::new().with_row_count(Some(n));
-        Ok(RecordBatch::try_new_with_options(
-            Arc::new(Schema::new(fields)),
-            columns,
-            &options,
-        )?)
     }
+    for (i, (call, acc)) in aggregates.iter().zip(accumulators).enumerate() {
+        let column = acc.finish()?;
+        if column.len() != n {
+            return Err(Error::internal(
+                "an aggregate with a wrong number of groups",
+            ));
+        }
+        let nullable = call.nullable() || column.null_count() > 0;
+        fields.push(Field::new(format!("agg{i}"), call.ty.to_arrow(), nullable));
+        columns.push(column);
+    }
+    let options = RecordBatchOptions::new().with_row_count(Some(n));
+    Ok(RecordBatch::try_new_with_options(
+        Arc::new(Schema::new(fields)),
+        columns,
+        &options,
+    )?)
 }
 
 /// The number of nodes of an expression.

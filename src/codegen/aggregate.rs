@@ -1,0 +1,640 @@
+//! The aggregation kernel: `WHERE`, group keys and aggregate arguments of a query lowered into
+//! one loop that updates accumulators, with nothing materialized in between.
+//!
+//! ```text
+//! qjit_aggregate(cols, len, state, status):
+//!   for each word of 64 rows:
+//!     word = selection bits of the filter row function (vectorizable, as in the filter kernel)
+//!     for each set bit i (count trailing zeros):
+//!       code = qjit_update_row(i, …): keys → group id (hash table, insert if new),
+//!                                      arguments → accumulators[group]
+//!       if code: status = (code, i); return
+//!   without GROUP BY: merge the batch's accumulators (kept in registers) into group 0
+//! ```
+//!
+//! In: the plan's filter, keys and aggregates (over the scan batch). Out: an LLVM module with the
+//! entry [`AGGREGATE_ENTRY_NAME`] (an [`super::AggregateFn`]) and the [`AggregateLayout`] of the
+//! state it updates. Errors of keys and arguments count only for selected rows, as in the
+//! interpreter, which filters first. A non-zero status means "this batch fails": the executor
+//! asks the interpreter for the exact error (it evaluates in a different order), or, for
+//! [`super::STATUS_SUM_OVERFLOW`], reports the overflowing sum. Accumulation follows the
+//! interpreter's order exactly, so float sums are identical: rows in order, and without keys a
+//! per-batch partial sum added to the total once.
+
+use std::collections::HashMap;
+
+use inkwell::context::Context;
+use inkwell::module::Module;
+use inkwell::types::{BasicMetadataTypeEnum, BasicTypeEnum};
+use inkwell::values::{BasicMetadataValueEnum, IntValue, PointerValue};
+use inkwell::{AddressSpace, IntPredicate};
+
+use super::kernel::{
+    column_args, column_slots, enum_attr, filter_word, param, row_function, target_attributes,
+};
+use super::lower::{Lowered, Lowerer, TableParams};
+use super::{
+    not_compiled, AccKind, AggregateLayout, CodegenError, ColumnSlot, ErrorSite, KeyKind,
+    KeyLayout, VectorType, STATUS_LOST_ERROR, STATUS_SUM_OVERFLOW,
+};
+use crate::error::Error;
+use crate::ir::{AggFunc, AggregateCall, Expr, SqlType};
+
+/// The symbol of an aggregation kernel's entry point.
+pub const AGGREGATE_ENTRY_NAME: &str = "qjit_aggregate";
+const FILTER_ROW: &str = "qjit_filter_row";
+const UPDATE_ROW: &str = "qjit_update_row";
+/// Leading parameters of the update row function: row, groups, slots, mask, hashes, keys.
+const UPDATE_LEADING: usize = 6;
+
+/// An aggregation lowered to LLVM IR, not yet optimized.
+pub struct AggregateModule<'ctx> {
+    pub module: Module<'ctx>,
+    /// The columns the kernel reads, in the order of its `cols` argument.
+    pub columns: Vec<ColumnSlot>,
+    /// The operations that can fail (filter, keys, arguments).
+    pub errors: Vec<ErrorSite>,
+    pub layout: AggregateLayout,
+}
+
+/// How `call` accumulates in a kernel, or why it does not compile.
+pub fn acc_kind(call: &AggregateCall) -> Result<AccKind, CodegenError> {
+    let arg = call.arg.as_ref().map(Expr::ty);
+    Ok(match (call.func, arg) {
+        (AggFunc::CountStar, _) => AccKind::CountStar,
+        (AggFunc::Count, _) => AccKind::Count,
+        (AggFunc::Sum | AggFunc::Avg, Some(t)) if t.is_integer() || t.is_decimal() => {
+            AccKind::ExactSum
+        }
+        (AggFunc::Sum | AggFunc::Avg, Some(t)) if t.is_float() => AccKind::FloatSum,
+        (AggFunc::Min | AggFunc::Max, Some(t)) => {
+            let max = call.func == AggFunc::Max;
+            match t {
+                t if t.is_integer() || t.is_decimal() || t == SqlType::Date => {
+                    AccKind::MinMaxInt { max }
+                }
+                t if t.is_float() => AccKind::MinMaxFloat { max },
+                SqlType::Boolean => AccKind::MinMaxBool { max },
+                other => {
+                    return not_compiled(format!(
+                        "{}() of {other} is not compiled yet",
+                        call.func.name()
+                    ))
+                }
+            }
+        }
+        _ => {
+            return Err(CodegenError::Failed(Error::internal(format!(
+                "the aggregate {call} has no compiled form"
+            ))))
+        }
+    })
+}
+
+/// The layout of the state of `keys` and `aggregates`.
+pub fn layout(
+    keys: &[Expr],
+    aggregates: &[AggregateCall],
+) -> Result<AggregateLayout, CodegenError> {
+    if keys.len() > 63 {
+        return not_compiled("GROUP BY with more than 63 keys is not compiled");
+    }
+    let accumulators = aggregates
+        .iter()
+        .map(acc_kind)
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut vectors = vec![];
+    let mut first_vector = vec![];
+    for a in &accumulators {
+        first_vector.push(vectors.len());
+        vectors.extend_from_slice(a.vectors());
+    }
+    let keys = if keys.is_empty() {
+        None
+    } else {
+        Some(KeyLayout {
+            kinds: keys
+                .iter()
+                .map(|k| KeyKind::of(k.ty()))
+                .collect::<Result<_, _>>()?,
+        })
+    };
+    Ok(AggregateLayout {
+        accumulators,
+        first_vector,
+        vectors,
+        keys,
+    })
+}
+
+/// Lowers a filtered aggregation to a module with the entry [`AGGREGATE_ENTRY_NAME`]. `filter`
+/// is the `WHERE` predicate, `keys` the group keys and `aggregates` the aggregate calls, all over
+/// the scan batch.
+pub fn compile_aggregate<'ctx>(
+    ctx: &'ctx Context,
+    filter: Option<&Expr>,
+    keys: &[Expr],
+    aggregates: &[AggregateCall],
+    cpu: &str,
+    features: &str,
+) -> Result<AggregateModule<'ctx>, CodegenError> {
+    let layout = layout(keys, aggregates)?;
+    // A predicate of type NULL selects nothing, as in the interpreter.
+    let nothing = Expr::null(SqlType::Boolean);
+    let filter = filter.map(|f| if f.ty() == SqlType::Null { &nothing } else { f });
+    // The distinct arguments, smallest first (the interpreter's evaluation order).
+    let mut args: Vec<&Expr> = vec![];
+    let arg_of: Vec<Option<usize>> = aggregates
+        .iter()
+        .map(|a| {
+            a.arg
+                .as_ref()
+                .map(|e| match args.iter().position(|x| *x == e) {
+                    Some(i) => i,
+                    None => {
+                        args.push(e);
+                        args.len() - 1
+                    }
+                })
+        })
+        .collect();
+    let mut order: Vec<usize> = (0..args.len()).collect();
+    order.sort_by_key(|&i| {
+        let mut n = 0;
+        args[i].walk(&mut |_| n += 1);
+        n
+    });
+
+    let all: Vec<&Expr> = filter
+        .into_iter()
+        .chain(keys.iter())
+        .chain(args.iter().copied())
+        .collect();
+    let columns = column_slots(&all);
+    let slot_of: HashMap<usize, usize> = columns
+        .iter()
+        .enumerate()
+        .map(|(k, c)| (c.index, k))
+        .collect();
+    let module = ctx.create_module("qjit_aggregate");
+    let b = ctx.create_builder();
+    let i32t = ctx.i32_type();
+    let i64t = ctx.i64_type();
+    let ptr = ctx.ptr_type(AddressSpace::default());
+    let attrs = target_attributes(ctx, cpu, features);
+
+    // The filter row function: (code << 1) | selected.
+    let mut errors = vec![];
+    let mut rank = 0;
+    let filter_fn = match filter {
+        None => None,
+        Some(f) => {
+            let (func, leading, params) = row_function(
+                ctx,
+                &module,
+                &b,
+                FILTER_ROW,
+                i32t,
+                &[i64t.into()],
+                columns.len(),
+                &attrs,
+            )?;
+            let row = leading[0].into_int_value();
+            let mut lowerer =
+                Lowerer::new(ctx, &module, &b, row, params, &columns, slot_of.clone())?;
+            let result = lowerer.lower(f)?;
+            let bit = lowerer.is_true(&result)?;
+            rank = lowerer.last_rank();
+            errors.extend(lowerer.into_errors());
+            let code = b.build_left_shift(result.err, i32t.const_int(1, false), "code2")?;
+            let bit = b.build_int_z_extend(bit, i32t, "bit32")?;
+            let packed = b.build_or(code, bit, "packed")?;
+            b.build_return(Some(&packed))?;
+            Some(func)
+        }
+    };
+
+    // The update row function: an error code, 0 for none.
+    let mut leading: Vec<BasicMetadataTypeEnum> = vec![
+        i64t.into(),
+        ptr.into(),
+        ptr.into(),
+        i64t.into(),
+        ptr.into(),
+        ptr.into(),
+    ];
+    leading.extend(std::iter::repeat_n(
+        BasicMetadataTypeEnum::from(ptr),
+        layout.vectors.len(),
+    ));
+    let (update_fn, lead, params) = row_function(
+        ctx,
+        &module,
+        &b,
+        UPDATE_ROW,
+        i32t,
+        &leading,
+        columns.len(),
+        &attrs,
+    )?;
+    {
+        let row = lead[0].into_int_value();
+        let table = TableParams {
+            groups: lead[1].into_pointer_value(),
+            slots: lead[2].into_pointer_value(),
+            mask: lead[3].into_int_value(),
+            hashes: lead[4].into_pointer_value(),
+            keys: lead[5].into_pointer_value(),
+        };
+        let vectors: Vec<PointerValue> = lead[UPDATE_LEADING..]
+            .iter()
+            .map(|v| v.into_pointer_value())
+            .collect();
+        let mut lowerer = Lowerer::new(ctx, &module, &b, row, params, &columns, slot_of)?;
+        lowerer.start_after(rank);
+        let key_values: Vec<Lowered> = keys
+            .iter()
+            .map(|k| lowerer.lower(k))
+            .collect::<Result<_, _>>()?;
+        let mut arg_values: Vec<Option<Lowered>> = (0..args.len()).map(|_| None).collect();
+        for &i in &order {
+            arg_values[i] = Some(lowerer.lower(args[i])?);
+        }
+        let mut err = i32t.const_zero();
+        for l in key_values.iter().chain(arg_values.iter().flatten()) {
+            err = lowerer.first_of(err, l.err)?;
+        }
+        let update_bb = b
+            .get_insert_block()
+            .ok_or_else(|| Error::internal("builder lost its block"))?;
+        let failed_bb = ctx.append_basic_block(update_fn, "row_failed");
+        let ok_bb = ctx.append_basic_block(update_fn, "row_ok");
+        let any = b.build_int_compare(IntPredicate::NE, err, i32t.const_zero(), "row_err")?;
+        b.build_conditional_branch(any, failed_bb, ok_bb)?;
+        b.position_at_end(failed_bb);
+        b.build_return(Some(&err))?;
+        let _ = update_bb;
+        b.position_at_end(ok_bb);
+        let group = match &layout.keys {
+            None => i64t.const_zero(),
+            Some(key_layout) => lowerer.group_id(&key_values, key_layout, &table)?,
+        };
+        let mut code = i32t.const_zero();
+        // In reverse, so that the first overflowing aggregate's code wins.
+        for k in (0..aggregates.len()).rev() {
+            let kind = layout.accumulators[k];
+            let first = layout.first_vector[k];
+            let n = kind.vectors().len();
+            let arg = match (arg_of[k], &aggregates[k].arg) {
+                (Some(i), Some(e)) => {
+                    let l = arg_values[i]
+                        .as_ref()
+                        .ok_or_else(|| Error::internal("an argument was not lowered"))?;
+                    Some((l, e.ty()))
+                }
+                _ => None,
+            };
+            let overflow = lowerer.accumulate(kind, arg, &vectors[first..first + n], group)?;
+            let k_code = i32t.const_int(STATUS_SUM_OVERFLOW + k as u64, false);
+            code = b
+                .build_select(overflow, k_code, code, "overflow_code")?
+                .into_int_value();
+        }
+        b.build_return(Some(&code))?;
+        errors.extend(lowerer.into_errors());
+    }
+
+    // The entry function.
+    let entry_fn = module.add_function(
+        AGGREGATE_ENTRY_NAME,
+        ctx.void_type()
+            .fn_type(&[ptr.into(), i64t.into(), ptr.into(), ptr.into()], false),
+        None,
+    );
+    for a in attrs {
+        entry_fn.add_attribute(inkwell::attributes::AttributeLoc::Function, a);
+    }
+    for p in [0, 2, 3] {
+        for name in ["noalias", "nocapture"] {
+            entry_fn.add_attribute(
+                inkwell::attributes::AttributeLoc::Param(p),
+                enum_attr(ctx, name),
+            );
+        }
+    }
+    build_entry(
+        ctx,
+        &module,
+        &b,
+        entry_fn,
+        filter_fn,
+        update_fn,
+        columns.len(),
+        &layout,
+    )?;
+
+    let mut functions = vec![update_fn, entry_fn];
+    functions.extend(filter_fn);
+    for f in functions {
+        if !f.verify(false) {
+            let message = match module.verify() {
+                Err(m) => m.to_string(),
+                Ok(()) => "no message".to_string(),
+            };
+            return Err(CodegenError::Failed(Error::internal(format!(
+                "LLVM rejected the aggregation kernel: {message}"
+            ))));
+        }
+    }
+    Ok(AggregateModule {
+        module,
+        columns,
+        errors,
+        layout,
+    })
+}
+
+fn vector_type<'ctx>(ctx: &'ctx Context, v: VectorType) -> BasicTypeEnum<'ctx> {
+    match v {
+        VectorType::I64 => ctx.i64_type().into(),
+        VectorType::I128 => ctx.i128_type().into(),
+        VectorType::F64 => ctx.f64_type().into(),
+        VectorType::U8 => ctx.i8_type().into(),
+    }
+}
+
+/// Builds `qjit_aggregate(cols, len, state, status)`.
+#[allow(clippy::too_many_arguments)]
+fn build_entry<'ctx>(
+    ctx: &'ctx Context,
+    module: &Module<'ctx>,
+    b: &inkwell::builder::Builder<'ctx>,
+    entry_fn: inkwell::values::FunctionValue<'ctx>,
+    filter_fn: Option<inkwell::values::FunctionValue<'ctx>>,
+    update_fn: inkwell::values::FunctionValue<'ctx>,
+    ncols: usize,
+    layout: &AggregateLayout,
+) -> Result<(), CodegenError> {
+    let i32t = ctx.i32_type();
+    let i64t = ctx.i64_type();
+    let ptr = ctx.ptr_type(AddressSpace::default());
+    let state_ty = ctx.struct_type(
+        &[
+            ptr.into(),
+            ptr.into(),
+            i64t.into(),
+            ptr.into(),
+            ptr.into(),
+            i64t.into(),
+        ],
+        false,
+    );
+    let status_ty = ctx.struct_type(&[i64t.into(), i64t.into()], false);
+    let cols = param(entry_fn, 0)?.into_pointer_value();
+    let len = param(entry_fn, 1)?.into_int_value();
+    let state = param(entry_fn, 2)?.into_pointer_value();
+    let status = param(entry_fn, 3)?.into_pointer_value();
+    let entry = ctx.append_basic_block(entry_fn, "entry");
+    b.position_at_end(entry);
+    let args = column_args(ctx, module, b, cols, ncols)?;
+    let field = |n: u32, t: BasicTypeEnum<'ctx>, name: &str| -> Result<_, CodegenError> {
+        let p = b.build_struct_gep(state_ty, state, n, name)?;
+        Ok(b.build_load(t, p, name)?)
+    };
+    let vectors_ptr = field(0, ptr.into(), "vectors")?.into_pointer_value();
+    let slots = field(1, ptr.into(), "slots")?;
+    let mask = field(2, i64t.into(), "slot_mask")?;
+    let hashes = field(3, ptr.into(), "hashes")?;
+    let keys = field(4, ptr.into(), "keys")?;
+    let groups0 = field(5, i64t.into(), "groups")?;
+    let groups = b.build_alloca(i64t, "groups_slot")?;
+    b.build_store(groups, groups0)?;
+
+    // The state vectors: without keys, local copies of group 0 that stay in registers.
+    let mut globals: Vec<PointerValue> = vec![];
+    for v in 0..layout.vectors.len() {
+        // SAFETY (of the generated code): `vectors` has one pointer per state vector.
+        let p = unsafe {
+            b.build_in_bounds_gep(ptr, vectors_ptr, &[i64t.const_int(v as u64, false)], "vp")?
+        };
+        globals.push(b.build_load(ptr, p, "vector")?.into_pointer_value());
+    }
+    let keyed = layout.keys.is_some();
+    let mut locals: Vec<PointerValue> = vec![];
+    if !keyed {
+        for (k, kind) in layout.accumulators.iter().enumerate() {
+            for (n, vt) in kind.vectors().iter().enumerate() {
+                let v = layout.first_vector[k] + n;
+                let t = vector_type(ctx, *vt);
+                let local = b.build_alloca(t, "local_acc")?;
+                let init = match kind {
+                    // Extremes continue from group 0's value.
+                    AccKind::MinMaxInt { .. }
+                    | AccKind::MinMaxFloat { .. }
+                    | AccKind::MinMaxBool { .. } => b.build_load(t, globals[v], "acc0")?,
+                    _ => t.const_zero(),
+                };
+                b.build_store(local, init)?;
+                locals.push(local);
+            }
+        }
+    }
+    let vector_args: &[PointerValue] = if keyed { &globals } else { &locals };
+
+    let call_update = |i: IntValue<'ctx>| -> Result<IntValue<'ctx>, CodegenError> {
+        let mut a: Vec<BasicMetadataValueEnum> = vec![
+            i.into(),
+            groups.into(),
+            slots.into(),
+            mask.into(),
+            hashes.into(),
+            keys.into(),
+        ];
+        a.extend(vector_args.iter().map(|p| BasicMetadataValueEnum::from(*p)));
+        a.extend(args.iter().copied());
+        Ok(b.build_call(update_fn, &a, "update")?
+            .try_as_basic_value()
+            .basic()
+            .ok_or_else(|| Error::internal("the update function returns nothing"))?
+            .into_int_value())
+    };
+    let cttz = inkwell::intrinsics::Intrinsic::find("llvm.cttz")
+        .and_then(|i| i.get_declaration(module, &[i64t.into()]))
+        .ok_or_else(|| Error::internal("LLVM has no llvm.cttz"))?;
+
+    // Failure: (code, row) into the status.
+    let fail = ctx.append_basic_block(entry_fn, "fail");
+    b.position_at_end(fail);
+    let fail_code = b.build_phi(i64t, "fail_code")?;
+    let fail_row = b.build_phi(i64t, "fail_row")?;
+    let pc = b.build_struct_gep(status_ty, status, 0, "status_code_ptr")?;
+    b.build_store(pc, fail_code.as_basic_value())?;
+    let pr = b.build_struct_gep(status_ty, status, 1, "status_row_ptr")?;
+    b.build_store(pr, fail_row.as_basic_value())?;
+    b.build_return(None)?;
+    b.position_at_end(entry);
+
+    // One word of rows base..base+count: the selection, then the update of each selected row.
+    // Leaves the builder in the block after the word.
+    let process = |base: IntValue<'ctx>,
+                   count: IntValue<'ctx>,
+                   full: bool,
+                   name: &str|
+     -> Result<(), CodegenError> {
+        let word = match filter_fn {
+            Some(f) => {
+                let (word, failed) = filter_word(ctx, b, entry_fn, f, &args, base, count, name)?;
+                let ok = ctx.append_basic_block(entry_fn, &format!("{name}_selected"));
+                let here = b
+                    .get_insert_block()
+                    .ok_or_else(|| Error::internal("builder lost its block"))?;
+                b.build_conditional_branch(failed, fail, ok)?;
+                fail_code.add_incoming(&[(&i64t.const_int(STATUS_LOST_ERROR, false), here)]);
+                fail_row.add_incoming(&[(&base, here)]);
+                b.position_at_end(ok);
+                word
+            }
+            None if full => i64t.const_all_ones(),
+            None => {
+                // (1 << count) - 1 for 1 <= count < 64.
+                let one = i64t.const_int(1, false);
+                let bit = b.build_left_shift(one, count, "top")?;
+                b.build_int_sub(bit, one, "all_rows")?
+            }
+        };
+        let pre = b
+            .get_insert_block()
+            .ok_or_else(|| Error::internal("builder lost its block"))?;
+        let bits = ctx.append_basic_block(entry_fn, &format!("{name}_bits"));
+        let body = ctx.append_basic_block(entry_fn, &format!("{name}_bit"));
+        let next = ctx.append_basic_block(entry_fn, &format!("{name}_bit_next"));
+        let done = ctx.append_basic_block(entry_fn, &format!("{name}_word_done"));
+        b.build_unconditional_branch(bits)?;
+        b.position_at_end(bits);
+        let left = b.build_phi(i64t, "left")?;
+        let leftv = left.as_basic_value().into_int_value();
+        let any = b.build_int_compare(IntPredicate::NE, leftv, i64t.const_zero(), "any_left")?;
+        b.build_conditional_branch(any, body, done)?;
+        b.position_at_end(body);
+        let j = b
+            .build_call(
+                cttz,
+                &[leftv.into(), ctx.bool_type().const_int(1, false).into()],
+                "j",
+            )?
+            .try_as_basic_value()
+            .basic()
+            .ok_or_else(|| Error::internal("cttz returns nothing"))?
+            .into_int_value();
+        let i = b.build_int_add(base, j, "row_i")?;
+        let code = call_update(i)?;
+        let failed = b.build_int_compare(IntPredicate::NE, code, i32t.const_zero(), "failed")?;
+        let code64 = b.build_int_z_extend(code, i64t, "code64")?;
+        b.build_conditional_branch(failed, fail, next)?;
+        fail_code.add_incoming(&[(&code64, body)]);
+        fail_row.add_incoming(&[(&i, body)]);
+        b.position_at_end(next);
+        let minus1 = b.build_int_sub(leftv, i64t.const_int(1, false), "left_m1")?;
+        let left2 = b.build_and(leftv, minus1, "left2")?;
+        b.build_unconditional_branch(bits)?;
+        left.add_incoming(&[(&word, pre), (&left2, next)]);
+        b.position_at_end(done);
+        Ok(())
+    };
+
+    // Full words.
+    let six = i64t.const_int(6, false);
+    let full = b.build_right_shift(len, six, false, "full_words")?;
+    let head = ctx.append_basic_block(entry_fn, "word_head");
+    let body = ctx.append_basic_block(entry_fn, "word_body");
+    let tail = ctx.append_basic_block(entry_fn, "tail");
+    b.build_unconditional_branch(head)?;
+    b.position_at_end(head);
+    let w = b.build_phi(i64t, "w")?;
+    let wv = w.as_basic_value().into_int_value();
+    let more = b.build_int_compare(IntPredicate::ULT, wv, full, "more_words")?;
+    b.build_conditional_branch(more, body, tail)?;
+    b.position_at_end(body);
+    let base = b.build_left_shift(wv, six, "base")?;
+    process(base, i64t.const_int(64, false), true, "full")?;
+    let w2 = b.build_int_add(wv, i64t.const_int(1, false), "w2")?;
+    let latch = b
+        .get_insert_block()
+        .ok_or_else(|| Error::internal("builder lost its block"))?;
+    b.build_unconditional_branch(head)?;
+    w.add_incoming(&[(&i64t.const_zero(), entry), (&w2, latch)]);
+
+    // The last len % 64 rows.
+    b.position_at_end(tail);
+    let rest = b.build_and(len, i64t.const_int(63, false), "rest")?;
+    let has_rest = b.build_int_compare(IntPredicate::NE, rest, i64t.const_zero(), "has_rest")?;
+    let rest_bb = ctx.append_basic_block(entry_fn, "rest");
+    let exit = ctx.append_basic_block(entry_fn, "exit");
+    b.build_conditional_branch(has_rest, rest_bb, exit)?;
+    b.position_at_end(rest_bb);
+    let base = b.build_left_shift(full, six, "tail_base")?;
+    process(base, rest, false, "tail")?;
+    b.build_unconditional_branch(exit)?;
+
+    // Write back the group count and, without keys, fold the batch into group 0.
+    b.position_at_end(exit);
+    let g = b.build_load(i64t, groups, "groups_end")?;
+    let pg = b.build_struct_gep(state_ty, state, 5, "groups_ptr")?;
+    b.build_store(pg, g)?;
+    let mut overflow_code = i64t.const_zero();
+    if !keyed {
+        for (k, kind) in layout.accumulators.iter().enumerate().rev() {
+            let first = layout.first_vector[k];
+            for (n, vt) in kind.vectors().iter().enumerate() {
+                let v = first + n;
+                let t = vector_type(ctx, *vt);
+                let local = b.build_load(t, locals[v], "local")?;
+                let merged = match (kind, n) {
+                    (
+                        AccKind::MinMaxInt { .. }
+                        | AccKind::MinMaxFloat { .. }
+                        | AccKind::MinMaxBool { .. },
+                        _,
+                    ) => local,
+                    (AccKind::FloatSum, 0) => {
+                        let total = b.build_load(t, globals[v], "total")?.into_float_value();
+                        b.build_float_add(total, local.into_float_value(), "total2")?
+                            .into()
+                    }
+                    (AccKind::ExactSum, 0) => {
+                        let total = b.build_load(t, globals[v], "total")?.into_int_value();
+                        let f = inkwell::intrinsics::Intrinsic::find("llvm.sadd.with.overflow")
+                            .and_then(|i| i.get_declaration(module, &[t]))
+                            .ok_or_else(|| Error::internal("LLVM has no sadd.with.overflow"))?;
+                        let r = b
+                            .build_call(f, &[total.into(), local.into()], "merge")?
+                            .try_as_basic_value()
+                            .basic()
+                            .ok_or_else(|| Error::internal("sadd returns nothing"))?
+                            .into_struct_value();
+                        let o = b.build_extract_value(r, 1, "merge_o")?.into_int_value();
+                        overflow_code = b
+                            .build_select(
+                                o,
+                                i64t.const_int(STATUS_SUM_OVERFLOW + k as u64, false),
+                                overflow_code,
+                                "merge_code",
+                            )?
+                            .into_int_value();
+                        b.build_extract_value(r, 0, "merged")?
+                    }
+                    _ => {
+                        let total = b.build_load(t, globals[v], "total")?.into_int_value();
+                        b.build_int_add(total, local.into_int_value(), "total2")?
+                            .into()
+                    }
+                };
+                b.build_store(globals[v], merged)?;
+            }
+        }
+    }
+    let pc = b.build_struct_gep(status_ty, status, 0, "status_code_ptr")?;
+    b.build_store(pc, overflow_code)?;
+    b.build_return(None)?;
+    Ok(())
+}

@@ -1,0 +1,611 @@
+//! Aggregation inside a kernel: group keys → group id through a hash table the kernel reads and
+//! inserts into, and accumulator updates.
+//!
+//! In: the lowered group keys and aggregate arguments of one selected row, and the table and
+//! accumulator pointers (see [`crate::codegen::AggArgs`]). Out: the row's group id (`i64`) and
+//! the updated accumulators, plus an `i1` per exact sum that overflowed.
+//!
+//! A group's key record is [`KeyLayout::words`] `u64` words: word 0 holds a bit per NULL key,
+//! then each key's words ([`KeyKind::words`]): integers, dates and booleans widened to 64 bits,
+//! floats as the bits of their canonical value (`-0` is `0`, every NaN the same NaN, as the
+//! interpreter groups them), decimals as two words (low, high), strings as their address and
+//! length (the executor copies the bytes of new groups' strings before the batch goes away). A
+//! NULL key's words are 0. The table is open addressing with linear probing: `slots[h & mask]`
+//! holds `group + 1`, or 0 for an empty slot; `hashes[group]` keeps each group's hash so that
+//! a probe compares keys only on equal hashes and the executor can grow the table without the
+//! keys. The executor guarantees room for one new group per row before each call.
+
+use inkwell::types::BasicMetadataTypeEnum;
+use inkwell::values::{BasicValue, BasicValueEnum, FloatValue, IntValue, PointerValue};
+use inkwell::{AddressSpace, FloatPredicate, IntPredicate};
+
+use super::{Lowered, Lowerer, R};
+use crate::codegen::{not_compiled, AccKind, KeyKind, KeyLayout, VectorType};
+use crate::error::Error;
+use crate::ir::SqlType;
+
+/// The multiplier of the hash (from FxHash).
+const HASH_K: u64 = 0x517c_c1b7_2722_0a95;
+
+/// The hash table of the kernel, as the update function sees it.
+pub(in crate::codegen) struct TableParams<'ctx> {
+    /// `i64*`: the number of groups (read, and incremented by an insert).
+    pub groups: PointerValue<'ctx>,
+    /// `u32*`: the slots.
+    pub slots: PointerValue<'ctx>,
+    /// `i64`: the number of slots minus one (a power of two minus one).
+    pub mask: IntValue<'ctx>,
+    /// `u64*`: each group's hash.
+    pub hashes: PointerValue<'ctx>,
+    /// `u64*`: each group's key record.
+    pub keys: PointerValue<'ctx>,
+}
+
+/// One key word of the current row.
+enum Word<'ctx> {
+    Int(IntValue<'ctx>),
+    /// A string's address and length (0 for NULL).
+    Str(PointerValue<'ctx>, IntValue<'ctx>),
+}
+
+impl KeyKind {
+    /// The kind of key for a SQL type, or why it cannot be a compiled group key.
+    pub fn of(ty: SqlType) -> R<KeyKind> {
+        Ok(match ty {
+            SqlType::Null | SqlType::Boolean => KeyKind::Bool,
+            t if t.is_signed_integer() || t == SqlType::Date => KeyKind::Signed,
+            t if t.is_unsigned_integer() => KeyKind::Unsigned,
+            SqlType::Float32 => KeyKind::Float32,
+            SqlType::Float64 => KeyKind::Float64,
+            SqlType::Decimal { .. } => KeyKind::Decimal,
+            SqlType::Utf8 => KeyKind::Utf8,
+            other => return not_compiled(format!("GROUP BY a {other} key is not compiled yet")),
+        })
+    }
+}
+
+impl<'a, 'ctx> Lowerer<'a, 'ctx> {
+    /// The group id (`i64`) of the current row's `keys` (lowered, of layout `layout`), inserting
+    /// a new group if the key is new. Emits a probe loop; the builder ends in the block where
+    /// the id is known.
+    pub(in crate::codegen) fn group_id(
+        &mut self,
+        keys: &[Lowered<'ctx>],
+        layout: &KeyLayout,
+        t: &TableParams<'ctx>,
+    ) -> R<IntValue<'ctx>> {
+        let (b, ctx) = (self.b, self.ctx);
+        let i32t = ctx.i32_type();
+        let i64t = ctx.i64_type();
+        let ptr_t = ctx.ptr_type(AddressSpace::default());
+        if keys.len() != layout.kinds.len() || keys.len() > 64 {
+            return Err(Error::internal("group keys do not match their layout").into());
+        }
+        // The words of the record and the NULL mask.
+        let mut nulls = i64t.const_zero();
+        let mut words: Vec<Word<'ctx>> = vec![];
+        for (k, (key, kind)) in keys.iter().zip(&layout.kinds).enumerate() {
+            let invalid = b.build_not(key.valid, "key_null")?;
+            let bit = b.build_int_z_extend(invalid, i64t, "key_null64")?;
+            let bit = b.build_left_shift(bit, i64t.const_int(k as u64, false), "key_null_bit")?;
+            nulls = b.build_or(nulls, bit, "nulls")?;
+            let valid_or_zero = |w: IntValue<'ctx>| -> R<IntValue<'ctx>> {
+                Ok(b.build_select(key.valid, w, i64t.const_zero(), "key_word")?
+                    .into_int_value())
+            };
+            match kind {
+                KeyKind::Bool | KeyKind::Unsigned => {
+                    let w = b.build_int_z_extend_or_bit_cast(
+                        key.value.into_int_value(),
+                        i64t,
+                        "key_u",
+                    )?;
+                    words.push(Word::Int(valid_or_zero(w)?));
+                }
+                KeyKind::Signed => {
+                    let w = b.build_int_s_extend_or_bit_cast(
+                        key.value.into_int_value(),
+                        i64t,
+                        "key_s",
+                    )?;
+                    words.push(Word::Int(valid_or_zero(w)?));
+                }
+                KeyKind::Float32 => {
+                    let v = self.canonical_float(key.value.into_float_value())?;
+                    let bits = b.build_bit_cast(v, i32t, "key_f32_bits")?.into_int_value();
+                    let w = b.build_int_z_extend(bits, i64t, "key_f32")?;
+                    words.push(Word::Int(valid_or_zero(w)?));
+                }
+                KeyKind::Float64 => {
+                    let v = self.canonical_float(key.value.into_float_value())?;
+                    let w = b.build_bit_cast(v, i64t, "key_f64")?.into_int_value();
+                    words.push(Word::Int(valid_or_zero(w)?));
+                }
+                KeyKind::Decimal => {
+                    let v = key.value.into_int_value();
+                    let lo = b.build_int_truncate(v, i64t, "key_lo")?;
+                    let hi = b.build_right_shift(
+                        v,
+                        ctx.i128_type().const_int(64, false),
+                        false,
+                        "key_hi128",
+                    )?;
+                    let hi = b.build_int_truncate(hi, i64t, "key_hi")?;
+                    words.push(Word::Int(valid_or_zero(lo)?));
+                    words.push(Word::Int(valid_or_zero(hi)?));
+                }
+                KeyKind::Utf8 => {
+                    let (p, len) = self.string_parts(key.value)?;
+                    let len = valid_or_zero(len)?;
+                    let p = b
+                        .build_select(key.valid, p, ptr_t.const_null(), "key_ptr")?
+                        .into_pointer_value();
+                    words.push(Word::Str(p, len));
+                }
+            }
+        }
+        let stride = layout.words();
+
+        // The hash.
+        let mut h = self.mix(i64t.const_int(0x243f_6a88_85a3_08d3, false), nulls)?;
+        for w in &words {
+            h = match w {
+                Word::Int(v) => self.mix(h, *v)?,
+                Word::Str(p, len) => {
+                    let h = self.mix(h, *len)?;
+                    let f = self.hash_bytes_fn()?;
+                    self.call(f, &[(*p).into(), (*len).into(), h.into()], "hash_str")?
+                }
+            };
+        }
+        let h = self.finish_hash(h)?;
+
+        // The probe.
+        let f = self.current_function()?;
+        let pre = self.current_block()?;
+        let probe = ctx.append_basic_block(f, "probe");
+        let check = ctx.append_basic_block(f, "probe_check");
+        let compare = ctx.append_basic_block(f, "probe_compare");
+        let next = ctx.append_basic_block(f, "probe_next");
+        let insert = ctx.append_basic_block(f, "probe_insert");
+        let found = ctx.append_basic_block(f, "probe_found");
+        let start = b.build_and(h, t.mask, "slot0")?;
+        b.build_unconditional_branch(probe)?;
+
+        b.position_at_end(probe);
+        let pos = b.build_phi(i64t, "slot_pos")?;
+        let posv = pos.as_basic_value().into_int_value();
+        // SAFETY (of the generated code): `pos <= mask`, and `slots` has `mask + 1` entries.
+        let slot_ptr = unsafe { b.build_in_bounds_gep(i32t, t.slots, &[posv], "slot_ptr")? };
+        let slot = b.build_load(i32t, slot_ptr, "slot")?.into_int_value();
+        let empty = b.build_int_compare(IntPredicate::EQ, slot, i32t.const_zero(), "empty")?;
+        b.build_conditional_branch(empty, insert, check)?;
+
+        b.position_at_end(check);
+        let slot64 = b.build_int_z_extend(slot, i64t, "slot64")?;
+        let gid = b.build_int_sub(slot64, i64t.const_int(1, false), "gid")?;
+        // SAFETY (of the generated code): every group has a hash and a record.
+        let hp = unsafe { b.build_in_bounds_gep(i64t, t.hashes, &[gid], "hash_ptr")? };
+        let stored = b.build_load(i64t, hp, "stored_hash")?.into_int_value();
+        let same = b.build_int_compare(IntPredicate::EQ, stored, h, "same_hash")?;
+        b.build_conditional_branch(same, compare, next)?;
+
+        b.position_at_end(compare);
+        let record = self.record_ptr(t.keys, gid, stride)?;
+        let mut equal = {
+            let stored = self.load_word(record, 0)?;
+            b.build_int_compare(IntPredicate::EQ, stored, nulls, "same_nulls")?
+        };
+        let mut at = 1;
+        for w in &words {
+            let same = match w {
+                Word::Int(v) => {
+                    let stored = self.load_word(record, at)?;
+                    at += 1;
+                    b.build_int_compare(IntPredicate::EQ, stored, *v, "same_word")?
+                }
+                Word::Str(p, len) => {
+                    let sp = self.load_word(record, at)?;
+                    let sp = b.build_int_to_ptr(sp, ptr_t, "stored_ptr")?;
+                    let sl = self.load_word(record, at + 1)?;
+                    at += 2;
+                    let same_len = b.build_int_compare(IntPredicate::EQ, sl, *len, "same_len")?;
+                    let n = b
+                        .build_select(same_len, *len, i64t.const_zero(), "cmp_len")?
+                        .into_int_value();
+                    let bytes = self.bytes_eq(sp, *p, n)?;
+                    b.build_and(same_len, bytes, "same_str")?
+                }
+            };
+            equal = b.build_and(equal, same, "same_key")?;
+        }
+        b.build_conditional_branch(equal, found, next)?;
+
+        b.position_at_end(next);
+        let pos2 = b.build_int_add(posv, i64t.const_int(1, false), "slot_next")?;
+        let pos2 = b.build_and(pos2, t.mask, "slot_wrap")?;
+        b.build_unconditional_branch(probe)?;
+        pos.add_incoming(&[(&start, pre), (&pos2, next)]);
+
+        b.position_at_end(insert);
+        let new_gid = b.build_load(i64t, t.groups, "new_gid")?.into_int_value();
+        let count = b.build_int_add(new_gid, i64t.const_int(1, false), "groups1")?;
+        b.build_store(t.groups, count)?;
+        let id32 = b.build_int_truncate(count, i32t, "slot_value")?;
+        b.build_store(slot_ptr, id32)?;
+        // SAFETY (of the generated code): the executor made room for one new group per row.
+        let hp = unsafe { b.build_in_bounds_gep(i64t, t.hashes, &[new_gid], "new_hash_ptr")? };
+        b.build_store(hp, h)?;
+        let record = self.record_ptr(t.keys, new_gid, stride)?;
+        self.store_word(record, 0, nulls)?;
+        let mut at = 1;
+        for w in &words {
+            match w {
+                Word::Int(v) => {
+                    self.store_word(record, at, *v)?;
+                    at += 1;
+                }
+                Word::Str(p, len) => {
+                    let pi = b.build_ptr_to_int(*p, i64t, "key_addr")?;
+                    self.store_word(record, at, pi)?;
+                    self.store_word(record, at + 1, *len)?;
+                    at += 2;
+                }
+            }
+        }
+        b.build_unconditional_branch(found)?;
+
+        b.position_at_end(found);
+        let id = b.build_phi(i64t, "group")?;
+        id.add_incoming(&[(&gid, compare), (&new_gid, insert)]);
+        Ok(id.as_basic_value().into_int_value())
+    }
+
+    /// Updates one aggregate's accumulators at `group` with the row's argument (none for
+    /// `COUNT(*)`); `vectors` are the aggregate's state vectors ([`AccKind::vectors`]). Returns
+    /// an `i1` that is set if an exact sum overflowed.
+    pub(in crate::codegen) fn accumulate(
+        &mut self,
+        kind: AccKind,
+        arg: Option<(&Lowered<'ctx>, SqlType)>,
+        vectors: &[PointerValue<'ctx>],
+        group: IntValue<'ctx>,
+    ) -> R<IntValue<'ctx>> {
+        let (b, ctx) = (self.b, self.ctx);
+        let i8t = ctx.i8_type();
+        let i64t = ctx.i64_type();
+        let i128t = ctx.i128_type();
+        let f64t = ctx.f64_type();
+        let no = self.bool_const(false);
+        let at = |n: usize, ty: VectorType| -> R<PointerValue<'ctx>> {
+            let base = *vectors
+                .get(n)
+                .ok_or_else(|| Error::internal("an accumulator without its state"))?;
+            let t: inkwell::types::BasicTypeEnum = match ty {
+                VectorType::I64 => i64t.into(),
+                VectorType::I128 => i128t.into(),
+                VectorType::F64 => f64t.into(),
+                VectorType::U8 => i8t.into(),
+            };
+            // SAFETY (of the generated code): every vector has an entry per group.
+            Ok(unsafe { b.build_in_bounds_gep(t, base, &[group], "acc_ptr")? })
+        };
+        let count_up = |n: usize, by: IntValue<'ctx>| -> R<()> {
+            let p = at(n, VectorType::I64)?;
+            let c = b.build_load(i64t, p, "count")?.into_int_value();
+            let c2 = b.build_int_add(c, by, "count2")?;
+            b.build_store(p, c2)?;
+            Ok(())
+        };
+        if kind == AccKind::CountStar {
+            count_up(0, i64t.const_int(1, false))?;
+            return Ok(no);
+        }
+        let Some((a, ty)) = arg else {
+            return Err(Error::internal("an aggregate without its argument").into());
+        };
+        let valid64 = b.build_int_z_extend(a.valid, i64t, "valid64")?;
+        match kind {
+            AccKind::CountStar => Ok(no),
+            AccKind::Count => {
+                count_up(0, valid64)?;
+                Ok(no)
+            }
+            AccKind::ExactSum => {
+                let v = self.widen_i128(a.value, ty)?;
+                let p = at(0, VectorType::I128)?;
+                let s = b.build_load(i128t, p, "sum")?.into_int_value();
+                let (s2, o) = self.with_overflow("sadd", s, v)?;
+                let s3 = b.build_select(a.valid, s2, s, "sum2")?;
+                b.build_store(p, s3)?;
+                count_up(1, valid64)?;
+                Ok(b.build_and(o, a.valid, "sum_overflow")?)
+            }
+            AccKind::FloatSum => {
+                let v = self.widen_f64(a.value.into_float_value())?;
+                let p = at(0, VectorType::F64)?;
+                let s = b.build_load(f64t, p, "fsum")?.into_float_value();
+                let s2 = b.build_float_add(s, v, "fsum2")?;
+                let s3 = b.build_select(a.valid, s2, s, "fsum3")?;
+                b.build_store(p, s3)?;
+                count_up(1, valid64)?;
+                Ok(no)
+            }
+            AccKind::MinMaxInt { max } => {
+                let v = self.widen_i128(a.value, ty)?;
+                let p = at(0, VectorType::I128)?;
+                let cur = b.build_load(i128t, p, "extreme")?.into_int_value();
+                let (x, y) = if max { (cur, v) } else { (v, cur) };
+                let better = b.build_int_compare(IntPredicate::SLT, x, y, "better")?;
+                self.store_extreme(
+                    p,
+                    cur.into(),
+                    v.into(),
+                    better,
+                    a.valid,
+                    at(1, VectorType::U8)?,
+                )?;
+                Ok(no)
+            }
+            AccKind::MinMaxFloat { max } => {
+                let v = self.widen_f64(a.value.into_float_value())?;
+                let v = self.canonical_float(v)?;
+                let p = at(0, VectorType::F64)?;
+                let cur = b.build_load(f64t, p, "fextreme")?.into_float_value();
+                let better = if max {
+                    self.float_lt(cur, v)?
+                } else {
+                    self.float_lt(v, cur)?
+                };
+                self.store_extreme(
+                    p,
+                    cur.into(),
+                    v.into(),
+                    better,
+                    a.valid,
+                    at(1, VectorType::U8)?,
+                )?;
+                Ok(no)
+            }
+            AccKind::MinMaxBool { max } => {
+                let v = b.build_int_z_extend(a.value.into_int_value(), i8t, "bool8")?;
+                let p = at(0, VectorType::U8)?;
+                let cur = b.build_load(i8t, p, "bextreme")?.into_int_value();
+                let better = if max {
+                    b.build_int_compare(IntPredicate::UGT, v, cur, "better")?
+                } else {
+                    b.build_int_compare(IntPredicate::ULT, v, cur, "better")?
+                };
+                self.store_extreme(
+                    p,
+                    cur.into(),
+                    v.into(),
+                    better,
+                    a.valid,
+                    at(1, VectorType::U8)?,
+                )?;
+                Ok(no)
+            }
+        }
+    }
+
+    /// `MIN`/`MAX`: stores `v` where the row is valid and there is no value yet or `v` is
+    /// better; sets the has-value flag where the row is valid.
+    fn store_extreme(
+        &self,
+        p: PointerValue<'ctx>,
+        cur: BasicValueEnum<'ctx>,
+        v: BasicValueEnum<'ctx>,
+        better: IntValue<'ctx>,
+        valid: IntValue<'ctx>,
+        has_ptr: PointerValue<'ctx>,
+    ) -> R<()> {
+        let b = self.b;
+        let i8t = self.ctx.i8_type();
+        let has = b.build_load(i8t, has_ptr, "has")?.into_int_value();
+        let first = b.build_int_compare(IntPredicate::EQ, has, i8t.const_zero(), "first")?;
+        let take = b.build_or(first, better, "take")?;
+        let take = b.build_and(take, valid, "take_valid")?;
+        let new = b.build_select(take, v, cur, "extreme2")?;
+        b.build_store(p, new)?;
+        let valid8 = b.build_int_z_extend(valid, i8t, "valid8")?;
+        let has2 = b.build_or(has, valid8, "has2")?;
+        b.build_store(has_ptr, has2)?;
+        Ok(())
+    }
+
+    /// An integer, date or decimal value as an `i128` (unsigned types zero-extended).
+    fn widen_i128(&self, v: BasicValueEnum<'ctx>, ty: SqlType) -> R<IntValue<'ctx>> {
+        let i128t = self.ctx.i128_type();
+        let v = v.into_int_value();
+        Ok(if ty.is_unsigned_integer() || ty == SqlType::Boolean {
+            self.b.build_int_z_extend_or_bit_cast(v, i128t, "wide")?
+        } else {
+            self.b.build_int_s_extend_or_bit_cast(v, i128t, "wide")?
+        })
+    }
+
+    fn widen_f64(&self, v: FloatValue<'ctx>) -> R<FloatValue<'ctx>> {
+        let f64t = self.ctx.f64_type();
+        Ok(if v.get_type() == f64t {
+            v
+        } else {
+            self.b.build_float_ext(v, f64t, "wide_f")?
+        })
+    }
+
+    /// The canonical value of a float: `-0` becomes `0`, every NaN the quiet NaN.
+    fn canonical_float(&self, v: FloatValue<'ctx>) -> R<FloatValue<'ctx>> {
+        let b = self.b;
+        let t = v.get_type();
+        let nan = b.build_float_compare(FloatPredicate::UNO, v, v, "is_nan")?;
+        let plus0 = b.build_float_add(v, t.const_float(0.0), "plus_zero")?;
+        Ok(
+            b.build_select(nan, t.const_float(f64::NAN), plus0, "canonical")?
+                .into_float_value(),
+        )
+    }
+
+    fn mix(&self, h: IntValue<'ctx>, w: IntValue<'ctx>) -> R<IntValue<'ctx>> {
+        let b = self.b;
+        let i64t = self.ctx.i64_type();
+        let rot = b.build_or(
+            b.build_left_shift(h, i64t.const_int(5, false), "rotl_hi")?,
+            b.build_right_shift(h, i64t.const_int(59, false), false, "rotl_lo")?,
+            "rotl",
+        )?;
+        let x = b.build_xor(rot, w, "mix_xor")?;
+        Ok(b.build_int_mul(x, i64t.const_int(HASH_K, false), "mix")?)
+    }
+
+    /// A final avalanche, so that the low bits (the slot) depend on every bit.
+    fn finish_hash(&self, h: IntValue<'ctx>) -> R<IntValue<'ctx>> {
+        let b = self.b;
+        let i64t = self.ctx.i64_type();
+        let x = b.build_xor(
+            h,
+            b.build_right_shift(h, i64t.const_int(33, false), false, "fh1")?,
+            "fx1",
+        )?;
+        let x = b.build_int_mul(x, i64t.const_int(0xff51_afd7_ed55_8ccd, false), "fm")?;
+        Ok(b.build_xor(
+            x,
+            b.build_right_shift(x, i64t.const_int(33, false), false, "fh2")?,
+            "hash",
+        )?)
+    }
+
+    /// `i64 qjit_hash_bytes(ptr p, i64 n, i64 h)`: `h` mixed with the `n` bytes at `p`, eight
+    /// at a time, then the rest one at a time.
+    fn hash_bytes_fn(&self) -> R<inkwell::values::FunctionValue<'ctx>> {
+        let ctx = self.ctx;
+        let i8t = ctx.i8_type();
+        let i64t = ctx.i64_type();
+        let ptr = ctx.ptr_type(AddressSpace::default());
+        let params: [BasicMetadataTypeEnum; 3] = [ptr.into(), i64t.into(), i64t.into()];
+        self.helper("qjit_hash_bytes", i64t, &params, |b, f| {
+            let (p, n, h0) = (
+                Self::param_ptr(f, 0)?,
+                Self::param_int(f, 1)?,
+                Self::param_int(f, 2)?,
+            );
+            let entry = ctx.append_basic_block(f, "entry");
+            let wide = ctx.append_basic_block(f, "wide");
+            let narrow_head = ctx.append_basic_block(f, "narrow_head");
+            let narrow = ctx.append_basic_block(f, "narrow");
+            let done = ctx.append_basic_block(f, "done");
+            let mix = |h: IntValue<'ctx>, w: IntValue<'ctx>| -> R<IntValue<'ctx>> {
+                let rot = b.build_or(
+                    b.build_left_shift(h, i64t.const_int(5, false), "rotl_hi")?,
+                    b.build_right_shift(h, i64t.const_int(59, false), false, "rotl_lo")?,
+                    "rotl",
+                )?;
+                let x = b.build_xor(rot, w, "mix_xor")?;
+                Ok(b.build_int_mul(x, i64t.const_int(HASH_K, false), "mix")?)
+            };
+            let eight = i64t.const_int(8, false);
+            b.position_at_end(entry);
+            let has_wide = b.build_int_compare(IntPredicate::UGE, n, eight, "has_wide")?;
+            b.build_conditional_branch(has_wide, wide, narrow_head)?;
+
+            b.position_at_end(wide);
+            let i = b.build_phi(i64t, "i")?;
+            let h = b.build_phi(i64t, "h")?;
+            let iv = i.as_basic_value().into_int_value();
+            // SAFETY (of the generated code): `i + 8 <= n`.
+            let q = unsafe { b.build_in_bounds_gep(i8t, p, &[iv], "q")? };
+            let w = b.build_load(i64t, q, "w")?;
+            if let Some(inst) = w.as_instruction_value() {
+                inst.set_alignment(1)
+                    .map_err(|e| Error::internal(format!("load alignment: {e}")))?;
+            }
+            let h2 = mix(h.as_basic_value().into_int_value(), w.into_int_value())?;
+            let i2 = b.build_int_add(iv, eight, "i2")?;
+            let end = b.build_int_add(i2, eight, "end")?;
+            let more = b.build_int_compare(IntPredicate::ULE, end, n, "more")?;
+            b.build_conditional_branch(more, wide, narrow_head)?;
+            i.add_incoming(&[(&i64t.const_zero(), entry), (&i2, wide)]);
+            h.add_incoming(&[(&h0, entry), (&h2, wide)]);
+
+            b.position_at_end(narrow_head);
+            let j0 = b.build_phi(i64t, "j0")?;
+            j0.add_incoming(&[(&i64t.const_zero(), entry), (&i2, wide)]);
+            let g0 = b.build_phi(i64t, "g0")?;
+            g0.add_incoming(&[(&h0, entry), (&h2, wide)]);
+            let j0v = j0.as_basic_value().into_int_value();
+            let g0v = g0.as_basic_value().into_int_value();
+            let any = b.build_int_compare(IntPredicate::ULT, j0v, n, "any")?;
+            b.build_conditional_branch(any, narrow, done)?;
+
+            b.position_at_end(narrow);
+            let j = b.build_phi(i64t, "j")?;
+            let g = b.build_phi(i64t, "g")?;
+            let jv = j.as_basic_value().into_int_value();
+            // SAFETY (of the generated code): `j < n`.
+            let q = unsafe { b.build_in_bounds_gep(i8t, p, &[jv], "qb")? };
+            let byte = b.build_load(i8t, q, "byte")?.into_int_value();
+            let byte = b.build_int_z_extend(byte, i64t, "byte64")?;
+            let g2 = mix(g.as_basic_value().into_int_value(), byte)?;
+            let j2 = b.build_int_add(jv, i64t.const_int(1, false), "j2")?;
+            let more = b.build_int_compare(IntPredicate::ULT, j2, n, "more_bytes")?;
+            b.build_conditional_branch(more, narrow, done)?;
+            j.add_incoming(&[(&j0v, narrow_head), (&j2, narrow)]);
+            g.add_incoming(&[(&g0v, narrow_head), (&g2, narrow)]);
+
+            b.position_at_end(done);
+            let r = b.build_phi(i64t, "r")?;
+            r.add_incoming(&[(&g0v, narrow_head), (&g2, narrow)]);
+            b.build_return(Some(&r.as_basic_value()))?;
+            Ok(())
+        })
+    }
+
+    fn record_ptr(
+        &self,
+        keys: PointerValue<'ctx>,
+        group: IntValue<'ctx>,
+        stride: usize,
+    ) -> R<PointerValue<'ctx>> {
+        let i64t = self.ctx.i64_type();
+        let at = self
+            .b
+            .build_int_mul(group, i64t.const_int(stride as u64, false), "record_at")?;
+        // SAFETY (of the generated code): every group has a record of `stride` words.
+        Ok(unsafe { self.b.build_in_bounds_gep(i64t, keys, &[at], "record")? })
+    }
+
+    fn load_word(&self, record: PointerValue<'ctx>, n: usize) -> R<IntValue<'ctx>> {
+        let i64t = self.ctx.i64_type();
+        // SAFETY (of the generated code): `n` is below the record's stride.
+        let p = unsafe {
+            self.b
+                .build_in_bounds_gep(i64t, record, &[i64t.const_int(n as u64, false)], "word")?
+        };
+        Ok(self.b.build_load(i64t, p, "stored_word")?.into_int_value())
+    }
+
+    fn store_word(&self, record: PointerValue<'ctx>, n: usize, v: IntValue<'ctx>) -> R<()> {
+        let i64t = self.ctx.i64_type();
+        // SAFETY (of the generated code): `n` is below the record's stride.
+        let p = unsafe {
+            self.b
+                .build_in_bounds_gep(i64t, record, &[i64t.const_int(n as u64, false)], "word")?
+        };
+        self.b.build_store(p, v)?;
+        Ok(())
+    }
+
+    fn current_function(&self) -> R<inkwell::values::FunctionValue<'ctx>> {
+        Ok(self
+            .current_block()?
+            .get_parent()
+            .ok_or_else(|| Error::internal("a block outside a function"))?)
+    }
+
+    fn current_block(&self) -> R<inkwell::basic_block::BasicBlock<'ctx>> {
+        Ok(self
+            .b
+            .get_insert_block()
+            .ok_or_else(|| Error::internal("the builder lost its block"))?)
+    }
+}

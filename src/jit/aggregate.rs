@@ -1,0 +1,480 @@
+//! Compiled aggregation: the kernel handle ([`AggregateKernel`]) and the state it updates
+//! ([`AggregateState`]: accumulator vectors, the group hash table and the group keys).
+//!
+//! ```text
+//! AggregateKernel::new_state ─▶ AggregateState ─update(batch)─▶ … ─finish─▶ aggregate batch
+//! ```
+//!
+//! The state is the memory the kernel reads and writes through [`AggArgs`]. Before each batch it
+//! grows so that every row can create a group; after each batch the bytes of the string keys of
+//! new groups are copied out of the batch, so that the table never points into a batch that is
+//! gone. [`AggregateKernel::finish`] turns the state into the same aggregate batch as
+//! [`crate::interp::Aggregator::finish`] (key columns then aggregates, groups in first-seen
+//! order).
+
+use std::sync::Arc;
+
+use arrow::array::{
+    ArrayRef, BooleanArray, Date32Array, Decimal128Array, Float32Array, Float64Array, Int16Array,
+    Int32Array, Int64Array, Int8Array, NullArray, RecordBatch, StringArray, UInt16Array,
+    UInt32Array, UInt64Array, UInt8Array,
+};
+
+use super::kernel::{CompileTiming, Jitted, KernelInputs};
+use crate::codegen::{
+    self, AccKind, AggArgs, AggregateFn, AggregateLayout, CodegenError, ColumnSlot, ErrorSite,
+    KernelStatus, KeyKind, VectorType, STATUS_SUM_OVERFLOW,
+};
+use crate::error::{Error, Result};
+use crate::interp::{self, RawState};
+use crate::ir::{AggregateCall, Expr, SqlType};
+
+/// A compiled `WHERE` + `GROUP BY` + aggregates: [`AggregateKernel::update`] folds a scan batch
+/// into an [`AggregateState`].
+pub struct AggregateKernel {
+    entry: AggregateFn,
+    columns: Vec<ColumnSlot>,
+    errors: Vec<ErrorSite>,
+    layout: AggregateLayout,
+    filter: Option<Expr>,
+    keys: Vec<Expr>,
+    aggregates: Vec<AggregateCall>,
+    jit: Jitted,
+}
+
+impl std::fmt::Debug for AggregateKernel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AggregateKernel")
+            .field("columns", &self.columns)
+            .field("layout", &self.layout)
+            .field("timing", &self.jit.timing())
+            .finish_non_exhaustive()
+    }
+}
+
+/// One state vector.
+#[derive(Debug)]
+enum Vector {
+    I64(Vec<i64>),
+    I128(Vec<i128>),
+    F64(Vec<f64>),
+    U8(Vec<u8>),
+}
+
+impl Vector {
+    fn new(t: VectorType) -> Vector {
+        match t {
+            VectorType::I64 => Vector::I64(vec![]),
+            VectorType::I128 => Vector::I128(vec![]),
+            VectorType::F64 => Vector::F64(vec![]),
+            VectorType::U8 => Vector::U8(vec![]),
+        }
+    }
+
+    /// Grows to at least `n` entries (new entries zero).
+    fn reserve_groups(&mut self, n: usize) {
+        match self {
+            Vector::I64(v) if v.len() < n => v.resize(n, 0),
+            Vector::I128(v) if v.len() < n => v.resize(n, 0),
+            Vector::F64(v) if v.len() < n => v.resize(n, 0.0),
+            Vector::U8(v) if v.len() < n => v.resize(n, 0),
+            _ => {}
+        }
+    }
+
+    fn as_mut_ptr(&mut self) -> *mut u8 {
+        match self {
+            Vector::I64(v) => v.as_mut_ptr().cast(),
+            Vector::I128(v) => v.as_mut_ptr().cast(),
+            Vector::F64(v) => v.as_mut_ptr().cast(),
+            Vector::U8(v) => v.as_mut_ptr(),
+        }
+    }
+}
+
+/// The accumulators, groups and keys of one aggregation in progress (per worker).
+#[derive(Debug)]
+pub struct AggregateState {
+    vectors: Vec<Vector>,
+    /// `group + 1` per slot, 0 if empty; a power of two long (empty without keys).
+    slots: Vec<u32>,
+    hashes: Vec<u64>,
+    /// Key records ([`codegen::KeyLayout::words`] words per group).
+    keys: Vec<u64>,
+    groups: usize,
+    /// The bytes of the string keys, which the records point into.
+    strings: Vec<Box<[u8]>>,
+    /// A kernel failed on this state: it is partly updated and must not be used.
+    poisoned: bool,
+}
+
+/// The fewest slots a keyed table starts with.
+const MIN_SLOTS: usize = 1024;
+
+impl AggregateKernel {
+    /// Compiles `filter`, `keys` and `aggregates` (all over the scan batch) into one kernel.
+    pub fn compile(
+        filter: Option<&Expr>,
+        keys: &[Expr],
+        aggregates: &[AggregateCall],
+        opt_level: u8,
+    ) -> std::result::Result<AggregateKernel, CodegenError> {
+        let (jit, address, (columns, errors, layout)) = Jitted::compile(
+            opt_level,
+            codegen::AGGREGATE_ENTRY_NAME,
+            |ctx, cpu, features| {
+                let m = codegen::compile_aggregate(ctx, filter, keys, aggregates, cpu, features)?;
+                Ok((m.module, (m.columns, m.errors, m.layout)))
+            },
+        )?;
+        // SAFETY: the entry function was built with exactly the `AggregateFn` signature
+        // (`void (ptr, i64, ptr, ptr)`, C calling convention), and `address` is its machine code.
+        let entry: AggregateFn = unsafe { std::mem::transmute::<usize, AggregateFn>(address) };
+        Ok(AggregateKernel {
+            entry,
+            columns,
+            errors,
+            layout,
+            filter: filter.cloned(),
+            keys: keys.to_vec(),
+            aggregates: aggregates.to_vec(),
+            jit,
+        })
+    }
+
+    /// An empty state: no groups with keys, one group (all accumulators empty) without.
+    pub fn new_state(&self) -> AggregateState {
+        let mut vectors: Vec<Vector> = self
+            .layout
+            .vectors
+            .iter()
+            .map(|t| Vector::new(*t))
+            .collect();
+        let groups = if self.layout.keys.is_none() {
+            vectors.iter_mut().for_each(|v| v.reserve_groups(1));
+            1
+        } else {
+            0
+        };
+        AggregateState {
+            vectors,
+            slots: vec![],
+            hashes: vec![],
+            keys: vec![],
+            groups,
+            strings: vec![],
+            poisoned: false,
+        }
+    }
+
+    /// Filters `batch` (a scan batch) and folds its selected rows into `state`. A row that fails
+    /// is the interpreter's error for this batch.
+    pub fn update(&self, batch: &RecordBatch, state: &mut AggregateState) -> Result<()> {
+        if state.poisoned {
+            return Err(Error::internal(
+                "an aggregation state reused after an error",
+            ));
+        }
+        let n = batch.num_rows();
+        if n == 0 {
+            return Ok(());
+        }
+        let inputs = KernelInputs::new(&self.columns, batch, "aggregation")?;
+        let stride = self.layout.keys.as_ref().map_or(0, |k| k.words());
+        let before = state.groups;
+        if self.layout.keys.is_some() {
+            let room = before
+                .checked_add(n)
+                .filter(|&r| r < u32::MAX as usize / 2)
+                .ok_or_else(|| Error::unsupported("GROUP BY with more than 2^31 groups"))?;
+            state.reserve(room, stride);
+        }
+        let mut vector_ptrs: Vec<*mut u8> =
+            state.vectors.iter_mut().map(|v| v.as_mut_ptr()).collect();
+        let mut args = AggArgs {
+            vectors: vector_ptrs.as_mut_ptr().cast_const(),
+            slots: state.slots.as_mut_ptr(),
+            slot_mask: (state.slots.len() as u64).wrapping_sub(1),
+            hashes: state.hashes.as_mut_ptr(),
+            keys: state.keys.as_mut_ptr(),
+            groups: before as u64,
+        };
+        let mut status = KernelStatus::default();
+        // SAFETY: `inputs.args` describes live arrays of the slots' types with `n` rows (checked
+        // by `KernelInputs::new`); with keys, `reserve` made room for `n` new groups in every
+        // vector, `hashes` and `keys`, and the slots are a power of two at least twice as many;
+        // without keys every vector has group 0. `vector_ptrs` has one pointer per vector of
+        // the layout. `status` is zeroed; `self` owns the code.
+        unsafe { (self.entry)(inputs.args.as_ptr(), n as u64, &mut args, &mut status) };
+        if status.code != 0 {
+            state.poisoned = true;
+            return Err(self.error(batch, status));
+        }
+        let after = args.groups as usize;
+        if after < before || (self.layout.keys.is_none() && after != 1) {
+            state.poisoned = true;
+            return Err(Error::internal("the aggregation kernel lost groups"));
+        }
+        state.groups = after;
+        if let Some(keys) = &self.layout.keys {
+            state.own_strings(keys, before..after)?;
+        }
+        drop(inputs);
+        Ok(())
+    }
+
+    /// The error of a batch the kernel failed on: the interpreter's, which evaluates the
+    /// batch in its own order; else (it succeeded) a sum that overflowed, or the kernel's.
+    fn error(&self, batch: &RecordBatch, status: KernelStatus) -> Error {
+        let exact = (|| -> Result<()> {
+            let filtered = match &self.filter {
+                Some(f) => {
+                    let mask = interp::evaluate_predicate(f, batch)?;
+                    arrow::compute::filter_record_batch(batch, &mask)?
+                }
+                None => batch.clone(),
+            };
+            let mut agg = interp::Aggregator::new(&self.keys, &self.aggregates)?;
+            agg.update(&filtered)
+        })();
+        if let Err(e) = exact {
+            return e;
+        }
+        if let Some(k) = status.code.checked_sub(STATUS_SUM_OVERFLOW) {
+            if let Some(call) = self.aggregates.get(k as usize) {
+                return interp::sum_overflow_error(call).unwrap_or_else(|e| e);
+            }
+        }
+        match self.errors.iter().find(|s| s.code == status.code) {
+            Some(site) => site.to_error(status.row),
+            None => Error::internal(format!(
+                "the compiled aggregation failed (code {}) where the interpreter does not",
+                status.code
+            )),
+        }
+    }
+
+    /// The aggregate batch of `state`: as [`crate::interp::Aggregator::finish`] returns it.
+    pub fn finish(&self, state: AggregateState) -> Result<RecordBatch> {
+        if state.poisoned {
+            return Err(Error::internal(
+                "an aggregation state finished after an error",
+            ));
+        }
+        let n = state.groups;
+        let key_columns = match &self.layout.keys {
+            None => None,
+            Some(layout) => {
+                let stride = layout.words();
+                let mut columns = vec![];
+                let mut at = 1;
+                for (k, (key, kind)) in self.keys.iter().zip(&layout.kinds).enumerate() {
+                    columns.push(key_column(&state, stride, k, at, *kind, key.ty())?);
+                    at += kind.words();
+                }
+                Some(columns)
+            }
+        };
+        let mut raw = vec![];
+        for (k, kind) in self.layout.accumulators.iter().enumerate() {
+            let v = self.layout.first_vector[k];
+            raw.push(raw_state(*kind, &state.vectors[v..], n)?);
+        }
+        interp::finish_raw(&self.keys, key_columns, &self.aggregates, raw, n)
+    }
+
+    /// The columns the kernel reads.
+    pub fn columns(&self) -> &[ColumnSlot] {
+        &self.columns
+    }
+
+    pub fn ir_before(&self) -> &str {
+        self.jit.ir_before()
+    }
+
+    pub fn ir_after(&self) -> &str {
+        self.jit.ir_after()
+    }
+
+    pub fn timing(&self) -> CompileTiming {
+        self.jit.timing()
+    }
+}
+
+impl AggregateState {
+    /// Makes room for `groups` groups of `stride` key words, growing (and rehashing) the slots
+    /// to at least twice as many.
+    fn reserve(&mut self, groups: usize, stride: usize) {
+        for v in &mut self.vectors {
+            v.reserve_groups(groups);
+        }
+        if self.hashes.len() < groups {
+            self.hashes.resize(groups, 0);
+        }
+        if self.keys.len() < groups * stride {
+            self.keys.resize(groups * stride, 0);
+        }
+        let wanted = (2 * groups).next_power_of_two().max(MIN_SLOTS);
+        if self.slots.len() < wanted {
+            let size = wanted.max(2 * self.slots.len());
+            let mask = size - 1;
+            let mut slots = vec![0u32; size];
+            for g in 0..self.groups {
+                let mut pos = self.hashes[g] as usize & mask;
+                while slots[pos] != 0 {
+                    pos = (pos + 1) & mask;
+                }
+                slots[pos] = g as u32 + 1;
+            }
+            self.slots = slots;
+        }
+    }
+
+    /// Copies the bytes of the string keys of `groups` (new in the batch just run) and points
+    /// their records at the copies.
+    fn own_strings(
+        &mut self,
+        layout: &codegen::KeyLayout,
+        groups: std::ops::Range<usize>,
+    ) -> Result<()> {
+        let stride = layout.words();
+        let mut at = 1;
+        for kind in &layout.kinds {
+            if *kind == KeyKind::Utf8 {
+                for g in groups.clone() {
+                    let w = g * stride + at;
+                    let (ptr, len) = (
+                        self.keys[w] as usize as *const u8,
+                        self.keys[w + 1] as usize,
+                    );
+                    if len == 0 {
+                        self.keys[w] = 0;
+                        continue;
+                    }
+                    // SAFETY: the kernel stored the address and length of a string of the batch
+                    // it just ran over, which the caller still holds.
+                    let bytes: Box<[u8]> = unsafe { std::slice::from_raw_parts(ptr, len) }.into();
+                    self.keys[w] = bytes.as_ptr() as u64;
+                    self.strings.push(bytes);
+                }
+            }
+            at += kind.words();
+        }
+        Ok(())
+    }
+}
+
+/// Key `k` (at word `at` of each record) as a column of its type.
+fn key_column(
+    state: &AggregateState,
+    stride: usize,
+    k: usize,
+    at: usize,
+    kind: KeyKind,
+    ty: SqlType,
+) -> Result<ArrayRef> {
+    let n = state.groups;
+    let word = |g: usize, i: usize| state.keys[g * stride + at + i];
+    let valid = |g: usize| state.keys[g * stride] >> k & 1 == 0;
+    macro_rules! column {
+        ($array:ty, $f:expr) => {
+            Arc::new((0..n).map(|g| valid(g).then(|| $f(g))).collect::<$array>()) as ArrayRef
+        };
+    }
+    Ok(match (kind, ty) {
+        (_, SqlType::Null) => Arc::new(NullArray::new(n)),
+        (KeyKind::Bool, _) => column!(BooleanArray, |g| word(g, 0) != 0),
+        (KeyKind::Signed, SqlType::Int8) => column!(Int8Array, |g| word(g, 0) as i8),
+        (KeyKind::Signed, SqlType::Int16) => column!(Int16Array, |g| word(g, 0) as i16),
+        (KeyKind::Signed, SqlType::Int32) => column!(Int32Array, |g| word(g, 0) as i32),
+        (KeyKind::Signed, SqlType::Int64) => column!(Int64Array, |g| word(g, 0) as i64),
+        (KeyKind::Signed, SqlType::Date) => column!(Date32Array, |g| word(g, 0) as i32),
+        (KeyKind::Unsigned, SqlType::UInt8) => column!(UInt8Array, |g| word(g, 0) as u8),
+        (KeyKind::Unsigned, SqlType::UInt16) => column!(UInt16Array, |g| word(g, 0) as u16),
+        (KeyKind::Unsigned, SqlType::UInt32) => column!(UInt32Array, |g| word(g, 0) as u32),
+        (KeyKind::Unsigned, SqlType::UInt64) => column!(UInt64Array, |g| word(g, 0)),
+        (KeyKind::Float32, _) => column!(Float32Array, |g| f32::from_bits(word(g, 0) as u32)),
+        (KeyKind::Float64, _) => column!(Float64Array, |g| f64::from_bits(word(g, 0))),
+        (KeyKind::Decimal, SqlType::Decimal { precision, scale }) => {
+            let values = (0..n)
+                .map(|g| valid(g).then(|| (word(g, 1) as i128) << 64 | word(g, 0) as i128))
+                .collect::<Decimal128Array>()
+                .with_precision_and_scale(precision, scale as i8)?;
+            Arc::new(values)
+        }
+        (KeyKind::Utf8, _) => {
+            let mut owned: Vec<Option<&str>> = Vec::with_capacity(n);
+            for g in 0..n {
+                if !valid(g) {
+                    owned.push(None);
+                    continue;
+                }
+                let (ptr, len) = (word(g, 0) as usize as *const u8, word(g, 1) as usize);
+                let bytes: &[u8] = if len == 0 {
+                    &[]
+                } else {
+                    // SAFETY: after every batch, `own_strings` pointed the record at bytes
+                    // owned by `state.strings`, which `state` keeps alive.
+                    unsafe { std::slice::from_raw_parts(ptr, len) }
+                };
+                owned.push(Some(std::str::from_utf8(bytes).map_err(|_| {
+                    Error::internal("a compiled group key is not UTF-8")
+                })?));
+            }
+            Arc::new(owned.into_iter().collect::<StringArray>())
+        }
+        (kind, ty) => {
+            return Err(Error::internal(format!(
+                "a group key of type {ty} stored as {kind:?}"
+            )))
+        }
+    })
+}
+
+/// The interpreter's form of one aggregate's state (`vectors` starts at its first vector).
+fn raw_state(kind: AccKind, vectors: &[Vector], n: usize) -> Result<RawState> {
+    let lost = || Error::internal(format!("the state of a {kind:?} aggregate is lost"));
+    let first = vectors.first().ok_or_else(lost)?;
+    let second = vectors.get(1);
+    let has = |v: Option<&Vector>| -> Result<Vec<bool>> {
+        match v {
+            Some(Vector::U8(h)) => Ok(h[..n].iter().map(|&b| b != 0).collect()),
+            _ => Err(lost()),
+        }
+    };
+    Ok(match (kind, first, second) {
+        (AccKind::CountStar | AccKind::Count, Vector::I64(c), _) => {
+            RawState::Count(c[..n].to_vec())
+        }
+        (AccKind::ExactSum, Vector::I128(s), Some(Vector::I64(c))) => RawState::Exact {
+            sums: s[..n].to_vec(),
+            counts: c[..n].to_vec(),
+        },
+        (AccKind::FloatSum, Vector::F64(s), Some(Vector::I64(c))) => RawState::Float {
+            sums: s[..n].to_vec(),
+            counts: c[..n].to_vec(),
+        },
+        (AccKind::MinMaxInt { .. }, Vector::I128(v), _) => RawState::IntExtremes(
+            v[..n]
+                .iter()
+                .zip(has(second)?)
+                .map(|(v, h)| h.then_some(*v))
+                .collect(),
+        ),
+        (AccKind::MinMaxFloat { .. }, Vector::F64(v), _) => RawState::FloatExtremes(
+            v[..n]
+                .iter()
+                .zip(has(second)?)
+                .map(|(v, h)| h.then_some(*v))
+                .collect(),
+        ),
+        (AccKind::MinMaxBool { .. }, Vector::U8(v), _) => RawState::BoolExtremes(
+            v[..n]
+                .iter()
+                .zip(has(second)?)
+                .map(|(v, h)| h.then_some(*v != 0))
+                .collect(),
+        ),
+        _ => return Err(lost()),
+    })
+}
