@@ -9,6 +9,7 @@
 //! Parquet / Arrow batches ─────────── exec ──────────────────────────▶ result batches
 //! ```
 
+pub mod bench;
 pub mod codegen;
 pub mod error;
 pub mod exec;

@@ -57,6 +57,31 @@ enum Command {
         #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u8).range(0..=3))]
         opt_level: u8,
     },
+    /// Run the TPC-H-style queries on each engine over `lineitem` in memory and report compile
+    /// and execution times (generates and caches the data on first use).
+    Bench {
+        /// Scale factor of the generated data.
+        #[arg(long, default_value_t = 1.0)]
+        sf: f64,
+        /// Directory of `*.sql` queries.
+        #[arg(long, default_value = "queries")]
+        queries: PathBuf,
+        /// Engines to compare, comma-separated.
+        #[arg(long, value_enum, value_delimiter = ',', default_value = "jit,interp")]
+        engines: Vec<EngineKind>,
+        /// Timed executions per query and engine (median and minimum are reported).
+        #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..))]
+        iterations: u32,
+        /// Where generated data is cached.
+        #[arg(long, default_value = "target/tpch")]
+        data_dir: PathBuf,
+        /// Reference answers (`<query>.csv`); default: tests/reference/sf<N> if it exists.
+        #[arg(long)]
+        references: Option<PathBuf>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = BenchFormat::Table)]
+        format: BenchFormat,
+    },
     /// Generate TPC-H tables as Parquet files.
     GenTpch {
         /// Scale factor (1 = about 6 million lineitem rows).
@@ -69,6 +94,14 @@ enum Command {
         #[arg(long)]
         force: bool,
     },
+}
+
+/// How `qjit bench` prints.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+enum BenchFormat {
+    Table,
+    /// One JSON object per line.
+    Json,
 }
 
 fn main() -> ExitCode {
@@ -143,6 +176,33 @@ fn run(cli: Cli) -> Result<String> {
                 );
             }
             Ok(rendered)
+        }
+        Command::Bench {
+            sf,
+            queries,
+            engines,
+            iterations,
+            data_dir,
+            references,
+            format,
+        } => {
+            let references = references.or_else(|| {
+                let dir = PathBuf::from(format!("tests/reference/sf{sf}"));
+                dir.is_dir().then_some(dir)
+            });
+            let rows = qjit::bench::run(&qjit::bench::BenchOptions {
+                sf,
+                queries,
+                engines,
+                iterations: iterations as usize,
+                data_dir,
+                references,
+                progress: true,
+            })?;
+            Ok(match format {
+                BenchFormat::Table => qjit::bench::render_table(&rows),
+                BenchFormat::Json => rows.iter().map(|m| m.to_json() + "\n").collect(),
+            })
         }
         Command::GenTpch { sf, out, force } => {
             let written = qjit::tpch::generate(sf, &out, qjit::tpch::TABLES, force, true)?;

@@ -35,7 +35,7 @@ use super::kernel::{
 use super::lower::{Lowered, Lowerer, TableParams};
 use super::{
     not_compiled, AccKind, AggregateLayout, CodegenError, ColumnSlot, ErrorSite, KeyKind,
-    KeyLayout, VectorType, STATUS_LOST_ERROR, STATUS_SUM_OVERFLOW,
+    KeyLayout, SlotKind, StateSlot, VectorType, STATUS_LOST_ERROR, STATUS_SUM_OVERFLOW,
 };
 use crate::error::Error;
 use crate::ir::{AggFunc, AggregateCall, Expr, SqlType};
@@ -44,8 +44,9 @@ use crate::ir::{AggFunc, AggregateCall, Expr, SqlType};
 pub const AGGREGATE_ENTRY_NAME: &str = "qjit_aggregate";
 const FILTER_ROW: &str = "qjit_filter_row";
 const UPDATE_ROW: &str = "qjit_update_row";
-/// Leading parameters of the update row function: row, groups, slots, mask, hashes, keys.
-const UPDATE_LEADING: usize = 6;
+/// Leading parameters of the update row function: row, groups, slots, mask, hashes, keys,
+/// overflow flags (a byte per state slot).
+const UPDATE_LEADING: usize = 7;
 
 /// An aggregation lowered to LLVM IR, not yet optimized.
 pub struct AggregateModule<'ctx> {
@@ -91,7 +92,7 @@ pub fn acc_kind(call: &AggregateCall) -> Result<AccKind, CodegenError> {
     })
 }
 
-/// The layout of the state of `keys` and `aggregates`.
+/// The layout of the state of `keys` and `aggregates`: one slot per distinct piece of state.
 pub fn layout(
     keys: &[Expr],
     aggregates: &[AggregateCall],
@@ -103,11 +104,57 @@ pub fn layout(
         .iter()
         .map(acc_kind)
         .collect::<Result<Vec<_>, _>>()?;
+    let mut args: Vec<Expr> = vec![];
+    let mut slots: Vec<StateSlot> = vec![];
     let mut vectors = vec![];
-    let mut first_vector = vec![];
-    for a in &accumulators {
-        first_vector.push(vectors.len());
-        vectors.extend_from_slice(a.vectors());
+    let mut slot = |kind: SlotKind, arg: Option<usize>| -> usize {
+        if let Some(i) = slots.iter().position(|s| s.kind == kind && s.arg == arg) {
+            return i;
+        }
+        slots.push(StateSlot {
+            kind,
+            arg,
+            first_vector: vectors.len(),
+        });
+        vectors.extend_from_slice(kind.vectors());
+        slots.len() - 1
+    };
+    let mut uses = vec![];
+    for (call, kind) in aggregates.iter().zip(&accumulators) {
+        let arg = call
+            .arg
+            .as_ref()
+            .map(|e| match args.iter().position(|x| x == e) {
+                Some(i) => i,
+                None => {
+                    args.push(e.clone());
+                    args.len() - 1
+                }
+            });
+        // The count of an argument that cannot be NULL is the count of rows.
+        let nullable = call.arg.as_ref().is_some_and(Expr::nullable);
+        let count = |slot: &mut dyn FnMut(SlotKind, Option<usize>) -> usize| {
+            if nullable {
+                slot(SlotKind::Count, arg)
+            } else {
+                slot(SlotKind::Rows, None)
+            }
+        };
+        uses.push(match kind {
+            AccKind::CountStar => (None, Some(slot(SlotKind::Rows, None))),
+            AccKind::Count => (None, Some(count(&mut slot))),
+            AccKind::ExactSum => (Some(slot(SlotKind::ExactSum, arg)), Some(count(&mut slot))),
+            AccKind::FloatSum => (Some(slot(SlotKind::FloatSum, arg)), Some(count(&mut slot))),
+            AccKind::MinMaxInt { max } => {
+                (Some(slot(SlotKind::MinMaxInt { max: *max }, arg)), None)
+            }
+            AccKind::MinMaxFloat { max } => {
+                (Some(slot(SlotKind::MinMaxFloat { max: *max }, arg)), None)
+            }
+            AccKind::MinMaxBool { max } => {
+                (Some(slot(SlotKind::MinMaxBool { max: *max }, arg)), None)
+            }
+        });
     }
     let keys = if keys.is_empty() {
         None
@@ -115,14 +162,24 @@ pub fn layout(
         Some(KeyLayout {
             kinds: keys
                 .iter()
-                .map(|k| KeyKind::of(k.ty()))
+                .map(|k| match k {
+                    Expr::Column(c)
+                        if super::StringLayout::of(&c.data_type)
+                            == Some(super::StringLayout::Views) =>
+                    {
+                        Ok(KeyKind::Utf8View)
+                    }
+                    _ => KeyKind::of(k.ty()),
+                })
                 .collect::<Result<_, _>>()?,
         })
     };
     Ok(AggregateLayout {
         accumulators,
-        first_vector,
+        uses,
+        slots,
         vectors,
+        args,
         keys,
     })
 }
@@ -143,21 +200,7 @@ pub fn compile_aggregate<'ctx>(
     let nothing = Expr::null(SqlType::Boolean);
     let filter = filter.map(|f| if f.ty() == SqlType::Null { &nothing } else { f });
     // The distinct arguments, smallest first (the interpreter's evaluation order).
-    let mut args: Vec<&Expr> = vec![];
-    let arg_of: Vec<Option<usize>> = aggregates
-        .iter()
-        .map(|a| {
-            a.arg
-                .as_ref()
-                .map(|e| match args.iter().position(|x| *x == e) {
-                    Some(i) => i,
-                    None => {
-                        args.push(e);
-                        args.len() - 1
-                    }
-                })
-        })
-        .collect();
+    let args: Vec<&Expr> = layout.args.iter().collect();
     let mut order: Vec<usize> = (0..args.len()).collect();
     order.sort_by_key(|&i| {
         let mut n = 0;
@@ -222,6 +265,7 @@ pub fn compile_aggregate<'ctx>(
         i64t.into(),
         ptr.into(),
         ptr.into(),
+        ptr.into(),
     ];
     leading.extend(std::iter::repeat_n(
         BasicMetadataTypeEnum::from(ptr),
@@ -246,6 +290,7 @@ pub fn compile_aggregate<'ctx>(
             hashes: lead[4].into_pointer_value(),
             keys: lead[5].into_pointer_value(),
         };
+        let overflow_flags = lead[6].into_pointer_value();
         let vectors: Vec<PointerValue> = lead[UPDATE_LEADING..]
             .iter()
             .map(|v| v.into_pointer_value())
@@ -277,30 +322,42 @@ pub fn compile_aggregate<'ctx>(
         b.position_at_end(ok_bb);
         let group = match &layout.keys {
             None => i64t.const_zero(),
-            Some(key_layout) => lowerer.group_id(&key_values, key_layout, &table)?,
+            Some(key_layout) => {
+                let keyed: Vec<(&Expr, &Lowered)> = keys.iter().zip(&key_values).collect();
+                lowerer.group_id(&keyed, key_layout, &table)?
+            }
         };
-        let mut code = i32t.const_zero();
-        // In reverse, so that the first overflowing aggregate's code wins.
-        for k in (0..aggregates.len()).rev() {
-            let kind = layout.accumulators[k];
-            let first = layout.first_vector[k];
-            let n = kind.vectors().len();
-            let arg = match (arg_of[k], &aggregates[k].arg) {
-                (Some(i), Some(e)) => {
+        // Each slot once; an exact sum that overflows sets its sticky flag.
+        for (n, slot) in layout.slots.iter().enumerate() {
+            let arg = match slot.arg {
+                Some(i) => {
                     let l = arg_values[i]
                         .as_ref()
                         .ok_or_else(|| Error::internal("an argument was not lowered"))?;
-                    Some((l, e.ty()))
+                    Some((l, args[i].ty()))
                 }
-                _ => None,
+                None => None,
             };
-            let overflow = lowerer.accumulate(kind, arg, &vectors[first..first + n], group)?;
-            let k_code = i32t.const_int(STATUS_SUM_OVERFLOW + k as u64, false);
-            code = b
-                .build_select(overflow, k_code, code, "overflow_code")?
-                .into_int_value();
+            let count = slot.kind.vectors().len();
+            let at = slot.first_vector;
+            let overflow = lowerer.accumulate(slot.kind, arg, &vectors[at..at + count], group)?;
+            if slot.kind == SlotKind::ExactSum {
+                let i8t = ctx.i8_type();
+                // SAFETY (of the generated code): one flag per slot.
+                let fp = unsafe {
+                    b.build_in_bounds_gep(
+                        i8t,
+                        overflow_flags,
+                        &[i64t.const_int(n as u64, false)],
+                        "flag_ptr",
+                    )?
+                };
+                let flag = b.build_load(i8t, fp, "flag")?.into_int_value();
+                let o8 = b.build_int_z_extend(overflow, i8t, "o8")?;
+                b.build_store(fp, b.build_or(flag, o8, "flag2")?)?;
+            }
         }
-        b.build_return(Some(&code))?;
+        b.build_return(Some(&i32t.const_zero()))?;
         errors.extend(lowerer.into_errors());
     }
 
@@ -422,23 +479,34 @@ fn build_entry<'ctx>(
     let keyed = layout.keys.is_some();
     let mut locals: Vec<PointerValue> = vec![];
     if !keyed {
-        for (k, kind) in layout.accumulators.iter().enumerate() {
-            for (n, vt) in kind.vectors().iter().enumerate() {
-                let v = layout.first_vector[k] + n;
+        for slot in &layout.slots {
+            for (n, vt) in slot.kind.vectors().iter().enumerate() {
+                let v = slot.first_vector + n;
                 let t = vector_type(ctx, *vt);
                 let local = b.build_alloca(t, "local_acc")?;
-                let init = match kind {
-                    // Extremes continue from group 0's value.
-                    AccKind::MinMaxInt { .. }
-                    | AccKind::MinMaxFloat { .. }
-                    | AccKind::MinMaxBool { .. } => b.build_load(t, globals[v], "acc0")?,
-                    _ => t.const_zero(),
+                // Extremes continue from group 0's value; sums and counts are the batch's.
+                let init = if slot.kind.is_extreme() {
+                    b.build_load(t, globals[v], "acc0")?
+                } else {
+                    t.const_zero()
                 };
                 b.build_store(local, init)?;
                 locals.push(local);
             }
         }
     }
+    // A sticky overflow flag per slot.
+    let i8t = ctx.i8_type();
+    let flags_t = i8t.array_type(layout.slots.len().max(1) as u32);
+    let flags = b.build_alloca(flags_t, "overflow_flags")?;
+    b.build_store(flags, flags_t.const_zero())?;
+    let flag = |n: usize| -> Result<IntValue<'ctx>, CodegenError> {
+        // SAFETY (of the generated code): one flag per slot.
+        let p = unsafe {
+            b.build_in_bounds_gep(i8t, flags, &[i64t.const_int(n as u64, false)], "flag_ptr")?
+        };
+        Ok(b.build_load(i8t, p, "flag")?.into_int_value())
+    };
     let vector_args: &[PointerValue] = if keyed { &globals } else { &locals };
 
     let call_update = |i: IntValue<'ctx>| -> Result<IntValue<'ctx>, CodegenError> {
@@ -449,6 +517,7 @@ fn build_entry<'ctx>(
             mask.into(),
             hashes.into(),
             keys.into(),
+            flags.into(),
         ];
         a.extend(vector_args.iter().map(|p| BasicMetadataValueEnum::from(*p)));
         a.extend(args.iter().copied());
@@ -478,7 +547,7 @@ fn build_entry<'ctx>(
     // Leaves the builder in the block after the word.
     let process = |base: IntValue<'ctx>,
                    count: IntValue<'ctx>,
-                   full: bool,
+                   full: IntValue<'ctx>,
                    name: &str|
      -> Result<(), CodegenError> {
         let word = match filter_fn {
@@ -494,12 +563,14 @@ fn build_entry<'ctx>(
                 b.position_at_end(ok);
                 word
             }
-            None if full => i64t.const_all_ones(),
             None => {
-                // (1 << count) - 1 for 1 <= count < 64.
+                // All ones, or (1 << count) - 1 for a partial word (1 <= count < 64).
                 let one = i64t.const_int(1, false);
-                let bit = b.build_left_shift(one, count, "top")?;
-                b.build_int_sub(bit, one, "all_rows")?
+                let short = b.build_and(count, i64t.const_int(63, false), "short")?;
+                let bit = b.build_left_shift(one, short, "top")?;
+                let some = b.build_int_sub(bit, one, "some_rows")?;
+                b.build_select(full, i64t.const_all_ones(), some, "all_rows")?
+                    .into_int_value()
             }
         };
         let pre = b
@@ -542,21 +613,32 @@ fn build_entry<'ctx>(
         Ok(())
     };
 
-    // Full words.
+    // Every word, the last one possibly partial: one copy of the row functions.
     let six = i64t.const_int(6, false);
-    let full = b.build_right_shift(len, six, false, "full_words")?;
+    let words = b.build_int_add(len, i64t.const_int(63, false), "len63")?;
+    let words = b.build_right_shift(words, six, false, "words")?;
     let head = ctx.append_basic_block(entry_fn, "word_head");
     let body = ctx.append_basic_block(entry_fn, "word_body");
-    let tail = ctx.append_basic_block(entry_fn, "tail");
+    let exit = ctx.append_basic_block(entry_fn, "exit");
     b.build_unconditional_branch(head)?;
     b.position_at_end(head);
     let w = b.build_phi(i64t, "w")?;
     let wv = w.as_basic_value().into_int_value();
-    let more = b.build_int_compare(IntPredicate::ULT, wv, full, "more_words")?;
-    b.build_conditional_branch(more, body, tail)?;
+    let more = b.build_int_compare(IntPredicate::ULT, wv, words, "more_words")?;
+    b.build_conditional_branch(more, body, exit)?;
     b.position_at_end(body);
     let base = b.build_left_shift(wv, six, "base")?;
-    process(base, i64t.const_int(64, false), true, "full")?;
+    let rest = b.build_int_sub(len, base, "rest")?;
+    let full = b.build_int_compare(
+        IntPredicate::UGE,
+        rest,
+        i64t.const_int(64, false),
+        "full_word",
+    )?;
+    let count = b
+        .build_select(full, i64t.const_int(64, false), rest, "count")?
+        .into_int_value();
+    process(base, count, full, "word")?;
     let w2 = b.build_int_add(wv, i64t.const_int(1, false), "w2")?;
     let latch = b
         .get_insert_block()
@@ -564,44 +646,32 @@ fn build_entry<'ctx>(
     b.build_unconditional_branch(head)?;
     w.add_incoming(&[(&i64t.const_zero(), entry), (&w2, latch)]);
 
-    // The last len % 64 rows.
-    b.position_at_end(tail);
-    let rest = b.build_and(len, i64t.const_int(63, false), "rest")?;
-    let has_rest = b.build_int_compare(IntPredicate::NE, rest, i64t.const_zero(), "has_rest")?;
-    let rest_bb = ctx.append_basic_block(entry_fn, "rest");
-    let exit = ctx.append_basic_block(entry_fn, "exit");
-    b.build_conditional_branch(has_rest, rest_bb, exit)?;
-    b.position_at_end(rest_bb);
-    let base = b.build_left_shift(full, six, "tail_base")?;
-    process(base, rest, false, "tail")?;
-    b.build_unconditional_branch(exit)?;
-
     // Write back the group count and, without keys, fold the batch into group 0.
     b.position_at_end(exit);
+    let _ = entry;
     let g = b.build_load(i64t, groups, "groups_end")?;
     let pg = b.build_struct_gep(state_ty, state, 5, "groups_ptr")?;
     b.build_store(pg, g)?;
-    let mut overflow_code = i64t.const_zero();
+    let mut overflowed: Vec<IntValue> = (0..layout.slots.len())
+        .map(|n| {
+            let f = flag(n)?;
+            Ok(b.build_int_compare(IntPredicate::NE, f, i8t.const_zero(), "overflowed")?)
+        })
+        .collect::<Result<_, CodegenError>>()?;
     if !keyed {
-        for (k, kind) in layout.accumulators.iter().enumerate().rev() {
-            let first = layout.first_vector[k];
-            for (n, vt) in kind.vectors().iter().enumerate() {
-                let v = first + n;
+        for (n, slot) in layout.slots.iter().enumerate() {
+            for (k, vt) in slot.kind.vectors().iter().enumerate() {
+                let v = slot.first_vector + k;
                 let t = vector_type(ctx, *vt);
                 let local = b.build_load(t, locals[v], "local")?;
-                let merged = match (kind, n) {
-                    (
-                        AccKind::MinMaxInt { .. }
-                        | AccKind::MinMaxFloat { .. }
-                        | AccKind::MinMaxBool { .. },
-                        _,
-                    ) => local,
-                    (AccKind::FloatSum, 0) => {
+                let merged = match slot.kind {
+                    kind if kind.is_extreme() => local,
+                    SlotKind::FloatSum => {
                         let total = b.build_load(t, globals[v], "total")?.into_float_value();
                         b.build_float_add(total, local.into_float_value(), "total2")?
                             .into()
                     }
-                    (AccKind::ExactSum, 0) => {
+                    SlotKind::ExactSum => {
                         let total = b.build_load(t, globals[v], "total")?.into_int_value();
                         let f = inkwell::intrinsics::Intrinsic::find("llvm.sadd.with.overflow")
                             .and_then(|i| i.get_declaration(module, &[t]))
@@ -613,14 +683,7 @@ fn build_entry<'ctx>(
                             .ok_or_else(|| Error::internal("sadd returns nothing"))?
                             .into_struct_value();
                         let o = b.build_extract_value(r, 1, "merge_o")?.into_int_value();
-                        overflow_code = b
-                            .build_select(
-                                o,
-                                i64t.const_int(STATUS_SUM_OVERFLOW + k as u64, false),
-                                overflow_code,
-                                "merge_code",
-                            )?
-                            .into_int_value();
+                        overflowed[n] = b.build_or(overflowed[n], o, "overflowed2")?;
                         b.build_extract_value(r, 0, "merged")?
                     }
                     _ => {
@@ -630,6 +693,22 @@ fn build_entry<'ctx>(
                     }
                 };
                 b.build_store(globals[v], merged)?;
+            }
+        }
+    }
+    // The first aggregate whose sum overflowed.
+    let mut overflow_code = i64t.const_zero();
+    for (k, (value, _)) in layout.uses.iter().enumerate().rev() {
+        if let Some(n) = value {
+            if layout.slots[*n].kind == SlotKind::ExactSum {
+                overflow_code = b
+                    .build_select(
+                        overflowed[*n],
+                        i64t.const_int(STATUS_SUM_OVERFLOW + k as u64, false),
+                        overflow_code,
+                        "overflow_code",
+                    )?
+                    .into_int_value();
             }
         }
     }

@@ -152,6 +152,7 @@ pub(super) fn column_slots(exprs: &[&Expr]) -> Vec<ColumnSlot> {
             slots.push(ColumnSlot {
                 index: c.index,
                 data_type: c.data_type.clone(),
+                nullable: c.nullable,
             });
         }
     };

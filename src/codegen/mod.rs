@@ -129,6 +129,9 @@ pub type FilterFn = unsafe extern "C" fn(
 pub struct ColumnSlot {
     pub index: usize,
     pub data_type: DataType,
+    /// `false` when the schema promises no NULLs: the kernel does not read the validity bitmap
+    /// (the caller checks the promise).
+    pub nullable: bool,
 }
 
 /// The code an aggregation kernel reports when the exact sum of aggregate `k` overflowed:
@@ -181,37 +184,75 @@ pub enum VectorType {
     U8,
 }
 
-/// How one aggregate accumulates, and so which state vectors it has ([`AccKind::vectors`]).
+/// How one aggregate accumulates.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AccKind {
-    /// `COUNT(*)`: a count.
+    /// `COUNT(*)`.
     CountStar,
-    /// `COUNT(x)`: a count of valid values.
+    /// `COUNT(x)`.
     Count,
-    /// `SUM`/`AVG` of integers and decimals: an `i128` sum and a count.
+    /// `SUM`/`AVG` of integers and decimals: an exact sum and a count.
     ExactSum,
     /// `SUM`/`AVG` of floats: an `f64` sum and a count.
     FloatSum,
-    /// `MIN`/`MAX` of integers, dates and decimals: an `i128` and a has-value byte.
+    /// `MIN`/`MAX` of integers, dates and decimals.
     MinMaxInt { max: bool },
-    /// `MIN`/`MAX` of floats: a canonical `f64` and a has-value byte.
+    /// `MIN`/`MAX` of floats (canonical values).
     MinMaxFloat { max: bool },
-    /// `MIN`/`MAX` of booleans: a byte and a has-value byte.
+    /// `MIN`/`MAX` of booleans.
     MinMaxBool { max: bool },
 }
 
-impl AccKind {
+/// One piece of per-group state, shared by every aggregate that needs it: `SUM(x)` and
+/// `AVG(x)` share the sum of `x`, and every count of a column that cannot be NULL is the count
+/// of rows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum SlotKind {
+    /// Selected rows (`i64`).
+    Rows,
+    /// Valid values of the argument (`i64`).
+    Count,
+    /// The exact sum of the argument (`i128`).
+    ExactSum,
+    /// The float sum of the argument (`f64`).
+    FloatSum,
+    /// The extreme so far (`i128`) and a has-value byte.
+    MinMaxInt { max: bool },
+    /// The extreme so far (canonical `f64`) and a has-value byte.
+    MinMaxFloat { max: bool },
+    /// The extreme so far (a byte) and a has-value byte.
+    MinMaxBool { max: bool },
+}
+
+impl SlotKind {
     /// The state vectors, in order.
     pub fn vectors(self) -> &'static [VectorType] {
         match self {
-            AccKind::CountStar | AccKind::Count => &[VectorType::I64],
-            AccKind::ExactSum => &[VectorType::I128, VectorType::I64],
-            AccKind::FloatSum => &[VectorType::F64, VectorType::I64],
-            AccKind::MinMaxInt { .. } => &[VectorType::I128, VectorType::U8],
-            AccKind::MinMaxFloat { .. } => &[VectorType::F64, VectorType::U8],
-            AccKind::MinMaxBool { .. } => &[VectorType::U8, VectorType::U8],
+            SlotKind::Rows | SlotKind::Count => &[VectorType::I64],
+            SlotKind::ExactSum => &[VectorType::I128],
+            SlotKind::FloatSum => &[VectorType::F64],
+            SlotKind::MinMaxInt { .. } => &[VectorType::I128, VectorType::U8],
+            SlotKind::MinMaxFloat { .. } => &[VectorType::F64, VectorType::U8],
+            SlotKind::MinMaxBool { .. } => &[VectorType::U8, VectorType::U8],
         }
     }
+
+    /// Whether the state is an extreme (carried over, not summed, when merging).
+    pub fn is_extreme(self) -> bool {
+        matches!(
+            self,
+            SlotKind::MinMaxInt { .. } | SlotKind::MinMaxFloat { .. } | SlotKind::MinMaxBool { .. }
+        )
+    }
+}
+
+/// A slot of the layout: what it keeps, of which distinct argument, and where its vectors start.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StateSlot {
+    pub kind: SlotKind,
+    /// Index into [`AggregateLayout::args`] (none for [`SlotKind::Rows`]).
+    pub arg: Option<usize>,
+    pub first_vector: usize,
 }
 
 /// How a group key is stored in a key record (see `lower::group`).
@@ -230,12 +271,17 @@ pub enum KeyKind {
     Decimal,
     /// Two words: the address of the bytes, the length.
     Utf8,
+    /// A `Utf8View` column, two words in the view's own form: strings of up to 12 bytes are
+    /// the view itself (length, then the bytes, zero-padded), so that they hash and compare as
+    /// two integers; longer ones are the view's first word (length and 4-byte prefix) and the
+    /// address of the bytes.
+    Utf8View,
 }
 
 impl KeyKind {
     pub fn words(self) -> usize {
         match self {
-            KeyKind::Decimal | KeyKind::Utf8 => 2,
+            KeyKind::Decimal | KeyKind::Utf8 | KeyKind::Utf8View => 2,
             _ => 1,
         }
     }
@@ -255,13 +301,16 @@ impl KeyLayout {
 }
 
 /// Where an aggregation kernel keeps its state.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct AggregateLayout {
     /// One per aggregate.
     pub accumulators: Vec<AccKind>,
-    /// Aggregate `k`'s vectors start at `first_vector[k]` in [`AggregateLayout::vectors`].
-    pub first_vector: Vec<usize>,
+    /// Per aggregate: the slot of its value (sum, extreme) and of its count, if any.
+    pub uses: Vec<(Option<usize>, Option<usize>)>,
+    pub slots: Vec<StateSlot>,
     pub vectors: Vec<VectorType>,
+    /// The distinct aggregate arguments.
+    pub args: Vec<crate::ir::Expr>,
     /// `None` without `GROUP BY` (one group, id 0, no table).
     pub keys: Option<KeyLayout>,
 }

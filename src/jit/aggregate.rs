@@ -276,9 +276,14 @@ impl AggregateKernel {
             }
         };
         let mut raw = vec![];
-        for (k, kind) in self.layout.accumulators.iter().enumerate() {
-            let v = self.layout.first_vector[k];
-            raw.push(raw_state(*kind, &state.vectors[v..], n)?);
+        for (kind, (value, count)) in self.layout.accumulators.iter().zip(&self.layout.uses) {
+            let vectors = |slot: &Option<usize>| -> &[Vector] {
+                match slot.and_then(|s| self.layout.slots.get(s)) {
+                    Some(s) => &state.vectors[s.first_vector..],
+                    None => &[],
+                }
+            };
+            raw.push(raw_state(*kind, vectors(value), vectors(count), n)?);
         }
         interp::finish_raw(&self.keys, key_columns, &self.aggregates, raw, n)
     }
@@ -340,6 +345,21 @@ impl AggregateState {
         let stride = layout.words();
         let mut at = 1;
         for kind in &layout.kinds {
+            if *kind == KeyKind::Utf8View {
+                for g in groups.clone() {
+                    let w = g * stride + at;
+                    let len = (self.keys[w] & u32::MAX as u64) as usize;
+                    if len <= 12 {
+                        continue;
+                    }
+                    let ptr = self.keys[w + 1] as usize as *const u8;
+                    // SAFETY: the kernel stored the address and length of a string of the batch
+                    // it just ran over, which the caller still holds.
+                    let bytes: Box<[u8]> = unsafe { std::slice::from_raw_parts(ptr, len) }.into();
+                    self.keys[w + 1] = bytes.as_ptr() as u64;
+                    self.strings.push(bytes);
+                }
+            }
             if *kind == KeyKind::Utf8 {
                 for g in groups.clone() {
                     let w = g * stride + at;
@@ -402,6 +422,31 @@ fn key_column(
                 .with_precision_and_scale(precision, scale as i8)?;
             Arc::new(values)
         }
+        (KeyKind::Utf8View, _) => {
+            let mut values: Vec<Option<String>> = Vec::with_capacity(n);
+            for g in 0..n {
+                if !valid(g) {
+                    values.push(None);
+                    continue;
+                }
+                let (w0, w1) = (word(g, 0), word(g, 1));
+                let len = (w0 & u32::MAX as u64) as usize;
+                let bytes: Vec<u8> = if len <= 12 {
+                    let mut inline = [0u8; 12];
+                    inline[..4].copy_from_slice(&((w0 >> 32) as u32).to_le_bytes());
+                    inline[4..].copy_from_slice(&w1.to_le_bytes());
+                    inline[..len].to_vec()
+                } else {
+                    // SAFETY: after every batch, `own_strings` pointed the record at bytes
+                    // owned by `state.strings`, which `state` keeps alive.
+                    unsafe { std::slice::from_raw_parts(w1 as usize as *const u8, len) }.to_vec()
+                };
+                values.push(Some(String::from_utf8(bytes).map_err(|_| {
+                    Error::internal("a compiled group key is not UTF-8")
+                })?));
+            }
+            Arc::new(values.into_iter().collect::<StringArray>())
+        }
         (KeyKind::Utf8, _) => {
             let mut owned: Vec<Option<&str>> = Vec::with_capacity(n);
             for g in 0..n {
@@ -431,47 +476,50 @@ fn key_column(
     })
 }
 
-/// The interpreter's form of one aggregate's state (`vectors` starts at its first vector).
-fn raw_state(kind: AccKind, vectors: &[Vector], n: usize) -> Result<RawState> {
+/// The interpreter's form of one aggregate's state, from the vectors of its value slot and of
+/// its count slot (each slice starts at the slot's first vector).
+fn raw_state(kind: AccKind, value: &[Vector], count: &[Vector], n: usize) -> Result<RawState> {
     let lost = || Error::internal(format!("the state of a {kind:?} aggregate is lost"));
-    let first = vectors.first().ok_or_else(lost)?;
-    let second = vectors.get(1);
-    let has = |v: Option<&Vector>| -> Result<Vec<bool>> {
-        match v {
+    let counts = || -> Result<Vec<i64>> {
+        match count.first() {
+            Some(Vector::I64(c)) => Ok(c[..n].to_vec()),
+            _ => Err(lost()),
+        }
+    };
+    let has = || -> Result<Vec<bool>> {
+        match value.get(1) {
             Some(Vector::U8(h)) => Ok(h[..n].iter().map(|&b| b != 0).collect()),
             _ => Err(lost()),
         }
     };
-    Ok(match (kind, first, second) {
-        (AccKind::CountStar | AccKind::Count, Vector::I64(c), _) => {
-            RawState::Count(c[..n].to_vec())
-        }
-        (AccKind::ExactSum, Vector::I128(s), Some(Vector::I64(c))) => RawState::Exact {
+    Ok(match (kind, value.first()) {
+        (AccKind::CountStar | AccKind::Count, _) => RawState::Count(counts()?),
+        (AccKind::ExactSum, Some(Vector::I128(s))) => RawState::Exact {
             sums: s[..n].to_vec(),
-            counts: c[..n].to_vec(),
+            counts: counts()?,
         },
-        (AccKind::FloatSum, Vector::F64(s), Some(Vector::I64(c))) => RawState::Float {
+        (AccKind::FloatSum, Some(Vector::F64(s))) => RawState::Float {
             sums: s[..n].to_vec(),
-            counts: c[..n].to_vec(),
+            counts: counts()?,
         },
-        (AccKind::MinMaxInt { .. }, Vector::I128(v), _) => RawState::IntExtremes(
+        (AccKind::MinMaxInt { .. }, Some(Vector::I128(v))) => RawState::IntExtremes(
             v[..n]
                 .iter()
-                .zip(has(second)?)
+                .zip(has()?)
                 .map(|(v, h)| h.then_some(*v))
                 .collect(),
         ),
-        (AccKind::MinMaxFloat { .. }, Vector::F64(v), _) => RawState::FloatExtremes(
+        (AccKind::MinMaxFloat { .. }, Some(Vector::F64(v))) => RawState::FloatExtremes(
             v[..n]
                 .iter()
-                .zip(has(second)?)
+                .zip(has()?)
                 .map(|(v, h)| h.then_some(*v))
                 .collect(),
         ),
-        (AccKind::MinMaxBool { .. }, Vector::U8(v), _) => RawState::BoolExtremes(
+        (AccKind::MinMaxBool { .. }, Some(Vector::U8(v))) => RawState::BoolExtremes(
             v[..n]
                 .iter()
-                .zip(has(second)?)
+                .zip(has()?)
                 .map(|(v, h)| h.then_some(*v != 0))
                 .collect(),
         ),

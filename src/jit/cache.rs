@@ -83,11 +83,22 @@ pub fn aggregate_kernel(
     }
 }
 
+/// Empties the cache (for measuring cold compiles). Kernels in use stay alive until dropped.
+pub fn clear_cache() {
+    cache()
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .clear();
+}
+
 fn signature(schema: &Schema, opt_level: u8) -> String {
     let types: Vec<String> = schema
         .fields()
         .iter()
-        .map(|f| f.data_type().to_string())
+        .map(|f| {
+            let null = if f.is_nullable() { "" } else { " NOT NULL" };
+            format!("{}{null}", f.data_type())
+        })
         .collect();
     format!("[{}]\nO{opt_level}", types.join(", "))
 }

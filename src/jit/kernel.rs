@@ -321,6 +321,12 @@ impl KernelInputs {
                     column.len()
                 )));
             }
+            if !slot.nullable && column.null_count() > 0 {
+                return Err(Error::internal(format!(
+                    "the compiled {what} reads column {} as NOT NULL, the batch has NULLs in it",
+                    slot.index
+                )));
+            }
             arrays.push(match column.data_type() {
                 DataType::Dictionary(_, value) => cast(column.as_ref(), value)?,
                 _ => column.clone(),

@@ -41,7 +41,7 @@ mod cache;
 mod kernel;
 
 pub use aggregate::{AggregateKernel, AggregateState};
-pub use cache::{aggregate_kernel, filter_kernel};
+pub use cache::{aggregate_kernel, clear_cache, filter_kernel};
 pub use kernel::{CompileTiming, FilterKernel, MAX_OPT_LEVEL};
 
 use inkwell::context::Context;

@@ -205,6 +205,85 @@ impl<'ctx> Lowerer<'_, 'ctx> {
         Ok(b.build_and(above, below, "fits")?)
     }
 
+    /// `|v| < 10^precision` for an `i128` value (`precision` ≤ 38).
+    fn fits_precision_i128(&self, v: IntValue<'ctx>, precision: u8) -> R<IntValue<'ctx>> {
+        let limit = pow10(precision as u32);
+        let b = self.b;
+        let above =
+            b.build_int_compare(IntPredicate::SGT, v, self.const_i128(-limit), "above_min")?;
+        let below =
+            b.build_int_compare(IntPredicate::SLT, v, self.const_i128(limit), "below_max")?;
+        Ok(b.build_and(above, below, "fits")?)
+    }
+
+    /// An `i128` that fits `i64`, rebuilt as a sign extension so that LLVM knows it does.
+    fn as_i64_in_i128(&self, x: IntValue<'ctx>) -> R<IntValue<'ctx>> {
+        let t = self.b.build_int_truncate(x, self.ctx.i64_type(), "lo64")?;
+        Ok(self.b.build_int_s_extend(t, self.ctx.i128_type(), "sx64")?)
+    }
+
+    /// `x * 10^shift` in `i128` for an `x` that fits `i64` and `shift` ≤ 18 (exact).
+    fn scale_up_i128(&self, x: IntValue<'ctx>, shift: u32) -> R<IntValue<'ctx>> {
+        if shift == 0 {
+            return Ok(x);
+        }
+        Ok(self
+            .b
+            .build_int_nsw_mul(x, self.const_i128(pow10(shift)), "scaled")?)
+    }
+
+    /// Emits `fast` where both `i128` operands fit `i64` and `slow` elsewhere (a branch that
+    /// real data always takes the same way), and joins their (value, ok) results. Decimal
+    /// columns hold values of at most 18 digits in practice, so `slow` (`i256`) is there for
+    /// correctness only.
+    fn narrow_or_wide(
+        &self,
+        x: IntValue<'ctx>,
+        y: IntValue<'ctx>,
+        fast: impl FnOnce(&Self) -> R<(IntValue<'ctx>, IntValue<'ctx>)>,
+        slow: impl FnOnce(&Self) -> R<(IntValue<'ctx>, IntValue<'ctx>)>,
+    ) -> R<(IntValue<'ctx>, IntValue<'ctx>)> {
+        let (b, ctx) = (self.b, self.ctx);
+        let i64t = ctx.i64_type();
+        let i128t = ctx.i128_type();
+        let fits64 = |v: IntValue<'ctx>, name: &str| -> R<IntValue<'ctx>> {
+            let t = b.build_int_truncate(v, i64t, "narrow")?;
+            let back = b.build_int_s_extend(t, i128t, "back")?;
+            Ok(b.build_int_compare(IntPredicate::EQ, back, v, name)?)
+        };
+        let both = b.build_and(fits64(x, "x64")?, fits64(y, "y64")?, "narrow_ok")?;
+        let f = self
+            .b
+            .get_insert_block()
+            .and_then(|bb| bb.get_parent())
+            .ok_or_else(|| Error::internal("the builder lost its function"))?;
+        let fast_bb = ctx.append_basic_block(f, "dec_fast");
+        let slow_bb = ctx.append_basic_block(f, "dec_slow");
+        let join = ctx.append_basic_block(f, "dec_join");
+        b.build_conditional_branch(both, fast_bb, slow_bb)?;
+        b.position_at_end(fast_bb);
+        let (fv, fok) = fast(self)?;
+        let fast_end = b
+            .get_insert_block()
+            .ok_or_else(|| Error::internal("the builder lost its block"))?;
+        b.build_unconditional_branch(join)?;
+        b.position_at_end(slow_bb);
+        let (sv, sok) = slow(self)?;
+        let slow_end = b
+            .get_insert_block()
+            .ok_or_else(|| Error::internal("the builder lost its block"))?;
+        b.build_unconditional_branch(join)?;
+        b.position_at_end(join);
+        let v = b.build_phi(i128t, "dec")?;
+        v.add_incoming(&[(&fv, fast_end), (&sv, slow_end)]);
+        let ok = b.build_phi(ctx.bool_type(), "dec_ok")?;
+        ok.add_incoming(&[(&fok, fast_end), (&sok, slow_end)]);
+        Ok((
+            v.as_basic_value().into_int_value(),
+            ok.as_basic_value().into_int_value(),
+        ))
+    }
+
     /// Whether an `i256` value fits `i128`.
     pub(super) fn fits_i128(&self, v: IntValue<'ctx>) -> R<IntValue<'ctx>> {
         let b = self.b;
@@ -256,25 +335,59 @@ impl<'ctx> Lowerer<'_, 'ctx> {
                 if s < s1 || s < s2 {
                     return Err(Error::internal(format!("decimal {e} lowers a scale")).into());
                 }
+                let (k1, k2) = ((s - s1) as u32, (s - s2) as u32);
+                let add = op == BinaryOp::Add;
                 // As the interpreter: each operand is rescaled in i128 (checked), then added
-                // (checked) and held to the result precision.
-                let xs = self.scale_up(x, (s - s1) as u32)?;
-                let ys = self.scale_up(y, (s - s2) as u32)?;
-                let ok_x = self.fits_i128(xs)?;
-                let ok_y = self.fits_i128(ys)?;
-                let v = if op == BinaryOp::Add {
-                    b.build_int_add(xs, ys, "dadd")?
-                } else {
-                    b.build_int_sub(xs, ys, "dsub")?
+                // (checked) and held to the result precision. Where both operands fit i64 and
+                // the shifts are at most 18 digits, nothing can leave i128: one i128 add.
+                let fast = |this: &Self| -> R<(IntValue<'ctx>, IntValue<'ctx>)> {
+                    let xs = this.scale_up_i128(this.as_i64_in_i128(x)?, k1)?;
+                    let ys = this.scale_up_i128(this.as_i64_in_i128(y)?, k2)?;
+                    let v = if add {
+                        b.build_int_add(xs, ys, "dadd")?
+                    } else {
+                        b.build_int_sub(xs, ys, "dsub")?
+                    };
+                    Ok((v, this.fits_precision_i128(v, p)?))
                 };
-                let fits = self.fits_precision(v, p)?;
-                let ok = b.build_and(b.build_and(ok_x, ok_y, "ok_xy")?, fits, "ok")?;
+                let slow = |this: &Self| -> R<(IntValue<'ctx>, IntValue<'ctx>)> {
+                    let xs = this.scale_up(x, k1)?;
+                    let ys = this.scale_up(y, k2)?;
+                    let ok_x = this.fits_i128(xs)?;
+                    let ok_y = this.fits_i128(ys)?;
+                    let v = if add {
+                        b.build_int_add(xs, ys, "dadd")?
+                    } else {
+                        b.build_int_sub(xs, ys, "dsub")?
+                    };
+                    let fits = this.fits_precision(v, p)?;
+                    let ok = b.build_and(b.build_and(ok_x, ok_y, "ok_xy")?, fits, "ok")?;
+                    let v = b.build_int_truncate(v, this.ctx.i128_type(), "dec")?;
+                    Ok((v, ok))
+                };
+                let (v, ok) = if k1 <= 18 && k2 <= 18 {
+                    self.narrow_or_wide(x, y, fast, slow)?
+                } else {
+                    slow(self)?
+                };
                 (v, b.build_not(ok, "fail")?)
             }
             BinaryOp::Mul => {
-                let v = b.build_int_mul(self.scale_up(x, 0)?, self.scale_up(y, 0)?, "dmul")?;
-                let fits = self.fits_precision(v, p)?;
-                (v, b.build_not(fits, "fail")?)
+                // Operands that fit i64 multiply into i128 exactly (one machine multiply);
+                // others in i256.
+                let fast = |this: &Self| -> R<(IntValue<'ctx>, IntValue<'ctx>)> {
+                    let (x, y) = (this.as_i64_in_i128(x)?, this.as_i64_in_i128(y)?);
+                    let v = b.build_int_nsw_mul(x, y, "dmul")?;
+                    Ok((v, this.fits_precision_i128(v, p)?))
+                };
+                let slow = |this: &Self| -> R<(IntValue<'ctx>, IntValue<'ctx>)> {
+                    let v = b.build_int_mul(this.scale_up(x, 0)?, this.scale_up(y, 0)?, "dmul")?;
+                    let fits = this.fits_precision(v, p)?;
+                    let v = b.build_int_truncate(v, this.ctx.i128_type(), "dec")?;
+                    Ok((v, fits))
+                };
+                let (v, ok) = self.narrow_or_wide(x, y, fast, slow)?;
+                (v, b.build_not(ok, "fail")?)
             }
             BinaryOp::Div => return not_compiled("DECIMAL / is not compiled yet"),
             BinaryOp::Mod => return not_compiled("DECIMAL % is not compiled yet"),
@@ -284,7 +397,6 @@ impl<'ctx> Lowerer<'_, 'ctx> {
             precision: p,
             scale: s,
         };
-        let v = b.build_int_truncate(v, self.ctx.i128_type(), "dec")?;
         self.combine(e, v.into(), &l, &r, Some((fail, Self::overflow(ty))))
     }
 }

@@ -20,9 +20,9 @@ use inkwell::values::{BasicValue, BasicValueEnum, FloatValue, IntValue, PointerV
 use inkwell::{AddressSpace, FloatPredicate, IntPredicate};
 
 use super::{Lowered, Lowerer, R};
-use crate::codegen::{not_compiled, AccKind, KeyKind, KeyLayout, VectorType};
+use crate::codegen::{not_compiled, KeyKind, KeyLayout, SlotKind, VectorType};
 use crate::error::Error;
-use crate::ir::SqlType;
+use crate::ir::{Expr, SqlType};
 
 /// The multiplier of the hash (from FxHash).
 const HASH_K: u64 = 0x517c_c1b7_2722_0a95;
@@ -46,6 +46,14 @@ enum Word<'ctx> {
     Int(IntValue<'ctx>),
     /// A string's address and length (0 for NULL).
     Str(PointerValue<'ctx>, IntValue<'ctx>),
+    /// A view's two words (see [`KeyKind::Utf8View`]), and the string's address and length.
+    View {
+        w0: IntValue<'ctx>,
+        w1: IntValue<'ctx>,
+        inline: IntValue<'ctx>,
+        ptr: PointerValue<'ctx>,
+        len: IntValue<'ctx>,
+    },
 }
 
 impl KeyKind {
@@ -70,7 +78,7 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
     /// the id is known.
     pub(in crate::codegen) fn group_id(
         &mut self,
-        keys: &[Lowered<'ctx>],
+        keys: &[(&Expr, &Lowered<'ctx>)],
         layout: &KeyLayout,
         t: &TableParams<'ctx>,
     ) -> R<IntValue<'ctx>> {
@@ -84,7 +92,7 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         // The words of the record and the NULL mask.
         let mut nulls = i64t.const_zero();
         let mut words: Vec<Word<'ctx>> = vec![];
-        for (k, (key, kind)) in keys.iter().zip(&layout.kinds).enumerate() {
+        for (k, ((expr, key), kind)) in keys.iter().zip(&layout.kinds).enumerate() {
             let invalid = b.build_not(key.valid, "key_null")?;
             let bit = b.build_int_z_extend(invalid, i64t, "key_null64")?;
             let bit = b.build_left_shift(bit, i64t.const_int(k as u64, false), "key_null_bit")?;
@@ -134,6 +142,10 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
                     words.push(Word::Int(valid_or_zero(lo)?));
                     words.push(Word::Int(valid_or_zero(hi)?));
                 }
+                KeyKind::Utf8View => {
+                    let word = self.view_key(expr, key)?;
+                    words.push(word);
+                }
                 KeyKind::Utf8 => {
                     let (p, len) = self.string_parts(key.value)?;
                     let len = valid_or_zero(len)?;
@@ -155,6 +167,24 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
                     let h = self.mix(h, *len)?;
                     let f = self.hash_bytes_fn()?;
                     self.call(f, &[(*p).into(), (*len).into(), h.into()], "hash_str")?
+                }
+                Word::View {
+                    w0,
+                    w1,
+                    inline,
+                    ptr,
+                    len,
+                } => {
+                    let h = self.mix(h, *w0)?;
+                    let w1 = b
+                        .build_select(*inline, *w1, i64t.const_zero(), "hash_w1")?
+                        .into_int_value();
+                    let h = self.mix(h, w1)?;
+                    let n = b
+                        .build_select(*inline, i64t.const_zero(), *len, "hash_n")?
+                        .into_int_value();
+                    let f = self.hash_bytes_fn()?;
+                    self.call(f, &[(*ptr).into(), n.into(), h.into()], "hash_view")?
                 }
             };
         }
@@ -216,6 +246,31 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
                     let bytes = self.bytes_eq(sp, *p, n)?;
                     b.build_and(same_len, bytes, "same_str")?
                 }
+                Word::View {
+                    w0,
+                    w1,
+                    inline,
+                    ptr,
+                    len,
+                } => {
+                    let s0 = self.load_word(record, at)?;
+                    let s1 = self.load_word(record, at + 1)?;
+                    at += 2;
+                    let same0 = b.build_int_compare(IntPredicate::EQ, s0, *w0, "same_w0")?;
+                    let same1 = b.build_int_compare(IntPredicate::EQ, s1, *w1, "same_w1")?;
+                    // Long strings (same length and prefix) compare their bytes.
+                    let long = b.build_not(*inline, "long")?;
+                    let check = b.build_and(long, same0, "check_bytes")?;
+                    let n = b
+                        .build_select(check, *len, i64t.const_zero(), "cmp_n")?
+                        .into_int_value();
+                    let sp = b.build_int_to_ptr(s1, ptr_t, "stored_ptr")?;
+                    let bytes = self.bytes_eq(sp, *ptr, n)?;
+                    let rest = b
+                        .build_select(*inline, same1, bytes, "same_rest")?
+                        .into_int_value();
+                    b.build_and(same0, rest, "same_view")?
+                }
             };
             equal = b.build_and(equal, same, "same_key")?;
         }
@@ -251,6 +306,21 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
                     self.store_word(record, at + 1, *len)?;
                     at += 2;
                 }
+                Word::View {
+                    w0,
+                    w1,
+                    inline,
+                    ptr,
+                    ..
+                } => {
+                    let pi = b.build_ptr_to_int(*ptr, i64t, "key_addr")?;
+                    let second = b
+                        .build_select(*inline, *w1, pi, "view_w1")?
+                        .into_int_value();
+                    self.store_word(record, at, *w0)?;
+                    self.store_word(record, at + 1, second)?;
+                    at += 2;
+                }
             }
         }
         b.build_unconditional_branch(found)?;
@@ -261,12 +331,102 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         Ok(id.as_basic_value().into_int_value())
     }
 
-    /// Updates one aggregate's accumulators at `group` with the row's argument (none for
-    /// `COUNT(*)`); `vectors` are the aggregate's state vectors ([`AccKind::vectors`]). Returns
-    /// an `i1` that is set if an exact sum overflowed.
+    /// The key words of a `Utf8View` column key: the view with the bytes past the length
+    /// zeroed (producers may leave garbage there), or for a long string its first word and the
+    /// address of its bytes; all zero for NULL.
+    fn view_key(&mut self, expr: &Expr, key: &Lowered<'ctx>) -> R<Word<'ctx>> {
+        let (b, ctx) = (self.b, self.ctx);
+        let i8t = ctx.i8_type();
+        let i64t = ctx.i64_type();
+        let Expr::Column(c) = expr else {
+            return Err(Error::internal("a view key that is not a column").into());
+        };
+        let slot = *self
+            .slot_of
+            .get(&c.index)
+            .ok_or_else(|| Error::internal(format!("column {} has no slot", c.index)))?;
+        let p = &self.cols[slot];
+        let idx = b.build_int_add(p.offset, self.row, "view_idx")?;
+        let at = b.build_int_mul(idx, i64t.const_int(16, false), "view_at")?;
+        // SAFETY (of the generated code): every row has a 16-byte view.
+        let view = unsafe { b.build_in_bounds_gep(i8t, p.values, &[at], "key_view")? };
+        // SAFETY (of the generated code): bytes 8..16 of the view.
+        let view_hi = unsafe {
+            b.build_in_bounds_gep(i8t, view, &[i64t.const_int(8, false)], "key_view_hi")?
+        };
+        let load = |ptr: PointerValue<'ctx>, name: &str| -> R<IntValue<'ctx>> {
+            let v = b.build_load(i64t, ptr, name)?;
+            if let Some(inst) = v.as_instruction_value() {
+                inst.set_alignment(8)
+                    .map_err(|e| Error::internal(format!("load alignment: {e}")))?;
+            }
+            Ok(v.into_int_value())
+        };
+        let raw0 = load(view, "view_w0")?;
+        let raw1 = load(view_hi, "view_w1")?;
+        let zero = i64t.const_zero();
+        let raw0 = b
+            .build_select(key.valid, raw0, zero, "w0v")?
+            .into_int_value();
+        let raw1 = b
+            .build_select(key.valid, raw1, zero, "w1v")?
+            .into_int_value();
+        let len = b.build_and(raw0, i64t.const_int(u32::MAX as u64, false), "view_len")?;
+        let inline =
+            b.build_int_compare(IntPredicate::ULE, len, i64t.const_int(12, false), "inline")?;
+        // Keep 32 + 8 * min(len, 4) bits of word 0 and 8 * (len - 4) bits of word 1.
+        let eight = i64t.const_int(8, false);
+        let four = i64t.const_int(4, false);
+        let one = i64t.const_int(1, false);
+        let short = b.build_int_compare(IntPredicate::ULT, len, four, "short")?;
+        let bits0 = b.build_int_add(
+            i64t.const_int(32, false),
+            b.build_int_mul(len, eight, "len_bits")?,
+            "bits0",
+        )?;
+        let bits0 = b
+            .build_select(short, bits0, zero, "bits0_or_all")?
+            .into_int_value();
+        let mask0 = b.build_int_sub(b.build_left_shift(one, bits0, "m0")?, one, "mask0")?;
+        let mask0 = b
+            .build_select(short, mask0, i64t.const_all_ones(), "mask0_all")?
+            .into_int_value();
+        let past4 = b.build_int_sub(len, four, "past4")?;
+        let mid = b.build_int_compare(IntPredicate::ULT, past4, eight, "mid")?;
+        let bits1 = b.build_int_mul(past4, eight, "bits1")?;
+        let bits1 = b
+            .build_select(mid, bits1, zero, "bits1_in")?
+            .into_int_value();
+        let mask1 = b.build_int_sub(b.build_left_shift(one, bits1, "m1")?, one, "mask1")?;
+        // len <= 4: nothing of word 1; 4 < len < 12: the low bytes; len >= 12: all.
+        let upto4 = b.build_int_compare(IntPredicate::ULE, len, four, "upto4")?;
+        let mask1 = b
+            .build_select(mid, mask1, i64t.const_all_ones(), "mask1_mid")?
+            .into_int_value();
+        let mask1 = b
+            .build_select(upto4, zero, mask1, "mask1_all")?
+            .into_int_value();
+        let w0 = b.build_and(raw0, mask0, "key_w0")?;
+        let w1 = b.build_and(raw1, mask1, "key_w1")?;
+        let (ptr, slen) = self.string_parts(key.value)?;
+        let len = b
+            .build_select(key.valid, slen, zero, "key_len")?
+            .into_int_value();
+        Ok(Word::View {
+            w0,
+            w1,
+            inline,
+            ptr,
+            len,
+        })
+    }
+
+    /// Updates one state slot at `group` with the row's argument (none for
+    /// [`SlotKind::Rows`]); `vectors` are the slot's state vectors ([`SlotKind::vectors`]).
+    /// Returns an `i1` that is set if an exact sum overflowed.
     pub(in crate::codegen) fn accumulate(
         &mut self,
-        kind: AccKind,
+        kind: SlotKind,
         arg: Option<(&Lowered<'ctx>, SqlType)>,
         vectors: &[PointerValue<'ctx>],
         group: IntValue<'ctx>,
@@ -297,7 +457,7 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
             b.build_store(p, c2)?;
             Ok(())
         };
-        if kind == AccKind::CountStar {
+        if kind == SlotKind::Rows {
             count_up(0, i64t.const_int(1, false))?;
             return Ok(no);
         }
@@ -306,32 +466,30 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         };
         let valid64 = b.build_int_z_extend(a.valid, i64t, "valid64")?;
         match kind {
-            AccKind::CountStar => Ok(no),
-            AccKind::Count => {
+            SlotKind::Rows => Ok(no),
+            SlotKind::Count => {
                 count_up(0, valid64)?;
                 Ok(no)
             }
-            AccKind::ExactSum => {
+            SlotKind::ExactSum => {
                 let v = self.widen_i128(a.value, ty)?;
                 let p = at(0, VectorType::I128)?;
                 let s = b.build_load(i128t, p, "sum")?.into_int_value();
                 let (s2, o) = self.with_overflow("sadd", s, v)?;
                 let s3 = b.build_select(a.valid, s2, s, "sum2")?;
                 b.build_store(p, s3)?;
-                count_up(1, valid64)?;
                 Ok(b.build_and(o, a.valid, "sum_overflow")?)
             }
-            AccKind::FloatSum => {
+            SlotKind::FloatSum => {
                 let v = self.widen_f64(a.value.into_float_value())?;
                 let p = at(0, VectorType::F64)?;
                 let s = b.build_load(f64t, p, "fsum")?.into_float_value();
                 let s2 = b.build_float_add(s, v, "fsum2")?;
                 let s3 = b.build_select(a.valid, s2, s, "fsum3")?;
                 b.build_store(p, s3)?;
-                count_up(1, valid64)?;
                 Ok(no)
             }
-            AccKind::MinMaxInt { max } => {
+            SlotKind::MinMaxInt { max } => {
                 let v = self.widen_i128(a.value, ty)?;
                 let p = at(0, VectorType::I128)?;
                 let cur = b.build_load(i128t, p, "extreme")?.into_int_value();
@@ -347,7 +505,7 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
                 )?;
                 Ok(no)
             }
-            AccKind::MinMaxFloat { max } => {
+            SlotKind::MinMaxFloat { max } => {
                 let v = self.widen_f64(a.value.into_float_value())?;
                 let v = self.canonical_float(v)?;
                 let p = at(0, VectorType::F64)?;
@@ -367,7 +525,7 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
                 )?;
                 Ok(no)
             }
-            AccKind::MinMaxBool { max } => {
+            SlotKind::MinMaxBool { max } => {
                 let v = b.build_int_z_extend(a.value.into_int_value(), i8t, "bool8")?;
                 let p = at(0, VectorType::U8)?;
                 let cur = b.build_load(i8t, p, "bextreme")?.into_int_value();

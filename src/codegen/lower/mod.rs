@@ -400,8 +400,12 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
             return Err(Error::internal("column slot out of range").into());
         }
         let idx = b.build_int_add(offset, self.row, "idx")?;
-        let vidx = b.build_int_add(voff, self.row, "vidx")?;
-        let valid = self.read_bit(validity, vidx, Some(vmask))?;
+        let valid = if self.slots[slot].nullable {
+            let vidx = b.build_int_add(voff, self.row, "vidx")?;
+            self.read_bit(validity, vidx, Some(vmask))?
+        } else {
+            self.bool_const(true)
+        };
         let value: BasicValueEnum = if ty == SqlType::Utf8 {
             self.read_string(slot, idx, valid)?
         } else if ty == SqlType::Boolean {
