@@ -21,7 +21,7 @@
 //! ([`StringLayout`]); comparisons, `IN` and `LIKE` run byte loops defined as internal
 //! `alwaysinline` functions of the same module (see `lower::strings`).
 //!
-//! Constructs this milestone does not compile (`ILIKE`, string functions, decimal `/` and `%`, …) make
+//! Constructs this milestone does not compile (`ILIKE`, string functions, …) make
 //! [`compile_filter`] return [`CodegenError::NotCompiled`] with a reason, and the executor falls
 //! back to the interpreter.
 

@@ -317,7 +317,7 @@ impl<'ctx> Lowerer<'_, 'ctx> {
 
     // ---- helper functions ----
 
-    fn call(
+    pub(super) fn call(
         &self,
         f: FunctionValue<'ctx>,
         args: &[inkwell::values::BasicMetadataValueEnum<'ctx>],
@@ -334,7 +334,7 @@ impl<'ctx> Lowerer<'_, 'ctx> {
 
     /// The helper `name`, built by `build` on first use: internal, `alwaysinline`, with the row
     /// function's target attributes.
-    fn helper(
+    pub(super) fn helper(
         &self,
         name: &str,
         ret: inkwell::types::IntType<'ctx>,
@@ -383,7 +383,7 @@ impl<'ctx> Lowerer<'_, 'ctx> {
         Ok(f)
     }
 
-    fn param_int(f: FunctionValue<'ctx>, n: u32) -> R<IntValue<'ctx>> {
+    pub(super) fn param_int(f: FunctionValue<'ctx>, n: u32) -> R<IntValue<'ctx>> {
         Ok(f.get_nth_param(n)
             .ok_or_else(|| Error::internal(format!("helper has no parameter {n}")))?
             .into_int_value())
