@@ -698,10 +698,9 @@ fn casts_and_functions() {
                 continue;
             }
             let e = Expr::is_null(Expr::cast(col(source), to).unwrap(), false);
-            let lowers_scale = from.is_decimal() && !to.is_decimal();
-            let narrows = matches!((from.decimal_parts(), to.decimal_parts()), (Some((_, a)), Some((_, b))) if b < a);
+            let decimal_to_float = from.is_decimal() && to.is_float();
             let float_to_decimal = from.is_float() && to.is_decimal();
-            if lowers_scale || narrows || float_to_decimal {
+            if decimal_to_float || float_to_decimal {
                 not_compiled(&e);
             } else {
                 check(&e);
@@ -726,6 +725,40 @@ fn casts_and_functions() {
     for c in [0, 1, 2, 3, 7, 8] {
         let a = Expr::func(Func::Abs, vec![col(c)]).unwrap();
         check(&cmp(Eq, a, col(c)));
+    }
+}
+
+#[test]
+fn casts_that_lower_a_decimal_scale_round_half_away_from_zero() {
+    use BinaryOp::*;
+    let targets = [
+        dec(15, 1),
+        dec(14, 0),
+        dec(5, 1),
+        dec(3, 0),
+        dec(38, 1),
+        dec(1, 0),
+        SqlType::Int8,
+        SqlType::Int32,
+        SqlType::Int64,
+        SqlType::UInt8,
+        SqlType::UInt64,
+    ];
+    for to in targets {
+        for source in [
+            col(4),
+            col(10),
+            bin(Mul, col(4), lit(Scalar::Decimal(3), dec(1, 1))),
+            lit(Scalar::Decimal(-5), dec(3, 1)),
+            lit(Scalar::Decimal(15), dec(3, 1)),
+            lit(Scalar::Decimal(-10i128.pow(37) * 5), dec(38, 38)),
+        ] {
+            let c = Expr::cast(source, to).unwrap();
+            check(&Expr::is_null(c.clone(), false));
+            let zero = Expr::cast(i32_(0), to).unwrap();
+            check(&cmp(Gt, c.clone(), zero.clone()));
+            check(&cmp(Eq, c, zero));
+        }
     }
 }
 
@@ -1103,8 +1136,11 @@ impl Gen {
                     SqlType::Float64,
                     SqlType::Float32,
                     SqlType::Boolean,
-                ][self.below(7) as usize];
-                if from == ty || (from == SqlType::Boolean && !ty.is_integer()) {
+                    dec(15, 2),
+                ][self.below(8) as usize];
+                let skip = (from == SqlType::Boolean && !ty.is_integer())
+                    || (from.is_decimal() && ty.is_float());
+                if from == ty || skip {
                     return self.expr(ty, d);
                 }
                 Expr::cast(self.expr(from, d), ty).unwrap()
@@ -1153,7 +1189,10 @@ impl Gen {
             2 => Expr::cast(self.expr(SqlType::Int32, d), dec(12, 2)).unwrap(),
             _ => self.expr(source, 0),
         };
-        // Bring it to `ty` by raising the scale (lowering it is not compiled).
+        // Bring it to `ty`, through the widest type of the scale or directly (rounding).
+        if self.below(2) == 0 {
+            return Expr::cast(e, ty).unwrap_or_else(|_| self.literal(ty));
+        }
         match e.ty().decimal_parts() {
             Some((_, es)) if es <= s => Expr::cast(e, dec(p.max(38), s))
                 .and_then(|e| Expr::cast(e, ty))

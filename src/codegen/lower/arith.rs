@@ -454,6 +454,35 @@ impl<'ctx> Lowerer<'_, 'ctx> {
         self.call(f, &[n.into(), d.into()], "quot")
     }
 
+    /// `v / 10^shift` rounded half away from zero, for an `i128` (as `div_pow10_round`).
+    pub(super) fn div_pow10_round(&self, v: IntValue<'ctx>, shift: u32) -> R<IntValue<'ctx>> {
+        let b = self.b;
+        let t = v.get_type();
+        if shift == 0 {
+            return Ok(v);
+        }
+        if shift > 38 {
+            return Ok(t.const_zero());
+        }
+        let d = self.const_i128(pow10(shift));
+        let q = self.sdiv_i128(v, d)?;
+        let rem = b.build_int_sub(v, b.build_int_mul(q, d, "qd")?, "rem")?;
+        let ra = self.abs_i128(rem)?;
+        let half = b.build_int_compare(
+            IntPredicate::UGE,
+            ra,
+            b.build_int_sub(d, ra, "d_minus_r")?,
+            "half",
+        )?;
+        let neg = b.build_int_compare(IntPredicate::SLT, v, t.const_zero(), "neg")?;
+        let step = b
+            .build_select(neg, t.const_all_ones(), t.const_int(1, false), "step")?
+            .into_int_value();
+        let rounded = b.build_int_add(q, step, "rounded")?;
+        Ok(b.build_select(half, rounded, q, "div_round")?
+            .into_int_value())
+    }
+
     /// `i128 qjit_sdiv_i128(i128 n, i128 d)`: one `i64` division where both operands fit `i64`
     /// (and `d != -1`, whose `i64::MIN / -1` would trap); otherwise binary long division of the
     /// magnitudes, one quotient bit per iteration (at most 128). Not `sdiv i128` (a call to
