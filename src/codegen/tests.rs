@@ -729,6 +729,116 @@ fn casts_and_functions() {
 }
 
 #[test]
+fn round_every_numeric_type() {
+    use BinaryOp::*;
+    for c in [0, 1, 2, 3, 4, 7, 8, 9, 10] {
+        for digits in [-400, -40, -38, -19, -10, -3, -1, 0, 1, 2, 3, 20, 400] {
+            let Ok(r) = Expr::func(Func::Round { digits }, vec![col(c)]) else {
+                continue;
+            };
+            let zero = Expr::cast(i32_(0), r.ty()).unwrap();
+            check(&cmp(Gt, r.clone(), zero.clone()));
+            check(&Expr::is_null(r.clone(), false));
+            if r.ty().is_float() {
+                // NaN, -0 and infinities come back as the interpreter computes them.
+                check(&cmp(Eq, r.clone(), col(c)));
+            }
+        }
+    }
+    // Halves, both signs, for floats (to even) and decimals (away from zero).
+    for v in [
+        0.5, 1.5, 2.5, -2.5, -0.5, 0.125, 0.375, 1234.5, 25.0, 35.0, 1e300, -1e-300,
+    ] {
+        for digits in [-1, 0, 2, 400, -400] {
+            let x = lit(Scalar::Float(v), SqlType::Float64);
+            let r = Expr::func(Func::Round { digits }, vec![bin(Mul, x, col(3))]).unwrap();
+            check(&cmp(Lt, r, col(3)));
+        }
+    }
+    for v in [5, -5, 15, -15, 25, 44, -45, 99_999] {
+        for digits in [-2, -1, 0, 1] {
+            let x = bin(Mul, lit(Scalar::Decimal(v), dec(5, 1)), col(4));
+            let r = Expr::func(Func::Round { digits }, vec![x]).unwrap();
+            let zero = Expr::cast(i32_(0), r.ty()).unwrap();
+            check(&cmp(GtEq, r, zero));
+        }
+    }
+}
+
+#[test]
+fn extract_and_months_follow_the_civil_calendar() {
+    use crate::ir::DatePart;
+    use BinaryOp::*;
+    let days = [
+        i32::MIN,
+        i32::MAX,
+        -719_468,
+        -719_469,
+        -1,
+        0,
+        59,
+        60,
+        11_016,
+        19_753,
+        19_782,
+        -25_508,
+        2_932_896,
+    ];
+    let dates: Vec<Expr> = days
+        .iter()
+        .map(|&d| lit(Scalar::Date(d), SqlType::Date))
+        .chain([
+            col(5),
+            Expr::func(Func::DateAddDays, vec![col(5), col(0)]).unwrap(),
+        ])
+        .collect();
+    for d in &dates {
+        for part in [DatePart::Year, DatePart::Month, DatePart::Day] {
+            let x = Expr::func(Func::Extract(part), vec![d.clone()]).unwrap();
+            check(&cmp(Gt, x.clone(), col(0)));
+            check(&cmp(Eq, x, i32_(2)));
+        }
+        for months in [
+            col(0),
+            i32_(1),
+            i32_(-1),
+            i32_(13),
+            i32_(-25),
+            i32_(1_200),
+            i32_(70_000_000),
+            i32_(-70_000_000),
+            Expr::null(SqlType::Int32),
+        ] {
+            let m = Expr::func(Func::DateAddMonths, vec![d.clone(), months]).unwrap();
+            check(&cmp(Lt, m.clone(), col(5)));
+            check(&Expr::is_null(m, true));
+        }
+    }
+    // Every day of four years around a leap day, plus a month: the clamped ends of months.
+    let schema = Arc::new(Schema::new(vec![Field::new("d", DataType::Date32, true)]));
+    let all: Vec<Option<i32>> = (10_900..12_400).map(Some).chain([None]).collect();
+    let b = RecordBatch::try_new(schema, vec![Arc::new(Date32Array::from(all))]).unwrap();
+    let d = Expr::column(ColumnRef {
+        index: 0,
+        name: "d".into(),
+        ty: SqlType::Date,
+        data_type: DataType::Date32,
+        nullable: true,
+    });
+    for months in [1, -1, 12, -12, 11, 25] {
+        let m = Expr::func(Func::DateAddMonths, vec![d.clone(), i32_(months)]).unwrap();
+        for part in [DatePart::Year, DatePart::Month, DatePart::Day] {
+            let x = Expr::func(Func::Extract(part), vec![m.clone()]).unwrap();
+            for v in [1, 2, 28, 29, 30, 31, 2000] {
+                let e = cmp(Eq, x.clone(), i32_(v));
+                let kernel = FilterKernel::compile(&e, 2).unwrap();
+                agree_on(&e, &kernel, &b);
+            }
+        }
+    }
+}
+
+#[test]
 fn casts_that_lower_a_decimal_scale_round_half_away_from_zero() {
     use BinaryOp::*;
     let targets = [
@@ -993,10 +1103,19 @@ fn unsupported_constructs_name_themselves() {
     );
     let e = cmp(
         BinaryOp::Eq,
-        Expr::func(Func::Extract(crate::ir::DatePart::Year), vec![col(5)]).unwrap(),
-        i32_(1994),
+        Expr::func(Func::Upper, vec![s.clone()]).unwrap(),
+        str_("A"),
     );
-    assert_eq!(not_compiled(&e), "EXTRACT(YEAR) is not compiled yet");
+    assert_eq!(not_compiled(&e), "UPPER is not compiled yet");
+    let e = cmp(
+        BinaryOp::Gt,
+        Expr::cast(col(4), SqlType::Float64).unwrap(),
+        lit(Scalar::Float(0.0), SqlType::Float64),
+    );
+    assert_eq!(
+        not_compiled(&e),
+        "CAST from DECIMAL(15,2) to DOUBLE is not compiled yet"
+    );
     let e = Expr::is_null(Expr::cast(col(0), SqlType::Utf8).unwrap(), false);
     assert_eq!(
         not_compiled(&e),
@@ -1099,14 +1218,17 @@ impl Gen {
         let d = depth - 1;
         match ty {
             SqlType::Boolean => self.boolean(d),
-            SqlType::Date => {
-                if self.below(2) == 0 {
+            SqlType::Date => match self.below(3) {
+                0 => {
                     let n = self.expr(SqlType::Int32, d);
                     Expr::func(Func::DateAddDays, vec![self.expr(SqlType::Date, d), n]).unwrap()
-                } else {
-                    col(5)
                 }
-            }
+                1 => {
+                    let n = self.expr(SqlType::Int32, d);
+                    Expr::func(Func::DateAddMonths, vec![self.expr(SqlType::Date, d), n]).unwrap()
+                }
+                _ => col(5),
+            },
             SqlType::Decimal { .. } => self.decimal(ty, d),
             t if t.is_integer() || t.is_float() => self.number(t, d),
             SqlType::Utf8 => {
@@ -1126,6 +1248,10 @@ impl Gen {
                 bin(op, self.expr(ty, d), self.expr(ty, d))
             }
             2 => Expr::unary(UnaryOp::Neg, self.expr(ty, d)).unwrap(),
+            3 if self.below(2) == 0 => {
+                let digits = [-2, -1, 0, 1, 3][self.below(5) as usize];
+                Expr::func(Func::Round { digits }, vec![self.expr(ty, d)]).unwrap()
+            }
             3 => Expr::func(Func::Abs, vec![self.expr(ty, d)]).unwrap(),
             4 => {
                 let from = [
@@ -1154,11 +1280,16 @@ impl Gen {
                 };
                 Expr::case(vec![(c, self.expr(ty, d))], else_, ty).unwrap()
             }
-            _ if ty == SqlType::Int32 => Expr::func(
+            _ if ty == SqlType::Int32 && self.below(2) == 0 => Expr::func(
                 Func::DateDiffDays,
                 vec![self.expr(SqlType::Date, d), self.expr(SqlType::Date, d)],
             )
             .unwrap(),
+            _ if ty == SqlType::Int32 => {
+                use crate::ir::DatePart::*;
+                let part = [Year, Month, Day][self.below(3) as usize];
+                Expr::func(Func::Extract(part), vec![self.expr(SqlType::Date, d)]).unwrap()
+            }
             _ => self.expr(ty, d),
         }
     }
