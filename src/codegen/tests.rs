@@ -1079,6 +1079,67 @@ fn like_agrees_on_all_small_cases() {
 }
 
 #[test]
+fn length_and_substring_count_characters() {
+    use BinaryOp::*;
+    let i64_ = |v: i64| lit(Scalar::Int(v), SqlType::Int64);
+    for i in string_columns() {
+        let len = Expr::func(Func::Length, vec![col(i)]).unwrap();
+        for n in [0, 1, 2, 3, 12, 13] {
+            check(&cmp(Eq, len.clone(), i32_(n)));
+        }
+        check(&cmp(Gt, len.clone(), col(0)));
+        let starts = [
+            i64_(i64::MIN),
+            i64_(-3),
+            i64_(0),
+            i64_(1),
+            i64_(2),
+            i64_(4),
+            i64_(13),
+            i64_(i64::MAX),
+            col(1),
+            Expr::null(SqlType::Int64),
+        ];
+        for start in &starts {
+            let sub = Expr::func(Func::Substring, vec![col(i), start.clone()]).unwrap();
+            check(&cmp(Eq, sub.clone(), str_("bc")));
+            check(&Expr::is_null(sub.clone(), false));
+            for count in [
+                i64_(0),
+                i64_(1),
+                i64_(2),
+                i64_(5),
+                i64_(i64::MAX),
+                Expr::null(SqlType::Int64),
+            ] {
+                let sub = Expr::func(Func::Substring, vec![col(i), start.clone(), count]).unwrap();
+                for s in ["", "a", "ab", "日本", "本", "ong", "é"] {
+                    check(&cmp(Eq, sub.clone(), str_(s)));
+                }
+                check(&cmp(Lt, sub.clone(), col(i)));
+                let n = Expr::func(Func::Length, vec![sub]).unwrap();
+                check(&cmp(Eq, n, i32_(1)));
+            }
+        }
+        // A negative length fails where every argument is valid, and only there.
+        let neg = Expr::func(Func::Substring, vec![col(i), i64_(1), col(1)]).unwrap();
+        check(&cmp(Eq, neg.clone(), str_("a")));
+        let guarded = bin(
+            And,
+            cmp(GtEq, col(1), i64_(0)),
+            cmp(Eq, neg.clone(), str_("a")),
+        );
+        check(&guarded);
+        let null_text = Expr::func(
+            Func::Substring,
+            vec![Expr::null(SqlType::Utf8), i64_(1), i64_(-1)],
+        )
+        .unwrap();
+        check(&Expr::is_null(null_text, false));
+    }
+}
+
+#[test]
 fn string_kernels_check_the_layout() {
     let e = cmp(BinaryOp::Eq, col(TYPES.len()), str_("abc"));
     let kernel = FilterKernel::compile(&e, 1).unwrap();

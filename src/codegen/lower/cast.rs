@@ -294,6 +294,25 @@ impl<'ctx> Lowerer<'_, 'ctx> {
                     Some((fail, Self::overflow(SqlType::Date))),
                 )
             }
+            (Func::Length, [x]) => {
+                let a = self.lower(x)?;
+                let (v, fail) = self.char_length(a.value)?;
+                self.unary_result(
+                    e,
+                    v.into(),
+                    &a,
+                    Some((fail, Self::overflow(SqlType::Int32))),
+                )
+            }
+            (Func::Substring, [text, start, rest @ ..]) if rest.len() <= 1 => {
+                let t = self.lower(text)?;
+                let s = self.lower(start)?;
+                let count = match rest.first() {
+                    Some(c) => Some(self.lower(c)?),
+                    None => None,
+                };
+                self.substring(e, t, s, count)
+            }
             (other, _) => not_compiled(format!("{} is not compiled yet", func_name(other))),
         }
     }
