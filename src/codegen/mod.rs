@@ -18,10 +18,12 @@
 //! to [`KernelStatus`] and returns.
 //!
 //! `VARCHAR` values are `{ ptr, i64 }` pairs (the bytes and their length) in every column layout
-//! ([`StringLayout`]); comparisons, `IN` and `LIKE` run byte loops defined as internal
+//! ([`StringLayout`]); comparisons, `IN`, `LIKE`, `LENGTH` and `SUBSTRING` (a pointer and length
+//! into the input, no copy) run byte loops defined as internal
 //! `alwaysinline` functions of the same module (see `lower::strings`).
 //!
-//! Constructs this milestone does not compile (`ILIKE`, string functions, decimal `/` and `%`, …) make
+//! Constructs this milestone does not compile (`ILIKE`, `UPPER`, `LOWER`, `||`, casts from and
+//! to `VARCHAR`, …) make
 //! [`compile_filter`] return [`CodegenError::NotCompiled`] with a reason, and the executor falls
 //! back to the interpreter.
 
@@ -323,6 +325,10 @@ pub enum ErrorKind {
     Overflow {
         ty: String,
     },
+    /// An argument a function rejects (`SUBSTRING` with a negative length).
+    InvalidArgument {
+        message: String,
+    },
 }
 
 /// One way an operation of a kernel can fail, and the code the kernel reports for it.
@@ -347,6 +353,9 @@ impl ErrorSite {
             ErrorKind::Overflow { ty } => {
                 Error::overflow(ty, format!("{} (batch row {row})", self.what))
             }
+            ErrorKind::InvalidArgument { message } => Error::InvalidArgument {
+                message: message.clone(),
+            },
         }
     }
 }

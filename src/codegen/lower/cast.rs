@@ -1,14 +1,21 @@
 //! `CAST` among integers, floats, decimals and booleans (as the interpreter's `cast` module
-//! converts them), and the functions `ABS`, `date + n days`, `date - date`.
+//! converts them), and the functions `ABS`, `ROUND`, `EXTRACT(YEAR|MONTH|DAY)` (the civil
+//! calendar of `ir::scalar::civil_from_days`, in `i64` arithmetic), `date + n days`,
+//! `date + n months` (the day clamped to the month's end) and `date - date`.
+//!
+//! Not compiled: float → decimal (the interpreter goes through the float's shortest round-trip
+//! digits) and decimal → float (correctly rounded through decimal text), and casts from or to
+//! `VARCHAR` (they need output buffers or parsing).
 
+use inkwell::intrinsics::Intrinsic;
 use inkwell::types::{BasicTypeEnum, FloatType, IntType};
-use inkwell::values::{BasicValueEnum, IntValue};
+use inkwell::values::{BasicValueEnum, FloatValue, IntValue};
 use inkwell::{FloatPredicate, IntPredicate};
 
 use super::{Lowered, Lowerer, R};
 use crate::codegen::not_compiled;
 use crate::error::Error;
-use crate::ir::{Expr, Func, SqlType};
+use crate::ir::{DatePart, Expr, Func, SqlType};
 
 impl<'ctx> Lowerer<'_, 'ctx> {
     pub(super) fn int_type_of(&self, ty: SqlType) -> R<IntType<'ctx>> {
@@ -139,13 +146,28 @@ impl<'ctx> Lowerer<'_, 'ctx> {
             };
             (v.into(), Some(b.build_not(ok, "fail")?))
         } else if let (Some((_, s1)), Some((p2, s2))) = (from.decimal_parts(), to.decimal_parts()) {
+            let x = a.value.into_int_value();
             if s2 < s1 {
-                return not_compiled("CAST that lowers a DECIMAL's scale is not compiled yet");
+                // Rounded half away from zero; the result only ever shrinks.
+                let v = self.div_pow10_round(x, (s1 - s2) as u32)?;
+                let fits = self.fits_precision_i128(v, p2)?;
+                (v.into(), Some(b.build_not(fits, "fail")?))
+            } else {
+                let v = self.scale_up(x, (s2 - s1) as u32)?;
+                let fits = self.fits_precision(v, p2)?;
+                let d = b.build_int_truncate(v, self.ctx.i128_type(), "dec")?;
+                (d.into(), Some(b.build_not(fits, "fail")?))
             }
-            let v = self.scale_up(a.value.into_int_value(), (s2 - s1) as u32)?;
-            let fits = self.fits_precision(v, p2)?;
-            let d = b.build_int_truncate(v, self.ctx.i128_type(), "dec")?;
-            (d.into(), Some(b.build_not(fits, "fail")?))
+        } else if let (Some((_, s1)), Some((lo, hi))) =
+            (from.decimal_parts(), Self::integer_range(to))
+        {
+            // Rounded half away from zero to an integer, then range-checked.
+            let v = self.div_pow10_round(a.value.into_int_value(), s1 as u32)?;
+            let ge = b.build_int_compare(IntPredicate::SGE, v, self.const_i128(lo), "ge")?;
+            let le = b.build_int_compare(IntPredicate::SLE, v, self.const_i128(hi), "le")?;
+            let ok = b.build_and(ge, le, "in_range")?;
+            let n = b.build_int_truncate(v, self.int_type_of(to)?, "narrow")?;
+            (n.into(), Some(b.build_not(ok, "fail")?))
         } else {
             return not_compiled(format!("CAST from {from} to {to} is not compiled yet"));
         };
@@ -205,8 +227,371 @@ impl<'ctx> Lowerer<'_, 'ctx> {
                     Some((o, Self::overflow(SqlType::Int32))),
                 )
             }
+            (Func::Round { digits }, [x]) => {
+                let a = self.lower(x)?;
+                self.round(e, x.ty(), digits, a)
+            }
+            (Func::Extract(part), [d]) => {
+                let a = self.lower(d)?;
+                let days =
+                    b.build_int_s_extend(a.value.into_int_value(), self.ctx.i64_type(), "days")?;
+                let (y, m, day) = self.civil_from_days(days)?;
+                let v = match part {
+                    DatePart::Year => y,
+                    DatePart::Month => m,
+                    DatePart::Day => day,
+                };
+                let v = b.build_int_truncate(v, self.ctx.i32_type(), "part")?;
+                self.unary_result(e, v.into(), &a, None)
+            }
+            (Func::DateAddMonths, [d, n]) => {
+                let l = self.lower(d)?;
+                let r = self.lower(n)?;
+                let i64t = self.ctx.i64_type();
+                let days = b.build_int_s_extend(l.value.into_int_value(), i64t, "days")?;
+                let months = b.build_int_s_extend(r.value.into_int_value(), i64t, "months")?;
+                let (y, m, day) = self.civil_from_days(days)?;
+                // total = y * 12 + (m - 1) + months; the new year and month by floor division.
+                let total = b.build_int_add(
+                    b.build_int_add(
+                        b.build_int_mul(y, i64t.const_int(12, false), "y12")?,
+                        b.build_int_sub(m, i64t.const_int(1, false), "m0")?,
+                        "ym",
+                    )?,
+                    months,
+                    "total",
+                )?;
+                let ny = self.floor_div(total, 12)?;
+                let nm0 = b.build_int_sub(
+                    total,
+                    b.build_int_mul(ny, i64t.const_int(12, false), "ny12")?,
+                    "nm0",
+                )?;
+                let nm = b.build_int_add(nm0, i64t.const_int(1, false), "nm")?;
+                let last = self.days_in_month(ny, nm)?;
+                let shorter = b.build_int_compare(IntPredicate::ULT, last, day, "clamp")?;
+                let nd = b.build_select(shorter, last, day, "nd")?.into_int_value();
+                let v = self.days_from_civil(ny, nm, nd)?;
+                let lo = b.build_int_compare(
+                    IntPredicate::SGE,
+                    v,
+                    i64t.const_int(i32::MIN as i64 as u64, true),
+                    "ge_min",
+                )?;
+                let hi = b.build_int_compare(
+                    IntPredicate::SLE,
+                    v,
+                    i64t.const_int(i32::MAX as u64, false),
+                    "le_max",
+                )?;
+                let fail = b.build_not(b.build_and(lo, hi, "in_range")?, "fail")?;
+                let v = b.build_int_truncate(v, self.ctx.i32_type(), "date")?;
+                self.combine(
+                    e,
+                    v.into(),
+                    &l,
+                    &r,
+                    Some((fail, Self::overflow(SqlType::Date))),
+                )
+            }
+            (Func::Length, [x]) => {
+                let a = self.lower(x)?;
+                let (v, fail) = self.char_length(a.value)?;
+                self.unary_result(
+                    e,
+                    v.into(),
+                    &a,
+                    Some((fail, Self::overflow(SqlType::Int32))),
+                )
+            }
+            (Func::Substring, [text, start, rest @ ..]) if rest.len() <= 1 => {
+                let t = self.lower(text)?;
+                let s = self.lower(start)?;
+                let count = match rest.first() {
+                    Some(c) => Some(self.lower(c)?),
+                    None => None,
+                };
+                self.substring(e, t, s, count)
+            }
             (other, _) => not_compiled(format!("{} is not compiled yet", func_name(other))),
         }
+    }
+
+    /// `ROUND(x, digits)` as `interp::funcs::round`: integers and decimals half away from zero
+    /// (checked), floats half to even through `f64` with the interpreter's `round_float` steps.
+    fn round(&mut self, e: &Expr, ty: SqlType, digits: i32, a: Lowered<'ctx>) -> R<Lowered<'ctx>> {
+        let b = self.b;
+        if ty.is_integer() {
+            if digits >= 0 {
+                return Ok(a);
+            }
+            let (lo, hi) = Self::integer_range(ty)
+                .ok_or_else(|| Error::internal(format!("{ty} has no range")))?;
+            let shift = digits.unsigned_abs();
+            if shift > 38 {
+                let t = self.int_type_of(ty)?;
+                return self.unary_result(e, t.const_zero().into(), &a, None);
+            }
+            let x = a.value.into_int_value();
+            let w = if ty.is_unsigned_integer() {
+                b.build_int_z_extend(x, self.ctx.i128_type(), "w")?
+            } else {
+                b.build_int_s_extend(x, self.ctx.i128_type(), "w")?
+            };
+            let q = self.div_pow10_round(w, shift)?;
+            let r = self.scale_up(q, shift)?;
+            let ge = b.build_int_compare(IntPredicate::SGE, r, self.const_i256(lo), "ge")?;
+            let le = b.build_int_compare(IntPredicate::SLE, r, self.const_i256(hi), "le")?;
+            let fail = b.build_not(b.build_and(ge, le, "in_range")?, "fail")?;
+            let v = b.build_int_truncate(r, self.int_type_of(ty)?, "rounded")?;
+            let rty = e.ty();
+            return self.unary_result(e, v.into(), &a, Some((fail, Self::overflow(rty))));
+        }
+        if ty.is_float() {
+            let f64t = self.ctx.f64_type();
+            let mut x = a.value.into_float_value();
+            if ty == SqlType::Float32 {
+                x = b.build_float_ext(x, f64t, "x64")?;
+            }
+            let y = if digits >= 0 {
+                let p = 10f64.powi(digits);
+                if !p.is_finite() {
+                    x
+                } else {
+                    let pc = f64t.const_float(p);
+                    let scaled = b.build_float_mul(x, pc, "scaled")?;
+                    let r = self.unary_intrinsic("llvm.roundeven", scaled)?;
+                    let y = b.build_float_div(r, pc, "unscaled")?;
+                    // A result that is not finite gives back x.
+                    let finite = b.build_float_compare(
+                        FloatPredicate::OLT,
+                        self.unary_intrinsic("llvm.fabs", y)?,
+                        f64t.const_float(f64::INFINITY),
+                        "finite",
+                    )?;
+                    b.build_select(finite, y, x, "round")?.into_float_value()
+                }
+            } else {
+                let p = 10f64.powi(-digits);
+                if !p.is_finite() {
+                    // NaN stays NaN; anything else becomes a zero of its sign.
+                    let nan = b.build_float_compare(FloatPredicate::UNO, x, x, "nan")?;
+                    let neg = b.build_float_compare(
+                        FloatPredicate::OLT,
+                        self.copysign_one(x)?,
+                        f64t.const_zero(),
+                        "neg",
+                    )?;
+                    let zero = b
+                        .build_select(neg, f64t.const_float(-0.0), f64t.const_zero(), "zero")?
+                        .into_float_value();
+                    b.build_select(nan, x, zero, "round")?.into_float_value()
+                } else {
+                    let pc = f64t.const_float(p);
+                    let scaled = b.build_float_div(x, pc, "scaled")?;
+                    let r = self.unary_intrinsic("llvm.roundeven", scaled)?;
+                    b.build_float_mul(r, pc, "round")?
+                }
+            };
+            let v = if ty == SqlType::Float32 {
+                b.build_float_trunc(y, self.float_type_of(ty)?, "round32")?
+            } else {
+                y
+            };
+            return self.unary_result(e, v.into(), &a, None);
+        }
+        let (Some((_, scale)), Some((precision, _))) = (ty.decimal_parts(), e.ty().decimal_parts())
+        else {
+            return Err(Error::internal(format!("ROUND of {ty}")).into());
+        };
+        if digits >= scale as i32 {
+            return Ok(a);
+        }
+        let drop = (scale as i64 - digits as i64).min(u32::MAX as i64) as u32;
+        let up = (-(digits as i64)).max(0);
+        let q = self.div_pow10_round(a.value.into_int_value(), drop)?;
+        let (v, fail) = if up == 0 {
+            (
+                q,
+                b.build_not(self.fits_precision_i128(q, precision)?, "fail")?,
+            )
+        } else if up > 38 {
+            let nonzero =
+                b.build_int_compare(IntPredicate::NE, q, q.get_type().const_zero(), "nonzero")?;
+            (q.get_type().const_zero(), nonzero)
+        } else {
+            let r = self.scale_up(q, up as u32)?;
+            let fits = self.fits_precision(r, precision)?;
+            let v = b.build_int_truncate(r, self.ctx.i128_type(), "rounded")?;
+            (v, b.build_not(fits, "fail")?)
+        };
+        let rty = e.ty();
+        self.unary_result(e, v.into(), &a, Some((fail, Self::overflow(rty))))
+    }
+
+    /// `copysign(1.0, x)`.
+    fn copysign_one(&self, x: FloatValue<'ctx>) -> R<FloatValue<'ctx>> {
+        let f = Intrinsic::find("llvm.copysign")
+            .and_then(|i| i.get_declaration(self.module, &[x.get_type().into()]))
+            .ok_or_else(|| Error::internal("no intrinsic llvm.copysign"))?;
+        let one = x.get_type().const_float(1.0);
+        Ok(self
+            .b
+            .build_call(f, &[one.into(), x.into()], "sign")?
+            .try_as_basic_value()
+            .basic()
+            .ok_or_else(|| Error::internal("llvm.copysign returned nothing"))?
+            .into_float_value())
+    }
+
+    /// `x.div_euclid(c)` for an `i64` and a positive constant.
+    fn floor_div(&self, x: IntValue<'ctx>, c: u64) -> R<IntValue<'ctx>> {
+        let b = self.b;
+        let t = x.get_type();
+        let cv = t.const_int(c, false);
+        let q = b.build_int_signed_div(x, cv, "q")?;
+        let r = b.build_int_sub(x, b.build_int_mul(q, cv, "qc")?, "r")?;
+        let neg = b.build_int_compare(IntPredicate::SLT, r, t.const_zero(), "r_neg")?;
+        let down = b.build_int_sub(q, t.const_int(1, false), "q_down")?;
+        Ok(b.build_select(neg, down, q, "floor")?.into_int_value())
+    }
+
+    /// `(year, month, day)` of a day number, all `i64`, as `ir::scalar::civil_from_days`.
+    fn civil_from_days(
+        &self,
+        days: IntValue<'ctx>,
+    ) -> R<(IntValue<'ctx>, IntValue<'ctx>, IntValue<'ctx>)> {
+        let b = self.b;
+        let t = days.get_type();
+        let c = |v: i64| t.const_int(v as u64, true);
+        // Below, every dividend is not negative: unsigned division by constants.
+        let udiv = |x: IntValue<'ctx>, d: i64, name: &str| b.build_int_unsigned_div(x, c(d), name);
+        let z = b.build_int_add(days, c(719468), "z")?;
+        let era = self.floor_div(z, 146097)?;
+        let doe = b.build_int_sub(z, b.build_int_mul(era, c(146097), "era_days")?, "doe")?;
+        let yoe = {
+            let x = b.build_int_sub(doe, udiv(doe, 1460, "d1460")?, "y1")?;
+            let x = b.build_int_add(x, udiv(doe, 36524, "d36524")?, "y2")?;
+            let x = b.build_int_sub(x, udiv(doe, 146096, "d146096")?, "y3")?;
+            udiv(x, 365, "yoe")?
+        };
+        let year_days = b.build_int_add(
+            b.build_int_mul(yoe, c(365), "y365")?,
+            b.build_int_sub(udiv(yoe, 4, "y4")?, udiv(yoe, 100, "y100")?, "leaps")?,
+            "year_days",
+        )?;
+        let doy = b.build_int_sub(doe, year_days, "doy")?;
+        let mp = udiv(
+            b.build_int_add(b.build_int_mul(doy, c(5), "doy5")?, c(2), "doy52")?,
+            153,
+            "mp",
+        )?;
+        let month_start = udiv(
+            b.build_int_add(b.build_int_mul(mp, c(153), "mp153")?, c(2), "mp2")?,
+            5,
+            "month_start",
+        )?;
+        let day = b.build_int_add(b.build_int_sub(doy, month_start, "d0")?, c(1), "day")?;
+        let early = b.build_int_compare(IntPredicate::SLT, mp, c(10), "early")?;
+        let month = b
+            .build_select(
+                early,
+                b.build_int_add(mp, c(3), "m_hi")?,
+                b.build_int_sub(mp, c(9), "m_lo")?,
+                "month",
+            )?
+            .into_int_value();
+        let jan_feb = b.build_int_compare(IntPredicate::SLE, month, c(2), "jan_feb")?;
+        let year = b.build_int_add(
+            b.build_int_add(yoe, b.build_int_mul(era, c(400), "era400")?, "y")?,
+            b.build_int_z_extend(jan_feb, t, "next_year")?,
+            "year",
+        )?;
+        Ok((year, month, day))
+    }
+
+    /// The day number of a civil date (`i64`s), as `ir::scalar::days_from_civil`.
+    fn days_from_civil(
+        &self,
+        year: IntValue<'ctx>,
+        month: IntValue<'ctx>,
+        day: IntValue<'ctx>,
+    ) -> R<IntValue<'ctx>> {
+        let b = self.b;
+        let t = year.get_type();
+        let c = |v: i64| t.const_int(v as u64, true);
+        let jan_feb = b.build_int_compare(IntPredicate::SLE, month, c(2), "jan_feb")?;
+        let y = b
+            .build_select(jan_feb, b.build_int_sub(year, c(1), "y_prev")?, year, "y")?
+            .into_int_value();
+        let era = self.floor_div(y, 400)?;
+        let yoe = b.build_int_sub(y, b.build_int_mul(era, c(400), "era400")?, "yoe")?;
+        // (month + 9) % 12 for month in 1..=12.
+        let mp = b
+            .build_select(
+                jan_feb,
+                b.build_int_add(month, c(9), "mp_hi")?,
+                b.build_int_sub(month, c(3), "mp_lo")?,
+                "mp",
+            )?
+            .into_int_value();
+        let doy = b.build_int_add(
+            b.build_int_unsigned_div(
+                b.build_int_add(b.build_int_mul(mp, c(153), "mp153")?, c(2), "mp2")?,
+                c(5),
+                "month_start",
+            )?,
+            b.build_int_sub(day, c(1), "d0")?,
+            "doy",
+        )?;
+        let doe = b.build_int_add(
+            b.build_int_add(
+                b.build_int_mul(yoe, c(365), "y365")?,
+                b.build_int_sub(
+                    b.build_int_unsigned_div(yoe, c(4), "y4")?,
+                    b.build_int_unsigned_div(yoe, c(100), "y100")?,
+                    "leaps",
+                )?,
+                "year_days",
+            )?,
+            doy,
+            "doe",
+        )?;
+        let days = b.build_int_add(b.build_int_mul(era, c(146097), "era_days")?, doe, "days")?;
+        Ok(b.build_int_sub(days, c(719468), "epoch")?)
+    }
+
+    /// The number of days of `month` (1–12) in `year` (`i64`s).
+    fn days_in_month(&self, year: IntValue<'ctx>, month: IntValue<'ctx>) -> R<IntValue<'ctx>> {
+        let b = self.b;
+        let t = year.get_type();
+        let c = |v: i64| t.const_int(v as u64, true);
+        let divisible = |d: i64, name: &str| -> R<IntValue<'ctx>> {
+            let r = b.build_int_signed_rem(year, c(d), name)?;
+            Ok(b.build_int_compare(IntPredicate::EQ, r, c(0), name)?)
+        };
+        let leap = b.build_or(
+            b.build_and(
+                divisible(4, "by4")?,
+                b.build_not(divisible(100, "by100")?, "not_by100")?,
+                "leap4",
+            )?,
+            divisible(400, "by400")?,
+            "leap",
+        )?;
+        // 30 for April, June, September, November; 31 for the other months but February.
+        let is = |m: i64, name: &str| b.build_int_compare(IntPredicate::EQ, month, c(m), name);
+        let thirty = b.build_or(
+            b.build_or(is(4, "apr")?, is(6, "jun")?, "thirty1")?,
+            b.build_or(is(9, "sep")?, is(11, "nov")?, "thirty2")?,
+            "thirty",
+        )?;
+        let feb = b.build_select(leap, c(29), c(28), "feb")?.into_int_value();
+        let other = b
+            .build_select(thirty, c(30), c(31), "other")?
+            .into_int_value();
+        Ok(b.build_select(is(2, "is_feb")?, feb, other, "month_days")?
+            .into_int_value())
     }
 }
 
