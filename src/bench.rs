@@ -18,7 +18,7 @@ use arrow::datatypes::DataType;
 use arrow::record_batch::RecordBatch;
 
 use crate::error::{Error, Result};
-use crate::exec::{self, EngineKind, Kernels, QueryOptions, Source};
+use crate::exec::{self, EngineKind, QueryOptions, Source};
 use crate::format::{self, OutputFormat};
 
 /// Columns the reference engine computed in floating point (qjit keeps some of them exact).
@@ -178,15 +178,15 @@ fn measure(
     crate::jit::clear_cache();
     let start = Instant::now();
     let compiled = exec::compile(&plan, &query_options)?;
-    let compile_ms = if compiled.filter_kernel.is_some() || compiled.aggregate_kernel.is_some() {
+    let compile_ms = if compiled.filter_kernel.is_some()
+        || compiled.aggregate_kernel.is_some()
+        || compiled.project_kernel.is_some()
+    {
         start.elapsed().as_secs_f64() * 1e3
     } else {
         0.0
     };
-    let kernels = Kernels {
-        filter: compiled.filter_kernel.as_deref(),
-        aggregate: compiled.aggregate_kernel.as_deref(),
-    };
+    let kernels = compiled.kernels();
     let rows_in: usize = source
         .scan(&plan.projection)?
         .map(|b| b.map(|b| b.num_rows()))

@@ -30,6 +30,7 @@
 mod aggregate;
 mod kernel;
 mod lower;
+mod project;
 
 use arrow::datatypes::DataType;
 
@@ -37,6 +38,7 @@ use crate::error::Error;
 
 pub use aggregate::{compile_aggregate, AggregateModule, AGGREGATE_ENTRY_NAME};
 pub use kernel::{compile_filter, FilterModule, ENTRY_NAME};
+pub use project::{compile_project, lowers, writable, ProjectModule, PROJECT_ENTRY_NAME};
 
 /// One input column of a kernel, as the kernel reads it (`#[repr(C)]`: the layout is the
 /// kernel's ABI).
@@ -176,6 +178,32 @@ pub type AggregateFn = unsafe extern "C" fn(
     state: *mut AggArgs,
     status: *mut KernelStatus,
 );
+
+/// One output of a projection kernel (`#[repr(C)]`): where the `n`-th selected row's value
+/// and validity go.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct OutArg {
+    /// Elements of the output's type (bits for `BOOLEAN`), zeroed, one per row of the batch.
+    pub values: *mut u8,
+    /// A zeroed bitmap of one bit per row of the batch.
+    pub validity: *mut u64,
+}
+
+/// The entry point of a projection kernel: filters a batch and writes each selected row's
+/// outputs, compacted; returns the number of rows written.
+///
+/// # Safety
+/// `cols` as for [`FilterFn`]; `outs` must point to one [`OutArg`] per output of the kernel;
+/// `sel` to `len.div_ceil(64)` writable words; `status` to a zeroed [`KernelStatus`]. On a
+/// non-zero status the outputs are partly written and the return value is 0.
+pub type ProjectFn = unsafe extern "C" fn(
+    cols: *const ColumnArg,
+    len: u64,
+    outs: *const OutArg,
+    sel: *mut u64,
+    status: *mut KernelStatus,
+) -> u64;
 
 /// The element type of one state vector.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -49,7 +49,7 @@ pub use source::{Source, BATCH_SIZE};
 use crate::codegen::CodegenError;
 use crate::error::{Error, Result};
 use crate::ir::{Body, Plan};
-use crate::jit::{self, AggregateKernel, FilterKernel};
+use crate::jit::{self, AggregateKernel, FilterKernel, ProjectKernel};
 
 /// Which engine runs a query.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
@@ -123,10 +123,14 @@ pub struct Compiled {
     pub filter: PartEngine,
     /// How the aggregation (group keys, aggregate arguments, accumulators) runs.
     pub aggregate: PartEngine,
+    /// How the `SELECT` expressions of a query without aggregates run.
+    pub projection: PartEngine,
     /// The `WHERE` kernel, when the filter compiled on its own.
     pub filter_kernel: Option<Arc<FilterKernel>>,
     /// The aggregation kernel (with the `WHERE` clause fused in).
     pub aggregate_kernel: Option<Arc<AggregateKernel>>,
+    /// The projection kernel (with the `WHERE` clause fused in).
+    pub project_kernel: Option<Arc<ProjectKernel>>,
     /// Whether the kernel came from the cache.
     pub cache_hit: bool,
 }
@@ -134,23 +138,55 @@ pub struct Compiled {
 impl Compiled {
     /// One line: how each part runs.
     pub fn summary(&self) -> String {
-        format!(
-            "{}, {}, other expressions: interpreted",
-            self.filter.describe("WHERE"),
-            self.aggregate.describe("aggregation")
-        )
+        let mut parts = vec![self.filter.describe("WHERE")];
+        if self.aggregate != PartEngine::None {
+            parts.push(self.aggregate.describe("aggregation"));
+            parts.push(
+                "HAVING and expressions over aggregates: interpreted (one row per group)".into(),
+            );
+        }
+        if self.projection != PartEngine::None {
+            parts.push(self.projection.describe("SELECT"));
+        }
+        parts.join(", ")
     }
 
     fn kernel_timing(&self) -> Option<jit::CompileTiming> {
-        match (&self.aggregate_kernel, &self.filter_kernel) {
-            (Some(k), _) => Some(k.timing()),
-            (None, Some(k)) => Some(k.timing()),
-            (None, None) => None,
+        if let Some(k) = &self.aggregate_kernel {
+            return Some(k.timing());
         }
+        if let Some(k) = &self.project_kernel {
+            return Some(k.timing());
+        }
+        self.filter_kernel.as_ref().map(|k| k.timing())
     }
 
     fn any_kernel(&self) -> bool {
-        self.filter_kernel.is_some() || self.aggregate_kernel.is_some()
+        self.filter_kernel.is_some()
+            || self.aggregate_kernel.is_some()
+            || self.project_kernel.is_some()
+    }
+
+    /// The kernels, for [`execute`].
+    pub fn kernels(&self) -> Kernels<'_> {
+        Kernels {
+            filter: self.filter_kernel.as_deref(),
+            aggregate: self.aggregate_kernel.as_deref(),
+            project: self.project_kernel.as_deref(),
+        }
+    }
+
+    /// The kernel's name and IR before and after optimization, if a kernel compiled.
+    fn kernel_ir(&self) -> Option<(&'static str, &str, &str)> {
+        if let Some(k) = &self.aggregate_kernel {
+            return Some(("aggregation kernel", k.ir_before(), k.ir_after()));
+        }
+        if let Some(k) = &self.project_kernel {
+            return Some(("projection kernel", k.ir_before(), k.ir_after()));
+        }
+        self.filter_kernel
+            .as_ref()
+            .map(|k| ("WHERE kernel", k.ir_before(), k.ir_after()))
     }
 }
 
@@ -188,6 +224,7 @@ pub fn plan(source: &Source, sql: &str) -> Result<Plan> {
 /// so does a part the JIT failed on (a bug, reported in the reason).
 pub fn compile(plan: &Plan, options: &QueryOptions) -> Result<Compiled> {
     let has_aggregate = matches!(plan.body, Body::Aggregate { .. });
+    let has_projection = matches!(plan.body, Body::Project { .. });
     let absent = |present: bool, why: &str| {
         if present {
             PartEngine::Interpreted(why.to_string())
@@ -198,8 +235,10 @@ pub fn compile(plan: &Plan, options: &QueryOptions) -> Result<Compiled> {
     let mut compiled = Compiled {
         filter: absent(plan.filter.is_some(), "--engine interp"),
         aggregate: absent(has_aggregate, "--engine interp"),
+        projection: absent(has_projection, "--engine interp"),
         filter_kernel: None,
         aggregate_kernel: None,
+        project_kernel: None,
         cache_hit: false,
     };
     if options.engine == EngineKind::Interp {
@@ -242,6 +281,45 @@ pub fn compile(plan: &Plan, options: &QueryOptions) -> Result<Compiled> {
             }
         }
     }
+    if let Body::Project { exprs } = &plan.body {
+        match jit::project_kernel(
+            plan.filter.as_ref(),
+            exprs,
+            &plan.scan_schema,
+            options.opt_level,
+        ) {
+            Ok((kernel, hit)) => {
+                let interpreted: Vec<String> = kernel
+                    .outputs()
+                    .iter()
+                    .zip(exprs)
+                    .filter_map(|(o, e)| match o {
+                        jit::Output::Interpreted(why) => Some(format!("{e}: {why}")),
+                        _ => None,
+                    })
+                    .collect();
+                if let (Some(first), EngineKind::Jit) = (interpreted.first(), options.engine) {
+                    return Err(Error::NotCompiled {
+                        what: format!("the SELECT expression {first}"),
+                    });
+                }
+                compiled.projection = if interpreted.is_empty() {
+                    PartEngine::Compiled
+                } else {
+                    PartEngine::Interpreted(interpreted.join("; "))
+                };
+                if plan.filter.is_some() {
+                    compiled.filter = PartEngine::Compiled;
+                }
+                compiled.project_kernel = Some(kernel);
+                compiled.cache_hit = hit;
+                return Ok(compiled);
+            }
+            Err(e) => {
+                compiled.projection = PartEngine::Interpreted(fallback(e, "the query")?);
+            }
+        }
+    }
     let Some(filter) = &plan.filter else {
         return Ok(compiled);
     };
@@ -266,12 +344,7 @@ pub fn explain(source: &Source, sql: &str, options: &QueryOptions) -> Result<Str
         options.engine,
         compiled.summary().replace(", ", "\n")
     );
-    let kernel = match (&compiled.aggregate_kernel, &compiled.filter_kernel) {
-        (Some(k), _) => Some(("aggregation kernel", k.ir_before(), k.ir_after())),
-        (None, Some(k)) => Some(("WHERE kernel", k.ir_before(), k.ir_after())),
-        (None, None) => None,
-    };
-    if let Some((name, before, after)) = kernel {
+    if let Some((name, before, after)) = compiled.kernel_ir() {
         out.push_str(&format!(
             "\n; ---- {name}: LLVM IR before optimization ----\n{before}\n; ---- {name}: LLVM IR after default<O{}> ----\n{after}",
             options.opt_level,
@@ -291,14 +364,7 @@ pub fn run(source: &Source, sql: &str, options: &QueryOptions) -> Result<QueryRe
         true => jit::CompileTiming::default(),
     };
     let start = Instant::now();
-    let batches = execute(
-        &plan,
-        source.scan(&plan.projection)?,
-        &Kernels {
-            filter: compiled.filter_kernel.as_deref(),
-            aggregate: compiled.aggregate_kernel.as_deref(),
-        },
-    )?;
+    let batches = execute(&plan, source.scan(&plan.projection)?, &compiled.kernels())?;
     let execute = start.elapsed();
     Ok(QueryResult {
         schema: plan.output_schema(),

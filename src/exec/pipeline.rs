@@ -12,7 +12,7 @@ use arrow::row::{RowConverter, SortField};
 use crate::error::{Error, Result};
 use crate::interp::{self, Aggregator};
 use crate::ir::{Body, Expr, Plan};
-use crate::jit::{AggregateKernel, FilterKernel};
+use crate::jit::{AggregateKernel, FilterKernel, ProjectKernel};
 
 /// The compiled kernels of a plan (see [`super::compile`]).
 #[derive(Clone, Copy, Debug, Default)]
@@ -21,6 +21,8 @@ pub struct Kernels<'a> {
     pub filter: Option<&'a FilterKernel>,
     /// The `WHERE` clause, group keys and aggregates of an aggregate query.
     pub aggregate: Option<&'a AggregateKernel>,
+    /// The `WHERE` clause and `SELECT` expressions of a query without aggregates.
+    pub project: Option<&'a ProjectKernel>,
 }
 
 /// Runs `plan` over `scan` (batches of the plan's scan schema) with the interpreter.
@@ -54,12 +56,20 @@ pub fn execute(
                 if enough.is_some_and(|n| rows >= n) {
                     break;
                 }
-                let batch = where_.apply(batch?)?;
-                if batch.num_rows() == 0 {
-                    continue;
-                }
-                let projected = evaluate_all(exprs, &batch)?;
-                rows += batch.num_rows();
+                let projected = match kernels.project {
+                    Some(kernel) => match kernel.project(&batch?)? {
+                        Some(columns) => columns,
+                        None => continue,
+                    },
+                    None => {
+                        let batch = where_.apply(batch?)?;
+                        if batch.num_rows() == 0 {
+                            continue;
+                        }
+                        evaluate_all(exprs, &batch)?
+                    }
+                };
+                rows += projected.first().map_or(0, |c| c.len());
                 out.push(projected);
             }
             out

@@ -10,6 +10,7 @@ use arrow::datatypes::Schema;
 
 use super::aggregate::AggregateKernel;
 use super::kernel::FilterKernel;
+use super::project::ProjectKernel;
 use crate::codegen::CodegenError;
 use crate::ir::{AggregateCall, Expr};
 
@@ -18,6 +19,7 @@ use crate::ir::{AggregateCall, Expr};
 enum Kernel {
     Filter(Arc<FilterKernel>),
     Aggregate(Arc<AggregateKernel>),
+    Project(Arc<ProjectKernel>),
 }
 
 type Cache = Mutex<HashMap<String, Kernel>>;
@@ -42,9 +44,7 @@ pub fn filter_kernel(
     })?;
     match kernel {
         Kernel::Filter(k) => Ok((k, hit)),
-        Kernel::Aggregate(_) => Err(CodegenError::Failed(crate::error::Error::internal(
-            "the kernel cache mixed up kernels",
-        ))),
+        _ => Err(mixed_up()),
     }
 }
 
@@ -77,10 +77,40 @@ pub fn aggregate_kernel(
     })?;
     match kernel {
         Kernel::Aggregate(k) => Ok((k, hit)),
-        Kernel::Filter(_) => Err(CodegenError::Failed(crate::error::Error::internal(
-            "the kernel cache mixed up kernels",
-        ))),
+        _ => Err(mixed_up()),
     }
+}
+
+/// A compiled projection (filter and final expressions over batches of `schema`), from the
+/// cache or freshly compiled; the flag says whether it came from the cache.
+pub fn project_kernel(
+    filter: Option<&Expr>,
+    exprs: &[Expr],
+    schema: &Schema,
+    opt_level: u8,
+) -> Result<(Arc<ProjectKernel>, bool), CodegenError> {
+    let list: Vec<String> = exprs.iter().map(|e| e.to_string()).collect();
+    let key = format!(
+        "project {}\nexprs [{}]\n{}",
+        filter.map_or("-".to_string(), |f| f.to_string()),
+        list.join(", "),
+        signature(schema, opt_level)
+    );
+    let (kernel, hit) = cached(key, || {
+        Ok(Kernel::Project(Arc::new(ProjectKernel::compile(
+            filter, exprs, opt_level,
+        )?)))
+    })?;
+    match kernel {
+        Kernel::Project(k) => Ok((k, hit)),
+        _ => Err(mixed_up()),
+    }
+}
+
+fn mixed_up() -> CodegenError {
+    CodegenError::Failed(crate::error::Error::internal(
+        "the kernel cache mixed up kernels",
+    ))
 }
 
 /// Empties the cache (for measuring cold compiles). Kernels in use stay alive until dropped.

@@ -39,10 +39,12 @@
 mod aggregate;
 mod cache;
 mod kernel;
+mod project;
 
 pub use aggregate::{AggregateKernel, AggregateState};
-pub use cache::{aggregate_kernel, clear_cache, filter_kernel};
+pub use cache::{aggregate_kernel, clear_cache, filter_kernel, project_kernel};
 pub use kernel::{CompileTiming, FilterKernel, MAX_OPT_LEVEL};
+pub use project::{Output, ProjectKernel};
 
 use inkwell::context::Context;
 use inkwell::execution_engine::JitFunction;

@@ -1,0 +1,431 @@
+//! The projection kernel: `WHERE` and the `SELECT` expressions of a non-aggregate query in one
+//! loop that writes the selected rows' results, compacted, into output buffers.
+//!
+//! ```text
+//! qjit_project(cols, len, outs, sel, status) -> rows written:
+//!   for each word of 64 rows:
+//!     word = selection bits of the filter row function (all rows without WHERE); sel[w] = word
+//!     for each set bit i: code = qjit_project_row(i, n, outs…, cols…)   (every output at row n)
+//!                         if code: status = (code, i); return; n += 1
+//! ```
+//!
+//! In: the filter and the projections to compile (fixed-width results: integers, floats,
+//! decimals, dates, booleans), over the scan batch. Out: a module with the entry
+//! [`PROJECT_ENTRY_NAME`] (a [`super::ProjectFn`]). Output `k` gets its value of the `n`-th
+//! selected row at element `n` of its values buffer (a bit for `BOOLEAN`) and its validity at
+//! bit `n` of its validity bitmap; both start zeroed. The selection words let the caller take the
+//! columns it copies (plain column references) and evaluate what did not compile. Errors count
+//! for selected rows only, as in the interpreter, which filters first; a non-zero status means
+//! the batch fails and the executor asks the interpreter for the exact error.
+
+use std::collections::HashMap;
+
+use inkwell::context::Context;
+use inkwell::module::Module;
+use inkwell::types::BasicMetadataTypeEnum;
+use inkwell::values::{BasicMetadataValueEnum, IntValue, PointerValue};
+use inkwell::{AddressSpace, IntPredicate};
+
+use super::kernel::{
+    column_args, column_slots, enum_attr, filter_word, param, row_function, target_attributes,
+};
+use super::lower::Lowerer;
+use super::{not_compiled, CodegenError, ColumnSlot, ErrorSite, STATUS_LOST_ERROR};
+use crate::error::Error;
+use crate::ir::{Expr, SqlType};
+
+/// The symbol of a projection kernel's entry point.
+pub const PROJECT_ENTRY_NAME: &str = "qjit_project";
+const FILTER_ROW: &str = "qjit_filter_row";
+const PROJECT_ROW: &str = "qjit_project_row";
+
+/// A projection lowered to LLVM IR, not yet optimized.
+pub struct ProjectModule<'ctx> {
+    pub module: Module<'ctx>,
+    /// The columns the kernel reads, in the order of its `cols` argument.
+    pub columns: Vec<ColumnSlot>,
+    pub errors: Vec<ErrorSite>,
+}
+
+/// Whether a kernel can write results of type `ty`, or why not.
+pub fn writable(ty: SqlType) -> Result<(), CodegenError> {
+    match ty {
+        SqlType::Boolean
+        | SqlType::Int8
+        | SqlType::Int16
+        | SqlType::Int32
+        | SqlType::Int64
+        | SqlType::UInt8
+        | SqlType::UInt16
+        | SqlType::UInt32
+        | SqlType::UInt64
+        | SqlType::Float32
+        | SqlType::Float64
+        | SqlType::Decimal { .. }
+        | SqlType::Date => Ok(()),
+        other => not_compiled(format!("writing {other} results is not compiled yet")),
+    }
+}
+
+/// Whether `e` lowers (builds the IR of one row in a scratch module of `ctx`, which is then
+/// dropped): `Err(NotCompiled)` names the construct that does not.
+pub fn lowers(ctx: &Context, e: &Expr) -> Result<(), CodegenError> {
+    let columns = column_slots(&[e]);
+    let slot_of: HashMap<usize, usize> = columns
+        .iter()
+        .enumerate()
+        .map(|(k, c)| (c.index, k))
+        .collect();
+    let module = ctx.create_module("qjit_probe");
+    let b = ctx.create_builder();
+    let (_, leading, params) = row_function(
+        ctx,
+        &module,
+        &b,
+        "qjit_probe_row",
+        ctx.i32_type(),
+        &[ctx.i64_type().into()],
+        columns.len(),
+        &[],
+    )?;
+    let row = leading[0].into_int_value();
+    let mut lowerer = Lowerer::new(ctx, &module, &b, row, params, &columns, slot_of)?;
+    lowerer.lower(e).map(|_| ())
+}
+
+/// Lowers `filter` and `outputs` (each of a [`writable`] type) to a module with the entry
+/// [`PROJECT_ENTRY_NAME`].
+pub fn compile_project<'ctx>(
+    ctx: &'ctx Context,
+    filter: Option<&Expr>,
+    outputs: &[Expr],
+    cpu: &str,
+    features: &str,
+) -> Result<ProjectModule<'ctx>, CodegenError> {
+    for e in outputs {
+        writable(e.ty())?;
+    }
+    let nothing = Expr::null(SqlType::Boolean);
+    let filter = filter.map(|f| if f.ty() == SqlType::Null { &nothing } else { f });
+    let all: Vec<&Expr> = filter.into_iter().chain(outputs.iter()).collect();
+    let columns = column_slots(&all);
+    let slot_of: HashMap<usize, usize> = columns
+        .iter()
+        .enumerate()
+        .map(|(k, c)| (c.index, k))
+        .collect();
+    let module = ctx.create_module("qjit_project");
+    let b = ctx.create_builder();
+    let i32t = ctx.i32_type();
+    let i64t = ctx.i64_type();
+    let ptr = ctx.ptr_type(AddressSpace::default());
+    let attrs = target_attributes(ctx, cpu, features);
+
+    let mut errors = vec![];
+    let mut rank = 0;
+    let filter_fn = match filter {
+        None => None,
+        Some(f) => {
+            let (func, leading, params) = row_function(
+                ctx,
+                &module,
+                &b,
+                FILTER_ROW,
+                i32t,
+                &[i64t.into()],
+                columns.len(),
+                &attrs,
+            )?;
+            let row = leading[0].into_int_value();
+            let mut lowerer =
+                Lowerer::new(ctx, &module, &b, row, params, &columns, slot_of.clone())?;
+            let result = lowerer.lower(f)?;
+            let bit = lowerer.is_true(&result)?;
+            rank = lowerer.last_rank();
+            errors.extend(lowerer.into_errors());
+            let code = b.build_left_shift(result.err, i32t.const_int(1, false), "code2")?;
+            let bit = b.build_int_z_extend(bit, i32t, "bit32")?;
+            let packed = b.build_or(code, bit, "packed")?;
+            b.build_return(Some(&packed))?;
+            Some(func)
+        }
+    };
+
+    // The row function: (row, n, values_0, validity_0, …) → error code.
+    let mut leading: Vec<BasicMetadataTypeEnum> = vec![i64t.into(), i64t.into()];
+    leading.extend(std::iter::repeat_n(
+        BasicMetadataTypeEnum::from(ptr),
+        2 * outputs.len(),
+    ));
+    let (row_fn, lead, params) = row_function(
+        ctx,
+        &module,
+        &b,
+        PROJECT_ROW,
+        i32t,
+        &leading,
+        columns.len(),
+        &attrs,
+    )?;
+    {
+        let row = lead[0].into_int_value();
+        let n = lead[1].into_int_value();
+        let mut lowerer = Lowerer::new(ctx, &module, &b, row, params, &columns, slot_of)?;
+        lowerer.start_after(rank);
+        let values = outputs
+            .iter()
+            .map(|e| lowerer.lower(e))
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut err = i32t.const_zero();
+        for v in &values {
+            err = lowerer.first_of(err, v.err)?;
+        }
+        let failed_bb = ctx.append_basic_block(row_fn, "row_failed");
+        let ok_bb = ctx.append_basic_block(row_fn, "row_ok");
+        let any = b.build_int_compare(IntPredicate::NE, err, i32t.const_zero(), "row_err")?;
+        b.build_conditional_branch(any, failed_bb, ok_bb)?;
+        b.position_at_end(failed_bb);
+        b.build_return(Some(&err))?;
+        b.position_at_end(ok_bb);
+        let word = b.build_right_shift(n, i64t.const_int(6, false), false, "out_word")?;
+        let shift = b.build_and(n, i64t.const_int(63, false), "out_bit")?;
+        let set_bit =
+            |words: PointerValue<'ctx>, bit: IntValue<'ctx>| -> Result<(), CodegenError> {
+                // SAFETY (of the generated code): bitmaps have a bit per row of the batch.
+                let p = unsafe { b.build_in_bounds_gep(i64t, words, &[word], "out_word_ptr")? };
+                let old = b.build_load(i64t, p, "out_old")?.into_int_value();
+                let bit64 = b.build_int_z_extend(bit, i64t, "out_bit64")?;
+                let shifted = b.build_left_shift(bit64, shift, "out_shifted")?;
+                b.build_store(p, b.build_or(old, shifted, "out_new")?)?;
+                Ok(())
+            };
+        for (k, (e, v)) in outputs.iter().zip(&values).enumerate() {
+            let out_values = lead[2 + 2 * k].into_pointer_value();
+            let out_validity = lead[3 + 2 * k].into_pointer_value();
+            set_bit(out_validity, v.valid)?;
+            if e.ty() == SqlType::Boolean {
+                let bit = b.build_and(v.valid, v.value.into_int_value(), "out_true")?;
+                set_bit(out_values, bit)?;
+                continue;
+            }
+            let t = v.value.get_type();
+            let zero = t.const_zero();
+            let value = b.build_select(v.valid, v.value, zero, "out_value")?;
+            // SAFETY (of the generated code): values buffers have an element per row.
+            let p = unsafe { b.build_in_bounds_gep(t, out_values, &[n], "out_ptr")? };
+            let store = b.build_store(p, value)?;
+            // Arrow buffers are 64-byte aligned; 8 is enough to promise.
+            let align = match e.ty() {
+                SqlType::Int8 | SqlType::UInt8 => 1,
+                SqlType::Int16 | SqlType::UInt16 => 2,
+                SqlType::Int32 | SqlType::UInt32 | SqlType::Float32 | SqlType::Date => 4,
+                _ => 8,
+            };
+            store
+                .set_alignment(align)
+                .map_err(|e| Error::internal(format!("store alignment: {e}")))?;
+        }
+        b.build_return(Some(&i32t.const_zero()))?;
+        errors.extend(lowerer.into_errors());
+    }
+
+    // The entry: u64 qjit_project(cols, len, outs, sel, status).
+    let entry_fn = module.add_function(
+        PROJECT_ENTRY_NAME,
+        i64t.fn_type(
+            &[ptr.into(), i64t.into(), ptr.into(), ptr.into(), ptr.into()],
+            false,
+        ),
+        None,
+    );
+    for a in attrs {
+        entry_fn.add_attribute(inkwell::attributes::AttributeLoc::Function, a);
+    }
+    for p in [0, 2, 3, 4] {
+        for name in ["noalias", "nocapture"] {
+            entry_fn.add_attribute(
+                inkwell::attributes::AttributeLoc::Param(p),
+                enum_attr(ctx, name),
+            );
+        }
+    }
+    build_entry(
+        ctx,
+        &module,
+        &b,
+        entry_fn,
+        filter_fn,
+        row_fn,
+        columns.len(),
+        outputs.len(),
+    )?;
+    let mut functions = vec![row_fn, entry_fn];
+    functions.extend(filter_fn);
+    for f in functions {
+        if !f.verify(false) {
+            let message = match module.verify() {
+                Err(m) => m.to_string(),
+                Ok(()) => "no message".to_string(),
+            };
+            return Err(CodegenError::Failed(Error::internal(format!(
+                "LLVM rejected the projection kernel: {message}"
+            ))));
+        }
+    }
+    Ok(ProjectModule {
+        module,
+        columns,
+        errors,
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+fn build_entry<'ctx>(
+    ctx: &'ctx Context,
+    module: &Module<'ctx>,
+    b: &inkwell::builder::Builder<'ctx>,
+    entry_fn: inkwell::values::FunctionValue<'ctx>,
+    filter_fn: Option<inkwell::values::FunctionValue<'ctx>>,
+    row_fn: inkwell::values::FunctionValue<'ctx>,
+    ncols: usize,
+    nout: usize,
+) -> Result<(), CodegenError> {
+    let i32t = ctx.i32_type();
+    let i64t = ctx.i64_type();
+    let ptr = ctx.ptr_type(AddressSpace::default());
+    let status_ty = ctx.struct_type(&[i64t.into(), i64t.into()], false);
+    let cols = param(entry_fn, 0)?.into_pointer_value();
+    let len = param(entry_fn, 1)?.into_int_value();
+    let outs = param(entry_fn, 2)?.into_pointer_value();
+    let sel = param(entry_fn, 3)?.into_pointer_value();
+    let status = param(entry_fn, 4)?.into_pointer_value();
+    let entry = ctx.append_basic_block(entry_fn, "entry");
+    b.position_at_end(entry);
+    let args = column_args(ctx, module, b, cols, ncols)?;
+    // The output pointers: pairs (values, validity).
+    let mut out_ptrs: Vec<BasicMetadataValueEnum> = vec![];
+    for k in 0..2 * nout {
+        // SAFETY (of the generated code): `outs` has two pointers per output.
+        let p = unsafe {
+            b.build_in_bounds_gep(ptr, outs, &[i64t.const_int(k as u64, false)], "out_arg")?
+        };
+        out_ptrs.push(b.build_load(ptr, p, "out")?.into());
+    }
+
+    let fail = ctx.append_basic_block(entry_fn, "fail");
+    b.position_at_end(fail);
+    let fail_code = b.build_phi(i64t, "fail_code")?;
+    let fail_row = b.build_phi(i64t, "fail_row")?;
+    let pc = b.build_struct_gep(status_ty, status, 0, "status_code_ptr")?;
+    b.build_store(pc, fail_code.as_basic_value())?;
+    let pr = b.build_struct_gep(status_ty, status, 1, "status_row_ptr")?;
+    b.build_store(pr, fail_row.as_basic_value())?;
+    b.build_return(Some(&i64t.const_zero()))?;
+    b.position_at_end(entry);
+
+    let cttz = inkwell::intrinsics::Intrinsic::find("llvm.cttz")
+        .and_then(|i| i.get_declaration(module, &[i64t.into()]))
+        .ok_or_else(|| Error::internal("LLVM has no llvm.cttz"))?;
+    let six = i64t.const_int(6, false);
+    let words = b.build_int_add(len, i64t.const_int(63, false), "len63")?;
+    let words = b.build_right_shift(words, six, false, "words")?;
+    let head = ctx.append_basic_block(entry_fn, "word_head");
+    let body = ctx.append_basic_block(entry_fn, "word_body");
+    let exit = ctx.append_basic_block(entry_fn, "exit");
+    b.build_unconditional_branch(head)?;
+    b.position_at_end(head);
+    let w = b.build_phi(i64t, "w")?;
+    let n_word = b.build_phi(i64t, "n_word")?;
+    let wv = w.as_basic_value().into_int_value();
+    let more = b.build_int_compare(IntPredicate::ULT, wv, words, "more_words")?;
+    b.build_conditional_branch(more, body, exit)?;
+    b.position_at_end(body);
+    let base = b.build_left_shift(wv, six, "base")?;
+    let rest = b.build_int_sub(len, base, "rest")?;
+    let full = b.build_int_compare(IntPredicate::UGE, rest, i64t.const_int(64, false), "full")?;
+    let count = b
+        .build_select(full, i64t.const_int(64, false), rest, "count")?
+        .into_int_value();
+    let word = match filter_fn {
+        Some(f) => {
+            let (word, failed) = filter_word(ctx, b, entry_fn, f, &args, base, count, "word")?;
+            let ok = ctx.append_basic_block(entry_fn, "word_selected");
+            let here = b
+                .get_insert_block()
+                .ok_or_else(|| Error::internal("builder lost its block"))?;
+            b.build_conditional_branch(failed, fail, ok)?;
+            fail_code.add_incoming(&[(&i64t.const_int(STATUS_LOST_ERROR, false), here)]);
+            fail_row.add_incoming(&[(&base, here)]);
+            b.position_at_end(ok);
+            word
+        }
+        None => {
+            let one = i64t.const_int(1, false);
+            let short = b.build_and(count, i64t.const_int(63, false), "short")?;
+            let bit = b.build_left_shift(one, short, "top")?;
+            let some = b.build_int_sub(bit, one, "some_rows")?;
+            b.build_select(full, i64t.const_all_ones(), some, "all_rows")?
+                .into_int_value()
+        }
+    };
+    // SAFETY (of the generated code): `sel` has a word per 64 rows.
+    let sp = unsafe { b.build_in_bounds_gep(i64t, sel, &[wv], "sel_ptr")? };
+    b.build_store(sp, word)?;
+    let pre = b
+        .get_insert_block()
+        .ok_or_else(|| Error::internal("builder lost its block"))?;
+    let bits = ctx.append_basic_block(entry_fn, "bits");
+    let bit_body = ctx.append_basic_block(entry_fn, "bit");
+    let bit_next = ctx.append_basic_block(entry_fn, "bit_next");
+    let done = ctx.append_basic_block(entry_fn, "word_done");
+    b.build_unconditional_branch(bits)?;
+    b.position_at_end(bits);
+    let left = b.build_phi(i64t, "left")?;
+    let n = b.build_phi(i64t, "n")?;
+    let leftv = left.as_basic_value().into_int_value();
+    let nv = n.as_basic_value().into_int_value();
+    let any = b.build_int_compare(IntPredicate::NE, leftv, i64t.const_zero(), "any_left")?;
+    b.build_conditional_branch(any, bit_body, done)?;
+    b.position_at_end(bit_body);
+    let j = b
+        .build_call(
+            cttz,
+            &[leftv.into(), ctx.bool_type().const_int(1, false).into()],
+            "j",
+        )?
+        .try_as_basic_value()
+        .basic()
+        .ok_or_else(|| Error::internal("cttz returns nothing"))?
+        .into_int_value();
+    let i = b.build_int_add(base, j, "row_i")?;
+    let mut call_args: Vec<BasicMetadataValueEnum> = vec![i.into(), nv.into()];
+    call_args.extend(out_ptrs.iter().copied());
+    call_args.extend(args.iter().copied());
+    let code = b
+        .build_call(row_fn, &call_args, "project")?
+        .try_as_basic_value()
+        .basic()
+        .ok_or_else(|| Error::internal("the row function returns nothing"))?
+        .into_int_value();
+    let failed = b.build_int_compare(IntPredicate::NE, code, i32t.const_zero(), "failed")?;
+    let code64 = b.build_int_z_extend(code, i64t, "code64")?;
+    b.build_conditional_branch(failed, fail, bit_next)?;
+    fail_code.add_incoming(&[(&code64, bit_body)]);
+    fail_row.add_incoming(&[(&i, bit_body)]);
+    b.position_at_end(bit_next);
+    let minus1 = b.build_int_sub(leftv, i64t.const_int(1, false), "left_m1")?;
+    let left2 = b.build_and(leftv, minus1, "left2")?;
+    let n2 = b.build_int_add(nv, i64t.const_int(1, false), "n2")?;
+    b.build_unconditional_branch(bits)?;
+    left.add_incoming(&[(&word, pre), (&left2, bit_next)]);
+    n.add_incoming(&[(&n_word.as_basic_value(), pre), (&n2, bit_next)]);
+    b.position_at_end(done);
+    let w2 = b.build_int_add(wv, i64t.const_int(1, false), "w2")?;
+    b.build_unconditional_branch(head)?;
+    w.add_incoming(&[(&i64t.const_zero(), entry), (&w2, done)]);
+    n_word.add_incoming(&[(&i64t.const_zero(), entry), (&nv, done)]);
+
+    b.position_at_end(exit);
+    b.build_return(Some(&n_word.as_basic_value()))?;
+    Ok(())
+}

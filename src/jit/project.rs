@@ -1,0 +1,289 @@
+//! Compiled projection: [`ProjectKernel`] filters a scan batch and computes the `SELECT`
+//! expressions of the selected rows in one pass.
+//!
+//! Each final expression of the plan is one of:
+//! - **compiled**: the kernel writes its values into buffers that become the output array;
+//! - **copied**: a plain column reference, taken from the batch with the selection;
+//! - **interpreted**: what does not compile (a `VARCHAR` result of a function, say), evaluated
+//!   by the interpreter on the filtered batch; the reason is kept for `--explain`.
+
+use arrow::array::{make_array, ArrayData, ArrayRef, BooleanArray, RecordBatch};
+use arrow::buffer::{BooleanBuffer, Buffer, MutableBuffer, NullBuffer};
+use arrow::compute;
+
+use super::kernel::{CompileTiming, Jitted, KernelInputs};
+use crate::codegen::{self, CodegenError, ColumnSlot, ErrorSite, KernelStatus, OutArg, ProjectFn};
+use crate::error::{Error, Result};
+use crate::interp;
+use crate::ir::{Expr, SqlType};
+
+/// How one final expression is produced.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Output {
+    /// By the kernel: output `k` of the kernel.
+    Compiled(usize),
+    /// A column of the scan batch, taken with the selection.
+    Copied(usize),
+    /// By the interpreter, and why.
+    Interpreted(String),
+}
+
+/// A compiled `WHERE` + `SELECT` (see the module docs).
+pub struct ProjectKernel {
+    entry: ProjectFn,
+    columns: Vec<ColumnSlot>,
+    errors: Vec<ErrorSite>,
+    filter: Option<Expr>,
+    exprs: Vec<Expr>,
+    outputs: Vec<Output>,
+    jit: Jitted,
+}
+
+impl std::fmt::Debug for ProjectKernel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProjectKernel")
+            .field("columns", &self.columns)
+            .field("outputs", &self.outputs)
+            .field("timing", &self.jit.timing())
+            .finish_non_exhaustive()
+    }
+}
+
+impl ProjectKernel {
+    /// Compiles `filter` and every expression of `exprs` (over the scan batch) that compiles;
+    /// [`ProjectKernel::outputs`] says how each is produced. A filter that does not compile is
+    /// [`CodegenError::NotCompiled`].
+    pub fn compile(
+        filter: Option<&Expr>,
+        exprs: &[Expr],
+        opt_level: u8,
+    ) -> std::result::Result<ProjectKernel, CodegenError> {
+        let (jit, address, (columns, errors, outputs)) = Jitted::compile(
+            opt_level,
+            codegen::PROJECT_ENTRY_NAME,
+            |ctx, cpu, features| {
+                let mut outputs = vec![];
+                let mut compiled: Vec<Expr> = vec![];
+                for e in exprs {
+                    let output = match e {
+                        Expr::Column(c) => Output::Copied(c.index),
+                        e => {
+                            match codegen::writable(e.ty()).and_then(|_| codegen::lowers(ctx, e)) {
+                                Ok(()) => {
+                                    compiled.push(e.clone());
+                                    Output::Compiled(compiled.len() - 1)
+                                }
+                                Err(CodegenError::NotCompiled(why)) => Output::Interpreted(why),
+                                Err(e) => return Err(e),
+                            }
+                        }
+                    };
+                    outputs.push(output);
+                }
+                let m = codegen::compile_project(ctx, filter, &compiled, cpu, features)?;
+                Ok((m.module, (m.columns, m.errors, outputs)))
+            },
+        )?;
+        // SAFETY: the entry function was built with exactly the `ProjectFn` signature
+        // (`i64 (ptr, i64, ptr, ptr, ptr)`, C calling convention), and `address` is its code.
+        let entry: ProjectFn = unsafe { std::mem::transmute::<usize, ProjectFn>(address) };
+        Ok(ProjectKernel {
+            entry,
+            columns,
+            errors,
+            filter: filter.cloned(),
+            exprs: exprs.to_vec(),
+            outputs,
+            jit,
+        })
+    }
+
+    /// How each final expression is produced.
+    pub fn outputs(&self) -> &[Output] {
+        &self.outputs
+    }
+
+    /// The final columns of the selected rows of `batch` (a scan batch), one per expression, or
+    /// `None` when no row is selected.
+    pub fn project(&self, batch: &RecordBatch) -> Result<Option<Vec<ArrayRef>>> {
+        let n = batch.num_rows();
+        if n == 0 {
+            return Ok(None);
+        }
+        let inputs = KernelInputs::new(&self.columns, batch, "projection")?;
+        let types: Vec<SqlType> = self
+            .outputs
+            .iter()
+            .zip(&self.exprs)
+            .filter(|(o, _)| matches!(o, Output::Compiled(_)))
+            .map(|(_, e)| e.ty())
+            .collect();
+        let words = n.div_ceil(64);
+        let mut buffers: Vec<(MutableBuffer, MutableBuffer)> = types
+            .iter()
+            .map(|t| {
+                let bytes = match t {
+                    SqlType::Boolean => words * 8,
+                    t => n * element_width(*t),
+                };
+                (
+                    MutableBuffer::from_len_zeroed(bytes),
+                    MutableBuffer::from_len_zeroed(words * 8),
+                )
+            })
+            .collect();
+        let outs: Vec<OutArg> = buffers
+            .iter_mut()
+            .map(|(values, validity)| OutArg {
+                values: values.as_mut_ptr(),
+                validity: validity.as_mut_ptr().cast(),
+            })
+            .collect();
+        let mut sel = vec![0u64; words];
+        let mut status = KernelStatus::default();
+        // SAFETY: `inputs.args` describes live arrays of the slots' types with `n` rows
+        // (checked by `KernelInputs::new`); `outs` has one entry per compiled output, each with
+        // a zeroed values buffer of `n` elements (or `n` bits) and a zeroed bitmap of `n` bits,
+        // 64-byte aligned; `sel` has n.div_ceil(64) words; `status` is zeroed; `self` owns the
+        // code.
+        let rows = unsafe {
+            (self.entry)(
+                inputs.args.as_ptr(),
+                n as u64,
+                outs.as_ptr(),
+                sel.as_mut_ptr(),
+                &mut status,
+            )
+        } as usize;
+        drop(inputs);
+        if status.code != 0 {
+            return Err(self.error(batch, status));
+        }
+        if rows == 0 {
+            return Ok(None);
+        }
+        if rows > n {
+            return Err(Error::internal("the projection kernel wrote too many rows"));
+        }
+        let mask = BooleanArray::new(BooleanBuffer::new(Buffer::from_vec(sel), 0, n), None);
+        let all = rows == n;
+        let mut compiled: Vec<Option<ArrayRef>> = buffers
+            .into_iter()
+            .zip(&types)
+            .map(|((values, validity), t)| build_array(*t, values, validity, rows).map(Some))
+            .collect::<Result<_>>()?;
+        let mut filtered: Option<RecordBatch> = None;
+        let mut columns = Vec::with_capacity(self.exprs.len());
+        for (e, output) in self.exprs.iter().zip(&self.outputs) {
+            columns.push(match output {
+                Output::Compiled(k) => compiled[*k]
+                    .take()
+                    .ok_or_else(|| Error::internal("a compiled output used twice"))?,
+                Output::Copied(i) => {
+                    let column = batch
+                        .columns()
+                        .get(*i)
+                        .ok_or_else(|| Error::internal("a copied column is missing"))?;
+                    if all {
+                        column.clone()
+                    } else {
+                        compute::filter(column.as_ref(), &mask)?
+                    }
+                }
+                Output::Interpreted(_) => {
+                    if filtered.is_none() {
+                        filtered = Some(if all {
+                            batch.clone()
+                        } else {
+                            compute::filter_record_batch(batch, &mask)?
+                        });
+                    }
+                    let f = filtered
+                        .as_ref()
+                        .ok_or_else(|| Error::internal("no filtered batch"))?;
+                    interp::evaluate(e, f)?
+                }
+            });
+        }
+        Ok(Some(columns))
+    }
+
+    /// The error of a batch the kernel failed on: the interpreter's (it filters, then
+    /// evaluates each expression in turn); the kernel's own only if the interpreter succeeds.
+    fn error(&self, batch: &RecordBatch, status: KernelStatus) -> Error {
+        let exact = (|| -> Result<()> {
+            let filtered = match &self.filter {
+                Some(f) => {
+                    let mask = interp::evaluate_predicate(f, batch)?;
+                    compute::filter_record_batch(batch, &mask)?
+                }
+                None => batch.clone(),
+            };
+            for e in &self.exprs {
+                interp::evaluate(e, &filtered)?;
+            }
+            Ok(())
+        })();
+        if let Err(e) = exact {
+            return e;
+        }
+        match self.errors.iter().find(|s| s.code == status.code) {
+            Some(site) => site.to_error(status.row),
+            None => Error::internal(format!(
+                "the compiled projection failed (code {}) where the interpreter does not",
+                status.code
+            )),
+        }
+    }
+
+    /// The columns the kernel reads.
+    pub fn columns(&self) -> &[ColumnSlot] {
+        &self.columns
+    }
+
+    pub fn ir_before(&self) -> &str {
+        self.jit.ir_before()
+    }
+
+    pub fn ir_after(&self) -> &str {
+        self.jit.ir_after()
+    }
+
+    pub fn timing(&self) -> CompileTiming {
+        self.jit.timing()
+    }
+}
+
+/// Bytes per element of a fixed-width output.
+fn element_width(t: SqlType) -> usize {
+    match t {
+        SqlType::Int8 | SqlType::UInt8 => 1,
+        SqlType::Int16 | SqlType::UInt16 => 2,
+        SqlType::Int32 | SqlType::UInt32 | SqlType::Float32 | SqlType::Date => 4,
+        SqlType::Decimal { .. } => 16,
+        _ => 8,
+    }
+}
+
+/// The array of the first `rows` values of a kernel output.
+fn build_array(
+    t: SqlType,
+    values: MutableBuffer,
+    validity: MutableBuffer,
+    rows: usize,
+) -> Result<ArrayRef> {
+    let validity = BooleanBuffer::new(validity.into(), 0, rows);
+    let nulls = NullBuffer::new(validity);
+    let nulls = (nulls.null_count() > 0).then_some(nulls);
+    let values: Buffer = values.into();
+    let values = match t {
+        SqlType::Boolean => values,
+        t => values.slice_with_length(0, rows * element_width(t)),
+    };
+    let data = ArrayData::builder(t.to_arrow())
+        .len(rows)
+        .add_buffer(values)
+        .nulls(nulls)
+        .build()?;
+    Ok(make_array(data))
+}
