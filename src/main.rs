@@ -53,9 +53,10 @@ enum Command {
         /// of running it.
         #[arg(long)]
         explain: bool,
-        /// LLVM optimization level of compiled kernels.
-        #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u8).range(0..=3))]
-        opt_level: u8,
+        /// Optimize kernels with LLVM's `default<On>` pipeline (0–3) instead of qjit's kernel
+        /// pipeline, to compare.
+        #[arg(long, value_parser = clap::value_parser!(u8).range(0..=3))]
+        opt_level: Option<u8>,
     },
     /// Run the TPC-H-style queries on each engine over `lineitem` in memory and report compile
     /// and execution times (generates and caches the data on first use).

@@ -70,8 +70,9 @@ pub struct QueryOptions {
     /// Worker threads; `None` means all cores. Not used yet: execution is single-threaded until
     /// morsel-driven parallelism lands.
     pub threads: Option<usize>,
-    /// The LLVM optimization level of compiled kernels, 0–3 (`default<O0>`…`default<O3>`).
-    pub opt_level: u8,
+    /// How kernels are optimized: `None` is qjit's kernel pipeline ([`jit::KERNEL_PIPELINE`]);
+    /// `Some(n)` is LLVM's `default<On>` (0–3), to compare.
+    pub opt_level: Option<u8>,
 }
 
 impl Default for QueryOptions {
@@ -79,7 +80,7 @@ impl Default for QueryOptions {
         QueryOptions {
             engine: EngineKind::Auto,
             threads: None,
-            opt_level: jit::MAX_OPT_LEVEL,
+            opt_level: None,
         }
     }
 }
@@ -223,6 +224,15 @@ pub fn plan(source: &Source, sql: &str) -> Result<Plan> {
 /// [`Error::NotCompiled`] naming it; with [`EngineKind::Auto`] that part runs interpreted, and
 /// so does a part the JIT failed on (a bug, reported in the reason).
 pub fn compile(plan: &Plan, options: &QueryOptions) -> Result<Compiled> {
+    compile_with(plan, options, false)
+}
+
+/// [`compile`], keeping the kernels' IR if `keep_ir` (for [`explain`]).
+fn compile_with(plan: &Plan, options: &QueryOptions, keep_ir: bool) -> Result<Compiled> {
+    let optimize = jit::Optimize {
+        level: options.opt_level,
+        keep_ir,
+    };
     let has_aggregate = matches!(plan.body, Body::Aggregate { .. });
     let has_projection = matches!(plan.body, Body::Project { .. });
     let absent = |present: bool, why: &str| {
@@ -265,7 +275,7 @@ pub fn compile(plan: &Plan, options: &QueryOptions) -> Result<Compiled> {
             keys,
             aggregates,
             &plan.scan_schema,
-            options.opt_level,
+            optimize,
         ) {
             Ok((kernel, hit)) => {
                 compiled.aggregate = PartEngine::Compiled;
@@ -282,12 +292,7 @@ pub fn compile(plan: &Plan, options: &QueryOptions) -> Result<Compiled> {
         }
     }
     if let Body::Project { exprs } = &plan.body {
-        match jit::project_kernel(
-            plan.filter.as_ref(),
-            exprs,
-            &plan.scan_schema,
-            options.opt_level,
-        ) {
+        match jit::project_kernel(plan.filter.as_ref(), exprs, &plan.scan_schema, optimize) {
             Ok((kernel, hit)) => {
                 let interpreted: Vec<String> = kernel
                     .outputs()
@@ -323,7 +328,7 @@ pub fn compile(plan: &Plan, options: &QueryOptions) -> Result<Compiled> {
     let Some(filter) = &plan.filter else {
         return Ok(compiled);
     };
-    match jit::filter_kernel(filter, &plan.scan_schema, options.opt_level) {
+    match jit::filter_kernel(filter, &plan.scan_schema, optimize) {
         Ok((kernel, hit)) => {
             compiled.filter = PartEngine::Compiled;
             compiled.filter_kernel = Some(kernel);
@@ -338,7 +343,7 @@ pub fn compile(plan: &Plan, options: &QueryOptions) -> Result<Compiled> {
 /// why), and the LLVM IR of compiled kernels before and after optimization.
 pub fn explain(source: &Source, sql: &str, options: &QueryOptions) -> Result<String> {
     let plan = plan(source, sql)?;
-    let compiled = compile(&plan, options)?;
+    let compiled = compile_with(&plan, options, true)?;
     let mut out = format!(
         "{plan}\n\nengine: {:?}\n{}\n",
         options.engine,
@@ -346,8 +351,11 @@ pub fn explain(source: &Source, sql: &str, options: &QueryOptions) -> Result<Str
     );
     if let Some((name, before, after)) = compiled.kernel_ir() {
         out.push_str(&format!(
-            "\n; ---- {name}: LLVM IR before optimization ----\n{before}\n; ---- {name}: LLVM IR after default<O{}> ----\n{after}",
-            options.opt_level,
+            "\n; ---- {name}: LLVM IR before optimization ----\n{before}\n; ---- {name}: LLVM IR after {} ----\n{after}",
+            match options.opt_level {
+                None => "the kernel pipeline".to_string(),
+                Some(n) => format!("default<O{n}>"),
+            },
         ));
     }
     Ok(out)

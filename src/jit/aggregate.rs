@@ -20,7 +20,7 @@ use arrow::array::{
     UInt32Array, UInt64Array, UInt8Array,
 };
 
-use super::kernel::{CompileTiming, Jitted, KernelInputs};
+use super::kernel::{CompileTiming, Jitted, KernelInputs, Optimize};
 use crate::codegen::{
     self, AccKind, AggArgs, AggregateFn, AggregateLayout, CodegenError, ColumnSlot, ErrorSite,
     KernelStatus, KeyKind, VectorType, STATUS_SUM_OVERFLOW,
@@ -117,10 +117,10 @@ impl AggregateKernel {
         filter: Option<&Expr>,
         keys: &[Expr],
         aggregates: &[AggregateCall],
-        opt_level: u8,
+        optimize: Optimize,
     ) -> std::result::Result<AggregateKernel, CodegenError> {
         let (jit, address, (columns, errors, layout)) = Jitted::compile(
-            opt_level,
+            optimize,
             codegen::AGGREGATE_ENTRY_NAME,
             |ctx, cpu, features| {
                 let m = codegen::compile_aggregate(ctx, filter, keys, aggregates, cpu, features)?;

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use arrow::datatypes::Schema;
 
 use super::aggregate::AggregateKernel;
-use super::kernel::FilterKernel;
+use super::kernel::{FilterKernel, Optimize};
 use super::project::ProjectKernel;
 use crate::codegen::CodegenError;
 use crate::ir::{AggregateCall, Expr};
@@ -34,12 +34,12 @@ fn cache() -> &'static Cache {
 pub fn filter_kernel(
     expr: &Expr,
     schema: &Schema,
-    opt_level: u8,
+    optimize: Optimize,
 ) -> Result<(Arc<FilterKernel>, bool), CodegenError> {
-    let key = format!("filter {expr}\n{}", signature(schema, opt_level));
+    let key = format!("filter {expr}\n{}", signature(schema, optimize));
     let (kernel, hit) = cached(key, || {
-        Ok(Kernel::Filter(Arc::new(FilterKernel::compile(
-            expr, opt_level,
+        Ok(Kernel::Filter(Arc::new(FilterKernel::compile_with(
+            expr, optimize,
         )?)))
     })?;
     match kernel {
@@ -55,7 +55,7 @@ pub fn aggregate_kernel(
     keys: &[Expr],
     aggregates: &[AggregateCall],
     schema: &Schema,
-    opt_level: u8,
+    optimize: Optimize,
 ) -> Result<(Arc<AggregateKernel>, bool), CodegenError> {
     let list = |es: Vec<String>| es.join(", ");
     let key = format!(
@@ -68,11 +68,11 @@ pub fn aggregate_kernel(
                 .map(|a| format!("{a}: {}", a.ty))
                 .collect()
         ),
-        signature(schema, opt_level)
+        signature(schema, optimize)
     );
     let (kernel, hit) = cached(key, || {
         Ok(Kernel::Aggregate(Arc::new(AggregateKernel::compile(
-            filter, keys, aggregates, opt_level,
+            filter, keys, aggregates, optimize,
         )?)))
     })?;
     match kernel {
@@ -87,18 +87,18 @@ pub fn project_kernel(
     filter: Option<&Expr>,
     exprs: &[Expr],
     schema: &Schema,
-    opt_level: u8,
+    optimize: Optimize,
 ) -> Result<(Arc<ProjectKernel>, bool), CodegenError> {
     let list: Vec<String> = exprs.iter().map(|e| e.to_string()).collect();
     let key = format!(
         "project {}\nexprs [{}]\n{}",
         filter.map_or("-".to_string(), |f| f.to_string()),
         list.join(", "),
-        signature(schema, opt_level)
+        signature(schema, optimize)
     );
     let (kernel, hit) = cached(key, || {
         Ok(Kernel::Project(Arc::new(ProjectKernel::compile(
-            filter, exprs, opt_level,
+            filter, exprs, optimize,
         )?)))
     })?;
     match kernel {
@@ -121,7 +121,7 @@ pub fn clear_cache() {
         .clear();
 }
 
-fn signature(schema: &Schema, opt_level: u8) -> String {
+fn signature(schema: &Schema, optimize: Optimize) -> String {
     let types: Vec<String> = schema
         .fields()
         .iter()
@@ -130,7 +130,7 @@ fn signature(schema: &Schema, opt_level: u8) -> String {
             format!("{}{null}", f.data_type())
         })
         .collect();
-    format!("[{}]\nO{opt_level}", types.join(", "))
+    format!("[{}]\n{}", types.join(", "), optimize.describe())
 }
 
 fn cached(

@@ -43,7 +43,7 @@ mod project;
 
 pub use aggregate::{AggregateKernel, AggregateState};
 pub use cache::{aggregate_kernel, clear_cache, filter_kernel, project_kernel};
-pub use kernel::{CompileTiming, FilterKernel, MAX_OPT_LEVEL};
+pub use kernel::{CompileTiming, FilterKernel, Optimize, KERNEL_PIPELINE, MAX_OPT_LEVEL};
 pub use project::{Output, ProjectKernel};
 
 use inkwell::context::Context;

@@ -11,7 +11,7 @@ use arrow::array::{make_array, ArrayData, ArrayRef, BooleanArray, RecordBatch};
 use arrow::buffer::{BooleanBuffer, Buffer, MutableBuffer, NullBuffer};
 use arrow::compute;
 
-use super::kernel::{CompileTiming, Jitted, KernelInputs};
+use super::kernel::{CompileTiming, Jitted, KernelInputs, Optimize};
 use crate::codegen::{self, CodegenError, ColumnSlot, ErrorSite, KernelStatus, OutArg, ProjectFn};
 use crate::error::{Error, Result};
 use crate::interp;
@@ -56,10 +56,10 @@ impl ProjectKernel {
     pub fn compile(
         filter: Option<&Expr>,
         exprs: &[Expr],
-        opt_level: u8,
+        optimize: Optimize,
     ) -> std::result::Result<ProjectKernel, CodegenError> {
         let (jit, address, (columns, errors, outputs)) = Jitted::compile(
-            opt_level,
+            optimize,
             codegen::PROJECT_ENTRY_NAME,
             |ctx, cpu, features| {
                 let mut outputs = vec![];
