@@ -107,3 +107,37 @@ fn reference_queries_match_with_compiled_filters() {
         check(&name, EngineKind::Auto);
     }
 }
+
+#[test]
+fn reference_queries_compile_whole_with_no_call_in_the_row_loop() {
+    for name in query_names() {
+        let sql =
+            std::fs::read_to_string(root().join("queries").join(format!("{name}.sql"))).unwrap();
+        let source = Source::parquet(common::lineitem_path());
+        let explain = qjit::exec::explain(
+            &source,
+            &sql,
+            &QueryOptions {
+                engine: EngineKind::Jit,
+                ..Default::default()
+            },
+        )
+        .unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert!(
+            explain.contains("WHERE: compiled") && explain.contains("aggregation: compiled"),
+            "{name} does not compile whole:\n{explain}"
+        );
+        let after = explain
+            .split("LLVM IR after")
+            .nth(1)
+            .unwrap_or_else(|| panic!("{name}: no optimized IR"));
+        let calls: Vec<&str> = after
+            .lines()
+            .filter(|l| l.contains("call ") && !l.contains("@llvm."))
+            .collect();
+        assert!(calls.is_empty(), "{name} calls out of the kernel: {calls:?}");
+        // The helpers were inlined: only the entry point is left.
+        let defines = after.lines().filter(|l| l.starts_with("define ")).count();
+        assert_eq!(defines, 1, "{name}:\n{after}");
+    }
+}
