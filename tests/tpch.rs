@@ -135,7 +135,10 @@ fn reference_queries_compile_whole_with_no_call_in_the_row_loop() {
             .lines()
             .filter(|l| l.contains("call ") && !l.contains("@llvm."))
             .collect();
-        assert!(calls.is_empty(), "{name} calls out of the kernel: {calls:?}");
+        assert!(
+            calls.is_empty(),
+            "{name} calls out of the kernel: {calls:?}"
+        );
         // The helpers were inlined: only the entry point is left.
         let defines = after.lines().filter(|l| l.starts_with("define ")).count();
         assert_eq!(defines, 1, "{name}:\n{after}");

@@ -45,8 +45,8 @@ pub const AGGREGATE_ENTRY_NAME: &str = "qjit_aggregate";
 const FILTER_ROW: &str = "qjit_filter_row";
 const UPDATE_ROW: &str = "qjit_update_row";
 /// Leading parameters of the update row function: row, groups, slots, mask, hashes, keys,
-/// overflow flags (a byte per state slot).
-const UPDATE_LEADING: usize = 7;
+/// overflow flags (a byte per state slot), string log, string log length.
+const UPDATE_LEADING: usize = 9;
 
 /// An aggregation lowered to LLVM IR, not yet optimized.
 pub struct AggregateModule<'ctx> {
@@ -76,6 +76,7 @@ pub fn acc_kind(call: &AggregateCall) -> Result<AccKind, CodegenError> {
                 }
                 t if t.is_float() => AccKind::MinMaxFloat { max },
                 SqlType::Boolean => AccKind::MinMaxBool { max },
+                SqlType::Utf8 => AccKind::MinMaxStr { max },
                 other => {
                     return not_compiled(format!(
                         "{}() of {other} is not compiled yet",
@@ -153,6 +154,9 @@ pub fn layout(
             }
             AccKind::MinMaxBool { max } => {
                 (Some(slot(SlotKind::MinMaxBool { max: *max }, arg)), None)
+            }
+            AccKind::MinMaxStr { max } => {
+                (Some(slot(SlotKind::MinMaxStr { max: *max }, arg)), None)
             }
         });
     }
@@ -266,6 +270,8 @@ pub fn compile_aggregate<'ctx>(
         ptr.into(),
         ptr.into(),
         ptr.into(),
+        ptr.into(),
+        ptr.into(),
     ];
     leading.extend(std::iter::repeat_n(
         BasicMetadataTypeEnum::from(ptr),
@@ -291,6 +297,7 @@ pub fn compile_aggregate<'ctx>(
             keys: lead[5].into_pointer_value(),
         };
         let overflow_flags = lead[6].into_pointer_value();
+        let log = (lead[7].into_pointer_value(), lead[8].into_pointer_value());
         let vectors: Vec<PointerValue> = lead[UPDATE_LEADING..]
             .iter()
             .map(|v| v.into_pointer_value())
@@ -340,7 +347,13 @@ pub fn compile_aggregate<'ctx>(
             };
             let count = slot.kind.vectors().len();
             let at = slot.first_vector;
-            let overflow = lowerer.accumulate(slot.kind, arg, &vectors[at..at + count], group)?;
+            let overflow = lowerer.accumulate(
+                slot.kind,
+                arg,
+                &vectors[at..at + count],
+                group,
+                (log.0, log.1, n as u64),
+            )?;
             if slot.kind == SlotKind::ExactSum {
                 let i8t = ctx.i8_type();
                 // SAFETY (of the generated code): one flag per slot.
@@ -443,6 +456,8 @@ fn build_entry<'ctx>(
             ptr.into(),
             ptr.into(),
             i64t.into(),
+            ptr.into(),
+            i64t.into(),
         ],
         false,
     );
@@ -466,6 +481,10 @@ fn build_entry<'ctx>(
     let groups0 = field(5, i64t.into(), "groups")?;
     let groups = b.build_alloca(i64t, "groups_slot")?;
     b.build_store(groups, groups0)?;
+    let log = field(6, ptr.into(), "log")?;
+    let log_len0 = field(7, i64t.into(), "log_len")?;
+    let log_len = b.build_alloca(i64t, "log_len_slot")?;
+    b.build_store(log_len, log_len0)?;
 
     // The state vectors: without keys, local copies of group 0 that stay in registers.
     let mut globals: Vec<PointerValue> = vec![];
@@ -518,6 +537,8 @@ fn build_entry<'ctx>(
             hashes.into(),
             keys.into(),
             flags.into(),
+            log.into(),
+            log_len.into(),
         ];
         a.extend(vector_args.iter().map(|p| BasicMetadataValueEnum::from(*p)));
         a.extend(args.iter().copied());
@@ -652,6 +673,9 @@ fn build_entry<'ctx>(
     let g = b.build_load(i64t, groups, "groups_end")?;
     let pg = b.build_struct_gep(state_ty, state, 5, "groups_ptr")?;
     b.build_store(pg, g)?;
+    let l = b.build_load(i64t, log_len, "log_len_end")?;
+    let pl = b.build_struct_gep(state_ty, state, 7, "log_len_ptr")?;
+    b.build_store(pl, l)?;
     let mut overflowed: Vec<IntValue> = (0..layout.slots.len())
         .map(|n| {
             let f = flag(n)?;

@@ -162,6 +162,12 @@ pub struct AggArgs {
     pub keys: *mut u64,
     /// The number of groups; the kernel adds the groups it creates.
     pub groups: u64,
+    /// Where the kernel logs `slot << 32 | group` the first time in a batch that a
+    /// [`SlotKind::MinMaxStr`] slot takes a string of the batch (so that the executor copies
+    /// it); room for one entry per row and string slot, plus one.
+    pub log: *mut u64,
+    /// Entries in `log` (the executor sets 0 before a batch).
+    pub log_len: u64,
 }
 
 /// The entry point of an aggregation kernel: filters the rows of a batch and updates the
@@ -231,6 +237,8 @@ pub enum AccKind {
     MinMaxFloat { max: bool },
     /// `MIN`/`MAX` of booleans.
     MinMaxBool { max: bool },
+    /// `MIN`/`MAX` of strings (byte-wise).
+    MinMaxStr { max: bool },
 }
 
 /// One piece of per-group state, shared by every aggregate that needs it: `SUM(x)` and
@@ -252,6 +260,9 @@ pub enum SlotKind {
     MinMaxFloat { max: bool },
     /// The extreme so far (a byte) and a has-value byte.
     MinMaxBool { max: bool },
+    /// The extreme string so far: its address and length (`i64` each), a has-value byte and a
+    /// byte set when the address points into the current batch (logged, see [`AggArgs::log`]).
+    MinMaxStr { max: bool },
 }
 
 impl SlotKind {
@@ -264,6 +275,12 @@ impl SlotKind {
             SlotKind::MinMaxInt { .. } => &[VectorType::I128, VectorType::U8],
             SlotKind::MinMaxFloat { .. } => &[VectorType::F64, VectorType::U8],
             SlotKind::MinMaxBool { .. } => &[VectorType::U8, VectorType::U8],
+            SlotKind::MinMaxStr { .. } => &[
+                VectorType::I64,
+                VectorType::I64,
+                VectorType::U8,
+                VectorType::U8,
+            ],
         }
     }
 
@@ -271,7 +288,10 @@ impl SlotKind {
     pub fn is_extreme(self) -> bool {
         matches!(
             self,
-            SlotKind::MinMaxInt { .. } | SlotKind::MinMaxFloat { .. } | SlotKind::MinMaxBool { .. }
+            SlotKind::MinMaxInt { .. }
+                | SlotKind::MinMaxFloat { .. }
+                | SlotKind::MinMaxBool { .. }
+                | SlotKind::MinMaxStr { .. }
         )
     }
 }

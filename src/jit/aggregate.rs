@@ -23,7 +23,7 @@ use arrow::array::{
 use super::kernel::{CompileTiming, Jitted, KernelInputs, Optimize};
 use crate::codegen::{
     self, AccKind, AggArgs, AggregateFn, AggregateLayout, CodegenError, ColumnSlot, ErrorSite,
-    KernelStatus, KeyKind, VectorType, STATUS_SUM_OVERFLOW,
+    KernelStatus, KeyKind, SlotKind, VectorType, STATUS_SUM_OVERFLOW,
 };
 use crate::error::{Error, Result};
 use crate::interp::{self, RawState};
@@ -104,6 +104,10 @@ pub struct AggregateState {
     groups: usize,
     /// The bytes of the string keys, which the records point into.
     strings: Vec<Box<[u8]>>,
+    /// The bytes of each `MIN`/`MAX` string, by (slot, group), which the slots point into.
+    extremes: std::collections::HashMap<(usize, usize), Box<[u8]>>,
+    /// The kernel's log of string extremes taken from the current batch.
+    log: Vec<u64>,
     /// A kernel failed on this state: it is partly updated and must not be used.
     poisoned: bool,
 }
@@ -163,6 +167,8 @@ impl AggregateKernel {
             keys: vec![],
             groups,
             strings: vec![],
+            extremes: std::collections::HashMap::new(),
+            log: vec![],
             poisoned: false,
         }
     }
@@ -189,6 +195,16 @@ impl AggregateKernel {
                 .ok_or_else(|| Error::unsupported("GROUP BY with more than 2^31 groups"))?;
             state.reserve(room, stride);
         }
+        let string_slots = self
+            .layout
+            .slots
+            .iter()
+            .filter(|s| matches!(s.kind, SlotKind::MinMaxStr { .. }))
+            .count();
+        let log_room = n * string_slots + 1;
+        if state.log.len() < log_room {
+            state.log.resize(log_room, 0);
+        }
         let mut vector_ptrs: Vec<*mut u8> =
             state.vectors.iter_mut().map(|v| v.as_mut_ptr()).collect();
         let mut args = AggArgs {
@@ -198,13 +214,16 @@ impl AggregateKernel {
             hashes: state.hashes.as_mut_ptr(),
             keys: state.keys.as_mut_ptr(),
             groups: before as u64,
+            log: state.log.as_mut_ptr(),
+            log_len: 0,
         };
         let mut status = KernelStatus::default();
         // SAFETY: `inputs.args` describes live arrays of the slots' types with `n` rows (checked
         // by `KernelInputs::new`); with keys, `reserve` made room for `n` new groups in every
         // vector, `hashes` and `keys`, and the slots are a power of two at least twice as many;
         // without keys every vector has group 0. `vector_ptrs` has one pointer per vector of
-        // the layout. `status` is zeroed; `self` owns the code.
+        // the layout; the log has room for an entry per row and string slot, plus one.
+        // `status` is zeroed; `self` owns the code.
         unsafe { (self.entry)(inputs.args.as_ptr(), n as u64, &mut args, &mut status) };
         if status.code != 0 {
             state.poisoned = true;
@@ -219,6 +238,12 @@ impl AggregateKernel {
         if let Some(keys) = &self.layout.keys {
             state.own_strings(keys, before..after)?;
         }
+        let logged = args.log_len as usize;
+        if logged > log_room {
+            state.poisoned = true;
+            return Err(Error::internal("the aggregation kernel overran its log"));
+        }
+        state.own_extremes(&self.layout, logged)?;
         drop(inputs);
         Ok(())
     }
@@ -333,6 +358,48 @@ impl AggregateState {
             }
             self.slots = slots;
         }
+    }
+
+    /// Copies the string extremes the kernel logged (taken from the batch just run) and points
+    /// their slots at the copies.
+    fn own_extremes(&mut self, layout: &AggregateLayout, logged: usize) -> Result<()> {
+        for e in 0..logged {
+            let entry = self.log[e];
+            let (slot, group) = ((entry >> 32) as usize, (entry & u32::MAX as u64) as usize);
+            let first = layout
+                .slots
+                .get(slot)
+                .ok_or_else(|| Error::internal("a logged slot does not exist"))?
+                .first_vector;
+            let (Vector::I64(addr), Vector::I64(len), Vector::U8(has), Vector::U8(dirty)) = (
+                &self.vectors[first],
+                &self.vectors[first + 1],
+                &self.vectors[first + 2],
+                &self.vectors[first + 3],
+            ) else {
+                return Err(Error::internal("a string extreme without its vectors"));
+            };
+            if has[group] == 0 || dirty[group] == 0 {
+                return Err(Error::internal("a logged string extreme without a value"));
+            }
+            let (ptr, n) = (addr[group] as usize as *const u8, len[group] as usize);
+            let bytes: Box<[u8]> = if n == 0 {
+                Box::new([])
+            } else {
+                // SAFETY: the kernel stored the address and length of a string of the batch
+                // it just ran over, which the caller still holds.
+                unsafe { std::slice::from_raw_parts(ptr, n) }.into()
+            };
+            let owned = bytes.as_ptr() as i64;
+            self.extremes.insert((slot, group), bytes);
+            if let Vector::I64(addr) = &mut self.vectors[first] {
+                addr[group] = owned;
+            }
+            if let Vector::U8(dirty) = &mut self.vectors[first + 3] {
+                dirty[group] = 0;
+            }
+        }
+        Ok(())
     }
 
     /// Copies the bytes of the string keys of `groups` (new in the batch just run) and points
@@ -523,6 +590,32 @@ fn raw_state(kind: AccKind, value: &[Vector], count: &[Vector], n: usize) -> Res
                 .map(|(v, h)| h.then_some(*v != 0))
                 .collect(),
         ),
+        (AccKind::MinMaxStr { .. }, Some(Vector::I64(addr))) => {
+            let (Some(Vector::I64(len)), Some(Vector::U8(has))) = (value.get(1), value.get(2))
+            else {
+                return Err(lost());
+            };
+            let mut out = Vec::with_capacity(n);
+            for g in 0..n {
+                if has[g] == 0 {
+                    out.push(None);
+                    continue;
+                }
+                let bytes: &[u8] = if len[g] == 0 {
+                    &[]
+                } else {
+                    // SAFETY: after every batch, `own_extremes` pointed the slot at bytes owned
+                    // by the state, which outlives this call.
+                    unsafe {
+                        std::slice::from_raw_parts(addr[g] as usize as *const u8, len[g] as usize)
+                    }
+                };
+                out.push(Some(String::from_utf8(bytes.to_vec()).map_err(|_| {
+                    Error::internal("a compiled MIN/MAX string is not UTF-8")
+                })?));
+            }
+            RawState::StrExtremes(out)
+        }
         _ => return Err(lost()),
     })
 }

@@ -22,7 +22,7 @@ use inkwell::{AddressSpace, FloatPredicate, IntPredicate};
 use super::{Lowered, Lowerer, R};
 use crate::codegen::{not_compiled, KeyKind, KeyLayout, SlotKind, VectorType};
 use crate::error::Error;
-use crate::ir::{Expr, SqlType};
+use crate::ir::{BinaryOp, Expr, SqlType};
 
 /// The multiplier of the hash (from FxHash).
 const HASH_K: u64 = 0x517c_c1b7_2722_0a95;
@@ -430,6 +430,7 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         arg: Option<(&Lowered<'ctx>, SqlType)>,
         vectors: &[PointerValue<'ctx>],
         group: IntValue<'ctx>,
+        (log, log_len, slot): (PointerValue<'ctx>, PointerValue<'ctx>, u64),
     ) -> R<IntValue<'ctx>> {
         let (b, ctx) = (self.b, self.ctx);
         let i8t = ctx.i8_type();
@@ -523,6 +524,61 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
                     a.valid,
                     at(1, VectorType::U8)?,
                 )?;
+                Ok(no)
+            }
+            SlotKind::MinMaxStr { max } => {
+                let ptr_t = ctx.ptr_type(AddressSpace::default());
+                let (vp, vl) = self.string_parts(a.value)?;
+                let pp = at(0, VectorType::I64)?;
+                let lp = at(1, VectorType::I64)?;
+                let hp = at(2, VectorType::U8)?;
+                let dp = at(3, VectorType::U8)?;
+                let cur_addr = b.build_load(i64t, pp, "cur_addr")?.into_int_value();
+                let cur_len = b.build_load(i64t, lp, "cur_len")?.into_int_value();
+                let has = b.build_load(i8t, hp, "has")?.into_int_value();
+                let dirty = b.build_load(i8t, dp, "dirty")?.into_int_value();
+                let cur_ptr = b.build_int_to_ptr(cur_addr, ptr_t, "cur_ptr")?;
+                // Without a value yet the current string is empty: compare nothing.
+                let first =
+                    b.build_int_compare(IntPredicate::EQ, has, i8t.const_zero(), "first")?;
+                let cl = b
+                    .build_select(first, i64t.const_zero(), cur_len, "cmp_cur_len")?
+                    .into_int_value();
+                let cmp = self.string_compare(
+                    if max { BinaryOp::Gt } else { BinaryOp::Lt },
+                    self.make_string(vp, vl)?,
+                    self.make_string(cur_ptr, cl)?,
+                )?;
+                let take = b.build_or(first, cmp, "take")?;
+                let take = b.build_and(take, a.valid, "take_valid")?;
+                let addr = b.build_ptr_to_int(vp, i64t, "addr")?;
+                b.build_store(pp, b.build_select(take, addr, cur_addr, "addr2")?)?;
+                b.build_store(lp, b.build_select(take, vl, cur_len, "len2")?)?;
+                let valid8 = b.build_int_z_extend(a.valid, i8t, "valid8")?;
+                b.build_store(hp, b.build_or(has, valid8, "has2")?)?;
+                // The first take of the batch logs the group; the entry past the end is
+                // scratch (the log has room for one more).
+                let clean =
+                    b.build_int_compare(IntPredicate::EQ, dirty, i8t.const_zero(), "clean")?;
+                let log_it = b.build_and(take, clean, "log_it")?;
+                let n = b.build_load(i64t, log_len, "log_n")?.into_int_value();
+                // SAFETY (of the generated code): the log has room for every row and slot.
+                let ep = unsafe { b.build_in_bounds_gep(i64t, log, &[n], "log_ptr")? };
+                let entry = b.build_or(
+                    b.build_left_shift(
+                        i64t.const_int(slot, false),
+                        i64t.const_int(32, false),
+                        "slot_hi",
+                    )?,
+                    group,
+                    "log_entry",
+                )?;
+                b.build_store(ep, entry)?;
+                let n2 =
+                    b.build_int_add(n, b.build_int_z_extend(log_it, i64t, "log_inc")?, "log_n2")?;
+                b.build_store(log_len, n2)?;
+                let take8 = b.build_int_z_extend(take, i8t, "take8")?;
+                b.build_store(dp, b.build_or(dirty, take8, "dirty2")?)?;
                 Ok(no)
             }
             SlotKind::MinMaxBool { max } => {

@@ -48,7 +48,11 @@ impl<'ctx> Lowerer<'_, 'ctx> {
             .struct_type(&[ptr.into(), self.ctx.i64_type().into()], false)
     }
 
-    fn make_string(&self, ptr: PointerValue<'ctx>, len: IntValue<'ctx>) -> R<BasicValueEnum<'ctx>> {
+    pub(super) fn make_string(
+        &self,
+        ptr: PointerValue<'ctx>,
+        len: IntValue<'ctx>,
+    ) -> R<BasicValueEnum<'ctx>> {
         let b = self.b;
         let s = b.build_insert_value(self.string_type().get_undef(), ptr, 0, "str")?;
         let s = b.build_insert_value(s, len, 1, "str")?;

@@ -79,6 +79,8 @@ pub enum RawState {
     FloatExtremes(Vec<Option<f64>>),
     /// `MIN`/`MAX` of booleans.
     BoolExtremes(Vec<Option<bool>>),
+    /// `MIN`/`MAX` of strings.
+    StrExtremes(Vec<Option<String>>),
 }
 
 /// The group of each row, or `None` when every row is in group 0 (no keys).
@@ -167,6 +169,16 @@ impl Accumulator {
             ) => State::Extreme {
                 max: *max,
                 values: Extremes::Bool(v),
+            },
+            (
+                State::Extreme {
+                    max,
+                    values: Extremes::Str(_),
+                },
+                RawState::StrExtremes(v),
+            ) => State::Extreme {
+                max: *max,
+                values: Extremes::Str(v),
             },
             (_, raw) => {
                 return Err(Error::internal(format!(
