@@ -22,11 +22,23 @@ enum Kernel {
     Project(Arc<ProjectKernel>),
 }
 
-type Cache = Mutex<HashMap<String, Kernel>>;
+/// How many kernels the cache keeps; past it, the least recently used one is dropped (a
+/// long-running embedder that compiles many distinct queries stays bounded). A dropped kernel
+/// still in use lives on until its last handle goes.
+pub const CACHE_CAPACITY: usize = 256;
+
+#[derive(Default)]
+struct Entries {
+    kernels: HashMap<String, (Kernel, u64)>,
+    /// A counter that orders uses.
+    clock: u64,
+}
+
+type Cache = Mutex<Entries>;
 
 fn cache() -> &'static Cache {
     static CACHE: OnceLock<Cache> = OnceLock::new();
-    CACHE.get_or_init(|| Mutex::new(HashMap::new()))
+    CACHE.get_or_init(|| Mutex::new(Entries::default()))
 }
 
 /// A compiled filter for `expr` over batches of `schema`, from the cache or freshly compiled;
@@ -118,7 +130,17 @@ pub fn clear_cache() {
     cache()
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .kernels
         .clear();
+}
+
+/// The number of kernels in the cache.
+pub fn cached_kernels() -> usize {
+    cache()
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .kernels
+        .len()
 }
 
 fn signature(schema: &Schema, optimize: Optimize) -> String {
@@ -142,10 +164,74 @@ fn cached(
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     };
-    if let Some(kernel) = lock().get(&key) {
-        return Ok((kernel.clone(), true));
+    {
+        let mut entries = lock();
+        entries.clock += 1;
+        let now = entries.clock;
+        if let Some((kernel, used)) = entries.kernels.get_mut(&key) {
+            *used = now;
+            return Ok((kernel.clone(), true));
+        }
     }
     // Compile without holding the lock; if two threads race, the first insert wins.
     let kernel = compile()?;
-    Ok((lock().entry(key).or_insert(kernel).clone(), false))
+    let mut entries = lock();
+    entries.clock += 1;
+    let now = entries.clock;
+    if !entries.kernels.contains_key(&key) && entries.kernels.len() >= CACHE_CAPACITY {
+        let oldest = entries
+            .kernels
+            .iter()
+            .min_by_key(|(_, (_, used))| *used)
+            .map(|(k, _)| k.clone());
+        if let Some(oldest) = oldest {
+            entries.kernels.remove(&oldest);
+        }
+    }
+    let (kernel, used) = entries.kernels.entry(key).or_insert((kernel, now));
+    *used = now;
+    Ok((kernel.clone(), false))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ir::{BinaryOp, ColumnRef, Scalar, SqlType};
+    use arrow::datatypes::{DataType, Field};
+
+    #[test]
+    fn the_cache_is_bounded_and_keeps_recent_kernels() {
+        let schema = Schema::new(vec![Field::new("x", DataType::Int32, true)]);
+        let x = Expr::column(ColumnRef {
+            index: 0,
+            name: "x".into(),
+            ty: SqlType::Int32,
+            data_type: DataType::Int32,
+            nullable: true,
+        });
+        let predicate = |n: i64| {
+            Expr::binary(
+                BinaryOp::Gt,
+                x.clone(),
+                Expr::literal(Scalar::Int(n), SqlType::Int32).unwrap(),
+            )
+            .unwrap()
+        };
+        let optimize = Optimize {
+            level: Some(0),
+            keep_ir: false,
+        };
+        let (_, hit) = filter_kernel(&predicate(-1), &schema, optimize).unwrap();
+        assert!(!hit);
+        for n in 0..CACHE_CAPACITY as i64 + 8 {
+            // Touch the first one now and then: it stays.
+            let (_, hit) = filter_kernel(&predicate(-1), &schema, optimize).unwrap();
+            assert!(hit);
+            filter_kernel(&predicate(n), &schema, optimize).unwrap();
+            assert!(cached_kernels() <= CACHE_CAPACITY);
+        }
+        assert!(filter_kernel(&predicate(-1), &schema, optimize).unwrap().1);
+        // The oldest untouched ones went.
+        assert!(!filter_kernel(&predicate(0), &schema, optimize).unwrap().1);
+    }
 }

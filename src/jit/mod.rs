@@ -42,7 +42,9 @@ mod kernel;
 mod project;
 
 pub use aggregate::{AggregateKernel, AggregateState};
-pub use cache::{aggregate_kernel, clear_cache, filter_kernel, project_kernel};
+pub use cache::{
+    aggregate_kernel, cached_kernels, clear_cache, filter_kernel, project_kernel, CACHE_CAPACITY,
+};
 pub use kernel::{CompileTiming, FilterKernel, Optimize, KERNEL_PIPELINE, MAX_OPT_LEVEL};
 pub use project::{Output, ProjectKernel};
 
