@@ -269,12 +269,14 @@ pub(super) type RowFunction<'ctx> = (
     Vec<ColumnParams<'ctx>>,
 );
 
-/// The attributes every kernel function carries: the host CPU and its features, `nounwind`.
-pub(super) fn target_attributes(ctx: &Context, cpu: &str, features: &str) -> [Attribute; 3] {
+/// The attributes every kernel function carries: the host CPU and its features, `nounwind`,
+/// and `no-builtins` (so that no byte loop becomes a call to `memcpy` or `memset`).
+pub(super) fn target_attributes(ctx: &Context, cpu: &str, features: &str) -> [Attribute; 4] {
     [
         ctx.create_string_attribute("target-cpu", cpu),
         ctx.create_string_attribute("target-features", features),
         enum_attr(ctx, "nounwind"),
+        ctx.create_string_attribute("no-builtins", ""),
     ]
 }
 

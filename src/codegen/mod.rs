@@ -190,11 +190,21 @@ pub type AggregateFn = unsafe extern "C" fn(
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
 pub struct OutArg {
-    /// Elements of the output's type (bits for `BOOLEAN`), zeroed, one per row of the batch.
+    /// Elements of the output's type (bits for `BOOLEAN`), zeroed, one per row of the batch;
+    /// for `VARCHAR`, the bytes of the strings, `capacity` of them.
     pub values: *mut u8,
     /// A zeroed bitmap of one bit per row of the batch.
     pub validity: *mut u64,
+    /// `VARCHAR` only: `i32` offsets, one more than rows, zeroed (null otherwise).
+    pub offsets: *mut i32,
+    /// `VARCHAR` only: the size of `values`; a batch whose strings do not fit fails with
+    /// [`STATUS_NEED_ROOM`] and is run again with more.
+    pub capacity: u64,
 }
+
+/// The code a projection kernel reports when the strings of a `VARCHAR` output do not fit its
+/// buffer.
+pub const STATUS_NEED_ROOM: u64 = 0x7fff_fffe;
 
 /// The entry point of a projection kernel: filters a batch and writes each selected row's
 /// outputs, compacted; returns the number of rows written.

@@ -38,6 +38,8 @@ use crate::ir::{Expr, SqlType};
 pub const PROJECT_ENTRY_NAME: &str = "qjit_project";
 const FILTER_ROW: &str = "qjit_filter_row";
 const PROJECT_ROW: &str = "qjit_project_row";
+/// Parameters of the row function per output.
+const OUT_PARAMS: usize = 5;
 
 /// A projection lowered to LLVM IR, not yet optimized.
 pub struct ProjectModule<'ctx> {
@@ -62,7 +64,8 @@ pub fn writable(ty: SqlType) -> Result<(), CodegenError> {
         | SqlType::Float32
         | SqlType::Float64
         | SqlType::Decimal { .. }
-        | SqlType::Date => Ok(()),
+        | SqlType::Date
+        | SqlType::Utf8 => Ok(()),
         other => not_compiled(format!("writing {other} results is not compiled yet")),
     }
 }
@@ -151,12 +154,18 @@ pub fn compile_project<'ctx>(
         }
     };
 
-    // The row function: (row, n, values_0, validity_0, …) → error code.
+    // The row function: (row, n, per output: values, validity, offsets, used bytes (a pointer),
+    // capacity) → error code.
     let mut leading: Vec<BasicMetadataTypeEnum> = vec![i64t.into(), i64t.into()];
-    leading.extend(std::iter::repeat_n(
-        BasicMetadataTypeEnum::from(ptr),
-        2 * outputs.len(),
-    ));
+    for _ in outputs {
+        leading.extend::<[BasicMetadataTypeEnum; 5]>([
+            ptr.into(),
+            ptr.into(),
+            ptr.into(),
+            ptr.into(),
+            i64t.into(),
+        ]);
+    }
     let (row_fn, lead, params) = row_function(
         ctx,
         &module,
@@ -200,9 +209,16 @@ pub fn compile_project<'ctx>(
                 Ok(())
             };
         for (k, (e, v)) in outputs.iter().zip(&values).enumerate() {
-            let out_values = lead[2 + 2 * k].into_pointer_value();
-            let out_validity = lead[3 + 2 * k].into_pointer_value();
+            let out_values = lead[2 + OUT_PARAMS * k].into_pointer_value();
+            let out_validity = lead[3 + OUT_PARAMS * k].into_pointer_value();
             set_bit(out_validity, v.valid)?;
+            if e.ty() == SqlType::Utf8 {
+                let offsets = lead[4 + OUT_PARAMS * k].into_pointer_value();
+                let used_ptr = lead[5 + OUT_PARAMS * k].into_pointer_value();
+                let capacity = lead[6 + OUT_PARAMS * k].into_int_value();
+                lowerer.write_string(v, out_values, offsets, used_ptr, capacity, n)?;
+                continue;
+            }
             if e.ty() == SqlType::Boolean {
                 let bit = b.build_and(v.valid, v.value.into_int_value(), "out_true")?;
                 set_bit(out_values, bit)?;
@@ -302,14 +318,27 @@ fn build_entry<'ctx>(
     let entry = ctx.append_basic_block(entry_fn, "entry");
     b.position_at_end(entry);
     let args = column_args(ctx, module, b, cols, ncols)?;
-    // The output pointers: pairs (values, validity).
+    // Per output: values, validity, offsets, a counter of string bytes used, capacity.
+    let out_ty = ctx.struct_type(&[ptr.into(), ptr.into(), ptr.into(), i64t.into()], false);
     let mut out_ptrs: Vec<BasicMetadataValueEnum> = vec![];
-    for k in 0..2 * nout {
-        // SAFETY (of the generated code): `outs` has two pointers per output.
-        let p = unsafe {
-            b.build_in_bounds_gep(ptr, outs, &[i64t.const_int(k as u64, false)], "out_arg")?
+    for k in 0..nout {
+        // SAFETY (of the generated code): `outs` has one `OutArg` per output.
+        let o = unsafe {
+            b.build_in_bounds_gep(out_ty, outs, &[i64t.const_int(k as u64, false)], "out_arg")?
         };
-        out_ptrs.push(b.build_load(ptr, p, "out")?.into());
+        let field = |n: u32, t: inkwell::types::BasicTypeEnum<'ctx>| -> Result<_, CodegenError> {
+            let p = b.build_struct_gep(out_ty, o, n, "out_field")?;
+            Ok(b.build_load(t, p, "out")?)
+        };
+        let used = b.build_alloca(i64t, "used")?;
+        b.build_store(used, i64t.const_zero())?;
+        out_ptrs.extend::<[BasicMetadataValueEnum; 5]>([
+            field(0, ptr.into())?.into(),
+            field(1, ptr.into())?.into(),
+            field(2, ptr.into())?.into(),
+            used.into(),
+            field(3, i64t.into())?.into(),
+        ]);
     }
 
     let fail = ctx.append_basic_block(entry_fn, "fail");

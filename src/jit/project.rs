@@ -7,12 +7,19 @@
 //! - **interpreted**: what does not compile (a `VARCHAR` result of a function, say), evaluated
 //!   by the interpreter on the filtered batch; the reason is kept for `--explain`.
 
-use arrow::array::{make_array, ArrayData, ArrayRef, BooleanArray, RecordBatch};
-use arrow::buffer::{BooleanBuffer, Buffer, MutableBuffer, NullBuffer};
+use std::sync::Arc;
+
+use arrow::array::{
+    make_array, Array, ArrayData, ArrayRef, AsArray, BooleanArray, RecordBatch, StringArray,
+};
+use arrow::buffer::{BooleanBuffer, Buffer, MutableBuffer, NullBuffer, OffsetBuffer, ScalarBuffer};
 use arrow::compute;
+use arrow::datatypes::DataType;
 
 use super::kernel::{CompileTiming, Jitted, KernelInputs, Optimize};
-use crate::codegen::{self, CodegenError, ColumnSlot, ErrorSite, KernelStatus, OutArg, ProjectFn};
+use crate::codegen::{
+    self, CodegenError, ColumnSlot, ErrorSite, KernelStatus, OutArg, ProjectFn, STATUS_NEED_ROOM,
+};
 use crate::error::{Error, Result};
 use crate::interp;
 use crate::ir::{Expr, SqlType};
@@ -119,46 +126,45 @@ impl ProjectKernel {
             .map(|(_, e)| e.ty())
             .collect();
         let words = n.div_ceil(64);
-        let mut buffers: Vec<(MutableBuffer, MutableBuffer)> = types
-            .iter()
-            .map(|t| {
-                let bytes = match t {
-                    SqlType::Boolean => words * 8,
-                    t => n * element_width(*t),
-                };
-                (
-                    MutableBuffer::from_len_zeroed(bytes),
-                    MutableBuffer::from_len_zeroed(words * 8),
+        // Room for the strings of VARCHAR outputs: as many bytes as the batch's strings at
+        // first, doubled while a batch does not fit.
+        let mut capacity = string_bytes(batch).max(4096);
+        let (rows, sel, buffers) = loop {
+            let mut buffers: Vec<OutputBuffers> = types
+                .iter()
+                .map(|t| OutputBuffers::new(*t, n, capacity))
+                .collect();
+            let outs: Vec<OutArg> = buffers.iter_mut().map(OutputBuffers::arg).collect();
+            let mut sel = vec![0u64; words];
+            let mut status = KernelStatus::default();
+            // SAFETY: `inputs.args` describes live arrays of the slots' types with `n` rows
+            // (checked by `KernelInputs::new`); `outs` has one entry per compiled output, each
+            // with zeroed buffers of the sizes `OutArg` documents (64-byte aligned); `sel` has
+            // n.div_ceil(64) words; `status` is zeroed; `self` owns the code.
+            let rows = unsafe {
+                (self.entry)(
+                    inputs.args.as_ptr(),
+                    n as u64,
+                    outs.as_ptr(),
+                    sel.as_mut_ptr(),
+                    &mut status,
                 )
-            })
-            .collect();
-        let outs: Vec<OutArg> = buffers
-            .iter_mut()
-            .map(|(values, validity)| OutArg {
-                values: values.as_mut_ptr(),
-                validity: validity.as_mut_ptr().cast(),
-            })
-            .collect();
-        let mut sel = vec![0u64; words];
-        let mut status = KernelStatus::default();
-        // SAFETY: `inputs.args` describes live arrays of the slots' types with `n` rows
-        // (checked by `KernelInputs::new`); `outs` has one entry per compiled output, each with
-        // a zeroed values buffer of `n` elements (or `n` bits) and a zeroed bitmap of `n` bits,
-        // 64-byte aligned; `sel` has n.div_ceil(64) words; `status` is zeroed; `self` owns the
-        // code.
-        let rows = unsafe {
-            (self.entry)(
-                inputs.args.as_ptr(),
-                n as u64,
-                outs.as_ptr(),
-                sel.as_mut_ptr(),
-                &mut status,
-            )
-        } as usize;
+            } as usize;
+            if status.code == STATUS_NEED_ROOM {
+                capacity = capacity.saturating_mul(2);
+                if capacity > i32::MAX as usize {
+                    return Err(Error::unsupported(
+                        "VARCHAR results of more than 2 GiB in one batch",
+                    ));
+                }
+                continue;
+            }
+            if status.code != 0 {
+                return Err(self.error(batch, status));
+            }
+            break (rows, sel, buffers);
+        };
         drop(inputs);
-        if status.code != 0 {
-            return Err(self.error(batch, status));
-        }
         if rows == 0 {
             return Ok(None);
         }
@@ -170,7 +176,7 @@ impl ProjectKernel {
         let mut compiled: Vec<Option<ArrayRef>> = buffers
             .into_iter()
             .zip(&types)
-            .map(|((values, validity), t)| build_array(*t, values, validity, rows).map(Some))
+            .map(|(out, t)| out.finish(*t, rows).map(Some))
             .collect::<Result<_>>()?;
         let mut filtered: Option<RecordBatch> = None;
         let mut columns = Vec::with_capacity(self.exprs.len());
@@ -265,16 +271,83 @@ fn element_width(t: SqlType) -> usize {
     }
 }
 
-/// The array of the first `rows` values of a kernel output.
+/// The buffers one compiled output is written into.
+struct OutputBuffers {
+    values: MutableBuffer,
+    validity: MutableBuffer,
+    /// `VARCHAR` only.
+    offsets: Option<MutableBuffer>,
+    capacity: usize,
+}
+
+impl OutputBuffers {
+    /// Zeroed buffers for `n` rows of type `t`, with `capacity` bytes for strings.
+    fn new(t: SqlType, n: usize, capacity: usize) -> OutputBuffers {
+        let words = n.div_ceil(64);
+        let (bytes, offsets) = match t {
+            SqlType::Boolean => (words * 8, None),
+            SqlType::Utf8 => (capacity, Some(MutableBuffer::from_len_zeroed((n + 1) * 4))),
+            t => (n * element_width(t), None),
+        };
+        OutputBuffers {
+            values: MutableBuffer::from_len_zeroed(bytes),
+            validity: MutableBuffer::from_len_zeroed(words * 8),
+            offsets,
+            capacity,
+        }
+    }
+
+    fn arg(&mut self) -> OutArg {
+        OutArg {
+            values: self.values.as_mut_ptr(),
+            validity: self.validity.as_mut_ptr().cast(),
+            offsets: self
+                .offsets
+                .as_mut()
+                .map_or(std::ptr::null_mut(), |o| o.as_mut_ptr().cast()),
+            capacity: self.capacity as u64,
+        }
+    }
+
+    /// The array of the first `rows` values.
+    fn finish(self, t: SqlType, rows: usize) -> Result<ArrayRef> {
+        let validity = BooleanBuffer::new(self.validity.into(), 0, rows);
+        let nulls = NullBuffer::new(validity);
+        let nulls = (nulls.null_count() > 0).then_some(nulls);
+        if let Some(offsets) = self.offsets {
+            let offsets: ScalarBuffer<i32> = Buffer::from(offsets).into();
+            let offsets = OffsetBuffer::new(offsets.slice(0, rows + 1));
+            let strings = StringArray::try_new(offsets, self.values.into(), nulls)?;
+            return Ok(Arc::new(strings));
+        }
+        build_array(t, self.values, nulls, rows)
+    }
+}
+
+/// The bytes of the batch's string columns (a first guess at the room string results need).
+fn string_bytes(batch: &RecordBatch) -> usize {
+    batch
+        .columns()
+        .iter()
+        .map(|c| match c.data_type() {
+            DataType::Utf8 => c.as_string::<i32>().values().len(),
+            DataType::LargeUtf8 => c.as_string::<i64>().values().len(),
+            DataType::Utf8View => {
+                let v = c.as_string_view();
+                v.data_buffers().iter().map(|b| b.len()).sum::<usize>() + 12 * v.len()
+            }
+            _ => 0,
+        })
+        .sum()
+}
+
+/// The array of the first `rows` values of a kernel output./// The array of the first `rows` values of a kernel output.
 fn build_array(
     t: SqlType,
     values: MutableBuffer,
-    validity: MutableBuffer,
+    nulls: Option<NullBuffer>,
     rows: usize,
 ) -> Result<ArrayRef> {
-    let validity = BooleanBuffer::new(validity.into(), 0, rows);
-    let nulls = NullBuffer::new(validity);
-    let nulls = (nulls.null_count() > 0).then_some(nulls);
     let values: Buffer = values.into();
     let values = match t {
         SqlType::Boolean => values,
@@ -286,4 +359,54 @@ fn build_array(
         .nulls(nulls)
         .build()?;
     Ok(make_array(data))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use arrow::array::{Array, AsArray, Int32Array, RecordBatch};
+    use arrow::datatypes::{DataType, Field, Schema};
+
+    use crate::exec::{run, EngineKind, PartEngine, QueryOptions, Source};
+
+    fn table(n: i32) -> Source {
+        let schema = Arc::new(Schema::new(vec![Field::new("x", DataType::Int32, true)]));
+        let values: Vec<Option<i32>> = (0..n).map(|i| (i % 7 != 3).then_some(i)).collect();
+        let batch =
+            RecordBatch::try_new(schema.clone(), vec![Arc::new(Int32Array::from(values))]).unwrap();
+        Source::batches("t", schema, vec![batch.clone(), batch.slice(5, 300)])
+    }
+
+    #[test]
+    fn string_results_that_outgrow_the_first_guess_are_written_again() {
+        // The batch has no strings, so the first room is the minimum (4096 bytes); 40 bytes a row
+        // over 1000 rows need more.
+        let sql = "SELECT CASE WHEN x % 2 = 0 THEN '0123456789012345678901234567890123456789' \
+                   ELSE 'é' END AS s, x FROM t WHERE x > 3";
+        let source = table(1000);
+        let jit = run(
+            &source,
+            sql,
+            &QueryOptions {
+                engine: EngineKind::Jit,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(jit.compiled.projection, PartEngine::Compiled);
+        let interp = run(
+            &source,
+            sql,
+            &QueryOptions {
+                engine: EngineKind::Interp,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(jit.batches, interp.batches);
+        let s = jit.batches[0].column(0).as_string::<i32>();
+        assert_eq!(s.null_count(), 0);
+        assert!(s.value_data().len() > 4096);
+    }
 }

@@ -18,6 +18,7 @@
 mod arith;
 mod cast;
 mod group;
+mod output;
 mod strings;
 
 pub(super) use group::TableParams;

@@ -544,7 +544,7 @@ impl<'ctx> Lowerer<'_, 'ctx> {
             .get_insert_block()
             .and_then(|bb| bb.get_parent())
             .ok_or_else(|| Error::internal("the builder is outside the row function"))?;
-        for key in ["target-cpu", "target-features"] {
+        for key in ["target-cpu", "target-features", "no-builtins"] {
             if let Some(a) = row_fn.get_string_attribute(AttributeLoc::Function, key) {
                 f.add_attribute(AttributeLoc::Function, a);
             }
