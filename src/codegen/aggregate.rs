@@ -45,8 +45,8 @@ pub const AGGREGATE_ENTRY_NAME: &str = "qjit_aggregate";
 const FILTER_ROW: &str = "qjit_filter_row";
 const UPDATE_ROW: &str = "qjit_update_row";
 /// Leading parameters of the update row function: row, groups, slots, mask, hashes, keys,
-/// overflow flags (a byte per state slot), string log, string log length.
-const UPDATE_LEADING: usize = 9;
+/// overflow flags (a byte per state slot), string log, string log length, the last key.
+const UPDATE_LEADING: usize = 10;
 
 /// An aggregation lowered to LLVM IR, not yet optimized.
 pub struct AggregateModule<'ctx> {
@@ -272,6 +272,7 @@ pub fn compile_aggregate<'ctx>(
         ptr.into(),
         ptr.into(),
         ptr.into(),
+        ptr.into(),
     ];
     leading.extend(std::iter::repeat_n(
         BasicMetadataTypeEnum::from(ptr),
@@ -295,6 +296,7 @@ pub fn compile_aggregate<'ctx>(
             mask: lead[3].into_int_value(),
             hashes: lead[4].into_pointer_value(),
             keys: lead[5].into_pointer_value(),
+            last: lead[9].into_pointer_value(),
         };
         let overflow_flags = lead[6].into_pointer_value();
         let log = (lead[7].into_pointer_value(), lead[8].into_pointer_value());
@@ -485,6 +487,11 @@ fn build_entry<'ctx>(
     let log_len0 = field(7, i64t.into(), "log_len")?;
     let log_len = b.build_alloca(i64t, "log_len_slot")?;
     b.build_store(log_len, log_len0)?;
+    // The previous row's group and key (none yet: addresses of an earlier batch may repeat).
+    let last_words = layout.keys.as_ref().map_or(0, |k| k.words()) + 1;
+    let last_t = i64t.array_type(last_words as u32);
+    let last = b.build_alloca(last_t, "last_key")?;
+    b.build_store(last, last_t.const_zero())?;
 
     // The state vectors: without keys, local copies of group 0 that stay in registers.
     let mut globals: Vec<PointerValue> = vec![];
@@ -539,6 +546,7 @@ fn build_entry<'ctx>(
             flags.into(),
             log.into(),
             log_len.into(),
+            last.into(),
         ];
         a.extend(vector_args.iter().map(|p| BasicMetadataValueEnum::from(*p)));
         a.extend(args.iter().copied());

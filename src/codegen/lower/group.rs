@@ -39,6 +39,9 @@ pub(in crate::codegen) struct TableParams<'ctx> {
     pub hashes: PointerValue<'ctx>,
     /// `u64*`: each group's key record.
     pub keys: PointerValue<'ctx>,
+    /// `u64*`: the previous row's group + 1 (0: none yet in this batch), NULL mask and key
+    /// words, so that runs of equal keys skip the hash table.
+    pub last: PointerValue<'ctx>,
 }
 
 /// One key word of the current row.
@@ -157,6 +160,65 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
             }
         }
         let stride = layout.words();
+
+        // The previous row's key: the same words (an address and length equal to the stored
+        // ones are the same string) are the same group.
+        let flat: Vec<IntValue<'ctx>> = words
+            .iter()
+            .map(|w| -> R<Vec<IntValue<'ctx>>> {
+                Ok(match w {
+                    Word::Int(v) => vec![*v],
+                    Word::Str(p, len) => vec![b.build_ptr_to_int(*p, i64t, "addr")?, *len],
+                    Word::View {
+                        w0,
+                        w1,
+                        inline,
+                        ptr,
+                        ..
+                    } => {
+                        let addr = b.build_ptr_to_int(*ptr, i64t, "addr")?;
+                        vec![
+                            *w0,
+                            b.build_select(*inline, *w1, addr, "view_w1")?
+                                .into_int_value(),
+                        ]
+                    }
+                })
+            })
+            .collect::<R<Vec<_>>>()?
+            .into_iter()
+            .flatten()
+            .collect();
+        let last_word = |n: usize| -> R<PointerValue<'ctx>> {
+            // SAFETY (of the generated code): `last` has `stride + 1` words.
+            Ok(unsafe {
+                b.build_in_bounds_gep(i64t, t.last, &[i64t.const_int(n as u64, false)], "last")?
+            })
+        };
+        let cached = b
+            .build_load(i64t, last_word(0)?, "last_group")?
+            .into_int_value();
+        let mut same =
+            b.build_int_compare(IntPredicate::NE, cached, i64t.const_zero(), "cached")?;
+        for (n, v) in std::iter::once(nulls)
+            .chain(flat.iter().copied())
+            .enumerate()
+        {
+            let old = b
+                .build_load(i64t, last_word(n + 1)?, "last_word")?
+                .into_int_value();
+            let eq = b.build_int_compare(IntPredicate::EQ, old, v, "same_last")?;
+            same = b.build_and(same, eq, "same_run")?;
+        }
+        let f = self.current_function()?;
+        let hit = ctx.append_basic_block(f, "last_hit");
+        let miss = ctx.append_basic_block(f, "last_miss");
+        let known = ctx.append_basic_block(f, "group_known");
+        b.build_conditional_branch(same, hit, miss)?;
+        b.position_at_end(hit);
+        let hit_gid = b.build_int_sub(cached, i64t.const_int(1, false), "hit_gid")?;
+        b.build_unconditional_branch(known)?;
+        b.position_at_end(miss);
 
         // The hash.
         let mut h = self.mix(i64t.const_int(0x243f_6a88_85a3_08d3, false), nulls)?;
@@ -328,7 +390,22 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         b.position_at_end(found);
         let id = b.build_phi(i64t, "group")?;
         id.add_incoming(&[(&gid, compare), (&new_gid, insert)]);
-        Ok(id.as_basic_value().into_int_value())
+        let idv = id.as_basic_value().into_int_value();
+        b.build_store(
+            last_word(0)?,
+            b.build_int_add(idv, i64t.const_int(1, false), "last_id")?,
+        )?;
+        for (n, v) in std::iter::once(nulls)
+            .chain(flat.iter().copied())
+            .enumerate()
+        {
+            b.build_store(last_word(n + 1)?, v)?;
+        }
+        b.build_unconditional_branch(known)?;
+        b.position_at_end(known);
+        let group = b.build_phi(i64t, "group_id")?;
+        group.add_incoming(&[(&hit_gid, hit), (&idv, found)]);
+        Ok(group.as_basic_value().into_int_value())
     }
 
     /// The key words of a `Utf8View` column key: the view with the bytes past the length
