@@ -2,12 +2,16 @@
 //! row function that [`super::lower`] fills with the predicate.
 //!
 //! ```text
-//! qjit_filter(cols, len, out, status):          qjit_filter_row(i, col params…) -> i32
+//! qjit_filter(cols, len, out, status,          qjit_filter_row(i, scratch, scratch_len,
+//!             scratch, scratch_len):                             col params…) -> i32
 //!   for w in 0..len/64:                            (code << 1) | predicate-is-TRUE
 //!     word = OR over j<64 of row(64w+j).bit << j
 //!     out[w] = word; if any code: scan the rest for the interpreter's error, write status, return
 //!   the same for the last len%64 rows
 //! ```
+//!
+//! The row code [`super::STATUS_FALLBACK`] is the lowest there is, so the error scan reports it
+//! whenever some row of the batch needs the interpreter.
 
 use std::collections::HashMap;
 
@@ -36,8 +40,51 @@ pub struct FilterModule<'ctx> {
     pub module: Module<'ctx>,
     /// The columns the kernel reads, in the order of its `cols` argument.
     pub columns: Vec<ColumnSlot>,
-    /// The operations that can fail; code `k` is `errors[k - 1]`.
+    /// The operations that can fail, by code.
     pub errors: Vec<ErrorSite>,
+    /// The scratch bytes a row needs.
+    pub scratch: ScratchNeed,
+}
+
+/// How many scratch bytes one row of a filter kernel may use: `per_max_len` times the length
+/// in bytes of the longest string in the batch's string columns (NULL rows included), plus
+/// `constant` (string literals). Both are 0 when the kernel builds no strings. The bound is
+/// exact for what the kernel writes; a row that finds the area too small anyway reports
+/// [`super::STATUS_FALLBACK`] instead of writing past it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ScratchNeed {
+    pub per_max_len: u64,
+    pub constant: u64,
+}
+
+impl ScratchNeed {
+    /// Whether the kernel uses no scratch at all.
+    pub fn is_zero(self) -> bool {
+        self == ScratchNeed::default()
+    }
+
+    /// The bytes a row needs when the longest string has `max_len` bytes (`None` past `u64`).
+    pub fn bytes(self, max_len: u64) -> Option<u64> {
+        self.per_max_len
+            .checked_mul(max_len)?
+            .checked_add(self.constant)
+    }
+
+    /// Room for both (saturating).
+    pub(super) fn plus(self, other: ScratchNeed) -> ScratchNeed {
+        ScratchNeed {
+            per_max_len: self.per_max_len.saturating_add(other.per_max_len),
+            constant: self.constant.saturating_add(other.constant),
+        }
+    }
+
+    /// Room for either (saturating).
+    pub(super) fn either(self, other: ScratchNeed) -> ScratchNeed {
+        ScratchNeed {
+            per_max_len: self.per_max_len.max(other.per_max_len),
+            constant: self.constant.max(other.constant),
+        }
+    }
 }
 
 /// Lowers a `BOOLEAN` predicate to a module with the entry function [`ENTRY_NAME`]
@@ -70,14 +117,14 @@ pub fn compile_filter<'ctx>(
     let ptr = ctx.ptr_type(AddressSpace::default());
     let target_attrs = target_attributes(ctx, cpu, features);
 
-    // The row function.
+    // The row function: the row, the scratch area, then the columns.
     let (row_fn, leading, params) = row_function(
         ctx,
         &module,
         &b,
         ROW_NAME,
         i32t,
-        &[i64t.into()],
+        &[i64t.into(), ptr.into(), i64t.into()],
         columns.len(),
         &target_attrs,
     )?;
@@ -88,8 +135,10 @@ pub fn compile_filter<'ctx>(
         .map(|(k, c)| (c.index, k))
         .collect();
     let mut lowerer = Lowerer::new(ctx, &module, &b, row, params, &columns, slot_of)?;
+    lowerer.allow_fallback(leading[1].into_pointer_value(), leading[2].into_int_value());
     let result = lowerer.lower(expr)?;
     let bit = lowerer.is_true(&result)?;
+    let scratch = lowerer.scratch_need();
     let errors = lowerer.into_errors();
     let code = b.build_left_shift(result.err, i32t.const_int(1, false), "code2")?;
     let bit = b.build_int_z_extend(bit, i32t, "bit32")?;
@@ -99,14 +148,23 @@ pub fn compile_filter<'ctx>(
     // The entry function.
     let entry_fn = module.add_function(
         ENTRY_NAME,
-        ctx.void_type()
-            .fn_type(&[ptr.into(), i64t.into(), ptr.into(), ptr.into()], false),
+        ctx.void_type().fn_type(
+            &[
+                ptr.into(),
+                i64t.into(),
+                ptr.into(),
+                ptr.into(),
+                ptr.into(),
+                i64t.into(),
+            ],
+            false,
+        ),
         None,
     );
     for a in target_attrs {
         entry_fn.add_attribute(AttributeLoc::Function, a);
     }
-    for p in [0, 2, 3] {
+    for p in [0, 2, 3, 4] {
         entry_fn.add_attribute(AttributeLoc::Param(p), enum_attr(ctx, "noalias"));
         entry_fn.add_attribute(AttributeLoc::Param(p), enum_attr(ctx, "nocapture"));
     }
@@ -127,6 +185,7 @@ pub fn compile_filter<'ctx>(
         module,
         columns,
         errors,
+        scratch,
     })
 }
 
@@ -269,15 +328,29 @@ pub(super) type RowFunction<'ctx> = (
     Vec<ColumnParams<'ctx>>,
 );
 
+/// The string attributes that keep the optimizer from turning byte loops into calls of the C
+/// library (`memcpy`, `memmove`, `memset`): a kernel calls nothing. Every function of a kernel
+/// module carries them (functions inline only into functions with the same ones).
+pub(super) const NO_LIBRARY_CALLS: [&str; 3] = [
+    "no-builtin-memcpy",
+    "no-builtin-memmove",
+    "no-builtin-memset",
+];
+
 /// The attributes every kernel function carries: the host CPU and its features, `nounwind`,
-/// and `no-builtins` (so that no byte loop becomes a call to `memcpy` or `memset`).
-pub(super) fn target_attributes(ctx: &Context, cpu: &str, features: &str) -> [Attribute; 4] {
-    [
+/// [`NO_LIBRARY_CALLS`].
+pub(super) fn target_attributes(ctx: &Context, cpu: &str, features: &str) -> Vec<Attribute> {
+    let mut attrs = vec![
         ctx.create_string_attribute("target-cpu", cpu),
         ctx.create_string_attribute("target-features", features),
         enum_attr(ctx, "nounwind"),
-        ctx.create_string_attribute("no-builtins", ""),
-    ]
+    ];
+    attrs.extend(
+        NO_LIBRARY_CALLS
+            .iter()
+            .map(|key| ctx.create_string_attribute(key, "")),
+    );
+    attrs
 }
 
 /// Loads, in an entry function, the row-function arguments of `ncols` column slots from the
@@ -440,10 +513,14 @@ fn build_entry<'ctx>(
     let len = param(entry_fn, 1)?.into_int_value();
     let out = param(entry_fn, 2)?.into_pointer_value();
     let status = param(entry_fn, 3)?.into_pointer_value();
+    let scratch = param(entry_fn, 4)?;
+    let scratch_len = param(entry_fn, 5)?;
     let entry = ctx.append_basic_block(entry_fn, "entry");
     b.position_at_end(entry);
-    // Column parameters, loaded once.
-    let args = column_args(ctx, module, b, cols, ncols)?;
+    // The row function's arguments after the row: the scratch area, then the column
+    // parameters, loaded once.
+    let mut args: Vec<BasicMetadataValueEnum> = vec![scratch.into(), scratch_len.into()];
+    args.extend(column_args(ctx, module, b, cols, ncols)?);
     let call_row = |i: IntValue<'ctx>| call_filter_row(ctx, b, row_fn, &args, i);
     let chunk = |base: IntValue<'ctx>, count: IntValue<'ctx>, name: &str| {
         filter_word(ctx, b, entry_fn, row_fn, &args, base, count, name)

@@ -18,14 +18,20 @@
 //! to [`KernelStatus`] and returns.
 //!
 //! `VARCHAR` values are `{ ptr, i64 }` pairs (the bytes and their length) in every column layout
-//! ([`StringLayout`]); comparisons, `IN`, `LIKE`, `LENGTH` and `SUBSTRING` (a pointer and length
-//! into the input, no copy) run byte loops defined as internal
-//! `alwaysinline` functions of the same module (see `lower::strings`).
+//! ([`StringLayout`]); comparisons, `IN`, `LIKE`, `ILIKE`, `LENGTH` and `SUBSTRING` (a pointer and
+//! length into the input, no copy) run byte loops defined as internal `alwaysinline` functions of
+//! the same module (see `lower::strings`). `UPPER`, `LOWER` and `||` write their result into a
+//! per-row scratch area ([`FilterFn`]'s `scratch`, sized by the caller from [`ScratchNeed`]).
 //!
-//! Constructs this milestone does not compile (`ILIKE`, `UPPER`, `LOWER`, `||`, casts from and
-//! to `VARCHAR`, …) make
-//! [`compile_filter`] return [`CodegenError::NotCompiled`] with a reason, and the executor falls
-//! back to the interpreter.
+//! Some rows are cheaper to hand back than to compile for: a filter kernel reports the reserved
+//! code [`STATUS_FALLBACK`] when a row needs the interpreter (`ILIKE` on a string holding one of
+//! the two characters whose Unicode lowercase is ASCII, `UPPER`/`LOWER` of a non-ASCII string, a
+//! scratch area too small), and the caller then evaluates the whole batch with the interpreter.
+//! Such constructs compile only in filter kernels, not inside an aggregation kernel.
+//!
+//! Constructs this milestone does not compile (`ILIKE` with a non-ASCII pattern, casts from and
+//! to `VARCHAR`, …) make [`compile_filter`] return [`CodegenError::NotCompiled`] with a reason,
+//! and the executor falls back to the interpreter.
 
 mod aggregate;
 mod kernel;
@@ -37,7 +43,7 @@ use arrow::datatypes::DataType;
 use crate::error::Error;
 
 pub use aggregate::{compile_aggregate, AggregateModule, AGGREGATE_ENTRY_NAME};
-pub use kernel::{compile_filter, FilterModule, ENTRY_NAME};
+pub use kernel::{compile_filter, FilterModule, ScratchNeed, ENTRY_NAME};
 pub use project::{compile_project, lowers, writable, ProjectModule, PROJECT_ENTRY_NAME};
 
 /// One input column of a kernel, as the kernel reads it (`#[repr(C)]`: the layout is the
@@ -100,8 +106,9 @@ impl StringLayout {
     }
 }
 
-/// What a kernel reports back: `code` 0 means success; otherwise the code of the failing
-/// operation ([`ErrorSite::code`]) and the index of its first failing row.
+/// What a kernel reports back: `code` 0 means success; [`STATUS_FALLBACK`] that a row needs the
+/// interpreter; otherwise the code of the failing operation ([`ErrorSite::code`]) and the index
+/// of its first failing row.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct KernelStatus {
@@ -113,19 +120,34 @@ pub struct KernelStatus {
 /// (a bug).
 pub const STATUS_LOST_ERROR: u64 = u32::MAX as u64;
 
+/// The reserved per-row code (and status code) of a row that the kernel does not evaluate
+/// exactly: the batch must be evaluated with the interpreter instead. It is `0 << 1 | 1`, below
+/// every [`ErrorSite`] code (operation ranks start at 1), so that it wins over every error of
+/// the row and of the batch: the interpreter then raises whatever error it raises.
+pub const STATUS_FALLBACK: u64 = 1;
+
 /// The entry point of a filter kernel.
+///
+/// `scratch` is `scratch_len` writable bytes the kernel uses as a per-row bump allocator for
+/// the strings it builds (`UPPER`, `LOWER`, `||`): every row starts again at byte 0, and a row
+/// whose strings do not fit reports [`STATUS_FALLBACK`]. The caller sizes it from the kernel's
+/// [`ScratchNeed`]; a kernel that builds no strings never touches it (it may be dangling with
+/// `scratch_len` 0).
 ///
 /// # Safety
 /// `cols` must point to one valid [`ColumnArg`] per column slot of the kernel, in slot order, each
 /// describing a live array of the slot's Arrow type with at least `len` rows from its offsets;
 /// `out` must point to `len.div_ceil(64)` writable `u64` words, zeroed; `status` must point to a
-/// writable [`KernelStatus`] initialized to zero. The machine code must still be owned by a live
-/// execution engine.
+/// writable [`KernelStatus`] initialized to zero; `scratch` must point to `scratch_len` writable
+/// bytes that nothing else reads or writes during the call. The machine code must still be
+/// owned by a live execution engine.
 pub type FilterFn = unsafe extern "C" fn(
     cols: *const ColumnArg,
     len: u64,
     out: *mut u64,
     status: *mut KernelStatus,
+    scratch: *mut u8,
+    scratch_len: u64,
 );
 
 /// A column the kernel reads: its index in the scan batch and the Arrow type it was compiled for.
@@ -211,14 +233,18 @@ pub const STATUS_NEED_ROOM: u64 = 0x7fff_fffe;
 ///
 /// # Safety
 /// `cols` as for [`FilterFn`]; `outs` must point to one [`OutArg`] per output of the kernel;
-/// `sel` to `len.div_ceil(64)` writable words; `status` to a zeroed [`KernelStatus`]. On a
-/// non-zero status the outputs are partly written and the return value is 0.
+/// `sel` to `len.div_ceil(64)` writable words; `status` to a zeroed [`KernelStatus`];
+/// `scratch` to `scratch_len` writable bytes (see [`ScratchNeed`]). On a non-zero status the
+/// outputs are partly written and the return value is 0; [`STATUS_FALLBACK`] means the
+/// interpreter must evaluate the batch.
 pub type ProjectFn = unsafe extern "C" fn(
     cols: *const ColumnArg,
     len: u64,
     outs: *const OutArg,
     sel: *mut u64,
     status: *mut KernelStatus,
+    scratch: *mut u8,
+    scratch_len: u64,
 ) -> u64;
 
 /// The element type of one state vector.

@@ -2,10 +2,10 @@
 //! loop that writes the selected rows' results, compacted, into output buffers.
 //!
 //! ```text
-//! qjit_project(cols, len, outs, sel, status) -> rows written:
+//! qjit_project(cols, len, outs, sel, status, scratch, scratch_len) -> rows written:
 //!   for each word of 64 rows:
 //!     word = selection bits of the filter row function (all rows without WHERE); sel[w] = word
-//!     for each set bit i: code = qjit_project_row(i, n, outs…, cols…)   (every output at row n)
+//!     for each set bit i: code = qjit_project_row(i, n, scratch…, outs…, cols…)  (outputs at n)
 //!                         if code: status = (code, i); return; n += 1
 //! ```
 //!
@@ -15,8 +15,10 @@
 //! selected row at element `n` of its values buffer (a bit for `BOOLEAN`) and its validity at
 //! bit `n` of its validity bitmap; both start zeroed. The selection words let the caller take the
 //! columns it copies (plain column references) and evaluate what did not compile. Errors count
-//! for selected rows only, as in the interpreter, which filters first; a non-zero status means
-//! the batch fails and the executor asks the interpreter for the exact error.
+//! for selected rows only, as in the interpreter, which filters first. A non-zero status (an
+//! error, or [`super::STATUS_FALLBACK`] from a row the kernel does not evaluate) hands the
+//! batch to the interpreter, which gives the exact result or error; strings built per row
+//! (`UPPER`, `||`) use the scratch area, as in the filter kernel.
 
 use std::collections::HashMap;
 
@@ -30,7 +32,7 @@ use super::kernel::{
     column_args, column_slots, enum_attr, filter_word, param, row_function, target_attributes,
 };
 use super::lower::Lowerer;
-use super::{not_compiled, CodegenError, ColumnSlot, ErrorSite, STATUS_LOST_ERROR};
+use super::{not_compiled, CodegenError, ColumnSlot, ErrorSite, ScratchNeed, STATUS_LOST_ERROR};
 use crate::error::Error;
 use crate::ir::{Expr, SqlType};
 
@@ -40,6 +42,8 @@ const FILTER_ROW: &str = "qjit_filter_row";
 const PROJECT_ROW: &str = "qjit_project_row";
 /// Parameters of the row function per output.
 const OUT_PARAMS: usize = 5;
+/// The row function's first output parameter (after row, n, scratch, scratch length).
+const OUT_FIRST: usize = 4;
 
 /// A projection lowered to LLVM IR, not yet optimized.
 pub struct ProjectModule<'ctx> {
@@ -47,6 +51,8 @@ pub struct ProjectModule<'ctx> {
     /// The columns the kernel reads, in the order of its `cols` argument.
     pub columns: Vec<ColumnSlot>,
     pub errors: Vec<ErrorSite>,
+    /// The scratch bytes a row needs (strings built by `UPPER`, `||`…).
+    pub scratch: ScratchNeed,
 }
 
 /// Whether a kernel can write results of type `ty`, or why not.
@@ -87,12 +93,17 @@ pub fn lowers(ctx: &Context, e: &Expr) -> Result<(), CodegenError> {
         &b,
         "qjit_probe_row",
         ctx.i32_type(),
-        &[ctx.i64_type().into()],
+        &[
+            ctx.i64_type().into(),
+            ctx.ptr_type(AddressSpace::default()).into(),
+            ctx.i64_type().into(),
+        ],
         columns.len(),
         &[],
     )?;
     let row = leading[0].into_int_value();
     let mut lowerer = Lowerer::new(ctx, &module, &b, row, params, &columns, slot_of)?;
+    lowerer.allow_fallback(leading[1].into_pointer_value(), leading[2].into_int_value());
     lowerer.lower(e).map(|_| ())
 }
 
@@ -126,6 +137,7 @@ pub fn compile_project<'ctx>(
 
     let mut errors = vec![];
     let mut rank = 0;
+    let mut scratch = ScratchNeed::default();
     let filter_fn = match filter {
         None => None,
         Some(f) => {
@@ -135,14 +147,16 @@ pub fn compile_project<'ctx>(
                 &b,
                 FILTER_ROW,
                 i32t,
-                &[i64t.into()],
+                &[i64t.into(), ptr.into(), i64t.into()],
                 columns.len(),
                 &attrs,
             )?;
             let row = leading[0].into_int_value();
             let mut lowerer =
                 Lowerer::new(ctx, &module, &b, row, params, &columns, slot_of.clone())?;
+            lowerer.allow_fallback(leading[1].into_pointer_value(), leading[2].into_int_value());
             let result = lowerer.lower(f)?;
+            scratch = scratch.plus(lowerer.scratch_need());
             let bit = lowerer.is_true(&result)?;
             rank = lowerer.last_rank();
             errors.extend(lowerer.into_errors());
@@ -154,9 +168,10 @@ pub fn compile_project<'ctx>(
         }
     };
 
-    // The row function: (row, n, per output: values, validity, offsets, used bytes (a pointer),
-    // capacity) → error code.
-    let mut leading: Vec<BasicMetadataTypeEnum> = vec![i64t.into(), i64t.into()];
+    // The row function: (row, n, scratch, scratch length, per output: values, validity,
+    // offsets, used bytes (a pointer), capacity) → error code.
+    let mut leading: Vec<BasicMetadataTypeEnum> =
+        vec![i64t.into(), i64t.into(), ptr.into(), i64t.into()];
     for _ in outputs {
         leading.extend::<[BasicMetadataTypeEnum; 5]>([
             ptr.into(),
@@ -180,6 +195,7 @@ pub fn compile_project<'ctx>(
         let row = lead[0].into_int_value();
         let n = lead[1].into_int_value();
         let mut lowerer = Lowerer::new(ctx, &module, &b, row, params, &columns, slot_of)?;
+        lowerer.allow_fallback(lead[2].into_pointer_value(), lead[3].into_int_value());
         lowerer.start_after(rank);
         let values = outputs
             .iter()
@@ -209,13 +225,13 @@ pub fn compile_project<'ctx>(
                 Ok(())
             };
         for (k, (e, v)) in outputs.iter().zip(&values).enumerate() {
-            let out_values = lead[2 + OUT_PARAMS * k].into_pointer_value();
-            let out_validity = lead[3 + OUT_PARAMS * k].into_pointer_value();
+            let out_values = lead[OUT_FIRST + OUT_PARAMS * k].into_pointer_value();
+            let out_validity = lead[OUT_FIRST + 1 + OUT_PARAMS * k].into_pointer_value();
             set_bit(out_validity, v.valid)?;
             if e.ty() == SqlType::Utf8 {
-                let offsets = lead[4 + OUT_PARAMS * k].into_pointer_value();
-                let used_ptr = lead[5 + OUT_PARAMS * k].into_pointer_value();
-                let capacity = lead[6 + OUT_PARAMS * k].into_int_value();
+                let offsets = lead[OUT_FIRST + 2 + OUT_PARAMS * k].into_pointer_value();
+                let used_ptr = lead[OUT_FIRST + 3 + OUT_PARAMS * k].into_pointer_value();
+                let capacity = lead[OUT_FIRST + 4 + OUT_PARAMS * k].into_int_value();
                 lowerer.write_string(v, out_values, offsets, used_ptr, capacity, n)?;
                 continue;
             }
@@ -242,14 +258,23 @@ pub fn compile_project<'ctx>(
                 .map_err(|e| Error::internal(format!("store alignment: {e}")))?;
         }
         b.build_return(Some(&i32t.const_zero()))?;
+        scratch = scratch.plus(lowerer.scratch_need());
         errors.extend(lowerer.into_errors());
     }
 
-    // The entry: u64 qjit_project(cols, len, outs, sel, status).
+    // The entry: u64 qjit_project(cols, len, outs, sel, status, scratch, scratch_len).
     let entry_fn = module.add_function(
         PROJECT_ENTRY_NAME,
         i64t.fn_type(
-            &[ptr.into(), i64t.into(), ptr.into(), ptr.into(), ptr.into()],
+            &[
+                ptr.into(),
+                i64t.into(),
+                ptr.into(),
+                ptr.into(),
+                ptr.into(),
+                ptr.into(),
+                i64t.into(),
+            ],
             false,
         ),
         None,
@@ -292,6 +317,7 @@ pub fn compile_project<'ctx>(
         module,
         columns,
         errors,
+        scratch,
     })
 }
 
@@ -315,9 +341,13 @@ fn build_entry<'ctx>(
     let outs = param(entry_fn, 2)?.into_pointer_value();
     let sel = param(entry_fn, 3)?.into_pointer_value();
     let status = param(entry_fn, 4)?.into_pointer_value();
+    let scratch = param(entry_fn, 5)?;
+    let scratch_len = param(entry_fn, 6)?;
     let entry = ctx.append_basic_block(entry_fn, "entry");
     b.position_at_end(entry);
-    let args = column_args(ctx, module, b, cols, ncols)?;
+    // The row functions' arguments after the row: the scratch area, then the columns.
+    let mut args: Vec<BasicMetadataValueEnum> = vec![scratch.into(), scratch_len.into()];
+    args.extend(column_args(ctx, module, b, cols, ncols)?);
     // Per output: values, validity, offsets, a counter of string bytes used, capacity.
     let out_ty = ctx.struct_type(&[ptr.into(), ptr.into(), ptr.into(), i64t.into()], false);
     let mut out_ptrs: Vec<BasicMetadataValueEnum> = vec![];
@@ -427,9 +457,9 @@ fn build_entry<'ctx>(
         .ok_or_else(|| Error::internal("cttz returns nothing"))?
         .into_int_value();
     let i = b.build_int_add(base, j, "row_i")?;
-    let mut call_args: Vec<BasicMetadataValueEnum> = vec![i.into(), nv.into()];
+    let mut call_args: Vec<BasicMetadataValueEnum> = vec![i.into(), nv.into(), args[0], args[1]];
     call_args.extend(out_ptrs.iter().copied());
-    call_args.extend(args.iter().copied());
+    call_args.extend(args[2..].iter().copied());
     let code = b
         .build_call(row_fn, &call_args, "project")?
         .try_as_basic_value()

@@ -1,7 +1,9 @@
 //! The code generator against the interpreter: every construct it compiles, on batches with
 //! NULLs, edge values, slices at odd offsets, lengths that are not multiples of 64, and empty
 //! batches. Every kernel is verified (compiling fails otherwise) before it runs. The batch has a
-//! `VARCHAR` column in every layout (see [`string_types`]).
+//! `VARCHAR` column in every layout (see [`string_types`]). Each kernel also runs on an
+//! ASCII-only version of the batch, where it must never hand a batch back to the interpreter,
+//! and on one of strings whose Unicode case mappings are special, where it may.
 
 use std::sync::Arc;
 
@@ -30,6 +32,34 @@ fn dec(p: u8, s: u8) -> SqlType {
 
 /// The test batch: one column per type, NULLs and edge values cycling at different periods.
 fn batch() -> RecordBatch {
+    batch_of(&STRINGS)
+}
+
+/// The test batch with [`STRINGS`] made ASCII (each other character becomes `?`) and a few
+/// mixed-case strings.
+fn ascii_batch() -> RecordBatch {
+    let owned: Vec<Option<String>> = STRINGS
+        .iter()
+        .map(|s| {
+            s.map(|s| {
+                s.chars()
+                    .map(|c| if c.is_ascii() { c } else { '?' })
+                    .collect()
+            })
+        })
+        .chain(["Mail", "mAIL", "Promo Brass", "aIr", "ABC"].map(|s| Some(s.to_string())))
+        .collect();
+    let strings: Vec<Option<&str>> = owned.iter().map(|s| s.as_deref()).collect();
+    batch_of(&strings)
+}
+
+/// The test batch with [`CASE_STRINGS`].
+fn unicode_batch() -> RecordBatch {
+    batch_of(&CASE_STRINGS)
+}
+
+/// The test batch with string columns of `strings` (each column in an order of its own).
+fn batch_of(strings: &[Option<&str>]) -> RecordBatch {
     let pick = |i: usize, period: usize| i % period;
     let i32s: Vec<Option<i32>> = (0..ROWS)
         .map(|i| {
@@ -150,7 +180,7 @@ fn batch() -> RecordBatch {
     ];
     let mut arrays = arrays;
     for (k, dt) in string_types().iter().enumerate() {
-        arrays.push(string_column(k, dt));
+        arrays.push(string_column(k, dt, strings));
     }
     let fields: Vec<Field> = arrays
         .iter()
@@ -221,10 +251,40 @@ const STRINGS: [Option<&str>; 24] = [
     Some("long prefix 日本語 and more text"),
 ];
 
-/// String column `k` of the batch: [`STRINGS`] in an order of its own, in layout `dt`.
-fn string_column(k: usize, dt: &DataType) -> ArrayRef {
+/// Strings whose Unicode case mappings are not ASCII's: `İ` (U+0130) and the KELVIN SIGN
+/// (U+212A) lowercase to ASCII (`İ` to two characters), `ß` uppercases to `SS`, final sigma, and
+/// letters with accents; with their ASCII look-alikes.
+const CASE_STRINGS: [Option<&str>; 24] = [
+    Some(""),
+    None,
+    Some("MAIL"),
+    Some("mail"),
+    Some("Mail"),
+    Some("É"),
+    Some("é"),
+    Some("ß"),
+    Some("SS"),
+    Some("\u{212A}"),
+    Some("k"),
+    Some("K"),
+    Some("\u{0130}"),
+    Some("i"),
+    Some("\u{0130}stanbul"),
+    Some("kelvin \u{212A} over twelve bytes"),
+    Some("straße"),
+    Some("STRASSE"),
+    Some("ΣΑΣ"),
+    None,
+    Some("AIR REG"),
+    Some("air reg"),
+    Some("Ki"),
+    Some("日本語"),
+];
+
+/// String column `k` of the batch: `strings` in an order of its own, in layout `dt`.
+fn string_column(k: usize, dt: &DataType, strings: &[Option<&str>]) -> ArrayRef {
     let values: Vec<Option<&str>> = (0..ROWS)
-        .map(|i| STRINGS[(i * (2 * k + 1) + 3 * k) % STRINGS.len()])
+        .map(|i| strings[(i * (2 * k + 1) + 3 * k) % strings.len()])
         .collect();
     match dt {
         DataType::Utf8 => Arc::new(StringArray::from(values)),
@@ -290,10 +350,15 @@ fn cmp(op: BinaryOp, l: Expr, r: Expr) -> Expr {
     bin(op, l, r)
 }
 
-/// Both engines on one batch: same mask, or both errors of the same kind.
-fn agree_on(e: &Expr, kernel: &FilterKernel, batch: &RecordBatch) {
+/// Both engines on one batch: same mask, or both errors of the same kind. Returns whether the
+/// kernel handed the batch back to the interpreter (then they agree by construction).
+fn agree_on(e: &Expr, kernel: &FilterKernel, batch: &RecordBatch) -> bool {
     let expected = interp::evaluate_predicate(e, batch);
-    let got = kernel.filter(batch);
+    let got = match kernel.filter(batch) {
+        Ok(None) => return true,
+        Ok(Some(mask)) => Ok(mask),
+        Err(err) => Err(err),
+    };
     match (&expected, &got) {
         (Ok(a), Ok(b)) => assert_eq!(a, b, "{e} on {} rows", batch.num_rows()),
         (Err(a), Err(b)) => assert_eq!(
@@ -306,18 +371,42 @@ fn agree_on(e: &Expr, kernel: &FilterKernel, batch: &RecordBatch) {
             batch.num_rows()
         ),
     }
+    false
 }
 
-/// Compiles `e` (it must compile) and checks it on the batch, slices and an empty batch.
-fn check(e: &Expr) {
+/// The slices every kernel runs on.
+const SLICES: [(usize, usize); 6] = [(0, ROWS), (3, 130), (64, 64), (5, 0), (1, 63), (67, 70)];
+
+/// Where a kernel handed batches back to the interpreter.
+#[derive(Debug, Default)]
+struct FellBack {
+    batch: bool,
+    ascii: bool,
+    unicode: bool,
+}
+
+/// Compiles `e` (it must compile) and checks it on the batches, slices and an empty batch.
+fn check_everywhere(e: &Expr) -> FellBack {
     let kernel = match FilterKernel::compile(e, 3) {
         Ok(k) => k,
         Err(err) => panic!("{e} did not compile: {err:?}"),
     };
-    let b = batch();
-    for (offset, len) in [(0, ROWS), (3, 130), (64, 64), (5, 0), (1, 63), (67, 70)] {
-        agree_on(e, &kernel, &b.slice(offset, len));
+    let mut fell_back = FellBack::default();
+    for (offset, len) in SLICES {
+        fell_back.batch |= agree_on(e, &kernel, &batch().slice(offset, len));
+        fell_back.ascii |= agree_on(e, &kernel, &ascii_batch().slice(offset, len));
     }
+    for (offset, len) in [(0, ROWS), (1, 63), (67, 70)] {
+        fell_back.unicode |= agree_on(e, &kernel, &unicode_batch().slice(offset, len));
+    }
+    fell_back
+}
+
+/// [`check_everywhere`], and the kernel must not fall back on ASCII strings.
+fn check(e: &Expr) -> FellBack {
+    let fell_back = check_everywhere(e);
+    assert!(!fell_back.ascii, "{e} fell back on ASCII strings");
+    fell_back
 }
 
 fn not_compiled(e: &Expr) -> String {
@@ -1159,15 +1248,14 @@ fn string_kernels_check_the_layout() {
 fn unsupported_constructs_name_themselves() {
     let s = col(TYPES.len());
     assert_eq!(
-        not_compiled(&Expr::like(s.clone(), "a%".into(), None, true, false).unwrap()),
-        "ILIKE is not compiled yet"
+        not_compiled(&Expr::like(s.clone(), "é%".into(), None, true, false).unwrap()),
+        "ILIKE with a non-ASCII pattern is not compiled yet"
     );
-    let e = cmp(
-        BinaryOp::Eq,
-        Expr::func(Func::Upper, vec![s.clone()]).unwrap(),
-        str_("A"),
+    // İ lowercases to "i̇", which is not ASCII.
+    assert_eq!(
+        not_compiled(&Expr::like(s.clone(), "%\u{0130}".into(), None, true, false).unwrap()),
+        "ILIKE with a non-ASCII pattern is not compiled yet"
     );
-    assert_eq!(not_compiled(&e), "UPPER is not compiled yet");
     let e = cmp(
         BinaryOp::Gt,
         Expr::cast(col(4), SqlType::Float64).unwrap(),
@@ -1182,6 +1270,320 @@ fn unsupported_constructs_name_themselves() {
         not_compiled(&e),
         "CAST from INTEGER to VARCHAR is not compiled yet"
     );
+    let e = cmp(
+        BinaryOp::Eq,
+        Expr::cast(s.clone(), SqlType::Int32).unwrap(),
+        i32_(1),
+    );
+    assert_eq!(
+        not_compiled(&e),
+        "CAST from VARCHAR to INTEGER is not compiled yet"
+    );
+}
+
+/// Constructs that may hand a batch back to the interpreter compile in filter kernels only.
+#[test]
+fn fallback_constructs_are_not_compiled_inside_an_aggregation() {
+    use crate::ir::{AggFunc, AggregateCall};
+    use crate::jit::AggregateKernel;
+    let s = col(TYPES.len());
+    let count = [AggregateCall::new(AggFunc::CountStar, None).unwrap()];
+    let upper = Expr::func(Func::Upper, vec![s.clone()]).unwrap();
+    let lower = Expr::func(Func::Lower, vec![s.clone()]).unwrap();
+    let cases = [
+        (
+            Expr::like(s.clone(), "a%".into(), None, true, false).unwrap(),
+            "ILIKE is not compiled inside an aggregation yet",
+        ),
+        (
+            cmp(BinaryOp::Eq, upper.clone(), str_("A")),
+            "UPPER is not compiled inside an aggregation yet",
+        ),
+        (
+            cmp(BinaryOp::Eq, lower, str_("a")),
+            "LOWER is not compiled inside an aggregation yet",
+        ),
+        (
+            cmp(
+                BinaryOp::Eq,
+                bin(BinaryOp::Concat, s.clone(), s),
+                str_("aa"),
+            ),
+            "|| (string concatenation) is not compiled inside an aggregation yet",
+        ),
+    ];
+    for (e, reason) in cases {
+        match AggregateKernel::compile(Some(&e), &[], &count, 0) {
+            Err(CodegenError::NotCompiled(r)) => assert_eq!(r, reason),
+            other => panic!("{e} in an aggregation: {other:?}"),
+        }
+        // As a group key too.
+        let key = Expr::is_null(e.clone(), false);
+        match AggregateKernel::compile(None, &[key], &count, 0) {
+            Err(CodegenError::NotCompiled(r)) => assert_eq!(r, reason),
+            other => panic!("{e} as a key: {other:?}"),
+        }
+        check(&e);
+    }
+}
+
+fn ilike(arg: Expr, pattern: &str, negated: bool) -> Expr {
+    Expr::like(arg, pattern.into(), Some('\\'), true, negated).unwrap()
+}
+
+#[test]
+fn ilike_folds_ascii_and_hands_two_characters_to_the_interpreter() {
+    let patterns = [
+        "",
+        "%",
+        "mail",
+        "MAIL",
+        "Ma%",
+        "%IL",
+        "%ai%",
+        "air reg",
+        "AIR%",
+        "%Reg",
+        "%o b%",
+        "promo%",
+        "k",
+        "K",
+        "i",
+        "_",
+        "__",
+        "_ail",
+        "%k%",
+        "%i%",
+        "ki",
+        "k_",
+        "%_I",
+        "a%r%G",
+        "%S%S%",
+        "ss",
+        "%E",
+        "exactly12BYT",
+        "%Twelve Bytez",
+        "%\\%%",
+        "X%Y",
+        // The KELVIN SIGN lowercases to ASCII `k`: an ASCII pattern.
+        "\u{212A}%",
+    ];
+    for i in string_columns() {
+        for p in patterns {
+            for negated in [false, true] {
+                // The test batch has non-ASCII strings but neither special character.
+                assert!(!check(&ilike(col(i), p, negated)).batch, "{p} fell back");
+            }
+        }
+        // The Unicode batch has both special characters in every slice.
+        assert!(check(&ilike(col(i), "%k%", false)).unicode);
+        check(&ilike(str_("MaIl"), "mail", false));
+        assert!(check_everywhere(&ilike(str_("\u{212A}"), "k", false)).ascii);
+        check(&ilike(Expr::null(SqlType::Utf8), "a%", false));
+        // Needed only where the left side does not decide.
+        check(&bin(
+            BinaryOp::And,
+            cmp(BinaryOp::Gt, col(0), i32_(0)),
+            ilike(col(i), "%K%", true),
+        ));
+    }
+    assert_no_calls(&ilike(col(TYPES.len()), "%ai%", false));
+    assert_no_calls(&ilike(col(TYPES.len() + 2), "a%b_c%", false));
+    assert_no_calls(&ilike(col(TYPES.len() + 1), "AIR", false));
+}
+
+#[test]
+fn upper_and_lower_map_ascii_and_hand_the_rest_to_the_interpreter() {
+    use BinaryOp::*;
+    let upper = |e: Expr| Expr::func(Func::Upper, vec![e]).unwrap();
+    let lower = |e: Expr| Expr::func(Func::Lower, vec![e]).unwrap();
+    for i in string_columns() {
+        let next = TYPES.len() + (i + 1 - TYPES.len()) % string_types().len();
+        for s in [
+            "",
+            "MAIL",
+            "mail",
+            "AIR REG",
+            "PROMO BRASS",
+            "ABC",
+            "abc",
+            "?",
+        ] {
+            check(&cmp(Eq, upper(col(i)), str_(s)));
+            check(&cmp(Eq, lower(col(i)), str_(s)));
+        }
+        let fell_back = check(&cmp(Eq, upper(col(i)), str_("MAIL")));
+        assert!(fell_back.batch, "the test batch has non-ASCII strings");
+        check(&like(lower(col(i)), "a%", None, false));
+        check(&like(upper(col(i)), "%O_B%", None, true));
+        check(&ilike(upper(col(i)), "%mo%", false));
+        check(&cmp(Lt, upper(col(i)), col(i)));
+        check(&cmp(Eq, lower(upper(col(i))), lower(col(next))));
+        check(&cmp(GtEq, upper(lower(col(i))), upper(col(i))));
+        check(&Expr::is_null(upper(col(i)), false));
+        check(&cmp(
+            Eq,
+            Expr::func(Func::Length, vec![lower(col(i))]).unwrap(),
+            i32_(3),
+        ));
+        let sub = Expr::func(
+            Func::Substring,
+            vec![upper(col(i)), lit(Scalar::Int(2), SqlType::Int64)],
+        )
+        .unwrap();
+        check(&cmp(Eq, sub, str_("BC")));
+        let pick = Expr::case(
+            vec![(cmp(Gt, col(0), i32_(0)), upper(col(i)))],
+            Some(lower(col(next))),
+            SqlType::Utf8,
+        )
+        .unwrap();
+        check(&cmp(Eq, pick, str_("abc")));
+        // Only where needed.
+        check(&bin(
+            Or,
+            Expr::is_null(col(i), false),
+            cmp(Eq, upper(col(i)), str_("ABC")),
+        ));
+    }
+    check(&cmp(Eq, upper(str_("abc")), str_("ABC")));
+    assert!(check_everywhere(&cmp(Eq, lower(str_("ÀB")), str_("àb"))).ascii);
+    check(&Expr::is_null(upper(Expr::null(SqlType::Utf8)), true));
+    assert_no_calls(&cmp(Eq, upper(col(TYPES.len())), str_("MAIL")));
+    assert_no_calls(&like(lower(col(TYPES.len() + 2)), "a%", None, false));
+}
+
+#[test]
+fn concatenation_builds_strings_in_the_scratch_area() {
+    use BinaryOp::*;
+    let cat = |l: Expr, r: Expr| bin(Concat, l, r);
+    for i in string_columns() {
+        let next = TYPES.len() + (i + 1 - TYPES.len()) % string_types().len();
+        for s in ["", "aa", "abcabc", "ab", "PROMOPROMO", "日本日本"] {
+            check(&cmp(Eq, cat(col(i), col(i)), str_(s)));
+        }
+        check(&cmp(Eq, cat(col(i), str_("x")), str_("abcx")));
+        check(&cmp(Eq, cat(str_("pre "), col(i)), str_("pre abc")));
+        check(&like(cat(col(i), str_("!")), "%c!", None, false));
+        check(&cmp(Lt, cat(col(i), col(next)), col(i)));
+        check(&Expr::is_null(
+            cat(col(i), Expr::null(SqlType::Utf8)),
+            false,
+        ));
+        check(&Expr::is_null(cat(col(i), col(next)), true));
+        let four = cat(cat(col(i), str_("-")), cat(col(next), col(i)));
+        check(&cmp(GtEq, four.clone(), str_("a")));
+        check(&cmp(
+            Eq,
+            Expr::func(Func::Length, vec![four]).unwrap(),
+            i32_(5),
+        ));
+        check(&cmp(
+            Eq,
+            Expr::func(Func::Upper, vec![cat(col(i), col(next))]).unwrap(),
+            str_("ABCAB"),
+        ));
+        check(&ilike(cat(col(i), col(next)), "%C%", false));
+        let pick = Expr::case(
+            vec![(cmp(Gt, col(0), i32_(0)), cat(col(i), str_("+")))],
+            Some(cat(str_("long literal over twelve bytes "), col(next))),
+            SqlType::Utf8,
+        )
+        .unwrap();
+        check(&cmp(NotEq, pick, str_("abc+")));
+        let sub = Expr::func(
+            Func::Substring,
+            vec![
+                cat(col(i), col(i)),
+                lit(Scalar::Int(2), SqlType::Int64),
+                lit(Scalar::Int(3), SqlType::Int64),
+            ],
+        )
+        .unwrap();
+        check(&cmp(Eq, sub, str_("bca")));
+    }
+    check(&cmp(Eq, cat(str_("a"), str_("b")), str_("ab")));
+    assert_no_calls(&cmp(
+        Eq,
+        cat(col(TYPES.len()), col(TYPES.len() + 2)),
+        str_("ab"),
+    ));
+}
+
+/// A scratch area too small for some rows (a bug in its sizing) makes them fall back; rows
+/// whose strings are NULL or fit do not, and nothing is read or written past the area.
+#[test]
+fn a_short_scratch_area_falls_back() {
+    use BinaryOp::*;
+    let cat = |l: Expr, r: Expr| bin(Concat, l, r);
+    let s = col(TYPES.len());
+    let upper = |e: Expr| Expr::func(Func::Upper, vec![e]).unwrap();
+    // Each predicate, whether it writes bytes for an empty string, and whether it is NULL on
+    // every row.
+    let exprs = [
+        (
+            cmp(Eq, cat(s.clone(), s.clone()), str_("abcabc")),
+            false,
+            false,
+        ),
+        (
+            Expr::is_null(cat(s.clone(), Expr::null(SqlType::Utf8)), false),
+            false,
+            true,
+        ),
+        (
+            like(cat(s.clone(), str_("x")), "%cx", None, false),
+            true,
+            false,
+        ),
+        (
+            cmp(Lt, upper(cat(s.clone(), s.clone())), str_("B")),
+            false,
+            false,
+        ),
+    ];
+    let b = ascii_batch();
+    // A NULL and an empty string.
+    let empty = b.slice(0, 2);
+    for (e, writes_for_empty, all_null) in &exprs {
+        let kernel = FilterKernel::compile(e, 2).unwrap();
+        for bytes in [0, 1, 3, 7, 40] {
+            for slice in [b.clone(), b.slice(5, 70)] {
+                match kernel.filter_with_scratch(&slice, bytes).unwrap() {
+                    None => assert!(bytes < 60, "{e}: {bytes} bytes fall back"),
+                    Some(mask) => {
+                        assert_eq!(mask, interp::evaluate_predicate(e, &slice).unwrap(), "{e}")
+                    }
+                }
+            }
+            if !writes_for_empty {
+                let mask = kernel.filter_with_scratch(&empty, bytes).unwrap();
+                assert_eq!(mask, Some(interp::evaluate_predicate(e, &empty).unwrap()));
+            }
+        }
+        let fell_back = kernel.filter_with_scratch(&b, 0).unwrap().is_none();
+        assert_eq!(fell_back, !all_null, "{e}");
+    }
+}
+
+#[test]
+fn scratch_needs_follow_the_strings_built() {
+    let s = col(TYPES.len());
+    let need = |e: &Expr| FilterKernel::compile(e, 0).unwrap().scratch_need();
+    let cat = |l: Expr, r: Expr| bin(BinaryOp::Concat, l, r);
+    let upper = |e: Expr| Expr::func(Func::Upper, vec![e]).unwrap();
+    assert!(need(&cmp(BinaryOp::Eq, s.clone(), str_("a"))).is_zero());
+    assert!(need(&ilike(s.clone(), "a%", false)).is_zero());
+    let e = cmp(
+        BinaryOp::Eq,
+        upper(cat(s.clone(), cat(str_("xyz"), s.clone()))),
+        str_("a"),
+    );
+    // Each string built counts: xyz || s: 3 + M; s || that: 3 + 2M; UPPER of it: 3 + 2M.
+    let n = need(&e);
+    assert_eq!((n.per_max_len, n.constant), (5, 9));
+    assert_eq!(n.bytes(10), Some(59));
+    assert_eq!(n.bytes(u64::MAX), None);
 }
 
 #[test]
@@ -1246,8 +1648,14 @@ impl Gen {
                 Scalar::Decimal([0, 5, -5, max, -max, 100][self.below(6) as usize])
             }
             SqlType::Utf8 => {
-                let i = self.below(STRINGS.len() as u64) as usize;
-                Scalar::Utf8(STRINGS[i].unwrap_or("abc").into())
+                let i = self.below((STRINGS.len() + CASE_STRINGS.len()) as u64) as usize;
+                let s = STRINGS
+                    .iter()
+                    .chain(&CASE_STRINGS)
+                    .nth(i)
+                    .copied()
+                    .flatten();
+                Scalar::Utf8(s.unwrap_or("abc").into())
             }
             _ => Scalar::Null,
         };
@@ -1292,11 +1700,19 @@ impl Gen {
             },
             SqlType::Decimal { .. } => self.decimal(ty, d),
             t if t.is_integer() || t.is_float() => self.number(t, d),
-            SqlType::Utf8 => {
-                let c = self.boolean(d);
-                let v = self.expr(ty, d);
-                Expr::case(vec![(c, v)], Some(self.expr(ty, d)), ty).unwrap()
-            }
+            SqlType::Utf8 => match self.below(4) {
+                0 => {
+                    let c = self.boolean(d);
+                    let v = self.expr(ty, d);
+                    Expr::case(vec![(c, v)], Some(self.expr(ty, d)), ty).unwrap()
+                }
+                1 => {
+                    let f = [Func::Upper, Func::Lower][self.below(2) as usize];
+                    Expr::func(f, vec![self.expr(ty, d)]).unwrap()
+                }
+                2 => bin(BinaryOp::Concat, self.expr(ty, d), self.expr(ty, d)),
+                _ => self.expr(ty, 0),
+            },
             _ => self.literal(ty),
         }
     }
@@ -1444,10 +1860,14 @@ impl Gen {
                     "_",
                     "a%b%",
                     "%e",
+                    "AIR%",
+                    "%Mail",
+                    "_K%",
                 ];
                 let p = patterns[self.below(patterns.len() as u64) as usize];
                 let s = self.expr(SqlType::Utf8, d);
-                Expr::like(s, p.into(), Some('\\'), false, self.below(2) == 0).unwrap()
+                let ilike = self.below(3) == 0;
+                Expr::like(s, p.into(), Some('\\'), ilike, self.below(2) == 0).unwrap()
             }
         }
     }
@@ -1462,9 +1882,10 @@ proptest! {
         let e = g.boolean(3);
         match FilterKernel::compile(&e, level) {
             Ok(kernel) => {
-                let b = batch();
-                for (offset, len) in [(0, ROWS), (3, 130), (70, 9)] {
-                    agree_on(&e, &kernel, &b.slice(offset, len));
+                for b in [batch(), ascii_batch(), unicode_batch()] {
+                    for (offset, len) in [(0, ROWS), (3, 130), (70, 9)] {
+                        agree_on(&e, &kernel, &b.slice(offset, len));
+                    }
                 }
             }
             Err(CodegenError::NotCompiled(_)) => {}

@@ -1,6 +1,7 @@
 //! The pipeline: runs a [`Plan`] over a stream of scan batches, filtering with a compiled
-//! [`FilterKernel`] when there is one and evaluating everything else with [`crate::interp`], then
-//! finishes it (distinct, sort, offset/limit, output types).
+//! [`FilterKernel`] when there is one (a batch the kernel hands back is filtered by the
+//! interpreter) and evaluating everything else with [`crate::interp`], then finishes it
+//! (distinct, sort, offset/limit, output types).
 
 use arrow::array::{
     Array, ArrayRef, BooleanArray, BooleanBufferBuilder, RecordBatch, RecordBatchOptions,
@@ -121,7 +122,9 @@ impl Where<'_> {
         let mask = match self.kernel {
             None => interp::evaluate_predicate(filter, &batch)?,
             Some(kernel) => match kernel.filter(&batch) {
-                Ok(mask) => mask,
+                Ok(Some(mask)) => mask,
+                // Some row needs the interpreter: it evaluates the whole batch.
+                Ok(None) => interp::evaluate_predicate(filter, &batch)?,
                 // The kernel reports the operation and row the interpreter fails at first; the
                 // interpreter words the message with the operands' values. If it disagrees
                 // (a bug), the kernel's error stands.

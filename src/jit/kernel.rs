@@ -16,7 +16,8 @@ use inkwell::OptimizationLevel;
 
 use super::initialize;
 use crate::codegen::{
-    self, CodegenError, ColumnArg, ColumnSlot, ErrorSite, FilterFn, KernelStatus, STATUS_LOST_ERROR,
+    self, CodegenError, ColumnArg, ColumnSlot, ErrorSite, FilterFn, KernelStatus, ScratchNeed,
+    STATUS_FALLBACK, STATUS_LOST_ERROR,
 };
 use crate::error::{Error, Result};
 use crate::ir::Expr;
@@ -74,7 +75,8 @@ pub struct CompileTiming {
     pub machine_code: Duration,
 }
 
-/// A compiled `WHERE` predicate: [`FilterKernel::filter`] turns a batch into a selection mask.
+/// A compiled `WHERE` predicate: [`FilterKernel::filter`] turns a batch into a selection mask,
+/// or tells the caller to evaluate the batch with the interpreter.
 ///
 /// The handle owns the LLVM context and the execution engine that hold the machine code, and
 /// frees them when dropped.
@@ -82,6 +84,7 @@ pub struct FilterKernel {
     entry: FilterFn,
     columns: Vec<ColumnSlot>,
     errors: Vec<ErrorSite>,
+    scratch: ScratchNeed,
     jit: Jitted,
 }
 
@@ -122,6 +125,7 @@ impl std::fmt::Debug for FilterKernel {
         f.debug_struct("FilterKernel")
             .field("columns", &self.columns)
             .field("errors", &self.errors)
+            .field("scratch", &self.scratch)
             .field("timing", &self.jit.timing)
             .finish_non_exhaustive()
     }
@@ -267,48 +271,98 @@ impl FilterKernel {
         expr: &Expr,
         optimize: Optimize,
     ) -> std::result::Result<FilterKernel, CodegenError> {
-        let (jit, address, (columns, errors)) =
+        let (jit, address, (columns, errors, scratch)) =
             Jitted::compile(optimize, codegen::ENTRY_NAME, |ctx, cpu, features| {
                 let f = codegen::compile_filter(ctx, expr, cpu, features)?;
-                Ok((f.module, (f.columns, f.errors)))
+                Ok((f.module, (f.columns, f.errors, f.scratch)))
             })?;
         // SAFETY: the entry function was built with exactly the `FilterFn` signature
-        // (`void (ptr, i64, ptr, ptr)`, C calling convention), and `address` is its machine code.
+        // (`void (ptr, i64, ptr, ptr, ptr, i64)`, C calling convention), and `address` is its
+        // machine code.
         let entry: FilterFn = unsafe { std::mem::transmute::<usize, FilterFn>(address) };
         Ok(FilterKernel {
             entry,
             columns,
             errors,
+            scratch,
             jit,
         })
     }
 
-    /// Evaluates the predicate over `batch`: a mask with no nulls, TRUE where the predicate is
-    /// TRUE. A row that fails (overflow, division by zero) is an error, as in the interpreter.
+    /// Evaluates the predicate over `batch`: `Some` mask with no nulls, TRUE where the predicate
+    /// is TRUE, or `None` when the kernel does not evaluate this batch exactly (some row needs
+    /// the interpreter, see [`STATUS_FALLBACK`]): the caller must then evaluate the predicate on
+    /// the batch with the interpreter, which gives the right mask or error by construction.
+    /// A row that fails (overflow, division by zero) is an error, as in the interpreter.
     /// A batch whose columns do not have the types the kernel was compiled for is an
     /// [`Error::Internal`], never undefined behaviour.
-    pub fn filter(&self, batch: &RecordBatch) -> Result<BooleanArray> {
+    ///
+    /// A kernel that builds strings gets a scratch area of [`ScratchNeed::bytes`] for the
+    /// batch's longest string. A batch whose built strings could add up to more than the
+    /// interpreter's limit for one batch (`i32::MAX` bytes, an error there) goes to the
+    /// interpreter whole.
+    pub fn filter(&self, batch: &RecordBatch) -> Result<Option<BooleanArray>> {
+        self.run(batch, None)
+    }
+
+    /// [`FilterKernel::filter`] with a scratch area of `bytes` bytes, whatever the kernel needs.
+    #[cfg(test)]
+    pub(crate) fn filter_with_scratch(
+        &self,
+        batch: &RecordBatch,
+        bytes: usize,
+    ) -> Result<Option<BooleanArray>> {
+        self.run(batch, Some(bytes))
+    }
+
+    /// Runs the kernel with a scratch area of `scratch_bytes`, or of what it needs.
+    fn run(
+        &self,
+        batch: &RecordBatch,
+        scratch_bytes: Option<usize>,
+    ) -> Result<Option<BooleanArray>> {
         let n = batch.num_rows();
         let inputs = KernelInputs::new(&self.columns, batch, "filter")?;
+        let mut scratch: Vec<u8> = vec![];
+        if let Some(bytes) = scratch_bytes {
+            scratch = vec![0; bytes];
+        } else if !self.scratch.is_zero() {
+            match self.scratch.bytes(inputs.max_string_len()) {
+                Some(bytes) if bytes.saturating_mul(n as u64) <= i32::MAX as u64 => {
+                    scratch = vec![0; bytes as usize];
+                }
+                _ => return Ok(None),
+            }
+        }
         let mut out = vec![0u64; n.div_ceil(64)];
         let mut status = KernelStatus::default();
         // SAFETY: `inputs.args` has one entry per slot, each describing a live array of the
         // slot's type with `n` rows (checked by `KernelInputs::new`; `inputs` owns the arrays);
-        // `out` has n.div_ceil(64) zeroed words; `status` is zeroed; `self` owns the engine that
-        // holds the code.
+        // `out` has n.div_ceil(64) zeroed words; `status` is zeroed; `scratch` is
+        // `scratch.len()` bytes of our own; `self` owns the engine that holds the code.
         unsafe {
             (self.entry)(
                 inputs.args.as_ptr(),
                 n as u64,
                 out.as_mut_ptr(),
                 &mut status,
+                scratch.as_mut_ptr(),
+                scratch.len() as u64,
             )
         };
+        if status.code == STATUS_FALLBACK {
+            return Ok(None);
+        }
         if status.code != 0 {
             return Err(self.error(status));
         }
         let bits = BooleanBuffer::new(Buffer::from_vec(out), 0, n);
-        Ok(BooleanArray::new(bits, None))
+        Ok(Some(BooleanArray::new(bits, None)))
+    }
+
+    /// The scratch bytes a row of this kernel needs.
+    pub fn scratch_need(&self) -> ScratchNeed {
+        self.scratch
     }
 
     /// The error a kernel status stands for.
@@ -349,7 +403,7 @@ impl FilterKernel {
 /// buffer tables they point into (kept alive as long as this value).
 pub(crate) struct KernelInputs {
     pub args: Vec<ColumnArg>,
-    _arrays: Vec<ArrayRef>,
+    arrays: Vec<ArrayRef>,
     _tables: Vec<Vec<*const u8>>,
 }
 
@@ -394,9 +448,29 @@ impl KernelInputs {
             .collect::<Result<Vec<ColumnArg>>>()?;
         Ok(KernelInputs {
             args,
-            _arrays: arrays,
+            arrays,
             _tables: tables,
         })
+    }
+
+    /// The length in bytes of the longest string of the string columns (0 without any), NULL
+    /// rows included: what the kernel may read.
+    pub(crate) fn max_string_len(&self) -> u64 {
+        let longest = |a: &ArrayRef| -> usize {
+            match a.data_type() {
+                DataType::Utf8 => a.as_string::<i32>().offsets().lengths().max(),
+                DataType::LargeUtf8 => a.as_string::<i64>().offsets().lengths().max(),
+                DataType::Utf8View => a
+                    .as_string_view()
+                    .views()
+                    .iter()
+                    .map(|v| *v as u32 as usize)
+                    .max(),
+                _ => None,
+            }
+            .unwrap_or(0)
+        };
+        self.arrays.iter().map(longest).max().unwrap_or(0) as u64
     }
 }
 

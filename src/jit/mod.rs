@@ -31,7 +31,8 @@
 //!     schema,
 //!     vec![Arc::new(Int32Array::from(vec![Some(1), None, Some(3)]))],
 //! )?;
-//! let mask = kernel.filter(&batch)?;
+//! // `None` would mean: evaluate this batch with the interpreter (`qjit::interp`).
+//! let mask = kernel.filter(&batch)?.ok_or("needs the interpreter")?;
 //! assert_eq!(mask.iter().collect::<Vec<_>>(), vec![Some(false), Some(false), Some(true)]);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```

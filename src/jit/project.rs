@@ -18,7 +18,7 @@ use arrow::datatypes::DataType;
 
 use super::kernel::{CompileTiming, Jitted, KernelInputs, Optimize};
 use crate::codegen::{
-    self, CodegenError, ColumnSlot, ErrorSite, KernelStatus, OutArg, ProjectFn, STATUS_NEED_ROOM,
+    self, CodegenError, ColumnSlot, KernelStatus, OutArg, ProjectFn, ScratchNeed, STATUS_NEED_ROOM,
 };
 use crate::error::{Error, Result};
 use crate::interp;
@@ -39,7 +39,7 @@ pub enum Output {
 pub struct ProjectKernel {
     entry: ProjectFn,
     columns: Vec<ColumnSlot>,
-    errors: Vec<ErrorSite>,
+    scratch: ScratchNeed,
     filter: Option<Expr>,
     exprs: Vec<Expr>,
     outputs: Vec<Output>,
@@ -65,7 +65,7 @@ impl ProjectKernel {
         exprs: &[Expr],
         optimize: Optimize,
     ) -> std::result::Result<ProjectKernel, CodegenError> {
-        let (jit, address, (columns, errors, outputs)) = Jitted::compile(
+        let (jit, address, (columns, scratch, outputs)) = Jitted::compile(
             optimize,
             codegen::PROJECT_ENTRY_NAME,
             |ctx, cpu, features| {
@@ -88,7 +88,7 @@ impl ProjectKernel {
                     outputs.push(output);
                 }
                 let m = codegen::compile_project(ctx, filter, &compiled, cpu, features)?;
-                Ok((m.module, (m.columns, m.errors, outputs)))
+                Ok((m.module, (m.columns, m.scratch, outputs)))
             },
         )?;
         // SAFETY: the entry function was built with exactly the `ProjectFn` signature
@@ -97,7 +97,7 @@ impl ProjectKernel {
         Ok(ProjectKernel {
             entry,
             columns,
-            errors,
+            scratch,
             filter: filter.cloned(),
             exprs: exprs.to_vec(),
             outputs,
@@ -118,6 +118,17 @@ impl ProjectKernel {
             return Ok(None);
         }
         let inputs = KernelInputs::new(&self.columns, batch, "projection")?;
+        // Scratch for the strings built per row; a batch whose strings could add up past the
+        // interpreter's limit goes to the interpreter whole.
+        let mut scratch: Vec<u8> = vec![];
+        if !self.scratch.is_zero() {
+            match self.scratch.bytes(inputs.max_string_len()) {
+                Some(bytes) if bytes.saturating_mul(n as u64) <= i32::MAX as u64 => {
+                    scratch = vec![0; bytes as usize];
+                }
+                _ => return self.interpret(batch),
+            }
+        }
         let types: Vec<SqlType> = self
             .outputs
             .iter()
@@ -148,6 +159,8 @@ impl ProjectKernel {
                     outs.as_ptr(),
                     sel.as_mut_ptr(),
                     &mut status,
+                    scratch.as_mut_ptr(),
+                    scratch.len() as u64,
                 )
             } as usize;
             if status.code == STATUS_NEED_ROOM {
@@ -160,7 +173,9 @@ impl ProjectKernel {
                 continue;
             }
             if status.code != 0 {
-                return Err(self.error(batch, status));
+                // A row the kernel does not evaluate (STATUS_FALLBACK) or an error: the
+                // interpreter evaluates the batch, and raises the error if there is one.
+                return self.interpret(batch);
             }
             break (rows, sel, buffers);
         };
@@ -214,32 +229,26 @@ impl ProjectKernel {
         Ok(Some(columns))
     }
 
-    /// The error of a batch the kernel failed on: the interpreter's (it filters, then
-    /// evaluates each expression in turn); the kernel's own only if the interpreter succeeds.
-    fn error(&self, batch: &RecordBatch, status: KernelStatus) -> Error {
-        let exact = (|| -> Result<()> {
-            let filtered = match &self.filter {
-                Some(f) => {
-                    let mask = interp::evaluate_predicate(f, batch)?;
-                    compute::filter_record_batch(batch, &mask)?
-                }
-                None => batch.clone(),
-            };
-            for e in &self.exprs {
-                interp::evaluate(e, &filtered)?;
+    /// The batch evaluated by the interpreter (filter, then each expression): for a batch the
+    /// kernel hands back ([`codegen::STATUS_FALLBACK`]) or fails on, so that results and errors
+    /// are the interpreter's.
+    fn interpret(&self, batch: &RecordBatch) -> Result<Option<Vec<ArrayRef>>> {
+        let filtered = match &self.filter {
+            Some(f) => {
+                let mask = interp::evaluate_predicate(f, batch)?;
+                compute::filter_record_batch(batch, &mask)?
             }
-            Ok(())
-        })();
-        if let Err(e) = exact {
-            return e;
+            None => batch.clone(),
+        };
+        if filtered.num_rows() == 0 {
+            return Ok(None);
         }
-        match self.errors.iter().find(|s| s.code == status.code) {
-            Some(site) => site.to_error(status.row),
-            None => Error::internal(format!(
-                "the compiled projection failed (code {}) where the interpreter does not",
-                status.code
-            )),
-        }
+        let columns = self
+            .exprs
+            .iter()
+            .map(|e| interp::evaluate(e, &filtered))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Some(columns))
     }
 
     /// The columns the kernel reads.

@@ -313,6 +313,8 @@ impl<'ctx> Lowerer<'_, 'ctx> {
                 };
                 self.substring(e, t, s, count)
             }
+            (Func::Upper, [x]) => self.change_case(x, true),
+            (Func::Lower, [x]) => self.change_case(x, false),
             (other, _) => not_compiled(format!("{} is not compiled yet", func_name(other))),
         }
     }

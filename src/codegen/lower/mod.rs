@@ -12,8 +12,15 @@
 //! on a row whose result is not used (divisors are made safe first). No helper is a call: wide
 //! arithmetic uses `i256` so that LLVM expands it inline.
 //!
+//! A filter kernel's lowerer may also give up on a row ([`Lowerer::allow_fallback`]): the row's
+//! code is then [`STATUS_FALLBACK`], the lowest code, which every combination of codes keeps
+//! (it wins over every error) unless the row does not need the value (the right side of a
+//! decided `AND`/`OR`, a `CASE` part not taken), as for errors. Strings built by the kernel live
+//! in the row's scratch area ([`Lowerer::scratch_alloc`]).
+//!
 //! Here: leaves, comparisons, logic, `IN`, `CASE`; in `arith`: arithmetic; in `cast`: casts and
-//! functions; in `strings`: `VARCHAR` columns and literals, string comparisons and `LIKE`.
+//! functions; in `strings`: `VARCHAR` columns and literals, string comparisons, `[I]LIKE`,
+//! `UPPER`, `LOWER` and `||`.
 
 mod arith;
 mod cast;
@@ -32,7 +39,8 @@ use inkwell::types::{BasicType, BasicTypeEnum, IntType};
 use inkwell::values::{BasicValue, BasicValueEnum, FloatValue, IntValue, PointerValue};
 use inkwell::{FloatPredicate, IntPredicate};
 
-use super::{not_compiled, CodegenError, ColumnSlot, ErrorKind, ErrorSite};
+use super::kernel::ScratchNeed;
+use super::{not_compiled, CodegenError, ColumnSlot, ErrorKind, ErrorSite, STATUS_FALLBACK};
 use crate::error::Error;
 use crate::ir::{BinaryOp, Expr, Literal, Scalar, SqlType, UnaryOp};
 
@@ -75,6 +83,20 @@ pub(super) struct Lowerer<'a, 'ctx> {
     /// The last error rank handed out.
     nodes: u64,
     i256: IntType<'ctx>,
+    /// The row's scratch area, when constructs may fall back to the interpreter (filter kernels
+    /// only, see [`Lowerer::allow_fallback`]).
+    scratch: Option<Scratch<'ctx>>,
+    /// The scratch bytes the strings built so far need per row.
+    scratch_need: ScratchNeed,
+}
+
+/// A filter row's scratch area: a bump allocator that starts empty on every row.
+struct Scratch<'ctx> {
+    base: PointerValue<'ctx>,
+    /// Its size in bytes (`i64`).
+    capacity: IntValue<'ctx>,
+    /// The bytes handed out so far in this row (`i64`, at most `capacity`).
+    used: IntValue<'ctx>,
 }
 
 impl<'a, 'ctx> Lowerer<'a, 'ctx> {
@@ -101,7 +123,75 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
             errors: vec![],
             nodes: 0,
             i256,
+            scratch: None,
+            scratch_need: ScratchNeed::default(),
         })
+    }
+
+    /// Lets constructs report [`STATUS_FALLBACK`] for rows they do not evaluate, and build
+    /// strings in the row's scratch area: `capacity` (`i64`) bytes at `base`. Only a filter
+    /// kernel, whose caller runs the interpreter on such a batch, may allow it; without it those
+    /// constructs are not compiled.
+    pub fn allow_fallback(&mut self, base: PointerValue<'ctx>, capacity: IntValue<'ctx>) {
+        self.scratch = Some(Scratch {
+            base,
+            capacity,
+            used: self.ctx.i64_type().const_zero(),
+        });
+    }
+
+    /// The scratch bytes a row needs for the strings lowered so far.
+    pub fn scratch_need(&self) -> ScratchNeed {
+        self.scratch_need
+    }
+
+    /// Fails with "`what` is not compiled inside an aggregation yet" unless the fallback is
+    /// allowed.
+    fn require_fallback(&self, what: &str) -> R<()> {
+        if self.scratch.is_none() {
+            return not_compiled(format!("{what} is not compiled inside an aggregation yet"));
+        }
+        Ok(())
+    }
+
+    /// `i32`: `cond ? STATUS_FALLBACK : 0`.
+    fn fallback_where(&self, cond: IntValue<'ctx>) -> R<IntValue<'ctx>> {
+        let code = self.ctx.i32_type().const_int(STATUS_FALLBACK, false);
+        Ok(self
+            .b
+            .build_select(cond, code, self.no_error(), "fallback")?
+            .into_int_value())
+    }
+
+    /// Hands out `len` (`i64`) bytes of the row's scratch area for a string of at most `bound`
+    /// bytes per row. Returns where they start and an `i1` that is false when they do not fit
+    /// (then nothing is handed out: the caller must write nothing, make its value a string it
+    /// may read, such as the empty one, and fall back where the value is valid).
+    fn scratch_alloc(
+        &mut self,
+        len: IntValue<'ctx>,
+        bound: ScratchNeed,
+    ) -> R<(PointerValue<'ctx>, IntValue<'ctx>)> {
+        let b = self.b;
+        let Some(s) = &self.scratch else {
+            return Err(Error::internal("scratch memory outside a filter kernel").into());
+        };
+        let (base, capacity, used) = (s.base, s.capacity, s.used);
+        // `used <= capacity`, so `capacity - used` does not wrap; `len` may be anything.
+        let room = b.build_int_sub(capacity, used, "scratch_room")?;
+        let fits = b.build_int_compare(IntPredicate::ULE, len, room, "scratch_fits")?;
+        // SAFETY (of the generated code): `used <= capacity`; not `inbounds` because a dangling
+        // base with capacity 0 is allowed.
+        let at = unsafe { b.build_gep(self.ctx.i8_type(), base, &[used], "scratch_at")? };
+        let end = b.build_int_add(used, len, "scratch_end")?;
+        let used = b
+            .build_select(fits, end, used, "scratch_used")?
+            .into_int_value();
+        if let Some(s) = &mut self.scratch {
+            s.used = used;
+        }
+        self.scratch_need = self.scratch_need.plus(bound);
+        Ok((at, fits))
     }
 
     /// The error sites registered while lowering.
@@ -164,7 +254,7 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
                 ty,
             } => match op {
                 BinaryOp::And | BinaryOp::Or => self.kleene(*op, left, right),
-                BinaryOp::Concat => not_compiled("|| (string concatenation) is not compiled yet"),
+                BinaryOp::Concat => self.concat(e, left, right),
                 _ => {
                     let l = self.lower(left)?;
                     let r = self.lower(right)?;

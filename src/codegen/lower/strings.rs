@@ -1,5 +1,6 @@
-//! `VARCHAR` in the row function: column reads in every layout, literals, byte-wise comparisons
-//! and `LIKE` with a constant pattern.
+//! `VARCHAR` in the row function: column reads in every layout, literals, byte-wise comparisons,
+//! `LIKE` and `ILIKE` with a constant pattern, and the strings a filter kernel builds: `UPPER`,
+//! `LOWER` and `||`.
 //!
 //! A string value is an LLVM `{ ptr, i64 }`: its first byte and its length in bytes. Where a
 //! value is NULL the pair still points at readable memory (or has length 0), so that every
@@ -10,7 +11,21 @@
 //! (`qjit_bytes_eq`, `qjit_str_cmp`, `qjit_str_find`), built on first use; nothing calls out of the
 //! module. `LIKE` patterns are specialized when compiled, as the interpreter does: no wildcard →
 //! equality, `abc%` → prefix, `%abc` → suffix, `%abc%` → byte search, `%` → any non-NULL string.
-//! Other patterns (with `_`, or more than one literal segment) and `ILIKE` are not compiled.
+//! Other patterns (with `_`, or more than one literal segment) run a matcher function generated
+//! for the pattern (`qjit_like_<n>`).
+//!
+//! `ILIKE` (filter kernels only) compiles when its lowercased pattern is ASCII: the same
+//! matchers then fold the value's bytes `A`–`Z` to `a`–`z` as they compare them. That is exactly
+//! the interpreter's Unicode `to_lowercase` matching on every string without U+0130 (`İ`, which
+//! lowercases to `i` and a combining dot) or U+212A (KELVIN SIGN, which lowercases to `k`): every
+//! other non-ASCII character lowercases to one non-ASCII character, which an ASCII pattern
+//! character never matches and `_` matches either way. A row whose string holds one of the two
+//! reports [`crate::codegen::STATUS_FALLBACK`].
+//!
+//! `UPPER` and `LOWER` (filter kernels only) map ASCII letters into the row's scratch area, as
+//! the interpreter does for ASCII strings; a row with a non-ASCII byte falls back. `||` copies
+//! both strings into the scratch area (NULL if either side is). The copies are explicit byte
+//! loops (the kernel's functions forbid the optimizer to turn them into `memcpy` calls).
 
 use inkwell::attributes::{Attribute, AttributeLoc};
 use inkwell::builder::Builder;
@@ -20,10 +35,11 @@ use inkwell::values::{BasicValueEnum, FunctionValue, IntValue, PointerValue};
 use inkwell::{AddressSpace, IntPredicate};
 
 use super::{Lowered, Lowerer, R};
+use crate::codegen::kernel::ScratchNeed;
 use crate::codegen::{not_compiled, StringLayout};
 use crate::error::Error;
 use crate::ir::like::{LikePattern, LikePiece as Piece, LikeShape};
-use crate::ir::{BinaryOp, Expr};
+use crate::ir::{BinaryOp, Expr, Func, Scalar, SqlType};
 
 /// Where a [`Lowerer::first_difference`] loop ends.
 struct FirstDifference<'ctx> {
@@ -242,8 +258,98 @@ impl<'ctx> Lowerer<'_, 'ctx> {
         q: PointerValue<'ctx>,
         n: IntValue<'ctx>,
     ) -> R<IntValue<'ctx>> {
-        let f = self.bytes_eq_fn()?;
+        self.bytes_eq_folding(p, q, n, false)
+    }
+
+    /// The first `n` bytes of `p` (folded to ASCII lowercase if `fold`) equal those of `q`.
+    fn bytes_eq_folding(
+        &self,
+        p: PointerValue<'ctx>,
+        q: PointerValue<'ctx>,
+        n: IntValue<'ctx>,
+        fold: bool,
+    ) -> R<IntValue<'ctx>> {
+        let f = self.bytes_eq_fn(fold)?;
         self.call(f, &[p.into(), q.into(), n.into()], "bytes_eq")
+    }
+
+    /// `a`, with the fallback code where it is a valid string that holds U+0130 or U+212A (the
+    /// characters whose Unicode lowercase is not ASCII folding, see the module docs).
+    fn fall_back_on_ascii_lowercase(&mut self, a: Lowered<'ctx>) -> R<Lowered<'ctx>> {
+        let (p, len) = self.string_parts(a.value)?;
+        let f = self.lowercases_to_ascii_fn()?;
+        let special = self.call(f, &[p.into(), len.into()], "lowercases_to_ascii")?;
+        let cond = self.b.build_and(a.valid, special, "ilike_fallback")?;
+        let fallback = self.fallback_where(cond)?;
+        Ok(Lowered {
+            err: self.first_error(a.err, fallback)?,
+            ..a
+        })
+    }
+
+    /// `UPPER(arg)` or `LOWER(arg)`: the ASCII case mapping of the string into the scratch area;
+    /// a valid string with a non-ASCII byte falls back (the interpreter maps it with Unicode's
+    /// rules).
+    pub(super) fn change_case(&mut self, arg: &Expr, upper: bool) -> R<Lowered<'ctx>> {
+        self.require_fallback(if upper { "UPPER" } else { "LOWER" })?;
+        let a = self.lower(arg)?;
+        let b = self.b;
+        let (p, len) = self.string_parts(a.value)?;
+        let (dst, fits) = self.scratch_alloc(len, string_bound(arg))?;
+        let n = b
+            .build_select(fits, len, self.ctx.i64_type().const_zero(), "case_n")?
+            .into_int_value();
+        let f = self.byte_map_fn(Some(upper))?;
+        let ascii = self.call(f, &[p.into(), dst.into(), n.into()], "ascii")?;
+        let ok = b.build_and(fits, ascii, "case_ok")?;
+        let cond = b.build_and(a.valid, b.build_not(ok, "case_bad")?, "case_fallback")?;
+        let err = self.first_error(a.err, self.fallback_where(cond)?)?;
+        // Without room the value is the empty string: later operations read it on every row.
+        Ok(Lowered {
+            value: self.make_string(dst, n)?,
+            valid: a.valid,
+            err,
+        })
+    }
+
+    /// `left || right`: both strings copied into the scratch area; NULL if either is NULL.
+    pub(super) fn concat(&mut self, e: &Expr, left: &Expr, right: &Expr) -> R<Lowered<'ctx>> {
+        self.require_fallback("|| (string concatenation)")?;
+        let l = self.lower(left)?;
+        let r = self.lower(right)?;
+        let b = self.b;
+        let i64t = self.ctx.i64_type();
+        let (lp, ll) = self.string_parts(l.value)?;
+        let (rp, rl) = self.string_parts(r.value)?;
+        let total = b.build_int_add(ll, rl, "concat_len")?;
+        let (dst, fits) = self.scratch_alloc(total, string_bound(e))?;
+        let n1 = b
+            .build_select(fits, ll, i64t.const_zero(), "concat_n1")?
+            .into_int_value();
+        let n2 = b
+            .build_select(fits, rl, i64t.const_zero(), "concat_n2")?
+            .into_int_value();
+        let copy = self.byte_map_fn(None)?;
+        self.call(copy, &[lp.into(), dst.into(), n1.into()], "copy_left")?;
+        // SAFETY (of the generated code): n1 + n2 bytes were handed out at `dst` (or none, and
+        // both are 0).
+        let dst2 = unsafe { b.build_gep(self.ctx.i8_type(), dst, &[n1], "concat_right")? };
+        self.call(copy, &[rp.into(), dst2.into(), n2.into()], "copy_right")?;
+        let valid = b.build_and(l.valid, r.valid, "valid")?;
+        let cond = b.build_and(
+            valid,
+            b.build_not(fits, "concat_no_room")?,
+            "concat_fallback",
+        )?;
+        let err = self.first_error(l.err, r.err)?;
+        let err = self.first_error(err, self.fallback_where(cond)?)?;
+        // Without room the value is the empty string: later operations read it on every row.
+        let len = b.build_int_add(n1, n2, "concat_len")?;
+        Ok(Lowered {
+            value: self.make_string(dst, len)?,
+            valid,
+            err,
+        })
     }
 
     /// `arg [NOT] LIKE pattern [ESCAPE escape]`, for the pattern shapes that specialize.
@@ -255,18 +361,32 @@ impl<'ctx> Lowerer<'_, 'ctx> {
         case_insensitive: bool,
         negated: bool,
     ) -> R<Lowered<'ctx>> {
+        let mut parsed = LikePattern::parse(pattern, escape);
         if case_insensitive {
-            return not_compiled("ILIKE is not compiled yet");
+            self.require_fallback("ILIKE")?;
+            parsed = parsed.lowercased();
+            let ascii = parsed.segments.iter().flatten().all(|p| match p {
+                Piece::Text(t) => t.is_ascii(),
+                Piece::One => true,
+            });
+            if !ascii {
+                return not_compiled("ILIKE with a non-ASCII pattern is not compiled yet");
+            }
         }
-        let parsed = LikePattern::parse(pattern, escape);
+        let fold = case_insensitive;
         let shape = parsed.shape();
         let segments = parsed.segments;
         let a = self.lower(arg)?;
         let b = self.b;
         let i64t = self.ctx.i64_type();
         let (p, len) = self.string_parts(a.value)?;
+        let a = if case_insensitive {
+            self.fall_back_on_ascii_lowercase(a)?
+        } else {
+            a
+        };
         let Some(shape) = shape else {
-            let f = self.like_matcher_fn(&segments)?;
+            let f = self.like_matcher_fn(&segments, fold)?;
             let matched = self.call(f, &[p.into(), len.into()], "like")?;
             return self.like_result(matched, a, negated);
         };
@@ -274,7 +394,12 @@ impl<'ctx> Lowerer<'_, 'ctx> {
             LikeShape::Any => self.bool_const(true),
             LikeShape::Equals(s) => {
                 let (q, n) = self.string_parts(self.string_literal(s)?)?;
-                self.string_eq(p, len, q, n)?
+                let same_len = b.build_int_compare(IntPredicate::EQ, len, n, "same_len")?;
+                let count = b
+                    .build_select(same_len, n, i64t.const_zero(), "eq_n")?
+                    .into_int_value();
+                let bytes = self.bytes_eq_folding(p, q, count, fold)?;
+                b.build_and(same_len, bytes, "str_eq")?
             }
             LikeShape::StartsWith(s) | LikeShape::EndsWith(s) => {
                 let (q, n) = self.string_parts(self.string_literal(s)?)?;
@@ -292,12 +417,12 @@ impl<'ctx> Lowerer<'_, 'ctx> {
                 } else {
                     p
                 };
-                let bytes = self.bytes_eq(start, q, count)?;
+                let bytes = self.bytes_eq_folding(start, q, count, fold)?;
                 b.build_and(fits, bytes, "affix")?
             }
             LikeShape::Contains(s) => {
                 let (q, n) = self.string_parts(self.string_literal(s)?)?;
-                let f = self.str_find_fn()?;
+                let f = self.str_find_fn(fold)?;
                 self.call(f, &[p.into(), len.into(), q.into(), n.into()], "contains")?
             }
         };
@@ -544,7 +669,10 @@ impl<'ctx> Lowerer<'_, 'ctx> {
             .get_insert_block()
             .and_then(|bb| bb.get_parent())
             .ok_or_else(|| Error::internal("the builder is outside the row function"))?;
-        for key in ["target-cpu", "target-features", "no-builtins"] {
+        let keys = ["target-cpu", "target-features"]
+            .into_iter()
+            .chain(crate::codegen::kernel::NO_LIBRARY_CALLS);
+        for key in keys {
             if let Some(a) = row_fn.get_string_attribute(AttributeLoc::Function, key) {
                 f.add_attribute(AttributeLoc::Function, a);
             }
@@ -579,6 +707,7 @@ impl<'ctx> Lowerer<'_, 'ctx> {
         b: &Builder<'ctx>,
         f: FunctionValue<'ctx>,
         (p, q, n): (PointerValue<'ctx>, PointerValue<'ctx>, IntValue<'ctx>),
+        fold: bool,
     ) -> R<FirstDifference<'ctx>> {
         let ctx = self.ctx;
         let (i8t, i64t) = (ctx.i8_type(), ctx.i64_type());
@@ -604,6 +733,7 @@ impl<'ctx> Lowerer<'_, 'ctx> {
             )
         };
         let x = b.build_load(i8t, pa, "x")?.into_int_value();
+        let x = if fold { Self::ascii_fold(b, x)? } else { x };
         let y = b.build_load(i8t, qa, "y")?.into_int_value();
         let ne = b.build_int_compare(IntPredicate::NE, x, y, "ne")?;
         let next = b.build_int_add(iv, i64t.const_int(1, false), "next")?;
@@ -617,13 +747,34 @@ impl<'ctx> Lowerer<'_, 'ctx> {
         })
     }
 
-    /// `i1 qjit_bytes_eq(ptr p, ptr q, i64 n)`: the first `n` bytes are equal.
-    fn bytes_eq_fn(&self) -> R<FunctionValue<'ctx>> {
+    /// The byte `x` with `A`–`Z` mapped to `a`–`z` (branch-free).
+    fn ascii_fold(b: &Builder<'ctx>, x: IntValue<'ctx>) -> R<IntValue<'ctx>> {
+        let t = x.get_type();
+        let from_a = b.build_int_sub(x, t.const_int(b'A' as u64, false), "from_a")?;
+        let upper = b.build_int_compare(
+            IntPredicate::ULT,
+            from_a,
+            t.const_int(26, false),
+            "is_upper",
+        )?;
+        let bit = b
+            .build_select(upper, t.const_int(0x20, false), t.const_zero(), "case_bit")?
+            .into_int_value();
+        Ok(b.build_or(x, bit, "folded")?)
+    }
+
+    /// `i1 qjit_bytes_eq(ptr p, ptr q, i64 n)`: the first `n` bytes are equal; with `fold`,
+    /// `qjit_bytes_eq_fold`: the bytes of `p` folded to ASCII lowercase equal those of `q`.
+    fn bytes_eq_fn(&self, fold: bool) -> R<FunctionValue<'ctx>> {
         let ctx = self.ctx;
         let ptr = ctx.ptr_type(AddressSpace::default());
         let bool_t = ctx.bool_type();
         self.helper(
-            "qjit_bytes_eq",
+            if fold {
+                "qjit_bytes_eq_fold"
+            } else {
+                "qjit_bytes_eq"
+            },
             bool_t,
             &[ptr.into(), ptr.into(), ctx.i64_type().into()],
             |b, f| {
@@ -633,7 +784,7 @@ impl<'ctx> Lowerer<'_, 'ctx> {
                     Self::param_int(f, 2)?,
                 );
                 b.position_at_end(ctx.append_basic_block(f, "entry"));
-                let scan = self.first_difference(b, f, (p, q, n))?;
+                let scan = self.first_difference(b, f, (p, q, n), fold)?;
                 b.position_at_end(scan.equal);
                 b.build_return(Some(&bool_t.const_int(1, false)))?;
                 b.position_at_end(scan.differ);
@@ -666,7 +817,7 @@ impl<'ctx> Lowerer<'_, 'ctx> {
                 b.position_at_end(ctx.append_basic_block(f, "entry"));
                 let shorter = b.build_int_compare(IntPredicate::ULT, pl, ql, "shorter")?;
                 let n = b.build_select(shorter, pl, ql, "n")?.into_int_value();
-                let scan = self.first_difference(b, f, (p, q, n))?;
+                let scan = self.first_difference(b, f, (p, q, n), false)?;
                 b.position_at_end(scan.differ);
                 let lt = b.build_int_compare(IntPredicate::ULT, scan.x, scan.y, "byte_lt")?;
                 let r = b.build_select(lt, minus, one, "byte_order")?;
@@ -684,16 +835,21 @@ impl<'ctx> Lowerer<'_, 'ctx> {
         )
     }
 
-    /// `i1 qjit_str_find(ptr p, i64 pl, ptr q, i64 ql)`: `q` occurs in `p` (byte search).
-    fn str_find_fn(&self) -> R<FunctionValue<'ctx>> {
-        let eq = self.bytes_eq_fn()?;
+    /// `i1 qjit_str_find(ptr p, i64 pl, ptr q, i64 ql)`: `q` occurs in `p` (byte search); with
+    /// `fold`, `qjit_str_find_fold`: in `p` folded to ASCII lowercase.
+    fn str_find_fn(&self, fold: bool) -> R<FunctionValue<'ctx>> {
+        let eq = self.bytes_eq_fn(fold)?;
         let ctx = self.ctx;
         let ptr = ctx.ptr_type(AddressSpace::default());
         let i64t = ctx.i64_type();
         let i8t = ctx.i8_type();
         let bool_t = ctx.bool_type();
         self.helper(
-            "qjit_str_find",
+            if fold {
+                "qjit_str_find_fold"
+            } else {
+                "qjit_str_find"
+            },
             bool_t,
             &[ptr.into(), i64t.into(), ptr.into(), i64t.into()],
             |b, f| {
@@ -929,10 +1085,11 @@ impl<'ctx> Matcher<'_, 'ctx> {
 }
 
 impl<'ctx> Lowerer<'_, 'ctx> {
-    /// `i1 qjit_like_<n>(ptr p, i64 len)`: the string matches the pattern of `segments`.
-    fn like_matcher_fn(&self, segments: &[Vec<Piece>]) -> R<FunctionValue<'ctx>> {
+    /// `i1 qjit_like_<n>(ptr p, i64 len)`: the string (folded to ASCII lowercase if `fold`)
+    /// matches the pattern of `segments`.
+    fn like_matcher_fn(&self, segments: &[Vec<Piece>], fold: bool) -> R<FunctionValue<'ctx>> {
         let ctx = self.ctx;
-        let bytes_eq = self.bytes_eq_fn()?;
+        let bytes_eq = self.bytes_eq_fn(fold)?;
         let bool_t = ctx.bool_type();
         let i64t = ctx.i64_type();
         let ptr = ctx.ptr_type(AddressSpace::default());
@@ -984,6 +1141,203 @@ impl<'ctx> Lowerer<'_, 'ctx> {
             return Err(Error::internal(format!("LLVM rejected the LIKE matcher {name}")).into());
         }
         Ok(f)
+    }
+}
+
+impl<'ctx> Lowerer<'_, 'ctx> {
+    /// `i1 qjit_lowercases_to_ascii(ptr p, i64 len)`: the string holds U+0130 (bytes `C4 B0`)
+    /// or U+212A (bytes `E2 84 AA`). In UTF-8 these byte sequences are those characters and
+    /// nothing else.
+    fn lowercases_to_ascii_fn(&self) -> R<FunctionValue<'ctx>> {
+        let ctx = self.ctx;
+        let ptr = ctx.ptr_type(AddressSpace::default());
+        let i64t = ctx.i64_type();
+        let i8t = ctx.i8_type();
+        let bool_t = ctx.bool_type();
+        self.helper(
+            "qjit_lowercases_to_ascii",
+            bool_t,
+            &[ptr.into(), i64t.into()],
+            |b, f| {
+                let (p, len) = (Self::param_ptr(f, 0)?, Self::param_int(f, 1)?);
+                let entry = ctx.append_basic_block(f, "entry");
+                let head = ctx.append_basic_block(f, "head");
+                let body = ctx.append_basic_block(f, "body");
+                let next_bb = ctx.append_basic_block(f, "next");
+                let found = ctx.append_basic_block(f, "found");
+                let missing = ctx.append_basic_block(f, "missing");
+                b.position_at_end(entry);
+                b.build_unconditional_branch(head)?;
+                b.position_at_end(head);
+                let i = b.build_phi(i64t, "i")?;
+                // The two bytes before `i` (0 before the start).
+                let prev = b.build_phi(i8t, "prev")?;
+                let prev2 = b.build_phi(i8t, "prev2")?;
+                let (iv, pv, p2v) = (
+                    i.as_basic_value().into_int_value(),
+                    prev.as_basic_value().into_int_value(),
+                    prev2.as_basic_value().into_int_value(),
+                );
+                let more = b.build_int_compare(IntPredicate::ULT, iv, len, "more")?;
+                b.build_conditional_branch(more, body, missing)?;
+                b.position_at_end(body);
+                // SAFETY (of the generated code): i < len.
+                let at = unsafe { b.build_in_bounds_gep(i8t, p, &[iv], "at")? };
+                let x = b.build_load(i8t, at, "byte")?.into_int_value();
+                let is = |v: IntValue<'ctx>, byte: u64, name: &str| {
+                    b.build_int_compare(IntPredicate::EQ, v, i8t.const_int(byte, false), name)
+                };
+                let dotted = b.build_and(is(pv, 0xC4, "c4")?, is(x, 0xB0, "b0")?, "dotted_i")?;
+                let kelvin = b.build_and(
+                    b.build_and(is(p2v, 0xE2, "e2")?, is(pv, 0x84, "x84")?, "e284")?,
+                    is(x, 0xAA, "aa")?,
+                    "kelvin",
+                )?;
+                let hit = b.build_or(dotted, kelvin, "hit")?;
+                b.build_conditional_branch(hit, found, next_bb)?;
+                b.position_at_end(next_bb);
+                let i2 = b.build_int_add(iv, i64t.const_int(1, false), "i2")?;
+                b.build_unconditional_branch(head)?;
+                i.add_incoming(&[(&i64t.const_zero(), entry), (&i2, next_bb)]);
+                prev.add_incoming(&[(&i8t.const_zero(), entry), (&x, next_bb)]);
+                prev2.add_incoming(&[(&i8t.const_zero(), entry), (&pv, next_bb)]);
+                b.position_at_end(found);
+                b.build_return(Some(&bool_t.const_int(1, false)))?;
+                b.position_at_end(missing);
+                b.build_return(Some(&bool_t.const_zero()))?;
+                Ok(())
+            },
+        )
+    }
+
+    /// `i1 qjit_copy(ptr src, ptr dst, i64 n)` (`upper` = `None`), `qjit_ascii_upper`
+    /// (`Some(true)`) or `qjit_ascii_lower` (`Some(false)`): writes the `n` bytes of `src` to
+    /// `dst`, with ASCII letters mapped to the case, and returns whether they are all ASCII. One
+    /// pass without early exit, so that it vectorizes.
+    fn byte_map_fn(&self, upper: Option<bool>) -> R<FunctionValue<'ctx>> {
+        let ctx = self.ctx;
+        let ptr = ctx.ptr_type(AddressSpace::default());
+        let i64t = ctx.i64_type();
+        let i8t = ctx.i8_type();
+        let bool_t = ctx.bool_type();
+        let name = match upper {
+            None => "qjit_copy",
+            Some(true) => "qjit_ascii_upper",
+            Some(false) => "qjit_ascii_lower",
+        };
+        self.helper(
+            name,
+            bool_t,
+            &[ptr.into(), ptr.into(), i64t.into()],
+            |b, f| {
+                let (src, dst, n) = (
+                    Self::param_ptr(f, 0)?,
+                    Self::param_ptr(f, 1)?,
+                    Self::param_int(f, 2)?,
+                );
+                let entry = ctx.append_basic_block(f, "entry");
+                let head = ctx.append_basic_block(f, "head");
+                let body = ctx.append_basic_block(f, "body");
+                let done = ctx.append_basic_block(f, "done");
+                b.position_at_end(entry);
+                b.build_unconditional_branch(head)?;
+                b.position_at_end(head);
+                let i = b.build_phi(i64t, "i")?;
+                let seen = b.build_phi(i8t, "seen")?;
+                let (iv, sv) = (
+                    i.as_basic_value().into_int_value(),
+                    seen.as_basic_value().into_int_value(),
+                );
+                let more = b.build_int_compare(IntPredicate::ULT, iv, n, "more")?;
+                b.build_conditional_branch(more, body, done)?;
+                b.position_at_end(body);
+                // SAFETY (of the generated code): i < n, and the caller has n bytes at both.
+                let (from, to) = unsafe {
+                    (
+                        b.build_in_bounds_gep(i8t, src, &[iv], "from")?,
+                        b.build_in_bounds_gep(i8t, dst, &[iv], "to")?,
+                    )
+                };
+                let x = b.build_load(i8t, from, "byte")?.into_int_value();
+                let y = match upper {
+                    None => x,
+                    Some(false) => Self::ascii_fold(b, x)?,
+                    Some(true) => {
+                        let from_a =
+                            b.build_int_sub(x, i8t.const_int(b'a' as u64, false), "from_a")?;
+                        let lower = b.build_int_compare(
+                            IntPredicate::ULT,
+                            from_a,
+                            i8t.const_int(26, false),
+                            "is_lower",
+                        )?;
+                        let bit = b
+                            .build_select(
+                                lower,
+                                i8t.const_int(0x20, false),
+                                i8t.const_zero(),
+                                "case_bit",
+                            )?
+                            .into_int_value();
+                        b.build_xor(x, bit, "upper")?
+                    }
+                };
+                b.build_store(to, y)?;
+                let seen2 = b.build_or(sv, x, "seen2")?;
+                let i2 = b.build_int_add(iv, i64t.const_int(1, false), "i2")?;
+                b.build_unconditional_branch(head)?;
+                i.add_incoming(&[(&i64t.const_zero(), entry), (&i2, body)]);
+                seen.add_incoming(&[(&i8t.const_zero(), entry), (&seen2, body)]);
+                b.position_at_end(done);
+                // All ASCII: no byte had its top bit set.
+                let ascii =
+                    b.build_int_compare(IntPredicate::SGE, sv, i8t.const_zero(), "all_ascii")?;
+                b.build_return(Some(&ascii))?;
+                Ok(())
+            },
+        )
+    }
+}
+
+/// The most bytes the string `e` (of type `VARCHAR`) can have in a row, as a [`ScratchNeed`]:
+/// a column counts as the longest string of the batch, a literal as its length. Strings the
+/// kernel builds are never longer than this (`UPPER`/`LOWER` of ASCII keep the length; longer
+/// Unicode mappings fall back).
+pub(super) fn string_bound(e: &Expr) -> ScratchNeed {
+    let column = ScratchNeed {
+        per_max_len: 1,
+        constant: 0,
+    };
+    match e {
+        Expr::Column(_) => column,
+        Expr::Literal(l) => match &l.value {
+            Scalar::Utf8(s) => ScratchNeed {
+                per_max_len: 0,
+                constant: s.len() as u64,
+            },
+            _ => ScratchNeed::default(),
+        },
+        Expr::Binary {
+            op: BinaryOp::Concat,
+            left,
+            right,
+            ..
+        } => string_bound(left).plus(string_bound(right)),
+        Expr::Func {
+            func: Func::Upper | Func::Lower | Func::Substring,
+            args,
+            ..
+        } => args.first().map_or(column, string_bound),
+        Expr::Case {
+            branches, else_, ..
+        } => branches
+            .iter()
+            .map(|(_, v)| v)
+            .chain(else_.as_deref())
+            .fold(ScratchNeed::default(), |acc, v| acc.either(string_bound(v))),
+        Expr::Cast { arg, .. } if arg.ty() == SqlType::Utf8 => string_bound(arg),
+        // Nothing else of type VARCHAR compiles; the kernel's own check covers a wrong guess.
+        _ => column,
     }
 }
 
