@@ -10,10 +10,10 @@ use std::sync::Arc;
 use arrow::array::{
     Array, ArrayRef, AsArray, BooleanArray, Date32Array, Decimal128Array, DictionaryArray,
     Float32Array, Float64Array, Int16Array, Int32Array, Int64Array, LargeStringArray, RecordBatch,
-    StringArray, StringViewArray, StringViewBuilder, UInt64Array,
+    StringArray, StringViewArray, StringViewBuilder, UInt16Array, UInt64Array,
 };
 use arrow::buffer::ScalarBuffer;
-use arrow::datatypes::{DataType, Field, Float32Type, Float64Type, Int32Type, Schema};
+use arrow::datatypes::{DataType, Field, Float32Type, Float64Type, Int32Type, Schema, UInt16Type};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 use qjit::exec::{EngineKind, PartEngine, QueryOptions, Source};
@@ -122,6 +122,10 @@ fn columns() -> Vec<(&'static str, DataType)> {
             "ds",
             DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8)),
         ),
+        (
+            "dl",
+            DataType::Dictionary(Box::new(DataType::UInt16), Box::new(DataType::LargeUtf8)),
+        ),
     ]
 }
 
@@ -218,18 +222,33 @@ fn column(
             }
             Arc::new(builder.finish())
         }
-        DataType::Dictionary(_, _) => {
+        DataType::Dictionary(key, _) => {
             // A dictionary with duplicate values and entries no key uses.
             let dict_len = 1 + rng.below(S.len());
-            let values = StringArray::from((0..dict_len).map(|_| rng.pick(S)).collect::<Vec<_>>());
-            let keys: Int32Array = valid
+            // Sometimes a NULL value that valid keys point at.
+            let null_value = nullable && rng.below(3) == 0;
+            let words: Vec<Option<&str>> = (0..dict_len)
+                .map(|_| {
+                    let x = rng.pick(S);
+                    (!null_value || rng.below(4) != 0).then_some(x)
+                })
+                .collect();
+            let keys: Vec<Option<usize>> = valid
                 .iter()
                 .map(|&v| {
-                    let x = rng.below(dict_len) as i32;
+                    let x = rng.below(dict_len);
                     v.then_some(x)
                 })
                 .collect();
-            Arc::new(DictionaryArray::<Int32Type>::try_new(keys, Arc::new(values)).unwrap())
+            if **key == DataType::Int32 {
+                let keys: Int32Array = keys.iter().map(|k| k.map(|k| k as i32)).collect();
+                let values = StringArray::from(words);
+                Arc::new(DictionaryArray::<Int32Type>::try_new(keys, Arc::new(values)).unwrap())
+            } else {
+                let keys: UInt16Array = keys.iter().map(|k| k.map(|k| k as u16)).collect();
+                let values = LargeStringArray::from(words);
+                Arc::new(DictionaryArray::<UInt16Type>::try_new(keys, Arc::new(values)).unwrap())
+            }
         }
         other => panic!("no generator for {other}"),
     };
@@ -288,7 +307,7 @@ fn table_spec() -> impl Strategy<Value = TableSpec> {
     ];
     (
         any::<u64>(),
-        proptest::collection::vec(size, 1..5),
+        proptest::collection::vec(size, 0..5),
         prop_oneof![Just(0u16), Just(u16::MAX), any::<u16>()],
         prop_oneof![Just(0usize), Just(2), Just(5), Just(12)],
     )
@@ -336,6 +355,22 @@ const KEYS: &[&str] = &[
     "l / k",
     "i + 1",
     "CAST(i AS BIGINT)",
+    "dl",
+    "SUBSTRING(s, 1, 2)",
+    "SUBSTRING(ds, 2)",
+    "LENGTH(vs)",
+    "CAST(f AS REAL)",
+    "r + 1",
+    "u % 7",
+    "-f",
+    "f + 0",
+    "CASE WHEN k > 1 THEN s ELSE vs END",
+    "COALESCE(vs, ls)",
+    "CASE WHEN b THEN d END",
+    "NULL",
+    "CAST(NULL AS INT)",
+    "1",
+    "'x'",
 ];
 
 /// What an aggregate argument can be given to.
@@ -379,6 +414,23 @@ const ARGS: &[(&str, ArgKind)] = &[
     ("COALESCE(k, 0)", ArgKind::Number),
     ("NULLIF(i, 0)", ArgKind::Number),
     ("dt + INTERVAL '1' MONTH", ArgKind::Ordered),
+    ("-f", ArgKind::Number),
+    ("r * r", ArgKind::Number),
+    ("CASE WHEN k > 1 THEN d END", ArgKind::Number),
+    ("u + 1", ArgKind::Number),
+    ("CAST(u AS DECIMAL(38,0))", ArgKind::Number),
+    ("k * 1.5", ArgKind::Number),
+    ("EXTRACT(DAY FROM dt)", ArgKind::Number),
+    ("LENGTH(vs)", ArgKind::Number),
+    ("k > 1", ArgKind::Ordered),
+    ("dl", ArgKind::Ordered),
+    ("CAST(f AS INT)", ArgKind::Number),
+    ("CAST(r AS BIGINT)", ArgKind::Number),
+    ("1", ArgKind::Number),
+    ("2.5", ArgKind::Number),
+    ("CAST(NULL AS BIGINT)", ArgKind::Number),
+    ("NULL", ArgKind::Ordered),
+    ("CAST(2.5 AS DOUBLE)", ArgKind::Number),
 ];
 
 const PREDICATES: &[&str] = &[
@@ -399,6 +451,10 @@ const PREDICATES: &[&str] = &[
     "i % 2 = 0",
     "k = 0",
     "FALSE",
+    "NULL",
+    "f > 0.5 OR NULL",
+    "ds = dl",
+    "vs < s",
 ];
 
 const HAVING: &[&str] = &[
@@ -557,10 +613,12 @@ fn render(result: &qjit::exec::QueryResult) -> Outcome {
     Outcome::Rows { types, rows }
 }
 
-/// Runs `sql` on `engine`: the outcome, and whether the aggregation ran compiled.
-fn run(source: &Source, sql: &str, engine: EngineKind) -> (Outcome, bool) {
+/// Runs `sql` on `engine` (kernels optimized at `opt_level`): the outcome, and whether the
+/// aggregation ran compiled.
+fn run(source: &Source, sql: &str, engine: EngineKind, opt_level: u8) -> (Outcome, bool) {
     let options = QueryOptions {
         engine,
+        opt_level,
         ..Default::default()
     };
     match qjit::exec::run(source, sql, &options) {
@@ -581,8 +639,13 @@ fn run(source: &Source, sql: &str, engine: EngineKind) -> (Outcome, bool) {
 /// Runs `sql` on both engines and requires the same outcome; returns Auto's outcome and whether
 /// it ran compiled.
 fn check(source: &Source, sql: &str) -> Result<(Outcome, bool), String> {
-    let (interp, _) = run(source, sql, EngineKind::Interp);
-    let (auto, compiled) = run(source, sql, EngineKind::Auto);
+    check_at(source, sql, qjit::jit::MAX_OPT_LEVEL)
+}
+
+/// [`check`] with kernels optimized at `opt_level`.
+fn check_at(source: &Source, sql: &str, opt_level: u8) -> Result<(Outcome, bool), String> {
+    let (interp, _) = run(source, sql, EngineKind::Interp, opt_level);
+    let (auto, compiled) = run(source, sql, EngineKind::Auto, opt_level);
     if interp != auto {
         return Err(format!(
             "engines disagree on\n  {sql}\ninterpreter: {interp:?}\nauto (compiled: {compiled}): {auto:?}"
@@ -617,12 +680,22 @@ fn compiled_aggregation_agrees_with_the_interpreter() {
         ..Config::default()
     });
     let tally = std::cell::RefCell::new(Tally::default());
-    let strategy = (table_spec(), proptest::collection::vec(query_spec(), 1..=4));
-    let result = runner.run(&strategy, |(table, queries)| {
+    // Mostly the default optimization level, sometimes another one.
+    let opt_level = prop_oneof![
+        3 => Just(qjit::jit::MAX_OPT_LEVEL),
+        1 => 0..=qjit::jit::MAX_OPT_LEVEL,
+    ];
+    let strategy = (
+        table_spec(),
+        proptest::collection::vec(query_spec(), 1..=4),
+        opt_level,
+    );
+    let result = runner.run(&strategy, |(table, queries, opt_level)| {
         let source = make_table(&table);
         for q in &queries {
             for sql in [q.ordered_sql(), q.sql()] {
-                let (outcome, compiled) = check(&source, &sql).map_err(TestCaseError::fail)?;
+                let (outcome, compiled) =
+                    check_at(&source, &sql, opt_level).map_err(TestCaseError::fail)?;
                 let mut t = tally.borrow_mut();
                 t.queries += 1;
                 if compiled {
