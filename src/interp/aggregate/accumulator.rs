@@ -9,9 +9,10 @@
 //! on the order rows arrive in; decimal sums are checked on every addition and against 38 digits
 //! at the end); sums of floats are `f64`. `AVG` keeps the exact sum and the count; at the end the
 //! sum becomes the nearest `f64` (one rounding; module `decimal_float` for decimals) and is
-//! divided by the count. An exact sum that overflows is [`Error::Overflow`] naming the call and
-//! what to cast its argument to. `MIN`/`MAX` keep integers, decimals and dates as `i128`, floats
-//! as `f64` (IEEE total order: NaN is the largest), strings as `String` (byte-wise).
+//! divided by the count. A float sum or average that is NaN comes out as the one canonical NaN.
+//! An exact sum that overflows is [`Error::Overflow`] naming the call and what to cast its
+//! argument to. `MIN`/`MAX` keep integers, decimals and dates as `i128`, floats as `f64` (IEEE
+//! total order: NaN is the largest), strings as `String` (byte-wise).
 
 use std::sync::Arc;
 
@@ -457,12 +458,19 @@ impl Accumulator {
                 }
             }
             State::Float { sums, counts } => {
+                // A NaN's sign and payload depend on which operand of an addition the hardware
+                // returns, which the compiler may swap: every NaN comes out as the one NaN.
                 let values = sums.iter().zip(&counts).map(|(s, c)| {
                     (*c > 0).then(|| {
-                        if func == AggFunc::Avg {
+                        let v = if func == AggFunc::Avg {
                             s / *c as f64
                         } else {
                             *s
+                        };
+                        if v.is_nan() {
+                            f64::NAN
+                        } else {
+                            v
                         }
                     })
                 });
