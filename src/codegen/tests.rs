@@ -1313,13 +1313,13 @@ fn fallback_constructs_are_not_compiled_inside_an_aggregation() {
         ),
     ];
     for (e, reason) in cases {
-        match AggregateKernel::compile(Some(&e), &[], &count, 0) {
+        match AggregateKernel::compile(Some(&e), &[], &count, crate::jit::Optimize::level(0)) {
             Err(CodegenError::NotCompiled(r)) => assert_eq!(r, reason),
             other => panic!("{e} in an aggregation: {other:?}"),
         }
         // As a group key too.
         let key = Expr::is_null(e.clone(), false);
-        match AggregateKernel::compile(None, &[key], &count, 0) {
+        match AggregateKernel::compile(None, &[key], &count, crate::jit::Optimize::level(0)) {
             Err(CodegenError::NotCompiled(r)) => assert_eq!(r, reason),
             other => panic!("{e} as a key: {other:?}"),
         }
