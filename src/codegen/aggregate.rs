@@ -306,16 +306,34 @@ pub fn compile_aggregate<'ctx>(
             .collect();
         let mut lowerer = Lowerer::new(ctx, &module, &b, row, params, &columns, slot_of)?;
         lowerer.start_after(rank);
-        let key_values: Vec<Lowered> = keys
+        // Keys read as raw views are lowered only where the group is not the previous row's.
+        let view_key = |k: usize| {
+            layout
+                .keys
+                .as_ref()
+                .is_some_and(|l| l.kinds[k] == KeyKind::Utf8View)
+        };
+        let key_values: Vec<Option<Lowered>> = keys
             .iter()
-            .map(|k| lowerer.lower(k))
+            .enumerate()
+            .map(|(k, e)| {
+                if view_key(k) {
+                    Ok(None)
+                } else {
+                    lowerer.lower(e).map(Some)
+                }
+            })
             .collect::<Result<_, _>>()?;
         let mut arg_values: Vec<Option<Lowered>> = (0..args.len()).map(|_| None).collect();
         for &i in &order {
             arg_values[i] = Some(lowerer.lower(args[i])?);
         }
         let mut err = i32t.const_zero();
-        for l in key_values.iter().chain(arg_values.iter().flatten()) {
+        for l in key_values
+            .iter()
+            .flatten()
+            .chain(arg_values.iter().flatten())
+        {
             err = lowerer.first_of(err, l.err)?;
         }
         let update_bb = b
@@ -332,7 +350,11 @@ pub fn compile_aggregate<'ctx>(
         let group = match &layout.keys {
             None => i64t.const_zero(),
             Some(key_layout) => {
-                let keyed: Vec<(&Expr, &Lowered)> = keys.iter().zip(&key_values).collect();
+                let keyed: Vec<(&Expr, Option<&Lowered>)> = keys
+                    .iter()
+                    .zip(&key_values)
+                    .map(|(e, l)| (e, l.as_ref()))
+                    .collect();
                 lowerer.group_id(&keyed, key_layout, &table)?
             }
         };
@@ -487,11 +509,25 @@ fn build_entry<'ctx>(
     let log_len0 = field(7, i64t.into(), "log_len")?;
     let log_len = b.build_alloca(i64t, "log_len_slot")?;
     b.build_store(log_len, log_len0)?;
-    // The previous row's group and key (none yet: addresses of an earlier batch may repeat).
-    let last_words = layout.keys.as_ref().map_or(0, |k| k.words()) + 1;
+    // Recent groups and keys (none yet: addresses of an earlier batch may repeat).
+    let last_words =
+        (layout.keys.as_ref().map_or(0, |k| k.words()) + 1) as u64 * super::lower::RECENT_KEYS;
     let last_t = i64t.array_type(last_words as u32);
     let last = b.build_alloca(last_t, "last_key")?;
-    b.build_store(last, last_t.const_zero())?;
+    // Empty entries: group word 0, one store per entry (not a memset of the whole cache).
+    let entry_words = layout.keys.as_ref().map_or(0, |k| k.words()) as u64 + 1;
+    for e in 0..super::lower::RECENT_KEYS {
+        // SAFETY (of the generated code): inside the cache.
+        let p = unsafe {
+            b.build_in_bounds_gep(
+                i64t,
+                last,
+                &[i64t.const_int(e * entry_words, false)],
+                "recent_entry",
+            )?
+        };
+        b.build_store(p, i64t.const_zero())?;
+    }
 
     // The state vectors: without keys, local copies of group 0 that stay in registers.
     let mut globals: Vec<PointerValue> = vec![];

@@ -27,6 +27,18 @@ use crate::ir::{BinaryOp, Expr, SqlType};
 /// The multiplier of the hash (from FxHash).
 const HASH_K: u64 = 0x517c_c1b7_2722_0a95;
 
+/// Entries of the per-batch cache of recent keys (a power of two): enough for every group of
+/// a low-cardinality `GROUP BY` (Q1 has 4), so that such keys skip the hash table.
+pub(in crate::codegen) const RECENT_KEYS: u64 = 64;
+
+/// Odd multipliers for the recent-key cache's hash.
+const RECENT_MULTIPLIERS: [u64; 4] = [
+    0x9e37_79b9_7f4a_7c15,
+    0xc2b2_ae3d_27d4_eb4f,
+    0x1656_67b1_9e37_79f9,
+    0xd6e8_feb8_6659_fd93,
+];
+
 /// The hash table of the kernel, as the update function sees it.
 pub(in crate::codegen) struct TableParams<'ctx> {
     /// `i64*`: the number of groups (read, and incremented by an insert).
@@ -39,8 +51,8 @@ pub(in crate::codegen) struct TableParams<'ctx> {
     pub hashes: PointerValue<'ctx>,
     /// `u64*`: each group's key record.
     pub keys: PointerValue<'ctx>,
-    /// `u64*`: the previous row's group + 1 (0: none yet in this batch), NULL mask and key
-    /// words, so that runs of equal keys skip the hash table.
+    /// `u64*`: [`RECENT_KEYS`] entries of a group + 1 (0: empty), NULL mask and key words:
+    /// recent keys of this batch, which skip the hash table.
     pub last: PointerValue<'ctx>,
 }
 
@@ -49,10 +61,12 @@ enum Word<'ctx> {
     Int(IntValue<'ctx>),
     /// A string's address and length (0 for NULL).
     Str(PointerValue<'ctx>, IntValue<'ctx>),
-    /// A view's two words (see [`KeyKind::Utf8View`]), and the string's address and length.
+    /// A view's two words (see [`KeyKind::Utf8View`]), the raw view (within one batch, equal
+    /// raw views are equal strings), and the string's address and length.
     View {
         w0: IntValue<'ctx>,
         w1: IntValue<'ctx>,
+        raw: (IntValue<'ctx>, IntValue<'ctx>),
         inline: IntValue<'ctx>,
         ptr: PointerValue<'ctx>,
         len: IntValue<'ctx>,
@@ -81,7 +95,7 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
     /// the id is known.
     pub(in crate::codegen) fn group_id(
         &mut self,
-        keys: &[(&Expr, &Lowered<'ctx>)],
+        keys: &[(&Expr, Option<&Lowered<'ctx>>)],
         layout: &KeyLayout,
         t: &TableParams<'ctx>,
     ) -> R<IntValue<'ctx>> {
@@ -92,10 +106,27 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         if keys.len() != layout.kinds.len() || keys.len() > 64 {
             return Err(Error::internal("group keys do not match their layout").into());
         }
-        // The words of the record and the NULL mask.
+        // The words of the record and the NULL mask. A `Utf8View` column key is read as its raw
+        // view first (`pending`): a run of equal keys needs nothing more, the rest is built on
+        // a miss.
         let mut nulls = i64t.const_zero();
         let mut words: Vec<Word<'ctx>> = vec![];
+        let mut pending: Vec<(usize, &Expr, IntValue<'ctx>, IntValue<'ctx>)> = vec![];
         for (k, ((expr, key), kind)) in keys.iter().zip(&layout.kinds).enumerate() {
+            if *kind == KeyKind::Utf8View {
+                let valid = self.column_valid(expr)?;
+                let (raw0, raw1) = self.view_raw(expr, valid)?;
+                let invalid = b.build_not(valid, "key_null")?;
+                let bit = b.build_int_z_extend(invalid, i64t, "key_null64")?;
+                let bit =
+                    b.build_left_shift(bit, i64t.const_int(k as u64, false), "key_null_bit")?;
+                nulls = b.build_or(nulls, bit, "nulls")?;
+                pending.push((words.len(), expr, raw0, raw1));
+                // A placeholder, replaced on a miss.
+                words.push(Word::Int(raw0));
+                continue;
+            }
+            let key = key.ok_or_else(|| Error::internal("a group key was not lowered"))?;
             let invalid = b.build_not(key.valid, "key_null")?;
             let bit = b.build_int_z_extend(invalid, i64t, "key_null64")?;
             let bit = b.build_left_shift(bit, i64t.const_int(k as u64, false), "key_null_bit")?;
@@ -146,8 +177,7 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
                     words.push(Word::Int(valid_or_zero(hi)?));
                 }
                 KeyKind::Utf8View => {
-                    let word = self.view_key(expr, key)?;
-                    words.push(word);
+                    return Err(Error::internal("a view key out of place").into());
                 }
                 KeyKind::Utf8 => {
                     let (p, len) = self.string_parts(key.value)?;
@@ -161,39 +191,50 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         }
         let stride = layout.words();
 
-        // The previous row's key: the same words (an address and length equal to the stored
-        // ones are the same string) are the same group.
+        // A recent key: the same words (an address and length, or a view, equal to the stored
+        // ones are the same string) are the same group. The cache starts empty in every batch.
         let flat: Vec<IntValue<'ctx>> = words
             .iter()
-            .map(|w| -> R<Vec<IntValue<'ctx>>> {
+            .enumerate()
+            .map(|(n, w)| -> R<Vec<IntValue<'ctx>>> {
+                if let Some((_, _, raw0, raw1)) = pending.iter().find(|p| p.0 == n) {
+                    return Ok(vec![*raw0, *raw1]);
+                }
                 Ok(match w {
                     Word::Int(v) => vec![*v],
                     Word::Str(p, len) => vec![b.build_ptr_to_int(*p, i64t, "addr")?, *len],
-                    Word::View {
-                        w0,
-                        w1,
-                        inline,
-                        ptr,
-                        ..
-                    } => {
-                        let addr = b.build_ptr_to_int(*ptr, i64t, "addr")?;
-                        vec![
-                            *w0,
-                            b.build_select(*inline, *w1, addr, "view_w1")?
-                                .into_int_value(),
-                        ]
-                    }
+                    // The raw view: the cache lives for one batch, whose views point into its
+                    // own buffers (no address needed on a hit).
+                    Word::View { raw, .. } => vec![raw.0, raw.1],
                 })
             })
             .collect::<R<Vec<_>>>()?
             .into_iter()
             .flatten()
             .collect();
+        // The entry of a small direct-mapped cache of recent keys (per batch): a multiply per
+        // word, the top bits pick one of RECENT_KEYS entries of `stride + 1` words.
+        let mut x = b.build_int_mul(nulls, i64t.const_int(HASH_K, false), "recent_h")?;
+        for (n, w) in flat.iter().enumerate() {
+            let k = RECENT_MULTIPLIERS[n % RECENT_MULTIPLIERS.len()];
+            let m = b.build_int_mul(*w, i64t.const_int(k, false), "recent_m")?;
+            x = b.build_xor(x, m, "recent_x")?;
+        }
+        let x = b.build_xor(
+            x,
+            b.build_right_shift(x, i64t.const_int(29, false), false, "recent_s")?,
+            "recent_mix",
+        )?;
+        let x = b.build_int_mul(x, i64t.const_int(HASH_K, false), "recent_m2")?;
+        let shift = 64 - RECENT_KEYS.trailing_zeros() as u64;
+        let entry = b.build_right_shift(x, i64t.const_int(shift, false), false, "recent_entry")?;
+        let entry_at =
+            b.build_int_mul(entry, i64t.const_int(stride as u64 + 1, false), "recent_at")?;
         let last_word = |n: usize| -> R<PointerValue<'ctx>> {
-            // SAFETY (of the generated code): `last` has `stride + 1` words.
-            Ok(unsafe {
-                b.build_in_bounds_gep(i64t, t.last, &[i64t.const_int(n as u64, false)], "last")?
-            })
+            let at = b.build_int_add(entry_at, i64t.const_int(n as u64, false), "recent_w")?;
+            // SAFETY (of the generated code): `last` has RECENT_KEYS entries of `stride + 1`
+            // words.
+            Ok(unsafe { b.build_in_bounds_gep(i64t, t.last, &[at], "last")? })
         };
         let cached = b
             .build_load(i64t, last_word(0)?, "last_group")?
@@ -219,6 +260,12 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         let hit_gid = b.build_int_sub(cached, i64t.const_int(1, false), "hit_gid")?;
         b.build_unconditional_branch(known)?;
         b.position_at_end(miss);
+        let memo = self.begin_branch();
+        for (n, expr, _, _) in &pending {
+            let key = self.lower(expr)?;
+            words[*n] = self.view_key(expr, &key)?;
+        }
+        self.end_branch(memo);
 
         // The hash.
         let mut h = self.mix(i64t.const_int(0x243f_6a88_85a3_08d3, false), nulls)?;
@@ -236,6 +283,7 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
                     inline,
                     ptr,
                     len,
+                    ..
                 } => {
                     let h = self.mix(h, *w0)?;
                     let w1 = b
@@ -314,6 +362,7 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
                     inline,
                     ptr,
                     len,
+                    ..
                 } => {
                     let s0 = self.load_word(record, at)?;
                     let s1 = self.load_word(record, at + 1)?;
@@ -408,10 +457,25 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         Ok(group.as_basic_value().into_int_value())
     }
 
-    /// The key words of a `Utf8View` column key: the view with the bytes past the length
-    /// zeroed (producers may leave garbage there), or for a long string its first word and the
-    /// address of its bytes; all zero for NULL.
-    fn view_key(&mut self, expr: &Expr, key: &Lowered<'ctx>) -> R<Word<'ctx>> {
+    /// The validity of a column key (`true` for a column that cannot be NULL).
+    fn column_valid(&self, expr: &Expr) -> R<IntValue<'ctx>> {
+        let Expr::Column(c) = expr else {
+            return Err(Error::internal("a view key that is not a column").into());
+        };
+        let slot = *self
+            .slot_of
+            .get(&c.index)
+            .ok_or_else(|| Error::internal(format!("column {} has no slot", c.index)))?;
+        if !self.slots[slot].nullable {
+            return Ok(self.bool_const(true));
+        }
+        let p = &self.cols[slot];
+        let vidx = self.b.build_int_add(p.validity_offset, self.row, "vidx")?;
+        self.read_bit(p.validity, vidx, Some(p.validity_mask))
+    }
+
+    /// The raw 16-byte view of a `Utf8View` column key as two words (zero where NULL).
+    fn view_raw(&self, expr: &Expr, valid: IntValue<'ctx>) -> R<(IntValue<'ctx>, IntValue<'ctx>)> {
         let (b, ctx) = (self.b, self.ctx);
         let i8t = ctx.i8_type();
         let i64t = ctx.i64_type();
@@ -439,15 +503,23 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
             }
             Ok(v.into_int_value())
         };
+        let zero = i64t.const_zero();
         let raw0 = load(view, "view_w0")?;
         let raw1 = load(view_hi, "view_w1")?;
+        Ok((
+            b.build_select(valid, raw0, zero, "w0v")?.into_int_value(),
+            b.build_select(valid, raw1, zero, "w1v")?.into_int_value(),
+        ))
+    }
+
+    /// The key words of a `Utf8View` column key: the view with the bytes past the length
+    /// zeroed (producers may leave garbage there), or for a long string its first word and the
+    /// address of its bytes; all zero for NULL.
+    fn view_key(&mut self, expr: &Expr, key: &Lowered<'ctx>) -> R<Word<'ctx>> {
+        let (b, ctx) = (self.b, self.ctx);
+        let i64t = ctx.i64_type();
         let zero = i64t.const_zero();
-        let raw0 = b
-            .build_select(key.valid, raw0, zero, "w0v")?
-            .into_int_value();
-        let raw1 = b
-            .build_select(key.valid, raw1, zero, "w1v")?
-            .into_int_value();
+        let (raw0, raw1) = self.view_raw(expr, key.valid)?;
         let len = b.build_and(raw0, i64t.const_int(u32::MAX as u64, false), "view_len")?;
         let inline =
             b.build_int_compare(IntPredicate::ULE, len, i64t.const_int(12, false), "inline")?;
@@ -492,6 +564,7 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         Ok(Word::View {
             w0,
             w1,
+            raw: (raw0, raw1),
             inline,
             ptr,
             len,

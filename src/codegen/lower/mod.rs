@@ -28,7 +28,7 @@ mod group;
 mod output;
 mod strings;
 
-pub(super) use group::TableParams;
+pub(super) use group::{TableParams, RECENT_KEYS};
 
 use std::collections::HashMap;
 
@@ -62,6 +62,7 @@ pub(super) struct ColumnParams<'ctx> {
 }
 
 /// One lowered node for the current row.
+#[derive(Clone, Copy)]
 pub(super) struct Lowered<'ctx> {
     /// The value in the node's LLVM type (`i1` for `BOOLEAN` and `NULL`); garbage where invalid.
     pub value: BasicValueEnum<'ctx>,
@@ -88,6 +89,9 @@ pub(super) struct Lowerer<'a, 'ctx> {
     scratch: Option<Scratch<'ctx>>,
     /// The scratch bytes the strings built so far need per row.
     scratch_need: ScratchNeed,
+    /// Nodes lowered so far in straight-line code, by their printed form: a subexpression that
+    /// occurs twice (Q1's `price * (1 - discount)` in two aggregates) is computed once.
+    memo: HashMap<String, Lowered<'ctx>>,
 }
 
 /// A filter row's scratch area: a bump allocator that starts empty on every row.
@@ -125,6 +129,7 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
             i256,
             scratch: None,
             scratch_need: ScratchNeed::default(),
+            memo: HashMap::new(),
         })
     }
 
@@ -221,7 +226,33 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
             .build_and(l.valid, l.value.into_int_value(), "is_true")?)
     }
 
+    /// Lowers `e` for the current row, reusing an equal subexpression lowered before.
     pub fn lower(&mut self, e: &Expr) -> R<Lowered<'ctx>> {
+        let key = match e {
+            Expr::Column(_) | Expr::Literal(_) => None,
+            e => Some(e.to_string()),
+        };
+        if let Some(l) = key.as_ref().and_then(|k| self.memo.get(k)) {
+            return Ok(*l);
+        }
+        let l = self.lower_node(e)?;
+        if let Some(k) = key {
+            self.memo.insert(k, l);
+        }
+        Ok(l)
+    }
+
+    /// Values lowered from here on may sit in a block that does not dominate what follows:
+    /// the memo of [`Lowerer::lower`] as it is now, to restore with [`Lowerer::end_branch`].
+    pub(super) fn begin_branch(&self) -> HashMap<String, Lowered<'ctx>> {
+        self.memo.clone()
+    }
+
+    pub(super) fn end_branch(&mut self, memo: HashMap<String, Lowered<'ctx>>) {
+        self.memo = memo;
+    }
+
+    fn lower_node(&mut self, e: &Expr) -> R<Lowered<'ctx>> {
         match e {
             Expr::Column(c) => {
                 if let Some(reason) = crate::codegen::kernel::unreadable_column(c) {
