@@ -6,7 +6,9 @@
 //! ```
 //!
 //! Execution time excludes loading and compiling: it is [`crate::exec::execute`] over the
-//! in-memory batches with the kernels already compiled. Each answer is checked against the
+//! in-memory batches with the kernels already compiled. Compile time is a cold compile: the
+//! kernel cache is emptied before each query (LLVM itself is loaded once, by a probe compile,
+//! before the first query). Each answer is checked against the
 //! reference answers of the scale factor when there are some (`<references>/<query>.csv`, as
 //! an independent engine printed them), otherwise against the first engine's answer. Floating
 //! columns match within a relative 1e-6, everything else exactly.

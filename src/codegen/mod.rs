@@ -1,21 +1,22 @@
-//! Code generation: lowers a typed `WHERE` predicate ([`Expr`]) to an LLVM module holding one
-//! filter kernel.
+//! Code generation: lowers the row loop of a typed plan to an LLVM module holding one kernel.
 //!
 //! ```text
-//! ir::Expr (BOOLEAN) ─compile_filter─▶ FilterModule { LLVM module, column slots, error sites }
-//!                                          └─▶ jit (verify, optimize, machine code) ─▶ FilterFn
+//! WHERE                      ─compile_filter────▶ FilterModule    ─▶ FilterFn    (selection bitmap)
+//! WHERE + SELECT expressions ─compile_project───▶ ProjectModule   ─▶ ProjectFn   (output buffers)
+//! WHERE + GROUP BY + aggs    ─compile_aggregate─▶ AggregateModule ─▶ AggregateFn (accumulators)
+//!                                  └─▶ jit (verify, optimize, machine code)
 //! ```
 //!
-//! The kernel ([`FilterFn`]) reads the columns the predicate uses through [`ColumnArg`]s and
-//! writes a selection bitmap: bit `i % 64` of word `i / 64` is set iff the predicate is TRUE for
-//! row `i` (NULL and FALSE are 0). Its loop processes 64 rows per output word, evaluating the whole
-//! predicate for a row branch-free in an `alwaysinline` internal row function, so that the
-//! optimizer can inline and vectorize it. Values and validity are computed separately for every
-//! node (SQL three-valued logic); errors (overflow, division by zero) are per-row error codes that
-//! count only where the interpreter would raise them: for valid operands whose value is needed
-//! (see [`crate::ir::expr`]). When a 64-row word saw an error the kernel scans the rest of the
-//! batch for the error the interpreter would raise (see [`ErrorSite`]), writes its code and row
-//! to [`KernelStatus`] and returns.
+//! Every kernel reads the columns it uses through [`ColumnArg`]s and works a word of 64 rows at a
+//! time: the filter's row function computes the selection bits of the word branch-free (so that
+//! the loop vectorizes), then the projection or aggregation row function runs for each selected
+//! row (count trailing zeros). Row functions are `alwaysinline` internal functions, inlined into
+//! the entry. Values and validity are computed separately for every node (SQL three-valued
+//! logic); errors (overflow, division by zero) are per-row error codes that count only where the
+//! interpreter would raise them: for valid operands whose value is needed (see
+//! `crate::ir::expr`), for rows the `WHERE` keeps. The filter kernel reports the first error's
+//! code and row ([`ErrorSite`]); the projection and aggregation kernels stop at a failing row,
+//! and the executor asks the interpreter for the exact error of that batch.
 //!
 //! `VARCHAR` values are `{ ptr, i64 }` pairs (the bytes and their length) in every column layout
 //! ([`StringLayout`]); comparisons, `IN`, `LIKE`, `ILIKE`, `LENGTH` and `SUBSTRING` (a pointer and
@@ -23,15 +24,16 @@
 //! the same module (see `lower::strings`). `UPPER`, `LOWER` and `||` write their result into a
 //! per-row scratch area ([`FilterFn`]'s `scratch`, sized by the caller from [`ScratchNeed`]).
 //!
-//! Some rows are cheaper to hand back than to compile for: a filter kernel reports the reserved
-//! code [`STATUS_FALLBACK`] when a row needs the interpreter (`ILIKE` on a string holding one of
-//! the two characters whose Unicode lowercase is ASCII, `UPPER`/`LOWER` of a non-ASCII string, a
-//! scratch area too small), and the caller then evaluates the whole batch with the interpreter.
-//! Such constructs compile only in filter kernels, not inside an aggregation kernel.
+//! Some rows are cheaper to hand back than to compile for: a filter or projection kernel reports
+//! the reserved code [`STATUS_FALLBACK`] when a row needs the interpreter (`ILIKE` on a string
+//! holding one of the two characters whose Unicode lowercase is ASCII, `UPPER`/`LOWER` of a
+//! non-ASCII string, a scratch area too small), and the caller then evaluates the whole batch
+//! with the interpreter. Such constructs do not compile inside an aggregation kernel, whose
+//! state cannot be handed back.
 //!
-//! Constructs this milestone does not compile (`ILIKE` with a non-ASCII pattern, casts from and
-//! to `VARCHAR`, …) make [`compile_filter`] return [`CodegenError::NotCompiled`] with a reason,
-//! and the executor falls back to the interpreter.
+//! Constructs that do not compile (`ILIKE` with a non-ASCII pattern, casts between floats and
+//! `VARCHAR`, …) are [`CodegenError::NotCompiled`] with a reason: the executor runs that part in
+//! the interpreter and `--explain` says why.
 
 mod aggregate;
 mod kernel;

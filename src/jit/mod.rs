@@ -1,14 +1,16 @@
 //! The LLVM JIT: target machine, optimization pipeline, execution engine and kernel handles.
 //!
 //! ```text
-//! ir::Expr ─codegen::compile_filter─▶ LLVM module (verified) ─default<On>─▶ optimized module
-//!          ─MCJIT─▶ machine code, owned by a FilterKernel (Send + Sync) ─▶ kernel cache
+//! plan parts ─codegen::compile_*─▶ LLVM module (verified) ─KERNEL_PIPELINE (or default<On>)─▶
+//!   optimized module ─MCJIT─▶ machine code, owned by a FilterKernel / ProjectKernel /
+//!   AggregateKernel (Send + Sync) ─▶ kernel cache (bounded, least recently used out)
 //! ```
 //!
 //! LLVM is initialized once per process. Each kernel is compiled in its own context and module
 //! for the host (triple, CPU name and features: the kernel functions carry `target-cpu` and
 //! `target-features` attributes, since MCJIT would otherwise target a generic CPU). Compiled
-//! kernels are cached per process ([`filter_kernel`]) by their printed IR and input types.
+//! kernels are cached per process ([`filter_kernel`], [`project_kernel`], [`aggregate_kernel`])
+//! by their printed IR, input types and nullability, and optimization.
 //!
 //! ```
 //! use std::sync::Arc;

@@ -65,7 +65,7 @@ enum Extremes {
 }
 
 /// Per-group state built outside the interpreter (by a compiled kernel), in the form the
-/// interpreter keeps it; see [`Accumulator::from_raw`].
+/// interpreter keeps it; see `Accumulator::from_raw`.
 #[derive(Debug)]
 pub enum RawState {
     /// `COUNT(*)`, `COUNT(x)`.
