@@ -31,9 +31,9 @@
 //! with the interpreter. Such constructs do not compile inside an aggregation kernel, whose
 //! state cannot be handed back.
 //!
-//! Constructs that do not compile (`ILIKE` with a non-ASCII pattern, casts between floats and
-//! `VARCHAR`, …) are [`CodegenError::NotCompiled`] with a reason: the executor runs that part in
-//! the interpreter and `--explain` says why.
+//! Constructs that do not compile (casts between floats and `VARCHAR` or from a float to a
+//! `DECIMAL`, which need shortest round-trip digits) are [`CodegenError::NotCompiled`] with a
+//! reason: the executor runs that part in the interpreter and `--explain` says why.
 
 mod aggregate;
 mod kernel;

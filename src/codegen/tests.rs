@@ -1247,23 +1247,14 @@ fn string_kernels_check_the_layout() {
 #[test]
 fn unsupported_constructs_name_themselves() {
     let s = col(TYPES.len());
-    assert_eq!(
-        not_compiled(&Expr::like(s.clone(), "é%".into(), None, true, false).unwrap()),
-        "ILIKE with a non-ASCII pattern is not compiled yet"
-    );
-    // İ lowercases to "i̇", which is not ASCII.
-    assert_eq!(
-        not_compiled(&Expr::like(s.clone(), "%\u{0130}".into(), None, true, false).unwrap()),
-        "ILIKE with a non-ASCII pattern is not compiled yet"
-    );
     let e = cmp(
         BinaryOp::Gt,
-        Expr::cast(col(4), SqlType::Float64).unwrap(),
-        lit(Scalar::Float(0.0), SqlType::Float64),
+        Expr::cast(col(3), dec(10, 2)).unwrap(),
+        lit(Scalar::Decimal(0), dec(10, 2)),
     );
     assert_eq!(
         not_compiled(&e),
-        "CAST from DECIMAL(15,2) to DOUBLE is not compiled yet"
+        "CAST from DOUBLE to DECIMAL(10,2) is not compiled yet"
     );
     let e = Expr::is_null(Expr::cast(col(0), SqlType::Utf8).unwrap(), false);
     assert_eq!(
@@ -1279,6 +1270,37 @@ fn unsupported_constructs_name_themselves() {
         not_compiled(&e),
         "CAST from VARCHAR to INTEGER is not compiled yet"
     );
+}
+
+/// `ILIKE` with a non-ASCII pattern (İ lowercases to "i̇", which is not ASCII) evaluates ASCII
+/// values and hands the others back; `CAST` from a decimal to a float divides exact operands
+/// and hands the others back.
+#[test]
+fn non_ascii_ilike_patterns_and_decimal_to_float() {
+    for s in string_columns() {
+        for pattern in ["é%", "%\u{0130}", "%B_", "ÀBC", "%a%é%"] {
+            check(&Expr::like(col(s), pattern.into(), None, true, false).unwrap());
+            check(&Expr::like(col(s), pattern.into(), None, true, true).unwrap());
+        }
+    }
+    for (c, ty) in [
+        (4, SqlType::Float64),
+        (4, SqlType::Float32),
+        (10, SqlType::Float64),
+    ] {
+        // Values past 2^24 (REAL) or 2^53 (DOUBLE) hand the batch back.
+        let zero = lit(Scalar::Float(0.0), ty);
+        check_everywhere(&cmp(
+            BinaryOp::Gt,
+            Expr::cast(col(c), ty).unwrap(),
+            zero.clone(),
+        ));
+        check_everywhere(&cmp(
+            BinaryOp::Lt,
+            bin(BinaryOp::Mul, Expr::cast(col(c), ty).unwrap(), zero.clone()),
+            lit(Scalar::Float(1.5), ty),
+        ));
+    }
 }
 
 /// Constructs that may hand a batch back to the interpreter compile in filter kernels only.

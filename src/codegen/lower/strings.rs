@@ -36,7 +36,7 @@ use inkwell::{AddressSpace, IntPredicate};
 
 use super::{Lowered, Lowerer, R};
 use crate::codegen::kernel::ScratchNeed;
-use crate::codegen::{not_compiled, StringLayout};
+use crate::codegen::StringLayout;
 use crate::error::Error;
 use crate::ir::like::{LikePattern, LikePiece as Piece, LikeShape};
 use crate::ir::{BinaryOp, Expr, Func, Scalar, SqlType};
@@ -287,6 +287,58 @@ impl<'ctx> Lowerer<'_, 'ctx> {
         })
     }
 
+    /// `a`, with the fallback code where it is a valid string with a byte outside ASCII.
+    fn fall_back_on_non_ascii(&mut self, a: Lowered<'ctx>) -> R<Lowered<'ctx>> {
+        let ctx = self.ctx;
+        let (p, len) = self.string_parts(a.value)?;
+        let ptr = ctx.ptr_type(AddressSpace::default());
+        let i8t = ctx.i8_type();
+        let i64t = ctx.i64_type();
+        let bool_t = ctx.bool_type();
+        let f = self.helper(
+            "qjit_has_non_ascii",
+            bool_t,
+            &[ptr.into(), i64t.into()],
+            |b, f| {
+                let (p, n) = (Self::param_ptr(f, 0)?, Self::param_int(f, 1)?);
+                let entry = ctx.append_basic_block(f, "entry");
+                let body = ctx.append_basic_block(f, "body");
+                let next = ctx.append_basic_block(f, "next");
+                let yes = ctx.append_basic_block(f, "yes");
+                let no = ctx.append_basic_block(f, "no");
+                b.position_at_end(entry);
+                let any = b.build_int_compare(IntPredicate::NE, n, i64t.const_zero(), "any")?;
+                b.build_conditional_branch(any, body, no)?;
+                b.position_at_end(body);
+                let i = b.build_phi(i64t, "i")?;
+                let iv = i.as_basic_value().into_int_value();
+                // SAFETY (of the generated code): `i < n`.
+                let q = unsafe { b.build_in_bounds_gep(i8t, p, &[iv], "q")? };
+                let byte = b.build_load(i8t, q, "byte")?.into_int_value();
+                let high =
+                    b.build_int_compare(IntPredicate::SLT, byte, i8t.const_zero(), "high")?;
+                b.build_conditional_branch(high, yes, next)?;
+                b.position_at_end(next);
+                let i2 = b.build_int_add(iv, i64t.const_int(1, false), "i2")?;
+                let more = b.build_int_compare(IntPredicate::ULT, i2, n, "more")?;
+                b.build_conditional_branch(more, body, no)?;
+                i.add_incoming(&[(&i64t.const_zero(), entry), (&i2, next)]);
+                b.position_at_end(yes);
+                b.build_return(Some(&bool_t.const_int(1, false)))?;
+                b.position_at_end(no);
+                b.build_return(Some(&bool_t.const_zero()))?;
+                Ok(())
+            },
+        )?;
+        let special = self.call(f, &[p.into(), len.into()], "has_non_ascii")?;
+        let cond = self.b.build_and(a.valid, special, "ilike_fallback")?;
+        let fallback = self.fallback_where(cond)?;
+        Ok(Lowered {
+            err: self.first_error(a.err, fallback)?,
+            ..a
+        })
+    }
+
     /// `UPPER(arg)` or `LOWER(arg)`: the ASCII case mapping of the string into the scratch area;
     /// a valid string with a non-ASCII byte falls back (the interpreter maps it with Unicode's
     /// rules).
@@ -362,6 +414,7 @@ impl<'ctx> Lowerer<'_, 'ctx> {
         negated: bool,
     ) -> R<Lowered<'ctx>> {
         let mut parsed = LikePattern::parse(pattern, escape);
+        let mut non_ascii_pattern = false;
         if case_insensitive {
             self.require_fallback("ILIKE")?;
             parsed = parsed.lowercased();
@@ -369,9 +422,7 @@ impl<'ctx> Lowerer<'_, 'ctx> {
                 Piece::Text(t) => t.is_ascii(),
                 Piece::One => true,
             });
-            if !ascii {
-                return not_compiled("ILIKE with a non-ASCII pattern is not compiled yet");
-            }
+            non_ascii_pattern = !ascii;
         }
         let fold = case_insensitive;
         let shape = parsed.shape();
@@ -380,10 +431,12 @@ impl<'ctx> Lowerer<'_, 'ctx> {
         let b = self.b;
         let i64t = self.ctx.i64_type();
         let (p, len) = self.string_parts(a.value)?;
-        let a = if case_insensitive {
-            self.fall_back_on_ascii_lowercase(a)?
-        } else {
-            a
+        // ASCII folding is Unicode lowercasing on every value but those holding U+0130 or
+        // U+212A; against a non-ASCII pattern, on ASCII values only.
+        let a = match (case_insensitive, non_ascii_pattern) {
+            (false, _) => a,
+            (true, false) => self.fall_back_on_ascii_lowercase(a)?,
+            (true, true) => self.fall_back_on_non_ascii(a)?,
         };
         let Some(shape) = shape else {
             let f = self.like_matcher_fn(&segments, fold)?;
