@@ -154,7 +154,15 @@ impl Compiled {
 
     fn kernel_timing(&self) -> Option<jit::CompileTiming> {
         if let Some(k) = &self.aggregate_kernel {
-            return Some(k.timing());
+            // With a separate filter kernel, both.
+            let mut t = k.timing();
+            if let Some(f) = &self.filter_kernel {
+                let f = f.timing();
+                t.codegen += f.codegen;
+                t.optimize += f.optimize;
+                t.machine_code += f.machine_code;
+            }
+            return Some(t);
         }
         if let Some(k) = &self.project_kernel {
             return Some(k.timing());
@@ -177,17 +185,19 @@ impl Compiled {
         }
     }
 
-    /// The kernel's name and IR before and after optimization, if a kernel compiled.
-    fn kernel_ir(&self) -> Option<(&'static str, &str, &str)> {
+    /// Each compiled kernel's name and IR before and after optimization.
+    fn kernel_ir(&self) -> Vec<(&'static str, &str, &str)> {
+        let mut out = vec![];
+        if let Some(k) = &self.filter_kernel {
+            out.push(("WHERE kernel", k.ir_before(), k.ir_after()));
+        }
         if let Some(k) = &self.aggregate_kernel {
-            return Some(("aggregation kernel", k.ir_before(), k.ir_after()));
+            out.push(("aggregation kernel", k.ir_before(), k.ir_after()));
         }
         if let Some(k) = &self.project_kernel {
-            return Some(("projection kernel", k.ir_before(), k.ir_after()));
+            out.push(("projection kernel", k.ir_before(), k.ir_after()));
         }
-        self.filter_kernel
-            .as_ref()
-            .map(|k| ("WHERE kernel", k.ir_before(), k.ir_after()))
+        out
     }
 }
 
@@ -287,7 +297,27 @@ fn compile_with(plan: &Plan, options: &QueryOptions, keep_ir: bool) -> Result<Co
                 return Ok(compiled);
             }
             Err(e) => {
-                compiled.aggregate = PartEngine::Interpreted(fallback(e, "the aggregation")?);
+                // What does not compile inside an aggregation may be the WHERE clause (a
+                // construct that hands batches back to the interpreter): then the aggregation
+                // compiles alone, after a separate filter.
+                let alone = match &plan.filter {
+                    Some(_) => {
+                        jit::aggregate_kernel(None, keys, aggregates, &plan.scan_schema, optimize)
+                            .ok()
+                    }
+                    None => None,
+                };
+                match alone {
+                    Some((kernel, hit)) => {
+                        compiled.aggregate = PartEngine::Compiled;
+                        compiled.aggregate_kernel = Some(kernel);
+                        compiled.cache_hit = hit;
+                    }
+                    None => {
+                        compiled.aggregate =
+                            PartEngine::Interpreted(fallback(e, "the aggregation")?);
+                    }
+                }
             }
         }
     }
@@ -332,7 +362,7 @@ fn compile_with(plan: &Plan, options: &QueryOptions, keep_ir: bool) -> Result<Co
         Ok((kernel, hit)) => {
             compiled.filter = PartEngine::Compiled;
             compiled.filter_kernel = Some(kernel);
-            compiled.cache_hit = hit;
+            compiled.cache_hit = hit && (compiled.aggregate_kernel.is_none() || compiled.cache_hit);
         }
         Err(e) => compiled.filter = PartEngine::Interpreted(fallback(e, "the WHERE clause")?),
     }
@@ -349,7 +379,7 @@ pub fn explain(source: &Source, sql: &str, options: &QueryOptions) -> Result<Str
         options.engine,
         compiled.summary().replace(", ", "\n")
     );
-    if let Some((name, before, after)) = compiled.kernel_ir() {
+    for (name, before, after) in compiled.kernel_ir() {
         out.push_str(&format!(
             "\n; ---- {name}: LLVM IR before optimization ----\n{before}\n; ---- {name}: LLVM IR after {} ----\n{after}",
             match options.opt_level {

@@ -85,7 +85,12 @@ pub fn execute(
                 Some(kernel) => {
                     let mut state = kernel.new_state();
                     for batch in scan {
-                        kernel.update(&batch?, &mut state)?;
+                        if kernel.filters() {
+                            kernel.update(&batch?, &mut state)?;
+                        } else {
+                            // The WHERE clause runs on its own (see `compile`).
+                            kernel.update(&where_.apply(batch?)?, &mut state)?;
+                        }
                     }
                     kernel.finish(state)?
                 }

@@ -146,6 +146,11 @@ impl AggregateKernel {
         })
     }
 
+    /// Whether the kernel applies the `WHERE` clause itself (else the caller filters first).
+    pub fn filters(&self) -> bool {
+        self.filter.is_some()
+    }
+
     /// An empty state: no groups with keys, one group (all accumulators empty) without.
     pub fn new_state(&self) -> AggregateState {
         let mut vectors: Vec<Vector> = self
