@@ -2100,7 +2100,12 @@ fn casts_from_text_read_common_text_and_hand_the_rest_to_the_interpreter() {
     for text in ["1.255", "1.250", "1000", "1e3", "\u{a0}5\u{a0}"] {
         assert!(!kernel_reads(dec(5, 2), text), "{text:?}");
     }
-    assert!(kernel_reads(dec(38, 38), "0.000000000000000000000000000000000000001") == false);
+    // 39 digits after the point: more than any scale.
+    assert!(!kernel_reads(
+        dec(38, 38),
+        "0.000000000000000000000000000000000000001"
+    ));
+    assert!(kernel_reads(dec(38, 38), "-.5"));
     assert!(kernel_reads(dec(38, 10), "-123456789012345678"));
     for text in [
         "1998-12-01",
