@@ -20,18 +20,20 @@
 //! `VARCHAR` values are `{ ptr, i64 }` pairs (the bytes and their length) in every column layout
 //! ([`StringLayout`]); comparisons, `IN`, `LIKE`, `ILIKE`, `LENGTH` and `SUBSTRING` (a pointer and
 //! length into the input, no copy) run byte loops defined as internal `alwaysinline` functions of
-//! the same module (see `lower::strings`). `UPPER`, `LOWER` and `||` write their result into a
-//! per-row scratch area ([`FilterFn`]'s `scratch`, sized by the caller from [`ScratchNeed`]).
+//! the same module (see `lower::strings`). `UPPER`, `LOWER`, `||` and casts to `VARCHAR` write
+//! their result into a per-row scratch area ([`FilterFn`]'s `scratch`, sized by the caller from
+//! [`ScratchNeed`]).
 //!
 //! Some rows are cheaper to hand back than to compile for: a filter kernel reports the reserved
 //! code [`STATUS_FALLBACK`] when a row needs the interpreter (`ILIKE` on a string holding one of
 //! the two characters whose Unicode lowercase is ASCII, `UPPER`/`LOWER` of a non-ASCII string, a
-//! scratch area too small), and the caller then evaluates the whole batch with the interpreter.
-//! Such constructs compile only in filter kernels, not inside an aggregation kernel.
+//! cast from text that is not plainly well-formed, see `lower::text`, a scratch area too small),
+//! and the caller then evaluates the whole batch with the interpreter. Such constructs compile
+//! only in filter and projection kernels, not inside an aggregation kernel.
 //!
-//! Constructs this milestone does not compile (`ILIKE` with a non-ASCII pattern, casts from and
-//! to `VARCHAR`, …) make [`compile_filter`] return [`CodegenError::NotCompiled`] with a reason,
-//! and the executor falls back to the interpreter.
+//! Constructs this milestone does not compile (`ILIKE` with a non-ASCII pattern, casts between
+//! floats and `VARCHAR`, …) make [`compile_filter`] return [`CodegenError::NotCompiled`] with a
+//! reason, and the executor falls back to the interpreter.
 
 mod aggregate;
 mod kernel;
