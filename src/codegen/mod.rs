@@ -21,19 +21,22 @@
 //! `VARCHAR` values are `{ ptr, i64 }` pairs (the bytes and their length) in every column layout
 //! ([`StringLayout`]); comparisons, `IN`, `LIKE`, `ILIKE`, `LENGTH` and `SUBSTRING` (a pointer and
 //! length into the input, no copy) run byte loops defined as internal `alwaysinline` functions of
-//! the same module (see `lower::strings`). `UPPER`, `LOWER` and `||` write their result into a
-//! per-row scratch area ([`FilterFn`]'s `scratch`, sized by the caller from [`ScratchNeed`]).
+//! the same module (see `lower::strings`). `UPPER`, `LOWER`, `||` and casts to `VARCHAR` write
+//! their result into a per-row scratch area ([`FilterFn`]'s `scratch`, sized by the caller from
+//! [`ScratchNeed`]).
 //!
 //! Some rows are cheaper to hand back than to compile for: a filter or projection kernel reports
 //! the reserved code [`STATUS_FALLBACK`] when a row needs the interpreter (`ILIKE` on a string
 //! holding one of the two characters whose Unicode lowercase is ASCII, `UPPER`/`LOWER` of a
-//! non-ASCII string, a scratch area too small), and the caller then evaluates the whole batch
-//! with the interpreter. Such constructs do not compile inside an aggregation kernel, whose
-//! state cannot be handed back.
+//! non-ASCII string, a cast from text that is not plainly well-formed (see `lower::text`), a
+//! decimal not exact as a float, a scratch area too small), and the caller then evaluates the
+//! whole batch with the interpreter. Such constructs do not compile inside an aggregation
+//! kernel, whose state cannot be handed back.
 //!
 //! Constructs that do not compile (casts between floats and `VARCHAR` or from a float to a
-//! `DECIMAL`, which need shortest round-trip digits) are [`CodegenError::NotCompiled`] with a
-//! reason: the executor runs that part in the interpreter and `--explain` says why.
+//! `DECIMAL`, which need shortest round-trip digits or correctly rounded parsing) are
+//! [`CodegenError::NotCompiled`] with a reason: the executor runs that part in the interpreter
+//! and `--explain` says why.
 
 mod aggregate;
 mod kernel;

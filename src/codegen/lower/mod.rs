@@ -20,13 +20,14 @@
 //!
 //! Here: leaves, comparisons, logic, `IN`, `CASE`; in `arith`: arithmetic; in `cast`: casts and
 //! functions; in `strings`: `VARCHAR` columns and literals, string comparisons, `[I]LIKE`,
-//! `UPPER`, `LOWER` and `||`.
+//! `UPPER`, `LOWER` and `||`; in `text`: casts from and to `VARCHAR`.
 
 mod arith;
 mod cast;
 mod group;
 mod output;
 mod strings;
+mod text;
 
 pub(super) use group::{TableParams, RECENT_KEYS};
 

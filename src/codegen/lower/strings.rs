@@ -801,7 +801,7 @@ impl<'ctx> Lowerer<'_, 'ctx> {
     }
 
     /// The byte `x` with `A`–`Z` mapped to `a`–`z` (branch-free).
-    fn ascii_fold(b: &Builder<'ctx>, x: IntValue<'ctx>) -> R<IntValue<'ctx>> {
+    pub(super) fn ascii_fold(b: &Builder<'ctx>, x: IntValue<'ctx>) -> R<IntValue<'ctx>> {
         let t = x.get_type();
         let from_a = b.build_int_sub(x, t.const_int(b'A' as u64, false), "from_a")?;
         let upper = b.build_int_compare(
@@ -1389,6 +1389,7 @@ pub(super) fn string_bound(e: &Expr) -> ScratchNeed {
             .chain(else_.as_deref())
             .fold(ScratchNeed::default(), |acc, v| acc.either(string_bound(v))),
         Expr::Cast { arg, .. } if arg.ty() == SqlType::Utf8 => string_bound(arg),
+        Expr::Cast { arg, .. } => super::text::text_bound(arg.ty()),
         // Nothing else of type VARCHAR compiles; the kernel's own check covers a wrong guess.
         _ => column,
     }
