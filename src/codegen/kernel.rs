@@ -102,48 +102,28 @@ pub fn compile_filter<'ctx>(
             expr.ty()
         ))));
     }
-    // A predicate of type NULL selects nothing and, as in the interpreter, is not evaluated.
-    let nothing = Expr::null(SqlType::Boolean);
-    let expr = if expr.ty() == SqlType::Null {
-        &nothing
-    } else {
-        expr
-    };
     let columns = column_slots(&[expr]);
     let module = ctx.create_module("qjit_filter");
     let b = ctx.create_builder();
-    let i32t = ctx.i32_type();
     let i64t = ctx.i64_type();
     let ptr = ctx.ptr_type(AddressSpace::default());
     let target_attrs = target_attributes(ctx, cpu, features);
-
     // The row function: the row, the scratch area, then the columns.
-    let (row_fn, leading, params) = row_function(
+    let FilterRow {
+        function: row_fn,
+        errors,
+        scratch,
+        ..
+    } = filter_row(
         ctx,
         &module,
         &b,
         ROW_NAME,
-        i32t,
-        &[i64t.into(), ptr.into(), i64t.into()],
-        columns.len(),
+        expr,
+        &columns,
         &target_attrs,
+        true,
     )?;
-    let row = leading[0].into_int_value();
-    let slot_of: HashMap<usize, usize> = columns
-        .iter()
-        .enumerate()
-        .map(|(k, c)| (c.index, k))
-        .collect();
-    let mut lowerer = Lowerer::new(ctx, &module, &b, row, params, &columns, slot_of)?;
-    lowerer.allow_fallback(leading[1].into_pointer_value(), leading[2].into_int_value());
-    let result = lowerer.lower(expr)?;
-    let bit = lowerer.is_true(&result)?;
-    let scratch = lowerer.scratch_need();
-    let errors = lowerer.into_errors();
-    let code = b.build_left_shift(result.err, i32t.const_int(1, false), "code2")?;
-    let bit = b.build_int_z_extend(bit, i32t, "bit32")?;
-    let packed = b.build_or(code, bit, "packed")?;
-    b.build_return(Some(&packed))?;
 
     // The entry function.
     let entry_fn = module.add_function(
@@ -170,17 +150,11 @@ pub fn compile_filter<'ctx>(
     }
     build_entry(ctx, &module, &b, entry_fn, row_fn, columns.len())?;
 
-    for f in [row_fn, entry_fn] {
-        if !f.verify(false) {
-            let message = match module.verify() {
-                Err(m) => m.to_string(),
-                Ok(()) => "no message".to_string(),
-            };
-            return Err(CodegenError::Failed(Error::internal(format!(
-                "LLVM rejected the kernel for {expr}: {message}"
-            ))));
-        }
-    }
+    verify_functions(
+        &module,
+        &[row_fn, entry_fn],
+        &format!("the kernel for {expr}"),
+    )?;
     Ok(FilterModule {
         module,
         columns,
@@ -261,6 +235,94 @@ pub(super) fn unreadable_column(c: &ColumnRef) -> Option<String> {
     } else {
         None
     }
+}
+
+/// A built filter row function: `(row[, scratch, scratch_len], column params…) -> i32`
+/// returning `(error code << 1) | predicate is TRUE`.
+pub(super) struct FilterRow<'ctx> {
+    pub function: FunctionValue<'ctx>,
+    /// The last error rank handed out (a later part of the kernel continues after it).
+    pub last_rank: u64,
+    pub errors: Vec<ErrorSite>,
+    /// The scratch bytes a row needs (zero without `fallback`).
+    pub scratch: ScratchNeed,
+}
+
+/// Builds the row function `name` of the `BOOLEAN` predicate `expr` (a `NULL`-typed predicate
+/// selects nothing). With `fallback`, the function also takes the scratch area and may report
+/// [`STATUS_FALLBACK`](super::STATUS_FALLBACK) (filter and projection kernels); without, the
+/// constructs that need it do not compile (aggregation kernels).
+#[allow(clippy::too_many_arguments)]
+pub(super) fn filter_row<'ctx>(
+    ctx: &'ctx Context,
+    module: &Module<'ctx>,
+    b: &Builder<'ctx>,
+    name: &str,
+    expr: &Expr,
+    columns: &[ColumnSlot],
+    attrs: &[Attribute],
+    fallback: bool,
+) -> Result<FilterRow<'ctx>, CodegenError> {
+    let nothing = Expr::null(SqlType::Boolean);
+    let expr = if expr.ty() == SqlType::Null {
+        &nothing
+    } else {
+        expr
+    };
+    let i32t = ctx.i32_type();
+    let i64t = ctx.i64_type();
+    let ptr = ctx.ptr_type(AddressSpace::default());
+    let leading: Vec<BasicMetadataTypeEnum> = if fallback {
+        vec![i64t.into(), ptr.into(), i64t.into()]
+    } else {
+        vec![i64t.into()]
+    };
+    let (function, leading, params) =
+        row_function(ctx, module, b, name, i32t, &leading, columns.len(), attrs)?;
+    let row = leading[0].into_int_value();
+    let slot_of: HashMap<usize, usize> = columns
+        .iter()
+        .enumerate()
+        .map(|(k, c)| (c.index, k))
+        .collect();
+    let mut lowerer = Lowerer::new(ctx, module, b, row, params, columns, slot_of)?;
+    if fallback {
+        lowerer.allow_fallback(leading[1].into_pointer_value(), leading[2].into_int_value());
+    }
+    let result = lowerer.lower(expr)?;
+    let bit = lowerer.is_true(&result)?;
+    let scratch = lowerer.scratch_need();
+    let last_rank = lowerer.last_rank();
+    let errors = lowerer.into_errors();
+    let code = b.build_left_shift(result.err, i32t.const_int(1, false), "code2")?;
+    let bit = b.build_int_z_extend(bit, i32t, "bit32")?;
+    let packed = b.build_or(code, bit, "packed")?;
+    b.build_return(Some(&packed))?;
+    Ok(FilterRow {
+        function,
+        last_rank,
+        errors,
+        scratch,
+    })
+}
+
+/// Runs LLVM's verifier on the functions of a kernel: a failure is a bug of the code
+/// generator, reported with LLVM's message and `what` the kernel is.
+pub(super) fn verify_functions(
+    module: &Module<'_>,
+    functions: &[FunctionValue<'_>],
+    what: &str,
+) -> Result<(), CodegenError> {
+    if functions.iter().all(|f| f.verify(false)) {
+        return Ok(());
+    }
+    let message = match module.verify() {
+        Err(m) => m.to_string(),
+        Ok(()) => "no message".to_string(),
+    };
+    Err(CodegenError::Failed(Error::internal(format!(
+        "LLVM rejected {what}: {message}"
+    ))))
 }
 
 /// Declares an internal `alwaysinline` row function `name` returning `ret`, whose parameters are

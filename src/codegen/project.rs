@@ -29,7 +29,8 @@ use inkwell::values::{BasicMetadataValueEnum, IntValue, PointerValue};
 use inkwell::{AddressSpace, IntPredicate};
 
 use super::kernel::{
-    column_args, column_slots, enum_attr, filter_word, param, row_function, target_attributes,
+    column_args, column_slots, enum_attr, filter_row, filter_word, param, row_function,
+    target_attributes, verify_functions,
 };
 use super::lower::Lowerer;
 use super::{not_compiled, CodegenError, ColumnSlot, ErrorSite, ScratchNeed, STATUS_LOST_ERROR};
@@ -141,30 +142,11 @@ pub fn compile_project<'ctx>(
     let filter_fn = match filter {
         None => None,
         Some(f) => {
-            let (func, leading, params) = row_function(
-                ctx,
-                &module,
-                &b,
-                FILTER_ROW,
-                i32t,
-                &[i64t.into(), ptr.into(), i64t.into()],
-                columns.len(),
-                &attrs,
-            )?;
-            let row = leading[0].into_int_value();
-            let mut lowerer =
-                Lowerer::new(ctx, &module, &b, row, params, &columns, slot_of.clone())?;
-            lowerer.allow_fallback(leading[1].into_pointer_value(), leading[2].into_int_value());
-            let result = lowerer.lower(f)?;
-            scratch = scratch.plus(lowerer.scratch_need());
-            let bit = lowerer.is_true(&result)?;
-            rank = lowerer.last_rank();
-            errors.extend(lowerer.into_errors());
-            let code = b.build_left_shift(result.err, i32t.const_int(1, false), "code2")?;
-            let bit = b.build_int_z_extend(bit, i32t, "bit32")?;
-            let packed = b.build_or(code, bit, "packed")?;
-            b.build_return(Some(&packed))?;
-            Some(func)
+            let row = filter_row(ctx, &module, &b, FILTER_ROW, f, &columns, &attrs, true)?;
+            rank = row.last_rank;
+            errors.extend(row.errors);
+            scratch = scratch.plus(row.scratch);
+            Some(row.function)
         }
     };
 
@@ -302,17 +284,7 @@ pub fn compile_project<'ctx>(
     )?;
     let mut functions = vec![row_fn, entry_fn];
     functions.extend(filter_fn);
-    for f in functions {
-        if !f.verify(false) {
-            let message = match module.verify() {
-                Err(m) => m.to_string(),
-                Ok(()) => "no message".to_string(),
-            };
-            return Err(CodegenError::Failed(Error::internal(format!(
-                "LLVM rejected the projection kernel: {message}"
-            ))));
-        }
-    }
+    verify_functions(&module, &functions, "the projection kernel")?;
     Ok(ProjectModule {
         module,
         columns,
