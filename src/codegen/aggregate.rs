@@ -30,13 +30,13 @@ use inkwell::values::{BasicMetadataValueEnum, IntValue, PointerValue};
 use inkwell::{AddressSpace, IntPredicate};
 
 use super::kernel::{
-    column_args, column_slots, enum_attr, filter_row, filter_word, param, row_function,
+    column_args, column_slots, enum_attr, filter_row, param, row_function, selection_word,
     target_attributes, verify_functions,
 };
 use super::lower::{Lowered, Lowerer, TableParams};
 use super::{
     not_compiled, AccKind, AggregateLayout, CodegenError, ColumnSlot, ErrorSite, KeyKind,
-    KeyLayout, SlotKind, StateSlot, VectorType, STATUS_LOST_ERROR, STATUS_SUM_OVERFLOW,
+    KeyLayout, SlotKind, StateSlot, VectorType, STATUS_SUM_OVERFLOW,
 };
 use crate::error::Error;
 use crate::ir::{AggFunc, AggregateCall, Expr, SqlType};
@@ -588,29 +588,16 @@ fn build_entry<'ctx>(
                    full: IntValue<'ctx>,
                    name: &str|
      -> Result<(), CodegenError> {
-        let word = match filter_fn {
-            Some(f) => {
-                let (word, failed) = filter_word(ctx, b, entry_fn, f, &args, base, count, name)?;
-                let ok = ctx.append_basic_block(entry_fn, &format!("{name}_selected"));
-                let here = b
-                    .get_insert_block()
-                    .ok_or_else(|| Error::internal("builder lost its block"))?;
-                b.build_conditional_branch(failed, fail, ok)?;
-                fail_code.add_incoming(&[(&i64t.const_int(STATUS_LOST_ERROR, false), here)]);
-                fail_row.add_incoming(&[(&base, here)]);
-                b.position_at_end(ok);
-                word
-            }
-            None => {
-                // All ones, or (1 << count) - 1 for a partial word (1 <= count < 64).
-                let one = i64t.const_int(1, false);
-                let short = b.build_and(count, i64t.const_int(63, false), "short")?;
-                let bit = b.build_left_shift(one, short, "top")?;
-                let some = b.build_int_sub(bit, one, "some_rows")?;
-                b.build_select(full, i64t.const_all_ones(), some, "all_rows")?
-                    .into_int_value()
-            }
-        };
+        let word = selection_word(
+            ctx,
+            b,
+            entry_fn,
+            filter_fn,
+            &args,
+            (base, count, full),
+            (fail, fail_code, fail_row),
+            name,
+        )?;
         let pre = b
             .get_insert_block()
             .ok_or_else(|| Error::internal("builder lost its block"))?;

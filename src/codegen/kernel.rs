@@ -537,6 +537,53 @@ pub(super) fn filter_word<'ctx>(
     Ok((word2, failed))
 }
 
+/// Emits, in an entry function, the selection word of rows `base..base + count`: the filter row
+/// function's bits (a row that fails sends the kernel to `fail`, adding `(STATUS_LOST_ERROR,
+/// base)` to its `fail_code` and `fail_row` phis), or without a filter every row (`full`: all 64).
+/// The builder is left where the word is known.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn selection_word<'ctx>(
+    ctx: &'ctx Context,
+    b: &Builder<'ctx>,
+    f: FunctionValue<'ctx>,
+    filter_fn: Option<FunctionValue<'ctx>>,
+    args: &[BasicMetadataValueEnum<'ctx>],
+    (base, count, full): (IntValue<'ctx>, IntValue<'ctx>, IntValue<'ctx>),
+    (fail, fail_code, fail_row): (
+        inkwell::basic_block::BasicBlock<'ctx>,
+        inkwell::values::PhiValue<'ctx>,
+        inkwell::values::PhiValue<'ctx>,
+    ),
+    name: &str,
+) -> Result<IntValue<'ctx>, CodegenError> {
+    let i64t = ctx.i64_type();
+    match filter_fn {
+        Some(filter) => {
+            let (word, failed) = filter_word(ctx, b, f, filter, args, base, count, name)?;
+            let ok = ctx.append_basic_block(f, &format!("{name}_selected"));
+            let here = b
+                .get_insert_block()
+                .ok_or_else(|| Error::internal("builder lost its block"))?;
+            b.build_conditional_branch(failed, fail, ok)?;
+            fail_code.add_incoming(&[(&i64t.const_int(STATUS_LOST_ERROR, false), here)]);
+            fail_row.add_incoming(&[(&base, here)]);
+            b.position_at_end(ok);
+            Ok(word)
+        }
+        None => {
+            // All ones, or (1 << count) - 1 for a partial word (1 <= count < 64).
+            let one = i64t.const_int(1, false);
+            let short = b.build_and(count, i64t.const_int(63, false), "short")?;
+            let bit = b.build_left_shift(one, short, "top")?;
+            let some = b.build_int_sub(bit, one, "some_rows")?;
+            Ok(
+                b.build_select(full, i64t.const_all_ones(), some, "all_rows")?
+                    .into_int_value(),
+            )
+        }
+    }
+}
+
 /// Calls the filter row function for row `i`: (`i32` predicate bit, `i32` error code).
 pub(super) fn call_filter_row<'ctx>(
     ctx: &'ctx Context,
