@@ -31,7 +31,7 @@ use inkwell::{AddressSpace, IntPredicate};
 
 use super::kernel::{
     column_args, column_slots, enum_attr, filter_row, param, row_function, selection_word,
-    target_attributes, verify_functions,
+    slot_map, target_attributes, verify_functions,
 };
 use super::lower::{Lowered, Lowerer, TableParams};
 use super::{
@@ -201,9 +201,6 @@ pub fn compile_aggregate<'ctx>(
     features: &str,
 ) -> Result<AggregateModule<'ctx>, CodegenError> {
     let layout = layout(keys, aggregates)?;
-    // A predicate of type NULL selects nothing, as in the interpreter.
-    let nothing = Expr::null(SqlType::Boolean);
-    let filter = filter.map(|f| if f.ty() == SqlType::Null { &nothing } else { f });
     // The distinct arguments, smallest first (the interpreter's evaluation order).
     let args: Vec<&Expr> = layout.args.iter().collect();
     let mut order: Vec<usize> = (0..args.len()).collect();
@@ -219,11 +216,7 @@ pub fn compile_aggregate<'ctx>(
         .chain(args.iter().copied())
         .collect();
     let columns = column_slots(&all);
-    let slot_of: HashMap<usize, usize> = columns
-        .iter()
-        .enumerate()
-        .map(|(k, c)| (c.index, k))
-        .collect();
+    let slot_of: HashMap<usize, usize> = slot_map(&columns);
     let module = ctx.create_module("qjit_aggregate");
     let b = ctx.create_builder();
     let i32t = ctx.i32_type();

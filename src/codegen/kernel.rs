@@ -195,10 +195,19 @@ pub(super) fn column_slots(exprs: &[&Expr]) -> Vec<ColumnSlot> {
     slots
 }
 
-/// Why the kernel cannot read a column, or `None` if it can.
-pub(super) fn unreadable_column(c: &ColumnRef) -> Option<String> {
-    let readable = matches!(
-        c.ty,
+/// Each column slot's position, by the column's index in the scan batch.
+pub(super) fn slot_map(columns: &[ColumnSlot]) -> HashMap<usize, usize> {
+    columns
+        .iter()
+        .enumerate()
+        .map(|(k, c)| (c.index, k))
+        .collect()
+}
+
+/// Whether kernels read and write values of `ty` (as columns and as results).
+pub(super) fn kernel_type(ty: SqlType) -> bool {
+    matches!(
+        ty,
         SqlType::Boolean
             | SqlType::Int8
             | SqlType::Int16
@@ -213,7 +222,12 @@ pub(super) fn unreadable_column(c: &ColumnRef) -> Option<String> {
             | SqlType::Decimal { .. }
             | SqlType::Date
             | SqlType::Utf8
-    );
+    )
+}
+
+/// Why the kernel cannot read a column, or `None` if it can.
+pub(super) fn unreadable_column(c: &ColumnRef) -> Option<String> {
+    let readable = kernel_type(c.ty);
     if !readable {
         Some(format!(
             "reading column '{}' of type {} is not compiled yet",
@@ -280,11 +294,7 @@ pub(super) fn filter_row<'ctx>(
     let (function, leading, params) =
         row_function(ctx, module, b, name, i32t, &leading, columns.len(), attrs)?;
     let row = leading[0].into_int_value();
-    let slot_of: HashMap<usize, usize> = columns
-        .iter()
-        .enumerate()
-        .map(|(k, c)| (c.index, k))
-        .collect();
+    let slot_of: HashMap<usize, usize> = slot_map(columns);
     let mut lowerer = Lowerer::new(ctx, module, b, row, params, columns, slot_of)?;
     if fallback {
         lowerer.allow_fallback(leading[1].into_pointer_value(), leading[2].into_int_value());

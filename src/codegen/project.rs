@@ -29,8 +29,8 @@ use inkwell::values::{BasicMetadataValueEnum, IntValue, PointerValue};
 use inkwell::{AddressSpace, IntPredicate};
 
 use super::kernel::{
-    column_args, column_slots, enum_attr, filter_row, param, row_function, selection_word,
-    target_attributes, verify_functions,
+    column_args, column_slots, enum_attr, filter_row, kernel_type, param, row_function,
+    selection_word, slot_map, target_attributes, verify_functions,
 };
 use super::lower::Lowerer;
 use super::{not_compiled, CodegenError, ColumnSlot, ErrorSite, ScratchNeed};
@@ -58,22 +58,10 @@ pub struct ProjectModule<'ctx> {
 
 /// Whether a kernel can write results of type `ty`, or why not.
 pub fn writable(ty: SqlType) -> Result<(), CodegenError> {
-    match ty {
-        SqlType::Boolean
-        | SqlType::Int8
-        | SqlType::Int16
-        | SqlType::Int32
-        | SqlType::Int64
-        | SqlType::UInt8
-        | SqlType::UInt16
-        | SqlType::UInt32
-        | SqlType::UInt64
-        | SqlType::Float32
-        | SqlType::Float64
-        | SqlType::Decimal { .. }
-        | SqlType::Date
-        | SqlType::Utf8 => Ok(()),
-        other => not_compiled(format!("writing {other} results is not compiled yet")),
+    if kernel_type(ty) {
+        Ok(())
+    } else {
+        not_compiled(format!("writing {ty} results is not compiled yet"))
     }
 }
 
@@ -81,11 +69,7 @@ pub fn writable(ty: SqlType) -> Result<(), CodegenError> {
 /// dropped): `Err(NotCompiled)` names the construct that does not.
 pub fn lowers(ctx: &Context, e: &Expr) -> Result<(), CodegenError> {
     let columns = column_slots(&[e]);
-    let slot_of: HashMap<usize, usize> = columns
-        .iter()
-        .enumerate()
-        .map(|(k, c)| (c.index, k))
-        .collect();
+    let slot_of: HashMap<usize, usize> = slot_map(&columns);
     let module = ctx.create_module("qjit_probe");
     let b = ctx.create_builder();
     let (_, leading, params) = row_function(
@@ -120,15 +104,9 @@ pub fn compile_project<'ctx>(
     for e in outputs {
         writable(e.ty())?;
     }
-    let nothing = Expr::null(SqlType::Boolean);
-    let filter = filter.map(|f| if f.ty() == SqlType::Null { &nothing } else { f });
     let all: Vec<&Expr> = filter.into_iter().chain(outputs.iter()).collect();
     let columns = column_slots(&all);
-    let slot_of: HashMap<usize, usize> = columns
-        .iter()
-        .enumerate()
-        .map(|(k, c)| (c.index, k))
-        .collect();
+    let slot_of: HashMap<usize, usize> = slot_map(&columns);
     let module = ctx.create_module("qjit_project");
     let b = ctx.create_builder();
     let i32t = ctx.i32_type();
