@@ -196,9 +196,9 @@ fn measure(
     let mut times = vec![];
     let mut result = vec![];
     for _ in 0..options.iterations {
-        let scan = source.scan(&plan.projection)?;
+        let scan = source.morsels(&plan.projection)?;
         let start = Instant::now();
-        result = exec::execute(&plan, scan, &kernels)?;
+        result = exec::execute(&plan, &scan, &kernels, 1)?;
         times.push(start.elapsed().as_secs_f64() * 1e3);
     }
     times.sort_by(f64::total_cmp);

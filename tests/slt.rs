@@ -13,7 +13,7 @@ use sqllogictest::{DBOutput, DefaultColumnType};
 
 /// One engine behind the sqllogictest `DB` interface.
 struct Qjit {
-    engine: EngineKind,
+    config: Config,
     tables: Vec<Source>,
 }
 
@@ -33,7 +33,9 @@ impl sqllogictest::DB for Qjit {
     type ColumnType = DefaultColumnType;
 
     fn run(&mut self, sql: &str) -> Result<DBOutput<DefaultColumnType>, QueryError> {
-        let result = common::run_sql(&self.tables, sql, self.engine).map_err(QueryError)?;
+        let result =
+            common::run_sql_threads(&self.tables, sql, self.config.engine, self.config.threads)
+                .map_err(QueryError)?;
         let types = result
             .schema
             .fields()
@@ -51,17 +53,52 @@ impl sqllogictest::DB for Qjit {
     }
 
     fn engine_name(&self) -> &str {
-        match self.engine {
-            EngineKind::Interp => "interp",
-            EngineKind::Jit => "jit",
-            EngineKind::Auto => "auto",
-        }
+        label(self.config.engine)
     }
 }
 
-/// The engines every file runs on. `Auto` compiles every `WHERE` the JIT supports and
-/// interprets the rest (`Jit` would fail on the others).
-const ENGINES: &[EngineKind] = &[EngineKind::Interp, EngineKind::Auto];
+fn label(engine: EngineKind) -> &'static str {
+    match engine {
+        EngineKind::Interp => "interp",
+        EngineKind::Jit => "jit",
+        EngineKind::Auto => "auto",
+    }
+}
+
+/// How a file runs: an engine, a thread count, and the in-memory tables' morsel size.
+#[derive(Clone, Copy, Debug)]
+struct Config {
+    engine: EngineKind,
+    threads: Option<usize>,
+    /// `None`: the default morsels (every test table is one morsel).
+    morsel_rows: Option<usize>,
+}
+
+/// The configurations every file runs in. `Auto` compiles everything the JIT supports and
+/// interprets the rest (`Jit` would fail on the others). The parallel runs split every table
+/// into morsels of two rows, so that partial results (groups, sums, rows, errors) are merged.
+const CONFIGS: &[Config] = &[
+    Config {
+        engine: EngineKind::Interp,
+        threads: Some(1),
+        morsel_rows: None,
+    },
+    Config {
+        engine: EngineKind::Auto,
+        threads: Some(1),
+        morsel_rows: None,
+    },
+    Config {
+        engine: EngineKind::Interp,
+        threads: Some(7),
+        morsel_rows: Some(2),
+    },
+    Config {
+        engine: EngineKind::Auto,
+        threads: Some(7),
+        morsel_rows: Some(2),
+    },
+];
 
 fn main() {
     let filter: Vec<String> = std::env::args()
@@ -83,19 +120,19 @@ fn main() {
     files.sort();
     let (mut passed, mut failed) = (0usize, 0usize);
     for file in &files {
-        for &engine in ENGINES {
+        for &config in CONFIGS {
             let mut runner = sqllogictest::Runner::new(move || async move {
-                Ok(Qjit {
-                    engine,
-                    tables: common::tables(),
-                })
+                let tables = common::tables()
+                    .into_iter()
+                    .map(|t| match config.morsel_rows {
+                        Some(rows) => t.with_morsel_rows(rows),
+                        None => t,
+                    })
+                    .collect();
+                Ok(Qjit { config, tables })
             });
             runner.with_column_validator(sqllogictest::strict_column_validator);
-            runner.add_label(match engine {
-                EngineKind::Interp => "interp",
-                EngineKind::Jit => "jit",
-                EngineKind::Auto => "auto",
-            });
+            runner.add_label(label(config.engine));
             let name = file
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
@@ -103,11 +140,11 @@ fn main() {
             match runner.run_file(file) {
                 Ok(()) => {
                     passed += 1;
-                    println!("ok     {name} [{engine:?}]");
+                    println!("ok     {name} {config:?}");
                 }
                 Err(e) => {
                     failed += 1;
-                    println!("FAILED {name} [{engine:?}]\n{}", e.display(true));
+                    println!("FAILED {name} {config:?}\n{}", e.display(true));
                 }
             }
         }

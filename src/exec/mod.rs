@@ -44,7 +44,7 @@ use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
 
 pub use pipeline::{execute, execute_interpreted, Kernels};
-pub use source::{Source, BATCH_SIZE};
+pub use source::{Scan, Source, BATCH_SIZE, MORSEL_ROWS};
 
 use crate::codegen::CodegenError;
 use crate::error::{Error, Result};
@@ -67,8 +67,7 @@ pub enum EngineKind {
 #[derive(Clone, Debug)]
 pub struct QueryOptions {
     pub engine: EngineKind,
-    /// Worker threads; `None` means all cores. Not used yet: execution is single-threaded until
-    /// morsel-driven parallelism lands.
+    /// Worker threads; `None` means all cores ([`QueryOptions::threads`]).
     pub threads: Option<usize>,
     /// How kernels are optimized: `None` is qjit's kernel pipeline ([`jit::KERNEL_PIPELINE`]);
     /// `Some(n)` is LLVM's `default<On>` (0–3), to compare.
@@ -82,6 +81,15 @@ impl Default for QueryOptions {
             threads: None,
             opt_level: None,
         }
+    }
+}
+
+impl QueryOptions {
+    /// The number of worker threads: the option, else every core the process may use.
+    pub fn threads(&self) -> usize {
+        self.threads
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+            .max(1)
     }
 }
 
@@ -402,7 +410,8 @@ pub fn run(source: &Source, sql: &str, options: &QueryOptions) -> Result<QueryRe
         true => jit::CompileTiming::default(),
     };
     let start = Instant::now();
-    let batches = execute(&plan, source.scan(&plan.projection)?, &compiled.kernels())?;
+    let scan = source.morsels(&plan.projection)?;
+    let batches = execute(&plan, &scan, &compiled.kernels(), options.threads())?;
     let execute = start.elapsed();
     Ok(QueryResult {
         schema: plan.output_schema(),

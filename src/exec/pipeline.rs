@@ -1,7 +1,7 @@
-//! The pipeline: runs a [`Plan`] over a stream of scan batches, filtering with a compiled
-//! [`FilterKernel`] when there is one (a batch the kernel hands back is filtered by the
-//! interpreter) and evaluating everything else with [`crate::interp`], then finishes it
-//! (distinct, sort, offset/limit, output types).
+//! The pipeline: runs a [`Plan`] over the morsels of a [`Scan`] on worker threads, with the
+//! compiled kernels where there are some (a batch a kernel hands back is evaluated by the
+//! interpreter) and [`crate::interp`] for everything else, combines the morsels' results in
+//! their order, then finishes the query (having, distinct, sort, offset/limit, output types).
 
 use arrow::array::{
     Array, ArrayRef, BooleanArray, BooleanBufferBuilder, RecordBatch, RecordBatchOptions,
@@ -10,6 +10,12 @@ use arrow::compute::{self, SortColumn, SortOptions};
 use arrow::datatypes::DataType;
 use arrow::row::{RowConverter, SortField};
 
+use std::sync::{Arc, Mutex};
+
+use rayon::iter::{IntoParallelIterator, ParallelIterator};
+use rayon::{ThreadPool, ThreadPoolBuilder};
+
+use super::source::Scan;
 use crate::error::{Error, Result};
 use crate::interp::{self, Aggregator};
 use crate::ir::{Body, Expr, Plan};
@@ -26,19 +32,23 @@ pub struct Kernels<'a> {
     pub project: Option<&'a ProjectKernel>,
 }
 
-/// Runs `plan` over `scan` (batches of the plan's scan schema) with the interpreter.
-pub fn execute_interpreted(
-    plan: &Plan,
-    scan: impl Iterator<Item = Result<RecordBatch>>,
-) -> Result<Vec<RecordBatch>> {
-    execute(plan, scan, &Kernels::default())
+/// Runs `plan` over `scan` (morsels of the plan's scan columns) with the interpreter, on
+/// `threads` worker threads.
+pub fn execute_interpreted(plan: &Plan, scan: &Scan, threads: usize) -> Result<Vec<RecordBatch>> {
+    execute(plan, scan, &Kernels::default(), threads)
 }
 
-/// Runs `plan` over `scan` with the compiled `kernels` (the interpreter does the rest).
+/// Runs `plan` over `scan` with the compiled `kernels` (the interpreter does the rest), on
+/// `threads` worker threads.
+///
+/// Each morsel is processed on its own: its batches are filtered and projected, or folded into
+/// an aggregation state of its own. The results are combined in morsel order, so the answer
+/// (row order, floating-point sums, the first error) is the same for every thread count.
 pub fn execute(
     plan: &Plan,
-    scan: impl Iterator<Item = Result<RecordBatch>>,
+    scan: &Scan,
     kernels: &Kernels,
+    threads: usize,
 ) -> Result<Vec<RecordBatch>> {
     let where_ = Where {
         filter: plan.filter.as_ref(),
@@ -51,28 +61,43 @@ pub fn execute(
                 (Some(limit), false) => Some(limit.saturating_add(plan.offset)),
                 _ => None,
             };
+            let project = |i: usize| -> Result<Vec<Vec<ArrayRef>>> {
+                let mut out = Vec::new();
+                let mut rows = 0usize;
+                for batch in scan.read(i)? {
+                    if enough.is_some_and(|n| rows >= n) {
+                        break;
+                    }
+                    let projected = match kernels.project {
+                        Some(kernel) => match kernel.project(&batch?)? {
+                            Some(columns) => columns,
+                            None => continue,
+                        },
+                        None => {
+                            let batch = where_.apply(batch?)?;
+                            if batch.num_rows() == 0 {
+                                continue;
+                            }
+                            evaluate_all(exprs, &batch)?
+                        }
+                    };
+                    rows += projected.first().map_or(0, |c| c.len());
+                    out.push(projected);
+                }
+                Ok(out)
+            };
             let mut out = Vec::new();
             let mut rows = 0usize;
-            for batch in scan {
-                if enough.is_some_and(|n| rows >= n) {
-                    break;
-                }
-                let projected = match kernels.project {
-                    Some(kernel) => match kernel.project(&batch?)? {
-                        Some(columns) => columns,
-                        None => continue,
-                    },
-                    None => {
-                        let batch = where_.apply(batch?)?;
-                        if batch.num_rows() == 0 {
-                            continue;
-                        }
-                        evaluate_all(exprs, &batch)?
+            for_each_morsel(scan, threads, project, |parts| {
+                for part in parts {
+                    if enough.is_some_and(|n| rows >= n) {
+                        return Ok(false);
                     }
-                };
-                rows += projected.first().map_or(0, |c| c.len());
-                out.push(projected);
-            }
+                    rows += part.first().map_or(0, |c| c.len());
+                    out.push(part);
+                }
+                Ok(enough.is_none_or(|n| rows < n))
+            })?;
             out
         }
         Body::Aggregate {
@@ -83,26 +108,42 @@ pub fn execute(
         } => {
             let groups = match kernels.aggregate {
                 Some(kernel) => {
-                    let mut state = kernel.new_state();
-                    for batch in scan {
-                        if kernel.filters() {
-                            kernel.update(&batch?, &mut state)?;
-                        } else {
-                            // The WHERE clause runs on its own (see `compile`).
-                            kernel.update(&where_.apply(batch?)?, &mut state)?;
+                    let fold = |i: usize| {
+                        let mut state = kernel.new_state();
+                        for batch in scan.read(i)? {
+                            if kernel.filters() {
+                                kernel.update(&batch?, &mut state)?;
+                            } else {
+                                // The WHERE clause runs on its own (see `compile`).
+                                kernel.update(&where_.apply(batch?)?, &mut state)?;
+                            }
                         }
-                    }
-                    kernel.finish(state)?
+                        Ok(state)
+                    };
+                    let mut total = kernel.new_aggregator()?;
+                    for_each_morsel(scan, threads, fold, |state| {
+                        kernel.merge_into(state, &mut total)?;
+                        Ok(true)
+                    })?;
+                    total.finish()?
                 }
                 None => {
-                    let mut agg = Aggregator::new(keys, aggregates)?;
-                    for batch in scan {
-                        let batch = where_.apply(batch?)?;
-                        if batch.num_rows() > 0 {
-                            agg.update(&batch)?;
+                    let fold = |i: usize| {
+                        let mut agg = Aggregator::new(keys, aggregates)?;
+                        for batch in scan.read(i)? {
+                            let batch = where_.apply(batch?)?;
+                            if batch.num_rows() > 0 {
+                                agg.update(&batch)?;
+                            }
                         }
-                    }
-                    agg.finish()?
+                        Ok(agg)
+                    };
+                    let mut total = Aggregator::new(keys, aggregates)?;
+                    for_each_morsel(scan, threads, fold, |agg| {
+                        total.merge(agg)?;
+                        Ok(true)
+                    })?;
+                    total.finish()?
                 }
             };
             let groups = apply_filter(having.as_ref(), groups)?;
@@ -110,6 +151,64 @@ pub fn execute(
         }
     };
     finish(plan, finals)
+}
+
+/// Runs `work` on every morsel of `scan` on `threads` threads and hands the results to `consume`
+/// in morsel order, until it returns `false`. The first error in morsel order is returned, so
+/// errors too do not depend on the thread count.
+///
+/// Morsels run in waves (`threads`, then up to four times as many), so that a query that stops
+/// early (`LIMIT`) reads little more than it needs, and at most one wave of results is held
+/// before it is consumed.
+fn for_each_morsel<T: Send>(
+    scan: &Scan,
+    threads: usize,
+    work: impl Fn(usize) -> Result<T> + Sync,
+    mut consume: impl FnMut(T) -> Result<bool>,
+) -> Result<()> {
+    if threads <= 1 || scan.len() <= 1 {
+        for i in 0..scan.len() {
+            if !consume(work(i)?)? {
+                break;
+            }
+        }
+        return Ok(());
+    }
+    let pool = thread_pool(threads)?;
+    let mut start = 0;
+    let mut wave = threads;
+    while start < scan.len() {
+        let end = (start + wave).min(scan.len());
+        let results: Vec<Result<T>> =
+            pool.install(|| (start..end).into_par_iter().map(&work).collect());
+        for r in results {
+            if !consume(r?)? {
+                return Ok(());
+            }
+        }
+        start = end;
+        wave = (wave * 2).min(threads * 4);
+    }
+    Ok(())
+}
+
+/// A rayon pool of `threads` workers, built once per size and kept for the process.
+fn thread_pool(threads: usize) -> Result<Arc<ThreadPool>> {
+    static POOLS: Mutex<Vec<(usize, Arc<ThreadPool>)>> = Mutex::new(Vec::new());
+    let mut pools = POOLS
+        .lock()
+        .map_err(|_| Error::internal("the thread pool registry is poisoned"))?;
+    if let Some((_, pool)) = pools.iter().find(|(n, _)| *n == threads) {
+        return Ok(pool.clone());
+    }
+    let pool = ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .thread_name(|i| format!("qjit-worker-{i}"))
+        .build()
+        .map_err(|e| Error::internal(format!("cannot start {threads} worker threads: {e}")))?;
+    let pool = Arc::new(pool);
+    pools.push((threads, pool.clone()));
+    Ok(pool)
 }
 
 /// The `WHERE` clause: a predicate, compiled or not.

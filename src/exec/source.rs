@@ -3,31 +3,46 @@
 //! A source has a table name (the `FROM` name), an Arrow schema, and yields the batches of a
 //! projection of its columns. Parquet files are opened read-only and decoded lazily: only the
 //! projected columns, one batch at a time, so memory is bounded by the batch size.
+//!
+//! For parallel execution a scan is split into morsels ([`Scan`]): a Parquet file's row groups,
+//! or runs of in-memory batches (sliced into [`BATCH_SIZE`] rows) of about [`MORSEL_ROWS`] rows.
+//! Morsels are read independently, and their order depends only on the data, never on the
+//! number of threads.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
 use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
-use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
+use parquet::arrow::arrow_reader::{
+    ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReader,
+    ParquetRecordBatchReaderBuilder,
+};
 use parquet::arrow::ProjectionMask;
 use parquet::errors::ParquetError;
+use parquet::file::metadata::PageIndexPolicy;
 
 use crate::error::{Error, Result};
 
 /// Rows per batch decoded from Parquet.
 pub const BATCH_SIZE: usize = 8192;
 
+/// Rows per morsel of in-memory batches (about one row group of the Parquet files `gen-tpch`
+/// writes).
+pub const MORSEL_ROWS: usize = 16 * BATCH_SIZE;
+
 /// Where a table's rows come from.
 #[derive(Clone, Debug)]
 pub enum Source {
     /// A Parquet file, named after its file stem unless given a name.
     Parquet { name: String, path: PathBuf },
-    /// Record batches held in memory, all with `schema`.
+    /// Record batches held in memory, all with `schema`, in morsels of about `morsel_rows`
+    /// rows.
     Batches {
         name: String,
         schema: SchemaRef,
         batches: Vec<RecordBatch>,
+        morsel_rows: usize,
     },
 }
 
@@ -52,6 +67,26 @@ impl Source {
             name: name.into(),
             schema,
             batches,
+            morsel_rows: MORSEL_ROWS,
+        }
+    }
+
+    /// In-memory batches split into morsels of about `rows` rows (at least one) instead of
+    /// [`MORSEL_ROWS`]; a Parquet source is unchanged (its morsels are its row groups).
+    pub fn with_morsel_rows(self, rows: usize) -> Source {
+        match self {
+            Source::Batches {
+                name,
+                schema,
+                batches,
+                ..
+            } => Source::Batches {
+                name,
+                schema,
+                batches,
+                morsel_rows: rows.max(1),
+            },
+            parquet => parquet,
         }
     }
 
@@ -65,26 +100,158 @@ impl Source {
     /// The table's schema (reads a Parquet file's footer).
     pub fn schema(&self) -> Result<SchemaRef> {
         match self {
-            Source::Parquet { path, .. } => Ok(open_parquet(path)?.schema().clone()),
+            Source::Parquet { path, .. } => Ok(open_parquet(path)?.1.schema().clone()),
             Source::Batches { schema, .. } => Ok(schema.clone()),
         }
     }
 
-    /// The batches of the columns `projection` (indices into the schema), streamed.
+    /// The batches of the columns `projection` (indices into the schema), streamed: every
+    /// morsel of [`Source::morsels`], in order.
     pub fn scan(
         &self,
         projection: &[usize],
     ) -> Result<Box<dyn Iterator<Item = Result<RecordBatch>> + Send + '_>> {
+        let scan = self.morsels(projection)?;
+        let mut next = 0;
+        let mut current: Box<dyn Iterator<Item = Result<RecordBatch>> + Send> =
+            Box::new(std::iter::empty());
+        Ok(Box::new(std::iter::from_fn(move || loop {
+            if let Some(b) = current.next() {
+                return Some(b);
+            }
+            if next == scan.len() {
+                return None;
+            }
+            next += 1;
+            match scan.read(next - 1) {
+                Ok(batches) => current = batches,
+                Err(e) => return Some(Err(e)),
+            }
+        })))
+    }
+
+    /// The columns `projection` (indices into the schema), split into morsels.
+    pub fn morsels(&self, projection: &[usize]) -> Result<Scan> {
         match self {
             Source::Parquet { path, .. } => {
-                let builder = open_parquet(path)?;
-                let mask =
-                    ProjectionMask::roots(builder.parquet_schema(), projection.iter().copied());
-                let reader: ParquetRecordBatchReader = builder
-                    .with_projection(mask)
-                    .with_batch_size(BATCH_SIZE)
-                    .build()
-                    .map_err(|e| parquet_error(path, e))?;
+                let (_, metadata) = open_parquet(path)?;
+                let mask = ProjectionMask::roots(
+                    metadata.metadata().file_metadata().schema_descr(),
+                    projection.iter().copied(),
+                );
+                let morsels = (0..metadata.metadata().num_row_groups())
+                    .map(Morsel::RowGroup)
+                    .collect();
+                Ok(Scan {
+                    morsels,
+                    input: Input::Parquet {
+                        path: path.clone(),
+                        metadata,
+                        mask,
+                    },
+                })
+            }
+            Source::Batches {
+                batches,
+                morsel_rows,
+                ..
+            } => {
+                let morsel_rows = *morsel_rows;
+                let mut morsels = vec![];
+                let mut slices = vec![];
+                let mut rows = 0;
+                for batch in batches {
+                    let batch = batch.project(projection)?;
+                    let mut offset = 0;
+                    while offset < batch.num_rows() {
+                        let len = BATCH_SIZE
+                            .min(morsel_rows - rows)
+                            .min(batch.num_rows() - offset);
+                        slices.push(batch.slice(offset, len));
+                        offset += len;
+                        rows += len;
+                        if rows >= morsel_rows {
+                            morsels.push(Morsel::Batches(std::mem::take(&mut slices)));
+                            rows = 0;
+                        }
+                    }
+                }
+                if !slices.is_empty() {
+                    morsels.push(Morsel::Batches(slices));
+                }
+                Ok(Scan {
+                    morsels,
+                    input: Input::Memory,
+                })
+            }
+        }
+    }
+}
+
+/// A scan of some columns of a source, split into morsels that are read independently (by
+/// parallel workers) and combined in their order.
+pub struct Scan {
+    morsels: Vec<Morsel>,
+    input: Input,
+}
+
+enum Morsel {
+    /// A row group of the Parquet file.
+    RowGroup(usize),
+    /// In-memory batches (already projected).
+    Batches(Vec<RecordBatch>),
+}
+
+enum Input {
+    Parquet {
+        path: PathBuf,
+        metadata: ArrowReaderMetadata,
+        mask: ProjectionMask,
+    },
+    Memory,
+}
+
+impl Scan {
+    /// The number of morsels.
+    pub fn len(&self) -> usize {
+        self.morsels.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.morsels.is_empty()
+    }
+
+    /// The batches of morsel `i`, streamed.
+    pub fn read(
+        &self,
+        i: usize,
+    ) -> Result<Box<dyn Iterator<Item = Result<RecordBatch>> + Send + 'static>> {
+        let morsel = self
+            .morsels
+            .get(i)
+            .ok_or_else(|| Error::internal(format!("no morsel {i}")))?;
+        match (morsel, &self.input) {
+            (Morsel::Batches(batches), _) => Ok(Box::new(batches.clone().into_iter().map(Ok))),
+            (
+                Morsel::RowGroup(group),
+                Input::Parquet {
+                    path,
+                    metadata,
+                    mask,
+                },
+            ) => {
+                // A file handle of its own: clones of one `File` share the read position.
+                let file = File::open(path).map_err(|e| Error::File {
+                    path: path.display().to_string(),
+                    reason: format!("cannot open the file: {e}"),
+                })?;
+                let reader: ParquetRecordBatchReader =
+                    ParquetRecordBatchReaderBuilder::new_with_metadata(file, metadata.clone())
+                        .with_row_groups(vec![*group])
+                        .with_projection(mask.clone())
+                        .with_batch_size(BATCH_SIZE)
+                        .build()
+                        .map_err(|e| parquet_error(path, e))?;
                 let path = path.clone();
                 Ok(Box::new(reader.map(move |b| {
                     b.map_err(|e| Error::File {
@@ -93,18 +260,16 @@ impl Source {
                     })
                 })))
             }
-            Source::Batches { batches, .. } => {
-                let projection = projection.to_vec();
-                Ok(Box::new(
-                    batches.iter().map(move |b| Ok(b.project(&projection)?)),
-                ))
+            (Morsel::RowGroup(_), Input::Memory) => {
+                Err(Error::internal("a row group of an in-memory source"))
             }
         }
     }
 }
 
-/// Opens a Parquet file for reading, with a clear error for every way it can be unusable.
-fn open_parquet(path: &Path) -> Result<ParquetRecordBatchReaderBuilder<File>> {
+/// Opens a Parquet file for reading and reads its metadata (with the page index when the file
+/// has one), with a clear error for every way it can be unusable.
+fn open_parquet(path: &Path) -> Result<(File, ArrowReaderMetadata)> {
     let shown = path.display().to_string();
     let fail = |reason: String| Error::File {
         path: shown.clone(),
@@ -134,7 +299,9 @@ fn open_parquet(path: &Path) -> Result<ParquetRecordBatchReaderBuilder<File>> {
             ));
         }
     }
-    ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| parquet_error(path, e))
+    let options = ArrowReaderOptions::new().with_page_index_policy(PageIndexPolicy::Optional);
+    let metadata = ArrowReaderMetadata::load(&file, options).map_err(|e| parquet_error(path, e))?;
+    Ok((file, metadata))
 }
 
 fn parquet_error(path: &Path, e: ParquetError) -> Error {

@@ -286,6 +286,30 @@ impl AggregateKernel {
 
     /// The aggregate batch of `state`: as [`crate::interp::Aggregator::finish`] returns it.
     pub fn finish(&self, state: AggregateState) -> Result<RecordBatch> {
+        let (key_columns, raw, n) = self.raw_parts(&state)?;
+        interp::finish_raw(&self.keys, key_columns, &self.aggregates, raw, n)
+    }
+
+    /// An empty interpreter aggregation of this kernel's keys and aggregates, to merge states
+    /// into ([`AggregateKernel::merge_into`]).
+    pub fn new_aggregator(&self) -> Result<interp::Aggregator> {
+        interp::Aggregator::new(&self.keys, &self.aggregates)
+    }
+
+    /// Folds `state` into `into` (an aggregation of the same keys and aggregates): groups `into`
+    /// does not have are appended in `state`'s first-seen order, and sums are added exactly as
+    /// [`crate::interp::Aggregator::merge`] adds them, so partial states merged in a fixed order
+    /// give the same answer as the interpreter merging its partial states in that order.
+    pub fn merge_into(&self, state: AggregateState, into: &mut interp::Aggregator) -> Result<()> {
+        let (key_columns, raw, n) = self.raw_parts(&state)?;
+        into.merge_raw(key_columns, raw, n)
+    }
+
+    /// The key columns (`None` without keys), each aggregate's state, and the number of groups.
+    fn raw_parts(
+        &self,
+        state: &AggregateState,
+    ) -> Result<(Option<Vec<ArrayRef>>, Vec<RawState>, usize)> {
         if state.poisoned {
             return Err(Error::internal(
                 "an aggregation state finished after an error",
@@ -299,7 +323,7 @@ impl AggregateKernel {
                 let mut columns = vec![];
                 let mut at = 1;
                 for (k, (key, kind)) in self.keys.iter().zip(&layout.kinds).enumerate() {
-                    columns.push(key_column(&state, stride, k, at, *kind, key.ty())?);
+                    columns.push(key_column(state, stride, k, at, *kind, key.ty())?);
                     at += kind.words();
                 }
                 Some(columns)
@@ -315,7 +339,7 @@ impl AggregateKernel {
             };
             raw.push(raw_state(*kind, vectors(value), vectors(count), n)?);
         }
-        interp::finish_raw(&self.keys, key_columns, &self.aggregates, raw, n)
+        Ok((key_columns, raw, n))
     }
 
     /// The columns the kernel reads.

@@ -288,6 +288,16 @@ pub fn run_sql(
     sql: &str,
     engine: EngineKind,
 ) -> qjit::Result<qjit::exec::QueryResult> {
+    run_sql_threads(tables, sql, engine, None)
+}
+
+/// [`run_sql`] on `threads` worker threads (`None`: all cores).
+pub fn run_sql_threads(
+    tables: &[Source],
+    sql: &str,
+    engine: EngineKind,
+    threads: Option<usize>,
+) -> qjit::Result<qjit::exec::QueryResult> {
     let query = qjit::sql::parse_query(sql)?;
     let name = qjit::sql::table_name(&query)?;
     let source = tables
@@ -299,7 +309,7 @@ pub fn run_sql(
         sql,
         &QueryOptions {
             engine,
-            threads: None,
+            threads,
             ..Default::default()
         },
     )

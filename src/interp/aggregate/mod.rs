@@ -184,6 +184,52 @@ impl Aggregator {
         Ok(())
     }
 
+    /// Folds state built elsewhere (a compiled kernel's, see
+    /// [`crate::jit::AggregateKernel::merge_into`]) into this aggregation, as [`Aggregator::merge`]
+    /// does: `key_columns` holds `n` groups' keys in their first-seen order (any Arrow types that
+    /// cast to the keys' types; `None` without keys) and `states` one [`RawState`] of `n` groups
+    /// per aggregate. Groups this aggregation does not have are appended in that order.
+    pub fn merge_raw(
+        &mut self,
+        key_columns: Option<Vec<ArrayRef>>,
+        states: Vec<RawState>,
+        n: usize,
+    ) -> Result<()> {
+        if states.len() != self.aggregates.len() {
+            return Err(Error::internal(
+                "merging a wrong number of aggregate states",
+            ));
+        }
+        let map: Vec<u32> = match (&mut self.groups, key_columns) {
+            (Some(table), Some(columns)) => {
+                if columns.iter().any(|c| c.len() != n) {
+                    return Err(Error::internal(
+                        "a key column with a wrong number of groups",
+                    ));
+                }
+                let map = table.group_ids(&columns)?;
+                self.num_groups = table.len();
+                map
+            }
+            (None, None) if n == 1 => vec![0],
+            _ => {
+                return Err(Error::internal(
+                    "merging keyed and unkeyed aggregation states",
+                ))
+            }
+        };
+        for ((acc, call), raw) in self
+            .accumulators
+            .iter_mut()
+            .zip(&self.aggregates)
+            .zip(states)
+        {
+            acc.resize(self.num_groups);
+            acc.merge(Accumulator::from_raw(call, raw)?, &map)?;
+        }
+        Ok(())
+    }
+
     /// The aggregate batch: one column per key (`VARCHAR` keys as `Utf8`) then one per
     /// aggregate, named `key0…`, `agg0…`, groups in first-seen order. Without keys there is
     /// exactly one row, even for no input (`COUNT` 0, other aggregates NULL).
