@@ -94,6 +94,9 @@ enum Command {
         /// Overwrite existing files.
         #[arg(long)]
         force: bool,
+        /// The tables to generate, comma-separated (default: all eight).
+        #[arg(long, value_delimiter = ',')]
+        tables: Vec<String>,
     },
 }
 
@@ -205,8 +208,17 @@ fn run(cli: Cli) -> Result<String> {
                 BenchFormat::Json => rows.iter().map(|m| m.to_json() + "\n").collect(),
             })
         }
-        Command::GenTpch { sf, out, force } => {
-            let written = qjit::tpch::generate(sf, &out, qjit::tpch::TABLES, force, true)?;
+        Command::GenTpch {
+            sf,
+            out,
+            force,
+            tables,
+        } => {
+            let names: Vec<&str> = match tables.is_empty() {
+                true => qjit::tpch::TABLES.to_vec(),
+                false => tables.iter().map(String::as_str).collect(),
+            };
+            let written = qjit::tpch::generate(sf, &out, &names, force, true)?;
             Ok(written
                 .iter()
                 .map(|p| format!("wrote {}\n", p.display()))

@@ -35,6 +35,7 @@
 //! ```
 
 mod pipeline;
+mod prune;
 mod source;
 
 use std::sync::Arc;
@@ -410,7 +411,7 @@ pub fn run(source: &Source, sql: &str, options: &QueryOptions) -> Result<QueryRe
         true => jit::CompileTiming::default(),
     };
     let start = Instant::now();
-    let scan = source.morsels(&plan.projection)?;
+    let scan = source.pruned_morsels(&plan.projection, plan.filter.as_ref())?;
     let batches = execute(&plan, &scan, &compiled.kernels(), options.threads())?;
     let execute = start.elapsed();
     Ok(QueryResult {

@@ -16,13 +16,15 @@ use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
 use parquet::arrow::arrow_reader::{
     ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReader,
-    ParquetRecordBatchReaderBuilder,
+    ParquetRecordBatchReaderBuilder, RowSelection,
 };
 use parquet::arrow::ProjectionMask;
 use parquet::errors::ParquetError;
 use parquet::file::metadata::PageIndexPolicy;
 
+use super::prune::prune;
 use crate::error::{Error, Result};
+use crate::ir::Expr;
 
 /// Rows per batch decoded from Parquet.
 pub const BATCH_SIZE: usize = 8192;
@@ -132,6 +134,14 @@ impl Source {
 
     /// The columns `projection` (indices into the schema), split into morsels.
     pub fn morsels(&self, projection: &[usize]) -> Result<Scan> {
+        self.pruned_morsels(projection, None)
+    }
+
+    /// The columns `projection` of the rows that may satisfy `filter` (a predicate over the
+    /// projected batch), split into morsels: row groups and pages of a Parquet file whose
+    /// statistics prove `filter` is never TRUE on them are skipped (module `prune`). The other
+    /// rows are all returned: the caller still applies `filter`.
+    pub fn pruned_morsels(&self, projection: &[usize], filter: Option<&Expr>) -> Result<Scan> {
         match self {
             Source::Parquet { path, .. } => {
                 let (_, metadata) = open_parquet(path)?;
@@ -139,8 +149,10 @@ impl Source {
                     metadata.metadata().file_metadata().schema_descr(),
                     projection.iter().copied(),
                 );
-                let morsels = (0..metadata.metadata().num_row_groups())
-                    .map(Morsel::RowGroup)
+                let morsels = prune(filter, projection, &metadata)?
+                    .row_groups
+                    .into_iter()
+                    .map(|(group, rows)| Morsel::RowGroup(group, rows))
                     .collect();
                 Ok(Scan {
                     morsels,
@@ -196,8 +208,8 @@ pub struct Scan {
 }
 
 enum Morsel {
-    /// A row group of the Parquet file.
-    RowGroup(usize),
+    /// A row group of the Parquet file, and the rows of it to read (`None`: all).
+    RowGroup(usize, Option<RowSelection>),
     /// In-memory batches (already projected).
     Batches(Vec<RecordBatch>),
 }
@@ -233,7 +245,7 @@ impl Scan {
         match (morsel, &self.input) {
             (Morsel::Batches(batches), _) => Ok(Box::new(batches.clone().into_iter().map(Ok))),
             (
-                Morsel::RowGroup(group),
+                Morsel::RowGroup(group, rows),
                 Input::Parquet {
                     path,
                     metadata,
@@ -245,13 +257,16 @@ impl Scan {
                     path: path.display().to_string(),
                     reason: format!("cannot open the file: {e}"),
                 })?;
-                let reader: ParquetRecordBatchReader =
+                let mut builder =
                     ParquetRecordBatchReaderBuilder::new_with_metadata(file, metadata.clone())
                         .with_row_groups(vec![*group])
                         .with_projection(mask.clone())
-                        .with_batch_size(BATCH_SIZE)
-                        .build()
-                        .map_err(|e| parquet_error(path, e))?;
+                        .with_batch_size(BATCH_SIZE);
+                if let Some(rows) = rows {
+                    builder = builder.with_row_selection(rows.clone());
+                }
+                let reader: ParquetRecordBatchReader =
+                    builder.build().map_err(|e| parquet_error(path, e))?;
                 let path = path.clone();
                 Ok(Box::new(reader.map(move |b| {
                     b.map_err(|e| Error::File {
@@ -260,7 +275,7 @@ impl Scan {
                     })
                 })))
             }
-            (Morsel::RowGroup(_), Input::Memory) => {
+            (Morsel::RowGroup(..), Input::Memory) => {
                 Err(Error::internal("a row group of an in-memory source"))
             }
         }
@@ -269,7 +284,7 @@ impl Scan {
 
 /// Opens a Parquet file for reading and reads its metadata (with the page index when the file
 /// has one), with a clear error for every way it can be unusable.
-fn open_parquet(path: &Path) -> Result<(File, ArrowReaderMetadata)> {
+pub(super) fn open_parquet(path: &Path) -> Result<(File, ArrowReaderMetadata)> {
     let shown = path.display().to_string();
     let fail = |reason: String| Error::File {
         path: shown.clone(),

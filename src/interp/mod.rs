@@ -88,6 +88,7 @@ use crate::error::{Error, Result};
 use crate::ir::{BinaryOp, Expr, SqlType, UnaryOp};
 
 pub use aggregate::{finish_raw, sum_overflow_error, Aggregator, RawState};
+pub(crate) use constant::literal_like;
 use input::Input;
 
 /// Evaluates `expr` over every row of `batch` (columns are indexed by
