@@ -13,6 +13,11 @@ use qjit::exec::{self, EngineKind, QueryOptions, Source};
 use qjit::format::{self, OutputFormat};
 use qjit::{Error, Result};
 
+/// mimalloc: decoding Parquet allocates and frees many buffers of a few hundred KiB per batch,
+/// which glibc's allocator maps and unmaps each time (page faults cost up to half of a scan).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Stack for the thread that runs a query: expressions are evaluated recursively, and the binder
 /// bounds their depth (`qjit::sql::MAX_EXPR_DEPTH`) well inside this.
 const QUERY_STACK_BYTES: usize = 64 << 20;
@@ -39,8 +44,7 @@ enum Command {
         /// Which engine runs the query.
         #[arg(long, value_enum, default_value_t = EngineKind::Auto)]
         engine: EngineKind,
-        /// Worker threads (default: all cores). Accepted now; execution is still single-threaded
-        /// until morsel-driven parallelism lands.
+        /// Worker threads (default: all cores).
         #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
         threads: Option<u16>,
         /// Output format.
@@ -57,6 +61,14 @@ enum Command {
         /// pipeline, to compare.
         #[arg(long, value_parser = clap::value_parser!(u8).range(0..=3))]
         opt_level: Option<u8>,
+        /// Read every row group and page, even those whose statistics rule the WHERE clause out
+        /// (no filter pushdown), to compare.
+        #[arg(long)]
+        no_pushdown: bool,
+        /// Late materialization: run the WHERE clause on its own columns first and decode the
+        /// others only for the rows it keeps.
+        #[arg(long, conflicts_with = "no_pushdown")]
+        late_filter: bool,
     },
     /// Run the TPC-H-style queries on each engine over `lineitem` in memory and report compile
     /// and execution times (generates and caches the data on first use).
@@ -145,12 +157,16 @@ fn run(cli: Cli) -> Result<String> {
             timing,
             explain,
             opt_level,
+            no_pushdown,
+            late_filter,
         } => {
             let source = Source::parquet(&file);
             let options = QueryOptions {
                 engine,
                 threads: threads.map(usize::from),
                 opt_level,
+                pushdown: !no_pushdown,
+                late_filter,
             };
             if explain {
                 return exec::explain(&source, &sql, &options);

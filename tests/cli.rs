@@ -311,3 +311,68 @@ fn jit_engine_compiles_where_or_names_what_it_cannot() {
         &["opt-level"],
     );
 }
+
+#[test]
+fn threads_and_pushdown_options_do_not_change_the_answer() {
+    let sql = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("queries/q06.sql"),
+    )
+    .unwrap();
+    let file = lineitem();
+    let base = qjit(&["query", &file, &sql, "--format", "csv", "--threads", "1"]);
+    assert_eq!(base.status.code(), Some(0), "{}", stderr(&base));
+    for extra in [
+        &["--threads", "2"][..],
+        &["--threads", "7", "--late-filter"],
+        &["--no-pushdown"],
+        &["--engine", "interp", "--threads", "3", "--late-filter"],
+    ] {
+        let mut args = vec!["query", &file, &sql, "--format", "csv"];
+        args.extend_from_slice(extra);
+        let o = qjit(&args);
+        assert_eq!(o.status.code(), Some(0), "{extra:?}: {}", stderr(&o));
+        assert_eq!(stdout(&o), stdout(&base), "{extra:?}");
+    }
+    let o = qjit(&["query", &lineitem(), &sql, "--threads", "0"]);
+    assert_fails(&o, 2, &["--threads"]);
+    let o = qjit(&["query", &lineitem(), &sql, "--no-pushdown", "--late-filter"]);
+    assert_fails(&o, 2, &["--late-filter"]);
+}
+
+#[test]
+fn gen_tpch_writes_the_tables_asked_for() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().display().to_string();
+    let o = qjit(&[
+        "gen-tpch",
+        "--sf",
+        "0.01",
+        "--out",
+        &out,
+        "--tables",
+        "nation,region",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let mut files: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    files.sort();
+    assert_eq!(files, ["nation.parquet", "region.parquet"]);
+    let o = qjit(&[
+        "query",
+        &format!("{out}/nation.parquet"),
+        "SELECT COUNT(*) FROM nation",
+    ]);
+    assert!(stdout(&o).contains("25"), "{}", stdout(&o));
+    let o = qjit(&[
+        "gen-tpch",
+        "--sf",
+        "0.01",
+        "--out",
+        &out,
+        "--tables",
+        "lineitems",
+    ]);
+    assert_fails(&o, 2, &["lineitems"]);
+}

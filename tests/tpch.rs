@@ -23,6 +23,17 @@ fn close(a: f64, b: f64) -> bool {
 
 /// Runs `queries/<name>.sql` on `engine` and compares with the reference CSV.
 fn check(name: &str, engine: EngineKind) {
+    let source = Source::parquet(common::lineitem_path());
+    check_on(&source, name, engine, None);
+}
+
+/// [`check`] over `source` on `threads` threads; returns the result batches.
+fn check_on(
+    source: &Source,
+    name: &str,
+    engine: EngineKind,
+    threads: Option<usize>,
+) -> Vec<arrow::record_batch::RecordBatch> {
     let sql = std::fs::read_to_string(root().join("queries").join(format!("{name}.sql"))).unwrap();
     let expected = std::fs::read_to_string(
         root()
@@ -30,13 +41,12 @@ fn check(name: &str, engine: EngineKind) {
             .join(format!("{name}.csv")),
     )
     .unwrap();
-    let source = Source::parquet(common::lineitem_path());
     let result = qjit::exec::run(
-        &source,
+        source,
         &sql,
         &QueryOptions {
             engine,
-            threads: None,
+            threads,
             ..Default::default()
         },
     )
@@ -60,6 +70,76 @@ fn check(name: &str, engine: EngineKind) {
                 assert!(close(g, w), "{name} row {r} {}: {g} vs {w}", header[c]);
             } else {
                 assert_eq!(g, w, "{name} row {r} column {}", header[c]);
+            }
+        }
+    }
+    result.batches
+}
+
+/// `lineitem` in memory, in morsels of 4,096 rows (15 morsels), so that workers merge partial
+/// results.
+fn lineitem_in_morsels() -> Source {
+    let file = Source::parquet(common::lineitem_path());
+    let schema = file.schema().unwrap();
+    let all: Vec<usize> = (0..schema.fields().len()).collect();
+    let batches = file
+        .scan(&all)
+        .unwrap()
+        .collect::<Result<Vec<_>, _>>()
+        .unwrap();
+    Source::batches("lineitem", schema, batches).with_morsel_rows(4096)
+}
+
+#[test]
+fn reference_queries_are_identical_on_every_thread_count() {
+    let source = lineitem_in_morsels();
+    for name in query_names() {
+        for engine in [EngineKind::Interp, EngineKind::Auto] {
+            let one = check_on(&source, &name, engine, Some(1));
+            for threads in [2, 7] {
+                let many = check_on(&source, &name, engine, Some(threads));
+                assert_eq!(one, many, "{name} on {engine:?} with {threads} threads");
+            }
+        }
+    }
+}
+
+#[test]
+fn order_limit_and_float_sums_are_identical_on_every_thread_count() {
+    let source = lineitem_in_morsels();
+    for sql in [
+        "SELECT l_orderkey, l_extendedprice * (1 - l_discount) AS v FROM lineitem \
+         WHERE l_quantity > 45 ORDER BY v DESC, l_orderkey LIMIT 10",
+        "SELECT l_orderkey, l_linenumber FROM lineitem WHERE l_discount > 0.05 LIMIT 7 OFFSET 3",
+        "SELECT DISTINCT l_shipmode FROM lineitem WHERE l_quantity < 3",
+        "SELECT SUM(CAST(l_extendedprice AS DOUBLE) * 1.1), AVG(CAST(l_tax AS REAL)) FROM lineitem",
+        "SELECT l_returnflag, SUM(CAST(l_extendedprice AS DOUBLE) / 3), COUNT(*) FROM lineitem \
+         GROUP BY l_returnflag",
+        "SELECT l_suppkey, MIN(l_comment), MAX(l_shipdate) FROM lineitem GROUP BY l_suppkey \
+         HAVING COUNT(*) > 5",
+    ] {
+        for engine in [EngineKind::Interp, EngineKind::Auto] {
+            let run = |threads| {
+                qjit::exec::run(
+                    &source,
+                    sql,
+                    &QueryOptions {
+                        engine,
+                        threads: Some(threads),
+                        ..Default::default()
+                    },
+                )
+                .unwrap_or_else(|e| panic!("{sql}: {e}"))
+                .batches
+            };
+            let one = run(1);
+            assert!(one.iter().map(|b| b.num_rows()).sum::<usize>() > 0, "{sql}");
+            for threads in [2, 7] {
+                assert_eq!(
+                    one,
+                    run(threads),
+                    "{sql} on {engine:?} with {threads} threads"
+                );
             }
         }
     }

@@ -581,6 +581,8 @@ mod tests {
             "s >= 'k9' AND x > 995",
             "x > 5000",
             "n IS NULL",
+            "s LIKE '%3' AND n IS NOT NULL",
+            "NOT (x > 3) OR s IN ('k5', 'k6')",
         ] {
             let sql = format!("SELECT x, s, n FROM t WHERE {predicate} ORDER BY x");
             let agg = format!("SELECT COUNT(*), SUM(x), MIN(s) FROM t WHERE {predicate}");
@@ -600,6 +602,29 @@ mod tests {
                         );
                     }
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn errors_are_the_same_with_pushdown() {
+        let (_dir, file, memory) = table();
+        // The predicate can fail (division by zero at x = 0): it is never pushed into the scan, and
+        // pruning may not skip the row group where it fails.
+        for sql in [
+            "SELECT x FROM t WHERE 10 / x > 1 AND s = 'k0'",
+            "SELECT COUNT(*) FROM t WHERE x < 5 AND 10 / (x - 3) > 0",
+        ] {
+            for late_filter in [false, true] {
+                let options = QueryOptions {
+                    engine: EngineKind::Auto,
+                    threads: Some(2),
+                    late_filter,
+                    ..Default::default()
+                };
+                let a = exec::run(&file, sql, &options).unwrap_err().to_string();
+                let b = exec::run(&memory, sql, &options).unwrap_err().to_string();
+                assert_eq!(a, b, "{sql}");
             }
         }
     }

@@ -12,11 +12,15 @@
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
+use std::sync::Arc;
+
+use arrow::array::BooleanArray;
 use arrow::datatypes::SchemaRef;
+use arrow::error::ArrowError;
 use arrow::record_batch::RecordBatch;
 use parquet::arrow::arrow_reader::{
-    ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReader,
-    ParquetRecordBatchReaderBuilder, RowSelection,
+    ArrowPredicateFn, ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReader,
+    ParquetRecordBatchReaderBuilder, RowFilter, RowSelection,
 };
 use parquet::arrow::ProjectionMask;
 use parquet::errors::ParquetError;
@@ -137,6 +141,22 @@ impl Source {
         self.pruned_morsels(projection, None)
     }
 
+    /// [`Source::pruned_morsels`], and in a Parquet file `late` (if any) runs on its own columns
+    /// first: the other columns are decoded only for the rows it keeps (late materialization
+    /// with the parquet crate's `RowFilter`). An in-memory source ignores `late`.
+    pub fn filtered_morsels(
+        &self,
+        projection: &[usize],
+        filter: Option<&Expr>,
+        late: Option<ScanFilter>,
+    ) -> Result<Scan> {
+        let mut scan = self.pruned_morsels(projection, filter)?;
+        if let Input::Parquet { .. } = scan.input {
+            scan.late = late;
+        }
+        Ok(scan)
+    }
+
     /// The columns `projection` of the rows that may satisfy `filter` (a predicate over the
     /// projected batch), split into morsels: row groups and pages of a Parquet file whose
     /// statistics prove `filter` is never TRUE on them are skipped (module `prune`). The other
@@ -161,6 +181,7 @@ impl Source {
                         metadata,
                         mask,
                     },
+                    late: None,
                 })
             }
             Source::Batches {
@@ -194,6 +215,7 @@ impl Source {
                 Ok(Scan {
                     morsels,
                     input: Input::Memory,
+                    late: None,
                 })
             }
         }
@@ -205,6 +227,27 @@ impl Source {
 pub struct Scan {
     morsels: Vec<Morsel>,
     input: Input,
+    late: Option<ScanFilter>,
+}
+
+/// The rows of a batch a [`ScanFilter`] keeps.
+pub type KeepFn = dyn Fn(&RecordBatch) -> Result<BooleanArray> + Send + Sync;
+
+/// A predicate a Parquet scan evaluates on some columns before it decodes the others.
+#[derive(Clone)]
+pub struct ScanFilter {
+    /// The file's columns the predicate reads (indices into the schema, ascending).
+    pub columns: Vec<usize>,
+    /// The rows to keep (TRUE) of a batch of `columns`, in that order.
+    pub keep: Arc<KeepFn>,
+}
+
+impl std::fmt::Debug for ScanFilter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ScanFilter")
+            .field("columns", &self.columns)
+            .finish_non_exhaustive()
+    }
 }
 
 enum Morsel {
@@ -265,15 +308,29 @@ impl Scan {
                 if let Some(rows) = rows {
                     builder = builder.with_row_selection(rows.clone());
                 }
-                let reader: ParquetRecordBatchReader =
-                    builder.build().map_err(|e| parquet_error(path, e))?;
+                if let Some(late) = &self.late {
+                    let columns = ProjectionMask::roots(
+                        metadata.metadata().file_metadata().schema_descr(),
+                        late.columns.iter().copied(),
+                    );
+                    let keep = late.keep.clone();
+                    let predicate = ArrowPredicateFn::new(columns, move |batch| {
+                        keep(&batch).map_err(ArrowError::from)
+                    });
+                    builder = builder.with_row_filter(RowFilter::new(vec![Box::new(predicate)]));
+                }
+                // The scan filter runs while the reader is built: its errors come back wrapped.
+                let reader: ParquetRecordBatchReader = builder.build().map_err(|e| match e {
+                    ParquetError::External(inner) => match inner.downcast::<ArrowError>() {
+                        Ok(arrow) => arrow_error(path, *arrow),
+                        Err(other) => parquet_error(path, ParquetError::External(other)),
+                    },
+                    e => parquet_error(path, e),
+                })?;
                 let path = path.clone();
-                Ok(Box::new(reader.map(move |b| {
-                    b.map_err(|e| Error::File {
-                        path: path.display().to_string(),
-                        reason: format!("the file is truncated or corrupt: {e}"),
-                    })
-                })))
+                Ok(Box::new(
+                    reader.map(move |b| b.map_err(|e| arrow_error(&path, e))),
+                ))
             }
             (Morsel::RowGroup(..), Input::Memory) => {
                 Err(Error::internal("a row group of an in-memory source"))
@@ -317,6 +374,24 @@ pub(super) fn open_parquet(path: &Path) -> Result<(File, ArrowReaderMetadata)> {
     let options = ArrowReaderOptions::new().with_page_index_policy(PageIndexPolicy::Optional);
     let metadata = ArrowReaderMetadata::load(&file, options).map_err(|e| parquet_error(path, e))?;
     Ok((file, metadata))
+}
+
+/// An error of the reader while it decodes batches: the scan filter's own error (passed through
+/// the reader), else the file is damaged.
+fn arrow_error(path: &Path, e: ArrowError) -> Error {
+    match e {
+        ArrowError::ExternalError(inner) => match inner.downcast::<Error>() {
+            Ok(e) => *e,
+            Err(other) => Error::File {
+                path: path.display().to_string(),
+                reason: format!("the file is truncated or corrupt: {other}"),
+            },
+        },
+        e => Error::File {
+            path: path.display().to_string(),
+            reason: format!("the file is truncated or corrupt: {e}"),
+        },
+    }
 }
 
 fn parquet_error(path: &Path, e: ParquetError) -> Error {
