@@ -9,6 +9,7 @@
 //! Parquet / Arrow batches ─────────── exec ──────────────────────────▶ result batches
 //! ```
 
+pub mod bandwidth;
 pub mod bench;
 pub mod codegen;
 pub mod error;
