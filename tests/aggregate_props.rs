@@ -2,8 +2,10 @@
 //! sizes, sliced arrays, NULLs, edge values, every string layout, nullable and NOT NULL fields)
 //! and random aggregate queries (keys, aggregates, WHERE, HAVING), run on `EngineKind::Interp`
 //! and `EngineKind::Auto`. Both must return the same rows in the same order (groups in
-//! first-seen order, floats bit for bit) or the same error. Deterministic regression tests for
-//! the edge cases follow the property.
+//! first-seen order, floats bit for bit) or the same error. Some keys and arguments make the
+//! kernel hand the aggregation to the interpreter at some row (`UPPER`/`LOWER` of the non-ASCII
+//! strings of the pool, `CAST` to `DOUBLE` of the decimals of 38 digits of a wild column).
+//! Deterministic regression tests for the edge cases follow the property.
 
 use std::sync::Arc;
 
@@ -371,6 +373,13 @@ const KEYS: &[&str] = &[
     "CAST(NULL AS INT)",
     "1",
     "'x'",
+    "UPPER(s)",
+    "LOWER(vs)",
+    "UPPER(SUBSTRING(ds, 1, 1))",
+    "LOWER(ls) || 'x'",
+    "s || vs",
+    "CAST(dd AS DOUBLE)",
+    "CAST(k AS VARCHAR)",
 ];
 
 /// What an aggregate argument can be given to.
@@ -431,6 +440,12 @@ const ARGS: &[(&str, ArgKind)] = &[
     ("CAST(NULL AS BIGINT)", ArgKind::Number),
     ("NULL", ArgKind::Ordered),
     ("CAST(2.5 AS DOUBLE)", ArgKind::Number),
+    ("CAST(dd AS DOUBLE)", ArgKind::Number),
+    ("CAST(d AS DOUBLE) * CAST(dd AS DOUBLE)", ArgKind::Number),
+    ("UPPER(s)", ArgKind::Ordered),
+    ("LOWER(dl)", ArgKind::Ordered),
+    ("ls || UPPER(vs)", ArgKind::Ordered),
+    ("CAST(i AS VARCHAR)", ArgKind::Ordered),
 ];
 
 const PREDICATES: &[&str] = &[
@@ -1141,5 +1156,36 @@ fn division_by_zero_in_an_argument_only_for_rows_the_where_keeps() {
     ] {
         let out = agree_compiled(&source, sql);
         assert!(error(&out).contains("division by zero"), "{sql}: {out:?}");
+    }
+}
+
+#[test]
+fn decimal_sum_that_wraps_before_a_hand_back() {
+    // Three values of 38 nines wrap an i128 to a sum that fits 38 digits again; the row after
+    // them hands the aggregation to the interpreter (UPPER of non-ASCII text). The kernel must
+    // report the overflow it saw rather than hand over the wrapped sum.
+    let max = 10i128.pow(38) - 1;
+    let dd = Decimal128Array::from(vec![Some(max), Some(max), Some(max), None, Some(1)])
+        .with_precision_and_scale(38, 0)
+        .unwrap();
+    let s = StringArray::from(vec!["a", "b", "c", "ü", "d"]);
+    let k = Int32Array::from(vec![1, 1, 1, 1, 2]);
+    for sizes in [&[5][..], &[4, 1], &[1, 4]] {
+        let source = table_of(
+            vec![
+                ("dd", Arc::new(dd.clone()) as ArrayRef),
+                ("s", Arc::new(s.clone())),
+                ("k", Arc::new(k.clone())),
+            ],
+            sizes,
+        );
+        for sql in [
+            "SELECT k, SUM(dd), MAX(UPPER(s)) FROM t GROUP BY k",
+            "SELECT UPPER(s) = 'Ü', SUM(dd) FROM t GROUP BY 1",
+            "SELECT SUM(dd), MIN(LOWER(s)) FROM t",
+        ] {
+            let out = agree_compiled(&source, sql);
+            assert!(error(&out).contains("38 digits"), "{sql}: {out:?}");
+        }
     }
 }

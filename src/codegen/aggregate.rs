@@ -6,9 +6,10 @@
 //!   for each word of 64 rows:
 //!     word = selection bits of the filter row function (vectorizable, as in the filter kernel)
 //!     for each set bit i (count trailing zeros):
-//!       code = qjit_update_row(i, …): keys → group id (hash table, insert if new),
-//!                                      arguments → accumulators[group]
-//!       if code: status = (code, i); return
+//!       code = qjit_update_row(i, …, scratch of row i): keys, arguments (may hand back)
+//!                                      → group id (hash table, insert if new)
+//!                                      → accumulators[group]
+//!       if code: status = (code, i); write back what a hand-back keeps (below); return
 //!   without GROUP BY: merge the batch's accumulators (kept in registers) into group 0
 //! ```
 //!
@@ -20,6 +21,23 @@
 //! [`super::STATUS_SUM_OVERFLOW`], reports the overflowing sum. Accumulation follows the
 //! interpreter's order exactly, so float sums are identical: rows in order, and without keys a
 //! per-batch partial sum added to the total once.
+//!
+//! Keys and arguments may hand a row back ([`super::STATUS_FALLBACK`]: `UPPER` of non-ASCII
+//! text, a decimal not exact as a float, …). A row's codes are all known before it touches the
+//! state, so at a hand-back at row `i` the state holds the selected rows before `i`, folded as
+//! the interpreter folds them, and the interpreter can carry on from row `i`:
+//!
+//! - with keys, accumulators are updated in memory row by row: the kernel writes back the
+//!   number of groups and the length of the string log, as it does at the end, and reports
+//!   `(STATUS_FALLBACK, i)`; or, if an exact sum overflowed before `i`, the overflow;
+//! - without keys, the batch's partial accumulators are dropped (the interpreter adds a whole
+//!   batch's partial sum to the total at once): the state is as before the batch, and the kernel
+//!   reports `(STATUS_FALLBACK, 0)`.
+//!
+//! Strings the update row function builds (`UPPER`, `||`, casts to `VARCHAR`) go to the row's
+//! own part of a scratch area that lasts for the batch ([`super::AggArgs::scratch`]): a new
+//! group's key or a `MIN`/`MAX` string may point there until the executor copies it. A kernel
+//! without such constructs has neither the scratch nor the hand-back code.
 
 use std::collections::HashMap;
 
@@ -36,7 +54,7 @@ use super::kernel::{
 use super::lower::{Lowered, Lowerer, TableParams};
 use super::{
     not_compiled, AccKind, AggregateLayout, CodegenError, ColumnSlot, ErrorSite, KeyKind,
-    KeyLayout, SlotKind, StateSlot, VectorType, STATUS_SUM_OVERFLOW,
+    KeyLayout, ScratchNeed, SlotKind, StateSlot, VectorType, STATUS_FALLBACK, STATUS_SUM_OVERFLOW,
 };
 use crate::error::Error;
 use crate::ir::{AggFunc, AggregateCall, Expr, SqlType};
@@ -46,8 +64,9 @@ pub const AGGREGATE_ENTRY_NAME: &str = "qjit_aggregate";
 const FILTER_ROW: &str = "qjit_filter_row";
 const UPDATE_ROW: &str = "qjit_update_row";
 /// Leading parameters of the update row function: row, groups, slots, mask, hashes, keys,
-/// overflow flags (a byte per state slot), string log, string log length, the last key.
-const UPDATE_LEADING: usize = 10;
+/// overflow flags (a byte per state slot), string log, string log length, the last key, the
+/// row's scratch area and its size.
+const UPDATE_LEADING: usize = 12;
 
 /// An aggregation lowered to LLVM IR, not yet optimized.
 pub struct AggregateModule<'ctx> {
@@ -57,6 +76,8 @@ pub struct AggregateModule<'ctx> {
     /// The operations that can fail (filter, keys, arguments).
     pub errors: Vec<ErrorSite>,
     pub layout: AggregateLayout,
+    /// The scratch bytes a row needs ([`super::AggArgs::scratch`]).
+    pub scratch: ScratchNeed,
 }
 
 /// How `call` accumulates in a kernel, or why it does not compile.
@@ -249,6 +270,8 @@ pub fn compile_aggregate<'ctx>(
         ptr.into(),
         ptr.into(),
         ptr.into(),
+        ptr.into(),
+        i64t.into(),
     ];
     leading.extend(std::iter::repeat_n(
         BasicMetadataTypeEnum::from(ptr),
@@ -264,7 +287,7 @@ pub fn compile_aggregate<'ctx>(
         columns.len(),
         &attrs,
     )?;
-    {
+    let (scratch, falls_back) = {
         let row = lead[0].into_int_value();
         let table = TableParams {
             groups: lead[1].into_pointer_value(),
@@ -281,6 +304,7 @@ pub fn compile_aggregate<'ctx>(
             .map(|v| v.into_pointer_value())
             .collect();
         let mut lowerer = Lowerer::new(ctx, &module, &b, row, params, &columns, slot_of)?;
+        lowerer.allow_fallback(lead[10].into_pointer_value(), lead[11].into_int_value());
         lowerer.start_after(rank);
         // Keys read as raw views are lowered only where the group is not the previous row's.
         let view_key = |k: usize| {
@@ -371,8 +395,10 @@ pub fn compile_aggregate<'ctx>(
             }
         }
         b.build_return(Some(&i32t.const_zero()))?;
+        let handed_back = (lowerer.scratch_need(), lowerer.may_fall_back());
         errors.extend(lowerer.into_errors());
-    }
+        handed_back
+    };
 
     // The entry function.
     let entry_fn = module.add_function(
@@ -401,6 +427,7 @@ pub fn compile_aggregate<'ctx>(
         update_fn,
         columns.len(),
         &layout,
+        (!scratch.is_zero(), falls_back),
     )?;
 
     let mut functions = vec![update_fn, entry_fn];
@@ -411,6 +438,7 @@ pub fn compile_aggregate<'ctx>(
         columns,
         errors,
         layout,
+        scratch,
     })
 }
 
@@ -423,7 +451,8 @@ fn vector_type<'ctx>(ctx: &'ctx Context, v: VectorType) -> BasicTypeEnum<'ctx> {
     }
 }
 
-/// Builds `qjit_aggregate(cols, len, state, status)`.
+/// Builds `qjit_aggregate(cols, len, state, status)`. `scratch`: the update row function
+/// builds strings; `falls_back`: it may hand a row back.
 #[allow(clippy::too_many_arguments)]
 fn build_entry<'ctx>(
     ctx: &'ctx Context,
@@ -434,6 +463,7 @@ fn build_entry<'ctx>(
     update_fn: inkwell::values::FunctionValue<'ctx>,
     ncols: usize,
     layout: &AggregateLayout,
+    (scratch, falls_back): (bool, bool),
 ) -> Result<(), CodegenError> {
     let i32t = ctx.i32_type();
     let i64t = ctx.i64_type();
@@ -444,6 +474,8 @@ fn build_entry<'ctx>(
             ptr.into(),
             i64t.into(),
             ptr.into(),
+            ptr.into(),
+            i64t.into(),
             ptr.into(),
             i64t.into(),
             ptr.into(),
@@ -475,6 +507,15 @@ fn build_entry<'ctx>(
     let log_len0 = field(7, i64t.into(), "log_len")?;
     let log_len = b.build_alloca(i64t, "log_len_slot")?;
     b.build_store(log_len, log_len0)?;
+    // The scratch area and the bytes of each row's part.
+    let scratch = if scratch {
+        Some((
+            field(8, ptr.into(), "scratch")?.into_pointer_value(),
+            field(9, i64t.into(), "scratch_row")?.into_int_value(),
+        ))
+    } else {
+        None
+    };
     // Recent groups and keys (none yet: addresses of an earlier batch may repeat).
     let last_words =
         (layout.keys.as_ref().map_or(0, |k| k.words()) + 1) as u64 * super::lower::RECENT_KEYS;
@@ -538,6 +579,16 @@ fn build_entry<'ctx>(
     let vector_args: &[PointerValue] = if keyed { &globals } else { &locals };
 
     let call_update = |i: IntValue<'ctx>| -> Result<IntValue<'ctx>, CodegenError> {
+        let (row_scratch, row_bytes) = match scratch {
+            Some((base, row_bytes)) => {
+                let at = b.build_int_mul(i, row_bytes, "scratch_at")?;
+                // SAFETY (of the generated code): the area has `row_bytes` bytes per row; not
+                // `inbounds` because a dangling base with 0 bytes per row is allowed.
+                let p = unsafe { b.build_gep(ctx.i8_type(), base, &[at], "row_scratch")? };
+                (p, row_bytes)
+            }
+            None => (ptr.const_null(), i64t.const_zero()),
+        };
         let mut a: Vec<BasicMetadataValueEnum> = vec![
             i.into(),
             groups.into(),
@@ -549,6 +600,8 @@ fn build_entry<'ctx>(
             log.into(),
             log_len.into(),
             last.into(),
+            row_scratch.into(),
+            row_bytes.into(),
         ];
         a.extend(vector_args.iter().map(|p| BasicMetadataValueEnum::from(*p)));
         a.extend(args.iter().copied());
@@ -562,15 +615,66 @@ fn build_entry<'ctx>(
         .and_then(|i| i.get_declaration(module, &[i64t.into()]))
         .ok_or_else(|| Error::internal("LLVM has no llvm.cttz"))?;
 
+    // The group count and the length of the string log, back into the state.
+    let write_back = || -> Result<(), CodegenError> {
+        let g = b.build_load(i64t, groups, "groups_end")?;
+        let pg = b.build_struct_gep(state_ty, state, 5, "groups_ptr")?;
+        b.build_store(pg, g)?;
+        let l = b.build_load(i64t, log_len, "log_len_end")?;
+        let pl = b.build_struct_gep(state_ty, state, 7, "log_len_ptr")?;
+        b.build_store(pl, l)?;
+        Ok(())
+    };
+    // `i1` per slot: its exact sum overflowed (so far).
+    let overflowed = || -> Result<Vec<IntValue<'ctx>>, CodegenError> {
+        (0..layout.slots.len())
+            .map(|n| {
+                let f = flag(n)?;
+                Ok(b.build_int_compare(IntPredicate::NE, f, i8t.const_zero(), "overflowed")?)
+            })
+            .collect()
+    };
+
     // Failure: (code, row) into the status.
     let fail = ctx.append_basic_block(entry_fn, "fail");
     b.position_at_end(fail);
     let fail_code = b.build_phi(i64t, "fail_code")?;
     let fail_row = b.build_phi(i64t, "fail_row")?;
+    let (mut code, mut row) = (
+        fail_code.as_basic_value().into_int_value(),
+        fail_row.as_basic_value().into_int_value(),
+    );
+    if falls_back {
+        // A hand-back keeps the state (see the module docs).
+        let handed_back = b.build_int_compare(
+            IntPredicate::EQ,
+            code,
+            i64t.const_int(STATUS_FALLBACK, false),
+            "handed_back",
+        )?;
+        if keyed {
+            write_back()?;
+            let overflow = first_overflow(ctx, b, layout, &overflowed()?)?;
+            let any = b.build_int_compare(
+                IntPredicate::NE,
+                overflow,
+                i64t.const_zero(),
+                "overflowed_before",
+            )?;
+            let report = b.build_and(handed_back, any, "report_overflow")?;
+            code = b
+                .build_select(report, overflow, code, "fail_code2")?
+                .into_int_value();
+        } else {
+            row = b
+                .build_select(handed_back, i64t.const_zero(), row, "resume_row")?
+                .into_int_value();
+        }
+    }
     let pc = b.build_struct_gep(status_ty, status, 0, "status_code_ptr")?;
-    b.build_store(pc, fail_code.as_basic_value())?;
+    b.build_store(pc, code)?;
     let pr = b.build_struct_gep(status_ty, status, 1, "status_row_ptr")?;
-    b.build_store(pr, fail_row.as_basic_value())?;
+    b.build_store(pr, row)?;
     b.build_return(None)?;
     b.position_at_end(entry);
 
@@ -667,18 +771,8 @@ fn build_entry<'ctx>(
     // Write back the group count and, without keys, fold the batch into group 0.
     b.position_at_end(exit);
     let _ = entry;
-    let g = b.build_load(i64t, groups, "groups_end")?;
-    let pg = b.build_struct_gep(state_ty, state, 5, "groups_ptr")?;
-    b.build_store(pg, g)?;
-    let l = b.build_load(i64t, log_len, "log_len_end")?;
-    let pl = b.build_struct_gep(state_ty, state, 7, "log_len_ptr")?;
-    b.build_store(pl, l)?;
-    let mut overflowed: Vec<IntValue> = (0..layout.slots.len())
-        .map(|n| {
-            let f = flag(n)?;
-            Ok(b.build_int_compare(IntPredicate::NE, f, i8t.const_zero(), "overflowed")?)
-        })
-        .collect::<Result<_, CodegenError>>()?;
+    write_back()?;
+    let mut overflowed = overflowed()?;
     if !keyed {
         for (n, slot) in layout.slots.iter().enumerate() {
             for (k, vt) in slot.kind.vectors().iter().enumerate() {
@@ -717,24 +811,36 @@ fn build_entry<'ctx>(
             }
         }
     }
-    // The first aggregate whose sum overflowed.
-    let mut overflow_code = i64t.const_zero();
+    let overflow_code = first_overflow(ctx, b, layout, &overflowed)?;
+    let pc = b.build_struct_gep(status_ty, status, 0, "status_code_ptr")?;
+    b.build_store(pc, overflow_code)?;
+    b.build_return(None)?;
+    Ok(())
+}
+
+/// `i64`: [`STATUS_SUM_OVERFLOW`] `+ k` for the first aggregate `k` whose exact sum's slot
+/// `overflowed` (`i1` per slot), or 0.
+fn first_overflow<'ctx>(
+    ctx: &'ctx Context,
+    b: &inkwell::builder::Builder<'ctx>,
+    layout: &AggregateLayout,
+    overflowed: &[IntValue<'ctx>],
+) -> Result<IntValue<'ctx>, CodegenError> {
+    let i64t = ctx.i64_type();
+    let mut code = i64t.const_zero();
     for (k, (value, _)) in layout.uses.iter().enumerate().rev() {
         if let Some(n) = value {
             if layout.slots[*n].kind == SlotKind::ExactSum {
-                overflow_code = b
+                code = b
                     .build_select(
                         overflowed[*n],
                         i64t.const_int(STATUS_SUM_OVERFLOW + k as u64, false),
-                        overflow_code,
+                        code,
                         "overflow_code",
                     )?
                     .into_int_value();
             }
         }
     }
-    let pc = b.build_struct_gep(status_ty, status, 0, "status_code_ptr")?;
-    b.build_store(pc, overflow_code)?;
-    b.build_return(None)?;
-    Ok(())
+    Ok(code)
 }

@@ -265,7 +265,8 @@ pub(super) struct FilterRow<'ctx> {
 /// Builds the row function `name` of the `BOOLEAN` predicate `expr` (a `NULL`-typed predicate
 /// selects nothing). With `fallback`, the function also takes the scratch area and may report
 /// [`STATUS_FALLBACK`](super::STATUS_FALLBACK) (filter and projection kernels); without, the
-/// constructs that need it do not compile (aggregation kernels).
+/// constructs that need it do not compile (the `WHERE` clause fused into an aggregation kernel,
+/// which selects a word of rows before it updates any).
 #[allow(clippy::too_many_arguments)]
 pub(super) fn filter_row<'ctx>(
     ctx: &'ctx Context,

@@ -30,8 +30,10 @@
 //! holding one of the two characters whose Unicode lowercase is ASCII, `UPPER`/`LOWER` of a
 //! non-ASCII string, a cast from text that is not plainly well-formed (see `lower::text`), a
 //! decimal not exact as a float, a scratch area too small), and the caller then evaluates the
-//! whole batch with the interpreter. Such constructs do not compile inside an aggregation
-//! kernel, whose state cannot be handed back.
+//! whole batch with the interpreter. An aggregation kernel hands back at a row of its group keys
+//! or aggregate arguments: it stops there with its state as the interpreter's would be after
+//! the rows before it, and the interpreter carries on from that state (see `aggregate`). Its
+//! fused `WHERE` clause does not hand back (the executor filters first instead).
 //!
 //! Constructs that do not compile (casts between floats and `VARCHAR` or from a float to a
 //! `DECIMAL`, which need shortest round-trip digits or correctly rounded parsing) are
@@ -195,6 +197,13 @@ pub struct AggArgs {
     pub log: *mut u64,
     /// Entries in `log` (the executor sets 0 before a batch).
     pub log_len: u64,
+    /// The scratch area of the strings the kernel builds (`UPPER`, `||`, …; see
+    /// [`ScratchNeed`]): `scratch_row` bytes per row of the batch, row `i`'s at
+    /// `scratch + i * scratch_row`. Unlike a filter's, a row's strings stay for the whole batch:
+    /// group keys and `MIN`/`MAX` strings point into it until the executor copies them. A
+    /// kernel that builds no strings never reads these two (null and 0 will do).
+    pub scratch: *mut u8,
+    pub scratch_row: u64,
 }
 
 /// The entry point of an aggregation kernel: filters the rows of a batch and updates the
@@ -202,9 +211,11 @@ pub struct AggArgs {
 ///
 /// # Safety
 /// `cols` as for [`FilterFn`]; `state` must point to an [`AggArgs`] that satisfies its
-/// invariants for `len` more rows, with vectors of the kernel's [`AggregateLayout`]; `status`
-/// must point to a zeroed [`KernelStatus`]. On a non-zero status the state is partly updated and
-/// must not be used again.
+/// invariants for `len` more rows, with vectors of the kernel's [`AggregateLayout`] and, if the
+/// kernel builds strings, `len * scratch_row` writable bytes of scratch; `status` must point to
+/// a zeroed [`KernelStatus`]. On [`STATUS_FALLBACK`] at row `i` the state holds exactly the
+/// selected rows before `i` (with keys; without, none of the batch, and `i` is 0) and stays
+/// usable; on any other non-zero status it is partly updated and must not be used again.
 pub type AggregateFn = unsafe extern "C" fn(
     cols: *const ColumnArg,
     len: u64,

@@ -319,21 +319,21 @@ fn compile_with(plan: &Plan, options: &QueryOptions, keep_ir: bool) -> Result<Co
             Err(e) => {
                 // What does not compile inside an aggregation may be the WHERE clause (a
                 // construct that hands batches back to the interpreter): then the aggregation
-                // compiles alone, after a separate filter.
+                // compiles alone, after a separate filter. If it does not, the reason is its
+                // own.
                 let alone = match &plan.filter {
                     Some(_) => {
                         jit::aggregate_kernel(None, keys, aggregates, &plan.scan_schema, optimize)
-                            .ok()
                     }
-                    None => None,
+                    None => Err(e),
                 };
                 match alone {
-                    Some((kernel, hit)) => {
+                    Ok((kernel, hit)) => {
                         compiled.aggregate = PartEngine::Compiled;
                         compiled.aggregate_kernel = Some(kernel);
                         compiled.cache_hit = hit;
                     }
-                    None => {
+                    Err(e) => {
                         compiled.aggregate =
                             PartEngine::Interpreted(fallback(e, "the aggregation")?);
                     }

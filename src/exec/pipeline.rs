@@ -1,7 +1,9 @@
 //! The pipeline: runs a [`Plan`] over the morsels of a [`Scan`] on worker threads, with the
-//! compiled kernels where there are some (a batch a kernel hands back is evaluated by the
-//! interpreter) and [`crate::interp`] for everything else, combines the morsels' results in
-//! their order, then finishes the query (having, distinct, sort, offset/limit, output types).
+//! compiled kernels where there are some (a batch a filter or projection kernel hands back is
+//! evaluated by the interpreter; a morsel's aggregation that its kernel hands back continues in
+//! the interpreter, see [`crate::jit::AggregateState`]) and [`crate::interp`] for everything
+//! else, combines the morsels' results in their order, then finishes the query (having,
+//! distinct, sort, offset/limit, output types).
 
 use arrow::array::{
     Array, ArrayRef, BooleanArray, BooleanBufferBuilder, RecordBatch, RecordBatchOptions,

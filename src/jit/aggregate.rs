@@ -3,14 +3,25 @@
 //!
 //! ```text
 //! AggregateKernel::new_state ─▶ AggregateState ─update(batch)─▶ … ─finish─▶ aggregate batch
+//!                                  │ a row handed back: merge_raw into an interp::Aggregator,
+//!                                  ▼ which folds the rest of that batch and every later one
+//!                               AggregateState (interpreted) ─update(batch)─▶ … ─finish─▶ …
 //! ```
 //!
 //! The state is the memory the kernel reads and writes through [`AggArgs`]. Before each batch it
-//! grows so that every row can create a group; after each batch the bytes of the string keys of
-//! new groups are copied out of the batch, so that the table never points into a batch that is
-//! gone. [`AggregateKernel::finish`] turns the state into the same aggregate batch as
-//! [`crate::interp::Aggregator::finish`] (key columns then aggregates, groups in first-seen
-//! order).
+//! grows so that every row can create a group, and gets a scratch area for the strings the
+//! kernel builds; after each batch the bytes of the string keys of new groups (and of new
+//! `MIN`/`MAX` strings) are copied out of the batch and the scratch area, so that the table never
+//! points into memory that is gone. [`AggregateKernel::finish`] turns the state into the same
+//! aggregate batch as [`crate::interp::Aggregator::finish`] (key columns then aggregates, groups
+//! in first-seen order).
+//!
+//! A kernel that meets a row it does not evaluate exactly ([`STATUS_FALLBACK`]) stops with the
+//! state of the rows before it, as the interpreter would have it (see
+//! [`crate::codegen::compile_aggregate`]). The state then becomes an interpreter aggregation
+//! ([`interp::Aggregator::merge_raw`] into an empty one adds every sum to zero, which changes no
+//! bit: a float sum that starts at `+0` is never `-0`) that folds the rest of the batch, and
+//! every later batch of that state.
 
 use std::sync::Arc;
 
@@ -23,7 +34,7 @@ use arrow::array::{
 use super::kernel::{CompileTiming, Jitted, KernelInputs, Optimize};
 use crate::codegen::{
     self, AccKind, AggArgs, AggregateFn, AggregateLayout, CodegenError, ColumnSlot, ErrorSite,
-    KernelStatus, KeyKind, SlotKind, VectorType, STATUS_SUM_OVERFLOW,
+    KernelStatus, KeyKind, ScratchNeed, SlotKind, VectorType, STATUS_FALLBACK, STATUS_SUM_OVERFLOW,
 };
 use crate::error::{Error, Result};
 use crate::interp::{self, RawState};
@@ -36,6 +47,8 @@ pub struct AggregateKernel {
     columns: Vec<ColumnSlot>,
     errors: Vec<ErrorSite>,
     layout: AggregateLayout,
+    /// The scratch bytes a row needs (zero: the kernel builds no strings).
+    scratch: ScratchNeed,
     filter: Option<Expr>,
     keys: Vec<Expr>,
     aggregates: Vec<AggregateCall>,
@@ -92,9 +105,27 @@ impl Vector {
     }
 }
 
-/// The accumulators, groups and keys of one aggregation in progress (per worker).
+/// The accumulators, groups and keys of one aggregation in progress (per worker): the kernel's
+/// memory, or, once the kernel has handed a row back, an interpreter aggregation.
 #[derive(Debug)]
 pub struct AggregateState {
+    engine: StateEngine,
+    /// The row of the batch at which the kernel handed the aggregation to the interpreter.
+    handed_back_at: Option<usize>,
+    /// An update failed on this state: it is partly updated and must not be used.
+    poisoned: bool,
+}
+
+/// Who holds the state.
+#[derive(Debug)]
+enum StateEngine {
+    Kernel(KernelMemory),
+    Interpreter(interp::Aggregator),
+}
+
+/// The memory an aggregation kernel updates.
+#[derive(Debug)]
+struct KernelMemory {
     vectors: Vec<Vector>,
     /// `group + 1` per slot, 0 if empty; a power of two long (empty without keys).
     slots: Vec<u32>,
@@ -108,8 +139,16 @@ pub struct AggregateState {
     extremes: std::collections::HashMap<(usize, usize), Box<[u8]>>,
     /// The kernel's log of string extremes taken from the current batch.
     log: Vec<u64>,
-    /// A kernel failed on this state: it is partly updated and must not be used.
-    poisoned: bool,
+    /// The strings the kernel builds in the current batch (a part per row).
+    scratch: Vec<u8>,
+}
+
+impl AggregateState {
+    /// The row of a batch at which the kernel handed this aggregation to the interpreter (which
+    /// folded the rest of that batch and every batch since), if it did.
+    pub fn handed_back_at(&self) -> Option<usize> {
+        self.handed_back_at
+    }
 }
 
 /// The fewest slots a keyed table starts with.
@@ -123,12 +162,12 @@ impl AggregateKernel {
         aggregates: &[AggregateCall],
         optimize: Optimize,
     ) -> std::result::Result<AggregateKernel, CodegenError> {
-        let (jit, address, (columns, errors, layout)) = Jitted::compile(
+        let (jit, address, (columns, errors, layout, scratch)) = Jitted::compile(
             optimize,
             codegen::AGGREGATE_ENTRY_NAME,
             |ctx, cpu, features| {
                 let m = codegen::compile_aggregate(ctx, filter, keys, aggregates, cpu, features)?;
-                Ok((m.module, (m.columns, m.errors, m.layout)))
+                Ok((m.module, (m.columns, m.errors, m.layout, m.scratch)))
             },
         )?;
         // SAFETY: the entry function was built with exactly the `AggregateFn` signature
@@ -139,6 +178,7 @@ impl AggregateKernel {
             columns,
             errors,
             layout,
+            scratch,
             filter: filter.cloned(),
             keys: keys.to_vec(),
             aggregates: aggregates.to_vec(),
@@ -166,39 +206,97 @@ impl AggregateKernel {
             0
         };
         AggregateState {
-            vectors,
-            slots: vec![],
-            hashes: vec![],
-            keys: vec![],
-            groups,
-            strings: vec![],
-            extremes: std::collections::HashMap::new(),
-            log: vec![],
+            engine: StateEngine::Kernel(KernelMemory {
+                vectors,
+                slots: vec![],
+                hashes: vec![],
+                keys: vec![],
+                groups,
+                strings: vec![],
+                extremes: std::collections::HashMap::new(),
+                log: vec![],
+                scratch: vec![],
+            }),
+            handed_back_at: None,
             poisoned: false,
         }
     }
 
     /// Filters `batch` (a scan batch) and folds its selected rows into `state`. A row that fails
-    /// is the interpreter's error for this batch.
+    /// is the interpreter's error for this batch. A row the kernel hands back makes `state` an
+    /// interpreter aggregation from that row on (see the module docs).
     pub fn update(&self, batch: &RecordBatch, state: &mut AggregateState) -> Result<()> {
         if state.poisoned {
             return Err(Error::internal(
                 "an aggregation state reused after an error",
             ));
         }
+        let folded = self.fold(batch, state);
+        if folded.is_err() {
+            state.poisoned = true;
+        }
+        folded
+    }
+
+    fn fold(&self, batch: &RecordBatch, state: &mut AggregateState) -> Result<()> {
         let n = batch.num_rows();
         if n == 0 {
             return Ok(());
         }
+        let resume = match &mut state.engine {
+            StateEngine::Interpreter(agg) => return self.interpret(batch, agg),
+            StateEngine::Kernel(memory) => match self.run(batch, memory)? {
+                None => return Ok(()),
+                Some(row) => row,
+            },
+        };
+        // The kernel folded the rows before `resume`; the interpreter takes over from there.
+        let mut agg = self.new_aggregator()?;
+        if let StateEngine::Kernel(memory) = &state.engine {
+            let (key_columns, raw, groups) = self.raw_parts(memory)?;
+            agg.merge_raw(key_columns, raw, groups)?;
+        }
+        state.handed_back_at = Some(resume);
+        let rest = batch.slice(resume, n - resume);
+        let folded = self.interpret(&rest, &mut agg);
+        state.engine = StateEngine::Interpreter(agg);
+        // An error there is the interpreter's for the whole batch: the rows before `resume` have
+        // no error (the kernel stops at the first row with a code), and the interpreter raises
+        // the first error of the others in the same order in the whole batch as in `rest`. Sums
+        // continue from the same state, so they overflow in the same aggregate (a fresh
+        // interpreter over the whole batch, as `error` runs, would not see the earlier batches).
+        folded
+    }
+
+    /// Runs the kernel over `batch` (at least one row): `None` when it folded the whole batch,
+    /// `Some(row)` when it handed back at `row` (see the module docs), or the batch's error.
+    fn run(&self, batch: &RecordBatch, memory: &mut KernelMemory) -> Result<Option<usize>> {
+        let n = batch.num_rows();
         let inputs = KernelInputs::new(&self.columns, batch, "aggregation")?;
+        // Scratch for the strings built per row, each row's kept for the batch; a batch whose
+        // built strings could add up past the interpreter's limit for one batch (`i32::MAX`
+        // bytes, an error there) goes to the interpreter whole.
+        let mut scratch_row = 0;
+        if !self.scratch.is_zero() {
+            match self.scratch.bytes(inputs.max_string_len()) {
+                Some(bytes) if bytes.saturating_mul(n as u64) <= i32::MAX as u64 => {
+                    scratch_row = bytes;
+                    let total = bytes as usize * n;
+                    if memory.scratch.len() < total {
+                        memory.scratch.resize(total, 0);
+                    }
+                }
+                _ => return Ok(Some(0)),
+            }
+        }
         let stride = self.layout.keys.as_ref().map_or(0, |k| k.words());
-        let before = state.groups;
+        let before = memory.groups;
         if self.layout.keys.is_some() {
             let room = before
                 .checked_add(n)
                 .filter(|&r| r < u32::MAX as usize / 2)
                 .ok_or_else(|| Error::unsupported("GROUP BY with more than 2^31 groups"))?;
-            state.reserve(room, stride);
+            memory.reserve(room, stride);
         }
         let string_slots = self
             .layout
@@ -207,66 +305,85 @@ impl AggregateKernel {
             .filter(|s| matches!(s.kind, SlotKind::MinMaxStr { .. }))
             .count();
         let log_room = n * string_slots + 1;
-        if state.log.len() < log_room {
-            state.log.resize(log_room, 0);
+        if memory.log.len() < log_room {
+            memory.log.resize(log_room, 0);
         }
         let mut vector_ptrs: Vec<*mut u8> =
-            state.vectors.iter_mut().map(|v| v.as_mut_ptr()).collect();
+            memory.vectors.iter_mut().map(|v| v.as_mut_ptr()).collect();
         let mut args = AggArgs {
             vectors: vector_ptrs.as_mut_ptr().cast_const(),
-            slots: state.slots.as_mut_ptr(),
-            slot_mask: (state.slots.len() as u64).wrapping_sub(1),
-            hashes: state.hashes.as_mut_ptr(),
-            keys: state.keys.as_mut_ptr(),
+            slots: memory.slots.as_mut_ptr(),
+            slot_mask: (memory.slots.len() as u64).wrapping_sub(1),
+            hashes: memory.hashes.as_mut_ptr(),
+            keys: memory.keys.as_mut_ptr(),
             groups: before as u64,
-            log: state.log.as_mut_ptr(),
+            log: memory.log.as_mut_ptr(),
             log_len: 0,
+            scratch: memory.scratch.as_mut_ptr(),
+            scratch_row,
         };
         let mut status = KernelStatus::default();
         // SAFETY: `inputs.args` describes live arrays of the slots' types with `n` rows (checked
         // by `KernelInputs::new`); with keys, `reserve` made room for `n` new groups in every
         // vector, `hashes` and `keys`, and the slots are a power of two at least twice as many;
         // without keys every vector has group 0. `vector_ptrs` has one pointer per vector of
-        // the layout; the log has room for an entry per row and string slot, plus one.
+        // the layout; the log has room for an entry per row and string slot, plus one; the
+        // scratch area has `scratch_row` bytes per row (or the kernel builds no strings).
         // `status` is zeroed; `self` owns the code.
         unsafe { (self.entry)(inputs.args.as_ptr(), n as u64, &mut args, &mut status) };
-        if status.code != 0 {
-            state.poisoned = true;
-            return Err(self.error(batch, status));
+        let resume = match status.code {
+            0 => None,
+            STATUS_FALLBACK if status.row < n as u64 => Some(status.row as usize),
+            _ => return Err(self.error(batch, status)),
+        };
+        let keyed = self.layout.keys.is_some();
+        if !keyed && resume.is_some() {
+            // Nothing of the batch reached the state (see the module docs).
+            return match resume {
+                Some(0) => Ok(resume),
+                _ => Err(Error::internal(
+                    "the aggregation kernel handed back in the middle of a batch without keys",
+                )),
+            };
         }
         let after = args.groups as usize;
-        if after < before || (self.layout.keys.is_none() && after != 1) {
-            state.poisoned = true;
+        if after < before || (!keyed && after != 1) {
             return Err(Error::internal("the aggregation kernel lost groups"));
         }
-        state.groups = after;
+        memory.groups = after;
         if let Some(keys) = &self.layout.keys {
-            state.own_strings(keys, before..after)?;
+            memory.own_strings(keys, before..after)?;
         }
         let logged = args.log_len as usize;
         if logged > log_room {
-            state.poisoned = true;
             return Err(Error::internal("the aggregation kernel overran its log"));
         }
-        state.own_extremes(&self.layout, logged)?;
+        memory.own_extremes(&self.layout, logged)?;
         drop(inputs);
-        Ok(())
+        Ok(resume)
+    }
+
+    /// Folds `batch` into an interpreter aggregation, filtering it first if the kernel filters.
+    fn interpret(&self, batch: &RecordBatch, agg: &mut interp::Aggregator) -> Result<()> {
+        let filtered = match &self.filter {
+            Some(f) => {
+                let mask = interp::evaluate_predicate(f, batch)?;
+                arrow::compute::filter_record_batch(batch, &mask)?
+            }
+            None => batch.clone(),
+        };
+        if filtered.num_rows() == 0 {
+            return Ok(());
+        }
+        agg.update(&filtered)
     }
 
     /// The error of a batch the kernel failed on: the interpreter's, which evaluates the
     /// batch in its own order; else (it succeeded) a sum that overflowed, or the kernel's.
     fn error(&self, batch: &RecordBatch, status: KernelStatus) -> Error {
-        let exact = (|| -> Result<()> {
-            let filtered = match &self.filter {
-                Some(f) => {
-                    let mask = interp::evaluate_predicate(f, batch)?;
-                    arrow::compute::filter_record_batch(batch, &mask)?
-                }
-                None => batch.clone(),
-            };
-            let mut agg = interp::Aggregator::new(&self.keys, &self.aggregates)?;
-            agg.update(&filtered)
-        })();
+        let exact = self
+            .new_aggregator()
+            .and_then(|mut agg| self.interpret(batch, &mut agg));
         if let Err(e) = exact {
             return e;
         }
@@ -286,8 +403,13 @@ impl AggregateKernel {
 
     /// The aggregate batch of `state`: as [`crate::interp::Aggregator::finish`] returns it.
     pub fn finish(&self, state: AggregateState) -> Result<RecordBatch> {
-        let (key_columns, raw, n) = self.raw_parts(&state)?;
-        interp::finish_raw(&self.keys, key_columns, &self.aggregates, raw, n)
+        match usable(state, "finished")? {
+            StateEngine::Kernel(memory) => {
+                let (key_columns, raw, n) = self.raw_parts(&memory)?;
+                interp::finish_raw(&self.keys, key_columns, &self.aggregates, raw, n)
+            }
+            StateEngine::Interpreter(agg) => agg.finish(),
+        }
     }
 
     /// An empty interpreter aggregation of this kernel's keys and aggregates, to merge states
@@ -301,20 +423,20 @@ impl AggregateKernel {
     /// [`crate::interp::Aggregator::merge`] adds them, so partial states merged in a fixed order
     /// give the same answer as the interpreter merging its partial states in that order.
     pub fn merge_into(&self, state: AggregateState, into: &mut interp::Aggregator) -> Result<()> {
-        let (key_columns, raw, n) = self.raw_parts(&state)?;
-        into.merge_raw(key_columns, raw, n)
+        match usable(state, "merged")? {
+            StateEngine::Kernel(memory) => {
+                let (key_columns, raw, n) = self.raw_parts(&memory)?;
+                into.merge_raw(key_columns, raw, n)
+            }
+            StateEngine::Interpreter(agg) => into.merge(agg),
+        }
     }
 
     /// The key columns (`None` without keys), each aggregate's state, and the number of groups.
     fn raw_parts(
         &self,
-        state: &AggregateState,
+        state: &KernelMemory,
     ) -> Result<(Option<Vec<ArrayRef>>, Vec<RawState>, usize)> {
-        if state.poisoned {
-            return Err(Error::internal(
-                "an aggregation state finished after an error",
-            ));
-        }
         let n = state.groups;
         let key_columns = match &self.layout.keys {
             None => None,
@@ -360,7 +482,17 @@ impl AggregateKernel {
     }
 }
 
-impl AggregateState {
+/// The engine of `state`, unless an update failed on it (`what`: what the caller does with it).
+fn usable(state: AggregateState, what: &str) -> Result<StateEngine> {
+    if state.poisoned {
+        return Err(Error::internal(format!(
+            "an aggregation state {what} after an error"
+        )));
+    }
+    Ok(state.engine)
+}
+
+impl KernelMemory {
     /// Makes room for `groups` groups of `stride` key words, growing (and rehashing) the slots
     /// to at least twice as many.
     fn reserve(&mut self, groups: usize, stride: usize) {
@@ -389,8 +521,8 @@ impl AggregateState {
         }
     }
 
-    /// Copies the string extremes the kernel logged (taken from the batch just run) and points
-    /// their slots at the copies.
+    /// Copies the string extremes the kernel logged (taken from the batch just run or the
+    /// scratch area) and points their slots at the copies.
     fn own_extremes(&mut self, layout: &AggregateLayout, logged: usize) -> Result<()> {
         for e in 0..logged {
             let entry = self.log[e];
@@ -416,7 +548,8 @@ impl AggregateState {
                 Box::new([])
             } else {
                 // SAFETY: the kernel stored the address and length of a string of the batch
-                // it just ran over, which the caller still holds.
+                // it just ran over, which the caller still holds, or of the scratch area, which
+                // only the next batch overwrites.
                 unsafe { std::slice::from_raw_parts(ptr, n) }.into()
             };
             let owned = bytes.as_ptr() as i64;
@@ -431,8 +564,8 @@ impl AggregateState {
         Ok(())
     }
 
-    /// Copies the bytes of the string keys of `groups` (new in the batch just run) and points
-    /// their records at the copies.
+    /// Copies the bytes of the string keys of `groups` (new in the batch just run, their bytes
+    /// in the batch or the scratch area) and points their records at the copies.
     fn own_strings(
         &mut self,
         layout: &codegen::KeyLayout,
@@ -450,7 +583,8 @@ impl AggregateState {
                     }
                     let ptr = self.keys[w + 1] as usize as *const u8;
                     // SAFETY: the kernel stored the address and length of a string of the batch
-                    // it just ran over, which the caller still holds.
+                    // it just ran over, which the caller still holds, or of the scratch area,
+                    // which only the next batch overwrites.
                     let bytes: Box<[u8]> = unsafe { std::slice::from_raw_parts(ptr, len) }.into();
                     self.keys[w + 1] = bytes.as_ptr() as u64;
                     self.strings.push(bytes);
@@ -468,7 +602,8 @@ impl AggregateState {
                         continue;
                     }
                     // SAFETY: the kernel stored the address and length of a string of the batch
-                    // it just ran over, which the caller still holds.
+                    // it just ran over, which the caller still holds, or of the scratch area,
+                    // which only the next batch overwrites.
                     let bytes: Box<[u8]> = unsafe { std::slice::from_raw_parts(ptr, len) }.into();
                     self.keys[w] = bytes.as_ptr() as u64;
                     self.strings.push(bytes);
@@ -482,7 +617,7 @@ impl AggregateState {
 
 /// Key `k` (at word `at` of each record) as a column of its type.
 fn key_column(
-    state: &AggregateState,
+    state: &KernelMemory,
     stride: usize,
     k: usize,
     at: usize,
@@ -647,4 +782,147 @@ fn raw_state(kind: AccKind, value: &[Vector], count: &[Vector], n: usize) -> Res
         }
         _ => return Err(lost()),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use arrow::array::{Decimal128Array, Int32Array, RecordBatch, StringArray};
+    use arrow::datatypes::{DataType, Field, Schema};
+
+    use super::AggregateKernel;
+    use crate::exec::{self, EngineKind, PartEngine, QueryOptions, Source};
+    use crate::interp::Aggregator;
+    use crate::ir::Body;
+    use crate::jit::Optimize;
+
+    /// Three batches of 100, 100 and 50 rows: ASCII text and decimals exact as a `DOUBLE`,
+    /// except at row 70 of the second batch (text with an umlaut, a decimal past 2^53 units).
+    fn table() -> (Source, Vec<RecordBatch>) {
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("k", DataType::Int32, true),
+            Field::new("s", DataType::Utf8, true),
+            Field::new("d", DataType::Decimal128(38, 2), true),
+        ]));
+        let words = ["abc", "Abc", "xyz", "", "hello world", "ABC"];
+        let batch = |rows: std::ops::Range<i32>, odd: Option<i32>| {
+            let k: Int32Array = rows.clone().map(|r| (r % 11 != 5).then_some(r)).collect();
+            let s: StringArray = rows
+                .clone()
+                .map(|r| match r {
+                    r if Some(r) == odd => Some("grüße".to_string()),
+                    r if r % 13 == 4 => None,
+                    r => Some(words[r as usize % words.len()].to_string()),
+                })
+                .collect();
+            let d: Decimal128Array = rows
+                .map(|r| match r {
+                    r if Some(r) == odd => Some(123_456_789_012_345_678_901),
+                    r if r % 17 == 3 => None,
+                    r => Some(i128::from(r) * 7 - 300),
+                })
+                .collect();
+            let d = d.with_precision_and_scale(38, 2).unwrap();
+            RecordBatch::try_new(schema.clone(), vec![Arc::new(k), Arc::new(s), Arc::new(d)])
+                .unwrap()
+        };
+        let batches = vec![
+            batch(0..100, None),
+            batch(100..200, Some(170)),
+            batch(200..250, None),
+        ];
+        (Source::batches("t", schema, batches.clone()), batches)
+    }
+
+    /// Runs `sql`'s aggregation through the kernel batch by batch, checking where it handed
+    /// back, and compares the result with the interpreter's.
+    fn hands_back(sql: &str, expected: [Option<usize>; 3]) {
+        let (source, batches) = table();
+        let jit = QueryOptions {
+            engine: EngineKind::Jit,
+            ..Default::default()
+        };
+        let plan = exec::plan(&source, sql).unwrap();
+        assert_eq!(
+            exec::compile(&plan, &jit).unwrap().aggregate,
+            PartEngine::Compiled,
+            "{sql}"
+        );
+        let Body::Aggregate {
+            keys, aggregates, ..
+        } = &plan.body
+        else {
+            panic!("not an aggregation: {sql}");
+        };
+        let filter = plan.filter.as_ref();
+        let kernel =
+            AggregateKernel::compile(filter, keys, aggregates, Optimize::level(2)).unwrap();
+        let mut state = kernel.new_state();
+        let mut interpreted = Aggregator::new(keys, aggregates).unwrap();
+        for (batch, expected) in batches.iter().zip(expected) {
+            let batch = batch.project(&plan.projection).unwrap();
+            kernel.update(&batch, &mut state).unwrap();
+            assert_eq!(state.handed_back_at(), expected, "{sql}");
+            let selected = match filter {
+                Some(f) => {
+                    let mask = crate::interp::evaluate_predicate(f, &batch).unwrap();
+                    arrow::compute::filter_record_batch(&batch, &mask).unwrap()
+                }
+                None => batch,
+            };
+            interpreted.update(&selected).unwrap();
+        }
+        assert_eq!(kernel.finish(state).unwrap(), interpreted.finish().unwrap());
+        // The whole query, on one thread and on several.
+        for threads in [1, 3] {
+            let options = |engine| QueryOptions {
+                engine,
+                threads: Some(threads),
+                ..Default::default()
+            };
+            let compiled = exec::run(&source, sql, &options(EngineKind::Jit)).unwrap();
+            let reference = exec::run(&source, sql, &options(EngineKind::Interp)).unwrap();
+            assert_eq!(compiled.batches, reference.batches, "{sql}");
+        }
+    }
+
+    #[test]
+    fn keyed_aggregation_runs_compiled_up_to_the_row_it_hands_back() {
+        // Row 70 of the second batch hands back; the third batch is interpreted.
+        hands_back(
+            "SELECT UPPER(s), k % 3, COUNT(*), SUM(CAST(d AS DOUBLE)), AVG(k), \
+             MIN(LOWER(s)), MAX(s || 'x') FROM t GROUP BY UPPER(s), k % 3",
+            [None, Some(70), Some(70)],
+        );
+        hands_back(
+            "SELECT k % 4, SUM(CAST(d AS DOUBLE)), MAX(UPPER(s)) FROM t GROUP BY k % 4",
+            [None, Some(70), Some(70)],
+        );
+        // Groups new in the second batch before the hand-back (k / 40 = 3 and 4), and after.
+        hands_back(
+            "SELECT k / 40, LOWER(s), COUNT(*), MIN(s || 'x'), SUM(CAST(d AS DOUBLE)) FROM t \
+             GROUP BY k / 40, LOWER(s)",
+            [None, Some(70), Some(70)],
+        );
+    }
+
+    #[test]
+    fn unkeyed_aggregation_hands_back_its_whole_batch() {
+        // Float sums of a batch are added to the total once: the interpreter redoes the batch.
+        hands_back(
+            "SELECT SUM(CAST(d AS DOUBLE)), AVG(CAST(d AS DOUBLE)), MAX(UPPER(s)), COUNT(*) \
+             FROM t",
+            [None, Some(0), Some(0)],
+        );
+    }
+
+    #[test]
+    fn aggregation_without_a_hand_back_stays_compiled() {
+        hands_back(
+            "SELECT UPPER(s), SUM(CAST(d AS DOUBLE)) FROM t WHERE k < 150 OR k > 180 \
+             GROUP BY UPPER(s)",
+            [None, None, None],
+        );
+    }
 }

@@ -263,12 +263,100 @@ pub fn table_f() -> (Arc<Schema>, RecordBatch) {
     (schema, batch)
 }
 
-/// Every table the corpus can query: `f` (see [`table_f`]), `t` (one batch), `t_split` (the same rows in three sliced
-/// batches, to exercise array offsets), `empty` (t's schema, no rows), `lineitem` (TPC-H SF 0.01).
+/// Table `h`: rows that compiled kernels hand back to the interpreter (non-ASCII text under
+/// `UPPER`/`LOWER`, decimals not exact as a `DOUBLE`) among rows they evaluate, in three batches
+/// (ids 1–4, 5–9, 10–12): the first has none, the second has them in its middle.
+///
+/// | id | g | s | dd DECIMAL(38,2) | n |
+/// |---|---|---|---|---|
+/// | 1 | 1 | abc | 1.50 | 1 |
+/// | 2 | 2 | Abc | NULL | 2 |
+/// | 3 | 1 | NULL | 12.50 | 3 |
+/// | 4 | 2 | xyz | -0.25 | NULL |
+/// | 5 | 1 | ABC | 2.00 | 5 |
+/// | 6 | NULL | straße | 0.10 | 6 |
+/// | 7 | 2 | ÉCOLE | 12345678901234567.89 | 7 |
+/// | 8 | 1 | abc | NULL | 8 |
+/// | 9 | NULL | NULL | -98765432109876543.21 | 9 |
+/// | 10 | 2 | école | -1.00 | 10 |
+/// | 11 | 1 | xyz | 0.01 | 11 |
+/// | 12 | 2 | Straße | 5.00 | 12 |
+pub fn table_h() -> (Arc<Schema>, Vec<RecordBatch>) {
+    let s = [
+        Some("abc"),
+        Some("Abc"),
+        None,
+        Some("xyz"),
+        Some("ABC"),
+        Some("straße"),
+        Some("ÉCOLE"),
+        Some("abc"),
+        None,
+        Some("école"),
+        Some("xyz"),
+        Some("Straße"),
+    ];
+    let g = [
+        Some(1),
+        Some(2),
+        Some(1),
+        Some(2),
+        Some(1),
+        None,
+        Some(2),
+        Some(1),
+        None,
+        Some(2),
+        Some(1),
+        Some(2),
+    ];
+    let dd = Decimal128Array::from(vec![
+        Some(150),
+        None,
+        Some(1250),
+        Some(-25),
+        Some(200),
+        Some(10),
+        Some(1_234_567_890_123_456_789),
+        None,
+        Some(-9_876_543_210_987_654_321),
+        Some(-100),
+        Some(1),
+        Some(500),
+    ])
+    .with_precision_and_scale(38, 2)
+    .expect("fixture decimal");
+    let n: Vec<Option<String>> = (1..=12).map(|i| (i != 4).then(|| i.to_string())).collect();
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("id", DataType::Int32, false),
+        Field::new("g", DataType::Int32, true),
+        Field::new("s", DataType::Utf8, true),
+        Field::new("dd", DataType::Decimal128(38, 2), true),
+        Field::new("n", DataType::Utf8, true),
+    ]));
+    let batch = RecordBatch::try_new(
+        schema.clone(),
+        vec![
+            Arc::new(Int32Array::from((1..=12).collect::<Vec<i32>>())),
+            Arc::new(Int32Array::from(g.to_vec())),
+            Arc::new(StringArray::from(s.to_vec())),
+            Arc::new(dd),
+            Arc::new(StringArray::from(n)),
+        ],
+    )
+    .expect("fixture batch");
+    let batches = vec![batch.slice(0, 4), batch.slice(4, 5), batch.slice(9, 3)];
+    (schema, batches)
+}
+
+/// Every table the corpus can query: `f` (see [`table_f`]), `h` (see [`table_h`]), `t` (one
+/// batch), `t_split` (the same rows in three sliced batches, to exercise array offsets), `empty`
+/// (t's schema, no rows), `lineitem` (TPC-H SF 0.01).
 pub fn tables() -> Vec<Source> {
     let (schema, batch) = table_t();
     let split = vec![batch.slice(0, 2), batch.slice(2, 3), batch.slice(5, 1)];
     let (f_schema, f_batch) = table_f();
+    let (h_schema, h_batches) = table_h();
     vec![
         Source::batches("t", schema.clone(), vec![batch]),
         Source::batches("t_split", schema.clone(), split),
@@ -278,6 +366,7 @@ pub fn tables() -> Vec<Source> {
             path: lineitem_path(),
         },
         Source::batches("f", f_schema, vec![f_batch]),
+        Source::batches("h", h_schema, h_batches),
     ]
 }
 

@@ -12,11 +12,12 @@
 //! on a row whose result is not used (divisors are made safe first). No helper is a call: wide
 //! arithmetic uses `i256` so that LLVM expands it inline.
 //!
-//! A filter kernel's lowerer may also give up on a row ([`Lowerer::allow_fallback`]): the row's
-//! code is then [`STATUS_FALLBACK`], the lowest code, which every combination of codes keeps
-//! (it wins over every error) unless the row does not need the value (the right side of a
-//! decided `AND`/`OR`, a `CASE` part not taken), as for errors. Strings built by the kernel live
-//! in the row's scratch area ([`Lowerer::scratch_alloc`]).
+//! A lowerer may also give up on a row ([`Lowerer::allow_fallback`]; every kernel's but that of
+//! the `WHERE` clause fused into an aggregation): the row's code is then [`STATUS_FALLBACK`],
+//! the lowest code, which every combination of codes keeps (it wins over every error) unless the
+//! row does not need the value (the right side of a decided `AND`/`OR`, a `CASE` part not
+//! taken), as for errors. Strings built by the kernel live in the row's scratch area
+//! ([`Lowerer::scratch_alloc`]).
 //!
 //! Here: leaves, comparisons, logic, `IN`, `CASE`; in `arith`: arithmetic; in `cast`: casts and
 //! functions; in `strings`: `VARCHAR` columns and literals, string comparisons, `[I]LIKE`,
@@ -85,9 +86,11 @@ pub(super) struct Lowerer<'a, 'ctx> {
     /// The last error rank handed out.
     nodes: u64,
     i256: IntType<'ctx>,
-    /// The row's scratch area, when constructs may fall back to the interpreter (filter kernels
-    /// only, see [`Lowerer::allow_fallback`]).
+    /// The row's scratch area, when constructs may fall back to the interpreter (see
+    /// [`Lowerer::allow_fallback`]).
     scratch: Option<Scratch<'ctx>>,
+    /// Whether a construct lowered so far may report [`STATUS_FALLBACK`].
+    falls_back: bool,
     /// The scratch bytes the strings built so far need per row.
     scratch_need: ScratchNeed,
     /// Nodes lowered so far in straight-line code, by their printed form: a subexpression that
@@ -129,15 +132,16 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
             nodes: 0,
             i256,
             scratch: None,
+            falls_back: false,
             scratch_need: ScratchNeed::default(),
             memo: HashMap::new(),
         })
     }
 
     /// Lets constructs report [`STATUS_FALLBACK`] for rows they do not evaluate, and build
-    /// strings in the row's scratch area: `capacity` (`i64`) bytes at `base`. Only a filter
-    /// kernel, whose caller runs the interpreter on such a batch, may allow it; without it those
-    /// constructs are not compiled.
+    /// strings in the row's scratch area: `capacity` (`i64`) bytes at `base`. Only a kernel whose
+    /// caller hands such a row to the interpreter may allow it; without it those constructs are
+    /// not compiled.
     pub fn allow_fallback(&mut self, base: PointerValue<'ctx>, capacity: IntValue<'ctx>) {
         self.scratch = Some(Scratch {
             base,
@@ -151,12 +155,21 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         self.scratch_need
     }
 
-    /// Fails with "`what` is not compiled inside an aggregation yet" unless the fallback is
-    /// allowed.
-    fn require_fallback(&self, what: &str) -> R<()> {
+    /// Whether a construct lowered so far may report [`STATUS_FALLBACK`] for a row.
+    pub fn may_fall_back(&self) -> bool {
+        self.falls_back
+    }
+
+    /// Notes that the construct `what` may report [`STATUS_FALLBACK`], or, unless the fallback
+    /// is allowed, fails with "`what` is not compiled in an aggregation's WHERE clause yet" (the
+    /// one lowerer that does not allow it).
+    fn require_fallback(&mut self, what: &str) -> R<()> {
         if self.scratch.is_none() {
-            return not_compiled(format!("{what} is not compiled inside an aggregation yet"));
+            return not_compiled(format!(
+                "{what} is not compiled in an aggregation's WHERE clause yet"
+            ));
         }
+        self.falls_back = true;
         Ok(())
     }
 
@@ -180,7 +193,7 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
     ) -> R<(PointerValue<'ctx>, IntValue<'ctx>)> {
         let b = self.b;
         let Some(s) = &self.scratch else {
-            return Err(Error::internal("scratch memory outside a filter kernel").into());
+            return Err(Error::internal("scratch memory where no construct may fall back").into());
         };
         let (base, capacity, used) = (s.base, s.capacity, s.used);
         // `used <= capacity`, so `capacity - used` does not wrap; `len` may be anything.
