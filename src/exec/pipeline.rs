@@ -12,6 +12,7 @@ use arrow::compute::{self, SortColumn, SortOptions};
 use arrow::datatypes::DataType;
 use arrow::row::{RowConverter, SortField};
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use rayon::iter::{IntoParallelIterator, ParallelIterator};
@@ -110,8 +111,10 @@ pub fn execute(
         } => {
             let groups = match kernels.aggregate {
                 Some(kernel) => {
+                    // The most groups a morsel has had: later morsels' tables start that big.
+                    let groups_hint = AtomicUsize::new(0);
                     let fold = |i: usize| {
-                        let mut state = kernel.new_state();
+                        let mut state = kernel.new_state_for(groups_hint.load(Ordering::Relaxed));
                         for batch in scan.read(i)? {
                             if kernel.filters() {
                                 kernel.update(&batch?, &mut state)?;
@@ -120,6 +123,7 @@ pub fn execute(
                                 kernel.update(&where_.apply(batch?)?, &mut state)?;
                             }
                         }
+                        groups_hint.fetch_max(state.groups(), Ordering::Relaxed);
                         Ok(state)
                     };
                     let mut total = kernel.new_aggregator()?;

@@ -149,6 +149,14 @@ impl AggregateState {
     pub fn handed_back_at(&self) -> Option<usize> {
         self.handed_back_at
     }
+
+    /// The number of groups in the kernel's memory (0 once the interpreter holds the state).
+    pub fn groups(&self) -> usize {
+        match &self.engine {
+            StateEngine::Kernel(m) => m.groups,
+            StateEngine::Interpreter(_) => 0,
+        }
+    }
 }
 
 /// The fewest slots a keyed table starts with.
@@ -189,6 +197,19 @@ impl AggregateKernel {
     /// Whether the kernel applies the `WHERE` clause itself (else the caller filters first).
     pub fn filters(&self) -> bool {
         self.filter.is_some()
+    }
+
+    /// An empty state with room for about `groups` groups (a hint: the groups an earlier
+    /// morsel had), so that its hash table does not grow while it fills.
+    pub fn new_state_for(&self, groups: usize) -> AggregateState {
+        let mut state = self.new_state();
+        if let (Some(keys), StateEngine::Kernel(m)) = (&self.layout.keys, &mut state.engine) {
+            if groups > 0 {
+                // `update` makes room for every row of a batch to be new.
+                m.reserve(groups.saturating_add(crate::exec::BATCH_SIZE), keys.words());
+            }
+        }
+        state
     }
 
     /// An empty state: no groups with keys, one group (all accumulators empty) without.
