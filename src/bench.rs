@@ -5,10 +5,10 @@
 //!   for each query × engine: cold compile (empty kernel cache) ─▶ K timed executions ─▶ check
 //! ```
 //!
-//! Execution time excludes loading and compiling: it is [`crate::exec::execute`] over the
-//! in-memory batches with the kernels already compiled. Compile time is a cold compile: the
-//! kernel cache is emptied before each query (LLVM itself is loaded once, by a probe compile,
-//! before the first query). Each answer is checked against the
+//! Execution time excludes loading and compiling: it is the execute phase of [`crate::exec::run`]
+//! ([`crate::exec::Timing::execute`]) over the in-memory batches, with `--threads` worker threads
+//! and the kernels already compiled and cached; one untimed run warms up first. Compile time is
+//! a cold compile: the kernel cache is emptied before each query. Each answer is checked against the
 //! reference answers of the scale factor when there are some (`<references>/<query>.csv`, as
 //! an independent engine printed them), otherwise against the first engine's answer. Floating
 //! columns match within a relative 1e-6, everything else exactly.
@@ -34,6 +34,8 @@ pub struct BenchOptions {
     /// The directory of `*.sql` queries.
     pub queries: PathBuf,
     pub engines: Vec<EngineKind>,
+    /// Worker threads for the engines (`None`: all cores, [`default_threads`]).
+    pub threads: Option<usize>,
     /// Timed executions per query and engine.
     pub iterations: usize,
     /// Where generated data is cached (`<data_dir>/sf<N>/lineitem.parquet`).
@@ -50,7 +52,7 @@ pub struct Measurement {
     /// The query file's stem.
     pub query: String,
     pub engine: EngineKind,
-    /// Worker threads (execution is single-threaded in this version).
+    /// Worker threads the engine was given.
     pub threads: usize,
     pub sf: f64,
     /// Rows of `lineitem` scanned per execution.
@@ -92,6 +94,11 @@ pub fn engine_name(e: EngineKind) -> &'static str {
     }
 }
 
+/// All cores: the number of threads when `--threads` is not given.
+pub fn default_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
 /// The cached `lineitem` of scale factor `sf`, generated if missing.
 pub fn lineitem_file(data_dir: &Path, sf: f64, progress: bool) -> Result<PathBuf> {
     let dir = data_dir.join(format!("sf{sf}"));
@@ -115,6 +122,9 @@ pub fn load(path: &Path) -> Result<Source> {
 pub fn run(options: &BenchOptions) -> Result<Vec<Measurement>> {
     if options.iterations == 0 {
         return Err(Error::Usage("--iterations must be at least 1".into()));
+    }
+    if options.threads == Some(0) {
+        return Err(Error::Usage("--threads must be at least 1".into()));
     }
     let mut queries: Vec<PathBuf> = std::fs::read_dir(&options.queries)
         .map_err(|e| Error::Usage(format!("cannot read {}: {e}", options.queries.display())))?
@@ -172,8 +182,10 @@ fn measure(
     baseline: &mut Option<String>,
     reference: &Option<String>,
 ) -> Result<Measurement> {
+    let threads = options.threads.unwrap_or_else(default_threads);
     let query_options = QueryOptions {
         engine,
+        threads: Some(threads),
         ..QueryOptions::default()
     };
     let plan = exec::plan(source, sql)?;
@@ -188,22 +200,23 @@ fn measure(
     } else {
         0.0
     };
-    let kernels = compiled.kernels();
+    // The warm-up run; it and the timed runs find the kernels just compiled in the cache.
+    let mut result = exec::run(source, sql, &query_options)?;
+    if result.timing.kernel_cache_hit == Some(false) {
+        return Err(Error::internal("the kernel compiled for timing was not reused"));
+    }
+    let mut times = vec![];
+    for _ in 0..options.iterations {
+        result = exec::run(source, sql, &query_options)?;
+        times.push(result.timing.execute.as_secs_f64() * 1e3);
+    }
+    times.sort_by(f64::total_cmp);
     let rows_in: usize = source
         .scan(&plan.projection)?
         .map(|b| b.map(|b| b.num_rows()))
         .sum::<Result<usize>>()?;
-    let mut times = vec![];
-    let mut result = vec![];
-    for _ in 0..options.iterations {
-        let scan = source.scan(&plan.projection)?;
-        let start = Instant::now();
-        result = exec::execute(&plan, scan, &kernels)?;
-        times.push(start.elapsed().as_secs_f64() * 1e3);
-    }
-    times.sort_by(f64::total_cmp);
     let schema = plan.output_schema();
-    let csv = format::render(&schema, &result, OutputFormat::Csv)?;
+    let csv = format::render(&schema, &result.batches, OutputFormat::Csv)?;
     let floats: Vec<bool> = schema
         .fields()
         .iter()
@@ -223,7 +236,7 @@ fn measure(
     Ok(Measurement {
         query: name.to_string(),
         engine,
-        threads: 1,
+        threads,
         sf: options.sf,
         rows_in,
         compile_ms,
