@@ -69,7 +69,7 @@ enum Command {
         queries: PathBuf,
         /// Engines to compare, comma-separated.
         #[arg(long, value_enum, value_delimiter = ',', default_value = "jit,interp")]
-        engines: Vec<EngineKind>,
+        engines: Vec<qjit::bench::Engine>,
         /// Worker threads for every engine (default: all cores).
         #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
         threads: Option<u16>,
