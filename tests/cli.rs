@@ -412,7 +412,11 @@ fn bench_duckdb_without_python_or_module_says_how_to_install_it() {
     };
     let words = ["duckdb engine", "pip install duckdb", "QJIT_PYTHON"];
     let missing = dir.path().join("no-python");
-    assert_fails(&run(&missing), 2, &[&["was not found"], &words[..]].concat());
+    assert_fails(
+        &run(&missing),
+        2,
+        &[&["was not found"], &words[..]].concat(),
+    );
     #[cfg(unix)]
     {
         // A Python without the module: the script exits with status 3 and the import error.
@@ -427,7 +431,11 @@ fn bench_duckdb_without_python_or_module_says_how_to_install_it() {
         assert_fails(
             &run(&fake),
             2,
-            &[&["cannot import duckdb (No module named 'duckdb')"], &words[..]].concat(),
+            &[
+                &["cannot import duckdb (No module named 'duckdb')"],
+                &words[..],
+            ]
+            .concat(),
         );
     }
     assert!(!data.exists(), "no data generated before the error");

@@ -91,8 +91,16 @@ mod tests {
     #[test]
     fn floating_columns_match_within_the_tolerance() {
         let want = Answer::reference("l_returnflag,avg_qty\nA,25.575154611454693\n");
-        assert!(exact("l_returnflag,avg_qty\nA,25.5751546114547\n").matches(&want).0);
-        assert!(exact("l_returnflag,avg_qty\nA,25.57515461\n").matches(&want).0);
+        assert!(
+            exact("l_returnflag,avg_qty\nA,25.5751546114547\n")
+                .matches(&want)
+                .0
+        );
+        assert!(
+            exact("l_returnflag,avg_qty\nA,25.57515461\n")
+                .matches(&want)
+                .0
+        );
         let (ok, why) = exact("l_returnflag,avg_qty\nA,25.58\n").matches(&want);
         assert!(!ok);
         assert_eq!(why, "line 1 column 1: 25.58 vs 25.575154611454693");

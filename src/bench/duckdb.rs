@@ -150,14 +150,14 @@ fn parse(stdout: &str, queries: &[PathBuf]) -> Result<DuckDbRun> {
         .map_err(|e| bad(&format!("invalid JSON: {e}")))?;
     let mut run = DuckDbRun {
         version: header["duckdb"].as_str().unwrap_or("?").to_string(),
-        rows: header["rows"]
-            .as_u64()
-            .ok_or_else(|| bad("no row count"))? as usize,
+        rows: header["rows"].as_u64().ok_or_else(|| bad("no row count"))? as usize,
         queries: HashMap::new(),
     };
     for line in lines {
         let line = line.map_err(|e| bad(&format!("invalid JSON: {e}")))?;
-        let name = line["query"].as_str().ok_or_else(|| bad("a line without a query"))?;
+        let name = line["query"]
+            .as_str()
+            .ok_or_else(|| bad("a line without a query"))?;
         if let Some(message) = line["error"].as_str() {
             let path = queries
                 .iter()

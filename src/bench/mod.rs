@@ -184,19 +184,17 @@ pub fn run(options: &BenchOptions) -> Result<Vec<Measurement>> {
     let queries = query_files(&options.queries)?;
     let with_duckdb = options.engines.contains(&Engine::Duckdb);
     // A missing Python or module is reported before minutes of data generation.
-    let duckdb_version = match with_duckdb {
-        true => Some(duckdb::version()?),
-        false => None,
-    };
+    let duckdb_version = with_duckdb.then(duckdb::version).transpose()?;
     let file = lineitem_file(&options.data_dir, options.sf, options.progress)?;
-    let duckdb = match with_duckdb {
-        true => Some(duckdb::run(&file, threads, options.iterations, &queries)?),
-        false => None,
-    };
-    let source = match options.engines.iter().any(|e| e.qjit().is_some()) {
-        true => Some(load(&file)?),
-        false => None,
-    };
+    let duckdb = with_duckdb
+        .then(|| duckdb::run(&file, threads, options.iterations, &queries))
+        .transpose()?;
+    let source = options
+        .engines
+        .iter()
+        .any(|e| e.qjit().is_some())
+        .then(|| load(&file))
+        .transpose()?;
     let mut out = vec![];
     for path in &queries {
         let name = path
@@ -315,9 +313,10 @@ fn measure(
 
 /// One query's figures from the DuckDB run.
 fn from_duckdb(run: &duckdb::DuckDbRun, name: &str, version: &str) -> Result<(Timed, Answer)> {
-    let query = run.queries.get(name).ok_or_else(|| {
-        Error::internal(format!("the DuckDB script did not report query {name}"))
-    })?;
+    let query = run
+        .queries
+        .get(name)
+        .ok_or_else(|| Error::internal(format!("the DuckDB script did not report query {name}")))?;
     let mut exec_ms = query.exec_ms.clone();
     exec_ms.sort_by(f64::total_cmp);
     let timed = Timed {
