@@ -81,7 +81,10 @@ enum Command {
         queries: PathBuf,
         /// Engines to compare, comma-separated.
         #[arg(long, value_enum, value_delimiter = ',', default_value = "jit,interp")]
-        engines: Vec<EngineKind>,
+        engines: Vec<qjit::bench::Engine>,
+        /// Worker threads for every engine (default: all cores).
+        #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
+        threads: Option<u16>,
         /// Timed executions per query and engine (median and minimum are reported).
         #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..))]
         iterations: u32,
@@ -201,6 +204,7 @@ fn run(cli: Cli) -> Result<String> {
             sf,
             queries,
             engines,
+            threads,
             iterations,
             data_dir,
             references,
@@ -214,6 +218,7 @@ fn run(cli: Cli) -> Result<String> {
                 sf,
                 queries,
                 engines,
+                threads: threads.map(usize::from),
                 iterations: iterations as usize,
                 data_dir,
                 references,

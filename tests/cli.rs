@@ -385,3 +385,132 @@ fn gen_tpch_writes_the_tables_asked_for() {
     ]);
     assert_fails(&o, 2, &["lineitems"]);
 }
+
+/// A data directory holding the bundled SF 0.01 `lineitem` where `qjit bench --data-dir` looks
+/// for it (so nothing is generated), and a query directory with Q1 and Q6 (so the run is short).
+fn bench_dirs() -> (tempfile::TempDir, String, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("tpch");
+    std::fs::create_dir_all(data.join("sf0.01")).unwrap();
+    std::fs::copy(
+        common::lineitem_path(),
+        data.join("sf0.01/lineitem.parquet"),
+    )
+    .unwrap();
+    let queries = dir.path().join("queries");
+    std::fs::create_dir(&queries).unwrap();
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    for q in ["q01.sql", "q06.sql"] {
+        std::fs::copy(root.join("queries").join(q), queries.join(q)).unwrap();
+    }
+    let (data, queries) = (data.display().to_string(), queries.display().to_string());
+    (dir, data, queries)
+}
+
+#[test]
+fn bench_prints_one_json_object_per_query_and_engine() {
+    let (_dir, data, queries) = bench_dirs();
+    let o = qjit(&[
+        "bench",
+        "--sf",
+        "0.01",
+        "--threads",
+        "2",
+        "--iterations",
+        "1",
+        "--format",
+        "json",
+        "--data-dir",
+        &data,
+        "--queries",
+        &queries,
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let out = stdout(&o);
+    let rows: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    let order: Vec<(&str, &str)> = rows
+        .iter()
+        .map(|r| (r["query"].as_str().unwrap(), r["engine"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        order,
+        [
+            ("q01", "jit"),
+            ("q01", "interp"),
+            ("q06", "jit"),
+            ("q06", "interp")
+        ]
+    );
+    for r in &rows {
+        let mut keys: Vec<&str> = r.as_object().unwrap().keys().map(|k| k.as_str()).collect();
+        keys.sort();
+        assert_eq!(
+            keys,
+            [
+                "compile_ms",
+                "engine",
+                "exec_ms",
+                "exec_ms_min",
+                "query",
+                "result_ok",
+                "rows_in",
+                "sf",
+                "threads"
+            ]
+        );
+        assert_eq!(r["threads"], 2, "{r}");
+        assert_eq!(r["sf"], 0.01, "{r}");
+        assert_eq!(r["rows_in"], 60175, "{r}");
+        // Checked against tests/reference/sf0.01.
+        assert_eq!(r["result_ok"], true, "{r}");
+        assert!(r["exec_ms_min"].as_f64() <= r["exec_ms"].as_f64(), "{r}");
+    }
+}
+
+#[test]
+fn bench_duckdb_without_python_or_module_says_how_to_install_it() {
+    let (dir, _, queries) = bench_dirs();
+    // Not there: the error comes before any data would be generated.
+    let data = dir.path().join("empty");
+    let run = |python: &std::path::Path| {
+        Command::new(env!("CARGO_BIN_EXE_qjit"))
+            .args(["bench", "--sf", "0.01", "--engines", "jit,duckdb"])
+            .args(["--queries", &queries, "--data-dir"])
+            .arg(&data)
+            .env("QJIT_PYTHON", python)
+            .output()
+            .expect("run qjit")
+    };
+    let words = ["duckdb engine", "pip install duckdb", "QJIT_PYTHON"];
+    let missing = dir.path().join("no-python");
+    assert_fails(
+        &run(&missing),
+        2,
+        &[&["was not found"], &words[..]].concat(),
+    );
+    #[cfg(unix)]
+    {
+        // A Python without the module: the script exits with status 3 and the import error.
+        use std::os::unix::fs::PermissionsExt;
+        let fake = dir.path().join("python-without-duckdb");
+        std::fs::write(
+            &fake,
+            "#!/bin/sh\necho \"No module named 'duckdb'\" >&2\nexit 3\n",
+        )
+        .unwrap();
+        std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+        assert_fails(
+            &run(&fake),
+            2,
+            &[
+                &["cannot import duckdb (No module named 'duckdb')"],
+                &words[..],
+            ]
+            .concat(),
+        );
+    }
+    assert!(!data.exists(), "no data generated before the error");
+}

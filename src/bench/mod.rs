@@ -1,0 +1,395 @@
+//! `qjit bench`: the TPC-H-style queries on each engine over `lineitem` in memory.
+//!
+//! ```text
+//! data dir ─(missing: gen-tpch)─▶ sf<N>/lineitem.parquet ─┬─duckdb engine: duckdb::run─▶ times, answers
+//!                                                         └─load once─▶ in-memory batches
+//!   for each query × qjit engine: cold compile (empty kernel cache) ─▶ warm-up ─▶ K timed runs
+//!   every answer ─check─▶ the reference answers, or the first engine's
+//! ```
+//!
+//! What a qjit execution time includes: the execute phase of [`crate::exec::run`]
+//! ([`crate::exec::Timing::execute`]) over the in-memory Arrow batches, with `--threads` worker
+//! threads and the kernels already compiled and cached: filtering, projecting or aggregating,
+//! sorting, and building the result batches. It excludes parsing and binding the SQL and
+//! compiling (reported apart, as a cold compile: the kernel cache is emptied before each query).
+//! One untimed run warms up first.
+//!
+//! DuckDB ([`Engine::Duckdb`], module [`duckdb`]) runs in a Python process, before the qjit
+//! engines (so the two never compete for cores), over an in-memory table loaded from the same
+//! Parquet file, with `SET threads` to the same count. Its time includes its parse, bind and
+//! optimize of the SQL text (a fraction of a millisecond) and fetching the answer; its
+//! `compile_ms` is 0.
+//!
+//! Each answer is checked against the reference answers of the scale factor when there are some
+//! (`<references>/<query>.csv`, as an independent engine printed them), otherwise against the
+//! first engine's answer ([`check`]).
+
+mod check;
+pub mod duckdb;
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use arrow::datatypes::DataType;
+use arrow::record_batch::RecordBatch;
+
+use crate::error::{Error, Result};
+use crate::exec::{self, EngineKind, QueryOptions, Source};
+use crate::format::{self, OutputFormat};
+
+pub use check::Answer;
+
+/// An engine `qjit bench` can run the queries on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Engine {
+    /// qjit's JIT; an error if a query does not compile.
+    Jit,
+    /// qjit's arrow-rs interpreter.
+    Interp,
+    /// qjit choosing per part: compiled where it compiles, else interpreted.
+    Auto,
+    /// DuckDB, through Python's `duckdb` module (`pip install duckdb`).
+    Duckdb,
+}
+
+impl Engine {
+    /// The name in `--engines` and in the output.
+    pub fn name(self) -> &'static str {
+        match self {
+            Engine::Jit => "jit",
+            Engine::Interp => "interp",
+            Engine::Auto => "auto",
+            Engine::Duckdb => "duckdb",
+        }
+    }
+
+    /// The qjit engine, or `None` for DuckDB.
+    fn qjit(self) -> Option<EngineKind> {
+        match self {
+            Engine::Jit => Some(EngineKind::Jit),
+            Engine::Interp => Some(EngineKind::Interp),
+            Engine::Auto => Some(EngineKind::Auto),
+            Engine::Duckdb => None,
+        }
+    }
+}
+
+/// What to run.
+#[derive(Clone, Debug)]
+pub struct BenchOptions {
+    /// The TPC-H scale factor.
+    pub sf: f64,
+    /// The directory of `*.sql` queries.
+    pub queries: PathBuf,
+    pub engines: Vec<Engine>,
+    /// Worker threads for every engine (`None`: all cores, [`default_threads`]).
+    pub threads: Option<usize>,
+    /// Timed executions per query and engine.
+    pub iterations: usize,
+    /// Where generated data is cached (`<data_dir>/sf<N>/lineitem.parquet`).
+    pub data_dir: PathBuf,
+    /// The reference answers for this scale factor, if any.
+    pub references: Option<PathBuf>,
+    /// Show a progress bar while generating data.
+    pub progress: bool,
+}
+
+/// One query on one engine.
+#[derive(Clone, Debug)]
+pub struct Measurement {
+    /// The query file's stem.
+    pub query: String,
+    pub engine: Engine,
+    /// Worker threads the engine was given.
+    pub threads: usize,
+    pub sf: f64,
+    /// Rows of `lineitem` scanned per execution.
+    pub rows_in: usize,
+    /// Cold compile time (empty kernel cache); 0 for the interpreter and DuckDB.
+    pub compile_ms: f64,
+    /// Median execution time.
+    pub exec_ms: f64,
+    pub exec_ms_min: f64,
+    /// Whether the answer matched.
+    pub result_ok: bool,
+    /// Why the answer did not match, or how the engine ran the query.
+    pub note: String,
+    /// The time one core takes to read the query's columns from memory once (their bytes ÷
+    /// the measured single-core read bandwidth): a floor for a scan-bound query on one thread.
+    /// Not in the JSON output.
+    pub floor_ms: Option<f64>,
+}
+
+impl Measurement {
+    /// One JSON object with exactly the documented keys.
+    pub fn to_json(&self) -> String {
+        format!(
+            "{{\"query\":{:?},\"engine\":\"{}\",\"threads\":{},\"sf\":{},\"rows_in\":{},\"compile_ms\":{:.3},\"exec_ms\":{:.3},\"exec_ms_min\":{:.3},\"result_ok\":{}}}",
+            self.query,
+            self.engine.name(),
+            self.threads,
+            self.sf,
+            self.rows_in,
+            self.compile_ms,
+            self.exec_ms,
+            self.exec_ms_min,
+            self.result_ok
+        )
+    }
+}
+
+/// All cores: the number of threads when `--threads` is not given.
+pub fn default_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// The cached `lineitem` of scale factor `sf`, generated if missing.
+pub fn lineitem_file(data_dir: &Path, sf: f64, progress: bool) -> Result<PathBuf> {
+    let dir = data_dir.join(format!("sf{sf}"));
+    let path = dir.join("lineitem.parquet");
+    if !path.exists() {
+        crate::tpch::generate(sf, &dir, &["lineitem"], false, progress)?;
+    }
+    Ok(path)
+}
+
+/// Loads every column of a Parquet file into memory.
+pub fn load(path: &Path) -> Result<Source> {
+    let file = Source::parquet(path);
+    let schema = file.schema()?;
+    let all: Vec<usize> = (0..schema.fields().len()).collect();
+    let batches = file.scan(&all)?.collect::<Result<Vec<RecordBatch>>>()?;
+    Ok(Source::batches(file.name(), schema, batches))
+}
+
+/// The `*.sql` files of a directory, sorted.
+fn query_files(dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut queries: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| Error::Usage(format!("cannot read {}: {e}", dir.display())))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "sql"))
+        .collect();
+    queries.sort();
+    if queries.is_empty() {
+        return Err(Error::Usage(format!("no .sql files in {}", dir.display())));
+    }
+    Ok(queries)
+}
+
+/// Runs the benchmark.
+pub fn run(options: &BenchOptions) -> Result<Vec<Measurement>> {
+    if options.iterations == 0 {
+        return Err(Error::Usage("--iterations must be at least 1".into()));
+    }
+    if options.threads == Some(0) {
+        return Err(Error::Usage("--threads must be at least 1".into()));
+    }
+    let threads = options.threads.unwrap_or_else(default_threads);
+    let queries = query_files(&options.queries)?;
+    let with_duckdb = options.engines.contains(&Engine::Duckdb);
+    // A missing Python or module is reported before minutes of data generation.
+    let duckdb_version = with_duckdb.then(duckdb::version).transpose()?;
+    let file = lineitem_file(&options.data_dir, options.sf, options.progress)?;
+    let duckdb = with_duckdb
+        .then(|| duckdb::run(&file, threads, options.iterations, &queries))
+        .transpose()?;
+    let source = options
+        .engines
+        .iter()
+        .any(|e| e.qjit().is_some())
+        .then(|| load(&file))
+        .transpose()?;
+    // Single-core read bandwidth, over a buffer far larger than the caches.
+    let bandwidth = source
+        .as_ref()
+        .map(|_| crate::bandwidth::read_bandwidth(1 << 30, 3));
+    let mut out = vec![];
+    for path in &queries {
+        let name = path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let sql = std::fs::read_to_string(path)
+            .map_err(|e| Error::Usage(format!("cannot read {}: {e}", path.display())))?;
+        let reference = match &options.references {
+            Some(dir) => std::fs::read_to_string(dir.join(format!("{name}.csv"))).ok(),
+            None => None,
+        };
+        let floor_ms = match (&source, bandwidth) {
+            (Some(source), Some(bw)) => Some(column_bytes(source, &sql)? as f64 / bw * 1e3),
+            _ => None,
+        };
+        let mut baseline: Option<Answer> = None;
+        for &engine in &options.engines {
+            let (timed, answer) = match (engine.qjit(), &source, &duckdb) {
+                (Some(kind), Some(source), _) => measure(source, &sql, kind, threads, options)
+                    .map_err(|e| Error::internal(format!("{name} on {}: {e}", engine.name())))?,
+                (None, _, Some(run)) => {
+                    let version = duckdb_version.as_deref().unwrap_or("?");
+                    from_duckdb(run, &name, version)?
+                }
+                _ => return Err(Error::internal("an engine without its data")),
+            };
+            let (result_ok, why) = match (&reference, &baseline) {
+                (Some(want), _) => answer.matches(&Answer::reference(want)),
+                (None, Some(want)) => answer.matches(want),
+                (None, None) => (true, String::new()),
+            };
+            out.push(Measurement {
+                query: name.clone(),
+                engine,
+                threads,
+                sf: options.sf,
+                rows_in: timed.rows_in,
+                compile_ms: timed.compile_ms,
+                exec_ms: timed.exec_ms[timed.exec_ms.len() / 2],
+                exec_ms_min: timed.exec_ms[0],
+                result_ok,
+                note: if result_ok { timed.how } else { why },
+                floor_ms,
+            });
+            baseline.get_or_insert(answer);
+        }
+    }
+    Ok(out)
+}
+
+/// What one engine measured for one query.
+struct Timed {
+    rows_in: usize,
+    compile_ms: f64,
+    /// The timed runs, sorted.
+    exec_ms: Vec<f64>,
+    /// How the engine ran the query.
+    how: String,
+}
+
+/// One query on a qjit engine: a cold compile, a warm-up run, then the timed runs.
+fn measure(
+    source: &Source,
+    sql: &str,
+    engine: EngineKind,
+    threads: usize,
+    options: &BenchOptions,
+) -> Result<(Timed, Answer)> {
+    let query_options = QueryOptions {
+        engine,
+        threads: Some(threads),
+        ..QueryOptions::default()
+    };
+    let plan = exec::plan(source, sql)?;
+    crate::jit::clear_cache();
+    let start = Instant::now();
+    let compiled = exec::compile(&plan, &query_options)?;
+    let compile_ms = if compiled.filter_kernel.is_some()
+        || compiled.aggregate_kernel.is_some()
+        || compiled.project_kernel.is_some()
+    {
+        start.elapsed().as_secs_f64() * 1e3
+    } else {
+        0.0
+    };
+    // The warm-up run; it and the timed runs find the kernels just compiled in the cache.
+    let mut result = exec::run(source, sql, &query_options)?;
+    if result.timing.kernel_cache_hit == Some(false) {
+        return Err(Error::internal(
+            "the kernel compiled for timing was not reused",
+        ));
+    }
+    let mut exec_ms = vec![];
+    for _ in 0..options.iterations {
+        result = exec::run(source, sql, &query_options)?;
+        exec_ms.push(result.timing.execute.as_secs_f64() * 1e3);
+    }
+    exec_ms.sort_by(f64::total_cmp);
+    let rows_in: usize = source
+        .scan(&plan.projection)?
+        .map(|b| b.map(|b| b.num_rows()))
+        .sum::<Result<usize>>()?;
+    let schema = plan.output_schema();
+    let answer = Answer {
+        csv: format::render(&schema, &result.batches, OutputFormat::Csv)?,
+        floats: schema
+            .fields()
+            .iter()
+            .map(|f| matches!(f.data_type(), DataType::Float32 | DataType::Float64))
+            .collect(),
+    };
+    let timed = Timed {
+        rows_in,
+        compile_ms,
+        exec_ms,
+        how: compiled.summary(),
+    };
+    Ok((timed, answer))
+}
+
+/// The bytes of the in-memory columns `sql` reads.
+fn column_bytes(source: &Source, sql: &str) -> Result<usize> {
+    let plan = exec::plan(source, sql)?;
+    let mut bytes = 0;
+    for batch in source.scan(&plan.projection)? {
+        bytes += batch?
+            .columns()
+            .iter()
+            .map(|c| c.get_buffer_memory_size())
+            .sum::<usize>();
+    }
+    Ok(bytes)
+}
+
+/// One query's figures from the DuckDB run.
+fn from_duckdb(run: &duckdb::DuckDbRun, name: &str, version: &str) -> Result<(Timed, Answer)> {
+    let query = run
+        .queries
+        .get(name)
+        .ok_or_else(|| Error::internal(format!("the DuckDB script did not report query {name}")))?;
+    let mut exec_ms = query.exec_ms.clone();
+    exec_ms.sort_by(f64::total_cmp);
+    let timed = Timed {
+        rows_in: run.rows,
+        compile_ms: 0.0,
+        exec_ms,
+        how: format!("DuckDB {version}, in-memory table; time includes its planning"),
+    };
+    let answer = Answer {
+        csv: query.csv.clone(),
+        floats: query.float_columns.clone(),
+    };
+    Ok((timed, answer))
+}
+
+/// A table of measurements for humans.
+pub fn render_table(rows: &[Measurement]) -> String {
+    let mut out = format!(
+        "{:<16} {:<7} {:>7} {:>11} {:>11} {:>11} {:>12} {:>13} {:>6}  {}\n",
+        "query",
+        "engine",
+        "threads",
+        "compile ms",
+        "exec ms",
+        "min ms",
+        "Mrows/s",
+        "1-core floor",
+        "ok",
+        "how"
+    );
+    for m in rows {
+        let rate = m.rows_in as f64 / (m.exec_ms / 1e3) / 1e6;
+        let floor = m.floor_ms.map_or("-".to_string(), |f| format!("{f:.2}"));
+        out.push_str(&format!(
+            "{:<16} {:<7} {:>7} {:>11.2} {:>11.2} {:>11.2} {:>12.1} {:>13} {:>6}  {}\n",
+            m.query,
+            m.engine.name(),
+            m.threads,
+            m.compile_ms,
+            m.exec_ms,
+            m.exec_ms_min,
+            rate,
+            floor,
+            if m.result_ok { "yes" } else { "NO" },
+            m.note
+        ));
+    }
+    out
+}
