@@ -10,7 +10,9 @@
 //! counts only where the left is not FALSE (not TRUE) and a `CASE` part counts only on the rows
 //! that evaluate it. Every value is computed branch-free; no instruction has undefined behaviour
 //! on a row whose result is not used (divisors are made safe first). No helper is a call: wide
-//! arithmetic uses `i256` so that LLVM expands it inline.
+//! arithmetic uses `i256` so that LLVM expands it inline. The one exception are the runtime
+//! functions of the float casts (`float_cast`, `runtime`), called in a block that only the rows
+//! needing them enter.
 //!
 //! A filter kernel's lowerer may also give up on a row ([`Lowerer::allow_fallback`]): the row's
 //! code is then [`STATUS_FALLBACK`], the lowest code, which every combination of codes keeps
@@ -20,12 +22,15 @@
 //!
 //! Here: leaves, comparisons, logic, `IN`, `CASE`; in `arith`: arithmetic; in `cast`: casts and
 //! functions; in `strings`: `VARCHAR` columns and literals, string comparisons, `[I]LIKE`,
-//! `UPPER`, `LOWER` and `||`; in `text`: casts from and to `VARCHAR`.
+//! `UPPER`, `LOWER` and `||`; in `text`: casts from and to `VARCHAR`; in `float_cast`: the casts
+//! that depend on a float's decimal digits, with `runtime` for their calls.
 
 mod arith;
 mod cast;
+mod float_cast;
 mod group;
 mod output;
+mod runtime;
 mod strings;
 mod text;
 
