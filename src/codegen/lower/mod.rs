@@ -264,6 +264,13 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
                 if let Some(reason) = crate::codegen::kernel::unreadable_column(c) {
                     return not_compiled(reason);
                 }
+                if c.ty == SqlType::Null {
+                    // Every row is NULL; the column has no slot.
+                    return self.literal(&Literal {
+                        value: Scalar::Null,
+                        ty: SqlType::Null,
+                    });
+                }
                 let slot = *self
                     .slot_of
                     .get(&c.index)
