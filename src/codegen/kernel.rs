@@ -409,8 +409,9 @@ pub(super) type RowFunction<'ctx> = (
 );
 
 /// The string attributes that keep the optimizer from turning byte loops into calls of the C
-/// library (`memcpy`, `memmove`, `memset`): a kernel calls nothing. Every function of a kernel
-/// module carries them (functions inline only into functions with the same ones).
+/// library (`memcpy`, `memmove`, `memset`): a kernel calls nothing but the runtime functions of
+/// the float casts (`super::runtime`). Every function of a kernel module carries them
+/// (functions inline only into functions with the same ones).
 pub(super) const NO_LIBRARY_CALLS: [&str; 3] = [
     "no-builtin-memcpy",
     "no-builtin-memmove",
