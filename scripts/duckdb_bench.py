@@ -109,6 +109,9 @@ def main():
         parser.error("--file is required")
 
     con = duckdb.connect()
+    # Its progress bar (drawn on stdout for statements over two seconds) would corrupt the
+    # JSON lines.
+    con.execute("SET enable_progress_bar = false")
     start = time.perf_counter()
     try:
         con.execute(

@@ -176,11 +176,15 @@ pub(super) fn param(
 }
 
 /// The columns expressions read that the kernel can read, in order of first use. (Lowering
-/// reports the others, after the construct that uses them: `ILIKE` before its column.)
+/// reports the others, after the construct that uses them: `ILIKE` before its column.) A
+/// column of type `NULL` has no slot: every row of it is NULL, and the kernel reads nothing.
 pub(super) fn column_slots(exprs: &[&Expr]) -> Vec<ColumnSlot> {
     let mut slots: Vec<ColumnSlot> = vec![];
     let mut visit = |e: &Expr| {
         let Expr::Column(c) = e else { return };
+        if c.ty == SqlType::Null {
+            return;
+        }
         if unreadable_column(c).is_none() && !slots.iter().any(|s| s.index == c.index) {
             slots.push(ColumnSlot {
                 index: c.index,
@@ -225,8 +229,12 @@ pub(super) fn kernel_type(ty: SqlType) -> bool {
     )
 }
 
-/// Why the kernel cannot read a column, or `None` if it can.
+/// Why the kernel cannot read a column, or `None` if it can (a column of type `NULL` it does not
+/// need to read).
 pub(super) fn unreadable_column(c: &ColumnRef) -> Option<String> {
+    if c.ty == SqlType::Null && c.data_type == arrow::datatypes::DataType::Null {
+        return None;
+    }
     let readable = kernel_type(c.ty);
     if !readable {
         Some(format!(
@@ -402,8 +410,9 @@ pub(super) type RowFunction<'ctx> = (
 );
 
 /// The string attributes that keep the optimizer from turning byte loops into calls of the C
-/// library (`memcpy`, `memmove`, `memset`): a kernel calls nothing. Every function of a kernel
-/// module carries them (functions inline only into functions with the same ones).
+/// library (`memcpy`, `memmove`, `memset`): a kernel calls nothing but the runtime functions of
+/// the float casts (`super::runtime`). Every function of a kernel module carries them
+/// (functions inline only into functions with the same ones).
 pub(super) const NO_LIBRARY_CALLS: [&str; 3] = [
     "no-builtin-memcpy",
     "no-builtin-memmove",

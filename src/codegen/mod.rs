@@ -35,15 +35,20 @@
 //! the rows before it, and the interpreter carries on from that state (see `aggregate`). Its
 //! fused `WHERE` clause does not hand back (the executor filters first instead).
 //!
-//! Constructs that do not compile (casts between floats and `VARCHAR` or from a float to a
-//! `DECIMAL`, which need shortest round-trip digits or correctly rounded parsing) are
-//! [`CodegenError::NotCompiled`] with a reason: the executor runs that part in the interpreter
-//! and `--explain` says why.
+//! A kernel calls no function but the runtime ones (module `runtime`: Rust functions running the
+//! interpreter's routine on one value), and those only in the casts that depend on a float's
+//! decimal digits (to and from `VARCHAR` and `DECIMAL`, which need shortest round-trip digits or
+//! correctly rounded parsing), for the rows their IR fast paths do not convert (see
+//! `lower::float_cast`).
+//!
+//! Constructs that do not compile are [`CodegenError::NotCompiled`] with a reason: the executor
+//! runs that part in the interpreter and `--explain` says why.
 
 mod aggregate;
 mod kernel;
 mod lower;
 mod project;
+pub(crate) mod runtime;
 
 use arrow::datatypes::DataType;
 
@@ -429,6 +434,10 @@ pub enum ErrorKind {
     InvalidArgument {
         message: String,
     },
+    /// Text that is not a value of the named SQL type.
+    InvalidCast {
+        ty: String,
+    },
 }
 
 /// One way an operation of a kernel can fail, and the code the kernel reports for it.
@@ -455,6 +464,12 @@ impl ErrorSite {
             }
             ErrorKind::InvalidArgument { message } => Error::InvalidArgument {
                 message: message.clone(),
+            },
+            // The kernel does not keep the text; the executor asks the interpreter, which
+            // quotes it.
+            ErrorKind::InvalidCast { ty } => Error::InvalidCast {
+                value: format!("the text of {} (batch row {row})", self.what),
+                ty: ty.clone(),
             },
         }
     }

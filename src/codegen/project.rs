@@ -9,8 +9,9 @@
 //!                         if code: status = (code, i); return; n += 1
 //! ```
 //!
-//! In: the filter and the projections to compile (fixed-width results: integers, floats,
-//! decimals, dates, booleans), over the scan batch. Out: a module with the entry
+//! In: the filter and the projections to compile (results of every type: integers, floats,
+//! decimals, dates, booleans, `VARCHAR`, and `NULL`, of which nothing is written), over the
+//! scan batch. Out: a module with the entry
 //! [`PROJECT_ENTRY_NAME`] (a [`super::ProjectFn`]). Output `k` gets its value of the `n`-th
 //! selected row at element `n` of its values buffer (a bit for `BOOLEAN`) and its validity at
 //! bit `n` of its validity bitmap; both start zeroed. The selection words let the caller take the
@@ -56,9 +57,10 @@ pub struct ProjectModule<'ctx> {
     pub scratch: ScratchNeed,
 }
 
-/// Whether a kernel can write results of type `ty`, or why not.
+/// Whether a kernel can write results of type `ty`, or why not. A result of type `NULL` is
+/// NULL on every row: the kernel evaluates it (for its errors) and writes nothing.
 pub fn writable(ty: SqlType) -> Result<(), CodegenError> {
-    if kernel_type(ty) {
+    if kernel_type(ty) || ty == SqlType::Null {
         Ok(())
     } else {
         not_compiled(format!("writing {ty} results is not compiled yet"))
@@ -187,6 +189,10 @@ pub fn compile_project<'ctx>(
         for (k, (e, v)) in outputs.iter().zip(&values).enumerate() {
             let out_values = lead[OUT_FIRST + OUT_PARAMS * k].into_pointer_value();
             let out_validity = lead[OUT_FIRST + 1 + OUT_PARAMS * k].into_pointer_value();
+            if e.ty() == SqlType::Null {
+                // Its validity bitmap stays zero.
+                continue;
+            }
             set_bit(out_validity, v.valid)?;
             if e.ty() == SqlType::Utf8 {
                 let offsets = lead[OUT_FIRST + 2 + OUT_PARAMS * k].into_pointer_value();

@@ -253,7 +253,7 @@ fn to_text(values: &ArrayRef, from: SqlType) -> Result<ArrayRef> {
     with_float_type!(from, T => {
         let a = downcast::<T>(values)?;
         return format_primitive(a, |x, buf| {
-            let _ = write!(buf, "{x}");
+            let _ = write_float(x, buf);
         });
     }, _ => {});
     match from {
@@ -274,6 +274,50 @@ fn to_text(values: &ArrayRef, from: SqlType) -> Result<ArrayRef> {
             Ok(Arc::new(arrow::array::StringArray::from(texts)))
         }
         _ => Err(operand_error("CAST", &[from, SqlType::Utf8])),
+    }
+}
+
+/// The text of a float, as `CAST(x AS VARCHAR)` writes it: Rust's `Display` for `f64`/`f32`
+/// (the shortest digits that read back as `x`, never an exponent: `1.5`, `1`, `-0`, `NaN`,
+/// `inf`, `100000000000000000000`). Compiled kernels call it too (`crate::jit::runtime`).
+pub(crate) fn write_float<F: std::fmt::Display>(x: F, out: &mut impl Write) -> std::fmt::Result {
+    write!(out, "{x}")
+}
+
+/// A float from text, as `CAST(text AS REAL|DOUBLE)` reads it: surrounding white space (Unicode's,
+/// as `str::trim` removes it) dropped, then Rust's `str::parse`, which rounds correctly straight to
+/// `F` and accepts `inf`, `infinity` and `NaN` in any case; `None` for text of another shape.
+/// Compiled kernels call it too (`crate::jit::runtime`).
+pub(crate) fn parse_float<F: std::str::FromStr>(text: &str) -> Option<F> {
+    text.trim().parse().ok()
+}
+
+/// A [`Write`] into a byte slice, for writers that must not allocate (the float digits of
+/// [`super::decimal_float`], the text compiled kernels write into their scratch area). Writing
+/// past the end fails and leaves what fitted.
+pub(crate) struct SliceWriter<'a> {
+    buf: &'a mut [u8],
+    len: usize,
+}
+
+impl<'a> SliceWriter<'a> {
+    pub(crate) fn new(buf: &'a mut [u8]) -> SliceWriter<'a> {
+        SliceWriter { buf, len: 0 }
+    }
+
+    /// The bytes written so far.
+    pub(crate) fn written(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+}
+
+impl Write for SliceWriter<'_> {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        let end = self.len.checked_add(s.len()).ok_or(std::fmt::Error)?;
+        let room = self.buf.get_mut(self.len..end).ok_or(std::fmt::Error)?;
+        room.copy_from_slice(s.as_bytes());
+        self.len = end;
+        Ok(())
     }
 }
 
@@ -345,13 +389,13 @@ fn from_text(values: &ArrayRef, to: SqlType) -> Result<ArrayRef> {
     }, _ => {});
     if to == SqlType::Float32 {
         let out = parse_strings::<arrow::datatypes::Float32Type>(&s, |text| {
-            text.trim().parse::<f32>().map_err(|_| invalid(text, to))
+            parse_float::<f32>(text).ok_or_else(|| invalid(text, to))
         })?;
         return Ok(Arc::new(out));
     }
     if to == SqlType::Float64 {
         let out = parse_strings::<arrow::datatypes::Float64Type>(&s, |text| {
-            text.trim().parse::<f64>().map_err(|_| invalid(text, to))
+            parse_float::<f64>(text).ok_or_else(|| invalid(text, to))
         })?;
         return Ok(Arc::new(out));
     }

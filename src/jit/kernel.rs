@@ -218,6 +218,7 @@ impl Jitted {
         let engine = module
             .create_jit_execution_engine(llvm_level(opt_level))
             .map_err(|e| failed("cannot create the LLVM JIT", e))?;
+        super::runtime::bind(&engine, &module);
         let address = engine
             .get_function_address(entry)
             .map_err(|e| failed("JIT lookup", e))?;

@@ -43,6 +43,7 @@ mod aggregate;
 mod cache;
 mod kernel;
 mod project;
+mod runtime;
 
 pub use aggregate::{AggregateKernel, AggregateState};
 pub use cache::{

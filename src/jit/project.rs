@@ -276,6 +276,7 @@ fn element_width(t: SqlType) -> usize {
         SqlType::Int16 | SqlType::UInt16 => 2,
         SqlType::Int32 | SqlType::UInt32 | SqlType::Float32 | SqlType::Date => 4,
         SqlType::Decimal { .. } => 16,
+        SqlType::Null => 0,
         _ => 8,
     }
 }
@@ -320,6 +321,9 @@ impl OutputBuffers {
 
     /// The array of the first `rows` values.
     fn finish(self, t: SqlType, rows: usize) -> Result<ArrayRef> {
+        if t == SqlType::Null {
+            return Ok(arrow::array::new_null_array(&DataType::Null, rows));
+        }
         let validity = BooleanBuffer::new(self.validity.into(), 0, rows);
         let nulls = NullBuffer::new(validity);
         let nulls = (nulls.null_count() > 0).then_some(nulls);
@@ -385,6 +389,35 @@ mod tests {
         let batch =
             RecordBatch::try_new(schema.clone(), vec![Arc::new(Int32Array::from(values))]).unwrap();
         Source::batches("t", schema, vec![batch.clone(), batch.slice(5, 300)])
+    }
+
+    #[test]
+    fn null_results_are_compiled() {
+        let sql = "SELECT NULL AS n, x FROM t WHERE x > 3";
+        let source = table(400);
+        let jit = run(
+            &source,
+            sql,
+            &QueryOptions {
+                engine: EngineKind::Jit,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(jit.compiled.projection, PartEngine::Compiled);
+        let interp = run(
+            &source,
+            sql,
+            &QueryOptions {
+                engine: EngineKind::Interp,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(jit.batches, interp.batches);
+        let n = jit.batches[0].column(0);
+        assert_eq!(n.data_type(), &DataType::Null);
+        assert!(n.len() > 100);
     }
 
     #[test]

@@ -3,9 +3,8 @@
 //! calendar of `ir::scalar::civil_from_days`, in `i64` arithmetic), `date + n days`,
 //! `date + n months` (the day clamped to the month's end) and `date - date`.
 //!
-//! Not compiled: float → decimal (the interpreter goes through the float's shortest round-trip
-//! digits) and decimal → float (correctly rounded through decimal text). Casts from and to
-//! `VARCHAR` are in `text`.
+//! Float → decimal and decimal → float (through decimal digits) are in `float_cast`; casts from
+//! and to `VARCHAR` in `text` (floats: `float_cast`).
 
 use inkwell::intrinsics::Intrinsic;
 use inkwell::types::{BasicTypeEnum, FloatType, IntType};
@@ -68,11 +67,20 @@ impl<'ctx> Lowerer<'_, 'ctx> {
                 err: a.err,
             });
         }
+        if to == SqlType::Utf8 && from.is_float() {
+            return self.float_to_text(a, from);
+        }
         if to == SqlType::Utf8 {
             return self.cast_to_text(a, from);
         }
+        if from == SqlType::Utf8 && to.is_float() {
+            return self.text_to_float(e, a, to);
+        }
         if from == SqlType::Utf8 {
             return self.cast_from_text(a, to);
+        }
+        if let (true, Some(parts)) = (from.is_float(), to.decimal_parts()) {
+            return self.float_to_decimal(e, a, from, parts);
         }
         let (value, fail): (BasicValueEnum, Option<IntValue>) = if from.is_integer() {
             let x = a.value.into_int_value();
@@ -461,50 +469,6 @@ impl<'ctx> Lowerer<'_, 'ctx> {
     }
 
     /// `(year, month, day)` of a day number, all `i64`, as `ir::scalar::civil_from_days`.
-    /// `CAST(decimal AS REAL|DOUBLE)`, correctly rounded as the interpreter does: where the
-    /// unscaled value and `10^scale` are both exact in the float type (`|v| <= 2^24` and scale
-    /// at most 10 for `REAL`, `2^53` and 22 for `DOUBLE`), one IEEE division rounds correctly;
-    /// other rows fall back to the interpreter.
-    fn decimal_to_float(&mut self, a: Lowered<'ctx>, scale: u8, to: SqlType) -> R<Lowered<'ctx>> {
-        let b = self.b;
-        let (bits, max_scale) = if to == SqlType::Float32 {
-            (24, 10)
-        } else {
-            (53, 22)
-        };
-        if scale > max_scale {
-            return not_compiled(format!(
-                "CAST from a DECIMAL of scale {scale} to {to} is not compiled yet"
-            ));
-        }
-        self.require_fallback(&format!("CAST from DECIMAL to {to}"))?;
-        let v = a.value.into_int_value();
-        let limit = 1i128 << bits;
-        let shifted = b.build_int_add(v, self.const_i128(limit), "exact_off")?;
-        let exact = b.build_int_compare(
-            IntPredicate::ULE,
-            shifted,
-            self.const_i128(2 * limit),
-            "exact",
-        )?;
-        let ft = if to == SqlType::Float32 {
-            self.ctx.f32_type()
-        } else {
-            self.ctx.f64_type()
-        };
-        let f = b.build_signed_int_to_float(v, ft, "dec_float")?;
-        let q = b.build_float_div(f, ft.const_float(10f64.powi(scale as i32)), "dec_scaled")?;
-        let inexact = b.build_not(exact, "inexact")?;
-        let hand_back = b.build_and(inexact, a.valid, "hand_back")?;
-        let fallback = self.fallback_where(hand_back)?;
-        let err = self.first_error(a.err, fallback)?;
-        Ok(Lowered {
-            value: q.into(),
-            valid: a.valid,
-            err,
-        })
-    }
-
     pub(super) fn civil_from_days(
         &self,
         days: IntValue<'ctx>,

@@ -10,7 +10,9 @@
 //! counts only where the left is not FALSE (not TRUE) and a `CASE` part counts only on the rows
 //! that evaluate it. Every value is computed branch-free; no instruction has undefined behaviour
 //! on a row whose result is not used (divisors are made safe first). No helper is a call: wide
-//! arithmetic uses `i256` so that LLVM expands it inline.
+//! arithmetic uses `i256` so that LLVM expands it inline. The one exception are the runtime
+//! functions of the float casts (`float_cast`, `runtime`), called in a block that only the rows
+//! needing them enter.
 //!
 //! A lowerer may also give up on a row ([`Lowerer::allow_fallback`]; every kernel's but that of
 //! the `WHERE` clause fused into an aggregation): the row's code is then [`STATUS_FALLBACK`],
@@ -21,12 +23,15 @@
 //!
 //! Here: leaves, comparisons, logic, `IN`, `CASE`; in `arith`: arithmetic; in `cast`: casts and
 //! functions; in `strings`: `VARCHAR` columns and literals, string comparisons, `[I]LIKE`,
-//! `UPPER`, `LOWER` and `||`; in `text`: casts from and to `VARCHAR`.
+//! `UPPER`, `LOWER` and `||`; in `text`: casts from and to `VARCHAR`; in `float_cast`: the casts
+//! that depend on a float's decimal digits, with `runtime` for their calls.
 
 mod arith;
 mod cast;
+mod float_cast;
 mod group;
 mod output;
+mod runtime;
 mod strings;
 mod text;
 
@@ -271,6 +276,13 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
             Expr::Column(c) => {
                 if let Some(reason) = crate::codegen::kernel::unreadable_column(c) {
                     return not_compiled(reason);
+                }
+                if c.ty == SqlType::Null {
+                    // Every row is NULL; the column has no slot.
+                    return self.literal(&Literal {
+                        value: Scalar::Null,
+                        ty: SqlType::Null,
+                    });
                 }
                 let slot = *self
                     .slot_of
@@ -688,29 +700,33 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         })
     }
 
+    /// `arg [NOT] IN (items)`: TRUE where some item equals `arg`; else NULL where `arg` or some
+    /// item is NULL, else FALSE (the Kleene OR of the equalities, as the interpreter computes
+    /// it). The interpreter evaluates the argument and then every item over the whole batch, so
+    /// every item's errors count.
     fn in_list(&mut self, arg: &Expr, list: &[Expr], negated: bool) -> R<Lowered<'ctx>> {
         let b = self.b;
         let a = self.lower(arg)?;
         let mut found = self.bool_const(false);
-        let mut has_null = false;
+        let mut some_null = self.bool_const(false);
+        let mut err = a.err;
         for item in list {
-            let Expr::Literal(lit) = item else {
-                return not_compiled("IN with a non-constant item is not compiled yet");
-            };
-            if lit.value.is_null() {
-                has_null = true;
+            // A constant NULL item compares with nothing.
+            if matches!(item, Expr::Literal(lit) if lit.value.is_null()) {
+                some_null = self.bool_const(true);
                 continue;
             }
-            let v = self.literal(lit)?;
+            let v = self.lower(item)?;
             let eq = self.compare(BinaryOp::Eq, arg.ty(), a.value, v.value)?;
-            found = b.build_or(found, eq, "found")?;
+            let hit = b.build_and(eq, v.valid, "in_hit")?;
+            found = b.build_or(found, hit, "found")?;
+            let null = b.build_not(v.valid, "item_null")?;
+            some_null = b.build_or(some_null, null, "some_null")?;
+            err = self.first_error(err, v.err)?;
         }
-        // With a NULL item, a value that matched nothing is NULL.
-        let valid = if has_null {
-            b.build_and(a.valid, found, "in_valid")?
-        } else {
-            a.valid
-        };
+        // A value that matched nothing is NULL if some item is.
+        let decided = b.build_or(found, b.build_not(some_null, "no_null")?, "in_decided")?;
+        let valid = b.build_and(a.valid, decided, "in_valid")?;
         let value = if negated {
             b.build_not(found, "not_in")?
         } else {
@@ -719,7 +735,7 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         Ok(Lowered {
             value: value.into(),
             valid,
-            err: a.err,
+            err,
         })
     }
 

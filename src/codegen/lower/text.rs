@@ -21,8 +21,8 @@
 //! with their sign (`-5-01-01`, `10000-01-01`), as `format_date`; booleans `true`/`false`
 //! (constants, no scratch). A row whose text does not fit the scratch area falls back.
 //!
-//! Floats are not compiled either way: the interpreter writes the shortest round-trip digits and
-//! parses with correct rounding.
+//! Floats, either way, are in `float_cast` (shortest round-trip digits, correctly rounded
+//! parsing: IR for common values, the interpreter's routine for the rest).
 //!
 //! The byte loops are internal `alwaysinline` helpers (`qjit_ascii_trim`, `qjit_parse_number`,
 //! `qjit_parse_date`, `qjit_bool_word`, `qjit_put_number`, `qjit_put_byte`) whose state lives in
@@ -78,29 +78,13 @@ pub(super) fn text_bound(from: SqlType) -> ScratchNeed {
 impl<'ctx> Lowerer<'_, 'ctx> {
     /// `CAST(a AS to)` for a `VARCHAR` `a` (see the module docs).
     pub(super) fn cast_from_text(&mut self, a: Lowered<'ctx>, to: SqlType) -> R<Lowered<'ctx>> {
-        if to.is_float() {
-            return not_compiled(format!(
-                "CAST from VARCHAR to {to} is not compiled (floats need correctly rounded parsing)"
-            ));
-        }
         if !(to.is_integer() || to.is_decimal() || to == SqlType::Date || to == SqlType::Boolean) {
             return not_compiled(format!("CAST from VARCHAR to {to} is not compiled yet"));
         }
         self.require_fallback(&format!("CAST from VARCHAR to {to}"))?;
         let b = self.b;
-        let (i64t, i128t) = (self.ctx.i64_type(), self.ctx.i128_type());
         let (p, len) = self.string_parts(a.value)?;
-        let trim = self.ascii_trim_fn()?;
-        let span = self.call(trim, &[p.into(), len.into()], "trim")?;
-        let start = b.build_int_truncate(span, i64t, "trim_start")?;
-        let end = b.build_int_truncate(
-            b.build_right_shift(span, i128t.const_int(64, false), false, "trim_hi")?,
-            i64t,
-            "trim_end",
-        )?;
-        // SAFETY (of the generated code): start <= end <= len.
-        let tp = unsafe { b.build_gep(self.ctx.i8_type(), p, &[start], "trimmed")? };
-        let tn = b.build_int_sub(end, start, "trimmed_len")?;
+        let (tp, tn) = self.ascii_trimmed(p, len)?;
         let (value, ok): (BasicValueEnum, IntValue) = if to == SqlType::Date {
             self.text_to_date(tp, tn)?
         } else if to == SqlType::Boolean {
@@ -275,12 +259,6 @@ impl<'ctx> Lowerer<'_, 'ctx> {
 
     /// `CAST(a AS VARCHAR)` for an `a` of type `from` (see the module docs).
     pub(super) fn cast_to_text(&mut self, a: Lowered<'ctx>, from: SqlType) -> R<Lowered<'ctx>> {
-        if from.is_float() {
-            return not_compiled(format!(
-                "CAST from {from} to VARCHAR is not compiled (floats need shortest round-trip \
-                 formatting)"
-            ));
-        }
         if !(from.is_integer()
             || from.is_decimal()
             || from == SqlType::Date
@@ -433,7 +411,7 @@ impl<'ctx> Lowerer<'_, 'ctx> {
     }
 
     /// `i64`: the decimal digits of `hi * 10^19 + lo` (`lo < 10^19`, both unsigned), at least 1.
-    fn digits_of(&self, lo: IntValue<'ctx>, hi: IntValue<'ctx>) -> R<IntValue<'ctx>> {
+    pub(super) fn digits_of(&self, lo: IntValue<'ctx>, hi: IntValue<'ctx>) -> R<IntValue<'ctx>> {
         let b = self.b;
         let i64t = self.ctx.i64_type();
         let digits64 = |x: IntValue<'ctx>| -> R<IntValue<'ctx>> {
@@ -459,7 +437,7 @@ impl<'ctx> Lowerer<'_, 'ctx> {
 
     /// `i128 qjit_ascii_trim(ptr p, i64 n)`: `start | end << 64`, the bytes of `p` without the
     /// ASCII white space at either end (`start <= end <= n`).
-    fn ascii_trim_fn(&self) -> R<FunctionValue<'ctx>> {
+    pub(super) fn ascii_trim_fn(&self) -> R<FunctionValue<'ctx>> {
         let ctx = self.ctx;
         let (i8t, i64t, i128t) = (ctx.i8_type(), ctx.i64_type(), ctx.i128_type());
         let ptr = ctx.ptr_type(AddressSpace::default());
@@ -536,8 +514,9 @@ impl<'ctx> Lowerer<'_, 'ctx> {
     /// `i128 qjit_parse_number(ptr p, i64 n)`: reads `[+-]digits[.digits]` (at least one
     /// digit, at most 18 significant ones, at most 38 after the point). Returns the signed value
     /// of all digits (`i64`, bits 0–63), the digits after the point (bits 64–71), whether there
-    /// is a point (bit 72) and whether the text was read (bit 73; 0 for anything else).
-    fn parse_number_fn(&self) -> R<FunctionValue<'ctx>> {
+    /// is a point (bit 72), whether the text was read (bit 73; 0 for anything else) and whether
+    /// it has a minus sign (bit 74; `-0` has one).
+    pub(super) fn parse_number_fn(&self) -> R<FunctionValue<'ctx>> {
         let ctx = self.ctx;
         let (i8t, i64t, i128t, bool_t) = (
             ctx.i8_type(),
@@ -691,6 +670,7 @@ impl<'ctx> Lowerer<'_, 'ctx> {
                 packed = b.build_or(packed, field(frac_v, 64, "p_frac")?, "packed")?;
                 packed = b.build_or(packed, field(point_v, 72, "p_point")?, "packed")?;
                 packed = b.build_or(packed, field(any, 73, "p_ok")?, "packed")?;
+                packed = b.build_or(packed, field(negv, 74, "p_neg")?, "packed")?;
                 b.build_return(Some(&packed))?;
 
                 b.position_at_end(fail);
@@ -896,7 +876,7 @@ impl<'ctx> Lowerer<'_, 'ctx> {
     /// `i1 qjit_put_number(ptr dst, i64 n, i64 lo, i64 hi, i64 s)`: writes the last `n`
     /// characters of `hi * 10^19 + lo` (`lo < 10^19`) in decimal at `dst`, zero-padded, with a
     /// point before the last `s` digits if `s > 0`. Nothing if `n` is 0. Returns true.
-    fn put_number_fn(&self) -> R<FunctionValue<'ctx>> {
+    pub(super) fn put_number_fn(&self) -> R<FunctionValue<'ctx>> {
         let ctx = self.ctx;
         let (i8t, i64t, bool_t) = (ctx.i8_type(), ctx.i64_type(), ctx.bool_type());
         let ptr = ctx.ptr_type(AddressSpace::default());
@@ -996,7 +976,7 @@ impl<'ctx> Lowerer<'_, 'ctx> {
 
     /// `i1 qjit_put_byte(ptr dst, i8 c, i1 when)`: stores `c` at `dst` if `when`. Returns
     /// `when`.
-    fn put_byte_fn(&self) -> R<FunctionValue<'ctx>> {
+    pub(super) fn put_byte_fn(&self) -> R<FunctionValue<'ctx>> {
         let ctx = self.ctx;
         let (i8t, bool_t) = (ctx.i8_type(), ctx.bool_type());
         let ptr = ctx.ptr_type(AddressSpace::default());

@@ -1,0 +1,71 @@
+//! The runtime functions a kernel may call: Rust functions that run the interpreter's own
+//! routines on one value, for the conversions that are not sensible to write in IR (the
+//! shortest round-trip digits of a float, correctly rounded parsing). They are the only calls a
+//! kernel makes, and only for the rows its IR fast paths do not convert.
+//!
+//! ```text
+//! lower::float_cast ──declares──▶ external function `qjit_rt_…` in the kernel's module
+//! jit::runtime      ──defines───▶ `extern "C" fn` calling crate::interp's routine
+//! jit::kernel       ──binds─────▶ the declaration to the Rust function (global mapping)
+//! ```
+//!
+//! [`RuntimeFn`] is the list; each variant documents its C signature, which the declaration
+//! (`lower::runtime`) and the definition (`crate::jit::runtime`) both follow.
+
+/// One runtime function. `x` is a float argument (`double` or `float`), `dec` a `DECIMAL`'s
+/// unscaled `i128` passed as two `u64` words (low, high) or written through a pointer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum RuntimeFn {
+    /// `u64 (double x, ptr dst, u64 cap)`: writes the text of `CAST(x AS VARCHAR)` at `dst`
+    /// and returns its length, or [`NO_ROOM`] (writing nothing useful) if it needs more than
+    /// `cap` bytes.
+    F64ToText,
+    /// `u64 (float x, ptr dst, u64 cap)`: as [`RuntimeFn::F64ToText`] for a `REAL`.
+    F32ToText,
+    /// `u32 (ptr text, u64 len, ptr out)`: `CAST(text AS DOUBLE)`; returns 1 and writes the
+    /// `double` at `out`, or returns 0 for text that is not a number.
+    TextToF64,
+    /// `u32 (ptr text, u64 len, ptr out)`: as [`RuntimeFn::TextToF64`], writing a `float`.
+    TextToF32,
+    /// `u32 (double x, u32 precision, u32 scale, ptr out)`: `CAST(x AS DECIMAL(p,s))`; returns
+    /// 1 and writes the unscaled `i128` at `out`, or returns 0 when there is no such decimal
+    /// (NaN, ±inf, too many digits).
+    F64ToDecimal,
+    /// `u32 (float x, u32 precision, u32 scale, ptr out)`: as [`RuntimeFn::F64ToDecimal`] for a
+    /// `REAL` (its own shortest digits).
+    F32ToDecimal,
+    /// `double (u64 lo, u64 hi, u32 scale)`: `CAST(dec AS DOUBLE)`, correctly rounded.
+    DecimalToF64,
+    /// `float (u64 lo, u64 hi, u32 scale)`: `CAST(dec AS REAL)`, correctly rounded.
+    DecimalToF32,
+}
+
+/// What a `…ToText` runtime function returns when the text does not fit.
+pub(crate) const NO_ROOM: u64 = u64::MAX;
+
+impl RuntimeFn {
+    pub(crate) const ALL: [RuntimeFn; 8] = [
+        RuntimeFn::F64ToText,
+        RuntimeFn::F32ToText,
+        RuntimeFn::TextToF64,
+        RuntimeFn::TextToF32,
+        RuntimeFn::F64ToDecimal,
+        RuntimeFn::F32ToDecimal,
+        RuntimeFn::DecimalToF64,
+        RuntimeFn::DecimalToF32,
+    ];
+
+    /// The symbol of its declaration in a kernel module.
+    pub(crate) fn symbol(self) -> &'static str {
+        match self {
+            RuntimeFn::F64ToText => "qjit_rt_f64_to_text",
+            RuntimeFn::F32ToText => "qjit_rt_f32_to_text",
+            RuntimeFn::TextToF64 => "qjit_rt_text_to_f64",
+            RuntimeFn::TextToF32 => "qjit_rt_text_to_f32",
+            RuntimeFn::F64ToDecimal => "qjit_rt_f64_to_decimal",
+            RuntimeFn::F32ToDecimal => "qjit_rt_f32_to_decimal",
+            RuntimeFn::DecimalToF64 => "qjit_rt_decimal_to_f64",
+            RuntimeFn::DecimalToF32 => "qjit_rt_decimal_to_f32",
+        }
+    }
+}

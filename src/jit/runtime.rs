@@ -1,0 +1,277 @@
+//! The runtime functions compiled kernels call (see [`crate::codegen::runtime`]): `extern "C"`
+//! wrappers around the interpreter's own conversions of one value, so that a kernel converts
+//! exactly as the interpreter does. [`bind`] maps a kernel module's declarations to them.
+//!
+//! Each function is total: it never panics (a panic could not unwind through the kernel) and
+//! reports what the interpreter would reject with a status instead.
+
+use inkwell::execution_engine::ExecutionEngine;
+use inkwell::module::Module;
+
+use crate::codegen::runtime::{RuntimeFn, NO_ROOM};
+use crate::interp::{
+    decimal_to_f32, decimal_to_f64, float_to_decimal, parse_float, write_float, SliceWriter,
+};
+
+/// Maps each runtime function `module` declares to its Rust definition, in `engine` (before any
+/// address is looked up).
+pub(crate) fn bind<'ctx>(engine: &ExecutionEngine<'ctx>, module: &Module<'ctx>) {
+    for f in RuntimeFn::ALL {
+        if let Some(declaration) = module.get_function(f.symbol()) {
+            engine.add_global_mapping(&declaration, address(f));
+        }
+    }
+}
+
+/// The address of the definition of `f`.
+fn address(f: RuntimeFn) -> usize {
+    match f {
+        RuntimeFn::F64ToText => qjit_rt_f64_to_text as *const () as usize,
+        RuntimeFn::F32ToText => qjit_rt_f32_to_text as *const () as usize,
+        RuntimeFn::TextToF64 => qjit_rt_text_to_f64 as *const () as usize,
+        RuntimeFn::TextToF32 => qjit_rt_text_to_f32 as *const () as usize,
+        RuntimeFn::F64ToDecimal => qjit_rt_f64_to_decimal as *const () as usize,
+        RuntimeFn::F32ToDecimal => qjit_rt_f32_to_decimal as *const () as usize,
+        RuntimeFn::DecimalToF64 => qjit_rt_decimal_to_f64 as *const () as usize,
+        RuntimeFn::DecimalToF32 => qjit_rt_decimal_to_f32 as *const () as usize,
+    }
+}
+
+/// Writes the text of `x` into the `cap` bytes at `dst`: its length, or [`NO_ROOM`].
+///
+/// # Safety
+/// `dst` must point to `cap` writable bytes (it may dangle when `cap` is 0).
+unsafe fn float_to_text<F: std::fmt::Display>(x: F, dst: *mut u8, cap: u64) -> u64 {
+    let Ok(cap) = usize::try_from(cap) else {
+        return NO_ROOM;
+    };
+    if cap == 0 {
+        return NO_ROOM;
+    }
+    // SAFETY: the caller promises `cap` writable bytes at `dst`, used by nothing else.
+    let buf = unsafe { std::slice::from_raw_parts_mut(dst, cap) };
+    let mut w = SliceWriter::new(buf);
+    match write_float(x, &mut w) {
+        Ok(()) => w.written().len() as u64,
+        Err(_) => NO_ROOM,
+    }
+}
+
+/// [`RuntimeFn::F64ToText`].
+///
+/// # Safety
+/// As [`float_to_text`].
+unsafe extern "C" fn qjit_rt_f64_to_text(x: f64, dst: *mut u8, cap: u64) -> u64 {
+    // SAFETY: forwarded from the caller.
+    unsafe { float_to_text(x, dst, cap) }
+}
+
+/// [`RuntimeFn::F32ToText`].
+///
+/// # Safety
+/// As [`float_to_text`].
+unsafe extern "C" fn qjit_rt_f32_to_text(x: f32, dst: *mut u8, cap: u64) -> u64 {
+    // SAFETY: forwarded from the caller.
+    unsafe { float_to_text(x, dst, cap) }
+}
+
+/// The float `CAST` reads from the `len` bytes at `text`, or `None`.
+///
+/// # Safety
+/// `text` must point to `len` readable bytes (it may dangle when `len` is 0).
+unsafe fn text_to_float<F: std::str::FromStr>(text: *const u8, len: u64) -> Option<F> {
+    let len = usize::try_from(len).ok()?;
+    let bytes = if len == 0 {
+        &[][..]
+    } else {
+        // SAFETY: the caller promises `len` readable bytes at `text`.
+        unsafe { std::slice::from_raw_parts(text, len) }
+    };
+    // Kernel strings are UTF-8 (Arrow strings, and what the kernel builds from them).
+    parse_float(std::str::from_utf8(bytes).ok()?)
+}
+
+/// [`RuntimeFn::TextToF64`].
+///
+/// # Safety
+/// As [`text_to_float`]; `out` must be writable for an `f64` (alignment not required).
+unsafe extern "C" fn qjit_rt_text_to_f64(text: *const u8, len: u64, out: *mut u8) -> u32 {
+    // SAFETY: forwarded from the caller.
+    match unsafe { text_to_float::<f64>(text, len) } {
+        Some(x) => {
+            // SAFETY: the caller promises room for an f64 at `out`.
+            unsafe { out.cast::<f64>().write_unaligned(x) };
+            1
+        }
+        None => 0,
+    }
+}
+
+/// [`RuntimeFn::TextToF32`].
+///
+/// # Safety
+/// As [`text_to_float`]; `out` must be writable for an `f32` (alignment not required).
+unsafe extern "C" fn qjit_rt_text_to_f32(text: *const u8, len: u64, out: *mut u8) -> u32 {
+    // SAFETY: forwarded from the caller.
+    match unsafe { text_to_float::<f32>(text, len) } {
+        Some(x) => {
+            // SAFETY: the caller promises room for an f32 at `out`.
+            unsafe { out.cast::<f32>().write_unaligned(x) };
+            1
+        }
+        None => 0,
+    }
+}
+
+/// Writes `v` at `out` and returns 1, or returns 0 for `None`.
+///
+/// # Safety
+/// `out` must be writable for an `i128` (alignment not required).
+unsafe fn put_decimal(v: Option<i128>, out: *mut u8) -> u32 {
+    match v {
+        Some(v) => {
+            // SAFETY: the caller promises room for an i128 at `out`.
+            unsafe { out.cast::<i128>().write_unaligned(v) };
+            1
+        }
+        None => 0,
+    }
+}
+
+/// The decimal of a precision and scale given as `u32`s (`None` when they are no decimal's).
+fn float_decimal<F: std::fmt::LowerExp>(
+    x: F,
+    finite: bool,
+    precision: u32,
+    scale: u32,
+) -> Option<i128> {
+    let precision = u8::try_from(precision).ok()?;
+    let scale = u8::try_from(scale).ok()?;
+    float_to_decimal(x, finite, scale, precision)
+}
+
+/// [`RuntimeFn::F64ToDecimal`].
+///
+/// # Safety
+/// As [`put_decimal`].
+unsafe extern "C" fn qjit_rt_f64_to_decimal(
+    x: f64,
+    precision: u32,
+    scale: u32,
+    out: *mut u8,
+) -> u32 {
+    let v = float_decimal(x, x.is_finite(), precision, scale);
+    // SAFETY: forwarded from the caller.
+    unsafe { put_decimal(v, out) }
+}
+
+/// [`RuntimeFn::F32ToDecimal`].
+///
+/// # Safety
+/// As [`put_decimal`].
+unsafe extern "C" fn qjit_rt_f32_to_decimal(
+    x: f32,
+    precision: u32,
+    scale: u32,
+    out: *mut u8,
+) -> u32 {
+    let v = float_decimal(x, x.is_finite(), precision, scale);
+    // SAFETY: forwarded from the caller.
+    unsafe { put_decimal(v, out) }
+}
+
+/// The `i128` of two words.
+fn join_words(lo: u64, hi: u64) -> i128 {
+    ((hi as u128) << 64 | lo as u128) as i128
+}
+
+/// The scale as a `u8` (scales are at most 38).
+fn scale_u8(scale: u32) -> u8 {
+    u8::try_from(scale).unwrap_or(u8::MAX)
+}
+
+/// [`RuntimeFn::DecimalToF64`].
+extern "C" fn qjit_rt_decimal_to_f64(lo: u64, hi: u64, scale: u32) -> f64 {
+    decimal_to_f64(join_words(lo, hi), scale_u8(scale))
+}
+
+/// [`RuntimeFn::DecimalToF32`].
+extern "C" fn qjit_rt_decimal_to_f32(lo: u64, hi: u64, scale: u32) -> f32 {
+    decimal_to_f32(join_words(lo, hi), scale_u8(scale))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text<F: std::fmt::Display>(x: F, cap: usize) -> Option<String> {
+        let mut buf = vec![0u8; cap];
+        // SAFETY: `buf` has `cap` bytes.
+        let n = unsafe { float_to_text(x, buf.as_mut_ptr(), cap as u64) };
+        (n != NO_ROOM).then(|| String::from_utf8(buf[..n as usize].to_vec()).unwrap())
+    }
+
+    #[test]
+    fn float_text_is_the_interpreters() {
+        for x in [1.5, 1.0, -0.0, f64::NAN, f64::INFINITY, 1e20, 0.1, 5e-324] {
+            assert_eq!(text(x, 400).as_deref(), Some(format!("{x}").as_str()));
+        }
+        assert_eq!(text(0.1f32, 64).as_deref(), Some("0.1"));
+        assert_eq!(text(-0.0, 400).as_deref(), Some("-0"));
+        // Too little room, or none at all.
+        assert_eq!(text(123.25, 5), None);
+        assert_eq!(text(123.25, 6).as_deref(), Some("123.25"));
+        assert_eq!(text(1.0, 0), None);
+    }
+
+    #[test]
+    fn text_parses_as_the_interpreter_parses() {
+        let parse64 = |s: &str| {
+            let mut out = [0u8; 8];
+            // SAFETY: `s` has `s.len()` bytes; `out` has room for an f64.
+            let ok = unsafe { qjit_rt_text_to_f64(s.as_ptr(), s.len() as u64, out.as_mut_ptr()) };
+            (ok == 1).then(|| f64::from_ne_bytes(out))
+        };
+        assert_eq!(parse64(" 2.5\u{3000}"), Some(2.5));
+        assert_eq!(parse64("-inf"), Some(f64::NEG_INFINITY));
+        assert!(parse64("NaN").is_some_and(f64::is_nan));
+        assert_eq!(parse64("1e400"), Some(f64::INFINITY));
+        assert_eq!(parse64("two"), None);
+        assert_eq!(parse64(""), None);
+        let mut out = [0u8; 4];
+        // SAFETY: a static string; `out` has room for an f32.
+        let ok = unsafe { qjit_rt_text_to_f32(b"0.1".as_ptr(), 3, out.as_mut_ptr()) };
+        assert_eq!((ok, f32::from_ne_bytes(out)), (1, 0.1f32));
+        // Not UTF-8: not a number (kernels never pass such bytes).
+        // SAFETY: a static byte string.
+        let ok = unsafe { qjit_rt_text_to_f64(b"1\xff".as_ptr(), 2, out.as_mut_ptr()) };
+        assert_eq!(ok, 0);
+    }
+
+    #[test]
+    fn decimals_convert_as_the_interpreter_converts() {
+        let to_decimal = |x: f64, p: u32, s: u32| {
+            let mut out = [0u8; 16];
+            // SAFETY: `out` has room for an i128.
+            let ok = unsafe { qjit_rt_f64_to_decimal(x, p, s, out.as_mut_ptr()) };
+            (ok == 1).then(|| i128::from_ne_bytes(out))
+        };
+        assert_eq!(to_decimal(1.005, 5, 2), Some(101));
+        assert_eq!(to_decimal(f64::NAN, 5, 2), None);
+        assert_eq!(to_decimal(1e10, 5, 1), None);
+        assert_eq!(to_decimal(1.0, 5, 200), None);
+        let mut out = [0u8; 16];
+        // SAFETY: `out` has room for an i128.
+        let ok = unsafe { qjit_rt_f32_to_decimal(0.1, 20, 12, out.as_mut_ptr()) };
+        assert_eq!((ok, i128::from_ne_bytes(out)), (1, 10i128.pow(11)));
+        let tenth = 10i128.pow(29);
+        let (lo, hi) = (tenth as u64, (tenth >> 64) as u64);
+        assert_eq!(qjit_rt_decimal_to_f64(lo, hi, 30), 0.1);
+        assert_eq!(qjit_rt_decimal_to_f32(lo, hi, 30), 0.1f32);
+        let minus = -tenth;
+        assert_eq!(
+            qjit_rt_decimal_to_f64(minus as u64, (minus >> 64) as u64, 30),
+            -0.1
+        );
+    }
+}
