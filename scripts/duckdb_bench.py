@@ -108,7 +108,9 @@ def main():
     if not args.file:
         parser.error("--file is required")
 
+    # No progress bar: it would print on stdout, which qjit bench reads.
     con = duckdb.connect()
+    con.execute("SET enable_progress_bar = false")
     start = time.perf_counter()
     try:
         con.execute(
