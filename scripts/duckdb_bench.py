@@ -108,9 +108,8 @@ def main():
     if not args.file:
         parser.error("--file is required")
 
+    # No progress bar: it would print on stdout, which qjit bench reads.
     con = duckdb.connect()
-    # Its progress bar (drawn on stdout for statements over two seconds) would corrupt the
-    # JSON lines.
     con.execute("SET enable_progress_bar = false")
     start = time.perf_counter()
     try:

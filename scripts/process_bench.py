@@ -39,6 +39,7 @@ import duckdb
 imported = time.perf_counter()
 file, threads, sql = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 con = duckdb.connect()
+con.execute("SET enable_progress_bar = false")
 con.execute(f"SET threads = {threads}")
 quoted = file.replace("'", "''")
 con.execute(f"CREATE VIEW lineitem AS SELECT * FROM read_parquet('{quoted}')")

@@ -140,10 +140,14 @@ pub fn run(
     parse(&String::from_utf8_lossy(&output.stdout), queries)
 }
 
-/// Reads the script's JSON lines: a header, then one line per query.
+/// Reads the script's JSON lines: a header, then one line per query. Other lines (anything
+/// DuckDB itself might print) are skipped.
 fn parse(stdout: &str, queries: &[PathBuf]) -> Result<DuckDbRun> {
     let bad = |what: &str| Error::internal(format!("the DuckDB script printed {what}"));
-    let mut lines = stdout.lines().map(serde_json::from_str::<Value>);
+    let mut lines = stdout
+        .lines()
+        .filter(|l| l.starts_with('{'))
+        .map(serde_json::from_str::<Value>);
     let header = lines
         .next()
         .ok_or_else(|| bad("nothing"))?
@@ -199,6 +203,7 @@ mod tests {
     fn reads_the_script_output() {
         let out = concat!(
             "{\"duckdb\": \"2.0.0\", \"rows\": 60175, \"load_ms\": 40.1}\n",
+            "\r 50% ▕██████████████████████████████                              ▏\n",
             "{\"query\": \"q06\", \"first_ms\": 2.0, \"exec_ms\": [1.5, 1.25], ",
             "\"csv\": \"revenue\\n1193053.2253\\n\", \"float_columns\": [false]}\n"
         );
