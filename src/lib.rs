@@ -12,6 +12,7 @@
 pub mod bandwidth;
 pub mod bench;
 pub mod codegen;
+mod engine;
 pub mod error;
 pub mod exec;
 pub mod format;
@@ -22,4 +23,6 @@ pub mod sql;
 mod stack;
 pub mod tpch;
 
+pub use engine::{Engine, EngineBuilder, Filter, Projection};
 pub use error::{Error, Result};
+pub use exec::{EngineKind, PartEngine, QueryOptions};
