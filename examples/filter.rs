@@ -31,7 +31,7 @@ pub fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("the filter runs {:?}", warm.engine());
     // A NULL temperature does not pass.
     let kept = warm.apply(&batch)?;
-    println!("{}", pretty_format_batches(&[kept.clone()])?);
+    println!("{}", pretty_format_batches(std::slice::from_ref(&kept))?);
     assert_eq!(kept.num_rows(), 1);
     Ok(())
 }

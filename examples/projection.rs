@@ -34,7 +34,7 @@ pub fn main() -> Result<(), Box<dyn std::error::Error>> {
     )?;
     println!("the projection runs {:?}", projection.engine());
     let out = projection.evaluate(&batch)?;
-    println!("{}", pretty_format_batches(&[out.clone()])?);
+    println!("{}", pretty_format_batches(std::slice::from_ref(&out))?);
     assert_eq!(
         out.schema().field(0).data_type(),
         &DataType::Decimal128(21, 2)

@@ -233,7 +233,7 @@ impl Engine {
         let compiled = exec::compile(&plan, &self.options)?;
         Ok(Projection {
             inner: Arc::new(ProjectionInner {
-                schema: plan.source_schema.clone(),
+                input: plan.source_schema.clone(),
                 output: plan.output_schema(),
                 plan,
                 compiled,
@@ -546,7 +546,7 @@ pub struct Projection {
 #[derive(Debug)]
 struct ProjectionInner {
     /// The schema the projection was compiled for.
-    schema: SchemaRef,
+    input: SchemaRef,
     /// The schema of its result.
     output: SchemaRef,
     plan: Plan,
@@ -577,7 +577,7 @@ impl Projection {
     /// ```
     pub fn evaluate(&self, batch: &RecordBatch) -> Result<RecordBatch> {
         let inner = &self.inner;
-        exec::check_columns(&inner.schema, batch)?;
+        exec::check_columns(&inner.input, batch)?;
         let scan = batch.project(&inner.plan.projection)?;
         let mut parts = vec![];
         let no_filter = exec::Where {
@@ -601,7 +601,7 @@ impl Projection {
 
     /// The schema the projection was compiled for.
     pub fn input_schema(&self) -> &SchemaRef {
-        &self.inner.schema
+        &self.inner.input
     }
 
     /// The schema of [`Projection::evaluate`]'s result: one column per expression.

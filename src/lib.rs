@@ -11,6 +11,7 @@
 
 pub mod bandwidth;
 pub mod bench;
+#[cfg(feature = "jit")]
 pub mod codegen;
 mod engine;
 pub mod error;
@@ -18,6 +19,10 @@ pub mod exec;
 pub mod format;
 pub mod interp;
 pub mod ir;
+#[cfg(feature = "jit")]
+pub mod jit;
+#[cfg(not(feature = "jit"))]
+#[path = "jit/disabled.rs"]
 pub mod jit;
 pub mod sql;
 mod stack;

@@ -51,10 +51,9 @@ pub(crate) use predicate::check_columns;
 pub use predicate::Predicate;
 pub use source::{Scan, ScanFilter, Source, BATCH_SIZE, MORSEL_ROWS};
 
-use crate::codegen::CodegenError;
 use crate::error::{Error, Result};
 use crate::ir::{BinaryOp, Body, ColumnRef, Expr, Plan};
-use crate::jit::{self, AggregateKernel, FilterKernel, ProjectKernel};
+use crate::jit::{self, AggregateKernel, CodegenError, FilterKernel, ProjectKernel};
 
 /// Which engine runs a query.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
@@ -287,6 +286,7 @@ fn compile_with(plan: &Plan, options: &QueryOptions, keep_ir: bool) -> Result<Co
     if options.engine == EngineKind::Interp {
         return Ok(compiled);
     }
+    check_jit_available(options)?;
     let fallback = |e: CodegenError, part: &str| fallback(e, part, options.engine);
     if let Body::Aggregate {
         keys, aggregates, ..
@@ -379,6 +379,16 @@ fn compile_with(plan: &Plan, options: &QueryOptions, keep_ir: bool) -> Result<Co
     Ok(compiled)
 }
 
+/// [`EngineKind::Jit`] in a build without the JIT is an error; every other engine runs.
+fn check_jit_available(options: &QueryOptions) -> Result<()> {
+    match (cfg!(feature = "jit"), options.engine) {
+        (false, EngineKind::Jit) => Err(Error::Usage(
+            "--engine jit: qjit was built without the JIT (the `jit` cargo feature); use --engine auto or interp".into(),
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// What to do when a part does not compile: an error with [`EngineKind::Jit`], else the reason
 /// it runs interpreted.
 fn fallback(e: CodegenError, part: &str, engine: EngineKind) -> Result<String> {
@@ -393,6 +403,9 @@ fn fallback(e: CodegenError, part: &str, engine: EngineKind) -> Result<String> {
     }
 }
 
+/// A kernel, and whether it came from the cache.
+type CachedKernel<K> = (Arc<K>, bool);
+
 /// Compiles the predicate `filter` over batches of `schema` on its own (a filter kernel), as
 /// [`compile`] does a `WHERE` clause: how it runs, and the kernel with whether it came from the
 /// cache.
@@ -401,10 +414,11 @@ pub(crate) fn compile_filter(
     schema: &Schema,
     options: &QueryOptions,
     keep_ir: bool,
-) -> Result<(PartEngine, Option<(Arc<FilterKernel>, bool)>)> {
+) -> Result<(PartEngine, Option<CachedKernel<FilterKernel>>)> {
     if options.engine == EngineKind::Interp {
         return Ok((PartEngine::Interpreted("--engine interp".into()), None));
     }
+    check_jit_available(options)?;
     let optimize = jit::Optimize {
         level: options.opt_level,
         keep_ir,

@@ -44,6 +44,7 @@ mod cache;
 mod kernel;
 mod project;
 
+pub use crate::codegen::CodegenError;
 pub use aggregate::{AggregateKernel, AggregateState};
 pub use cache::{
     aggregate_kernel, cached_kernels, clear_cache, filter_kernel, project_kernel, CACHE_CAPACITY,
