@@ -223,6 +223,7 @@ fn input_files_are_not_modified() {
 }
 
 #[test]
+#[cfg(feature = "jit")]
 fn jit_engine_compiles_where_or_names_what_it_cannot() {
     let sql = "SELECT count(*) AS n FROM lineitem WHERE l_quantity < 24 AND l_discount > 0.05";
     let jit = qjit(&[
@@ -384,4 +385,19 @@ fn gen_tpch_writes_the_tables_asked_for() {
         "lineitems",
     ]);
     assert_fails(&o, 2, &["lineitems"]);
+}
+
+#[test]
+#[cfg(not(feature = "jit"))]
+fn jit_engine_without_the_jit_is_a_usage_error() {
+    let o = qjit(&[
+        "query",
+        &lineitem(),
+        "SELECT count(*) FROM lineitem",
+        "--engine",
+        "jit",
+    ]);
+    assert_fails(&o, 2, &["built without the JIT"]);
+    let o = qjit(&["query", &lineitem(), "SELECT count(*) FROM lineitem"]);
+    assert!(o.status.success());
 }

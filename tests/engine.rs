@@ -356,3 +356,17 @@ fn a_mask_of_a_bare_null_predicate_is_all_false() {
     let mask: BooleanArray = filter.evaluate(&batch(10)).unwrap();
     assert_eq!((mask.true_count(), mask.null_count()), (0, 0));
 }
+
+#[test]
+#[cfg(not(feature = "jit"))]
+fn without_the_jit_auto_interprets_and_jit_is_an_error() {
+    let filter = Engine::new().compile_filter(&schema(), "a > 1").unwrap();
+    assert!(
+        matches!(filter.engine(), PartEngine::Interpreted(why) if why.contains("without the JIT"))
+    );
+    let jit = Engine::builder().engine(EngineKind::Jit).build().unwrap();
+    let e = jit.compile_filter(&schema(), "a > 1").unwrap_err();
+    assert!(e.to_string().contains("built without the JIT"), "{e}");
+    let e = jit.compile_projection(&schema(), &["a"]).unwrap_err();
+    assert!(e.to_string().contains("built without the JIT"), "{e}");
+}
