@@ -141,6 +141,10 @@ pub enum Error {
     #[error("invalid argument: {message}")]
     InvalidArgument { message: String },
 
+    /// A record batch whose columns do not match the schema an expression was compiled for.
+    #[error("the batch does not match the compiled schema: {0}")]
+    Schema(String),
+
     /// An input or output file that cannot be used.
     #[error("{path}: {reason}")]
     File { path: String, reason: String },
@@ -201,21 +205,26 @@ impl Error {
 
     /// Attaches a position to a front-end error that does not have one yet.
     pub fn at(mut self, pos: Option<Position>) -> Error {
-        match &mut self {
+        if let Some(position) = self.position_mut() {
+            if position.is_none() {
+                *position = pos;
+            }
+        }
+        self
+    }
+
+    /// The position in the SQL text of a front-end error (`None` for other errors).
+    pub fn position_mut(&mut self) -> Option<&mut Option<Position>> {
+        match self {
             Error::Syntax { position, .. }
             | Error::UnknownColumn { position, .. }
             | Error::UnknownTable { position, .. }
             | Error::UnknownFunction { position, .. }
             | Error::Type { position, .. }
             | Error::Unsupported { position, .. }
-            | Error::Plan { position, .. }
-                if position.is_none() =>
-            {
-                *position = pos;
-            }
-            _ => {}
+            | Error::Plan { position, .. } => Some(position),
+            _ => None,
         }
-        self
     }
 
     /// The process exit status for this error: 2 for usage, 1 for everything else.

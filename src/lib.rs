@@ -11,15 +11,23 @@
 
 pub mod bandwidth;
 pub mod bench;
+#[cfg(feature = "jit")]
 pub mod codegen;
+mod engine;
 pub mod error;
 pub mod exec;
 pub mod format;
 pub mod interp;
 pub mod ir;
+#[cfg(feature = "jit")]
+pub mod jit;
+#[cfg(not(feature = "jit"))]
+#[path = "jit/disabled.rs"]
 pub mod jit;
 pub mod sql;
 mod stack;
 pub mod tpch;
 
+pub use engine::{Engine, EngineBuilder, Filter, Projection};
 pub use error::{Error, Result};
+pub use exec::{EngineKind, PartEngine, QueryOptions};

@@ -6,6 +6,9 @@
 //! kernel hand the aggregation to the interpreter at some row (`UPPER`/`LOWER` of the non-ASCII
 //! strings of the pool, `CAST` to `DOUBLE` of the decimals of 38 digits of a wild column).
 //! Deterministic regression tests for the edge cases follow the property.
+//!
+//! Only with the JIT (the `jit` feature): without it both engines are the interpreter.
+#![cfg(feature = "jit")]
 
 use std::sync::Arc;
 

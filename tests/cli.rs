@@ -272,6 +272,7 @@ fn jit_engine_compiles_float_casts_in_lists_and_nulls() {
 }
 
 #[test]
+#[cfg(feature = "jit")]
 fn jit_engine_compiles_where_or_names_what_it_cannot() {
     let sql = "SELECT count(*) AS n FROM lineitem WHERE l_quantity < 24 AND l_discount > 0.05";
     let jit = qjit(&[
@@ -575,4 +576,19 @@ fn bench_duckdb_without_python_or_module_says_how_to_install_it() {
         );
     }
     assert!(!data.exists(), "no data generated before the error");
+}
+
+#[test]
+#[cfg(not(feature = "jit"))]
+fn jit_engine_without_the_jit_is_a_usage_error() {
+    let o = qjit(&[
+        "query",
+        &lineitem(),
+        "SELECT count(*) FROM lineitem",
+        "--engine",
+        "jit",
+    ]);
+    assert_fails(&o, 2, &["built without the JIT"]);
+    let o = qjit(&["query", &lineitem(), "SELECT count(*) FROM lineitem"]);
+    assert!(o.status.success());
 }

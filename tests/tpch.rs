@@ -189,6 +189,7 @@ fn reference_queries_match_with_compiled_filters() {
 }
 
 #[test]
+#[cfg(feature = "jit")]
 fn reference_queries_compile_whole_with_no_call_in_the_row_loop() {
     for name in query_names() {
         let sql =

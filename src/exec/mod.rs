@@ -35,23 +35,25 @@
 //! ```
 
 mod pipeline;
+mod predicate;
 mod prune;
 mod source;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use arrow::array::BooleanArray;
-use arrow::datatypes::SchemaRef;
+use arrow::datatypes::{Schema, SchemaRef};
 use arrow::record_batch::RecordBatch;
 
 pub use pipeline::{execute, execute_interpreted, Kernels};
+pub(crate) use pipeline::{finish, predicate_mask, project_batch, Where};
+pub(crate) use predicate::check_columns;
+pub use predicate::Predicate;
 pub use source::{Scan, ScanFilter, Source, BATCH_SIZE, MORSEL_ROWS};
 
-use crate::codegen::CodegenError;
 use crate::error::{Error, Result};
 use crate::ir::{BinaryOp, Body, ColumnRef, Expr, Plan};
-use crate::jit::{self, AggregateKernel, FilterKernel, ProjectKernel};
+use crate::jit::{self, AggregateKernel, CodegenError, FilterKernel, ProjectKernel};
 
 /// Which engine runs a query.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
@@ -284,18 +286,8 @@ fn compile_with(plan: &Plan, options: &QueryOptions, keep_ir: bool) -> Result<Co
     if options.engine == EngineKind::Interp {
         return Ok(compiled);
     }
-    // What to do when a part does not compile: an error with `--engine jit`, else the reason.
-    let fallback = |e: CodegenError, part: &str| -> Result<String> {
-        match (e, options.engine) {
-            (CodegenError::NotCompiled(reason), EngineKind::Jit) => Err(Error::NotCompiled {
-                what: format!("{part}: {reason}"),
-            }),
-            (CodegenError::NotCompiled(reason), _) => Ok(reason),
-            (CodegenError::Failed(e @ Error::Usage(_)), _)
-            | (CodegenError::Failed(e), EngineKind::Jit) => Err(e),
-            (CodegenError::Failed(e), _) => Ok(format!("the JIT failed: {e}")),
-        }
-    };
+    check_jit_available(options)?;
+    let fallback = |e: CodegenError, part: &str| fallback(e, part, options.engine);
     if let Body::Aggregate {
         keys, aggregates, ..
     } = &plan.body
@@ -378,15 +370,66 @@ fn compile_with(plan: &Plan, options: &QueryOptions, keep_ir: bool) -> Result<Co
     let Some(filter) = &plan.filter else {
         return Ok(compiled);
     };
-    match jit::filter_kernel(filter, &plan.scan_schema, optimize) {
-        Ok((kernel, hit)) => {
-            compiled.filter = PartEngine::Compiled;
-            compiled.filter_kernel = Some(kernel);
-            compiled.cache_hit = hit && (compiled.aggregate_kernel.is_none() || compiled.cache_hit);
-        }
-        Err(e) => compiled.filter = PartEngine::Interpreted(fallback(e, "the WHERE clause")?),
+    let (engine, kernel) = compile_filter(filter, &plan.scan_schema, options, keep_ir)?;
+    compiled.filter = engine;
+    if let Some((kernel, hit)) = kernel {
+        compiled.filter_kernel = Some(kernel);
+        compiled.cache_hit = hit && (compiled.aggregate_kernel.is_none() || compiled.cache_hit);
     }
     Ok(compiled)
+}
+
+/// [`EngineKind::Jit`] in a build without the JIT is an error; every other engine runs.
+fn check_jit_available(options: &QueryOptions) -> Result<()> {
+    match (cfg!(feature = "jit"), options.engine) {
+        (false, EngineKind::Jit) => Err(Error::Usage(
+            "--engine jit: qjit was built without the JIT (the `jit` cargo feature); use --engine auto or interp".into(),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// What to do when a part does not compile: an error with [`EngineKind::Jit`], else the reason
+/// it runs interpreted.
+fn fallback(e: CodegenError, part: &str, engine: EngineKind) -> Result<String> {
+    match (e, engine) {
+        (CodegenError::NotCompiled(reason), EngineKind::Jit) => Err(Error::NotCompiled {
+            what: format!("{part}: {reason}"),
+        }),
+        (CodegenError::NotCompiled(reason), _) => Ok(reason),
+        (CodegenError::Failed(e @ Error::Usage(_)), _)
+        | (CodegenError::Failed(e), EngineKind::Jit) => Err(e),
+        (CodegenError::Failed(e), _) => Ok(format!("the JIT failed: {e}")),
+    }
+}
+
+/// A kernel, and whether it came from the cache.
+type CachedKernel<K> = (Arc<K>, bool);
+
+/// Compiles the predicate `filter` over batches of `schema` on its own (a filter kernel), as
+/// [`compile`] does a `WHERE` clause: how it runs, and the kernel with whether it came from the
+/// cache.
+pub(crate) fn compile_filter(
+    filter: &Expr,
+    schema: &Schema,
+    options: &QueryOptions,
+    keep_ir: bool,
+) -> Result<(PartEngine, Option<CachedKernel<FilterKernel>>)> {
+    if options.engine == EngineKind::Interp {
+        return Ok((PartEngine::Interpreted("--engine interp".into()), None));
+    }
+    check_jit_available(options)?;
+    let optimize = jit::Optimize {
+        level: options.opt_level,
+        keep_ir,
+    };
+    match jit::filter_kernel(filter, schema, optimize) {
+        Ok(kernel) => Ok((PartEngine::Compiled, Some(kernel))),
+        Err(e) => Ok((
+            PartEngine::Interpreted(fallback(e, "the WHERE clause", options.engine)?),
+            None,
+        )),
+    }
 }
 
 /// What `--explain` prints: the typed plan, which parts run compiled and which interpreted (and
@@ -477,38 +520,9 @@ fn scan_filter(plan: &Plan, options: &QueryOptions) -> Option<ScanFilter> {
         index: used.binary_search(&c.index).unwrap_or(usize::MAX),
         ..c
     });
-    let schema = plan.source_schema.project(&columns).ok()?;
-    let kernel = match options.engine {
-        EngineKind::Interp => None,
-        _ => {
-            let optimize = jit::Optimize {
-                level: options.opt_level,
-                keep_ir: false,
-            };
-            jit::filter_kernel(&predicate, &schema, optimize)
-                .ok()
-                .map(|(k, _)| k)
-        }
-    };
-    let keep = move |batch: &RecordBatch| -> Result<BooleanArray> {
-        if let Some(kernel) = &kernel {
-            match kernel.filter(batch) {
-                Ok(Some(mask)) => return Ok(mask),
-                // Some row needs the interpreter.
-                Ok(None) => {}
-                // The interpreter words the error (see `pipeline::Where`).
-                Err(e) => {
-                    crate::interp::evaluate_predicate(&predicate, batch)?;
-                    return Err(e);
-                }
-            }
-        }
-        crate::interp::evaluate_predicate(&predicate, batch)
-    };
-    Some(ScanFilter {
-        columns,
-        keep: Arc::new(keep),
-    })
+    let schema = Arc::new(plan.source_schema.project(&columns).ok()?);
+    let predicate = Predicate::compile(predicate, columns, schema, options).ok()?;
+    Some(Arc::new(predicate).scan_filter())
 }
 
 /// Whether evaluating `e` can never fail: comparisons, logic, `IN`, `LIKE` and `IS NULL` over

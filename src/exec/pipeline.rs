@@ -71,18 +71,9 @@ pub fn execute(
                     if enough.is_some_and(|n| rows >= n) {
                         break;
                     }
-                    let projected = match kernels.project {
-                        Some(kernel) => match kernel.project(&batch?)? {
-                            Some(columns) => columns,
-                            None => continue,
-                        },
-                        None => {
-                            let batch = where_.apply(batch?)?;
-                            if batch.num_rows() == 0 {
-                                continue;
-                            }
-                            evaluate_all(exprs, &batch)?
-                        }
+                    let Some(projected) = project_batch(&where_, exprs, kernels.project, batch?)?
+                    else {
+                        continue;
                     };
                     rows += projected.first().map_or(0, |c| c.len());
                     out.push(projected);
@@ -218,9 +209,9 @@ fn thread_pool(threads: usize) -> Result<Arc<ThreadPool>> {
 }
 
 /// The `WHERE` clause: a predicate, compiled or not.
-struct Where<'a> {
-    filter: Option<&'a Expr>,
-    kernel: Option<&'a FilterKernel>,
+pub(crate) struct Where<'a> {
+    pub(crate) filter: Option<&'a Expr>,
+    pub(crate) kernel: Option<&'a FilterKernel>,
 }
 
 impl Where<'_> {
@@ -229,23 +220,53 @@ impl Where<'_> {
         let Some(filter) = self.filter else {
             return Ok(batch);
         };
-        let mask = match self.kernel {
-            None => interp::evaluate_predicate(filter, &batch)?,
-            Some(kernel) => match kernel.filter(&batch) {
-                Ok(Some(mask)) => mask,
-                // Some row needs the interpreter: it evaluates the whole batch.
-                Ok(None) => interp::evaluate_predicate(filter, &batch)?,
-                // The kernel reports the operation and row the interpreter fails at first; the
-                // interpreter words the message with the operands' values. If it disagrees
-                // (a bug), the kernel's error stands.
-                Err(e) => match interp::evaluate_predicate(filter, &batch) {
-                    Err(exact) => return Err(exact),
-                    Ok(_) => return Err(e),
-                },
-            },
-        };
+        let mask = predicate_mask(filter, self.kernel, &batch)?;
         finish_filter(batch, &mask)
     }
+}
+
+/// The rows of `batch` where `filter` is TRUE (a mask with no nulls), with its compiled
+/// `kernel` if there is one.
+///
+/// A batch the kernel hands back (some row needs the interpreter) is evaluated by the
+/// interpreter. A kernel error is reported with the interpreter's wording: the kernel reports
+/// the operation and row the interpreter fails at first, and the interpreter words the message
+/// with the operands' values. If it disagrees (a bug), the kernel's error stands.
+pub(crate) fn predicate_mask(
+    filter: &Expr,
+    kernel: Option<&FilterKernel>,
+    batch: &RecordBatch,
+) -> Result<BooleanArray> {
+    let Some(kernel) = kernel else {
+        return interp::evaluate_predicate(filter, batch);
+    };
+    match kernel.filter(batch) {
+        Ok(Some(mask)) => Ok(mask),
+        Ok(None) => interp::evaluate_predicate(filter, batch),
+        Err(e) => match interp::evaluate_predicate(filter, batch) {
+            Err(exact) => Err(exact),
+            Ok(_) => Err(e),
+        },
+    }
+}
+
+/// The final columns of the rows of `batch` (a scan batch) that `where_` keeps, by the
+/// projection `kernel` (with the `WHERE` clause fused in) if there is one, else by the
+/// interpreter; `None` when no row is kept.
+pub(crate) fn project_batch(
+    where_: &Where,
+    exprs: &[Expr],
+    kernel: Option<&ProjectKernel>,
+    batch: RecordBatch,
+) -> Result<Option<Vec<ArrayRef>>> {
+    if let Some(kernel) = kernel {
+        return kernel.project(&batch);
+    }
+    let batch = where_.apply(batch)?;
+    if batch.num_rows() == 0 {
+        return Ok(None);
+    }
+    Ok(Some(evaluate_all(exprs, &batch)?))
 }
 
 /// Keeps the rows where `filter` is TRUE.

@@ -586,7 +586,7 @@ mod tests {
         ] {
             let sql = format!("SELECT x, s, n FROM t WHERE {predicate} ORDER BY x");
             let agg = format!("SELECT COUNT(*), SUM(x), MIN(s) FROM t WHERE {predicate}");
-            for engine in [EngineKind::Interp, EngineKind::Jit] {
+            for engine in [EngineKind::Interp, EngineKind::Auto] {
                 for threads in [1, 2, 7] {
                     let options = QueryOptions {
                         engine,

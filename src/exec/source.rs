@@ -19,12 +19,13 @@ use arrow::datatypes::SchemaRef;
 use arrow::error::ArrowError;
 use arrow::record_batch::RecordBatch;
 use parquet::arrow::arrow_reader::{
-    ArrowPredicateFn, ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReader,
-    ParquetRecordBatchReaderBuilder, RowFilter, RowSelection,
+    ArrowPredicate, ArrowPredicateFn, ArrowReaderMetadata, ArrowReaderOptions,
+    ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder, RowFilter, RowSelection,
 };
 use parquet::arrow::ProjectionMask;
 use parquet::errors::ParquetError;
 use parquet::file::metadata::PageIndexPolicy;
+use parquet::schema::types::SchemaDescriptor;
 
 use super::prune::prune;
 use crate::error::{Error, Result};
@@ -242,6 +243,19 @@ pub struct ScanFilter {
     pub keep: Arc<KeepFn>,
 }
 
+impl ScanFilter {
+    /// The filter as the parquet crate's `ArrowPredicate` for a file with schema `schema`: it
+    /// decodes the filter's columns (in file order) and keeps the rows `keep` says. Its errors
+    /// travel through the reader as `ArrowError::ExternalError` holding the qjit [`Error`].
+    pub fn arrow_predicate(&self, schema: &SchemaDescriptor) -> Box<dyn ArrowPredicate> {
+        let columns = ProjectionMask::roots(schema, self.columns.iter().copied());
+        let keep = self.keep.clone();
+        Box::new(ArrowPredicateFn::new(columns, move |batch| {
+            keep(&batch).map_err(ArrowError::from)
+        }))
+    }
+}
+
 impl std::fmt::Debug for ScanFilter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ScanFilter")
@@ -309,15 +323,9 @@ impl Scan {
                     builder = builder.with_row_selection(rows.clone());
                 }
                 if let Some(late) = &self.late {
-                    let columns = ProjectionMask::roots(
-                        metadata.metadata().file_metadata().schema_descr(),
-                        late.columns.iter().copied(),
-                    );
-                    let keep = late.keep.clone();
-                    let predicate = ArrowPredicateFn::new(columns, move |batch| {
-                        keep(&batch).map_err(ArrowError::from)
-                    });
-                    builder = builder.with_row_filter(RowFilter::new(vec![Box::new(predicate)]));
+                    let predicate =
+                        late.arrow_predicate(metadata.metadata().file_metadata().schema_descr());
+                    builder = builder.with_row_filter(RowFilter::new(vec![predicate]));
                 }
                 // The scan filter runs while the reader is built: its errors come back wrapped.
                 let reader: ParquetRecordBatchReader = builder.build().map_err(|e| match e {

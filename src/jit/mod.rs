@@ -45,6 +45,7 @@ mod kernel;
 mod project;
 mod runtime;
 
+pub use crate::codegen::CodegenError;
 pub use aggregate::{AggregateKernel, AggregateState};
 pub use cache::{
     aggregate_kernel, cached_kernels, clear_cache, filter_kernel, project_kernel, CACHE_CAPACITY,

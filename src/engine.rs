@@ -1,0 +1,616 @@
+//! The embedding API: qjit as a compiled filter and projection engine inside other programs.
+//!
+//! ```text
+//! Engine (options) ─compile_filter(schema, "x > 1")──────▶ Filter     ─evaluate / apply(batch)─▶
+//!                  ─compile_projection(schema, ["x + 1"])▶ Projection ─evaluate(batch)─────────▶
+//!                  ─register_*("t", …) + query("SELECT … FROM t") ─────────────────────────────▶
+//! ```
+//!
+//! An expression is parsed and bound against an Arrow schema with the same rules as a query
+//! (`sql`), then compiled by the engine the options choose: with [`EngineKind::Auto`] what the
+//! JIT does not compile runs in the interpreter, with [`EngineKind::Jit`] it is an error naming
+//! the construct. A batch a kernel hands back runs in the interpreter, and a row that fails is
+//! reported with the interpreter's wording, exactly as in `qjit query`.
+//!
+//! [`Filter`] and [`Projection`] are cheap to clone (the compiled kernel is shared) and may be
+//! used from many threads at once. A batch whose columns do not have the compiled types is an
+//! [`Error::Schema`] naming the column.
+//!
+//! # Example
+//!
+//! ```
+//! use std::sync::Arc;
+//! use arrow::array::{Int64Array, RecordBatch, StringArray};
+//! use arrow::datatypes::{DataType, Field, Schema};
+//!
+//! let schema = Arc::new(Schema::new(vec![
+//!     Field::new("name", DataType::Utf8, true),
+//!     Field::new("qty", DataType::Int64, true),
+//! ]));
+//! let batch = RecordBatch::try_new(
+//!     schema.clone(),
+//!     vec![
+//!         Arc::new(StringArray::from(vec![Some("bolt"), Some("nut"), None])),
+//!         Arc::new(Int64Array::from(vec![Some(5), Some(50), Some(7)])),
+//!     ],
+//! )?;
+//! let engine = qjit::Engine::new();
+//! let filter = engine.compile_filter(&schema, "qty > 6 AND name LIKE 'n%'")?;
+//! assert_eq!(filter.apply(&batch)?.num_rows(), 1);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use arrow::array::{BooleanArray, RecordBatch, RecordBatchReader};
+use arrow::compute;
+use arrow::datatypes::{Schema, SchemaRef};
+use parquet::arrow::arrow_reader::{ArrowPredicate, RowFilter};
+use parquet::schema::types::SchemaDescriptor;
+
+use crate::error::{Error, Result};
+use crate::exec::{self, Compiled, EngineKind, PartEngine, Predicate, QueryOptions, Source};
+use crate::ir::{Body, Plan};
+
+/// The table name expressions are bound against (never seen by the user).
+const INPUT: &str = "qjit_input";
+
+/// Compiles filters and projections, and runs queries over registered tables.
+///
+/// ```
+/// use qjit::{Engine, EngineKind};
+///
+/// let default = Engine::new();
+/// assert_eq!(default.options().engine, EngineKind::Auto);
+/// let interpreted = Engine::builder().engine(EngineKind::Interp).threads(2).build()?;
+/// assert_eq!(interpreted.options().threads, Some(2));
+/// # Ok::<(), qjit::Error>(())
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct Engine {
+    options: QueryOptions,
+    tables: HashMap<String, Source>,
+}
+
+/// Options for an [`Engine`]; see [`Engine::builder`].
+#[derive(Clone, Debug, Default)]
+pub struct EngineBuilder {
+    options: QueryOptions,
+}
+
+impl EngineBuilder {
+    /// Which engine evaluates expressions (default [`EngineKind::Auto`]).
+    pub fn engine(mut self, engine: EngineKind) -> EngineBuilder {
+        self.options.engine = engine;
+        self
+    }
+
+    /// LLVM's `default<On>` pipeline (0–3) instead of qjit's kernel pipeline.
+    pub fn opt_level(mut self, level: u8) -> EngineBuilder {
+        self.options.opt_level = Some(level);
+        self
+    }
+
+    /// Worker threads for [`Engine::query`] (default: every core).
+    pub fn threads(mut self, threads: usize) -> EngineBuilder {
+        self.options.threads = Some(threads);
+        self
+    }
+
+    /// Every option at once, as `qjit query` takes them.
+    pub fn options(mut self, options: QueryOptions) -> EngineBuilder {
+        self.options = options;
+        self
+    }
+
+    /// The engine; an optimization level above 3 or zero threads is an [`Error::Usage`].
+    pub fn build(self) -> Result<Engine> {
+        if let Some(n) = self.options.opt_level.filter(|&n| n > 3) {
+            return Err(Error::Usage(format!(
+                "optimization level {n} does not exist; give 0 to 3"
+            )));
+        }
+        if self.options.threads == Some(0) {
+            return Err(Error::Usage("an engine needs at least one thread".into()));
+        }
+        Ok(Engine {
+            options: self.options,
+            tables: HashMap::new(),
+        })
+    }
+}
+
+impl Engine {
+    /// An engine with the default options: [`EngineKind::Auto`], qjit's kernel pipeline,
+    /// every core.
+    ///
+    /// ```
+    /// let engine = qjit::Engine::new();
+    /// assert_eq!(engine.options().engine, qjit::EngineKind::Auto);
+    /// ```
+    pub fn new() -> Engine {
+        Engine::default()
+    }
+
+    /// A builder for an engine with other options.
+    ///
+    /// ```
+    /// let engine = qjit::Engine::builder().engine(qjit::EngineKind::Jit).opt_level(2).build()?;
+    /// assert_eq!(engine.options().opt_level, Some(2));
+    /// # Ok::<(), qjit::Error>(())
+    /// ```
+    pub fn builder() -> EngineBuilder {
+        EngineBuilder::default()
+    }
+
+    /// The engine's options.
+    pub fn options(&self) -> &QueryOptions {
+        &self.options
+    }
+
+    /// Compiles a `WHERE` predicate over batches of `schema`.
+    ///
+    /// The predicate must be `BOOLEAN` (or a bare `NULL`); rows where it is NULL do not pass.
+    /// Positions in errors count lines and columns of `predicate`.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use arrow::array::{Array, Int32Array, RecordBatch};
+    /// use arrow::datatypes::{DataType, Field, Schema};
+    ///
+    /// let schema = Arc::new(Schema::new(vec![Field::new("x", DataType::Int32, true)]));
+    /// let filter = qjit::Engine::new().compile_filter(&schema, "x % 2 = 1")?;
+    /// let batch = RecordBatch::try_new(
+    ///     schema,
+    ///     vec![Arc::new(Int32Array::from(vec![Some(1), Some(2), None]))],
+    /// )?;
+    /// let mask = filter.evaluate(&batch)?;
+    /// assert_eq!(mask.null_count(), 0);
+    /// assert_eq!(mask.values().iter().collect::<Vec<_>>(), vec![true, false, false]);
+    ///
+    /// let e = qjit::Engine::new().compile_filter(&batch.schema(), "y > 1").unwrap_err();
+    /// assert!(e.to_string().contains("unknown column 'y'"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn compile_filter(&self, schema: &Schema, predicate: &str) -> Result<Filter> {
+        let sql = format!("SELECT 1 FROM {INPUT} WHERE\n{predicate}");
+        let plan = bind(&sql, schema)?;
+        let (Some(expr), false) = (plan.filter.clone(), has_extra_clauses(&plan, 1)) else {
+            return Err(Error::plan(format!(
+                "'{predicate}' is not one predicate (clauses such as GROUP BY, ORDER BY or LIMIT do not belong in it)"
+            )));
+        };
+        let predicate = Predicate::compile(
+            expr,
+            plan.projection.clone(),
+            plan.scan_schema.clone(),
+            &self.options,
+        )?;
+        Ok(Filter {
+            inner: Arc::new(FilterInner {
+                schema: plan.source_schema.clone(),
+                predicate,
+            }),
+        })
+    }
+
+    /// Compiles a list of expressions over batches of `schema`, each optionally named with
+    /// `AS name` (otherwise named by its text, as a `SELECT` item). Aggregates are not
+    /// expressions over one row and are an error. Positions in errors count the expressions as
+    /// lines: the `k`-th expression starts on line `k` (if none has a line break).
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use arrow::array::{Int32Array, RecordBatch};
+    /// use arrow::datatypes::{DataType, Field, Schema};
+    ///
+    /// let schema = Arc::new(Schema::new(vec![Field::new("x", DataType::Int32, true)]));
+    /// let projection = qjit::Engine::new().compile_projection(&schema, &["x * 2 AS double", "x IS NULL"])?;
+    /// assert_eq!(projection.schema().field(0).name(), "double");
+    /// assert_eq!(projection.schema().field(0).data_type(), &DataType::Int32);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn compile_projection(&self, schema: &Schema, exprs: &[&str]) -> Result<Projection> {
+        if exprs.is_empty() {
+            return Err(Error::plan("a projection needs at least one expression"));
+        }
+        let sql = format!("SELECT\n{}\nFROM {INPUT}", exprs.join(",\n"));
+        let plan = bind(&sql, schema)?;
+        let Body::Project { exprs: bound } = &plan.body else {
+            return Err(Error::plan(
+                "aggregates do not belong in a projection: it computes one row per input row",
+            ));
+        };
+        if bound.len() != exprs.len() || plan.filter.is_some() || has_extra_clauses(&plan, 0) {
+            return Err(Error::plan(format!(
+                "{} items are not {} expressions: give one expression (and its AS name) per item",
+                exprs.len(),
+                exprs.len()
+            )));
+        }
+        let compiled = exec::compile(&plan, &self.options)?;
+        Ok(Projection {
+            inner: Arc::new(ProjectionInner {
+                input: plan.source_schema.clone(),
+                output: plan.output_schema(),
+                plan,
+                compiled,
+            }),
+        })
+    }
+
+    /// Registers the Parquet file at `path` as table `name` (it reads the file's footer).
+    ///
+    /// ```no_run
+    /// let mut engine = qjit::Engine::new();
+    /// engine.register_parquet("lineitem", "data/lineitem.parquet")?;
+    /// let rows = engine.query("SELECT count(*) FROM lineitem WHERE l_quantity > 45")?;
+    /// # Ok::<(), qjit::Error>(())
+    /// ```
+    pub fn register_parquet(&mut self, name: &str, path: impl AsRef<Path>) -> Result<()> {
+        let source = Source::Parquet {
+            name: name.to_string(),
+            path: path.as_ref().to_path_buf(),
+        };
+        source.schema()?;
+        self.tables.insert(name.to_string(), source);
+        Ok(())
+    }
+
+    /// Registers batches held in memory, all of `schema`, as table `name`.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use arrow::array::{Int32Array, RecordBatch};
+    /// use arrow::datatypes::{DataType, Field, Schema};
+    ///
+    /// let schema = Arc::new(Schema::new(vec![Field::new("x", DataType::Int32, true)]));
+    /// let batch = RecordBatch::try_new(schema.clone(), vec![Arc::new(Int32Array::from(vec![1, 2, 3]))])?;
+    /// let mut engine = qjit::Engine::new();
+    /// engine.register_batches("t", schema, vec![batch.clone(), batch])?;
+    /// let result = engine.query("SELECT sum(x) AS s FROM t WHERE x > 1")?;
+    /// let sum = result[0].column(0).as_any().downcast_ref::<arrow::array::Int64Array>().unwrap();
+    /// assert_eq!(sum.value(0), 10);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn register_batches(
+        &mut self,
+        name: &str,
+        schema: SchemaRef,
+        batches: Vec<RecordBatch>,
+    ) -> Result<()> {
+        for batch in &batches {
+            exec::check_columns(&schema, batch)?;
+        }
+        self.tables.insert(
+            name.to_string(),
+            Source::batches(name, schema.clone(), batches),
+        );
+        Ok(())
+    }
+
+    /// Reads every batch of `reader` into memory and registers them as table `name`.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use arrow::array::{Int32Array, RecordBatch, RecordBatchIterator};
+    /// use arrow::datatypes::{DataType, Field, Schema};
+    ///
+    /// let schema = Arc::new(Schema::new(vec![Field::new("x", DataType::Int32, true)]));
+    /// let batch = RecordBatch::try_new(schema.clone(), vec![Arc::new(Int32Array::from(vec![1, 2, 3]))])?;
+    /// let reader = RecordBatchIterator::new(vec![Ok(batch)], schema);
+    /// let mut engine = qjit::Engine::new();
+    /// engine.register_reader("t", reader)?;
+    /// let result = engine.query("SELECT x FROM t WHERE x <> 2")?;
+    /// assert_eq!(result.iter().map(|b| b.num_rows()).sum::<usize>(), 2);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn register_reader(&mut self, name: &str, reader: impl RecordBatchReader) -> Result<()> {
+        let schema = reader.schema();
+        let batches = reader
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(|e| Error::File {
+                path: format!("the reader of table '{name}'"),
+                reason: e.to_string(),
+            })?;
+        self.register_batches(name, schema, batches)
+    }
+
+    /// Runs one `SELECT` over the table it names in `FROM` (registered with `register_*`).
+    /// See [`Engine::register_batches`] for an example.
+    pub fn query(&self, sql: &str) -> Result<Vec<RecordBatch>> {
+        let query = crate::sql::parse_query(sql)?;
+        let name = crate::sql::table_name(&query)?;
+        let source = self
+            .tables
+            .get(&name)
+            .or_else(|| {
+                self.tables
+                    .iter()
+                    .find(|(n, _)| n.eq_ignore_ascii_case(&name))
+                    .map(|(_, s)| s)
+            })
+            .ok_or_else(|| {
+                let mut names: Vec<&str> = self.tables.keys().map(String::as_str).collect();
+                names.sort_unstable();
+                Error::plan(format!(
+                    "no table '{name}' is registered (registered: {})",
+                    match names.is_empty() {
+                        true => "none".to_string(),
+                        false => names.join(", "),
+                    }
+                ))
+            })?;
+        self.query_source(source, sql)
+    }
+
+    /// Runs one `SELECT` over `source`, registered or not; `FROM` must name it.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use arrow::array::{Int32Array, RecordBatch};
+    /// use arrow::datatypes::{DataType, Field, Schema};
+    /// use qjit::exec::Source;
+    ///
+    /// let schema = Arc::new(Schema::new(vec![Field::new("x", DataType::Int32, true)]));
+    /// let batch = RecordBatch::try_new(schema.clone(), vec![Arc::new(Int32Array::from(vec![1, 2, 3]))])?;
+    /// let source = Source::batches("numbers", schema, vec![batch]);
+    /// let result = qjit::Engine::new().query_source(&source, "SELECT x FROM numbers ORDER BY x DESC LIMIT 1")?;
+    /// assert_eq!(result[0].num_rows(), 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn query_source(&self, source: &Source, sql: &str) -> Result<Vec<RecordBatch>> {
+        Ok(exec::run(source, sql, &self.options)?.batches)
+    }
+}
+
+/// Binds `sql` (a query over [`INPUT`] whose text after its first line is the user's) against
+/// `schema`, with error positions counted from the second line.
+fn bind(sql: &str, schema: &Schema) -> Result<Plan> {
+    let schema = Arc::new(schema.clone());
+    crate::sql::plan_query(sql, INPUT, &schema).map_err(|mut e| {
+        if let Some(Some(p)) = e.position_mut() {
+            p.line = p.line.saturating_sub(1).max(1);
+        }
+        e
+    })
+}
+
+/// Whether the plan has more than `SELECT <width items> [WHERE]`.
+fn has_extra_clauses(plan: &Plan, width: usize) -> bool {
+    plan.distinct
+        || !plan.order_by.is_empty()
+        || plan.limit.is_some()
+        || plan.offset > 0
+        || (width > 0 && plan.final_exprs().len() != width)
+        || !matches!(plan.body, Body::Project { .. })
+}
+
+/// A compiled predicate; see [`Engine::compile_filter`]. Cloning shares the compiled kernel.
+#[derive(Clone, Debug)]
+pub struct Filter {
+    inner: Arc<FilterInner>,
+}
+
+#[derive(Debug)]
+struct FilterInner {
+    /// The schema the filter was compiled for.
+    schema: SchemaRef,
+    predicate: Predicate,
+}
+
+impl Filter {
+    /// The rows of `batch` where the predicate is TRUE: a mask with no nulls (a NULL
+    /// predicate is FALSE).
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use arrow::array::{Array, Int32Array, RecordBatch};
+    /// use arrow::datatypes::{DataType, Field, Schema};
+    ///
+    /// let schema = Arc::new(Schema::new(vec![Field::new("x", DataType::Int32, true)]));
+    /// let filter = qjit::Engine::new().compile_filter(&schema, "x < 10")?;
+    /// let batch = RecordBatch::try_new(schema, vec![Arc::new(Int32Array::from(vec![Some(1), None]))])?;
+    /// let mask = filter.evaluate(&batch)?;
+    /// assert_eq!((mask.len(), mask.true_count(), mask.null_count()), (2, 1, 0));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn evaluate(&self, batch: &RecordBatch) -> Result<BooleanArray> {
+        exec::check_columns(&self.inner.schema, batch)?;
+        let columns = batch.project(&self.inner.predicate.columns)?;
+        self.inner.predicate.mask(&columns)
+    }
+
+    /// The rows of `batch` where the predicate is TRUE, every column kept.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use arrow::array::{Int32Array, RecordBatch, StringArray};
+    /// use arrow::datatypes::{DataType, Field, Schema};
+    ///
+    /// let schema = Arc::new(Schema::new(vec![
+    ///     Field::new("s", DataType::Utf8, false),
+    ///     Field::new("x", DataType::Int32, true),
+    /// ]));
+    /// let filter = qjit::Engine::new().compile_filter(&schema, "x BETWEEN 2 AND 3")?;
+    /// let batch = RecordBatch::try_new(schema, vec![
+    ///     Arc::new(StringArray::from(vec!["a", "b", "c"])),
+    ///     Arc::new(Int32Array::from(vec![1, 2, 3])),
+    /// ])?;
+    /// let kept = filter.apply(&batch)?;
+    /// assert_eq!((kept.num_rows(), kept.num_columns()), (2, 2));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn apply(&self, batch: &RecordBatch) -> Result<RecordBatch> {
+        let mask = self.evaluate(batch)?;
+        if mask.true_count() == batch.num_rows() {
+            return Ok(batch.clone());
+        }
+        Ok(compute::filter_record_batch(batch, &mask)?)
+    }
+
+    /// The schema the filter was compiled for.
+    pub fn schema(&self) -> &SchemaRef {
+        &self.inner.schema
+    }
+
+    /// The columns the predicate reads (indices into [`Filter::schema`], ascending).
+    pub fn columns(&self) -> &[usize] {
+        &self.inner.predicate.columns
+    }
+
+    /// Whether the predicate runs compiled, or interpreted and why.
+    pub fn engine(&self) -> &PartEngine {
+        &self.inner.predicate.engine
+    }
+
+    /// The filter as the parquet crate's `ArrowPredicate`, for a Parquet file whose root
+    /// columns are [`Filter::schema`]'s (`parquet_schema` is the file's schema descriptor).
+    /// The reader decodes only [`Filter::columns`] to evaluate it. Its errors come out of the
+    /// reader as `ArrowError::ExternalError` holding the [`Error`].
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use arrow::array::{Int32Array, RecordBatch, StringArray};
+    /// use arrow::datatypes::{DataType, Field, Schema};
+    /// use parquet::arrow::arrow_reader::{ParquetRecordBatchReaderBuilder, RowFilter};
+    /// use parquet::arrow::ArrowWriter;
+    ///
+    /// let schema = Arc::new(Schema::new(vec![
+    ///     Field::new("s", DataType::Utf8, false),
+    ///     Field::new("x", DataType::Int32, true),
+    /// ]));
+    /// let batch = RecordBatch::try_new(schema.clone(), vec![
+    ///     Arc::new(StringArray::from(vec!["a", "b", "c"])),
+    ///     Arc::new(Int32Array::from(vec![Some(1), None, Some(3)])),
+    /// ])?;
+    /// let file = tempfile::tempfile()?;
+    /// let mut writer = ArrowWriter::try_new(file.try_clone()?, schema.clone(), None)?;
+    /// writer.write(&batch)?;
+    /// writer.close()?;
+    ///
+    /// let filter = qjit::Engine::new().compile_filter(&schema, "x >= 2")?;
+    /// let builder = ParquetRecordBatchReaderBuilder::try_new(file)?;
+    /// let predicate = filter.arrow_predicate(builder.parquet_schema())?;
+    /// let reader = builder.with_row_filter(RowFilter::new(vec![predicate])).build()?;
+    /// let rows: usize = reader.map(|b| b.map(|b| b.num_rows())).sum::<Result<_, _>>()?;
+    /// assert_eq!(rows, 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn arrow_predicate(
+        &self,
+        parquet_schema: &SchemaDescriptor,
+    ) -> Result<Box<dyn ArrowPredicate>> {
+        let roots = parquet_schema.root_schema().get_fields();
+        let fields = self.inner.schema.fields();
+        if roots.len() != fields.len() {
+            return Err(Error::Schema(format!(
+                "the Parquet file has {} columns, the filter was compiled for {}",
+                roots.len(),
+                fields.len()
+            )));
+        }
+        for &i in &self.inner.predicate.columns {
+            if roots[i].name() != fields[i].name() {
+                return Err(Error::Schema(format!(
+                    "column {i} of the Parquet file is '{}', the filter was compiled for '{}'",
+                    roots[i].name(),
+                    fields[i].name()
+                )));
+            }
+        }
+        let filter = self.clone();
+        Ok(exec::ScanFilter {
+            columns: self.inner.predicate.columns.clone(),
+            keep: Arc::new(move |batch: &RecordBatch| filter.inner.predicate.mask(batch)),
+        }
+        .arrow_predicate(parquet_schema))
+    }
+
+    /// A `RowFilter` of the one predicate [`Filter::arrow_predicate`], for
+    /// `ParquetRecordBatchReaderBuilder::with_row_filter`.
+    pub fn row_filter(&self, parquet_schema: &SchemaDescriptor) -> Result<RowFilter> {
+        Ok(RowFilter::new(vec![self.arrow_predicate(parquet_schema)?]))
+    }
+}
+
+/// Compiled expressions; see [`Engine::compile_projection`]. Cloning shares the compiled
+/// kernel.
+#[derive(Clone, Debug)]
+pub struct Projection {
+    inner: Arc<ProjectionInner>,
+}
+
+#[derive(Debug)]
+struct ProjectionInner {
+    /// The schema the projection was compiled for.
+    input: SchemaRef,
+    /// The schema of its result.
+    output: SchemaRef,
+    plan: Plan,
+    compiled: Compiled,
+}
+
+impl Projection {
+    /// The expressions evaluated on every row of `batch`: a batch of [`Projection::schema`].
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use arrow::array::{Array, Float64Array, Int32Array, RecordBatch};
+    /// use arrow::datatypes::{DataType, Field, Schema};
+    ///
+    /// let schema = Arc::new(Schema::new(vec![
+    ///     Field::new("a", DataType::Int32, true),
+    ///     Field::new("b", DataType::Float64, true),
+    /// ]));
+    /// let projection = qjit::Engine::new().compile_projection(&schema, &["b * 2 AS b2", "a + 1"])?;
+    /// let batch = RecordBatch::try_new(schema, vec![
+    ///     Arc::new(Int32Array::from(vec![Some(1), None])),
+    ///     Arc::new(Float64Array::from(vec![0.5, 1.5])),
+    /// ])?;
+    /// let out = projection.evaluate(&batch)?;
+    /// assert_eq!(out.num_rows(), 2);
+    /// assert_eq!(out.column(1).null_count(), 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn evaluate(&self, batch: &RecordBatch) -> Result<RecordBatch> {
+        let inner = &self.inner;
+        exec::check_columns(&inner.input, batch)?;
+        let scan = batch.project(&inner.plan.projection)?;
+        let mut parts = vec![];
+        let no_filter = exec::Where {
+            filter: None,
+            kernel: None,
+        };
+        if let Some(columns) = exec::project_batch(
+            &no_filter,
+            inner.plan.final_exprs(),
+            inner.compiled.project_kernel.as_deref(),
+            scan,
+        )? {
+            parts.push(columns);
+        }
+        let mut batches = exec::finish(&inner.plan, parts)?;
+        match (batches.pop(), batches.is_empty()) {
+            (Some(out), true) => Ok(out),
+            _ => Err(Error::internal("a projection did not produce one batch")),
+        }
+    }
+
+    /// The schema the projection was compiled for.
+    pub fn input_schema(&self) -> &SchemaRef {
+        &self.inner.input
+    }
+
+    /// The schema of [`Projection::evaluate`]'s result: one column per expression.
+    pub fn schema(&self) -> &SchemaRef {
+        &self.inner.output
+    }
+
+    /// How the expressions run: compiled, or interpreted and why.
+    pub fn engine(&self) -> &PartEngine {
+        &self.inner.compiled.projection
+    }
+}

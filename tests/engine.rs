@@ -1,0 +1,372 @@
+//! The embedding API (`qjit::Engine`, `Filter`, `Projection`) on every engine: against the
+//! interpreter's answer, from several threads, on sliced arrays, NULLs and empty batches, with
+//! batches that do not match the compiled schema, and pushed into a Parquet reader.
+
+use std::sync::Arc;
+
+use arrow::array::{
+    Array, ArrayRef, BooleanArray, Int32Array, Int64Array, RecordBatch, StringArray,
+};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::arrow::ArrowWriter;
+use qjit::{Engine, EngineKind, Error, PartEngine};
+
+fn engines() -> Vec<Engine> {
+    let mut engines = vec![Engine::builder()
+        .engine(EngineKind::Interp)
+        .build()
+        .unwrap()];
+    if cfg!(feature = "jit") {
+        engines.push(Engine::new());
+        engines.push(Engine::builder().engine(EngineKind::Jit).build().unwrap());
+    }
+    engines
+}
+
+/// Four columns; predicates below read only some of them, in any order.
+fn schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        Field::new("id", DataType::Int64, false),
+        Field::new("name", DataType::Utf8, true),
+        Field::new("a", DataType::Int32, true),
+        Field::new("b", DataType::Int32, true),
+    ]))
+}
+
+fn batch(rows: usize) -> RecordBatch {
+    let id: Int64Array = (0..rows as i64).collect();
+    let name: StringArray = (0..rows)
+        .map(|i| (i % 5 != 0).then(|| format!("n{}", i % 7)))
+        .collect();
+    let a: Int32Array = (0..rows)
+        .map(|i| (i % 3 != 0).then_some(i as i32 % 11 - 5))
+        .collect();
+    let b: Int32Array = (0..rows)
+        .map(|i| (i % 4 != 1).then_some(i as i32 % 13))
+        .collect();
+    let columns: Vec<ArrayRef> = vec![Arc::new(id), Arc::new(name), Arc::new(a), Arc::new(b)];
+    RecordBatch::try_new(schema(), columns).unwrap()
+}
+
+const PREDICATES: &[&str] = &[
+    "b > a",
+    "a IS NULL OR name = 'n3'",
+    "b + a > 4 AND id % 2 = 0",
+    "NULL",
+    "name LIKE 'n%' AND b BETWEEN 2 AND 9",
+    "upper(name) = 'N1'",
+];
+
+/// The interpreter's answer: the mask, as booleans.
+fn reference(predicate: &str, batch: &RecordBatch) -> Vec<bool> {
+    let engine = Engine::builder()
+        .engine(EngineKind::Interp)
+        .build()
+        .unwrap();
+    let mask = engine
+        .compile_filter(&batch.schema(), predicate)
+        .unwrap()
+        .evaluate(batch)
+        .unwrap();
+    mask.values().iter().collect()
+}
+
+#[test]
+fn filters_agree_with_the_interpreter_on_sliced_batches_with_nulls() {
+    let whole = batch(300);
+    for engine in engines() {
+        for p in PREDICATES {
+            let filter = engine.compile_filter(&schema(), p).unwrap();
+            for (offset, len) in [(0, 300), (7, 150), (63, 65), (299, 1), (5, 0)] {
+                let sliced = whole.slice(offset, len);
+                let mask = filter.evaluate(&sliced).unwrap();
+                assert_eq!(mask.len(), len);
+                assert_eq!(mask.null_count(), 0, "{p}");
+                assert_eq!(
+                    mask.values().iter().collect::<Vec<_>>(),
+                    reference(p, &sliced)
+                );
+                let kept = filter.apply(&sliced).unwrap();
+                assert_eq!(kept.num_rows(), mask.true_count());
+                assert_eq!(kept.schema(), sliced.schema());
+            }
+        }
+    }
+}
+
+#[test]
+fn a_filter_reads_only_its_columns() {
+    let filter = Engine::new()
+        .compile_filter(&schema(), "b > 1 AND a < 3")
+        .unwrap();
+    assert_eq!(filter.columns(), &[2, 3]);
+    if cfg!(feature = "jit") {
+        assert_eq!(filter.engine(), &PartEngine::Compiled);
+    }
+}
+
+#[test]
+fn projections_agree_with_the_interpreter() {
+    let whole = batch(200);
+    let exprs = [
+        "b * 2 + a AS x",
+        "coalesce(name, 'none')",
+        "id",
+        "a IS NULL AS missing",
+    ];
+    let reference = Engine::builder()
+        .engine(EngineKind::Interp)
+        .build()
+        .unwrap()
+        .compile_projection(&schema(), &exprs)
+        .unwrap();
+    for engine in engines() {
+        let projection = engine.compile_projection(&schema(), &exprs).unwrap();
+        assert_eq!(projection.schema().field(0).name(), "x");
+        assert_eq!(projection.schema().field(3).name(), "missing");
+        for (offset, len) in [(0, 200), (9, 100), (199, 1), (3, 0)] {
+            let sliced = whole.slice(offset, len);
+            let out = projection.evaluate(&sliced).unwrap();
+            assert_eq!(out.num_rows(), len);
+            assert_eq!(out.schema(), *projection.schema());
+            assert_eq!(out, reference.evaluate(&sliced).unwrap());
+        }
+    }
+}
+
+#[test]
+fn filters_and_projections_work_from_several_threads_at_once() {
+    let whole = batch(4000);
+    for engine in engines() {
+        let filter = engine.compile_filter(&schema(), "b > a").unwrap();
+        let projection = engine.compile_projection(&schema(), &["a + b"]).unwrap();
+        let expected = filter.apply(&whole).unwrap().num_rows();
+        std::thread::scope(|s| {
+            for t in 0..4 {
+                let filter = filter.clone();
+                let projection = projection.clone();
+                let whole = &whole;
+                s.spawn(move || {
+                    for i in 0..20 {
+                        assert_eq!(filter.apply(whole).unwrap().num_rows(), expected);
+                        let part = whole.slice((t * 20 + i) * 10, 500);
+                        assert_eq!(projection.evaluate(&part).unwrap().num_rows(), 500);
+                    }
+                });
+            }
+        });
+    }
+}
+
+fn assert_send_sync_clone<T: Send + Sync + Clone>() {}
+
+#[test]
+fn handles_are_send_sync_and_clone() {
+    assert_send_sync_clone::<qjit::Filter>();
+    assert_send_sync_clone::<qjit::Projection>();
+    assert_send_sync_clone::<Engine>();
+}
+
+#[test]
+fn a_batch_of_another_schema_is_an_error_naming_the_column() {
+    let filter = Engine::new().compile_filter(&schema(), "a > 1").unwrap();
+    let projection = Engine::new().compile_projection(&schema(), &["a"]).unwrap();
+    let mut columns = batch(3).columns().to_vec();
+    columns[2] = Arc::new(Int64Array::from(vec![1, 2, 3]));
+    let other =
+        RecordBatch::try_from_iter(["id", "name", "a", "b"].into_iter().zip(columns)).unwrap();
+    for e in [
+        filter.evaluate(&other).unwrap_err(),
+        projection.evaluate(&other).unwrap_err(),
+    ] {
+        assert!(matches!(e, Error::Schema(_)), "{e}");
+        assert!(
+            e.to_string()
+                .contains("column 'a' has type Int64, expected Int32"),
+            "{e}"
+        );
+    }
+    let narrow = batch(3).project(&[0, 1]).unwrap();
+    let e = filter.evaluate(&narrow).unwrap_err();
+    assert!(e.to_string().contains("has 2 columns, expected 4"), "{e}");
+    // NULLs in a column compiled as NOT NULL.
+    let mut columns = batch(3).columns().to_vec();
+    columns[0] = Arc::new(Int64Array::from(vec![Some(1), None, Some(3)]));
+    let nulls =
+        RecordBatch::try_from_iter(["id", "name", "a", "b"].into_iter().zip(columns)).unwrap();
+    let e = Engine::new()
+        .compile_filter(&schema(), "id > 1")
+        .unwrap()
+        .evaluate(&nulls)
+        .unwrap_err();
+    assert!(e.to_string().contains("column 'id' has NULLs"), "{e}");
+}
+
+#[test]
+fn bad_expressions_are_clear_errors() {
+    let engine = Engine::new();
+    let e = engine.compile_filter(&schema(), "a +").unwrap_err();
+    assert!(matches!(e, Error::Syntax { .. }), "{e}");
+    let e = engine.compile_filter(&schema(), "a + 1").unwrap_err();
+    assert!(e.to_string().contains("WHERE"), "{e}");
+    let e = engine.compile_filter(&schema(), "zz > 1").unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("unknown column 'zz' at line 1, column 1"),
+        "{e}"
+    );
+    let e = engine
+        .compile_filter(&schema(), "a > 1 LIMIT 1")
+        .unwrap_err();
+    assert!(e.to_string().contains("not one predicate"), "{e}");
+    let e = engine
+        .compile_projection(&schema(), &["sum(a)"])
+        .unwrap_err();
+    assert!(e.to_string().contains("aggregates"), "{e}");
+    let e = engine.compile_projection(&schema(), &["a, b"]).unwrap_err();
+    assert!(e.to_string().contains("one expression"), "{e}");
+    // Text that would change the query around the expressions.
+    assert!(engine
+        .compile_projection(&schema(), &["a FROM qjit_input WHERE a > 1 --"])
+        .is_err());
+    assert!(engine
+        .compile_projection(&schema(), &["a FROM qjit_input WHERE a > 1 ORDER BY a"])
+        .is_err());
+}
+
+#[test]
+fn data_errors_are_worded_as_the_interpreter_words_them() {
+    let batch =
+        RecordBatch::try_from_iter([("a", Arc::new(Int32Array::from(vec![1, 0])) as ArrayRef)])
+            .unwrap();
+    for engine in engines() {
+        let filter = engine
+            .compile_filter(&batch.schema(), "10 / a > 1")
+            .unwrap();
+        assert!(matches!(
+            filter.evaluate(&batch),
+            Err(Error::DivisionByZero)
+        ));
+        let projection = engine
+            .compile_projection(&batch.schema(), &["a * 2147483647"])
+            .unwrap();
+        let e = projection.evaluate(&batch.slice(0, 1)).unwrap();
+        assert_eq!(e.num_rows(), 1);
+        let e = engine
+            .compile_projection(&batch.schema(), &["(a + 1) * 2147483647"])
+            .unwrap()
+            .evaluate(&batch)
+            .unwrap_err();
+        assert!(matches!(e, Error::Overflow { .. }), "{e}");
+    }
+}
+
+#[test]
+fn a_filter_is_a_parquet_row_filter() {
+    let whole = batch(1000);
+    let file = tempfile::tempfile().unwrap();
+    let mut writer = ArrowWriter::try_new(file.try_clone().unwrap(), schema(), None).unwrap();
+    writer.write(&whole).unwrap();
+    writer.close().unwrap();
+    for engine in engines() {
+        for p in PREDICATES {
+            let filter = engine.compile_filter(&schema(), p).unwrap();
+            let builder = ParquetRecordBatchReaderBuilder::try_new(file.try_clone().unwrap())
+                .unwrap()
+                .with_batch_size(128);
+            let row_filter = filter.row_filter(builder.parquet_schema()).unwrap();
+            let read: Vec<RecordBatch> = builder
+                .with_row_filter(row_filter)
+                .build()
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap();
+            let read = arrow::compute::concat_batches(&schema(), &read).unwrap();
+            assert_eq!(read, filter.apply(&whole).unwrap(), "{p}");
+        }
+    }
+}
+
+#[test]
+fn a_row_filter_for_another_file_is_an_error() {
+    let filter = Engine::new().compile_filter(&schema(), "a > 1").unwrap();
+    let other = Arc::new(Schema::new(vec![Field::new("a", DataType::Int32, true)]));
+    let file = tempfile::tempfile().unwrap();
+    let mut writer = ArrowWriter::try_new(file.try_clone().unwrap(), other.clone(), None).unwrap();
+    writer
+        .write(&RecordBatch::try_new(other, vec![Arc::new(Int32Array::from(vec![1]))]).unwrap())
+        .unwrap();
+    writer.close().unwrap();
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file).unwrap();
+    let e = filter.row_filter(builder.parquet_schema()).unwrap_err();
+    assert!(e.to_string().contains("has 1 columns"), "{e}");
+}
+
+#[test]
+fn queries_run_over_registered_tables() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("items.parquet");
+    let whole = batch(500);
+    let mut writer =
+        ArrowWriter::try_new(std::fs::File::create(&path).unwrap(), schema(), None).unwrap();
+    writer.write(&whole).unwrap();
+    writer.close().unwrap();
+    let sql = "SELECT count(*) AS n FROM items WHERE b > a";
+    let expected = Engine::new()
+        .compile_filter(&schema(), "b > a")
+        .unwrap()
+        .apply(&whole)
+        .unwrap()
+        .num_rows() as i64;
+    for mut engine in engines() {
+        engine.register_parquet("items", &path).unwrap();
+        let from_file = engine.query(sql).unwrap();
+        engine
+            .register_batches(
+                "items",
+                schema(),
+                vec![whole.slice(0, 250), whole.slice(250, 250)],
+            )
+            .unwrap();
+        let from_memory = engine.query(sql).unwrap();
+        let reader = arrow::array::RecordBatchIterator::new(vec![Ok(whole.clone())], schema());
+        engine.register_reader("items", reader).unwrap();
+        let from_reader = engine.query(sql).unwrap();
+        for result in [from_file, from_memory, from_reader] {
+            let n = result[0]
+                .column(0)
+                .as_any()
+                .downcast_ref::<Int64Array>()
+                .unwrap();
+            assert_eq!(n.value(0), expected);
+        }
+        let e = engine.query("SELECT 1 FROM nowhere").unwrap_err();
+        assert!(e.to_string().contains("no table 'nowhere'"), "{e}");
+    }
+    let e = Engine::new()
+        .register_parquet("x", dir.path().join("missing.parquet"))
+        .unwrap_err();
+    assert!(matches!(e, Error::File { .. }), "{e}");
+}
+
+#[test]
+fn a_mask_of_a_bare_null_predicate_is_all_false() {
+    let filter = Engine::new().compile_filter(&schema(), "NULL").unwrap();
+    let mask: BooleanArray = filter.evaluate(&batch(10)).unwrap();
+    assert_eq!((mask.true_count(), mask.null_count()), (0, 0));
+}
+
+#[test]
+#[cfg(not(feature = "jit"))]
+fn without_the_jit_auto_interprets_and_jit_is_an_error() {
+    let filter = Engine::new().compile_filter(&schema(), "a > 1").unwrap();
+    assert!(
+        matches!(filter.engine(), PartEngine::Interpreted(why) if why.contains("without the JIT"))
+    );
+    let jit = Engine::builder().engine(EngineKind::Jit).build().unwrap();
+    let e = jit.compile_filter(&schema(), "a > 1").unwrap_err();
+    assert!(e.to_string().contains("built without the JIT"), "{e}");
+    let e = jit.compile_projection(&schema(), &["a"]).unwrap_err();
+    assert!(e.to_string().contains("built without the JIT"), "{e}");
+}
