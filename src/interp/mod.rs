@@ -89,8 +89,10 @@ use crate::ir::{BinaryOp, Expr, SqlType, UnaryOp};
 
 pub use aggregate::{finish_raw, sum_overflow_error, Aggregator, RawState};
 /// The conversions of one value that compiled kernels call (`crate::jit::runtime`).
+#[cfg(feature = "jit")]
 pub(crate) use cast::{parse_float, write_float, SliceWriter};
 pub(crate) use constant::literal_like;
+#[cfg(feature = "jit")]
 pub(crate) use decimal_float::{decimal_to_f32, decimal_to_f64, float_to_decimal};
 use input::Input;
 

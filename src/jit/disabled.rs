@@ -72,6 +72,12 @@ pub enum AggregateKernel {}
 #[derive(Debug)]
 pub struct AggregateState(());
 
+impl AggregateState {
+    pub fn groups(&self) -> usize {
+        0
+    }
+}
+
 impl FilterKernel {
     pub fn filter(&self, _: &RecordBatch) -> Result<Option<BooleanArray>> {
         match *self {}
@@ -110,6 +116,9 @@ impl AggregateKernel {
         match *self {}
     }
     pub fn new_state(&self) -> AggregateState {
+        match *self {}
+    }
+    pub fn new_state_for(&self, _: usize) -> AggregateState {
         match *self {}
     }
     pub fn update(&self, _: &RecordBatch, _: &mut AggregateState) -> Result<()> {
