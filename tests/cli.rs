@@ -226,6 +226,7 @@ fn input_files_are_not_modified() {
 /// columns and `NULL` results used to be rejected by `--engine jit`; they compile now, and the
 /// answers are the interpreter's.
 #[test]
+#[cfg(feature = "jit")]
 fn jit_engine_compiles_float_casts_in_lists_and_nulls() {
     let queries = [
         "SELECT CAST(CAST(l_extendedprice AS DOUBLE) / 7 AS VARCHAR) AS t, \
@@ -471,6 +472,7 @@ fn bench_dirs() -> (tempfile::TempDir, String, String) {
 }
 
 #[test]
+#[cfg(feature = "jit")]
 fn bench_prints_one_json_object_per_query_and_engine() {
     let (_dir, data, queries) = bench_dirs();
     let o = qjit(&[

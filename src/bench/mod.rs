@@ -231,7 +231,13 @@ pub fn run(options: &BenchOptions) -> Result<Vec<Measurement>> {
         for &engine in &options.engines {
             let (timed, answer) = match (engine.qjit(), &source, &duckdb) {
                 (Some(kind), Some(source), _) => measure(source, &sql, kind, threads, options)
-                    .map_err(|e| Error::internal(format!("{name} on {}: {e}", engine.name())))?,
+                    .map_err(|e| match e {
+                        // `--engines jit` in a build without the JIT, say.
+                        Error::Usage(m) => {
+                            Error::Usage(format!("{name} on {}: {m}", engine.name()))
+                        }
+                        e => Error::internal(format!("{name} on {}: {e}", engine.name())),
+                    })?,
                 (None, _, Some(run)) => {
                     let version = duckdb_version.as_deref().unwrap_or("?");
                     from_duckdb(run, &name, version)?
