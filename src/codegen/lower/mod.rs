@@ -21,7 +21,7 @@
 //! taken), as for errors. Strings built by the kernel live in the row's scratch area
 //! ([`Lowerer::scratch_alloc`]).
 //!
-//! Here: leaves, comparisons, logic, `IN`, `CASE`; in `arith`: arithmetic; in `cast`: casts and
+//! Here: leaves, comparisons, logic, `CASE`; in `in_list`: `IN`; in `arith`: arithmetic; in `cast`: casts and
 //! functions; in `strings`: `VARCHAR` columns and literals, string comparisons, `[I]LIKE`,
 //! `UPPER`, `LOWER` and `||`; in `text`: casts from and to `VARCHAR`; in `float_cast`: the casts
 //! that depend on a float's decimal digits, with `runtime` for their calls.
@@ -30,6 +30,7 @@ mod arith;
 mod cast;
 mod float_cast;
 mod group;
+mod in_list;
 mod output;
 mod runtime;
 mod strings;
@@ -697,45 +698,6 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
             value: is_true.into(),
             valid: b.build_or(is_true, is_false, "valid")?,
             err: self.first_error(l.err, r_err)?,
-        })
-    }
-
-    /// `arg [NOT] IN (items)`: TRUE where some item equals `arg`; else NULL where `arg` or some
-    /// item is NULL, else FALSE (the Kleene OR of the equalities, as the interpreter computes
-    /// it). The interpreter evaluates the argument and then every item over the whole batch, so
-    /// every item's errors count.
-    fn in_list(&mut self, arg: &Expr, list: &[Expr], negated: bool) -> R<Lowered<'ctx>> {
-        let b = self.b;
-        let a = self.lower(arg)?;
-        let mut found = self.bool_const(false);
-        let mut some_null = self.bool_const(false);
-        let mut err = a.err;
-        for item in list {
-            // A constant NULL item compares with nothing.
-            if matches!(item, Expr::Literal(lit) if lit.value.is_null()) {
-                some_null = self.bool_const(true);
-                continue;
-            }
-            let v = self.lower(item)?;
-            let eq = self.compare(BinaryOp::Eq, arg.ty(), a.value, v.value)?;
-            let hit = b.build_and(eq, v.valid, "in_hit")?;
-            found = b.build_or(found, hit, "found")?;
-            let null = b.build_not(v.valid, "item_null")?;
-            some_null = b.build_or(some_null, null, "some_null")?;
-            err = self.first_error(err, v.err)?;
-        }
-        // A value that matched nothing is NULL if some item is.
-        let decided = b.build_or(found, b.build_not(some_null, "no_null")?, "in_decided")?;
-        let valid = b.build_and(a.valid, decided, "in_valid")?;
-        let value = if negated {
-            b.build_not(found, "not_in")?
-        } else {
-            found
-        };
-        Ok(Lowered {
-            value: value.into(),
-            valid,
-            err,
         })
     }
 
