@@ -22,11 +22,19 @@ pub fn parse_query(sql: &str) -> Result<sqlparser::ast::Query> {
         });
     }
     let dialect = GenericDialect {};
+    check_depth(&dialect, sql)?;
     let statements = Parser::new(&dialect)
         .with_recursion_limit(MAX_PARSE_DEPTH)
         .try_with_sql(sql)
         .and_then(|mut p| p.parse_statements())
         .map_err(|e| syntax_error(e, sql))?;
+    if statements.is_empty() {
+        // Only comments.
+        return Err(Error::Syntax {
+            message: "the query is empty; give one SELECT statement".into(),
+            position: None,
+        });
+    }
     let mut statements = statements.into_iter();
     let (Some(statement), None) = (statements.next(), statements.next()) else {
         return Err(Error::unsupported(
@@ -62,14 +70,51 @@ pub fn parse_query(sql: &str) -> Result<sqlparser::ast::Query> {
     Ok(*query)
 }
 
+/// Rejects text that nests deeper than [`MAX_PARSE_DEPTH`] before sqlparser sees it: more open
+/// parentheses, or a longer run of prefix operators (`NOT`, `-`, `+`), than the limit. sqlparser
+/// has its own limit, but some of its rules try an alternative when a branch fails, and then
+/// report a misleading syntax error instead of the depth. The scan is linear and does not
+/// recurse. Text that does not tokenize is left to the parser, which reports it.
+fn check_depth(dialect: &GenericDialect, sql: &str) -> Result<()> {
+    use sqlparser::keywords::Keyword;
+    use sqlparser::tokenizer::{Token, Tokenizer};
+    let Ok(tokens) = Tokenizer::new(dialect, sql).tokenize_with_location() else {
+        return Ok(());
+    };
+    let (mut parens, mut prefix_run) = (0usize, 0usize);
+    for t in &tokens {
+        match &t.token {
+            Token::Whitespace(_) => continue,
+            Token::LParen => parens += 1,
+            Token::RParen => parens = parens.saturating_sub(1),
+            _ => {}
+        }
+        let prefix = match &t.token {
+            Token::Minus | Token::Plus => true,
+            Token::Word(w) => w.keyword == Keyword::NOT,
+            _ => false,
+        };
+        prefix_run = if prefix { prefix_run + 1 } else { 0 };
+        if parens > MAX_PARSE_DEPTH || prefix_run > MAX_PARSE_DEPTH {
+            return Err(Error::Syntax {
+                message: too_deep(),
+                position: Position::from_span(t.span),
+            });
+        }
+    }
+    Ok(())
+}
+
+fn too_deep() -> String {
+    format!("the query nests more than {MAX_PARSE_DEPTH} levels deep; simplify the expression")
+}
+
 /// Turns a sqlparser error into [`Error::Syntax`], lifting its "Line: L, Column: C" into a
 /// [`Position`].
 fn syntax_error(e: ParserError, sql: &str) -> Error {
     match e {
         ParserError::RecursionLimitExceeded => Error::Syntax {
-            message: format!(
-                "the query nests more than {MAX_PARSE_DEPTH} levels deep; simplify the expression"
-            ),
+            message: too_deep(),
             position: None,
         },
         ParserError::TokenizerError(m) | ParserError::ParserError(m) => {
@@ -143,5 +188,27 @@ mod tests {
         let sql = format!("SELECT {}1{} FROM t", "(".repeat(5000), ")".repeat(5000));
         let e = parse_query(&sql).unwrap_err();
         assert!(e.to_string().contains("nests more than"), "{e}");
+        for sql in [
+            format!("SELECT a FROM t WHERE {}a", "NOT ".repeat(5000)),
+            format!("SELECT {}a FROM t", "- ".repeat(5000)),
+        ] {
+            let e = parse_query(&sql).unwrap_err();
+            let e = e.to_string();
+            assert!(
+                e.contains("at line 1, column") && e.contains("nests more than 200 levels deep"),
+                "{e}"
+            );
+        }
+        // Just inside the limit parses.
+        let sql = format!("SELECT {}a FROM t", "NOT ".repeat(150));
+        assert!(parse_query(&sql).is_ok());
+    }
+
+    #[test]
+    fn comments_alone_are_an_empty_query() {
+        for sql in ["/* nothing */", "-- nothing", " -- nothing\n;"] {
+            let e = parse_query(sql).unwrap_err();
+            assert!(e.to_string().contains("the query is empty"), "{e}");
+        }
     }
 }
