@@ -38,7 +38,7 @@ use tpchgen_arrow::{
     SupplierArrow,
 };
 
-use crate::{Error, Result};
+use crate::{Cancel, Error, Result};
 
 /// Tables qjit can generate, in the order of the TPC-H specification's size (largest first).
 pub const TABLES: &[&str] = &[
@@ -76,6 +76,20 @@ pub fn generate(
     tables: &[&str],
     force: bool,
     progress: bool,
+) -> Result<Vec<PathBuf>> {
+    generate_with(sf, out, tables, force, progress, &Cancel::new())
+}
+
+/// [`generate`], stopping with [`Error::Cancelled`] once `cancel` is raised (it is checked
+/// between batches of about 8,000 rows): the table being written is not left behind, neither
+/// under its name nor under its temporary one; tables finished before stay.
+pub fn generate_with(
+    sf: f64,
+    out: &Path,
+    tables: &[&str],
+    force: bool,
+    progress: bool,
+    cancel: &Cancel,
 ) -> Result<Vec<PathBuf>> {
     if !(sf.is_finite() && sf > 0.0) {
         return Err(Error::Usage(format!(
@@ -116,7 +130,7 @@ pub fn generate(
         } else {
             ProgressBar::hidden()
         };
-        let result = write_table(*table, sf, table.part_count(sf), target, &bar);
+        let result = write_table(*table, sf, table.part_count(sf), target, &bar, cancel);
         bar.finish_and_clear();
         result?;
     }
@@ -253,7 +267,14 @@ enum Generated {
 
 /// Writes `table` at scale factor `sf`, generated in `parts` parts, to `target` through a
 /// temporary file in the same directory.
-fn write_table(table: Table, sf: f64, parts: i32, target: &Path, bar: &ProgressBar) -> Result<()> {
+fn write_table(
+    table: Table,
+    sf: f64,
+    parts: i32,
+    target: &Path,
+    bar: &ProgressBar,
+    cancel: &Cancel,
+) -> Result<()> {
     let temp = TempFile::beside(target);
     let file_error = |reason: String| Error::File {
         path: target.display().to_string(),
@@ -289,6 +310,7 @@ fn write_table(table: Table, sf: f64, parts: i32, target: &Path, bar: &ProgressB
         });
         // Dropping `receiver` on an early return stops the generating thread.
         for generated in receiver {
+            cancel.check()?;
             match generated.map_err(|e| Error::internal(format!("TPC-H generator: {e}")))? {
                 Generated::Batch(batch) => {
                     writer
@@ -306,6 +328,7 @@ fn write_table(table: Table, sf: f64, parts: i32, target: &Path, bar: &ProgressB
     writer
         .close()
         .map_err(|e| file_error(format!("cannot write Parquet: {e}")))?;
+    cancel.check()?;
     temp.persist(target)
         .map_err(|e| file_error(format!("cannot rename the finished temporary file: {e}")))
 }
@@ -486,6 +509,17 @@ mod tests {
         drop(temp);
         assert!(!temp_path.exists());
         assert!(!target.exists());
+    }
+
+    #[test]
+    fn a_cancelled_generation_leaves_no_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let cancel = Cancel::new();
+        cancel.cancel();
+        let err = generate_with(0.001, dir.path(), &["lineitem"], false, false, &cancel);
+        assert!(matches!(err, Err(Error::Cancelled)), "{err:?}");
+        let entries: Vec<_> = fs::read_dir(dir.path()).unwrap().collect();
+        assert!(entries.is_empty(), "{entries:?}");
     }
 
     /// `data/lineitem.parquet` is `generate(0.01, "data", &["lineitem"], ..)`: TPC-H SF 0.01.

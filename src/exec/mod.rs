@@ -34,6 +34,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod limits;
 mod pipeline;
 mod predicate;
 mod prune;
@@ -45,6 +46,10 @@ use std::time::{Duration, Instant};
 use arrow::datatypes::{Schema, SchemaRef};
 use arrow::record_batch::RecordBatch;
 
+pub use limits::{
+    available_memory, default_memory_limit, format_bytes, parse_memory_size, Cancel, Limits,
+    MemoryPool, MemoryUse, Reservation, DEFAULT_MEMORY_FRACTION,
+};
 pub use pipeline::{execute, execute_interpreted, Kernels};
 pub(crate) use pipeline::{finish, predicate_mask, project_batch, Where};
 pub(crate) use predicate::check_columns;
@@ -84,6 +89,14 @@ pub struct QueryOptions {
     /// parquet crate's `RowFilter`). Off by default: with parquet 60's reader it was slower on
     /// TPC-H `lineitem` (see the README's figures).
     pub late_filter: bool,
+    /// Stops the query when raised: [`run`] then returns [`Error::Cancelled`], each worker
+    /// within about one batch of work.
+    pub cancel: Cancel,
+    /// The bytes the query's growing state may take, over all worker threads: the `GROUP BY`
+    /// state (hash tables, keys, accumulators) and the rows a query without aggregates collects
+    /// before sorting and output. Past it the query fails with [`Error::MemoryLimit`]. `None`:
+    /// [`default_memory_limit`], a share of the memory available when the query starts.
+    pub memory_limit: Option<usize>,
 }
 
 impl Default for QueryOptions {
@@ -94,6 +107,8 @@ impl Default for QueryOptions {
             opt_level: None,
             pushdown: true,
             late_filter: false,
+            cancel: Cancel::new(),
+            memory_limit: None,
         }
     }
 }
@@ -104,6 +119,19 @@ impl QueryOptions {
         self.threads
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
             .max(1)
+    }
+
+    /// The memory limit in bytes: the option, else [`default_memory_limit`].
+    pub fn memory_limit(&self) -> usize {
+        self.memory_limit.unwrap_or_else(default_memory_limit)
+    }
+
+    /// The limits [`execute`] runs under: the cancel flag and a fresh memory pool.
+    pub fn limits(&self) -> Limits {
+        Limits {
+            cancel: self.cancel.clone(),
+            memory: MemoryPool::new(self.memory_limit()),
+        }
     }
 }
 
@@ -456,10 +484,12 @@ pub fn explain(source: &Source, sql: &str, options: &QueryOptions) -> Result<Str
 
 /// Runs `sql` over `source`: parse, bind, compile what compiles, execute.
 pub fn run(source: &Source, sql: &str, options: &QueryOptions) -> Result<QueryResult> {
+    options.cancel.check()?;
     let start = Instant::now();
     let plan = plan(source, sql)?;
     let parse_bind = start.elapsed();
     let compiled = compile(&plan, options)?;
+    options.cancel.check()?;
     let compile_timing = match compiled.cache_hit {
         false => compiled.kernel_timing().unwrap_or_default(),
         true => jit::CompileTiming::default(),
@@ -473,7 +503,8 @@ pub fn run(source: &Source, sql: &str, options: &QueryOptions) -> Result<QueryRe
         )?,
         false => source.morsels(&plan.projection)?,
     };
-    let batches = execute(&plan, &scan, &compiled.kernels(), options.threads())?;
+    let limits = options.limits();
+    let batches = execute(&plan, &scan, &compiled.kernels(), options.threads(), &limits)?;
     let execute = start.elapsed();
     Ok(QueryResult {
         schema: plan.output_schema(),
