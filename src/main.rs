@@ -27,7 +27,7 @@ const QUERY_STACK_BYTES: usize = 64 << 20;
 
 /// How long after Ctrl-C the command may take to stop on its own (it checks between batches)
 /// before `qjit` exits without waiting for it.
-const INTERRUPT_GRACE: Duration = Duration::from_secs(3);
+const INTERRUPT_GRACE: Duration = Duration::from_secs(5);
 
 /// The exit status of a command stopped by Ctrl-C (128 + SIGINT, as shells report it).
 const INTERRUPTED: u8 = 130;

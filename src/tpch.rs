@@ -53,6 +53,9 @@ pub const ROW_GROUP_ROWS: usize = 122_880;
 /// (seeding the generator at the part's first row) costs nothing measurable.
 const ROWS_PER_PART: f64 = 500_000.0;
 
+/// How often the writing thread looks at the cancel flag while it waits for a batch.
+const CANCEL_POLL: std::time::Duration = std::time::Duration::from_millis(50);
+
 /// Batches that may wait between the generating thread and the writing thread (each 8,000 rows).
 const CHANNEL_BATCHES: usize = 16;
 
@@ -292,9 +295,14 @@ fn write_table(
     bar.set_length(u64::try_from(parts).unwrap_or(0));
     let mut rows: u64 = 0;
 
-    std::thread::scope(|scope| -> Result<()> {
-        let (sender, receiver) = mpsc::sync_channel(CHANNEL_BATCHES);
-        scope.spawn(move || {
+    // The generating thread is not joined: when the writer stops early (an error, or
+    // `cancel`), it ends by itself at its next batch, when it finds the channel closed, and
+    // nothing waits for the batch it is generating (the first can take seconds: the generator
+    // builds its text pool).
+    let (sender, receiver) = mpsc::sync_channel(CHANNEL_BATCHES);
+    std::thread::Builder::new()
+        .name(format!("qjit-gen-{}", table.name()))
+        .spawn(move || {
             for part in 1..=parts {
                 for batch in table.batches(sf, part, parts) {
                     let failed = batch.is_err();
@@ -307,23 +315,27 @@ fn write_table(
                     return;
                 }
             }
-        });
-        // Dropping `receiver` on an early return stops the generating thread.
-        for generated in receiver {
-            cancel.check()?;
-            match generated.map_err(|e| Error::internal(format!("TPC-H generator: {e}")))? {
-                Generated::Batch(batch) => {
-                    writer
-                        .write(&batch)
-                        .map_err(|e| file_error(format!("cannot write Parquet: {e}")))?;
-                    rows += batch.num_rows() as u64;
-                    bar.set_message(HumanCount(rows).to_string());
-                }
-                Generated::PartDone => bar.inc(1),
+        })
+        .map_err(|e| Error::internal(format!("cannot start the generating thread: {e}")))?;
+    loop {
+        cancel.check()?;
+        let generated = match receiver.recv_timeout(CANCEL_POLL) {
+            Ok(generated) => generated,
+            Err(mpsc::RecvTimeoutError::Timeout) => continue,
+            // The generator is done.
+            Err(mpsc::RecvTimeoutError::Disconnected) => break,
+        };
+        match generated.map_err(|e| Error::internal(format!("TPC-H generator: {e}")))? {
+            Generated::Batch(batch) => {
+                writer
+                    .write(&batch)
+                    .map_err(|e| file_error(format!("cannot write Parquet: {e}")))?;
+                rows += batch.num_rows() as u64;
+                bar.set_message(HumanCount(rows).to_string());
             }
+            Generated::PartDone => bar.inc(1),
         }
-        Ok(())
-    })?;
+    }
 
     writer
         .close()
