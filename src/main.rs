@@ -145,10 +145,10 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let what = match cli.command {
         Command::Query { .. } => "the query was stopped before it finished; nothing was printed",
-        Command::Bench { .. } => "the benchmark was stopped before it finished; nothing was printed",
-        Command::GenTpch { .. } => {
-            "generation was stopped; no partial table file was left behind"
+        Command::Bench { .. } => {
+            "the benchmark was stopped before it finished; nothing was printed"
         }
+        Command::GenTpch { .. } => "generation was stopped; no partial table file was left behind",
     };
     let interrupted = Arc::new(AtomicBool::new(false));
     // Ctrl-C raises the flag the command checks between batches; a second Ctrl-C (the flag
@@ -167,8 +167,9 @@ fn main() -> ExitCode {
         .stack_size(QUERY_STACK_BYTES)
         .spawn(move || {
             // A panic is caught here so that it is reported like any other error.
-            let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(cli, cancel)))
-                .unwrap_or_else(|_| Err(Error::internal("the query thread panicked")));
+            let outcome =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(cli, cancel)))
+                    .unwrap_or_else(|_| Err(Error::internal("the query thread panicked")));
             let _ = sender.send(outcome);
         });
     if let Err(e) = spawned {

@@ -691,7 +691,10 @@ fn ctrl_c_stops_a_running_query_with_exit_130_and_no_output() {
         assert_fails(&o, 130, &["interrupted", "nothing was printed"]);
         assert_eq!(stderr(&o).lines().count(), 1, "{}", stderr(&o));
         // qjit stops waiting for the query 5 s after the signal: this is the query stopping.
-        assert!(seconds < 4.0, "{engine}: exited {seconds:.1} s after SIGINT");
+        assert!(
+            seconds < 4.0,
+            "{engine}: exited {seconds:.1} s after SIGINT"
+        );
     }
 }
 
@@ -701,7 +704,9 @@ fn ctrl_c_during_gen_tpch_leaves_no_partial_file() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().display().to_string();
     let child = Command::new(env!("CARGO_BIN_EXE_qjit"))
-        .args(["gen-tpch", "--sf", "1", "--out", &out, "--tables", "lineitem"])
+        .args([
+            "gen-tpch", "--sf", "1", "--out", &out, "--tables", "lineitem",
+        ])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
@@ -769,7 +774,11 @@ fn memory_limit_stops_a_high_cardinality_group_by_on_both_engines() {
         "--memory-limit",
         "1MiB",
     ]);
-    assert_fails(&o, 1, &["the rows the query collects need more memory than the limit of 1.0 MiB"]);
+    assert_fails(
+        &o,
+        1,
+        &["the rows the query collects need more memory than the limit of 1.0 MiB"],
+    );
     let o = qjit(&[
         "query",
         &lineitem(),

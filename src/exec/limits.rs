@@ -281,7 +281,9 @@ pub fn parse_memory_size(text: &str) -> std::result::Result<usize, String> {
         .unwrap_or(text.len());
     let (number, unit) = text.split_at(split);
     let bad = || {
-        format!("'{text}' is not a memory size; write it as 512MiB, 2GB, 1.5GiB or a number of bytes")
+        format!(
+            "'{text}' is not a memory size; write it as 512MiB, 2GB, 1.5GiB or a number of bytes"
+        )
     };
     let value: f64 = number.parse().map_err(|_| bad())?;
     let unit: u64 = match unit.trim().to_ascii_lowercase().as_str() {

@@ -504,7 +504,13 @@ pub fn run(source: &Source, sql: &str, options: &QueryOptions) -> Result<QueryRe
         false => source.morsels(&plan.projection)?,
     };
     let limits = options.limits();
-    let batches = execute(&plan, &scan, &compiled.kernels(), options.threads(), &limits)?;
+    let batches = execute(
+        &plan,
+        &scan,
+        &compiled.kernels(),
+        options.threads(),
+        &limits,
+    )?;
     let execute = start.elapsed();
     Ok(QueryResult {
         schema: plan.output_schema(),

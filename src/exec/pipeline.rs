@@ -6,7 +6,7 @@
 //! distinct, sort, offset/limit, output types).
 
 use arrow::array::{
-    Array, ArrayRef, BooleanArray, BooleanBufferBuilder, RecordBatch, RecordBatchOptions,
+    Array, ArrayRef, AsArray, BooleanArray, BooleanBufferBuilder, RecordBatch, RecordBatchOptions,
 };
 use arrow::compute::{self, SortColumn, SortOptions};
 use arrow::datatypes::DataType;
@@ -186,17 +186,33 @@ pub fn execute(
     result
 }
 
-/// The bytes of the columns of a projected batch (of the slices, where a column shares the
-/// buffers of a larger array).
+/// The bytes of the columns of a projected batch: of their slices where a column shares the
+/// buffers of a larger array, and for string views, of the views and the long strings they
+/// point at (a view array shares the data buffers of everything decoded with it).
 fn columns_bytes(columns: &[ArrayRef]) -> usize {
-    columns
-        .iter()
-        .map(|c| {
-            c.to_data()
-                .get_slice_memory_size()
-                .unwrap_or_else(|_| c.get_array_memory_size())
-        })
-        .sum()
+    columns.iter().map(array_bytes).sum()
+}
+
+fn array_bytes(a: &ArrayRef) -> usize {
+    let views = match a.data_type() {
+        DataType::Utf8View => Some(a.as_string_view().views()),
+        DataType::BinaryView => Some(a.as_binary_view().views()),
+        _ => None,
+    };
+    match views {
+        Some(views) => {
+            let long: usize = views
+                .iter()
+                .map(|v| *v as u32 as usize)
+                .filter(|&len| len > 12)
+                .sum();
+            views.inner().len() + long + a.len().div_ceil(8)
+        }
+        None => a
+            .to_data()
+            .get_slice_memory_size()
+            .unwrap_or_else(|_| a.get_array_memory_size()),
+    }
 }
 
 /// Runs `work` on every morsel of `scan` on `threads` threads and hands the results to `consume`

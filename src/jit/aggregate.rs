@@ -546,9 +546,8 @@ impl KernelMemory {
             .sum();
         // With keys, `hashes` and `keys` have an entry, and a record, for every reserved group.
         let key_words = self.keys.len().checked_div(self.hashes.len()).unwrap_or(0);
-        let per_group = vectors
-            + std::mem::size_of::<u64>() * (1 + key_words)
-            + 2 * std::mem::size_of::<u32>();
+        let per_group =
+            vectors + std::mem::size_of::<u64>() * (1 + key_words) + 2 * std::mem::size_of::<u32>();
         // A map entry: its key, its boxed bytes' pointer and length, a control byte.
         let extreme = std::mem::size_of::<((usize, usize), Box<[u8]>)>() + 1;
         per_group * self.groups
