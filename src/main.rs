@@ -1,7 +1,12 @@
 //! The `qjit` command: run a query on a Parquet file, or generate TPC-H data.
 //!
-//! Exit status: 0 on success, 1 for an error in the query or the data, 2 for bad usage. Results
-//! go to stdout only once the whole query has succeeded; errors go to stderr as one message.
+//! Exit status: 0 on success, 1 for an error in the query or the data, 2 for bad usage, 130 when
+//! interrupted by Ctrl-C. Results go to stdout only once the whole query has succeeded; errors go
+//! to stderr as one message.
+//!
+//! The command runs on a thread of its own; the main thread waits for it. Ctrl-C raises the
+//! [`Cancel`] flag the command checks between batches, and the main thread reports the
+//! interruption once it stops (or [`INTERRUPT_GRACE`] later if it does not).
 
 use std::io::Write;
 use std::path::PathBuf;

@@ -15,6 +15,10 @@
 //! interpreter. `Jit` fails on a part that does not compile, naming the construct; `Auto` falls
 //! back to the interpreter for that part and says why ([`PartEngine`], [`explain`]).
 //!
+//! Limits (module `limits`): [`QueryOptions::cancel`] stops a running query between batches with
+//! [`Error::Cancelled`]; [`QueryOptions::memory_limit`] bounds the `GROUP BY` state of all
+//! workers (and the rows a query without aggregates collects) with [`Error::MemoryLimit`].
+//!
 //! # Example
 //!
 //! ```
