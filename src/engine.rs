@@ -99,6 +99,31 @@ impl EngineBuilder {
         self
     }
 
+    /// A cancellation flag for [`Engine::query`]: raising it (from any thread) stops every
+    /// query of the engine with [`Error::Cancelled`], within about one batch per worker.
+    ///
+    /// ```
+    /// let cancel = qjit::Cancel::new();
+    /// let mut engine = qjit::Engine::builder().cancel(cancel.clone()).build()?;
+    /// # let schema = std::sync::Arc::new(arrow::datatypes::Schema::empty());
+    /// # engine.register_batches("t", schema, vec![])?;
+    /// cancel.cancel();
+    /// assert!(matches!(engine.query("SELECT 1 FROM t"), Err(qjit::Error::Cancelled)));
+    /// # Ok::<(), qjit::Error>(())
+    /// ```
+    pub fn cancel(mut self, cancel: crate::Cancel) -> EngineBuilder {
+        self.options.cancel = cancel;
+        self
+    }
+
+    /// The bytes a query's `GROUP BY` state (or the rows a query without aggregates collects)
+    /// may take over all worker threads; past it the query fails with [`Error::MemoryLimit`].
+    /// Default: [`crate::exec::default_memory_limit`].
+    pub fn memory_limit(mut self, bytes: usize) -> EngineBuilder {
+        self.options.memory_limit = Some(bytes);
+        self
+    }
+
     /// Every option at once, as `qjit query` takes them.
     pub fn options(mut self, options: QueryOptions) -> EngineBuilder {
         self.options = options;
@@ -114,6 +139,12 @@ impl EngineBuilder {
         }
         if self.options.threads == Some(0) {
             return Err(Error::Usage("an engine needs at least one thread".into()));
+        }
+        if self.options.memory_limit == Some(0) {
+            return Err(Error::Usage(
+                "a memory limit of 0 bytes leaves no room for any query; give a positive size"
+                    .into(),
+            ));
         }
         Ok(Engine {
             options: self.options,

@@ -1,12 +1,14 @@
 //! The one error type of qjit.
 //!
-//! Every fallible function in the crate returns [`Result<T>`]. Variants fall into three groups:
+//! Every fallible function in the crate returns [`Result<T>`]. Variants fall into four groups:
 //!
 //! * **the user's query** ([`Error::Syntax`], [`Error::UnknownColumn`], [`Error::Type`],
 //!   [`Error::Unsupported`], [`Error::Plan`], …): the SQL text is wrong or asks for something
 //!   qjit does not do. They carry a [`Position`] into the SQL where one is known.
 //! * **the data** ([`Error::DivisionByZero`], [`Error::Overflow`], [`Error::InvalidCast`],
 //!   [`Error::File`], …): the query is valid but the values or the input file are not.
+//! * **limits** ([`Error::Cancelled`], [`Error::MemoryLimit`]): the query was stopped, or its
+//!   state would outgrow the memory it may use.
 //! * **bugs** ([`Error::Internal`]): something qjit itself got wrong. A user should never see one;
 //!   if they do, it is reported as a bug.
 //!
@@ -153,13 +155,40 @@ pub enum Error {
     #[error("{0}")]
     Usage(String),
 
-    /// The query was cancelled (Ctrl-C).
-    #[error("query cancelled")]
+    /// The query was cancelled through its [`crate::Cancel`] flag (in `qjit`, by Ctrl-C).
+    #[error("interrupted: the query was cancelled before it finished")]
     Cancelled,
+
+    /// State that would grow past the memory limit of a query
+    /// ([`crate::QueryOptions::memory_limit`]).
+    #[error("{}", memory_limit_message(*what, *limit))]
+    MemoryLimit { what: MemoryUse, limit: u64 },
 
     /// A bug in qjit: an invariant that the front end should have guaranteed did not hold.
     #[error("internal error (a bug in qjit, please report it): {0}")]
     Internal(String),
+}
+
+/// What a query's memory was reserved for ([`Error::MemoryLimit`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MemoryUse {
+    /// Hash tables, group keys and accumulators of a `GROUP BY` (or of aggregates without keys).
+    GroupBy,
+    /// The rows a query without aggregates collects before `DISTINCT`, `ORDER BY` and output.
+    Rows,
+}
+
+/// The message of [`Error::MemoryLimit`]: what needs the memory, the limit, and what to do.
+fn memory_limit_message(what: MemoryUse, limit: u64) -> String {
+    let limit = crate::exec::format_bytes(limit);
+    match what {
+        MemoryUse::GroupBy => format!(
+            "the GROUP BY state needs more memory than the limit of {limit}; raise --memory-limit or group by fewer distinct values"
+        ),
+        MemoryUse::Rows => format!(
+            "the rows the query collects need more memory than the limit of {limit}; raise --memory-limit, or select fewer rows (WHERE, LIMIT without ORDER BY) or columns"
+        ),
+    }
 }
 
 /// The crate's result type.
@@ -227,10 +256,12 @@ impl Error {
         }
     }
 
-    /// The process exit status for this error: 2 for usage, 1 for everything else.
+    /// The process exit status for this error: 2 for usage, 130 for a cancelled query (as a
+    /// shell reports a process stopped by Ctrl-C), 1 for everything else.
     pub fn exit_code(&self) -> i32 {
         match self {
             Error::Usage(_) => 2,
+            Error::Cancelled => 130,
             _ => 1,
         }
     }

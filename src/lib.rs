@@ -30,4 +30,4 @@ pub mod tpch;
 
 pub use engine::{Engine, EngineBuilder, Filter, Projection};
 pub use error::{Error, Result};
-pub use exec::{EngineKind, PartEngine, QueryOptions};
+pub use exec::{Cancel, EngineKind, PartEngine, QueryOptions};

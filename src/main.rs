@@ -1,15 +1,23 @@
 //! The `qjit` command: run a query on a Parquet file, or generate TPC-H data.
 //!
-//! Exit status: 0 on success, 1 for an error in the query or the data, 2 for bad usage. Results
-//! go to stdout only once the whole query has succeeded; errors go to stderr as one message.
+//! Exit status: 0 on success, 1 for an error in the query or the data, 2 for bad usage, 130 when
+//! interrupted by Ctrl-C. Results go to stdout only once the whole query has succeeded; errors go
+//! to stderr as one message.
+//!
+//! The command runs on a thread of its own; the main thread waits for it. Ctrl-C raises the
+//! [`Cancel`] flag the command checks between batches, and the main thread reports the
+//! interruption once it stops (or [`INTERRUPT_GRACE`] later if it does not).
 
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc};
+use std::time::{Duration, Instant};
 
 use clap::{Parser, Subcommand};
 
-use qjit::exec::{self, EngineKind, QueryOptions, Source};
+use qjit::exec::{self, Cancel, EngineKind, QueryOptions, Source};
 use qjit::format::{self, OutputFormat};
 use qjit::{Error, Result};
 
@@ -21,6 +29,13 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 /// Stack for the thread that runs a query: expressions are evaluated recursively, and the binder
 /// bounds their depth (`qjit::sql::MAX_EXPR_DEPTH`) well inside this.
 const QUERY_STACK_BYTES: usize = 64 << 20;
+
+/// How long after Ctrl-C the command may take to stop on its own (it checks between batches)
+/// before `qjit` exits without waiting for it.
+const INTERRUPT_GRACE: Duration = Duration::from_secs(5);
+
+/// The exit status of a command stopped by Ctrl-C (128 + SIGINT, as shells report it).
+const INTERRUPTED: u8 = 130;
 
 #[derive(Parser)]
 #[command(
@@ -69,6 +84,11 @@ enum Command {
         /// others only for the rows it keeps.
         #[arg(long, conflicts_with = "no_pushdown")]
         late_filter: bool,
+        /// Memory the GROUP BY state (or the rows collected for ORDER BY and output) may take,
+        /// over all threads: 512MiB, 2GB, 1.5GiB, a number of bytes, or `unlimited` (default:
+        /// 80% of the available memory).
+        #[arg(long, value_name = "SIZE", value_parser = exec::parse_memory_size)]
+        memory_limit: Option<usize>,
     },
     /// Run the TPC-H-style queries on each engine over `lineitem` in memory and report compile
     /// and execution times (generates and caches the data on first use).
@@ -97,6 +117,9 @@ enum Command {
         /// Output format.
         #[arg(long, value_enum, default_value_t = BenchFormat::Table)]
         format: BenchFormat,
+        /// Memory each query's GROUP BY state may take, as for `qjit query`.
+        #[arg(long, value_name = "SIZE", value_parser = exec::parse_memory_size)]
+        memory_limit: Option<usize>,
     },
     /// Generate TPC-H tables as Parquet files.
     GenTpch {
@@ -125,15 +148,61 @@ enum BenchFormat {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let outcome = std::thread::Builder::new()
+    let what = match cli.command {
+        Command::Query { .. } => "the query was stopped before it finished; nothing was printed",
+        Command::Bench { .. } => {
+            "the benchmark was stopped before it finished; nothing was printed"
+        }
+        Command::GenTpch { .. } => "generation was stopped; no partial table file was left behind",
+    };
+    let interrupted = Arc::new(AtomicBool::new(false));
+    // Ctrl-C raises the flag the command checks between batches; a second Ctrl-C (the flag
+    // already raised) exits at once. Without the handlers (they fail only on a broken platform)
+    // Ctrl-C still ends the process, as it would by default.
+    let _ = signal_hook::flag::register_conditional_shutdown(
+        signal_hook::consts::SIGINT,
+        i32::from(INTERRUPTED),
+        interrupted.clone(),
+    )
+    .and_then(|_| signal_hook::flag::register(signal_hook::consts::SIGINT, interrupted.clone()));
+    let cancel = Cancel::from_flag(interrupted.clone());
+    let (sender, receiver) = mpsc::channel();
+    let spawned = std::thread::Builder::new()
         .name("qjit-main".into())
         .stack_size(QUERY_STACK_BYTES)
-        .spawn(move || run(cli))
-        .map_err(|e| Error::internal(format!("cannot start the query thread: {e}")))
-        .and_then(|h| {
-            h.join()
-                .unwrap_or_else(|_| Err(Error::internal("the query thread panicked")))
+        .spawn(move || {
+            // A panic is caught here so that it is reported like any other error.
+            let outcome =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(cli, cancel)))
+                    .unwrap_or_else(|_| Err(Error::internal("the query thread panicked")));
+            let _ = sender.send(outcome);
         });
+    if let Err(e) = spawned {
+        eprintln!("error: cannot start the query thread: {e}");
+        return ExitCode::from(1);
+    }
+    let mut interrupted_at: Option<Instant> = None;
+    let outcome = loop {
+        match receiver.recv_timeout(Duration::from_millis(50)) {
+            Ok(outcome) => break outcome,
+            Err(mpsc::RecvTimeoutError::Disconnected) => {
+                break Err(Error::internal("the query thread ended without an answer"))
+            }
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+        }
+        if interrupted.load(Ordering::Relaxed) {
+            let since = *interrupted_at.get_or_insert_with(Instant::now);
+            if since.elapsed() >= INTERRUPT_GRACE {
+                break Err(Error::Cancelled);
+            }
+        }
+    };
+    // Whatever the command returned once Ctrl-C was pressed (an error from a child process it
+    // interrupted too, say), the run was interrupted and prints no result.
+    if interrupted.load(Ordering::Relaxed) {
+        eprintln!("interrupted (Ctrl-C): {what}");
+        return ExitCode::from(INTERRUPTED);
+    }
     match outcome {
         Ok(stdout) => {
             let mut out = std::io::stdout().lock();
@@ -143,13 +212,13 @@ fn main() -> ExitCode {
         }
         Err(e) => {
             eprintln!("error: {e}");
-            ExitCode::from(e.exit_code() as u8)
+            ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(1))
         }
     }
 }
 
 /// Runs a command and returns everything it prints on stdout.
-fn run(cli: Cli) -> Result<String> {
+fn run(cli: Cli, cancel: Cancel) -> Result<String> {
     match cli.command {
         Command::Query {
             file,
@@ -162,6 +231,7 @@ fn run(cli: Cli) -> Result<String> {
             opt_level,
             no_pushdown,
             late_filter,
+            memory_limit,
         } => {
             let source = Source::parquet(&file);
             let options = QueryOptions {
@@ -170,6 +240,8 @@ fn run(cli: Cli) -> Result<String> {
                 opt_level,
                 pushdown: !no_pushdown,
                 late_filter,
+                cancel,
+                memory_limit,
             };
             if explain {
                 return exec::explain(&source, &sql, &options);
@@ -209,6 +281,7 @@ fn run(cli: Cli) -> Result<String> {
             data_dir,
             references,
             format,
+            memory_limit,
         } => {
             let references = references.or_else(|| {
                 let dir = PathBuf::from(format!("tests/reference/sf{sf}"));
@@ -223,6 +296,8 @@ fn run(cli: Cli) -> Result<String> {
                 data_dir,
                 references,
                 progress: true,
+                cancel,
+                memory_limit,
             })?;
             Ok(match format {
                 BenchFormat::Table => qjit::bench::render_table(&rows),
@@ -239,7 +314,7 @@ fn run(cli: Cli) -> Result<String> {
                 true => qjit::tpch::TABLES.to_vec(),
                 false => tables.iter().map(String::as_str).collect(),
             };
-            let written = qjit::tpch::generate(sf, &out, &names, force, true)?;
+            let written = qjit::tpch::generate_with(sf, &out, &names, force, true, &cancel)?;
             Ok(written
                 .iter()
                 .map(|p| format!("wrote {}\n", p.display()))

@@ -38,7 +38,7 @@ use tpchgen_arrow::{
     SupplierArrow,
 };
 
-use crate::{Error, Result};
+use crate::{Cancel, Error, Result};
 
 /// Tables qjit can generate, in the order of the TPC-H specification's size (largest first).
 pub const TABLES: &[&str] = &[
@@ -52,6 +52,9 @@ pub const ROW_GROUP_ROWS: usize = 122_880;
 /// comes in 13 parts, so the bar moves steadily, and a part is large enough that starting one
 /// (seeding the generator at the part's first row) costs nothing measurable.
 const ROWS_PER_PART: f64 = 500_000.0;
+
+/// How often the writing thread looks at the cancel flag while it waits for a batch.
+const CANCEL_POLL: std::time::Duration = std::time::Duration::from_millis(50);
 
 /// Batches that may wait between the generating thread and the writing thread (each 8,000 rows).
 const CHANNEL_BATCHES: usize = 16;
@@ -76,6 +79,20 @@ pub fn generate(
     tables: &[&str],
     force: bool,
     progress: bool,
+) -> Result<Vec<PathBuf>> {
+    generate_with(sf, out, tables, force, progress, &Cancel::new())
+}
+
+/// [`generate`], stopping with [`Error::Cancelled`] once `cancel` is raised (it is checked
+/// between batches of about 8,000 rows): the table being written is not left behind, neither
+/// under its name nor under its temporary one; tables finished before stay.
+pub fn generate_with(
+    sf: f64,
+    out: &Path,
+    tables: &[&str],
+    force: bool,
+    progress: bool,
+    cancel: &Cancel,
 ) -> Result<Vec<PathBuf>> {
     if !(sf.is_finite() && sf > 0.0) {
         return Err(Error::Usage(format!(
@@ -116,7 +133,7 @@ pub fn generate(
         } else {
             ProgressBar::hidden()
         };
-        let result = write_table(*table, sf, table.part_count(sf), target, &bar);
+        let result = write_table(*table, sf, table.part_count(sf), target, &bar, cancel);
         bar.finish_and_clear();
         result?;
     }
@@ -253,7 +270,14 @@ enum Generated {
 
 /// Writes `table` at scale factor `sf`, generated in `parts` parts, to `target` through a
 /// temporary file in the same directory.
-fn write_table(table: Table, sf: f64, parts: i32, target: &Path, bar: &ProgressBar) -> Result<()> {
+fn write_table(
+    table: Table,
+    sf: f64,
+    parts: i32,
+    target: &Path,
+    bar: &ProgressBar,
+    cancel: &Cancel,
+) -> Result<()> {
     let temp = TempFile::beside(target);
     let file_error = |reason: String| Error::File {
         path: target.display().to_string(),
@@ -271,9 +295,14 @@ fn write_table(table: Table, sf: f64, parts: i32, target: &Path, bar: &ProgressB
     bar.set_length(u64::try_from(parts).unwrap_or(0));
     let mut rows: u64 = 0;
 
-    std::thread::scope(|scope| -> Result<()> {
-        let (sender, receiver) = mpsc::sync_channel(CHANNEL_BATCHES);
-        scope.spawn(move || {
+    // The generating thread is not joined: when the writer stops early (an error, or
+    // `cancel`), it ends by itself at its next batch, when it finds the channel closed, and
+    // nothing waits for the batch it is generating (the first can take seconds: the generator
+    // builds its text pool).
+    let (sender, receiver) = mpsc::sync_channel(CHANNEL_BATCHES);
+    std::thread::Builder::new()
+        .name(format!("qjit-gen-{}", table.name()))
+        .spawn(move || {
             for part in 1..=parts {
                 for batch in table.batches(sf, part, parts) {
                     let failed = batch.is_err();
@@ -286,26 +315,32 @@ fn write_table(table: Table, sf: f64, parts: i32, target: &Path, bar: &ProgressB
                     return;
                 }
             }
-        });
-        // Dropping `receiver` on an early return stops the generating thread.
-        for generated in receiver {
-            match generated.map_err(|e| Error::internal(format!("TPC-H generator: {e}")))? {
-                Generated::Batch(batch) => {
-                    writer
-                        .write(&batch)
-                        .map_err(|e| file_error(format!("cannot write Parquet: {e}")))?;
-                    rows += batch.num_rows() as u64;
-                    bar.set_message(HumanCount(rows).to_string());
-                }
-                Generated::PartDone => bar.inc(1),
+        })
+        .map_err(|e| Error::internal(format!("cannot start the generating thread: {e}")))?;
+    loop {
+        cancel.check()?;
+        let generated = match receiver.recv_timeout(CANCEL_POLL) {
+            Ok(generated) => generated,
+            Err(mpsc::RecvTimeoutError::Timeout) => continue,
+            // The generator is done.
+            Err(mpsc::RecvTimeoutError::Disconnected) => break,
+        };
+        match generated.map_err(|e| Error::internal(format!("TPC-H generator: {e}")))? {
+            Generated::Batch(batch) => {
+                writer
+                    .write(&batch)
+                    .map_err(|e| file_error(format!("cannot write Parquet: {e}")))?;
+                rows += batch.num_rows() as u64;
+                bar.set_message(HumanCount(rows).to_string());
             }
+            Generated::PartDone => bar.inc(1),
         }
-        Ok(())
-    })?;
+    }
 
     writer
         .close()
         .map_err(|e| file_error(format!("cannot write Parquet: {e}")))?;
+    cancel.check()?;
     temp.persist(target)
         .map_err(|e| file_error(format!("cannot rename the finished temporary file: {e}")))
 }
@@ -486,6 +521,17 @@ mod tests {
         drop(temp);
         assert!(!temp_path.exists());
         assert!(!target.exists());
+    }
+
+    #[test]
+    fn a_cancelled_generation_leaves_no_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let cancel = Cancel::new();
+        cancel.cancel();
+        let err = generate_with(0.001, dir.path(), &["lineitem"], false, false, &cancel);
+        assert!(matches!(err, Err(Error::Cancelled)), "{err:?}");
+        let entries: Vec<_> = fs::read_dir(dir.path()).unwrap().collect();
+        assert!(entries.is_empty(), "{entries:?}");
     }
 
     /// `data/lineitem.parquet` is `generate(0.01, "data", &["lineitem"], ..)`: TPC-H SF 0.01.

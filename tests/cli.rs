@@ -594,3 +594,202 @@ fn jit_engine_without_the_jit_is_a_usage_error() {
     let o = qjit(&["query", &lineitem(), "SELECT count(*) FROM lineitem"]);
     assert!(o.status.success());
 }
+
+/// Sends SIGINT to a running `qjit` once it handles the signal (its SIGINT bit is set in
+/// `SigCgt` of /proc/PID/status on Linux; elsewhere after a second), then waits for it: its
+/// output, and the time from the signal to its exit.
+#[cfg(unix)]
+fn interrupt(mut child: std::process::Child, after: impl Fn() -> bool) -> (Output, f64) {
+    use std::time::{Duration, Instant};
+    let pid = child.id().to_string();
+    let started = Instant::now();
+    let handles_sigint = || match std::fs::read_to_string(format!("/proc/{pid}/status")) {
+        Ok(status) => status
+            .lines()
+            .find_map(|l| l.strip_prefix("SigCgt:"))
+            .and_then(|mask| u64::from_str_radix(mask.trim(), 16).ok())
+            .is_some_and(|mask| mask & (1 << 1) != 0),
+        Err(_) => !cfg!(target_os = "linux") && started.elapsed() > Duration::from_secs(1),
+    };
+    while !(handles_sigint() && after()) {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "qjit ended before it was interrupted"
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "qjit never got ready to be interrupted"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let signalled = Instant::now();
+    let kill = Command::new("kill").args(["-INT", &pid]).status().unwrap();
+    assert!(kill.success());
+    let output = child.wait_with_output().unwrap();
+    (output, signalled.elapsed().as_secs_f64())
+}
+
+/// Writes a Parquet file of `rows` rows with distinct strings: grouping by them takes the
+/// interpreter of a debug build many seconds (about 20 µs a row).
+#[cfg(unix)]
+fn distinct_strings_file(dir: &std::path::Path, rows: usize) -> String {
+    use std::sync::Arc;
+
+    use arrow::array::{Int64Array, RecordBatch, StringArray};
+    use arrow::datatypes::{DataType, Field, Schema};
+    use parquet::arrow::ArrowWriter;
+    use parquet::basic::Compression;
+    use parquet::file::properties::WriterProperties;
+
+    let path = dir.join("big.parquet");
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("k", DataType::Int64, false),
+        Field::new("s", DataType::Utf8, false),
+    ]));
+    let properties = WriterProperties::builder()
+        .set_compression(Compression::UNCOMPRESSED)
+        .set_dictionary_enabled(false)
+        .build();
+    let file = std::fs::File::create(&path).unwrap();
+    let mut writer = ArrowWriter::try_new(file, schema.clone(), Some(properties)).unwrap();
+    for start in (0..rows).step_by(65_536) {
+        let end = (start + 65_536).min(rows);
+        let k: Int64Array = (start as i64..end as i64).collect();
+        let s: StringArray = (start..end).map(|i| Some(format!("value {i}"))).collect();
+        let batch = RecordBatch::try_new(schema.clone(), vec![Arc::new(k), Arc::new(s)]).unwrap();
+        writer.write(&batch).unwrap();
+    }
+    writer.close().unwrap();
+    path.display().to_string()
+}
+
+#[test]
+#[cfg(unix)]
+fn ctrl_c_stops_a_running_query_with_exit_130_and_no_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let big = distinct_strings_file(dir.path(), 2_000_000);
+    for engine in ["interp", "auto"] {
+        let child = Command::new(env!("CARGO_BIN_EXE_qjit"))
+            .args([
+                "query",
+                &big,
+                "SELECT s, count(*), min(k) FROM big GROUP BY s ORDER BY s",
+                "--engine",
+                engine,
+                "--threads",
+                "2",
+            ])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Well inside the query: it cannot finish on any machine while this sleeps.
+        let (o, seconds) = interrupt(child, || {
+            std::thread::sleep(std::time::Duration::from_millis(300));
+            true
+        });
+        assert_fails(&o, 130, &["interrupted", "nothing was printed"]);
+        assert_eq!(stderr(&o).lines().count(), 1, "{}", stderr(&o));
+        // qjit stops waiting for the query 5 s after the signal: this is the query stopping.
+        assert!(
+            seconds < 4.0,
+            "{engine}: exited {seconds:.1} s after SIGINT"
+        );
+    }
+}
+
+#[test]
+#[cfg(unix)]
+fn ctrl_c_during_gen_tpch_leaves_no_partial_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().display().to_string();
+    let child = Command::new(env!("CARGO_BIN_EXE_qjit"))
+        .args([
+            "gen-tpch", "--sf", "1", "--out", &out, "--tables", "lineitem",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Interrupted once the table is being written under its temporary name.
+    let writing = || {
+        std::fs::read_dir(dir.path())
+            .unwrap()
+            .any(|e| e.unwrap().file_name().to_string_lossy().contains(".tmp-"))
+    };
+    let (o, seconds) = interrupt(child, writing);
+    assert_fails(&o, 130, &["interrupted", "no partial table file"]);
+    assert!(seconds < 4.0, "exited {seconds:.1} s after SIGINT");
+    let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+    assert!(left.is_empty(), "{left:?}");
+}
+
+#[test]
+fn memory_limit_stops_a_high_cardinality_group_by_on_both_engines() {
+    let sql = "SELECT l_orderkey, l_linenumber, sum(l_quantity) FROM lineitem \
+               GROUP BY l_orderkey, l_linenumber";
+    let engines: &[&str] = if cfg!(feature = "jit") {
+        &["jit", "interp", "auto"]
+    } else {
+        &["interp"]
+    };
+    let file = lineitem();
+    for engine in engines {
+        for threads in ["1", "2"] {
+            let o = qjit(&[
+                "query",
+                &file,
+                sql,
+                "--engine",
+                engine,
+                "--threads",
+                threads,
+                "--memory-limit",
+                "1MiB",
+            ]);
+            assert_fails(
+                &o,
+                1,
+                &["the GROUP BY state needs more memory than the limit of 1.0 MiB; raise --memory-limit or group by fewer distinct values"],
+            );
+            assert_eq!(stderr(&o).lines().count(), 1, "{}", stderr(&o));
+            // The same query under the default limit, and under one it fits in.
+            for limit in [None, Some("1GB")] {
+                let mut args = vec!["query", &file, sql, "--engine", engine];
+                args.extend(["--threads", threads, "--format", "csv"]);
+                if let Some(limit) = limit {
+                    args.extend(["--memory-limit", limit]);
+                }
+                let o = qjit(&args);
+                assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+                assert_eq!(stdout(&o).lines().count(), 60_175 + 1);
+            }
+        }
+    }
+    // Rows collected for ORDER BY count too; a small GROUP BY fits a small limit.
+    let o = qjit(&[
+        "query",
+        &lineitem(),
+        "SELECT * FROM lineitem ORDER BY l_comment",
+        "--memory-limit",
+        "1MiB",
+    ]);
+    assert_fails(
+        &o,
+        1,
+        &["the rows the query collects need more memory than the limit of 1.0 MiB"],
+    );
+    let o = qjit(&[
+        "query",
+        &lineitem(),
+        "SELECT l_returnflag, count(*) FROM lineitem GROUP BY l_returnflag",
+        "--memory-limit",
+        "64KiB",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    for bad in ["lots", "0", "-1MiB"] {
+        let limit = format!("--memory-limit={bad}");
+        let o = qjit(&["query", &lineitem(), "SELECT 1 FROM lineitem", &limit]);
+        assert_fails(&o, 2, &["--memory-limit"]);
+    }
+}

@@ -92,6 +92,10 @@ pub struct BenchOptions {
     pub references: Option<PathBuf>,
     /// Show a progress bar while generating data.
     pub progress: bool,
+    /// Stops the benchmark (data generation, loading, every query) with [`Error::Cancelled`].
+    pub cancel: crate::Cancel,
+    /// The memory limit of each query ([`QueryOptions::memory_limit`]).
+    pub memory_limit: Option<usize>,
 }
 
 /// One query on one engine.
@@ -143,22 +147,30 @@ pub fn default_threads() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
-/// The cached `lineitem` of scale factor `sf`, generated if missing.
-pub fn lineitem_file(data_dir: &Path, sf: f64, progress: bool) -> Result<PathBuf> {
+/// The cached `lineitem` of scale factor `sf`, generated if missing (until `cancel` is raised).
+pub fn lineitem_file(
+    data_dir: &Path,
+    sf: f64,
+    progress: bool,
+    cancel: &crate::Cancel,
+) -> Result<PathBuf> {
     let dir = data_dir.join(format!("sf{sf}"));
     let path = dir.join("lineitem.parquet");
     if !path.exists() {
-        crate::tpch::generate(sf, &dir, &["lineitem"], false, progress)?;
+        crate::tpch::generate_with(sf, &dir, &["lineitem"], false, progress, cancel)?;
     }
     Ok(path)
 }
 
-/// Loads every column of a Parquet file into memory.
-pub fn load(path: &Path) -> Result<Source> {
+/// Loads every column of a Parquet file into memory (until `cancel` is raised).
+pub fn load(path: &Path, cancel: &crate::Cancel) -> Result<Source> {
     let file = Source::parquet(path);
     let schema = file.schema()?;
     let all: Vec<usize> = (0..schema.fields().len()).collect();
-    let batches = file.scan(&all)?.collect::<Result<Vec<RecordBatch>>>()?;
+    let batches = file
+        .scan(&all)?
+        .map(|b| cancel.check().and(b))
+        .collect::<Result<Vec<RecordBatch>>>()?;
     Ok(Source::batches(file.name(), schema, batches))
 }
 
@@ -189,7 +201,12 @@ pub fn run(options: &BenchOptions) -> Result<Vec<Measurement>> {
     let with_duckdb = options.engines.contains(&Engine::Duckdb);
     // A missing Python or module is reported before minutes of data generation.
     let duckdb_version = with_duckdb.then(duckdb::version).transpose()?;
-    let file = lineitem_file(&options.data_dir, options.sf, options.progress)?;
+    let file = lineitem_file(
+        &options.data_dir,
+        options.sf,
+        options.progress,
+        &options.cancel,
+    )?;
     let duckdb = with_duckdb
         .then(|| duckdb::run(&file, threads, options.iterations, &queries))
         .transpose()?;
@@ -197,7 +214,7 @@ pub fn run(options: &BenchOptions) -> Result<Vec<Measurement>> {
         .engines
         .iter()
         .any(|e| e.qjit().is_some())
-        .then(|| load(&file))
+        .then(|| load(&file, &options.cancel))
         .transpose()?;
     // Single-core read bandwidth, over a buffer far larger than the caches.
     let bandwidth = source
@@ -236,6 +253,7 @@ pub fn run(options: &BenchOptions) -> Result<Vec<Measurement>> {
                         Error::Usage(m) => {
                             Error::Usage(format!("{name} on {}: {m}", engine.name()))
                         }
+                        e @ (Error::Cancelled | Error::MemoryLimit { .. }) => e,
                         e => Error::internal(format!("{name} on {}: {e}", engine.name())),
                     })?,
                 (None, _, Some(run)) => {
@@ -289,6 +307,8 @@ fn measure(
     let query_options = QueryOptions {
         engine,
         threads: Some(threads),
+        cancel: options.cancel.clone(),
+        memory_limit: options.memory_limit,
         ..QueryOptions::default()
     };
     let plan = exec::plan(source, sql)?;

@@ -15,6 +15,10 @@
 //! interpreter. `Jit` fails on a part that does not compile, naming the construct; `Auto` falls
 //! back to the interpreter for that part and says why ([`PartEngine`], [`explain`]).
 //!
+//! Limits (module `limits`): [`QueryOptions::cancel`] stops a running query between batches with
+//! [`Error::Cancelled`]; [`QueryOptions::memory_limit`] bounds the `GROUP BY` state of all
+//! workers (and the rows a query without aggregates collects) with [`Error::MemoryLimit`].
+//!
 //! # Example
 //!
 //! ```
@@ -34,6 +38,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod limits;
 mod pipeline;
 mod predicate;
 mod prune;
@@ -45,6 +50,10 @@ use std::time::{Duration, Instant};
 use arrow::datatypes::{Schema, SchemaRef};
 use arrow::record_batch::RecordBatch;
 
+pub use limits::{
+    available_memory, default_memory_limit, format_bytes, parse_memory_size, Cancel, Limits,
+    MemoryPool, MemoryUse, Reservation, DEFAULT_MEMORY_FRACTION,
+};
 pub use pipeline::{execute, execute_interpreted, Kernels};
 pub(crate) use pipeline::{finish, predicate_mask, project_batch, Where};
 pub(crate) use predicate::check_columns;
@@ -84,6 +93,14 @@ pub struct QueryOptions {
     /// parquet crate's `RowFilter`). Off by default: with parquet 60's reader it was slower on
     /// TPC-H `lineitem` (see the README's figures).
     pub late_filter: bool,
+    /// Stops the query when raised: [`run`] then returns [`Error::Cancelled`], each worker
+    /// within about one batch of work.
+    pub cancel: Cancel,
+    /// The bytes the query's growing state may take, over all worker threads: the `GROUP BY`
+    /// state (hash tables, keys, accumulators) and the rows a query without aggregates collects
+    /// before sorting and output. Past it the query fails with [`Error::MemoryLimit`]. `None`:
+    /// [`default_memory_limit`], a share of the memory available when the query starts.
+    pub memory_limit: Option<usize>,
 }
 
 impl Default for QueryOptions {
@@ -94,6 +111,8 @@ impl Default for QueryOptions {
             opt_level: None,
             pushdown: true,
             late_filter: false,
+            cancel: Cancel::new(),
+            memory_limit: None,
         }
     }
 }
@@ -104,6 +123,19 @@ impl QueryOptions {
         self.threads
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
             .max(1)
+    }
+
+    /// The memory limit in bytes: the option, else [`default_memory_limit`].
+    pub fn memory_limit(&self) -> usize {
+        self.memory_limit.unwrap_or_else(default_memory_limit)
+    }
+
+    /// The limits [`execute`] runs under: the cancel flag and a fresh memory pool.
+    pub fn limits(&self) -> Limits {
+        Limits {
+            cancel: self.cancel.clone(),
+            memory: MemoryPool::new(self.memory_limit()),
+        }
     }
 }
 
@@ -456,10 +488,12 @@ pub fn explain(source: &Source, sql: &str, options: &QueryOptions) -> Result<Str
 
 /// Runs `sql` over `source`: parse, bind, compile what compiles, execute.
 pub fn run(source: &Source, sql: &str, options: &QueryOptions) -> Result<QueryResult> {
+    options.cancel.check()?;
     let start = Instant::now();
     let plan = plan(source, sql)?;
     let parse_bind = start.elapsed();
     let compiled = compile(&plan, options)?;
+    options.cancel.check()?;
     let compile_timing = match compiled.cache_hit {
         false => compiled.kernel_timing().unwrap_or_default(),
         true => jit::CompileTiming::default(),
@@ -473,7 +507,14 @@ pub fn run(source: &Source, sql: &str, options: &QueryOptions) -> Result<QueryRe
         )?,
         false => source.morsels(&plan.projection)?,
     };
-    let batches = execute(&plan, &scan, &compiled.kernels(), options.threads())?;
+    let limits = options.limits();
+    let batches = execute(
+        &plan,
+        &scan,
+        &compiled.kernels(),
+        options.threads(),
+        &limits,
+    )?;
     let execute = start.elapsed();
     Ok(QueryResult {
         schema: plan.output_schema(),

@@ -6,7 +6,7 @@
 //! distinct, sort, offset/limit, output types).
 
 use arrow::array::{
-    Array, ArrayRef, BooleanArray, BooleanBufferBuilder, RecordBatch, RecordBatchOptions,
+    Array, ArrayRef, AsArray, BooleanArray, BooleanBufferBuilder, RecordBatch, RecordBatchOptions,
 };
 use arrow::compute::{self, SortColumn, SortOptions};
 use arrow::datatypes::DataType;
@@ -18,6 +18,7 @@ use std::sync::{Arc, Mutex};
 use rayon::iter::{IntoParallelIterator, ParallelIterator};
 use rayon::{ThreadPool, ThreadPoolBuilder};
 
+use super::limits::{Cancel, Limits, MemoryUse, Reservation};
 use super::source::Scan;
 use crate::error::{Error, Result};
 use crate::interp::{self, Aggregator};
@@ -36,27 +37,40 @@ pub struct Kernels<'a> {
 }
 
 /// Runs `plan` over `scan` (morsels of the plan's scan columns) with the interpreter, on
-/// `threads` worker threads.
+/// `threads` worker threads, without cancellation or memory limit.
 pub fn execute_interpreted(plan: &Plan, scan: &Scan, threads: usize) -> Result<Vec<RecordBatch>> {
-    execute(plan, scan, &Kernels::default(), threads)
+    execute(plan, scan, &Kernels::default(), threads, &Limits::none())
 }
 
 /// Runs `plan` over `scan` with the compiled `kernels` (the interpreter does the rest), on
-/// `threads` worker threads.
+/// `threads` worker threads, under `limits`.
 ///
 /// Each morsel is processed on its own: its batches are filtered and projected, or folded into
 /// an aggregation state of its own. The results are combined in morsel order, so the answer
 /// (row order, floating-point sums, the first error) is the same for every thread count.
+///
+/// Every worker checks `limits.cancel` before each batch, and the combining loop before each
+/// morsel's result: a cancelled query returns [`Error::Cancelled`] within about one batch of
+/// work per thread. The aggregation states of all workers and the merged total, or the rows a
+/// query without aggregates collects, hold reservations of `limits.memory` as large as they
+/// are after each batch: past the limit the query fails with [`Error::MemoryLimit`].
 pub fn execute(
     plan: &Plan,
     scan: &Scan,
     kernels: &Kernels,
     threads: usize,
+    limits: &Limits,
 ) -> Result<Vec<RecordBatch>> {
     let where_ = Where {
         filter: plan.filter.as_ref(),
         kernel: kernels.filter,
     };
+    let cancel = &limits.cancel;
+    // What the combined results hold, until the query is finished.
+    let mut kept = limits.memory.reserve(match plan.body {
+        Body::Project { .. } => MemoryUse::Rows,
+        Body::Aggregate { .. } => MemoryUse::GroupBy,
+    });
     let finals = match &plan.body {
         Body::Project { exprs } => {
             // Without DISTINCT or ORDER BY, stop reading once LIMIT + OFFSET rows are in.
@@ -64,10 +78,12 @@ pub fn execute(
                 (Some(limit), false) => Some(limit.saturating_add(plan.offset)),
                 _ => None,
             };
-            let project = |i: usize| -> Result<Vec<Vec<ArrayRef>>> {
+            let project = |i: usize| -> Result<(Vec<Vec<ArrayRef>>, Reservation)> {
                 let mut out = Vec::new();
                 let mut rows = 0usize;
+                let mut reservation = limits.memory.reserve(MemoryUse::Rows);
                 for batch in scan.read(i)? {
+                    cancel.check()?;
                     if enough.is_some_and(|n| rows >= n) {
                         break;
                     }
@@ -76,13 +92,17 @@ pub fn execute(
                         continue;
                     };
                     rows += projected.first().map_or(0, |c| c.len());
+                    reservation.set(reservation.bytes() + columns_bytes(&projected))?;
                     out.push(projected);
                 }
-                Ok(out)
+                Ok((out, reservation))
             };
             let mut out = Vec::new();
             let mut rows = 0usize;
-            for_each_morsel(scan, threads, project, |parts| {
+            for_each_morsel(scan, threads, cancel, project, |(parts, reservation)| {
+                let bytes = reservation.bytes();
+                drop(reservation);
+                kept.set(kept.bytes() + bytes)?;
                 for part in parts {
                     if enough.is_some_and(|n| rows >= n) {
                         return Ok(false);
@@ -106,40 +126,53 @@ pub fn execute(
                     let groups_hint = AtomicUsize::new(0);
                     let fold = |i: usize| {
                         let mut state = kernel.new_state_for(groups_hint.load(Ordering::Relaxed));
+                        let mut reservation = limits.memory.reserve(MemoryUse::GroupBy);
+                        reservation.set(state.memory_bytes())?;
                         for batch in scan.read(i)? {
+                            cancel.check()?;
                             if kernel.filters() {
                                 kernel.update(&batch?, &mut state)?;
                             } else {
                                 // The WHERE clause runs on its own (see `compile`).
                                 kernel.update(&where_.apply(batch?)?, &mut state)?;
                             }
+                            reservation.set(state.memory_bytes())?;
                         }
                         groups_hint.fetch_max(state.groups(), Ordering::Relaxed);
-                        Ok(state)
+                        Ok((state, reservation))
                     };
                     let mut total = kernel.new_aggregator()?;
-                    for_each_morsel(scan, threads, fold, |state| {
+                    for_each_morsel(scan, threads, cancel, fold, |(state, reservation)| {
                         kernel.merge_into(state, &mut total)?;
+                        drop(reservation);
+                        kept.set(total.memory_bytes())?;
                         Ok(true)
                     })?;
+                    cancel.check()?;
                     total.finish()?
                 }
                 None => {
                     let fold = |i: usize| {
                         let mut agg = Aggregator::new(keys, aggregates)?;
+                        let mut reservation = limits.memory.reserve(MemoryUse::GroupBy);
                         for batch in scan.read(i)? {
+                            cancel.check()?;
                             let batch = where_.apply(batch?)?;
                             if batch.num_rows() > 0 {
                                 agg.update(&batch)?;
+                                reservation.set(agg.memory_bytes())?;
                             }
                         }
-                        Ok(agg)
+                        Ok((agg, reservation))
                     };
                     let mut total = Aggregator::new(keys, aggregates)?;
-                    for_each_morsel(scan, threads, fold, |agg| {
+                    for_each_morsel(scan, threads, cancel, fold, |(agg, reservation)| {
                         total.merge(agg)?;
+                        drop(reservation);
+                        kept.set(total.memory_bytes())?;
                         Ok(true)
                     })?;
+                    cancel.check()?;
                     total.finish()?
                 }
             };
@@ -147,12 +180,45 @@ pub fn execute(
             vec![evaluate_all(exprs, &groups)?]
         }
     };
-    finish(plan, finals)
+    cancel.check()?;
+    let result = finish(plan, finals);
+    drop(kept);
+    result
+}
+
+/// The bytes of the columns of a projected batch: of their slices where a column shares the
+/// buffers of a larger array, and for string views, of the views and the long strings they
+/// point at (a view array shares the data buffers of everything decoded with it).
+fn columns_bytes(columns: &[ArrayRef]) -> usize {
+    columns.iter().map(array_bytes).sum()
+}
+
+fn array_bytes(a: &ArrayRef) -> usize {
+    let views = match a.data_type() {
+        DataType::Utf8View => Some(a.as_string_view().views()),
+        DataType::BinaryView => Some(a.as_binary_view().views()),
+        _ => None,
+    };
+    match views {
+        Some(views) => {
+            let long: usize = views
+                .iter()
+                .map(|v| *v as u32 as usize)
+                .filter(|&len| len > 12)
+                .sum();
+            views.inner().len() + long + a.len().div_ceil(8)
+        }
+        None => a
+            .to_data()
+            .get_slice_memory_size()
+            .unwrap_or_else(|_| a.get_array_memory_size()),
+    }
 }
 
 /// Runs `work` on every morsel of `scan` on `threads` threads and hands the results to `consume`
 /// in morsel order, until it returns `false`. The first error in morsel order is returned, so
-/// errors too do not depend on the thread count.
+/// errors too do not depend on the thread count; once `cancel` is raised, that is
+/// [`Error::Cancelled`] (`work` checks it too, between batches).
 ///
 /// Morsels run in waves (`threads`, then up to four times as many), so that a query that stops
 /// early (`LIMIT`) reads little more than it needs, and at most one wave of results is held
@@ -160,11 +226,13 @@ pub fn execute(
 fn for_each_morsel<T: Send>(
     scan: &Scan,
     threads: usize,
+    cancel: &Cancel,
     work: impl Fn(usize) -> Result<T> + Sync,
     mut consume: impl FnMut(T) -> Result<bool>,
 ) -> Result<()> {
     if threads <= 1 || scan.len() <= 1 {
         for i in 0..scan.len() {
+            cancel.check()?;
             if !consume(work(i)?)? {
                 break;
             }
@@ -175,9 +243,11 @@ fn for_each_morsel<T: Send>(
     let mut start = 0;
     let mut wave = threads;
     while start < scan.len() {
+        cancel.check()?;
         let end = (start + wave).min(scan.len());
         let results: Vec<Result<T>> =
             pool.install(|| (start..end).into_par_iter().map(&work).collect());
+        cancel.check()?;
         for r in results {
             if !consume(r?)? {
                 return Ok(());

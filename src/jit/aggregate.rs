@@ -135,6 +135,8 @@ struct KernelMemory {
     groups: usize,
     /// The bytes of the string keys, which the records point into.
     strings: Vec<Box<[u8]>>,
+    /// The bytes of `strings` and `extremes` together.
+    string_bytes: usize,
     /// The bytes of each `MIN`/`MAX` string, by (slot, group), which the slots point into.
     extremes: std::collections::HashMap<(usize, usize), Box<[u8]>>,
     /// The kernel's log of string extremes taken from the current batch.
@@ -148,6 +150,15 @@ impl AggregateState {
     /// folded the rest of that batch and every batch since), if it did.
     pub fn handed_back_at(&self) -> Option<usize> {
         self.handed_back_at
+    }
+
+    /// The bytes the state takes (the kernel's memory, or the interpreter aggregation's), for
+    /// the memory limit of a query.
+    pub fn memory_bytes(&self) -> usize {
+        match &self.engine {
+            StateEngine::Kernel(m) => m.memory_bytes(),
+            StateEngine::Interpreter(agg) => agg.memory_bytes(),
+        }
     }
 
     /// The number of groups in the kernel's memory (0 once the interpreter holds the state).
@@ -234,6 +245,7 @@ impl AggregateKernel {
                 keys: vec![],
                 groups,
                 strings: vec![],
+                string_bytes: 0,
                 extremes: std::collections::HashMap::new(),
                 log: vec![],
                 scratch: vec![],
@@ -514,6 +526,36 @@ fn usable(state: AggregateState, what: &str) -> Result<StateEngine> {
 }
 
 impl KernelMemory {
+    /// The bytes the groups take: each group's entries in the vectors, its hash, its key
+    /// record and two hash slots (the table is kept at most half full), and the copied strings.
+    ///
+    /// The room `run` makes for one batch of new groups before each batch, and the log and
+    /// scratch area of one batch, are not counted: they are bounded by the batch size (like
+    /// the batch itself), not by the number of groups, and counting them would make a query
+    /// with a few groups fail a small limit under the JIT but not under the interpreter.
+    fn memory_bytes(&self) -> usize {
+        let vectors: usize = self
+            .vectors
+            .iter()
+            .map(|v| match v {
+                Vector::I64(_) => std::mem::size_of::<i64>(),
+                Vector::I128(_) => std::mem::size_of::<i128>(),
+                Vector::F64(_) => std::mem::size_of::<f64>(),
+                Vector::U8(_) => std::mem::size_of::<u8>(),
+            })
+            .sum();
+        // With keys, `hashes` and `keys` have an entry, and a record, for every reserved group.
+        let key_words = self.keys.len().checked_div(self.hashes.len()).unwrap_or(0);
+        let per_group =
+            vectors + std::mem::size_of::<u64>() * (1 + key_words) + 2 * std::mem::size_of::<u32>();
+        // A map entry: its key, its boxed bytes' pointer and length, a control byte.
+        let extreme = std::mem::size_of::<((usize, usize), Box<[u8]>)>() + 1;
+        per_group * self.groups
+            + self.strings.capacity() * std::mem::size_of::<Box<[u8]>>()
+            + self.extremes.capacity() * extreme
+            + self.string_bytes
+    }
+
     /// Makes room for `groups` groups of `stride` key words, growing (and rehashing) the slots
     /// to at least twice as many.
     fn reserve(&mut self, groups: usize, stride: usize) {
@@ -574,7 +616,10 @@ impl KernelMemory {
                 unsafe { std::slice::from_raw_parts(ptr, n) }.into()
             };
             let owned = bytes.as_ptr() as i64;
-            self.extremes.insert((slot, group), bytes);
+            self.string_bytes += bytes.len();
+            if let Some(old) = self.extremes.insert((slot, group), bytes) {
+                self.string_bytes -= old.len();
+            }
             if let Vector::I64(addr) = &mut self.vectors[first] {
                 addr[group] = owned;
             }
@@ -608,6 +653,7 @@ impl KernelMemory {
                     // which only the next batch overwrites.
                     let bytes: Box<[u8]> = unsafe { std::slice::from_raw_parts(ptr, len) }.into();
                     self.keys[w + 1] = bytes.as_ptr() as u64;
+                    self.string_bytes += bytes.len();
                     self.strings.push(bytes);
                 }
             }
@@ -627,6 +673,7 @@ impl KernelMemory {
                     // which only the next batch overwrites.
                     let bytes: Box<[u8]> = unsafe { std::slice::from_raw_parts(ptr, len) }.into();
                     self.keys[w] = bytes.as_ptr() as u64;
+                    self.string_bytes += bytes.len();
                     self.strings.push(bytes);
                 }
             }

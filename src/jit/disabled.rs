@@ -76,6 +76,9 @@ impl AggregateState {
     pub fn groups(&self) -> usize {
         0
     }
+    pub fn memory_bytes(&self) -> usize {
+        0
+    }
 }
 
 impl FilterKernel {

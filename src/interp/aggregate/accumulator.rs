@@ -42,6 +42,8 @@ pub(crate) struct Accumulator {
     /// The call as SQL writes it (`sum(l_quantity)`), for error messages.
     call: String,
     state: State,
+    /// The heap bytes of the strings of `MIN`/`MAX` of strings (their capacities).
+    string_bytes: usize,
 }
 
 #[derive(Debug)]
@@ -126,7 +128,27 @@ impl Accumulator {
             ty: call.ty,
             call: call.to_string(),
             state,
+            string_bytes: 0,
         })
+    }
+
+    /// The bytes this state takes: its vectors' capacities and the strings it holds.
+    pub fn memory_bytes(&self) -> usize {
+        fn capacity<T>(v: &Vec<T>) -> usize {
+            v.capacity() * std::mem::size_of::<T>()
+        }
+        self.string_bytes
+            + match &self.state {
+                State::Count(c) => capacity(c),
+                State::Exact { sums, counts } => capacity(sums) + capacity(counts),
+                State::Float { sums, counts } => capacity(sums) + capacity(counts),
+                State::Extreme { values, .. } => match values {
+                    Extremes::Int(v) => capacity(v),
+                    Extremes::Float(v) => capacity(v),
+                    Extremes::Bool(v) => capacity(v),
+                    Extremes::Str(v) => capacity(v),
+                },
+            }
     }
 
     /// The accumulator of `call` with the state `raw`, which must be the kind of state the
@@ -177,10 +199,13 @@ impl Accumulator {
                     values: Extremes::Str(_),
                 },
                 RawState::StrExtremes(v),
-            ) => State::Extreme {
-                max: *max,
-                values: Extremes::Str(v),
-            },
+            ) => {
+                acc.string_bytes = v.iter().flatten().map(String::capacity).sum();
+                State::Extreme {
+                    max: *max,
+                    values: Extremes::Str(v),
+                }
+            }
             (_, raw) => {
                 return Err(Error::internal(format!(
                     "state {raw:?} does not fit the aggregate {call}"
@@ -311,14 +336,21 @@ impl Accumulator {
                     }
                     Extremes::Str(acc) => {
                         let s = StrArray::new(arg.as_ref())?;
+                        let bytes = &mut self.string_bytes;
                         for_each_valid(s.nulls(), rows, groups, |i, g| {
                             let v = s.value(i);
                             match &mut acc[g] {
-                                None => acc[g] = Some(v.to_string()),
+                                None => {
+                                    let v = v.to_string();
+                                    *bytes += v.capacity();
+                                    acc[g] = Some(v);
+                                }
                                 Some(cur) => {
                                     if (max && v > cur.as_str()) || (!max && v < cur.as_str()) {
+                                        let before = cur.capacity();
                                         cur.clear();
                                         cur.push_str(v);
+                                        *bytes += cur.capacity() - before;
                                     }
                                 }
                             }
@@ -388,7 +420,16 @@ impl Accumulator {
                         merge_extremes(a, b, map, max, |x, y| x < y)
                     }
                     (Extremes::Str(a), Extremes::Str(b)) => {
-                        merge_extremes(a, b, map, max, |x, y| x < y)
+                        // The strings moved in are this state's now, those they replace go.
+                        let kept = |a: &[Option<String>]| -> usize {
+                            map.iter()
+                                .filter_map(|&g| a[g as usize].as_ref())
+                                .map(String::capacity)
+                                .sum()
+                        };
+                        let before = kept(a);
+                        merge_extremes(a, b, map, max, |x, y| x < y);
+                        self.string_bytes = (self.string_bytes + kept(a)).saturating_sub(before);
                     }
                     _ => return Err(mismatch()),
                 }
@@ -406,6 +447,7 @@ impl Accumulator {
             ty,
             call,
             state,
+            ..
         } = self;
         let overflow = || sum_overflow(func, arg, ty, &call);
         Ok(match state {

@@ -46,6 +46,16 @@ impl GroupTable {
         self.ends.len()
     }
 
+    /// The bytes the table takes: the hash map (an owned copy of each key, its id and a control
+    /// byte per bucket), the keys in group order and their ends.
+    pub fn memory_bytes(&self) -> usize {
+        let entry = std::mem::size_of::<(Box<[u8]>, u32)>() + 1;
+        self.ids.capacity() * entry
+            + self.keys.len()
+            + self.keys.capacity()
+            + self.ends.capacity() * std::mem::size_of::<usize>()
+    }
+
     /// The encoded key of group `g`.
     fn key(&self, g: usize) -> &[u8] {
         let start = if g == 0 { 0 } else { self.ends[g - 1] };

@@ -154,6 +154,17 @@ impl Aggregator {
         Ok(())
     }
 
+    /// The bytes this aggregation's state takes (its group table and accumulators), for the
+    /// memory limit of a query.
+    pub fn memory_bytes(&self) -> usize {
+        self.groups.as_ref().map_or(0, GroupTable::memory_bytes)
+            + self
+                .accumulators
+                .iter()
+                .map(Accumulator::memory_bytes)
+                .sum::<usize>()
+    }
+
     /// Merges another aggregator's state built from the same keys and aggregates. Groups of
     /// `other` that `self` does not have are appended after `self`'s, in `other`'s order.
     pub fn merge(&mut self, other: Aggregator) -> Result<()> {
