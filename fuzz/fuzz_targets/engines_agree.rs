@@ -2,6 +2,7 @@
 //! give the same result types, values (floats bit for bit), NULLs, and the same error text.
 //! The JIT side runs as `--engine auto` (what does not compile runs interpreted), and a JIT that
 //! failed to compile a query it claims to support (a fallback reason "the JIT failed") is a bug.
+//! With `QJIT_FUZZ_VERBOSE` set, every query and its outcome go to stderr.
 #![no_main]
 
 use arbitrary::Unstructured;
@@ -35,6 +36,13 @@ fuzz_target!(|data: &[u8]| {
     }
     let jit = outcome(jit);
     let interp = outcome(run(EngineKind::Interp));
+    if std::env::var_os("QJIT_FUZZ_VERBOSE").is_some() {
+        let summary = match &interp {
+            Outcome::Rows { rows, .. } => format!("{} rows", rows.len()),
+            Outcome::Error(e) => format!("error: {e}"),
+        };
+        eprintln!("QUERY {sql}\nOUTCOME {summary}");
+    }
     if let Outcome::Error(e) = &interp {
         assert!(
             !e.contains("internal error (a bug"),

@@ -140,11 +140,13 @@ pub fn table(u: &mut Unstructured) -> Result<Source> {
     let batches = u.int_in_range(1..=3u8)?;
     let mut out = vec![];
     for _ in 0..batches {
+        // Exhausted input picks the first choice: rows, not an empty batch.
         let len = match u.int_in_range(0..=7u8)? {
-            0 => 0,
+            0 => 20,
             1 => 64,
             2 => 65,
             3 => 130,
+            4 => 0,
             _ => u.int_in_range(1..=20usize)?,
         };
         let columns = schema
