@@ -253,7 +253,7 @@ const NUMBERS: [&str; 8] = ["0", "7", "-12", "123456", "42", "-1", "99", "3"];
 /// One row in six of every nullable column is NULL, a different one per column.
 fn value<T>(row: usize, column: u64, f: impl Fn(u64) -> T) -> Option<T> {
     let h = mix(row, column);
-    (h % 6 != 0).then(|| f(h >> 3))
+    (!h.is_multiple_of(6)).then(|| f(h >> 3))
 }
 
 fn strings(rows: usize, column: u64, pool: &[&'static str]) -> Vec<Option<&'static str>> {
