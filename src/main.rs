@@ -23,6 +23,9 @@ use qjit::{Error, Result};
 
 /// mimalloc: decoding Parquet allocates and frees many buffers of a few hundred KiB per batch,
 /// which glibc's allocator maps and unmaps each time (page faults cost up to half of a scan).
+/// Behind the default `mimalloc` feature: without it the system allocator serves the heap, which
+/// AddressSanitizer and Valgrind can check.
+#[cfg(feature = "mimalloc")]
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

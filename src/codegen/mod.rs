@@ -53,6 +53,7 @@ pub(crate) mod runtime;
 use arrow::datatypes::DataType;
 
 use crate::error::Error;
+use crate::ir::SqlType;
 
 pub use aggregate::{compile_aggregate, AggregateModule, AGGREGATE_ENTRY_NAME};
 pub use kernel::{compile_filter, FilterModule, ScratchNeed, ENTRY_NAME};
@@ -85,6 +86,23 @@ pub struct ColumnArg {
     pub offsets: *const u8,
     /// String bytes, or for views an array of `*const u8` (null for other columns).
     pub data: *const u8,
+}
+
+/// The alignment in bytes that a kernel may promise LLVM for an element of a fixed-width
+/// column of type `ty` (a load from an input values buffer, a store into an output one).
+///
+/// Arrow aligns a values buffer to its element type, and no more: a sliced `Int8` column starts
+/// at any byte. Promising more is undefined behaviour that LLVM acts on: with `align 8` on `i8`
+/// loads the vectorizer widened the last four-row load of a word to eight bytes, and read past
+/// the end of the buffer (found by `tests/kernel_memory.rs`). `DECIMAL` (`i128`) promises 8,
+/// not 16, because 16 is not promised by every producer.
+pub(crate) fn value_alignment(ty: SqlType) -> u32 {
+    match ty {
+        SqlType::Int16 | SqlType::UInt16 => 2,
+        SqlType::Int32 | SqlType::UInt32 | SqlType::Float32 | SqlType::Date => 4,
+        SqlType::Int64 | SqlType::UInt64 | SqlType::Float64 | SqlType::Decimal { .. } => 8,
+        SqlType::Null | SqlType::Boolean | SqlType::Int8 | SqlType::UInt8 | SqlType::Utf8 => 1,
+    }
 }
 
 /// How a kernel reads a `VARCHAR` column, by its Arrow type.

@@ -212,15 +212,8 @@ pub fn compile_project<'ctx>(
             // SAFETY (of the generated code): values buffers have an element per row.
             let p = unsafe { b.build_in_bounds_gep(t, out_values, &[n], "out_ptr")? };
             let store = b.build_store(p, value)?;
-            // Arrow buffers are 64-byte aligned; 8 is enough to promise.
-            let align = match e.ty() {
-                SqlType::Int8 | SqlType::UInt8 => 1,
-                SqlType::Int16 | SqlType::UInt16 => 2,
-                SqlType::Int32 | SqlType::UInt32 | SqlType::Float32 | SqlType::Date => 4,
-                _ => 8,
-            };
             store
-                .set_alignment(align)
+                .set_alignment(super::value_alignment(e.ty()))
                 .map_err(|e| Error::internal(format!("store alignment: {e}")))?;
         }
         b.build_return(Some(&i32t.const_zero()))?;

@@ -2760,3 +2760,44 @@ fn null_columns_are_null_on_every_row() {
         assert!(!agree_on(&e, &kernel, &b), "{e} fell back");
     }
 }
+
+/// Regression (found by `tests/kernel_memory.rs`): every column load promised `align 8`, as the
+/// element size it was computed from was a constant expression, not an integer. A sliced
+/// `TINYINT` column starts at any byte, and LLVM widened a vectorized load of four `i8` values,
+/// which that promise makes safe, to eight bytes: four past the end of the values buffer. A load
+/// promises only its element's alignment.
+#[test]
+fn column_loads_promise_only_their_elements_alignment() {
+    let types = [
+        (SqlType::Int8, 1),
+        (SqlType::UInt8, 1),
+        (SqlType::Int16, 2),
+        (SqlType::UInt16, 2),
+        (SqlType::Int32, 4),
+        (SqlType::UInt32, 4),
+        (SqlType::Date, 4),
+        (SqlType::Float32, 4),
+        (SqlType::Int64, 8),
+        (SqlType::Float64, 8),
+        (dec(12, 2), 8),
+    ];
+    for (ty, align) in types {
+        let c = Expr::column(ColumnRef {
+            index: 0,
+            name: "c".into(),
+            ty,
+            data_type: ty.to_arrow(),
+            nullable: true,
+        });
+        let kernel = FilterKernel::compile(&cmp(BinaryOp::Eq, c.clone(), c), 0).unwrap();
+        let loads: Vec<&str> = kernel
+            .ir_before()
+            .lines()
+            .filter(|l| l.contains("= load") && l.contains("%value_ptr"))
+            .collect();
+        assert!(!loads.is_empty(), "{ty}: no column load in the IR");
+        for load in loads {
+            assert!(load.ends_with(&format!(", align {align}")), "{ty}: {load}");
+        }
+    }
+}

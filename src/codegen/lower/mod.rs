@@ -43,12 +43,14 @@ use std::collections::HashMap;
 use inkwell::builder::Builder;
 use inkwell::context::Context;
 use inkwell::module::Module;
-use inkwell::types::{BasicType, BasicTypeEnum, IntType};
+use inkwell::types::{BasicTypeEnum, IntType};
 use inkwell::values::{BasicValue, BasicValueEnum, FloatValue, IntValue, PointerValue};
 use inkwell::{FloatPredicate, IntPredicate};
 
 use super::kernel::ScratchNeed;
-use super::{not_compiled, CodegenError, ColumnSlot, ErrorKind, ErrorSite, STATUS_FALLBACK};
+use super::{
+    not_compiled, value_alignment, CodegenError, ColumnSlot, ErrorKind, ErrorSite, STATUS_FALLBACK,
+};
 use crate::error::Error;
 use crate::ir::{BinaryOp, Expr, Literal, Scalar, SqlType, UnaryOp};
 
@@ -565,12 +567,7 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
             let ptr = unsafe { b.build_in_bounds_gep(t, values, &[idx], "value_ptr")? };
             let v = b.build_load(t, ptr, "value")?;
             if let Some(inst) = v.as_instruction_value() {
-                // Arrow aligns buffers to their element, but i128 to 16 bytes is not promised by
-                // every producer; 8 is.
-                let align = (t.size_of().and_then(|s| s.get_zero_extended_constant()))
-                    .unwrap_or(8)
-                    .min(8) as u32;
-                inst.set_alignment(align)
+                inst.set_alignment(value_alignment(ty))
                     .map_err(|e| Error::internal(format!("load alignment: {e}")))?;
             }
             v
