@@ -686,27 +686,74 @@ impl fmt::Display for Literal {
 
 impl fmt::Display for Expr {
     /// A fully parenthesized, fully typed rendering: the plan printer and the kernel-cache key.
+    /// Columns carry their index (`name@i`).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Expr::Column(c) => write!(f, "{}@{}", c.name, c.index),
+        Show {
+            e: self,
+            index: true,
+        }
+        .fmt(f)
+    }
+}
+
+impl Expr {
+    /// The rendering of [`fmt::Display`] with columns by name alone, as messages to users show
+    /// an expression.
+    pub fn sql(&self) -> impl fmt::Display + '_ {
+        Show {
+            e: self,
+            index: false,
+        }
+    }
+}
+
+/// An expression as text; `index`: columns as `name@i`.
+struct Show<'a> {
+    e: &'a Expr,
+    index: bool,
+}
+
+impl fmt::Display for Show<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let index = self.index;
+
+        match self.e {
+            Expr::Column(c) if index => write!(f, "{}@{}", c.name, c.index),
+            Expr::Column(c) => write!(f, "{}", c.name),
             Expr::Literal(l) => write!(f, "{l}"),
             Expr::Unary { op, arg } => match op {
-                UnaryOp::Neg => write!(f, "(- {arg})"),
-                UnaryOp::Not => write!(f, "(NOT {arg})"),
+                UnaryOp::Neg => write!(f, "(- {})", Show { e: arg, index }),
+                UnaryOp::Not => write!(f, "(NOT {})", Show { e: arg, index }),
             },
             Expr::Binary {
                 op, left, right, ..
-            } => write!(f, "({left} {} {right})", op.symbol()),
+            } => write!(
+                f,
+                "({} {} {})",
+                Show { e: left, index },
+                op.symbol(),
+                Show { e: right, index }
+            ),
             Expr::IsNull { arg, negated } => {
-                write!(f, "({arg} IS {}NULL)", if *negated { "NOT " } else { "" })
+                write!(
+                    f,
+                    "({} IS {}NULL)",
+                    Show { e: arg, index },
+                    if *negated { "NOT " } else { "" }
+                )
             }
             Expr::InList { arg, list, negated } => {
-                write!(f, "({arg} {}IN (", if *negated { "NOT " } else { "" })?;
+                write!(
+                    f,
+                    "({} {}IN (",
+                    Show { e: arg, index },
+                    if *negated { "NOT " } else { "" }
+                )?;
                 for (i, e) in list.iter().enumerate() {
                     if i > 0 {
                         f.write_str(", ")?;
                     }
-                    write!(f, "{e}")?;
+                    write!(f, "{}", Show { e, index })?;
                 }
                 f.write_str("))")
             }
@@ -719,7 +766,8 @@ impl fmt::Display for Expr {
             } => {
                 write!(
                     f,
-                    "({arg} {}{} {}",
+                    "({} {}{} {}",
+                    Show { e: arg, index },
                     if *negated { "NOT " } else { "" },
                     if *case_insensitive { "ILIKE" } else { "LIKE" },
                     Scalar::Utf8(pattern.clone())
@@ -734,14 +782,19 @@ impl fmt::Display for Expr {
             } => {
                 f.write_str("CASE")?;
                 for (c, v) in branches {
-                    write!(f, " WHEN {c} THEN {v}")?;
+                    write!(
+                        f,
+                        " WHEN {} THEN {}",
+                        Show { e: c, index },
+                        Show { e: v, index }
+                    )?;
                 }
                 if let Some(e) = else_ {
-                    write!(f, " ELSE {e}")?;
+                    write!(f, " ELSE {}", Show { e, index })?;
                 }
                 f.write_str(" END")
             }
-            Expr::Cast { arg, ty } => write!(f, "CAST({arg} AS {ty})"),
+            Expr::Cast { arg, ty } => write!(f, "CAST({} AS {ty})", Show { e: arg, index }),
             Expr::Func { func, args, .. } => {
                 match func {
                     Func::Round { digits } => write!(f, "round[{digits}](")?,
@@ -752,7 +805,7 @@ impl fmt::Display for Expr {
                     if i > 0 {
                         f.write_str(", ")?;
                     }
-                    write!(f, "{e}")?;
+                    write!(f, "{}", Show { e, index })?;
                 }
                 f.write_str(")")
             }

@@ -98,6 +98,16 @@ impl AggregateCall {
     }
 }
 
+impl AggregateCall {
+    /// The call as messages to users show it: columns by name alone (see [`Expr::sql`]).
+    pub fn sql(&self) -> String {
+        match &self.arg {
+            None => "count(*)".to_string(),
+            Some(a) => format!("{}({})", self.func.name(), a.sql()),
+        }
+    }
+}
+
 impl fmt::Display for AggregateCall {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.arg {

@@ -126,7 +126,7 @@ impl Accumulator {
             func: call.func,
             arg,
             ty: call.ty,
-            call: call.to_string(),
+            call: call.sql(),
             state,
             string_bytes: 0,
         })
