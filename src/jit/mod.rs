@@ -67,12 +67,47 @@ use crate::error::{Error, Result};
 /// execution engine that owns it being alive.
 type AddFn = unsafe extern "C" fn(i64, i64) -> i64;
 
-/// Initializes LLVM's native target once per process.
+/// LLVM code-generator options qjit sets, once per process, before its first compile. Each
+/// cut the cold compile of TPC-H Q1 by 5–7% (instructions counted by `callgrind`) for no
+/// measurable change in execution time:
+/// - `-enable-misched=false`: no machine-instruction scheduling before register allocation;
+///   the out-of-order cores qjit runs on reorder instructions themselves.
+/// - `-disable-lsr`: no loop strength reduction. Q1's kernel executes 1% fewer instructions
+///   without it and Q6's 3% more (its three `DECIMAL` columns are 16-byte elements, which x86
+///   addressing cannot scale), within the noise of their timings.
+///
+/// The options are LLVM's process-wide command line: a program that embeds qjit and uses LLVM
+/// itself gets them too.
+pub const CODEGEN_OPTIONS: [&str; 2] = ["-enable-misched=false", "-disable-lsr"];
+
+/// Initializes LLVM's native target and sets [`CODEGEN_OPTIONS`], once per process.
 pub fn initialize() -> Result<()> {
     static INIT: std::sync::OnceLock<std::result::Result<(), String>> = std::sync::OnceLock::new();
-    INIT.get_or_init(|| Target::initialize_native(&InitializationConfig::default()))
-        .clone()
-        .map_err(|e| Error::internal(format!("cannot initialize LLVM for this CPU: {e}")))
+    INIT.get_or_init(|| {
+        set_codegen_options();
+        Target::initialize_native(&InitializationConfig::default())
+    })
+    .clone()
+    .map_err(|e| Error::internal(format!("cannot initialize LLVM for this CPU: {e}")))
+}
+
+/// Passes [`CODEGEN_OPTIONS`] to LLVM's command-line parser (which ignores, silently, an
+/// option it has already seen).
+fn set_codegen_options() {
+    let args: Vec<std::ffi::CString> = std::iter::once("qjit")
+        .chain(CODEGEN_OPTIONS)
+        .filter_map(|a| std::ffi::CString::new(a).ok())
+        .collect();
+    let argv: Vec<*const std::os::raw::c_char> = args.iter().map(|a| a.as_ptr()).collect();
+    // SAFETY: `argv` holds `argv.len()` pointers to NUL-terminated strings that outlive the
+    // call; a null overview is allowed.
+    unsafe {
+        inkwell::llvm_sys::support::LLVMParseCommandLineOptions(
+            argv.len() as i32,
+            argv.as_ptr(),
+            std::ptr::null(),
+        )
+    };
 }
 
 /// A description of the host target LLVM compiles for: triple and CPU name.
