@@ -564,7 +564,7 @@ pub(super) fn filter_word<'ctx>(
 ///
 /// This is the selection loop of [`filter_word`], the one loop of a kernel that vectorizes.
 /// Interleaving it (four vector iterations per trip, the cost model's choice) made no
-/// measurable difference to execution and added compile time: 16% of Q6's and 5% of Q1's
+/// measurable difference to execution and added compile time: 14% of Q6's and 3.5% of Q1's
 /// (`callgrind`, see `KERNEL_PIPELINE` in `jit/kernel.rs`). The mark is LLVM's loop ID: a
 /// distinct node whose first operand is itself, then `llvm.loop.interleave.count` = 1.
 fn no_interleave(ctx: &Context, latch: inkwell::values::InstructionValue) {
