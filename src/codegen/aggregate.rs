@@ -521,20 +521,13 @@ fn build_entry<'ctx>(
         (layout.keys.as_ref().map_or(0, |k| k.words()) + 1) as u64 * super::lower::RECENT_KEYS;
     let last_t = i64t.array_type(last_words as u32);
     let last = b.build_alloca(last_t, "last_key")?;
-    // Empty entries: group word 0, one store per entry (not a memset of the whole cache).
-    let entry_words = layout.keys.as_ref().map_or(0, |k| k.words()) as u64 + 1;
-    for e in 0..super::lower::RECENT_KEYS {
-        // SAFETY (of the generated code): inside the cache.
-        let p = unsafe {
-            b.build_in_bounds_gep(
-                i64t,
-                last,
-                &[i64t.const_int(e * entry_words, false)],
-                "recent_entry",
-            )?
-        };
-        b.build_store(p, i64t.const_zero())?;
-    }
+    // Empty entries: one memset of the whole cache (a store per entry costs the backend more).
+    b.build_memset(
+        last,
+        8,
+        ctx.i8_type().const_zero(),
+        i64t.const_int(last_words * 8, false),
+    )?;
 
     // The state vectors: without keys, local copies of group 0 that stay in registers.
     let mut globals: Vec<PointerValue> = vec![];
