@@ -503,7 +503,11 @@ pub fn run(source: &Source, sql: &str, options: &QueryOptions) -> Result<QueryRe
         true => source.filtered_morsels(
             &plan.projection,
             plan.filter.as_ref(),
-            scan_filter(&plan, options).filter(|_| options.late_filter),
+            // Only when asked for: building it compiles a kernel of its own.
+            options
+                .late_filter
+                .then(|| scan_filter(&plan, options))
+                .flatten(),
         )?,
         false => source.morsels(&plan.projection)?,
     };
