@@ -12,10 +12,11 @@ use arrow::compute::{self, SortColumn, SortOptions};
 use arrow::datatypes::DataType;
 use arrow::row::{RowConverter, SortField};
 
+use std::collections::BTreeMap;
+use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{mpsc, Arc, Condvar, Mutex};
 
-use rayon::iter::{IntoParallelIterator, ParallelIterator};
 use rayon::{ThreadPool, ThreadPoolBuilder};
 
 use super::limits::{Cancel, Limits, MemoryUse, Reservation};
@@ -220,9 +221,12 @@ fn array_bytes(a: &ArrayRef) -> usize {
 /// errors too do not depend on the thread count; once `cancel` is raised, that is
 /// [`Error::Cancelled`] (`work` checks it too, between batches).
 ///
-/// Morsels run in waves (`threads`, then up to four times as many), so that a query that stops
-/// early (`LIMIT`) reads little more than it needs, and at most one wave of results is held
-/// before it is consumed.
+/// Each worker takes the next morsel as soon as it has finished one; the calling thread waits
+/// for the results and consumes them in order as they complete. There is no barrier at which
+/// fast workers wait for slow ones. Workers run at most [`AHEAD`] morsels per thread beyond
+/// the first result not yet consumed (fewer at first: one per thread plus one per result
+/// consumed), so a query that stops early (`LIMIT`) reads little more than it needs, and the
+/// results held before they are consumed stay bounded.
 fn for_each_morsel<T: Send>(
     scan: &Scan,
     threads: usize,
@@ -230,8 +234,9 @@ fn for_each_morsel<T: Send>(
     work: impl Fn(usize) -> Result<T> + Sync,
     mut consume: impl FnMut(T) -> Result<bool>,
 ) -> Result<()> {
-    if threads <= 1 || scan.len() <= 1 {
-        for i in 0..scan.len() {
+    let morsels = scan.len();
+    if threads <= 1 || morsels <= 1 {
+        for i in 0..morsels {
             cancel.check()?;
             if !consume(work(i)?)? {
                 break;
@@ -240,23 +245,126 @@ fn for_each_morsel<T: Send>(
         return Ok(());
     }
     let pool = thread_pool(threads)?;
-    let mut start = 0;
-    let mut wave = threads;
-    while start < scan.len() {
-        cancel.check()?;
-        let end = (start + wave).min(scan.len());
-        let results: Vec<Result<T>> =
-            pool.install(|| (start..end).into_par_iter().map(&work).collect());
-        cancel.check()?;
-        for r in results {
-            if !consume(r?)? {
-                return Ok(());
-            }
+    let dispatch = Dispatch {
+        morsels,
+        next: AtomicUsize::new(0),
+        end: AtomicUsize::new(morsels),
+        progress: Mutex::new(Progress {
+            consumed: 0,
+            stop: false,
+        }),
+        changed: Condvar::new(),
+        ahead: |consumed: usize| (threads + consumed).min(AHEAD * threads),
+    };
+    let (results, received) = mpsc::channel::<(usize, Result<T>)>();
+    pool.in_place_scope(|scope| {
+        for _ in 0..threads.min(morsels) {
+            let results = results.clone();
+            let (dispatch, work) = (&dispatch, &work);
+            scope.spawn(move |_| {
+                while let Some(i) = dispatch.claim() {
+                    let result = std::panic::catch_unwind(AssertUnwindSafe(|| work(i)))
+                        .unwrap_or_else(|panic| Err(Error::internal(panic_message(&panic))));
+                    if result.is_err() {
+                        // Morsels after this one are not needed: their results would not be
+                        // consumed.
+                        dispatch.end.fetch_min(i + 1, Ordering::Relaxed);
+                    }
+                    if results.send((i, result)).is_err() {
+                        break;
+                    }
+                }
+            });
         }
-        start = end;
-        wave = (wave * 2).min(threads * 4);
+        drop(results);
+        // Consume in morsel order; results that complete early wait in `pending`.
+        let consumed = (|| {
+            let mut pending: BTreeMap<usize, Result<T>> = BTreeMap::new();
+            let mut want = 0;
+            while want < morsels {
+                let (i, result) = received
+                    .recv()
+                    .map_err(|_| Error::internal("the worker threads stopped early"))?;
+                pending.insert(i, result);
+                while let Some(result) = pending.remove(&want) {
+                    cancel.check()?;
+                    want += 1;
+                    if !consume(result?)? {
+                        return Ok(());
+                    }
+                    dispatch.consumed(want);
+                }
+            }
+            Ok(())
+        })();
+        dispatch.stop();
+        consumed
+    })
+}
+
+/// Morsels each worker may run ahead of the consumer, at most (see [`for_each_morsel`]).
+const AHEAD: usize = 4;
+
+/// The morsels of [`for_each_morsel`]: which to take next, and how far the consumer is.
+struct Dispatch<A> {
+    morsels: usize,
+    /// The next morsel to take.
+    next: AtomicUsize,
+    /// No morsel at or past this one is taken (lowered past a failed morsel).
+    end: AtomicUsize,
+    progress: Mutex<Progress>,
+    /// Signalled when `progress` changes.
+    changed: Condvar,
+    /// How many morsels the workers may run ahead of the first one not yet consumed, given how
+    /// many have been consumed.
+    ahead: A,
+}
+
+struct Progress {
+    /// The morsels consumed (all those before this index).
+    consumed: usize,
+    /// Set when the consumer needs no more morsels.
+    stop: bool,
+}
+
+impl<A: Fn(usize) -> usize> Dispatch<A> {
+    /// The next morsel for a worker, once the consumer is close enough to it; `None` when there
+    /// are no more or the consumer has stopped.
+    fn claim(&self) -> Option<usize> {
+        let i = self.next.fetch_add(1, Ordering::Relaxed);
+        if i >= self.morsels.min(self.end.load(Ordering::Relaxed)) {
+            return None;
+        }
+        let mut progress = self.progress.lock().ok()?;
+        while !progress.stop && i >= progress.consumed + (self.ahead)(progress.consumed) {
+            progress = self.changed.wait(progress).ok()?;
+        }
+        (!progress.stop).then_some(i)
     }
-    Ok(())
+
+    fn consumed(&self, consumed: usize) {
+        if let Ok(mut progress) = self.progress.lock() {
+            progress.consumed = consumed;
+        }
+        self.changed.notify_all();
+    }
+
+    fn stop(&self) {
+        if let Ok(mut progress) = self.progress.lock() {
+            progress.stop = true;
+        }
+        self.changed.notify_all();
+    }
+}
+
+/// The message of a caught panic.
+fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
+    let what = panic
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("(no message)");
+    format!("a worker thread panicked: {what}")
 }
 
 /// A rayon pool of `threads` workers, built once per size and kept for the process.
@@ -455,4 +563,161 @@ fn first_occurrences(columns: &[ArrayRef]) -> Result<BooleanArray> {
         keep.append(seen.insert(row.as_ref().to_vec()));
     }
     Ok(BooleanArray::new(keep.finish(), None))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    use std::sync::atomic::AtomicBool;
+    use std::time::Duration;
+
+    use arrow::array::Int64Array;
+    use arrow::datatypes::{Field, Schema};
+
+    use crate::exec::Source;
+
+    /// A scan of `n` morsels of one row each.
+    fn scan(n: usize) -> Scan {
+        let schema = Arc::new(Schema::new(vec![Field::new("x", DataType::Int64, false)]));
+        let x = Int64Array::from_iter_values(0..n as i64);
+        let batch = RecordBatch::try_new(schema.clone(), vec![Arc::new(x)]).unwrap();
+        let source = Source::batches("t", schema, vec![batch]).with_morsel_rows(1);
+        source.morsels(&[0]).unwrap()
+    }
+
+    /// Work that takes longer on some morsels than on others, so they complete out of order.
+    fn uneven(i: usize) {
+        std::thread::sleep(Duration::from_micros([300, 0, 50, 0, 700, 10][i % 6]));
+    }
+
+    #[test]
+    fn results_are_consumed_in_morsel_order() {
+        let scan = scan(40);
+        for threads in [1, 2, 3, 7] {
+            let mut seen = vec![];
+            for_each_morsel(
+                &scan,
+                threads,
+                &Cancel::default(),
+                |i| {
+                    uneven(i);
+                    Ok(i)
+                },
+                |i| {
+                    seen.push(i);
+                    Ok(true)
+                },
+            )
+            .unwrap();
+            assert_eq!(seen, (0..40).collect::<Vec<_>>(), "{threads} threads");
+        }
+    }
+
+    #[test]
+    fn the_first_error_in_morsel_order_is_returned() {
+        let scan = scan(40);
+        for threads in [1, 2, 7] {
+            let mut seen = vec![];
+            let e = for_each_morsel(
+                &scan,
+                threads,
+                &Cancel::default(),
+                |i| {
+                    // Morsel 30 fails at once; morsel 9 fails after the others have run.
+                    match i {
+                        9 => {
+                            std::thread::sleep(Duration::from_millis(20));
+                            Err(Error::internal("morsel 9"))
+                        }
+                        30 => Err(Error::internal("morsel 30")),
+                        _ => Ok(i),
+                    }
+                },
+                |i| {
+                    seen.push(i);
+                    Ok(true)
+                },
+            )
+            .unwrap_err();
+            assert!(e.to_string().contains("morsel 9"), "{threads} threads: {e}");
+            assert_eq!(seen, (0..9).collect::<Vec<_>>(), "{threads} threads");
+        }
+    }
+
+    #[test]
+    fn stopping_early_leaves_later_morsels_unread() {
+        let scan = scan(200);
+        for threads in [2, 7] {
+            let worked = Mutex::new(vec![]);
+            let mut seen = vec![];
+            for_each_morsel(
+                &scan,
+                threads,
+                &Cancel::default(),
+                |i| {
+                    uneven(i);
+                    worked.lock().unwrap().push(i);
+                    Ok(i)
+                },
+                |i| {
+                    seen.push(i);
+                    Ok(i < 2)
+                },
+            )
+            .unwrap();
+            assert_eq!(seen, vec![0, 1, 2]);
+            // When it stops, two morsels have been consumed: workers may have run ahead of the
+            // third by one morsel per thread plus one per morsel consumed, no further.
+            let worked = worked.into_inner().unwrap();
+            let last = worked.iter().max().copied().unwrap();
+            assert!(
+                last < 2 + threads + 2,
+                "{threads} threads ran morsel {last}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_panicking_morsel_is_an_error_not_a_hang() {
+        let scan = scan(20);
+        let e = for_each_morsel(
+            &scan,
+            2,
+            &Cancel::default(),
+            |i| {
+                if i == 5 {
+                    panic!("morsel five");
+                }
+                Ok(i)
+            },
+            |_| Ok(true),
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("morsel five"), "{e}");
+    }
+
+    #[test]
+    fn cancelling_stops_the_workers() {
+        let scan = scan(1000);
+        let cancel = Cancel::default();
+        let started = AtomicBool::new(false);
+        let e = for_each_morsel(
+            &scan,
+            2,
+            &cancel,
+            |i| {
+                cancel.check()?;
+                if i == 3 {
+                    started.store(true, Ordering::Relaxed);
+                    cancel.cancel();
+                }
+                Ok(i)
+            },
+            |_| Ok(true),
+        )
+        .unwrap_err();
+        assert!(matches!(e, Error::Cancelled), "{e}");
+        assert!(started.load(Ordering::Relaxed));
+    }
 }
