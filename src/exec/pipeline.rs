@@ -591,55 +591,49 @@ mod tests {
         std::thread::sleep(Duration::from_micros([300, 0, 50, 0, 700, 10][i % 6]));
     }
 
+    /// Runs `work` over `n` morsels on `threads` threads, consuming while `more` says so: the
+    /// morsels consumed, in order, and the outcome.
+    fn consumed(
+        n: usize,
+        threads: usize,
+        work: impl Fn(usize) -> Result<usize> + Sync,
+        more: impl Fn(usize) -> bool,
+    ) -> (Vec<usize>, Result<()>) {
+        let mut seen = vec![];
+        let outcome = for_each_morsel(&scan(n), threads, &Cancel::default(), work, |i| {
+            seen.push(i);
+            Ok(more(i))
+        });
+        (seen, outcome)
+    }
+
     #[test]
     fn results_are_consumed_in_morsel_order() {
-        let scan = scan(40);
         for threads in [1, 2, 3, 7] {
-            let mut seen = vec![];
-            for_each_morsel(
-                &scan,
-                threads,
-                &Cancel::default(),
-                |i| {
-                    uneven(i);
-                    Ok(i)
-                },
-                |i| {
-                    seen.push(i);
-                    Ok(true)
-                },
-            )
-            .unwrap();
+            let work = |i| {
+                uneven(i);
+                Ok(i)
+            };
+            let (seen, outcome) = consumed(40, threads, work, |_| true);
+            outcome.unwrap();
             assert_eq!(seen, (0..40).collect::<Vec<_>>(), "{threads} threads");
         }
     }
 
     #[test]
     fn the_first_error_in_morsel_order_is_returned() {
-        let scan = scan(40);
+        // Morsel 30 fails at once; morsel 9 fails after the others have run.
+        let work = |i| match i {
+            9 => {
+                std::thread::sleep(Duration::from_millis(20));
+                Err(Error::internal("morsel 9"))
+            }
+            30 => Err(Error::internal("morsel 30")),
+            _ => Ok(i),
+        };
         for threads in [1, 2, 7] {
-            let mut seen = vec![];
-            let e = for_each_morsel(
-                &scan,
-                threads,
-                &Cancel::default(),
-                |i| {
-                    // Morsel 30 fails at once; morsel 9 fails after the others have run.
-                    match i {
-                        9 => {
-                            std::thread::sleep(Duration::from_millis(20));
-                            Err(Error::internal("morsel 9"))
-                        }
-                        30 => Err(Error::internal("morsel 30")),
-                        _ => Ok(i),
-                    }
-                },
-                |i| {
-                    seen.push(i);
-                    Ok(true)
-                },
-            )
-            .unwrap_err();
+            let (seen, outcome) = consumed(40, threads, work, |_| true);
+            let e = outcome.unwrap_err();
             assert!(e.to_string().contains("morsel 9"), "{threads} threads: {e}");
             assert_eq!(seen, (0..9).collect::<Vec<_>>(), "{threads} threads");
         }
@@ -647,30 +641,19 @@ mod tests {
 
     #[test]
     fn stopping_early_leaves_later_morsels_unread() {
-        let scan = scan(200);
         for threads in [2, 7] {
-            let worked = Mutex::new(vec![]);
-            let mut seen = vec![];
-            for_each_morsel(
-                &scan,
-                threads,
-                &Cancel::default(),
-                |i| {
-                    uneven(i);
-                    worked.lock().unwrap().push(i);
-                    Ok(i)
-                },
-                |i| {
-                    seen.push(i);
-                    Ok(i < 2)
-                },
-            )
-            .unwrap();
+            let last = AtomicUsize::new(0);
+            let work = |i| {
+                uneven(i);
+                last.fetch_max(i, Ordering::Relaxed);
+                Ok(i)
+            };
+            let (seen, outcome) = consumed(200, threads, work, |i| i < 2);
+            outcome.unwrap();
             assert_eq!(seen, vec![0, 1, 2]);
             // When it stops, two morsels have been consumed: workers may have run ahead of the
             // third by one morsel per thread plus one per morsel consumed, no further.
-            let worked = worked.into_inner().unwrap();
-            let last = worked.iter().max().copied().unwrap();
+            let last = last.into_inner();
             assert!(
                 last < 2 + threads + 2,
                 "{threads} threads ran morsel {last}"
