@@ -532,6 +532,12 @@ fn bench_prints_one_json_object_per_query_and_engine() {
         // Checked against tests/reference/sf0.01.
         assert_eq!(r["result_ok"], true, "{r}");
         assert!(r["exec_ms_min"].as_f64() <= r["exec_ms"].as_f64(), "{r}");
+        // Each engine's figures are its own: only the JIT compiles.
+        let compile_ms = r["compile_ms"].as_f64().unwrap();
+        match r["engine"].as_str() {
+            Some("jit") => assert!(compile_ms > 0.0, "{r}"),
+            _ => assert_eq!(compile_ms, 0.0, "{r}"),
+        }
     }
 }
 

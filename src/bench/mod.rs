@@ -3,7 +3,8 @@
 //! ```text
 //! data dir ─(missing: gen-tpch)─▶ sf<N>/lineitem.parquet ─┬─duckdb engine: duckdb::run─▶ times, answers
 //!                                                         └─load once─▶ in-memory batches
-//!   for each query × qjit engine: cold compile (empty kernel cache) ─▶ warm-up ─▶ K timed runs
+//!   for each query: each qjit engine's cold compile (empty kernel cache) ─▶ each one's warm-up
+//!                   ─▶ K rounds of one timed run per engine (interleaved)
 //!   every answer ─check─▶ the reference answers, or the first engine's
 //! ```
 //!
@@ -12,7 +13,8 @@
 //! threads and the kernels already compiled and cached: filtering, projecting or aggregating,
 //! sorting, and building the result batches. It excludes parsing and binding the SQL and
 //! compiling (reported apart, as a cold compile: the kernel cache is emptied before each query).
-//! One untimed run warms up first; before the first query, one untimed compile loads LLVM.
+//! One untimed run warms up first; before the first query, one untimed compile loads LLVM. The
+//! engines' timed runs alternate, so a slow moment of a shared machine slows them all alike.
 //!
 //! DuckDB ([`Engine::Duckdb`], module [`duckdb`]) runs in a Python process, before the qjit
 //! engines (so the two never compete for cores), over an in-memory table loaded from the same
@@ -244,19 +246,34 @@ pub fn run(options: &BenchOptions) -> Result<Vec<Measurement>> {
             (Some(source), Some(bw)) => Some(column_bytes(source, &sql)? as f64 / bw * 1e3),
             _ => None,
         };
-        let mut baseline: Option<Answer> = None;
-        for &engine in &options.engines {
-            let (timed, answer) = match (engine.qjit(), &source, &duckdb) {
-                (Some(kind), Some(source), _) => measure(source, &sql, kind, threads, options)
-                    .map_err(|e| match e {
+        let qjit_engines: Vec<Engine> = options
+            .engines
+            .iter()
+            .copied()
+            .filter(|e| e.qjit().is_some())
+            .collect();
+        let mut qjit_runs =
+            match &source {
+                Some(source) => measure(source, &sql, &qjit_engines, threads, options).map_err(
+                    |(engine, e)| match e {
                         // `--engines jit` in a build without the JIT, say.
                         Error::Usage(m) => {
                             Error::Usage(format!("{name} on {}: {m}", engine.name()))
                         }
                         e @ (Error::Cancelled | Error::MemoryLimit { .. }) => e,
                         e => Error::internal(format!("{name} on {}: {e}", engine.name())),
-                    })?,
-                (None, _, Some(run)) => {
+                    },
+                )?,
+                None => vec![],
+            }
+            .into_iter();
+        let mut baseline: Option<Answer> = None;
+        for &engine in &options.engines {
+            let (timed, answer) = match (engine.qjit(), &duckdb) {
+                (Some(_), _) => qjit_runs
+                    .next()
+                    .ok_or_else(|| Error::internal("an engine without its data"))?,
+                (None, Some(run)) => {
                     let version = duckdb_version.as_deref().unwrap_or("?");
                     from_duckdb(run, &name, version)?
                 }
@@ -296,66 +313,91 @@ struct Timed {
     how: String,
 }
 
-/// One query on a qjit engine: a cold compile, a warm-up run, then the timed runs.
+/// One query on the qjit `engines`, in their order: for each a cold compile (an empty kernel
+/// cache), then for each a warm-up run, then `options.iterations` rounds that run each engine
+/// once. Interleaving the timed runs puts every engine through the same moments of a noisy
+/// machine, so their ratio holds even when the times drift. An error comes with its engine.
 fn measure(
     source: &Source,
     sql: &str,
-    engine: EngineKind,
+    engines: &[Engine],
     threads: usize,
     options: &BenchOptions,
-) -> Result<(Timed, Answer)> {
-    let query_options = QueryOptions {
-        engine,
-        threads: Some(threads),
-        cancel: options.cancel.clone(),
-        memory_limit: options.memory_limit,
-        ..QueryOptions::default()
+) -> std::result::Result<Vec<(Timed, Answer)>, (Engine, Error)> {
+    let Some(&first) = engines.first() else {
+        return Ok(vec![]);
     };
-    let plan = exec::plan(source, sql)?;
-    crate::jit::clear_cache();
-    let start = Instant::now();
-    let compiled = exec::compile(&plan, &query_options)?;
-    let compile_ms = if compiled.filter_kernel.is_some()
-        || compiled.aggregate_kernel.is_some()
-        || compiled.project_kernel.is_some()
-    {
-        start.elapsed().as_secs_f64() * 1e3
-    } else {
-        0.0
-    };
-    // The warm-up run; it and the timed runs find the kernels just compiled in the cache.
-    let mut result = exec::run(source, sql, &query_options)?;
-    if result.timing.kernel_cache_hit == Some(false) {
-        return Err(Error::internal(
-            "the kernel compiled for timing was not reused",
-        ));
+    let plan = exec::plan(source, sql).map_err(|e| (first, e))?;
+    let mut runs = vec![];
+    for &engine in engines {
+        let query_options = QueryOptions {
+            engine: engine.qjit().unwrap_or(EngineKind::Auto),
+            threads: Some(threads),
+            cancel: options.cancel.clone(),
+            memory_limit: options.memory_limit,
+            ..QueryOptions::default()
+        };
+        crate::jit::clear_cache();
+        let start = Instant::now();
+        let compiled = exec::compile(&plan, &query_options).map_err(|e| (engine, e))?;
+        let compile_ms = if compiled.filter_kernel.is_some()
+            || compiled.aggregate_kernel.is_some()
+            || compiled.project_kernel.is_some()
+        {
+            start.elapsed().as_secs_f64() * 1e3
+        } else {
+            0.0
+        };
+        runs.push((engine, query_options, compile_ms, compiled.summary()));
     }
-    let mut exec_ms = vec![];
+    // The warm-up runs compile again what a later engine's cold compile evicted; the timed
+    // runs then find every kernel in the cache.
+    let mut results = vec![];
+    for (engine, query_options, ..) in &runs {
+        results.push(exec::run(source, sql, query_options).map_err(|e| (*engine, e))?);
+    }
+    let mut exec_ms = vec![vec![]; runs.len()];
     for _ in 0..options.iterations {
-        result = exec::run(source, sql, &query_options)?;
-        exec_ms.push(result.timing.execute.as_secs_f64() * 1e3);
+        for (i, (engine, query_options, ..)) in runs.iter().enumerate() {
+            let result = exec::run(source, sql, query_options).map_err(|e| (*engine, e))?;
+            if result.timing.kernel_cache_hit == Some(false) {
+                let e = Error::internal("a timed run compiled its kernels again");
+                return Err((*engine, e));
+            }
+            exec_ms[i].push(result.timing.execute.as_secs_f64() * 1e3);
+            results[i] = result;
+        }
     }
-    exec_ms.sort_by(f64::total_cmp);
     let rows_in: usize = source
-        .scan(&plan.projection)?
-        .map(|b| b.map(|b| b.num_rows()))
-        .sum::<Result<usize>>()?;
+        .scan(&plan.projection)
+        .and_then(|batches| batches.map(|b| b.map(|b| b.num_rows())).sum())
+        .map_err(|e| (first, e))?;
     let schema = plan.output_schema();
-    let answer = Answer {
-        csv: format::render(&schema, &result.batches, OutputFormat::Csv)?,
-        floats: schema
-            .fields()
-            .iter()
-            .map(|f| matches!(f.data_type(), DataType::Float32 | DataType::Float64))
-            .collect(),
-    };
-    let timed = Timed {
-        rows_in,
-        compile_ms,
-        exec_ms,
-        how: compiled.summary(),
-    };
-    Ok((timed, answer))
+    let floats: Vec<bool> = schema
+        .fields()
+        .iter()
+        .map(|f| matches!(f.data_type(), DataType::Float32 | DataType::Float64))
+        .collect();
+    let mut out = vec![];
+    for (((engine, _, compile_ms, how), result), mut exec_ms) in
+        runs.into_iter().zip(results).zip(exec_ms)
+    {
+        exec_ms.sort_by(f64::total_cmp);
+        let csv =
+            format::render(&schema, &result.batches, OutputFormat::Csv).map_err(|e| (engine, e))?;
+        let answer = Answer {
+            csv,
+            floats: floats.clone(),
+        };
+        let timed = Timed {
+            rows_in,
+            compile_ms,
+            exec_ms,
+            how,
+        };
+        out.push((timed, answer));
+    }
+    Ok(out)
 }
 
 /// The bytes of the in-memory columns `sql` reads.
