@@ -246,11 +246,10 @@ pub fn run(options: &BenchOptions) -> Result<Vec<Measurement>> {
             (Some(source), Some(bw)) => Some(column_bytes(source, &sql)? as f64 / bw * 1e3),
             _ => None,
         };
-        let qjit_engines: Vec<Engine> = options
+        let qjit_engines: Vec<(Engine, EngineKind)> = options
             .engines
             .iter()
-            .copied()
-            .filter(|e| e.qjit().is_some())
+            .filter_map(|&e| Some((e, e.qjit()?)))
             .collect();
         let mut qjit_runs =
             match &source {
@@ -320,18 +319,18 @@ struct Timed {
 fn measure(
     source: &Source,
     sql: &str,
-    engines: &[Engine],
+    engines: &[(Engine, EngineKind)],
     threads: usize,
     options: &BenchOptions,
 ) -> std::result::Result<Vec<(Timed, Answer)>, (Engine, Error)> {
-    let Some(&first) = engines.first() else {
+    let Some(&(first, _)) = engines.first() else {
         return Ok(vec![]);
     };
     let plan = exec::plan(source, sql).map_err(|e| (first, e))?;
     let mut runs = vec![];
-    for &engine in engines {
+    for &(engine, kind) in engines {
         let query_options = QueryOptions {
-            engine: engine.qjit().unwrap_or(EngineKind::Auto),
+            engine: kind,
             threads: Some(threads),
             cancel: options.cancel.clone(),
             memory_limit: options.memory_limit,
@@ -340,13 +339,9 @@ fn measure(
         crate::jit::clear_cache();
         let start = Instant::now();
         let compiled = exec::compile(&plan, &query_options).map_err(|e| (engine, e))?;
-        let compile_ms = if compiled.filter_kernel.is_some()
-            || compiled.aggregate_kernel.is_some()
-            || compiled.project_kernel.is_some()
-        {
-            start.elapsed().as_secs_f64() * 1e3
-        } else {
-            0.0
+        let compile_ms = match compiled.any_kernel() {
+            true => start.elapsed().as_secs_f64() * 1e3,
+            false => 0.0,
         };
         runs.push((engine, query_options, compile_ms, compiled.summary()));
     }

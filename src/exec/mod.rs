@@ -224,7 +224,8 @@ impl Compiled {
         self.filter_kernel.as_ref().map(|k| k.timing())
     }
 
-    fn any_kernel(&self) -> bool {
+    /// Whether any part compiled to a kernel.
+    pub fn any_kernel(&self) -> bool {
         self.filter_kernel.is_some()
             || self.aggregate_kernel.is_some()
             || self.project_kernel.is_some()

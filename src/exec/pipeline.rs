@@ -246,7 +246,7 @@ fn for_each_morsel<T: Send>(
     }
     let pool = thread_pool(threads)?;
     let dispatch = Dispatch {
-        morsels,
+        threads,
         next: AtomicUsize::new(0),
         end: AtomicUsize::new(morsels),
         progress: Mutex::new(Progress {
@@ -254,7 +254,6 @@ fn for_each_morsel<T: Send>(
             stop: false,
         }),
         changed: Condvar::new(),
-        ahead: |consumed: usize| (threads + consumed).min(AHEAD * threads),
     };
     let (results, received) = mpsc::channel::<(usize, Result<T>)>();
     pool.in_place_scope(|scope| {
@@ -306,18 +305,16 @@ fn for_each_morsel<T: Send>(
 const AHEAD: usize = 4;
 
 /// The morsels of [`for_each_morsel`]: which to take next, and how far the consumer is.
-struct Dispatch<A> {
-    morsels: usize,
+struct Dispatch {
+    /// The workers.
+    threads: usize,
     /// The next morsel to take.
     next: AtomicUsize,
-    /// No morsel at or past this one is taken (lowered past a failed morsel).
+    /// No morsel at or past this one is taken: the number of morsels, lowered past a failed one.
     end: AtomicUsize,
     progress: Mutex<Progress>,
     /// Signalled when `progress` changes.
     changed: Condvar,
-    /// How many morsels the workers may run ahead of the first one not yet consumed, given how
-    /// many have been consumed.
-    ahead: A,
 }
 
 struct Progress {
@@ -327,16 +324,22 @@ struct Progress {
     stop: bool,
 }
 
-impl<A: Fn(usize) -> usize> Dispatch<A> {
+impl Dispatch {
+    /// How many morsels the workers may run ahead of the first one not yet consumed, once
+    /// `consumed` have been: one per thread at first, growing to [`AHEAD`] per thread.
+    fn ahead(&self, consumed: usize) -> usize {
+        (self.threads + consumed).min(AHEAD * self.threads)
+    }
+
     /// The next morsel for a worker, once the consumer is close enough to it; `None` when there
     /// are no more or the consumer has stopped.
     fn claim(&self) -> Option<usize> {
         let i = self.next.fetch_add(1, Ordering::Relaxed);
-        if i >= self.morsels.min(self.end.load(Ordering::Relaxed)) {
+        if i >= self.end.load(Ordering::Relaxed) {
             return None;
         }
         let mut progress = self.progress.lock().ok()?;
-        while !progress.stop && i >= progress.consumed + (self.ahead)(progress.consumed) {
+        while !progress.stop && i >= progress.consumed + self.ahead(progress.consumed) {
             progress = self.changed.wait(progress).ok()?;
         }
         (!progress.stop).then_some(i)
