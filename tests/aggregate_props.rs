@@ -449,6 +449,10 @@ const ARGS: &[(&str, ArgKind)] = &[
     ("LOWER(dl)", ArgKind::Ordered),
     ("ls || UPPER(vs)", ArgKind::Ordered),
     ("CAST(i AS VARCHAR)", ArgKind::Ordered),
+    ("-(d * k)", ArgKind::Number),
+    ("d * d * d", ArgKind::Number),
+    ("CAST(i AS DECIMAL(12,2)) - d", ArgKind::Number),
+    ("CAST(d AS DECIMAL(9,3))", ArgKind::Number),
 ];
 
 const PREDICATES: &[&str] = &[
@@ -1159,6 +1163,103 @@ fn division_by_zero_in_an_argument_only_for_rows_the_where_keeps() {
     ] {
         let out = agree_compiled(&source, sql);
         assert!(error(&out).contains("division by zero"), "{sql}: {out:?}");
+    }
+}
+
+/// The kernel evaluates decimal arguments in `i64` first and runs the general `i128` code only
+/// for rows where that is not exact: values at and past the `i64` range, products and rescales
+/// that overflow it, results past a precision of at most 18 digits, and NULLs over garbage
+/// values. Whatever path a row takes, values and errors are the interpreter's.
+#[test]
+fn decimal_arguments_on_both_sides_of_the_i64_range() {
+    let big = i64::MAX as i128;
+    let a = Decimal128Array::from(vec![
+        Some(1234),
+        Some(-5),
+        Some(big),
+        Some(-big - 1),
+        Some(big + 1),
+        Some(-big - 2),
+        Some(10i128.pow(20)),
+        Some(0),
+        Some(99),
+        Some(7),
+    ]);
+    // A NULL over a value that fits nothing narrow.
+    let nulls = arrow::buffer::NullBuffer::from(vec![
+        true, true, true, true, true, true, true, false, true, true,
+    ]);
+    let a = Decimal128Array::new(
+        a.values()
+            .iter()
+            .enumerate()
+            .map(|(i, v)| if i == 7 { 10i128.pow(30) } else { *v })
+            .collect(),
+        Some(nulls),
+    )
+    .with_precision_and_scale(38, 2)
+    .unwrap();
+    let b = Decimal128Array::from(vec![
+        Some(250),
+        Some(-100),
+        Some(3),
+        Some(1),
+        None,
+        Some(-1),
+        Some(2),
+        Some(12345),
+        Some(999_999),
+        Some(-999_999),
+    ])
+    .with_precision_and_scale(10, 2)
+    .unwrap();
+    let n = Int64Array::from(vec![
+        Some(1),
+        Some(i64::MAX),
+        Some(i64::MIN),
+        None,
+        Some(-3),
+        Some(0),
+        Some(5),
+        Some(6),
+        Some(i64::MAX / 100),
+        Some(-7),
+    ]);
+    let w = UInt16Array::from(vec![1, 2, 3, 65535, 0, 9, 8, 7, 6, 5]);
+    let k = Int32Array::from(vec![1, 2, 1, 2, 1, 2, 1, 2, 3, 3]);
+    let source = table_of(
+        vec![
+            ("a", Arc::new(a) as ArrayRef),
+            ("b", Arc::new(b)),
+            ("n", Arc::new(n)),
+            ("w", Arc::new(w)),
+            ("k", Arc::new(k)),
+        ],
+        &[3, 7],
+    );
+    let exact = [
+        "SELECT SUM(a * b), SUM(a + b), SUM(-a), COUNT(a - b) FROM t",
+        "SELECT k, SUM(a * b), SUM(a + b), SUM(-a), COUNT(a - b) FROM t GROUP BY k",
+        "SELECT k, SUM(a * b * b), AVG(b * b - a) FROM t WHERE k < 3 GROUP BY k",
+        "SELECT SUM(CAST(n AS DECIMAL(38,2))), SUM(CAST(n AS DECIMAL(30,0)) * b) FROM t",
+        "SELECT k, SUM(CAST(w AS DECIMAL(10,1)) * b), SUM(b * (1 - b)) FROM t GROUP BY k",
+        "SELECT SUM(a * b), SUM(a) FROM t WHERE k = 3",
+    ];
+    for sql in exact {
+        let out = agree_compiled(&source, sql);
+        assert!(!rows(&out).is_empty(), "{sql}");
+    }
+    // An error of a row in the i64 range (a result past a precision of at most 18 digits), on
+    // a row whose other operand is NULL, and two failing arguments on one row: the same error.
+    for sql in [
+        "SELECT SUM(CAST(b AS DECIMAL(4,2))) FROM t",
+        "SELECT k, SUM(CAST(b AS DECIMAL(4,2)) + CAST(n AS DECIMAL(20,2))) FROM t GROUP BY k",
+        "SELECT SUM(CAST(b AS DECIMAL(4,2))), SUM(a * a) FROM t",
+        "SELECT SUM(a * a), SUM(CAST(b AS DECIMAL(4,2))) FROM t",
+        "SELECT SUM(CAST(a AS DECIMAL(20,2))) FROM t",
+    ] {
+        let out = agree_compiled(&source, sql);
+        error(&out);
     }
 }
 

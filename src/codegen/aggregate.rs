@@ -34,6 +34,10 @@
 //!   batch's partial sum to the total at once): the state is as before the batch, and the kernel
 //!   reports `(STATUS_FALLBACK, 0)`.
 //!
+//! Decimal arguments (Q1's `price * (1 - discount) * (1 + tax)`) are computed in `i64` first, all
+//! their checks folded into one flag, and with the general `i128` code only where a row needs it
+//! (`lower::narrow`, [`lower_args_speculatively`]).
+//!
 //! Strings the update row function builds (`UPPER`, `||`, casts to `VARCHAR`) go to the row's
 //! own part of a scratch area that lasts for the batch ([`super::AggArgs::scratch`]): a new
 //! group's key or a `MIN`/`MAX` string may point there until the executor copies it. A kernel
@@ -51,7 +55,7 @@ use super::kernel::{
     column_args, column_slots, enum_attr, filter_row, param, row_function, selection_word,
     slot_map, target_attributes, verify_functions,
 };
-use super::lower::{Lowered, Lowerer, TableParams};
+use super::lower::{has_narrow_form, Lowered, Lowerer, NarrowLowered, TableParams};
 use super::{
     not_compiled, AccKind, AggregateLayout, CodegenError, ColumnSlot, ErrorSite, KeyKind,
     KeyLayout, ScratchNeed, SlotKind, StateSlot, VectorType, STATUS_FALLBACK, STATUS_SUM_OVERFLOW,
@@ -325,10 +329,14 @@ pub fn compile_aggregate<'ctx>(
             })
             .collect::<Result<_, _>>()?;
         let mut arg_values: Vec<Option<Lowered>> = (0..args.len()).map(|_| None).collect();
-        for &i in &order {
-            arg_values[i] = Some(lowerer.lower(args[i])?);
-        }
         let mut err = i32t.const_zero();
+        if speculates(&args) {
+            err = lower_args_speculatively(ctx, &b, &mut lowerer, &args, &order, &mut arg_values)?;
+        } else {
+            for &i in &order {
+                arg_values[i] = Some(lowerer.lower(args[i])?);
+            }
+        }
         for l in key_values
             .iter()
             .flatten()
@@ -440,6 +448,86 @@ pub fn compile_aggregate<'ctx>(
         layout,
         scratch,
     })
+}
+
+/// Whether the update row function evaluates its arguments' narrow forms first: every
+/// argument is a column, a literal or has a narrow form, and at least one is arithmetic.
+fn speculates(args: &[&Expr]) -> bool {
+    let leaf = |e: &Expr| matches!(e, Expr::Column(_) | Expr::Literal(_));
+    args.iter().all(|a| leaf(a) || has_narrow_form(a))
+        && args.iter().any(|a| !leaf(a) && has_narrow_form(a))
+}
+
+/// Lowers the arguments (each a column, a literal or with a narrow form, see [`speculates`]) as
+/// `narrow forms first, the general code only where one is not ok`:
+///
+/// ```text
+/// columns and literals; narrow forms of the others → ok
+/// br ok, join, general
+/// general: the general code of the others (their error codes)   ; what real data never needs
+/// join:    φ(sext narrow value, general value), φ(narrow, general validity), φ(0, error code)
+/// ```
+///
+/// Fills `values` (in the order `order`, so that error ranks are those of the plain lowering)
+/// and returns the arguments' combined error code.
+fn lower_args_speculatively<'ctx>(
+    ctx: &'ctx Context,
+    b: &inkwell::builder::Builder<'ctx>,
+    lowerer: &mut Lowerer<'_, 'ctx>,
+    args: &[&Expr],
+    order: &[usize],
+    values: &mut [Option<Lowered<'ctx>>],
+) -> Result<IntValue<'ctx>, CodegenError> {
+    let i32t = ctx.i32_type();
+    let i128t = ctx.i128_type();
+    let lost = || Error::internal("the builder lost its block");
+    let mut narrow: Vec<(usize, NarrowLowered<'ctx>, IntValue<'ctx>)> = vec![];
+    let mut all_ok = ctx.bool_type().const_int(1, false);
+    for &i in order {
+        if matches!(args[i], Expr::Column(_) | Expr::Literal(_)) {
+            // No error and no rank: the same in both paths.
+            values[i] = Some(lowerer.lower(args[i])?);
+        } else {
+            let n = lowerer.lower_narrow(args[i])?;
+            all_ok = b.build_and(all_ok, n.ok, "narrow_ok")?;
+            let wide = b.build_int_s_extend(n.value, i128t, "narrow_value")?;
+            narrow.push((i, n, wide));
+        }
+    }
+    let fast_end = b.get_insert_block().ok_or_else(lost)?;
+    let function = fast_end.get_parent().ok_or_else(lost)?;
+    let general_bb = ctx.append_basic_block(function, "args_general");
+    let join_bb = ctx.append_basic_block(function, "args_join");
+    b.build_conditional_branch(all_ok, join_bb, general_bb)?;
+
+    b.position_at_end(general_bb);
+    let memo = lowerer.begin_branch();
+    let mut general = vec![];
+    let mut err = i32t.const_zero();
+    for &(i, _, _) in &narrow {
+        let l = lowerer.lower(args[i])?;
+        err = lowerer.first_of(err, l.err)?;
+        general.push(l);
+    }
+    lowerer.end_branch(memo);
+    let general_end = b.get_insert_block().ok_or_else(lost)?;
+    b.build_unconditional_branch(join_bb)?;
+
+    b.position_at_end(join_bb);
+    for ((i, n, wide), g) in narrow.iter().zip(&general) {
+        let value = b.build_phi(i128t, "arg")?;
+        value.add_incoming(&[(wide, fast_end), (&g.value, general_end)]);
+        let valid = b.build_phi(ctx.bool_type(), "arg_valid")?;
+        valid.add_incoming(&[(&n.valid, fast_end), (&g.valid, general_end)]);
+        values[*i] = Some(Lowered {
+            value: value.as_basic_value(),
+            valid: valid.as_basic_value().into_int_value(),
+            err: i32t.const_zero(),
+        });
+    }
+    let phi = b.build_phi(i32t, "args_err")?;
+    phi.add_incoming(&[(&i32t.const_zero(), fast_end), (&err, general_end)]);
+    Ok(phi.as_basic_value().into_int_value())
 }
 
 fn vector_type<'ctx>(ctx: &'ctx Context, v: VectorType) -> BasicTypeEnum<'ctx> {

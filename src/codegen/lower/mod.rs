@@ -31,12 +31,14 @@ mod cast;
 mod float_cast;
 mod group;
 mod in_list;
+mod narrow;
 mod output;
 mod runtime;
 mod strings;
 mod text;
 
 pub(super) use group::{TableParams, RECENT_KEYS};
+pub(super) use narrow::{has_narrow_form, NarrowLowered};
 
 use std::collections::HashMap;
 
@@ -104,6 +106,8 @@ pub(super) struct Lowerer<'a, 'ctx> {
     /// Nodes lowered so far in straight-line code, by their printed form: a subexpression that
     /// occurs twice (Q1's `price * (1 - discount)` in two aggregates) is computed once.
     memo: HashMap<String, Lowered<'ctx>>,
+    /// The same for narrow forms ([`Lowerer::lower_narrow`]).
+    narrow_memo: HashMap<String, NarrowLowered<'ctx>>,
 }
 
 /// A filter row's scratch area: a bump allocator that starts empty on every row.
@@ -143,6 +147,7 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
             falls_back: false,
             scratch_need: ScratchNeed::default(),
             memo: HashMap::new(),
+            narrow_memo: HashMap::new(),
         })
     }
 
