@@ -48,7 +48,7 @@ use std::collections::HashMap;
 use inkwell::context::Context;
 use inkwell::module::Module;
 use inkwell::types::{BasicMetadataTypeEnum, BasicTypeEnum};
-use inkwell::values::{BasicMetadataValueEnum, IntValue, PointerValue};
+use inkwell::values::{BasicMetadataValueEnum, BasicValue, IntValue, PointerValue};
 use inkwell::{AddressSpace, IntPredicate};
 
 use super::kernel::{
@@ -397,9 +397,14 @@ pub fn compile_aggregate<'ctx>(
                         "flag_ptr",
                     )?
                 };
-                let flag = b.build_load(i8t, fp, "flag")?.into_int_value();
-                let o8 = b.build_int_z_extend(overflow, i8t, "o8")?;
-                b.build_store(fp, b.build_or(flag, o8, "flag2")?)?;
+                // Set only where the sum overflowed: the row loop does not carry the flags.
+                let set_bb = ctx.append_basic_block(update_fn, "sum_overflowed");
+                let next_bb = ctx.append_basic_block(update_fn, "sum_added");
+                b.build_conditional_branch(overflow, set_bb, next_bb)?;
+                b.position_at_end(set_bb);
+                volatile(b.build_store(fp, i8t.const_int(1, false))?)?;
+                b.build_unconditional_branch(next_bb)?;
+                b.position_at_end(next_bb);
             }
         }
         b.build_return(Some(&i32t.const_zero()))?;
@@ -530,6 +535,16 @@ fn lower_args_speculatively<'ctx>(
     Ok(phi.as_basic_value().into_int_value())
 }
 
+/// Makes an access to the overflow flags volatile. The flags are set in a block that only rows
+/// whose sum overflowed enter; volatile accesses keep LLVM from promoting them to values that
+/// the row loop would carry (and spill) on every row.
+fn volatile(access: inkwell::values::InstructionValue<'_>) -> Result<(), CodegenError> {
+    access
+        .set_volatile(true)
+        .map_err(|e| Error::internal(format!("a volatile flag access: {e}")).into())
+        .map(|_| ())
+}
+
 fn vector_type<'ctx>(ctx: &'ctx Context, v: VectorType) -> BasicTypeEnum<'ctx> {
     match v {
         VectorType::I64 => ctx.i64_type().into(),
@@ -649,13 +664,17 @@ fn build_entry<'ctx>(
     let i8t = ctx.i8_type();
     let flags_t = i8t.array_type(layout.slots.len().max(1) as u32);
     let flags = b.build_alloca(flags_t, "overflow_flags")?;
-    b.build_store(flags, flags_t.const_zero())?;
+    volatile(b.build_store(flags, flags_t.const_zero())?)?;
     let flag = |n: usize| -> Result<IntValue<'ctx>, CodegenError> {
         // SAFETY (of the generated code): one flag per slot.
         let p = unsafe {
             b.build_in_bounds_gep(i8t, flags, &[i64t.const_int(n as u64, false)], "flag_ptr")?
         };
-        Ok(b.build_load(i8t, p, "flag")?.into_int_value())
+        let f = b.build_load(i8t, p, "flag")?;
+        if let Some(load) = f.as_instruction_value() {
+            volatile(load)?;
+        }
+        Ok(f.into_int_value())
     };
     let vector_args: &[PointerValue] = if keyed { &globals } else { &locals };
 
