@@ -31,13 +31,9 @@ const HASH_K: u64 = 0x517c_c1b7_2722_0a95;
 /// a low-cardinality `GROUP BY` (Q1 has 4), so that such keys skip the hash table.
 pub(in crate::codegen) const RECENT_KEYS: u64 = 64;
 
-/// Odd multipliers for the recent-key cache's hash.
-const RECENT_MULTIPLIERS: [u64; 4] = [
-    0x9e37_79b9_7f4a_7c15,
-    0xc2b2_ae3d_27d4_eb4f,
-    0x1656_67b1_9e37_79f9,
-    0xd6e8_feb8_6659_fd93,
-];
+/// The rotation between two words folded into the recent-key cache's hash: odd, so that no
+/// two of the first 64 words line up.
+const RECENT_ROTATION: u64 = 23;
 
 /// The hash table of the kernel, as the update function sees it.
 pub(in crate::codegen) struct TableParams<'ctx> {
@@ -212,13 +208,13 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
             .into_iter()
             .flatten()
             .collect();
-        // The entry of a small direct-mapped cache of recent keys (per batch): a multiply per
-        // word, the top bits pick one of RECENT_KEYS entries of `stride + 1` words.
-        let mut x = b.build_int_mul(nulls, i64t.const_int(HASH_K, false), "recent_h")?;
-        for (n, w) in flat.iter().enumerate() {
-            let k = RECENT_MULTIPLIERS[n % RECENT_MULTIPLIERS.len()];
-            let m = b.build_int_mul(*w, i64t.const_int(k, false), "recent_m")?;
-            x = b.build_xor(x, m, "recent_x")?;
+        // The entry of a small direct-mapped cache of recent keys (per batch): the words folded
+        // with rotations (distinct keys seldom fold alike; a collision only costs a probe of the
+        // table), one multiply, and the top bits pick one of RECENT_KEYS entries of
+        // `stride + 1` words.
+        let mut x = nulls;
+        for w in &flat {
+            x = b.build_xor(self.rotate_left(x, RECENT_ROTATION)?, *w, "recent_x")?;
         }
         let x = b.build_xor(
             x,
@@ -488,9 +484,9 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
             .ok_or_else(|| Error::internal(format!("column {} has no slot", c.index)))?;
         let p = &self.cols[slot];
         let idx = b.build_int_add(p.offset, self.row, "view_idx")?;
-        let at = b.build_int_mul(idx, i64t.const_int(16, false), "view_at")?;
-        // SAFETY (of the generated code): every row has a 16-byte view.
-        let view = unsafe { b.build_in_bounds_gep(i8t, p.values, &[at], "key_view")? };
+        // SAFETY (of the generated code): every row has a 16-byte view. Indexed as `i128`s so
+        // that LLVM moves `values + offset` out of the row loop.
+        let view = unsafe { b.build_in_bounds_gep(ctx.i128_type(), p.values, &[idx], "key_view")? };
         // SAFETY (of the generated code): bytes 8..16 of the view.
         let view_hi = unsafe {
             b.build_in_bounds_gep(i8t, view, &[i64t.const_int(8, false)], "key_view_hi")?
@@ -813,13 +809,19 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
     fn mix(&self, h: IntValue<'ctx>, w: IntValue<'ctx>) -> R<IntValue<'ctx>> {
         let b = self.b;
         let i64t = self.ctx.i64_type();
-        let rot = b.build_or(
-            b.build_left_shift(h, i64t.const_int(5, false), "rotl_hi")?,
-            b.build_right_shift(h, i64t.const_int(59, false), false, "rotl_lo")?,
-            "rotl",
-        )?;
-        let x = b.build_xor(rot, w, "mix_xor")?;
+        let x = b.build_xor(self.rotate_left(h, 5)?, w, "mix_xor")?;
         Ok(b.build_int_mul(x, i64t.const_int(HASH_K, false), "mix")?)
+    }
+
+    /// `x` rotated left by `k` (0 < `k` < 64) bits, an `i64`.
+    fn rotate_left(&self, x: IntValue<'ctx>, k: u64) -> R<IntValue<'ctx>> {
+        let b = self.b;
+        let i64t = self.ctx.i64_type();
+        Ok(b.build_or(
+            b.build_left_shift(x, i64t.const_int(k, false), "rotl_hi")?,
+            b.build_right_shift(x, i64t.const_int(64 - k, false), false, "rotl_lo")?,
+            "rotl",
+        )?)
     }
 
     /// A final avalanche, so that the low bits (the slot) depend on every bit.

@@ -157,9 +157,10 @@ impl<'ctx> Lowerer<'_, 'ctx> {
                 self.make_string(bytes, len)
             }
             StringLayout::Views => {
-                let at = b.build_int_mul(idx, i64t.const_int(16, false), "view_at")?;
-                // SAFETY (of the generated code): every row has a 16-byte view.
-                let view = unsafe { b.build_in_bounds_gep(i8t, p.values, &[at], "view")? };
+                // SAFETY (of the generated code): every row has a 16-byte view (indexed as
+                // `i128`s, so that LLVM moves `values + offset` out of the row loop).
+                let i128t = self.ctx.i128_type();
+                let view = unsafe { b.build_in_bounds_gep(i128t, p.values, &[idx], "view")? };
                 let field = |n: u64, name: &str| -> R<IntValue<'ctx>> {
                     // SAFETY (of the generated code): bytes 0..16 of the view.
                     let fp = unsafe {
