@@ -95,6 +95,73 @@ fn filters_agree_with_the_interpreter_on_sliced_batches_with_nulls() {
     }
 }
 
+/// Kernels compare a decimal column with a constant that fits `i64` in `i64` operations, and
+/// treat values past the `i64` range apart: every operator, the constant on either side, values
+/// at and past both ends of `i64` and far beyond, NULLs, in `WHERE` and in `SELECT`.
+#[test]
+fn decimal_comparisons_with_constants_at_and_past_the_i64_range() {
+    let (min, max) = (i64::MIN as i128, i64::MAX as i128);
+    let values = [
+        Some(min - 1),
+        Some(min),
+        Some(-1),
+        Some(0),
+        None,
+        Some(1),
+        Some(max),
+        Some(max + 1),
+        Some(10i128.pow(30)),
+        Some(-(10i128.pow(30))),
+        Some(max - 1),
+        Some(min + 1),
+    ];
+    let x = arrow::array::Decimal128Array::from(values.to_vec())
+        .with_precision_and_scale(38, 0)
+        .unwrap();
+    let schema = Arc::new(Schema::new(vec![Field::new(
+        "x",
+        DataType::Decimal128(38, 0),
+        true,
+    )]));
+    let batch = RecordBatch::try_new(schema.clone(), vec![Arc::new(x)]).unwrap();
+    let interp = Engine::builder()
+        .engine(EngineKind::Interp)
+        .build()
+        .unwrap();
+    let constants = [
+        i64::MIN.to_string(),
+        "-1".to_string(),
+        "0".to_string(),
+        "1".to_string(),
+        i64::MAX.to_string(),
+        (max + 1).to_string(),
+    ];
+    let mut exprs = vec![];
+    for c in &constants {
+        for op in ["=", "<>", "<", "<=", ">", ">="] {
+            exprs.push(format!("x {op} CAST({c} AS DECIMAL(38,0))"));
+            exprs.push(format!("CAST({c} AS DECIMAL(38,0)) {op} x"));
+        }
+    }
+    let exprs: Vec<&str> = exprs.iter().map(String::as_str).collect();
+    let reference = interp.compile_projection(&schema, &exprs).unwrap();
+    for engine in engines() {
+        for (offset, len) in [(0, values.len()), (1, 9), (7, 5)] {
+            let sliced = batch.slice(offset, len);
+            let projection = engine.compile_projection(&schema, &exprs).unwrap();
+            assert_eq!(
+                projection.evaluate(&sliced).unwrap(),
+                reference.evaluate(&sliced).unwrap()
+            );
+            for e in exprs.iter().copied() {
+                let mask = engine.compile_filter(&schema, e).unwrap().evaluate(&sliced);
+                let expected = interp.compile_filter(&schema, e).unwrap().evaluate(&sliced);
+                assert_eq!(mask.unwrap(), expected.unwrap(), "{e}");
+            }
+        }
+    }
+}
+
 #[test]
 fn a_filter_reads_only_its_columns() {
     let filter = Engine::new()

@@ -324,7 +324,19 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
                     let l = self.lower(left)?;
                     let r = self.lower(right)?;
                     if op.is_comparison() {
-                        let value = self.compare(*op, left.ty(), l.value, r.value)?;
+                        let value = match (left.as_ref(), right.as_ref()) {
+                            (Expr::Column(x), Expr::Literal(c)) if x.ty.is_decimal() => {
+                                self.compare_decimal(*op, x, c)?
+                            }
+                            (Expr::Literal(c), Expr::Column(x)) if x.ty.is_decimal() => {
+                                self.compare_decimal(op.swap(), x, c)?
+                            }
+                            _ => None,
+                        };
+                        let value = match value {
+                            Some(v) => v,
+                            None => self.compare(*op, left.ty(), l.value, r.value)?,
+                        };
                         self.combine(e, value.into(), &l, &r, None)
                     } else {
                         self.arithmetic(e, *op, left.ty(), right.ty(), *ty, l, r)
@@ -605,6 +617,68 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
     }
 
     // ---- comparisons and logic ----
+
+    /// `x op c` for a decimal column `x` and a constant `c` of the same type, in `i64`
+    /// operations, which vectorize (an `i128` comparison does not): where `x` fits `i64` its
+    /// low half is its value; elsewhere `x` lies beyond every `i64`, below them if negative.
+    /// The halves are read as two `i64`s, which keeps LLVM from folding the test back into
+    /// `i128` arithmetic. `None` if `c` does not fit `i64` (or is NULL).
+    fn compare_decimal(
+        &mut self,
+        op: BinaryOp,
+        x: &crate::ir::ColumnRef,
+        c: &Literal,
+    ) -> R<Option<IntValue<'ctx>>> {
+        let Scalar::Decimal(c) = c.value else {
+            return Ok(None);
+        };
+        let Ok(c) = i64::try_from(c) else {
+            return Ok(None);
+        };
+        let slot = *self
+            .slot_of
+            .get(&x.index)
+            .ok_or_else(|| Error::internal(format!("column {} has no slot", x.index)))?;
+        let b = self.b;
+        let i64t = self.ctx.i64_type();
+        let p = &self.cols[slot];
+        let idx = b.build_int_add(p.offset, self.row, "idx")?;
+        // SAFETY (of the generated code): the values buffer covers every row of the batch; the
+        // low half of a little-endian `i128` comes first.
+        let at = unsafe { b.build_in_bounds_gep(self.ctx.i128_type(), p.values, &[idx], "x_ptr")? };
+        // SAFETY (of the generated code): the high half of the same value.
+        let at_hi =
+            unsafe { b.build_in_bounds_gep(i64t, at, &[i64t.const_int(1, false)], "x_hi_ptr")? };
+        let lo = b.build_load(i64t, at, "x_lo")?.into_int_value();
+        let hi = b.build_load(i64t, at_hi, "x_hi")?.into_int_value();
+        let sign = b.build_right_shift(lo, i64t.const_int(63, false), true, "lo_sign")?;
+        let fits = b.build_int_compare(IntPredicate::EQ, hi, sign, "x_fits")?;
+        let pred = match op {
+            BinaryOp::Eq => IntPredicate::EQ,
+            BinaryOp::NotEq => IntPredicate::NE,
+            BinaryOp::Lt => IntPredicate::SLT,
+            BinaryOp::LtEq => IntPredicate::SLE,
+            BinaryOp::Gt => IntPredicate::SGT,
+            BinaryOp::GtEq => IntPredicate::SGE,
+            _ => {
+                return Err(Error::internal(format!("{} is not a comparison", op.symbol())).into())
+            }
+        };
+        let c = i64t.const_int(c as u64, true);
+        let near = b.build_int_compare(pred, lo, c, "near")?;
+        let zero = i64t.const_zero();
+        let far = match op {
+            BinaryOp::Eq => self.bool_const(false),
+            BinaryOp::NotEq => self.bool_const(true),
+            BinaryOp::Lt | BinaryOp::LtEq => {
+                b.build_int_compare(IntPredicate::SLT, hi, zero, "far_below")?
+            }
+            _ => b.build_int_compare(IntPredicate::SGE, hi, zero, "far_above")?,
+        };
+        Ok(Some(
+            b.build_select(fits, near, far, "cmp_dec")?.into_int_value(),
+        ))
+    }
 
     fn compare(
         &self,
