@@ -510,7 +510,7 @@ fn lower_args_speculatively<'ctx>(
     let mut general = vec![];
     let mut err = i32t.const_zero();
     for &(i, _, _) in &narrow {
-        let l = lowerer.lower(args[i])?;
+        let l = lowerer.lower_wide(args[i])?;
         err = lowerer.first_of(err, l.err)?;
         general.push(l);
     }

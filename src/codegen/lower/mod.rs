@@ -108,6 +108,9 @@ pub(super) struct Lowerer<'a, 'ctx> {
     memo: HashMap<String, Lowered<'ctx>>,
     /// The same for narrow forms ([`Lowerer::lower_narrow`]).
     narrow_memo: HashMap<String, NarrowLowered<'ctx>>,
+    /// Decimal arithmetic goes straight to its `i256` form: code that runs only for rows whose
+    /// narrow forms failed ([`Lowerer::lower_wide`]).
+    wide_only: bool,
 }
 
 /// A filter row's scratch area: a bump allocator that starts empty on every row.
@@ -148,7 +151,18 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
             scratch_need: ScratchNeed::default(),
             memo: HashMap::new(),
             narrow_memo: HashMap::new(),
+            wide_only: false,
         })
+    }
+
+    /// Lowers `e` as [`Lowerer::lower`] does, but with decimal `+ - *` in their `i256` form only,
+    /// without the `i64` test and path: for rows where the narrow form of `e` failed
+    /// ([`Lowerer::lower_narrow`]), which that path would seldom serve. Less code to compile.
+    pub fn lower_wide(&mut self, e: &Expr) -> R<Lowered<'ctx>> {
+        let was = std::mem::replace(&mut self.wide_only, true);
+        let l = self.lower(e);
+        self.wide_only = was;
+        l
     }
 
     /// Lets constructs report [`STATUS_FALLBACK`] for rows they do not evaluate, and build
