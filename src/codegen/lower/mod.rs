@@ -667,17 +667,7 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         let hi = b.build_load(i64t, at_hi, "x_hi")?.into_int_value();
         let sign = b.build_right_shift(lo, i64t.const_int(63, false), true, "lo_sign")?;
         let fits = b.build_int_compare(IntPredicate::EQ, hi, sign, "x_fits")?;
-        let pred = match op {
-            BinaryOp::Eq => IntPredicate::EQ,
-            BinaryOp::NotEq => IntPredicate::NE,
-            BinaryOp::Lt => IntPredicate::SLT,
-            BinaryOp::LtEq => IntPredicate::SLE,
-            BinaryOp::Gt => IntPredicate::SGT,
-            BinaryOp::GtEq => IntPredicate::SGE,
-            _ => {
-                return Err(Error::internal(format!("{} is not a comparison", op.symbol())).into())
-            }
-        };
+        let pred = int_predicate(op, true)?;
         let c = i64t.const_int(c as u64, true);
         let near = b.build_int_compare(pred, lo, c, "near")?;
         let zero = i64t.const_zero();
@@ -721,21 +711,7 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         if !(signed || ty.is_unsigned_integer() || ty == SqlType::Boolean) {
             return not_compiled(format!("comparing {ty} values is not compiled yet"));
         }
-        let pred = match (op, signed) {
-            (BinaryOp::Eq, _) => IntPredicate::EQ,
-            (BinaryOp::NotEq, _) => IntPredicate::NE,
-            (BinaryOp::Lt, true) => IntPredicate::SLT,
-            (BinaryOp::Lt, false) => IntPredicate::ULT,
-            (BinaryOp::LtEq, true) => IntPredicate::SLE,
-            (BinaryOp::LtEq, false) => IntPredicate::ULE,
-            (BinaryOp::Gt, true) => IntPredicate::SGT,
-            (BinaryOp::Gt, false) => IntPredicate::UGT,
-            (BinaryOp::GtEq, true) => IntPredicate::SGE,
-            (BinaryOp::GtEq, false) => IntPredicate::UGE,
-            _ => {
-                return Err(Error::internal(format!("{} is not a comparison", op.symbol())).into())
-            }
-        };
+        let pred = int_predicate(op, signed)?;
         Ok(b.build_int_compare(pred, l.into_int_value(), r.into_int_value(), "cmp")?)
     }
 
@@ -827,4 +803,21 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         }
         Ok(Lowered { value, valid, err })
     }
+}
+
+/// The integer predicate of the comparison `op`, signed or unsigned.
+fn int_predicate(op: BinaryOp, signed: bool) -> R<IntPredicate> {
+    Ok(match (op, signed) {
+        (BinaryOp::Eq, _) => IntPredicate::EQ,
+        (BinaryOp::NotEq, _) => IntPredicate::NE,
+        (BinaryOp::Lt, true) => IntPredicate::SLT,
+        (BinaryOp::Lt, false) => IntPredicate::ULT,
+        (BinaryOp::LtEq, true) => IntPredicate::SLE,
+        (BinaryOp::LtEq, false) => IntPredicate::ULE,
+        (BinaryOp::Gt, true) => IntPredicate::SGT,
+        (BinaryOp::Gt, false) => IntPredicate::UGT,
+        (BinaryOp::GtEq, true) => IntPredicate::SGE,
+        (BinaryOp::GtEq, false) => IntPredicate::UGE,
+        _ => return Err(Error::internal(format!("{} is not a comparison", op.symbol())).into()),
+    })
 }

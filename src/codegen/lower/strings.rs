@@ -222,15 +222,7 @@ impl<'ctx> Lowerer<'_, 'ctx> {
                 b.build_not(eq, "str_ne")?
             });
         }
-        let pred = match op {
-            BinaryOp::Lt => IntPredicate::SLT,
-            BinaryOp::LtEq => IntPredicate::SLE,
-            BinaryOp::Gt => IntPredicate::SGT,
-            BinaryOp::GtEq => IntPredicate::SGE,
-            _ => {
-                return Err(Error::internal(format!("{} is not a comparison", op.symbol())).into())
-            }
-        };
+        let pred = super::int_predicate(op, true)?;
         let f = self.str_cmp_fn()?;
         let c = self.call(f, &[lp.into(), ll.into(), rp.into(), rl.into()], "str_cmp")?;
         Ok(b.build_int_compare(pred, c, self.ctx.i32_type().const_zero(), "str_order")?)
