@@ -144,6 +144,8 @@ struct TableSpec {
     not_null: u16,
     /// 1 in `null_one_in` values of a nullable column is NULL (0: none).
     null_one_in: usize,
+    /// `d` is stored as `Decimal64` instead of `Decimal128`.
+    decimal64: bool,
 }
 
 /// One column of `len` rows, built `offset` rows into a longer array and sliced.
@@ -196,6 +198,17 @@ fn column(
         DataType::Float32 => prim!(Float32Array, pool!(R, R_TAME)),
         DataType::Date32 => prim!(Date32Array, DT),
         DataType::Boolean => prim!(BooleanArray, &[true, false, true]),
+        DataType::Decimal64(p, s) => {
+            // The values of `d`, stored in 8 bytes (as qjit reads Parquet decimals).
+            let values: arrow::array::Decimal64Array = valid
+                .iter()
+                .map(|&v| {
+                    let x = rng.pick(pool!(D, D_TAME));
+                    v.then_some(x as i64)
+                })
+                .collect();
+            Arc::new(values.with_precision_and_scale(*p, *s).unwrap())
+        }
         DataType::Decimal128(p, s) => {
             let pool = if *p == 38 {
                 pool!(DD, DD_TAME)
@@ -260,19 +273,26 @@ fn column(
     full.slice(offset, len)
 }
 
-fn schema(not_null: u16) -> Arc<Schema> {
+/// The table's schema; with `decimal64`, `d` is stored as `Decimal64`.
+fn schema(not_null: u16, decimal64: bool) -> Arc<Schema> {
     Arc::new(Schema::new(
         columns()
             .into_iter()
             .enumerate()
-            .map(|(c, (name, dt))| Field::new(name, dt, not_null >> c & 1 == 0))
+            .map(|(c, (name, dt))| {
+                let dt = match dt {
+                    DataType::Decimal128(p, s) if decimal64 && p <= 18 => DataType::Decimal64(p, s),
+                    dt => dt,
+                };
+                Field::new(name, dt, not_null >> c & 1 == 0)
+            })
             .collect::<Vec<_>>(),
     ))
 }
 
 fn make_table(spec: &TableSpec) -> Source {
     let mut rng = Rng(spec.seed);
-    let schema = schema(spec.not_null);
+    let schema = schema(spec.not_null, spec.decimal64);
     let batches = spec
         .sizes
         .iter()
@@ -315,13 +335,17 @@ fn table_spec() -> impl Strategy<Value = TableSpec> {
         proptest::collection::vec(size, 0..5),
         prop_oneof![Just(0u16), Just(u16::MAX), any::<u16>()],
         prop_oneof![Just(0usize), Just(2), Just(5), Just(12)],
+        any::<bool>(),
     )
-        .prop_map(|(seed, sizes, not_null, null_one_in)| TableSpec {
-            seed,
-            sizes,
-            not_null,
-            null_one_in,
-        })
+        .prop_map(
+            |(seed, sizes, not_null, null_one_in, decimal64)| TableSpec {
+                seed,
+                sizes,
+                not_null,
+                null_one_in,
+                decimal64,
+            },
+        )
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -72,31 +72,51 @@ struct Config {
     threads: Option<usize>,
     /// `None`: the default morsels (every test table is one morsel).
     morsel_rows: Option<usize>,
+    /// In-memory decimal columns of up to 18 digits stored as `Decimal64` (8 bytes), as qjit
+    /// reads them from Parquet; the answers must not change.
+    decimal64: bool,
 }
 
 /// The configurations every file runs in. `Auto` compiles everything the JIT supports and
 /// interprets the rest (`Jit` would fail on the others). The parallel runs split every table
 /// into morsels of two rows, so that partial results (groups, sums, rows, errors) are merged.
+/// The last two store the tables' narrow decimals in 8 bytes.
 const CONFIGS: &[Config] = &[
     Config {
         engine: EngineKind::Interp,
         threads: Some(1),
         morsel_rows: None,
+        decimal64: false,
     },
     Config {
         engine: EngineKind::Auto,
         threads: Some(1),
         morsel_rows: None,
+        decimal64: false,
     },
     Config {
         engine: EngineKind::Interp,
         threads: Some(7),
         morsel_rows: Some(2),
+        decimal64: false,
     },
     Config {
         engine: EngineKind::Auto,
         threads: Some(7),
         morsel_rows: Some(2),
+        decimal64: false,
+    },
+    Config {
+        engine: EngineKind::Interp,
+        threads: Some(1),
+        morsel_rows: None,
+        decimal64: true,
+    },
+    Config {
+        engine: EngineKind::Auto,
+        threads: Some(7),
+        morsel_rows: Some(2),
+        decimal64: true,
     },
 ];
 
@@ -127,6 +147,10 @@ fn main() {
                     .map(|t| match config.morsel_rows {
                         Some(rows) => t.with_morsel_rows(rows),
                         None => t,
+                    })
+                    .map(|t| match config.decimal64 {
+                        true => common::with_decimal64(t),
+                        false => t,
                     })
                     .collect();
                 Ok(Qjit { config, tables })

@@ -249,7 +249,9 @@ pub(super) fn unreadable_column(c: &ColumnRef) -> Option<String> {
                 c.name, c.data_type
             )),
         }
-    } else if c.data_type != c.ty.to_arrow() {
+    } else if c.data_type != c.ty.to_arrow()
+        && !matches!(c.data_type, arrow::datatypes::DataType::Decimal64(..))
+    {
         Some(format!(
             "reading column '{}' stored as {} is not compiled yet",
             c.name, c.data_type

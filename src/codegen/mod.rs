@@ -190,6 +190,14 @@ pub struct ColumnSlot {
     pub nullable: bool,
 }
 
+impl ColumnSlot {
+    /// Whether the column holds decimals in 8 bytes (Arrow `Decimal64`): the kernel widens each
+    /// value it loads to the `i128` it computes with.
+    pub fn stores_decimal64(&self) -> bool {
+        matches!(self.data_type, DataType::Decimal64(..))
+    }
+}
+
 /// The code an aggregation kernel reports when the exact sum of aggregate `k` overflowed:
 /// `STATUS_SUM_OVERFLOW + k` (above every [`ErrorSite`] code).
 pub const STATUS_SUM_OVERFLOW: u64 = 1 << 30;

@@ -351,8 +351,8 @@ impl Stats<'_> {
                 Unit::RowGroups(groups) => {
                     let metas = || groups.iter().map(|&g| self.meta.row_group(g));
                     ColumnStats {
-                        mins: c.row_group_mins(metas())?,
-                        maxes: c.row_group_maxes(metas())?,
+                        mins: widen(c.row_group_mins(metas())?)?,
+                        maxes: widen(c.row_group_maxes(metas())?)?,
                         nulls: c.row_group_null_counts(metas())?,
                         rows: c.row_group_row_counts(metas())?,
                     }
@@ -363,8 +363,8 @@ impl Stats<'_> {
                     };
                     let groups = [*group];
                     ColumnStats {
-                        mins: c.data_page_mins(pages, &groups)?,
-                        maxes: c.data_page_maxes(pages, &groups)?,
+                        mins: widen(c.data_page_mins(pages, &groups)?)?,
+                        maxes: widen(c.data_page_maxes(pages, &groups)?)?,
                         nulls: c.data_page_null_counts(pages, &groups)?,
                         rows: c.data_page_row_counts(pages, self.meta.row_groups(), &groups)?,
                     }
@@ -456,6 +456,12 @@ impl ColumnStats {
         }
         Ok(keep)
     }
+}
+
+/// Statistics of a `Decimal64` column as `Decimal128`, the type constants compare with.
+fn widen(stats: ArrayRef) -> parquet::errors::Result<ArrayRef> {
+    crate::interp::widen_decimal64(&stats)
+        .map_err(|e| parquet::errors::ParquetError::General(e.to_string()))
 }
 
 #[cfg(test)]

@@ -5,9 +5,11 @@
 //! the right side of `AND`/`OR`) takes the rows that need a value with [`Input::take`], evaluates
 //! there, and puts the values back in place.
 
-use arrow::array::{Array, ArrayRef, BooleanArray, UInt32Array};
+use std::sync::Arc;
+
+use arrow::array::{Array, ArrayRef, AsArray, BooleanArray, Decimal128Array, UInt32Array};
 use arrow::compute::{cast, take};
-use arrow::datatypes::DataType;
+use arrow::datatypes::{DataType, Decimal64Type};
 use arrow::record_batch::RecordBatch;
 
 use crate::error::{Error, Result};
@@ -127,12 +129,28 @@ fn used_columns(exprs: &[&Expr], num_columns: usize) -> Vec<bool> {
     used
 }
 
-/// A dictionary-encoded string column as a plain string array of its value type.
+/// A column in the types the interpreter computes with: a dictionary-encoded string column as a
+/// plain string array of its value type, a `Decimal64` column as `Decimal128`.
 fn unpack(column: &ArrayRef) -> Result<ArrayRef> {
     match column.data_type() {
         DataType::Dictionary(_, value) => Ok(cast(column.as_ref(), value)?),
+        DataType::Decimal64(..) => widen_decimal64(column),
         _ => Ok(column.clone()),
     }
+}
+
+/// A `Decimal64` array as the `Decimal128` array of the same values, precision and scale (any
+/// other array unchanged). Each value is widened as it is, like a kernel's load: values need not
+/// be within the precision (Arrow does not require it).
+pub(crate) fn widen_decimal64(array: &ArrayRef) -> Result<ArrayRef> {
+    let DataType::Decimal64(p, s) = array.data_type() else {
+        return Ok(array.clone());
+    };
+    let wide: Decimal128Array = array
+        .as_primitive::<Decimal64Type>()
+        .unary(i128::from)
+        .with_precision_and_scale(*p, *s)?;
+    Ok(Arc::new(wide))
 }
 
 fn is_identity(indices: &UInt32Array) -> bool {

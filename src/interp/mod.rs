@@ -94,6 +94,7 @@ pub(crate) use cast::{parse_float, write_float, SliceWriter};
 pub(crate) use constant::literal_like;
 #[cfg(feature = "jit")]
 pub(crate) use decimal_float::{decimal_to_f32, decimal_to_f64, float_to_decimal};
+pub(crate) use input::widen_decimal64;
 use input::Input;
 
 /// Evaluates `expr` over every row of `batch` (columns are indexed by

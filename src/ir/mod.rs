@@ -18,4 +18,4 @@ pub use expr::{
 };
 pub use plan::{AggFunc, AggregateCall, Body, Plan, SortKey};
 pub use scalar::Scalar;
-pub use types::{SqlType, MAX_DECIMAL_PRECISION};
+pub use types::{SqlType, DECIMAL64_PRECISION, MAX_DECIMAL_PRECISION};

@@ -9,6 +9,13 @@ use std::fmt;
 
 use arrow::datatypes::DataType;
 
+/// The largest decimal precision a column may be stored with as Arrow `Decimal64` (8-byte
+/// values) instead of `Decimal128`: the storage of a column, not its SQL type. Both engines
+/// compute with every decimal as an `i128` (the interpreter widens such a column as it reads
+/// it, a kernel as it loads each value), and results are `Decimal128`. Parquet files store
+/// decimals of up to 18 digits as `INT32` or `INT64`; qjit reads them as `Decimal64`.
+pub const DECIMAL64_PRECISION: u8 = 18;
+
 /// The largest decimal precision (Arrow `Decimal128`).
 pub const MAX_DECIMAL_PRECISION: u8 = 38;
 
@@ -57,6 +64,15 @@ impl SqlType {
             DataType::Float32 => SqlType::Float32,
             DataType::Float64 => SqlType::Float64,
             DataType::Decimal128(p, s) if *s >= 0 && (*s as u8) <= *p && *p >= 1 => {
+                SqlType::Decimal {
+                    precision: *p,
+                    scale: *s as u8,
+                }
+            }
+            // The same values in 8 bytes (see [`DECIMAL64_PRECISION`]).
+            DataType::Decimal64(p, s)
+                if *s >= 0 && (*s as u8) <= *p && *p >= 1 && *p <= DECIMAL64_PRECISION =>
+            {
                 SqlType::Decimal {
                     precision: *p,
                     scale: *s as u8,

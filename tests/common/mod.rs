@@ -370,6 +370,63 @@ pub fn tables() -> Vec<Source> {
     ]
 }
 
+/// `source` with its in-memory decimal columns of up to 18 digits stored as `Decimal64` (a
+/// column with a value outside `i64` stays `Decimal128`); a Parquet source is unchanged (qjit
+/// reads its `INT64` decimals as `Decimal64` already).
+pub fn with_decimal64(source: Source) -> Source {
+    let Source::Batches {
+        name,
+        schema,
+        batches,
+        morsel_rows,
+    } = source
+    else {
+        return source;
+    };
+    let narrow = |i: usize| -> Option<DataType> {
+        let DataType::Decimal128(p, s) = schema.field(i).data_type() else {
+            return None;
+        };
+        let fits = batches.iter().all(|b| {
+            let c = b.column(i).as_any().downcast_ref::<Decimal128Array>();
+            c.is_some_and(|c| c.iter().flatten().all(|v| i64::try_from(v).is_ok()))
+        });
+        (*p <= 18 && fits).then_some(DataType::Decimal64(*p, *s))
+    };
+    let types: Vec<Option<DataType>> = (0..schema.fields().len()).map(narrow).collect();
+    let fields: Vec<Field> = schema
+        .fields()
+        .iter()
+        .zip(&types)
+        .map(|(f, t)| match t {
+            Some(t) => f.as_ref().clone().with_data_type(t.clone()),
+            None => f.as_ref().clone(),
+        })
+        .collect();
+    let schema = Arc::new(Schema::new(fields));
+    let batches = batches
+        .iter()
+        .map(|b| {
+            let columns: Vec<ArrayRef> = b
+                .columns()
+                .iter()
+                .zip(&types)
+                .map(|(c, t)| match t {
+                    Some(t) => arrow::compute::cast(c, t).expect("decimal fits i64"),
+                    None => c.clone(),
+                })
+                .collect();
+            RecordBatch::try_new(schema.clone(), columns).expect("same columns")
+        })
+        .collect();
+    Source::Batches {
+        name,
+        schema,
+        batches,
+        morsel_rows,
+    }
+}
+
 /// Runs `sql` on the table its `FROM` names (an unknown name goes to `t`, whose binder then
 /// reports the unknown table).
 pub fn run_sql(

@@ -592,22 +592,41 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
             self.read_string(slot, idx, valid)?
         } else if ty == SqlType::Boolean {
             self.read_bit(values, idx, None)?.into()
+        } else if self.slots[slot].stores_decimal64() {
+            // An 8-byte decimal: computed with as the `i128` it is.
+            let i64t = self.ctx.i64_type();
+            // SAFETY (of the generated code): the values buffer covers every row of the batch.
+            let ptr = unsafe { b.build_in_bounds_gep(i64t, values, &[idx], "value_ptr")? };
+            let v = self.load_aligned(i64t.into(), ptr, 8, "value64")?;
+            b.build_int_s_extend(v.into_int_value(), self.ctx.i128_type(), "value")?
+                .into()
         } else {
             let t = self.llvm_type(ty)?;
             // SAFETY (of the generated code): the values buffer covers every row of the batch.
             let ptr = unsafe { b.build_in_bounds_gep(t, values, &[idx], "value_ptr")? };
-            let v = b.build_load(t, ptr, "value")?;
-            if let Some(inst) = v.as_instruction_value() {
-                inst.set_alignment(value_alignment(ty))
-                    .map_err(|e| Error::internal(format!("load alignment: {e}")))?;
-            }
-            v
+            self.load_aligned(t, ptr, value_alignment(ty), "value")?
         };
         Ok(Lowered {
             value,
             valid,
             err: self.no_error(),
         })
+    }
+
+    /// A load of a `t` from `ptr`, aligned to `align` bytes.
+    fn load_aligned(
+        &self,
+        t: BasicTypeEnum<'ctx>,
+        ptr: PointerValue<'ctx>,
+        align: u32,
+        name: &str,
+    ) -> R<BasicValueEnum<'ctx>> {
+        let v = self.b.build_load(t, ptr, name)?;
+        if let Some(inst) = v.as_instruction_value() {
+            inst.set_alignment(align)
+                .map_err(|e| Error::internal(format!("load alignment: {e}")))?;
+        }
+        Ok(v)
     }
 
     fn literal(&self, l: &Literal) -> R<Lowered<'ctx>> {
@@ -657,6 +676,19 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         let i64t = self.ctx.i64_type();
         let p = &self.cols[slot];
         let idx = b.build_int_add(p.offset, self.row, "idx")?;
+        let pred = int_predicate(op, true)?;
+        let c = i64t.const_int(c as u64, true);
+        if self.slots[slot].stores_decimal64() {
+            // SAFETY (of the generated code): the values buffer covers every row of the batch.
+            let at = unsafe { b.build_in_bounds_gep(i64t, p.values, &[idx], "x_ptr")? };
+            let x = self.load_aligned(i64t.into(), at, 8, "x64")?;
+            return Ok(Some(b.build_int_compare(
+                pred,
+                x.into_int_value(),
+                c,
+                "cmp_dec",
+            )?));
+        }
         // SAFETY (of the generated code): the values buffer covers every row of the batch; the
         // low half of a little-endian `i128` comes first.
         let at = unsafe { b.build_in_bounds_gep(self.ctx.i128_type(), p.values, &[idx], "x_ptr")? };
@@ -667,8 +699,6 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         let hi = b.build_load(i64t, at_hi, "x_hi")?.into_int_value();
         let sign = b.build_right_shift(lo, i64t.const_int(63, false), true, "lo_sign")?;
         let fits = b.build_int_compare(IntPredicate::EQ, hi, sign, "x_fits")?;
-        let pred = int_predicate(op, true)?;
-        let c = i64t.const_int(c as u64, true);
         let near = b.build_int_compare(pred, lo, c, "near")?;
         let zero = i64t.const_zero();
         let far = match op {
