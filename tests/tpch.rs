@@ -225,3 +225,36 @@ fn reference_queries_compile_whole_with_no_call_in_the_row_loop() {
         assert_eq!(defines, 1, "{name}:\n{after}");
     }
 }
+
+/// The optimized IR of `sql`'s kernels over the SF 0.01 sample.
+#[cfg(feature = "jit")]
+fn optimized_ir(sql: &str) -> String {
+    let source = Source::parquet(common::lineitem_path());
+    let options = QueryOptions {
+        engine: EngineKind::Jit,
+        ..Default::default()
+    };
+    let explain = qjit::exec::explain(&source, sql, &options).unwrap();
+    explain
+        .split("LLVM IR after")
+        .nth(1)
+        .expect("optimized IR")
+        .to_string()
+}
+
+/// Q6 selects 2% of its rows, and only they read `l_extendedprice`: the kernel prefetches that
+/// column (one 8-byte value per row: 8 cache lines per word of 64 rows), and only it. Without
+/// a WHERE clause every row reads every column, in order: nothing is prefetched.
+#[test]
+#[cfg(feature = "jit")]
+fn columns_only_selected_rows_read_are_prefetched() {
+    let q06 = std::fs::read_to_string(root().join("queries/q06.sql")).unwrap();
+    let prefetches = |ir: &str| {
+        ir.lines()
+            .filter(|l| l.contains("call void @llvm.prefetch"))
+            .count()
+    };
+    assert_eq!(prefetches(&optimized_ir(&q06)), 8);
+    let all = "SELECT sum(l_extendedprice * l_discount) AS revenue FROM lineitem";
+    assert_eq!(prefetches(&optimized_ir(all)), 0);
+}

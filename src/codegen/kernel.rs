@@ -439,6 +439,10 @@ pub(super) fn target_attributes(ctx: &Context, cpu: &str, features: &str) -> Vec
 
 /// Loads, in an entry function, the row-function arguments of `ncols` column slots from the
 /// [`super::ColumnArg`] array `cols` (a missing validity bitmap becomes the all-valid byte).
+/// The parameters [`column_args`] gives each column: values, validity, validity mask, validity
+/// offset, offset, offsets, data.
+pub(super) const COLUMN_PARAMS: usize = 7;
+
 pub(super) fn column_args<'ctx>(
     ctx: &'ctx Context,
     module: &Module<'ctx>,
@@ -499,7 +503,7 @@ pub(super) fn column_args<'ctx>(
         let vmask = b
             .build_select(missing, i64t.const_zero(), i64t.const_all_ones(), "vmask")?
             .into_int_value();
-        args.extend::<[BasicMetadataValueEnum; 7]>([
+        args.extend::<[BasicMetadataValueEnum; COLUMN_PARAMS]>([
             values.into(),
             vptr.into(),
             vmask.into(),
