@@ -54,7 +54,7 @@ pub use limits::{
     available_memory, default_memory_limit, format_bytes, parse_memory_size, Cancel, Limits,
     MemoryPool, MemoryUse, Reservation, DEFAULT_MEMORY_FRACTION,
 };
-pub use pipeline::{execute, execute_interpreted, Kernels};
+pub use pipeline::{decoding_during, execute, execute_interpreted, Kernels};
 pub(crate) use pipeline::{finish, predicate_mask, project_batch, Where};
 pub(crate) use predicate::check_columns;
 pub use predicate::Predicate;
@@ -147,6 +147,8 @@ pub struct Timing {
     pub compile: jit::CompileTiming,
     /// Whether the kernel came from the kernel cache (`None`: no kernel).
     pub kernel_cache_hit: Option<bool>,
+    /// Splitting the scan into morsels and running the pipeline. On more than one thread, the
+    /// first morsels of a Parquet file are decoded while the kernels compile, before this.
     pub execute: Duration,
 }
 
@@ -493,34 +495,40 @@ pub fn run(source: &Source, sql: &str, options: &QueryOptions) -> Result<QueryRe
     let start = Instant::now();
     let plan = plan(source, sql)?;
     let parse_bind = start.elapsed();
-    let compiled = compile(&plan, options)?;
+    let scan_of = |late: Option<ScanFilter>| match options.pushdown {
+        true => source.filtered_morsels(&plan.projection, plan.filter.as_ref(), late),
+        false => source.morsels(&plan.projection),
+    };
+    let threads = options.threads();
+    let (compiled, scan, scan_time) = match options.pushdown && options.late_filter {
+        // The scan filter is compiled itself: the scan comes after compiling.
+        true => {
+            let compiled = compile(&plan, options)?;
+            let start = Instant::now();
+            let scan = scan_of(scan_filter(&plan, options))?;
+            (compiled, scan, start.elapsed())
+        }
+        // The first morsels are decoded while the kernels compile.
+        false => {
+            let start = Instant::now();
+            let scan = scan_of(None)?;
+            let scan_time = start.elapsed();
+            let compiled = match options.engine {
+                EngineKind::Interp => compile(&plan, options)?,
+                _ => decoding_during(&scan, threads, || compile(&plan, options))??,
+            };
+            (compiled, scan, scan_time)
+        }
+    };
     options.cancel.check()?;
     let compile_timing = match compiled.cache_hit {
         false => compiled.kernel_timing().unwrap_or_default(),
         true => jit::CompileTiming::default(),
     };
     let start = Instant::now();
-    let scan = match options.pushdown {
-        true => source.filtered_morsels(
-            &plan.projection,
-            plan.filter.as_ref(),
-            // Only when asked for: building it compiles a kernel of its own.
-            options
-                .late_filter
-                .then(|| scan_filter(&plan, options))
-                .flatten(),
-        )?,
-        false => source.morsels(&plan.projection)?,
-    };
     let limits = options.limits();
-    let batches = execute(
-        &plan,
-        &scan,
-        &compiled.kernels(),
-        options.threads(),
-        &limits,
-    )?;
-    let execute = start.elapsed();
+    let batches = execute(&plan, &scan, &compiled.kernels(), threads, &limits)?;
+    let execute = scan_time + start.elapsed();
     Ok(QueryResult {
         schema: plan.output_schema(),
         batches,

@@ -14,7 +14,7 @@ use arrow::row::{RowConverter, SortField};
 
 use std::collections::BTreeMap;
 use std::panic::AssertUnwindSafe;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Condvar, Mutex};
 
 use rayon::{ThreadPool, ThreadPoolBuilder};
@@ -301,6 +301,37 @@ fn for_each_morsel<T: Send>(
     })
 }
 
+/// Runs `work` (compiling the kernels) on the calling thread while `threads - 1` workers decode
+/// the first morsels of `scan` ahead ([`Scan::decode_ahead`]), as many as the pipeline may hold
+/// ahead of its consumer ([`AHEAD`] per thread). The pipeline, started after `work`, then finds
+/// them decoded, so the time `work` takes is spent on the scan too instead of keeping the other
+/// cores idle. The workers stop within a batch once `work` returns; nothing is decoded ahead
+/// with one thread or when reading a morsel decodes nothing.
+pub fn decoding_during<R>(scan: &Scan, threads: usize, work: impl FnOnce() -> R) -> Result<R> {
+    if threads <= 1 || scan.len() <= 1 || !scan.decodes() {
+        return Ok(work());
+    }
+    let pool = thread_pool(threads)?;
+    let stop = AtomicBool::new(false);
+    /// Raises `stop` however `work` ends, so that the workers end too.
+    struct Raise<'a>(&'a AtomicBool);
+    impl Drop for Raise<'_> {
+        fn drop(&mut self) {
+            self.0.store(true, Ordering::Relaxed);
+        }
+    }
+    Ok(pool.in_place_scope(|scope| {
+        for _ in 1..threads {
+            let stop = &stop;
+            scope.spawn(move |_| {
+                scan.decode_ahead(threads * AHEAD, &|| stop.load(Ordering::Relaxed));
+            });
+        }
+        let _raise = Raise(&stop);
+        work()
+    }))
+}
+
 /// Morsels each worker may run ahead of the consumer, at most (see [`for_each_morsel`]).
 const AHEAD: usize = 4;
 
@@ -361,7 +392,7 @@ impl Dispatch {
 }
 
 /// The message of a caught panic.
-fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
+pub(super) fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
     let what = panic
         .downcast_ref::<&str>()
         .copied()

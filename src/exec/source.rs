@@ -10,9 +10,10 @@
 //! number of threads.
 
 use std::fs::File;
+use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use arrow::array::BooleanArray;
 use arrow::datatypes::{DataType, FieldRef, Schema, SchemaRef};
@@ -28,6 +29,7 @@ use parquet::errors::ParquetError;
 use parquet::file::metadata::PageIndexPolicy;
 use parquet::schema::types::SchemaDescriptor;
 
+use super::pipeline::panic_message;
 use super::prune::prune;
 use crate::error::{Error, Result};
 use crate::ir::{Expr, DECIMAL64_PRECISION};
@@ -184,6 +186,7 @@ impl Source {
                         mask,
                     },
                     late: None,
+                    early: Mutex::default(),
                 })
             }
             Source::Batches {
@@ -218,6 +221,7 @@ impl Source {
                     morsels,
                     input: Input::Memory,
                     late: None,
+                    early: Mutex::default(),
                 })
             }
         }
@@ -230,6 +234,24 @@ pub struct Scan {
     morsels: Vec<Morsel>,
     input: Input,
     late: Option<ScanFilter>,
+    /// Morsels decoded ahead by [`Scan::decode_ahead`], by morsel number.
+    early: Mutex<Vec<Early>>,
+}
+
+/// The batches of a morsel, streamed.
+pub type Batches = Box<dyn Iterator<Item = Result<RecordBatch>> + Send + 'static>;
+
+/// A morsel's state in [`Scan::decode_ahead`].
+#[derive(Default)]
+enum Early {
+    /// Not claimed by a decoding worker: [`Scan::read`] decodes it.
+    #[default]
+    Unclaimed,
+    /// Being decoded by a worker.
+    Decoding,
+    /// Decoded up to an error, the end, or a stop: the batches so far, and the rest of the
+    /// morsel's stream if it stopped early.
+    Decoded(Vec<Result<RecordBatch>>, Option<Batches>),
 }
 
 /// The rows of a batch a [`ScanFilter`] keeps.
@@ -291,11 +313,96 @@ impl Scan {
         self.morsels.is_empty()
     }
 
-    /// The batches of morsel `i`, streamed.
-    pub fn read(
-        &self,
-        i: usize,
-    ) -> Result<Box<dyn Iterator<Item = Result<RecordBatch>> + Send + 'static>> {
+    /// Whether reading a morsel does work worth overlapping with other work: decoding a
+    /// Parquet file (an in-memory morsel is its batches already).
+    pub fn decodes(&self) -> bool {
+        matches!(self.input, Input::Parquet { .. })
+    }
+
+    /// Decodes whole morsels, in morsel order from the first, until `stop()` says so (it is
+    /// asked before each batch) or `limit` morsels are decoded; several workers may run this at
+    /// once, each takes the next morsel no other has. It runs while something else keeps the
+    /// pipeline from starting (the kernels compiling): [`Scan::read`] later hands out what it
+    /// decoded. A morsel being decoded when it stops is kept as its batches so far and the rest
+    /// of its stream, so a worker stops within one batch.
+    ///
+    /// Errors are not returned here: they are kept in their place among the batches, and
+    /// [`Scan::read`] returns them where the morsel's stream would have.
+    pub fn decode_ahead(&self, limit: usize, stop: &(dyn Fn() -> bool + Sync)) {
+        let limit = limit.min(self.morsels.len());
+        while !stop() {
+            let Some(i) = self.claim_early(limit) else {
+                return;
+            };
+            let mut batches = vec![];
+            let decoded = std::panic::catch_unwind(AssertUnwindSafe(|| match self.decode(i) {
+                Ok(mut stream) => loop {
+                    if stop() {
+                        break Some(stream);
+                    }
+                    match stream.next() {
+                        Some(batch) => {
+                            let failed = batch.is_err();
+                            batches.push(batch);
+                            if failed {
+                                break None;
+                            }
+                        }
+                        None => break None,
+                    }
+                },
+                Err(e) => {
+                    batches.push(Err(e));
+                    None
+                }
+            }));
+            let rest = decoded.unwrap_or_else(|panic| {
+                batches.push(Err(Error::internal(panic_message(&panic))));
+                None
+            });
+            if let Ok(mut early) = self.early.lock() {
+                early[i] = Early::Decoded(batches, rest);
+            }
+        }
+    }
+
+    /// The first morsel below `limit` that no worker has claimed, now claimed.
+    fn claim_early(&self, limit: usize) -> Option<usize> {
+        let mut early = self.early.lock().ok()?;
+        if early.len() < limit {
+            early.resize_with(limit, Early::default);
+        }
+        let i = early[..limit]
+            .iter()
+            .position(|e| matches!(e, Early::Unclaimed))?;
+        early[i] = Early::Decoding;
+        Some(i)
+    }
+
+    /// The batches of morsel `i`, streamed: those [`Scan::decode_ahead`] decoded, if it did.
+    pub fn read(&self, i: usize) -> Result<Batches> {
+        let early = {
+            let mut early = self
+                .early
+                .lock()
+                .map_err(|_| Error::internal("the decoded morsels are poisoned"))?;
+            match early.get_mut(i) {
+                Some(e @ Early::Decoded(..)) => std::mem::take(e),
+                Some(Early::Decoding) => {
+                    return Err(Error::internal(format!("morsel {i} read while decoded")))
+                }
+                _ => Early::Unclaimed,
+            }
+        };
+        match early {
+            Early::Decoded(batches, Some(rest)) => Ok(Box::new(batches.into_iter().chain(rest))),
+            Early::Decoded(batches, None) => Ok(Box::new(batches.into_iter())),
+            _ => self.decode(i),
+        }
+    }
+
+    /// The batches of morsel `i`, decoded as they are read.
+    fn decode(&self, i: usize) -> Result<Batches> {
         let morsel = self
             .morsels
             .get(i)
@@ -463,5 +570,113 @@ fn parquet_error(path: &Path, e: ParquetError) -> Error {
     Error::File {
         path: path.display().to_string(),
         reason,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    use arrow::array::{Float64Array, Int64Array, RecordBatch};
+    use arrow::datatypes::{DataType, Field, Schema};
+    use parquet::arrow::ArrowWriter;
+    use parquet::file::properties::WriterProperties;
+
+    use super::{Source, BATCH_SIZE};
+    use crate::exec::{self, EngineKind, QueryOptions};
+
+    /// Row groups of 20,000 rows (three batches each) and a last one of 5,000: `k` = row % 7,
+    /// `x` = row, `f` = a float whose sum depends on the order of additions.
+    fn file() -> (tempfile::TempDir, Source) {
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("k", DataType::Int64, false),
+            Field::new("x", DataType::Int64, false),
+            Field::new("f", DataType::Float64, false),
+        ]));
+        let rows = 4 * 20_000 + 5_000;
+        let batch = RecordBatch::try_new(
+            schema.clone(),
+            vec![
+                Arc::new(Int64Array::from_iter_values((0..rows).map(|i| i % 7))),
+                Arc::new(Int64Array::from_iter_values(0..rows)),
+                Arc::new(Float64Array::from_iter_values(
+                    (0..rows).map(|i| 1.0 / (i as f64 + 1.0) * 1e10),
+                )),
+            ],
+        )
+        .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.parquet");
+        let properties = WriterProperties::builder()
+            .set_max_row_group_row_count(Some(20_000))
+            .build();
+        let mut writer = ArrowWriter::try_new(
+            std::fs::File::create(&path).unwrap(),
+            schema,
+            Some(properties),
+        )
+        .unwrap();
+        writer.write(&batch).unwrap();
+        writer.close().unwrap();
+        (dir, Source::parquet(path))
+    }
+
+    /// Every batch of every morsel of `scan`, read.
+    fn read_all(scan: &super::Scan) -> Vec<Vec<RecordBatch>> {
+        (0..scan.len())
+            .map(|i| scan.read(i).unwrap().map(|b| b.unwrap()).collect())
+            .collect()
+    }
+
+    /// Stopped before any batch, between batches of a morsel, between morsels, or not at all
+    /// (at the limit): every morsel reads the same batches as without decoding ahead.
+    #[test]
+    fn morsels_decoded_ahead_read_as_decoded_on_demand() {
+        let (_dir, source) = file();
+        let expected = read_all(&source.morsels(&[0, 2]).unwrap());
+        assert_eq!(expected.len(), 5);
+        assert!(20_000 > 2 * BATCH_SIZE && expected[0].len() == 3);
+        for checks in 0..12 {
+            for limit in [0, 2, 5, 9] {
+                let scan = source.morsels(&[0, 2]).unwrap();
+                let asked = AtomicUsize::new(0);
+                scan.decode_ahead(limit, &|| asked.fetch_add(1, Ordering::Relaxed) >= checks);
+                assert_eq!(read_all(&scan), expected, "{checks} checks, limit {limit}");
+            }
+        }
+    }
+
+    /// Queries whose kernels compile while the first row groups decode give the answer of one
+    /// thread, which decodes nothing ahead: groups, a float sum, order, a limit, an error.
+    #[test]
+    fn answers_do_not_depend_on_decoding_ahead() {
+        let (_dir, source) = file();
+        let queries = [
+            "SELECT k, count(*) AS n, sum(f) AS s, min(x) AS lo FROM t GROUP BY k ORDER BY k",
+            "SELECT sum(f) AS s FROM t WHERE x % 3 = 1",
+            "SELECT x, f FROM t WHERE x % 1000 = 7 ORDER BY f LIMIT 5",
+            "SELECT x FROM t WHERE x > 30000 LIMIT 3",
+            "SELECT sum(100 / (x - 70000)) AS s FROM t",
+        ];
+        for sql in queries {
+            for engine in [EngineKind::Interp, EngineKind::Auto] {
+                let run = |threads: usize| {
+                    let options = QueryOptions {
+                        engine,
+                        threads: Some(threads),
+                        ..Default::default()
+                    };
+                    match exec::run(&source, sql, &options) {
+                        Ok(r) => format!("{:?}", r.batches),
+                        Err(e) => format!("error: {e}"),
+                    }
+                };
+                let one = run(1);
+                for threads in [2, 7] {
+                    assert_eq!(run(threads), one, "{sql} on {threads} threads");
+                }
+            }
+        }
     }
 }
