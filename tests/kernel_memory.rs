@@ -276,6 +276,7 @@ fn schema() -> SchemaRef {
         f("ds", dict(DataType::Int32, DataType::Utf8)),
         f("dls", dict(DataType::Int8, DataType::LargeUtf8)),
         f("ns", DataType::Utf8),
+        f("d64", DataType::Decimal64(12, 2)),
     ]))
 }
 
@@ -341,6 +342,11 @@ fn columns(rows: usize, view_block: u32) -> Vec<ArrayRef> {
     )
     .expect("a dictionary of large strings");
     let ns = StringArray::from(strings(rows, 20, &NUMBERS));
+    let d64 = (0..rows)
+        .map(|i| value(i, 21, |h| small(2_000_000)(h)))
+        .collect::<arrow::array::Decimal64Array>()
+        .with_precision_and_scale(12, 2)
+        .expect("DECIMAL(12,2)");
     vec![
         Arc::new(id),
         Arc::new(i8),
@@ -363,6 +369,7 @@ fn columns(rows: usize, view_block: u32) -> Vec<ArrayRef> {
         Arc::new(ds),
         dls,
         Arc::new(ns),
+        Arc::new(d64),
     ]
 }
 
@@ -391,6 +398,7 @@ const FILTERS: &[&str] = &[
     "f32 > 0.5 AND f64 < 100",
     "f64 * 2 < f32",
     "dec > 1.50",
+    "d64 < -2.50 OR d64 * dec > 40.0",
     "dec * 2 > wide OR wide IS NULL",
     "dt BETWEEN DATE '1995-01-01' AND DATE '1999-12-31'",
     "EXTRACT(YEAR FROM dt) = 2001 OR dt + INTERVAL '1' MONTH > DATE '2015-01-01'",
@@ -424,6 +432,7 @@ const PROJECTIONS: &[&[&str]] = &[
         "f64 * f32",
         "dec * 3",
         "wide + dec",
+        "d64 - dec",
         "dt + INTERVAL '3' DAY",
     ],
     &["b AND i32 > 0", "s < vs", "ls IS NULL", "ds = dls"],
@@ -445,6 +454,7 @@ const AGGREGATES: &[&str] = &[
     "SELECT count(*), count(i8), sum(i16), sum(i64), sum(u64), min(f32), max(f64), sum(dec), \
      max(wide), min(dt), max(dt) FROM t",
     "SELECT count(*), sum(i32), max(dec) FROM t WHERE vs LIKE '%e%' AND b",
+    "SELECT count(*), sum(d64 * 2), min(d64), max(wide) FROM t WHERE dt > DATE '2016-06-01'",
     "SELECT s, count(*), sum(i32), min(f64), max(dec) FROM t GROUP BY s ORDER BY s",
     "SELECT ls, count(u8), sum(dec) FROM t WHERE i8 > -50 GROUP BY ls ORDER BY ls",
     "SELECT vs, count(*), min(dt), max(i16) FROM t GROUP BY vs ORDER BY vs",
