@@ -991,6 +991,48 @@ fn string_comparisons_in_every_layout() {
     }
 }
 
+/// Equality with a constant of up to 16 bytes compares in one or two loads a side instead of a
+/// loop: constants of every length 0..=17, equal to strings of the batch, or differing from one
+/// only in its last byte, or a prefix of one; on either side, negated, and in `IN` lists.
+#[test]
+fn string_equality_with_constants_of_every_short_length() {
+    use BinaryOp::*;
+    let long = "a long string over twelve bytes";
+    let mut literals: Vec<String> = (0..=17).map(|n| long[..n].to_string()).collect();
+    literals.extend(
+        [
+            "abc",
+            "abe",
+            "PROMO",
+            "PROMO BRASS",
+            "PROMO BRASZ",
+            "AIR REG",
+            "exactly12byt",
+            "exactly12byz",
+            "exactly13byte",
+            "exactly13bytz",
+            "日本",
+            "日本語",
+            "\u{0}",
+            "%_\\",
+            "Mail",
+        ]
+        .map(String::from),
+    );
+    for i in string_columns() {
+        for s in &literals {
+            check(&cmp(Eq, col(i), str_(s)));
+            check(&cmp(NotEq, str_(s), col(i)));
+        }
+        for negated in [false, true] {
+            let items = ["AIR", "abc", "", "exactly12byt", "PROMO BRASS"]
+                .map(str_)
+                .to_vec();
+            check(&Expr::in_list(col(i), items, negated).unwrap());
+        }
+    }
+}
+
 /// `IN` with items that are not constants: columns, expressions that are NULL on some rows or
 /// fail on some, in every type.
 #[test]

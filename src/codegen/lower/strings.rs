@@ -56,6 +56,9 @@ struct FirstDifference<'ctx> {
 /// Views: strings of up to this many bytes are stored inside the view.
 const VIEW_INLINE_MAX: u64 = 12;
 
+/// The longest constant a string equality compares without a loop (two 8-byte loads).
+const SHORT_CONSTANT: u64 = 16;
+
 impl<'ctx> Lowerer<'_, 'ctx> {
     /// `{ ptr, i64 }`: a string's bytes and length.
     pub(super) fn string_type(&self) -> StructType<'ctx> {
@@ -237,12 +240,71 @@ impl<'ctx> Lowerer<'_, 'ctx> {
         rl: IntValue<'ctx>,
     ) -> R<IntValue<'ctx>> {
         let b = self.b;
+        // A side of known length (a constant) is on the right.
+        let (lp, ll, rp, rl) = match ll.get_zero_extended_constant() {
+            Some(_) if rl.get_zero_extended_constant().is_none() => (rp, rl, lp, ll),
+            _ => (lp, ll, rp, rl),
+        };
         let same_len = b.build_int_compare(IntPredicate::EQ, ll, rl, "same_len")?;
+        if let Some(n) = rl
+            .get_zero_extended_constant()
+            .filter(|&n| n <= SHORT_CONSTANT)
+        {
+            // At most two loads a side, no loop. Where the lengths differ, the left side reads
+            // the right one's bytes instead: a string shorter than `n` bytes may end its buffer.
+            let p = b
+                .build_select(same_len, lp, rp, "eq_p")?
+                .into_pointer_value();
+            let bytes = self.short_bytes_eq(p, rp, n)?;
+            return Ok(b.build_and(same_len, bytes, "str_eq")?);
+        }
         let n = b
             .build_select(same_len, ll, self.ctx.i64_type().const_zero(), "eq_n")?
             .into_int_value();
         let bytes = self.bytes_eq(lp, rp, n)?;
         Ok(b.build_and(same_len, bytes, "str_eq")?)
+    }
+
+    /// The first `n` (at most [`SHORT_CONSTANT`]) bytes of `p` equal those of `q`, both at
+    /// least `n` bytes long: one or two loads of a width that fits `n` from each, the second
+    /// ending at byte `n` (they may overlap). Constant bytes fold into the comparisons.
+    fn short_bytes_eq(
+        &self,
+        p: PointerValue<'ctx>,
+        q: PointerValue<'ctx>,
+        n: u64,
+    ) -> R<IntValue<'ctx>> {
+        let (b, ctx) = (self.b, self.ctx);
+        let width = match n {
+            0 => return Ok(self.bool_const(true)),
+            1 => 1,
+            2..=3 => 2,
+            4..=7 => 4,
+            _ => 8,
+        };
+        let t = match width {
+            1 => ctx.i8_type(),
+            2 => ctx.i16_type(),
+            4 => ctx.i32_type(),
+            _ => ctx.i64_type(),
+        };
+        let i8t = ctx.i8_type();
+        let i64t = ctx.i64_type();
+        let load = |base: PointerValue<'ctx>, at: u64| -> R<IntValue<'ctx>> {
+            // SAFETY (of the generated code): `at + width <= n`, and both sides have `n` bytes.
+            let ptr =
+                unsafe { b.build_in_bounds_gep(i8t, base, &[i64t.const_int(at, false)], "at")? };
+            Ok(self
+                .load_aligned(t.into(), ptr, 1, "chunk")?
+                .into_int_value())
+        };
+        let mut eq = self.bool_const(true);
+        for at in [0, n - width] {
+            let same =
+                b.build_int_compare(IntPredicate::EQ, load(p, at)?, load(q, at)?, "chunk_eq")?;
+            eq = b.build_and(eq, same, "chunks_eq")?;
+        }
+        Ok(eq)
     }
 
     pub(super) fn bytes_eq(
