@@ -436,11 +436,16 @@ pub fn compile_aggregate<'ctx>(
         None => vec![],
         Some(f) => {
             let in_filter = column_slots(&[f]);
+            let mut lines = 0;
             columns
                 .iter()
                 .enumerate()
                 .filter(|(_, c)| !in_filter.iter().any(|f| f.index == c.index))
                 .filter_map(|(k, c)| Some((k, streamed_bytes(&c.data_type)?)))
+                .take_while(|&(_, bytes)| {
+                    lines += bytes;
+                    lines <= PREFETCH_LINES
+                })
                 .collect()
         }
     };
@@ -495,6 +500,11 @@ fn speculates(args: &[&Expr]) -> bool {
 /// access takes.
 const PREFETCH_WORDS: u64 = 4;
 
+/// The most cache lines a word prefetches (the first columns that fit). Each costs compile
+/// time, and a query with more such columns reads most of its bytes only at selected rows
+/// anyway.
+const PREFETCH_LINES: u64 = 16;
+
 /// A word that selects fewer rows than this is sparse: the next word prefetches.
 const SPARSE_SELECTED: u64 = 16;
 
@@ -540,12 +550,20 @@ fn prefetch_words<'ctx>(
         let values = arg(0)?.into_pointer_value();
         let offset = arg(4)?.into_int_value();
         let row = b.build_int_add(offset, ahead, "prefetch_row")?;
-        let at = b.build_int_mul(row, i64t.const_int(bytes, false), "prefetch_at")?;
-        // Not `inbounds`: the address may lie past the buffer (a prefetch of it is harmless).
+        let element = i8t.array_type(bytes as u32);
+        // SAFETY (of the generated code): only addresses to prefetch, never dereferenced; not
+        // `inbounds`, since they may lie past the buffer (a prefetch of it is harmless).
+        let start = unsafe { b.build_gep(element, values, &[row], "prefetch_start")? };
         for line in 0..bytes {
-            let off = b.build_int_add(at, i64t.const_int(line * 64, false), "line_at")?;
-            // SAFETY (of the generated code): only an address to prefetch, never dereferenced.
-            let p = unsafe { b.build_gep(i8t, values, &[off], "prefetch_ptr")? };
+            // SAFETY: as above.
+            let p = unsafe {
+                b.build_gep(
+                    i8t,
+                    start,
+                    &[i64t.const_int(line * 64, false)],
+                    "prefetch_ptr",
+                )?
+            };
             b.build_call(
                 prefetch,
                 &[
