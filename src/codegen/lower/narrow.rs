@@ -85,17 +85,7 @@ pub(in crate::codegen) fn has_narrow_form(e: &Expr) -> bool {
 /// Types whose values a narrow form reads: decimals (checked to fit `i64` row by row) and the
 /// integers that always fit.
 fn narrow_leaf(ty: SqlType) -> bool {
-    ty.is_decimal()
-        || matches!(
-            ty,
-            SqlType::Int8
-                | SqlType::Int16
-                | SqlType::Int32
-                | SqlType::Int64
-                | SqlType::UInt8
-                | SqlType::UInt16
-                | SqlType::UInt32
-        )
+    ty.is_decimal() || (ty.is_integer() && ty != SqlType::UInt64)
 }
 
 /// A non-NULL integer or decimal literal that fits `i64`.
