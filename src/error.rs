@@ -151,6 +151,15 @@ pub enum Error {
     #[error("{path}: {reason}")]
     File { path: String, reason: String },
 
+    /// Writing the result failed: a full disk, a closed descriptor, an I/O error.
+    #[error("cannot write the result to {target}: {reason}")]
+    Write { target: String, reason: String },
+
+    /// Standard output's reader has gone (a closed pipe, as with `| head`): the command stops
+    /// quietly with exit status 141.
+    #[error("standard output was closed by its reader")]
+    OutputClosed,
+
     /// Bad command-line usage detected after argument parsing (exit status 2).
     #[error("{0}")]
     Usage(String),
@@ -257,11 +266,13 @@ impl Error {
     }
 
     /// The process exit status for this error: 2 for usage, 130 for a cancelled query (as a
-    /// shell reports a process stopped by Ctrl-C), 1 for everything else.
+    /// shell reports a process stopped by Ctrl-C), 141 when standard output's reader has gone
+    /// (as a shell reports a process stopped by `SIGPIPE`), 1 for everything else.
     pub fn exit_code(&self) -> i32 {
         match self {
             Error::Usage(_) => 2,
             Error::Cancelled => 130,
+            Error::OutputClosed => 141,
             _ => 1,
         }
     }

@@ -16,7 +16,6 @@ pub mod codegen;
 mod engine;
 pub mod error;
 pub mod exec;
-pub mod format;
 pub mod interp;
 pub mod ir;
 #[cfg(feature = "jit")]
@@ -24,6 +23,7 @@ pub mod jit;
 #[cfg(not(feature = "jit"))]
 #[path = "jit/disabled.rs"]
 pub mod jit;
+pub mod output;
 pub mod sql;
 mod stack;
 pub mod tpch;

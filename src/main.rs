@@ -1,15 +1,17 @@
 //! The `qjit` command: run a query on a Parquet file, or generate TPC-H data.
 //!
-//! Exit status: 0 on success, 1 for an error in the query or the data, 2 for bad usage, 130 when
-//! interrupted by Ctrl-C. Results go to stdout only once the whole query has succeeded; errors go
-//! to stderr as one message.
+//! Exit status: 0 on success, 1 for an error in the query, the data or a failed write, 2 for bad
+//! usage, 130 when interrupted by Ctrl-C, 141 when standard output's reader has gone (`| head`).
+//! Results stream to stdout as the query produces them (an error found before the first row
+//! leaves stdout empty; one found after leaves the rows written so far), or to `--output FILE`,
+//! which appears only when complete. Errors go to stderr as one message.
 //!
 //! The command runs on a thread of its own; the main thread waits for it. Ctrl-C raises the
 //! [`Cancel`] flag the command checks between batches, and the main thread reports the
 //! interruption once it stops (or [`INTERRUPT_GRACE`] later if it does not).
 
-use std::io::Write;
-use std::path::PathBuf;
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
@@ -17,8 +19,8 @@ use std::time::{Duration, Instant};
 
 use clap::{Parser, Subcommand};
 
-use qjit::exec::{self, Cancel, EngineKind, QueryOptions, Source};
-use qjit::format::{self, OutputFormat};
+use qjit::exec::{self, Cancel, EngineKind, Progress, QueryOptions, Source};
+use qjit::output::{self, Destination, OutputFormat, ResultWriter};
 use qjit::{Error, Result};
 
 /// mimalloc: decoding Parquet allocates and frees many buffers of a few hundred KiB per batch,
@@ -39,6 +41,61 @@ const INTERRUPT_GRACE: Duration = Duration::from_secs(5);
 
 /// The exit status of a command stopped by Ctrl-C (128 + SIGINT, as shells report it).
 const INTERRUPTED: u8 = 130;
+
+/// Whether the command has written anything to stdout (set by the query's result writer).
+static WROTE_STDOUT: std::sync::OnceLock<Arc<AtomicBool>> = std::sync::OnceLock::new();
+
+/// How long a query runs before it shows a progress bar.
+const PROGRESS_AFTER: Duration = Duration::from_secs(1);
+
+/// A query's progress bar on stderr (a terminal), drawn by the main thread while the query
+/// runs, and put away for good once the query writes to a terminal stdout.
+#[derive(Clone, Default)]
+struct QueryBar(Arc<std::sync::Mutex<BarState>>);
+
+#[derive(Default)]
+struct BarState {
+    bar: Option<indicatif::ProgressBar>,
+    /// Set once it must not be drawn again.
+    done: bool,
+}
+
+impl QueryBar {
+    /// Draws `progress` (morsels done of the total).
+    fn update(&self, progress: &Progress) {
+        let Ok(mut state) = self.0.lock() else {
+            return;
+        };
+        let total = progress.total() as u64;
+        if state.done || total == 0 {
+            return;
+        }
+        let bar = state.bar.get_or_insert_with(|| {
+            let style = indicatif::ProgressStyle::with_template(
+                "{spinner} [{bar:30}] {pos}/{len} row groups, {elapsed}",
+            )
+            .map(|s| s.progress_chars("=> "))
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
+            indicatif::ProgressBar::with_draw_target(
+                Some(total),
+                indicatif::ProgressDrawTarget::stderr(),
+            )
+            .with_style(style)
+        });
+        bar.set_length(total);
+        bar.set_position(progress.done() as u64);
+    }
+
+    /// Clears the bar and keeps it from being drawn again.
+    fn clear(&self) {
+        if let Ok(mut state) = self.0.lock() {
+            state.done = true;
+            if let Some(bar) = state.bar.take() {
+                bar.finish_and_clear();
+            }
+        }
+    }
+}
 
 #[derive(Parser)]
 #[command(
@@ -65,9 +122,13 @@ enum Command {
         /// Worker threads (default: all cores).
         #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
         threads: Option<u16>,
-        /// Output format.
-        #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
-        format: OutputFormat,
+        /// Output format (default: from --output's extension, else table).
+        #[arg(long, value_enum)]
+        format: Option<OutputFormat>,
+        /// Write the result to FILE instead of stdout: under a temporary name beside it, renamed
+        /// onto it when complete (an existing FILE is replaced), removed on an error or Ctrl-C.
+        #[arg(long, value_name = "FILE")]
+        output: Option<PathBuf>,
         /// Print the time of each phase on stderr.
         #[arg(long)]
         timing: bool,
@@ -149,10 +210,33 @@ enum BenchFormat {
     Json,
 }
 
+/// Whether the process started with standard output closed, checked by [`CHECK_STDOUT`].
+static STARTED_WITHOUT_STDOUT: AtomicBool = AtomicBool::new(false);
+
+/// Runs before Rust's runtime, which would open `/dev/null` onto a closed standard output and
+/// hide that writes go nowhere (see `qjit::output::dest::set_stdout_closed`).
+#[cfg(target_os = "linux")]
+#[used]
+#[link_section = ".init_array"]
+static CHECK_STDOUT: extern "C" fn() = {
+    extern "C" fn check() {
+        if output::dest::stdout_is_closed() {
+            STARTED_WITHOUT_STDOUT.store(true, Ordering::Relaxed);
+        }
+    }
+    check
+};
+
 fn main() -> ExitCode {
+    if STARTED_WITHOUT_STDOUT.load(Ordering::Relaxed) {
+        output::dest::set_stdout_closed();
+    }
     let cli = Cli::parse();
     let what = match cli.command {
-        Command::Query { .. } => "the query was stopped before it finished; nothing was printed",
+        Command::Query {
+            output: Some(_), ..
+        } => "the query was stopped before it finished; no output file was written",
+        Command::Query { .. } => "the query was stopped before it finished",
         Command::Bench { .. } => {
             "the benchmark was stopped before it finished; nothing was printed"
         }
@@ -169,15 +253,23 @@ fn main() -> ExitCode {
     )
     .and_then(|_| signal_hook::flag::register(signal_hook::consts::SIGINT, interrupted.clone()));
     let cancel = Cancel::from_flag(interrupted.clone());
+    // A query longer than PROGRESS_AFTER shows a progress bar when stderr is a terminal.
+    let progress = Progress::new();
+    let bar = QueryBar::default();
+    let show_progress =
+        matches!(cli.command, Command::Query { .. }) && std::io::stderr().is_terminal();
+    let started = Instant::now();
+    let (run_progress, run_bar) = (progress.clone(), bar.clone());
     let (sender, receiver) = mpsc::channel();
     let spawned = std::thread::Builder::new()
         .name("qjit-main".into())
         .stack_size(QUERY_STACK_BYTES)
         .spawn(move || {
             // A panic is caught here so that it is reported like any other error.
-            let outcome =
-                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(cli, cancel)))
-                    .unwrap_or_else(|_| Err(Error::internal("the query thread panicked")));
+            let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                run(cli, cancel, run_progress, run_bar)
+            }))
+            .unwrap_or_else(|_| Err(Error::internal("the query thread panicked")));
             let _ = sender.send(outcome);
         });
     if let Err(e) = spawned {
@@ -193,6 +285,9 @@ fn main() -> ExitCode {
             }
             Err(mpsc::RecvTimeoutError::Timeout) => {}
         }
+        if show_progress && started.elapsed() >= PROGRESS_AFTER {
+            bar.update(&progress);
+        }
         if interrupted.load(Ordering::Relaxed) {
             let since = *interrupted_at.get_or_insert_with(Instant::now);
             if since.elapsed() >= INTERRUPT_GRACE {
@@ -200,19 +295,33 @@ fn main() -> ExitCode {
             }
         }
     };
+    bar.clear();
     // Whatever the command returned once Ctrl-C was pressed (an error from a child process it
-    // interrupted too, say), the run was interrupted and prints no result.
+    // interrupted too, say), the run was interrupted and prints no more.
     if interrupted.load(Ordering::Relaxed) {
-        eprintln!("interrupted (Ctrl-C): {what}");
+        output::dest::remove_unfinished();
+        let wrote = WROTE_STDOUT
+            .get()
+            .is_some_and(|w| w.load(Ordering::Relaxed));
+        let printed = match (wrote, what.ends_with("finished")) {
+            (true, _) => "; the rows printed before it are complete, the rest were not printed",
+            (false, true) => "; nothing was printed",
+            (false, false) => "",
+        };
+        eprintln!("interrupted (Ctrl-C): {what}{printed}");
         return ExitCode::from(INTERRUPTED);
     }
+    let outcome = outcome.and_then(|text| {
+        // What the command returns is printed here; a query has printed its result already.
+        let mut out = Destination::stdout();
+        out.write_all(text.as_bytes())
+            .map_err(|e| out.error(e))
+            .and_then(|_| out.commit())
+    });
     match outcome {
-        Ok(stdout) => {
-            let mut out = std::io::stdout().lock();
-            // A closed pipe (`qjit … | head`) is not an error worth reporting.
-            let _ = out.write_all(stdout.as_bytes()).and_then(|_| out.flush());
-            ExitCode::SUCCESS
-        }
+        Ok(()) => ExitCode::SUCCESS,
+        // Stdout's reader has gone: stop quietly, as a process killed by SIGPIPE.
+        Err(e @ Error::OutputClosed) => ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(1)),
         Err(e) => {
             eprintln!("error: {e}");
             ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(1))
@@ -220,8 +329,48 @@ fn main() -> ExitCode {
     }
 }
 
-/// Runs a command and returns everything it prints on stdout.
-fn run(cli: Cli, cancel: Cancel) -> Result<String> {
+/// The format of a query's result: `--format`, else the one `--output`'s extension names, else a
+/// table. Parquet only goes to a file.
+fn output_format(format: Option<OutputFormat>, output: Option<&Path>) -> Result<OutputFormat> {
+    match (format, output) {
+        (Some(OutputFormat::Parquet), None) => Err(Error::Usage(
+            "--format parquet writes a file: give it with --output FILE".into(),
+        )),
+        (Some(format), _) => Ok(format),
+        (None, None) => Ok(OutputFormat::Table),
+        (None, Some(path)) => OutputFormat::from_extension(path).ok_or_else(|| {
+            Error::Usage(format!(
+                "--output {}: cannot tell the format from the file's extension; name it .csv, .json or .parquet, or give --format",
+                path.display()
+            ))
+        }),
+    }
+}
+
+/// Refuses an output file that is the query's input (writing it would destroy the input).
+fn check_output_is_not_input(output: &Path, input: &Path) -> Result<()> {
+    let same = match (std::fs::metadata(output), std::fs::metadata(input)) {
+        #[cfg(unix)]
+        (Ok(a), Ok(b)) => {
+            use std::os::unix::fs::MetadataExt;
+            a.dev() == b.dev() && a.ino() == b.ino()
+        }
+        #[cfg(not(unix))]
+        (Ok(_), Ok(_)) => std::fs::canonicalize(output).ok() == std::fs::canonicalize(input).ok(),
+        _ => false,
+    };
+    match same {
+        true => Err(Error::Usage(format!(
+            "--output {} is the query's input; write the result to another file",
+            output.display()
+        ))),
+        false => Ok(()),
+    }
+}
+
+/// Runs a command and returns what is left to print on stdout (a query prints its result as it
+/// runs).
+fn run(cli: Cli, cancel: Cancel, progress: Progress, bar: QueryBar) -> Result<String> {
     match cli.command {
         Command::Query {
             file,
@@ -229,6 +378,7 @@ fn run(cli: Cli, cancel: Cancel) -> Result<String> {
             engine,
             threads,
             format,
+            output,
             timing,
             explain,
             opt_level,
@@ -245,12 +395,35 @@ fn run(cli: Cli, cancel: Cancel) -> Result<String> {
                 late_filter,
                 cancel,
                 memory_limit,
+                progress,
             };
+            let format = output_format(format, output.as_deref())?;
+            if let Some(path) = &output {
+                check_output_is_not_input(path, &file)?;
+            }
             if explain {
                 return exec::explain(&source, &sql, &options);
             }
-            let result = exec::run(&source, &sql, &options)?;
-            let rendered = format::render(&result.schema, &result.batches, format)?;
+            let dest = match &output {
+                Some(path) => Destination::file(path)?,
+                None => Destination::stdout(),
+            };
+            // A table on a terminal is cut to its width.
+            let width = match (&output, std::io::stdout().is_terminal()) {
+                (None, true) => console::Term::stdout()
+                    .size_checked()
+                    .map(|(_, columns)| usize::from(columns)),
+                _ => None,
+            };
+            let mut writer = ResultWriter::new(dest, format)?.with_table_width(width);
+            if output.is_none() && std::io::stdout().is_terminal() {
+                // Rows on the terminal put the progress bar away, so that they do not mix.
+                writer = writer.before_first_write(Box::new(move || bar.clear()));
+            }
+            if output.is_none() {
+                let _ = WROTE_STDOUT.set(writer.written_flag());
+            }
+            let result = exec::run_into(&source, &sql, &options, &mut writer)?;
             if timing {
                 let t = &result.timing;
                 let ms = |d: std::time::Duration| d.as_secs_f64() * 1e3;
@@ -265,15 +438,16 @@ fn run(cli: Cli, cancel: Cancel) -> Result<String> {
                     ),
                 };
                 eprintln!(
-                    "timing: parse+bind {:.3} ms, {kernel}, execute {:.3} ms, engine {:?}, {}, {} rows",
+                    "timing: parse+bind {:.3} ms, {kernel}, execute {:.3} ms, output {:.3} ms, engine {:?}, {}, {} rows",
                     ms(t.parse_bind),
                     ms(t.execute),
+                    ms(t.output),
                     result.engine,
                     result.compiled.summary(),
-                    result.num_rows()
+                    result.rows
                 );
             }
-            Ok(rendered)
+            Ok(String::new())
         }
         Command::Bench {
             sf,

@@ -37,7 +37,7 @@ use arrow::record_batch::RecordBatch;
 
 use crate::error::{Error, Result};
 use crate::exec::{self, EngineKind, QueryOptions, Source};
-use crate::format::{self, OutputFormat};
+use crate::output::{self, OutputFormat};
 
 pub use check::Answer;
 
@@ -379,7 +379,7 @@ fn measure(
     {
         exec_ms.sort_by(f64::total_cmp);
         let csv =
-            format::render(&schema, &result.batches, OutputFormat::Csv).map_err(|e| (engine, e))?;
+            output::render(&schema, &result.batches, OutputFormat::Csv).map_err(|e| (engine, e))?;
         let answer = Answer {
             csv,
             floats: floats.clone(),

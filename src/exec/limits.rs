@@ -72,6 +72,8 @@ pub struct Limits {
     pub cancel: Cancel,
     /// The budget of the query's growing state.
     pub memory: MemoryPool,
+    /// Counts the morsels done, for a progress bar.
+    pub progress: Progress,
 }
 
 impl Limits {
@@ -80,7 +82,47 @@ impl Limits {
         Limits {
             cancel: Cancel::new(),
             memory: MemoryPool::new(usize::MAX),
+            progress: Progress::default(),
         }
+    }
+}
+
+/// How far a running query is: the morsels of its scan (a Parquet file's row groups) done, of
+/// how many. Clones share the counts; another thread reads them to draw a progress bar.
+#[derive(Clone, Debug, Default)]
+pub struct Progress(Arc<ProgressCounts>);
+
+#[derive(Debug, Default)]
+struct ProgressCounts {
+    total: AtomicUsize,
+    done: AtomicUsize,
+}
+
+impl Progress {
+    /// Counts that nothing has advanced yet.
+    pub fn new() -> Progress {
+        Progress::default()
+    }
+
+    /// The morsels of the scan under way (0 before it starts).
+    pub fn total(&self) -> usize {
+        self.0.total.load(Ordering::Relaxed)
+    }
+
+    /// The morsels done.
+    pub fn done(&self) -> usize {
+        self.0.done.load(Ordering::Relaxed)
+    }
+
+    /// A scan of `total` morsels starts.
+    pub(crate) fn start(&self, total: usize) {
+        self.0.done.store(0, Ordering::Relaxed);
+        self.0.total.store(total, Ordering::Relaxed);
+    }
+
+    /// One more morsel is done.
+    pub(crate) fn advance(&self) {
+        self.0.done.fetch_add(1, Ordering::Relaxed);
     }
 }
 

@@ -42,7 +42,9 @@ mod limits;
 mod pipeline;
 mod predicate;
 mod prune;
+mod sink;
 mod source;
+mod topn;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -52,12 +54,13 @@ use arrow::record_batch::RecordBatch;
 
 pub use limits::{
     available_memory, default_memory_limit, format_bytes, parse_memory_size, Cancel, Limits,
-    MemoryPool, MemoryUse, Reservation, DEFAULT_MEMORY_FRACTION,
+    MemoryPool, MemoryUse, Progress, Reservation, DEFAULT_MEMORY_FRACTION,
 };
 pub use pipeline::{decoding_during, execute, execute_interpreted, Kernels};
 pub(crate) use pipeline::{finish, predicate_mask, project_batch, Where};
 pub(crate) use predicate::check_columns;
 pub use predicate::Predicate;
+pub use sink::{Collect, Encoder, Part, ResultSink, Text};
 pub use source::{Scan, ScanFilter, Source, BATCH_SIZE, MORSEL_ROWS};
 
 use crate::error::{Error, Result};
@@ -101,6 +104,9 @@ pub struct QueryOptions {
     /// before sorting and output. Past it the query fails with [`Error::MemoryLimit`]. `None`:
     /// [`default_memory_limit`], a share of the memory available when the query starts.
     pub memory_limit: Option<usize>,
+    /// Counts the morsels of the query's scan done, for a progress bar drawn by another
+    /// thread.
+    pub progress: Progress,
 }
 
 impl Default for QueryOptions {
@@ -113,6 +119,7 @@ impl Default for QueryOptions {
             late_filter: false,
             cancel: Cancel::new(),
             memory_limit: None,
+            progress: Progress::new(),
         }
     }
 }
@@ -135,6 +142,7 @@ impl QueryOptions {
         Limits {
             cancel: self.cancel.clone(),
             memory: MemoryPool::new(self.memory_limit()),
+            progress: self.progress.clone(),
         }
     }
 }
@@ -147,9 +155,12 @@ pub struct Timing {
     pub compile: jit::CompileTiming,
     /// Whether the kernel came from the kernel cache (`None`: no kernel).
     pub kernel_cache_hit: Option<bool>,
-    /// Splitting the scan into morsels and running the pipeline. On more than one thread, the
-    /// first morsels of a Parquet file are decoded while the kernels compile, before this.
+    /// Splitting the scan into morsels and running the pipeline, less `output`. On more than
+    /// one thread, the first morsels of a Parquet file are decoded while the kernels compile,
+    /// before this. Encoding rows as text runs on the workers and counts here.
     pub execute: Duration,
+    /// Handing the result to its sink (writing it out), on the thread that runs the query.
+    pub output: Duration,
 }
 
 /// How one part of a query (its `WHERE` clause, its aggregation) runs.
@@ -489,8 +500,44 @@ pub fn explain(source: &Source, sql: &str, options: &QueryOptions) -> Result<Str
     Ok(out)
 }
 
-/// Runs `sql` over `source`: parse, bind, compile what compiles, execute.
+/// Runs `sql` over `source`: parse, bind, compile what compiles, execute; the result's
+/// batches are collected ([`run_into`] streams them instead).
 pub fn run(source: &Source, sql: &str, options: &QueryOptions) -> Result<QueryResult> {
+    let mut collect = Collect::default();
+    let run = run_into(source, sql, options, &mut collect)?;
+    Ok(QueryResult {
+        schema: run.plan.output_schema(),
+        batches: collect.batches,
+        plan: run.plan,
+        engine: run.engine,
+        compiled: run.compiled,
+        timing: run.timing,
+    })
+}
+
+/// How a query ran ([`run_into`]): everything [`QueryResult`] says but the rows.
+#[derive(Clone, Debug)]
+pub struct QueryRun {
+    pub plan: Plan,
+    /// The engine that ran it: `Jit` if some part ran compiled, else `Interp`.
+    pub engine: EngineKind,
+    /// What ran compiled.
+    pub compiled: Compiled,
+    pub timing: Timing,
+    /// The rows handed to the sink.
+    pub rows: usize,
+}
+
+/// Runs `sql` over `source` as [`run`] does, handing the result to `sink` as it is produced
+/// (see [`ResultSink`]): a query without `ORDER BY`, `DISTINCT` or aggregates streams, so its
+/// memory holds a few morsels of rows, not the whole result. On an error the sink has taken
+/// whatever rows came before it, and is not finished.
+pub fn run_into(
+    source: &Source,
+    sql: &str,
+    options: &QueryOptions,
+    sink: &mut dyn ResultSink,
+) -> Result<QueryRun> {
     options.cancel.check()?;
     let start = Instant::now();
     let plan = plan(source, sql)?;
@@ -511,7 +558,18 @@ pub fn run(source: &Source, sql: &str, options: &QueryOptions) -> Result<QueryRe
         // The first morsels are decoded while the kernels compile.
         false => {
             let start = Instant::now();
-            let scan = scan_of(None)?;
+            let mut scan = scan_of(None)?;
+            // ORDER BY … LIMIT decodes its sort keys first when dropping rows cannot hide an
+            // error.
+            let can_drop_rows = plan.filter.as_ref().is_none_or(infallible)
+                && plan.final_exprs().iter().all(infallible);
+            if let (true, true, Some((threshold, columns))) = (
+                options.pushdown,
+                can_drop_rows,
+                topn::Threshold::for_plan(&plan),
+            ) {
+                scan = scan.with_top_threshold(threshold, columns);
+            }
             let scan_time = start.elapsed();
             let compiled = match options.engine {
                 EngineKind::Interp => compile(&plan, options)?,
@@ -527,12 +585,22 @@ pub fn run(source: &Source, sql: &str, options: &QueryOptions) -> Result<QueryRe
     };
     let start = Instant::now();
     let limits = options.limits();
-    let batches = execute(&plan, &scan, &compiled.kernels(), threads, &limits)?;
-    let execute = scan_time + start.elapsed();
-    Ok(QueryResult {
-        schema: plan.output_schema(),
-        batches,
-        plan,
+    let mut timed = TimedSink {
+        sink,
+        spent: Duration::ZERO,
+        rows: 0,
+    };
+    execute(
+        &plan,
+        &scan,
+        &compiled.kernels(),
+        threads,
+        &limits,
+        &mut timed,
+    )?;
+    let output = timed.spent;
+    let execute = (scan_time + start.elapsed()).saturating_sub(output);
+    Ok(QueryRun {
         engine: if compiled.any_kernel() {
             EngineKind::Jit
         } else {
@@ -543,9 +611,47 @@ pub fn run(source: &Source, sql: &str, options: &QueryOptions) -> Result<QueryRe
             compile: compile_timing,
             kernel_cache_hit: compiled.any_kernel().then_some(compiled.cache_hit),
             execute,
+            output,
         },
+        rows: timed.rows,
         compiled,
+        plan,
     })
+}
+
+/// A sink that counts the time spent in another and the rows it took.
+struct TimedSink<'a> {
+    sink: &'a mut dyn ResultSink,
+    spent: Duration,
+    rows: usize,
+}
+
+impl TimedSink<'_> {
+    fn time<T>(&mut self, f: impl FnOnce(&mut dyn ResultSink) -> T) -> T {
+        let start = Instant::now();
+        let out = f(&mut *self.sink);
+        self.spent += start.elapsed();
+        out
+    }
+}
+
+impl ResultSink for TimedSink<'_> {
+    fn start(&mut self, schema: &SchemaRef) -> Result<()> {
+        self.time(|s| s.start(schema))
+    }
+
+    fn encoder(&self) -> Option<Encoder> {
+        self.sink.encoder()
+    }
+
+    fn write(&mut self, part: Part) -> Result<()> {
+        self.rows += part.num_rows();
+        self.time(|s| s.write(part))
+    }
+
+    fn finish(&mut self) -> Result<()> {
+        self.time(|s| s.finish())
+    }
 }
 
 /// The `WHERE` clause as a [`ScanFilter`] that decodes its own columns first, when that can

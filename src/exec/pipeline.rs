@@ -8,8 +8,8 @@
 use arrow::array::{
     Array, ArrayRef, AsArray, BooleanArray, BooleanBufferBuilder, RecordBatch, RecordBatchOptions,
 };
-use arrow::compute::{self, SortColumn, SortOptions};
-use arrow::datatypes::DataType;
+use arrow::compute;
+use arrow::datatypes::{DataType, SchemaRef};
 use arrow::row::{RowConverter, SortField};
 
 use std::collections::BTreeMap;
@@ -20,7 +20,9 @@ use std::sync::{mpsc, Arc, Condvar, Mutex};
 use rayon::{ThreadPool, ThreadPoolBuilder};
 
 use super::limits::{Cancel, Limits, MemoryUse, Reservation};
-use super::source::Scan;
+use super::sink::{Collect, Encoder, Part, ResultSink, Window};
+use super::source::{Scan, BATCH_SIZE};
+use super::topn::{sort_indices, take, TopN};
 use crate::error::{Error, Result};
 use crate::interp::{self, Aggregator};
 use crate::ir::{Body, Expr, Plan};
@@ -40,33 +42,81 @@ pub struct Kernels<'a> {
 /// Runs `plan` over `scan` (morsels of the plan's scan columns) with the interpreter, on
 /// `threads` worker threads, without cancellation or memory limit.
 pub fn execute_interpreted(plan: &Plan, scan: &Scan, threads: usize) -> Result<Vec<RecordBatch>> {
-    execute(plan, scan, &Kernels::default(), threads, &Limits::none())
+    let mut collect = Collect::default();
+    execute(
+        plan,
+        scan,
+        &Kernels::default(),
+        threads,
+        &Limits::none(),
+        &mut collect,
+    )?;
+    Ok(collect.batches)
+}
+
+/// How a query without aggregates produces its rows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Rows {
+    /// Each morsel's rows go out as soon as the morsels before them have (no `ORDER BY`, no
+    /// `DISTINCT`).
+    Stream,
+    /// `ORDER BY … LIMIT`: each morsel keeps the first `LIMIT + OFFSET` rows of its sort, and
+    /// the morsels' tops are merged ([`TopN`]).
+    Top(usize),
+    /// `DISTINCT`, or `ORDER BY` without `LIMIT`: every row is collected, then finished.
+    Collect,
+}
+
+impl Rows {
+    fn of(plan: &Plan) -> Rows {
+        match (plan.distinct, plan.order_by.is_empty(), plan.limit) {
+            (false, true, _) => Rows::Stream,
+            (false, false, Some(limit)) => Rows::Top(limit.saturating_add(plan.offset)),
+            _ => Rows::Collect,
+        }
+    }
 }
 
 /// Runs `plan` over `scan` with the compiled `kernels` (the interpreter does the rest), on
-/// `threads` worker threads, under `limits`.
+/// `threads` worker threads, under `limits`, handing the result to `sink`.
 ///
 /// Each morsel is processed on its own: its batches are filtered and projected, or folded into
 /// an aggregation state of its own. The results are combined in morsel order, so the answer
-/// (row order, floating-point sums, the first error) is the same for every thread count.
+/// (row order, floating-point sums, the first error) is the same for every thread count. A
+/// query without aggregates, `ORDER BY` or `DISTINCT` streams: each morsel's rows, encoded on
+/// the worker by the sink's encoder, reach the sink as soon as the morsels before it have.
+/// `ORDER BY … LIMIT` keeps only the top rows of each morsel ([`TopN`]).
 ///
 /// Every worker checks `limits.cancel` before each batch, and the combining loop before each
 /// morsel's result: a cancelled query returns [`Error::Cancelled`] within about one batch of
-/// work per thread. The aggregation states of all workers and the merged total, or the rows a
-/// query without aggregates collects, hold reservations of `limits.memory` as large as they
-/// are after each batch: past the limit the query fails with [`Error::MemoryLimit`].
+/// work per thread. The aggregation states of all workers and the merged total, the rows a
+/// query without aggregates collects, and the streamed parts not yet written hold reservations
+/// of `limits.memory` as large as they are after each batch: past the limit the query fails
+/// with [`Error::MemoryLimit`].
 pub fn execute(
     plan: &Plan,
     scan: &Scan,
     kernels: &Kernels,
     threads: usize,
     limits: &Limits,
-) -> Result<Vec<RecordBatch>> {
+    sink: &mut dyn ResultSink,
+) -> Result<()> {
     let where_ = Where {
         filter: plan.filter.as_ref(),
         kernel: kernels.filter,
     };
     let cancel = &limits.cancel;
+    let schema = plan.output_schema();
+    sink.start(&schema)?;
+    let encoder = sink.encoder();
+    // The result's rows as the sink takes them.
+    let encode = |columns: &[ArrayRef]| -> Result<Part> {
+        let batch = output_batch(plan, &schema, normalize_all(plan, columns)?)?;
+        match &encoder {
+            Some(encode) => encode(batch),
+            None => Ok(Part::Rows(batch)),
+        }
+    };
     // What the combined results hold, until the query is finished.
     let mut kept = limits.memory.reserve(match plan.body {
         Body::Project { .. } => MemoryUse::Rows,
@@ -74,15 +124,17 @@ pub fn execute(
     });
     let finals = match &plan.body {
         Body::Project { exprs } => {
+            let rows = Rows::of(plan);
             // Without DISTINCT or ORDER BY, stop reading once LIMIT + OFFSET rows are in.
-            let enough = match (plan.limit, plan.distinct || !plan.order_by.is_empty()) {
-                (Some(limit), false) => Some(limit.saturating_add(plan.offset)),
+            let enough = match rows {
+                Rows::Stream => plan.limit.map(|limit| limit.saturating_add(plan.offset)),
                 _ => None,
             };
-            let project = |i: usize| -> Result<(Vec<Vec<ArrayRef>>, Reservation)> {
-                let mut out = Vec::new();
+            // A morsel's projected batches, as `for_each` takes them until it returns `false`.
+            let project = |i: usize,
+                           for_each: &mut dyn FnMut(Vec<ArrayRef>) -> Result<bool>|
+             -> Result<()> {
                 let mut rows = 0usize;
-                let mut reservation = limits.memory.reserve(MemoryUse::Rows);
                 for batch in scan.read(i)? {
                     cancel.check()?;
                     if enough.is_some_and(|n| rows >= n) {
@@ -93,27 +145,86 @@ pub fn execute(
                         continue;
                     };
                     rows += projected.first().map_or(0, |c| c.len());
-                    reservation.set(reservation.bytes() + columns_bytes(&projected))?;
-                    out.push(projected);
-                }
-                Ok((out, reservation))
-            };
-            let mut out = Vec::new();
-            let mut rows = 0usize;
-            for_each_morsel(scan, threads, cancel, project, |(parts, reservation)| {
-                let bytes = reservation.bytes();
-                drop(reservation);
-                kept.set(kept.bytes() + bytes)?;
-                for part in parts {
-                    if enough.is_some_and(|n| rows >= n) {
-                        return Ok(false);
+                    if !for_each(projected)? {
+                        break;
                     }
-                    rows += part.first().map_or(0, |c| c.len());
-                    out.push(part);
                 }
-                Ok(enough.is_none_or(|n| rows < n))
-            })?;
-            out
+                Ok(())
+            };
+            match rows {
+                Rows::Stream => {
+                    // Each batch's part goes out as soon as it is encoded, in order.
+                    let work = streamed::<(Part, Reservation), _>(|i, emit| {
+                        project(i, &mut |columns| {
+                            let part = encode(&columns)?;
+                            let mut reservation = limits.memory.reserve(MemoryUse::Rows);
+                            reservation.set(part.memory_bytes())?;
+                            emit((part, reservation))
+                        })
+                    });
+                    let mut window = Window::new(plan.offset, plan.limit);
+                    for_each_morsel_streamed(
+                        scan,
+                        threads,
+                        limits,
+                        work,
+                        |(part, _reservation)| {
+                            if let Some(part) = window.take(part) {
+                                sink.write(part)?;
+                            }
+                            Ok(!window.is_full())
+                        },
+                    )?;
+                    cancel.check()?;
+                    drop(kept);
+                    return sink.finish();
+                }
+                Rows::Top(k) => {
+                    let work = |i: usize| -> Result<(Vec<ArrayRef>, Reservation)> {
+                        let mut top = TopN::new(plan, k, scan.threshold());
+                        let mut reservation = limits.memory.reserve(MemoryUse::Rows);
+                        project(i, &mut |columns| {
+                            top.push(columns)?;
+                            reservation.set(top.memory_bytes())?;
+                            Ok(true)
+                        })?;
+                        Ok((top.into_columns(), reservation))
+                    };
+                    let mut total = TopN::new(plan, k, scan.threshold());
+                    for_each_morsel(scan, threads, limits, work, |(columns, reservation)| {
+                        total.push(columns)?;
+                        drop(reservation);
+                        kept.set(total.memory_bytes())?;
+                        Ok(true)
+                    })?;
+                    let columns = total.into_columns();
+                    match columns.is_empty() {
+                        true => vec![],
+                        false => vec![columns],
+                    }
+                }
+                Rows::Collect => {
+                    let work = |i: usize| -> Result<(Vec<Vec<ArrayRef>>, Reservation)> {
+                        let mut out = Vec::new();
+                        let mut reservation = limits.memory.reserve(MemoryUse::Rows);
+                        project(i, &mut |columns| {
+                            reservation.set(reservation.bytes() + columns_bytes(&columns))?;
+                            out.push(columns);
+                            Ok(true)
+                        })?;
+                        Ok((out, reservation))
+                    };
+                    let mut out = Vec::new();
+                    for_each_morsel(scan, threads, limits, work, |(parts, reservation)| {
+                        let bytes = reservation.bytes();
+                        drop(reservation);
+                        kept.set(kept.bytes() + bytes)?;
+                        out.extend(parts);
+                        Ok(true)
+                    })?;
+                    out
+                }
+            }
         }
         Body::Aggregate {
             keys,
@@ -143,7 +254,7 @@ pub fn execute(
                         Ok((state, reservation))
                     };
                     let mut total = kernel.new_aggregator()?;
-                    for_each_morsel(scan, threads, cancel, fold, |(state, reservation)| {
+                    for_each_morsel(scan, threads, limits, fold, |(state, reservation)| {
                         kernel.merge_into(state, &mut total)?;
                         drop(reservation);
                         kept.set(total.memory_bytes())?;
@@ -167,7 +278,7 @@ pub fn execute(
                         Ok((agg, reservation))
                     };
                     let mut total = Aggregator::new(keys, aggregates)?;
-                    for_each_morsel(scan, threads, cancel, fold, |(agg, reservation)| {
+                    for_each_morsel(scan, threads, limits, fold, |(agg, reservation)| {
                         total.merge(agg)?;
                         drop(reservation);
                         kept.set(total.memory_bytes())?;
@@ -182,9 +293,60 @@ pub fn execute(
         }
     };
     cancel.check()?;
-    let result = finish(plan, finals);
+    let result = finish(plan, finals)?;
     drop(kept);
-    result
+    write_finished(result, threads, cancel, encoder.as_ref(), sink)?;
+    sink.finish()
+}
+
+/// Hands a finished result to `sink`: in slices of [`BATCH_SIZE`] rows, encoded by `encoder`
+/// on `threads` workers a window of slices at a time.
+fn write_finished(
+    batches: Vec<RecordBatch>,
+    threads: usize,
+    cancel: &Cancel,
+    encoder: Option<&Encoder>,
+    sink: &mut dyn ResultSink,
+) -> Result<()> {
+    let slices: Vec<RecordBatch> = batches
+        .iter()
+        .flat_map(|b| {
+            (0..b.num_rows())
+                .step_by(BATCH_SIZE)
+                .map(|start| b.slice(start, BATCH_SIZE.min(b.num_rows() - start)))
+        })
+        .collect();
+    let Some(encode) = encoder else {
+        for slice in slices {
+            sink.write(Part::Rows(slice))?;
+        }
+        return Ok(());
+    };
+    let pool = thread_pool(threads)?;
+    for window in slices.chunks(AHEAD * threads) {
+        cancel.check()?;
+        let parts: Vec<Result<Part>> = pool.install(|| {
+            use rayon::prelude::*;
+            window.par_iter().map(|b| encode(b.clone())).collect()
+        });
+        for part in parts {
+            sink.write(part?)?;
+        }
+    }
+    Ok(())
+}
+
+/// A batch of the result's schema from the final columns of some rows (in the engine's types):
+/// the output columns, without the hidden sort keys.
+fn output_batch(plan: &Plan, schema: &SchemaRef, columns: Vec<ArrayRef>) -> Result<RecordBatch> {
+    let rows = columns.first().map_or(0, |c| c.len());
+    let out: Vec<ArrayRef> = columns.into_iter().take(plan.output_names.len()).collect();
+    RecordBatch::try_new_with_options(
+        schema.clone(),
+        out,
+        &RecordBatchOptions::new().with_row_count(Some(rows)),
+    )
+    .map_err(|e| Error::internal(format!("result batch does not match its schema: {e}")))
 }
 
 /// The bytes of the columns of a projected batch: of their slices where a column shares the
@@ -217,30 +379,83 @@ fn array_bytes(a: &ArrayRef) -> usize {
 }
 
 /// Runs `work` on every morsel of `scan` on `threads` threads and hands the results to `consume`
-/// in morsel order, until it returns `false`. The first error in morsel order is returned, so
-/// errors too do not depend on the thread count; once `cancel` is raised, that is
-/// [`Error::Cancelled`] (`work` checks it too, between batches).
-///
-/// Each worker takes the next morsel as soon as it has finished one; the calling thread waits
-/// for the results and consumes them in order as they complete. There is no barrier at which
-/// fast workers wait for slow ones. Workers run at most [`AHEAD`] morsels per thread beyond
-/// the first result not yet consumed (fewer at first: one per thread plus one per result
-/// consumed), so a query that stops early (`LIMIT`) reads little more than it needs, and the
-/// results held before they are consumed stay bounded.
+/// in morsel order, until it returns `false`: [`for_each_morsel_streamed`] for work that has one
+/// result per morsel.
 fn for_each_morsel<T: Send>(
     scan: &Scan,
     threads: usize,
-    cancel: &Cancel,
+    limits: &Limits,
     work: impl Fn(usize) -> Result<T> + Sync,
+    consume: impl FnMut(T) -> Result<bool>,
+) -> Result<()> {
+    let work = |i: usize, emit: &mut dyn FnMut(T) -> Result<bool>| emit(work(i)?).map(|_| ());
+    for_each_morsel_streamed(scan, threads, limits, work, consume)
+}
+
+/// `work` as [`for_each_morsel_streamed`] takes it (a closure's signature, spelled out once).
+fn streamed<T, W>(work: W) -> W
+where
+    W: Fn(usize, &mut dyn FnMut(T) -> Result<bool>) -> Result<()> + Sync,
+{
+    work
+}
+
+/// A morsel's output on its way to the consumer.
+enum Emitted<T> {
+    /// One of its results.
+    Item(T),
+    /// It is done: every result is sent, or it failed.
+    Done(Result<()>),
+}
+
+/// The results of one morsel not yet consumed, and how it ended.
+struct Pending<T> {
+    items: std::collections::VecDeque<T>,
+    done: Option<Result<()>>,
+}
+
+/// Runs `work` on every morsel of `scan` on `threads` threads and hands the results it emits
+/// to `consume` in morsel order (and, within a morsel, in the order they were emitted), until
+/// `consume` returns `false`. A morsel's results are consumed as soon as it emits them, once
+/// the morsels before it are done, so the first rows of a streamed result go out after one
+/// batch, not one morsel. `emit` returns `false` once the consumer needs no more results;
+/// `work` may stop then.
+///
+/// The first error in morsel order is returned, after the results its morsel emitted before
+/// it, so errors too do not depend on the thread count; once `limits.cancel` is raised, that is
+/// [`Error::Cancelled`] (`work` checks it too, between batches). `limits.progress` counts the
+/// morsels consumed.
+///
+/// Each worker takes the next morsel as soon as it has finished one; the calling thread waits
+/// for the results and consumes them in order as they come. There is no barrier at which
+/// fast workers wait for slow ones. Workers run at most [`AHEAD`] morsels per thread beyond
+/// the first morsel not yet consumed (fewer at first: one per thread plus one per morsel
+/// consumed), so a query that stops early (`LIMIT`) reads little more than it needs, and the
+/// results held before they are consumed stay bounded.
+fn for_each_morsel_streamed<T: Send>(
+    scan: &Scan,
+    threads: usize,
+    limits: &Limits,
+    work: impl Fn(usize, &mut dyn FnMut(T) -> Result<bool>) -> Result<()> + Sync,
     mut consume: impl FnMut(T) -> Result<bool>,
 ) -> Result<()> {
+    let (cancel, progress) = (&limits.cancel, &limits.progress);
     let morsels = scan.len();
+    progress.start(morsels);
     if threads <= 1 || morsels <= 1 {
+        let mut more = true;
         for i in 0..morsels {
             cancel.check()?;
-            if !consume(work(i)?)? {
+            work(i, &mut |item| {
+                if more {
+                    more = consume(item)?;
+                }
+                Ok(more)
+            })?;
+            if !more {
                 break;
             }
+            progress.advance();
         }
         return Ok(());
     }
@@ -255,43 +470,64 @@ fn for_each_morsel<T: Send>(
         }),
         changed: Condvar::new(),
     };
-    let (results, received) = mpsc::channel::<(usize, Result<T>)>();
+    let (results, received) = mpsc::channel::<(usize, Emitted<T>)>();
     pool.in_place_scope(|scope| {
         for _ in 0..threads.min(morsels) {
             let results = results.clone();
             let (dispatch, work) = (&dispatch, &work);
             scope.spawn(move |_| {
                 while let Some(i) = dispatch.claim() {
-                    let result = std::panic::catch_unwind(AssertUnwindSafe(|| work(i)))
+                    let mut emit = |item: T| {
+                        let sent = results.send((i, Emitted::Item(item))).is_ok();
+                        Ok(sent && !dispatch.stopped())
+                    };
+                    let result = std::panic::catch_unwind(AssertUnwindSafe(|| work(i, &mut emit)))
                         .unwrap_or_else(|panic| Err(Error::internal(panic_message(&panic))));
                     if result.is_err() {
                         // Morsels after this one are not needed: their results would not be
                         // consumed.
                         dispatch.end.fetch_min(i + 1, Ordering::Relaxed);
                     }
-                    if results.send((i, result)).is_err() {
+                    if results.send((i, Emitted::Done(result))).is_err() {
                         break;
                     }
                 }
             });
         }
         drop(results);
-        // Consume in morsel order; results that complete early wait in `pending`.
+        // Consume in morsel order; results that come early wait in `pending`.
         let consumed = (|| {
-            let mut pending: BTreeMap<usize, Result<T>> = BTreeMap::new();
+            let mut pending: BTreeMap<usize, Pending<T>> = BTreeMap::new();
             let mut want = 0;
             while want < morsels {
-                let (i, result) = received
+                let (i, emitted) = received
                     .recv()
                     .map_err(|_| Error::internal("the worker threads stopped early"))?;
-                pending.insert(i, result);
-                while let Some(result) = pending.remove(&want) {
-                    cancel.check()?;
-                    want += 1;
-                    if !consume(result?)? {
-                        return Ok(());
+                let entry = pending.entry(i).or_insert_with(|| Pending {
+                    items: Default::default(),
+                    done: None,
+                });
+                match emitted {
+                    Emitted::Item(item) => entry.items.push_back(item),
+                    Emitted::Done(result) => entry.done = Some(result),
+                }
+                while let Some(entry) = pending.get_mut(&want) {
+                    while let Some(item) = entry.items.pop_front() {
+                        cancel.check()?;
+                        if !consume(item)? {
+                            return Ok(());
+                        }
                     }
-                    dispatch.consumed(want);
+                    match entry.done.take() {
+                        None => break,
+                        Some(result) => {
+                            result?;
+                            pending.remove(&want);
+                            want += 1;
+                            dispatch.consumed(want);
+                            progress.advance();
+                        }
+                    }
                 }
             }
             Ok(())
@@ -381,6 +617,11 @@ impl Dispatch {
             progress.consumed = consumed;
         }
         self.changed.notify_all();
+    }
+
+    /// Whether the consumer has stopped.
+    fn stopped(&self) -> bool {
+        self.progress.lock().map_or(true, |p| p.stop)
     }
 
     fn stop(&self) {
@@ -538,40 +779,25 @@ pub(crate) fn finish(plan: &Plan, parts: Vec<Vec<ArrayRef>>) -> Result<Vec<Recor
     }
 
     if !plan.order_by.is_empty() && rows > 1 {
-        let keys: Vec<SortColumn> = plan
-            .order_by
-            .iter()
-            .map(|k| SortColumn {
-                values: interp::canonical_floats(&columns[k.column]),
-                options: Some(SortOptions {
-                    descending: k.descending,
-                    nulls_first: k.nulls_first,
-                }),
-            })
-            .collect();
         let fetch = plan.limit.map(|l| l.saturating_add(plan.offset));
-        let indices = compute::lexsort_to_indices(&keys, fetch)?;
-        columns = columns
-            .iter()
-            .map(|c| compute::take(c.as_ref(), &indices, None))
-            .collect::<std::result::Result<_, _>>()?;
+        let indices = sort_indices(plan, &columns, fetch)?;
+        columns = take(&columns, &indices)?;
         rows = indices.len();
     }
 
     let start = plan.offset.min(rows);
     let len = plan.limit.map_or(rows - start, |l| l.min(rows - start));
-    let out: Vec<ArrayRef> = columns
-        .into_iter()
-        .take(plan.output_names.len())
-        .map(|c| c.slice(start, len))
-        .collect();
-    let batch = RecordBatch::try_new_with_options(
-        schema.clone(),
-        out,
-        &RecordBatchOptions::new().with_row_count(Some(len)),
-    )
-    .map_err(|e| Error::internal(format!("result batch does not match its schema: {e}")))?;
-    Ok(vec![batch])
+    let columns = columns.into_iter().map(|c| c.slice(start, len)).collect();
+    Ok(vec![output_batch(plan, &schema, columns)?])
+}
+
+/// The final columns of some rows in the engine's canonical types ([`normalize`]).
+pub(crate) fn normalize_all(plan: &Plan, columns: &[ArrayRef]) -> Result<Vec<ArrayRef>> {
+    columns
+        .iter()
+        .zip(plan.final_exprs())
+        .map(|(c, e)| normalize(c, &e.ty().to_arrow()))
+        .collect()
 }
 
 /// Converts an evaluator's array to the engine's canonical Arrow type (strings in any layout →
@@ -634,7 +860,7 @@ mod tests {
         more: impl Fn(usize) -> bool,
     ) -> (Vec<usize>, Result<()>) {
         let mut seen = vec![];
-        let outcome = for_each_morsel(&scan(n), threads, &Cancel::default(), work, |i| {
+        let outcome = for_each_morsel(&scan(n), threads, &Limits::none(), work, |i| {
             seen.push(i);
             Ok(more(i))
         });
@@ -701,7 +927,7 @@ mod tests {
         let e = for_each_morsel(
             &scan,
             2,
-            &Cancel::default(),
+            &Limits::none(),
             |i| {
                 if i == 5 {
                     panic!("morsel five");
@@ -717,12 +943,13 @@ mod tests {
     #[test]
     fn cancelling_stops_the_workers() {
         let scan = scan(1000);
-        let cancel = Cancel::default();
+        let limits = Limits::none();
+        let cancel = &limits.cancel;
         let started = AtomicBool::new(false);
         let e = for_each_morsel(
             &scan,
             2,
-            &cancel,
+            &limits,
             |i| {
                 cancel.check()?;
                 if i == 3 {

@@ -31,6 +31,7 @@ use parquet::schema::types::SchemaDescriptor;
 
 use super::pipeline::panic_message;
 use super::prune::prune;
+use super::topn::Threshold;
 use crate::error::{Error, Result};
 use crate::ir::{Expr, DECIMAL64_PRECISION};
 
@@ -186,6 +187,7 @@ impl Source {
                         mask,
                     },
                     late: None,
+                    threshold: None,
                     early: Mutex::default(),
                 })
             }
@@ -221,6 +223,7 @@ impl Source {
                     morsels,
                     input: Input::Memory,
                     late: None,
+                    threshold: None,
                     early: Mutex::default(),
                 })
             }
@@ -234,6 +237,8 @@ pub struct Scan {
     morsels: Vec<Morsel>,
     input: Input,
     late: Option<ScanFilter>,
+    /// The bound of a top-N that `late` evaluates (see [`Scan::with_top_threshold`]).
+    threshold: Option<Arc<Threshold>>,
     /// Morsels decoded ahead by [`Scan::decode_ahead`], by morsel number.
     early: Mutex<Vec<Early>>,
 }
@@ -304,6 +309,28 @@ enum Input {
 }
 
 impl Scan {
+    /// A Parquet scan that decodes the sort keys of a top-N first and the other columns only
+    /// for the rows that reach `threshold` (which the pipeline's top-N raises as it fills),
+    /// unless the scan already has a filter of its own. `columns` are the file columns the
+    /// threshold reads. Other scans are returned as they are.
+    pub(crate) fn with_top_threshold(mut self, threshold: Arc<Threshold>, columns: Vec<usize>) -> Scan {
+        if self.late.is_some() || !matches!(self.input, Input::Parquet { .. }) {
+            return self;
+        }
+        let keep = threshold.clone();
+        self.late = Some(ScanFilter {
+            columns,
+            keep: Arc::new(move |batch| keep.keep(batch)),
+        });
+        self.threshold = Some(threshold);
+        self
+    }
+
+    /// The top-N bound the scan filters by, which the pipeline's top-N raises.
+    pub(crate) fn threshold(&self) -> Option<&Threshold> {
+        self.threshold.as_deref()
+    }
+
     /// The number of morsels.
     pub fn len(&self) -> usize {
         self.morsels.len()

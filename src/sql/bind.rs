@@ -250,6 +250,7 @@ fn finish(
     };
     let body = name_aggregate_refs(body);
     let scan_schema = Arc::new(schema.project(&projection)?);
+    let output_names = unique_names(output_names);
     Ok(Plan {
         table: table.to_string(),
         source_schema: schema.clone(),
@@ -263,6 +264,31 @@ fn finish(
         limit,
         output_names,
     })
+}
+
+/// The output names made unique, so that JSON keys and Parquet columns never repeat: a name
+/// that comes again gets `_1`, `_2`, … (the first suffix no output column has):
+/// `l_quantity, l_quantity` → `l_quantity, l_quantity_1`.
+fn unique_names(names: Vec<String>) -> Vec<String> {
+    let mut taken: std::collections::HashSet<String> = names.iter().cloned().collect();
+    let mut seen = std::collections::HashSet::new();
+    let mut next: std::collections::HashMap<String, usize> = Default::default();
+    names
+        .into_iter()
+        .map(|name| {
+            if seen.insert(name.clone()) {
+                return name;
+            }
+            let n = next.entry(name.clone()).or_insert(1);
+            loop {
+                let candidate = format!("{name}_{n}");
+                *n += 1;
+                if taken.insert(candidate.clone()) {
+                    return candidate;
+                }
+            }
+        })
+        .collect()
 }
 
 /// Renames the aggregate-batch references of the final expressions after the scan columns were

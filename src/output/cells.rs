@@ -1,0 +1,351 @@
+//! The text of one cell of a result column, written as bytes.
+//!
+//! Input: an Arrow array of a result column. Output: for each row, whether it is NULL and the
+//! text of its value, appended to a `Vec<u8>`, with the same text arrow's display gives
+//! (integers and decimals exactly, a decimal with all its scale digits; floats as the shortest
+//! string that reads back as the same value, as `ryu` writes them; dates as `YYYY-MM-DD`,
+//! [`format_date`]). The column types of query results have fast paths that write straight into
+//! the buffer; any other type goes through arrow's [`ArrayFormatter`].
+//!
+//! The writers of every format ([`super::csv`], [`super::json`], [`super::table`]) quote or escape
+//! this text as their format needs; [`TextKind`] tells them what the text is.
+
+use arrow::array::{
+    ArrayRef, AsArray, BooleanArray, LargeStringArray, StringArray, StringViewArray,
+};
+use arrow::buffer::NullBuffer;
+use arrow::datatypes::{
+    DataType, Date32Type, Decimal128Type, Decimal64Type, Float32Type, Float64Type, Int16Type,
+    Int32Type, Int64Type, Int8Type, UInt16Type, UInt32Type, UInt64Type, UInt8Type,
+};
+use arrow::util::display::{ArrayFormatter, FormatOptions};
+
+use crate::ir::scalar::{civil_from_days, format_date};
+use crate::Result;
+
+/// What a cell's text is, for formats that treat kinds differently (JSON's literals, the table's
+/// alignment).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TextKind {
+    /// Integers and decimals: digits, a sign and a point, a JSON number as it is.
+    Number,
+    /// Floats: a number, or `NaN`, `inf`, `-inf`.
+    Float,
+    /// `true` or `false`.
+    Bool,
+    /// Anything else (strings, dates): free text.
+    Text,
+}
+
+impl TextKind {
+    /// The kind of the values of `data_type`.
+    pub fn of(data_type: &DataType) -> TextKind {
+        match data_type {
+            DataType::Int8
+            | DataType::Int16
+            | DataType::Int32
+            | DataType::Int64
+            | DataType::UInt8
+            | DataType::UInt16
+            | DataType::UInt32
+            | DataType::UInt64
+            | DataType::Decimal32(..)
+            | DataType::Decimal64(..)
+            | DataType::Decimal128(..)
+            | DataType::Decimal256(..) => TextKind::Number,
+            DataType::Float16 | DataType::Float32 | DataType::Float64 => TextKind::Float,
+            DataType::Boolean => TextKind::Bool,
+            DataType::Dictionary(_, values) => TextKind::of(values),
+            _ => TextKind::Text,
+        }
+    }
+
+    /// Whether the text is a number (right-aligned in a table).
+    pub fn is_numeric(self) -> bool {
+        matches!(self, TextKind::Number | TextKind::Float)
+    }
+}
+
+/// The values of one column, by the way their text is written.
+enum Values<'a> {
+    I8(&'a [i8]),
+    I16(&'a [i16]),
+    I32(&'a [i32]),
+    I64(&'a [i64]),
+    U8(&'a [u8]),
+    U16(&'a [u16]),
+    U32(&'a [u32]),
+    U64(&'a [u64]),
+    F32(&'a [f32]),
+    F64(&'a [f64]),
+    Decimal64(&'a [i64], u32),
+    Decimal128(&'a [i128], u32),
+    Bool(&'a BooleanArray),
+    Date(&'a [i32]),
+    Utf8(&'a StringArray),
+    LargeUtf8(&'a LargeStringArray),
+    Utf8View(&'a StringViewArray),
+    Other(ArrayFormatter<'a>),
+}
+
+/// The cell texts of one column.
+pub struct ColumnText<'a> {
+    values: Values<'a>,
+    /// The logical nulls (a `Null` column, a dictionary key pointing at a null value).
+    nulls: Option<NullBuffer>,
+    kind: TextKind,
+}
+
+impl<'a> ColumnText<'a> {
+    /// The cells of `array`; types without a fast path are displayed with `options`.
+    ///
+    /// # Errors
+    ///
+    /// A type arrow cannot display (an internal error: query results have displayable types).
+    pub fn new(array: &'a ArrayRef, options: &'a FormatOptions<'a>) -> Result<ColumnText<'a>> {
+        let a = array.as_ref();
+        let scale = |s: i8| u32::try_from(s).ok();
+        let values = match a.data_type() {
+            DataType::Int8 => Values::I8(a.as_primitive::<Int8Type>().values()),
+            DataType::Int16 => Values::I16(a.as_primitive::<Int16Type>().values()),
+            DataType::Int32 => Values::I32(a.as_primitive::<Int32Type>().values()),
+            DataType::Int64 => Values::I64(a.as_primitive::<Int64Type>().values()),
+            DataType::UInt8 => Values::U8(a.as_primitive::<UInt8Type>().values()),
+            DataType::UInt16 => Values::U16(a.as_primitive::<UInt16Type>().values()),
+            DataType::UInt32 => Values::U32(a.as_primitive::<UInt32Type>().values()),
+            DataType::UInt64 => Values::U64(a.as_primitive::<UInt64Type>().values()),
+            DataType::Float32 => Values::F32(a.as_primitive::<Float32Type>().values()),
+            DataType::Float64 => Values::F64(a.as_primitive::<Float64Type>().values()),
+            DataType::Decimal64(_, s) if scale(*s).is_some() => Values::Decimal64(
+                a.as_primitive::<Decimal64Type>().values(),
+                scale(*s).unwrap_or(0),
+            ),
+            DataType::Decimal128(_, s) if scale(*s).is_some() => Values::Decimal128(
+                a.as_primitive::<Decimal128Type>().values(),
+                scale(*s).unwrap_or(0),
+            ),
+            DataType::Boolean => Values::Bool(a.as_boolean()),
+            DataType::Date32 => Values::Date(a.as_primitive::<Date32Type>().values()),
+            DataType::Utf8 => Values::Utf8(a.as_string::<i32>()),
+            DataType::LargeUtf8 => Values::LargeUtf8(a.as_string::<i64>()),
+            DataType::Utf8View => Values::Utf8View(a.as_string_view()),
+            _ => Values::Other(ArrayFormatter::try_new(a, options)?),
+        };
+        Ok(ColumnText {
+            values,
+            nulls: a.logical_nulls(),
+            kind: TextKind::of(a.data_type()),
+        })
+    }
+
+    /// What the column's text is.
+    pub fn kind(&self) -> TextKind {
+        self.kind
+    }
+
+    /// Whether the cell of `row` is NULL.
+    #[inline]
+    pub fn is_null(&self, row: usize) -> bool {
+        self.nulls.as_ref().is_some_and(|n| n.is_null(row))
+    }
+
+    /// The string of `row` of a string column, without copying (`None` for other types).
+    #[inline]
+    pub fn str(&self, row: usize) -> Option<&str> {
+        match &self.values {
+            Values::Utf8(a) => Some(a.value(row)),
+            Values::LargeUtf8(a) => Some(a.value(row)),
+            Values::Utf8View(a) => Some(a.value(row)),
+            _ => None,
+        }
+    }
+
+    /// Appends the text of the (non-NULL) cell of `row` to `out`.
+    pub fn write(&self, row: usize, out: &mut Vec<u8>) -> Result<()> {
+        match &self.values {
+            Values::I8(v) => write_int(out, v[row]),
+            Values::I16(v) => write_int(out, v[row]),
+            Values::I32(v) => write_int(out, v[row]),
+            Values::I64(v) => write_int(out, v[row]),
+            Values::U8(v) => write_int(out, v[row]),
+            Values::U16(v) => write_int(out, v[row]),
+            Values::U32(v) => write_int(out, v[row]),
+            Values::U64(v) => write_int(out, v[row]),
+            Values::F32(v) => out.extend_from_slice(ryu::Buffer::new().format(v[row]).as_bytes()),
+            Values::F64(v) => out.extend_from_slice(ryu::Buffer::new().format(v[row]).as_bytes()),
+            Values::Decimal64(v, scale) => write_decimal(out, i128::from(v[row]), *scale),
+            Values::Decimal128(v, scale) => write_decimal(out, v[row], *scale),
+            Values::Bool(a) => out.extend_from_slice(match a.value(row) {
+                true => b"true",
+                false => b"false",
+            }),
+            Values::Date(v) => write_date(out, v[row]),
+            Values::Utf8(_) | Values::LargeUtf8(_) | Values::Utf8View(_) => {
+                out.extend_from_slice(self.str(row).unwrap_or_default().as_bytes())
+            }
+            Values::Other(f) => {
+                let mut text = String::new();
+                f.value(row).write(&mut text)?;
+                out.extend_from_slice(text.as_bytes());
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The cell texts of every column of a batch.
+pub fn columns<'a>(
+    columns: &'a [ArrayRef],
+    options: &'a FormatOptions<'a>,
+) -> Result<Vec<ColumnText<'a>>> {
+    columns
+        .iter()
+        .map(|c| ColumnText::new(c, options))
+        .collect()
+}
+
+fn write_int(out: &mut Vec<u8>, v: impl itoa::Integer) {
+    out.extend_from_slice(itoa::Buffer::new().format(v).as_bytes());
+}
+
+/// A decimal's unscaled value `v` with `scale` digits after the point, as arrow displays it:
+/// `-0.0050` for -50 at scale 4, `12` at scale 0.
+fn write_decimal(out: &mut Vec<u8>, v: i128, scale: u32) {
+    if v < 0 {
+        out.push(b'-');
+    }
+    let mut buffer = itoa::Buffer::new();
+    let digits = buffer.format(v.unsigned_abs()).as_bytes();
+    let scale = scale as usize;
+    if scale == 0 {
+        out.extend_from_slice(digits);
+    } else if digits.len() > scale {
+        let (whole, fraction) = digits.split_at(digits.len() - scale);
+        out.extend_from_slice(whole);
+        out.push(b'.');
+        out.extend_from_slice(fraction);
+    } else {
+        out.extend_from_slice(b"0.");
+        out.resize(out.len() + scale - digits.len(), b'0');
+        out.extend_from_slice(digits);
+    }
+}
+
+/// A date as `YYYY-MM-DD` ([`format_date`]), without allocating for years 0 to 9999.
+fn write_date(out: &mut Vec<u8>, days: i32) {
+    let (y, m, d) = civil_from_days(i64::from(days));
+    if !(0..=9999).contains(&y) {
+        out.extend_from_slice(format_date(days).as_bytes());
+        return;
+    }
+    let y = y as u32;
+    let digit = |n: u32| b'0' + (n % 10) as u8;
+    out.extend_from_slice(&[
+        digit(y / 1000),
+        digit(y / 100),
+        digit(y / 10),
+        digit(y),
+        b'-',
+        digit(m / 10),
+        digit(m),
+        b'-',
+        digit(d / 10),
+        digit(d),
+    ]);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    use arrow::array::{Date32Array, Decimal128Array, Decimal64Array, Float64Array, Int64Array};
+
+    /// The text of every cell of `array` ("NULL" for nulls).
+    fn texts(array: ArrayRef) -> Vec<String> {
+        let options = FormatOptions::new();
+        let cells = ColumnText::new(&array, &options).unwrap();
+        (0..array.len())
+            .map(|row| match cells.is_null(row) {
+                true => "NULL".to_string(),
+                false => {
+                    let mut out = vec![];
+                    cells.write(row, &mut out).unwrap();
+                    String::from_utf8(out).unwrap()
+                }
+            })
+            .collect()
+    }
+
+    /// The text arrow's own display gives.
+    fn arrow_texts(array: ArrayRef) -> Vec<String> {
+        let options = FormatOptions::new().with_null("NULL");
+        let f = ArrayFormatter::try_new(array.as_ref(), &options).unwrap();
+        (0..array.len()).map(|i| f.value(i).to_string()).collect()
+    }
+
+    #[test]
+    fn fast_paths_write_what_arrow_displays() {
+        let decimals = [
+            Some(0),
+            Some(5),
+            Some(-5),
+            Some(-50),
+            Some(12345),
+            Some(-12345),
+            Some(i128::from(i64::MAX)),
+            Some(i128::from(i64::MIN)),
+            None,
+        ];
+        let arrays: Vec<ArrayRef> = vec![
+            Arc::new(Int64Array::from(vec![
+                Some(0),
+                Some(-1),
+                Some(i64::MIN),
+                None,
+            ])),
+            Arc::new(Float64Array::from(vec![
+                0.1,
+                -0.0,
+                1e20,
+                1e-7,
+                f64::NAN,
+                f64::INFINITY,
+                f64::NEG_INFINITY,
+                1.0,
+                123456789.125,
+            ])),
+            Arc::new(
+                Decimal128Array::from(decimals.to_vec())
+                    .with_precision_and_scale(38, 4)
+                    .unwrap(),
+            ),
+            Arc::new(
+                Decimal128Array::from(vec![Some(i128::MAX), Some(i128::MIN + 1), Some(-7)])
+                    .with_precision_and_scale(38, 0)
+                    .unwrap(),
+            ),
+            Arc::new(
+                Decimal64Array::from(vec![Some(1), Some(-99), Some(100), None])
+                    .with_precision_and_scale(18, 2)
+                    .unwrap(),
+            ),
+            Arc::new(Date32Array::from(vec![
+                Some(0),
+                Some(-719528),
+                Some(2932896),
+            ])),
+        ];
+        for array in arrays {
+            assert_eq!(texts(array.clone()), arrow_texts(array));
+        }
+    }
+
+    #[test]
+    fn dates_outside_four_digit_years_keep_their_sign() {
+        let array: ArrayRef = Arc::new(Date32Array::from(vec![i32::MIN, i32::MAX, -719529]));
+        let expected: Vec<String> = [i32::MIN, i32::MAX, -719529].map(format_date).to_vec();
+        assert_eq!(texts(array), expected);
+        assert_eq!(format_date(-719529), "-1-12-31");
+    }
+}

@@ -1,0 +1,526 @@
+//! How `qjit query` writes its result, end to end: every write checked (a full disk, a closed
+//! descriptor, a reader that went away), rows that stream (and the rows an error or Ctrl-C
+//! leaves behind), `--output FILE` written atomically, and top-N answers identical to a full
+//! sort.
+
+mod common;
+
+use std::io::Read;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::sync::Arc;
+
+use arrow::array::{Array, ArrayRef, Int64Array, RecordBatch, StringArray};
+use arrow::datatypes::{DataType, Field, Schema};
+use parquet::arrow::ArrowWriter;
+use parquet::file::properties::WriterProperties;
+
+fn qjit(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_qjit"))
+        .args(args)
+        .output()
+        .expect("run qjit")
+}
+
+fn lineitem() -> String {
+    common::lineitem_path().display().to_string()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// The engines every case runs on.
+fn engines() -> Vec<&'static str> {
+    let mut e = vec!["interp", "auto"];
+    if cfg!(feature = "jit") {
+        e.push("jit");
+    }
+    e
+}
+
+/// Writes `t.parquet` in `dir`: `k` = 0..rows, `s` = "value k", in row groups of `group` rows.
+fn numbered_file(dir: &Path, rows: usize, group: usize) -> String {
+    let path = dir.join("t.parquet");
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("k", DataType::Int64, false),
+        Field::new("s", DataType::Utf8, false),
+    ]));
+    let file = std::fs::File::create(&path).unwrap();
+    let properties = WriterProperties::builder()
+        .set_max_row_group_row_count(Some(group))
+        .build();
+    let mut writer = ArrowWriter::try_new(file, schema.clone(), Some(properties)).unwrap();
+    for start in (0..rows).step_by(10_000) {
+        let end = (start + 10_000).min(rows);
+        let k: Int64Array = (start as i64..end as i64).collect();
+        let s: StringArray = (start..end).map(|i| Some(format!("value {i}"))).collect();
+        let batch = RecordBatch::try_new(schema.clone(), vec![Arc::new(k), Arc::new(s)]).unwrap();
+        writer.write(&batch).unwrap();
+    }
+    writer.close().unwrap();
+    path.display().to_string()
+}
+
+#[test]
+#[cfg(target_os = "linux")]
+fn a_full_disk_is_an_error_in_every_format() {
+    for format in ["table", "csv", "json"] {
+        let full = std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .unwrap();
+        let o = Command::new(env!("CARGO_BIN_EXE_qjit"))
+            .args([
+                "query",
+                &lineitem(),
+                "SELECT * FROM lineitem LIMIT 5",
+                "--format",
+                format,
+            ])
+            .stdout(full)
+            .output()
+            .unwrap();
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(1), "{format}: {err}");
+        assert_eq!(err.lines().count(), 1, "{format}: {err}");
+        assert!(
+            err.starts_with("error: cannot write the result to standard output: ")
+                && err.contains("No space left on device"),
+            "{format}: {err}"
+        );
+    }
+    // What the command itself prints (the plan of --explain) is checked too.
+    let full = std::fs::File::options()
+        .write(true)
+        .open("/dev/full")
+        .unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_qjit"))
+        .args(["query", &lineitem(), "SELECT 1 FROM lineitem", "--explain"])
+        .stdout(full)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+}
+
+#[test]
+#[cfg(unix)]
+fn a_closed_stdout_is_an_error() {
+    use std::os::unix::process::CommandExt;
+    for format in ["table", "csv", "json"] {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_qjit"));
+        command.args([
+            "query",
+            &lineitem(),
+            "SELECT l_orderkey FROM lineitem LIMIT 3",
+            "--format",
+            format,
+        ]);
+        // SAFETY: close is async-signal-safe; the child closes its own descriptor 1.
+        unsafe {
+            command.pre_exec(|| {
+                libc::close(1);
+                Ok(())
+            });
+        }
+        let o = command.stderr(Stdio::piped()).output().unwrap();
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(1), "{format}: {err}");
+        assert!(
+            err.starts_with("error: cannot write the result to standard output: ")
+                && err.contains("Bad file descriptor"),
+            "{format}: {err}"
+        );
+    }
+}
+
+#[test]
+fn a_reader_that_goes_away_ends_the_query_quietly_with_141() {
+    for format in ["csv", "table", "json"] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_qjit"))
+            .args([
+                "query",
+                &lineitem(),
+                "SELECT * FROM lineitem",
+                "--format",
+                format,
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Read the first line, then hang up, as `| head -1` does.
+        let mut out = child.stdout.take().unwrap();
+        let mut first = [0u8; 64];
+        out.read_exact(&mut first).unwrap();
+        drop(out);
+        let o = child.wait_with_output().unwrap();
+        assert_eq!(o.status.code(), Some(141), "{format}: {}", stderr(&o));
+        assert!(o.stderr.is_empty(), "{format}: {}", stderr(&o));
+    }
+}
+
+#[test]
+fn rows_written_before_an_error_stay_and_the_error_is_the_same_on_every_engine() {
+    let dir = tempfile::tempdir().unwrap();
+    // Row groups of 20,000 rows: the division fails in the fifth, at k = 90,000.
+    let file = numbered_file(dir.path(), 100_000, 20_000);
+    let sql = "SELECT k, 10 / (k - 90000) AS q FROM t";
+    let mut first: Option<(String, String)> = None;
+    for engine in engines() {
+        for threads in ["1", "2"] {
+            let o = qjit(&[
+                "query",
+                &file,
+                sql,
+                "--engine",
+                engine,
+                "--threads",
+                threads,
+                "--format",
+                "csv",
+            ]);
+            let what = format!("{engine}, {threads} threads");
+            assert_eq!(o.status.code(), Some(1), "{what}: {}", stderr(&o));
+            let err = stderr(&o);
+            assert_eq!(err.trim(), "error: division by zero", "{what}");
+            // Whole rows, in order, from the first: at least the four row groups before the
+            // failing one, and nothing at or past the failing row.
+            let out = stdout(&o);
+            let rows: Vec<&str> = out.lines().skip(1).collect();
+            assert!(out.starts_with("k,q\n0,0\n"), "{what}: {}", &out[..40]);
+            assert!(rows.len() >= 80_000 && rows.len() < 90_000, "{what}");
+            for (i, row) in rows.iter().enumerate() {
+                assert!(
+                    row.starts_with(&format!("{i},")),
+                    "{what}: row {i} is {row}"
+                );
+            }
+            assert!(out.ends_with('\n'), "{what}");
+            match &first {
+                None => first = Some((out, err)),
+                Some(f) => assert_eq!(f, &(out, err), "{what}: the output differs"),
+            }
+        }
+    }
+    // With --output the file is all or nothing: no file, no temporary file.
+    let target = dir.path().join("out.csv");
+    let o = qjit(&[
+        "query",
+        &file,
+        sql,
+        "--output",
+        &target.display().to_string(),
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(o.stdout.is_empty());
+    let left: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(left, vec!["t.parquet".to_string()]);
+}
+
+#[test]
+fn a_streamed_result_needs_no_memory_for_the_rows_already_written() {
+    // The whole table as CSV (about 7 MB) under a 2 MiB limit: rows are written as they come.
+    // Sorting them needs them all, past the limit.
+    let ok = qjit(&[
+        "query",
+        &lineitem(),
+        "SELECT * FROM lineitem",
+        "--format",
+        "csv",
+        "--memory-limit",
+        "2MiB",
+        "--threads",
+        "2",
+    ]);
+    assert_eq!(ok.status.code(), Some(0), "{}", stderr(&ok));
+    assert_eq!(stdout(&ok).lines().count(), 60_175 + 1);
+    let sorted = qjit(&[
+        "query",
+        &lineitem(),
+        "SELECT * FROM lineitem ORDER BY l_comment",
+        "--format",
+        "csv",
+        "--memory-limit",
+        "2MiB",
+    ]);
+    assert_eq!(sorted.status.code(), Some(1), "{}", stderr(&sorted));
+    assert!(sorted.stdout.is_empty());
+    // Top-N holds only the rows it keeps.
+    let top = qjit(&[
+        "query",
+        &lineitem(),
+        "SELECT * FROM lineitem ORDER BY l_comment LIMIT 10",
+        "--format",
+        "csv",
+        "--memory-limit",
+        "2MiB",
+    ]);
+    assert_eq!(top.status.code(), Some(0), "{}", stderr(&top));
+    assert_eq!(stdout(&top).lines().count(), 11);
+}
+
+#[test]
+fn output_files_are_written_whole_in_the_format_asked_for() {
+    let dir = tempfile::tempdir().unwrap();
+    let sql = "SELECT l_orderkey, l_shipdate, l_extendedprice, l_comment FROM lineitem \
+               WHERE l_quantity > 45 ORDER BY l_orderkey, l_linenumber";
+    let csv = qjit(&["query", &lineitem(), sql, "--format", "csv"]);
+    let json = qjit(&["query", &lineitem(), sql, "--format", "json"]);
+    assert_eq!(csv.status.code(), Some(0), "{}", stderr(&csv));
+    let path = |name: &str| dir.path().join(name).display().to_string();
+    let input = lineitem();
+    // From the extension, and from --format over it.
+    for (file, format, expected) in [
+        ("a.csv", None, &csv.stdout),
+        ("b.json", None, &json.stdout),
+        ("c.ndjson", None, &json.stdout),
+        ("d.txt", Some("csv"), &csv.stdout),
+    ] {
+        let mut args = vec!["query", &input, sql];
+        let target = path(file);
+        args.extend(["--output", &target]);
+        if let Some(format) = format {
+            args.extend(["--format", format]);
+        }
+        let o = qjit(&args);
+        assert_eq!(o.status.code(), Some(0), "{file}: {}", stderr(&o));
+        assert!(o.stdout.is_empty(), "{file}");
+        assert_eq!(&std::fs::read(&target).unwrap(), expected, "{file}");
+    }
+    // An existing file is replaced.
+    std::fs::write(path("a.csv"), "old contents that are longer than nothing").unwrap();
+    let o = qjit(&[
+        "query",
+        &lineitem(),
+        "SELECT 1 AS one FROM lineitem LIMIT 1",
+        "--output",
+        &path("a.csv"),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(std::fs::read_to_string(path("a.csv")).unwrap(), "one\n1\n");
+    // Parquet reads back as the same rows.
+    let o = qjit(&["query", &lineitem(), sql, "--output", &path("e.parquet")]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let again = qjit(&[
+        "query",
+        &path("e.parquet"),
+        "SELECT * FROM e",
+        "--format",
+        "csv",
+    ]);
+    assert_eq!(again.status.code(), Some(0), "{}", stderr(&again));
+    assert_eq!(again.stdout, csv.stdout);
+    // Nothing else is left in the directory.
+    let mut left: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    left.sort();
+    assert_eq!(left, ["a.csv", "b.json", "c.ndjson", "d.txt", "e.parquet"]);
+}
+
+#[test]
+fn bad_output_options_are_usage_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let copy = dir.path().join("lineitem.parquet");
+    std::fs::copy(common::lineitem_path(), &copy).unwrap();
+    let before = std::fs::read(&copy).unwrap();
+    let input = copy.display().to_string();
+    let cases: [(&[&str], &str); 4] = [
+        (&["--format", "parquet"], "--format parquet writes a file"),
+        (&["--output", &input], "is the query's input"),
+        (
+            &["--output", "/tmp/result.unknown"],
+            "cannot tell the format",
+        ),
+        (
+            &["--output", "/nonexistent-dir/x.csv"],
+            "cannot create the output file",
+        ),
+    ];
+    for (extra, words) in cases {
+        let mut args = vec!["query", &input, "SELECT * FROM lineitem"];
+        args.extend(extra);
+        let o = qjit(&args);
+        let err = stderr(&o);
+        let code = if words.contains("cannot create") {
+            1
+        } else {
+            2
+        };
+        assert_eq!(o.status.code(), Some(code), "{extra:?}: {err}");
+        assert!(o.stdout.is_empty(), "{extra:?}");
+        assert!(err.contains(words), "{extra:?}: {err}");
+        assert_eq!(err.lines().count(), 1, "{err}");
+    }
+    assert_eq!(std::fs::read(&copy).unwrap(), before, "the input changed");
+}
+
+/// `ORDER BY k LIMIT n OFFSET m` against a stable sort of the same rows done here, over keys
+/// with many ties and NULLs, on every engine and thread count.
+#[test]
+fn top_n_is_a_full_sort_cut_short() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ties.parquet");
+    let rows = 30_000i64;
+    // k: 7 distinct values and NULLs, so almost every row ties; id: the file order.
+    let k: Int64Array = (0..rows)
+        .map(|i| (i % 11 != 3).then_some((i * 7919) % 7))
+        .collect();
+    let id: Int64Array = (0..rows).collect();
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("k", DataType::Int64, true),
+        Field::new("id", DataType::Int64, false),
+    ]));
+    let columns: Vec<ArrayRef> = vec![Arc::new(k.clone()), Arc::new(id)];
+    let batch = RecordBatch::try_new(schema.clone(), columns).unwrap();
+    let properties = WriterProperties::builder()
+        .set_max_row_group_row_count(Some(4_000))
+        .build();
+    let file = std::fs::File::create(&path).unwrap();
+    let mut writer = ArrowWriter::try_new(file, schema, Some(properties)).unwrap();
+    writer.write(&batch).unwrap();
+    writer.close().unwrap();
+    let file = path.display().to_string();
+    for (order, descending, nulls_first) in [
+        ("k", false, false),
+        ("k DESC", true, true),
+        ("k NULLS FIRST", false, true),
+        ("k DESC NULLS LAST", true, false),
+    ] {
+        // The expected answer: a stable sort by k of the rows in file order.
+        let mut expected: Vec<(Option<i64>, i64)> = (0..rows)
+            .map(|i| (k.is_valid(i as usize).then(|| k.value(i as usize)), i))
+            .collect();
+        expected.sort_by(|a, b| match (a.0, b.0) {
+            (None, None) => std::cmp::Ordering::Equal,
+            (None, Some(_)) if nulls_first => std::cmp::Ordering::Less,
+            (None, Some(_)) => std::cmp::Ordering::Greater,
+            (Some(_), None) if nulls_first => std::cmp::Ordering::Greater,
+            (Some(_), None) => std::cmp::Ordering::Less,
+            (Some(x), Some(y)) if descending => y.cmp(&x),
+            (Some(x), Some(y)) => x.cmp(&y),
+        });
+        for (limit, offset) in [(10usize, 0usize), (5, 2_995), (3_000, 7), (0, 0)] {
+            let sql =
+                format!("SELECT id, k FROM ties ORDER BY {order} LIMIT {limit} OFFSET {offset}");
+            let want: String = std::iter::once("id,k\n".to_string())
+                .chain(expected.iter().skip(offset).take(limit).map(|(k, id)| {
+                    format!("{id},{}\n", k.map_or(String::new(), |k| k.to_string()))
+                }))
+                .collect();
+            for engine in engines() {
+                for threads in ["1", "2", "7"] {
+                    let o = qjit(&[
+                        "query",
+                        &file,
+                        &sql,
+                        "--engine",
+                        engine,
+                        "--threads",
+                        threads,
+                        "--format",
+                        "csv",
+                    ]);
+                    assert_eq!(o.status.code(), Some(0), "{sql}: {}", stderr(&o));
+                    assert_eq!(stdout(&o), want, "{sql}, {engine}, {threads} threads");
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn duplicate_output_names_are_made_unique() {
+    let o = qjit(&[
+        "query",
+        &lineitem(),
+        "SELECT l_quantity, l_quantity, l_tax AS l_quantity_1, l_quantity FROM lineitem LIMIT 1",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(
+        stdout(&o),
+        "{\"l_quantity\":17.00,\"l_quantity_2\":17.00,\"l_quantity_1\":0.02,\"l_quantity_3\":17.00}\n"
+    );
+}
+
+#[test]
+#[cfg(unix)]
+fn ctrl_c_while_rows_stream_stops_at_once_and_keeps_whole_rows() {
+    use std::time::{Duration, Instant};
+    let dir = tempfile::tempdir().unwrap();
+    let file = numbered_file(dir.path(), 3_000_000, 100_000);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_qjit"))
+        .args([
+            "query",
+            &file,
+            "SELECT * FROM t",
+            "--threads",
+            "2",
+            "--format",
+            "csv",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Read slowly, as a terminal does, so that the query is still writing when interrupted.
+    let mut out = child.stdout.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut all = vec![];
+        let mut chunk = [0u8; 4096];
+        loop {
+            match out.read(&mut chunk) {
+                Ok(0) | Err(_) => return all,
+                Ok(n) => all.extend_from_slice(&chunk[..n]),
+            }
+            std::thread::sleep(Duration::from_micros(200));
+        }
+    });
+    std::thread::sleep(Duration::from_millis(700));
+    assert!(child.try_wait().unwrap().is_none(), "the query ended early");
+    let signalled = Instant::now();
+    let kill = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let status = child.wait().unwrap();
+    let seconds = signalled.elapsed().as_secs_f64();
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    let out = String::from_utf8(reader.join().unwrap()).unwrap();
+    assert_eq!(status.code(), Some(130), "{err}");
+    assert!(seconds < 2.0, "exited {seconds:.1} s after SIGINT");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("interrupted (Ctrl-C)") && err.contains("the rows printed before it"),
+        "{err}"
+    );
+    // The rows written are whole and in order.
+    let rows: Vec<&str> = out.lines().skip(1).collect();
+    assert!(rows.len() > 100, "{} rows", rows.len());
+    assert!(
+        rows.len() < 3_000_000,
+        "the query finished before it was interrupted"
+    );
+    assert!(out.ends_with('\n'));
+    for (i, row) in rows.iter().enumerate() {
+        assert_eq!(*row, format!("{i},value {i}"), "row {i}");
+    }
+}
