@@ -256,10 +256,13 @@ fn progress_bar(table: Table) -> ProgressBar {
     )
     .map(|s| s.progress_chars("=> "))
     .unwrap_or_else(|_| ProgressStyle::default_bar());
-    ProgressBar::new(0)
+    let bar = ProgressBar::new(0)
         .with_style(style)
         .with_prefix(table.name())
-        .with_message("0")
+        .with_message("0");
+    // Drawn from the start, not only when the first part is done (seconds at SF 1).
+    bar.enable_steady_tick(std::time::Duration::from_millis(250));
+    bar
 }
 
 /// What the generating thread hands to the writing thread.

@@ -364,23 +364,34 @@ fn bad_output_options_are_usage_errors() {
     assert_eq!(std::fs::read(&copy).unwrap(), before, "the input changed");
 }
 
-/// `ORDER BY k LIMIT n OFFSET m` against a stable sort of the same rows done here, over keys
-/// with many ties and NULLs, on every engine and thread count.
+/// `ORDER BY … LIMIT n OFFSET m` against a stable sort of the same rows done here: keys with
+/// many ties and NULLs (`k`), and keys with few ties (`v`, and `s`, its text, zero-padded so
+/// that it sorts as `v` does), in row groups small enough that the top-N's bound skips some;
+/// on every engine and thread count.
 #[test]
 fn top_n_is_a_full_sort_cut_short() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("ties.parquet");
-    let rows = 30_000i64;
-    // k: 7 distinct values and NULLs, so almost every row ties; id: the file order.
-    let k: Int64Array = (0..rows)
+    let rows = 30_000usize;
+    let k: Vec<Option<i64>> = (0..rows as i64)
         .map(|i| (i % 11 != 3).then_some((i * 7919) % 7))
         .collect();
-    let id: Int64Array = (0..rows).collect();
+    let v: Vec<Option<i64>> = (0..rows as i64)
+        .map(|i| (i % 997 != 5).then_some((i * 7919) % 20_011))
+        .collect();
     let schema = Arc::new(Schema::new(vec![
         Field::new("k", DataType::Int64, true),
+        Field::new("v", DataType::Int64, true),
+        Field::new("s", DataType::Utf8, true),
         Field::new("id", DataType::Int64, false),
     ]));
-    let columns: Vec<ArrayRef> = vec![Arc::new(k.clone()), Arc::new(id)];
+    let s: StringArray = v.iter().map(|v| v.map(|v| format!("{v:05}"))).collect();
+    let columns: Vec<ArrayRef> = vec![
+        Arc::new(Int64Array::from(k.clone())),
+        Arc::new(Int64Array::from(v.clone())),
+        Arc::new(s),
+        Arc::new(Int64Array::from_iter_values(0..rows as i64)),
+    ];
     let batch = RecordBatch::try_new(schema.clone(), columns).unwrap();
     let properties = WriterProperties::builder()
         .set_max_row_group_row_count(Some(4_000))
@@ -390,32 +401,63 @@ fn top_n_is_a_full_sort_cut_short() {
     writer.write(&batch).unwrap();
     writer.close().unwrap();
     let file = path.display().to_string();
-    for (order, descending, nulls_first) in [
-        ("k", false, false),
-        ("k DESC", true, true),
-        ("k NULLS FIRST", false, true),
-        ("k DESC NULLS LAST", true, false),
-    ] {
-        // The expected answer: a stable sort by k of the rows in file order.
-        let mut expected: Vec<(Option<i64>, i64)> = (0..rows)
-            .map(|i| (k.is_valid(i as usize).then(|| k.value(i as usize)), i))
-            .collect();
-        expected.sort_by(|a, b| match (a.0, b.0) {
-            (None, None) => std::cmp::Ordering::Equal,
-            (None, Some(_)) if nulls_first => std::cmp::Ordering::Less,
-            (None, Some(_)) => std::cmp::Ordering::Greater,
-            (Some(_), None) if nulls_first => std::cmp::Ordering::Greater,
-            (Some(_), None) => std::cmp::Ordering::Less,
-            (Some(x), Some(y)) if descending => y.cmp(&x),
+    /// Orders two keys as `ORDER BY` does.
+    fn compare(
+        a: Option<i64>,
+        b: Option<i64>,
+        desc: bool,
+        nulls_first: bool,
+    ) -> std::cmp::Ordering {
+        use std::cmp::Ordering::*;
+        match (a, b) {
+            (None, None) => Equal,
+            (None, Some(_)) => {
+                if nulls_first {
+                    Less
+                } else {
+                    Greater
+                }
+            }
+            (Some(_), None) => {
+                if nulls_first {
+                    Greater
+                } else {
+                    Less
+                }
+            }
+            (Some(x), Some(y)) if desc => y.cmp(&x),
             (Some(x), Some(y)) => x.cmp(&y),
+        }
+    }
+    let cases: [(&str, &[(&Vec<Option<i64>>, bool, bool)]); 8] = [
+        ("k", &[(&k, false, false)]),
+        ("k DESC", &[(&k, true, true)]),
+        ("k NULLS FIRST", &[(&k, false, true)]),
+        ("k DESC NULLS LAST", &[(&k, true, false)]),
+        ("v DESC", &[(&v, true, true)]),
+        ("s", &[(&v, false, false)]),
+        ("s DESC NULLS LAST", &[(&v, true, false)]),
+        ("k DESC, v", &[(&k, true, true), (&v, false, false)]),
+    ];
+    for (order, keys) in cases {
+        // The expected answer: a stable sort of the row numbers in file order.
+        let mut expected: Vec<usize> = (0..rows).collect();
+        expected.sort_by(|&a, &b| {
+            keys.iter()
+                .map(|(key, desc, nulls_first)| compare(key[a], key[b], *desc, *nulls_first))
+                .find(|o| o.is_ne())
+                .unwrap_or(std::cmp::Ordering::Equal)
         });
         for (limit, offset) in [(10usize, 0usize), (5, 2_995), (3_000, 7), (0, 0)] {
-            let sql =
-                format!("SELECT id, k FROM ties ORDER BY {order} LIMIT {limit} OFFSET {offset}");
-            let want: String = std::iter::once("id,k\n".to_string())
-                .chain(expected.iter().skip(offset).take(limit).map(|(k, id)| {
-                    format!("{id},{}\n", k.map_or(String::new(), |k| k.to_string()))
-                }))
+            let sql = format!("SELECT id FROM ties ORDER BY {order} LIMIT {limit} OFFSET {offset}");
+            let want: String = std::iter::once("id\n".to_string())
+                .chain(
+                    expected
+                        .iter()
+                        .skip(offset)
+                        .take(limit)
+                        .map(|id| format!("{id}\n")),
+                )
                 .collect();
             for engine in engines() {
                 for threads in ["1", "2", "7"] {
@@ -436,6 +478,15 @@ fn top_n_is_a_full_sort_cut_short() {
             }
         }
     }
+    // A SELECT list that can fail is evaluated on every row, as a full sort would: the error
+    // of a row that does not make the top is still reported.
+    let o = qjit(&[
+        "query",
+        &file,
+        "SELECT id, 1 / (id - 29999) FROM ties ORDER BY v LIMIT 3",
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert_eq!(stderr(&o).trim(), "error: division by zero");
 }
 
 #[test]

@@ -563,17 +563,35 @@ pub fn run_into(
             // error.
             let can_drop_rows = plan.filter.as_ref().is_none_or(infallible)
                 && plan.final_exprs().iter().all(infallible);
+            let mut keys_first = None;
             if let (true, true, Some((threshold, columns))) = (
                 options.pushdown,
                 can_drop_rows,
                 topn::Threshold::for_plan(&plan),
             ) {
-                scan = scan.with_top_threshold(threshold, columns);
+                scan = scan.with_top_threshold(threshold.clone(), columns);
+                if scan.threshold().is_some() {
+                    keys_first = Some(threshold);
+                }
             }
             let scan_time = start.elapsed();
-            let compiled = match options.engine {
-                EngineKind::Interp => compile(&plan, options)?,
-                _ => decoding_during(&scan, threads, || compile(&plan, options))??,
+            let compiled = match (options.engine, keys_first) {
+                (EngineKind::Interp, keys_first) => {
+                    if let Some(threshold) = keys_first {
+                        top_keys_first(source, &plan, &threshold, threads, options)?;
+                    }
+                    compile(&plan, options)?
+                }
+                // The sort keys' top-N runs while the kernels compile.
+                (_, Some(threshold)) => std::thread::scope(|s| {
+                    let compiling = s.spawn(|| compile(&plan, options));
+                    let keys = top_keys_first(source, &plan, &threshold, threads, options);
+                    let compiled = compiling
+                        .join()
+                        .unwrap_or_else(|_| Err(Error::internal("compiling panicked")));
+                    keys.and(compiled)
+                })?,
+                (_, None) => decoding_during(&scan, threads, || compile(&plan, options))??,
             };
             (compiled, scan, scan_time)
         }
@@ -617,6 +635,36 @@ pub fn run_into(
         compiled,
         plan,
     })
+}
+
+/// Runs the top-N of `plan` over its sort keys alone ([`topn::Threshold::keys_plan`]), when
+/// that pays, and sets `threshold` to its exact bound: the scan of the whole query then reads
+/// only the rows that make the top-N (and their ties).
+fn top_keys_first(
+    source: &Source,
+    plan: &Plan,
+    threshold: &topn::Threshold,
+    threads: usize,
+    options: &QueryOptions,
+) -> Result<()> {
+    let Some(keys) = threshold.keys_plan(plan) else {
+        return Ok(());
+    };
+    let mut scan = source.filtered_morsels(&keys.projection, None, None)?;
+    if let Some((own, columns)) = topn::Threshold::for_plan(&keys) {
+        scan = scan.with_top_threshold(own, columns);
+    }
+    let mut top = Collect::default();
+    let limits = options.limits();
+    execute(
+        &keys,
+        &scan,
+        &Kernels::default(),
+        threads,
+        &limits,
+        &mut top,
+    )?;
+    threshold.offer_result(&top.batches)
 }
 
 /// A sink that counts the time spent in another and the rows it took.

@@ -163,9 +163,13 @@ pub fn execute(
                         })
                     });
                     let mut window = Window::new(plan.offset, plan.limit);
+                    // A sink that does its work as it takes the rows (a table) is slower than
+                    // the workers: they run one morsel ahead, not several, to hold less.
+                    let ahead = if encoder.is_some() { AHEAD } else { 1 };
                     for_each_morsel_streamed(
                         scan,
                         threads,
+                        ahead,
                         limits,
                         work,
                         |(part, _reservation)| {
@@ -389,7 +393,7 @@ fn for_each_morsel<T: Send>(
     consume: impl FnMut(T) -> Result<bool>,
 ) -> Result<()> {
     let work = |i: usize, emit: &mut dyn FnMut(T) -> Result<bool>| emit(work(i)?).map(|_| ());
-    for_each_morsel_streamed(scan, threads, limits, work, consume)
+    for_each_morsel_streamed(scan, threads, AHEAD, limits, work, consume)
 }
 
 /// `work` as [`for_each_morsel_streamed`] takes it (a closure's signature, spelled out once).
@@ -428,13 +432,14 @@ struct Pending<T> {
 ///
 /// Each worker takes the next morsel as soon as it has finished one; the calling thread waits
 /// for the results and consumes them in order as they come. There is no barrier at which
-/// fast workers wait for slow ones. Workers run at most [`AHEAD`] morsels per thread beyond
-/// the first morsel not yet consumed (fewer at first: one per thread plus one per morsel
+/// fast workers wait for slow ones. Workers run at most `ahead` morsels per thread beyond the
+/// first morsel not yet consumed (fewer at first: one per thread plus one per morsel
 /// consumed), so a query that stops early (`LIMIT`) reads little more than it needs, and the
 /// results held before they are consumed stay bounded.
 fn for_each_morsel_streamed<T: Send>(
     scan: &Scan,
     threads: usize,
+    ahead: usize,
     limits: &Limits,
     work: impl Fn(usize, &mut dyn FnMut(T) -> Result<bool>) -> Result<()> + Sync,
     mut consume: impl FnMut(T) -> Result<bool>,
@@ -462,6 +467,7 @@ fn for_each_morsel_streamed<T: Send>(
     let pool = thread_pool(threads)?;
     let dispatch = Dispatch {
         threads,
+        ahead,
         next: AtomicUsize::new(0),
         end: AtomicUsize::new(morsels),
         progress: Mutex::new(Progress {
@@ -575,6 +581,8 @@ const AHEAD: usize = 4;
 struct Dispatch {
     /// The workers.
     threads: usize,
+    /// Morsels each worker may run ahead of the consumer, at most.
+    ahead: usize,
     /// The next morsel to take.
     next: AtomicUsize,
     /// No morsel at or past this one is taken: the number of morsels, lowered past a failed one.
@@ -593,9 +601,9 @@ struct Progress {
 
 impl Dispatch {
     /// How many morsels the workers may run ahead of the first one not yet consumed, once
-    /// `consumed` have been: one per thread at first, growing to [`AHEAD`] per thread.
+    /// `consumed` have been: one per thread at first, growing to `self.ahead` per thread.
     fn ahead(&self, consumed: usize) -> usize {
-        (self.threads + consumed).min(AHEAD * self.threads)
+        (self.threads + consumed).min(self.ahead.max(1) * self.threads)
     }
 
     /// The next morsel for a worker, once the consumer is close enough to it; `None` when there

@@ -188,6 +188,7 @@ impl Source {
                     },
                     late: None,
                     threshold: None,
+                    bests: vec![],
                     early: Mutex::default(),
                 })
             }
@@ -224,6 +225,7 @@ impl Source {
                     input: Input::Memory,
                     late: None,
                     threshold: None,
+                    bests: vec![],
                     early: Mutex::default(),
                 })
             }
@@ -239,6 +241,9 @@ pub struct Scan {
     late: Option<ScanFilter>,
     /// The bound of a top-N that `late` evaluates (see [`Scan::with_top_threshold`]).
     threshold: Option<Arc<Threshold>>,
+    /// For each morsel, the best sort key of the top-N its rows can have, if known: a morsel
+    /// whose best the bound beats is not read.
+    bests: Vec<Option<arrow::row::OwnedRow>>,
     /// Morsels decoded ahead by [`Scan::decode_ahead`], by morsel number.
     early: Mutex<Vec<Early>>,
 }
@@ -313,9 +318,24 @@ impl Scan {
     /// for the rows that reach `threshold` (which the pipeline's top-N raises as it fills),
     /// unless the scan already has a filter of its own. `columns` are the file columns the
     /// threshold reads. Other scans are returned as they are.
-    pub(crate) fn with_top_threshold(mut self, threshold: Arc<Threshold>, columns: Vec<usize>) -> Scan {
+    pub(crate) fn with_top_threshold(
+        mut self,
+        threshold: Arc<Threshold>,
+        columns: Vec<usize>,
+    ) -> Scan {
         if self.late.is_some() || !matches!(self.input, Input::Parquet { .. }) {
             return self;
+        }
+        if let Input::Parquet { metadata, .. } = &self.input {
+            let groups: Vec<usize> = self
+                .morsels
+                .iter()
+                .map(|m| match m {
+                    Morsel::RowGroup(group, _) => *group,
+                    Morsel::Batches(_) => 0,
+                })
+                .collect();
+            self.bests = threshold.row_group_bests(metadata, &groups);
         }
         let keep = threshold.clone();
         self.late = Some(ScanFilter {
@@ -428,8 +448,14 @@ impl Scan {
         }
     }
 
-    /// The batches of morsel `i`, decoded as they are read.
+    /// The batches of morsel `i`, decoded as they are read (none when its statistics prove
+    /// that no row of it can enter the top-N being built).
     fn decode(&self, i: usize) -> Result<Batches> {
+        if let (Some(threshold), Some(Some(best))) = (&self.threshold, self.bests.get(i)) {
+            if threshold.excludes(best) {
+                return Ok(Box::new(std::iter::empty()));
+            }
+        }
         let morsel = self
             .morsels
             .get(i)

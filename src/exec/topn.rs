@@ -134,7 +134,17 @@ pub(crate) struct Threshold {
     filter_columns: Vec<usize>,
     /// Each sort key's type in the sort (the final expression's).
     types: Vec<DataType>,
-    bound: RwLock<Option<OwnedRow>>,
+    /// The file column of the first sort key, and its order.
+    first_file_column: usize,
+    first_options: SortOptions,
+    /// The bound as rows, and for a sort on one key, as that key's value (an array of one).
+    bound: RwLock<Option<(OwnedRow, ArrayRef)>>,
+    /// The rows of the top-N.
+    k: usize,
+    /// Whether every row of the table counts for the top-N (there is no `WHERE` clause): then
+    /// the scan filter raises the bound itself from the keys it reads, before any row reaches
+    /// the pipeline.
+    every_row_counts: bool,
 }
 
 impl Threshold {
@@ -188,14 +198,98 @@ impl Threshold {
             keys: plan.order_by.iter().map(|k| k.column).collect(),
             filter_columns,
             types,
+            k: plan.limit?.saturating_add(plan.offset),
+            every_row_counts: plan.filter.is_none(),
+            first_file_column: file_columns[0],
+            first_options: SortOptions {
+                descending: plan.order_by[0].descending,
+                nulls_first: plan.order_by[0].nulls_first,
+            },
             bound: RwLock::new(None),
         };
         Some((Arc::new(threshold), columns))
     }
 
+    /// The top-N of `plan` over its sort keys alone, when reading those first pays: every row
+    /// counts (no `WHERE` clause) and the query reads other columns too. Its answer's last row
+    /// is the exact bound ([`Threshold::offer_result`]); with it, the full query's scan skips
+    /// every row group and decodes every row that cannot make the top-N, where a bound that
+    /// only tightens as rows are read lets through a row group's running records.
+    pub(crate) fn keys_plan(&self, plan: &Plan) -> Option<Plan> {
+        let Body::Project { exprs } = &plan.body else {
+            return None;
+        };
+        let mut file_columns: Vec<usize> = vec![];
+        let mut refs = vec![];
+        for key in &plan.order_by {
+            let Some(Expr::Column(c)) = exprs.get(key.column) else {
+                return None;
+            };
+            file_columns.push(*plan.projection.get(c.index)?);
+            refs.push(c.clone());
+        }
+        let mut projection = file_columns.clone();
+        projection.sort_unstable();
+        projection.dedup();
+        if !self.every_row_counts || projection.len() >= plan.projection.len() {
+            return None;
+        }
+        let exprs: Vec<Expr> = refs
+            .into_iter()
+            .zip(&file_columns)
+            .map(|(c, f)| {
+                Expr::Column(crate::ir::ColumnRef {
+                    index: projection.binary_search(f).unwrap_or(0),
+                    ..c
+                })
+            })
+            .collect();
+        let order_by = plan
+            .order_by
+            .iter()
+            .enumerate()
+            .map(|(i, k)| crate::ir::SortKey { column: i, ..*k })
+            .collect();
+        Some(Plan {
+            table: plan.table.clone(),
+            source_schema: plan.source_schema.clone(),
+            scan_schema: Arc::new(plan.source_schema.project(&projection).ok()?),
+            projection,
+            filter: None,
+            output_names: (0..exprs.len()).map(|i| format!("key{i}")).collect(),
+            body: Body::Project { exprs },
+            distinct: false,
+            order_by,
+            offset: plan.offset,
+            limit: plan.limit,
+        })
+    }
+
+    /// Offers the last row of `batches` (the answer of [`Threshold::keys_plan`]: the sort keys
+    /// of the top-N, in order) as the bound, when the top-N is full.
+    pub(crate) fn offer_result(&self, batches: &[RecordBatch]) -> Result<()> {
+        let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
+        match batches.iter().rev().find(|b| b.num_rows() > 0) {
+            Some(last) if rows >= self.k && self.k > 0 => {
+                let row = last.num_rows() - 1;
+                let keys = last
+                    .columns()
+                    .iter()
+                    .map(|c| interp::canonical_floats(&c.slice(row, 1)))
+                    .collect();
+                self.offer_keys(keys)
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// Offers the last row of `columns` (a full top-N's final columns, sorted) as the bound.
     fn offer(&self, columns: &[ArrayRef]) -> Result<()> {
-        let Some(last) = columns.first().map(|c| c.len()).and_then(|n| n.checked_sub(1)) else {
+        let Some(last) = columns
+            .first()
+            .map(|c| c.len())
+            .and_then(|n| n.checked_sub(1))
+        else {
             return Ok(());
         };
         let keys: Vec<ArrayRef> = self
@@ -203,16 +297,161 @@ impl Threshold {
             .iter()
             .map(|&c| interp::canonical_floats(&columns[c].slice(last, 1)))
             .collect();
+        self.offer_keys(keys)
+    }
+
+    /// Offers the row of `keys` (one value per sort key, in the sort's types) as the bound.
+    fn offer_keys(&self, keys: Vec<ArrayRef>) -> Result<()> {
         let rows = self.converter.convert_columns(&keys)?;
         let row = rows.row(0);
         let mut bound = self
             .bound
             .write()
             .map_err(|_| Error::internal("the top-N bound is poisoned"))?;
-        if bound.as_ref().is_none_or(|b| row < b.row()) {
-            *bound = Some(row.owned());
+        if bound.as_ref().is_none_or(|(b, _)| row < b.row()) {
+            *bound = Some((row.owned(), keys[0].clone()));
         }
         Ok(())
+    }
+
+    /// For each row group of `groups`, the best sort key any of its rows can have, by its
+    /// statistics: its maximum in a descending sort, its minimum in an ascending one (`None`
+    /// where that is unknown, or where NULLs sort first and the group may have some). A
+    /// group whose best is worse than the bound ([`Threshold::excludes`]) has no row that can
+    /// enter the top-N, and is not read. Only a sort on one key that is not a float (whose
+    /// NaNs statistics leave out) has bests.
+    pub(crate) fn row_group_bests(
+        &self,
+        metadata: &parquet::arrow::arrow_reader::ArrowReaderMetadata,
+        groups: &[usize],
+    ) -> Vec<Option<OwnedRow>> {
+        let none = || vec![None; groups.len()];
+        if self.types.len() != 1 || self.types[0].is_floating() {
+            return none();
+        }
+        let schema = metadata.schema();
+        let Some(field) = schema.fields().get(self.first_file_column) else {
+            return none();
+        };
+        let parquet = metadata.metadata().file_metadata().schema_descr();
+        let Ok(converter) = parquet::arrow::arrow_reader::statistics::StatisticsConverter::try_new(
+            field.name(),
+            schema,
+            parquet,
+        ) else {
+            return none();
+        };
+        let metas = || groups.iter().map(|&g| metadata.metadata().row_group(g));
+        let descending = self.converter_descending();
+        let (bests, nulls) = match (
+            match descending {
+                true => converter.row_group_maxes(metas()),
+                false => converter.row_group_mins(metas()),
+            },
+            converter.row_group_null_counts(metas()),
+        ) {
+            (Ok(bests), Ok(nulls)) => (bests, nulls),
+            _ => return none(),
+        };
+        let Ok(bests) = compute::cast(&bests, &self.types[0]) else {
+            return none();
+        };
+        let Ok(rows) = self.converter.convert_columns(std::slice::from_ref(&bests)) else {
+            return none();
+        };
+        let nulls_first = self.nulls_first();
+        (0..groups.len())
+            .map(|i| {
+                let may_have_nulls = nulls.is_null(i) || nulls.value(i) > 0;
+                match bests.is_null(i) || (nulls_first && may_have_nulls) {
+                    true => None,
+                    false => Some(rows.row(i).owned()),
+                }
+            })
+            .collect()
+    }
+
+    /// Whether a row group whose best sort key is `best` ([`Threshold::row_group_bests`]) has
+    /// no row that can enter the top-N: the bound is already better than `best`.
+    pub(crate) fn excludes(&self, best: &OwnedRow) -> bool {
+        self.bound
+            .read()
+            .is_ok_and(|bound| bound.as_ref().is_some_and(|(b, _)| b.row() < best.row()))
+    }
+
+    /// [`Threshold::keep`] for a sort on one key that is not a float, by comparing the key
+    /// column with the bound's `value` in its own type (vectorized, no row conversion); `None`
+    /// for other sorts.
+    fn keep_by_value(
+        &self,
+        batch: &RecordBatch,
+        value: Option<&ArrayRef>,
+    ) -> Result<Option<BooleanArray>> {
+        if self.types.len() != 1 || self.types[0].is_floating() {
+            return Ok(None);
+        }
+        let column = batch.column(self.filter_columns[0]);
+        let same_type = column.data_type() == &self.types[0]
+            || matches!(column.data_type(), DataType::Decimal64(..));
+        if !same_type {
+            return Ok(None);
+        }
+        let keep = self.reaching(column, value)?;
+        self.tighten(column, &keep)?;
+        Ok(Some(keep))
+    }
+
+    /// The rows of `column` (the only sort key) that reach the bound `value` (all of them
+    /// without a bound).
+    fn reaching(&self, column: &ArrayRef, value: Option<&ArrayRef>) -> Result<BooleanArray> {
+        use arrow::compute::kernels::cmp;
+        let Some(value) = value else {
+            return Ok(BooleanArray::from(vec![true; column.len()]));
+        };
+        let nulls = compute::is_null(column)?;
+        if value.is_null(0) {
+            // The top-N is NULLs: with NULLs first only NULLs can enter it, with NULLs last
+            // every value can.
+            return Ok(match self.first_options.nulls_first {
+                true => nulls,
+                false => BooleanArray::from(vec![true; column.len()]),
+            });
+        }
+        let value = compute::cast(value, column.data_type())?;
+        let value = arrow::array::Scalar::new(value);
+        let reaches = match self.first_options.descending {
+            true => cmp::gt_eq(column, &value)?,
+            false => cmp::lt_eq(column, &value)?,
+        };
+        // NULL keys: kept when NULLs sort first (they beat every value), else dropped.
+        let reaches = match self.first_options.nulls_first {
+            true => compute::or_kleene(&nulls, &reaches)?,
+            false => reaches,
+        };
+        Ok(match reaches.nulls() {
+            Some(valid) => BooleanArray::new(reaches.values() & valid.inner(), None),
+            None => reaches,
+        })
+    }
+
+    /// Raises the bound to the `k`-th best key of the rows of `column` that `keep` keeps,
+    /// when every row counts for the top-N and there are `k` of them.
+    fn tighten(&self, column: &ArrayRef, keep: &BooleanArray) -> Result<()> {
+        if !self.every_row_counts || self.k == 0 || keep.true_count() < self.k {
+            return Ok(());
+        }
+        let kept = compute::filter(column, keep)?;
+        let order = compute::sort_to_indices(&kept, Some(self.first_options), Some(self.k))?;
+        let last = order.value(self.k - 1) as usize;
+        self.offer_keys(vec![compute::cast(&kept.slice(last, 1), &self.types[0])?])
+    }
+
+    fn converter_descending(&self) -> bool {
+        self.first_options.descending
+    }
+
+    fn nulls_first(&self) -> bool {
+        self.first_options.nulls_first
     }
 
     /// The rows of `batch` (the scan filter's columns) that reach the bound: all of them
@@ -222,14 +461,22 @@ impl Threshold {
             Ok(bound) => bound.clone(),
             Err(_) => return Err(Error::internal("the top-N bound is poisoned")),
         };
-        let Some(bound) = bound else {
+        if let Some(keep) = self.keep_by_value(batch, bound.as_ref().map(|(_, v)| v))? {
+            return Ok(keep);
+        }
+        let Some((bound, _)) = bound else {
             return Ok(BooleanArray::from(vec![true; batch.num_rows()]));
         };
         let keys: Vec<ArrayRef> = self
             .filter_columns
             .iter()
             .zip(&self.types)
-            .map(|(&i, t)| Ok(interp::canonical_floats(&compute::cast(batch.column(i), t)?)))
+            .map(|(&i, t)| {
+                Ok(interp::canonical_floats(&compute::cast(
+                    batch.column(i),
+                    t,
+                )?))
+            })
             .collect::<Result<_>>()?;
         let rows = self.converter.convert_columns(&keys)?;
         let bound = bound.row();

@@ -544,7 +544,7 @@ mod tests {
         let lines = table_lines(columns(), Some(30));
         assert_eq!(lines[1], "| first      | second     |");
         assert_eq!(
-            lines[4],
+            lines[5],
             "(1 row; 1 of 3 columns not shown: the terminal is too narrow)"
         );
         let lines = table_lines(columns(), Some(40));
@@ -554,7 +554,7 @@ mod tests {
         let lines = table_lines(columns(), Some(10));
         assert_eq!(lines[3], "| aaaaa… |");
         assert_eq!(
-            lines[4],
+            lines[5],
             "(1 row; 2 of 3 columns not shown: the terminal is too narrow)"
         );
     }
