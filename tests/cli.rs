@@ -3,26 +3,9 @@
 
 mod common;
 
+use common::{lineitem, qjit, stderr, stdout};
+
 use std::process::{Command, Output};
-
-fn qjit(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_qjit"))
-        .args(args)
-        .output()
-        .expect("run qjit")
-}
-
-fn lineitem() -> String {
-    common::lineitem_path().display().to_string()
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
 
 /// Asserts a failed run: the exit code, nothing on stdout, and the key words on stderr.
 fn assert_fails(o: &Output, code: i32, words: &[&str]) {

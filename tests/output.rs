@@ -5,34 +5,17 @@
 
 mod common;
 
+use common::{lineitem, qjit, stderr, stdout};
+
 use std::io::Read;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, Int64Array, RecordBatch, StringArray};
+use arrow::array::{ArrayRef, Int64Array, RecordBatch, StringArray};
 use arrow::datatypes::{DataType, Field, Schema};
 use parquet::arrow::ArrowWriter;
 use parquet::file::properties::WriterProperties;
-
-fn qjit(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_qjit"))
-        .args(args)
-        .output()
-        .expect("run qjit")
-}
-
-fn lineitem() -> String {
-    common::lineitem_path().display().to_string()
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
 
 /// The engines every case runs on.
 fn engines() -> Vec<&'static str> {
@@ -429,7 +412,9 @@ fn top_n_is_a_full_sort_cut_short() {
             (Some(x), Some(y)) => x.cmp(&y),
         }
     }
-    let cases: [(&str, &[(&Vec<Option<i64>>, bool, bool)]); 8] = [
+    /// A sort key: its values by row, descending, NULLs first.
+    type Key<'a> = (&'a Vec<Option<i64>>, bool, bool);
+    let cases: [(&str, &[Key]); 8] = [
         ("k", &[(&k, false, false)]),
         ("k DESC", &[(&k, true, true)]),
         ("k NULLS FIRST", &[(&k, false, true)]),

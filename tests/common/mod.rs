@@ -13,6 +13,29 @@ use arrow::array::{
 use arrow::datatypes::{DataType, Field, Int32Type, Schema};
 use qjit::exec::{EngineKind, QueryOptions, Source};
 
+/// Runs the `qjit` binary with `args`.
+pub fn qjit(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_qjit"))
+        .args(args)
+        .output()
+        .expect("run qjit")
+}
+
+/// What a run printed on stdout.
+pub fn stdout(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// What a run printed on stderr.
+pub fn stderr(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// The path of the TPC-H SF 0.01 `lineitem` sample shipped in data/, as text.
+pub fn lineitem() -> String {
+    lineitem_path().display().to_string()
+}
+
 /// The path of the TPC-H SF 0.01 `lineitem` sample shipped in data/.
 pub fn lineitem_path() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("data/lineitem.parquet")
