@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use clap::{Parser, Subcommand};
 
-use qjit::exec::{self, Cancel, EngineKind, Progress, QueryOptions, Source};
+use qjit::exec::{self, Cancel, EngineKind, Progress, QueryOptions, Source, TierSwitch};
 use qjit::output::{self, Destination, OutputFormat, ResultWriter};
 use qjit::{Error, Result};
 
@@ -153,6 +153,10 @@ enum Command {
         /// 80% of the available memory).
         #[arg(long, value_name = "SIZE", value_parser = exec::parse_memory_size)]
         memory_limit: Option<usize>,
+        /// For tests: when `--engine auto` switches from the interpreter to the compiled
+        /// kernels: `ready` (as soon as they are), `never`, or before batch N (waiting for them).
+        #[arg(long, hide = true, default_value = "ready", value_parser = parse_tier_switch)]
+        tier_switch: TierSwitch,
     },
     /// Run the TPC-H-style queries on each engine over `lineitem` in memory and report compile
     /// and execution times (generates and caches the data on first use).
@@ -309,6 +313,7 @@ fn main() -> ExitCode {
             (false, false) => "",
         };
         eprintln!("interrupted (Ctrl-C): {what}{printed}");
+        exit_now_if_compiling(INTERRUPTED);
         return ExitCode::from(INTERRUPTED);
     }
     let outcome = outcome.and_then(|text| {
@@ -318,14 +323,41 @@ fn main() -> ExitCode {
             .map_err(|e| out.error(e))
             .and_then(|_| out.commit())
     });
-    match outcome {
-        Ok(()) => ExitCode::SUCCESS,
+    let status = match outcome {
+        Ok(()) => 0,
         // Stdout's reader has gone: stop quietly, as a process killed by SIGPIPE.
-        Err(e @ Error::OutputClosed) => ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(1)),
+        Err(e @ Error::OutputClosed) => u8::try_from(e.exit_code()).unwrap_or(1),
         Err(e) => {
             eprintln!("error: {e}");
-            ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(1))
+            u8::try_from(e.exit_code()).unwrap_or(1)
         }
+    };
+    exit_now_if_compiling(status);
+    ExitCode::from(status)
+}
+
+/// Ends the process at once with `status`, without running LLVM's global destructors, when a
+/// kernel compile the query no longer needed is still running on another thread (they would
+/// tear LLVM down under it). Everything written is already out: stdout is written unbuffered
+/// through its descriptor, and stderr is unbuffered.
+fn exit_now_if_compiling(status: u8) {
+    #[cfg(unix)]
+    if exec::compiles_in_flight() > 0 {
+        let _ = std::io::stderr().flush();
+        // SAFETY: _exit ends the process; nothing after it runs.
+        unsafe { libc::_exit(i32::from(status)) };
+    }
+}
+
+/// `--tier-switch`: `ready`, `never`, or a batch number.
+fn parse_tier_switch(text: &str) -> std::result::Result<TierSwitch, String> {
+    match text {
+        "ready" => Ok(TierSwitch::WhenReady),
+        "never" => Ok(TierSwitch::Never),
+        n => n
+            .parse()
+            .map(TierSwitch::AtBatch)
+            .map_err(|_| format!("'{n}' is not ready, never or a batch number")),
     }
 }
 
@@ -385,6 +417,7 @@ fn run(cli: Cli, cancel: Cancel, progress: Progress, bar: QueryBar) -> Result<St
             no_pushdown,
             late_filter,
             memory_limit,
+            tier_switch,
         } => {
             let source = Source::parquet(&file);
             let options = QueryOptions {
@@ -396,6 +429,8 @@ fn run(cli: Cli, cancel: Cancel, progress: Progress, bar: QueryBar) -> Result<St
                 cancel,
                 memory_limit,
                 progress,
+                // `auto` starts interpreted while its kernels compile.
+                tiers: tier_switch,
             };
             let format = output_format(format, output.as_deref())?;
             if let Some(path) = &output {
@@ -446,6 +481,9 @@ fn run(cli: Cli, cancel: Cancel, progress: Progress, bar: QueryBar) -> Result<St
                     result.compiled.summary(),
                     result.rows
                 );
+                if let Some(tiers) = &result.tiers {
+                    eprintln!("timing: {}", tiers.summary());
+                }
             }
             Ok(String::new())
         }

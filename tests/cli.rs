@@ -782,3 +782,61 @@ fn memory_limit_stops_a_high_cardinality_group_by_on_both_engines() {
         assert_fails(&o, 2, &["--memory-limit"]);
     }
 }
+
+/// `--engine auto` starts in the interpreter while its kernels compile: a query that ends
+/// before they are ready (forced with the test-only `--tier-switch never`) answers as the
+/// interpreter does and exits at once and cleanly, with LLVM still compiling on another
+/// thread; one told to switch before its first batch runs compiled.
+#[test]
+fn a_query_that_ends_while_its_kernels_compile_exits_cleanly() {
+    for sql in [
+        "SELECT l_returnflag, sum(l_extendedprice * (1 - l_discount)) FROM lineitem GROUP BY 1 ORDER BY 1",
+        "SELECT l_orderkey, l_comment FROM lineitem WHERE l_quantity < 2 AND l_comment LIKE '%ly%'",
+    ] {
+        let interp = qjit(&["query", &lineitem(), sql, "--engine", "interp", "--format", "csv"]);
+        assert_eq!(interp.status.code(), Some(0), "{}", stderr(&interp));
+        for (switch, tier) in [("never", "0 compiled"), ("0", "0 batches interpreted")] {
+            for threads in ["1", "2"] {
+                let o = qjit(&[
+                    "query", &lineitem(), sql, "--tier-switch", switch, "--threads", threads,
+                    "--format", "csv", "--timing",
+                ]);
+                let what = format!("{sql}: --tier-switch {switch}, {threads} threads");
+                assert_eq!(o.status.code(), Some(0), "{what}: {}", stderr(&o));
+                assert_eq!(o.stdout, interp.stdout, "{what}");
+                let err = stderr(&o);
+                assert!(!err.contains("panicked"), "{what}: {err}");
+                assert!(err.contains("timing: tiers: ") && err.contains(tier), "{what}: {err}");
+            }
+        }
+    }
+}
+
+/// Queries too large to compile in reasonable time run in the interpreter under `auto`, and say
+/// why in `--timing`; they answer as the interpreter does.
+#[test]
+fn queries_over_the_compile_budget_run_interpreted() {
+    let wide: Vec<String> = (0..2_000).map(|i| format!("l_quantity + {i}")).collect();
+    let wide = format!("SELECT {} FROM lineitem LIMIT 5", wide.join(", "));
+    let like = format!(
+        "SELECT count(*) FROM lineitem WHERE l_comment LIKE '{}%'",
+        "%a".repeat(3_000)
+    );
+    for sql in [wide, like] {
+        let interp = qjit(&[
+            "query",
+            &lineitem(),
+            &sql,
+            "--engine",
+            "interp",
+            "--format",
+            "csv",
+        ]);
+        assert_eq!(interp.status.code(), Some(0), "{}", stderr(&interp));
+        let auto = qjit(&["query", &lineitem(), &sql, "--format", "csv", "--timing"]);
+        assert_eq!(auto.status.code(), Some(0), "{}", stderr(&auto));
+        assert_eq!(auto.stdout, interp.stdout);
+        let err = stderr(&auto);
+        assert!(err.contains("over the compile budget of 1000"), "{err}");
+    }
+}

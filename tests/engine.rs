@@ -2,6 +2,8 @@
 //! interpreter's answer, from several threads, on sliced arrays, NULLs and empty batches, with
 //! batches that do not match the compiled schema, and pushed into a Parquet reader.
 
+mod common;
+
 use std::sync::Arc;
 
 use arrow::array::{
@@ -605,4 +607,84 @@ fn without_the_jit_auto_interprets_and_jit_is_an_error() {
     assert!(e.to_string().contains("built without the JIT"), "{e}");
     let e = jit.compile_projection(&schema(), &["a"]).unwrap_err();
     assert!(e.to_string().contains("built without the JIT"), "{e}");
+}
+
+/// Tiered execution: whatever batch (or aggregation morsel) the switch from the interpreter to
+/// the kernels comes before, including never, the answer, its row order, its float sums and
+/// its errors are the interpreter's. Tables in morsels of two rows, one and three threads.
+#[test]
+fn tiered_answers_do_not_depend_on_the_switch_point() {
+    use qjit::exec::{EngineKind, QueryOptions, TierSwitch};
+    let tables: Vec<qjit::exec::Source> = common::tables()
+        .into_iter()
+        .map(|t| t.with_morsel_rows(2))
+        .collect();
+    let queries = [
+        "SELECT id, i64 * 2, s || 'x', d + 1 FROM t WHERE f64 > -4 OR s IS NULL",
+        "SELECT id, x * y FROM f ORDER BY x DESC, id LIMIT 3",
+        "SELECT b, count(*), sum(f64), sum(f32), avg(d), min(s), max(dt) FROM t GROUP BY b ORDER BY b",
+        "SELECT sum(x), sum(y), count(x) FROM f",
+        "SELECT id, 10 / (i32 - 10) FROM t",
+        "SELECT sum(i64) FROM t",
+    ];
+    for sql in queries {
+        let reference = common::run_sql_threads(&tables, sql, EngineKind::Interp, Some(1));
+        let reference = match &reference {
+            Ok(r) => Ok(common::render_rows(r)),
+            Err(e) => Err(e.to_string()),
+        };
+        let mut switches = vec![TierSwitch::Never];
+        switches.extend((0..6).map(TierSwitch::AtBatch));
+        for tiers in switches {
+            for threads in [1, 3] {
+                let options = QueryOptions {
+                    engine: EngineKind::Auto,
+                    threads: Some(threads),
+                    tiers,
+                    ..Default::default()
+                };
+                let got = match common::run_sql_options(&tables, sql, &options) {
+                    Ok(r) => Ok(common::render_rows(&r)),
+                    Err(e) => Err(e.to_string()),
+                };
+                assert_eq!(got, reference, "{sql}: {tiers:?}, {threads} threads");
+            }
+        }
+    }
+}
+
+/// Where a single-threaded tiered query switches, the batches before ran interpreted and those
+/// after compiled; never switching runs every batch interpreted.
+#[cfg(feature = "jit")]
+#[test]
+fn tiered_queries_switch_where_told() {
+    use qjit::exec::{EngineKind, QueryOptions, TierSwitch};
+    let tables: Vec<qjit::exec::Source> = common::tables()
+        .into_iter()
+        .map(|t| t.with_morsel_rows(2))
+        .collect();
+    let source = tables.iter().find(|t| t.name() == "t").unwrap();
+    for (tiers, interpreted) in [
+        (TierSwitch::AtBatch(0), 0),
+        (TierSwitch::AtBatch(2), 2),
+        (TierSwitch::Never, 3),
+    ] {
+        let options = QueryOptions {
+            engine: EngineKind::Auto,
+            threads: Some(1),
+            tiers,
+            ..Default::default()
+        };
+        let mut sink = qjit::exec::Collect::default();
+        let run = qjit::exec::run_into(
+            source,
+            "SELECT id + 1 FROM t WHERE i32 > -100",
+            &options,
+            &mut sink,
+        )
+        .unwrap();
+        let report = run.tiers.expect("a tiered query reports its tiers");
+        assert_eq!(report.interpreted_batches, interpreted, "{tiers:?}");
+        assert_eq!(report.compiled_batches, 3 - interpreted, "{tiers:?}");
+    }
 }

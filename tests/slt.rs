@@ -8,7 +8,7 @@ mod common;
 
 use std::path::PathBuf;
 
-use qjit::exec::{EngineKind, Source};
+use qjit::exec::{EngineKind, QueryOptions, Source, TierSwitch};
 use sqllogictest::{DBOutput, DefaultColumnType};
 
 /// One engine behind the sqllogictest `DB` interface.
@@ -33,9 +33,13 @@ impl sqllogictest::DB for Qjit {
     type ColumnType = DefaultColumnType;
 
     fn run(&mut self, sql: &str) -> Result<DBOutput<DefaultColumnType>, QueryError> {
-        let result =
-            common::run_sql_threads(&self.tables, sql, self.config.engine, self.config.threads)
-                .map_err(QueryError)?;
+        let options = QueryOptions {
+            engine: self.config.engine,
+            threads: self.config.threads,
+            tiers: self.config.tiers,
+            ..Default::default()
+        };
+        let result = common::run_sql_options(&self.tables, sql, &options).map_err(QueryError)?;
         let types = result
             .schema
             .fields()
@@ -75,48 +79,79 @@ struct Config {
     /// In-memory decimal columns of up to 18 digits stored as `Decimal64` (8 bytes), as qjit
     /// reads them from Parquet; the answers must not change.
     decimal64: bool,
+    /// Tiered execution: where `auto` switches from the interpreter to the kernels.
+    tiers: TierSwitch,
 }
 
 /// The configurations every file runs in. `Auto` compiles everything the JIT supports and
 /// interprets the rest (`Jit` would fail on the others). The parallel runs split every table
 /// into morsels of two rows, so that partial results (groups, sums, rows, errors) are merged.
-/// The last two store the tables' narrow decimals in 8 bytes.
+/// The next two store the tables' narrow decimals in 8 bytes. The last three run tiered
+/// (start interpreted, switch to the kernels): before the first batch, after the first batch
+/// of the two-row morsels (every query mixes both engines), and never.
 const CONFIGS: &[Config] = &[
     Config {
         engine: EngineKind::Interp,
         threads: Some(1),
         morsel_rows: None,
         decimal64: false,
+        tiers: TierSwitch::Off,
     },
     Config {
         engine: EngineKind::Auto,
         threads: Some(1),
         morsel_rows: None,
         decimal64: false,
+        tiers: TierSwitch::Off,
     },
     Config {
         engine: EngineKind::Interp,
         threads: Some(7),
         morsel_rows: Some(2),
         decimal64: false,
+        tiers: TierSwitch::Off,
     },
     Config {
         engine: EngineKind::Auto,
         threads: Some(7),
         morsel_rows: Some(2),
         decimal64: false,
+        tiers: TierSwitch::Off,
     },
     Config {
         engine: EngineKind::Interp,
         threads: Some(1),
         morsel_rows: None,
         decimal64: true,
+        tiers: TierSwitch::Off,
     },
     Config {
         engine: EngineKind::Auto,
         threads: Some(7),
         morsel_rows: Some(2),
         decimal64: true,
+        tiers: TierSwitch::Off,
+    },
+    Config {
+        engine: EngineKind::Auto,
+        threads: Some(1),
+        morsel_rows: None,
+        decimal64: false,
+        tiers: TierSwitch::AtBatch(0),
+    },
+    Config {
+        engine: EngineKind::Auto,
+        threads: Some(3),
+        morsel_rows: Some(2),
+        decimal64: false,
+        tiers: TierSwitch::AtBatch(1),
+    },
+    Config {
+        engine: EngineKind::Auto,
+        threads: Some(2),
+        morsel_rows: Some(2),
+        decimal64: true,
+        tiers: TierSwitch::Never,
     },
 ];
 

@@ -44,6 +44,7 @@ mod predicate;
 mod prune;
 mod sink;
 mod source;
+mod tier;
 mod topn;
 
 use std::sync::Arc;
@@ -62,6 +63,7 @@ pub(crate) use predicate::check_columns;
 pub use predicate::Predicate;
 pub use sink::{Collect, Encoder, Part, ResultSink, Text};
 pub use source::{Scan, ScanFilter, Source, BATCH_SIZE, MORSEL_ROWS};
+pub use tier::{compiles_in_flight, TierReport, TierSwitch};
 
 use crate::error::{Error, Result};
 use crate::ir::{BinaryOp, Body, ColumnRef, Expr, Plan};
@@ -107,7 +109,15 @@ pub struct QueryOptions {
     /// Counts the morsels of the query's scan done, for a progress bar drawn by another
     /// thread.
     pub progress: Progress,
+    /// Tiered execution, for [`EngineKind::Auto`]: start in the interpreter while the kernels
+    /// compile on another thread, and switch to them per batch once they are ready. Off by
+    /// default (the kernels compile first); `qjit query` turns it on.
+    pub tiers: TierSwitch,
 }
+
+/// Stack for a thread that compiles kernels: lowering recurses over expressions, whose depth
+/// the binder bounds (`crate::sql::MAX_EXPR_DEPTH`).
+pub(crate) const COMPILE_STACK_BYTES: usize = 64 << 20;
 
 impl Default for QueryOptions {
     fn default() -> QueryOptions {
@@ -120,6 +130,7 @@ impl Default for QueryOptions {
             cancel: Cancel::new(),
             memory_limit: None,
             progress: Progress::new(),
+            tiers: TierSwitch::Off,
         }
     }
 }
@@ -526,6 +537,8 @@ pub struct QueryRun {
     pub timing: Timing,
     /// The rows handed to the sink.
     pub rows: usize,
+    /// What ran in which tier, for a tiered query ([`QueryOptions::tiers`]).
+    pub tiers: Option<TierReport>,
 }
 
 /// Runs `sql` over `source` as [`run`] does, handing the result to `sink` as it is produced
@@ -569,14 +582,45 @@ pub fn run_into(
                 can_drop_rows,
                 topn::Threshold::for_plan(&plan),
             ) {
-                scan = scan.with_top_threshold(threshold.clone(), columns);
+                scan = scan.with_top_threshold(threshold.clone(), columns, &plan.projection);
                 if scan.threshold().is_some() {
                     keys_first = Some(threshold);
                 }
             }
             let scan_time = start.elapsed();
-            let compiled = match (options.engine, keys_first) {
-                (EngineKind::Interp, keys_first) => {
+            let weight = compile_weight(&plan);
+            let tiering = match (options.engine, options.tiers) {
+                (EngineKind::Auto, TierSwitch::WhenReady) if weight > COMPILE_BUDGET => {
+                    Tiering::OverBudget(weight)
+                }
+                (EngineKind::Auto, TierSwitch::WhenReady) => {
+                    Tiering::for_rows(scan.rows(), threads)
+                }
+                (EngineKind::Auto, TierSwitch::AtBatch(_) | TierSwitch::Never) => Tiering::Tiered,
+                _ => Tiering::CompileFirst,
+            };
+            let compiled = match (tiering, keys_first) {
+                (Tiering::Tiered, keys_first) => {
+                    return run_tiered(
+                        &plan, scan, scan_time, keys_first, parse_bind, source, options, sink,
+                    )
+                }
+                (Tiering::InterpretOnly | Tiering::OverBudget(_), keys_first) => {
+                    if let Some(threshold) = keys_first {
+                        top_keys_first(source, &plan, &threshold, threads, options)?;
+                    }
+                    let why = match tiering {
+                        Tiering::OverBudget(weight) => format!(
+                            "the query's {weight} expression nodes are over the compile budget of {COMPILE_BUDGET}"
+                        ),
+                        _ => format!(
+                            "{} rows to read, too few for compiling to pay off",
+                            scan.rows()
+                        ),
+                    };
+                    not_compiled(&plan, &why)
+                }
+                (_, keys_first) if options.engine == EngineKind::Interp => {
                     if let Some(threshold) = keys_first {
                         top_keys_first(source, &plan, &threshold, threads, options)?;
                     }
@@ -634,7 +678,161 @@ pub fn run_into(
         rows: timed.rows,
         compiled,
         plan,
+        tiers: None,
     })
+}
+
+/// The rest of [`run_into`] for a tiered query: the kernels compile on another thread while
+/// the query runs, each batch in the tier ready when it starts ([`tier`]).
+#[allow(clippy::too_many_arguments)]
+fn run_tiered(
+    plan: &Plan,
+    scan: Scan,
+    scan_time: Duration,
+    keys_first: Option<Arc<topn::Threshold>>,
+    parse_bind: Duration,
+    source: &Source,
+    options: &QueryOptions,
+    sink: &mut dyn ResultSink,
+) -> Result<QueryRun> {
+    check_jit_available(options)?;
+    let threads = options.threads();
+    let start = Instant::now();
+    let tiers = tier::Tiers::start(plan, options)?;
+    if let Some(threshold) = keys_first {
+        top_keys_first(source, plan, &threshold, threads, options)?;
+    }
+    let limits = options.limits();
+    let mut timed = TimedSink {
+        sink,
+        spent: Duration::ZERO,
+        rows: 0,
+    };
+    pipeline::execute_from(
+        plan,
+        &scan,
+        pipeline::KernelSource::Tiered(&tiers),
+        threads,
+        &limits,
+        &mut timed,
+    )?;
+    let output = timed.spent;
+    let execute = (scan_time + start.elapsed()).saturating_sub(output);
+    let report = tiers.outcome();
+    let compiled = match &report.compiled {
+        Some(compiled) => (**compiled).clone(),
+        None => not_compiled(plan, "the query ended before its kernels compiled"),
+    };
+    let ran_compiled = report.compiled_batches > 0;
+    Ok(QueryRun {
+        engine: if ran_compiled {
+            EngineKind::Jit
+        } else {
+            EngineKind::Interp
+        },
+        timing: Timing {
+            parse_bind,
+            compile: compiled.kernel_timing().unwrap_or_default(),
+            kernel_cache_hit: compiled.any_kernel().then_some(compiled.cache_hit),
+            execute,
+            output,
+        },
+        rows: timed.rows,
+        compiled,
+        plan: plan.clone(),
+        tiers: Some(report),
+    })
+}
+
+/// How `--engine auto` runs a query, by the rows it reads per worker thread.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Tiering {
+    /// Too few rows for compiling to pay off: the interpreter alone.
+    InterpretOnly,
+    /// Start interpreted while the kernels compile, and switch ([`tier`]).
+    Tiered,
+    /// Compile first while the first morsels decode, then run compiled: with this many rows
+    /// the kernels' speed is worth more than starting a few morsels early.
+    CompileFirst,
+    /// The plan is too large to compile in reasonable time ([`COMPILE_BUDGET`]): the
+    /// interpreter alone.
+    OverBudget(usize),
+}
+
+/// The most expression nodes (a `LIKE` pattern's wildcards counting as nodes too) that
+/// `auto` compiles into kernels; a larger query runs in the interpreter. LLVM's time grows
+/// faster than the IR: whole `--engine jit` processes over the SF 0.01 sample took 0.06 s
+/// for 25 projected `l_quantity + i` (about 100 nodes), 0.27 s for 100 and 0.63 s for 200,
+/// and a `LIKE` of 300 wildcards 0.36 s; at this budget a compile stays under about a second.
+pub const COMPILE_BUDGET: usize = 1_000;
+
+/// The size of what compiling `plan` would lower: the nodes of its `WHERE` clause, `SELECT`
+/// expressions or group keys and aggregate arguments, and the wildcards of its `LIKE`
+/// patterns (each becomes a search loop).
+fn compile_weight(plan: &Plan) -> usize {
+    let mut weight = 0usize;
+    let mut count = |e: &Expr| {
+        e.walk(&mut |n| {
+            weight += 1;
+            if let Expr::Like { pattern, .. } = n {
+                weight += pattern.chars().filter(|c| matches!(c, '%' | '_')).count();
+            }
+        })
+    };
+    if let Some(filter) = &plan.filter {
+        count(filter);
+    }
+    match &plan.body {
+        Body::Project { exprs } => exprs.iter().for_each(&mut count),
+        Body::Aggregate {
+            keys, aggregates, ..
+        } => {
+            keys.iter().for_each(&mut count);
+            aggregates
+                .iter()
+                .filter_map(|a| a.arg.as_ref())
+                .for_each(&mut count);
+        }
+    }
+    weight
+}
+
+/// Rows per worker thread below which `auto` does not compile: the interpreter runs TPC-H Q1
+/// at about 77 ns a row per thread (SF 1 `lineitem`, 2 threads, 231 ms), and its kernels take
+/// 15-35 ms to compile, so below about 400,000 rows a thread the compile costs more than it
+/// saves (and, on few cores, takes a core from the interpreter while it runs).
+pub const COMPILE_PAYS_ROWS: usize = 400_000;
+
+/// Rows per worker thread from which `auto` compiles before running: at SF 1 (3 million rows a
+/// thread) tiered execution was 5-20% slower than compiling first, since the morsels an
+/// aggregation starts interpreted stay interpreted.
+pub const COMPILE_FIRST_ROWS: usize = 1_000_000;
+
+impl Tiering {
+    fn for_rows(rows: usize, threads: usize) -> Tiering {
+        match rows / threads.max(1) {
+            n if n < COMPILE_PAYS_ROWS => Tiering::InterpretOnly,
+            n if n < COMPILE_FIRST_ROWS => Tiering::Tiered,
+            _ => Tiering::CompileFirst,
+        }
+    }
+}
+
+/// A plan's parts, all interpreted for `why`.
+fn not_compiled(plan: &Plan, why: &str) -> Compiled {
+    let part = |present: bool| match present {
+        true => PartEngine::Interpreted(why.to_string()),
+        false => PartEngine::None,
+    };
+    Compiled {
+        filter: part(plan.filter.is_some()),
+        aggregate: part(matches!(plan.body, Body::Aggregate { .. })),
+        projection: part(matches!(plan.body, Body::Project { .. })),
+        filter_kernel: None,
+        aggregate_kernel: None,
+        project_kernel: None,
+        cache_hit: false,
+    }
 }
 
 /// Runs the top-N of `plan` over its sort keys alone ([`topn::Threshold::keys_plan`]), when
@@ -652,7 +850,7 @@ fn top_keys_first(
     };
     let mut scan = source.filtered_morsels(&keys.projection, None, None)?;
     if let Some((own, columns)) = topn::Threshold::for_plan(&keys) {
-        scan = scan.with_top_threshold(own, columns);
+        scan = scan.with_top_threshold(own, columns, &keys.projection);
     }
     let mut top = Collect::default();
     let limits = options.limits();

@@ -22,11 +22,13 @@ use rayon::{ThreadPool, ThreadPoolBuilder};
 use super::limits::{Cancel, Limits, MemoryUse, Reservation};
 use super::sink::{Collect, Encoder, Part, ResultSink, Window};
 use super::source::{Scan, BATCH_SIZE};
+use super::tier::Tiers;
 use super::topn::{sort_indices, take, TopN};
+use super::Compiled;
 use crate::error::{Error, Result};
 use crate::interp::{self, Aggregator};
 use crate::ir::{Body, Expr, Plan};
-use crate::jit::{AggregateKernel, FilterKernel, ProjectKernel};
+use crate::jit::{AggregateKernel, AggregateState, FilterKernel, ProjectKernel};
 
 /// The compiled kernels of a plan (see [`super::compile`]).
 #[derive(Clone, Copy, Debug, Default)]
@@ -37,6 +39,52 @@ pub struct Kernels<'a> {
     pub aggregate: Option<&'a AggregateKernel>,
     /// The `WHERE` clause and `SELECT` expressions of a query without aggregates.
     pub project: Option<&'a ProjectKernel>,
+}
+
+/// Where a query's kernels come from: fixed for the whole query, or chosen per batch from the
+/// tiers of a query that starts interpreted while its kernels compile ([`Tiers`]).
+#[derive(Clone, Copy)]
+pub(crate) enum KernelSource<'a> {
+    Fixed(Kernels<'a>),
+    Tiered(&'a Tiers),
+}
+
+impl<'a> KernelSource<'a> {
+    /// The kernels for the next batch (or aggregation morsel).
+    fn choose(&self) -> Chosen<'a> {
+        match self {
+            KernelSource::Fixed(kernels) => Chosen {
+                fixed: *kernels,
+                held: None,
+            },
+            KernelSource::Tiered(tiers) => Chosen {
+                fixed: Kernels::default(),
+                held: tiers.for_batch(),
+            },
+        }
+    }
+}
+
+/// The kernels one batch (or one aggregation morsel) runs with.
+struct Chosen<'a> {
+    fixed: Kernels<'a>,
+    /// A tiered query's kernels, once ready.
+    held: Option<Arc<Compiled>>,
+}
+
+impl Chosen<'_> {
+    fn kernels(&self) -> Kernels<'_> {
+        match &self.held {
+            Some(compiled) => compiled.kernels(),
+            None => self.fixed,
+        }
+    }
+}
+
+/// An aggregation morsel's state, in the engine that ran it.
+enum Partial<'a> {
+    Compiled(AggregateState, Chosen<'a>),
+    Interpreted(Aggregator),
 }
 
 /// Runs `plan` over `scan` (morsels of the plan's scan columns) with the interpreter, on
@@ -101,10 +149,25 @@ pub fn execute(
     limits: &Limits,
     sink: &mut dyn ResultSink,
 ) -> Result<()> {
-    let where_ = Where {
-        filter: plan.filter.as_ref(),
-        kernel: kernels.filter,
-    };
+    execute_from(
+        plan,
+        scan,
+        KernelSource::Fixed(*kernels),
+        threads,
+        limits,
+        sink,
+    )
+}
+
+/// [`execute`] with the kernels of each batch (each aggregation morsel) from `kernels`.
+pub(crate) fn execute_from(
+    plan: &Plan,
+    scan: &Scan,
+    kernels: KernelSource,
+    threads: usize,
+    limits: &Limits,
+    sink: &mut dyn ResultSink,
+) -> Result<()> {
     let cancel = &limits.cancel;
     let schema = plan.output_schema();
     sink.start(&schema)?;
@@ -140,7 +203,20 @@ pub fn execute(
                     if enough.is_some_and(|n| rows >= n) {
                         break;
                     }
-                    let Some(projected) = project_batch(&where_, exprs, kernels.project, batch?)?
+                    let chosen = kernels.choose();
+                    let kernels = chosen.kernels();
+                    let where_ = Where {
+                        filter: plan.filter.as_ref(),
+                        kernel: kernels.filter,
+                    };
+                    let mut batch = batch?;
+                    // Without a WHERE clause, the rows past LIMIT + OFFSET are not evaluated.
+                    if let (None, Some(n)) = (&plan.filter, enough) {
+                        if batch.num_rows() > n - rows {
+                            batch = batch.slice(0, n - rows);
+                        }
+                    }
+                    let Some(projected) = project_batch(&where_, exprs, kernels.project, batch)?
                     else {
                         continue;
                     };
@@ -236,62 +312,60 @@ pub fn execute(
             having,
             exprs,
         } => {
-            let groups = match kernels.aggregate {
-                Some(kernel) => {
-                    // The most groups a morsel has had: later morsels' tables start that big.
-                    let groups_hint = AtomicUsize::new(0);
-                    let fold = |i: usize| {
-                        let mut state = kernel.new_state_for(groups_hint.load(Ordering::Relaxed));
-                        let mut reservation = limits.memory.reserve(MemoryUse::GroupBy);
-                        reservation.set(state.memory_bytes())?;
-                        for batch in scan.read(i)? {
-                            cancel.check()?;
-                            if kernel.filters() {
-                                kernel.update(&batch?, &mut state)?;
-                            } else {
-                                // The WHERE clause runs on its own (see `compile`).
-                                kernel.update(&where_.apply(batch?)?, &mut state)?;
-                            }
-                            reservation.set(state.memory_bytes())?;
+            // Each morsel runs in the engine its kernels say when it starts, and its state
+            // stays there; compiled and interpreted states merge alike.
+            // The most groups a morsel has had: later morsels' tables start that big.
+            let groups_hint = AtomicUsize::new(0);
+            let fold = |i: usize| -> Result<(Partial, Reservation)> {
+                let chosen = kernels.choose();
+                let mut reservation = limits.memory.reserve(MemoryUse::GroupBy);
+                let chosen_kernels = chosen.kernels();
+                let where_ = Where {
+                    filter: plan.filter.as_ref(),
+                    kernel: chosen_kernels.filter,
+                };
+                let Some(kernel) = chosen_kernels.aggregate else {
+                    let mut agg = Aggregator::new(keys, aggregates)?;
+                    for batch in scan.read(i)? {
+                        cancel.check()?;
+                        let batch = where_.apply(batch?)?;
+                        if batch.num_rows() > 0 {
+                            agg.update(&batch)?;
+                            reservation.set(agg.memory_bytes())?;
                         }
-                        groups_hint.fetch_max(state.groups(), Ordering::Relaxed);
-                        Ok((state, reservation))
-                    };
-                    let mut total = kernel.new_aggregator()?;
-                    for_each_morsel(scan, threads, limits, fold, |(state, reservation)| {
-                        kernel.merge_into(state, &mut total)?;
-                        drop(reservation);
-                        kept.set(total.memory_bytes())?;
-                        Ok(true)
-                    })?;
+                    }
+                    return Ok((Partial::Interpreted(agg), reservation));
+                };
+                let mut state = kernel.new_state_for(groups_hint.load(Ordering::Relaxed));
+                reservation.set(state.memory_bytes())?;
+                for batch in scan.read(i)? {
                     cancel.check()?;
-                    total.finish()?
+                    if kernel.filters() {
+                        kernel.update(&batch?, &mut state)?;
+                    } else {
+                        // The WHERE clause runs on its own (see `compile`).
+                        kernel.update(&where_.apply(batch?)?, &mut state)?;
+                    }
+                    reservation.set(state.memory_bytes())?;
                 }
-                None => {
-                    let fold = |i: usize| {
-                        let mut agg = Aggregator::new(keys, aggregates)?;
-                        let mut reservation = limits.memory.reserve(MemoryUse::GroupBy);
-                        for batch in scan.read(i)? {
-                            cancel.check()?;
-                            let batch = where_.apply(batch?)?;
-                            if batch.num_rows() > 0 {
-                                agg.update(&batch)?;
-                                reservation.set(agg.memory_bytes())?;
-                            }
-                        }
-                        Ok((agg, reservation))
-                    };
-                    let mut total = Aggregator::new(keys, aggregates)?;
-                    for_each_morsel(scan, threads, limits, fold, |(agg, reservation)| {
-                        total.merge(agg)?;
-                        drop(reservation);
-                        kept.set(total.memory_bytes())?;
-                        Ok(true)
-                    })?;
-                    cancel.check()?;
-                    total.finish()?
-                }
+                groups_hint.fetch_max(state.groups(), Ordering::Relaxed);
+                Ok((Partial::Compiled(state, chosen), reservation))
             };
+            let mut total = Aggregator::new(keys, aggregates)?;
+            for_each_morsel(scan, threads, limits, fold, |(partial, reservation)| {
+                match partial {
+                    Partial::Compiled(state, chosen) => match chosen.kernels().aggregate {
+                        Some(kernel) => kernel.merge_into(state, &mut total)?,
+                        None => return Err(Error::internal("a compiled state without its kernel")),
+                    },
+                    Partial::Interpreted(agg) => total.merge(agg)?,
+                }
+                drop(reservation);
+                kept.set(total.memory_bytes())?;
+                Ok(true)
+            })?;
+            cancel.check()?;
+            let groups = total.finish()?;
             let groups = apply_filter(having.as_ref(), groups)?;
             vec![evaluate_all(exprs, &groups)?]
         }

@@ -317,11 +317,13 @@ impl Scan {
     /// A Parquet scan that decodes the sort keys of a top-N first and the other columns only
     /// for the rows that reach `threshold` (which the pipeline's top-N raises as it fills),
     /// unless the scan already has a filter of its own. `columns` are the file columns the
-    /// threshold reads. Other scans are returned as they are.
+    /// threshold reads, `projection` those the scan reads (when they are the same, the scan
+    /// only skips row groups by the threshold). Other scans are returned as they are.
     pub(crate) fn with_top_threshold(
         mut self,
         threshold: Arc<Threshold>,
         columns: Vec<usize>,
+        projection: &[usize],
     ) -> Scan {
         if self.late.is_some() || !matches!(self.input, Input::Parquet { .. }) {
             return self;
@@ -337,11 +339,14 @@ impl Scan {
                 .collect();
             self.bests = threshold.row_group_bests(metadata, &groups);
         }
-        let keep = threshold.clone();
-        self.late = Some(ScanFilter {
-            columns,
-            keep: Arc::new(move |batch| keep.keep(batch)),
-        });
+        // Reading the keys first pays only when the scan reads other columns too.
+        if projection.iter().any(|c| columns.binary_search(c).is_err()) {
+            let keep = threshold.clone();
+            self.late = Some(ScanFilter {
+                columns,
+                keep: Arc::new(move |batch| keep.keep(batch)),
+            });
+        }
         self.threshold = Some(threshold);
         self
     }
@@ -354,6 +359,22 @@ impl Scan {
     /// The number of morsels.
     pub fn len(&self) -> usize {
         self.morsels.len()
+    }
+
+    /// The rows the scan reads at most, from the Parquet metadata (the rows of the row groups
+    /// and pages not pruned) or the batches in memory, before reading anything.
+    pub fn rows(&self) -> usize {
+        self.morsels
+            .iter()
+            .map(|m| match (m, &self.input) {
+                (Morsel::RowGroup(_, Some(selection)), _) => selection.row_count(),
+                (Morsel::RowGroup(group, None), Input::Parquet { metadata, .. }) => {
+                    usize::try_from(metadata.metadata().row_group(*group).num_rows()).unwrap_or(0)
+                }
+                (Morsel::RowGroup(..), Input::Memory) => 0,
+                (Morsel::Batches(batches), _) => batches.iter().map(|b| b.num_rows()).sum(),
+            })
+            .sum()
     }
 
     pub fn is_empty(&self) -> bool {

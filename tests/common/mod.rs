@@ -467,21 +467,27 @@ pub fn run_sql_threads(
     engine: EngineKind,
     threads: Option<usize>,
 ) -> qjit::Result<qjit::exec::QueryResult> {
+    let options = QueryOptions {
+        engine,
+        threads,
+        ..Default::default()
+    };
+    run_sql_options(tables, sql, &options)
+}
+
+/// [`run_sql`] with `options`.
+pub fn run_sql_options(
+    tables: &[Source],
+    sql: &str,
+    options: &QueryOptions,
+) -> qjit::Result<qjit::exec::QueryResult> {
     let query = qjit::sql::parse_query(sql)?;
     let name = qjit::sql::table_name(&query)?;
     let source = tables
         .iter()
         .find(|s| s.name().eq_ignore_ascii_case(&name))
         .unwrap_or(&tables[0]);
-    qjit::exec::run(
-        source,
-        sql,
-        &QueryOptions {
-            engine,
-            threads,
-            ..Default::default()
-        },
-    )
+    qjit::exec::run(source, sql, options)
 }
 
 /// The sqllogictest column type of an Arrow type: `I` integers, `R` decimals and floats, `T` the rest.
