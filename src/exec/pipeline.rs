@@ -83,8 +83,8 @@ impl Chosen<'_> {
 
 /// An aggregation morsel's state, in the engine that ran it.
 enum Partial<'a> {
-    Compiled(AggregateState, Chosen<'a>),
-    Interpreted(Aggregator),
+    Compiled(Box<AggregateState>, Chosen<'a>),
+    Interpreted(Box<Aggregator>),
 }
 
 /// Runs `plan` over `scan` (morsels of the plan's scan columns) with the interpreter, on
@@ -268,7 +268,7 @@ pub(crate) fn execute_from(
                             reservation.set(top.memory_bytes())?;
                             Ok(true)
                         })?;
-                        Ok((top.into_columns(), reservation))
+                        Ok((top.into_columns()?, reservation))
                     };
                     let mut total = TopN::new(plan, k, scan.threshold());
                     for_each_morsel(scan, threads, limits, work, |(columns, reservation)| {
@@ -277,7 +277,7 @@ pub(crate) fn execute_from(
                         kept.set(total.memory_bytes())?;
                         Ok(true)
                     })?;
-                    let columns = total.into_columns();
+                    let columns = total.into_columns()?;
                     match columns.is_empty() {
                         true => vec![],
                         false => vec![columns],
@@ -334,7 +334,7 @@ pub(crate) fn execute_from(
                             reservation.set(agg.memory_bytes())?;
                         }
                     }
-                    return Ok((Partial::Interpreted(agg), reservation));
+                    return Ok((Partial::Interpreted(Box::new(agg)), reservation));
                 };
                 let mut state = kernel.new_state_for(groups_hint.load(Ordering::Relaxed));
                 reservation.set(state.memory_bytes())?;
@@ -349,16 +349,16 @@ pub(crate) fn execute_from(
                     reservation.set(state.memory_bytes())?;
                 }
                 groups_hint.fetch_max(state.groups(), Ordering::Relaxed);
-                Ok((Partial::Compiled(state, chosen), reservation))
+                Ok((Partial::Compiled(Box::new(state), chosen), reservation))
             };
             let mut total = Aggregator::new(keys, aggregates)?;
             for_each_morsel(scan, threads, limits, fold, |(partial, reservation)| {
                 match partial {
                     Partial::Compiled(state, chosen) => match chosen.kernels().aggregate {
-                        Some(kernel) => kernel.merge_into(state, &mut total)?,
+                        Some(kernel) => kernel.merge_into(*state, &mut total)?,
                         None => return Err(Error::internal("a compiled state without its kernel")),
                     },
-                    Partial::Interpreted(agg) => total.merge(agg)?,
+                    Partial::Interpreted(agg) => total.merge(*agg)?,
                 }
                 drop(reservation);
                 kept.set(total.memory_bytes())?;

@@ -22,8 +22,11 @@ use crate::ir::{Body, Expr, Plan};
 pub(crate) struct TopN<'p> {
     plan: &'p Plan,
     k: usize,
-    /// At most `k` rows, sorted; columns in the engine's types. Empty before the first push.
-    rows: Vec<ArrayRef>,
+    /// Candidate rows in file order, columns in the engine's types: the first part is the
+    /// sorted top of everything before it (after a [`TopN::compact`]), the rest is newer.
+    parts: Vec<Vec<ArrayRef>>,
+    /// The rows in `parts`.
+    rows: usize,
     /// Told the worst row kept whenever `k` rows are.
     threshold: Option<&'p Threshold>,
 }
@@ -34,12 +37,15 @@ impl<'p> TopN<'p> {
         TopN {
             plan,
             k,
-            rows: vec![],
+            parts: vec![],
+            rows: 0,
             threshold,
         }
     }
 
-    /// Adds rows that come after every row pushed before (in file order).
+    /// Adds rows that come after every row pushed before (in file order). Candidates are
+    /// sorted down to `k` once there are twice as many (and a batch's worth more), so each row
+    /// is sorted a bounded number of times whatever `k` is.
     pub(crate) fn push(&mut self, columns: Vec<ArrayRef>) -> Result<()> {
         let rows = columns.first().map_or(0, |c| c.len());
         if self.k == 0 || rows == 0 {
@@ -50,36 +56,49 @@ impl<'p> TopN<'p> {
             true => take(&columns, &sort_indices(self.plan, &columns, Some(self.k))?)?,
             false => columns,
         };
-        let merged = match self.rows.is_empty() {
-            true => best,
-            false => self
-                .rows
-                .iter()
-                .zip(&best)
-                .map(|(a, b)| compute::concat(&[a.as_ref(), b.as_ref()]))
-                .collect::<std::result::Result<_, _>>()?,
-        };
-        let merged_rows = merged.first().map_or(0, |c| c.len());
-        self.rows = match merged_rows > self.k || !self.rows.is_empty() {
-            true => take(&merged, &sort_indices(self.plan, &merged, Some(self.k))?)?,
-            false => merged,
-        };
-        if let Some(threshold) = self.threshold {
-            if self.rows.first().is_some_and(|c| c.len() == self.k) {
-                threshold.offer(&self.rows)?;
-            }
+        self.rows += best.first().map_or(0, |c| c.len());
+        self.parts.push(best);
+        if self.rows >= self.k.saturating_mul(2).max(self.k + super::BATCH_SIZE) {
+            self.compact()?;
+        }
+        Ok(())
+    }
+
+    /// Sorts the candidates down to the first `k`, and offers the worst of them to the
+    /// threshold when there are `k`.
+    fn compact(&mut self) -> Result<()> {
+        if self.parts.is_empty() {
+            return Ok(());
+        }
+        let width = self.parts[0].len();
+        let merged: Vec<ArrayRef> = (0..width)
+            .map(|c| {
+                let pieces: Vec<&dyn Array> = self.parts.iter().map(|p| p[c].as_ref()).collect();
+                compute::concat(&pieces)
+            })
+            .collect::<std::result::Result<_, _>>()?;
+        let top = take(&merged, &sort_indices(self.plan, &merged, Some(self.k))?)?;
+        self.rows = top.first().map_or(0, |c| c.len());
+        self.parts = vec![top];
+        if let (Some(threshold), true) = (self.threshold, self.rows == self.k) {
+            threshold.offer(&self.parts[0])?;
         }
         Ok(())
     }
 
     /// The kept rows, sorted (no columns before the first push).
-    pub(crate) fn into_columns(self) -> Vec<ArrayRef> {
-        self.rows
+    pub(crate) fn into_columns(mut self) -> Result<Vec<ArrayRef>> {
+        self.compact()?;
+        Ok(self.parts.pop().unwrap_or_default())
     }
 
-    /// The memory its rows take.
+    /// The memory its candidate rows take.
     pub(crate) fn memory_bytes(&self) -> usize {
-        self.rows.iter().map(|c| c.get_array_memory_size()).sum()
+        self.parts
+            .iter()
+            .flatten()
+            .map(|c| c.get_array_memory_size())
+            .sum()
     }
 }
 
