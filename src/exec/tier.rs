@@ -184,9 +184,12 @@ impl TierReport {
     /// One line for `--timing`.
     pub fn summary(&self) -> String {
         let ms = |d: Duration| d.as_secs_f64() * 1e3;
-        let ready = match self.ready_after {
-            Some(after) => format!("kernels ready after {:.3} ms", ms(after)),
-            None => format!(
+        let ready = match (self.ready_after, &self.compiled) {
+            (Some(after), Some(_)) => format!("kernels ready after {:.3} ms", ms(after)),
+            (Some(after), None) => {
+                format!("compiling ended after {:.3} ms with no kernel", ms(after))
+            }
+            (None, _) => format!(
                 "the query ended after {:.3} ms, before its kernels compiled",
                 ms(self.ran_for)
             ),
