@@ -43,9 +43,9 @@ impl<'p> TopN<'p> {
         }
     }
 
-    /// Adds rows that come after every row pushed before (in file order). Candidates are
-    /// sorted down to `k` once there are twice as many (and a batch's worth more), so each row
-    /// is sorted a bounded number of times whatever `k` is.
+    /// Adds rows that come after every row pushed before (in file order). A batch is cut to
+    /// its own first `k` rows, and the candidates are sorted down to `k` once there are twice
+    /// as many, so each row is sorted a bounded number of times whatever `k` is.
     pub(crate) fn push(&mut self, columns: Vec<ArrayRef>) -> Result<()> {
         let rows = columns.first().map_or(0, |c| c.len());
         if self.k == 0 || rows == 0 {
@@ -58,7 +58,7 @@ impl<'p> TopN<'p> {
         };
         self.rows += best.first().map_or(0, |c| c.len());
         self.parts.push(best);
-        if self.rows >= self.k.saturating_mul(2).max(self.k + super::BATCH_SIZE) {
+        if self.rows >= self.k.saturating_mul(2) {
             self.compact()?;
         }
         Ok(())
