@@ -246,6 +246,13 @@ pub(crate) fn execute_from(
                         scan,
                         threads,
                         ahead,
+                        // Later morsels' batches that may wait for the consumer: a few per
+                        // worker, fewer where the consumer does the work (a table).
+                        if encoder.is_some() {
+                            8 * threads
+                        } else {
+                            2 * threads
+                        },
                         limits,
                         work,
                         |(part, _reservation)| {
@@ -467,7 +474,7 @@ fn for_each_morsel<T: Send>(
     consume: impl FnMut(T) -> Result<bool>,
 ) -> Result<()> {
     let work = |i: usize, emit: &mut dyn FnMut(T) -> Result<bool>| emit(work(i)?).map(|_| ());
-    for_each_morsel_streamed(scan, threads, AHEAD, limits, work, consume)
+    for_each_morsel_streamed(scan, threads, AHEAD, usize::MAX, limits, work, consume)
 }
 
 /// `work` as [`for_each_morsel_streamed`] takes it (a closure's signature, spelled out once).
@@ -480,15 +487,15 @@ where
 
 /// A morsel's output on its way to the consumer.
 enum Emitted<T> {
-    /// One of its results.
-    Item(T),
+    /// One of its results, and whether it counts as queued ([`Dispatch::enqueue`]).
+    Item(T, bool),
     /// It is done: every result is sent, or it failed.
     Done(Result<()>),
 }
 
 /// The results of one morsel not yet consumed, and how it ended.
 struct Pending<T> {
-    items: std::collections::VecDeque<T>,
+    items: std::collections::VecDeque<(T, bool)>,
     done: Option<Result<()>>,
 }
 
@@ -514,6 +521,7 @@ fn for_each_morsel_streamed<T: Send>(
     scan: &Scan,
     threads: usize,
     ahead: usize,
+    queue: usize,
     limits: &Limits,
     work: impl Fn(usize, &mut dyn FnMut(T) -> Result<bool>) -> Result<()> + Sync,
     mut consume: impl FnMut(T) -> Result<bool>,
@@ -542,10 +550,12 @@ fn for_each_morsel_streamed<T: Send>(
     let dispatch = Dispatch {
         threads,
         ahead,
+        queue,
         next: AtomicUsize::new(0),
         end: AtomicUsize::new(morsels),
         progress: Mutex::new(Progress {
             consumed: 0,
+            queued: 0,
             stop: false,
         }),
         changed: Condvar::new(),
@@ -558,7 +568,10 @@ fn for_each_morsel_streamed<T: Send>(
             scope.spawn(move |_| {
                 while let Some(i) = dispatch.claim() {
                     let mut emit = |item: T| {
-                        let sent = results.send((i, Emitted::Item(item))).is_ok();
+                        let Some(counted) = dispatch.enqueue(i) else {
+                            return Ok(false);
+                        };
+                        let sent = results.send((i, Emitted::Item(item, counted))).is_ok();
                         Ok(sent && !dispatch.stopped())
                     };
                     let result = std::panic::catch_unwind(AssertUnwindSafe(|| work(i, &mut emit)))
@@ -588,11 +601,14 @@ fn for_each_morsel_streamed<T: Send>(
                     done: None,
                 });
                 match emitted {
-                    Emitted::Item(item) => entry.items.push_back(item),
+                    Emitted::Item(item, counted) => entry.items.push_back((item, counted)),
                     Emitted::Done(result) => entry.done = Some(result),
                 }
                 while let Some(entry) = pending.get_mut(&want) {
-                    while let Some(item) = entry.items.pop_front() {
+                    while let Some((item, counted)) = entry.items.pop_front() {
+                        if counted {
+                            dispatch.dequeued();
+                        }
                         cancel.check()?;
                         if !consume(item)? {
                             return Ok(());
@@ -657,6 +673,9 @@ struct Dispatch {
     threads: usize,
     /// Morsels each worker may run ahead of the consumer, at most.
     ahead: usize,
+    /// Results of later morsels that may wait for the consumer, at most (a worker emitting
+    /// one more waits); the morsel being consumed never waits.
+    queue: usize,
     /// The next morsel to take.
     next: AtomicUsize,
     /// No morsel at or past this one is taken: the number of morsels, lowered past a failed one.
@@ -669,6 +688,8 @@ struct Dispatch {
 struct Progress {
     /// The morsels consumed (all those before this index).
     consumed: usize,
+    /// Results of morsels after the one being consumed, sent and not yet consumed.
+    queued: usize,
     /// Set when the consumer needs no more morsels.
     stop: bool,
 }
@@ -692,6 +713,30 @@ impl Dispatch {
             progress = self.changed.wait(progress).ok()?;
         }
         (!progress.stop).then_some(i)
+    }
+
+    /// Waits until morsel `i` may send one more result: at once for the morsel being
+    /// consumed, else while `queue` results of later morsels wait. Returns whether the result
+    /// counts as queued (to [`Dispatch::dequeued`] when consumed), or `None` once stopped.
+    fn enqueue(&self, i: usize) -> Option<bool> {
+        let mut progress = self.progress.lock().ok()?;
+        while !progress.stop && i > progress.consumed && progress.queued >= self.queue {
+            progress = self.changed.wait(progress).ok()?;
+        }
+        if progress.stop {
+            return None;
+        }
+        let counted = i > progress.consumed;
+        progress.queued += usize::from(counted);
+        Some(counted)
+    }
+
+    /// A queued result was consumed.
+    fn dequeued(&self) {
+        if let Ok(mut progress) = self.progress.lock() {
+            progress.queued = progress.queued.saturating_sub(1);
+        }
+        self.changed.notify_all();
     }
 
     fn consumed(&self, consumed: usize) {
@@ -960,6 +1005,39 @@ mod tests {
             outcome.unwrap();
             assert_eq!(seen, (0..40).collect::<Vec<_>>(), "{threads} threads");
         }
+    }
+
+    #[test]
+    fn later_morsels_wait_while_their_results_queue_up() {
+        // Each morsel emits 10 results; the consumer is slow. Results of morsels after the
+        // one being consumed may queue up to 3 at a time, so at most that morsel's 10 and 3
+        // more are ever waiting, and every result arrives, in order.
+        let emitted = AtomicUsize::new(0);
+        let consumed = AtomicUsize::new(0);
+        let most = AtomicUsize::new(0);
+        let work = streamed::<(usize, usize), _>(|i, emit| {
+            for j in 0..10 {
+                emitted.fetch_add(1, Ordering::SeqCst);
+                if !emit((i, j))? {
+                    break;
+                }
+            }
+            Ok(())
+        });
+        let mut seen = vec![];
+        for_each_morsel_streamed(&scan(12), 3, AHEAD, 3, &Limits::none(), work, |item| {
+            let waiting = emitted.load(Ordering::SeqCst) - consumed.fetch_add(1, Ordering::SeqCst);
+            most.fetch_max(waiting, Ordering::SeqCst);
+            std::thread::sleep(Duration::from_micros(200));
+            seen.push(item);
+            Ok(true)
+        })
+        .unwrap();
+        let expected: Vec<(usize, usize)> =
+            (0..12).flat_map(|i| (0..10).map(move |j| (i, j))).collect();
+        assert_eq!(seen, expected);
+        let most = most.into_inner();
+        assert!(most <= 10 + 3 + 3, "{most} results waited at once");
     }
 
     #[test]
