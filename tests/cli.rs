@@ -622,34 +622,14 @@ fn interrupt(mut child: std::process::Child, after: impl Fn() -> bool) -> (Outpu
 /// interpreter of a debug build many seconds (about 20 µs a row).
 #[cfg(unix)]
 fn distinct_strings_file(dir: &std::path::Path, rows: usize) -> String {
-    use std::sync::Arc;
-
-    use arrow::array::{Int64Array, RecordBatch, StringArray};
-    use arrow::datatypes::{DataType, Field, Schema};
-    use parquet::arrow::ArrowWriter;
     use parquet::basic::Compression;
     use parquet::file::properties::WriterProperties;
 
-    let path = dir.join("big.parquet");
-    let schema = Arc::new(Schema::new(vec![
-        Field::new("k", DataType::Int64, false),
-        Field::new("s", DataType::Utf8, false),
-    ]));
     let properties = WriterProperties::builder()
         .set_compression(Compression::UNCOMPRESSED)
         .set_dictionary_enabled(false)
         .build();
-    let file = std::fs::File::create(&path).unwrap();
-    let mut writer = ArrowWriter::try_new(file, schema.clone(), Some(properties)).unwrap();
-    for start in (0..rows).step_by(65_536) {
-        let end = (start + 65_536).min(rows);
-        let k: Int64Array = (start as i64..end as i64).collect();
-        let s: StringArray = (start..end).map(|i| Some(format!("value {i}"))).collect();
-        let batch = RecordBatch::try_new(schema.clone(), vec![Arc::new(k), Arc::new(s)]).unwrap();
-        writer.write(&batch).unwrap();
-    }
-    writer.close().unwrap();
-    path.display().to_string()
+    common::numbered_parquet(&dir.join("big.parquet"), rows, properties)
 }
 
 #[test]

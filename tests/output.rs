@@ -28,25 +28,10 @@ fn engines() -> Vec<&'static str> {
 
 /// Writes `t.parquet` in `dir`: `k` = 0..rows, `s` = "value k", in row groups of `group` rows.
 fn numbered_file(dir: &Path, rows: usize, group: usize) -> String {
-    let path = dir.join("t.parquet");
-    let schema = Arc::new(Schema::new(vec![
-        Field::new("k", DataType::Int64, false),
-        Field::new("s", DataType::Utf8, false),
-    ]));
-    let file = std::fs::File::create(&path).unwrap();
     let properties = WriterProperties::builder()
         .set_max_row_group_row_count(Some(group))
         .build();
-    let mut writer = ArrowWriter::try_new(file, schema.clone(), Some(properties)).unwrap();
-    for start in (0..rows).step_by(10_000) {
-        let end = (start + 10_000).min(rows);
-        let k: Int64Array = (start as i64..end as i64).collect();
-        let s: StringArray = (start..end).map(|i| Some(format!("value {i}"))).collect();
-        let batch = RecordBatch::try_new(schema.clone(), vec![Arc::new(k), Arc::new(s)]).unwrap();
-        writer.write(&batch).unwrap();
-    }
-    writer.close().unwrap();
-    path.display().to_string()
+    common::numbered_parquet(&dir.join("t.parquet"), rows, properties)
 }
 
 #[test]

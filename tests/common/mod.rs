@@ -31,6 +31,32 @@ pub fn stderr(o: &std::process::Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
+/// Writes a Parquet file at `path` with `properties`: `k` = 0, 1, … `rows - 1` and `s` =
+/// "value k" (distinct strings); returns its path as text.
+pub fn numbered_parquet(
+    path: &std::path::Path,
+    rows: usize,
+    properties: parquet::file::properties::WriterProperties,
+) -> String {
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("k", DataType::Int64, false),
+        Field::new("s", DataType::Utf8, false),
+    ]));
+    let file = std::fs::File::create(path).expect("create the test file");
+    let mut writer = parquet::arrow::ArrowWriter::try_new(file, schema.clone(), Some(properties))
+        .expect("start the test file");
+    for start in (0..rows).step_by(65_536) {
+        let end = (start + 65_536).min(rows);
+        let k: Int64Array = (start as i64..end as i64).collect();
+        let s: StringArray = (start..end).map(|i| Some(format!("value {i}"))).collect();
+        let batch = RecordBatch::try_new(schema.clone(), vec![Arc::new(k), Arc::new(s)])
+            .expect("a test batch");
+        writer.write(&batch).expect("write the test file");
+    }
+    writer.close().expect("finish the test file");
+    path.display().to_string()
+}
+
 /// The path of the TPC-H SF 0.01 `lineitem` sample shipped in data/, as text.
 pub fn lineitem() -> String {
     lineitem_path().display().to_string()
