@@ -797,6 +797,32 @@ fn a_query_that_ends_while_its_kernels_compile_exits_cleanly() {
     }
 }
 
+/// `--explain` says how `auto` would run a query: the SF 0.01 sample is too small to compile for.
+#[test]
+fn explain_says_how_auto_would_run_the_query() {
+    let o = qjit(&[
+        "query",
+        &lineitem(),
+        "SELECT count(*) FROM lineitem",
+        "--explain",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("\ntiers: 60175 rows to read, too few for compiling to pay off\n"),
+        "{}",
+        stdout(&o)
+    );
+    let o = qjit(&[
+        "query",
+        &lineitem(),
+        "SELECT count(*) FROM lineitem",
+        "--explain",
+        "--engine",
+        "interp",
+    ]);
+    assert!(!stdout(&o).contains("\ntiers: "), "{}", stdout(&o));
+}
+
 /// Queries too large to compile in reasonable time run in the interpreter under `auto`, and say
 /// why in `--timing`; they answer as the interpreter does.
 #[test]

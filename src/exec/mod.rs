@@ -490,7 +490,8 @@ pub(crate) fn compile_filter(
 }
 
 /// What `--explain` prints: the typed plan, which parts run compiled and which interpreted (and
-/// why), and the LLVM IR of compiled kernels before and after optimization.
+/// why), how a tiered `auto` query would run (`tiers: …`), and the LLVM IR of compiled kernels
+/// before and after optimization.
 pub fn explain(source: &Source, sql: &str, options: &QueryOptions) -> Result<String> {
     let plan = plan(source, sql)?;
     let compiled = compile_with(&plan, options, true)?;
@@ -499,6 +500,12 @@ pub fn explain(source: &Source, sql: &str, options: &QueryOptions) -> Result<Str
         options.engine,
         compiled.summary().replace(", ", "\n")
     );
+    // What `auto` would do with these parts when it runs tiered.
+    if options.engine == EngineKind::Auto && options.tiers != TierSwitch::Off {
+        let scan = source.pruned_morsels(&plan.projection, plan.filter.as_ref())?;
+        let tiering = Tiering::choose(&plan, &scan, options);
+        out.push_str(&format!("tiers: {}\n", tiering.reason(scan.rows())));
+    }
     for (name, before, after) in compiled.kernel_ir() {
         out.push_str(&format!(
             "\n; ---- {name}: LLVM IR before optimization ----\n{before}\n; ---- {name}: LLVM IR after {} ----\n{after}",
@@ -588,17 +595,7 @@ pub fn run_into(
                 }
             }
             let scan_time = start.elapsed();
-            let weight = compile_weight(&plan);
-            let tiering = match (options.engine, options.tiers) {
-                (EngineKind::Auto, TierSwitch::WhenReady) if weight > COMPILE_BUDGET => {
-                    Tiering::OverBudget(weight)
-                }
-                (EngineKind::Auto, TierSwitch::WhenReady) => {
-                    Tiering::for_rows(scan.rows(), threads)
-                }
-                (EngineKind::Auto, TierSwitch::AtBatch(_) | TierSwitch::Never) => Tiering::Tiered,
-                _ => Tiering::CompileFirst,
-            };
+            let tiering = Tiering::choose(&plan, &scan, options);
             let compiled = match (tiering, keys_first) {
                 (Tiering::Tiered, keys_first) => {
                     return run_tiered(
@@ -609,16 +606,7 @@ pub fn run_into(
                     if let Some(threshold) = keys_first {
                         top_keys_first(source, &plan, &threshold, threads, options)?;
                     }
-                    let why = match tiering {
-                        Tiering::OverBudget(weight) => format!(
-                            "the query's {weight} expression nodes are over the compile budget of {COMPILE_BUDGET}"
-                        ),
-                        _ => format!(
-                            "{} rows to read, too few for compiling to pay off",
-                            scan.rows()
-                        ),
-                    };
-                    not_compiled(&plan, &why)
+                    not_compiled(&plan, &tiering.reason(scan.rows()))
                 }
                 (_, keys_first) if options.engine == EngineKind::Interp => {
                     if let Some(threshold) = keys_first {
@@ -809,6 +797,38 @@ pub const COMPILE_PAYS_ROWS: usize = 400_000;
 pub const COMPILE_FIRST_ROWS: usize = 1_000_000;
 
 impl Tiering {
+    /// How `auto` runs `plan` over `scan` under `options` (compile first for other engines
+    /// and without tiers).
+    fn choose(plan: &Plan, scan: &Scan, options: &QueryOptions) -> Tiering {
+        let weight = compile_weight(plan);
+        match (options.engine, options.tiers) {
+            (EngineKind::Auto, TierSwitch::WhenReady) if weight > COMPILE_BUDGET => {
+                Tiering::OverBudget(weight)
+            }
+            (EngineKind::Auto, TierSwitch::WhenReady) => {
+                Tiering::for_rows(scan.rows(), options.threads())
+            }
+            (EngineKind::Auto, TierSwitch::AtBatch(_) | TierSwitch::Never) => Tiering::Tiered,
+            _ => Tiering::CompileFirst,
+        }
+    }
+
+    /// Why, for `--explain` and the parts' reasons, given the rows the scan reads.
+    fn reason(self, rows: usize) -> String {
+        match self {
+            Tiering::OverBudget(weight) => format!(
+                "the query's {weight} expression nodes are over the compile budget of {COMPILE_BUDGET}"
+            ),
+            Tiering::InterpretOnly => {
+                format!("{rows} rows to read, too few for compiling to pay off")
+            }
+            Tiering::Tiered => format!(
+                "{rows} rows to read: start interpreted while the kernels compile, then switch"
+            ),
+            Tiering::CompileFirst => format!("{rows} rows to read: compile first, then run"),
+        }
+    }
+
     fn for_rows(rows: usize, threads: usize) -> Tiering {
         match rows / threads.max(1) {
             n if n < COMPILE_PAYS_ROWS => Tiering::InterpretOnly,
