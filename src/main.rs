@@ -236,15 +236,23 @@ fn main() -> ExitCode {
         output::dest::set_stdout_closed();
     }
     let cli = Cli::parse();
-    let what = match cli.command {
+    // What an interruption leaves, and whether the command streams rows to stdout.
+    let (what, streams_rows) = match cli.command {
         Command::Query {
             output: Some(_), ..
-        } => "the query was stopped before it finished; no output file was written",
-        Command::Query { .. } => "the query was stopped before it finished",
-        Command::Bench { .. } => {
-            "the benchmark was stopped before it finished; nothing was printed"
-        }
-        Command::GenTpch { .. } => "generation was stopped; no partial table file was left behind",
+        } => (
+            "the query was stopped before it finished; no output file was written",
+            false,
+        ),
+        Command::Query { .. } => ("the query was stopped before it finished", true),
+        Command::Bench { .. } => (
+            "the benchmark was stopped before it finished; nothing was printed",
+            false,
+        ),
+        Command::GenTpch { .. } => (
+            "generation was stopped; no partial table file was left behind",
+            false,
+        ),
     };
     let interrupted = Arc::new(AtomicBool::new(false));
     // Ctrl-C raises the flag the command checks between batches; a second Ctrl-C (the flag
@@ -307,10 +315,10 @@ fn main() -> ExitCode {
         let wrote = WROTE_STDOUT
             .get()
             .is_some_and(|w| w.load(Ordering::Relaxed));
-        let printed = match (wrote, what.ends_with("finished")) {
-            (true, _) => "; the rows printed before it are complete, the rest were not printed",
-            (false, true) => "; nothing was printed",
-            (false, false) => "",
+        let printed = match (streams_rows, wrote) {
+            (true, true) => "; the rows printed before it are complete, the rest were not printed",
+            (true, false) => "; nothing was printed",
+            (false, _) => "",
         };
         eprintln!("interrupted (Ctrl-C): {what}{printed}");
         exit_now_if_compiling(INTERRUPTED);

@@ -634,21 +634,13 @@ pub fn run_into(
         true => jit::CompileTiming::default(),
     };
     let start = Instant::now();
-    let limits = options.limits();
-    let mut timed = TimedSink {
-        sink,
-        spent: Duration::ZERO,
-        rows: 0,
-    };
-    execute(
+    let (output, rows) = execute_timed(
         &plan,
         &scan,
-        &compiled.kernels(),
-        threads,
-        &limits,
-        &mut timed,
+        pipeline::KernelSource::Fixed(compiled.kernels()),
+        options,
+        sink,
     )?;
-    let output = timed.spent;
     let execute = (scan_time + start.elapsed()).saturating_sub(output);
     Ok(QueryRun {
         engine: if compiled.any_kernel() {
@@ -663,7 +655,7 @@ pub fn run_into(
             execute,
             output,
         },
-        rows: timed.rows,
+        rows,
         compiled,
         plan,
         tiers: None,
@@ -690,21 +682,13 @@ fn run_tiered(
     if let Some(threshold) = keys_first {
         top_keys_first(source, plan, &threshold, threads, options)?;
     }
-    let limits = options.limits();
-    let mut timed = TimedSink {
-        sink,
-        spent: Duration::ZERO,
-        rows: 0,
-    };
-    pipeline::execute_from(
+    let (output, rows) = execute_timed(
         plan,
         &scan,
         pipeline::KernelSource::Tiered(&tiers),
-        threads,
-        &limits,
-        &mut timed,
+        options,
+        sink,
     )?;
-    let output = timed.spent;
     let execute = (scan_time + start.elapsed()).saturating_sub(output);
     let report = tiers.outcome();
     let compiled = match &report.compiled {
@@ -725,7 +709,7 @@ fn run_tiered(
             execute,
             output,
         },
-        rows: timed.rows,
+        rows,
         compiled,
         plan: plan.clone(),
         tiers: Some(report),
@@ -883,6 +867,25 @@ fn top_keys_first(
         &mut top,
     )?;
     threshold.offer_result(&top.batches)
+}
+
+/// Runs the pipeline under `options`' limits into `sink`: the time spent handing the result to
+/// the sink, and the rows it took.
+fn execute_timed(
+    plan: &Plan,
+    scan: &Scan,
+    kernels: pipeline::KernelSource,
+    options: &QueryOptions,
+    sink: &mut dyn ResultSink,
+) -> Result<(Duration, usize)> {
+    let mut timed = TimedSink {
+        sink,
+        spent: Duration::ZERO,
+        rows: 0,
+    };
+    let limits = options.limits();
+    pipeline::execute_from(plan, scan, kernels, options.threads(), &limits, &mut timed)?;
+    Ok((timed.spent, timed.rows))
 }
 
 /// A sink that counts the time spent in another and the rows it took.
