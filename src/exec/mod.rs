@@ -579,11 +579,10 @@ pub fn run_into(
         false => {
             let start = Instant::now();
             let mut scan = scan_of(None)?;
-            // ORDER BY … LIMIT decodes its sort keys first when dropping rows cannot hide an
-            // error.
+            // ORDER BY … LIMIT finds its rows from the sort keys first when dropping rows
+            // cannot hide an error, and reads only those.
             let can_drop_rows = plan.filter.as_ref().is_none_or(infallible)
                 && plan.final_exprs().iter().all(infallible);
-            let mut keys_first = None;
             if let (true, true, Some((threshold, columns))) = (
                 options.pushdown,
                 can_drop_rows,
@@ -591,39 +590,20 @@ pub fn run_into(
             ) {
                 scan = scan.with_top_threshold(threshold.clone(), columns, &plan.projection);
                 if scan.threshold().is_some() {
-                    keys_first = Some(threshold);
+                    scan = top_rows_first(source, &plan, scan, &threshold, options)?;
                 }
             }
             let scan_time = start.elapsed();
             let tiering = Tiering::choose(&plan, &scan, options);
-            let compiled = match (tiering, keys_first) {
-                (Tiering::Tiered, keys_first) => {
-                    return run_tiered(
-                        &plan, scan, scan_time, keys_first, parse_bind, source, options, sink,
-                    )
+            let compiled = match tiering {
+                Tiering::Tiered => {
+                    return run_tiered(&plan, scan, scan_time, parse_bind, options, sink)
                 }
-                (Tiering::InterpretOnly | Tiering::OverBudget(_), keys_first) => {
-                    if let Some(threshold) = keys_first {
-                        top_keys_first(source, &plan, &threshold, threads, options)?;
-                    }
+                Tiering::InterpretOnly | Tiering::OverBudget(_) => {
                     not_compiled(&plan, &tiering.reason(scan.rows()))
                 }
-                (_, keys_first) if options.engine == EngineKind::Interp => {
-                    if let Some(threshold) = keys_first {
-                        top_keys_first(source, &plan, &threshold, threads, options)?;
-                    }
-                    compile(&plan, options)?
-                }
-                // The sort keys' top-N runs while the kernels compile.
-                (_, Some(threshold)) => std::thread::scope(|s| {
-                    let compiling = s.spawn(|| compile(&plan, options));
-                    let keys = top_keys_first(source, &plan, &threshold, threads, options);
-                    let compiled = compiling
-                        .join()
-                        .unwrap_or_else(|_| Err(Error::internal("compiling panicked")));
-                    keys.and(compiled)
-                })?,
-                (_, None) => decoding_during(&scan, threads, || compile(&plan, options))??,
+                _ if options.engine == EngineKind::Interp => compile(&plan, options)?,
+                _ => decoding_during(&scan, threads, || compile(&plan, options))??,
             };
             (compiled, scan, scan_time)
         }
@@ -669,19 +649,13 @@ fn run_tiered(
     plan: &Plan,
     scan: Scan,
     scan_time: Duration,
-    keys_first: Option<Arc<topn::Threshold>>,
     parse_bind: Duration,
-    source: &Source,
     options: &QueryOptions,
     sink: &mut dyn ResultSink,
 ) -> Result<QueryRun> {
     check_jit_available(options)?;
-    let threads = options.threads();
     let start = Instant::now();
     let tiers = tier::Tiers::start(plan, options)?;
-    if let Some(threshold) = keys_first {
-        top_keys_first(source, plan, &threshold, threads, options)?;
-    }
     let (output, rows) = execute_timed(
         plan,
         &scan,
@@ -839,34 +813,26 @@ fn not_compiled(plan: &Plan, why: &str) -> Compiled {
     }
 }
 
-/// Runs the top-N of `plan` over its sort keys alone ([`topn::Threshold::keys_plan`]), when
-/// that pays, and sets `threshold` to its exact bound: the scan of the whole query then reads
-/// only the rows that make the top-N (and their ties).
-fn top_keys_first(
+/// Finds the rows of `plan`'s top-N from its sort keys alone ([`topn::Candidates`]) when
+/// that pays ([`topn::Threshold::keys_first`]), and cuts `scan` to those rows.
+fn top_rows_first(
     source: &Source,
     plan: &Plan,
-    threshold: &topn::Threshold,
-    threads: usize,
+    scan: Scan,
+    threshold: &Arc<topn::Threshold>,
     options: &QueryOptions,
-) -> Result<()> {
-    let Some(keys) = threshold.keys_plan(plan) else {
-        return Ok(());
+) -> Result<Scan> {
+    let Some(columns) = threshold.keys_first(plan) else {
+        return Ok(scan);
     };
-    let mut scan = source.filtered_morsels(&keys.projection, None, None)?;
-    if let Some((own, columns)) = topn::Threshold::for_plan(&keys) {
-        scan = scan.with_top_threshold(own, columns, &keys.projection);
-    }
-    let mut top = Collect::default();
+    let keys = source
+        .filtered_morsels(columns, None, None)?
+        .with_top_threshold(threshold.clone(), columns.to_vec(), columns);
     let limits = options.limits();
-    execute(
-        &keys,
-        &scan,
-        &Kernels::default(),
-        threads,
-        &limits,
-        &mut top,
-    )?;
-    threshold.offer_result(&top.batches)
+    match pipeline::top_positions(&keys, threshold, options.threads(), &limits)? {
+        Some(positions) => Ok(scan.select_rows(&positions)),
+        None => Ok(scan),
+    }
 }
 
 /// Runs the pipeline under `options`' limits into `sink`: the time spent handing the result to

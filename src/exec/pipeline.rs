@@ -23,7 +23,7 @@ use super::limits::{Cancel, Limits, MemoryUse, Reservation};
 use super::sink::{Collect, Encoder, Part, ResultSink, Window};
 use super::source::{Scan, BATCH_SIZE};
 use super::tier::Tiers;
-use super::topn::{sort_indices, take, TopN};
+use super::topn::{sort_indices, take, Candidates, Threshold, TopN};
 use super::Compiled;
 use crate::error::{Error, Result};
 use crate::interp::{self, Aggregator};
@@ -157,6 +157,45 @@ pub fn execute(
         limits,
         sink,
     )
+}
+
+/// The rows of a top-N, as (row group, row within it), found by `scan` (of the sort keys
+/// alone, [`Threshold::keys_first`]) on `threads` threads; `None` when the scan is not of
+/// whole row groups of a file.
+pub(crate) fn top_positions(
+    scan: &Scan,
+    threshold: &Threshold,
+    threads: usize,
+    limits: &Limits,
+) -> Result<Option<Vec<(usize, u64)>>> {
+    if (0..scan.len()).any(|i| scan.row_group(i).is_none()) {
+        return Ok(None);
+    }
+    let mut all = Candidates::default();
+    for_each_morsel(
+        scan,
+        threads,
+        limits,
+        |i| {
+            let group = scan
+                .row_group(i)
+                .ok_or_else(|| Error::internal(format!("morsel {i} is not a row group")))?;
+            let mut top = Candidates::default();
+            let mut first = 0u64;
+            for batch in scan.read(i)? {
+                limits.cancel.check()?;
+                let batch = batch?;
+                top.push(threshold, group, first, &batch)?;
+                first += batch.num_rows() as u64;
+            }
+            Ok(top)
+        },
+        |top| {
+            all.merge(top, threshold)?;
+            Ok(true)
+        },
+    )?;
+    all.positions(threshold).map(Some)
 }
 
 /// [`execute`] with the kernels of each batch (each aggregation morsel) from `kernels`.

@@ -22,6 +22,7 @@ use arrow::record_batch::RecordBatch;
 use parquet::arrow::arrow_reader::{
     ArrowPredicate, ArrowPredicateFn, ArrowReaderMetadata, ArrowReaderOptions,
     ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder, RowFilter, RowSelection,
+    RowSelector,
 };
 use parquet::arrow::ProjectionMask;
 use parquet::basic::Type as PhysicalType;
@@ -348,6 +349,52 @@ impl Scan {
             });
         }
         self.threshold = Some(threshold);
+        self
+    }
+
+    /// The row group morsel `i` reads, if it is one.
+    pub(crate) fn row_group(&self, i: usize) -> Option<usize> {
+        match self.morsels.get(i) {
+            Some(Morsel::RowGroup(group, None)) => Some(*group),
+            _ => None,
+        }
+    }
+
+    /// The scan cut to the rows `positions` (row group, row within it; any order, repeats
+    /// allowed): a morsel for each of those row groups, in file order, that decodes only the
+    /// pages holding those rows. What a top-N whose rows are known reads
+    /// ([`super::topn::Candidates`]). A scan of batches in memory, or of row groups already cut
+    /// to some of their rows, is returned as it is.
+    pub(crate) fn select_rows(mut self, positions: &[(usize, u64)]) -> Scan {
+        let whole = |m: &Morsel| matches!(m, Morsel::RowGroup(_, None));
+        if !matches!(self.input, Input::Parquet { .. }) || !self.morsels.iter().all(whole) {
+            return self;
+        }
+        let mut rows: std::collections::BTreeMap<usize, Vec<u64>> = Default::default();
+        for &(group, row) in positions {
+            rows.entry(group).or_default().push(row);
+        }
+        self.morsels = rows
+            .into_iter()
+            .map(|(group, mut rows)| {
+                rows.sort_unstable();
+                rows.dedup();
+                let mut selectors = vec![];
+                let mut next = 0u64;
+                for row in rows {
+                    if row > next {
+                        selectors.push(RowSelector::skip((row - next) as usize));
+                    }
+                    selectors.push(RowSelector::select(1));
+                    next = row + 1;
+                }
+                Morsel::RowGroup(group, Some(RowSelection::from(selectors)))
+            })
+            .collect();
+        // Each morsel holds a few chosen rows: nothing left to filter or skip.
+        self.late = None;
+        self.bests = vec![];
+        self.early = Mutex::new(vec![]);
         self
     }
 

@@ -6,12 +6,16 @@
 //! (the order a stable sort keeps), NULLs where the sort keys say. Each worker keeps a [`TopN`]
 //! per morsel; the morsels' tops are merged in morsel order into one more [`TopN`], so ties
 //! between morsels also resolve in file order.
+//!
+//! Before that, a query whose every row counts (no `WHERE` clause) and that reads more than its
+//! sort keys finds its rows from the keys alone ([`Candidates`]), and its scan reads just those.
 
 use std::sync::{Arc, RwLock};
 
-use arrow::array::{Array, ArrayRef, BooleanArray, RecordBatch, UInt32Array, UInt64Array};
+use arrow::array::{Array, ArrayRef, AsArray, BooleanArray, RecordBatch, UInt32Array, UInt64Array};
 use arrow::compute::{self, SortColumn, SortOptions};
 use arrow::datatypes::DataType;
+use arrow::datatypes::UInt64Type;
 use arrow::row::{OwnedRow, RowConverter, SortField};
 
 use crate::error::{Error, Result};
@@ -149,10 +153,13 @@ pub(crate) struct Threshold {
     converter: RowConverter,
     /// The final-expression column of each sort key.
     keys: Vec<usize>,
+    /// The file columns of the sort keys, ascending: the scan filter's batches.
+    scan_columns: Vec<usize>,
     /// Each sort key's column in the scan filter's batches.
     filter_columns: Vec<usize>,
-    /// Each sort key's type in the sort (the final expression's).
+    /// Each sort key's type in the sort (the final expression's), and its order.
     types: Vec<DataType>,
+    options: Vec<SortOptions>,
     /// The file column of the first sort key, and its order.
     first_file_column: usize,
     first_options: SortOptions,
@@ -198,108 +205,42 @@ impl Threshold {
             .iter()
             .map(|k| exprs[k.column].ty().to_arrow())
             .collect();
-        let fields = plan
+        let options: Vec<SortOptions> = plan
             .order_by
             .iter()
-            .zip(&types)
-            .map(|(k, t)| {
-                SortField::new_with_options(
-                    t.clone(),
-                    SortOptions {
-                        descending: k.descending,
-                        nulls_first: k.nulls_first,
-                    },
-                )
+            .map(|k| SortOptions {
+                descending: k.descending,
+                nulls_first: k.nulls_first,
             })
+            .collect();
+        let fields = types
+            .iter()
+            .zip(&options)
+            .map(|(t, o)| SortField::new_with_options(t.clone(), *o))
             .collect();
         let threshold = Threshold {
             converter: RowConverter::new(fields).ok()?,
             keys: plan.order_by.iter().map(|k| k.column).collect(),
+            scan_columns: columns.clone(),
             filter_columns,
             types,
+            first_options: options[0],
+            options,
             k: plan.limit?.saturating_add(plan.offset),
             every_row_counts: plan.filter.is_none(),
             first_file_column: file_columns[0],
-            first_options: SortOptions {
-                descending: plan.order_by[0].descending,
-                nulls_first: plan.order_by[0].nulls_first,
-            },
             bound: RwLock::new(None),
         };
         Some((Arc::new(threshold), columns))
     }
 
-    /// The top-N of `plan` over its sort keys alone, when reading those first pays: every row
-    /// counts (no `WHERE` clause) and the query reads other columns too. Its answer's last row
-    /// is the exact bound ([`Threshold::offer_result`]); with it, the full query's scan skips
-    /// every row group and decodes every row that cannot make the top-N, where a bound that
-    /// only tightens as rows are read lets through a row group's running records.
-    pub(crate) fn keys_plan(&self, plan: &Plan) -> Option<Plan> {
-        let Body::Project { exprs } = &plan.body else {
-            return None;
-        };
-        let mut file_columns: Vec<usize> = vec![];
-        let mut refs = vec![];
-        for key in &plan.order_by {
-            let Some(Expr::Column(c)) = exprs.get(key.column) else {
-                return None;
-            };
-            file_columns.push(*plan.projection.get(c.index)?);
-            refs.push(c.clone());
-        }
-        let mut projection = file_columns.clone();
-        projection.sort_unstable();
-        projection.dedup();
-        if !self.every_row_counts || projection.len() >= plan.projection.len() {
-            return None;
-        }
-        let exprs: Vec<Expr> = refs
-            .into_iter()
-            .zip(&file_columns)
-            .map(|(c, f)| {
-                Expr::Column(crate::ir::ColumnRef {
-                    index: projection.binary_search(f).unwrap_or(0),
-                    ..c
-                })
-            })
-            .collect();
-        let order_by = plan
-            .order_by
-            .iter()
-            .enumerate()
-            .map(|(i, k)| crate::ir::SortKey { column: i, ..*k })
-            .collect();
-        Some(Plan {
-            table: plan.table.clone(),
-            source_schema: plan.source_schema.clone(),
-            scan_schema: Arc::new(plan.source_schema.project(&projection).ok()?),
-            projection,
-            filter: None,
-            output_names: (0..exprs.len()).map(|i| format!("key{i}")).collect(),
-            body: Body::Project { exprs },
-            distinct: false,
-            order_by,
-            offset: plan.offset,
-            limit: plan.limit,
-        })
-    }
-
-    /// Offers the last row of `batches` (the answer of [`Threshold::keys_plan`]: the sort keys
-    /// of the top-N, in order) as the bound, when the top-N is full.
-    pub(crate) fn offer_result(&self, batches: &[RecordBatch]) -> Result<()> {
-        let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
-        match batches.iter().rev().find(|b| b.num_rows() > 0) {
-            Some(last) if rows >= self.k && self.k > 0 => {
-                let row = last.num_rows() - 1;
-                let keys = last
-                    .columns()
-                    .iter()
-                    .map(|c| interp::canonical_floats(&c.slice(row, 1)))
-                    .collect();
-                self.offer_keys(keys)
-            }
-            _ => Ok(()),
-        }
+    /// The file columns of the sort keys (ascending) when reading them first pays: every row
+    /// counts (there is no `WHERE` clause) and the query reads other columns too. A scan of
+    /// just these columns finds the rows of the top-N ([`Candidates`]); the query then reads
+    /// those rows alone.
+    pub(crate) fn keys_first(&self, plan: &Plan) -> Option<&[usize]> {
+        let worth = self.every_row_counts && self.scan_columns.len() < plan.projection.len();
+        worth.then_some(&self.scan_columns)
     }
 
     /// Offers the last row of `columns` (a full top-N's final columns, sorted) as the bound.
@@ -473,6 +414,21 @@ impl Threshold {
         self.first_options.nulls_first
     }
 
+    /// The sort keys of `batch` (the scan filter's columns) in the sort's types, floats
+    /// canonical: what the sort compares.
+    fn sort_keys(&self, batch: &RecordBatch) -> Result<Vec<ArrayRef>> {
+        self.filter_columns
+            .iter()
+            .zip(&self.types)
+            .map(|(&i, t)| {
+                Ok(interp::canonical_floats(&compute::cast(
+                    batch.column(i),
+                    t,
+                )?))
+            })
+            .collect()
+    }
+
     /// The rows of `batch` (the scan filter's columns) that reach the bound: all of them
     /// before there is one.
     pub(crate) fn keep(&self, batch: &RecordBatch) -> Result<BooleanArray> {
@@ -486,21 +442,142 @@ impl Threshold {
         let Some((bound, _)) = bound else {
             return Ok(BooleanArray::from(vec![true; batch.num_rows()]));
         };
-        let keys: Vec<ArrayRef> = self
-            .filter_columns
-            .iter()
-            .zip(&self.types)
-            .map(|(&i, t)| {
-                Ok(interp::canonical_floats(&compute::cast(
-                    batch.column(i),
-                    t,
-                )?))
-            })
-            .collect::<Result<_>>()?;
-        let rows = self.converter.convert_columns(&keys)?;
+        let rows = self.converter.convert_columns(&self.sort_keys(batch)?)?;
         let bound = bound.row();
         Ok((0..rows.num_rows())
             .map(|i| Some(rows.row(i) <= bound))
             .collect())
+    }
+}
+
+/// The rows that make a top-N, found from their sort keys and their places in the file before
+/// any other column is read: a scan of the key columns alone pushes every batch, row group by
+/// row group, and [`Candidates::positions`] names the `k` rows a full sort would put first
+/// (ties to the earlier row, as a stable sort keeps them). The query then decodes the other
+/// columns of those rows only, which turns `SELECT * … ORDER BY x LIMIT 10` into a scan of `x`
+/// and the pages that hold ten rows.
+///
+/// Memory is O(k): the candidates are sorted down to `k` once there are twice as many, and
+/// each time they are, the `k`-th is offered to the [`Threshold`] as its bound, which drops
+/// later rows and row groups that cannot enter.
+#[derive(Default)]
+pub(crate) struct Candidates {
+    /// Each part: the sort keys (as [`Threshold::sort_keys`] gives them), then the row group and
+    /// the row within it (`UInt64`).
+    parts: Vec<Vec<ArrayRef>>,
+    /// The rows in `parts`.
+    rows: usize,
+}
+
+impl Candidates {
+    /// Adds the rows of `batch` (the key columns, [`Threshold::keys_first`], of rows `first..`
+    /// of row group `group`) that reach the bound of `threshold`.
+    pub(crate) fn push(
+        &mut self,
+        threshold: &Threshold,
+        group: usize,
+        first: u64,
+        batch: &RecordBatch,
+    ) -> Result<()> {
+        if threshold.k == 0 || batch.num_rows() == 0 {
+            return Ok(());
+        }
+        let keep = threshold.keep(batch)?;
+        let keep = match keep.nulls() {
+            Some(valid) => keep.values() & valid.inner(),
+            None => keep.values().clone(),
+        };
+        let indices = UInt32Array::from_iter_values(keep.set_indices().map(|i| i as u32));
+        if indices.is_empty() {
+            return Ok(());
+        }
+        let mut part: Vec<ArrayRef> = threshold
+            .sort_keys(batch)?
+            .iter()
+            .map(|k| compute::take(k.as_ref(), &indices, None))
+            .collect::<std::result::Result<_, _>>()?;
+        let group = u64::try_from(group).map_err(|_| Error::internal("row group out of range"))?;
+        part.push(Arc::new(UInt64Array::from_value(group, indices.len())));
+        part.push(Arc::new(UInt64Array::from_iter_values(
+            indices.values().iter().map(|&i| first + u64::from(i)),
+        )));
+        self.rows += indices.len();
+        self.parts.push(part);
+        if self.rows >= threshold.k.saturating_mul(2) {
+            self.compact(threshold)?;
+        }
+        Ok(())
+    }
+
+    /// Adds the candidates of row groups that come after every one pushed before.
+    pub(crate) fn merge(&mut self, other: Candidates, threshold: &Threshold) -> Result<()> {
+        self.rows += other.rows;
+        self.parts.extend(other.parts);
+        if self.rows >= threshold.k.saturating_mul(2) {
+            self.compact(threshold)?;
+        }
+        Ok(())
+    }
+
+    /// The rows of the top-N, as (row group, row within it), best first.
+    pub(crate) fn positions(mut self, threshold: &Threshold) -> Result<Vec<(usize, u64)>> {
+        self.compact(threshold)?;
+        let Some(part) = self.parts.pop() else {
+            return Ok(vec![]);
+        };
+        let width = part.len();
+        let groups = part[width - 2].as_primitive::<UInt64Type>();
+        let rows = part[width - 1].as_primitive::<UInt64Type>();
+        groups
+            .values()
+            .iter()
+            .zip(rows.values().iter())
+            .map(|(&g, &r)| {
+                let g =
+                    usize::try_from(g).map_err(|_| Error::internal("row group out of range"))?;
+                Ok((g, r))
+            })
+            .collect()
+    }
+
+    /// Sorts the candidates down to the first `k` (by sort keys, then place in the file), and
+    /// offers the `k`-th to the threshold when there are `k`.
+    fn compact(&mut self, threshold: &Threshold) -> Result<()> {
+        if self.parts.is_empty() {
+            return Ok(());
+        }
+        let width = self.parts[0].len();
+        let merged: Vec<ArrayRef> = (0..width)
+            .map(|c| {
+                let pieces: Vec<&dyn Array> = self.parts.iter().map(|p| p[c].as_ref()).collect();
+                compute::concat(&pieces)
+            })
+            .collect::<std::result::Result<_, _>>()?;
+        let options = threshold
+            .options
+            .iter()
+            .copied()
+            .map(Some)
+            .chain([None, None]);
+        let columns: Vec<SortColumn> = merged
+            .iter()
+            .zip(options)
+            .map(|(values, options)| SortColumn {
+                values: values.clone(),
+                options,
+            })
+            .collect();
+        let top = take(
+            &merged,
+            &compute::lexsort_to_indices(&columns, Some(threshold.k))?,
+        )?;
+        self.rows = top.first().map_or(0, |c| c.len());
+        if self.rows == threshold.k {
+            let last = self.rows - 1;
+            let keys = top[..width - 2].iter().map(|c| c.slice(last, 1)).collect();
+            threshold.offer_keys(keys)?;
+        }
+        self.parts = vec![top];
+        Ok(())
     }
 }
