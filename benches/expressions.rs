@@ -130,8 +130,9 @@ fn prepare(source: &Source, sql: &str) -> Prepared {
     let Body::Project { exprs } = &plan.body else {
         panic!("{sql}: not a projection");
     };
-    let (kernel, _) = jit::project_kernel(None, exprs, &plan.scan_schema, Optimize::default())
-        .unwrap_or_else(|e| panic!("{sql}: {e:?}"));
+    let (kernel, _) =
+        jit::project_kernel(None, exprs, &plan.scan_schema, Optimize::default(), None)
+            .unwrap_or_else(|e| panic!("{sql}: {e:?}"));
     assert!(
         matches!(kernel.outputs()[0], Output::Compiled(_)),
         "{sql} does not compile: {:?}",

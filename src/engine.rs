@@ -53,6 +53,7 @@ use parquet::schema::types::SchemaDescriptor;
 use crate::error::{Error, Result};
 use crate::exec::{self, Compiled, EngineKind, PartEngine, Predicate, QueryOptions, Source};
 use crate::ir::{Body, Plan};
+use crate::kernel_cache::KernelCache;
 
 /// The table name expressions are bound against (never seen by the user).
 const INPUT: &str = "qjit_input";
@@ -121,6 +122,24 @@ impl EngineBuilder {
     /// Default: [`crate::exec::default_memory_limit`].
     pub fn memory_limit(mut self, bytes: usize) -> EngineBuilder {
         self.options.memory_limit = Some(bytes);
+        self
+    }
+
+    /// Keeps compiled kernels in the kernel cache on disk in `dir` ([`crate::kernel_cache`]),
+    /// shared with every other process that uses it: a kernel compiled once loads there in
+    /// about a millisecond instead of running LLVM again. Off by default: a library writes
+    /// nowhere it is not told to. [`crate::kernel_cache::KernelCache::default_dir`] names the
+    /// directory `qjit query` uses.
+    ///
+    /// ```
+    /// let dir = tempfile::tempdir()?;
+    /// let engine = qjit::Engine::builder().cache_dir(dir.path()).build()?;
+    /// let cache = engine.options().kernel_cache.as_ref().expect("a cache");
+    /// assert_eq!(cache.dir(), dir.path());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn cache_dir(mut self, dir: impl Into<std::path::PathBuf>) -> EngineBuilder {
+        self.options.kernel_cache = Some(Arc::new(KernelCache::new(dir)));
         self
     }
 

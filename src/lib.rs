@@ -23,6 +23,7 @@ pub mod jit;
 #[cfg(not(feature = "jit"))]
 #[path = "jit/disabled.rs"]
 pub mod jit;
+pub mod kernel_cache;
 pub mod output;
 pub mod sql;
 mod stack;

@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 use clap::{Parser, Subcommand};
 
 use qjit::exec::{self, Cancel, EngineKind, Progress, QueryOptions, Source, TierSwitch};
+use qjit::kernel_cache::KernelCache;
 use qjit::output::{self, Destination, OutputFormat, ResultWriter};
 use qjit::{Error, Result};
 
@@ -157,6 +158,14 @@ enum Command {
         /// kernels: `ready` (as soon as they are), `never`, or before batch N (waiting for them).
         #[arg(long, hide = true, default_value = "ready", value_parser = parse_tier_switch)]
         tier_switch: TierSwitch,
+        /// The kernel cache directory (default: $QJIT_CACHE_DIR, else $XDG_CACHE_HOME/qjit,
+        /// else ~/.cache/qjit).
+        #[arg(long, value_name = "DIR", conflicts_with = "no_cache")]
+        cache_dir: Option<PathBuf>,
+        /// Compile every kernel in this process: neither load kernels from the cache on disk
+        /// nor store them there.
+        #[arg(long)]
+        no_cache: bool,
     },
     /// Run the TPC-H-style queries on each engine over `lineitem` in memory and report compile
     /// and execution times (generates and caches the data on first use).
@@ -188,6 +197,23 @@ enum Command {
         /// Memory each query's GROUP BY state may take, as for `qjit query`.
         #[arg(long, value_name = "SIZE", value_parser = exec::parse_memory_size)]
         memory_limit: Option<usize>,
+        /// The kernel cache directory, for the `load_ms` column (compile_ms is always a cold
+        /// compile); default as for `qjit query`.
+        #[arg(long, value_name = "DIR", conflicts_with = "no_cache")]
+        cache_dir: Option<PathBuf>,
+        /// Measure no cache loads (`load_ms` is left empty).
+        #[arg(long)]
+        no_cache: bool,
+    },
+    /// Show or empty the kernel cache on disk, where compiled kernels are kept for the next
+    /// process.
+    Cache {
+        #[command(subcommand)]
+        action: CacheAction,
+        /// The kernel cache directory (default: $QJIT_CACHE_DIR, else $XDG_CACHE_HOME/qjit,
+        /// else ~/.cache/qjit).
+        #[arg(long, value_name = "DIR", global = true)]
+        cache_dir: Option<PathBuf>,
     },
     /// Generate TPC-H tables as Parquet files.
     GenTpch {
@@ -204,6 +230,26 @@ enum Command {
         #[arg(long, value_delimiter = ',')]
         tables: Vec<String>,
     },
+}
+
+/// What `qjit cache` does.
+#[derive(Subcommand, Debug)]
+enum CacheAction {
+    /// Print the cache's location, its entries and their bytes.
+    Info,
+    /// Remove every entry.
+    Clear,
+}
+
+/// The kernel cache a command uses: `--cache-dir`, else the user's default; none with
+/// `--no-cache`, or when no default directory can be named (no `$HOME`).
+fn kernel_cache(cache_dir: Option<PathBuf>, no_cache: bool) -> Option<Arc<KernelCache>> {
+    if no_cache {
+        return None;
+    }
+    cache_dir
+        .or_else(KernelCache::default_dir)
+        .map(|dir| Arc::new(KernelCache::new(dir)))
 }
 
 /// How `qjit bench` prints.
@@ -253,6 +299,7 @@ fn main() -> ExitCode {
             "generation was stopped; no partial table file was left behind",
             false,
         ),
+        Command::Cache { .. } => ("the cache command was stopped", false),
     };
     let interrupted = Arc::new(AtomicBool::new(false));
     // Ctrl-C raises the flag the command checks between batches; a second Ctrl-C (the flag
@@ -426,6 +473,8 @@ fn run(cli: Cli, cancel: Cancel, progress: Progress, bar: QueryBar) -> Result<St
             late_filter,
             memory_limit,
             tier_switch,
+            cache_dir,
+            no_cache,
         } => {
             let source = Source::parquet(&file);
             let options = QueryOptions {
@@ -439,6 +488,7 @@ fn run(cli: Cli, cancel: Cancel, progress: Progress, bar: QueryBar) -> Result<St
                 progress,
                 // `auto` starts interpreted while its kernels compile.
                 tiers: tier_switch,
+                kernel_cache: kernel_cache(cache_dir, no_cache),
             };
             let format = output_format(format, output.as_deref())?;
             if let Some(path) = &output {
@@ -492,6 +542,12 @@ fn run(cli: Cli, cancel: Cancel, progress: Progress, bar: QueryBar) -> Result<St
                 if let Some(tiers) = &result.tiers {
                     eprintln!("timing: {}", tiers.summary());
                 }
+                if let Some(line) = result.compiled.disk_summary() {
+                    eprintln!("timing: kernel cache: {line}");
+                }
+                if let Some(problem) = options.kernel_cache.as_ref().and_then(|c| c.problem()) {
+                    eprintln!("timing: kernel cache: {problem}; kernels were not stored");
+                }
             }
             Ok(String::new())
         }
@@ -505,6 +561,8 @@ fn run(cli: Cli, cancel: Cancel, progress: Progress, bar: QueryBar) -> Result<St
             references,
             format,
             memory_limit,
+            cache_dir,
+            no_cache,
         } => {
             let references = references.or_else(|| {
                 let dir = PathBuf::from(format!("tests/reference/sf{sf}"));
@@ -521,11 +579,39 @@ fn run(cli: Cli, cancel: Cancel, progress: Progress, bar: QueryBar) -> Result<St
                 progress: true,
                 cancel,
                 memory_limit,
+                kernel_cache: kernel_cache(cache_dir, no_cache),
             })?;
             Ok(match format {
                 BenchFormat::Table => qjit::bench::render_table(&rows),
                 BenchFormat::Json => rows.iter().map(|m| m.to_json() + "\n").collect(),
             })
+        }
+        Command::Cache { action, cache_dir } => {
+            let Some(cache) = kernel_cache(cache_dir, false) else {
+                return Err(Error::Usage(
+                    "no kernel cache directory: neither $QJIT_CACHE_DIR, $XDG_CACHE_HOME nor \
+                     $HOME is set; pass --cache-dir DIR"
+                        .into(),
+                ));
+            };
+            match action {
+                CacheAction::Info => {
+                    let info = cache.info()?;
+                    Ok(format!(
+                        "location: {}\nentries: {}\nbytes: {}\n",
+                        cache.dir().display(),
+                        info.entries,
+                        info.bytes
+                    ))
+                }
+                CacheAction::Clear => {
+                    let removed = cache.clear()?;
+                    Ok(format!(
+                        "removed {removed} entries from {}\n",
+                        cache.dir().display()
+                    ))
+                }
+            }
         }
         Command::GenTpch {
             sf,

@@ -502,6 +502,7 @@ fn bench_prints_one_json_object_per_query_and_engine() {
                 "engine",
                 "exec_ms",
                 "exec_ms_min",
+                "load_ms",
                 "query",
                 "result_ok",
                 "rows_in",
@@ -517,9 +518,16 @@ fn bench_prints_one_json_object_per_query_and_engine() {
         assert!(r["exec_ms_min"].as_f64() <= r["exec_ms"].as_f64(), "{r}");
         // Each engine's figures are its own: only the JIT compiles.
         let compile_ms = r["compile_ms"].as_f64().unwrap();
+        // The JIT's kernels also load from the kernel cache on disk (the tests' own).
         match r["engine"].as_str() {
-            Some("jit") => assert!(compile_ms > 0.0, "{r}"),
-            _ => assert_eq!(compile_ms, 0.0, "{r}"),
+            Some("jit") => {
+                assert!(compile_ms > 0.0, "{r}");
+                assert!(r["load_ms"].as_f64().is_some_and(|ms| ms > 0.0), "{r}");
+            }
+            _ => {
+                assert_eq!(compile_ms, 0.0, "{r}");
+                assert!(r["load_ms"].is_null(), "{r}");
+            }
         }
     }
 }
@@ -530,7 +538,7 @@ fn bench_duckdb_without_python_or_module_says_how_to_install_it() {
     // Not there: the error comes before any data would be generated.
     let data = dir.path().join("empty");
     let run = |python: &std::path::Path| {
-        Command::new(env!("CARGO_BIN_EXE_qjit"))
+        common::qjit_command()
             .args(["bench", "--sf", "0.01", "--engines", "jit,duckdb"])
             .args(["--queries", &queries, "--data-dir"])
             .arg(&data)
@@ -638,7 +646,7 @@ fn ctrl_c_stops_a_running_query_with_exit_130_and_no_output() {
     let dir = tempfile::tempdir().unwrap();
     let big = distinct_strings_file(dir.path(), 2_000_000);
     for engine in ["interp", "auto"] {
-        let child = Command::new(env!("CARGO_BIN_EXE_qjit"))
+        let child = common::qjit_command()
             .args([
                 "query",
                 &big,
@@ -672,7 +680,7 @@ fn ctrl_c_stops_a_running_query_with_exit_130_and_no_output() {
 fn ctrl_c_during_gen_tpch_leaves_no_partial_file() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().display().to_string();
-    let child = Command::new(env!("CARGO_BIN_EXE_qjit"))
+    let child = common::qjit_command()
         .args([
             "gen-tpch", "--sf", "1", "--out", &out, "--tables", "lineitem",
         ])
@@ -849,5 +857,236 @@ fn queries_over_the_compile_budget_run_interpreted() {
         assert_eq!(auto.stdout, interp.stdout);
         let err = stderr(&auto);
         assert!(err.contains("over the compile budget of 1000"), "{err}");
+    }
+}
+
+/// The kernel cache on disk (`--cache-dir`): the second process loads what the first compiled,
+/// with the same answer, and `--timing` says which.
+#[cfg(feature = "jit")]
+mod kernel_cache {
+    use super::*;
+    use std::path::Path;
+
+    const Q01: &str = "SELECT l_returnflag, l_linestatus, sum(l_quantity), \
+        sum(l_extendedprice * (1 - l_discount)), avg(l_discount), count(*) FROM lineitem \
+        WHERE l_shipdate <= DATE '1998-09-02' GROUP BY 1, 2 ORDER BY 1, 2";
+    const Q06: &str = "SELECT sum(l_extendedprice * l_discount) FROM lineitem \
+        WHERE l_quantity < 24 AND l_discount BETWEEN 0.05 AND 0.07";
+
+    /// Runs `sql` compiled first, with the cache in `dir` and `--timing`.
+    fn run(dir: &Path, sql: &str) -> Output {
+        let dir = dir.display().to_string();
+        qjit(&[
+            "query",
+            &lineitem(),
+            sql,
+            "--engine",
+            "jit",
+            "--cache-dir",
+            &dir,
+            "--timing",
+            "--format",
+            "csv",
+        ])
+    }
+
+    /// The entry files of the cache in `dir`.
+    fn entries(dir: &Path) -> Vec<std::path::PathBuf> {
+        let mut found: Vec<_> = std::fs::read_dir(dir)
+            .map(|d| d.flatten().map(|e| e.path()).collect())
+            .unwrap_or_default();
+        found.retain(|p| p.extension().is_some_and(|x| x == "qjk"));
+        found.sort();
+        found
+    }
+
+    fn says(o: &Output, what: &str) -> bool {
+        stderr(o).contains(&format!("kernel cache: aggregation: {what}"))
+    }
+
+    #[test]
+    fn a_second_process_loads_the_kernel_and_answers_the_same() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = run(dir.path(), Q01);
+        assert_eq!(first.status.code(), Some(0), "{}", stderr(&first));
+        assert!(says(&first, "miss"), "{}", stderr(&first));
+        let second = run(dir.path(), Q01);
+        assert_eq!(second.status.code(), Some(0), "{}", stderr(&second));
+        assert!(says(&second, "hit, loaded in"), "{}", stderr(&second));
+        assert_eq!(stdout(&first), stdout(&second));
+        assert_eq!(stdout(&first).lines().count(), 5, "{}", stdout(&first));
+        // `--no-cache` neither reads nor writes it.
+        let dir_text = dir.path().display().to_string();
+        let o = qjit(&[
+            "query",
+            &lineitem(),
+            Q06,
+            "--engine",
+            "jit",
+            "--no-cache",
+            "--timing",
+        ]);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        assert!(!stderr(&o).contains("kernel cache"), "{}", stderr(&o));
+        assert_eq!(entries(dir.path()).len(), 1);
+        // `cache info` and `cache clear`.
+        let info = qjit(&["cache", "info", "--cache-dir", &dir_text]);
+        assert_eq!(info.status.code(), Some(0), "{}", stderr(&info));
+        let bytes = std::fs::metadata(&entries(dir.path())[0]).unwrap().len();
+        assert_eq!(
+            stdout(&info),
+            format!("location: {dir_text}\nentries: 1\nbytes: {bytes}\n")
+        );
+        let clear = qjit(&["cache", "clear", "--cache-dir", &dir_text]);
+        assert_eq!(clear.status.code(), Some(0), "{}", stderr(&clear));
+        assert!(entries(dir.path()).is_empty());
+        let info = qjit(&["cache", "info", "--cache-dir", &dir_text]);
+        assert!(
+            stdout(&info).contains("entries: 0\nbytes: 0\n"),
+            "{}",
+            stdout(&info)
+        );
+    }
+
+    #[test]
+    fn a_damaged_or_foreign_entry_is_a_miss_and_is_rewritten() {
+        let dir = tempfile::tempdir().unwrap();
+        let want = stdout(&run(dir.path(), Q01));
+        let entry = entries(dir.path()).pop().expect("an entry");
+        let good = std::fs::read(&entry).unwrap();
+        // Another kernel's entry (q06's) under q01's name.
+        let other = tempfile::tempdir().unwrap();
+        run(other.path(), Q06);
+        let foreign = std::fs::read(entries(other.path()).pop().unwrap()).unwrap();
+        let mut version = good.clone();
+        version[8] ^= 1;
+        let mut flipped = good.clone();
+        let last = flipped.len() - 1;
+        flipped[last / 2 + 30] ^= 0x10;
+        let damaged: [(&str, Vec<u8>); 5] = [
+            ("empty", vec![]),
+            ("truncated", good[..good.len() / 2].to_vec()),
+            ("a flipped byte", flipped),
+            ("another format version", version),
+            ("another kernel's entry", foreign),
+        ];
+        for (what, bytes) in damaged {
+            std::fs::write(&entry, &bytes).unwrap();
+            let o = run(dir.path(), Q01);
+            assert_eq!(o.status.code(), Some(0), "{what}: {}", stderr(&o));
+            assert_eq!(stdout(&o), want, "{what}");
+            assert!(says(&o, "miss"), "{what}: {}", stderr(&o));
+            // Rewritten whole: the next process loads it.
+            assert_eq!(std::fs::read(&entry).unwrap(), good, "{what}");
+            assert!(says(&run(dir.path(), Q01), "hit"), "{what}");
+        }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn an_unwritable_cache_directory_costs_only_the_cache() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("not-a-directory");
+        std::fs::write(&file, b"").unwrap();
+        let want = stdout(&run(dir.path(), Q01));
+        let o = run(&file.join("cache"), Q01);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        assert_eq!(stdout(&o), want);
+        let err = stderr(&o);
+        let warnings: Vec<&str> = err
+            .lines()
+            .filter(|l| l.contains("cannot create"))
+            .collect();
+        assert_eq!(warnings.len(), 1, "{err}");
+        assert!(warnings[0].contains("kernels were not stored"), "{err}");
+        // Without --timing, nothing on stderr.
+        let cache = file.join("cache").display().to_string();
+        let o = qjit(&[
+            "query",
+            &lineitem(),
+            Q01,
+            "--engine",
+            "jit",
+            "--cache-dir",
+            &cache,
+        ]);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        assert!(stderr(&o).is_empty(), "{}", stderr(&o));
+    }
+
+    #[test]
+    fn four_processes_fill_one_cache_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let queries = [Q01, Q06, Q01, Q06];
+        let want: Vec<String> = {
+            let reference = tempfile::tempdir().unwrap();
+            queries
+                .iter()
+                .map(|q| stdout(&run(reference.path(), q)))
+                .collect()
+        };
+        let children: Vec<_> = queries
+            .iter()
+            .map(|q| {
+                let dir = dir.path().display().to_string();
+                common::qjit_command()
+                    .args([
+                        "query",
+                        &lineitem(),
+                        q,
+                        "--engine",
+                        "jit",
+                        "--cache-dir",
+                        &dir,
+                        "--format",
+                        "csv",
+                    ])
+                    .stdout(std::process::Stdio::piped())
+                    .stderr(std::process::Stdio::piped())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        for (child, want) in children.into_iter().zip(&want) {
+            let o = child.wait_with_output().unwrap();
+            assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+            assert_eq!(&stdout(&o), want);
+        }
+        // Two kernels, whole, and no temporary file left.
+        let names: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(entries(dir.path()).len(), 2, "{names:?}");
+        assert_eq!(names.len(), 2, "{names:?}");
+        for q in [Q01, Q06] {
+            assert!(says(&run(dir.path(), q), "hit"));
+        }
+    }
+
+    #[test]
+    fn the_cache_directory_defaults_to_the_users_cache() {
+        let info = |vars: &[(&str, &str)]| {
+            let mut command = common::qjit_command();
+            command
+                .env_remove("QJIT_CACHE_DIR")
+                .env_remove("XDG_CACHE_HOME")
+                .env_remove("HOME")
+                .args(["cache", "info"]);
+            for (k, v) in vars {
+                command.env(k, v);
+            }
+            command.output().unwrap()
+        };
+        let location = |o: &Output| stdout(o).lines().next().unwrap_or("").to_string();
+        let o = info(&[("QJIT_CACHE_DIR", "/nowhere/q"), ("XDG_CACHE_HOME", "/x")]);
+        assert_eq!(location(&o), "location: /nowhere/q");
+        let o = info(&[("XDG_CACHE_HOME", "/nowhere/x"), ("HOME", "/h")]);
+        assert_eq!(location(&o), "location: /nowhere/x/qjit");
+        let o = info(&[("HOME", "/nowhere/h")]);
+        assert_eq!(location(&o), "location: /nowhere/h/.cache/qjit");
+        let o = info(&[]);
+        assert_fails(&o, 2, &["no kernel cache directory", "--cache-dir"]);
     }
 }

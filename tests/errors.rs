@@ -6,7 +6,7 @@
 
 mod common;
 
-use std::process::{Command, Output};
+use std::process::Output;
 use std::sync::Arc;
 
 use arrow::array::{
@@ -25,7 +25,7 @@ fn engines() -> Vec<&'static str> {
 }
 
 fn qjit(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_qjit"))
+    common::qjit_command()
         .args(args)
         .output()
         .expect("run qjit")

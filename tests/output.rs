@@ -42,7 +42,7 @@ fn a_full_disk_is_an_error_in_every_format() {
             .write(true)
             .open("/dev/full")
             .unwrap();
-        let o = Command::new(env!("CARGO_BIN_EXE_qjit"))
+        let o = common::qjit_command()
             .args([
                 "query",
                 &lineitem(),
@@ -67,7 +67,7 @@ fn a_full_disk_is_an_error_in_every_format() {
         .write(true)
         .open("/dev/full")
         .unwrap();
-    let o = Command::new(env!("CARGO_BIN_EXE_qjit"))
+    let o = common::qjit_command()
         .args(["query", &lineitem(), "SELECT 1 FROM lineitem", "--explain"])
         .stdout(full)
         .output()
@@ -80,7 +80,7 @@ fn a_full_disk_is_an_error_in_every_format() {
 fn a_closed_stdout_is_an_error() {
     use std::os::unix::process::CommandExt;
     for format in ["table", "csv", "json"] {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_qjit"));
+        let mut command = common::qjit_command();
         command.args([
             "query",
             &lineitem(),
@@ -109,7 +109,7 @@ fn a_closed_stdout_is_an_error() {
 #[test]
 fn a_reader_that_goes_away_ends_the_query_quietly_with_141() {
     for format in ["csv", "table", "json"] {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_qjit"))
+        let mut child = common::qjit_command()
             .args([
                 "query",
                 &lineitem(),
@@ -593,7 +593,7 @@ fn ctrl_c_while_rows_stream_stops_at_once_and_keeps_whole_rows() {
     use std::time::{Duration, Instant};
     let dir = tempfile::tempdir().unwrap();
     let file = numbered_file(dir.path(), 3_000_000, 100_000);
-    let mut child = Command::new(env!("CARGO_BIN_EXE_qjit"))
+    let mut child = common::qjit_command()
         .args([
             "query",
             &file,

@@ -3,12 +3,19 @@
 //!
 //! Engine-specific expectations are not allowed: the interpreter and the JIT must agree, so a
 //! record runs unchanged on both. Run one file with `cargo test --test slt -- <name-fragment>`.
+//!
+//! With `QJIT_SLT_CACHE_DIR=DIR` every query uses the kernel cache on disk in DIR; with
+//! `QJIT_SLT_EXPECT_CACHE=hit` too, every kernel a query ends up with must have been loaded from
+//! it (`.ci/run` runs the corpus twice on one fresh directory: the second run compiles nothing,
+//! and its answers must not change).
 
 mod common;
 
 use std::path::PathBuf;
+use std::sync::{Arc, OnceLock};
 
 use qjit::exec::{EngineKind, QueryOptions, Source, TierSwitch};
+use qjit::kernel_cache::KernelCache;
 use sqllogictest::{DBOutput, DefaultColumnType};
 
 /// One engine behind the sqllogictest `DB` interface.
@@ -37,9 +44,18 @@ impl sqllogictest::DB for Qjit {
             engine: self.config.engine,
             threads: self.config.threads,
             tiers: self.config.tiers,
+            kernel_cache: disk_cache().map(|(cache, _)| cache.clone()),
             ..Default::default()
         };
         let result = common::run_sql_options(&self.tables, sql, &options).map_err(QueryError)?;
+        if disk_cache().is_some_and(|(_, expect_hits)| *expect_hits) {
+            let compiled = &result.compiled;
+            assert!(
+                !compiled.any_kernel() || compiled.all_from_disk(),
+                "{sql}: a kernel did not come from the kernel cache on disk: {:?}",
+                compiled.disk_summary()
+            );
+        }
         let types = result
             .schema
             .fields()
@@ -59,6 +75,19 @@ impl sqllogictest::DB for Qjit {
     fn engine_name(&self) -> &str {
         label(self.config.engine)
     }
+}
+
+/// The kernel cache on disk of `QJIT_SLT_CACHE_DIR`, if set, and whether every kernel must come
+/// from it (`QJIT_SLT_EXPECT_CACHE=hit`).
+fn disk_cache() -> Option<&'static (Arc<KernelCache>, bool)> {
+    static CACHE: OnceLock<Option<(Arc<KernelCache>, bool)>> = OnceLock::new();
+    CACHE
+        .get_or_init(|| {
+            let dir = std::env::var_os("QJIT_SLT_CACHE_DIR")?;
+            let expect_hits = std::env::var("QJIT_SLT_EXPECT_CACHE").is_ok_and(|v| v == "hit");
+            Some((Arc::new(KernelCache::new(dir)), expect_hits))
+        })
+        .as_ref()
 }
 
 fn label(engine: EngineKind) -> &'static str {

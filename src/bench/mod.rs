@@ -98,6 +98,9 @@ pub struct BenchOptions {
     pub cancel: crate::Cancel,
     /// The memory limit of each query ([`QueryOptions::memory_limit`]).
     pub memory_limit: Option<usize>,
+    /// A kernel cache on disk to measure loads from ([`Measurement::load_ms`]); compile_ms
+    /// never uses it.
+    pub kernel_cache: Option<std::sync::Arc<crate::kernel_cache::KernelCache>>,
 }
 
 /// One query on one engine.
@@ -113,6 +116,9 @@ pub struct Measurement {
     pub rows_in: usize,
     /// Cold compile time (empty kernel cache); 0 for the interpreter and DuckDB.
     pub compile_ms: f64,
+    /// The time to get the same kernels from the kernel cache on disk instead (codegen, then
+    /// reading and linking the stored object code); `None` without kernels or a cache.
+    pub load_ms: Option<f64>,
     /// Median execution time.
     pub exec_ms: f64,
     pub exec_ms_min: f64,
@@ -130,13 +136,14 @@ impl Measurement {
     /// One JSON object with exactly the documented keys.
     pub fn to_json(&self) -> String {
         format!(
-            "{{\"query\":{:?},\"engine\":\"{}\",\"threads\":{},\"sf\":{},\"rows_in\":{},\"compile_ms\":{:.3},\"exec_ms\":{:.3},\"exec_ms_min\":{:.3},\"result_ok\":{}}}",
+            "{{\"query\":{:?},\"engine\":\"{}\",\"threads\":{},\"sf\":{},\"rows_in\":{},\"compile_ms\":{:.3},\"load_ms\":{},\"exec_ms\":{:.3},\"exec_ms_min\":{:.3},\"result_ok\":{}}}",
             self.query,
             self.engine.name(),
             self.threads,
             self.sf,
             self.rows_in,
             self.compile_ms,
+            self.load_ms.map_or("null".to_string(), |ms| format!("{ms:.3}")),
             self.exec_ms,
             self.exec_ms_min,
             self.result_ok
@@ -290,6 +297,7 @@ pub fn run(options: &BenchOptions) -> Result<Vec<Measurement>> {
                 sf: options.sf,
                 rows_in: timed.rows_in,
                 compile_ms: timed.compile_ms,
+                load_ms: timed.load_ms,
                 exec_ms: timed.exec_ms[timed.exec_ms.len() / 2],
                 exec_ms_min: timed.exec_ms[0],
                 result_ok,
@@ -306,6 +314,7 @@ pub fn run(options: &BenchOptions) -> Result<Vec<Measurement>> {
 struct Timed {
     rows_in: usize,
     compile_ms: f64,
+    load_ms: Option<f64>,
     /// The timed runs, sorted.
     exec_ms: Vec<f64>,
     /// How the engine ran the query.
@@ -343,7 +352,19 @@ fn measure(
             true => start.elapsed().as_secs_f64() * 1e3,
             false => 0.0,
         };
-        runs.push((engine, query_options, compile_ms, compiled.summary()));
+        let load_ms = match (compiled.any_kernel(), &options.kernel_cache) {
+            (true, Some(cache)) => {
+                cache_load_ms(&plan, &query_options, cache).map_err(|e| (engine, e))?
+            }
+            _ => None,
+        };
+        runs.push((
+            engine,
+            query_options,
+            compile_ms,
+            load_ms,
+            compiled.summary(),
+        ));
     }
     // The warm-up runs compile again what a later engine's cold compile evicted; the timed
     // runs then find every kernel in the cache.
@@ -374,7 +395,7 @@ fn measure(
         .map(|f| matches!(f.data_type(), DataType::Float32 | DataType::Float64))
         .collect();
     let mut out = vec![];
-    for (((engine, _, compile_ms, how), result), mut exec_ms) in
+    for (((engine, _, compile_ms, load_ms, how), result), mut exec_ms) in
         runs.into_iter().zip(results).zip(exec_ms)
     {
         exec_ms.sort_by(f64::total_cmp);
@@ -387,12 +408,35 @@ fn measure(
         let timed = Timed {
             rows_in,
             compile_ms,
+            load_ms,
             exec_ms,
             how,
         };
         out.push((timed, answer));
     }
     Ok(out)
+}
+
+/// The time to get `plan`'s kernels from the kernel cache on disk `cache`: they are stored
+/// there first (unless a previous run did), then compiled again with an empty in-process
+/// cache, which loads them. `None` when they do not all load from it (a cache that cannot be
+/// written).
+fn cache_load_ms(
+    plan: &crate::ir::Plan,
+    options: &QueryOptions,
+    cache: &std::sync::Arc<crate::kernel_cache::KernelCache>,
+) -> Result<Option<f64>> {
+    let cached = QueryOptions {
+        kernel_cache: Some(cache.clone()),
+        ..options.clone()
+    };
+    crate::jit::clear_cache();
+    exec::compile(plan, &cached)?;
+    crate::jit::clear_cache();
+    let start = Instant::now();
+    let loaded = exec::compile(plan, &cached)?;
+    let elapsed = start.elapsed().as_secs_f64() * 1e3;
+    Ok(loaded.all_from_disk().then_some(elapsed))
 }
 
 /// The bytes of the in-memory columns `sql` reads.
@@ -420,6 +464,7 @@ fn from_duckdb(run: &duckdb::DuckDbRun, name: &str, version: &str) -> Result<(Ti
     let timed = Timed {
         rows_in: run.rows,
         compile_ms: 0.0,
+        load_ms: None,
         exec_ms,
         how: format!("DuckDB {version}, in-memory table; time includes its planning"),
     };
@@ -433,11 +478,12 @@ fn from_duckdb(run: &duckdb::DuckDbRun, name: &str, version: &str) -> Result<(Ti
 /// A table of measurements for humans.
 pub fn render_table(rows: &[Measurement]) -> String {
     let mut out = format!(
-        "{:<16} {:<7} {:>7} {:>11} {:>11} {:>11} {:>12} {:>13} {:>6}  {}\n",
+        "{:<16} {:<7} {:>7} {:>11} {:>9} {:>11} {:>11} {:>12} {:>13} {:>6}  {}\n",
         "query",
         "engine",
         "threads",
         "compile ms",
+        "load ms",
         "exec ms",
         "min ms",
         "Mrows/s",
@@ -449,11 +495,12 @@ pub fn render_table(rows: &[Measurement]) -> String {
         let rate = m.rows_in as f64 / (m.exec_ms / 1e3) / 1e6;
         let floor = m.floor_ms.map_or("-".to_string(), |f| format!("{f:.2}"));
         out.push_str(&format!(
-            "{:<16} {:<7} {:>7} {:>11.2} {:>11.2} {:>11.2} {:>12.1} {:>13} {:>6}  {}\n",
+            "{:<16} {:<7} {:>7} {:>11.2} {:>9} {:>11.2} {:>11.2} {:>12.1} {:>13} {:>6}  {}\n",
             m.query,
             m.engine.name(),
             m.threads,
             m.compile_ms,
+            m.load_ms.map_or("-".to_string(), |ms| format!("{ms:.2}")),
             m.exec_ms,
             m.exec_ms_min,
             rate,

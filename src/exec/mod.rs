@@ -68,6 +68,7 @@ pub use tier::{compiles_in_flight, TierReport, TierSwitch};
 use crate::error::{Error, Result};
 use crate::ir::{BinaryOp, Body, ColumnRef, Expr, Plan};
 use crate::jit::{self, AggregateKernel, CodegenError, FilterKernel, ProjectKernel};
+use crate::kernel_cache::KernelCache;
 
 /// Which engine runs a query.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
@@ -113,6 +114,9 @@ pub struct QueryOptions {
     /// compile on another thread, and switch to them per batch once they are ready. Off by
     /// default (the kernels compile first); `qjit query` turns it on.
     pub tiers: TierSwitch,
+    /// The kernel cache on disk to load kernels from and store them into
+    /// ([`crate::kernel_cache`]); `None` (the default): every process compiles its own.
+    pub kernel_cache: Option<Arc<KernelCache>>,
 }
 
 /// Stack for a thread that compiles kernels: lowering recurses over expressions, whose depth
@@ -131,6 +135,7 @@ impl Default for QueryOptions {
             memory_limit: None,
             progress: Progress::new(),
             tiers: TierSwitch::Off,
+            kernel_cache: None,
         }
     }
 }
@@ -248,6 +253,42 @@ impl Compiled {
         self.filter_kernel.as_ref().map(|k| k.timing())
     }
 
+    /// Each kernel's use of the kernel cache on disk, as `--timing` prints it (`aggregation:
+    /// hit, loaded in 0.61 ms`); `None` without kernels or without a disk cache.
+    pub fn disk_summary(&self) -> Option<String> {
+        let ms = |d: Duration| d.as_secs_f64() * 1e3;
+        let mut parts = vec![];
+        let mut add = |what: &str, t: Option<jit::CompileTiming>| match t.map(|t| (t.disk, t)) {
+            Some((jit::DiskUse::Hit, t)) => parts.push(format!(
+                "{what}: hit, loaded in {:.3} ms",
+                ms(t.machine_code)
+            )),
+            Some((jit::DiskUse::Miss, _)) => parts.push(format!("{what}: miss")),
+            _ => {}
+        };
+        add("WHERE", self.filter_kernel.as_ref().map(|k| k.timing()));
+        add(
+            "aggregation",
+            self.aggregate_kernel.as_ref().map(|k| k.timing()),
+        );
+        add("SELECT", self.project_kernel.as_ref().map(|k| k.timing()));
+        (!parts.is_empty()).then(|| parts.join(", "))
+    }
+
+    /// Whether every kernel (at least one) was loaded from the kernel cache on disk.
+    pub fn all_from_disk(&self) -> bool {
+        let timings = [
+            self.filter_kernel.as_ref().map(|k| k.timing()),
+            self.aggregate_kernel.as_ref().map(|k| k.timing()),
+            self.project_kernel.as_ref().map(|k| k.timing()),
+        ];
+        self.any_kernel()
+            && timings
+                .iter()
+                .flatten()
+                .all(|t| t.disk == jit::DiskUse::Hit)
+    }
+
     /// Whether any part compiled to a kernel.
     pub fn any_kernel(&self) -> bool {
         self.filter_kernel.is_some()
@@ -355,6 +396,7 @@ fn compile_with(plan: &Plan, options: &QueryOptions, keep_ir: bool) -> Result<Co
             aggregates,
             &plan.scan_schema,
             optimize,
+            options.kernel_cache.as_deref(),
         ) {
             Ok((kernel, hit)) => {
                 compiled.aggregate = PartEngine::Compiled;
@@ -371,9 +413,14 @@ fn compile_with(plan: &Plan, options: &QueryOptions, keep_ir: bool) -> Result<Co
                 // compiles alone, after a separate filter. If it does not, the reason is its
                 // own.
                 let alone = match &plan.filter {
-                    Some(_) => {
-                        jit::aggregate_kernel(None, keys, aggregates, &plan.scan_schema, optimize)
-                    }
+                    Some(_) => jit::aggregate_kernel(
+                        None,
+                        keys,
+                        aggregates,
+                        &plan.scan_schema,
+                        optimize,
+                        options.kernel_cache.as_deref(),
+                    ),
                     None => Err(e),
                 };
                 match alone {
@@ -391,7 +438,13 @@ fn compile_with(plan: &Plan, options: &QueryOptions, keep_ir: bool) -> Result<Co
         }
     }
     if let Body::Project { exprs } = &plan.body {
-        match jit::project_kernel(plan.filter.as_ref(), exprs, &plan.scan_schema, optimize) {
+        match jit::project_kernel(
+            plan.filter.as_ref(),
+            exprs,
+            &plan.scan_schema,
+            optimize,
+            options.kernel_cache.as_deref(),
+        ) {
             Ok((kernel, hit)) => {
                 let interpreted: Vec<String> = kernel
                     .outputs()
@@ -480,7 +533,7 @@ pub(crate) fn compile_filter(
         level: options.opt_level,
         keep_ir,
     };
-    match jit::filter_kernel(filter, schema, optimize) {
+    match jit::filter_kernel(filter, schema, optimize, options.kernel_cache.as_deref()) {
         Ok(kernel) => Ok((PartEngine::Compiled, Some(kernel))),
         Err(e) => Ok((
             PartEngine::Interpreted(fallback(e, "the WHERE clause", options.engine)?),

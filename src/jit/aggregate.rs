@@ -39,6 +39,7 @@ use crate::codegen::{
 use crate::error::{Error, Result};
 use crate::interp::{self, RawState};
 use crate::ir::{AggregateCall, Expr, SqlType};
+use crate::kernel_cache::KernelCache;
 
 /// A compiled `WHERE` + `GROUP BY` + aggregates: [`AggregateKernel::update`] folds a scan batch
 /// into an [`AggregateState`].
@@ -181,9 +182,21 @@ impl AggregateKernel {
         aggregates: &[AggregateCall],
         optimize: Optimize,
     ) -> std::result::Result<AggregateKernel, CodegenError> {
+        AggregateKernel::compile_in(filter, keys, aggregates, optimize, None)
+    }
+
+    /// [`AggregateKernel::compile`], with the machine code from (or stored into) `cache`.
+    pub fn compile_in(
+        filter: Option<&Expr>,
+        keys: &[Expr],
+        aggregates: &[AggregateCall],
+        optimize: Optimize,
+        cache: Option<&KernelCache>,
+    ) -> std::result::Result<AggregateKernel, CodegenError> {
         let (jit, address, (columns, errors, layout, scratch)) = Jitted::compile(
             optimize,
             codegen::AGGREGATE_ENTRY_NAME,
+            cache,
             |ctx, cpu, features| {
                 let m = codegen::compile_aggregate(ctx, filter, keys, aggregates, cpu, features)?;
                 Ok((m.module, (m.columns, m.errors, m.layout, m.scratch)))

@@ -13,6 +13,7 @@ use super::kernel::{FilterKernel, Optimize};
 use super::project::ProjectKernel;
 use crate::codegen::CodegenError;
 use crate::ir::{AggregateCall, Expr};
+use crate::kernel_cache::KernelCache;
 
 /// A cached kernel.
 #[derive(Clone)]
@@ -47,11 +48,12 @@ pub fn filter_kernel(
     expr: &Expr,
     schema: &Schema,
     optimize: Optimize,
+    disk: Option<&KernelCache>,
 ) -> Result<(Arc<FilterKernel>, bool), CodegenError> {
     let key = format!("filter {expr}\n{}", signature(schema, optimize));
     let (kernel, hit) = cached(key, || {
-        Ok(Kernel::Filter(Arc::new(FilterKernel::compile_with(
-            expr, optimize,
+        Ok(Kernel::Filter(Arc::new(FilterKernel::compile_in(
+            expr, optimize, disk,
         )?)))
     })?;
     match kernel {
@@ -68,6 +70,7 @@ pub fn aggregate_kernel(
     aggregates: &[AggregateCall],
     schema: &Schema,
     optimize: Optimize,
+    disk: Option<&KernelCache>,
 ) -> Result<(Arc<AggregateKernel>, bool), CodegenError> {
     let list = |es: Vec<String>| es.join(", ");
     let key = format!(
@@ -83,8 +86,8 @@ pub fn aggregate_kernel(
         signature(schema, optimize)
     );
     let (kernel, hit) = cached(key, || {
-        Ok(Kernel::Aggregate(Arc::new(AggregateKernel::compile(
-            filter, keys, aggregates, optimize,
+        Ok(Kernel::Aggregate(Arc::new(AggregateKernel::compile_in(
+            filter, keys, aggregates, optimize, disk,
         )?)))
     })?;
     match kernel {
@@ -100,6 +103,7 @@ pub fn project_kernel(
     exprs: &[Expr],
     schema: &Schema,
     optimize: Optimize,
+    disk: Option<&KernelCache>,
 ) -> Result<(Arc<ProjectKernel>, bool), CodegenError> {
     let list: Vec<String> = exprs.iter().map(|e| e.to_string()).collect();
     let key = format!(
@@ -109,8 +113,8 @@ pub fn project_kernel(
         signature(schema, optimize)
     );
     let (kernel, hit) = cached(key, || {
-        Ok(Kernel::Project(Arc::new(ProjectKernel::compile(
-            filter, exprs, optimize,
+        Ok(Kernel::Project(Arc::new(ProjectKernel::compile_in(
+            filter, exprs, optimize, disk,
         )?)))
     })?;
     match kernel {
@@ -221,17 +225,25 @@ mod tests {
             level: Some(0),
             keep_ir: false,
         };
-        let (_, hit) = filter_kernel(&predicate(-1), &schema, optimize).unwrap();
+        let (_, hit) = filter_kernel(&predicate(-1), &schema, optimize, None).unwrap();
         assert!(!hit);
         for n in 0..CACHE_CAPACITY as i64 + 8 {
             // Touch the first one now and then: it stays.
-            let (_, hit) = filter_kernel(&predicate(-1), &schema, optimize).unwrap();
+            let (_, hit) = filter_kernel(&predicate(-1), &schema, optimize, None).unwrap();
             assert!(hit);
-            filter_kernel(&predicate(n), &schema, optimize).unwrap();
+            filter_kernel(&predicate(n), &schema, optimize, None).unwrap();
             assert!(cached_kernels() <= CACHE_CAPACITY);
         }
-        assert!(filter_kernel(&predicate(-1), &schema, optimize).unwrap().1);
+        assert!(
+            filter_kernel(&predicate(-1), &schema, optimize, None)
+                .unwrap()
+                .1
+        );
         // The oldest untouched ones went.
-        assert!(!filter_kernel(&predicate(0), &schema, optimize).unwrap().1);
+        assert!(
+            !filter_kernel(&predicate(0), &schema, optimize, None)
+                .unwrap()
+                .1
+        );
     }
 }

@@ -46,6 +46,16 @@ pub struct CompileTiming {
     pub codegen: Duration,
     pub optimize: Duration,
     pub machine_code: Duration,
+    pub disk: DiskUse,
+}
+
+/// A kernel's use of the kernel cache on disk (none in this build).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum DiskUse {
+    #[default]
+    Off,
+    Miss,
+    Hit,
 }
 
 /// How one final expression of a projection kernel is produced.
@@ -153,6 +163,7 @@ pub fn filter_kernel(
     _: &Expr,
     _: &Schema,
     _: Optimize,
+    _: Option<&crate::kernel_cache::KernelCache>,
 ) -> Result<(std::sync::Arc<FilterKernel>, bool), CodegenError> {
     without_jit()
 }
@@ -163,6 +174,7 @@ pub fn project_kernel(
     _: &[Expr],
     _: &Schema,
     _: Optimize,
+    _: Option<&crate::kernel_cache::KernelCache>,
 ) -> Result<(std::sync::Arc<ProjectKernel>, bool), CodegenError> {
     without_jit()
 }
@@ -174,6 +186,7 @@ pub fn aggregate_kernel(
     _: &[AggregateCall],
     _: &Schema,
     _: Optimize,
+    _: Option<&crate::kernel_cache::KernelCache>,
 ) -> Result<(std::sync::Arc<AggregateKernel>, bool), CodegenError> {
     without_jit()
 }

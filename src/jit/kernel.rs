@@ -1,6 +1,5 @@
 //! Compiled filter kernels: verify → optimize → machine code, and the handle that runs them.
 
-use std::mem::ManuallyDrop;
 use std::time::{Duration, Instant};
 
 use arrow::array::{Array, ArrayRef, AsArray, BooleanArray, RecordBatch};
@@ -8,19 +7,20 @@ use arrow::buffer::{BooleanBuffer, Buffer};
 use arrow::compute::cast;
 use arrow::datatypes::DataType;
 use inkwell::context::Context;
-use inkwell::execution_engine::ExecutionEngine;
 use inkwell::module::Module;
 use inkwell::passes::PassBuilderOptions;
-use inkwell::targets::{CodeModel, RelocMode, Target, TargetMachine};
+use inkwell::targets::{CodeModel, FileType, RelocMode, Target, TargetMachine};
 use inkwell::OptimizationLevel;
 
 use super::initialize;
+use super::orc::LoadedObject;
 use crate::codegen::{
     self, CodegenError, ColumnArg, ColumnSlot, ErrorSite, FilterFn, KernelStatus, ScratchNeed,
     STATUS_FALLBACK, STATUS_LOST_ERROR,
 };
 use crate::error::{Error, Result};
 use crate::ir::Expr;
+use crate::kernel_cache::{CacheKey, KernelCache};
 
 /// The highest optimization level (`default<O3>`).
 pub const MAX_OPT_LEVEL: u8 = 3;
@@ -70,17 +70,31 @@ impl Optimize {
 pub struct CompileTiming {
     /// Lowering the expression to LLVM IR and verifying it.
     pub codegen: Duration,
-    /// The `default<On>` pass pipeline.
+    /// The pass pipeline (zero on a disk-cache hit).
     pub optimize: Duration,
-    /// Creating the execution engine and generating machine code.
+    /// Generating the object code and linking it into the process; on a disk-cache hit,
+    /// reading the entry and linking it.
     pub machine_code: Duration,
+    /// Whether the machine code came from the kernel cache on disk.
+    pub disk: DiskUse,
+}
+
+/// A kernel's use of the kernel cache on disk ([`crate::kernel_cache`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum DiskUse {
+    /// No disk cache (none given, or the IR is kept for `--explain`).
+    #[default]
+    Off,
+    /// Compiled, and stored for the next process.
+    Miss,
+    /// Loaded from the cache: no optimizer, no code generator.
+    Hit,
 }
 
 /// A compiled `WHERE` predicate: [`FilterKernel::filter`] turns a batch into a selection mask,
 /// or tells the caller to evaluate the batch with the interpreter.
 ///
-/// The handle owns the LLVM context and the execution engine that hold the machine code, and
-/// frees them when dropped.
+/// The handle owns the linked object code, and frees it when dropped.
 pub struct FilterKernel {
     entry: FilterFn,
     columns: Vec<ColumnSlot>,
@@ -89,36 +103,14 @@ pub struct FilterKernel {
     jit: Jitted,
 }
 
-/// Machine code and what it came from: the LLVM context and the execution engine that own the
-/// code, the IR before and after optimization, and the time each step took.
+/// Machine code and what it came from: the linked object that owns the code, the IR before
+/// and after optimization, and the time each step took.
 pub(crate) struct Jitted {
     ir_before: String,
     ir_after: String,
     timing: CompileTiming,
-    /// Owns the machine code. Borrows `context` (the `'static` is a lie told to the type system;
-    /// see [`Jitted::compile`]); dropped before it.
-    engine: ManuallyDrop<ExecutionEngine<'static>>,
-    context: ManuallyDrop<Box<Context>>,
-}
-
-// SAFETY: after `compile` returns, nothing touches the LLVM context or the execution engine
-// again (their non-thread-safe reference counts included) until `Drop`, which runs once, on
-// whichever thread drops the last handle. What threads share is the entry point, a pointer to
-// immutable machine code that keeps no state between calls: each call writes only the buffers
-// passed to it.
-unsafe impl Send for Jitted {}
-// SAFETY: see `Send`: `&Jitted` only reads plain data.
-unsafe impl Sync for Jitted {}
-
-impl Drop for Jitted {
-    fn drop(&mut self) {
-        // SAFETY: each field is dropped exactly once, here; the engine (which frees the machine
-        // code and the module) goes before the context it was created in.
-        unsafe {
-            ManuallyDrop::drop(&mut self.engine);
-            ManuallyDrop::drop(&mut self.context);
-        }
-    }
+    /// Owns the machine code; the entry points are valid while it lives.
+    _code: LoadedObject,
 }
 
 impl std::fmt::Debug for FilterKernel {
@@ -147,11 +139,16 @@ pub(crate) fn failed(what: &str, e: impl std::fmt::Display) -> CodegenError {
 
 impl Jitted {
     /// Builds a module with `build` (given the context, the host CPU name and its features),
-    /// optimizes it with `default<O{opt_level}>` for the host and generates machine code.
-    /// Returns the handle, the address of the function `entry` and what `build` returned.
+    /// optimizes it as `optimize` says for the host, generates object code and links it into
+    /// the process ([`LoadedObject`]). With a `cache`, the object code is looked up there
+    /// first by a digest of the unoptimized IR and everything else that decides the machine
+    /// code ([`disk_key`]); a hit skips the optimizer and the code generator, a miss stores
+    /// what it generated. Returns the handle, the address of the function `entry` and what
+    /// `build` returned.
     pub(crate) fn compile<T>(
         optimize: Optimize,
         entry: &str,
+        cache: Option<&KernelCache>,
         build: impl FnOnce(
             &'static Context,
             &str,
@@ -169,12 +166,12 @@ impl Jitted {
             None => KERNEL_PIPELINE.to_string(),
             Some(n) => format!("default<O{n}>"),
         };
+        // `--explain` shows the optimized IR, which a cache hit does not have.
+        let cache = cache.filter(|_| !optimize.keep_ir);
         let start = Instant::now();
-        // The context lives on the heap at a fixed address until `Drop`. Everything created
-        // from it below (module, builder, engine) borrows it as `'static`; the module and the
-        // builder are dropped before this function returns, and the engine is stored next to
-        // the context and dropped before it. On an early return, locals drop in reverse order,
-        // so `context` (declared first) outlives them too.
+        // The context lives on the heap at a fixed address until this function returns.
+        // Everything created from it below (module, builder) borrows it as `'static` and is
+        // dropped before it: locals drop in reverse order, and `context` is declared first.
         let context = Box::new(Context::create());
         // SAFETY: see above: no value borrowing `ctx` outlives `context`.
         let ctx: &'static Context = unsafe { &*(context.as_ref() as *const Context) };
@@ -187,14 +184,16 @@ impl Jitted {
         let cpu = TargetMachine::get_host_cpu_name().to_string();
         let features = TargetMachine::get_host_cpu_features().to_string();
         let target = Target::from_triple(&triple).map_err(|e| failed("LLVM target", e))?;
+        // Position-independent, small code model: the object is linked at whatever address
+        // the loader picks, in this process or a later one.
         let machine = target
             .create_target_machine(
                 &triple,
                 &cpu,
                 &features,
                 llvm_level(opt_level),
-                RelocMode::Default,
-                CodeModel::JITDefault,
+                RelocMode::PIC,
+                CodeModel::Small,
             )
             .ok_or_else(|| failed("LLVM target machine", &cpu))?;
         let (module, extra) = build(ctx, &cpu, &features)?;
@@ -208,7 +207,39 @@ impl Jitted {
             }
         };
         let ir_before = print(&module);
+        let key = cache.map(|_| {
+            let ir = module.print_to_string();
+            disk_key(
+                ir.to_bytes(),
+                entry,
+                &passes,
+                opt_level,
+                &triple,
+                &cpu,
+                &features,
+            )
+        });
         let codegen = start.elapsed();
+
+        if let (Some(cache), Some(key)) = (cache, key) {
+            let start = Instant::now();
+            // An entry that does not link (it cannot be corrupt: its checksum held) is a miss
+            // too, and is overwritten below.
+            let loaded = cache.get(key).and_then(|object| link(&object, entry).ok());
+            if let Some((code, address)) = loaded {
+                let timing = CompileTiming {
+                    codegen,
+                    optimize: Duration::ZERO,
+                    machine_code: start.elapsed(),
+                    disk: DiskUse::Hit,
+                };
+                return Ok((
+                    Jitted::new(ir_before, String::new(), timing, code),
+                    address,
+                    extra,
+                ));
+            }
+        }
 
         let start = Instant::now();
         module
@@ -221,33 +252,39 @@ impl Jitted {
         let optimize = start.elapsed();
 
         let start = Instant::now();
-        let engine = module
-            .create_jit_execution_engine(llvm_level(opt_level))
-            .map_err(|e| failed("cannot create the LLVM JIT", e))?;
-        super::runtime::bind(&engine, &module);
-        let address = engine
-            .get_function_address(entry)
-            .map_err(|e| failed("JIT lookup", e))?;
-        if address == 0 {
-            return Err(failed("JIT lookup", "null kernel address"));
-        }
+        let object = machine
+            .write_to_memory_buffer(&module, FileType::Object)
+            .map_err(|e| failed("LLVM code generator", e))?;
+        let (code, address) = link(object.as_slice(), entry)?;
         let machine_code = start.elapsed();
-        drop(module);
+        let disk = match (cache, key) {
+            (Some(cache), Some(key)) => {
+                // A failure is kept by the cache for `--timing`; the kernel is fine.
+                let _ = cache.put(key, object.as_slice());
+                DiskUse::Miss
+            }
+            _ => DiskUse::Off,
+        };
+        let timing = CompileTiming {
+            codegen,
+            optimize,
+            machine_code,
+            disk,
+        };
         Ok((
-            Jitted {
-                ir_before,
-                ir_after,
-                timing: CompileTiming {
-                    codegen,
-                    optimize,
-                    machine_code,
-                },
-                engine: ManuallyDrop::new(engine),
-                context: ManuallyDrop::new(context),
-            },
+            Jitted::new(ir_before, ir_after, timing, code),
             address,
             extra,
         ))
+    }
+
+    fn new(ir_before: String, ir_after: String, timing: CompileTiming, code: LoadedObject) -> Self {
+        Jitted {
+            ir_before,
+            ir_after,
+            timing,
+            _code: code,
+        }
     }
 
     /// The LLVM IR as generated (verified, not optimized); empty unless kept.
@@ -265,6 +302,44 @@ impl Jitted {
     }
 }
 
+/// Links `object` into the process with the runtime functions defined: the code and the
+/// address of `entry`.
+fn link(object: &[u8], entry: &str) -> std::result::Result<(LoadedObject, usize), CodegenError> {
+    LoadedObject::load(object, &super::runtime::symbols(), entry)
+        .map_err(|e| failed("cannot link the kernel", e))
+}
+
+/// The kernel cache key of a kernel: a digest of everything that decides its machine code.
+/// The unoptimized IR spells out the kernel's computation and every input type and
+/// nullability it assumes (each column's layout is lowered into it); the rest is how it
+/// becomes machine code: the pass pipeline and code-generator options, the target (triple,
+/// CPU name and features), LLVM's version, and the build of qjit (`QJIT_BUILD_ID`, a digest
+/// of its sources: kernels of older code generation, or with other runtime functions, never
+/// load).
+fn disk_key(
+    ir: &[u8],
+    entry: &str,
+    passes: &str,
+    opt_level: u8,
+    triple: &inkwell::targets::TargetTriple,
+    cpu: &str,
+    features: &str,
+) -> CacheKey {
+    let (mut major, mut minor, mut patch) = (0u32, 0u32, 0u32);
+    // SAFETY: the three pointers are to live `u32`s that the call writes.
+    unsafe { inkwell::llvm_sys::core::LLVMGetVersion(&mut major, &mut minor, &mut patch) };
+    let mut material = format!(
+        "qjit kernel\nbuild {}\nllvm {major}.{minor}.{patch}\ntarget {} {cpu} {features}\n\
+         passes {passes} O{opt_level} {:?}\nentry {entry}\n",
+        env!("QJIT_BUILD_ID"),
+        triple.as_str().to_string_lossy(),
+        super::CODEGEN_OPTIONS,
+    )
+    .into_bytes();
+    material.extend_from_slice(ir);
+    CacheKey::of(&material)
+}
+
 impl FilterKernel {
     /// Compiles a `BOOLEAN` predicate for the host CPU with the `default<O{opt_level}>`
     /// pipeline (`opt_level` 0–3). A construct the code generator does not handle is
@@ -278,11 +353,24 @@ impl FilterKernel {
         expr: &Expr,
         optimize: Optimize,
     ) -> std::result::Result<FilterKernel, CodegenError> {
-        let (jit, address, (columns, errors, scratch)) =
-            Jitted::compile(optimize, codegen::ENTRY_NAME, |ctx, cpu, features| {
+        FilterKernel::compile_in(expr, optimize, None)
+    }
+
+    /// [`FilterKernel::compile_with`], with the machine code from (or stored into) `cache`.
+    pub fn compile_in(
+        expr: &Expr,
+        optimize: Optimize,
+        cache: Option<&KernelCache>,
+    ) -> std::result::Result<FilterKernel, CodegenError> {
+        let (jit, address, (columns, errors, scratch)) = Jitted::compile(
+            optimize,
+            codegen::ENTRY_NAME,
+            cache,
+            |ctx, cpu, features| {
                 let f = codegen::compile_filter(ctx, expr, cpu, features)?;
                 Ok((f.module, (f.columns, f.errors, f.scratch)))
-            })?;
+            },
+        )?;
         // SAFETY: the entry function was built with exactly the `FilterFn` signature
         // (`void (ptr, i64, ptr, ptr, ptr, i64)`, C calling convention), and `address` is its
         // machine code.
@@ -346,7 +434,7 @@ impl FilterKernel {
         // SAFETY: `inputs.args` has one entry per slot, each describing a live array of the
         // slot's type with `n` rows (checked by `KernelInputs::new`; `inputs` owns the arrays);
         // `out` has n.div_ceil(64) zeroed words; `status` is zeroed; `scratch` is
-        // `scratch.len()` bytes of our own; `self` owns the engine that holds the code.
+        // `scratch.len()` bytes of our own; `self` owns the object that holds the code.
         unsafe {
             (self.entry)(
                 inputs.args.as_ptr(),

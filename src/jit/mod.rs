@@ -1,16 +1,20 @@
-//! The LLVM JIT: target machine, optimization pipeline, execution engine and kernel handles.
+//! The LLVM JIT: target machine, optimization pipeline, object code, and kernel handles.
 //!
 //! ```text
-//! plan parts ─codegen::compile_*─▶ LLVM module (verified) ─KERNEL_PIPELINE (or default<On>)─▶
-//!   optimized module ─MCJIT─▶ machine code, owned by a FilterKernel / ProjectKernel /
-//!   AggregateKernel (Send + Sync) ─▶ kernel cache (bounded, least recently used out)
+//! plan parts ─codegen::compile_*─▶ LLVM module (verified) ─┬─ disk cache hit ─────────────┐
+//!   ─KERNEL_PIPELINE (or default<On>)─▶ optimized module ─▶ object code ─(disk cache miss:
+//!   stored)─┴─▶ ORC LLJIT links it (orc.rs) ─▶ machine code, owned by a FilterKernel /
+//!   ProjectKernel / AggregateKernel (Send + Sync) ─▶ in-process cache (bounded, LRU)
 //! ```
 //!
 //! LLVM is initialized once per process. Each kernel is compiled in its own context and module
 //! for the host (triple, CPU name and features: the kernel functions carry `target-cpu` and
-//! `target-features` attributes, since MCJIT would otherwise target a generic CPU). Compiled
-//! kernels are cached per process ([`filter_kernel`], [`project_kernel`], [`aggregate_kernel`])
-//! by their printed IR, input types and nullability, and optimization.
+//! `target-features` attributes too), as position-independent object code that ORC's LLJIT
+//! links, resolving qjit's runtime functions and the C library's by name. Compiled kernels are
+//! cached per process ([`filter_kernel`], [`project_kernel`], [`aggregate_kernel`]) by their
+//! printed IR, input types and nullability, and optimization; and, when the caller gives one,
+//! in the kernel cache on disk ([`crate::kernel_cache`]) by a digest of their unoptimized IR
+//! and everything else that decides the machine code.
 //!
 //! ```
 //! use std::sync::Arc;
@@ -42,6 +46,7 @@
 mod aggregate;
 mod cache;
 mod kernel;
+mod orc;
 mod project;
 mod runtime;
 
@@ -50,7 +55,7 @@ pub use aggregate::{AggregateKernel, AggregateState};
 pub use cache::{
     aggregate_kernel, cached_kernels, clear_cache, filter_kernel, project_kernel, CACHE_CAPACITY,
 };
-pub use kernel::{CompileTiming, FilterKernel, Optimize, KERNEL_PIPELINE, MAX_OPT_LEVEL};
+pub use kernel::{CompileTiming, DiskUse, FilterKernel, Optimize, KERNEL_PIPELINE, MAX_OPT_LEVEL};
 pub use project::{Output, ProjectKernel};
 
 use inkwell::context::Context;

@@ -23,6 +23,7 @@ use crate::codegen::{
 use crate::error::{Error, Result};
 use crate::interp;
 use crate::ir::{Expr, SqlType};
+use crate::kernel_cache::KernelCache;
 
 /// How one final expression is produced.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -65,9 +66,20 @@ impl ProjectKernel {
         exprs: &[Expr],
         optimize: Optimize,
     ) -> std::result::Result<ProjectKernel, CodegenError> {
+        ProjectKernel::compile_in(filter, exprs, optimize, None)
+    }
+
+    /// [`ProjectKernel::compile`], with the machine code from (or stored into) `cache`.
+    pub fn compile_in(
+        filter: Option<&Expr>,
+        exprs: &[Expr],
+        optimize: Optimize,
+        cache: Option<&KernelCache>,
+    ) -> std::result::Result<ProjectKernel, CodegenError> {
         let (jit, address, (columns, scratch, outputs)) = Jitted::compile(
             optimize,
             codegen::PROJECT_ENTRY_NAME,
+            cache,
             |ctx, cpu, features| {
                 let mut outputs = vec![];
                 let mut compiled: Vec<Expr> = vec![];

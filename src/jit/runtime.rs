@@ -1,26 +1,22 @@
 //! The runtime functions compiled kernels call (see [`crate::codegen::runtime`]): `extern "C"`
 //! wrappers around the interpreter's own conversions of one value, so that a kernel converts
-//! exactly as the interpreter does. [`bind`] maps a kernel module's declarations to them.
+//! exactly as the interpreter does. [`symbols`] names them for the loader.
 //!
 //! Each function is total: it never panics (a panic could not unwind through the kernel) and
 //! reports what the interpreter would reject with a status instead.
-
-use inkwell::execution_engine::ExecutionEngine;
-use inkwell::module::Module;
 
 use crate::codegen::runtime::{RuntimeFn, NO_ROOM};
 use crate::interp::{
     decimal_to_f32, decimal_to_f64, float_to_decimal, parse_float, write_float, SliceWriter,
 };
 
-/// Maps each runtime function `module` declares to its Rust definition, in `engine` (before any
-/// address is looked up).
-pub(crate) fn bind<'ctx>(engine: &ExecutionEngine<'ctx>, module: &Module<'ctx>) {
-    for f in RuntimeFn::ALL {
-        if let Some(declaration) = module.get_function(f.symbol()) {
-            engine.add_global_mapping(&declaration, address(f));
-        }
-    }
+/// Each runtime function's symbol and the address of its Rust definition in this process: what
+/// the loader defines for a kernel's references to them (`super::orc`).
+pub(crate) fn symbols() -> Vec<(&'static str, usize)> {
+    RuntimeFn::ALL
+        .iter()
+        .map(|&f| (f.symbol(), address(f)))
+        .collect()
 }
 
 /// The address of the definition of `f`.

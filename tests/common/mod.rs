@@ -15,15 +15,23 @@ use qjit::exec::{EngineKind, QueryOptions, Source};
 
 /// Runs the `qjit` binary with `args`.
 pub fn qjit(args: &[&str]) -> std::process::Output {
-    std::process::Command::new(env!("CARGO_BIN_EXE_qjit"))
-        .args(args)
-        .output()
-        .expect("run qjit")
+    qjit_command().args(args).output().expect("run qjit")
 }
 
 /// What a run printed on stdout.
 pub fn stdout(o: &std::process::Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// A command that runs the `qjit` binary with the kernel cache on disk in a directory of the
+/// test build (`QJIT_CACHE_DIR`), never the user's own.
+pub fn qjit_command() -> std::process::Command {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_qjit"));
+    command.env(
+        "QJIT_CACHE_DIR",
+        std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("kernel-cache"),
+    );
+    command
 }
 
 /// What a run printed on stderr.

@@ -1,0 +1,50 @@
+//! Gives the build an identity for the kernel cache on disk (`src/kernel_cache.rs`): a digest
+//! of the sources, the lock file, the target, the profile and the features, exported as
+//! `QJIT_BUILD_ID`. A kernel cached by a binary built from other code (whose version number
+//! need not differ) never loads in this one.
+
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::path::Path;
+
+fn main() {
+    let mut hasher = DefaultHasher::new();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    hash_tree(&root.join("src"), root, &mut hasher);
+    for file in ["Cargo.lock", "Cargo.toml", "build.rs"] {
+        file.hash(&mut hasher);
+        std::fs::read(root.join(file))
+            .unwrap_or_default()
+            .hash(&mut hasher);
+    }
+    let mut settings: Vec<(String, String)> = std::env::vars()
+        .filter(|(k, _)| {
+            k.starts_with("CARGO_FEATURE_")
+                || k.starts_with("CARGO_CFG_TARGET_")
+                || ["TARGET", "PROFILE", "OPT_LEVEL", "RUSTC", "DEBUG"].contains(&k.as_str())
+        })
+        .collect();
+    settings.sort();
+    settings.hash(&mut hasher);
+    println!("cargo:rustc-env=QJIT_BUILD_ID={:016x}", hasher.finish());
+    println!("cargo:rerun-if-changed=src");
+    println!("cargo:rerun-if-changed=Cargo.lock");
+    println!("cargo:rerun-if-changed=Cargo.toml");
+    println!("cargo:rerun-if-changed=build.rs");
+}
+
+/// Hashes the path (relative to `root`) and content of every file under `dir`, in name order.
+fn hash_tree(dir: &Path, root: &Path, hasher: &mut DefaultHasher) {
+    let Ok(listing) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let mut paths: Vec<_> = listing.flatten().map(|e| e.path()).collect();
+    paths.sort();
+    for path in paths {
+        if path.is_dir() {
+            hash_tree(&path, root, hasher);
+        } else if let Ok(content) = std::fs::read(&path) {
+            path.strip_prefix(root).unwrap_or(&path).hash(hasher);
+            content.hash(hasher);
+        }
+    }
+}

@@ -1,0 +1,149 @@
+//! Loading a kernel's object code with LLVM's ORC LLJIT: the small unsafe layer over llvm-sys's
+//! `orc2` C API that inkwell 0.11 does not wrap.
+//!
+//! ```text
+//! object file (bytes: fresh from the code generator, or read from the disk cache)
+//!   ─▶ LLJIT: the runtime functions defined by name as absolute symbols, libc/libm symbols
+//!      from the process, the object linked into executable memory (JITLink)
+//!   ─▶ the entry point's address, valid while the [`LoadedObject`] lives
+//! ```
+//!
+//! Fresh compiles and disk-cache hits run this same loader, so a cached kernel runs exactly
+//! the machine code a fresh one would. The object holds no address of the process that wrote
+//! it: calls to the runtime functions and to the C library are relocations against symbol
+//! names, resolved here, in the process that loads it.
+//!
+//! Invariants the `unsafe` blocks rely on:
+//! - every LLVM object created here is owned by exactly one Rust value, and disposed once: the
+//!   LLJIT by [`LoadedObject`]'s `Drop`; the memory buffer, the materialization unit and the
+//!   interned names are handed to LLJIT (which takes ownership, as the C API documents) or
+//!   disposed on the error path that keeps them;
+//! - an `LLVMErrorRef` is consumed exactly once ([`take_error`]);
+//! - strings passed to LLVM are NUL-terminated and outlive the call.
+
+use std::ffi::{CStr, CString};
+
+use inkwell::llvm_sys::core::LLVMCreateMemoryBufferWithMemoryRangeCopy;
+use inkwell::llvm_sys::error::{LLVMDisposeErrorMessage, LLVMErrorRef, LLVMGetErrorMessage};
+use inkwell::llvm_sys::orc2::lljit::{
+    LLVMOrcCreateLLJIT, LLVMOrcCreateLLJITBuilder, LLVMOrcDisposeLLJIT, LLVMOrcLLJITAddObjectFile,
+    LLVMOrcLLJITGetMainJITDylib, LLVMOrcLLJITLookup, LLVMOrcLLJITMangleAndIntern, LLVMOrcLLJITRef,
+};
+use inkwell::llvm_sys::orc2::{
+    LLVMJITEvaluatedSymbol, LLVMJITSymbolFlags, LLVMJITSymbolGenericFlags, LLVMOrcAbsoluteSymbols,
+    LLVMOrcCSymbolMapPair, LLVMOrcDisposeMaterializationUnit, LLVMOrcJITDylibDefine,
+};
+
+/// Machine code linked into this process by its own LLJIT instance, freed when dropped.
+pub(crate) struct LoadedObject {
+    jit: LLVMOrcLLJITRef,
+}
+
+// SAFETY: after `load` returns, the LLJIT instance is only disposed (once, in `Drop`); what
+// threads share is the entry point's address, immutable machine code.
+unsafe impl Send for LoadedObject {}
+// SAFETY: see `Send`: `&LoadedObject` exposes nothing.
+unsafe impl Sync for LoadedObject {}
+
+impl Drop for LoadedObject {
+    fn drop(&mut self) {
+        // SAFETY: `jit` came from `LLVMOrcCreateLLJIT` and is disposed only here; the error it
+        // returns (if any) is consumed.
+        let error = unsafe { LLVMOrcDisposeLLJIT(self.jit) };
+        let _ = take_error(error);
+    }
+}
+
+impl LoadedObject {
+    /// Links `object` (a relocatable object file for this host) into this process, with
+    /// `symbols` (name, address) defined for its undefined references (the C library's come
+    /// from the process), and returns the handle and the address of `entry`. Fails, never
+    /// crashes, on bytes that are not such an object or that leave a reference undefined.
+    pub(crate) fn load(
+        object: &[u8],
+        symbols: &[(&str, usize)],
+        entry: &str,
+    ) -> Result<(LoadedObject, usize), String> {
+        super::initialize().map_err(|e| e.to_string())?;
+        let entry = CString::new(entry).map_err(|e| e.to_string())?;
+        let names: Vec<CString> = symbols
+            .iter()
+            .map(|(name, _)| CString::new(*name).map_err(|e| e.to_string()))
+            .collect::<Result<_, _>>()?;
+        let mut jit: LLVMOrcLLJITRef = std::ptr::null_mut();
+        // SAFETY: the builder is consumed by `LLVMOrcCreateLLJIT` whatever it returns; `jit`
+        // is written on success only.
+        take_error(unsafe { LLVMOrcCreateLLJIT(&mut jit, LLVMOrcCreateLLJITBuilder()) })?;
+        // From here on `loaded` owns `jit` and disposes it on every early return.
+        let loaded = LoadedObject { jit };
+        // SAFETY: `jit` is live; its main JITDylib lives as long as it does.
+        let dylib = unsafe { LLVMOrcLLJITGetMainJITDylib(jit) };
+        if !symbols.is_empty() {
+            let flags = || LLVMJITSymbolFlags {
+                GenericFlags: LLVMJITSymbolGenericFlags::LLVMJITSymbolGenericFlagsExported as u8
+                    | LLVMJITSymbolGenericFlags::LLVMJITSymbolGenericFlagsCallable as u8,
+                TargetFlags: 0,
+            };
+            let mut pairs: Vec<LLVMOrcCSymbolMapPair> = names
+                .iter()
+                .zip(symbols)
+                .map(|(name, (_, address))| LLVMOrcCSymbolMapPair {
+                    // SAFETY: `jit` is live and `name` NUL-terminated; the interned name is
+                    // retained for us, and `LLVMOrcAbsoluteSymbols` takes it over.
+                    Name: unsafe { LLVMOrcLLJITMangleAndIntern(jit, name.as_ptr()) },
+                    Sym: LLVMJITEvaluatedSymbol {
+                        Address: *address as u64,
+                        Flags: flags(),
+                    },
+                })
+                .collect();
+            // SAFETY: `pairs` holds `pairs.len()` initialized pairs; the unit takes over the
+            // names, and the array stays ours (dropped below).
+            let unit = unsafe { LLVMOrcAbsoluteSymbols(pairs.as_mut_ptr(), pairs.len()) };
+            // SAFETY: `dylib` and `unit` are live; on success the dylib owns the unit, on
+            // failure we still do and dispose it.
+            let defined = take_error(unsafe { LLVMOrcJITDylibDefine(dylib, unit) });
+            if let Err(e) = defined {
+                // SAFETY: the definition failed, so the unit is still ours, disposed once.
+                unsafe { LLVMOrcDisposeMaterializationUnit(unit) };
+                return Err(e);
+            }
+        }
+        // SAFETY: the range is `object`, readable for its length during the call, which
+        // copies it; the name is NUL-terminated.
+        let buffer = unsafe {
+            LLVMCreateMemoryBufferWithMemoryRangeCopy(
+                object.as_ptr().cast(),
+                object.len(),
+                c"qjit kernel".as_ptr(),
+            )
+        };
+        // SAFETY: `jit`, `dylib` and `buffer` are live; LLJIT takes the buffer over whatever
+        // it returns.
+        take_error(unsafe { LLVMOrcLLJITAddObjectFile(jit, dylib, buffer) })?;
+        let mut address: u64 = 0;
+        // SAFETY: `jit` is live, `entry` NUL-terminated, `address` written on success. The
+        // lookup links the object (resolving its relocations) before it returns.
+        take_error(unsafe { LLVMOrcLLJITLookup(jit, &mut address, entry.as_ptr()) })?;
+        let address = usize::try_from(address).map_err(|e| e.to_string())?;
+        if address == 0 {
+            return Err("the kernel's entry point has a null address".into());
+        }
+        Ok((loaded, address))
+    }
+}
+
+/// `Ok` for no error, else the error's message (the error consumed).
+fn take_error(error: LLVMErrorRef) -> Result<(), String> {
+    if error.is_null() {
+        return Ok(());
+    }
+    // SAFETY: `error` is a live error, consumed here by `LLVMGetErrorMessage`; the message is
+    // a NUL-terminated string we own until `LLVMDisposeErrorMessage`.
+    unsafe {
+        let message = LLVMGetErrorMessage(error);
+        let text = CStr::from_ptr(message).to_string_lossy().into_owned();
+        LLVMDisposeErrorMessage(message);
+        Err(text)
+    }
+}
