@@ -9,7 +9,9 @@ use arrow::datatypes::DataType;
 use inkwell::context::Context;
 use inkwell::module::Module;
 use inkwell::passes::PassBuilderOptions;
-use inkwell::targets::{CodeModel, FileType, RelocMode, Target, TargetMachine};
+use inkwell::targets::{
+    CodeModel, FileType, RelocMode, Target, TargetData, TargetMachine, TargetTriple,
+};
 use inkwell::OptimizationLevel;
 
 use super::initialize;
@@ -180,25 +182,26 @@ impl Jitted {
             // SAFETY: `ctx` is a live context, and the setting only drops value names.
             unsafe { inkwell::llvm_sys::core::LLVMContextSetDiscardValueNames(ctx.raw(), 1) };
         }
-        let triple = TargetMachine::get_default_triple();
-        let cpu = TargetMachine::get_host_cpu_name().to_string();
-        let features = TargetMachine::get_host_cpu_features().to_string();
-        let target = Target::from_triple(&triple).map_err(|e| failed("LLVM target", e))?;
+        let host = host()?;
+        let triple = TargetTriple::create(&host.triple);
         // Position-independent, small code model: the object is linked at whatever address
-        // the loader picks, in this process or a later one.
-        let machine = target
-            .create_target_machine(
-                &triple,
-                &cpu,
-                &features,
-                llvm_level(opt_level),
-                RelocMode::PIC,
-                CodeModel::Small,
-            )
-            .ok_or_else(|| failed("LLVM target machine", &cpu))?;
-        let (module, extra) = build(ctx, &cpu, &features)?;
+        // the loader picks, in this process or a later one. Made only when needed: a cache
+        // hit runs neither the optimizer nor the code generator.
+        let machine = || {
+            host.target
+                .create_target_machine(
+                    &triple,
+                    &host.cpu,
+                    &host.features,
+                    llvm_level(opt_level),
+                    RelocMode::PIC,
+                    CodeModel::Small,
+                )
+                .ok_or_else(|| failed("LLVM target machine", &host.cpu))
+        };
+        let (module, extra) = build(ctx, &host.cpu, &host.features)?;
         module.set_triple(&triple);
-        module.set_data_layout(&machine.get_target_data().get_data_layout());
+        module.set_data_layout(&TargetData::create(&host.data_layout).get_data_layout());
         let print = |m: &Module| {
             if optimize.keep_ir {
                 m.print_to_string().to_string()
@@ -208,16 +211,9 @@ impl Jitted {
         };
         let ir_before = print(&module);
         let key = cache.map(|_| {
-            let ir = module.print_to_string();
-            disk_key(
-                ir.to_bytes(),
-                entry,
-                &passes,
-                opt_level,
-                &triple,
-                &cpu,
-                &features,
-            )
+            // The bitcode holds what the printed IR does, and is written several times faster.
+            let ir = module.write_bitcode_to_memory();
+            disk_key(ir.as_slice(), entry, &passes, opt_level, host)
         });
         let codegen = start.elapsed();
 
@@ -242,6 +238,7 @@ impl Jitted {
         }
 
         let start = Instant::now();
+        let machine = machine()?;
         module
             .run_passes(&passes, &machine, PassBuilderOptions::create())
             .map_err(|e| failed("LLVM optimizer", e))?;
@@ -302,6 +299,53 @@ impl Jitted {
     }
 }
 
+/// The machine kernels are compiled for: this one.
+struct Host {
+    target: Target,
+    triple: String,
+    cpu: String,
+    features: String,
+    /// The data layout of a target machine for it.
+    data_layout: String,
+}
+
+// SAFETY: `Target` is a pointer to one of LLVM's static, immutable target descriptions.
+unsafe impl Send for Host {}
+// SAFETY: see `Send`.
+unsafe impl Sync for Host {}
+
+/// The host, found once per process (asking LLVM for the CPU's features each time costs a
+/// tenth of a millisecond per kernel).
+fn host() -> std::result::Result<&'static Host, CodegenError> {
+    static HOST: std::sync::OnceLock<std::result::Result<Host, String>> =
+        std::sync::OnceLock::new();
+    let found = HOST.get_or_init(|| {
+        let triple = TargetMachine::get_default_triple();
+        let cpu = TargetMachine::get_host_cpu_name().to_string();
+        let features = TargetMachine::get_host_cpu_features().to_string();
+        let target = Target::from_triple(&triple).map_err(|e| e.to_string())?;
+        let machine = target
+            .create_target_machine(
+                &triple,
+                &cpu,
+                &features,
+                OptimizationLevel::Default,
+                RelocMode::PIC,
+                CodeModel::Small,
+            )
+            .ok_or_else(|| format!("no target machine for {cpu}"))?;
+        let data_layout = machine.get_target_data().get_data_layout();
+        Ok(Host {
+            target,
+            triple: triple.as_str().to_string_lossy().into_owned(),
+            cpu,
+            features,
+            data_layout: data_layout.as_str().to_string_lossy().into_owned(),
+        })
+    });
+    found.as_ref().map_err(|e| failed("LLVM target", e))
+}
+
 /// Links `object` into the process with the runtime functions defined: the code and the
 /// address of `entry`.
 fn link(object: &[u8], entry: &str) -> std::result::Result<(LoadedObject, usize), CodegenError> {
@@ -316,23 +360,17 @@ fn link(object: &[u8], entry: &str) -> std::result::Result<(LoadedObject, usize)
 /// CPU name and features), LLVM's version, and the build of qjit (`QJIT_BUILD_ID`, a digest
 /// of its sources: kernels of older code generation, or with other runtime functions, never
 /// load).
-fn disk_key(
-    ir: &[u8],
-    entry: &str,
-    passes: &str,
-    opt_level: u8,
-    triple: &inkwell::targets::TargetTriple,
-    cpu: &str,
-    features: &str,
-) -> CacheKey {
+fn disk_key(ir: &[u8], entry: &str, passes: &str, opt_level: u8, host: &Host) -> CacheKey {
     let (mut major, mut minor, mut patch) = (0u32, 0u32, 0u32);
     // SAFETY: the three pointers are to live `u32`s that the call writes.
     unsafe { inkwell::llvm_sys::core::LLVMGetVersion(&mut major, &mut minor, &mut patch) };
     let mut material = format!(
-        "qjit kernel\nbuild {}\nllvm {major}.{minor}.{patch}\ntarget {} {cpu} {features}\n\
+        "qjit kernel\nbuild {}\nllvm {major}.{minor}.{patch}\ntarget {} {} {}\n\
          passes {passes} O{opt_level} {:?}\nentry {entry}\n",
         env!("QJIT_BUILD_ID"),
-        triple.as_str().to_string_lossy(),
+        host.triple,
+        host.cpu,
+        host.features,
         super::CODEGEN_OPTIONS,
     )
     .into_bytes();
