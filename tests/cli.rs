@@ -948,6 +948,43 @@ mod kernel_cache {
         );
     }
 
+    /// Numeric and date constants compared with columns are the kernel's parameters: queries
+    /// that differ only in them share machine code, each with its own answer.
+    #[test]
+    fn queries_that_differ_in_constants_share_a_kernel() {
+        let dir = tempfile::tempdir().unwrap();
+        let query = |quantity: &str, date: &str| {
+            format!(
+                "SELECT sum(l_extendedprice * l_discount), count(*) FROM lineitem \
+                 WHERE l_shipdate >= DATE '{date}' AND l_shipdate < DATE '1995-01-01' \
+                 AND l_quantity < {quantity} AND l_tax <> 0.02"
+            )
+        };
+        let cases = [
+            ("24", "1994-01-01"),
+            ("25", "1994-01-01"),
+            ("3.5", "1993-06-30"),
+        ];
+        for (i, (quantity, date)) in cases.into_iter().enumerate() {
+            let sql = query(quantity, date);
+            let o = run(dir.path(), &sql);
+            assert_eq!(o.status.code(), Some(0), "{sql}: {}", stderr(&o));
+            let want = qjit(&[
+                "query",
+                &lineitem(),
+                &sql,
+                "--engine",
+                "interp",
+                "--format",
+                "csv",
+            ]);
+            assert_eq!(stdout(&o), stdout(&want), "{sql}");
+            let expected = if i == 0 { "miss" } else { "hit" };
+            assert!(says(&o, expected), "{sql}: {}", stderr(&o));
+        }
+        assert_eq!(entries(dir.path()).len(), 1);
+    }
+
     #[test]
     fn a_damaged_or_foreign_entry_is_a_miss_and_is_rewritten() {
         let dir = tempfile::tempdir().unwrap();

@@ -55,7 +55,7 @@ use super::kernel::{
     column_args, column_slots, enum_attr, filter_row, param, row_function, selection_word,
     slot_map, target_attributes, verify_functions, COLUMN_PARAMS,
 };
-use super::lower::{has_narrow_form, Lowered, Lowerer, NarrowLowered, TableParams};
+use super::lower::{has_narrow_form, Lowered, Lowerer, NarrowLowered, Params, TableParams};
 use super::{
     not_compiled, AccKind, AggregateLayout, CodegenError, ColumnSlot, ErrorSite, KeyKind,
     KeyLayout, ScratchNeed, SlotKind, StateSlot, VectorType, STATUS_FALLBACK, STATUS_SUM_OVERFLOW,
@@ -82,6 +82,8 @@ pub struct AggregateModule<'ctx> {
     pub layout: AggregateLayout,
     /// The scratch bytes a row needs ([`super::AggArgs::scratch`]).
     pub scratch: ScratchNeed,
+    /// The constants the kernel takes as parameters.
+    pub params: super::Params,
 }
 
 /// How `call` accumulates in a kernel, or why it does not compile.
@@ -241,6 +243,7 @@ pub fn compile_aggregate<'ctx>(
         .chain(args.iter().copied())
         .collect();
     let columns = column_slots(&all);
+    let kernel_params = Params::of(&all);
     let slot_of: HashMap<usize, usize> = slot_map(&columns);
     let module = ctx.create_module("qjit_aggregate");
     let b = ctx.create_builder();
@@ -255,7 +258,17 @@ pub fn compile_aggregate<'ctx>(
     let filter_fn = match filter {
         None => None,
         Some(f) => {
-            let row = filter_row(ctx, &module, &b, FILTER_ROW, f, &columns, &attrs, false)?;
+            let row = filter_row(
+                ctx,
+                &module,
+                &b,
+                FILTER_ROW,
+                f,
+                &columns,
+                &kernel_params,
+                &attrs,
+                false,
+            )?;
             rank = row.last_rank;
             errors.extend(row.errors);
             Some(row.function)
@@ -308,6 +321,7 @@ pub fn compile_aggregate<'ctx>(
             .map(|v| v.into_pointer_value())
             .collect();
         let mut lowerer = Lowerer::new(ctx, &module, &b, row, params, &columns, slot_of)?;
+        lowerer.use_params(&kernel_params)?;
         lowerer.allow_fallback(lead[10].into_pointer_value(), lead[11].into_int_value());
         lowerer.start_after(rank);
         // Keys read as raw views are lowered only where the group is not the previous row's.
@@ -441,6 +455,7 @@ pub fn compile_aggregate<'ctx>(
                 .iter()
                 .enumerate()
                 .filter(|(_, c)| !in_filter.iter().any(|f| f.index == c.index))
+                .filter(|(_, c)| c.index != super::PARAMS_SLOT)
                 .filter_map(|(k, c)| Some((k, streamed_bytes(&c.data_type)?)))
                 .take_while(|&(_, bytes)| {
                     lines += bytes;
@@ -471,6 +486,7 @@ pub fn compile_aggregate<'ctx>(
         errors,
         layout,
         scratch,
+        params: kernel_params,
     })
 }
 

@@ -23,7 +23,7 @@ use inkwell::types::BasicMetadataTypeEnum;
 use inkwell::values::{BasicMetadataValueEnum, FunctionValue, IntValue};
 use inkwell::{AddressSpace, IntPredicate};
 
-use super::lower::{ColumnParams, Lowerer};
+use super::lower::{ColumnParams, Lowerer, Params};
 use super::{CodegenError, ColumnSlot, ErrorSite, StringLayout, STATUS_LOST_ERROR};
 use crate::error::Error;
 use crate::ir::{ColumnRef, Expr, SqlType};
@@ -44,6 +44,8 @@ pub struct FilterModule<'ctx> {
     pub errors: Vec<ErrorSite>,
     /// The scratch bytes a row needs.
     pub scratch: ScratchNeed,
+    /// The constants the kernel takes as parameters.
+    pub params: Params,
 }
 
 /// How many scratch bytes one row of a filter kernel may use: `per_max_len` times the length
@@ -103,6 +105,7 @@ pub fn compile_filter<'ctx>(
         ))));
     }
     let columns = column_slots(&[expr]);
+    let params = Params::of(&[expr]);
     let module = ctx.create_module("qjit_filter");
     let b = ctx.create_builder();
     let i64t = ctx.i64_type();
@@ -121,6 +124,7 @@ pub fn compile_filter<'ctx>(
         ROW_NAME,
         expr,
         &columns,
+        &params,
         &target_attrs,
         true,
     )?;
@@ -160,6 +164,7 @@ pub fn compile_filter<'ctx>(
         columns,
         errors,
         scratch,
+        params,
     })
 }
 
@@ -195,6 +200,13 @@ pub(super) fn column_slots(exprs: &[&Expr]) -> Vec<ColumnSlot> {
     };
     for e in exprs {
         e.walk(&mut visit);
+    }
+    if !Params::of(exprs).is_empty() {
+        slots.push(ColumnSlot {
+            index: super::PARAMS_SLOT,
+            data_type: arrow::datatypes::DataType::UInt64,
+            nullable: false,
+        });
     }
     slots
 }
@@ -285,6 +297,7 @@ pub(super) fn filter_row<'ctx>(
     name: &str,
     expr: &Expr,
     columns: &[ColumnSlot],
+    kernel_params: &Params,
     attrs: &[Attribute],
     fallback: bool,
 ) -> Result<FilterRow<'ctx>, CodegenError> {
@@ -307,6 +320,7 @@ pub(super) fn filter_row<'ctx>(
     let row = leading[0].into_int_value();
     let slot_of: HashMap<usize, usize> = slot_map(columns);
     let mut lowerer = Lowerer::new(ctx, module, b, row, params, columns, slot_of)?;
+    lowerer.use_params(kernel_params)?;
     if fallback {
         lowerer.allow_fallback(leading[1].into_pointer_value(), leading[2].into_int_value());
     }

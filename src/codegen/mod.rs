@@ -47,6 +47,7 @@
 mod aggregate;
 mod kernel;
 mod lower;
+pub use lower::Params;
 mod project;
 pub(crate) mod runtime;
 
@@ -179,6 +180,11 @@ pub type FilterFn = unsafe extern "C" fn(
     scratch: *mut u8,
     scratch_len: u64,
 );
+
+/// The index of the column slot that carries a kernel's parameters ([`Params`]): no column of
+/// a batch has it. Its `values` pointer is the parameters' words (`u64`, one or two each); the
+/// caller fills it from the kernel's [`Params::words`], not from the batch.
+pub const PARAMS_SLOT: usize = usize::MAX;
 
 /// A column the kernel reads: its index in the scan batch and the Arrow type it was compiled for.
 #[derive(Clone, Debug, PartialEq)]

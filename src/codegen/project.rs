@@ -33,7 +33,7 @@ use super::kernel::{
     column_args, column_slots, enum_attr, filter_row, kernel_type, param, row_function,
     selection_word, slot_map, target_attributes, verify_functions,
 };
-use super::lower::Lowerer;
+use super::lower::{Lowerer, Params};
 use super::{not_compiled, CodegenError, ColumnSlot, ErrorSite, ScratchNeed};
 use crate::error::Error;
 use crate::ir::{Expr, SqlType};
@@ -55,6 +55,8 @@ pub struct ProjectModule<'ctx> {
     pub errors: Vec<ErrorSite>,
     /// The scratch bytes a row needs (strings built by `UPPER`, `||`…).
     pub scratch: ScratchNeed,
+    /// The constants the kernel takes as parameters.
+    pub params: super::Params,
 }
 
 /// Whether a kernel can write results of type `ty`, or why not. A result of type `NULL` is
@@ -108,6 +110,7 @@ pub fn compile_project<'ctx>(
     }
     let all: Vec<&Expr> = filter.into_iter().chain(outputs.iter()).collect();
     let columns = column_slots(&all);
+    let kernel_params = Params::of(&all);
     let slot_of: HashMap<usize, usize> = slot_map(&columns);
     let module = ctx.create_module("qjit_project");
     let b = ctx.create_builder();
@@ -122,7 +125,17 @@ pub fn compile_project<'ctx>(
     let filter_fn = match filter {
         None => None,
         Some(f) => {
-            let row = filter_row(ctx, &module, &b, FILTER_ROW, f, &columns, &attrs, true)?;
+            let row = filter_row(
+                ctx,
+                &module,
+                &b,
+                FILTER_ROW,
+                f,
+                &columns,
+                &kernel_params,
+                &attrs,
+                true,
+            )?;
             rank = row.last_rank;
             errors.extend(row.errors);
             scratch = scratch.plus(row.scratch);
@@ -157,6 +170,7 @@ pub fn compile_project<'ctx>(
         let row = lead[0].into_int_value();
         let n = lead[1].into_int_value();
         let mut lowerer = Lowerer::new(ctx, &module, &b, row, params, &columns, slot_of)?;
+        lowerer.use_params(&kernel_params)?;
         lowerer.allow_fallback(lead[2].into_pointer_value(), lead[3].into_int_value());
         lowerer.start_after(rank);
         let values = outputs
@@ -267,6 +281,7 @@ pub fn compile_project<'ctx>(
         columns,
         errors,
         scratch,
+        params: kernel_params,
     })
 }
 

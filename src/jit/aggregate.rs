@@ -46,6 +46,8 @@ use crate::kernel_cache::KernelCache;
 pub struct AggregateKernel {
     entry: AggregateFn,
     columns: Vec<ColumnSlot>,
+    /// The words of the constants it takes as parameters (`codegen::Params`).
+    params: Vec<u64>,
     errors: Vec<ErrorSite>,
     layout: AggregateLayout,
     /// The scratch bytes a row needs (zero: the kernel builds no strings).
@@ -193,13 +195,16 @@ impl AggregateKernel {
         optimize: Optimize,
         cache: Option<&KernelCache>,
     ) -> std::result::Result<AggregateKernel, CodegenError> {
-        let (jit, address, (columns, errors, layout, scratch)) = Jitted::compile(
+        let (jit, address, (columns, errors, layout, scratch, params)) = Jitted::compile(
             optimize,
             codegen::AGGREGATE_ENTRY_NAME,
             cache,
             |ctx, cpu, features| {
                 let m = codegen::compile_aggregate(ctx, filter, keys, aggregates, cpu, features)?;
-                Ok((m.module, (m.columns, m.errors, m.layout, m.scratch)))
+                Ok((
+                    m.module,
+                    (m.columns, m.errors, m.layout, m.scratch, m.params.words),
+                ))
             },
         )?;
         // SAFETY: the entry function was built with exactly the `AggregateFn` signature
@@ -208,6 +213,7 @@ impl AggregateKernel {
         Ok(AggregateKernel {
             entry,
             columns,
+            params,
             errors,
             layout,
             scratch,
@@ -318,7 +324,7 @@ impl AggregateKernel {
     /// `Some(row)` when it handed back at `row` (see the module docs), or the batch's error.
     fn run(&self, batch: &RecordBatch, memory: &mut KernelMemory) -> Result<Option<usize>> {
         let n = batch.num_rows();
-        let inputs = KernelInputs::new(&self.columns, batch, "aggregation")?;
+        let inputs = KernelInputs::new(&self.columns, &self.params, batch, "aggregation")?;
         // Scratch for the strings built per row, each row's kept for the batch; a batch whose
         // built strings could add up past the interpreter's limit for one batch (`i32::MAX`
         // bytes, an error there) goes to the interpreter whole.
@@ -512,7 +518,7 @@ impl AggregateKernel {
 
     /// The columns the kernel reads.
     pub fn columns(&self) -> &[ColumnSlot] {
-        &self.columns
+        super::kernel::batch_columns(&self.columns)
     }
 
     pub fn ir_before(&self) -> &str {

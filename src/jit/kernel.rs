@@ -100,6 +100,8 @@ pub enum DiskUse {
 pub struct FilterKernel {
     entry: FilterFn,
     columns: Vec<ColumnSlot>,
+    /// The words of the constants it takes as parameters (`codegen::Params`).
+    params: Vec<u64>,
     errors: Vec<ErrorSite>,
     scratch: ScratchNeed,
     jit: Jitted,
@@ -400,13 +402,13 @@ impl FilterKernel {
         optimize: Optimize,
         cache: Option<&KernelCache>,
     ) -> std::result::Result<FilterKernel, CodegenError> {
-        let (jit, address, (columns, errors, scratch)) = Jitted::compile(
+        let (jit, address, (columns, errors, scratch, params)) = Jitted::compile(
             optimize,
             codegen::ENTRY_NAME,
             cache,
             |ctx, cpu, features| {
                 let f = codegen::compile_filter(ctx, expr, cpu, features)?;
-                Ok((f.module, (f.columns, f.errors, f.scratch)))
+                Ok((f.module, (f.columns, f.errors, f.scratch, f.params.words)))
             },
         )?;
         // SAFETY: the entry function was built with exactly the `FilterFn` signature
@@ -416,6 +418,7 @@ impl FilterKernel {
         Ok(FilterKernel {
             entry,
             columns,
+            params,
             errors,
             scratch,
             jit,
@@ -455,7 +458,7 @@ impl FilterKernel {
         scratch_bytes: Option<usize>,
     ) -> Result<Option<BooleanArray>> {
         let n = batch.num_rows();
-        let inputs = KernelInputs::new(&self.columns, batch, "filter")?;
+        let inputs = KernelInputs::new(&self.columns, &self.params, batch, "filter")?;
         let mut scratch: Vec<u8> = vec![];
         if let Some(bytes) = scratch_bytes {
             scratch = vec![0; bytes];
@@ -514,7 +517,7 @@ impl FilterKernel {
 
     /// The columns the kernel reads (index in the scan batch, Arrow type).
     pub fn columns(&self) -> &[ColumnSlot] {
-        &self.columns
+        super::kernel::batch_columns(&self.columns)
     }
 
     /// The LLVM IR as generated (verified, not optimized).
@@ -532,6 +535,15 @@ impl FilterKernel {
     }
 }
 
+/// The slots of `slots` that are columns of the batch: all but the parameter slot
+/// ([`codegen::PARAMS_SLOT`]), which comes last.
+pub(crate) fn batch_columns(slots: &[ColumnSlot]) -> &[ColumnSlot] {
+    match slots.split_last() {
+        Some((last, rest)) if last.index == codegen::PARAMS_SLOT => rest,
+        _ => slots,
+    }
+}
+
 /// The kernel's view of a batch: one [`ColumnArg`] per column slot, and the arrays and
 /// buffer tables they point into (kept alive as long as this value).
 pub(crate) struct KernelInputs {
@@ -542,11 +554,27 @@ pub(crate) struct KernelInputs {
 
 impl KernelInputs {
     /// Checks that `batch` has the columns of `slots`, of their types, and prepares them
-    /// (dictionaries unpacked). A mismatch is an [`Error::Internal`], never undefined behaviour.
-    pub(crate) fn new(slots: &[ColumnSlot], batch: &RecordBatch, what: &str) -> Result<Self> {
+    /// (dictionaries unpacked); the parameter slot ([`codegen::PARAMS_SLOT`]) gets `params`,
+    /// which must outlive the call. A mismatch is an [`Error::Internal`], never undefined
+    /// behaviour.
+    pub(crate) fn new(
+        slots: &[ColumnSlot],
+        params: &[u64],
+        batch: &RecordBatch,
+        what: &str,
+    ) -> Result<Self> {
         let n = batch.num_rows();
-        let mut arrays: Vec<ArrayRef> = Vec::with_capacity(slots.len());
+        let mut arrays: Vec<Option<ArrayRef>> = Vec::with_capacity(slots.len());
         for slot in slots {
+            if slot.index == codegen::PARAMS_SLOT {
+                if params.is_empty() {
+                    return Err(Error::internal(format!(
+                        "the compiled {what} has a parameter slot and no parameters"
+                    )));
+                }
+                arrays.push(None);
+                continue;
+            }
             let column = batch.columns().get(slot.index).ok_or_else(|| {
                 Error::internal(format!(
                     "the compiled {what} reads column {} of a batch of {} columns",
@@ -569,19 +597,29 @@ impl KernelInputs {
                     slot.index
                 )));
             }
-            arrays.push(match column.data_type() {
+            arrays.push(Some(match column.data_type() {
                 DataType::Dictionary(_, value) => cast(column.as_ref(), value)?,
                 _ => column.clone(),
-            });
+            }));
         }
         let mut tables: Vec<Vec<*const u8>> = vec![];
         let args = arrays
             .iter()
-            .map(|a| column_arg(a.as_ref(), &mut tables))
+            .map(|a| match a {
+                Some(a) => column_arg(a.as_ref(), &mut tables),
+                None => Ok(ColumnArg {
+                    values: params.as_ptr().cast(),
+                    validity: std::ptr::null(),
+                    offset: 0,
+                    validity_offset: 0,
+                    offsets: std::ptr::null(),
+                    data: std::ptr::null(),
+                }),
+            })
             .collect::<Result<Vec<ColumnArg>>>()?;
         Ok(KernelInputs {
             args,
-            arrays,
+            arrays: arrays.into_iter().flatten().collect(),
             _tables: tables,
         })
     }

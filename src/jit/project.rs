@@ -40,6 +40,8 @@ pub enum Output {
 pub struct ProjectKernel {
     entry: ProjectFn,
     columns: Vec<ColumnSlot>,
+    /// The words of the constants it takes as parameters (`codegen::Params`).
+    params: Vec<u64>,
     scratch: ScratchNeed,
     filter: Option<Expr>,
     exprs: Vec<Expr>,
@@ -76,7 +78,7 @@ impl ProjectKernel {
         optimize: Optimize,
         cache: Option<&KernelCache>,
     ) -> std::result::Result<ProjectKernel, CodegenError> {
-        let (jit, address, (columns, scratch, outputs)) = Jitted::compile(
+        let (jit, address, (columns, scratch, outputs, params)) = Jitted::compile(
             optimize,
             codegen::PROJECT_ENTRY_NAME,
             cache,
@@ -100,7 +102,7 @@ impl ProjectKernel {
                     outputs.push(output);
                 }
                 let m = codegen::compile_project(ctx, filter, &compiled, cpu, features)?;
-                Ok((m.module, (m.columns, m.scratch, outputs)))
+                Ok((m.module, (m.columns, m.scratch, outputs, m.params.words)))
             },
         )?;
         // SAFETY: the entry function was built with exactly the `ProjectFn` signature
@@ -109,6 +111,7 @@ impl ProjectKernel {
         Ok(ProjectKernel {
             entry,
             columns,
+            params,
             scratch,
             filter: filter.cloned(),
             exprs: exprs.to_vec(),
@@ -129,7 +132,7 @@ impl ProjectKernel {
         if n == 0 {
             return Ok(None);
         }
-        let inputs = KernelInputs::new(&self.columns, batch, "projection")?;
+        let inputs = KernelInputs::new(&self.columns, &self.params, batch, "projection")?;
         // Scratch for the strings built per row; a batch whose strings could add up past the
         // interpreter's limit goes to the interpreter whole.
         let mut scratch: Vec<u8> = vec![];
@@ -265,7 +268,7 @@ impl ProjectKernel {
 
     /// The columns the kernel reads.
     pub fn columns(&self) -> &[ColumnSlot] {
-        &self.columns
+        super::kernel::batch_columns(&self.columns)
     }
 
     pub fn ir_before(&self) -> &str {

@@ -73,6 +73,107 @@ pub(super) struct ColumnParams<'ctx> {
     pub data: PointerValue<'ctx>,
 }
 
+/// The constants a kernel takes as parameters instead of baking them into its code, so that
+/// queries that differ only in them (`l_quantity < 24`, `l_quantity < 25`) share machine code
+/// in the kernel cache on disk: a numeric or date constant compared with a column of its type
+/// ([`parameter`]). The kernel reads them from the values buffer of one more column slot
+/// ([`super::PARAMS_SLOT`]), once per batch (the loads are loop-invariant). Constants the code
+/// specializes on (string equality, `IN` tables, `LIKE` patterns, arithmetic operands) stay in
+/// the code. A decision the code generator takes from a parameter's value (an `i64` fast path
+/// for a decimal that fits) shows in the IR, which the disk cache's key hashes, so code shared
+/// across constants was generated for the same decisions.
+#[derive(Clone, Debug, Default)]
+pub struct Params {
+    /// The words of every parameter, in order (a decimal takes two: low, high).
+    pub words: Vec<u64>,
+    /// The first word of each distinct constant, by [`param_key`].
+    at: HashMap<String, usize>,
+}
+
+impl Params {
+    /// The parameters of a kernel that lowers `exprs`, in the order the walk meets them. A
+    /// column compared with constants more than twice keeps them in the code: LLVM merges such
+    /// ranges (TPC-H Q19's three `l_quantity` ranges ORed together become one test), which
+    /// parameters would prevent (Q19 ran 10% slower with them); one range (`>=` and `<`) runs as
+    /// fast either way.
+    pub fn of(exprs: &[&Expr]) -> Params {
+        let mut comparisons: HashMap<usize, usize> = HashMap::new();
+        let mut found: Vec<(usize, Literal)> = vec![];
+        let mut visit = |e: &Expr| {
+            if let Expr::Binary {
+                op, left, right, ..
+            } = e
+            {
+                if let Some((column, lit)) = parameter(*op, left, right) {
+                    *comparisons.entry(column).or_default() += 1;
+                    found.push((column, lit.clone()));
+                }
+            }
+        };
+        for e in exprs {
+            e.walk(&mut visit);
+        }
+        let mut params = Params::default();
+        for (column, lit) in found {
+            if comparisons.get(&column).is_some_and(|&n| n > 2) {
+                continue;
+            }
+            let Some(words) = param_words(&lit) else {
+                continue;
+            };
+            let key = param_key(column, &lit, &words);
+            if !params.at.contains_key(&key) {
+                params.at.insert(key, params.words.len());
+                params.words.extend(words);
+            }
+        }
+        params
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.words.is_empty()
+    }
+}
+
+/// The constant of `left op right` that a kernel may take as a parameter, and the column it
+/// is compared with: a non-NULL numeric or date literal compared with a column of its type.
+pub(super) fn parameter<'e>(
+    op: BinaryOp,
+    left: &'e Expr,
+    right: &'e Expr,
+) -> Option<(usize, &'e Literal)> {
+    if !op.is_comparison() {
+        return None;
+    }
+    let (column, lit) = match (left, right) {
+        (Expr::Column(c), Expr::Literal(l)) | (Expr::Literal(l), Expr::Column(c)) => (c, l),
+        _ => return None,
+    };
+    (column.ty == lit.ty && param_words(lit).is_some()).then_some((column.index, lit))
+}
+
+/// The words a parameter's value is passed in: its bits, little-endian, sign-extended to 64.
+fn param_words(lit: &Literal) -> Option<Vec<u64>> {
+    Some(match (&lit.value, lit.ty) {
+        (Scalar::Int(v), SqlType::Int8 | SqlType::Int16 | SqlType::Int32 | SqlType::Int64) => {
+            vec![*v as u64]
+        }
+        (Scalar::UInt(v), SqlType::UInt8 | SqlType::UInt16 | SqlType::UInt32 | SqlType::UInt64) => {
+            vec![*v]
+        }
+        (Scalar::Float(v), SqlType::Float64) => vec![v.to_bits()],
+        (Scalar::Float(v), SqlType::Float32) => vec![u64::from((*v as f32).to_bits())],
+        (Scalar::Date(v), SqlType::Date) => vec![i64::from(*v) as u64],
+        (Scalar::Decimal(v), SqlType::Decimal { .. }) => vec![*v as u64, (*v >> 64) as u64],
+        _ => return None,
+    })
+}
+
+/// Tells parameters apart by column, type and bits (so `-0.0` and `0.0` are two).
+fn param_key(column: usize, lit: &Literal, words: &[u64]) -> String {
+    format!("{column}:{}:{words:?}", lit.ty)
+}
+
 /// One lowered node for the current row.
 #[derive(Clone, Copy)]
 pub(super) struct Lowered<'ctx> {
@@ -103,6 +204,9 @@ pub(super) struct Lowerer<'a, 'ctx> {
     falls_back: bool,
     /// The scratch bytes the strings built so far need per row.
     scratch_need: ScratchNeed,
+    /// The kernel's parameters and the pointer to their words, if it has any
+    /// ([`Lowerer::use_params`]).
+    params: Option<(Params, PointerValue<'ctx>)>,
     /// Nodes lowered so far in straight-line code, by their printed form: a subexpression that
     /// occurs twice (Q1's `price * (1 - discount)` in two aggregates) is computed once.
     memo: HashMap<String, Lowered<'ctx>>,
@@ -152,7 +256,94 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
             memo: HashMap::new(),
             narrow_memo: HashMap::new(),
             wide_only: false,
+            params: None,
         })
+    }
+
+    /// Reads the constants of `params` from the kernel's parameter slot ([`super::PARAMS_SLOT`],
+    /// which the slots must then have) instead of baking them into the code.
+    pub fn use_params(&mut self, params: &Params) -> R<()> {
+        if params.is_empty() {
+            return Ok(());
+        }
+        let slot = self
+            .slots
+            .iter()
+            .position(|s| s.index == super::PARAMS_SLOT)
+            .ok_or_else(|| Error::internal("a kernel with parameters has no parameter slot"))?;
+        let words = self.cols[slot].values;
+        self.params = Some((params.clone(), words));
+        Ok(())
+    }
+
+    /// The words of parameter `lit` compared with column `column`, if it is one: the first
+    /// word's index, and the pointer.
+    fn param_at(&self, column: usize, lit: &Literal) -> Option<(u64, PointerValue<'ctx>)> {
+        let (params, words) = self.params.as_ref()?;
+        let key = param_key(column, lit, &param_words(lit)?);
+        params.at.get(&key).map(|&at| (at as u64, *words))
+    }
+
+    /// Loads word `at` (and the next, for `i128`) of the parameters at `words` as `t`. The
+    /// loads are marked invariant: the words do not change while the kernel runs, so they are
+    /// hoisted out of the row loop.
+    fn load_param(
+        &self,
+        t: BasicTypeEnum<'ctx>,
+        words: PointerValue<'ctx>,
+        at: u64,
+    ) -> R<BasicValueEnum<'ctx>> {
+        let b = self.b;
+        let i64t = self.ctx.i64_type();
+        // SAFETY (of the generated code): the parameter buffer holds every word the kernel's
+        // parameters take (`Params::words`).
+        let ptr = unsafe {
+            b.build_in_bounds_gep(i64t, words, &[i64t.const_int(at, false)], "param_ptr")?
+        };
+        let wide = matches!(t, BasicTypeEnum::IntType(i) if i.get_bit_width() == 128);
+        let loaded = match wide {
+            true => self.load_aligned(t, ptr, 8, "param")?,
+            false => self.load_aligned(i64t.into(), ptr, 8, "param_word")?,
+        };
+        if let Some(inst) = loaded.as_instruction_value() {
+            let kind = self.ctx.get_kind_id("invariant.load");
+            inst.set_metadata(self.ctx.metadata_node(&[]), kind)
+                .map_err(|e| Error::internal(format!("parameter load: {e}")))?;
+        }
+        if wide {
+            return Ok(loaded);
+        }
+        let word = loaded.into_int_value();
+        Ok(match t {
+            BasicTypeEnum::IntType(i) if i.get_bit_width() == 64 => word.into(),
+            BasicTypeEnum::IntType(i) => b.build_int_truncate(word, i, "param_int")?.into(),
+            BasicTypeEnum::FloatType(f) if f == self.ctx.f64_type() => {
+                b.build_bit_cast(word, f, "param_f64")?
+            }
+            BasicTypeEnum::FloatType(f) => {
+                let bits = b.build_int_truncate(word, self.ctx.i32_type(), "param_bits")?;
+                b.build_bit_cast(bits, f, "param_f32")?
+            }
+            _ => return Err(Error::internal("a parameter of an unexpected type").into()),
+        })
+    }
+
+    /// Lowers an operand of a comparison: from the parameters if it is `param`, else as
+    /// [`Lowerer::lower`] does.
+    fn lower_operand(&mut self, e: &Expr, param: Option<(usize, &Literal)>) -> R<Lowered<'ctx>> {
+        if let (Expr::Literal(lit), Some((column, p))) = (e, param) {
+            if std::ptr::eq(lit, p) {
+                if let Some((at, words)) = self.param_at(column, lit) {
+                    let t = self.llvm_type(lit.ty)?;
+                    return Ok(Lowered {
+                        value: self.load_param(t, words, at)?,
+                        valid: self.bool_const(true),
+                        err: self.no_error(),
+                    });
+                }
+            }
+        }
+        self.lower(e)
     }
 
     /// Lowers `e` as [`Lowerer::lower`] does, but with decimal `+ - *` in their `i256` form only,
@@ -335,15 +526,16 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
                 BinaryOp::And | BinaryOp::Or => self.kleene(*op, left, right),
                 BinaryOp::Concat => self.concat(e, left, right),
                 _ => {
-                    let l = self.lower(left)?;
-                    let r = self.lower(right)?;
+                    let param = parameter(*op, left, right);
+                    let l = self.lower_operand(left, param)?;
+                    let r = self.lower_operand(right, param)?;
                     if op.is_comparison() {
                         let value = match (left.as_ref(), right.as_ref()) {
                             (Expr::Column(x), Expr::Literal(c)) if x.ty.is_decimal() => {
-                                self.compare_decimal(*op, x, c)?
+                                self.compare_decimal(*op, x, c, param.is_some())?
                             }
                             (Expr::Literal(c), Expr::Column(x)) if x.ty.is_decimal() => {
-                                self.compare_decimal(op.swap(), x, c)?
+                                self.compare_decimal(op.swap(), x, c, param.is_some())?
                             }
                             _ => None,
                         };
@@ -660,9 +852,10 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         &mut self,
         op: BinaryOp,
         x: &crate::ir::ColumnRef,
-        c: &Literal,
+        lit: &Literal,
+        is_param: bool,
     ) -> R<Option<IntValue<'ctx>>> {
-        let Scalar::Decimal(c) = c.value else {
+        let Scalar::Decimal(c) = lit.value else {
             return Ok(None);
         };
         let Ok(c) = i64::try_from(c) else {
@@ -677,7 +870,11 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         let p = &self.cols[slot];
         let idx = b.build_int_add(p.offset, self.row, "idx")?;
         let pred = int_predicate(op, true)?;
-        let c = i64t.const_int(c as u64, true);
+        // A parameter that fits `i64` (the decision this code embodies): its low word.
+        let c = match self.param_at(x.index, lit).filter(|_| is_param) {
+            Some((at, words)) => self.load_param(i64t.into(), words, at)?.into_int_value(),
+            None => i64t.const_int(c as u64, true),
+        };
         if self.slots[slot].stores_decimal64() {
             // SAFETY (of the generated code): the values buffer covers every row of the batch.
             let at = unsafe { b.build_in_bounds_gep(i64t, p.values, &[idx], "x_ptr")? };
