@@ -14,7 +14,6 @@ use std::sync::Arc;
 
 use arrow::array::{ArrayRef, Int64Array, RecordBatch, StringArray};
 use arrow::datatypes::{DataType, Field, Schema};
-use parquet::arrow::ArrowWriter;
 use parquet::file::properties::WriterProperties;
 
 /// The engines every case runs on.
@@ -360,15 +359,11 @@ fn top_n_is_a_full_sort_cut_short() {
         Arc::new(s),
         Arc::new(Int64Array::from_iter_values(0..rows as i64)),
     ];
-    let batch = RecordBatch::try_new(schema.clone(), columns).unwrap();
+    let batch = RecordBatch::try_new(schema, columns).unwrap();
     let properties = WriterProperties::builder()
         .set_max_row_group_row_count(Some(4_000))
         .build();
-    let file = std::fs::File::create(&path).unwrap();
-    let mut writer = ArrowWriter::try_new(file, schema, Some(properties)).unwrap();
-    writer.write(&batch).unwrap();
-    writer.close().unwrap();
-    let file = path.display().to_string();
+    let file = common::write_parquet(&path, &batch, properties);
     /// Orders two keys as `ORDER BY` does.
     fn compare(
         a: Option<i64>,
@@ -507,16 +502,12 @@ fn top_n_by_any_key_type_is_the_full_sort_cut_short() {
         Arc::new(t),
         Arc::new(Int64Array::from_iter_values(0..rows)),
     ];
-    let batch = RecordBatch::try_new(schema.clone(), columns).unwrap();
+    let batch = RecordBatch::try_new(schema, columns).unwrap();
     let properties = WriterProperties::builder()
         .set_max_row_group_row_count(Some(1_000))
         .set_statistics_enabled(parquet::file::properties::EnabledStatistics::Page)
         .build();
-    let file = std::fs::File::create(&path).unwrap();
-    let mut writer = ArrowWriter::try_new(file, schema, Some(properties)).unwrap();
-    writer.write(&batch).unwrap();
-    writer.close().unwrap();
-    let file = path.display().to_string();
+    let file = common::write_parquet(&path, &batch, properties);
     let run = |sql: &str, engine: &str, threads: &str| {
         let o = qjit(&[
             "query",

@@ -74,13 +74,7 @@ impl<'p> TopN<'p> {
         if self.parts.is_empty() {
             return Ok(());
         }
-        let width = self.parts[0].len();
-        let merged: Vec<ArrayRef> = (0..width)
-            .map(|c| {
-                let pieces: Vec<&dyn Array> = self.parts.iter().map(|p| p[c].as_ref()).collect();
-                compute::concat(&pieces)
-            })
-            .collect::<std::result::Result<_, _>>()?;
+        let merged = concat_parts(&self.parts)?;
         let top = take(&merged, &sort_indices(self.plan, &merged, Some(self.k))?)?;
         self.rows = top.first().map_or(0, |c| c.len());
         self.parts = vec![top];
@@ -131,6 +125,17 @@ pub(crate) fn sort_indices(
         options: None,
     });
     Ok(compute::lexsort_to_indices(&keys, fetch)?)
+}
+
+/// Parts of the same columns, each column's pieces concatenated in order.
+fn concat_parts(parts: &[Vec<ArrayRef>]) -> Result<Vec<ArrayRef>> {
+    let width = parts.first().map_or(0, |p| p.len());
+    Ok((0..width)
+        .map(|c| {
+            let pieces: Vec<&dyn Array> = parts.iter().map(|p| p[c].as_ref()).collect();
+            compute::concat(&pieces)
+        })
+        .collect::<std::result::Result<_, _>>()?)
 }
 
 /// The rows `indices` of every column.
@@ -547,12 +552,7 @@ impl Candidates {
             return Ok(());
         }
         let width = self.parts[0].len();
-        let merged: Vec<ArrayRef> = (0..width)
-            .map(|c| {
-                let pieces: Vec<&dyn Array> = self.parts.iter().map(|p| p[c].as_ref()).collect();
-                compute::concat(&pieces)
-            })
-            .collect::<std::result::Result<_, _>>()?;
+        let merged = concat_parts(&self.parts)?;
         let options = threshold
             .options
             .iter()

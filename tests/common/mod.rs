@@ -70,6 +70,20 @@ pub fn lineitem() -> String {
     lineitem_path().display().to_string()
 }
 
+/// Writes `batch` as a Parquet file at `path` with `properties`; returns its path as text.
+pub fn write_parquet(
+    path: &std::path::Path,
+    batch: &RecordBatch,
+    properties: parquet::file::properties::WriterProperties,
+) -> String {
+    let file = std::fs::File::create(path).expect("create the Parquet file");
+    let mut writer = parquet::arrow::ArrowWriter::try_new(file, batch.schema(), Some(properties))
+        .expect("a Parquet writer");
+    writer.write(batch).expect("write the batch");
+    writer.close().expect("close the Parquet file");
+    path.display().to_string()
+}
+
 /// The path of the TPC-H SF 0.01 `lineitem` sample shipped in data/.
 pub fn lineitem_path() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("data/lineitem.parquet")
