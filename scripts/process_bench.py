@@ -2,14 +2,15 @@
 """Whole-process comparison: `qjit query` against DuckDB reading the same Parquet file.
 
 Each run is a fresh process, so the times include everything a user waits for: starting the
-process, opening and decoding the Parquet file, compiling (qjit; its kernel cache lives only as
-long as the process) and running the query, and writing the answer.
+process, opening and decoding the Parquet file, compiling (qjit, with `--no-cache`: every run
+compiles its kernels afresh; `--warm-cache` loads them from a kernel cache on disk filled by
+the untimed run instead) and running the query, and writing the answer.
 
     cargo build --release
     python3 scripts/process_bench.py                       # SF1, 2 threads, every query
     python3 scripts/process_bench.py --runs 9 queries/q01.sql queries/q06.sql
 
-qjit:   target/release/qjit query <file> "<sql>" --threads T --format csv > /dev/null
+qjit:   target/release/qjit query <file> "<sql>" --threads T --format csv --no-cache > /dev/null
 DuckDB: a fresh `python3` that imports duckdb, connects to an in-memory database,
         SET threads = T, creates the view `lineitem` over read_parquet('<file>'), runs the
         query and fetches the answer (fetchall).
@@ -26,6 +27,7 @@ import glob
 import os
 import statistics
 import subprocess
+import tempfile
 import sys
 import time
 
@@ -89,9 +91,19 @@ def main():
         help="the Python that has duckdb (default: $QJIT_PYTHON, else this one)",
     )
     parser.add_argument(
+        "--warm-cache",
+        action="store_true",
+        help="load qjit's kernels from a fresh kernel cache directory that the untimed run fills",
+    )
+    parser.add_argument(
         "queries", nargs="*", help="query files (default: queries/*.sql)"
     )
     args = parser.parse_args()
+    cache_args = (
+        ["--cache-dir", tempfile.mkdtemp(prefix="qjit-process-bench-")]
+        if args.warm_cache
+        else ["--no-cache"]
+    )
 
     if not os.path.exists(args.file):
         sys.exit(f"{args.file}: no such file; generate it with `qjit gen-tpch --sf 1 --out ...`")
@@ -115,6 +127,7 @@ def main():
         name = os.path.splitext(os.path.basename(path))[0]
         threads = str(args.threads)
         qjit_argv = [args.qjit, "query", args.file, sql, "--threads", threads, "--format", "csv"]
+        qjit_argv += cache_args
         qjit, _ = median_of(args.runs, qjit_argv)
         duck_argv = [args.python, "-c", DUCKDB_CHILD, args.file, threads, sql]
         duck, duck_inner = median_of(args.runs, duck_argv, prints_time=True)

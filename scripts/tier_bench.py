@@ -10,10 +10,14 @@ small files (SF 0.01 is data/lineitem.parquet), and against `jit` on large ones.
     python3 scripts/tier_bench.py --engines auto,jit,interp --runs 9 --sf 0.01,0.1,1
 
 Files other than SF 0.01 come from `qjit gen-tpch --sf N --tables lineitem --out target/tpch/sfN`.
+
+Every run compiles afresh (`--no-cache`), unless --warm-cache: then the runs share a fresh
+kernel cache directory, filled by one untimed run of each query and engine first.
 """
 import argparse
 import statistics
 import subprocess
+import tempfile
 import time
 
 QJIT = "target/release/qjit"
@@ -26,18 +30,26 @@ def main():
     parser.add_argument("--sf", default="0.01,0.1,1")
     parser.add_argument("--queries", default="q01,q06,q12_lineitem")
     parser.add_argument("--threads", default="2")
+    parser.add_argument("--warm-cache", action="store_true",
+                        help="load kernels from a kernel cache filled first (default: --no-cache)")
     args = parser.parse_args()
     engines = args.engines.split(",")
+    cache = tempfile.mkdtemp(prefix="qjit-tier-bench-") if args.warm_cache else None
+    cache_args = ["--cache-dir", cache] if cache else ["--no-cache"]
     for sf in args.sf.split(","):
         path = "data/lineitem.parquet" if sf == "0.01" else f"target/tpch/sf{sf}/lineitem.parquet"
         for query in args.queries.split(","):
             with open(f"queries/{query}.sql") as f:
                 sql = f.read()
             times = {e: [] for e in engines}
+            command_of = {e: [QJIT, "query", path, sql, "--format", "csv", "--threads",
+                              args.threads, "--engine", e] + cache_args for e in engines}
+            if cache:
+                for engine in engines:
+                    subprocess.run(command_of[engine], stdout=subprocess.DEVNULL, check=True)
             for _ in range(args.runs):
                 for engine in engines:
-                    command = [QJIT, "query", path, sql, "--format", "csv",
-                               "--threads", args.threads, "--engine", engine]
+                    command = command_of[engine]
                     start = time.perf_counter()
                     subprocess.run(command, stdout=subprocess.DEVNULL, check=True)
                     times[engine].append(time.perf_counter() - start)

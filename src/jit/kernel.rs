@@ -9,9 +9,7 @@ use arrow::datatypes::DataType;
 use inkwell::context::Context;
 use inkwell::module::Module;
 use inkwell::passes::PassBuilderOptions;
-use inkwell::targets::{
-    CodeModel, FileType, RelocMode, Target, TargetData, TargetMachine, TargetTriple,
-};
+use inkwell::targets::{CodeModel, FileType, RelocMode, Target, TargetMachine, TargetTriple};
 use inkwell::OptimizationLevel;
 
 use super::initialize;
@@ -203,7 +201,6 @@ impl Jitted {
         };
         let (module, extra) = build(ctx, &host.cpu, &host.features)?;
         module.set_triple(&triple);
-        module.set_data_layout(&TargetData::create(&host.data_layout).get_data_layout());
         let print = |m: &Module| {
             if optimize.keep_ir {
                 m.print_to_string().to_string()
@@ -211,7 +208,9 @@ impl Jitted {
                 String::new()
             }
         };
-        let ir_before = print(&module);
+        // The module gets its data layout from the target machine, which a cache hit never
+        // makes: the key hashes the module without it, and the triple, CPU name and features,
+        // which decide it.
         let key = cache.map(|_| {
             // The bitcode holds what the printed IR does, and is written several times faster.
             let ir = module.write_bitcode_to_memory();
@@ -232,7 +231,7 @@ impl Jitted {
                     disk: DiskUse::Hit,
                 };
                 return Ok((
-                    Jitted::new(ir_before, String::new(), timing, code),
+                    Jitted::new(String::new(), String::new(), timing, code),
                     address,
                     extra,
                 ));
@@ -241,6 +240,8 @@ impl Jitted {
 
         let start = Instant::now();
         let machine = machine()?;
+        module.set_data_layout(&machine.get_target_data().get_data_layout());
+        let ir_before = print(&module);
         module
             .run_passes(&passes, &machine, PassBuilderOptions::create())
             .map_err(|e| failed("LLVM optimizer", e))?;
@@ -307,8 +308,6 @@ struct Host {
     triple: String,
     cpu: String,
     features: String,
-    /// The data layout of a target machine for it.
-    data_layout: String,
 }
 
 // SAFETY: `Target` is a pointer to one of LLVM's static, immutable target descriptions.
@@ -323,26 +322,12 @@ fn host() -> std::result::Result<&'static Host, CodegenError> {
         std::sync::OnceLock::new();
     let found = HOST.get_or_init(|| {
         let triple = TargetMachine::get_default_triple();
-        let cpu = TargetMachine::get_host_cpu_name().to_string();
-        let features = TargetMachine::get_host_cpu_features().to_string();
         let target = Target::from_triple(&triple).map_err(|e| e.to_string())?;
-        let machine = target
-            .create_target_machine(
-                &triple,
-                &cpu,
-                &features,
-                OptimizationLevel::Default,
-                RelocMode::PIC,
-                CodeModel::Small,
-            )
-            .ok_or_else(|| format!("no target machine for {cpu}"))?;
-        let data_layout = machine.get_target_data().get_data_layout();
         Ok(Host {
             target,
             triple: triple.as_str().to_string_lossy().into_owned(),
-            cpu,
-            features,
-            data_layout: data_layout.as_str().to_string_lossy().into_owned(),
+            cpu: TargetMachine::get_host_cpu_name().to_string(),
+            features: TargetMachine::get_host_cpu_features().to_string(),
         })
     });
     found.as_ref().map_err(|e| failed("LLVM target", e))
