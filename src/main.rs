@@ -476,6 +476,10 @@ fn run(cli: Cli, cancel: Cancel, progress: Progress, bar: QueryBar) -> Result<St
             cache_dir,
             no_cache,
         } => {
+            if engine == EngineKind::Jit && !explain {
+                // The kernels load while the query is parsed and the file's metadata read.
+                qjit::jit::prepare_loader();
+            }
             let source = Source::parquet(&file);
             let options = QueryOptions {
                 engine,

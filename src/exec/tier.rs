@@ -45,10 +45,11 @@ pub enum TierSwitch {
 /// Compiles still running on background threads, in this process.
 static IN_FLIGHT: AtomicUsize = AtomicUsize::new(0);
 
-/// How many kernel compiles are running on background threads for queries that may have
-/// ended: a process exiting now should not run LLVM's global teardown (`exit`), but `_exit`.
+/// How many kernel compiles (or [`crate::jit::prepare_loader`] threads) are running on
+/// background threads for queries that may have ended: a process exiting now should not run
+/// LLVM's global teardown (`exit`), but `_exit`.
 pub fn compiles_in_flight() -> usize {
-    IN_FLIGHT.load(Ordering::SeqCst)
+    IN_FLIGHT.load(Ordering::SeqCst) + usize::from(crate::jit::loader_preparing())
 }
 
 /// What the compiling thread leaves: nothing yet, then the kernels (`None`: nothing compiled).

@@ -191,6 +191,14 @@ pub fn aggregate_kernel(
     without_jit()
 }
 
+/// Nothing to ready.
+pub fn prepare_loader() {}
+
+/// Always `false`.
+pub fn loader_preparing() -> bool {
+    false
+}
+
 /// Nothing to clear.
 pub fn clear_cache() {}
 

@@ -85,6 +85,17 @@ type AddFn = unsafe extern "C" fn(i64, i64) -> i64;
 /// itself gets them too.
 pub const CODEGEN_OPTIONS: [&str; 2] = ["-enable-misched=false", "-disable-lsr"];
 
+/// Readies, on a background thread, what loading the next kernel needs (an ORC LLJIT), so that
+/// a process that will load one overlaps it with its other start-up work. Returns at once.
+pub fn prepare_loader() {
+    orc::prepare();
+}
+
+/// Whether [`prepare_loader`]'s thread is still at work in LLVM.
+pub fn loader_preparing() -> bool {
+    orc::preparing()
+}
+
 /// Initializes LLVM's native target and sets [`CODEGEN_OPTIONS`], once per process.
 pub fn initialize() -> Result<()> {
     static INIT: std::sync::OnceLock<std::result::Result<(), String>> = std::sync::OnceLock::new();

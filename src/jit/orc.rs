@@ -15,13 +15,16 @@
 //!
 //! Invariants the `unsafe` blocks rely on:
 //! - every LLVM object created here is owned by exactly one Rust value, and disposed once: the
-//!   LLJIT by [`LoadedObject`]'s `Drop`; the memory buffer, the materialization unit and the
+//!   LLJIT by [`LoadedObject`]'s `Drop` (a spare one, [`prepare`], by whoever takes it, or
+//!   never, when the process ends first); the memory buffer, the materialization unit and the
 //!   interned names are handed to LLJIT (which takes ownership, as the C API documents) or
 //!   disposed on the error path that keeps them;
 //! - an `LLVMErrorRef` is consumed exactly once ([`take_error`]);
 //! - strings passed to LLVM are NUL-terminated and outlive the call.
 
 use std::ffi::{CStr, CString};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
 
 use inkwell::llvm_sys::core::LLVMCreateMemoryBufferWithMemoryRangeCopy;
 use inkwell::llvm_sys::error::{LLVMDisposeErrorMessage, LLVMErrorRef, LLVMGetErrorMessage};
@@ -33,6 +36,66 @@ use inkwell::llvm_sys::orc2::{
     LLVMJITEvaluatedSymbol, LLVMJITSymbolFlags, LLVMJITSymbolGenericFlags, LLVMOrcAbsoluteSymbols,
     LLVMOrcCSymbolMapPair, LLVMOrcDisposeMaterializationUnit, LLVMOrcJITDylibDefine,
 };
+
+/// An LLJIT made ahead of need by [`prepare`], for the next [`LoadedObject::load`].
+struct Spare(LLVMOrcLLJITRef);
+
+// SAFETY: a spare LLJIT is used by one thread at a time: the one that made it, then the one
+// that takes it out of `SPARE`.
+unsafe impl Send for Spare {}
+
+static SPARE: Mutex<Option<Spare>> = Mutex::new(None);
+static PREPARING: AtomicBool = AtomicBool::new(false);
+
+/// Makes an LLJIT on a background thread for the next kernel to load, and returns at once.
+/// Making one detects the host and builds a target machine (about half a millisecond); a
+/// process that knows it will load a kernel (`qjit query --engine jit`) overlaps that with
+/// parsing the query and reading the file's metadata. A load that comes first makes its own.
+pub(crate) fn prepare() {
+    let spare_ready = SPARE.lock().map(|s| s.is_some()).unwrap_or(true);
+    if spare_ready || PREPARING.swap(true, Ordering::SeqCst) {
+        return;
+    }
+    let made = std::thread::Builder::new()
+        .name("qjit-llvm-prepare".into())
+        .spawn(|| {
+            if super::initialize().is_ok() {
+                if let Ok(jit) = create() {
+                    match SPARE.lock() {
+                        Ok(mut spare) if spare.is_none() => *spare = Some(Spare(jit)),
+                        _ => dispose(jit),
+                    }
+                }
+            }
+            PREPARING.store(false, Ordering::SeqCst);
+        });
+    if made.is_err() {
+        PREPARING.store(false, Ordering::SeqCst);
+    }
+}
+
+/// Whether a [`prepare`] thread is still making its LLJIT: a process exiting now should not
+/// run LLVM's global teardown under it.
+pub(crate) fn preparing() -> bool {
+    PREPARING.load(Ordering::SeqCst)
+}
+
+/// A new LLJIT instance, owned by the caller.
+fn create() -> Result<LLVMOrcLLJITRef, String> {
+    let mut jit: LLVMOrcLLJITRef = std::ptr::null_mut();
+    // SAFETY: the builder is consumed by `LLVMOrcCreateLLJIT` whatever it returns; `jit` is
+    // written on success only.
+    take_error(unsafe { LLVMOrcCreateLLJIT(&mut jit, LLVMOrcCreateLLJITBuilder()) })?;
+    Ok(jit)
+}
+
+/// Disposes of an LLJIT instance and the code it holds.
+fn dispose(jit: LLVMOrcLLJITRef) {
+    // SAFETY: `jit` came from `create` and is disposed once, here; the error it returns (if
+    // any) is consumed.
+    let error = unsafe { LLVMOrcDisposeLLJIT(jit) };
+    let _ = take_error(error);
+}
 
 /// Machine code linked into this process by its own LLJIT instance, freed when dropped.
 pub(crate) struct LoadedObject {
@@ -47,10 +110,7 @@ unsafe impl Sync for LoadedObject {}
 
 impl Drop for LoadedObject {
     fn drop(&mut self) {
-        // SAFETY: `jit` came from `LLVMOrcCreateLLJIT` and is disposed only here; the error it
-        // returns (if any) is consumed.
-        let error = unsafe { LLVMOrcDisposeLLJIT(self.jit) };
-        let _ = take_error(error);
+        dispose(self.jit);
     }
 }
 
@@ -70,10 +130,11 @@ impl LoadedObject {
             .iter()
             .map(|(name, _)| CString::new(*name).map_err(|e| e.to_string()))
             .collect::<Result<_, _>>()?;
-        let mut jit: LLVMOrcLLJITRef = std::ptr::null_mut();
-        // SAFETY: the builder is consumed by `LLVMOrcCreateLLJIT` whatever it returns; `jit`
-        // is written on success only.
-        take_error(unsafe { LLVMOrcCreateLLJIT(&mut jit, LLVMOrcCreateLLJITBuilder()) })?;
+        let spare = SPARE.lock().ok().and_then(|mut s| s.take());
+        let jit = match spare {
+            Some(Spare(jit)) => jit,
+            None => create()?,
+        };
         // From here on `loaded` owns `jit` and disposes it on every early return.
         let loaded = LoadedObject { jit };
         // SAFETY: `jit` is live; its main JITDylib lives as long as it does.
