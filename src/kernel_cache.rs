@@ -228,29 +228,45 @@ impl KernelCache {
 
     /// The entries of the directory, with their sizes and last uses.
     fn entries(&self) -> std::io::Result<Vec<Entry>> {
-        let mut entries = vec![];
+        Ok(self.listing()?.0)
+    }
+
+    /// One pass over the directory: its entries, and the temporary files left by processes
+    /// that died writing them (older than [`STALE_TEMP`]).
+    fn listing(&self) -> std::io::Result<(Vec<Entry>, Vec<PathBuf>)> {
+        let (mut entries, mut stale) = (vec![], vec![]);
         for item in fs::read_dir(&self.dir)?.flatten() {
-            if !is_entry_name(&item.file_name().to_string_lossy()) {
+            let name = item.file_name();
+            let name = name.to_string_lossy();
+            let Ok(meta) = item.metadata() else {
                 continue;
-            }
-            if let Ok(meta) = item.metadata() {
+            };
+            let used = meta.modified().unwrap_or(SystemTime::UNIX_EPOCH);
+            if is_entry_name(&name) {
                 entries.push(Entry {
                     path: item.path(),
                     bytes: meta.len(),
-                    used: meta.modified().unwrap_or(SystemTime::UNIX_EPOCH),
+                    used,
                 });
+            } else if name.starts_with(TEMP_PREFIX)
+                && used.elapsed().is_ok_and(|age| age > STALE_TEMP)
+            {
+                stale.push(item.path());
             }
         }
-        Ok(entries)
+        Ok((entries, stale))
     }
 
     /// Removes the entries used least recently until the rest fit the bound, and temporary
     /// files left by processes that died writing them. Another process may remove the same
     /// files at the same time: a file already gone is no error.
     fn evict(&self) {
-        let Ok(mut entries) = self.entries() else {
+        let Ok((mut entries, stale)) = self.listing() else {
             return;
         };
+        for path in stale {
+            let _ = fs::remove_file(path);
+        }
         let mut total: u64 = entries.iter().map(|e| e.bytes).sum();
         if total > self.max_bytes {
             entries.sort_by_key(|e| e.used);
@@ -260,21 +276,6 @@ impl KernelCache {
                 }
                 let _ = fs::remove_file(&entry.path);
                 total = total.saturating_sub(entry.bytes);
-            }
-        }
-        let Ok(listing) = fs::read_dir(&self.dir) else {
-            return;
-        };
-        for item in listing.flatten() {
-            let stale = item.file_name().to_string_lossy().starts_with(TEMP_PREFIX)
-                && item
-                    .metadata()
-                    .and_then(|m| m.modified())
-                    .ok()
-                    .and_then(|t| t.elapsed().ok())
-                    .is_some_and(|age| age > STALE_TEMP);
-            if stale {
-                let _ = fs::remove_file(item.path());
             }
         }
     }
@@ -385,6 +386,26 @@ mod tests {
         let kept: Vec<bool> = keys.iter().map(|k| cache.get(*k).is_some()).collect();
         assert_eq!(kept, vec![true, false, false, true, true]);
         assert_eq!(cache.info().unwrap().bytes, 3 * size);
+    }
+
+    #[test]
+    fn temporary_files_of_dead_writers_are_swept_and_live_ones_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = KernelCache::new(dir.path());
+        let old = dir.path().join(format!("{TEMP_PREFIX}1-0-dead"));
+        let fresh = dir.path().join(format!("{TEMP_PREFIX}2-0-writing"));
+        fs::write(&old, b"half").unwrap();
+        fs::write(&fresh, b"half").unwrap();
+        File::options()
+            .write(true)
+            .open(&old)
+            .unwrap()
+            .set_modified(SystemTime::now() - STALE_TEMP - Duration::from_secs(60))
+            .unwrap();
+        cache.put(CacheKey::of(b"k"), b"object").unwrap();
+        assert!(!old.exists());
+        assert!(fresh.exists());
+        assert_eq!(cache.info().unwrap().entries, 1);
     }
 
     #[cfg(unix)]

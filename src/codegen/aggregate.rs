@@ -242,8 +242,8 @@ pub fn compile_aggregate<'ctx>(
         .chain(keys.iter())
         .chain(args.iter().copied())
         .collect();
-    let columns = column_slots(&all);
     let kernel_params = Params::of(&all);
+    let columns = column_slots(&all, &kernel_params);
     let slot_of: HashMap<usize, usize> = slot_map(&columns);
     let module = ctx.create_module("qjit_aggregate");
     let b = ctx.create_builder();
@@ -449,7 +449,7 @@ pub fn compile_aggregate<'ctx>(
     let sparse: Vec<(usize, u64)> = match filter {
         None => vec![],
         Some(f) => {
-            let in_filter = column_slots(&[f]);
+            let in_filter = column_slots(&[f], &Params::default());
             let mut lines = 0;
             columns
                 .iter()

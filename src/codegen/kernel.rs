@@ -104,8 +104,8 @@ pub fn compile_filter<'ctx>(
             expr.ty()
         ))));
     }
-    let columns = column_slots(&[expr]);
     let params = Params::of(&[expr]);
+    let columns = column_slots(&[expr], &params);
     let module = ctx.create_module("qjit_filter");
     let b = ctx.create_builder();
     let i64t = ctx.i64_type();
@@ -183,7 +183,8 @@ pub(super) fn param(
 /// The columns expressions read that the kernel can read, in order of first use. (Lowering
 /// reports the others, after the construct that uses them: `ILIKE` before its column.) A
 /// column of type `NULL` has no slot: every row of it is NULL, and the kernel reads nothing.
-pub(super) fn column_slots(exprs: &[&Expr]) -> Vec<ColumnSlot> {
+/// With `params`, the parameter slot ([`super::PARAMS_SLOT`]) comes last.
+pub(super) fn column_slots(exprs: &[&Expr], params: &Params) -> Vec<ColumnSlot> {
     let mut slots: Vec<ColumnSlot> = vec![];
     let mut visit = |e: &Expr| {
         let Expr::Column(c) = e else { return };
@@ -201,7 +202,7 @@ pub(super) fn column_slots(exprs: &[&Expr]) -> Vec<ColumnSlot> {
     for e in exprs {
         e.walk(&mut visit);
     }
-    if !Params::of(exprs).is_empty() {
+    if !params.is_empty() {
         slots.push(ColumnSlot {
             index: super::PARAMS_SLOT,
             data_type: arrow::datatypes::DataType::UInt64,

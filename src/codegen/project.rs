@@ -72,7 +72,8 @@ pub fn writable(ty: SqlType) -> Result<(), CodegenError> {
 /// Whether `e` lowers (builds the IR of one row in a scratch module of `ctx`, which is then
 /// dropped): `Err(NotCompiled)` names the construct that does not.
 pub fn lowers(ctx: &Context, e: &Expr) -> Result<(), CodegenError> {
-    let columns = column_slots(&[e]);
+    // A probe lowers nothing from parameters.
+    let columns = column_slots(&[e], &Params::default());
     let slot_of: HashMap<usize, usize> = slot_map(&columns);
     let module = ctx.create_module("qjit_probe");
     let b = ctx.create_builder();
@@ -109,8 +110,8 @@ pub fn compile_project<'ctx>(
         writable(e.ty())?;
     }
     let all: Vec<&Expr> = filter.into_iter().chain(outputs.iter()).collect();
-    let columns = column_slots(&all);
     let kernel_params = Params::of(&all);
+    let columns = column_slots(&all, &kernel_params);
     let slot_of: HashMap<usize, usize> = slot_map(&columns);
     let module = ctx.create_module("qjit_project");
     let b = ctx.create_builder();
