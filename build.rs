@@ -26,6 +26,15 @@ fn main() {
     settings.sort();
     settings.hash(&mut hasher);
     println!("cargo:rustc-env=QJIT_BUILD_ID={:016x}", hasher.finish());
+    // The `qjit` binary is linked at a fixed address (not position-independent): LLVM's tables
+    // would otherwise need about 180,000 relocations written at every start, which cost a
+    // small query 1.8 ms of its 10 (`qjit --version`: 4.6 vs 6.3 ms, medians of 21 interleaved
+    // runs; packed relocations, `-z pack-relative-relocs`, saved 0.5 ms). The library and the
+    // tests stay position-independent; what the binary gives up is address randomization of its
+    // own code, which a Rust program's memory safety makes much less of a defence.
+    if std::env::var("CARGO_CFG_TARGET_OS").as_deref() == Ok("linux") {
+        println!("cargo:rustc-link-arg-bins=-no-pie");
+    }
     println!("cargo:rerun-if-changed=src");
     println!("cargo:rerun-if-changed=Cargo.lock");
     println!("cargo:rerun-if-changed=Cargo.toml");
