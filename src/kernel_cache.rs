@@ -1,6 +1,9 @@
 //! The kernel cache on disk: the object code of compiled kernels, shared by every qjit process
-//! of a user, so that a kernel compiled once loads in about a millisecond in the next process
-//! instead of running LLVM's optimizer and code generator again.
+//! of a user, so that a kernel compiled once loads in a fraction of a millisecond in the next
+//! process instead of running LLVM's optimizer and code generator again. Entries are opaque
+//! bytes here; `crate::jit` stores two kinds: objects (machine code, keyed by the kernel's IR)
+//! and plan entries (keyed by its typed plan: which object, and what lowering found), so that a
+//! plan seen before needs no code generation either.
 //!
 //! ```text
 //! key (a 128-bit digest of everything that decides the machine code, made by `crate::jit`)

@@ -900,6 +900,25 @@ mod kernel_cache {
         found
     }
 
+    /// The entries that hold machine code (an ELF object after the entry's header); the others
+    /// are plan entries.
+    fn objects(dir: &Path) -> Vec<std::path::PathBuf> {
+        let mut found = entries(dir);
+        found.retain(|p| {
+            let bytes = std::fs::read(p).unwrap();
+            bytes.windows(4).any(|w| w == b"\x7fELF")
+        });
+        found
+    }
+
+    /// The plan entries: what lowering a kernel found, and which object holds its code.
+    fn plans(dir: &Path) -> Vec<std::path::PathBuf> {
+        let objects = objects(dir);
+        let mut found = entries(dir);
+        found.retain(|p| !objects.contains(p));
+        found
+    }
+
     fn says(o: &Output, what: &str) -> bool {
         stderr(o).contains(&format!("kernel cache: aggregation: {what}"))
     }
@@ -912,6 +931,7 @@ mod kernel_cache {
         assert!(says(&first, "miss"), "{}", stderr(&first));
         let second = run(dir.path(), Q01);
         assert_eq!(second.status.code(), Some(0), "{}", stderr(&second));
+        // The same plan: found by its plan entry, no code generated.
         assert!(says(&second, "hit, loaded in"), "{}", stderr(&second));
         assert_eq!(stdout(&first), stdout(&second));
         assert_eq!(stdout(&first).lines().count(), 5, "{}", stdout(&first));
@@ -928,14 +948,18 @@ mod kernel_cache {
         ]);
         assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
         assert!(!stderr(&o).contains("kernel cache"), "{}", stderr(&o));
-        assert_eq!(entries(dir.path()).len(), 1);
+        assert_eq!(objects(dir.path()).len(), 1);
+        assert_eq!(plans(dir.path()).len(), 1);
         // `cache info` and `cache clear`.
         let info = qjit(&["cache", "info", "--cache-dir", &dir_text]);
         assert_eq!(info.status.code(), Some(0), "{}", stderr(&info));
-        let bytes = std::fs::metadata(&entries(dir.path())[0]).unwrap().len();
+        let bytes: u64 = entries(dir.path())
+            .iter()
+            .map(|e| std::fs::metadata(e).unwrap().len())
+            .sum();
         assert_eq!(
             stdout(&info),
-            format!("location: {dir_text}\nentries: 1\nbytes: {bytes}\n")
+            format!("location: {dir_text}\nentries: 2\nbytes: {bytes}\n")
         );
         let clear = qjit(&["cache", "clear", "--cache-dir", &dir_text]);
         assert_eq!(clear.status.code(), Some(0), "{}", stderr(&clear));
@@ -979,43 +1003,65 @@ mod kernel_cache {
                 "csv",
             ]);
             assert_eq!(stdout(&o), stdout(&want), "{sql}");
-            let expected = if i == 0 { "miss" } else { "hit" };
+            let expected = if i == 0 {
+                "miss"
+            } else {
+                "hit for the machine code"
+            };
             assert!(says(&o, expected), "{sql}: {}", stderr(&o));
         }
-        assert_eq!(entries(dir.path()).len(), 1);
+        // One object, and a plan entry for each query, which the next run of it finds.
+        assert_eq!(objects(dir.path()).len(), 1);
+        assert_eq!(plans(dir.path()).len(), cases.len());
+        for (quantity, date) in cases {
+            let o = run(dir.path(), &query(quantity, date));
+            assert!(says(&o, "hit, loaded in"), "{}", stderr(&o));
+        }
     }
 
+    /// Both kinds of entry, damaged every way: the answer stays right, the entry is rewritten
+    /// whole, and the next process loads it. A damaged plan entry costs code generation only
+    /// (the machine code is still found by its IR); a damaged object costs a compile.
     #[test]
     fn a_damaged_or_foreign_entry_is_a_miss_and_is_rewritten() {
         let dir = tempfile::tempdir().unwrap();
         let want = stdout(&run(dir.path(), Q01));
-        let entry = entries(dir.path()).pop().expect("an entry");
-        let good = std::fs::read(&entry).unwrap();
-        // Another kernel's entry (q06's) under q01's name.
+        // Another kernel's entries (q06's), to put under q01's names.
         let other = tempfile::tempdir().unwrap();
         run(other.path(), Q06);
-        let foreign = std::fs::read(entries(other.path()).pop().unwrap()).unwrap();
-        let mut version = good.clone();
-        version[8] ^= 1;
-        let mut flipped = good.clone();
-        let last = flipped.len() - 1;
-        flipped[last / 2 + 30] ^= 0x10;
-        let damaged: [(&str, Vec<u8>); 5] = [
-            ("empty", vec![]),
-            ("truncated", good[..good.len() / 2].to_vec()),
-            ("a flipped byte", flipped),
-            ("another format version", version),
-            ("another kernel's entry", foreign),
+        let kinds = [
+            (objects(dir.path()), objects(other.path()), "miss"),
+            (
+                plans(dir.path()),
+                plans(other.path()),
+                "hit for the machine code",
+            ),
         ];
-        for (what, bytes) in damaged {
-            std::fs::write(&entry, &bytes).unwrap();
-            let o = run(dir.path(), Q01);
-            assert_eq!(o.status.code(), Some(0), "{what}: {}", stderr(&o));
-            assert_eq!(stdout(&o), want, "{what}");
-            assert!(says(&o, "miss"), "{what}: {}", stderr(&o));
-            // Rewritten whole: the next process loads it.
-            assert_eq!(std::fs::read(&entry).unwrap(), good, "{what}");
-            assert!(says(&run(dir.path(), Q01), "hit"), "{what}");
+        for (mine, foreign, expected) in kinds {
+            let (entry, foreign) = (&mine[0], std::fs::read(&foreign[0]).unwrap());
+            let good = std::fs::read(entry).unwrap();
+            let mut version = good.clone();
+            version[8] ^= 1;
+            let mut flipped = good.clone();
+            let at = flipped.len() * 2 / 3;
+            flipped[at] ^= 0x10;
+            let damaged: [(&str, Vec<u8>); 5] = [
+                ("empty", vec![]),
+                ("truncated", good[..good.len() / 2].to_vec()),
+                ("a flipped byte", flipped),
+                ("another format version", version),
+                ("another kernel's entry", foreign),
+            ];
+            for (what, bytes) in damaged {
+                std::fs::write(entry, &bytes).unwrap();
+                let o = run(dir.path(), Q01);
+                assert_eq!(o.status.code(), Some(0), "{what}: {}", stderr(&o));
+                assert_eq!(stdout(&o), want, "{what}");
+                assert!(says(&o, expected), "{what}: {}", stderr(&o));
+                // Rewritten whole: the next process loads it.
+                assert_eq!(std::fs::read(entry).unwrap(), good, "{what}");
+                assert!(says(&run(dir.path(), Q01), "hit, loaded in"), "{what}");
+            }
         }
     }
 
@@ -1095,8 +1141,9 @@ mod kernel_cache {
             .flatten()
             .map(|e| e.file_name().to_string_lossy().into_owned())
             .collect();
-        assert_eq!(entries(dir.path()).len(), 2, "{names:?}");
-        assert_eq!(names.len(), 2, "{names:?}");
+        assert_eq!(objects(dir.path()).len(), 2, "{names:?}");
+        assert_eq!(plans(dir.path()).len(), 2, "{names:?}");
+        assert_eq!(names.len(), 4, "{names:?}");
         for q in [Q01, Q06] {
             assert!(says(&run(dir.path(), q), "hit"));
         }

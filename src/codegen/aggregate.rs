@@ -121,6 +121,20 @@ pub fn acc_kind(call: &AggregateCall) -> Result<AccKind, CodegenError> {
     })
 }
 
+/// The expressions an aggregation kernel with `layout` lowers, in the order its inputs are
+/// found ([`super::kernel_inputs`]): the filter, the keys, the distinct arguments.
+pub fn aggregate_inputs<'a>(
+    filter: Option<&'a Expr>,
+    keys: &'a [Expr],
+    layout: &'a AggregateLayout,
+) -> Vec<&'a Expr> {
+    filter
+        .into_iter()
+        .chain(keys.iter())
+        .chain(layout.args.iter())
+        .collect()
+}
+
 /// The layout of the state of `keys` and `aggregates`: one slot per distinct piece of state.
 pub fn layout(
     keys: &[Expr],
@@ -237,13 +251,7 @@ pub fn compile_aggregate<'ctx>(
         n
     });
 
-    let all: Vec<&Expr> = filter
-        .into_iter()
-        .chain(keys.iter())
-        .chain(args.iter().copied())
-        .collect();
-    let kernel_params = Params::of(&all);
-    let columns = column_slots(&all, &kernel_params);
+    let (kernel_params, columns) = super::kernel_inputs(&aggregate_inputs(filter, keys, &layout));
     let slot_of: HashMap<usize, usize> = slot_map(&columns);
     let module = ctx.create_module("qjit_aggregate");
     let b = ctx.create_builder();

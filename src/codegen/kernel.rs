@@ -104,8 +104,7 @@ pub fn compile_filter<'ctx>(
             expr.ty()
         ))));
     }
-    let params = Params::of(&[expr]);
-    let columns = column_slots(&[expr], &params);
+    let (params, columns) = super::kernel_inputs(&[expr]);
     let module = ctx.create_module("qjit_filter");
     let b = ctx.create_builder();
     let i64t = ctx.i64_type();

@@ -56,9 +56,21 @@ use arrow::datatypes::DataType;
 use crate::error::Error;
 use crate::ir::SqlType;
 
-pub use aggregate::{compile_aggregate, AggregateModule, AGGREGATE_ENTRY_NAME};
+pub use aggregate::{
+    aggregate_inputs, compile_aggregate, layout, AggregateModule, AGGREGATE_ENTRY_NAME,
+};
 pub use kernel::{compile_filter, FilterModule, ScratchNeed, ENTRY_NAME};
 pub use project::{compile_project, lowers, writable, ProjectModule, PROJECT_ENTRY_NAME};
+
+/// What the code generator decides about a kernel over `exprs` before it lowers them: the
+/// constants the kernel takes as parameters, and the columns it reads (the parameter slot
+/// last). A kernel loaded from the disk cache without code generation gets them from this same
+/// function, so they agree with the machine code by construction.
+pub fn kernel_inputs(exprs: &[&crate::ir::Expr]) -> (Params, Vec<ColumnSlot>) {
+    let params = Params::of(exprs);
+    let columns = kernel::column_slots(exprs, &params);
+    (params, columns)
+}
 
 /// One input column of a kernel, as the kernel reads it (`#[repr(C)]`: the layout is the
 /// kernel's ABI).

@@ -110,8 +110,7 @@ pub fn compile_project<'ctx>(
         writable(e.ty())?;
     }
     let all: Vec<&Expr> = filter.into_iter().chain(outputs.iter()).collect();
-    let kernel_params = Params::of(&all);
-    let columns = column_slots(&all, &kernel_params);
+    let (kernel_params, columns) = super::kernel_inputs(&all);
     let slot_of: HashMap<usize, usize> = slot_map(&columns);
     let module = ctx.create_module("qjit_project");
     let b = ctx.create_builder();

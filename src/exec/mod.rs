@@ -263,6 +263,11 @@ impl Compiled {
                 "{what}: hit, loaded in {:.3} ms",
                 ms(t.machine_code)
             )),
+            Some((jit::DiskUse::CodeHit, t)) => parts.push(format!(
+                "{what}: hit for the machine code (IR generated in {:.3} ms), loaded in {:.3} ms",
+                ms(t.codegen),
+                ms(t.machine_code)
+            )),
             Some((jit::DiskUse::Miss, _)) => parts.push(format!("{what}: miss")),
             _ => {}
         };
@@ -275,7 +280,8 @@ impl Compiled {
         (!parts.is_empty()).then(|| parts.join(", "))
     }
 
-    /// Whether every kernel (at least one) was loaded from the kernel cache on disk.
+    /// Whether every kernel (at least one) was loaded whole from the kernel cache on disk: by
+    /// its plan entry, without generating code.
     pub fn all_from_disk(&self) -> bool {
         let timings = [
             self.filter_kernel.as_ref().map(|k| k.timing()),

@@ -32,6 +32,7 @@ use arrow::array::{
 };
 
 use super::kernel::{CompileTiming, Jitted, KernelInputs, Optimize};
+use super::plan_entry::Lowered;
 use crate::codegen::{
     self, AccKind, AggArgs, AggregateFn, AggregateLayout, CodegenError, ColumnSlot, ErrorSite,
     KernelStatus, KeyKind, ScratchNeed, SlotKind, VectorType, STATUS_FALLBACK, STATUS_SUM_OVERFLOW,
@@ -195,16 +196,23 @@ impl AggregateKernel {
         optimize: Optimize,
         cache: Option<&KernelCache>,
     ) -> std::result::Result<AggregateKernel, CodegenError> {
-        let (jit, address, (columns, errors, layout, scratch, params)) = Jitted::compile(
+        let layout = codegen::layout(keys, aggregates)?;
+        let (params, columns) =
+            codegen::kernel_inputs(&codegen::aggregate_inputs(filter, keys, &layout));
+        let (jit, address, lowered) = Jitted::compile(
             optimize,
             codegen::AGGREGATE_ENTRY_NAME,
             cache,
+            || format!("aggregate {filter:?} {keys:?} {aggregates:?}"),
             |ctx, cpu, features| {
                 let m = codegen::compile_aggregate(ctx, filter, keys, aggregates, cpu, features)?;
-                Ok((
-                    m.module,
-                    (m.columns, m.errors, m.layout, m.scratch, m.params.words),
-                ))
+                debug_assert_eq!((&m.columns, &m.layout), (&columns, &layout));
+                let lowered = Lowered {
+                    errors: m.errors,
+                    scratch: m.scratch,
+                    outputs: vec![],
+                };
+                Ok((m.module, lowered))
             },
         )?;
         // SAFETY: the entry function was built with exactly the `AggregateFn` signature
@@ -213,10 +221,10 @@ impl AggregateKernel {
         Ok(AggregateKernel {
             entry,
             columns,
-            params,
-            errors,
+            params: params.words,
+            errors: lowered.errors,
             layout,
-            scratch,
+            scratch: lowered.scratch,
             filter: filter.cloned(),
             keys: keys.to_vec(),
             aggregates: aggregates.to_vec(),

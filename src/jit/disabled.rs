@@ -56,6 +56,7 @@ pub enum DiskUse {
     Off,
     Miss,
     Hit,
+    CodeHit,
 }
 
 /// How one final expression of a projection kernel is produced.

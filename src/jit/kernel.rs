@@ -14,6 +14,7 @@ use inkwell::OptimizationLevel;
 
 use super::initialize;
 use super::orc::LoadedObject;
+use super::plan_entry::{Lowered, PlanEntry};
 use crate::codegen::{
     self, CodegenError, ColumnArg, ColumnSlot, ErrorSite, FilterFn, KernelStatus, ScratchNeed,
     STATUS_FALLBACK, STATUS_LOST_ERROR,
@@ -87,8 +88,11 @@ pub enum DiskUse {
     Off,
     /// Compiled, and stored for the next process.
     Miss,
-    /// Loaded from the cache: no optimizer, no code generator.
+    /// Loaded from the cache by its plan: no code generation, no optimizer, no code generator.
     Hit,
+    /// The machine code loaded from the cache by the IR generated for it (a plan seen before
+    /// only with other parameters): no optimizer, no code generator.
+    CodeHit,
 }
 
 /// A compiled `WHERE` predicate: [`FilterKernel::filter`] turns a batch into a selection mask,
@@ -142,21 +146,27 @@ pub(crate) fn failed(what: &str, e: impl std::fmt::Display) -> CodegenError {
 impl Jitted {
     /// Builds a module with `build` (given the context, the host CPU name and its features),
     /// optimizes it as `optimize` says for the host, generates object code and links it into
-    /// the process ([`LoadedObject`]). With a `cache`, the object code is looked up there
-    /// first by a digest of the unoptimized IR and everything else that decides the machine
-    /// code ([`disk_key`]); a hit skips the optimizer and the code generator, a miss stores
-    /// what it generated. Returns the handle, the address of the function `entry` and what
-    /// `build` returned.
-    pub(crate) fn compile<T>(
+    /// the process ([`LoadedObject`]). Returns the handle, the address of the function `entry`
+    /// and what lowering found ([`Lowered`]).
+    ///
+    /// With a `cache`, two entries are looked up first (see [`super::plan_entry`]): the plan
+    /// entry, by a digest of `plan` (the kernel's typed plan, as `Debug` prints it) and of
+    /// everything else that decides the machine code; a hit there runs no code generation at
+    /// all. Otherwise the module is built, and the object entry looked up by a digest of its
+    /// unoptimized IR ([`disk_key`]): a hit (another plan that lowers to the same IR, such as a
+    /// query that differs only in its parameters) skips the optimizer and the code generator.
+    /// A miss stores both entries.
+    pub(crate) fn compile(
         optimize: Optimize,
         entry: &str,
         cache: Option<&KernelCache>,
+        plan: impl FnOnce() -> String,
         build: impl FnOnce(
             &'static Context,
             &str,
             &str,
-        ) -> std::result::Result<(Module<'static>, T), CodegenError>,
-    ) -> std::result::Result<(Jitted, usize, T), CodegenError> {
+        ) -> std::result::Result<(Module<'static>, Lowered), CodegenError>,
+    ) -> std::result::Result<(Jitted, usize, Lowered), CodegenError> {
         initialize()?;
         if let Some(n) = optimize.level.filter(|&n| n > MAX_OPT_LEVEL) {
             return Err(CodegenError::Failed(Error::Usage(format!(
@@ -171,6 +181,41 @@ impl Jitted {
         // `--explain` shows the optimized IR, which a cache hit does not have.
         let cache = cache.filter(|_| !optimize.keep_ir);
         let start = Instant::now();
+        let host = host()?;
+        let header = key_header(entry, &passes, opt_level, host);
+        let plan_key = cache.map(|_| {
+            let mut material = format!("{header}plan\n").into_bytes();
+            material.extend_from_slice(plan().as_bytes());
+            CacheKey::of(&material)
+        });
+        if let (Some(cache), Some(plan_key)) = (cache, plan_key) {
+            let keyed = start.elapsed();
+            let start = Instant::now();
+            // An entry whose object is gone (evicted) or does not link is a miss: the kernel
+            // is compiled, and both entries rewritten.
+            let loaded = cache
+                .get(plan_key)
+                .and_then(|bytes| PlanEntry::decode(&bytes))
+                .and_then(|planned| {
+                    let object = cache.get(planned.object)?;
+                    let (code, address) = link(&object, entry).ok()?;
+                    Some((code, address, planned.lowered))
+                });
+            if let Some((code, address, lowered)) = loaded {
+                let timing = CompileTiming {
+                    codegen: keyed,
+                    optimize: Duration::ZERO,
+                    machine_code: start.elapsed(),
+                    disk: DiskUse::Hit,
+                };
+                return Ok((
+                    Jitted::new(String::new(), String::new(), timing, code),
+                    address,
+                    lowered,
+                ));
+            }
+        }
+
         // The context lives on the heap at a fixed address until this function returns.
         // Everything created from it below (module, builder) borrows it as `'static` and is
         // dropped before it: locals drop in reverse order, and `context` is declared first.
@@ -182,7 +227,6 @@ impl Jitted {
             // SAFETY: `ctx` is a live context, and the setting only drops value names.
             unsafe { inkwell::llvm_sys::core::LLVMContextSetDiscardValueNames(ctx.raw(), 1) };
         }
-        let host = host()?;
         let triple = TargetTriple::create(&host.triple);
         // Position-independent, small code model: the object is linked at whatever address
         // the loader picks, in this process or a later one. Made only when needed: a cache
@@ -199,7 +243,7 @@ impl Jitted {
                 )
                 .ok_or_else(|| failed("LLVM target machine", &host.cpu))
         };
-        let (module, extra) = build(ctx, &host.cpu, &host.features)?;
+        let (module, lowered) = build(ctx, &host.cpu, &host.features)?;
         module.set_triple(&triple);
         let print = |m: &Module| {
             if optimize.keep_ir {
@@ -214,9 +258,20 @@ impl Jitted {
         let key = cache.map(|_| {
             // The bitcode holds what the printed IR does, and is written several times faster.
             let ir = module.write_bitcode_to_memory();
-            disk_key(ir.as_slice(), entry, &passes, opt_level, host)
+            disk_key(&header, ir.as_slice())
         });
         let codegen = start.elapsed();
+        // Where the object is, for the next process that meets this plan.
+        let remember = |cache: &KernelCache, object: CacheKey| {
+            if let Some(plan_key) = plan_key {
+                let entry = PlanEntry {
+                    object,
+                    lowered: lowered.clone(),
+                };
+                // A failure is kept by the cache for `--timing`; the kernel is fine.
+                let _ = cache.put(plan_key, &entry.encode());
+            }
+        };
 
         if let (Some(cache), Some(key)) = (cache, key) {
             let start = Instant::now();
@@ -224,16 +279,17 @@ impl Jitted {
             // too, and is overwritten below.
             let loaded = cache.get(key).and_then(|object| link(&object, entry).ok());
             if let Some((code, address)) = loaded {
+                remember(cache, key);
                 let timing = CompileTiming {
                     codegen,
                     optimize: Duration::ZERO,
                     machine_code: start.elapsed(),
-                    disk: DiskUse::Hit,
+                    disk: DiskUse::CodeHit,
                 };
                 return Ok((
                     Jitted::new(String::new(), String::new(), timing, code),
                     address,
-                    extra,
+                    lowered,
                 ));
             }
         }
@@ -260,7 +316,9 @@ impl Jitted {
         let disk = match (cache, key) {
             (Some(cache), Some(key)) => {
                 // A failure is kept by the cache for `--timing`; the kernel is fine.
-                let _ = cache.put(key, object.as_slice());
+                if cache.put(key, object.as_slice()).is_ok() {
+                    remember(cache, key);
+                }
                 DiskUse::Miss
             }
             _ => DiskUse::Off,
@@ -274,7 +332,7 @@ impl Jitted {
         Ok((
             Jitted::new(ir_before, ir_after, timing, code),
             address,
-            extra,
+            lowered,
         ))
     }
 
@@ -333,6 +391,11 @@ fn host() -> std::result::Result<&'static Host, CodegenError> {
     found.as_ref().map_err(|e| failed("LLVM target", e))
 }
 
+/// Finds the host ahead of the first kernel (on [`super::prepare_loader`]'s thread).
+pub(crate) fn detect_host() {
+    let _ = host();
+}
+
 /// Links `object` into the process with the runtime functions defined: the code and the
 /// address of `entry`.
 fn link(object: &[u8], entry: &str) -> std::result::Result<(LoadedObject, usize), CodegenError> {
@@ -340,18 +403,16 @@ fn link(object: &[u8], entry: &str) -> std::result::Result<(LoadedObject, usize)
         .map_err(|e| failed("cannot link the kernel", e))
 }
 
-/// The kernel cache key of a kernel: a digest of everything that decides its machine code.
-/// The unoptimized IR spells out the kernel's computation and every input type and
-/// nullability it assumes (each column's layout is lowered into it); the rest is how it
-/// becomes machine code: the pass pipeline and code-generator options, the target (triple,
-/// CPU name and features), LLVM's version, and the build of qjit (`QJIT_BUILD_ID`, a digest
-/// of its sources: kernels of older code generation, or with other runtime functions, never
-/// load).
-fn disk_key(ir: &[u8], entry: &str, passes: &str, opt_level: u8, host: &Host) -> CacheKey {
+/// What every kernel cache key of a kernel digests besides the kernel itself: how it becomes
+/// machine code (the entry function, the pass pipeline and code-generator options), the target
+/// (triple, CPU name and features), LLVM's version, and the build of qjit (`QJIT_BUILD_ID`, a
+/// digest of its sources: kernels of older code generation, or with other runtime functions,
+/// never load).
+fn key_header(entry: &str, passes: &str, opt_level: u8, host: &Host) -> String {
     let (mut major, mut minor, mut patch) = (0u32, 0u32, 0u32);
     // SAFETY: the three pointers are to live `u32`s that the call writes.
     unsafe { inkwell::llvm_sys::core::LLVMGetVersion(&mut major, &mut minor, &mut patch) };
-    let mut material = format!(
+    format!(
         "qjit kernel\nbuild {}\nllvm {major}.{minor}.{patch}\ntarget {} {} {}\n\
          passes {passes} O{opt_level} {:?}\nentry {entry}\n",
         env!("QJIT_BUILD_ID"),
@@ -360,7 +421,13 @@ fn disk_key(ir: &[u8], entry: &str, passes: &str, opt_level: u8, host: &Host) ->
         host.features,
         super::CODEGEN_OPTIONS,
     )
-    .into_bytes();
+}
+
+/// The object key of a kernel: a digest of its unoptimized IR, which spells out the kernel's
+/// computation and every input type and nullability it assumes (each column's layout is
+/// lowered into it), and of the `header` ([`key_header`]).
+fn disk_key(header: &str, ir: &[u8]) -> CacheKey {
+    let mut material = header.as_bytes().to_vec();
     material.extend_from_slice(ir);
     CacheKey::of(&material)
 }
@@ -387,13 +454,21 @@ impl FilterKernel {
         optimize: Optimize,
         cache: Option<&KernelCache>,
     ) -> std::result::Result<FilterKernel, CodegenError> {
-        let (jit, address, (columns, errors, scratch, params)) = Jitted::compile(
+        let (params, columns) = codegen::kernel_inputs(&[expr]);
+        let (jit, address, lowered) = Jitted::compile(
             optimize,
             codegen::ENTRY_NAME,
             cache,
+            || format!("filter {expr:?}"),
             |ctx, cpu, features| {
                 let f = codegen::compile_filter(ctx, expr, cpu, features)?;
-                Ok((f.module, (f.columns, f.errors, f.scratch, f.params.words)))
+                debug_assert_eq!(f.columns, columns);
+                let lowered = Lowered {
+                    errors: f.errors,
+                    scratch: f.scratch,
+                    outputs: vec![],
+                };
+                Ok((f.module, lowered))
             },
         )?;
         // SAFETY: the entry function was built with exactly the `FilterFn` signature
@@ -403,9 +478,9 @@ impl FilterKernel {
         Ok(FilterKernel {
             entry,
             columns,
-            params,
-            errors,
-            scratch,
+            params: params.words,
+            errors: lowered.errors,
+            scratch: lowered.scratch,
             jit,
         })
     }

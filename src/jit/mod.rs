@@ -1,10 +1,11 @@
 //! The LLVM JIT: target machine, optimization pipeline, object code, and kernel handles.
 //!
 //! ```text
-//! plan parts ─codegen::compile_*─▶ LLVM module (verified) ─┬─ disk cache hit ─────────────┐
+//! plan parts ─┬─ disk cache: plan entry hit (plan_entry.rs) ──────────────────────────────┐
+//!             └─codegen::compile_*─▶ LLVM module (verified) ─┬─ disk cache: object hit ────┤
 //!   ─KERNEL_PIPELINE (or default<On>)─▶ optimized module ─▶ object code ─(disk cache miss:
-//!   stored)─┴─▶ ORC LLJIT links it (orc.rs) ─▶ machine code, owned by a FilterKernel /
-//!   ProjectKernel / AggregateKernel (Send + Sync) ─▶ in-process cache (bounded, LRU)
+//!   stored, with its plan entry)─┴─▶ ORC LLJIT links it (orc.rs) ─▶ machine code, owned by a
+//!   FilterKernel / ProjectKernel / AggregateKernel (Send + Sync) ─▶ in-process cache (LRU)
 //! ```
 //!
 //! LLVM is initialized once per process. Each kernel is compiled in its own context and module
@@ -13,8 +14,9 @@
 //! links, resolving qjit's runtime functions and the C library's by name. Compiled kernels are
 //! cached per process ([`filter_kernel`], [`project_kernel`], [`aggregate_kernel`]) by their
 //! printed IR, input types and nullability, and optimization; and, when the caller gives one,
-//! in the kernel cache on disk ([`crate::kernel_cache`]) by a digest of their unoptimized IR
-//! and everything else that decides the machine code.
+//! in the kernel cache on disk ([`crate::kernel_cache`]): the object code by a digest of the
+//! unoptimized IR and everything else that decides the machine code, and a plan entry by a
+//! digest of the typed plan, so that a plan met before loads without code generation.
 //!
 //! ```
 //! use std::sync::Arc;
@@ -47,6 +49,7 @@ mod aggregate;
 mod cache;
 mod kernel;
 mod orc;
+mod plan_entry;
 mod project;
 mod runtime;
 

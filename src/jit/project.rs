@@ -17,6 +17,7 @@ use arrow::compute;
 use arrow::datatypes::DataType;
 
 use super::kernel::{CompileTiming, Jitted, KernelInputs, Optimize};
+use super::plan_entry::Lowered;
 use crate::codegen::{
     self, CodegenError, ColumnSlot, KernelStatus, OutArg, ProjectFn, ScratchNeed, STATUS_NEED_ROOM,
 };
@@ -78,10 +79,11 @@ impl ProjectKernel {
         optimize: Optimize,
         cache: Option<&KernelCache>,
     ) -> std::result::Result<ProjectKernel, CodegenError> {
-        let (jit, address, (columns, scratch, outputs, params)) = Jitted::compile(
+        let (jit, address, lowered) = Jitted::compile(
             optimize,
             codegen::PROJECT_ENTRY_NAME,
             cache,
+            || format!("project {filter:?} {exprs:?}"),
             |ctx, cpu, features| {
                 let mut outputs = vec![];
                 let mut compiled: Vec<Expr> = vec![];
@@ -102,20 +104,46 @@ impl ProjectKernel {
                     outputs.push(output);
                 }
                 let m = codegen::compile_project(ctx, filter, &compiled, cpu, features)?;
-                Ok((m.module, (m.columns, m.scratch, outputs, m.params.words)))
+                let lowered = Lowered {
+                    errors: m.errors,
+                    scratch: m.scratch,
+                    outputs,
+                };
+                Ok((m.module, lowered))
             },
         )?;
+        // The expressions the kernel computes, as lowering chose them (by the plan entry on a
+        // disk-cache hit), and what the code generator decided before lowering them.
+        if lowered.outputs.len() != exprs.len() {
+            return Err(super::kernel::failed(
+                "the kernel cache's plan entry",
+                format!(
+                    "{} outputs for {} expressions",
+                    lowered.outputs.len(),
+                    exprs.len()
+                ),
+            ));
+        }
+        let compiled: Vec<&Expr> = lowered
+            .outputs
+            .iter()
+            .zip(exprs)
+            .filter(|(o, _)| matches!(o, Output::Compiled(_)))
+            .map(|(_, e)| e)
+            .collect();
+        let all: Vec<&Expr> = filter.into_iter().chain(compiled).collect();
+        let (params, columns) = codegen::kernel_inputs(&all);
         // SAFETY: the entry function was built with exactly the `ProjectFn` signature
         // (`i64 (ptr, i64, ptr, ptr, ptr)`, C calling convention), and `address` is its code.
         let entry: ProjectFn = unsafe { std::mem::transmute::<usize, ProjectFn>(address) };
         Ok(ProjectKernel {
             entry,
             columns,
-            params,
-            scratch,
+            params: params.words,
+            scratch: lowered.scratch,
             filter: filter.cloned(),
             exprs: exprs.to_vec(),
-            outputs,
+            outputs: lowered.outputs,
             jit,
         })
     }
