@@ -992,8 +992,10 @@ fn string_comparisons_in_every_layout() {
 }
 
 /// Equality with a constant of up to 16 bytes compares in one or two loads a side instead of a
-/// loop: constants of every length 0..=17, equal to strings of the batch, or differing from one
-/// only in its last byte, or a prefix of one; on either side, negated, and in `IN` lists.
+/// loop, and with a `Utf8View` column from the row's view (length and prefix first, the bytes
+/// out of line only where they match): constants of every length 0..=17, equal to strings of
+/// the batch, or differing from one only in its first, middle or last byte (with the same
+/// length and prefix), or a prefix of one; on either side, negated, and in `IN` lists.
 #[test]
 fn string_equality_with_constants_of_every_short_length() {
     use BinaryOp::*;
@@ -1016,6 +1018,13 @@ fn string_equality_with_constants_of_every_short_length() {
             "\u{0}",
             "%_\\",
             "Mail",
+            "exactly13bytE",
+            "exactlY13byte",
+            "Exactly13byte",
+            "a long string over twelve bytex",
+            "a lonG string over twelve bytes",
+            "long prefix 日本語 and more texT",
+            "long prefix 日本語 and more text",
         ]
         .map(String::from),
     );
@@ -1025,9 +1034,17 @@ fn string_equality_with_constants_of_every_short_length() {
             check(&cmp(NotEq, str_(s), col(i)));
         }
         for negated in [false, true] {
-            let items = ["AIR", "abc", "", "exactly12byt", "PROMO BRASS"]
-                .map(str_)
-                .to_vec();
+            let items = [
+                "AIR",
+                "abc",
+                "",
+                "exactly12byt",
+                "PROMO BRASS",
+                "exactly13byte",
+                "a long string over twelve bytes",
+            ]
+            .map(str_)
+            .to_vec();
             check(&Expr::in_list(col(i), items, negated).unwrap());
         }
     }

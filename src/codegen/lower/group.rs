@@ -454,7 +454,7 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
     }
 
     /// The validity of a column key (`true` for a column that cannot be NULL).
-    fn column_valid(&self, expr: &Expr) -> R<IntValue<'ctx>> {
+    pub(super) fn column_valid(&self, expr: &Expr) -> R<IntValue<'ctx>> {
         let Expr::Column(c) = expr else {
             return Err(Error::internal("a view key that is not a column").into());
         };

@@ -149,7 +149,17 @@ impl<'ctx> Lowerer<'_, 'ctx> {
                 continue;
             }
             let v = self.lower(item)?;
-            let eq = self.compare(BinaryOp::Eq, arg.ty(), a.value, v.value)?;
+            let on_view = match item {
+                Expr::Literal(lit) => match &lit.value {
+                    Scalar::Utf8(s) => self.view_eq_constant(arg, s)?,
+                    _ => None,
+                },
+                _ => None,
+            };
+            let eq = match on_view {
+                Some(eq) => eq,
+                None => self.compare(BinaryOp::Eq, arg.ty(), a.value, v.value)?,
+            };
             let hit = b.build_and(eq, v.valid, "in_hit")?;
             found = b.build_or(found, hit, "found")?;
             let null = b.build_not(v.valid, "item_null")?;

@@ -537,6 +537,20 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
                             (Expr::Literal(c), Expr::Column(x)) if x.ty.is_decimal() => {
                                 self.compare_decimal(op.swap(), x, c, param.is_some())?
                             }
+                            (column @ Expr::Column(_), Expr::Literal(c))
+                            | (Expr::Literal(c), column @ Expr::Column(_))
+                                if matches!(op, BinaryOp::Eq | BinaryOp::NotEq) =>
+                            {
+                                match &c.value {
+                                    Scalar::Utf8(s) => match self.view_eq_constant(column, s)? {
+                                        Some(eq) if *op == BinaryOp::NotEq => {
+                                            Some(self.b.build_not(eq, "view_ne")?)
+                                        }
+                                        eq => eq,
+                                    },
+                                    _ => None,
+                                }
+                            }
                             _ => None,
                         };
                         let value = match value {

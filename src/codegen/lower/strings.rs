@@ -231,6 +231,126 @@ impl<'ctx> Lowerer<'_, 'ctx> {
         Ok(b.build_int_compare(pred, c, self.ctx.i32_type().const_zero(), "str_order")?)
     }
 
+    /// `column = s` where `column` (a column reference) is read as views (`Utf8View`), from
+    /// the row's view: its first word holds the length and the first four bytes, and a string
+    /// of up to [`VIEW_INLINE_MAX`] bytes lies in the view itself. So a row whose length or
+    /// prefix differs costs one comparison of a word, and a short constant two (masked to the
+    /// bytes that hold the string: what a producer writes after it does not matter); only a row
+    /// whose length and prefix match a long constant compares the bytes out of line. `None`
+    /// when `column` is not read as views. The value is garbage where the column is NULL (the
+    /// caller's validity covers it); such a row reads no bytes out of line.
+    pub(super) fn view_eq_constant(&self, column: &Expr, s: &str) -> R<Option<IntValue<'ctx>>> {
+        let Expr::Column(c) = column else {
+            return Ok(None);
+        };
+        let Some(&slot) = self.slot_of.get(&c.index) else {
+            return Ok(None);
+        };
+        let views = self
+            .slots
+            .get(slot)
+            .and_then(|s| StringLayout::of(&s.data_type))
+            == Some(StringLayout::Views);
+        let Ok(n) = u32::try_from(s.len()) else {
+            return Ok(None);
+        };
+        if !views {
+            return Ok(None);
+        }
+        let (b, ctx) = (self.b, self.ctx);
+        let (i8t, i64t) = (ctx.i8_type(), ctx.i64_type());
+        let ptr_t = ctx.ptr_type(AddressSpace::default());
+        let p = &self.cols[slot];
+        let idx = b.build_int_add(p.offset, self.row, "view_idx")?;
+        // SAFETY (of the generated code): every row has a 16-byte view, valid or not. Indexed
+        // as `i128`s so that LLVM moves `values + offset` out of the row loop.
+        let view = unsafe { b.build_in_bounds_gep(ctx.i128_type(), p.values, &[idx], "view")? };
+        let word = |at: u64, name: &str| -> R<IntValue<'ctx>> {
+            // SAFETY (of the generated code): bytes `at..at + 8` of the view, `at` 0 or 8.
+            let ptr =
+                unsafe { b.build_in_bounds_gep(i8t, view, &[i64t.const_int(at, false)], name)? };
+            Ok(self
+                .load_aligned(i64t.into(), ptr, 8, name)?
+                .into_int_value())
+        };
+        // The view the constant would have, and the bytes of it that hold the string: the
+        // length, then the string inline, or its first four bytes.
+        let bytes = s.as_bytes();
+        let inline = n as u64 <= VIEW_INLINE_MAX;
+        let mut expected = [0u8; 16];
+        expected[..4].copy_from_slice(&n.to_le_bytes());
+        let kept = if inline { bytes.len() } else { 4 };
+        expected[4..4 + kept].copy_from_slice(&bytes[..kept]);
+        let significant = 4 + kept;
+        let mask = |from: usize| -> u64 {
+            let k = significant.saturating_sub(from).min(8);
+            if k == 8 {
+                u64::MAX
+            } else {
+                (1u64 << (8 * k)) - 1
+            }
+        };
+        let masked_eq = |w: IntValue<'ctx>, at: usize, name: &str| -> R<IntValue<'ctx>> {
+            let want = u64::from_le_bytes(expected[at..at + 8].try_into().unwrap_or_default());
+            let diff = b.build_xor(w, i64t.const_int(want, false), name)?;
+            let diff = b.build_and(diff, i64t.const_int(mask(at), false), name)?;
+            Ok(b.build_int_compare(IntPredicate::EQ, diff, i64t.const_zero(), name)?)
+        };
+        let head = masked_eq(word(0, "view_w0")?, 0, "view_head_eq")?;
+        if inline {
+            if significant <= 8 {
+                return Ok(Some(head));
+            }
+            let tail = masked_eq(word(8, "view_w1")?, 8, "view_tail_eq")?;
+            return Ok(Some(b.build_and(head, tail, "view_eq")?));
+        }
+        // Out of line: the bytes, where the length and prefix match in a valid row (elsewhere
+        // buffer 0, which always exists, and no byte at all).
+        let go = b.build_and(head, self.column_valid(column)?, "view_go")?;
+        let field = |at: u64, name: &str| -> R<IntValue<'ctx>> {
+            // SAFETY (of the generated code): bytes `at..at + 4` of the view.
+            let fp =
+                unsafe { b.build_in_bounds_gep(i8t, view, &[i64t.const_int(at, false)], name)? };
+            let v = b.build_load(ctx.i32_type(), fp, name)?.into_int_value();
+            Ok(b.build_int_z_extend(v, i64t, name)?)
+        };
+        let buffer = b
+            .build_select(go, field(8, "view_buffer")?, i64t.const_zero(), "buffer")?
+            .into_int_value();
+        // SAFETY (of the generated code): `data` has an entry for every buffer index of a valid
+        // out-of-line view, and at least one.
+        let bp = unsafe { b.build_in_bounds_gep(ptr_t, p.data, &[buffer], "buffer_ptr")? };
+        let base = b.build_load(ptr_t, bp, "buffer_base")?.into_pointer_value();
+        // Not `inbounds`: where `go` is false the offset is anything, and no byte is read.
+        // SAFETY (of the generated code): dereferenced for `count` bytes only where `go` holds.
+        let outside = unsafe { b.build_gep(i8t, base, &[field(12, "view_offset")?], "outside")? };
+        let (lit, _) = self.literal_bytes(s);
+        let after_prefix = |p: PointerValue<'ctx>, name: &str| -> R<PointerValue<'ctx>> {
+            // SAFETY (of the generated code): both strings have `n` > 12 bytes.
+            Ok(unsafe { b.build_gep(i8t, p, &[i64t.const_int(4, false)], name)? })
+        };
+        let rest = if n as u64 - 4 <= SHORT_CONSTANT {
+            // The bytes after the prefix in at most two loads a side; a row that does not go
+            // compares the constant with itself.
+            let lit_rest = after_prefix(lit, "lit_rest")?;
+            let p = b
+                .build_select(go, after_prefix(outside, "view_rest")?, lit_rest, "rest_p")?
+                .into_pointer_value();
+            self.short_bytes_eq(p, lit_rest, n as u64 - 4)?
+        } else {
+            let count = b
+                .build_select(
+                    go,
+                    i64t.const_int(n as u64, false),
+                    i64t.const_zero(),
+                    "eq_n",
+                )?
+                .into_int_value();
+            self.bytes_eq(outside, lit, count)?
+        };
+        Ok(Some(b.build_and(head, rest, "view_eq")?))
+    }
+
     /// Equal lengths and equal bytes.
     fn string_eq(
         &self,
