@@ -202,17 +202,8 @@ impl Jitted {
                     Some((code, address, planned.lowered))
                 });
             if let Some((code, address, lowered)) = loaded {
-                let timing = CompileTiming {
-                    codegen: keyed,
-                    optimize: Duration::ZERO,
-                    machine_code: start.elapsed(),
-                    disk: DiskUse::Hit,
-                };
-                return Ok((
-                    Jitted::new(String::new(), String::new(), timing, code),
-                    address,
-                    lowered,
-                ));
+                let jit = Jitted::from_disk(code, DiskUse::Hit, keyed, start.elapsed());
+                return Ok((jit, address, lowered));
             }
         }
 
@@ -280,17 +271,8 @@ impl Jitted {
             let loaded = cache.get(key).and_then(|object| link(&object, entry).ok());
             if let Some((code, address)) = loaded {
                 remember(cache, key);
-                let timing = CompileTiming {
-                    codegen,
-                    optimize: Duration::ZERO,
-                    machine_code: start.elapsed(),
-                    disk: DiskUse::CodeHit,
-                };
-                return Ok((
-                    Jitted::new(String::new(), String::new(), timing, code),
-                    address,
-                    lowered,
-                ));
+                let jit = Jitted::from_disk(code, DiskUse::CodeHit, codegen, start.elapsed());
+                return Ok((jit, address, lowered));
             }
         }
 
@@ -334,6 +316,18 @@ impl Jitted {
             address,
             lowered,
         ))
+    }
+
+    /// Machine code loaded from the disk cache (`disk`) after `codegen` spent on the keys (and
+    /// the IR), in `load` (reading and linking): no IR to show.
+    fn from_disk(code: LoadedObject, disk: DiskUse, codegen: Duration, load: Duration) -> Self {
+        let timing = CompileTiming {
+            codegen,
+            optimize: Duration::ZERO,
+            machine_code: load,
+            disk,
+        };
+        Jitted::new(String::new(), String::new(), timing, code)
     }
 
     fn new(ir_before: String, ir_after: String, timing: CompileTiming, code: LoadedObject) -> Self {
