@@ -69,26 +69,15 @@ fn unavailable(why: String) -> Error {
 fn run_script(args: &[OsString]) -> Result<Output> {
     let python = python();
     let shown = python.to_string_lossy().into_owned();
-    let mut command = Command::new(&python);
-    command.arg("-c").arg(SCRIPT).args(args);
-    // The `qjit` binary turns transparent huge pages off for itself; DuckDB runs with the
-    // system's setting, as it would on its own.
-    #[cfg(target_os = "linux")]
-    {
-        use std::os::unix::process::CommandExt;
-        // SAFETY: the hook runs in the child between fork and exec, where it makes one system
-        // call (async-signal-safe) and touches no memory of the parent.
-        unsafe {
-            command.pre_exec(|| {
-                libc::prctl(libc::PR_SET_THP_DISABLE, 0, 0, 0, 0);
-                Ok(())
-            })
-        };
-    }
-    let output = command.output().map_err(|e| match e.kind() {
-        ErrorKind::NotFound => unavailable(format!("`{shown}` was not found")),
-        _ => unavailable(format!("`{shown}` cannot be started: {e}")),
-    })?;
+    let output = Command::new(&python)
+        .arg("-c")
+        .arg(SCRIPT)
+        .args(args)
+        .output()
+        .map_err(|e| match e.kind() {
+            ErrorKind::NotFound => unavailable(format!("`{shown}` was not found")),
+            _ => unavailable(format!("`{shown}` cannot be started: {e}")),
+        })?;
     if output.status.code() == Some(MISSING_MODULE) {
         return Err(unavailable(format!(
             "`{shown}` cannot import duckdb ({})",
