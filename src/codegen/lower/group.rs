@@ -471,7 +471,11 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
     }
 
     /// The raw 16-byte view of a `Utf8View` column key as two words (zero where NULL).
-    fn view_raw(&self, expr: &Expr, valid: IntValue<'ctx>) -> R<(IntValue<'ctx>, IntValue<'ctx>)> {
+    pub(super) fn view_raw(
+        &self,
+        expr: &Expr,
+        valid: IntValue<'ctx>,
+    ) -> R<(IntValue<'ctx>, IntValue<'ctx>)> {
         let (b, ctx) = (self.b, self.ctx);
         let i8t = ctx.i8_type();
         let i64t = ctx.i64_type();

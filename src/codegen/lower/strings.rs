@@ -260,19 +260,8 @@ impl<'ctx> Lowerer<'_, 'ctx> {
         let (b, ctx) = (self.b, self.ctx);
         let (i8t, i64t) = (ctx.i8_type(), ctx.i64_type());
         let ptr_t = ctx.ptr_type(AddressSpace::default());
-        let p = &self.cols[slot];
-        let idx = b.build_int_add(p.offset, self.row, "view_idx")?;
-        // SAFETY (of the generated code): every row has a 16-byte view, valid or not. Indexed
-        // as `i128`s so that LLVM moves `values + offset` out of the row loop.
-        let view = unsafe { b.build_in_bounds_gep(ctx.i128_type(), p.values, &[idx], "view")? };
-        let word = |at: u64, name: &str| -> R<IntValue<'ctx>> {
-            // SAFETY (of the generated code): bytes `at..at + 8` of the view, `at` 0 or 8.
-            let ptr =
-                unsafe { b.build_in_bounds_gep(i8t, view, &[i64t.const_int(at, false)], name)? };
-            Ok(self
-                .load_aligned(i64t.into(), ptr, 8, name)?
-                .into_int_value())
-        };
+        // The view's words as they are (NULL rows too: the caller's validity covers them).
+        let (w0, w1) = self.view_raw(column, self.bool_const(true))?;
         // The view the constant would have, and the bytes of it that hold the string: the
         // length, then the string inline, or its first four bytes.
         let bytes = s.as_bytes();
@@ -282,48 +271,44 @@ impl<'ctx> Lowerer<'_, 'ctx> {
         let kept = if inline { bytes.len() } else { 4 };
         expected[4..4 + kept].copy_from_slice(&bytes[..kept]);
         let significant = 4 + kept;
-        let mask = |from: usize| -> u64 {
-            let k = significant.saturating_sub(from).min(8);
-            if k == 8 {
+        let masked_eq = |w: IntValue<'ctx>, at: usize, name: &str| -> R<IntValue<'ctx>> {
+            let mut want = [0u8; 8];
+            want.copy_from_slice(&expected[at..at + 8]);
+            let k = significant.saturating_sub(at).min(8);
+            let mask = if k == 8 {
                 u64::MAX
             } else {
                 (1u64 << (8 * k)) - 1
-            }
-        };
-        let masked_eq = |w: IntValue<'ctx>, at: usize, name: &str| -> R<IntValue<'ctx>> {
-            let want = u64::from_le_bytes(expected[at..at + 8].try_into().unwrap_or_default());
-            let diff = b.build_xor(w, i64t.const_int(want, false), name)?;
-            let diff = b.build_and(diff, i64t.const_int(mask(at), false), name)?;
+            };
+            let diff = b.build_xor(w, i64t.const_int(u64::from_le_bytes(want), false), name)?;
+            let diff = b.build_and(diff, i64t.const_int(mask, false), name)?;
             Ok(b.build_int_compare(IntPredicate::EQ, diff, i64t.const_zero(), name)?)
         };
-        let head = masked_eq(word(0, "view_w0")?, 0, "view_head_eq")?;
+        let head = masked_eq(w0, 0, "view_head_eq")?;
         if inline {
             if significant <= 8 {
                 return Ok(Some(head));
             }
-            let tail = masked_eq(word(8, "view_w1")?, 8, "view_tail_eq")?;
+            let tail = masked_eq(w1, 8, "view_tail_eq")?;
             return Ok(Some(b.build_and(head, tail, "view_eq")?));
         }
-        // Out of line: the bytes, where the length and prefix match in a valid row (elsewhere
-        // buffer 0, which always exists, and no byte at all).
+        // Out of line: word 1 holds the buffer index (low half) and the offset in it (high
+        // half). The bytes are compared where the length and prefix match in a valid row;
+        // elsewhere buffer 0, which always exists, is read and no byte at all.
         let go = b.build_and(head, self.column_valid(column)?, "view_go")?;
-        let field = |at: u64, name: &str| -> R<IntValue<'ctx>> {
-            // SAFETY (of the generated code): bytes `at..at + 4` of the view.
-            let fp =
-                unsafe { b.build_in_bounds_gep(i8t, view, &[i64t.const_int(at, false)], name)? };
-            let v = b.build_load(ctx.i32_type(), fp, name)?.into_int_value();
-            Ok(b.build_int_z_extend(v, i64t, name)?)
-        };
+        let buffer = b.build_and(w1, i64t.const_int(u32::MAX as u64, false), "view_buffer")?;
         let buffer = b
-            .build_select(go, field(8, "view_buffer")?, i64t.const_zero(), "buffer")?
+            .build_select(go, buffer, i64t.const_zero(), "buffer")?
             .into_int_value();
+        let offset = b.build_right_shift(w1, i64t.const_int(32, false), false, "view_offset")?;
         // SAFETY (of the generated code): `data` has an entry for every buffer index of a valid
         // out-of-line view, and at least one.
-        let bp = unsafe { b.build_in_bounds_gep(ptr_t, p.data, &[buffer], "buffer_ptr")? };
+        let bp =
+            unsafe { b.build_in_bounds_gep(ptr_t, self.cols[slot].data, &[buffer], "buffer_ptr")? };
         let base = b.build_load(ptr_t, bp, "buffer_base")?.into_pointer_value();
         // Not `inbounds`: where `go` is false the offset is anything, and no byte is read.
-        // SAFETY (of the generated code): dereferenced for `count` bytes only where `go` holds.
-        let outside = unsafe { b.build_gep(i8t, base, &[field(12, "view_offset")?], "outside")? };
+        // SAFETY (of the generated code): dereferenced only where `go` holds.
+        let outside = unsafe { b.build_gep(i8t, base, &[offset], "outside")? };
         let (lit, _) = self.literal_bytes(s);
         let after_prefix = |p: PointerValue<'ctx>, name: &str| -> R<PointerValue<'ctx>> {
             // SAFETY (of the generated code): both strings have `n` > 12 bytes.
