@@ -1190,10 +1190,10 @@ fn division_by_zero_in_an_argument_only_for_rows_the_where_keeps() {
     }
 }
 
-/// The kernel evaluates decimal arguments in `i64` first and runs the general `i128` code only
-/// for rows where that is not exact: values at and past the `i64` range, products and rescales
-/// that overflow it, results past a precision of at most 18 digits, and NULLs over garbage
-/// values. Whatever path a row takes, values and errors are the interpreter's.
+/// The kernel evaluates decimal arguments in `i64` and hands a row back to the interpreter where
+/// that is not exact: values at and past the `i64` range, products and rescales that overflow
+/// it, results past a precision of at most 18 digits; NULLs over garbage values stay in the
+/// kernel. Whatever path a row takes, values and errors are the interpreter's.
 #[test]
 fn decimal_arguments_on_both_sides_of_the_i64_range() {
     let big = i64::MAX as i128;

@@ -23,7 +23,7 @@
 //! per-batch partial sum added to the total once.
 //!
 //! Keys and arguments may hand a row back ([`super::STATUS_FALLBACK`]: `UPPER` of non-ASCII
-//! text, a decimal not exact as a float, …). A row's codes are all known before it touches the
+//! text, a decimal not exact as a float, decimal arithmetic beyond 18 digits, …). A row's codes are all known before it touches the
 //! state, so at a hand-back at row `i` the state holds the selected rows before `i`, folded as
 //! the interpreter folds them, and the interpreter can carry on from row `i`:
 //!
@@ -34,9 +34,13 @@
 //!   batch's partial sum to the total at once): the state is as before the batch, and the kernel
 //!   reports `(STATUS_FALLBACK, 0)`.
 //!
-//! Decimal arguments (Q1's `price * (1 - discount) * (1 + tax)`) are computed in `i64` first, all
-//! their checks folded into one flag, and with the general `i128` code only where a row needs it
-//! (`lower::narrow`, [`lower_args_speculatively`]).
+//! Decimal arguments (Q1's `price * (1 - discount) * (1 + tax)`) are computed in `i64`, all
+//! their checks folded into one flag; a row that needs more digits is handed back
+//! (`lower::narrow`, [`lower_args_speculatively`]). An exact sum of 64-bit values (such
+//! arguments, integers, decimals of up to 18 digits) adds to its `i128` without an overflow
+//! check, which it cannot need. Group keys with strings are found by the runtime's lookup
+//! (`qjit_rt_group_find`), keys of integer words by inline code; both after a per-batch cache of
+//! recent keys (`lower::group`).
 //!
 //! Strings the update row function builds (`UPPER`, `||`, casts to `VARCHAR`) go to the row's
 //! own part of a scratch area that lasts for the batch ([`super::AggArgs::scratch`]): a new
@@ -352,7 +356,8 @@ pub fn compile_aggregate<'ctx>(
             .collect::<Result<_, _>>()?;
         let mut arg_values: Vec<Option<Lowered>> = (0..args.len()).map(|_| None).collect();
         let mut err = i32t.const_zero();
-        if speculates(&args) {
+        let speculating = speculates(&args);
+        if speculating {
             err = lower_args_speculatively(ctx, &b, &mut lowerer, &args, &order, &mut arg_values)?;
         } else {
             for &i in &order {
@@ -395,7 +400,12 @@ pub fn compile_aggregate<'ctx>(
                     let l = arg_values[i]
                         .as_ref()
                         .ok_or_else(|| Error::internal("an argument was not lowered"))?;
-                    Some((l, args[i].ty()))
+                    // A value of at most 64 bits: a narrow form's, or of a type that has no
+                    // more (a decimal of up to 18 digits).
+                    let ty = args[i].ty();
+                    let leaf = matches!(args[i], Expr::Column(_) | Expr::Literal(_));
+                    let word = (speculating && !leaf) || fits_word(ty);
+                    Some((l, ty, word))
                 }
                 None => None,
             };
@@ -408,7 +418,7 @@ pub fn compile_aggregate<'ctx>(
                 group,
                 (log.0, log.1, n as u64),
             )?;
-            if slot.kind == SlotKind::ExactSum {
+            if slot.kind == SlotKind::ExactSum && !small_sum(arg) {
                 let i8t = ctx.i8_type();
                 // SAFETY (of the generated code): one flag per slot.
                 let fp = unsafe {
@@ -506,16 +516,6 @@ fn speculates(args: &[&Expr]) -> bool {
         && args.iter().any(|a| !leaf(a) && has_narrow_form(a))
 }
 
-/// Lowers the arguments (each a column, a literal or with a narrow form, see [`speculates`]) as
-/// `narrow forms first, the general code only where one is not ok`:
-///
-/// ```text
-/// columns and literals; narrow forms of the others → ok
-/// br ok, join, general
-/// general: the general code of the others (their error codes)   ; what real data never needs
-/// join:    φ(sext narrow value, general value), φ(narrow, general validity), φ(0, error code)
-/// ```
-///
 /// How many words (of 64 rows) ahead of the selection the kernel prefetches the columns only
 /// selected rows read. Their reads skip most cache lines, which defeats the hardware
 /// prefetcher: every selected row would wait for memory (TPC-H Q6 selects 2% of its rows and
@@ -603,8 +603,36 @@ fn prefetch_words<'ctx>(
     Ok(())
 }
 
-/// Fills `values` (in the order `order`, so that error ranks are those of the plain lowering)
-/// and returns the arguments' combined error code.
+/// Whether every value of `ty` fits 64 bits (signed or not).
+fn fits_word(ty: SqlType) -> bool {
+    match ty {
+        SqlType::Decimal { precision, .. } => precision <= 18,
+        t => t.is_signed_integer() || t.is_unsigned_integer() || t == SqlType::Boolean,
+    }
+}
+
+/// Whether an exact sum's argument is a 64-bit value: its `i128` sum cannot overflow (a state
+/// starts at zero and takes fewer than 2^62 rows), so it is added without a check.
+fn small_sum(arg: Option<(&Lowered, SqlType, bool)>) -> bool {
+    arg.is_some_and(|(_, _, word)| word)
+}
+
+/// Lowers the arguments (each a column, a literal or with a narrow form, see [`speculates`]) as
+/// their narrow forms, and hands the row back to the interpreter where one is not ok:
+///
+/// ```text
+/// columns and literals; narrow forms of the others → ok
+/// br ok, join, general
+/// general: (nothing)                     ; rows with values or results beyond 18 digits
+/// join:    φ(sext narrow value, 0), narrow validity, φ(0, STATUS_FALLBACK)
+/// ```
+///
+/// The interpreter then computes what the general code would (it raises the same errors), from
+/// the state of the rows before: real data seldom needs it, and the general code (`i256`
+/// arithmetic, an error code per operation) was a fifth of TPC-H Q1's compile time. Fills
+/// `values` (in the order `order`, so that error ranks are those of the plain lowering) and
+/// returns the code of the row: 0, or [`STATUS_FALLBACK`] where a narrow form failed (it wins
+/// over every error of the row's keys).
 fn lower_args_speculatively<'ctx>(
     ctx: &'ctx Context,
     b: &inkwell::builder::Builder<'ctx>,
@@ -635,31 +663,22 @@ fn lower_args_speculatively<'ctx>(
     let join_bb = ctx.append_basic_block(function, "args_join");
     b.build_conditional_branch(all_ok, join_bb, general_bb)?;
 
+    lowerer.require_fallback("decimal arithmetic beyond 18 digits")?;
     b.position_at_end(general_bb);
-    let memo = lowerer.begin_branch();
-    let mut general = vec![];
-    let mut err = i32t.const_zero();
-    for &(i, _, _) in &narrow {
-        let l = lowerer.lower_wide(args[i])?;
-        err = lowerer.first_of(err, l.err)?;
-        general.push(l);
-    }
-    lowerer.end_branch(memo);
     let general_end = b.get_insert_block().ok_or_else(lost)?;
     b.build_unconditional_branch(join_bb)?;
 
     b.position_at_end(join_bb);
-    for ((i, n, wide), g) in narrow.iter().zip(&general) {
+    for (i, n, wide) in &narrow {
         let value = b.build_phi(i128t, "arg")?;
-        value.add_incoming(&[(wide, fast_end), (&g.value, general_end)]);
-        let valid = b.build_phi(ctx.bool_type(), "arg_valid")?;
-        valid.add_incoming(&[(&n.valid, fast_end), (&g.valid, general_end)]);
+        value.add_incoming(&[(wide, fast_end), (&i128t.const_zero(), general_end)]);
         values[*i] = Some(Lowered {
             value: value.as_basic_value(),
-            valid: valid.as_basic_value().into_int_value(),
+            valid: n.valid,
             err: i32t.const_zero(),
         });
     }
+    let err = i32t.const_int(STATUS_FALLBACK, false);
     let phi = b.build_phi(i32t, "args_err")?;
     phi.add_incoming(&[(&i32t.const_zero(), fast_end), (&err, general_end)]);
     Ok(phi.as_basic_value().into_int_value())

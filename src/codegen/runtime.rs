@@ -1,7 +1,8 @@
 //! The runtime functions a kernel may call: Rust functions that run the interpreter's own
 //! routines on one value, for the conversions that are not sensible to write in IR (the
-//! shortest round-trip digits of a float, correctly rounded parsing). They are the only calls a
-//! kernel makes, and only for the rows its IR fast paths do not convert.
+//! shortest round-trip digits of a float, correctly rounded parsing), and the group table's
+//! lookup for string keys, whose byte loops cost more to compile than to call. They are the
+//! only calls a kernel makes, and only for the rows its IR fast paths do not serve.
 //!
 //! ```text
 //! lower::float_cast ──declares──▶ external function `qjit_rt_…` in the kernel's module
@@ -38,13 +39,68 @@ pub(crate) enum RuntimeFn {
     DecimalToF64,
     /// `float (u64 lo, u64 hi, u32 scale)`: `CAST(dec AS REAL)`, correctly rounded.
     DecimalToF32,
+    /// `u64 (ptr groups, ptr slots, u64 mask, ptr hashes, ptr keys, ptr probe, ptr kinds,
+    /// u64 keys)`: the group id of a row's key in an aggregation kernel's hash table (see
+    /// `lower::group`), inserting a new group if the key is new. `probe` is the row's *probe
+    /// record*: the NULL-mask word, then each key's words ([`ProbeKind`]); `kinds` has a
+    /// [`ProbeKind`] byte per key. Called by kernels whose keys include strings, for the rows
+    /// whose key is not among the batch's recent ones: hashing and comparing bytes out of line
+    /// costs those rows little, and their kernels compile in a fraction of the time.
+    GroupFind,
+}
+
+/// How [`RuntimeFn::GroupFind`] reads one key of a probe record, and stores it in the group's
+/// key record ([`crate::codegen::KeyKind`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub(crate) enum ProbeKind {
+    /// One word, stored as it is.
+    Word = 0,
+    /// Two words (a decimal's low and high), stored as they are.
+    TwoWords = 1,
+    /// A string as its address and length (both 0 for NULL), stored so.
+    Utf8 = 2,
+    /// A `Utf8View` column's raw view (two words, zero for NULL) and the address of the
+    /// column's array of data buffer addresses (of [`crate::codegen::ColumnArg::data`]),
+    /// stored in the view form of [`crate::codegen::KeyKind::Utf8View`].
+    Utf8View = 3,
+}
+
+impl ProbeKind {
+    /// The kind of a byte of `kinds`.
+    pub(crate) fn from_byte(b: u8) -> Option<ProbeKind> {
+        Some(match b {
+            0 => ProbeKind::Word,
+            1 => ProbeKind::TwoWords,
+            2 => ProbeKind::Utf8,
+            3 => ProbeKind::Utf8View,
+            _ => return None,
+        })
+    }
+
+    /// Its words in a probe record.
+    pub(crate) fn probe_words(self) -> usize {
+        match self {
+            ProbeKind::Word => 1,
+            ProbeKind::TwoWords | ProbeKind::Utf8 => 2,
+            ProbeKind::Utf8View => 3,
+        }
+    }
+
+    /// Its words in a key record.
+    pub(crate) fn record_words(self) -> usize {
+        match self {
+            ProbeKind::Word => 1,
+            _ => 2,
+        }
+    }
 }
 
 /// What a `…ToText` runtime function returns when the text does not fit.
 pub(crate) const NO_ROOM: u64 = u64::MAX;
 
 impl RuntimeFn {
-    pub(crate) const ALL: [RuntimeFn; 8] = [
+    pub(crate) const ALL: [RuntimeFn; 9] = [
         RuntimeFn::F64ToText,
         RuntimeFn::F32ToText,
         RuntimeFn::TextToF64,
@@ -53,6 +109,7 @@ impl RuntimeFn {
         RuntimeFn::F32ToDecimal,
         RuntimeFn::DecimalToF64,
         RuntimeFn::DecimalToF32,
+        RuntimeFn::GroupFind,
     ];
 
     /// The symbol of its declaration in a kernel module.
@@ -66,6 +123,7 @@ impl RuntimeFn {
             RuntimeFn::F32ToDecimal => "qjit_rt_f32_to_decimal",
             RuntimeFn::DecimalToF64 => "qjit_rt_decimal_to_f64",
             RuntimeFn::DecimalToF32 => "qjit_rt_decimal_to_f32",
+            RuntimeFn::GroupFind => "qjit_rt_group_find",
         }
     }
 }

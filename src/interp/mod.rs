@@ -70,7 +70,7 @@ mod decimal;
 mod decimal_float;
 mod fallible;
 mod funcs;
-mod hash;
+pub(crate) mod hash;
 mod input;
 mod kernel;
 mod like;

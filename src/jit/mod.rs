@@ -47,6 +47,7 @@
 
 mod aggregate;
 mod cache;
+mod group_find;
 mod kernel;
 mod orc;
 mod plan_entry;

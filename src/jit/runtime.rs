@@ -30,6 +30,7 @@ fn address(f: RuntimeFn) -> usize {
         RuntimeFn::F32ToDecimal => qjit_rt_f32_to_decimal as *const () as usize,
         RuntimeFn::DecimalToF64 => qjit_rt_decimal_to_f64 as *const () as usize,
         RuntimeFn::DecimalToF32 => qjit_rt_decimal_to_f32 as *const () as usize,
+        RuntimeFn::GroupFind => super::group_find::qjit_rt_group_find as *const () as usize,
     }
 }
 

@@ -238,9 +238,6 @@ impl<'ctx> Lowerer<'_, 'ctx> {
         fast: impl FnOnce(&Self) -> R<(IntValue<'ctx>, IntValue<'ctx>)>,
         slow: impl FnOnce(&Self) -> R<(IntValue<'ctx>, IntValue<'ctx>)>,
     ) -> R<(IntValue<'ctx>, IntValue<'ctx>)> {
-        if self.wide_only {
-            return slow(self);
-        }
         let (b, ctx) = (self.b, self.ctx);
         let i64t = ctx.i64_type();
         let i128t = ctx.i128_type();

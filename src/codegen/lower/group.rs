@@ -9,17 +9,28 @@
 //! then each key's words ([`KeyKind::words`]): integers, dates and booleans widened to 64 bits,
 //! floats as the bits of their canonical value (`-0` is `0`, every NaN the same NaN, as the
 //! interpreter groups them), decimals as two words (low, high), strings as their address and
-//! length (the executor copies the bytes of new groups' strings before the batch goes away). A
-//! NULL key's words are 0. The table is open addressing with linear probing: `slots[h & mask]`
-//! holds `group + 1`, or 0 for an empty slot; `hashes[group]` keeps each group's hash so that
-//! a probe compares keys only on equal hashes and the executor can grow the table without the
-//! keys. The executor guarantees room for one new group per row before each call.
+//! length or in a view's form (see [`KeyKind::Utf8View`]; the executor copies the bytes of new
+//! groups' strings before the batch goes away). A NULL key's words are 0. The table is open
+//! addressing with linear probing: `slots[h & mask]` holds `group + 1`, or 0 for an empty slot;
+//! `hashes[group]` keeps each group's hash so that a probe compares keys only on equal hashes and
+//! the executor can grow the table without the keys. The executor guarantees room for one new
+//! group per row before each call.
+//!
+//! A row first looks in a per-batch cache of recent keys (their raw words: equal raw views of
+//! one batch are equal strings), which serves every row of a `GROUP BY` with few groups. On a
+//! miss, keys of integer words hash and probe in inline code; keys with strings call the
+//! runtime's lookup ([`RuntimeFn::GroupFind`]) with the row's probe record, since byte loops
+//! for hashing and comparing cost several milliseconds of compile time per key and little at
+//! run time out of line.
 
-use inkwell::types::BasicMetadataTypeEnum;
-use inkwell::values::{BasicValue, BasicValueEnum, FloatValue, IntValue, PointerValue};
+use inkwell::module::Linkage;
+use inkwell::values::{
+    BasicMetadataValueEnum, BasicValue, BasicValueEnum, FloatValue, IntValue, PointerValue,
+};
 use inkwell::{AddressSpace, FloatPredicate, IntPredicate};
 
 use super::{Lowered, Lowerer, R};
+use crate::codegen::runtime::{ProbeKind, RuntimeFn};
 use crate::codegen::{not_compiled, KeyKind, KeyLayout, SlotKind, VectorType};
 use crate::error::Error;
 use crate::ir::{BinaryOp, Expr, SqlType};
@@ -57,16 +68,8 @@ enum Word<'ctx> {
     Int(IntValue<'ctx>),
     /// A string's address and length (0 for NULL).
     Str(PointerValue<'ctx>, IntValue<'ctx>),
-    /// A view's two words (see [`KeyKind::Utf8View`]), the raw view (within one batch, equal
-    /// raw views are equal strings), and the string's address and length.
-    View {
-        w0: IntValue<'ctx>,
-        w1: IntValue<'ctx>,
-        raw: (IntValue<'ctx>, IntValue<'ctx>),
-        inline: IntValue<'ctx>,
-        ptr: PointerValue<'ctx>,
-        len: IntValue<'ctx>,
-    },
+    /// A `Utf8View` column's raw view (zero for NULL) and its array of data buffers.
+    View(IntValue<'ctx>, IntValue<'ctx>, PointerValue<'ctx>),
 }
 
 impl KeyKind {
@@ -82,6 +85,20 @@ impl KeyKind {
             SqlType::Utf8 => KeyKind::Utf8,
             other => return not_compiled(format!("GROUP BY a {other} key is not compiled yet")),
         })
+    }
+
+    /// How the runtime's group lookup reads and stores a key of this kind.
+    fn probe_kind(self) -> ProbeKind {
+        match self {
+            KeyKind::Bool
+            | KeyKind::Signed
+            | KeyKind::Unsigned
+            | KeyKind::Float32
+            | KeyKind::Float64 => ProbeKind::Word,
+            KeyKind::Decimal => ProbeKind::TwoWords,
+            KeyKind::Utf8 => ProbeKind::Utf8,
+            KeyKind::Utf8View => ProbeKind::Utf8View,
+        }
     }
 }
 
@@ -199,9 +216,7 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
                 Ok(match w {
                     Word::Int(v) => vec![*v],
                     Word::Str(p, len) => vec![b.build_ptr_to_int(*p, i64t, "addr")?, *len],
-                    // The raw view: the cache lives for one batch, whose views point into its
-                    // own buffers (no address needed on a hit).
-                    Word::View { raw, .. } => vec![raw.0, raw.1],
+                    Word::View(..) => return Err(Error::internal("a view key out of place").into()),
                 })
             })
             .collect::<R<Vec<_>>>()?
@@ -256,47 +271,59 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         let hit_gid = b.build_int_sub(cached, i64t.const_int(1, false), "hit_gid")?;
         b.build_unconditional_branch(known)?;
         b.position_at_end(miss);
-        let memo = self.begin_branch();
-        for (n, expr, _, _) in &pending {
-            let key = self.lower(expr)?;
-            words[*n] = self.view_key(expr, &key)?;
+        for &(n, expr, raw0, raw1) in &pending {
+            words[n] = Word::View(raw0, raw1, self.column_params(expr)?.data);
         }
-        self.end_branch(memo);
+        let strings = words.iter().any(|w| !matches!(w, Word::Int(..)));
+        let idv = if strings {
+            self.find_out_of_line(nulls, &words, layout, t)?
+        } else {
+            let ints: Vec<IntValue<'ctx>> = words
+                .iter()
+                .map(|w| match w {
+                    Word::Int(v) => Ok(*v),
+                    _ => Err(Error::internal("a string key word inline")),
+                })
+                .collect::<Result<_, _>>()?;
+            self.find_inline(nulls, &ints, stride, t)?
+        };
+        b.build_store(
+            last_word(0)?,
+            b.build_int_add(idv, i64t.const_int(1, false), "last_id")?,
+        )?;
+        for (n, v) in std::iter::once(nulls)
+            .chain(flat.iter().copied())
+            .enumerate()
+        {
+            b.build_store(last_word(n + 1)?, v)?;
+        }
+        let found = self.current_block()?;
+        b.build_unconditional_branch(known)?;
+        b.position_at_end(known);
+        let group = b.build_phi(i64t, "group_id")?;
+        group.add_incoming(&[(&hit_gid, hit), (&idv, found)]);
+        Ok(group.as_basic_value().into_int_value())
+    }
 
-        // The hash.
+    /// The group id of a key of integer words (`words`, after the NULL mask `nulls`) found in
+    /// or inserted into the table by inline code: the hash, then the probe loop. The builder
+    /// ends in the block where the id is known.
+    fn find_inline(
+        &mut self,
+        nulls: IntValue<'ctx>,
+        words: &[IntValue<'ctx>],
+        stride: usize,
+        t: &TableParams<'ctx>,
+    ) -> R<IntValue<'ctx>> {
+        let (b, ctx) = (self.b, self.ctx);
+        let i32t = ctx.i32_type();
+        let i64t = ctx.i64_type();
         let mut h = self.mix(i64t.const_int(0x243f_6a88_85a3_08d3, false), nulls)?;
-        for w in &words {
-            h = match w {
-                Word::Int(v) => self.mix(h, *v)?,
-                Word::Str(p, len) => {
-                    let h = self.mix(h, *len)?;
-                    let f = self.hash_bytes_fn()?;
-                    self.call(f, &[(*p).into(), (*len).into(), h.into()], "hash_str")?
-                }
-                Word::View {
-                    w0,
-                    w1,
-                    inline,
-                    ptr,
-                    len,
-                    ..
-                } => {
-                    let h = self.mix(h, *w0)?;
-                    let w1 = b
-                        .build_select(*inline, *w1, i64t.const_zero(), "hash_w1")?
-                        .into_int_value();
-                    let h = self.mix(h, w1)?;
-                    let n = b
-                        .build_select(*inline, i64t.const_zero(), *len, "hash_n")?
-                        .into_int_value();
-                    let f = self.hash_bytes_fn()?;
-                    self.call(f, &[(*ptr).into(), n.into(), h.into()], "hash_view")?
-                }
-            };
+        for w in words {
+            h = self.mix(h, *w)?;
         }
         let h = self.finish_hash(h)?;
 
-        // The probe.
         let f = self.current_function()?;
         let pre = self.current_block()?;
         let probe = ctx.append_basic_block(f, "probe");
@@ -332,53 +359,9 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
             let stored = self.load_word(record, 0)?;
             b.build_int_compare(IntPredicate::EQ, stored, nulls, "same_nulls")?
         };
-        let mut at = 1;
-        for w in &words {
-            let same = match w {
-                Word::Int(v) => {
-                    let stored = self.load_word(record, at)?;
-                    at += 1;
-                    b.build_int_compare(IntPredicate::EQ, stored, *v, "same_word")?
-                }
-                Word::Str(p, len) => {
-                    let sp = self.load_word(record, at)?;
-                    let sp = b.build_int_to_ptr(sp, ptr_t, "stored_ptr")?;
-                    let sl = self.load_word(record, at + 1)?;
-                    at += 2;
-                    let same_len = b.build_int_compare(IntPredicate::EQ, sl, *len, "same_len")?;
-                    let n = b
-                        .build_select(same_len, *len, i64t.const_zero(), "cmp_len")?
-                        .into_int_value();
-                    let bytes = self.bytes_eq(sp, *p, n)?;
-                    b.build_and(same_len, bytes, "same_str")?
-                }
-                Word::View {
-                    w0,
-                    w1,
-                    inline,
-                    ptr,
-                    len,
-                    ..
-                } => {
-                    let s0 = self.load_word(record, at)?;
-                    let s1 = self.load_word(record, at + 1)?;
-                    at += 2;
-                    let same0 = b.build_int_compare(IntPredicate::EQ, s0, *w0, "same_w0")?;
-                    let same1 = b.build_int_compare(IntPredicate::EQ, s1, *w1, "same_w1")?;
-                    // Long strings (same length and prefix) compare their bytes.
-                    let long = b.build_not(*inline, "long")?;
-                    let check = b.build_and(long, same0, "check_bytes")?;
-                    let n = b
-                        .build_select(check, *len, i64t.const_zero(), "cmp_n")?
-                        .into_int_value();
-                    let sp = b.build_int_to_ptr(s1, ptr_t, "stored_ptr")?;
-                    let bytes = self.bytes_eq(sp, *ptr, n)?;
-                    let rest = b
-                        .build_select(*inline, same1, bytes, "same_rest")?
-                        .into_int_value();
-                    b.build_and(same0, rest, "same_view")?
-                }
-            };
+        for (at, w) in words.iter().enumerate() {
+            let stored = self.load_word(record, at + 1)?;
+            let same = b.build_int_compare(IntPredicate::EQ, stored, *w, "same_word")?;
             equal = b.build_and(equal, same, "same_key")?;
         }
         b.build_conditional_branch(equal, found, next)?;
@@ -400,68 +383,115 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         b.build_store(hp, h)?;
         let record = self.record_ptr(t.keys, new_gid, stride)?;
         self.store_word(record, 0, nulls)?;
-        let mut at = 1;
-        for w in &words {
-            match w {
-                Word::Int(v) => {
-                    self.store_word(record, at, *v)?;
-                    at += 1;
-                }
-                Word::Str(p, len) => {
-                    let pi = b.build_ptr_to_int(*p, i64t, "key_addr")?;
-                    self.store_word(record, at, pi)?;
-                    self.store_word(record, at + 1, *len)?;
-                    at += 2;
-                }
-                Word::View {
-                    w0,
-                    w1,
-                    inline,
-                    ptr,
-                    ..
-                } => {
-                    let pi = b.build_ptr_to_int(*ptr, i64t, "key_addr")?;
-                    let second = b
-                        .build_select(*inline, *w1, pi, "view_w1")?
-                        .into_int_value();
-                    self.store_word(record, at, *w0)?;
-                    self.store_word(record, at + 1, second)?;
-                    at += 2;
-                }
-            }
+        for (at, w) in words.iter().enumerate() {
+            self.store_word(record, at + 1, *w)?;
         }
         b.build_unconditional_branch(found)?;
 
         b.position_at_end(found);
         let id = b.build_phi(i64t, "group")?;
         id.add_incoming(&[(&gid, compare), (&new_gid, insert)]);
-        let idv = id.as_basic_value().into_int_value();
-        b.build_store(
-            last_word(0)?,
-            b.build_int_add(idv, i64t.const_int(1, false), "last_id")?,
-        )?;
-        for (n, v) in std::iter::once(nulls)
-            .chain(flat.iter().copied())
-            .enumerate()
-        {
-            b.build_store(last_word(n + 1)?, v)?;
+        Ok(id.as_basic_value().into_int_value())
+    }
+
+    /// The group id of a key with strings, from the runtime's lookup
+    /// ([`RuntimeFn::GroupFind`]): the row's probe record written to a stack slot (the NULL
+    /// mask, integer words, each string's address and length), the key kinds a constant of the
+    /// module.
+    fn find_out_of_line(
+        &mut self,
+        nulls: IntValue<'ctx>,
+        words: &[Word<'ctx>],
+        layout: &KeyLayout,
+        t: &TableParams<'ctx>,
+    ) -> R<IntValue<'ctx>> {
+        let (b, ctx) = (self.b, self.ctx);
+        let i64t = ctx.i64_type();
+        let i8t = ctx.i8_type();
+        let words_len = 1 + layout
+            .kinds
+            .iter()
+            .map(|k| k.probe_kind().probe_words())
+            .sum::<usize>();
+        let record = self.entry_slot(i64t.array_type(words_len as u32).into(), "probe")?;
+        self.store_word(record, 0, nulls)?;
+        let mut at = 1;
+        for w in words {
+            match w {
+                Word::Int(v) => {
+                    self.store_word(record, at, *v)?;
+                    at += 1;
+                }
+                Word::Str(p, len) => {
+                    let addr = b.build_ptr_to_int(*p, i64t, "key_addr")?;
+                    self.store_word(record, at, addr)?;
+                    self.store_word(record, at + 1, *len)?;
+                    at += 2;
+                }
+                Word::View(raw0, raw1, data) => {
+                    let data = b.build_ptr_to_int(*data, i64t, "view_data")?;
+                    self.store_word(record, at, *raw0)?;
+                    self.store_word(record, at + 1, *raw1)?;
+                    self.store_word(record, at + 2, data)?;
+                    at += 3;
+                }
+            }
         }
-        b.build_unconditional_branch(known)?;
-        b.position_at_end(known);
-        let group = b.build_phi(i64t, "group_id")?;
-        group.add_incoming(&[(&hit_gid, hit), (&idv, found)]);
-        Ok(group.as_basic_value().into_int_value())
+        if at != words_len {
+            return Err(Error::internal("a probe record does not match its layout").into());
+        }
+        let codes: Vec<IntValue<'ctx>> = layout
+            .kinds
+            .iter()
+            .map(|k| i8t.const_int(k.probe_kind() as u64, false))
+            .collect();
+        let kinds = i8t.const_array(&codes);
+        let global = self.module.add_global(
+            kinds.get_type(),
+            Some(AddressSpace::default()),
+            "qjit_key_kinds",
+        );
+        global.set_initializer(&kinds);
+        global.set_constant(true);
+        global.set_linkage(Linkage::Private);
+        global.set_unnamed_addr(true);
+        let find = self.runtime_fn(RuntimeFn::GroupFind);
+        let args: [BasicMetadataValueEnum<'ctx>; 8] = [
+            t.groups.into(),
+            t.slots.into(),
+            t.mask.into(),
+            t.hashes.into(),
+            t.keys.into(),
+            record.into(),
+            global.as_pointer_value().into(),
+            i64t.const_int(layout.kinds.len() as u64, false).into(),
+        ];
+        Ok(b.build_call(find, &args, "group_find")?
+            .try_as_basic_value()
+            .basic()
+            .ok_or_else(|| Error::internal("qjit_rt_group_find returns nothing"))?
+            .into_int_value())
+    }
+
+    /// The slot of a column key (see [`Lowerer::column_valid`]).
+    fn column_slot(&self, expr: &Expr) -> R<usize> {
+        let Expr::Column(c) = expr else {
+            return Err(Error::internal("a view key that is not a column").into());
+        };
+        Ok(*self
+            .slot_of
+            .get(&c.index)
+            .ok_or_else(|| Error::internal(format!("column {} has no slot", c.index)))?)
+    }
+
+    /// The kernel parameters of a column key's column.
+    fn column_params(&self, expr: &Expr) -> R<&super::ColumnParams<'ctx>> {
+        Ok(&self.cols[self.column_slot(expr)?])
     }
 
     /// The validity of a column key (`true` for a column that cannot be NULL).
     pub(super) fn column_valid(&self, expr: &Expr) -> R<IntValue<'ctx>> {
-        let Expr::Column(c) = expr else {
-            return Err(Error::internal("a view key that is not a column").into());
-        };
-        let slot = *self
-            .slot_of
-            .get(&c.index)
-            .ok_or_else(|| Error::internal(format!("column {} has no slot", c.index)))?;
+        let slot = self.column_slot(expr)?;
         if !self.slots[slot].nullable {
             return Ok(self.bool_const(true));
         }
@@ -479,14 +509,7 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         let (b, ctx) = (self.b, self.ctx);
         let i8t = ctx.i8_type();
         let i64t = ctx.i64_type();
-        let Expr::Column(c) = expr else {
-            return Err(Error::internal("a view key that is not a column").into());
-        };
-        let slot = *self
-            .slot_of
-            .get(&c.index)
-            .ok_or_else(|| Error::internal(format!("column {} has no slot", c.index)))?;
-        let p = &self.cols[slot];
+        let p = self.column_params(expr)?;
         let idx = b.build_int_add(p.offset, self.row, "view_idx")?;
         // SAFETY (of the generated code): every row has a 16-byte view. Indexed as `i128`s so
         // that LLVM moves `values + offset` out of the row loop.
@@ -512,72 +535,15 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         ))
     }
 
-    /// The key words of a `Utf8View` column key: the view with the bytes past the length
-    /// zeroed (producers may leave garbage there), or for a long string its first word and the
-    /// address of its bytes; all zero for NULL.
-    fn view_key(&mut self, expr: &Expr, key: &Lowered<'ctx>) -> R<Word<'ctx>> {
-        let (b, ctx) = (self.b, self.ctx);
-        let i64t = ctx.i64_type();
-        let zero = i64t.const_zero();
-        let (raw0, raw1) = self.view_raw(expr, key.valid)?;
-        let len = b.build_and(raw0, i64t.const_int(u32::MAX as u64, false), "view_len")?;
-        let inline =
-            b.build_int_compare(IntPredicate::ULE, len, i64t.const_int(12, false), "inline")?;
-        // Keep 32 + 8 * min(len, 4) bits of word 0 and 8 * (len - 4) bits of word 1.
-        let eight = i64t.const_int(8, false);
-        let four = i64t.const_int(4, false);
-        let one = i64t.const_int(1, false);
-        let short = b.build_int_compare(IntPredicate::ULT, len, four, "short")?;
-        let bits0 = b.build_int_add(
-            i64t.const_int(32, false),
-            b.build_int_mul(len, eight, "len_bits")?,
-            "bits0",
-        )?;
-        let bits0 = b
-            .build_select(short, bits0, zero, "bits0_or_all")?
-            .into_int_value();
-        let mask0 = b.build_int_sub(b.build_left_shift(one, bits0, "m0")?, one, "mask0")?;
-        let mask0 = b
-            .build_select(short, mask0, i64t.const_all_ones(), "mask0_all")?
-            .into_int_value();
-        let past4 = b.build_int_sub(len, four, "past4")?;
-        let mid = b.build_int_compare(IntPredicate::ULT, past4, eight, "mid")?;
-        let bits1 = b.build_int_mul(past4, eight, "bits1")?;
-        let bits1 = b
-            .build_select(mid, bits1, zero, "bits1_in")?
-            .into_int_value();
-        let mask1 = b.build_int_sub(b.build_left_shift(one, bits1, "m1")?, one, "mask1")?;
-        // len <= 4: nothing of word 1; 4 < len < 12: the low bytes; len >= 12: all.
-        let upto4 = b.build_int_compare(IntPredicate::ULE, len, four, "upto4")?;
-        let mask1 = b
-            .build_select(mid, mask1, i64t.const_all_ones(), "mask1_mid")?
-            .into_int_value();
-        let mask1 = b
-            .build_select(upto4, zero, mask1, "mask1_all")?
-            .into_int_value();
-        let w0 = b.build_and(raw0, mask0, "key_w0")?;
-        let w1 = b.build_and(raw1, mask1, "key_w1")?;
-        let (ptr, slen) = self.string_parts(key.value)?;
-        let len = b
-            .build_select(key.valid, slen, zero, "key_len")?
-            .into_int_value();
-        Ok(Word::View {
-            w0,
-            w1,
-            raw: (raw0, raw1),
-            inline,
-            ptr,
-            len,
-        })
-    }
-
     /// Updates one state slot at `group` with the row's argument (none for
-    /// [`SlotKind::Rows`]); `vectors` are the slot's state vectors ([`SlotKind::vectors`]).
-    /// Returns an `i1` that is set if an exact sum overflowed.
+    /// [`SlotKind::Rows`]), its type, and whether its value has at most 64 bits (then an exact
+    /// sum is added without an overflow check: with fewer than 2^62 rows in a state, which
+    /// starts at zero, its `i128` cannot overflow); `vectors` are the slot's state vectors
+    /// ([`SlotKind::vectors`]). Returns an `i1` that is set if an exact sum overflowed.
     pub(in crate::codegen) fn accumulate(
         &mut self,
         kind: SlotKind,
-        arg: Option<(&Lowered<'ctx>, SqlType)>,
+        arg: Option<(&Lowered<'ctx>, SqlType, bool)>,
         vectors: &[PointerValue<'ctx>],
         group: IntValue<'ctx>,
         (log, log_len, slot): (PointerValue<'ctx>, PointerValue<'ctx>, u64),
@@ -612,7 +578,7 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
             count_up(0, i64t.const_int(1, false))?;
             return Ok(no);
         }
-        let Some((a, ty)) = arg else {
+        let Some((a, ty, word)) = arg else {
             return Err(Error::internal("an aggregate without its argument").into());
         };
         let valid64 = b.build_int_z_extend(a.valid, i64t, "valid64")?;
@@ -626,6 +592,13 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
                 let v = self.widen_i128(a.value, ty)?;
                 let p = at(0, VectorType::I128)?;
                 let s = b.build_load(i128t, p, "sum")?.into_int_value();
+                if word {
+                    let v = b
+                        .build_select(a.valid, v, i128t.const_zero(), "addend")?
+                        .into_int_value();
+                    b.build_store(p, b.build_int_add(s, v, "sum2")?)?;
+                    return Ok(no);
+                }
                 let (s2, o) = self.with_overflow("sadd", s, v)?;
                 let s3 = b.build_select(a.valid, s2, s, "sum2")?;
                 b.build_store(p, s3)?;
@@ -843,91 +816,6 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
             b.build_right_shift(x, i64t.const_int(33, false), false, "fh2")?,
             "hash",
         )?)
-    }
-
-    /// `i64 qjit_hash_bytes(ptr p, i64 n, i64 h)`: `h` mixed with the `n` bytes at `p`, eight
-    /// at a time, then the rest one at a time.
-    fn hash_bytes_fn(&self) -> R<inkwell::values::FunctionValue<'ctx>> {
-        let ctx = self.ctx;
-        let i8t = ctx.i8_type();
-        let i64t = ctx.i64_type();
-        let ptr = ctx.ptr_type(AddressSpace::default());
-        let params: [BasicMetadataTypeEnum; 3] = [ptr.into(), i64t.into(), i64t.into()];
-        self.helper("qjit_hash_bytes", i64t, &params, |b, f| {
-            let (p, n, h0) = (
-                Self::param_ptr(f, 0)?,
-                Self::param_int(f, 1)?,
-                Self::param_int(f, 2)?,
-            );
-            let entry = ctx.append_basic_block(f, "entry");
-            let wide = ctx.append_basic_block(f, "wide");
-            let narrow_head = ctx.append_basic_block(f, "narrow_head");
-            let narrow = ctx.append_basic_block(f, "narrow");
-            let done = ctx.append_basic_block(f, "done");
-            let mix = |h: IntValue<'ctx>, w: IntValue<'ctx>| -> R<IntValue<'ctx>> {
-                let rot = b.build_or(
-                    b.build_left_shift(h, i64t.const_int(5, false), "rotl_hi")?,
-                    b.build_right_shift(h, i64t.const_int(59, false), false, "rotl_lo")?,
-                    "rotl",
-                )?;
-                let x = b.build_xor(rot, w, "mix_xor")?;
-                Ok(b.build_int_mul(x, i64t.const_int(HASH_K, false), "mix")?)
-            };
-            let eight = i64t.const_int(8, false);
-            b.position_at_end(entry);
-            let has_wide = b.build_int_compare(IntPredicate::UGE, n, eight, "has_wide")?;
-            b.build_conditional_branch(has_wide, wide, narrow_head)?;
-
-            b.position_at_end(wide);
-            let i = b.build_phi(i64t, "i")?;
-            let h = b.build_phi(i64t, "h")?;
-            let iv = i.as_basic_value().into_int_value();
-            // SAFETY (of the generated code): `i + 8 <= n`.
-            let q = unsafe { b.build_in_bounds_gep(i8t, p, &[iv], "q")? };
-            let w = b.build_load(i64t, q, "w")?;
-            if let Some(inst) = w.as_instruction_value() {
-                inst.set_alignment(1)
-                    .map_err(|e| Error::internal(format!("load alignment: {e}")))?;
-            }
-            let h2 = mix(h.as_basic_value().into_int_value(), w.into_int_value())?;
-            let i2 = b.build_int_add(iv, eight, "i2")?;
-            let end = b.build_int_add(i2, eight, "end")?;
-            let more = b.build_int_compare(IntPredicate::ULE, end, n, "more")?;
-            b.build_conditional_branch(more, wide, narrow_head)?;
-            i.add_incoming(&[(&i64t.const_zero(), entry), (&i2, wide)]);
-            h.add_incoming(&[(&h0, entry), (&h2, wide)]);
-
-            b.position_at_end(narrow_head);
-            let j0 = b.build_phi(i64t, "j0")?;
-            j0.add_incoming(&[(&i64t.const_zero(), entry), (&i2, wide)]);
-            let g0 = b.build_phi(i64t, "g0")?;
-            g0.add_incoming(&[(&h0, entry), (&h2, wide)]);
-            let j0v = j0.as_basic_value().into_int_value();
-            let g0v = g0.as_basic_value().into_int_value();
-            let any = b.build_int_compare(IntPredicate::ULT, j0v, n, "any")?;
-            b.build_conditional_branch(any, narrow, done)?;
-
-            b.position_at_end(narrow);
-            let j = b.build_phi(i64t, "j")?;
-            let g = b.build_phi(i64t, "g")?;
-            let jv = j.as_basic_value().into_int_value();
-            // SAFETY (of the generated code): `j < n`.
-            let q = unsafe { b.build_in_bounds_gep(i8t, p, &[jv], "qb")? };
-            let byte = b.build_load(i8t, q, "byte")?.into_int_value();
-            let byte = b.build_int_z_extend(byte, i64t, "byte64")?;
-            let g2 = mix(g.as_basic_value().into_int_value(), byte)?;
-            let j2 = b.build_int_add(jv, i64t.const_int(1, false), "j2")?;
-            let more = b.build_int_compare(IntPredicate::ULT, j2, n, "more_bytes")?;
-            b.build_conditional_branch(more, narrow, done)?;
-            j.add_incoming(&[(&j0v, narrow_head), (&j2, narrow)]);
-            g.add_incoming(&[(&g0v, narrow_head), (&g2, narrow)]);
-
-            b.position_at_end(done);
-            let r = b.build_phi(i64t, "r")?;
-            r.add_incoming(&[(&g0v, narrow_head), (&g2, narrow)]);
-            b.build_return(Some(&r.as_basic_value()))?;
-            Ok(())
-        })
     }
 
     fn record_ptr(

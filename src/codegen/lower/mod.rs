@@ -212,9 +212,6 @@ pub(super) struct Lowerer<'a, 'ctx> {
     memo: HashMap<String, Lowered<'ctx>>,
     /// The same for narrow forms ([`Lowerer::lower_narrow`]).
     narrow_memo: HashMap<String, NarrowLowered<'ctx>>,
-    /// Decimal arithmetic goes straight to its `i256` form: code that runs only for rows whose
-    /// narrow forms failed ([`Lowerer::lower_wide`]).
-    wide_only: bool,
 }
 
 /// A filter row's scratch area: a bump allocator that starts empty on every row.
@@ -255,7 +252,6 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
             scratch_need: ScratchNeed::default(),
             memo: HashMap::new(),
             narrow_memo: HashMap::new(),
-            wide_only: false,
             params: None,
         })
     }
@@ -346,16 +342,6 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         self.lower(e)
     }
 
-    /// Lowers `e` as [`Lowerer::lower`] does, but with decimal `+ - *` in their `i256` form only,
-    /// without the `i64` test and path: for rows where the narrow form of `e` failed
-    /// ([`Lowerer::lower_narrow`]), which that path would seldom serve. Less code to compile.
-    pub fn lower_wide(&mut self, e: &Expr) -> R<Lowered<'ctx>> {
-        let was = std::mem::replace(&mut self.wide_only, true);
-        let l = self.lower(e);
-        self.wide_only = was;
-        l
-    }
-
     /// Lets constructs report [`STATUS_FALLBACK`] for rows they do not evaluate, and build
     /// strings in the row's scratch area: `capacity` (`i64`) bytes at `base`. Only a kernel whose
     /// caller hands such a row to the interpreter may allow it; without it those constructs are
@@ -381,7 +367,7 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
     /// Notes that the construct `what` may report [`STATUS_FALLBACK`], or, unless the fallback
     /// is allowed, fails with "`what` is not compiled in an aggregation's WHERE clause yet" (the
     /// one lowerer that does not allow it).
-    fn require_fallback(&mut self, what: &str) -> R<()> {
+    pub(in crate::codegen) fn require_fallback(&mut self, what: &str) -> R<()> {
         if self.scratch.is_none() {
             return not_compiled(format!(
                 "{what} is not compiled in an aggregation's WHERE clause yet"
@@ -472,16 +458,6 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
             self.memo.insert(k, l);
         }
         Ok(l)
-    }
-
-    /// Values lowered from here on may sit in a block that does not dominate what follows:
-    /// the memo of [`Lowerer::lower`] as it is now, to restore with [`Lowerer::end_branch`].
-    pub(super) fn begin_branch(&self) -> HashMap<String, Lowered<'ctx>> {
-        self.memo.clone()
-    }
-
-    pub(super) fn end_branch(&mut self, memo: HashMap<String, Lowered<'ctx>>) {
-        self.memo = memo;
     }
 
     fn lower_node(&mut self, e: &Expr) -> R<Lowered<'ctx>> {

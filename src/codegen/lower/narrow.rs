@@ -10,13 +10,14 @@
 //! ok ⇒ value is exactly what the general lowering computes, and it reports no error
 //! ```
 //!
-//! A kernel evaluates the narrow forms of a row first and runs the general code only where some
-//! `ok` is false (one branch that real data always takes the same way), so a row costs a few
-//! machine instructions per operation instead of `i128` checks and an error code per node.
+//! An aggregation kernel evaluates the narrow forms of its arguments and hands a row whose `ok`
+//! is false back to the interpreter (one branch that real data always takes the same way), so a
+//! row costs a few machine instructions per operation instead of `i128` checks and an error code
+//! per node, and the kernel has no general code to compile.
 //!
 //! In: an expression with a narrow form ([`has_narrow_form`]). Out: a [`NarrowLowered`] for the
-//! current row. No error sites are registered and no ranks handed out, so the general lowering
-//! that follows numbers its errors as if the narrow form were not there.
+//! current row. No error sites are registered and no ranks handed out, so the lowering of what
+//! follows numbers its errors as if the narrow form were not there.
 
 use inkwell::values::IntValue;
 use inkwell::IntPredicate;

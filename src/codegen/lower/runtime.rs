@@ -17,11 +17,16 @@ use crate::error::Error;
 /// allocator's, which a slow path may use). The functions touch nothing else.
 const ARGMEM_AND_INACCESSIBLE: u64 = 0b11 | 0b11 << 2;
 
+/// `memory(read, argmem: readwrite)`: the group lookup writes the table through its pointer
+/// arguments and reads the key strings the probe record points to (read bits of inaccessible
+/// and other memory).
+const ARGMEM_AND_READ: u64 = 0b11 | 0b01 << 2 | 0b01 << 4;
+
 impl<'ctx> Lowerer<'_, 'ctx> {
     /// The declaration of `f` in the kernel's module, added on first use: external, `nounwind`
     /// (a runtime function never unwinds), `willreturn`, touching only its pointer arguments
-    /// and the allocator's state.
-    fn runtime_fn(&self, f: RuntimeFn) -> FunctionValue<'ctx> {
+    /// and the allocator's state (the group lookup also reads the strings its probe points to).
+    pub(super) fn runtime_fn(&self, f: RuntimeFn) -> FunctionValue<'ctx> {
         if let Some(d) = self.module.get_function(f.symbol()) {
             return d;
         }
@@ -58,6 +63,19 @@ impl<'ctx> Lowerer<'_, 'ctx> {
             RuntimeFn::DecimalToF32 => {
                 f32t.fn_type(&p(&[i64t.into(), i64t.into(), i32t.into()]), false)
             }
+            RuntimeFn::GroupFind => i64t.fn_type(
+                &p(&[
+                    ptr.into(),
+                    ptr.into(),
+                    i64t.into(),
+                    ptr.into(),
+                    ptr.into(),
+                    ptr.into(),
+                    ptr.into(),
+                    i64t.into(),
+                ]),
+                false,
+            ),
         };
         let d = self
             .module
@@ -68,7 +86,14 @@ impl<'ctx> Lowerer<'_, 'ctx> {
         for a in [
             attr("nounwind", 0),
             attr("willreturn", 0),
-            attr("memory", ARGMEM_AND_INACCESSIBLE),
+            attr(
+                "memory",
+                if f == RuntimeFn::GroupFind {
+                    ARGMEM_AND_READ
+                } else {
+                    ARGMEM_AND_INACCESSIBLE
+                },
+            ),
         ] {
             d.add_attribute(AttributeLoc::Function, a);
         }
