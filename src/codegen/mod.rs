@@ -35,11 +35,11 @@
 //! the rows before it, and the interpreter carries on from that state (see `aggregate`). Its
 //! fused `WHERE` clause does not hand back (the executor filters first instead).
 //!
-//! A kernel calls no function but the runtime ones (module `runtime`: Rust functions running the
-//! interpreter's routine on one value), and those only in the casts that depend on a float's
-//! decimal digits (to and from `VARCHAR` and `DECIMAL`, which need shortest round-trip digits or
-//! correctly rounded parsing), for the rows their IR fast paths do not convert (see
-//! `lower::float_cast`).
+//! A kernel calls no function but the runtime ones (module `runtime`: Rust functions), and those
+//! only in the casts that depend on a float's decimal digits (to and from `VARCHAR` and
+//! `DECIMAL`, which need shortest round-trip digits or correctly rounded parsing), for the rows
+//! their IR fast paths do not convert (see `lower::float_cast`), and in the group lookup of
+//! string keys, for the rows whose key is not among the batch's recent ones (see `lower::group`).
 //!
 //! Constructs that do not compile are [`CodegenError::NotCompiled`] with a reason: the executor
 //! runs that part in the interpreter and `--explain` says why.
