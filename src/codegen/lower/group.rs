@@ -119,12 +119,10 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         if keys.len() != layout.kinds.len() || keys.len() > 64 {
             return Err(Error::internal("group keys do not match their layout").into());
         }
-        // The words of the record and the NULL mask. A `Utf8View` column key is read as its raw
-        // view first (`pending`): a run of equal keys needs nothing more, the rest is built on
-        // a miss.
+        // The words of the probe and the NULL mask. A `Utf8View` column key is read as its raw
+        // view: the recent keys compare it, the runtime's lookup finds the bytes.
         let mut nulls = i64t.const_zero();
         let mut words: Vec<Word<'ctx>> = vec![];
-        let mut pending: Vec<(usize, &Expr, IntValue<'ctx>, IntValue<'ctx>)> = vec![];
         for (k, ((expr, key), kind)) in keys.iter().zip(&layout.kinds).enumerate() {
             if *kind == KeyKind::Utf8View {
                 let valid = self.column_valid(expr)?;
@@ -134,9 +132,7 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
                 let bit =
                     b.build_left_shift(bit, i64t.const_int(k as u64, false), "key_null_bit")?;
                 nulls = b.build_or(nulls, bit, "nulls")?;
-                pending.push((words.len(), expr, raw0, raw1));
-                // A placeholder, replaced on a miss.
-                words.push(Word::Int(raw0));
+                words.push(Word::View(raw0, raw1, self.column_params(expr)?.data));
                 continue;
             }
             let key = key.ok_or_else(|| Error::internal("a group key was not lowered"))?;
@@ -208,15 +204,12 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         // ones are the same string) are the same group. The cache starts empty in every batch.
         let flat: Vec<IntValue<'ctx>> = words
             .iter()
-            .enumerate()
-            .map(|(n, w)| -> R<Vec<IntValue<'ctx>>> {
-                if let Some((_, _, raw0, raw1)) = pending.iter().find(|p| p.0 == n) {
-                    return Ok(vec![*raw0, *raw1]);
-                }
+            .map(|w| -> R<Vec<IntValue<'ctx>>> {
                 Ok(match w {
                     Word::Int(v) => vec![*v],
                     Word::Str(p, len) => vec![b.build_ptr_to_int(*p, i64t, "addr")?, *len],
-                    Word::View(..) => return Err(Error::internal("a view key out of place").into()),
+                    // Raw: the cache lives for one batch, whose views point into its own buffers.
+                    Word::View(raw0, raw1, _) => vec![*raw0, *raw1],
                 })
             })
             .collect::<R<Vec<_>>>()?
@@ -271,9 +264,6 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         let hit_gid = b.build_int_sub(cached, i64t.const_int(1, false), "hit_gid")?;
         b.build_unconditional_branch(known)?;
         b.position_at_end(miss);
-        for &(n, expr, raw0, raw1) in &pending {
-            words[n] = Word::View(raw0, raw1, self.column_params(expr)?.data);
-        }
         let strings = words.iter().any(|w| !matches!(w, Word::Int(..)));
         let idv = if strings {
             self.find_out_of_line(nulls, &words, layout, t)?
@@ -396,8 +386,8 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
 
     /// The group id of a key with strings, from the runtime's lookup
     /// ([`RuntimeFn::GroupFind`]): the row's probe record written to a stack slot (the NULL
-    /// mask, integer words, each string's address and length), the key kinds a constant of the
-    /// module.
+    /// mask, integer words, a computed string's address and length, a view column's raw view
+    /// and data buffers, see [`ProbeKind`]), the key kinds a constant of the module.
     fn find_out_of_line(
         &mut self,
         nulls: IntValue<'ctx>,
