@@ -1317,3 +1317,162 @@ fn decimal_sum_that_wraps_before_a_hand_back() {
         }
     }
 }
+
+/// Compiled morsel states merge in the kernel's own memory (integer keys, no string extremes):
+/// many morsels, on one thread and on several, with the groups first seen in a scrambled order,
+/// NULL keys, float sums whose order shows, extremes of every kind, and morsels that hand back
+/// to the interpreter between compiled ones (a total that then moves to the interpreter). Values,
+/// group order and errors are the interpreter's, whatever the tier switch point.
+#[test]
+fn compiled_states_merge_in_the_kernel() {
+    let n = 3_000usize;
+    let key = |r: usize| ((r * 7919) % 37) as i64 - 5;
+    let k = Int64Array::from(
+        (0..n)
+            .map(|r| (r % 11 != 3).then(|| key(r)))
+            .collect::<Vec<_>>(),
+    );
+    let d = Decimal128Array::from(
+        (0..n)
+            .map(|r| (r % 13 != 0).then_some(r as i128 * 101 - 70_000))
+            .collect::<Vec<_>>(),
+    )
+    .with_precision_and_scale(12, 2)
+    .unwrap();
+    // Large and small floats alternate, so that the order of addition changes the sums.
+    let f = Float64Array::from(
+        (0..n)
+            .map(|r| match r % 7 {
+                0 => None,
+                1 => Some(1e16),
+                2 => Some(-0.0),
+                3 => Some(f64::NAN),
+                _ => Some(r as f64 * 0.37 - 300.0),
+            })
+            .collect::<Vec<_>>(),
+    );
+    let b = BooleanArray::from(
+        (0..n)
+            .map(|r| (r % 5 != 0).then_some(r % 3 == 0))
+            .collect::<Vec<_>>(),
+    );
+    // One non-ASCII string per 600 rows: UPPER hands those morsels back to the interpreter.
+    let s = StringArray::from(
+        (0..n)
+            .map(|r| {
+                if r % 600 == 599 {
+                    "ü".to_string()
+                } else {
+                    format!("s{}", r % 5)
+                }
+            })
+            .collect::<Vec<_>>(),
+    );
+    let columns = vec![
+        ("k", Arc::new(k) as ArrayRef),
+        ("d", Arc::new(d)),
+        ("f", Arc::new(f)),
+        ("b", Arc::new(b)),
+        ("s", Arc::new(s)),
+    ];
+    let schema = Arc::new(Schema::new(
+        columns
+            .iter()
+            .map(|(n, a)| Field::new(*n, a.data_type().clone(), true))
+            .collect::<Vec<_>>(),
+    ));
+    let batch = RecordBatch::try_new(
+        schema.clone(),
+        columns.into_iter().map(|(_, a)| a).collect(),
+    )
+    .unwrap();
+    let source = Source::batches("t", schema, vec![batch]).with_morsel_rows(250);
+    let queries = [
+        "SELECT k, COUNT(*), COUNT(d), SUM(d), AVG(d), SUM(f), AVG(f), MIN(d), MAX(d), MIN(f), \
+         MAX(f), MIN(b), MAX(b) FROM t GROUP BY k",
+        "SELECT k, SUM(f), COUNT(*) FROM t WHERE d > 0 GROUP BY k",
+        "SELECT k % 4, b, SUM(d), MAX(f) FROM t GROUP BY k % 4, b",
+        "SELECT SUM(d), SUM(f), MIN(f), COUNT(*) FROM t",
+        // Hand-backs in some morsels.
+        "SELECT k, SUM(LENGTH(UPPER(s))), SUM(d) FROM t GROUP BY k",
+        // String keys and string extremes merge through the interpreter.
+        "SELECT s, k, SUM(d) FROM t GROUP BY s, k",
+        "SELECT k, MIN(s), SUM(f) FROM t GROUP BY k",
+    ];
+    let render = |options: &QueryOptions, sql: &str| match qjit::exec::run(&source, sql, options) {
+        Ok(result) => {
+            assert_eq!(
+                result.compiled.aggregate == PartEngine::Compiled,
+                options.engine == EngineKind::Jit,
+                "{sql}"
+            );
+            Ok(crate::render(&result))
+        }
+        Err(e) => Err(e.to_string()),
+    };
+    for sql in queries {
+        let expected = render(
+            &QueryOptions {
+                engine: EngineKind::Interp,
+                threads: Some(1),
+                ..Default::default()
+            },
+            sql,
+        );
+        assert!(expected.is_ok(), "{sql}: {expected:?}");
+        for threads in [1, 3] {
+            let jit = QueryOptions {
+                engine: EngineKind::Jit,
+                threads: Some(threads),
+                ..Default::default()
+            };
+            assert_eq!(render(&jit, sql), expected, "{sql} on {threads} threads");
+        }
+    }
+
+    // Sums that fit each morsel but not their total: the interpreter's error, from the merge.
+    let max = 10i128.pow(38) - 1;
+    let big = Decimal128Array::from(
+        (0..n)
+            .map(|r| Some(if r % 250 == 0 { max / 2 } else { 1 }))
+            .collect::<Vec<_>>(),
+    )
+    .with_precision_and_scale(38, 0)
+    .unwrap();
+    let keys = Int32Array::from((0..n).map(|r| (r % 2) as i32).collect::<Vec<_>>());
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("g", DataType::Int32, true),
+        Field::new("big", big.data_type().clone(), true),
+    ]));
+    let batch = RecordBatch::try_new(schema.clone(), vec![Arc::new(keys), Arc::new(big)]).unwrap();
+    let source = Source::batches("t", schema, vec![batch]).with_morsel_rows(250);
+    for sql in [
+        "SELECT g, SUM(big) FROM t GROUP BY g",
+        "SELECT g, COUNT(*), AVG(big) FROM t GROUP BY g",
+    ] {
+        let interp = qjit::exec::run(
+            &source,
+            sql,
+            &QueryOptions {
+                engine: EngineKind::Interp,
+                ..Default::default()
+            },
+        )
+        .map(|_| ())
+        .unwrap_err()
+        .to_string();
+        let jit = qjit::exec::run(
+            &source,
+            sql,
+            &QueryOptions {
+                engine: EngineKind::Jit,
+                ..Default::default()
+            },
+        )
+        .map(|_| ())
+        .unwrap_err()
+        .to_string();
+        assert_eq!(jit, interp, "{sql}");
+        assert!(jit.contains("38 digits"), "{jit}");
+    }
+}

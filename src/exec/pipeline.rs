@@ -2,8 +2,9 @@
 //! compiled kernels where there are some (a batch a filter or projection kernel hands back is
 //! evaluated by the interpreter; a morsel's aggregation that its kernel hands back continues in
 //! the interpreter, see [`crate::jit::AggregateState`]) and [`crate::interp`] for everything
-//! else, combines the morsels' results in their order, then finishes the query (having,
-//! distinct, sort, offset/limit, output types).
+//! else, combines the morsels' results in their order (aggregation states in the kernel's own
+//! memory while they can be, see [`Total`]), then finishes the query (having, distinct, sort,
+//! offset/limit, output types).
 
 use arrow::array::{
     Array, ArrayRef, AsArray, BooleanArray, BooleanBufferBuilder, RecordBatch, RecordBatchOptions,
@@ -27,7 +28,7 @@ use super::topn::{sort_indices, take, Candidates, Threshold, TopN};
 use super::Compiled;
 use crate::error::{Error, Result};
 use crate::interp::{self, Aggregator};
-use crate::ir::{Body, Expr, Plan};
+use crate::ir::{AggregateCall, Body, Expr, Plan};
 use crate::jit::{AggregateKernel, AggregateState, FilterKernel, ProjectKernel};
 
 /// The compiled kernels of a plan (see [`super::compile`]).
@@ -85,6 +86,90 @@ impl Chosen<'_> {
 enum Partial<'a> {
     Compiled(Box<AggregateState>, Chosen<'a>),
     Interpreted(Box<Aggregator>),
+}
+
+/// The morsels' states merged so far, in their order. While every state so far is a compiled
+/// one of a kernel that merges in its own memory ([`AggregateKernel::merges_in_kernel`]), the
+/// total is that kernel's state (the first morsel's, the next ones folded into it); from the
+/// first state that is not, an interpreter aggregation, into which the kernel's total is folded
+/// first. Either way the groups, their order and every sum are those the interpreter's merge of
+/// the same states in the same order gives.
+#[derive(Default)]
+enum Total<'a> {
+    #[default]
+    Empty,
+    Compiled(Box<AggregateState>, Chosen<'a>),
+    Interpreted(Box<Aggregator>),
+}
+
+impl<'a> Total<'a> {
+    /// Folds the next morsel's state in.
+    fn merge(
+        self,
+        partial: Partial<'a>,
+        keys: &[Expr],
+        aggregates: &[AggregateCall],
+    ) -> Result<Self> {
+        let lost = || Error::internal("a compiled state without its kernel");
+        let fresh = matches!(self, Total::Empty);
+        let mut agg = match self {
+            Total::Empty => Box::new(Aggregator::new(keys, aggregates)?),
+            Total::Interpreted(agg) => agg,
+            Total::Compiled(mut total, held) => {
+                let kernel = held.kernels().aggregate.ok_or_else(lost)?;
+                if let Partial::Compiled(state, chosen) = &partial {
+                    let same = chosen
+                        .kernels()
+                        .aggregate
+                        .is_some_and(|k| std::ptr::eq(k, kernel));
+                    if same && state.in_kernel() {
+                        let Partial::Compiled(state, _) = partial else {
+                            return Err(lost());
+                        };
+                        kernel.merge_state(*state, &mut total)?;
+                        return Ok(Total::Compiled(total, held));
+                    }
+                }
+                let mut agg = Box::new(Aggregator::new(keys, aggregates)?);
+                kernel.merge_into(*total, &mut agg)?;
+                agg
+            }
+        };
+        match partial {
+            Partial::Compiled(state, chosen) => {
+                let kernel = chosen.kernels().aggregate.ok_or_else(lost)?;
+                // The first state, in its kernel's memory: the total starts as it.
+                if fresh && kernel.merges_in_kernel() && state.in_kernel() {
+                    return Ok(Total::Compiled(state, chosen));
+                }
+                kernel.merge_into(*state, &mut agg)?;
+            }
+            Partial::Interpreted(partial) => agg.merge(*partial)?,
+        }
+        Ok(Total::Interpreted(agg))
+    }
+
+    /// The bytes the total takes, for the memory limit.
+    fn memory_bytes(&self) -> usize {
+        match self {
+            Total::Empty => 0,
+            Total::Compiled(state, _) => state.memory_bytes(),
+            Total::Interpreted(agg) => agg.memory_bytes(),
+        }
+    }
+
+    /// The aggregate batch (see [`Aggregator::finish`]).
+    fn finish(self, keys: &[Expr], aggregates: &[AggregateCall]) -> Result<RecordBatch> {
+        match self {
+            Total::Empty => Aggregator::new(keys, aggregates)?.finish(),
+            Total::Compiled(state, held) => held
+                .kernels()
+                .aggregate
+                .ok_or_else(|| Error::internal("a compiled state without its kernel"))?
+                .finish(*state),
+            Total::Interpreted(agg) => agg.finish(),
+        }
+    }
 }
 
 /// Runs `plan` over `scan` (morsels of the plan's scan columns) with the interpreter, on
@@ -397,21 +482,15 @@ pub(crate) fn execute_from(
                 groups_hint.fetch_max(state.groups(), Ordering::Relaxed);
                 Ok((Partial::Compiled(Box::new(state), chosen), reservation))
             };
-            let mut total = Aggregator::new(keys, aggregates)?;
+            let mut total = Total::Empty;
             for_each_morsel(scan, threads, limits, fold, |(partial, reservation)| {
-                match partial {
-                    Partial::Compiled(state, chosen) => match chosen.kernels().aggregate {
-                        Some(kernel) => kernel.merge_into(*state, &mut total)?,
-                        None => return Err(Error::internal("a compiled state without its kernel")),
-                    },
-                    Partial::Interpreted(agg) => total.merge(*agg)?,
-                }
+                total = std::mem::take(&mut total).merge(partial, keys, aggregates)?;
                 drop(reservation);
                 kept.set(total.memory_bytes())?;
                 Ok(true)
             })?;
             cancel.check()?;
-            let groups = total.finish()?;
+            let groups = total.finish(keys, aggregates)?;
             let groups = apply_filter(having.as_ref(), groups)?;
             vec![evaluate_all(exprs, &groups)?]
         }

@@ -16,6 +16,11 @@
 //! aggregate batch as [`crate::interp::Aggregator::finish`] (key columns then aggregates, groups
 //! in first-seen order).
 //!
+//! Morsels' states merge in the kernel's memory ([`AggregateKernel::merge_state`]) when the keys
+//! are integer words and no extreme is a string: a group is found by its stored hash and key
+//! words. Otherwise a state folds into an interpreter aggregation
+//! ([`AggregateKernel::merge_into`]), whose keys it builds as Arrow columns first.
+//!
 //! A kernel that meets a row it does not evaluate exactly ([`STATUS_FALLBACK`]) stops with the
 //! state of the rows before it, as the interpreter would have it (see
 //! [`crate::codegen::compile_aggregate`]). The state then becomes an interpreter aggregation
@@ -163,6 +168,12 @@ impl AggregateState {
             StateEngine::Kernel(m) => m.memory_bytes(),
             StateEngine::Interpreter(agg) => agg.memory_bytes(),
         }
+    }
+
+    /// Whether the kernel's memory holds the state (the kernel has not handed it to the
+    /// interpreter, and no update failed on it).
+    pub fn in_kernel(&self) -> bool {
+        matches!(self.engine, StateEngine::Kernel(_)) && !self.poisoned
     }
 
     /// The number of groups in the kernel's memory (0 once the interpreter holds the state).
@@ -492,6 +503,134 @@ impl AggregateKernel {
         }
     }
 
+    /// Whether [`AggregateKernel::merge_state`] folds this kernel's states into each other: its
+    /// keys are integer words (no bytes to compare or to own) and it keeps no string extremes.
+    pub fn merges_in_kernel(&self) -> bool {
+        let strings = |k: &KeyKind| matches!(k, KeyKind::Utf8 | KeyKind::Utf8View);
+        self.layout
+            .keys
+            .as_ref()
+            .is_none_or(|l| !l.kinds.iter().any(strings))
+            && !self
+                .layout
+                .slots
+                .iter()
+                .any(|s| matches!(s.kind, SlotKind::MinMaxStr { .. }))
+    }
+
+    /// Folds `from` into `into`, both this kernel's states in its memory
+    /// ([`AggregateState::in_kernel`]), for a kernel that [`AggregateKernel::merges_in_kernel`]:
+    /// as [`AggregateKernel::merge_into`] folds a state into an interpreter aggregation (groups
+    /// `into` does not have appended in `from`'s first-seen order, sums added as
+    /// [`crate::interp::Aggregator::merge`] adds them, the same error for a sum that
+    /// overflows), but in the kernel's own layout: a group is found by its stored hash and key
+    /// words, with no key columns built and no keys encoded again.
+    pub fn merge_state(&self, from: AggregateState, into: &mut AggregateState) -> Result<()> {
+        let lost = |what: &str| Error::internal(format!("merging aggregation states: {what}"));
+        if !self.merges_in_kernel() || into.poisoned {
+            return Err(lost("not in the kernel's memory"));
+        }
+        let (StateEngine::Kernel(from), StateEngine::Kernel(to)) =
+            (usable(from, "merged")?, &mut into.engine)
+        else {
+            return Err(lost("not in the kernel's memory"));
+        };
+        // Each group of `from` → its group in `to`.
+        let map: Vec<usize> = match &self.layout.keys {
+            None => vec![0],
+            Some(layout) => {
+                let stride = layout.words();
+                to.reserve(to.groups + from.groups, stride);
+                let mask = to.slots.len() - 1;
+                let mut map = Vec::with_capacity(from.groups);
+                for j in 0..from.groups {
+                    let h = from.hashes[j];
+                    let record = &from.keys[j * stride..(j + 1) * stride];
+                    let mut pos = h as usize & mask;
+                    let g = loop {
+                        let slot = to.slots[pos];
+                        if slot == 0 {
+                            // A new group: its accumulators are still zero, as the
+                            // interpreter's new groups start.
+                            let g = to.groups;
+                            to.groups += 1;
+                            to.slots[pos] = g as u32 + 1;
+                            to.hashes[g] = h;
+                            to.keys[g * stride..(g + 1) * stride].copy_from_slice(record);
+                            break g;
+                        }
+                        let g = slot as usize - 1;
+                        if to.hashes[g] == h && to.keys[g * stride..(g + 1) * stride] == *record {
+                            break g;
+                        }
+                        pos = (pos + 1) & mask;
+                    };
+                    map.push(g);
+                }
+                map
+            }
+        };
+        let mut overflowed = vec![false; self.layout.slots.len()];
+        for (s, slot) in self.layout.slots.iter().enumerate() {
+            let v = slot.first_vector;
+            match (slot.kind, from.vectors.get(v), from.vectors.get(v + 1)) {
+                (SlotKind::Rows | SlotKind::Count, Some(Vector::I64(b)), _) => {
+                    let Some(Vector::I64(a)) = to.vectors.get_mut(v) else {
+                        return Err(lost("a count"));
+                    };
+                    for (j, &g) in map.iter().enumerate() {
+                        a[g] += b[j];
+                    }
+                }
+                (SlotKind::ExactSum, Some(Vector::I128(b)), _) => {
+                    let Some(Vector::I128(a)) = to.vectors.get_mut(v) else {
+                        return Err(lost("an exact sum"));
+                    };
+                    for (j, &g) in map.iter().enumerate() {
+                        let (sum, o) = a[g].overflowing_add(b[j]);
+                        a[g] = sum;
+                        overflowed[s] |= o;
+                    }
+                }
+                (SlotKind::FloatSum, Some(Vector::F64(b)), _) => {
+                    let Some(Vector::F64(a)) = to.vectors.get_mut(v) else {
+                        return Err(lost("a float sum"));
+                    };
+                    for (j, &g) in map.iter().enumerate() {
+                        a[g] += b[j];
+                    }
+                }
+                (SlotKind::MinMaxInt { max }, Some(Vector::I128(b)), Some(Vector::U8(bh))) => {
+                    let Some((Vector::I128(a), Vector::U8(ah))) = pair(to, v) else {
+                        return Err(lost("an integer extreme"));
+                    };
+                    merge_extremes(a, ah, b, bh, &map, max, |x, y| x < y);
+                }
+                (SlotKind::MinMaxFloat { max }, Some(Vector::F64(b)), Some(Vector::U8(bh))) => {
+                    let Some((Vector::F64(a), Vector::U8(ah))) = pair(to, v) else {
+                        return Err(lost("a float extreme"));
+                    };
+                    merge_extremes(a, ah, b, bh, &map, max, |x, y| x.total_cmp(y).is_lt());
+                }
+                (SlotKind::MinMaxBool { max }, Some(Vector::U8(b)), Some(Vector::U8(bh))) => {
+                    let Some((Vector::U8(a), Vector::U8(ah))) = pair(to, v) else {
+                        return Err(lost("a boolean extreme"));
+                    };
+                    merge_extremes(a, ah, b, bh, &map, max, |x, y| x < y);
+                }
+                _ => return Err(lost("a state slot of another kind")),
+            }
+        }
+        // The interpreter merges aggregates in order and fails at the first whose sum
+        // overflowed.
+        for (call, (value, _)) in self.aggregates.iter().zip(&self.layout.uses) {
+            if value.is_some_and(|s| overflowed[s]) {
+                return Err(interp::sum_overflow_error(call).unwrap_or_else(|e| e));
+            }
+        }
+        Ok(())
+    }
+
     /// The key columns (`None` without keys), each aggregate's state, and the number of groups.
     fn raw_parts(
         &self,
@@ -804,6 +943,42 @@ fn key_column(
 
 /// The interpreter's form of one aggregate's state, from the vectors of its value slot and of
 /// its count slot (each slice starts at the slot's first vector).
+/// The two vectors of a slot from vector `v` on (an extreme's value and has-value flag).
+fn pair(to: &mut KernelMemory, v: usize) -> Option<(&mut Vector, &mut Vector)> {
+    match to.vectors.get_mut(v..v + 2)? {
+        [a, b] => Some((a, b)),
+        _ => None,
+    }
+}
+
+/// `MIN`/`MAX` of `from` (values `b`, has-value flags `bh`) folded into `a`/`ah` through
+/// `map`, as the interpreter merges extremes: a value replaces none, or a worse one (`less`).
+fn merge_extremes<T: Copy>(
+    a: &mut [T],
+    ah: &mut [u8],
+    b: &[T],
+    bh: &[u8],
+    map: &[usize],
+    max: bool,
+    less: impl Fn(&T, &T) -> bool,
+) {
+    for (j, &g) in map.iter().enumerate() {
+        if bh[j] == 0 {
+            continue;
+        }
+        let better = ah[g] == 0
+            || if max {
+                less(&a[g], &b[j])
+            } else {
+                less(&b[j], &a[g])
+            };
+        if better {
+            a[g] = b[j];
+            ah[g] = 1;
+        }
+    }
+}
+
 fn raw_state(kind: AccKind, value: &[Vector], count: &[Vector], n: usize) -> Result<RawState> {
     let lost = || Error::internal(format!("the state of a {kind:?} aggregate is lost"));
     let counts = || -> Result<Vec<i64>> {

@@ -84,6 +84,9 @@ pub enum AggregateKernel {}
 pub struct AggregateState(());
 
 impl AggregateState {
+    pub fn in_kernel(&self) -> bool {
+        false
+    }
     pub fn groups(&self) -> usize {
         0
     }
@@ -142,6 +145,15 @@ impl AggregateKernel {
         match *self {}
     }
     pub fn merge_into(&self, _: AggregateState, _: &mut Aggregator) -> Result<()> {
+        match *self {}
+    }
+    pub fn merges_in_kernel(&self) -> bool {
+        match *self {}
+    }
+    pub fn merge_state(&self, _: AggregateState, _: &mut AggregateState) -> Result<()> {
+        match *self {}
+    }
+    pub fn finish(&self, _: AggregateState) -> Result<RecordBatch> {
         match *self {}
     }
     pub fn timing(&self) -> CompileTiming {
