@@ -1318,11 +1318,12 @@ fn decimal_sum_that_wraps_before_a_hand_back() {
     }
 }
 
-/// Compiled morsel states merge in the kernel's own memory (integer keys, no string extremes):
+/// Compiled morsel states merge in the kernel's own memory (unless they keep string extremes):
 /// many morsels, on one thread and on several, with the groups first seen in a scrambled order,
-/// NULL keys, float sums whose order shows, extremes of every kind, and morsels that hand back
-/// to the interpreter between compiled ones (a total that then moves to the interpreter). Values,
-/// group order and errors are the interpreter's, whatever the tier switch point.
+/// NULL keys, integer, `VARCHAR` and view keys (short and long), float sums whose order shows,
+/// extremes of every kind, and morsels that hand back to the interpreter between compiled ones
+/// (a total that then moves to the interpreter). Values, group order and errors are the
+/// interpreter's.
 #[test]
 fn compiled_states_merge_in_the_kernel() {
     let n = 3_000usize;
@@ -1368,12 +1369,23 @@ fn compiled_states_merge_in_the_kernel() {
             })
             .collect::<Vec<_>>(),
     );
+    // Views of up to 12 bytes and longer, some equal in length and prefix.
+    let v = StringViewArray::from(
+        (0..n)
+            .map(|r| match r % 9 {
+                0 => None,
+                1 | 2 => Some(format!("short {}", key(r))),
+                _ => Some(format!("a longer view, group {:>4}", key(r) % 7)),
+            })
+            .collect::<Vec<_>>(),
+    );
     let columns = vec![
         ("k", Arc::new(k) as ArrayRef),
         ("d", Arc::new(d)),
         ("f", Arc::new(f)),
         ("b", Arc::new(b)),
         ("s", Arc::new(s)),
+        ("v", Arc::new(v)),
     ];
     let schema = Arc::new(Schema::new(
         columns
@@ -1395,8 +1407,12 @@ fn compiled_states_merge_in_the_kernel() {
         "SELECT SUM(d), SUM(f), MIN(f), COUNT(*) FROM t",
         // Hand-backs in some morsels.
         "SELECT k, SUM(LENGTH(UPPER(s))), SUM(d) FROM t GROUP BY k",
-        // String keys and string extremes merge through the interpreter.
+        // String keys: their bytes compared, and owned by the total.
         "SELECT s, k, SUM(d) FROM t GROUP BY s, k",
+        "SELECT v, COUNT(*), SUM(f) FROM t GROUP BY v",
+        "SELECT v, s, k % 3, MAX(d) FROM t GROUP BY v, s, k % 3",
+        "SELECT UPPER(s), v, COUNT(*) FROM t GROUP BY UPPER(s), v",
+        // String extremes merge through the interpreter.
         "SELECT k, MIN(s), SUM(f) FROM t GROUP BY k",
     ];
     let render = |options: &QueryOptions, sql: &str| match qjit::exec::run(&source, sql, options) {

@@ -503,19 +503,14 @@ impl AggregateKernel {
         }
     }
 
-    /// Whether [`AggregateKernel::merge_state`] folds this kernel's states into each other: its
-    /// keys are integer words (no bytes to compare or to own) and it keeps no string extremes.
+    /// Whether [`AggregateKernel::merge_state`] folds this kernel's states into each other: it
+    /// keeps no string extremes (whose bytes each state owns by slot and group).
     pub fn merges_in_kernel(&self) -> bool {
-        let strings = |k: &KeyKind| matches!(k, KeyKind::Utf8 | KeyKind::Utf8View);
-        self.layout
-            .keys
-            .as_ref()
-            .is_none_or(|l| !l.kinds.iter().any(strings))
-            && !self
-                .layout
-                .slots
-                .iter()
-                .any(|s| matches!(s.kind, SlotKind::MinMaxStr { .. }))
+        !self
+            .layout
+            .slots
+            .iter()
+            .any(|s| matches!(s.kind, SlotKind::MinMaxStr { .. }))
     }
 
     /// Folds `from` into `into`, both this kernel's states in its memory
@@ -524,13 +519,14 @@ impl AggregateKernel {
     /// `into` does not have appended in `from`'s first-seen order, sums added as
     /// [`crate::interp::Aggregator::merge`] adds them, the same error for a sum that
     /// overflows), but in the kernel's own layout: a group is found by its stored hash and key
-    /// words, with no key columns built and no keys encoded again.
+    /// record, with no key columns built and no keys encoded again. `into` takes over the bytes
+    /// of `from`'s string keys (those of groups it already had too: they are freed with it).
     pub fn merge_state(&self, from: AggregateState, into: &mut AggregateState) -> Result<()> {
         let lost = |what: &str| Error::internal(format!("merging aggregation states: {what}"));
         if !self.merges_in_kernel() || into.poisoned {
             return Err(lost("not in the kernel's memory"));
         }
-        let (StateEngine::Kernel(from), StateEngine::Kernel(to)) =
+        let (StateEngine::Kernel(mut from), StateEngine::Kernel(to)) =
             (usable(from, "merged")?, &mut into.engine)
         else {
             return Err(lost("not in the kernel's memory"));
@@ -560,13 +556,18 @@ impl AggregateKernel {
                             break g;
                         }
                         let g = slot as usize - 1;
-                        if to.hashes[g] == h && to.keys[g * stride..(g + 1) * stride] == *record {
+                        let stored = &to.keys[g * stride..(g + 1) * stride];
+                        // SAFETY: both records' strings are owned by their states.
+                        if to.hashes[g] == h && unsafe { same_key(&layout.kinds, stored, record) } {
                             break g;
                         }
                         pos = (pos + 1) & mask;
                     };
                     map.push(g);
                 }
+                // The records of new groups point into these bytes, which stay where they are.
+                to.strings.append(&mut from.strings);
+                to.string_bytes += std::mem::take(&mut from.string_bytes);
                 map
             }
         };
@@ -943,6 +944,49 @@ fn key_column(
 
 /// The interpreter's form of one aggregate's state, from the vectors of its value slot and of
 /// its count slot (each slice starts at the slot's first vector).
+/// Whether two key records of keys of `kinds` are the same key: equal words, strings with
+/// equal bytes (a view's first word holds its length and prefix; a short view is its words).
+///
+/// # Safety
+/// The strings of both records are readable (owned by their states).
+unsafe fn same_key(kinds: &[KeyKind], a: &[u64], b: &[u64]) -> bool {
+    if a[0] != b[0] {
+        return false;
+    }
+    // SAFETY (of `bytes`): the caller's promise; a length of 0 reads nothing.
+    let bytes = |addr: u64, len: u64| -> &[u8] {
+        if len == 0 {
+            &[]
+        } else {
+            unsafe { std::slice::from_raw_parts(addr as usize as *const u8, len as usize) }
+        }
+    };
+    let mut at = 1;
+    for kind in kinds {
+        let n = kind.words();
+        let same = match kind {
+            KeyKind::Utf8 => {
+                a[at + 1] == b[at + 1] && bytes(a[at], a[at + 1]) == bytes(b[at], b[at + 1])
+            }
+            KeyKind::Utf8View => {
+                let len = a[at] & u32::MAX as u64;
+                a[at] == b[at]
+                    && if len <= 12 {
+                        a[at + 1] == b[at + 1]
+                    } else {
+                        bytes(a[at + 1], len) == bytes(b[at + 1], len)
+                    }
+            }
+            _ => a[at..at + n] == b[at..at + n],
+        };
+        if !same {
+            return false;
+        }
+        at += n;
+    }
+    true
+}
+
 /// The two vectors of a slot from vector `v` on (an extreme's value and has-value flag).
 fn pair(to: &mut KernelMemory, v: usize) -> Option<(&mut Vector, &mut Vector)> {
     match to.vectors.get_mut(v..v + 2)? {
@@ -1061,7 +1105,8 @@ mod tests {
     use arrow::array::{Decimal128Array, Int32Array, RecordBatch, StringArray};
     use arrow::datatypes::{DataType, Field, Schema};
 
-    use super::AggregateKernel;
+    use super::{same_key, AggregateKernel};
+    use crate::codegen::KeyKind;
     use crate::exec::{self, EngineKind, PartEngine, QueryOptions, Source};
     use crate::interp::Aggregator;
     use crate::ir::Body;
@@ -1194,5 +1239,43 @@ mod tests {
              GROUP BY UPPER(s)",
             [None, None, None],
         );
+    }
+
+    /// Key records compare their strings' bytes wherever they live: long views equal in
+    /// length and prefix, `VARCHAR` keys of one length; NULL and the empty string differ by the
+    /// NULL mask alone.
+    #[test]
+    fn key_records_compare_string_bytes() {
+        let view = |s: &[u8], at: &[u8]| -> [u64; 2] {
+            let mut w = [0u8; 8];
+            w[..4].copy_from_slice(&(s.len() as u32).to_le_bytes());
+            w[4..].copy_from_slice(&s[..4]);
+            [u64::from_le_bytes(w), at.as_ptr() as u64]
+        };
+        let (a, b, c) = (
+            b"SHIP BY AIR, fast".to_vec(),
+            b"SHIP BY AIR, fast".to_vec(),
+            b"SHIP BY AIR, slow".to_vec(),
+        );
+        let kinds = [KeyKind::Signed, KeyKind::Utf8View, KeyKind::Utf8];
+        let record = |s: &[u8], text: &[u8]| {
+            let [w0, w1] = view(s, s);
+            vec![0, 7, w0, w1, text.as_ptr() as u64, text.len() as u64]
+        };
+        // SAFETY (all): the records point into the vectors above.
+        unsafe {
+            assert!(same_key(&kinds, &record(&a, &c), &record(&b, &c)));
+            assert!(!same_key(&kinds, &record(&a, &c), &record(&c, &c)));
+            assert!(same_key(&kinds, &record(&a, &a), &record(&a, &b)));
+            assert!(!same_key(&kinds, &record(&a, &a), &record(&a, &c)));
+            assert!(!same_key(&kinds, &record(&a, &a), &record(&a, &a[..5])));
+            let mut other = record(&a, &a);
+            other[1] = 8;
+            assert!(!same_key(&kinds, &record(&a, &a), &other));
+            // NULL (mask bit 2, words 0) against the empty string.
+            let kinds = [KeyKind::Utf8];
+            assert!(!same_key(&kinds, &[0b1, 0, 0], &[0, 0, 0]));
+            assert!(same_key(&kinds, &[0, 0, 0], &[0, a.as_ptr() as u64, 0]));
+        }
     }
 }
