@@ -622,17 +622,17 @@ fn small_sum(arg: Option<(&Lowered, SqlType, bool)>) -> bool {
 ///
 /// ```text
 /// columns and literals; narrow forms of the others → ok
-/// br ok, join, general
-/// general: (nothing)                     ; rows with values or results beyond 18 digits
-/// join:    φ(sext narrow value, 0), narrow validity, φ(0, STATUS_FALLBACK)
+/// br ok, args_ok, args_hand_back
+/// args_hand_back: ret STATUS_FALLBACK    ; rows with values or results beyond 18 digits
+/// args_ok:        the sign-extended narrow values and their validity
 /// ```
 ///
 /// The interpreter then computes what the general code would (it raises the same errors), from
 /// the state of the rows before: real data seldom needs it, and the general code (`i256`
-/// arithmetic, an error code per operation) was a fifth of TPC-H Q1's compile time. Fills
-/// `values` (in the order `order`, so that error ranks are those of the plain lowering) and
-/// returns the code of the row: 0, or [`STATUS_FALLBACK`] where a narrow form failed (it wins
-/// over every error of the row's keys).
+/// arithmetic, an error code per operation) was a fifth of TPC-H Q1's compile time. The row's
+/// code is [`STATUS_FALLBACK`] there whatever its keys' errors, as every combination of codes
+/// gives it. Fills `values` (in the order `order`, so that error ranks are those of the plain
+/// lowering) and returns the arguments' error code on the rows that go on: 0.
 fn lower_args_speculatively<'ctx>(
     ctx: &'ctx Context,
     b: &inkwell::builder::Builder<'ctx>,
@@ -657,31 +657,26 @@ fn lower_args_speculatively<'ctx>(
             narrow.push((i, n, wide));
         }
     }
-    let fast_end = b.get_insert_block().ok_or_else(lost)?;
-    let function = fast_end.get_parent().ok_or_else(lost)?;
-    let general_bb = ctx.append_basic_block(function, "args_general");
-    let join_bb = ctx.append_basic_block(function, "args_join");
-    b.build_conditional_branch(all_ok, join_bb, general_bb)?;
-
+    let function = b
+        .get_insert_block()
+        .and_then(|bb| bb.get_parent())
+        .ok_or_else(lost)?;
+    let back_bb = ctx.append_basic_block(function, "args_hand_back");
+    let ok_bb = ctx.append_basic_block(function, "args_ok");
+    b.build_conditional_branch(all_ok, ok_bb, back_bb)?;
     lowerer.require_fallback("decimal arithmetic beyond 18 digits")?;
-    b.position_at_end(general_bb);
-    let general_end = b.get_insert_block().ok_or_else(lost)?;
-    b.build_unconditional_branch(join_bb)?;
+    b.position_at_end(back_bb);
+    b.build_return(Some(&i32t.const_int(STATUS_FALLBACK, false)))?;
 
-    b.position_at_end(join_bb);
-    for (i, n, wide) in &narrow {
-        let value = b.build_phi(i128t, "arg")?;
-        value.add_incoming(&[(wide, fast_end), (&i128t.const_zero(), general_end)]);
-        values[*i] = Some(Lowered {
-            value: value.as_basic_value(),
+    b.position_at_end(ok_bb);
+    for (i, n, wide) in narrow {
+        values[i] = Some(Lowered {
+            value: wide.into(),
             valid: n.valid,
             err: i32t.const_zero(),
         });
     }
-    let err = i32t.const_int(STATUS_FALLBACK, false);
-    let phi = b.build_phi(i32t, "args_err")?;
-    phi.add_incoming(&[(&i32t.const_zero(), fast_end), (&err, general_end)]);
-    Ok(phi.as_basic_value().into_int_value())
+    Ok(i32t.const_zero())
 }
 
 /// Makes an access to the overflow flags volatile. The flags are set in a block that only rows
