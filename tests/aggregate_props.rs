@@ -1387,18 +1387,7 @@ fn compiled_states_merge_in_the_kernel() {
         ("s", Arc::new(s)),
         ("v", Arc::new(v)),
     ];
-    let schema = Arc::new(Schema::new(
-        columns
-            .iter()
-            .map(|(n, a)| Field::new(*n, a.data_type().clone(), true))
-            .collect::<Vec<_>>(),
-    ));
-    let batch = RecordBatch::try_new(
-        schema.clone(),
-        columns.into_iter().map(|(_, a)| a).collect(),
-    )
-    .unwrap();
-    let source = Source::batches("t", schema, vec![batch]).with_morsel_rows(250);
+    let source = table_of(columns, &[n]).with_morsel_rows(250);
     let queries = [
         "SELECT k, COUNT(*), COUNT(d), SUM(d), AVG(d), SUM(f), AVG(f), MIN(d), MAX(d), MIN(f), \
          MAX(f), MIN(b), MAX(b) FROM t GROUP BY k",
@@ -1456,12 +1445,11 @@ fn compiled_states_merge_in_the_kernel() {
     .with_precision_and_scale(38, 0)
     .unwrap();
     let keys = Int32Array::from((0..n).map(|r| (r % 2) as i32).collect::<Vec<_>>());
-    let schema = Arc::new(Schema::new(vec![
-        Field::new("g", DataType::Int32, true),
-        Field::new("big", big.data_type().clone(), true),
-    ]));
-    let batch = RecordBatch::try_new(schema.clone(), vec![Arc::new(keys), Arc::new(big)]).unwrap();
-    let source = Source::batches("t", schema, vec![batch]).with_morsel_rows(250);
+    let source = table_of(
+        vec![("g", Arc::new(keys) as ArrayRef), ("big", Arc::new(big))],
+        &[n],
+    )
+    .with_morsel_rows(250);
     for sql in [
         "SELECT g, SUM(big) FROM t GROUP BY g",
         "SELECT g, COUNT(*), AVG(big) FROM t GROUP BY g",
