@@ -64,8 +64,11 @@ pub(crate) fn prune(
         if !keep {
             continue;
         }
+        let rows = usize::try_from(stats.meta.row_group(g).num_rows()).unwrap_or(0);
         match test.pages(&stats, g)? {
             Some(sel) if !sel.selects_any() => {}
+            // Every page may hold a row: the whole row group, with nothing to skip.
+            Some(sel) if sel.row_count() == rows => row_groups.push((g, None)),
             sel => row_groups.push((g, sel)),
         }
     }
