@@ -38,6 +38,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod decode;
 mod limits;
 mod pipeline;
 mod predicate;
@@ -638,6 +639,9 @@ pub fn run_into(
         false => {
             let start = Instant::now();
             let mut scan = scan_of(None)?;
+            if options.pushdown {
+                scan = scan.with_prefilter(prefilter(&plan));
+            }
             // ORDER BY … LIMIT finds its rows from the sort keys first when dropping rows
             // cannot hide an error, and reads only those.
             let can_drop_rows = plan.filter.as_ref().is_none_or(infallible)
@@ -958,6 +962,24 @@ fn scan_filter(plan: &Plan, options: &QueryOptions) -> Option<ScanFilter> {
     if !infallible(filter) {
         return None;
     }
+    filter_on_own_columns(filter, plan, options)
+}
+
+/// The prefilter of a Parquet scan ([`source::Scan::with_prefilter`]): the ranges that the
+/// `WHERE` clause's comparisons of single integer, date and decimal columns with constants
+/// put on them ([`predicate::Ranges`]), when the whole clause cannot fail, so that dropping
+/// the rows outside them early drops no error, only rows the clause rejects anyway.
+fn prefilter(plan: &Plan) -> Option<ScanFilter> {
+    let filter = plan.filter.as_ref()?;
+    if !infallible(filter) {
+        return None;
+    }
+    Some(predicate::Ranges::of(filter, &plan.projection)?.scan_filter())
+}
+
+/// `filter` (over the plan's projected batch) as a scan filter over the batch of the columns
+/// it reads, or `None` if it reads every projected column (nothing left to save).
+fn filter_on_own_columns(filter: &Expr, plan: &Plan, options: &QueryOptions) -> Option<ScanFilter> {
     let mut used: Vec<usize> = vec![];
     filter.walk(&mut |e| {
         if let Expr::Column(c) = e {

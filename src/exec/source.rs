@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex};
 use arrow::array::BooleanArray;
 use arrow::datatypes::{DataType, FieldRef, Schema, SchemaRef};
 use arrow::error::ArrowError;
-use arrow::record_batch::RecordBatch;
+use arrow::record_batch::{RecordBatch, RecordBatchReader};
 use parquet::arrow::arrow_reader::{
     ArrowPredicate, ArrowPredicateFn, ArrowReaderMetadata, ArrowReaderOptions,
     ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder, RowFilter, RowSelection,
@@ -30,6 +30,7 @@ use parquet::errors::ParquetError;
 use parquet::file::metadata::PageIndexPolicy;
 use parquet::schema::types::SchemaDescriptor;
 
+use super::decode::RowGroupBatches;
 use super::pipeline::panic_message;
 use super::prune::prune;
 use super::topn::Threshold;
@@ -170,11 +171,21 @@ impl Source {
     pub fn pruned_morsels(&self, projection: &[usize], filter: Option<&Expr>) -> Result<Scan> {
         match self {
             Source::Parquet { path, .. } => {
-                let (_, metadata) = open_parquet(path)?;
+                let (file, metadata) = open_parquet(path)?;
                 let mask = ProjectionMask::roots(
                     metadata.metadata().file_metadata().schema_descr(),
                     projection.iter().copied(),
                 );
+                let mut columns = projection.to_vec();
+                columns.sort_unstable();
+                columns.dedup();
+                let schema =
+                    ParquetRecordBatchReaderBuilder::new_with_metadata(file, metadata.clone())
+                        .with_projection(mask.clone())
+                        .with_row_groups(vec![])
+                        .build()
+                        .map_err(|e| parquet_error(path, e))?
+                        .schema();
                 let morsels = prune(filter, projection, &metadata)?
                     .row_groups
                     .into_iter()
@@ -186,8 +197,11 @@ impl Source {
                         path: path.clone(),
                         metadata,
                         mask,
+                        columns,
+                        schema,
                     },
                     late: None,
+                    prefilter: None,
                     threshold: None,
                     bests: vec![],
                     early: Mutex::default(),
@@ -225,6 +239,7 @@ impl Source {
                     morsels,
                     input: Input::Memory,
                     late: None,
+                    prefilter: None,
                     threshold: None,
                     bests: vec![],
                     early: Mutex::default(),
@@ -240,6 +255,9 @@ pub struct Scan {
     morsels: Vec<Morsel>,
     input: Input,
     late: Option<ScanFilter>,
+    /// A filter qjit's own Parquet decoder evaluates before it decodes the other columns
+    /// ([`Scan::with_prefilter`]).
+    prefilter: Option<ScanFilter>,
     /// The bound of a top-N that `late` evaluates (see [`Scan::with_top_threshold`]).
     threshold: Option<Arc<Threshold>>,
     /// For each morsel, the best sort key of the top-N its rows can have, if known: a morsel
@@ -310,6 +328,10 @@ enum Input {
         path: PathBuf,
         metadata: ArrowReaderMetadata,
         mask: ProjectionMask,
+        /// The projected file columns, ascending, and their Arrow schema as the arrow-rs
+        /// reader returns them.
+        columns: Vec<usize>,
+        schema: SchemaRef,
     },
     Memory,
 }
@@ -349,6 +371,18 @@ impl Scan {
             });
         }
         self.threshold = Some(threshold);
+        self
+    }
+
+    /// The scan with `filter` (a conjunct of the query's `WHERE` that cannot fail) evaluated
+    /// by qjit's own Parquet decoder on its columns first: a batch holds only the rows it
+    /// keeps while it keeps fewer than half of them ([`super::decode`]). Unlike a scan filter
+    /// of [`Source::filtered_morsels`], row groups the decoder declines are read whole, and
+    /// a scan that filters by a top-N bound ignores it.
+    pub(crate) fn with_prefilter(mut self, filter: Option<ScanFilter>) -> Scan {
+        if matches!(self.input, Input::Parquet { .. }) {
+            self.prefilter = filter;
+        }
         self
     }
 
@@ -393,6 +427,7 @@ impl Scan {
             .collect();
         // Each morsel holds a few chosen rows: nothing left to filter or skip.
         self.late = None;
+        self.prefilter = None;
         self.bests = vec![];
         self.early = Mutex::new(vec![]);
         self
@@ -536,6 +571,8 @@ impl Scan {
                     path,
                     metadata,
                     mask,
+                    columns,
+                    schema,
                 },
             ) => {
                 // A file handle of its own: clones of one `File` share the read position.
@@ -543,6 +580,19 @@ impl Scan {
                     path: path.display().to_string(),
                     reason: format!("cannot open the file: {e}"),
                 })?;
+                // Whole row groups without a scan filter: qjit's own decoder, for the columns
+                // it reads.
+                if rows.is_none() && self.late.is_none() {
+                    let prefilter = match self.threshold {
+                        None => self.prefilter.as_ref(),
+                        Some(_) => None,
+                    };
+                    if let Some(batches) = RowGroupBatches::try_new(
+                        &file, path, metadata, *group, columns, schema, prefilter,
+                    )? {
+                        return Ok(Box::new(batches));
+                    }
+                }
                 let mut builder =
                     ParquetRecordBatchReaderBuilder::new_with_metadata(file, metadata.clone())
                         .with_row_groups(vec![*group])
@@ -665,7 +715,7 @@ fn decimal64_schema(metadata: &ArrowReaderMetadata) -> Option<SchemaRef> {
 
 /// An error of the reader while it decodes batches: the scan filter's own error (passed through
 /// the reader), else the file is damaged.
-fn arrow_error(path: &Path, e: ArrowError) -> Error {
+pub(super) fn arrow_error(path: &Path, e: ArrowError) -> Error {
     match e {
         ArrowError::ExternalError(inner) => match inner.downcast::<Error>() {
             Ok(e) => *e,
@@ -681,7 +731,7 @@ fn arrow_error(path: &Path, e: ArrowError) -> Error {
     }
 }
 
-fn parquet_error(path: &Path, e: ParquetError) -> Error {
+pub(super) fn parquet_error(path: &Path, e: ParquetError) -> Error {
     let reason = match &e {
         ParquetError::EOF(_) | ParquetError::General(_) | ParquetError::IndexOutOfBound(..) => {
             format!("the file is truncated or corrupt (its Parquet footer cannot be read): {e}")
