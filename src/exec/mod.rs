@@ -965,16 +965,16 @@ fn scan_filter(plan: &Plan, options: &QueryOptions) -> Option<ScanFilter> {
     filter_on_own_columns(filter, plan, options)
 }
 
-/// The prefilter of a Parquet scan ([`source::Scan::with_prefilter`]): the ranges that the
-/// `WHERE` clause's comparisons of single integer, date and decimal columns with constants
-/// put on them ([`predicate::Ranges`]), when the whole clause cannot fail, so that dropping
-/// the rows outside them early drops no error, only rows the clause rejects anyway.
-fn prefilter(plan: &Plan) -> Option<ScanFilter> {
+/// The prefilter of a Parquet scan ([`source::Scan::with_prefilter`]): what the `WHERE`
+/// clause needs of single columns ([`predicate::Necessary`]), when the whole clause cannot
+/// fail, so that dropping the rows that fail it early drops no error, only rows the clause
+/// rejects anyway.
+fn prefilter(plan: &Plan) -> Option<predicate::Necessary> {
     let filter = plan.filter.as_ref()?;
     if !infallible(filter) {
         return None;
     }
-    Some(predicate::Ranges::of(filter, &plan.projection)?.scan_filter())
+    predicate::Necessary::of(filter, &plan.projection)
 }
 
 /// `filter` (over the plan's projected batch) as a scan filter over the batch of the columns

@@ -9,7 +9,11 @@
 
 use std::sync::Arc;
 
-use arrow::array::{Array, AsArray, BooleanArray, RecordBatch};
+use std::collections::BTreeMap;
+use std::sync::atomic::AtomicBool;
+
+use arrow::array::builder::make_view;
+use arrow::array::{Array, AsArray, BooleanArray, RecordBatch, StringViewArray};
 use arrow::buffer::{BooleanBuffer, Buffer};
 use arrow::datatypes::{DataType, Date32Type, Decimal64Type, Int32Type, Int64Type, SchemaRef};
 
@@ -104,126 +108,227 @@ pub(crate) fn check_columns(schema: &SchemaRef, batch: &RecordBatch) -> Result<(
     Ok(())
 }
 
-/// Conjuncts `column op constant` of a `WHERE` clause over integer, date and `Decimal64`
-/// columns, as one closed range of values per column: a scan prefilter that needs no
-/// compiling and costs a comparison pair per row ([`super::source::Scan::with_prefilter`]).
+/// What a `WHERE` clause needs of single columns to be TRUE: for each of some of the table's
+/// columns a [`Condition`] that every row the clause keeps meets. A scan prefilter that needs
+/// no compiling ([`super::source::Scan::with_prefilter`]): the Parquet decoder checks these
+/// conditions first, one column at a time, and decodes the rest only for the rows that meet
+/// them.
 ///
 /// ```text
 /// l_shipdate >= DATE '1994-01-01' AND l_shipdate < DATE '1995-01-01' AND l_quantity < 24
 ///   ─▶ l_shipdate ∈ [8766, 9130], l_quantity ∈ [i64::MIN, 2399]
+/// (l_shipmode = 'AIR' AND l_quantity <= 11) OR (l_shipmode IN ('AIR', 'RAIL') AND l_quantity >= 20)
+///   ─▶ l_shipmode ∈ {AIR, RAIL}, l_quantity ∈ [i64::MIN, i64::MAX]
 /// ```
-#[derive(Debug, PartialEq)]
-pub struct Ranges {
-    /// The table's columns (indices into its schema, ascending) and the range each keeps.
+#[derive(Debug)]
+pub struct Necessary {
+    /// The table's columns (indices into its schema, ascending) and the condition of each.
     pub columns: Vec<usize>,
-    pub ranges: Vec<(i64, i64)>,
+    pub conditions: Vec<Condition>,
+    /// Whether the last batch checked met them in at least half its rows: the scan's next row
+    /// groups then check them only now and then (set and read by the decoder).
+    pub declined: AtomicBool,
 }
 
-impl Ranges {
-    /// The ranges that the conjuncts of `filter` (over the batch of `projection`, the table's
-    /// columns) put on single columns, or `None` if no conjunct is such a comparison. A row
-    /// outside them makes `filter` FALSE or NULL, never TRUE.
-    pub fn of(filter: &Expr, projection: &[usize]) -> Option<Ranges> {
-        let mut bounds: Vec<(usize, i64, i64)> = vec![];
-        let mut todo = vec![filter];
-        while let Some(e) = todo.pop() {
-            let Expr::Binary {
-                op, left, right, ..
-            } = e
-            else {
-                continue;
-            };
+/// A condition on one column's values; NULL never meets it.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Condition {
+    /// The stored integers (of an integer, date or `Decimal64` column) lie in `[lo, hi]`.
+    Range(i64, i64),
+    /// The string is one of these (bytes equal; kept sorted, without repeats).
+    Strings(Vec<String>),
+}
+
+impl Necessary {
+    /// What `filter` (over the batch of `projection`, the table's columns) needs of single
+    /// columns, from its comparisons and `IN` lists of a column with constants, through `AND`
+    /// (both) and `OR` (either, for the columns both sides constrain); `None` if nothing.
+    pub fn of(filter: &Expr, projection: &[usize]) -> Option<Necessary> {
+        let conditions = conditions(filter, projection);
+        let (columns, conditions): (Vec<usize>, Vec<Condition>) = conditions
+            .into_iter()
+            .filter(|(_, c)| *c != Condition::Range(i64::MIN, i64::MAX))
+            .unzip();
+        (!columns.is_empty()).then_some(Necessary {
+            columns,
+            conditions,
+            declined: AtomicBool::new(false),
+        })
+    }
+}
+
+/// The conditions `e` puts on columns (by file column) for it to be TRUE.
+fn conditions(e: &Expr, projection: &[usize]) -> BTreeMap<usize, Condition> {
+    crate::stack::guard(|| match e {
+        Expr::Binary {
+            op: op @ (BinaryOp::And | BinaryOp::Or),
+            left,
+            right,
+            ..
+        } => {
+            let mut left = conditions(left, projection);
+            let right = conditions(right, projection);
             if *op == BinaryOp::And {
-                todo.push(left);
-                todo.push(right);
-                continue;
+                for (column, c) in right {
+                    let both = match left.remove(&column) {
+                        Some(l) => l.and(c),
+                        None => Some(c),
+                    };
+                    if let Some(both) = both {
+                        left.insert(column, both);
+                    }
+                }
+                left
+            } else {
+                right
+                    .into_iter()
+                    .filter_map(|(column, c)| Some((column, left.remove(&column)?.or(c)?)))
+                    .collect()
             }
+        }
+        Expr::Binary {
+            op, left, right, ..
+        } => {
             let (column, op, literal) = match (&**left, &**right) {
                 (Expr::Column(c), Expr::Literal(l)) => (c, *op, l),
                 (Expr::Literal(l), Expr::Column(c)) => (c, flip(*op), l),
-                _ => continue,
+                _ => return BTreeMap::new(),
             };
-            let (Some(value), Some(&file_column)) =
-                (comparable(column, literal), projection.get(column.index))
-            else {
-                continue;
-            };
-            let (lo, hi) = match op {
-                BinaryOp::Eq => (value, value),
-                BinaryOp::Lt => match value.checked_sub(1) {
-                    Some(v) => (i64::MIN, v),
-                    None => (1, 0),
+            let condition = match (stored(column, literal), &literal.value) {
+                (Some(value), _) => match op {
+                    BinaryOp::Eq => Some(Condition::Range(value, value)),
+                    BinaryOp::Lt => Some(match value.checked_sub(1) {
+                        Some(v) => Condition::Range(i64::MIN, v),
+                        None => Condition::Range(1, 0),
+                    }),
+                    BinaryOp::LtEq => Some(Condition::Range(i64::MIN, value)),
+                    BinaryOp::Gt => Some(match value.checked_add(1) {
+                        Some(v) => Condition::Range(v, i64::MAX),
+                        None => Condition::Range(1, 0),
+                    }),
+                    BinaryOp::GtEq => Some(Condition::Range(value, i64::MAX)),
+                    _ => None,
                 },
-                BinaryOp::LtEq => (i64::MIN, value),
-                BinaryOp::Gt => match value.checked_add(1) {
-                    Some(v) => (v, i64::MAX),
-                    None => (1, 0),
-                },
-                BinaryOp::GtEq => (value, i64::MAX),
-                _ => continue,
+                (None, Scalar::Utf8(s)) if op == BinaryOp::Eq && is_text(column) => {
+                    Some(Condition::Strings(vec![s.clone()]))
+                }
+                _ => None,
             };
-            bounds.push((file_column, lo, hi));
-        }
-        bounds.sort_unstable_by_key(|b| b.0);
-        let mut ranges = Ranges {
-            columns: vec![],
-            ranges: vec![],
-        };
-        for (column, lo, hi) in bounds {
-            match ranges.columns.last() {
-                Some(&last) if last == column => {
-                    if let Some(r) = ranges.ranges.last_mut() {
-                        *r = (r.0.max(lo), r.1.min(hi));
-                    }
-                }
-                _ => {
-                    ranges.columns.push(column);
-                    ranges.ranges.push((lo, hi));
-                }
+            match (condition, projection.get(column.index)) {
+                (Some(condition), Some(&file_column)) => [(file_column, condition)].into(),
+                _ => BTreeMap::new(),
             }
         }
-        (!ranges.columns.is_empty()).then_some(ranges)
+        Expr::InList {
+            arg,
+            list,
+            negated: false,
+        } => {
+            let Expr::Column(column) = &**arg else {
+                return BTreeMap::new();
+            };
+            let Some(&file_column) = projection.get(column.index) else {
+                return BTreeMap::new();
+            };
+            let mut condition: Option<Condition> = None;
+            for item in list {
+                let one = match item {
+                    Expr::Literal(l) => match (stored(column, l), &l.value) {
+                        (Some(v), _) => Condition::Range(v, v),
+                        (None, Scalar::Utf8(s)) if is_text(column) => {
+                            Condition::Strings(vec![s.clone()])
+                        }
+                        _ => return BTreeMap::new(),
+                    },
+                    _ => return BTreeMap::new(),
+                };
+                condition = match condition {
+                    None => Some(one),
+                    Some(c) => match c.or(one) {
+                        Some(c) => Some(c),
+                        None => return BTreeMap::new(),
+                    },
+                };
+            }
+            condition
+                .map(|c| [(file_column, c)].into())
+                .unwrap_or_default()
+        }
+        _ => BTreeMap::new(),
+    })
+}
+
+impl Condition {
+    /// Both conditions (`None` if they are of different kinds).
+    fn and(self, other: Condition) -> Option<Condition> {
+        match (self, other) {
+            (Condition::Range(a, b), Condition::Range(c, d)) => {
+                Some(Condition::Range(a.max(c), b.min(d)))
+            }
+            (Condition::Strings(a), Condition::Strings(b)) => Some(Condition::Strings(
+                a.into_iter().filter(|s| b.contains(s)).collect(),
+            )),
+            _ => None,
+        }
     }
 
-    /// The rows of `batch` (the columns of [`Ranges::columns`], in order) inside every range:
-    /// a mask with no nulls (a NULL is outside).
-    pub fn mask(&self, batch: &RecordBatch) -> Result<BooleanArray> {
-        let n = batch.num_rows();
-        let mut keep: Option<BooleanBuffer> = None;
-        for (array, &(lo, hi)) in batch.columns().iter().zip(&self.ranges) {
-            let inside = match array.data_type() {
-                DataType::Int32 => within(array.as_primitive::<Int32Type>().values(), lo, hi),
-                DataType::Date32 => within(array.as_primitive::<Date32Type>().values(), lo, hi),
-                DataType::Int64 => within(array.as_primitive::<Int64Type>().values(), lo, hi),
-                DataType::Decimal64(..) => {
-                    within(array.as_primitive::<Decimal64Type>().values(), lo, hi)
-                }
-                other => {
-                    return Err(Error::internal(format!("a range filter over {other}")));
-                }
-            };
-            let inside = match array.logical_nulls() {
-                Some(nulls) => &inside & nulls.inner(),
-                None => inside,
-            };
-            keep = Some(match keep {
-                Some(k) => &k & &inside,
-                None => inside,
-            });
+    /// Either condition, or a wider one (`None` if they are of different kinds).
+    fn or(self, other: Condition) -> Option<Condition> {
+        match (self, other) {
+            (Condition::Range(a, b), Condition::Range(c, d)) if a > b => {
+                Some(Condition::Range(c, d))
+            }
+            (Condition::Range(a, b), Condition::Range(c, d)) if c > d => {
+                Some(Condition::Range(a, b))
+            }
+            (Condition::Range(a, b), Condition::Range(c, d)) => {
+                Some(Condition::Range(a.min(c), b.max(d)))
+            }
+            (Condition::Strings(mut a), Condition::Strings(b)) => {
+                a.extend(b);
+                a.sort_unstable();
+                a.dedup();
+                Some(Condition::Strings(a))
+            }
+            _ => None,
         }
-        Ok(BooleanArray::new(
-            keep.unwrap_or_else(|| BooleanBuffer::new_set(n)),
-            None,
-        ))
     }
 
-    /// The ranges as a [`ScanFilter`].
-    pub fn scan_filter(self) -> ScanFilter {
-        let ranges = Arc::new(self);
-        ScanFilter {
-            columns: ranges.columns.clone(),
-            keep: Arc::new(move |batch: &RecordBatch| ranges.mask(batch)),
-        }
+    /// The values of `array` that meet the condition (a NULL does not).
+    pub fn mask(&self, array: &dyn Array) -> Result<BooleanBuffer> {
+        let meets = match (self, array.data_type()) {
+            (Condition::Range(lo, hi), DataType::Int32) => {
+                within(array.as_primitive::<Int32Type>().values(), *lo, *hi)
+            }
+            (Condition::Range(lo, hi), DataType::Date32) => {
+                within(array.as_primitive::<Date32Type>().values(), *lo, *hi)
+            }
+            (Condition::Range(lo, hi), DataType::Int64) => {
+                within(array.as_primitive::<Int64Type>().values(), *lo, *hi)
+            }
+            (Condition::Range(lo, hi), DataType::Decimal64(..)) => {
+                within(array.as_primitive::<Decimal64Type>().values(), *lo, *hi)
+            }
+            (Condition::Strings(set), DataType::Utf8View) => {
+                one_of_views(array.as_string_view(), set)
+            }
+            (Condition::Strings(set), DataType::Utf8) => {
+                let strings = array.as_string::<i32>();
+                BooleanBuffer::collect_bool(strings.len(), |i| {
+                    let value = strings.value(i);
+                    set.iter().any(|s| s == value)
+                })
+            }
+            (condition, other) => {
+                return Err(Error::internal(format!(
+                    "{condition:?} on a column of {other}"
+                )))
+            }
+        };
+        Ok(match array.logical_nulls() {
+            Some(nulls) => &meets & nulls.inner(),
+            None => meets,
+        })
     }
 }
 
@@ -246,6 +351,38 @@ fn within<T: Copy + Into<i64>>(values: &[T], lo: i64, hi: i64) -> BooleanBuffer 
     BooleanBuffer::new(Buffer::from_vec(words), 0, values.len())
 }
 
+/// The rows of a view column whose string is in `set`, a word of 64 rows at a time for each
+/// string of the set: a string of up to 12 bytes is all in its view (length and bytes, bytes
+/// past its length masked off), so one 128-bit comparison decides; a longer one compares its
+/// length and 4-byte prefix so, and the rows that pass are then checked byte for byte.
+fn one_of_views(strings: &StringViewArray, set: &[String]) -> BooleanBuffer {
+    let views = strings.views();
+    let mut met = vec![0u64; views.len().div_ceil(64)];
+    for s in set {
+        let mask = match s.len() {
+            0..=11 => (1u128 << (32 + 8 * s.len())) - 1,
+            12 => u128::MAX,
+            _ => u128::from(u64::MAX),
+        };
+        let view = make_view(s.as_bytes(), 0, 0) & mask;
+        for (c, (w, chunk)) in met.iter_mut().zip(views.chunks(64)).enumerate() {
+            let mut word = chunk.iter().enumerate().fold(0u64, |word, (j, v)| {
+                word | (u64::from(v & mask == view) << j)
+            });
+            let mut candidates = if s.len() > 12 { word } else { 0 };
+            while candidates != 0 {
+                let j = candidates.trailing_zeros() as usize;
+                candidates &= candidates - 1;
+                if strings.value(c * 64 + j) != s {
+                    word &= !(1 << j);
+                }
+            }
+            *w |= word;
+        }
+    }
+    BooleanBuffer::new(Buffer::from_vec(met), 0, views.len())
+}
+
 /// `a op b` as `b op' a`.
 fn flip(op: BinaryOp) -> BinaryOp {
     match op {
@@ -257,9 +394,14 @@ fn flip(op: BinaryOp) -> BinaryOp {
     }
 }
 
+/// Whether `column` holds text a [`Condition::Strings`] can test.
+fn is_text(column: &ColumnRef) -> bool {
+    column.ty == SqlType::Utf8 && matches!(column.data_type, DataType::Utf8 | DataType::Utf8View)
+}
+
 /// `literal` as a value of `column`'s stored integers, when the comparison of the two is that
 /// of those integers: integers against integers, dates against dates, decimals of one scale.
-fn comparable(column: &ColumnRef, literal: &Literal) -> Option<i64> {
+fn stored(column: &ColumnRef, literal: &Literal) -> Option<i64> {
     match (&column.data_type, column.ty, &literal.value, literal.ty) {
         (
             DataType::Int32 | DataType::Int64,
@@ -280,31 +422,81 @@ fn comparable(column: &ColumnRef, literal: &Literal) -> Option<i64> {
 
 #[cfg(test)]
 mod tests {
-    use arrow::array::{Date32Array, Int32Array};
+    use arrow::array::{Date32Array, Int32Array, StringArray};
 
     use super::*;
 
     #[test]
-    fn ranges_keep_the_values_inside_and_never_a_null() {
-        let ranges = Ranges {
-            columns: vec![2, 5],
-            ranges: vec![(-3, 3), (i64::MIN, 10)],
-        };
+    fn conditions_keep_the_values_that_meet_them_and_never_a_null() {
         let k = Int32Array::from(vec![Some(-4), Some(-3), None, Some(3), Some(4), Some(0)]);
-        let d = Date32Array::from(vec![0, 0, 0, 10, 0, 11]);
-        let batch = RecordBatch::try_from_iter([
-            ("k", Arc::new(k) as arrow::array::ArrayRef),
-            ("d", Arc::new(d) as arrow::array::ArrayRef),
-        ])
-        .unwrap();
-        let mask = ranges.mask(&batch).unwrap();
-        assert_eq!(mask.null_count(), 0);
-        let kept: Vec<bool> = mask.iter().map(|b| b == Some(true)).collect();
-        assert_eq!(kept, [false, true, false, true, false, false]);
+        let kept = Condition::Range(-3, 3).mask(&k).unwrap();
+        assert_eq!(
+            kept.iter().collect::<Vec<_>>(),
+            [false, true, false, true, false, true]
+        );
+        let d = Date32Array::from(vec![0, 10, 11]);
+        let kept = Condition::Range(i64::MIN, 10).mask(&d).unwrap();
+        assert_eq!(kept.iter().collect::<Vec<_>>(), [true, true, false]);
         // 130 rows: whole words of 64 and a partial one; an empty range keeps nothing.
         let values: Vec<i32> = (0..130).collect();
         assert_eq!(within(&values, 60, 70).count_set_bits(), 11);
         assert_eq!(within(&values, i64::MIN, i64::MAX).count_set_bits(), 130);
         assert_eq!(within(&values, 5, 4).count_set_bits(), 0);
+    }
+
+    #[test]
+    fn string_sets_compare_whole_strings_of_every_length() {
+        let words = [
+            "",
+            "A",
+            "AIR",
+            "AIR REG",
+            "exactly12byt",
+            "exactly12bytes",
+            "DELIVER IN PERSON",
+            "DELIVER IN PERSOM",
+            "DELIVER",
+            "AIR\0",
+        ];
+        let set: Vec<String> = ["", "AIR", "exactly12byt", "DELIVER IN PERSON"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let expected = [
+            true, false, true, false, true, false, true, false, false, false,
+        ];
+        let views = StringViewArray::from_iter_values(words);
+        let strings = StringArray::from_iter_values(words);
+        let condition = Condition::Strings(set);
+        for array in [&views as &dyn Array, &strings] {
+            let kept = condition.mask(array).unwrap();
+            assert_eq!(
+                kept.iter().collect::<Vec<_>>(),
+                expected,
+                "{}",
+                array.data_type()
+            );
+        }
+        let with_null = StringViewArray::from(vec![Some("AIR"), None]);
+        let kept = condition.mask(&with_null).unwrap();
+        assert_eq!(kept.iter().collect::<Vec<_>>(), [true, false]);
+    }
+
+    #[test]
+    fn or_widens_and_narrows_what_both_sides_need() {
+        let range = Condition::Range;
+        let strings = |s: &[&str]| Condition::Strings(s.iter().map(|s| s.to_string()).collect());
+        assert_eq!(range(1, 11).or(range(20, 30)), Some(range(1, 30)));
+        assert_eq!(range(5, 4).or(range(20, 30)), Some(range(20, 30)));
+        assert_eq!(range(1, 11).and(range(5, 30)), Some(range(5, 11)));
+        assert_eq!(
+            strings(&["SHIP"]).or(strings(&["AIR", "SHIP"])),
+            Some(strings(&["AIR", "SHIP"]))
+        );
+        assert_eq!(
+            strings(&["AIR", "MAIL"]).and(strings(&["MAIL"])),
+            Some(strings(&["MAIL"]))
+        );
+        assert_eq!(range(1, 2).or(strings(&["AIR"])), None);
     }
 }

@@ -32,6 +32,7 @@ use parquet::schema::types::SchemaDescriptor;
 
 use super::decode::RowGroupBatches;
 use super::pipeline::panic_message;
+use super::predicate::Necessary;
 use super::prune::prune;
 use super::topn::Threshold;
 use crate::error::{Error, Result};
@@ -255,9 +256,9 @@ pub struct Scan {
     morsels: Vec<Morsel>,
     input: Input,
     late: Option<ScanFilter>,
-    /// A filter qjit's own Parquet decoder evaluates before it decodes the other columns
+    /// Conditions qjit's own Parquet decoder checks before it decodes the other columns
     /// ([`Scan::with_prefilter`]).
-    prefilter: Option<ScanFilter>,
+    prefilter: Option<Arc<Necessary>>,
     /// The bound of a top-N that `late` evaluates (see [`Scan::with_top_threshold`]).
     threshold: Option<Arc<Threshold>>,
     /// For each morsel, the best sort key of the top-N its rows can have, if known: a morsel
@@ -374,14 +375,14 @@ impl Scan {
         self
     }
 
-    /// The scan with `filter` (a conjunct of the query's `WHERE` that cannot fail) evaluated
-    /// by qjit's own Parquet decoder on its columns first: a batch holds only the rows it
-    /// keeps while it keeps fewer than half of them ([`super::decode`]). Unlike a scan filter
-    /// of [`Source::filtered_morsels`], row groups the decoder declines are read whole, and
-    /// a scan that filters by a top-N bound ignores it.
-    pub(crate) fn with_prefilter(mut self, filter: Option<ScanFilter>) -> Scan {
+    /// The scan with `conditions` (that every row the query keeps meets) checked by qjit's
+    /// own Parquet decoder on their columns first: a batch holds only the rows that meet them
+    /// while fewer than half of its rows do ([`super::decode`]). Unlike a scan filter of
+    /// [`Source::filtered_morsels`], row groups the decoder declines are read whole, and a
+    /// scan that filters by a top-N bound ignores them.
+    pub(crate) fn with_prefilter(mut self, conditions: Option<Necessary>) -> Scan {
         if matches!(self.input, Input::Parquet { .. }) {
-            self.prefilter = filter;
+            self.prefilter = conditions.map(Arc::new);
         }
         self
     }

@@ -24,9 +24,11 @@ mod rle;
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use arrow::array::builder::make_view;
+use arrow::array::BooleanBufferBuilder;
 use arrow::array::{make_array, ArrayRef, BinaryViewArray, BooleanArray, StringViewArray};
 use arrow::buffer::{BooleanBuffer, Buffer, NullBuffer, ScalarBuffer};
 use arrow::datatypes::{DataType, SchemaRef};
@@ -43,7 +45,8 @@ use parquet::file::reader::{ChunkReader, Length};
 use parquet::file::serialized_reader::SerializedPageReader;
 
 use self::rle::Rle;
-use super::source::{KeepFn, ScanFilter, BATCH_SIZE};
+use super::predicate::{Condition, Necessary};
+use super::source::BATCH_SIZE;
 use crate::error::{Error, Result};
 
 /// The batches of one row group: columns decoded here, the others by arrow-rs.
@@ -58,17 +61,37 @@ pub struct RowGroupBatches {
     prefilter: Option<Prefilter>,
 }
 
-/// A scan filter evaluated on some columns of each batch before the others are decoded: the
-/// others are then decoded only for the rows it keeps, and the batch holds only those rows.
+/// Conditions that the rows a query keeps meet on some columns ([`Necessary`]), checked one
+/// column at a time: each column is decoded only for the rows that met the conditions checked
+/// before it, and the other columns only for the rows that met them all.
 struct Prefilter {
-    /// The filter's columns: positions in the projection, ascending.
-    positions: Vec<usize>,
-    /// The schema of the batch of those columns.
-    schema: SchemaRef,
-    keep: Arc<KeepFn>,
+    /// Each column's position in the projection and condition, with how many of the values
+    /// checked so far met it; checked in the order of those fractions, lowest first.
+    steps: Vec<Step>,
     /// Cleared when a batch keeps at least half its rows: from then on the row group is
     /// decoded whole (the query's own `WHERE` drops the rows, as it always does).
     active: bool,
+    /// The scan's conditions, which tell the next row groups whether this one declined.
+    shared: Arc<Necessary>,
+}
+
+struct Step {
+    position: usize,
+    condition: Condition,
+    met: usize,
+    checked: usize,
+}
+
+impl Step {
+    /// Orders steps by the fraction of the values they checked that met them, lowest first
+    /// (steps that checked nothing yet last).
+    fn keeps_fewer(&self, other: &Step) -> std::cmp::Ordering {
+        let this = self.met as u128 * other.checked.max(1) as u128;
+        let that = other.met as u128 * self.checked.max(1) as u128;
+        (self.checked == 0)
+            .cmp(&(other.checked == 0))
+            .then(this.cmp(&that))
+    }
 }
 
 enum Slot {
@@ -84,9 +107,9 @@ impl RowGroupBatches {
     /// that projection), or `None` when this module decodes none of those columns (the caller
     /// then reads the row group with arrow-rs alone).
     ///
-    /// With a `prefilter` (over columns all projected) each batch holds only the rows it
-    /// keeps, while it keeps fewer than half of them: it must never drop a row that the
-    /// query's `WHERE` would keep.
+    /// With a `prefilter` each batch holds only the rows that meet its conditions, while
+    /// fewer than half of them do: a row that fails them must be one the query's `WHERE`
+    /// rejects.
     pub fn try_new(
         file: &File,
         path: &Path,
@@ -94,7 +117,7 @@ impl RowGroupBatches {
         group: usize,
         columns: &[usize],
         schema: &SchemaRef,
-        prefilter: Option<&ScanFilter>,
+        prefilter: Option<&Arc<Necessary>>,
     ) -> Result<Option<RowGroupBatches>> {
         let shown = path.display().to_string();
         let parquet = metadata.metadata();
@@ -158,25 +181,29 @@ impl RowGroupBatches {
                 .map_err(|e| super::source::parquet_error(path, e))?;
             Some(reader)
         };
-        let prefilter = match prefilter {
-            Some(filter) => {
-                let positions: Option<Vec<usize>> = filter
-                    .columns
-                    .iter()
-                    .map(|c| columns.binary_search(c).ok())
-                    .collect();
-                match positions {
-                    Some(positions) if positions.len() < columns.len() => Some(Prefilter {
-                        schema: Arc::new(schema.project(&positions)?),
-                        positions,
-                        keep: filter.keep.clone(),
-                        active: true,
-                    }),
-                    _ => None,
-                }
-            }
-            None => None,
-        };
+        // Conditions on columns the scan does not read are left out.
+        let prefilter = prefilter.and_then(|necessary| {
+            let steps: Vec<Step> = necessary
+                .columns
+                .iter()
+                .zip(&necessary.conditions)
+                .filter_map(|(c, condition)| {
+                    Some(Step {
+                        position: columns.binary_search(c).ok()?,
+                        condition: condition.clone(),
+                        met: 0,
+                        checked: 0,
+                    })
+                })
+                .collect();
+            // After a batch that most rows passed, only every fourth row group checks again.
+            let active = !necessary.declined.load(Ordering::Relaxed) || group.is_multiple_of(4);
+            (!steps.is_empty() && steps.len() < columns.len()).then_some(Prefilter {
+                steps,
+                active,
+                shared: necessary.clone(),
+            })
+        });
         Ok(Some(RowGroupBatches {
             path: shown,
             schema: schema.clone(),
@@ -187,7 +214,7 @@ impl RowGroupBatches {
         }))
     }
 
-    /// The next `n` rows, or those of them the prefilter keeps (`None` if it keeps none).
+    /// The next `n` rows, or those of them that meet the prefilter (`None` if none do).
     fn batch(&mut self, n: usize) -> Result<Option<RecordBatch>> {
         let others = match &mut self.others {
             Some(reader) => match reader.next() {
@@ -204,42 +231,57 @@ impl RowGroupBatches {
             None => None,
         };
         let mut arrays: Vec<Option<ArrayRef>> = vec![None; self.columns.len()];
-        let mut keep = None;
+        let mut selected: Option<(Vec<usize>, BooleanArray)> = None;
         if let Some(pre) = self.prefilter.as_mut().filter(|p| p.active) {
-            let mut filter_columns = Vec::with_capacity(pre.positions.len());
-            for &p in &pre.positions {
-                let array = read(&mut self.columns[p], n, None, &others, &self.path)?;
-                arrays[p] = Some(array.clone());
-                filter_columns.push(array);
-            }
-            let options = RecordBatchOptions::new().with_row_count(Some(n));
-            let batch =
-                RecordBatch::try_new_with_options(pre.schema.clone(), filter_columns, &options)?;
-            let mask = (pre.keep)(&batch)?;
-            if mask.true_count() * 2 >= n {
-                pre.active = false;
-            } else {
-                keep = Some(mask);
-            }
-        }
-        let selected: Option<(Vec<usize>, BooleanArray)> = keep.map(|mask| {
-            let selected = mask.values().set_indices().collect();
-            (selected, mask)
-        });
-        let rows = selected.as_ref().map_or(n, |(s, _)| s.len());
-        for (p, array) in arrays.iter_mut().enumerate() {
-            *array = Some(match (array.take(), &selected) {
-                (Some(whole), Some((_, mask))) => arrow::compute::filter(&whole, mask)?,
-                (Some(whole), None) => whole,
-                (None, selected) => read(
+            pre.steps.sort_by(Step::keeps_fewer);
+            for step in &mut pre.steps {
+                let p = step.position;
+                let array = read(
                     &mut self.columns[p],
                     n,
                     selected.as_ref(),
                     &others,
                     &self.path,
-                )?,
-            });
+                )?;
+                let met = step.condition.mask(array.as_ref())?;
+                step.met += met.count_set_bits();
+                step.checked += array.len();
+                // The rows of the batch that met every condition so far, and the columns
+                // decoded so far cut to them.
+                let rows: Vec<usize> = match &selected {
+                    None => met.set_indices().collect(),
+                    Some((rows, _)) => met.set_indices().map(|j| rows[j]).collect(),
+                };
+                let met = BooleanArray::new(met, None);
+                for array in arrays.iter_mut().flatten() {
+                    *array = arrow::compute::filter(array, &met)?;
+                }
+                arrays[p] = Some(arrow::compute::filter(&array, &met)?);
+                let mut mask = BooleanBufferBuilder::new(n);
+                mask.append_n(n, false);
+                for &row in &rows {
+                    mask.set_bit(row, true);
+                }
+                selected = Some((rows, BooleanArray::new(mask.finish(), None)));
+            }
+            let most = selected
+                .as_ref()
+                .is_some_and(|(rows, _)| rows.len() * 2 >= n);
+            pre.active = !most;
+            pre.shared.declined.store(most, Ordering::Relaxed);
         }
+        for (p, array) in arrays.iter_mut().enumerate() {
+            if array.is_none() {
+                *array = Some(read(
+                    &mut self.columns[p],
+                    n,
+                    selected.as_ref(),
+                    &others,
+                    &self.path,
+                )?);
+            }
+        }
+        let rows = selected.as_ref().map_or(n, |(s, _)| s.len());
         if rows == 0 {
             return Ok(None);
         }
@@ -1403,9 +1445,13 @@ mod tests {
                         .with_precision_and_scale(12, 2)
                         .unwrap(),
                 ),
-                Arc::new(StringViewArray::from_iter_values(
-                    (0..rows).map(|i| format!("row {i}")),
-                )),
+                Arc::new(StringViewArray::from_iter_values((0..rows).map(
+                    |i| match i % 3 {
+                        0 => format!("row {i}"),
+                        1 => format!("a longer row, number {}", i % 50),
+                        _ => ["", "AIR", "exactly12byt"][(i % 7 % 3) as usize].to_string(),
+                    },
+                ))),
             ],
         )
         .unwrap();
@@ -1439,6 +1485,13 @@ mod tests {
             "SELECT sum(k) AS s FROM t WHERE d > DATE '1970-01-01' AND d < DATE '1970-01-01'",
             "SELECT s FROM t WHERE x = 5 AND s LIKE 'row 1%' ORDER BY s",
             "SELECT count(*) AS n FROM t WHERE 500 < x AND x <= 501 + 0",
+            "SELECT count(*) AS n, min(x) AS lo FROM t WHERE s IN ('AIR', 'exactly12byt', 'a longer row, number 7')",
+            "SELECT count(*) AS n FROM t WHERE s = '' OR s = 'a longer row, number 49'",
+            "SELECT count(*) AS n FROM t WHERE s = 'a longer row, number 4' AND s = 'AIR'",
+            "SELECT k, x FROM t WHERE (s = 'AIR' AND k <= 11) OR (s IN ('row 30', 'AIR') AND k >= 990) ORDER BY k, x",
+            "SELECT count(*) AS n FROM t WHERE (k BETWEEN 1 AND 5 OR k BETWEEN 100 AND 105) AND d < DATE '1970-02-01'",
+            "SELECT count(*) AS n FROM t WHERE k IN (3, 4, 900) AND s <> 'AIR'",
+            "SELECT count(*) AS n FROM t WHERE NOT (k > 5) AND x >= 0",
         ];
         for sql in queries {
             for engine in [EngineKind::Interp, EngineKind::Auto] {
@@ -1466,5 +1519,48 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn where_clauses_give_the_conditions_their_rows_need() {
+        use crate::exec::predicate::{Condition, Necessary};
+        use crate::exec::{plan, Source};
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("k", DataType::Int32, true),
+            Field::new("d", DataType::Date32, false),
+            Field::new("s", DataType::Utf8View, false),
+            Field::new("f", DataType::Float64, false),
+        ]));
+        let source = Source::batches("t", schema, vec![]);
+        let of = |sql: &str| {
+            let plan = plan(&source, &format!("SELECT count(*) FROM t WHERE {sql}")).unwrap();
+            Necessary::of(plan.filter.as_ref().unwrap(), &plan.projection)
+                .map(|n| n.columns.into_iter().zip(n.conditions).collect::<Vec<_>>())
+        };
+        let strings = |s: &[&str]| Condition::Strings(s.iter().map(|s| s.to_string()).collect());
+        assert_eq!(
+            of("k >= 3 AND 10 > k AND d = DATE '1970-01-05'"),
+            Some(vec![
+                (0, Condition::Range(3, 9)),
+                (1, Condition::Range(4, 4))
+            ])
+        );
+        assert_eq!(
+            of("(s = 'AIR' AND k < 5) OR (s IN ('MAIL', 'AIR') AND k > 20 AND f > 1)"),
+            Some(vec![(2, strings(&["AIR", "MAIL"]))])
+        );
+        assert_eq!(
+            of("(k BETWEEN 1 AND 11 OR k BETWEEN 20 AND 30) AND s = 'x'"),
+            Some(vec![(0, Condition::Range(1, 30)), (2, strings(&["x"]))])
+        );
+        // Nothing that one column's values decide: no conditions.
+        assert_eq!(of("k < 3 OR s = 'AIR'"), None);
+        assert_eq!(of("NOT (k < 3)"), None);
+        assert_eq!(of("k <> 3 AND f < 2"), None);
+        assert_eq!(of("k IN (1, 2) OR k IS NULL"), None);
+        assert_eq!(
+            of("k IN (7, 2, 5)"),
+            Some(vec![(0, Condition::Range(2, 7))])
+        );
     }
 }
