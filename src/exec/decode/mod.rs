@@ -1066,21 +1066,45 @@ fn plain_views(
     out: &mut Vec<u128>,
 ) -> Result<(), Failure> {
     let past_end = || Failure::Corrupt("a string past the page's end".into());
+    if u32::try_from(bytes.len()).is_err() {
+        return Err(Failure::Corrupt("a page of more than 4 GiB".into()));
+    }
     out.reserve(count);
+    let first = *pos;
+    let mut p = first;
+    // Whether every value starts and ends on what is a character boundary if the values and
+    // their length prefixes together are UTF-8 (a byte that is not a continuation byte).
+    let mut boundaries = true;
+    let boundary = |at: usize| bytes.get(at).is_none_or(|&b| (b as i8) >= -0x40);
     for _ in 0..count {
-        let header: [u8; 4] = bytes
-            .get(*pos..*pos + 4)
-            .and_then(|b| b.try_into().ok())
+        let header = bytes.get(p..p + 4).ok_or_else(past_end)?;
+        let len = u32::from_le_bytes([header[0], header[1], header[2], header[3]]) as usize;
+        let start = p + 4;
+        let end = start
+            .checked_add(len)
+            .filter(|&e| e <= bytes.len())
             .ok_or_else(past_end)?;
-        let len = u32::from_le_bytes(header) as usize;
-        let start = *pos + 4;
-        let value = bytes.get(start..start + len).ok_or_else(past_end)?;
-        if utf8 && std::str::from_utf8(value).is_err() {
+        out.push(make_view(&bytes[start..end], block, start as u32));
+        boundaries &= boundary(start) & boundary(end);
+        p = end;
+    }
+    *pos = p;
+    if !utf8 {
+        return Ok(());
+    }
+    // The values and their prefixes checked as one text (UTF-8 whenever every length is below
+    // 128): with every value on character boundaries, each value is UTF-8 too. Otherwise each
+    // value is checked alone.
+    if boundaries && std::str::from_utf8(&bytes[first..p]).is_ok() {
+        return Ok(());
+    }
+    let mut p = first;
+    for _ in 0..count {
+        let len = u32::from_le_bytes([bytes[p], bytes[p + 1], bytes[p + 2], bytes[p + 3]]) as usize;
+        if std::str::from_utf8(&bytes[p + 4..p + 4 + len]).is_err() {
             return Err(Failure::NotUtf8);
         }
-        let offset = u32::try_from(start).map_err(|_| past_end())?;
-        out.push(make_view(value, block, offset));
-        *pos = start + len;
+        p += 4 + len;
     }
     Ok(())
 }
@@ -1562,5 +1586,35 @@ mod tests {
             of("k IN (7, 2, 5)"),
             Some(vec![(0, Condition::Range(2, 7))])
         );
+    }
+
+    #[test]
+    fn plain_strings_are_checked_to_be_utf8_one_by_one() {
+        let plain = |values: &[&[u8]]| {
+            let mut out = vec![];
+            for v in values {
+                out.extend((v.len() as u32).to_le_bytes());
+                out.extend(*v);
+            }
+            out
+        };
+        let all_utf8 = |page: Vec<u8>, count: usize| {
+            super::plain_views(&page, &mut 0, count, 0, true, &mut vec![]).is_ok()
+        };
+        let long = "ü".repeat(100);
+        assert!(all_utf8(
+            plain(&[b"", "straße".as_bytes(), long.as_bytes()]),
+            3
+        ));
+        assert!(all_utf8(plain(&["straße".as_bytes(), "✓".as_bytes()]), 2));
+        // A value ending in the first byte of "é" (0xC3) whose next length (169 = 0xA9)
+        // completes it in the text of the whole page: the value alone is not UTF-8.
+        let cut = [b'a', 0xC3];
+        let next = vec![b'x'; 169];
+        assert!(!all_utf8(plain(&[&cut, &next]), 2));
+        assert!(!all_utf8(plain(&[b"ok", &[0xFF]]), 2));
+        let mut lone = vec![b'y'; 200];
+        lone[199] = 0xE2;
+        assert!(!all_utf8(plain(&[&lone, b"z"]), 2));
     }
 }
