@@ -67,7 +67,7 @@ pub struct RowGroupBatches {
 struct Prefilter {
     /// Each column's position in the projection and condition, with how many of the values
     /// checked so far met it; checked in the order of those fractions, lowest first.
-    steps: Vec<Step>,
+    checks: Vec<Check>,
     /// Cleared when a batch keeps at least half its rows: from then on the row group is
     /// decoded whole (the query's own `WHERE` drops the rows, as it always does).
     active: bool,
@@ -75,17 +75,17 @@ struct Prefilter {
     shared: Arc<Necessary>,
 }
 
-struct Step {
+struct Check {
     position: usize,
     condition: Condition,
     met: usize,
     checked: usize,
 }
 
-impl Step {
-    /// Orders steps by the fraction of the values they checked that met them, lowest first
-    /// (steps that checked nothing yet last).
-    fn keeps_fewer(&self, other: &Step) -> std::cmp::Ordering {
+impl Check {
+    /// Orders checks by the fraction of the values they checked that met them, lowest first
+    /// (checks that checked nothing yet last).
+    fn keeps_fewer(&self, other: &Check) -> std::cmp::Ordering {
         let this = self.met as u128 * other.checked.max(1) as u128;
         let that = other.met as u128 * self.checked.max(1) as u128;
         (self.checked == 0)
@@ -183,12 +183,12 @@ impl RowGroupBatches {
         };
         // Conditions on columns the scan does not read are left out.
         let prefilter = prefilter.and_then(|necessary| {
-            let steps: Vec<Step> = necessary
+            let checks: Vec<Check> = necessary
                 .columns
                 .iter()
                 .zip(&necessary.conditions)
                 .filter_map(|(c, condition)| {
-                    Some(Step {
+                    Some(Check {
                         position: columns.binary_search(c).ok()?,
                         condition: condition.clone(),
                         met: 0,
@@ -198,8 +198,8 @@ impl RowGroupBatches {
                 .collect();
             // After a batch that most rows passed, only every fourth row group checks again.
             let active = !necessary.declined.load(Ordering::Relaxed) || group.is_multiple_of(4);
-            (!steps.is_empty() && steps.len() < columns.len()).then_some(Prefilter {
-                steps,
+            (!checks.is_empty() && checks.len() < columns.len()).then_some(Prefilter {
+                checks,
                 active,
                 shared: necessary.clone(),
             })
@@ -233,9 +233,9 @@ impl RowGroupBatches {
         let mut arrays: Vec<Option<ArrayRef>> = vec![None; self.columns.len()];
         let mut selected: Option<(Vec<usize>, BooleanArray)> = None;
         if let Some(pre) = self.prefilter.as_mut().filter(|p| p.active) {
-            pre.steps.sort_by(Step::keeps_fewer);
-            for step in &mut pre.steps {
-                let p = step.position;
+            pre.checks.sort_by(Check::keeps_fewer);
+            for check in &mut pre.checks {
+                let p = check.position;
                 let array = read(
                     &mut self.columns[p],
                     n,
@@ -243,9 +243,9 @@ impl RowGroupBatches {
                     &others,
                     &self.path,
                 )?;
-                let met = step.condition.mask(array.as_ref())?;
-                step.met += met.count_set_bits();
-                step.checked += array.len();
+                let met = check.condition.mask(array.as_ref())?;
+                check.met += met.count_set_bits();
+                check.checked += array.len();
                 // The rows of the batch that met every condition so far, and the columns
                 // decoded so far cut to them.
                 let rows: Vec<usize> = match &selected {
@@ -537,6 +537,14 @@ enum Values {
     Empty,
 }
 
+/// What [`Pages::step`] found.
+enum Step {
+    /// A dictionary page of `count` plain values.
+    Dictionary { data: Buffer, count: usize },
+    /// The next `k` rows, all in the current data page (`new_page`: its first rows).
+    Rows { k: usize, new_page: bool },
+}
+
 /// What [`Pages::next`] found.
 enum PageKind {
     /// A dictionary page of `count` plain values.
@@ -563,6 +571,8 @@ struct Pages {
     values: Values,
     /// Levels (rows) left in the current page.
     left: usize,
+    /// Whether no row of the current data page has been handed out yet.
+    fresh: bool,
     /// A buffer for unpacked levels.
     scratch: Vec<u32>,
 }
@@ -610,8 +620,26 @@ impl Pages {
             levels: None,
             values: Values::Empty,
             left: 0,
+            fresh: false,
             scratch: vec![],
         })
+    }
+
+    /// The next step of reading `want` more rows (`None` once `want` is 0): a dictionary
+    /// page, or the next rows of the current data page, counted as read.
+    fn step(&mut self, want: usize) -> Result<Option<Step>, Failure> {
+        if want == 0 {
+            return Ok(None);
+        }
+        while self.left == 0 {
+            if let PageKind::Dictionary { data, count } = self.next()? {
+                return Ok(Some(Step::Dictionary { data, count }));
+            }
+        }
+        let k = want.min(self.left);
+        self.left -= k;
+        let new_page = std::mem::take(&mut self.fresh);
+        Ok(Some(Step::Rows { k, new_page }))
     }
 
     /// The current page's bytes, its definition levels and its values.
@@ -773,6 +801,7 @@ impl Pages {
             other => return Err(Failure::Corrupt(format!("values in {other}"))),
         };
         self.left = count;
+        self.fresh = true;
         Ok(PageKind::Data)
     }
 }
@@ -790,9 +819,13 @@ trait ColumnDecoder: Send {
         mask: &BooleanArray,
     ) -> Result<ArrayRef, Failure> {
         let _ = selected;
-        let whole = self.read(n)?;
-        arrow::compute::filter(&whole, mask).map_err(|e| Failure::Corrupt(e.to_string()))
+        filtered(self.read(n)?, mask)
     }
+}
+
+/// The rows of `whole` that `mask` keeps.
+fn filtered(whole: ArrayRef, mask: &BooleanArray) -> Result<ArrayRef, Failure> {
+    arrow::compute::filter(&whole, mask).map_err(|e| Failure::Corrupt(e.to_string()))
 }
 
 /// A fixed-width value as stored (little-endian) and in an Arrow buffer.
@@ -893,15 +926,14 @@ impl<T: Word> ColumnDecoder for Words<T> {
         let mut out: Vec<T> = Vec::with_capacity(n);
         self.levels.clear();
         let mut valid = 0;
-        while out.len() < n {
-            if self.pages.left == 0 {
-                if let PageKind::Dictionary { data, count } = self.pages.next()? {
-                    self.dict.clear();
-                    plain_words(data.as_slice(), &mut 0, count, &mut self.dict)?;
+        while let Some(step) = self.pages.step(n - out.len())? {
+            let k = match step {
+                Step::Dictionary { data, count } => {
+                    self.dictionary(data, count)?;
+                    continue;
                 }
-                continue;
-            }
-            let k = (n - out.len()).min(self.pages.left);
+                Step::Rows { k, .. } => k,
+            };
             let from = self.levels.len();
             let v = self.pages.validity(k, &mut self.levels)?;
             self.values(v, &mut out)?;
@@ -909,7 +941,6 @@ impl<T: Word> ColumnDecoder for Words<T> {
                 spread(&mut out, &self.levels[from..], v, T::default());
             }
             valid += v;
-            self.pages.left -= k;
         }
         let nulls = if self.pages.nullable {
             nulls(&self.levels, valid)
@@ -926,22 +957,19 @@ impl<T: Word> ColumnDecoder for Words<T> {
         mask: &BooleanArray,
     ) -> Result<ArrayRef, Failure> {
         if self.pages.nullable {
-            let whole = self.read(n)?;
-            return arrow::compute::filter(&whole, mask)
-                .map_err(|e| Failure::Corrupt(e.to_string()));
+            return filtered(self.read(n)?, mask);
         }
         let mut out: Vec<T> = Vec::with_capacity(selected.len());
         let mut done = 0;
         let mut s = 0;
-        while done < n {
-            if self.pages.left == 0 {
-                if let PageKind::Dictionary { data, count } = self.pages.next()? {
-                    self.dict.clear();
-                    plain_words(data.as_slice(), &mut 0, count, &mut self.dict)?;
+        while let Some(step) = self.pages.step(n - done)? {
+            let k = match step {
+                Step::Dictionary { data, count } => {
+                    self.dictionary(data, count)?;
+                    continue;
                 }
-                continue;
-            }
-            let k = (n - done).min(self.pages.left);
+                Step::Rows { k, .. } => k,
+            };
             let end = s + selected[s..].partition_point(|&i| i < done + k);
             let part = &selected[s..end];
             let (bytes, _, values) = self.pages.parts();
@@ -967,13 +995,18 @@ impl<T: Word> ColumnDecoder for Words<T> {
             }
             s = end;
             done += k;
-            self.pages.left -= k;
         }
         self.array(out, None)
     }
 }
 
 impl<T: Word> Words<T> {
+    /// Reads a dictionary of `count` plain values.
+    fn dictionary(&mut self, data: Buffer, count: usize) -> Result<(), Failure> {
+        self.dict.clear();
+        plain_words(data.as_slice(), &mut 0, count, &mut self.dict)
+    }
+
     /// The column of `values` (each row's, 0 where NULL) and `nulls`.
     fn array(&self, values: Vec<T>, nulls: Option<NullBuffer>) -> Result<ArrayRef, Failure> {
         let data = arrow::array::ArrayData::builder(self.target.clone())
@@ -1114,15 +1147,10 @@ impl ColumnDecoder for Views {
         let mut out: Vec<u128> = Vec::with_capacity(n);
         self.start_batch();
         let mut valid = 0;
-        while out.len() < n {
-            if self.pages.left == 0 {
-                self.page_buffer = None;
-                if let PageKind::Dictionary { data, count } = self.pages.next()? {
-                    self.dictionary(data, count)?;
-                }
+        while let Some(step) = self.pages.step(n - out.len())? {
+            let Some(k) = self.rows(step)? else {
                 continue;
-            }
-            let k = (n - out.len()).min(self.pages.left);
+            };
             let from = self.levels.len();
             let v = self.pages.validity(k, &mut self.levels)?;
             self.values(v, &mut out)?;
@@ -1130,7 +1158,6 @@ impl ColumnDecoder for Views {
                 spread(&mut out, &self.levels[from..], v, 0);
             }
             valid += v;
-            self.pages.left -= k;
         }
         let nulls = if self.pages.nullable {
             nulls(&self.levels, valid)
@@ -1147,24 +1174,17 @@ impl ColumnDecoder for Views {
         mask: &BooleanArray,
     ) -> Result<ArrayRef, Failure> {
         if self.pages.nullable {
-            let whole = self.read(n)?;
-            return arrow::compute::filter(&whole, mask)
-                .map_err(|e| Failure::Corrupt(e.to_string()));
+            return filtered(self.read(n)?, mask);
         }
         let mut out: Vec<u128> = Vec::with_capacity(selected.len());
         let mut page = vec![];
         self.start_batch();
         let mut done = 0;
         let mut s = 0;
-        while done < n {
-            if self.pages.left == 0 {
-                self.page_buffer = None;
-                if let PageKind::Dictionary { data, count } = self.pages.next()? {
-                    self.dictionary(data, count)?;
-                }
+        while let Some(step) = self.pages.step(n - done)? {
+            let Some(k) = self.rows(step)? else {
                 continue;
-            }
-            let k = (n - done).min(self.pages.left);
+            };
             let end = s + selected[s..].partition_point(|&i| i < done + k);
             let part = &selected[s..end];
             if let Values::Dict(_) = self.pages.values {
@@ -1181,13 +1201,29 @@ impl ColumnDecoder for Views {
             }
             s = end;
             done += k;
-            self.pages.left -= k;
         }
         Ok(self.array(out, None))
     }
 }
 
 impl Views {
+    /// Takes a dictionary page, or returns the number of rows to read of a data page (whose
+    /// plain bytes, on its first rows, are not among this batch's buffers yet).
+    fn rows(&mut self, step: Step) -> Result<Option<usize>, Failure> {
+        match step {
+            Step::Dictionary { data, count } => {
+                self.dictionary(data, count)?;
+                Ok(None)
+            }
+            Step::Rows { k, new_page } => {
+                if new_page {
+                    self.page_buffer = None;
+                }
+                Ok(Some(k))
+            }
+        }
+    }
+
     /// Starts the data buffers of a new batch: the dictionary's (if any) at index 0.
     fn start_batch(&mut self) {
         self.levels.clear();
