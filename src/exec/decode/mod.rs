@@ -344,8 +344,10 @@ impl Iterator for RowGroupBatches {
 enum Failure {
     /// The data contradicts the format (a corrupt file).
     Corrupt(String),
-    /// Reading or parsing the pages failed.
+    /// Parsing the pages failed.
     Parquet(ParquetError),
+    /// Reading the file failed.
+    Io(std::io::Error),
     /// Text that is not UTF-8 in a string column.
     NotUtf8,
 }
@@ -367,7 +369,10 @@ fn failure(path: &str, column: &str, f: Failure) -> Error {
         Failure::Corrupt(why) => {
             format!("column {column} cannot be decoded ({why}); the file is corrupt")
         }
-        Failure::Parquet(e) => format!("column {column} cannot be read: {e}"),
+        Failure::Parquet(e) => {
+            format!("column {column} cannot be read ({e}); the file is truncated or corrupt")
+        }
+        Failure::Io(e) => format!("column {column} cannot be read: {e}"),
         Failure::NotUtf8 => format!(
             "column {column} holds a string that is not valid UTF-8; \
              the file is corrupt or the column is binary"
@@ -583,7 +588,7 @@ impl Pages {
         let (start, len) = chunk.byte_range();
         let len = usize::try_from(len).map_err(|e| Failure::Corrupt(e.to_string()))?;
         let mut bytes = Vec::with_capacity(len);
-        let io = |e: std::io::Error| Failure::Parquet(ParquetError::External(Box::new(e)));
+        let io = Failure::Io;
         let mut f = file;
         f.seek(SeekFrom::Start(start)).map_err(io)?;
         f.take(len as u64).read_to_end(&mut bytes).map_err(io)?;
