@@ -236,16 +236,16 @@ impl RowGroupBatches {
             pre.checks.sort_by(Check::keeps_fewer);
             for check in &mut pre.checks {
                 let p = check.position;
-                let array = read(
+                let (array, met) = read_meeting(
                     &mut self.columns[p],
                     n,
                     selected.as_ref(),
+                    &check.condition,
                     &others,
                     &self.path,
                 )?;
-                let met = check.condition.mask(array.as_ref())?;
                 check.met += met.count_set_bits();
-                check.checked += array.len();
+                check.checked += met.len();
                 // The rows of the batch that met every condition so far, and the columns
                 // decoded so far cut to them.
                 let rows: Vec<usize> = match &selected {
@@ -256,7 +256,7 @@ impl RowGroupBatches {
                 for array in arrays.iter_mut().flatten() {
                     *array = arrow::compute::filter(array, &met)?;
                 }
-                arrays[p] = Some(arrow::compute::filter(&array, &met)?);
+                arrays[p] = Some(array);
                 let mut mask = BooleanBufferBuilder::new(n);
                 mask.append_n(n, false);
                 for &row in &rows {
@@ -316,6 +316,29 @@ fn read(
             },
             None => Err(Error::internal("no arrow-rs batch for a column")),
         },
+    }
+}
+
+/// The values that meet `condition` of the next `n` rows of the column in `slot` (of those
+/// `selected`, if given), and which of those rows met it.
+fn read_meeting(
+    slot: &mut Slot,
+    n: usize,
+    selected: Option<&(Vec<usize>, BooleanArray)>,
+    condition: &Condition,
+    others: &Option<RecordBatch>,
+    path: &str,
+) -> Result<(ArrayRef, BooleanBuffer)> {
+    match slot {
+        Slot::Own(decoder, name) => decoder
+            .read_meeting(n, selected, condition)
+            .map_err(|f| failure(path, name, f)),
+        other => {
+            let whole = read(other, n, selected, others, path)?;
+            let met = condition.mask(whole.as_ref())?;
+            let kept = arrow::compute::filter(&whole, &BooleanArray::new(met.clone(), None))?;
+            Ok((kept, met))
+        }
     }
 }
 
@@ -826,6 +849,30 @@ trait ColumnDecoder: Send {
         let _ = selected;
         filtered(self.read(n)?, mask)
     }
+
+    /// The values that meet `condition` of the next `n` rows (of those `selected`, if
+    /// given), and which of the rows read met it.
+    fn read_meeting(
+        &mut self,
+        n: usize,
+        selected: Option<&(Vec<usize>, BooleanArray)>,
+        condition: &Condition,
+    ) -> Result<(ArrayRef, BooleanBuffer), Failure> {
+        let whole = match selected {
+            Some((rows, mask)) => self.read_selected(n, rows, mask)?,
+            None => self.read(n)?,
+        };
+        meeting(whole, condition)
+    }
+}
+
+/// The values of `whole` that meet `condition`, and which did.
+fn meeting(whole: ArrayRef, condition: &Condition) -> Result<(ArrayRef, BooleanBuffer), Failure> {
+    let met = condition
+        .mask(whole.as_ref())
+        .map_err(|e| Failure::Corrupt(e.to_string()))?;
+    let kept = filtered(whole, &BooleanArray::new(met.clone(), None))?;
+    Ok((kept, met))
 }
 
 /// The rows of `whole` that `mask` keeps.
@@ -1035,6 +1082,10 @@ struct Views {
     /// plain page's bytes.
     buffers: Vec<Buffer>,
     page_buffer: Option<u32>,
+    /// Each dictionary entry's number, and whether it meets the condition a prefilter checks
+    /// on this column (computed once per dictionary, on first use).
+    ids: Vec<u32>,
+    met: Option<Vec<bool>>,
 }
 
 impl Views {
@@ -1047,6 +1098,8 @@ impl Views {
             levels: vec![],
             buffers: vec![],
             page_buffer: None,
+            ids: vec![],
+            met: None,
         }
     }
 
@@ -1061,6 +1114,8 @@ impl Views {
             ));
         }
         self.buffers.push(data.clone());
+        self.ids = (0..views.len() as u32).collect();
+        self.met = None;
         self.dict = Some((data, views));
         Ok(())
     }
@@ -1209,6 +1264,102 @@ impl ColumnDecoder for Views {
         }
         Ok(self.array(out, None))
     }
+
+    /// Dictionary-encoded pages check the condition once per dictionary entry and then look
+    /// each row's entry up; plain pages check the rows' values.
+    fn read_meeting(
+        &mut self,
+        n: usize,
+        selected: Option<&(Vec<usize>, BooleanArray)>,
+        condition: &Condition,
+    ) -> Result<(ArrayRef, BooleanBuffer), Failure> {
+        if self.pages.nullable || !self.utf8 {
+            let whole = match selected {
+                Some((rows, mask)) => self.read_selected(n, rows, mask)?,
+                None => self.read(n)?,
+            };
+            return meeting(whole, condition);
+        }
+        let mut out: Vec<u128> = vec![];
+        let mut met = BooleanBufferBuilder::new(selected.map_or(n, |(rows, _)| rows.len()));
+        let mut indices: Vec<u32> = vec![];
+        let mut page = vec![];
+        self.start_batch();
+        let mut done = 0;
+        let mut s = 0;
+        while let Some(step) = self.pages.step(n - done)? {
+            let Some(k) = self.rows(step)? else {
+                continue;
+            };
+            let part = selected.map(|(rows, _)| {
+                let end = s + rows[s..].partition_point(|&i| i < done + k);
+                let part = &rows[s..end];
+                s = end;
+                part
+            });
+            if let Values::Dict(_) = self.pages.values {
+                let Some((data, views)) = &self.dict else {
+                    return Err(Failure::Corrupt(
+                        "dictionary indices without a dictionary".into(),
+                    ));
+                };
+                if self.met.is_none() {
+                    let buffers: Arc<[Buffer]> = Arc::new([data.clone()]);
+                    // SAFETY: the dictionary's views were made by `make_view` from its bytes
+                    // (buffer 0), checked to be UTF-8 (string conditions are only on text).
+                    let entries = unsafe {
+                        StringViewArray::new_unchecked(views.clone().into(), buffers, None)
+                    };
+                    let entries_met = condition
+                        .mask(&entries)
+                        .map_err(|e| Failure::Corrupt(e.to_string()))?;
+                    self.met = Some(entries_met.iter().collect());
+                }
+                let entries_met = self.met.as_deref().unwrap_or(&[]);
+                indices.clear();
+                let (bytes, _, values) = self.pages.parts();
+                if let Values::Dict(rle) = values {
+                    match part {
+                        Some(part) => {
+                            rle.gather_selected(bytes, k, done, part, &self.ids, &mut indices)?
+                        }
+                        None => rle.gather(bytes, k, &self.ids, &mut indices)?,
+                    }
+                }
+                // 64 rows to a word: which met the condition, then the views of those.
+                for chunk in indices.chunks(64) {
+                    let word = chunk.iter().enumerate().fold(0u64, |word, (j, &i)| {
+                        word | (u64::from(entries_met[i as usize]) << j)
+                    });
+                    met.append_packed_range(0..chunk.len(), &word.to_le_bytes());
+                    let mut rest = word;
+                    while rest != 0 {
+                        out.push(views[chunk[rest.trailing_zeros() as usize] as usize]);
+                        rest &= rest - 1;
+                    }
+                }
+            } else {
+                page.clear();
+                self.values(k, &mut page)?;
+                let rows: Vec<u128> = match part {
+                    Some(part) => part.iter().map(|&i| page[i - done]).collect(),
+                    None => page.clone(),
+                };
+                let buffers: Arc<[Buffer]> = self.buffers.clone().into();
+                // SAFETY: the views were made by `make_view` from this batch's buffers (the
+                // plain page's was added by `values`), checked to be UTF-8.
+                let checked =
+                    unsafe { StringViewArray::new_unchecked(rows.clone().into(), buffers, None) };
+                let rows_met = condition
+                    .mask(&checked)
+                    .map_err(|e| Failure::Corrupt(e.to_string()))?;
+                met.append_buffer(&rows_met);
+                out.extend(rows_met.set_indices().map(|j| rows[j]));
+            }
+            done += k;
+        }
+        Ok((self.array(out, None), met.finish()))
+    }
 }
 
 impl Views {
@@ -1270,6 +1421,7 @@ mod tests {
     use parquet::file::properties::{WriterProperties, WriterVersion};
 
     use super::RowGroupBatches;
+    use crate::exec::predicate::Condition;
     use crate::exec::source::{open_parquet, BATCH_SIZE};
 
     /// A small deterministic generator.
@@ -1312,6 +1464,7 @@ mod tests {
         let mut binaries = vec![];
         let mut i16s = vec![];
         let mut utf8 = vec![];
+        let mut required = vec![];
         for _ in 0..rows {
             let v = rng.below(distinct);
             i32s.push(maybe(&mut rng).then_some(v as i32 - 7));
@@ -1329,6 +1482,7 @@ mod tests {
             strings.push(maybe(&mut rng).then_some(text.clone()));
             binaries.push(Some(text.clone().into_bytes()));
             i16s.push(maybe(&mut rng).then_some(v as i16));
+            required.push(text.clone());
             utf8.push(Some(text));
         }
         let schema = Arc::new(Schema::new(vec![
@@ -1342,6 +1496,7 @@ mod tests {
             Field::new("b", DataType::BinaryView, false),
             Field::new("i16", DataType::Int16, true),
             Field::new("utf8", DataType::Utf8, false),
+            Field::new("sv", DataType::Utf8View, false),
         ]));
         RecordBatch::try_new(
             schema,
@@ -1360,6 +1515,7 @@ mod tests {
                 Arc::new(BinaryViewArray::from_iter(binaries)),
                 Arc::new(Int16Array::from(i16s)),
                 Arc::new(StringArray::from_iter(utf8)),
+                Arc::new(StringViewArray::from_iter_values(required)),
             ],
         )
         .unwrap()
@@ -1451,16 +1607,65 @@ mod tests {
                         );
                     }
                 }
+                // The values that meet a condition, of every row or of the selected ones, and
+                // which rows met it (for a string column: from its dictionary or plain pages).
+                let mut batches = RowGroupBatches::try_new(
+                    &file, &path, &metadata, group, columns, &schema, None,
+                )
+                .unwrap()
+                .unwrap();
+                for (b, expected) in expected.iter().enumerate() {
+                    let n = expected.num_rows();
+                    let mask: Vec<bool> = (0..n).map(|i| (i + b) % 3 != 0).collect();
+                    let rows: Vec<usize> = (0..n).filter(|&i| mask[i]).collect();
+                    let selected = (rows, BooleanArray::from(mask));
+                    let selected = (b % 2 == 1).then_some(&selected);
+                    let others = batches.others.as_mut().map(|r| r.next().unwrap().unwrap());
+                    for (c, slot) in batches.columns.iter_mut().enumerate() {
+                        let column = expected.column(c);
+                        let condition = match column.data_type() {
+                            DataType::Utf8View | DataType::Utf8 => Condition::Strings(
+                                ["MAIL", "DELIVER IN PERSON", "a", "über straße ✓", "a3"]
+                                    .iter()
+                                    .map(|s| s.to_string())
+                                    .collect(),
+                            ),
+                            DataType::Int32
+                            | DataType::Int64
+                            | DataType::Date32
+                            | DataType::Decimal64(..) => Condition::Range(-3, 9_500),
+                            _ => {
+                                super::read(slot, n, selected, &others, "t").unwrap();
+                                continue;
+                            }
+                        };
+                        let (kept, met) =
+                            super::read_meeting(slot, n, selected, &condition, &others, "t")
+                                .unwrap();
+                        let rows = match selected {
+                            Some((_, mask)) => arrow::compute::filter(column, mask).unwrap(),
+                            None => column.clone(),
+                        };
+                        let expected_met = condition.mask(rows.as_ref()).unwrap();
+                        let expected_kept = arrow::compute::filter(
+                            &rows,
+                            &BooleanArray::new(expected_met.clone(), None),
+                        )
+                        .unwrap();
+                        assert_eq!(met, expected_met, "{columns:?}, column {c}, batch {b}");
+                        assert_eq!(kept.to_data(), expected_kept.to_data(), "column {c}");
+                    }
+                }
             }
         }
         decoded
     }
 
-    const ALL: &[usize] = &[0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
+    const ALL: &[usize] = &[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
 
     #[test]
     fn every_type_encoding_page_version_and_codec_decodes_as_arrow_does() {
-        let projections: &[&[usize]] = &[ALL, &[0, 2, 6], &[3], &[7, 8], &[5, 9]];
+        let projections: &[&[usize]] = &[ALL, &[0, 2, 6], &[3], &[7, 8], &[5, 9], &[6, 10]];
         for (seed, (nulls, distinct)) in
             [(0, 40), (3, 40), (8, 40), (2, 100_000)].iter().enumerate()
         {
