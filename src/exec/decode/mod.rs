@@ -1521,6 +1521,14 @@ mod tests {
         .unwrap()
     }
 
+    /// Writes `batch` to the Parquet file `path` with `properties`.
+    fn write(path: &std::path::Path, batch: &RecordBatch, properties: WriterProperties) {
+        let file = std::fs::File::create(path).unwrap();
+        let mut writer = ArrowWriter::try_new(file, batch.schema(), Some(properties)).unwrap();
+        writer.write(batch).unwrap();
+        writer.close().unwrap();
+    }
+
     /// Writes `batch` with `properties` and checks that every row group, projected to each of
     /// `projections`, decodes here to exactly the batches the arrow-rs reader returns; returns
     /// how many (projection, row group) pairs were decoded here.
@@ -1532,14 +1540,7 @@ mod tests {
         let mut decoded = 0;
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("t.parquet");
-        let mut writer = ArrowWriter::try_new(
-            std::fs::File::create(&path).unwrap(),
-            batch.schema(),
-            Some(properties),
-        )
-        .unwrap();
-        writer.write(batch).unwrap();
-        writer.close().unwrap();
+        write(&path, batch, properties);
         let (file, metadata) = open_parquet(&path).unwrap();
         let descr = metadata.metadata().file_metadata().schema_descr_ptr();
         for columns in projections {
@@ -1712,14 +1713,7 @@ mod tests {
         let properties = WriterProperties::builder()
             .set_compression(Compression::GZIP(GzipLevel::default()))
             .build();
-        let mut writer = ArrowWriter::try_new(
-            std::fs::File::create(&path).unwrap(),
-            batch.schema(),
-            Some(properties),
-        )
-        .unwrap();
-        writer.write(&batch).unwrap();
-        writer.close().unwrap();
+        write(&path, &batch, properties);
         let (file, metadata) = open_parquet(&path).unwrap();
         let schema = Arc::new(metadata.schema().project(&[0, 2]).unwrap());
         assert!(
@@ -1739,14 +1733,7 @@ mod tests {
                 .set_compression(compression)
                 .set_data_page_row_count_limit(2_000)
                 .build();
-            let mut writer = ArrowWriter::try_new(
-                std::fs::File::create(&path).unwrap(),
-                batch.schema(),
-                Some(properties),
-            )
-            .unwrap();
-            writer.write(&batch).unwrap();
-            writer.close().unwrap();
+            write(&path, &batch, properties);
             let good = std::fs::read(&path).unwrap();
             let (_, metadata) = open_parquet(&path).unwrap();
             let group = metadata.metadata().row_group(0);
@@ -1823,14 +1810,7 @@ mod tests {
         let properties = WriterProperties::builder()
             .set_max_row_group_row_count(Some(15_000))
             .build();
-        let mut writer = ArrowWriter::try_new(
-            std::fs::File::create(&path).unwrap(),
-            schema.clone(),
-            Some(properties),
-        )
-        .unwrap();
-        writer.write(&batch).unwrap();
-        writer.close().unwrap();
+        write(&path, &batch, properties);
         let parquet = Source::Parquet {
             name: "t".into(),
             path: path.clone(),
