@@ -296,12 +296,14 @@ mod tests {
             b"thirteen byte",
             b"a longer string of bytes",
         ];
-        // Utf8: the same bytes at another address are the same group.
+        // Utf8: the same bytes at another address are the same group. Every copy is kept to
+        // the end: the table holds the addresses of its groups' first keys.
         let mut t = Table::new(64, 32, 4);
+        let mut copies: Vec<Vec<u8>> = vec![];
         for round in 0..2 {
             for (n, s) in texts.iter().enumerate() {
-                let copy = s.to_vec();
-                let [p, l] = string(&copy);
+                copies.push(s.to_vec());
+                let [p, l] = string(&copies[copies.len() - 1]);
                 let id = t.find(&[0, n as u64, p, l], &[ProbeKind::Word, ProbeKind::Utf8]);
                 assert_eq!(id, n as u64, "round {round}");
             }
