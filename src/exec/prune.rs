@@ -21,8 +21,8 @@ use arrow::compute::kernels::cmp;
 use arrow::datatypes::{DataType, Schema};
 use parquet::arrow::arrow_reader::statistics::StatisticsConverter;
 use parquet::arrow::arrow_reader::{ArrowReaderMetadata, RowSelection, RowSelector};
-use parquet::file::metadata::page_index::PageIndexProvider;
 use parquet::file::metadata::ParquetMetaData;
+use parquet::file::metadata::{ParquetColumnIndex, ParquetOffsetIndex};
 use parquet::schema::types::SchemaDescriptor;
 
 use crate::error::Result;
@@ -366,10 +366,14 @@ impl Stats<'_> {
                     };
                     let groups = [*group];
                     ColumnStats {
-                        mins: widen(c.data_page_mins(pages, &groups)?)?,
-                        maxes: widen(c.data_page_maxes(pages, &groups)?)?,
-                        nulls: c.data_page_null_counts(pages, &groups)?,
-                        rows: c.data_page_row_counts(pages, self.meta.row_groups(), &groups)?,
+                        mins: widen(c.data_page_mins(pages.columns, pages.offsets, &groups)?)?,
+                        maxes: widen(c.data_page_maxes(pages.columns, pages.offsets, &groups)?)?,
+                        nulls: c.data_page_null_counts(pages.columns, pages.offsets, &groups)?,
+                        rows: c.data_page_row_counts(
+                            pages.offsets,
+                            self.meta.row_groups(),
+                            &groups,
+                        )?,
                     }
                 }
             }))
@@ -377,12 +381,12 @@ impl Stats<'_> {
         Ok(read().unwrap_or(None))
     }
 
-    /// The page index, when the file has a complete one.
-    fn pages(&self) -> Option<&dyn PageIndexProvider> {
-        self.meta
-            .page_index()
-            .map(|p| p.as_ref())
-            .filter(|p| p.is_complete())
+    /// The page index, when the file has both its parts (column and offset indexes).
+    fn pages(&self) -> Option<PageIndex<'_>> {
+        Some(PageIndex {
+            columns: self.meta.column_index()?,
+            offsets: self.meta.offset_index()?,
+        })
     }
 
     /// The row count of each page of `column` in row group `group` (`None` without an offset
@@ -391,7 +395,8 @@ impl Stats<'_> {
         let (Some(pages), Some(c)) = (self.pages(), self.converter(column)) else {
             return Ok(None);
         };
-        let Ok(Some(counts)) = c.data_page_row_counts(pages, self.meta.row_groups(), &[group])
+        let Ok(Some(counts)) =
+            c.data_page_row_counts(pages.offsets, self.meta.row_groups(), &[group])
         else {
             return Ok(None);
         };
@@ -400,6 +405,13 @@ impl Stats<'_> {
         }
         Ok(Some(counts.values().iter().map(|&n| n as usize).collect()))
     }
+}
+
+/// A file's page index: per row group and column, the pages' statistics and locations.
+#[derive(Clone, Copy)]
+struct PageIndex<'a> {
+    columns: &'a ParquetColumnIndex,
+    offsets: &'a ParquetOffsetIndex,
 }
 
 impl ColumnStats {

@@ -72,7 +72,7 @@ fn repeat_string(s: &str, n: usize) -> Result<ArrayRef> {
     let view = one.views()[0];
     Ok(Arc::new(StringViewArray::try_new(
         ScalarBuffer::from(vec![view; n]),
-        one.data_buffers().clone(),
+        one.data_buffers().to_vec(),
         None,
     )?))
 }
