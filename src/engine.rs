@@ -291,6 +291,43 @@ impl Engine {
         })
     }
 
+    /// Compiles expressions already bound to qjit's typed plan (each over the columns of
+    /// `schema`, by index, and named): what front ends other than qjit's SQL, such as the
+    /// DataFusion integration, build. The expressions must be well typed; the columns they read
+    /// need not be all of `schema`.
+    pub fn compile_typed_projection(
+        &self,
+        schema: &SchemaRef,
+        exprs: Vec<(String, crate::ir::Expr)>,
+    ) -> Result<Projection> {
+        if exprs.is_empty() {
+            return Err(Error::plan("a projection needs at least one expression"));
+        }
+        let (output_names, exprs): (Vec<String>, Vec<crate::ir::Expr>) = exprs.into_iter().unzip();
+        let plan = Plan {
+            table: INPUT.to_string(),
+            source_schema: schema.clone(),
+            projection: (0..schema.fields().len()).collect(),
+            scan_schema: schema.clone(),
+            filter: None,
+            body: Body::Project { exprs },
+            distinct: false,
+            order_by: vec![],
+            offset: 0,
+            limit: None,
+            output_names,
+        };
+        let compiled = exec::compile(&plan, &self.options)?;
+        Ok(Projection {
+            inner: Arc::new(ProjectionInner {
+                input: schema.clone(),
+                output: plan.output_schema(),
+                plan,
+                compiled,
+            }),
+        })
+    }
+
     /// Registers the Parquet file at `path` as table `name` (it reads the file's footer).
     ///
     /// ```no_run

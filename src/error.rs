@@ -173,6 +173,11 @@ pub enum Error {
     #[error("{}", memory_limit_message(*what, *limit))]
     MemoryLimit { what: MemoryUse, limit: u64 },
 
+    /// An error DataFusion reported, for a query qjit handed to it (joins, several tables, SQL
+    /// qjit's own engine does not take).
+    #[error("{0}")]
+    DataFusion(String),
+
     /// A bug in qjit: an invariant that the front end should have guaranteed did not hold.
     #[error("internal error (a bug in qjit, please report it): {0}")]
     Internal(String),

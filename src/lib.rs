@@ -13,6 +13,8 @@ pub mod bandwidth;
 pub mod bench;
 #[cfg(feature = "jit")]
 pub mod codegen;
+#[cfg(feature = "datafusion")]
+pub mod datafusion;
 mod engine;
 pub mod error;
 pub mod exec;

@@ -111,9 +111,13 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run one SELECT over a Parquet file; the table is named after the file's stem.
+    /// Run one SELECT over a Parquet file, a folder of tables, or a glob. qjit's own engine runs
+    /// a query over one table of one file; DataFusion, with qjit's kernels inside, runs the rest.
     Query {
-        /// The Parquet file (`data/lineitem.parquet` is table `lineitem`).
+        /// A Parquet file (`data/lineitem.parquet` is table `lineitem`); a folder of
+        /// `NAME.parquet` files and `NAME/` folders of Parquet files (a table each, named NAME;
+        /// hive-style `key=value/` folders become columns); or a quoted glob such as
+        /// 'data/orders/*.parquet' (one table, named after the folder it starts in).
         file: PathBuf,
         /// The SQL query.
         sql: String,
@@ -166,6 +170,11 @@ enum Command {
         /// nor store them there.
         #[arg(long)]
         no_cache: bool,
+        /// Run the query in DataFusion (with qjit's kernels inside unless --engine interp) even
+        /// where qjit's own engine would run it, to compare.
+        #[cfg(feature = "datafusion")]
+        #[arg(long)]
+        datafusion: bool,
     },
     /// Run the TPC-H-style queries on each engine over `lineitem` in memory and report compile
     /// and execution times (generates and caches the data on first use).
@@ -239,6 +248,89 @@ enum CacheAction {
     Info,
     /// Remove every entry.
     Clear,
+}
+
+/// Which engine runs `qjit query PATH SQL`.
+enum Route {
+    /// qjit's own: the query reads one table of one Parquet file, and qjit binds it.
+    Qjit(PathBuf),
+    /// DataFusion, with qjit's kernels inside: joins, several tables, folders of files, and
+    /// SQL that qjit's binder does not take. If DataFusion cannot plan the query either, the
+    /// error is qjit's binder's, when it has one that names what is wrong (an unknown
+    /// function, a type error) rather than what qjit does not do.
+    #[cfg_attr(not(feature = "datafusion"), allow(dead_code))]
+    DataFusion { qjit_error: Option<Error> },
+}
+
+/// Where `qjit query PATH SQL` runs. On one Parquet file, qjit's own engine, unless its binder
+/// hands the query over (SQL it does not take: joins, subqueries, functions and column types it
+/// does not have); its other errors (syntax, unknown names, types, a missing file) are qjit's,
+/// with their positions. On a folder or glob, qjit's engine if the query reads one table of one file
+/// and qjit binds it; else DataFusion.
+#[cfg(feature = "datafusion")]
+fn route(path: &Path, sql: &str) -> Result<Route> {
+    let hands_over = |e: &Error| {
+        matches!(
+            e,
+            Error::Unsupported { .. }
+                | Error::UnknownFunction { .. }
+                | Error::UnsupportedColumnType { .. }
+        )
+    };
+    // What does not parse as one query is qjit's error wherever it would run: syntax, several
+    // statements, statements that would write (qjit never changes its inputs).
+    qjit::sql::parse_query(sql)?;
+    if !path.is_dir() && !qjit::datafusion::is_glob(path) {
+        return match exec::plan(&Source::parquet(path), sql) {
+            Ok(_) => Ok(Route::Qjit(path.to_path_buf())),
+            Err(e) if hands_over(&e) => Ok(Route::DataFusion {
+                qjit_error: Some(e),
+            }),
+            Err(e) => Err(e),
+        };
+    }
+    let tables = qjit::datafusion::tables(path)?;
+    let files: Vec<(&str, &Path)> = tables
+        .iter()
+        .filter_map(|t| Some((t.name.as_str(), t.file.as_deref()?)))
+        .collect();
+    // The first file's binding names the table the query reads, if it is another.
+    let mut candidate = files.first().copied();
+    let mut tried = vec![];
+    while let Some((name, file)) = candidate {
+        tried.push(name);
+        match exec::plan(&Source::parquet(file), sql) {
+            Ok(_) => return Ok(Route::Qjit(file.to_path_buf())),
+            Err(Error::UnknownTable { name, .. }) => {
+                candidate = files
+                    .iter()
+                    .copied()
+                    .find(|(n, _)| *n == name && !tried.contains(n));
+            }
+            Err(_) => break,
+        }
+    }
+    Ok(Route::DataFusion { qjit_error: None })
+}
+
+/// The error of a query that neither qjit's binder nor DataFusion takes: qjit's, which has
+/// positions and suggestions, unless qjit only said that it does not do something (a join)
+/// and DataFusion says what is wrong with it.
+#[cfg(feature = "datafusion")]
+fn planning_error(qjit: Option<Error>, datafusion: Error) -> Error {
+    match (qjit, datafusion) {
+        // Neither takes it (a statement that is not a query): qjit names it.
+        (Some(q @ Error::Unsupported { .. }), Error::Unsupported { .. }) => q,
+        (Some(Error::Unsupported { .. }), d) => d,
+        (Some(q), _) => q,
+        (None, d) => d,
+    }
+}
+
+/// Without DataFusion, qjit's own engine runs every query.
+#[cfg(not(feature = "datafusion"))]
+fn route(path: &Path, _sql: &str) -> Result<Route> {
+    Ok(Route::Qjit(path.to_path_buf()))
 }
 
 /// The kernel cache a command uses: `--cache-dir`, else the user's default; none with
@@ -506,12 +598,13 @@ fn run(cli: Cli, cancel: Cancel, progress: Progress, bar: QueryBar) -> Result<St
             tier_switch,
             cache_dir,
             no_cache,
+            #[cfg(feature = "datafusion")]
+            datafusion,
         } => {
             if engine == EngineKind::Jit && !explain {
                 // The kernels load while the query is parsed and the file's metadata read.
                 qjit::jit::prepare_loader();
             }
-            let source = Source::parquet(&file);
             let options = QueryOptions {
                 engine,
                 threads: threads.map(usize::from),
@@ -529,7 +622,35 @@ fn run(cli: Cli, cancel: Cancel, progress: Progress, bar: QueryBar) -> Result<St
             if let Some(path) = &output {
                 check_output_is_not_input(path, &file)?;
             }
+            let route = route(&file, &sql)?;
+            #[cfg(feature = "datafusion")]
+            let route = match (datafusion, route) {
+                (true, Route::Qjit(_)) => Route::DataFusion { qjit_error: None },
+                (_, route) => route,
+            };
+            let source = match &route {
+                Route::Qjit(path) => Source::parquet(path),
+                Route::DataFusion { .. } => Source::parquet(&file),
+            };
+            #[cfg(feature = "datafusion")]
+            let datafusion = match route {
+                Route::Qjit(_) => None,
+                Route::DataFusion { qjit_error } => {
+                    match qjit::datafusion::Query::plan(&file, &sql, &options) {
+                        Ok(query) => Some(query),
+                        Err(e) => return Err(planning_error(qjit_error, e)),
+                    }
+                }
+            };
+            #[cfg(not(feature = "datafusion"))]
+            if let Route::DataFusion { .. } = route {
+                return Err(Error::internal("no DataFusion in this build"));
+            }
             if explain {
+                #[cfg(feature = "datafusion")]
+                if let Some(query) = &datafusion {
+                    return Ok(query.explain());
+                }
                 return exec::explain(&source, &sql, &options);
             }
             let dest = match &output {
@@ -550,6 +671,24 @@ fn run(cli: Cli, cancel: Cancel, progress: Progress, bar: QueryBar) -> Result<St
             }
             if output.is_none() {
                 let _ = WROTE_STDOUT.set(writer.written_flag());
+            }
+            #[cfg(feature = "datafusion")]
+            if let Some(query) = datafusion {
+                let run = query.run_into(&mut writer)?;
+                if timing {
+                    let ms = |d: std::time::Duration| d.as_secs_f64() * 1e3;
+                    eprintln!(
+                        "timing: DataFusion ({}): plan {:.3} ms, execute {:.3} ms, {} rows",
+                        match engine {
+                            EngineKind::Interp => "its own expressions",
+                            _ => "with qjit kernels",
+                        },
+                        ms(run.plan),
+                        ms(run.execute),
+                        run.rows
+                    );
+                }
+                return Ok(String::new());
             }
             let result = exec::run_into(&source, &sql, &options, &mut writer)?;
             if timing {

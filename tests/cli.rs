@@ -108,9 +108,16 @@ fn query_errors_exit_1_with_one_message() {
         ("SELEC 1 FROM lineitem", &["syntax error"]),
         ("SELECT * FROM orders", &["unknown table 'orders'"]),
         ("SELECT 1 / 0 FROM lineitem", &["division by zero"]),
+        #[cfg(not(feature = "datafusion"))]
         (
             "SELECT * FROM lineitem a JOIN lineitem b ON a.l_orderkey = b.l_orderkey",
             &["unsupported", "join"],
+        ),
+        // In DataFusion (a join), an error in the data is still one message.
+        #[cfg(feature = "datafusion")]
+        (
+            "SELECT a.l_orderkey / 0 FROM lineitem a JOIN lineitem b ON a.l_orderkey = b.l_orderkey",
+            &["division by zero"],
         ),
         ("", &["empty"]),
     ];
@@ -160,10 +167,15 @@ fn bad_files_say_what_is_wrong() {
 
     let as_dir = dir.path().join("d");
     std::fs::create_dir(&as_dir).unwrap();
+    // A folder is a folder of tables (with DataFusion): an empty one says what it should hold.
+    let words: &[&str] = match cfg!(feature = "datafusion") {
+        true => &["holds no tables", "NAME.parquet"],
+        false => &["directory"],
+    };
     assert_fails(
         &qjit(&["query", as_dir.to_str().unwrap(), "SELECT count(*) FROM d"]),
         1,
-        &["directory"],
+        words,
     );
 
     let empty = dir.path().join("x.parquet");
@@ -1173,4 +1185,107 @@ mod kernel_cache {
         let o = info(&[]);
         assert_fails(&o, 2, &["no kernel cache directory", "--cache-dir"]);
     }
+}
+
+/// A folder of TPC-H tables at SF 0.01 as the command writes it.
+#[cfg(feature = "datafusion")]
+fn tpch_dir() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().display().to_string();
+    let o = qjit(&[
+        "gen-tpch",
+        "--sf",
+        "0.01",
+        "--out",
+        &out,
+        "--tables",
+        "nation,region,supplier",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    dir
+}
+
+#[cfg(feature = "datafusion")]
+#[test]
+fn folders_of_tables_run_joins_in_datafusion_on_every_engine() {
+    let dir = tpch_dir();
+    let path = dir.path().display().to_string();
+    let sql =
+        "SELECT r_name, count(*) AS nations FROM nation JOIN region ON n_regionkey = r_regionkey \
+               WHERE n_name <> 'FRANCE' GROUP BY r_name ORDER BY r_name";
+    let mut answers = vec![];
+    for engine in ["auto", "jit", "interp"] {
+        let o = qjit(&["query", &path, sql, "--format", "csv", "--engine", engine]);
+        assert_eq!(o.status.code(), Some(0), "{engine}: {}", stderr(&o));
+        answers.push(stdout(&o));
+    }
+    assert_eq!(
+        answers[0],
+        "r_name,nations\nAFRICA,5\nAMERICA,5\nASIA,5\nEUROPE,4\nMIDDLE EAST,5\n"
+    );
+    assert!(answers.iter().all(|a| *a == answers[0]));
+    // A one-table query over one file of the folder runs in qjit's own engine.
+    let o = qjit(&[
+        "query",
+        &path,
+        "SELECT count(*) FROM supplier WHERE s_acctbal > 0",
+        "--timing",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stderr(&o).contains("parse+bind"), "{}", stderr(&o));
+    // A join: DataFusion, with its plan and qjit's kernels in --explain.
+    let o = qjit(&["query", &path, sql, "--explain", "--engine", "jit"]);
+    let plan = stdout(&o);
+    assert!(
+        plan.contains("HashJoinExec") && plan.contains("qjit("),
+        "{plan}"
+    );
+    let o = qjit(&["query", &path, sql, "--explain", "--engine", "interp"]);
+    let plan = stdout(&o);
+    assert!(
+        plan.contains("no qjit kernels") && !plan.contains("FilterExec: qjit("),
+        "{plan}"
+    );
+    // Errors there are one message too, with nothing on stdout.
+    let o = qjit(&[
+        "query",
+        &path,
+        "SELECT n_nope FROM nation JOIN region ON n_regionkey = r_regionkey",
+    ]);
+    assert_fails(&o, 1, &["n_nope"]);
+}
+
+#[cfg(feature = "datafusion")]
+#[test]
+fn globs_and_hive_folders_are_tables() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().display().to_string();
+    // orders/ of two files in hive partitions: one table, with the partition as a column.
+    for (part, tables) in [("part=a", "nation"), ("part=b", "region")] {
+        let folder = format!("{root}/t/{part}");
+        std::fs::create_dir_all(&folder).unwrap();
+        let o = qjit(&[
+            "gen-tpch", "--sf", "0.01", "--out", &folder, "--tables", tables,
+        ]);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    }
+    let o = qjit(&[
+        "query",
+        &format!("{root}/t"),
+        "SELECT part, count(*) AS n FROM t GROUP BY part ORDER BY part",
+        "--format",
+        "csv",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(stdout(&o), "part,n\na,25\nb,5\n");
+    // A glob names one table after the folder it starts in.
+    let o = qjit(&[
+        "query",
+        &format!("{root}/t/part=a/*.parquet"),
+        "SELECT count(*) AS n FROM \"part=a\"",
+        "--format",
+        "csv",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(stdout(&o), "n\n25\n");
 }

@@ -1,6 +1,9 @@
 //! Runs every example's `main` (the example files are compiled into this test as modules), so
 //! the examples in `examples/` keep working.
 
+#[cfg(feature = "datafusion")]
+#[path = "../examples/datafusion.rs"]
+mod datafusion_session;
 #[path = "../examples/filter.rs"]
 mod filter;
 #[path = "../examples/parquet_row_filter.rs"]
@@ -28,4 +31,10 @@ fn threads_example_runs() {
 #[test]
 fn parquet_row_filter_example_runs() {
     parquet_row_filter::main().unwrap();
+}
+
+#[cfg(feature = "datafusion")]
+#[test]
+fn datafusion_example_runs() {
+    datafusion_session::main().unwrap();
 }

@@ -68,7 +68,7 @@ mod compare;
 mod constant;
 mod decimal;
 mod decimal_float;
-mod fallible;
+pub(crate) mod fallible;
 mod funcs;
 pub(crate) mod hash;
 mod input;

@@ -1,0 +1,76 @@
+//! qjit inside DataFusion: compiled expressions in DataFusion's physical plans.
+//!
+//! DataFusion evaluates an expression one arrow kernel per operator, materializing every
+//! intermediate column; qjit compiles the whole expression into one loop. This module puts
+//! qjit's kernels where DataFusion evaluates expressions, and leaves everything else (planning,
+//! joins, aggregation, scans) to DataFusion:
+//!
+//! ```text
+//! SQL ─DataFusion─▶ physical plan ─QjitRule─▶ plan with QjitExprs ─DataFusion─▶ batches
+//!                                    │
+//!                                    └─ translate: DataFusion expression → qjit plan
+//! ```
+//!
+//! - [`translate`]: which DataFusion expressions qjit computes exactly, and their qjit plans;
+//! - [`QjitExpr`]: a `PhysicalExpr` that evaluates a compiled kernel;
+//! - [`QjitRule`]: the `PhysicalOptimizerRule` that replaces expressions with `QjitExpr`s.
+//!
+//! An embedder adds the rule with one call:
+//!
+//! ```
+//! use datafusion::execution::SessionStateBuilder;
+//! use datafusion::prelude::SessionContext;
+//!
+//! let state = qjit::datafusion::with_qjit(SessionStateBuilder::new().with_default_features(), qjit::Engine::new())
+//!     .build();
+//! let ctx = SessionContext::new_with_state(state);
+//! ```
+
+mod expr;
+mod query;
+mod rule;
+mod translate;
+
+use std::sync::Arc;
+
+use ::datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
+use ::datafusion::execution::SessionStateBuilder;
+use ::datafusion::physical_expr::PhysicalExpr;
+use ::datafusion::physical_plan::filter::FilterExec;
+use ::datafusion::physical_plan::projection::ProjectionExec;
+use ::datafusion::physical_plan::ExecutionPlan;
+
+pub use expr::QjitExpr;
+pub use query::{explain, is_glob, register_tables, run_into, session, tables, Query, Run, Table};
+pub use rule::QjitRule;
+
+/// `builder` with qjit's rule appended to its physical optimizer rules (after DataFusion's own):
+/// the expressions of filters and projections that qjit computes exactly run as compiled
+/// kernels, with `engine`'s options.
+pub fn with_qjit(builder: SessionStateBuilder, engine: crate::Engine) -> SessionStateBuilder {
+    builder.with_physical_optimizer_rule(Arc::new(QjitRule::new(engine)))
+}
+
+/// The qjit expressions of a physical plan (in filters and projections), in plan order.
+pub fn kernels(plan: &Arc<dyn ExecutionPlan>) -> Vec<Arc<QjitExpr>> {
+    let mut found = vec![];
+    let mut visit_expr = |e: &Arc<dyn PhysicalExpr>| {
+        let _ = e.apply(|node| {
+            if let Some(q) = node.downcast_ref::<QjitExpr>() {
+                found.push(Arc::new(q.clone()));
+                return Ok(TreeNodeRecursion::Jump);
+            }
+            Ok(TreeNodeRecursion::Continue)
+        });
+    };
+    let _ = plan.apply(|node| {
+        let any: &dyn ExecutionPlan = node.as_ref();
+        if let Some(f) = any.downcast_ref::<FilterExec>() {
+            visit_expr(f.predicate());
+        } else if let Some(p) = any.downcast_ref::<ProjectionExec>() {
+            p.expr().iter().for_each(|item| visit_expr(&item.expr));
+        }
+        Ok(TreeNodeRecursion::Continue)
+    });
+    found
+}

@@ -1,0 +1,459 @@
+//! Queries over the tables of a path, run by DataFusion with qjit's kernels inside.
+//!
+//! In: a path as `qjit query` takes it, SQL, [`QueryOptions`]. Out: the result, written to a
+//! [`ResultSink`] as qjit's own engine writes it.
+//!
+//! A path names tables ([`tables`]):
+//! - a Parquet file: one table, named after the file's stem;
+//! - a folder: a table per `NAME.parquet` file in it and per `NAME/` subfolder holding Parquet
+//!   files (at any depth; hive-style `key=value/` folders become columns); a folder whose
+//!   subfolders are all `key=value/` is one table, named after the folder;
+//! - a glob (`data/lineitem/*.parquet`, quoted so that the shell leaves it): one table, named
+//!   after the folder its pattern starts in.
+//!
+//! The session has `--threads` partitions and as many runtime threads, `--memory-limit` as its
+//! memory pool, and qjit's rule unless the engine is [`EngineKind::Interp`]. A cancelled
+//! [`crate::Cancel`] stops the query between batches and while it waits for one.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::catalog::TableProvider;
+use datafusion::datasource::file_format::parquet::ParquetFormat;
+use datafusion::datasource::listing::{
+    ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
+};
+use datafusion::error::DataFusionError;
+use datafusion::execution::context::SQLOptions;
+use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+use datafusion::execution::SessionStateBuilder;
+use datafusion::physical_plan::{displayable, execute_stream, ExecutionPlan};
+use datafusion::prelude::{SessionConfig, SessionContext};
+use futures::StreamExt;
+
+use crate::error::{Error, Result};
+use crate::exec::{EngineKind, Part, QueryOptions, ResultSink};
+
+/// A table of a path.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Table {
+    pub name: String,
+    /// Its files: a file, a folder, or a glob.
+    pub location: String,
+    /// The one Parquet file it is, if it is one (qjit's own engine can run it).
+    pub file: Option<PathBuf>,
+}
+
+/// Whether `path` is a glob pattern rather than a file or folder name.
+pub fn is_glob(path: &Path) -> bool {
+    path.to_string_lossy().contains(['*', '?', '['])
+}
+
+/// The tables `path` names (see the module docs), sorted by name.
+pub fn tables(path: &Path) -> Result<Vec<Table>> {
+    let text = path.to_string_lossy().to_string();
+    let file_error = |reason: String| Error::File {
+        path: text.clone(),
+        reason,
+    };
+    if is_glob(path) {
+        let name = glob_table_name(path).ok_or_else(|| {
+            file_error("a glob must start in a named folder (the table is named after it)".into())
+        })?;
+        return Ok(vec![Table {
+            name,
+            location: text.clone(),
+            file: None,
+        }]);
+    }
+    let meta = std::fs::metadata(path).map_err(|e| file_error(e.to_string()))?;
+    if meta.is_file() {
+        return Ok(vec![Table {
+            name: stem(path).ok_or_else(|| file_error("the file has no name".into()))?,
+            location: text.clone(),
+            file: Some(path.to_path_buf()),
+        }]);
+    }
+    let mut entries: Vec<(PathBuf, bool)> = std::fs::read_dir(path)
+        .map_err(|e| file_error(e.to_string()))?
+        .filter_map(|e| e.ok())
+        .filter_map(|e| {
+            let p = e.path();
+            let hidden = p
+                .file_name()
+                .and_then(|n| n.to_str())
+                .is_none_or(|n| n.starts_with('.') || n.starts_with('_'));
+            (!hidden).then(|| (p.clone(), p.is_dir()))
+        })
+        .collect();
+    entries.sort();
+    let partitions = entries
+        .iter()
+        .filter(|(p, dir)| *dir && is_partition(p))
+        .count();
+    let dirs = entries.iter().filter(|(_, dir)| *dir).count();
+    if dirs > 0 && partitions == dirs {
+        // One hive-partitioned table.
+        return Ok(vec![Table {
+            name: stem(path).ok_or_else(|| file_error("the folder has no name".into()))?,
+            location: folder_url(path),
+            file: None,
+        }]);
+    }
+    let mut tables = vec![];
+    for (p, dir) in entries {
+        let Some(name) = stem(&p) else { continue };
+        if dir {
+            if holds_parquet(&p) {
+                tables.push(Table {
+                    name,
+                    location: folder_url(&p),
+                    file: None,
+                });
+            }
+        } else if p.extension().is_some_and(|e| e == "parquet") {
+            tables.push(Table {
+                name,
+                location: p.to_string_lossy().to_string(),
+                file: Some(p.clone()),
+            });
+        }
+    }
+    if tables.is_empty() {
+        return Err(file_error(
+            "the folder holds no tables: give it NAME.parquet files or NAME/ folders of Parquet files".into(),
+        ));
+    }
+    if let Some(w) = tables.windows(2).find(|w| w[0].name == w[1].name) {
+        return Err(file_error(format!(
+            "two tables are named '{}' ({} and {}); rename one",
+            w[0].name, w[0].location, w[1].location
+        )));
+    }
+    Ok(tables)
+}
+
+/// What a DataFusion query took.
+#[derive(Debug)]
+pub struct Run {
+    /// Planning (parse, logical and physical plans, qjit's rule).
+    pub plan: Duration,
+    /// Execution and output.
+    pub execute: Duration,
+    pub rows: usize,
+}
+
+/// A query planned by DataFusion over the tables of a path, ready to run: planning errors
+/// (unknown names, types, SQL DataFusion does not take) come from [`Query::plan`], errors in
+/// the data from [`Query::run_into`].
+pub struct Query {
+    runtime: tokio::runtime::Runtime,
+    ctx: SessionContext,
+    plan: Arc<dyn ExecutionPlan>,
+    options: QueryOptions,
+    planned: Duration,
+}
+
+impl Query {
+    /// Plans `sql` over the tables of `path` (with qjit's kernels unless the engine is
+    /// `interp`).
+    pub fn plan(path: &Path, sql: &str, options: &QueryOptions) -> Result<Query> {
+        let start = Instant::now();
+        let tables = tables(path)?;
+        let runtime = runtime(options)?;
+        let (ctx, plan) = runtime.block_on(async {
+            let ctx = session(options)?;
+            register(&ctx, &tables).await?;
+            let plan = physical_plan(&ctx, sql, options).await?;
+            Ok::<_, Error>((ctx, plan))
+        })?;
+        Ok(Query {
+            runtime,
+            ctx,
+            plan,
+            options: options.clone(),
+            planned: start.elapsed(),
+        })
+    }
+
+    /// The physical plan.
+    pub fn physical_plan(&self) -> &Arc<dyn ExecutionPlan> {
+        &self.plan
+    }
+
+    /// Runs the query and writes its result to `sink`.
+    pub fn run_into(self, sink: &mut dyn ResultSink) -> Result<Run> {
+        let Query {
+            runtime,
+            ctx,
+            plan,
+            options,
+            planned,
+        } = self;
+        let start = Instant::now();
+        let rows = runtime.block_on(async {
+            let schema: SchemaRef = plan.schema();
+            let mut stream = execute_stream(plan, ctx.task_ctx()).map_err(error)?;
+            sink.start(&schema)?;
+            let encoder = sink.encoder();
+            let mut rows = 0;
+            loop {
+                let next = cancellable(stream.next(), &options).await?;
+                let Some(batch) = next else { break };
+                let batch = batch.map_err(error)?;
+                rows += batch.num_rows();
+                let part = match &encoder {
+                    Some(encode) => encode(batch)?,
+                    None => Part::Rows(batch),
+                };
+                sink.write(part)?;
+            }
+            sink.finish()?;
+            Ok::<_, Error>(rows)
+        })?;
+        Ok(Run {
+            plan: planned,
+            execute: start.elapsed(),
+            rows,
+        })
+    }
+
+    /// The physical plan with its qjit expressions, their qjit plans and how they run, as
+    /// text (compiling the kernels).
+    pub fn explain(&self) -> String {
+        let mut out =
+            String::from("DataFusion physical plan (qjit kernels appear as qjit(<expression>)):\n");
+        out.push_str(&displayable(self.plan.as_ref()).indent(true).to_string());
+        let kernels = super::kernels(&self.plan);
+        if kernels.is_empty() {
+            out.push_str("\nno qjit kernels\n");
+        }
+        for (i, k) in kernels.iter().enumerate() {
+            out.push_str(&format!("\n; ---- qjit kernel {i}: {}\n", k.original()));
+            out.push_str(&format!("; plan over its inputs: {}\n", k.plan()));
+            match k.kernel() {
+                Ok(p) => out.push_str(&format!("; engine: {:?}\n", p.engine())),
+                Err(why) => {
+                    out.push_str(&format!("; not compiled, DataFusion evaluates it: {why}\n"))
+                }
+            }
+        }
+        out
+    }
+}
+
+/// Runs `sql` over the tables of `path` in DataFusion (with qjit's kernels unless the engine is
+/// `interp`) and writes the result to `sink`.
+pub fn run_into(
+    path: &Path,
+    sql: &str,
+    options: &QueryOptions,
+    sink: &mut dyn ResultSink,
+) -> Result<Run> {
+    Query::plan(path, sql, options)?.run_into(sink)
+}
+
+/// The physical plan of `sql` over the tables of `path`, with its qjit expressions, as text.
+pub fn explain(path: &Path, sql: &str, options: &QueryOptions) -> Result<String> {
+    Ok(Query::plan(path, sql, options)?.explain())
+}
+
+/// The tokio runtime a query runs on: `--threads` workers.
+fn runtime(options: &QueryOptions) -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(options.threads())
+        .enable_time()
+        .build()
+        .map_err(|e| Error::internal(format!("cannot start the query's runtime: {e}")))
+}
+
+/// A DataFusion session for queries with `options`: `--threads` partitions, `--memory-limit`
+/// as its memory pool, and qjit's rule unless the engine is [`EngineKind::Interp`].
+pub fn session(options: &QueryOptions) -> Result<SessionContext> {
+    let config = SessionConfig::new().with_target_partitions(options.threads());
+    let mut runtime = RuntimeEnvBuilder::new();
+    if let Some(limit) = options.memory_limit {
+        runtime = runtime.with_memory_limit(limit, 1.0);
+    }
+    let runtime = runtime.build_arc().map_err(error)?;
+    let builder = SessionStateBuilder::new()
+        .with_config(config)
+        .with_runtime_env(runtime)
+        .with_default_features();
+    let builder = match options.engine {
+        EngineKind::Interp => builder,
+        _ => super::with_qjit(
+            builder,
+            crate::Engine::builder().options(options.clone()).build()?,
+        ),
+    };
+    Ok(SessionContext::new_with_state(builder.build()))
+}
+
+/// Registers the tables of `path` (see [`tables`]) in `ctx`.
+pub async fn register_tables(ctx: &SessionContext, path: &Path) -> Result<()> {
+    register(ctx, &tables(path)?).await
+}
+
+/// Registers each table in `ctx`.
+async fn register(ctx: &SessionContext, tables: &[Table]) -> Result<()> {
+    let state = ctx.state();
+    for t in tables {
+        let file_error = |e: DataFusionError| Error::File {
+            path: t.location.clone(),
+            reason: error(e).to_string(),
+        };
+        let url = ListingTableUrl::parse(&t.location).map_err(file_error)?;
+        let options =
+            ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");
+        let config = ListingTableConfig::new(url)
+            .with_listing_options(options)
+            .infer_partitions_from_path(&state)
+            .await
+            .map_err(file_error)?
+            .infer_schema(&state)
+            .await
+            .map_err(file_error)?;
+        let table: Arc<dyn TableProvider> =
+            Arc::new(ListingTable::try_new(config).map_err(file_error)?);
+        ctx.register_table(t.name.as_str(), table)
+            .map_err(file_error)?;
+    }
+    Ok(())
+}
+
+async fn physical_plan(
+    ctx: &SessionContext,
+    sql: &str,
+    options: &QueryOptions,
+) -> Result<Arc<dyn ExecutionPlan>> {
+    let state = ctx.state();
+    let logical = cancellable(state.create_logical_plan(sql), options)
+        .await?
+        .map_err(error)?;
+    // qjit reads its inputs and never writes them: queries only, no DDL, DML or SET.
+    SQLOptions::new()
+        .with_allow_ddl(false)
+        .with_allow_dml(false)
+        .with_allow_statements(false)
+        .verify_plan(&logical)
+        .map_err(|_| {
+            Error::unsupported("statements other than queries: qjit only reads its inputs")
+        })?;
+    let frame = cancellable(ctx.execute_logical_plan(logical), options)
+        .await?
+        .map_err(error)?;
+    cancellable(frame.create_physical_plan(), options)
+        .await?
+        .map_err(error)
+}
+
+/// `future`, or [`Error::Cancelled`] as soon as the query is cancelled.
+async fn cancellable<T>(
+    future: impl std::future::Future<Output = T>,
+    options: &QueryOptions,
+) -> Result<T> {
+    let cancel = options.cancel.clone();
+    let watch = async move {
+        while !cancel.is_cancelled() {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    };
+    tokio::pin!(future);
+    tokio::pin!(watch);
+    match futures::future::select(future, watch).await {
+        futures::future::Either::Left((value, _)) => Ok(value),
+        futures::future::Either::Right(_) => Err(Error::Cancelled),
+    }
+}
+
+/// A DataFusion error as qjit's: qjit's own errors (from its kernels) come back as they were;
+/// DataFusion's own message keeps its first line (the problem and DataFusion's suggestion; the
+/// lines after it list every valid field).
+pub(crate) fn error(e: DataFusionError) -> Error {
+    match datafusion_error(e) {
+        Error::DataFusion(message) => Error::DataFusion(
+            message
+                .lines()
+                .next()
+                .unwrap_or_default()
+                .trim_end()
+                .to_string(),
+        ),
+        other => other,
+    }
+}
+
+fn datafusion_error(e: DataFusionError) -> Error {
+    let e = match e {
+        DataFusionError::Context(_, inner) => *inner,
+        other => other,
+    };
+    match e {
+        DataFusionError::External(inner) => match inner.downcast::<Error>() {
+            Ok(e) => *e,
+            Err(inner) => Error::DataFusion(inner.to_string()),
+        },
+        DataFusionError::ArrowError(inner, _) => match *inner {
+            datafusion::arrow::error::ArrowError::DivideByZero => Error::DivisionByZero,
+            datafusion::arrow::error::ArrowError::ExternalError(inner) => {
+                match inner.downcast::<Error>() {
+                    Ok(e) => *e,
+                    Err(inner) => Error::DataFusion(inner.to_string()),
+                }
+            }
+            other => Error::DataFusion(other.to_string()),
+        },
+        other => Error::DataFusion(other.strip_backtrace()),
+    }
+}
+
+/// A table name from a path's last part: its stem, if it has one.
+fn stem(path: &Path) -> Option<String> {
+    let s = path.file_stem()?.to_str()?;
+    (!s.is_empty()).then(|| s.to_string())
+}
+
+/// Whether a folder is a hive-style partition (`key=value`).
+fn is_partition(path: &Path) -> bool {
+    path.file_name()
+        .and_then(|n| n.to_str())
+        .is_some_and(|n| n.split_once('=').is_some_and(|(k, _)| !k.is_empty()))
+}
+
+/// Whether a folder holds a Parquet file at some depth.
+fn holds_parquet(dir: &Path) -> bool {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return false;
+    };
+    entries.filter_map(|e| e.ok()).any(|e| {
+        let p = e.path();
+        if p.is_dir() {
+            holds_parquet(&p)
+        } else {
+            p.extension().is_some_and(|x| x == "parquet")
+        }
+    })
+}
+
+/// A folder as a listing location (DataFusion reads a trailing `/` as "every file in it").
+fn folder_url(dir: &Path) -> String {
+    let s = dir.to_string_lossy();
+    match s.ends_with('/') {
+        true => s.to_string(),
+        false => format!("{s}/"),
+    }
+}
+
+/// The table a glob names: the last folder of the pattern before its first wildcard.
+fn glob_table_name(path: &Path) -> Option<String> {
+    let text = path.to_string_lossy();
+    let fixed = &text[..text.find(['*', '?', '['])?];
+    let folder = match fixed.rfind('/') {
+        Some(i) => &fixed[..i],
+        None => return None,
+    };
+    stem(Path::new(folder))
+}

@@ -1,0 +1,176 @@
+//! [`QjitRule`]: the physical optimizer rule that puts qjit kernels into a DataFusion plan.
+//!
+//! In: an optimized physical plan. Out: the same plan with the expressions of `FilterExec`
+//! predicates and `ProjectionExec` items replaced by [`QjitExpr`]s wherever qjit computes
+//! them exactly (see [`super::translate`]); nothing else changes.
+//!
+//! - A filter's predicate is split into its `AND`ed conjuncts, and each is replaced on its own,
+//!   so DataFusion still sees the conjuncts (for statistics, selectivity, pushdown).
+//! - An expression qjit does not take as a whole keeps its DataFusion root, and its children
+//!   are tried in turn: the largest subtrees qjit takes become kernels.
+//! - Bare columns and literals stay as they are: a kernel would only copy them.
+//! - Scans are left alone: the predicates and projections DataFusion pushed into a Parquet
+//!   scan (its pruning predicate, its row filter) stay DataFusion's own, since the scan uses
+//!   them for statistics as well as for rows.
+//! - The rule is idempotent: a [`QjitExpr`] is never translated again.
+//!
+//! The rule runs after DataFusion's own rules (it is appended to them by [`super::with_qjit`]),
+//! so it sees the final shape of the plan: projections already pushed down, filters already
+//! merged.
+
+use std::sync::Arc;
+
+use datafusion::common::config::ConfigOptions;
+use datafusion::common::tree_node::{Transformed, TreeNode};
+use datafusion::common::Result;
+use datafusion::physical_expr::utils::{conjunction, split_conjunction};
+use datafusion::physical_expr::PhysicalExpr;
+use datafusion::physical_optimizer::PhysicalOptimizerRule;
+use datafusion::physical_plan::filter::{FilterExec, FilterExecBuilder};
+use datafusion::physical_plan::projection::{ProjectionExec, ProjectionExpr};
+use datafusion::physical_plan::ExecutionPlan;
+
+use super::expr::QjitExpr;
+use super::translate::translate;
+use crate::engine::Engine;
+use crate::exec::EngineKind;
+
+/// Replaces DataFusion expressions with qjit kernels; see the module docs.
+#[derive(Debug)]
+pub struct QjitRule {
+    engine: Arc<Engine>,
+}
+
+impl QjitRule {
+    /// A rule whose kernels compile with `engine`'s options (its engine kind, optimization
+    /// level and kernel cache). With [`EngineKind::Interp`] the rule changes nothing:
+    /// DataFusion evaluates every expression itself.
+    pub fn new(engine: Engine) -> QjitRule {
+        QjitRule {
+            engine: Arc::new(engine),
+        }
+    }
+
+    /// `expr` (over batches of `schema`) with the largest subtrees qjit computes exactly
+    /// replaced by kernels.
+    fn replace(
+        &self,
+        expr: &Arc<dyn PhysicalExpr>,
+        schema: &datafusion::arrow::datatypes::Schema,
+    ) -> Result<Arc<dyn PhysicalExpr>> {
+        if expr.is::<QjitExpr>() {
+            return Ok(expr.clone());
+        }
+        if let Some(t) = translate(expr, schema) {
+            return Ok(Arc::new(QjitExpr::new(
+                expr.clone(),
+                t,
+                self.engine.clone(),
+            )));
+        }
+        let children = expr.children();
+        if children.is_empty() {
+            return Ok(expr.clone());
+        }
+        let replaced = children
+            .iter()
+            .map(|c| self.replace(c, schema))
+            .collect::<Result<Vec<_>>>()?;
+        let same = replaced
+            .iter()
+            .zip(&children)
+            .all(|(r, c)| Arc::ptr_eq(r, c));
+        if same {
+            return Ok(expr.clone());
+        }
+        // DataFusion derives some properties from the shape of the children (a `CASE` whose
+        // condition tests a column is not NULL where that column is): where kernels as children
+        // would change the node's field, the node keeps its own children.
+        let rebuilt = Arc::clone(expr).with_new_children(replaced)?;
+        match rebuilt.return_field(schema)? == expr.return_field(schema)? {
+            true => Ok(rebuilt),
+            false => Ok(expr.clone()),
+        }
+    }
+
+    fn filter(&self, f: &FilterExec) -> Result<Option<Arc<dyn ExecutionPlan>>> {
+        let schema = f.input().schema();
+        let conjuncts = split_conjunction(f.predicate());
+        let replaced = conjuncts
+            .iter()
+            .map(|c| self.replace(c, &schema))
+            .collect::<Result<Vec<_>>>()?;
+        if replaced
+            .iter()
+            .zip(&conjuncts)
+            .all(|(r, c)| Arc::ptr_eq(r, c))
+        {
+            return Ok(None);
+        }
+        let predicate = conjunction(replaced);
+        Ok(Some(Arc::new(
+            FilterExecBuilder::from(f)
+                .with_predicate(predicate)
+                .build()?,
+        )))
+    }
+
+    fn projection(&self, p: &ProjectionExec) -> Result<Option<Arc<dyn ExecutionPlan>>> {
+        let schema = p.input().schema();
+        let mut changed = false;
+        let exprs = p
+            .expr()
+            .iter()
+            .map(|item| {
+                let expr = self.replace(&item.expr, &schema)?;
+                changed |= !Arc::ptr_eq(&expr, &item.expr);
+                Ok(ProjectionExpr {
+                    expr,
+                    alias: item.alias.clone(),
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        if !changed {
+            return Ok(None);
+        }
+        Ok(Some(Arc::new(ProjectionExec::try_new(
+            exprs,
+            p.input().clone(),
+        )?)))
+    }
+}
+
+impl PhysicalOptimizerRule for QjitRule {
+    fn optimize(
+        &self,
+        plan: Arc<dyn ExecutionPlan>,
+        _config: &ConfigOptions,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        if self.engine.options().engine == EngineKind::Interp {
+            return Ok(plan);
+        }
+        plan.transform_up(|node| {
+            let any: &dyn ExecutionPlan = node.as_ref();
+            let replaced = if let Some(f) = any.downcast_ref::<FilterExec>() {
+                self.filter(f)?
+            } else if let Some(p) = any.downcast_ref::<ProjectionExec>() {
+                self.projection(p)?
+            } else {
+                None
+            };
+            Ok(match replaced {
+                Some(new) => Transformed::yes(new),
+                None => Transformed::no(node),
+            })
+        })
+        .map(|t| t.data)
+    }
+
+    fn name(&self) -> &str {
+        "qjit"
+    }
+
+    fn schema_check(&self) -> bool {
+        true
+    }
+}
