@@ -278,8 +278,13 @@ fn route(path: &Path, sql: &str) -> Result<Route> {
         )
     };
     // What does not parse as one query is qjit's error wherever it would run: syntax, several
-    // statements, statements that would write (qjit never changes its inputs).
-    qjit::sql::parse_query(sql)?;
+    // statements, statements that would write (qjit never changes its inputs). A query that
+    // qjit's parser does not take (`WITH`) goes on.
+    if let Err(e) = qjit::sql::parse_query(sql) {
+        if !matches!(e, Error::Unsupported { .. }) || !is_one_query(sql) {
+            return Err(e);
+        }
+    }
     if !path.is_dir() && !qjit::datafusion::is_glob(path) {
         return match exec::plan(&Source::parquet(path), sql) {
             Ok(_) => Ok(Route::Qjit(path.to_path_buf())),
@@ -311,6 +316,17 @@ fn route(path: &Path, sql: &str) -> Result<Route> {
         }
     }
     Ok(Route::DataFusion { qjit_error: None })
+}
+
+/// Whether `sql` is one query statement (and nothing that writes).
+#[cfg(feature = "datafusion")]
+fn is_one_query(sql: &str) -> bool {
+    use sqlparser::ast::Statement;
+    let dialect = sqlparser::dialect::GenericDialect {};
+    matches!(
+        sqlparser::parser::Parser::parse_sql(&dialect, sql).as_deref(),
+        Ok([Statement::Query(_)])
+    )
 }
 
 /// The error of a query that neither qjit's binder nor DataFusion takes: qjit's, which has

@@ -5,12 +5,14 @@
 //! columns of one batch, and the kernel's one output column is the result, of the type
 //! DataFusion gives the replaced expression. The kernel is compiled on first use (so a plan
 //! that is only planned, or sent elsewhere, compiles nothing), once for all partitions and
-//! copies of the expression. If it cannot be compiled, the replaced expression is evaluated as
-//! DataFusion would have.
+//! copies of the expression: with `--engine jit` before the first batch, with `auto` in the
+//! background while DataFusion evaluates the batches that come first. If it cannot be compiled,
+//! the replaced expression is evaluated as DataFusion would have.
 
 use std::fmt;
 use std::hash::{Hash, Hasher};
-use std::sync::{Arc, OnceLock};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc, Mutex, OnceLock};
 
 use datafusion::arrow::array::{RecordBatch, RecordBatchOptions};
 use datafusion::arrow::compute::cast;
@@ -22,6 +24,8 @@ use datafusion::physical_expr::PhysicalExpr;
 
 use super::translate::Translation;
 use crate::engine::{Engine, Projection};
+use crate::exec::tier::InFlight;
+use crate::exec::EngineKind;
 use crate::ir::Expr;
 
 /// A DataFusion expression evaluated by a compiled qjit kernel. Its children are the inputs
@@ -38,6 +42,35 @@ pub struct QjitExpr {
     engine: Arc<Engine>,
     /// The kernel, or why it did not compile; shared by copies with other inputs.
     kernel: Arc<OnceLock<std::result::Result<Projection, String>>>,
+    /// Whether its background compile has been started (shared as `kernel` is).
+    compile_started: Arc<AtomicBool>,
+}
+
+/// Runs `job` (a kernel compile) on qjit's compile thread, one job after another, counted in
+/// [`crate::exec::tier::compiles_in_flight`] until it ends.
+fn compile_in_background(job: Box<dyn FnOnce() + Send>) {
+    type Job = Box<dyn FnOnce() + Send>;
+    static QUEUE: OnceLock<Mutex<Option<mpsc::Sender<Job>>>> = OnceLock::new();
+    let queue = QUEUE.get_or_init(|| {
+        let (send, receive) = mpsc::channel::<Job>();
+        let worker = std::thread::Builder::new()
+            .name("qjit-compile".into())
+            .spawn(move || receive.into_iter().for_each(|job| job()));
+        Mutex::new(worker.ok().map(|_| send))
+    });
+    let guard = InFlight::new();
+    let job: Job = Box::new(move || {
+        job();
+        drop(guard);
+    });
+    let rejected = match queue.lock().ok().as_deref().and_then(Option::as_ref) {
+        Some(send) => send.send(job).err().map(|e| e.0),
+        None => Some(job),
+    };
+    // No compile thread: compile here.
+    if let Some(job) = rejected {
+        job();
+    }
 }
 
 impl QjitExpr {
@@ -71,6 +104,7 @@ impl QjitExpr {
             input_schema: Arc::new(Schema::new(fields)),
             engine,
             kernel: Arc::new(OnceLock::new()),
+            compile_started: Arc::new(AtomicBool::new(false)),
         }
     }
 
@@ -84,7 +118,27 @@ impl QjitExpr {
         &self.original
     }
 
-    /// The compiled kernel, compiling it on first use; `Err` says why it did not compile.
+    /// The kernel to evaluate with now, if any. With `--engine jit` it is compiled on first use,
+    /// while the query waits; with `auto`, on first use it starts compiling in the background
+    /// (on qjit's one compile thread, so that the query keeps the other cores) and DataFusion
+    /// evaluates the expression until the kernel is ready, as qjit's own engine does.
+    fn ready_kernel(&self) -> Option<&Projection> {
+        if let Some(done) = self.kernel.get() {
+            return done.as_ref().ok();
+        }
+        if self.engine.options().engine == EngineKind::Jit {
+            return self.kernel().ok();
+        }
+        if !self.compile_started.swap(true, Ordering::SeqCst) {
+            let this = self.clone();
+            compile_in_background(Box::new(move || {
+                let _ = this.kernel();
+            }));
+        }
+        None
+    }
+
+    /// The compiled kernel, compiling it now if no one has; `Err` says why it did not compile.
     pub fn kernel(&self) -> std::result::Result<&Projection, &str> {
         self.kernel
             .get_or_init(|| {
@@ -137,7 +191,7 @@ impl PhysicalExpr for QjitExpr {
     }
 
     fn evaluate(&self, batch: &RecordBatch) -> Result<ColumnarValue> {
-        let Ok(kernel) = self.kernel() else {
+        let Some(kernel) = self.ready_kernel() else {
             return self.original.evaluate(batch);
         };
         let rows = batch.num_rows();
@@ -199,6 +253,7 @@ impl PhysicalExpr for QjitExpr {
             input_schema: self.input_schema.clone(),
             engine: self.engine.clone(),
             kernel: self.kernel.clone(),
+            compile_started: self.compile_started.clone(),
         }))
     }
 

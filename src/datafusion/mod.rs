@@ -36,6 +36,7 @@ use std::sync::Arc;
 use ::datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
 use ::datafusion::execution::SessionStateBuilder;
 use ::datafusion::physical_expr::PhysicalExpr;
+use ::datafusion::physical_plan::aggregates::AggregateExec;
 use ::datafusion::physical_plan::filter::FilterExec;
 use ::datafusion::physical_plan::projection::ProjectionExec;
 use ::datafusion::physical_plan::ExecutionPlan;
@@ -51,7 +52,8 @@ pub fn with_qjit(builder: SessionStateBuilder, engine: crate::Engine) -> Session
     builder.with_physical_optimizer_rule(Arc::new(QjitRule::new(engine)))
 }
 
-/// The qjit expressions of a physical plan (in filters and projections), in plan order.
+/// The qjit expressions of a physical plan (in filters, projections and aggregate arguments),
+/// in plan order.
 pub fn kernels(plan: &Arc<dyn ExecutionPlan>) -> Vec<Arc<QjitExpr>> {
     let mut found = vec![];
     let mut visit_expr = |e: &Arc<dyn PhysicalExpr>| {
@@ -69,6 +71,10 @@ pub fn kernels(plan: &Arc<dyn ExecutionPlan>) -> Vec<Arc<QjitExpr>> {
             visit_expr(f.predicate());
         } else if let Some(p) = any.downcast_ref::<ProjectionExec>() {
             p.expr().iter().for_each(|item| visit_expr(&item.expr));
+        } else if let Some(a) = any.downcast_ref::<AggregateExec>() {
+            for aggregate in a.aggr_expr() {
+                aggregate.expressions().iter().for_each(&mut visit_expr);
+            }
         }
         Ok(TreeNodeRecursion::Continue)
     });

@@ -1,8 +1,9 @@
 //! [`QjitRule`]: the physical optimizer rule that puts qjit kernels into a DataFusion plan.
 //!
 //! In: an optimized physical plan. Out: the same plan with the expressions of `FilterExec`
-//! predicates and `ProjectionExec` items replaced by [`QjitExpr`]s wherever qjit computes
-//! them exactly (see [`super::translate`]); nothing else changes.
+//! predicates, `ProjectionExec` items and the arguments of aggregates (in the `AggregateExec`s
+//! that read input rows) replaced by [`QjitExpr`]s wherever qjit computes them exactly (see
+//! [`super::translate`]); nothing else changes.
 //!
 //! - A filter's predicate is split into its `AND`ed conjuncts, and each is replaced on its own,
 //!   so DataFusion still sees the conjuncts (for statistics, selectivity, pushdown).
@@ -26,6 +27,7 @@ use datafusion::common::Result;
 use datafusion::physical_expr::utils::{conjunction, split_conjunction};
 use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_optimizer::PhysicalOptimizerRule;
+use datafusion::physical_plan::aggregates::{AggregateExec, AggregateMode};
 use datafusion::physical_plan::filter::{FilterExec, FilterExecBuilder};
 use datafusion::physical_plan::projection::{ProjectionExec, ProjectionExpr};
 use datafusion::physical_plan::ExecutionPlan;
@@ -87,10 +89,9 @@ impl QjitRule {
         // condition tests a column is not NULL where that column is): where kernels as children
         // would change the node's field, the node keeps its own children.
         let rebuilt = Arc::clone(expr).with_new_children(replaced)?;
-        match rebuilt.return_field(schema)? == expr.return_field(schema)? {
-            true => Ok(rebuilt),
-            false => Ok(expr.clone()),
-        }
+        let (new, old) = (rebuilt.return_field(schema)?, expr.return_field(schema)?);
+        let same = new.data_type() == old.data_type() && new.is_nullable() == old.is_nullable();
+        Ok(if same { rebuilt } else { expr.clone() })
     }
 
     fn filter(&self, f: &FilterExec) -> Result<Option<Arc<dyn ExecutionPlan>>> {
@@ -140,6 +141,43 @@ impl QjitRule {
     }
 }
 
+impl QjitRule {
+    /// The argument expressions of the aggregates that read the input rows (partial and
+    /// single aggregations; a final one merges states).
+    fn aggregate(&self, a: &AggregateExec) -> Result<Option<Arc<dyn ExecutionPlan>>> {
+        if !matches!(
+            a.mode(),
+            AggregateMode::Partial | AggregateMode::Single | AggregateMode::SinglePartitioned
+        ) {
+            return Ok(None);
+        }
+        let schema = a.input().schema();
+        let mut changed = false;
+        let mut aggregates = Vec::with_capacity(a.aggr_expr().len());
+        for aggregate in a.aggr_expr() {
+            let args = aggregate.expressions();
+            let replaced = args
+                .iter()
+                .map(|e| self.replace(e, &schema))
+                .collect::<Result<Vec<_>>>()?;
+            let order_by = aggregate
+                .order_bys()
+                .iter()
+                .map(|s| s.expr.clone())
+                .collect();
+            let same = replaced.iter().zip(&args).all(|(r, e)| Arc::ptr_eq(r, e));
+            match (same, aggregate.with_new_expressions(replaced, order_by)) {
+                (false, Some(new)) => {
+                    changed = true;
+                    aggregates.push(Arc::new(new));
+                }
+                _ => aggregates.push(aggregate.clone()),
+            }
+        }
+        Ok(changed.then(|| Arc::new(a.with_new_aggr_exprs(aggregates)) as Arc<dyn ExecutionPlan>))
+    }
+}
+
 impl PhysicalOptimizerRule for QjitRule {
     fn optimize(
         &self,
@@ -155,6 +193,8 @@ impl PhysicalOptimizerRule for QjitRule {
                 self.filter(f)?
             } else if let Some(p) = any.downcast_ref::<ProjectionExec>() {
                 self.projection(p)?
+            } else if let Some(a) = any.downcast_ref::<AggregateExec>() {
+                self.aggregate(a)?
             } else {
                 None
             };

@@ -12,7 +12,8 @@
 //! - the result type is DataFusion's (decimal precision and scale included), or the node is an
 //!   input;
 //! - arithmetic that DataFusion lets wrap (its default for `+ - *`) is taken only where it
-//!   cannot overflow: decimals whose exact result type needs at most 38 digits, and floats;
+//!   cannot overflow: decimals whose every exact result has at most 38 digits; no float
+//!   arithmetic, since LLVM does not keep a NaN's sign and DataFusion's order tells them apart;
 //!   integer `+ - *` only in DataFusion's checked mode, where both engines fail on overflow;
 //! - integer `/` (both fail on a zero divisor and on `MIN / -1`); no float `/` or `%` (qjit fails
 //!   on a zero divisor, DataFusion gives infinity or NaN) and no integer `%` (`MIN % -1` is 0 in
@@ -24,8 +25,10 @@
 //!   operand for rows whose left one already decided, where qjit does not);
 //! - comparisons of equal types, except floats (arrow's total order puts a NaN whose sign bit is
 //!   set below every number, qjit puts every NaN above);
-//! - `IN` lists of literals, except of floats; `LIKE` with a literal pattern, case-sensitive;
-//!   searched and simple `CASE`; `NOT`, `IS [NOT] NULL`, negation of floats and decimals.
+//! - `IN` lists of literals, except of floats; `LIKE` with a literal pattern, case-sensitive,
+//!   that matches a prefix, a suffix or the whole string (arrow's search for `'%text%'` is
+//!   faster than qjit's kernels yet);
+//!   searched and simple `CASE`; `NOT`, `IS [NOT] NULL`, negation of decimals.
 
 use std::sync::Arc;
 
@@ -49,8 +52,8 @@ pub(crate) struct Translation {
     pub inputs: Vec<Arc<dyn PhysicalExpr>>,
 }
 
-/// Translates `expr`, evaluated over batches of `schema`: `None` if nothing of it is worth a
-/// kernel (it is an input as a whole, such as a bare column, or qjit cannot read its type).
+/// Translates `expr`, evaluated over batches of `schema`: `None` if it is not worth a kernel
+/// (see [`operations`]; the rule then tries its children) or qjit cannot read its type.
 pub(crate) fn translate(expr: &Arc<dyn PhysicalExpr>, schema: &Schema) -> Option<Translation> {
     let mut t = Translator {
         schema,
@@ -58,7 +61,7 @@ pub(crate) fn translate(expr: &Arc<dyn PhysicalExpr>, schema: &Schema) -> Option
         conditional: 0,
     };
     let plan = t.node(expr)?;
-    if matches!(plan, Expr::Column(_) | Expr::Literal(_)) {
+    if operations(&plan) < 2 {
         return None;
     }
     Some(Translation {
@@ -140,8 +143,9 @@ impl Translator<'_> {
         }
         if let Some(n) = any.downcast_ref::<NegativeExpr>() {
             let arg = self.node(n.arg())?;
-            // DataFusion's integer negation wraps; qjit's fails on overflow.
-            return (arg.ty().is_float() || arg.ty().is_decimal()).then(|| Expr::Unary {
+            // DataFusion's integer negation wraps, qjit's fails on overflow; a float's would
+            // not keep a NaN's sign (see `arithmetic`).
+            return arg.ty().is_decimal().then(|| Expr::Unary {
                 op: UnaryOp::Neg,
                 arg: Box::new(arg),
             });
@@ -256,16 +260,20 @@ impl Translator<'_> {
                 if op == BinaryOp::Div {
                     return None;
                 }
-                // Only where the exact result fits 38 digits: then neither engine can overflow.
+                // Only where every exact result fits 38 digits: then neither engine can
+                // overflow (a product of numbers below 10^p1 and 10^p2 is below 10^(p1 + p2),
+                // even where the type's precision, p1 + p2 + 1, is capped at 38).
                 let (p1, s1, p2, s2) = (p1 as u32, s1 as u32, p2 as u32, s2 as u32);
                 let digits = match op {
-                    BinaryOp::Mul => p1 + p2 + 1,
+                    BinaryOp::Mul => p1 + p2,
                     _ => (p1 - s1).max(p2 - s2) + s1.max(s2) + 1,
                 };
                 (digits <= 38)
                     .then(|| decimal_result(op, (p1 as u8, s1 as u8), (p2 as u8, s2 as u8)))
             }
-            (l, r) if l == r && l.is_float() => (op != BinaryOp::Div).then_some(l),
+            // No float arithmetic: LLVM keeps neither the sign nor the payload of a NaN (it may
+            // rewrite `a - (-b)` as `a + b`), and DataFusion's total order tells a NaN whose
+            // sign bit is set from one whose is not.
             (l, r) if l == r && l.is_integer() => {
                 // `/` fails alike in both; `+ - *` only in DataFusion's checked mode (its
                 // default wraps).
@@ -308,6 +316,14 @@ impl Translator<'_> {
             | ScalarValue::LargeUtf8(Some(p)) => p.clone(),
             _ => return None,
         };
+        // qjit's kernels search for a fixed prefix or suffix as fast as arrow does, but not
+        // yet for text inside the string (arrow's `LIKE '%a%b%'` uses a vectorized substring
+        // search): those patterns stay DataFusion's.
+        let inner = pattern.trim_start_matches('%').trim_end_matches('%');
+        if inner.contains(['%', '_', '\\']) || (pattern.starts_with('%') && pattern.ends_with('%'))
+        {
+            return None;
+        }
         let arg = self.node(l.expr())?;
         (arg.ty() == SqlType::Utf8).then(|| Expr::Like {
             arg: Box::new(arg),
@@ -360,6 +376,20 @@ impl Translator<'_> {
             ty,
         })
     }
+}
+
+/// The operations a kernel for `plan` would fuse: one alone (`x < 10`, `a * b`) is no faster
+/// compiled than as arrow's vectorized kernel, which DataFusion already runs, and a kernel
+/// pays for its compile and its call; a bare column, literal or cast is not worth one either.
+fn operations(plan: &Expr) -> usize {
+    let mut n = 0;
+    plan.walk(&mut |e| {
+        n += usize::from(!matches!(
+            e,
+            Expr::Column(_) | Expr::Literal(_) | Expr::Cast { .. }
+        ));
+    });
+    n
 }
 
 /// Whether a DataFusion `+ - *` fails on overflow (its default wraps). `BinaryExpr` does not

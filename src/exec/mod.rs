@@ -45,7 +45,7 @@ mod predicate;
 mod prune;
 mod sink;
 mod source;
-mod tier;
+pub(crate) mod tier;
 mod topn;
 
 use std::sync::Arc;

@@ -52,6 +52,25 @@ pub fn compiles_in_flight() -> usize {
     IN_FLIGHT.load(Ordering::SeqCst) + usize::from(crate::jit::loader_preparing())
 }
 
+/// Counts a compile another part of qjit runs in the background (the DataFusion
+/// integration's kernels) in [`compiles_in_flight`] until the guard is dropped.
+#[cfg_attr(not(feature = "datafusion"), allow(dead_code))]
+pub(crate) struct InFlight(());
+
+#[cfg_attr(not(feature = "datafusion"), allow(dead_code))]
+impl InFlight {
+    pub(crate) fn new() -> InFlight {
+        IN_FLIGHT.fetch_add(1, Ordering::SeqCst);
+        InFlight(())
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        IN_FLIGHT.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
 /// What the compiling thread leaves: nothing yet, then the kernels (`None`: nothing compiled).
 type Slot = Option<Option<Arc<Compiled>>>;
 
