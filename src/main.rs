@@ -250,6 +250,43 @@ enum CacheAction {
     Clear,
 }
 
+/// `--timing` of a query qjit's own engine ran: the time of each phase, on stderr.
+fn report_timing(timing: bool, options: &QueryOptions, result: &exec::QueryRun) {
+    if !timing {
+        return;
+    }
+    let t = &result.timing;
+    let ms = |d: std::time::Duration| d.as_secs_f64() * 1e3;
+    let kernel = match t.kernel_cache_hit {
+        None => "no kernel".to_string(),
+        Some(true) => "kernel from cache".to_string(),
+        Some(false) => format!(
+            "codegen {:.3} ms, optimize {:.3} ms, machine code {:.3} ms",
+            ms(t.compile.codegen),
+            ms(t.compile.optimize),
+            ms(t.compile.machine_code)
+        ),
+    };
+    eprintln!(
+        "timing: parse+bind {:.3} ms, {kernel}, execute {:.3} ms, output {:.3} ms, engine {:?}, {}, {} rows",
+        ms(t.parse_bind),
+        ms(t.execute),
+        ms(t.output),
+        result.engine,
+        result.compiled.summary(),
+        result.rows
+    );
+    if let Some(tiers) = &result.tiers {
+        eprintln!("timing: {}", tiers.summary());
+    }
+    if let Some(line) = result.compiled.disk_summary() {
+        eprintln!("timing: kernel cache: {line}");
+    }
+    if let Some(problem) = options.kernel_cache.as_ref().and_then(|c| c.problem()) {
+        eprintln!("timing: kernel cache: {problem}; kernels were not stored");
+    }
+}
+
 /// Which engine runs `qjit query PATH SQL`.
 enum Route {
     /// qjit's own: the query reads one table of one Parquet file, and qjit binds it.
@@ -269,14 +306,6 @@ enum Route {
 /// and qjit binds it; else DataFusion.
 #[cfg(feature = "datafusion")]
 fn route(path: &Path, sql: &str) -> Result<Route> {
-    let hands_over = |e: &Error| {
-        matches!(
-            e,
-            Error::Unsupported { .. }
-                | Error::UnknownFunction { .. }
-                | Error::UnsupportedColumnType { .. }
-        )
-    };
     // What does not parse as one query is qjit's error wherever it would run: syntax, several
     // statements, statements that would write (qjit never changes its inputs). A query that
     // qjit's parser does not take (`WITH`) goes on.
@@ -286,13 +315,9 @@ fn route(path: &Path, sql: &str) -> Result<Route> {
         }
     }
     if !path.is_dir() && !qjit::datafusion::is_glob(path) {
-        return match exec::plan(&Source::parquet(path), sql) {
-            Ok(_) => Ok(Route::Qjit(path.to_path_buf())),
-            Err(e) if hands_over(&e) => Ok(Route::DataFusion {
-                qjit_error: Some(e),
-            }),
-            Err(e) => Err(e),
-        };
+        // qjit's engine tries first; a query its binder hands over goes on to DataFusion
+        // (`hands_over`) before anything is written, so the file's footer is read once.
+        return Ok(Route::Qjit(path.to_path_buf()));
     }
     let tables = qjit::datafusion::tables(path)?;
     let files: Vec<(&str, &Path)> = tables
@@ -316,6 +341,18 @@ fn route(path: &Path, sql: &str) -> Result<Route> {
         }
     }
     Ok(Route::DataFusion { qjit_error: None })
+}
+
+/// Whether qjit's binder refuses a query for what qjit does not do (SQL, a function, a column
+/// type) rather than for what is wrong with it: such a query goes on to DataFusion.
+#[cfg(feature = "datafusion")]
+fn hands_over(e: &Error) -> bool {
+    matches!(
+        e,
+        Error::Unsupported { .. }
+            | Error::UnknownFunction { .. }
+            | Error::UnsupportedColumnType { .. }
+    )
 }
 
 /// Whether `sql` is one query statement (and nothing that writes).
@@ -667,7 +704,16 @@ fn run(cli: Cli, cancel: Cancel, progress: Progress, bar: QueryBar) -> Result<St
                 if let Some(query) = &datafusion {
                     return Ok(query.explain());
                 }
-                return exec::explain(&source, &sql, &options);
+                return match exec::explain(&source, &sql, &options) {
+                    #[cfg(feature = "datafusion")]
+                    Err(e) if hands_over(&e) => {
+                        match qjit::datafusion::Query::plan(&file, &sql, &options) {
+                            Ok(query) => Ok(query.explain()),
+                            Err(d) => Err(planning_error(Some(e), d)),
+                        }
+                    }
+                    other => other,
+                };
             }
             let dest = match &output {
                 Some(path) => Destination::file(path)?,
@@ -689,6 +735,24 @@ fn run(cli: Cli, cancel: Cancel, progress: Progress, bar: QueryBar) -> Result<St
                 let _ = WROTE_STDOUT.set(writer.written_flag());
             }
             #[cfg(feature = "datafusion")]
+            let datafusion = match datafusion {
+                Some(query) => Some(query),
+                None => match exec::run_into(&source, &sql, &options, &mut writer) {
+                    // Refused at bind time, before anything was written: DataFusion's turn.
+                    Err(e) if hands_over(&e) => {
+                        match qjit::datafusion::Query::plan(&file, &sql, &options) {
+                            Ok(query) => Some(query),
+                            Err(d) => return Err(planning_error(Some(e), d)),
+                        }
+                    }
+                    Err(e) => return Err(e),
+                    Ok(result) => {
+                        report_timing(timing, &options, &result);
+                        return Ok(String::new());
+                    }
+                },
+            };
+            #[cfg(feature = "datafusion")]
             if let Some(query) = datafusion {
                 let run = query.run_into(&mut writer)?;
                 if timing {
@@ -706,38 +770,10 @@ fn run(cli: Cli, cancel: Cancel, progress: Progress, bar: QueryBar) -> Result<St
                 }
                 return Ok(String::new());
             }
-            let result = exec::run_into(&source, &sql, &options, &mut writer)?;
-            if timing {
-                let t = &result.timing;
-                let ms = |d: std::time::Duration| d.as_secs_f64() * 1e3;
-                let kernel = match t.kernel_cache_hit {
-                    None => "no kernel".to_string(),
-                    Some(true) => "kernel from cache".to_string(),
-                    Some(false) => format!(
-                        "codegen {:.3} ms, optimize {:.3} ms, machine code {:.3} ms",
-                        ms(t.compile.codegen),
-                        ms(t.compile.optimize),
-                        ms(t.compile.machine_code)
-                    ),
-                };
-                eprintln!(
-                    "timing: parse+bind {:.3} ms, {kernel}, execute {:.3} ms, output {:.3} ms, engine {:?}, {}, {} rows",
-                    ms(t.parse_bind),
-                    ms(t.execute),
-                    ms(t.output),
-                    result.engine,
-                    result.compiled.summary(),
-                    result.rows
-                );
-                if let Some(tiers) = &result.tiers {
-                    eprintln!("timing: {}", tiers.summary());
-                }
-                if let Some(line) = result.compiled.disk_summary() {
-                    eprintln!("timing: kernel cache: {line}");
-                }
-                if let Some(problem) = options.kernel_cache.as_ref().and_then(|c| c.problem()) {
-                    eprintln!("timing: kernel cache: {problem}; kernels were not stored");
-                }
+            #[cfg(not(feature = "datafusion"))]
+            {
+                let result = exec::run_into(&source, &sql, &options, &mut writer)?;
+                report_timing(timing, &options, &result);
             }
             Ok(String::new())
         }
