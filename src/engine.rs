@@ -303,20 +303,7 @@ impl Engine {
         if exprs.is_empty() {
             return Err(Error::plan("a projection needs at least one expression"));
         }
-        let (output_names, exprs): (Vec<String>, Vec<crate::ir::Expr>) = exprs.into_iter().unzip();
-        let plan = Plan {
-            table: INPUT.to_string(),
-            source_schema: schema.clone(),
-            projection: (0..schema.fields().len()).collect(),
-            scan_schema: schema.clone(),
-            filter: None,
-            body: Body::Project { exprs },
-            distinct: false,
-            order_by: vec![],
-            offset: 0,
-            limit: None,
-            output_names,
-        };
+        let plan = typed_plan(schema, exprs);
         let compiled = exec::compile(&plan, &self.options)?;
         Ok(Projection {
             inner: Arc::new(ProjectionInner {
@@ -326,6 +313,17 @@ impl Engine {
                 compiled,
             }),
         })
+    }
+
+    /// The LLVM IR, after optimization, of the kernel [`Engine::compile_typed_projection`]
+    /// compiles for `exprs` (none where they are interpreted), compiled afresh.
+    #[cfg(feature = "datafusion")]
+    pub(crate) fn typed_projection_ir(
+        &self,
+        schema: &SchemaRef,
+        exprs: Vec<(String, crate::ir::Expr)>,
+    ) -> Result<Vec<String>> {
+        exec::kernel_ir_of(&typed_plan(schema, exprs), &self.options)
     }
 
     /// Registers the Parquet file at `path` as table `name` (it reads the file's footer).
@@ -450,6 +448,24 @@ impl Engine {
     /// ```
     pub fn query_source(&self, source: &Source, sql: &str) -> Result<Vec<RecordBatch>> {
         Ok(exec::run(source, sql, &self.options)?.batches)
+    }
+}
+
+/// The plan of a projection of typed expressions over every column of `schema`.
+fn typed_plan(schema: &SchemaRef, exprs: Vec<(String, crate::ir::Expr)>) -> Plan {
+    let (output_names, exprs): (Vec<String>, Vec<crate::ir::Expr>) = exprs.into_iter().unzip();
+    Plan {
+        table: INPUT.to_string(),
+        source_schema: schema.clone(),
+        projection: (0..schema.fields().len()).collect(),
+        scan_schema: schema.clone(),
+        filter: None,
+        body: Body::Project { exprs },
+        distinct: false,
+        order_by: vec![],
+        offset: 0,
+        limit: None,
+        output_names,
     }
 }
 

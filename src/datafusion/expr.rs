@@ -138,6 +138,15 @@ impl QjitExpr {
         None
     }
 
+    /// The LLVM IR of the kernel after optimization, compiled afresh (for `--explain`).
+    pub fn kernel_ir(&self) -> crate::Result<String> {
+        let ir = self.engine.typed_projection_ir(
+            &self.input_schema,
+            vec![("value".to_string(), (*self.plan).clone())],
+        )?;
+        Ok(ir.join("\n"))
+    }
+
     /// The compiled kernel, compiling it now if no one has; `Err` says why it did not compile.
     pub fn kernel(&self) -> std::result::Result<&Projection, &str> {
         self.kernel

@@ -220,8 +220,8 @@ impl Query {
         })
     }
 
-    /// The physical plan with its qjit expressions, their qjit plans and how they run, as
-    /// text (compiling the kernels).
+    /// The physical plan with its qjit expressions, their qjit plans, how they run and their
+    /// kernels' LLVM IR, as text (compiling the kernels).
     pub fn explain(&self) -> String {
         let mut out =
             String::from("DataFusion physical plan (qjit kernels appear as qjit(<expression>)):\n");
@@ -238,6 +238,9 @@ impl Query {
                 Err(why) => {
                     out.push_str(&format!("; not compiled, DataFusion evaluates it: {why}\n"))
                 }
+            }
+            if let Ok(ir) = k.kernel_ir() {
+                out.push_str(&format!("; LLVM IR after the kernel pipeline:\n{ir}\n"));
             }
         }
         out

@@ -578,6 +578,18 @@ pub fn explain(source: &Source, sql: &str, options: &QueryOptions) -> Result<Str
     Ok(out)
 }
 
+/// The LLVM IR after optimization of the kernels of `plan`, compiled afresh with `options` (for
+/// the DataFusion integration's `--explain`).
+#[cfg(feature = "datafusion")]
+pub(crate) fn kernel_ir_of(plan: &Plan, options: &QueryOptions) -> Result<Vec<String>> {
+    let compiled = compile_with(plan, options, true)?;
+    Ok(compiled
+        .kernel_ir()
+        .into_iter()
+        .map(|(_, _, after)| after.to_string())
+        .collect())
+}
+
 /// Runs `sql` over `source`: parse, bind, compile what compiles, execute; the result's
 /// batches are collected ([`run_into`] streams them instead).
 pub fn run(source: &Source, sql: &str, options: &QueryOptions) -> Result<QueryResult> {
