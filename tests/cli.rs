@@ -407,19 +407,16 @@ fn threads_and_pushdown_options_do_not_change_the_answer() {
     assert_fails(&o, 2, &["--late-filter"]);
 }
 
+/// Runs `qjit gen-tpch --sf 0.01 --out OUT --tables TABLES`.
+fn gen_tpch(out: &str, tables: &str) -> Output {
+    qjit(&["gen-tpch", "--sf", "0.01", "--out", out, "--tables", tables])
+}
+
 #[test]
 fn gen_tpch_writes_the_tables_asked_for() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().display().to_string();
-    let o = qjit(&[
-        "gen-tpch",
-        "--sf",
-        "0.01",
-        "--out",
-        &out,
-        "--tables",
-        "nation,region",
-    ]);
+    let o = gen_tpch(&out, "nation,region");
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let mut files: Vec<String> = std::fs::read_dir(dir.path())
         .unwrap()
@@ -433,15 +430,7 @@ fn gen_tpch_writes_the_tables_asked_for() {
         "SELECT COUNT(*) FROM nation",
     ]);
     assert!(stdout(&o).contains("25"), "{}", stdout(&o));
-    let o = qjit(&[
-        "gen-tpch",
-        "--sf",
-        "0.01",
-        "--out",
-        &out,
-        "--tables",
-        "lineitems",
-    ]);
+    let o = gen_tpch(&out, "lineitems");
     assert_fails(&o, 2, &["lineitems"]);
 }
 
@@ -1192,15 +1181,7 @@ mod kernel_cache {
 fn tpch_dir() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().display().to_string();
-    let o = qjit(&[
-        "gen-tpch",
-        "--sf",
-        "0.01",
-        "--out",
-        &out,
-        "--tables",
-        "nation,region,supplier",
-    ]);
+    let o = gen_tpch(&out, "nation,region,supplier");
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     dir
 }
@@ -1266,9 +1247,7 @@ fn globs_and_hive_folders_are_tables() {
     for (part, tables) in [("part=a", "nation"), ("part=b", "region")] {
         let folder = format!("{root}/t/{part}");
         std::fs::create_dir_all(&folder).unwrap();
-        let o = qjit(&[
-            "gen-tpch", "--sf", "0.01", "--out", &folder, "--tables", tables,
-        ]);
+        let o = gen_tpch(&folder, tables);
         assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     }
     let o = qjit(&[
