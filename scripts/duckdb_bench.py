@@ -6,12 +6,14 @@ names another interpreter) once per run. It can also be run by hand:
 
     python3 scripts/duckdb_bench.py --file target/tpch/sf1/lineitem.parquet \
         --threads 2 --iterations 5 queries/*.sql
+    python3 scripts/duckdb_bench.py --dir target/tpch/sf1 --threads 2 queries/tpch/*.sql
 
 What it does, in the terms of qjit bench:
 
 1. Loads every column of the Parquet file into an in-memory table `lineitem`
    (`CREATE TABLE lineitem AS SELECT * FROM read_parquet(...)`), like qjit bench decoding the
-   file into in-memory Arrow batches. Loading is not timed as part of any query.
+   file into in-memory Arrow batches; with `--dir`, each `TABLE.parquet` of the folder into a
+   table named TABLE (`qjit bench --suite tpch`). Loading is not timed as part of any query.
 2. `SET threads = N`.
 3. For each query file: one untimed warm-up run, then `--iterations` timed runs. A timed run is
    `con.execute(sql).fetchall()`: DuckDB's parse, bind, optimize, execute, and the conversion of
@@ -19,7 +21,7 @@ What it does, in the terms of qjit bench:
 
 It prints JSON lines on stdout:
 
-    {"duckdb": "<version>", "rows": <rows of lineitem>, "load_ms": <ms>}
+    {"duckdb": "<version>", "rows": <rows of the tables>, "load_ms": <ms>}
     {"query": "<file stem>", "first_ms": <warm-up ms>, "exec_ms": [<ms>, ...],
      "csv": "<the answer as CSV>", "float_columns": [<bool per column>]}
     {"query": "<file stem>", "error": "<DuckDB's message>"}     (when DuckDB rejects a query)
@@ -89,6 +91,7 @@ def run_query(con, sql, iterations):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--file", help="the lineitem Parquet file")
+    parser.add_argument("--dir", help="a folder of TABLE.parquet files, one table each")
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--iterations", type=int, default=5)
     parser.add_argument(
@@ -105,23 +108,29 @@ def main():
     if args.version:
         print(duckdb.__version__)
         return 0
-    if not args.file:
-        parser.error("--file is required")
+    if bool(args.file) == bool(args.dir):
+        parser.error("one of --file and --dir is required")
+    if args.file:
+        tables = [("lineitem", args.file)]
+    else:
+        names = sorted(n for n in os.listdir(args.dir) if n.endswith(".parquet"))
+        tables = [(n[: -len(".parquet")], os.path.join(args.dir, n)) for n in names]
 
     # No progress bar: it would print on stdout, which qjit bench reads.
     con = duckdb.connect()
     con.execute("SET enable_progress_bar = false")
     start = time.perf_counter()
-    try:
-        con.execute(
-            "CREATE TABLE lineitem AS SELECT * FROM read_parquet(?)", [args.file]
-        )
-    except duckdb.Error as e:
-        print(f"{args.file}: DuckDB cannot load it: {e}", file=sys.stderr)
-        return 1
+    rows = 0
+    for name, path in tables:
+        try:
+            con.execute(f'CREATE TABLE "{name}" AS SELECT * FROM read_parquet(?)', [path])
+        except duckdb.Error as e:
+            print(f"{path}: DuckDB cannot load it: {e}", file=sys.stderr)
+            return 1
+        (count,) = con.execute(f'SELECT count(*) FROM "{name}"').fetchone()
+        rows += count
     load_ms = (time.perf_counter() - start) * 1e3
     con.execute(f"SET threads = {int(args.threads)}")
-    (rows,) = con.execute("SELECT count(*) FROM lineitem").fetchone()
     header = {"duckdb": duckdb.__version__, "rows": rows, "load_ms": load_ms}
     print(json.dumps(header), flush=True)
 

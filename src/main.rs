@@ -176,18 +176,25 @@ enum Command {
         #[arg(long)]
         datafusion: bool,
     },
-    /// Run the TPC-H-style queries on each engine over `lineitem` in memory and report compile
-    /// and execution times (generates and caches the data on first use).
+    /// Run a suite of TPC-H queries on each engine over tables in memory and report compile and
+    /// execution times, checking every answer (generates and caches the data on first use).
     Bench {
+        /// The queries: `lineitem`, the single-table queries over `lineitem` on qjit's own
+        /// engines; `tpch`, the 22 TPC-H queries over the eight tables on DataFusion with and
+        /// without qjit's kernels.
+        #[arg(long, value_enum, default_value_t = qjit::bench::Suite::Lineitem)]
+        suite: qjit::bench::Suite,
         /// Scale factor of the generated data.
         #[arg(long, default_value_t = 1.0)]
         sf: f64,
-        /// Directory of `*.sql` queries.
-        #[arg(long, default_value = "queries")]
-        queries: PathBuf,
-        /// Engines to compare, comma-separated.
-        #[arg(long, value_enum, value_delimiter = ',', default_value = "jit,interp")]
-        engines: Vec<qjit::bench::Engine>,
+        /// Directory of `*.sql` queries [default: `queries`, or `queries/tpch` for the tpch
+        /// suite].
+        #[arg(long)]
+        queries: Option<PathBuf>,
+        /// Engines to compare, comma-separated [default: `jit,interp`, or
+        /// `datafusion,datafusion+qjit,duckdb` for the tpch suite].
+        #[arg(long, value_enum, value_delimiter = ',')]
+        engines: Option<Vec<qjit::bench::Engine>>,
         /// Worker threads for every engine (default: all cores).
         #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
         threads: Option<u16>,
@@ -197,7 +204,8 @@ enum Command {
         /// Where generated data is cached.
         #[arg(long, default_value = "target/tpch")]
         data_dir: PathBuf,
-        /// Reference answers (`<query>.csv`); default: tests/reference/sf<N> if it exists.
+        /// Reference answers (`<query>.csv`); default: tests/reference/sf<N> (tpch-sf<N> for
+        /// the tpch suite) if it exists.
         #[arg(long)]
         references: Option<PathBuf>,
         /// Output format.
@@ -778,6 +786,7 @@ fn run(cli: Cli, cancel: Cancel, progress: Progress, bar: QueryBar) -> Result<St
             Ok(String::new())
         }
         Command::Bench {
+            suite,
             sf,
             queries,
             engines,
@@ -791,13 +800,14 @@ fn run(cli: Cli, cancel: Cancel, progress: Progress, bar: QueryBar) -> Result<St
             no_cache,
         } => {
             let references = references.or_else(|| {
-                let dir = PathBuf::from(format!("tests/reference/sf{sf}"));
+                let dir = suite.reference_dir(sf);
                 dir.is_dir().then_some(dir)
             });
             let rows = qjit::bench::run(&qjit::bench::BenchOptions {
+                suite,
                 sf,
-                queries,
-                engines,
+                queries: queries.unwrap_or_else(|| suite.default_queries()),
+                engines: engines.unwrap_or_else(|| suite.default_engines()),
                 threads: threads.map(usize::from),
                 iterations: iterations as usize,
                 data_dir,

@@ -508,9 +508,11 @@ fn bench_prints_one_json_object_per_query_and_engine() {
                 "result_ok",
                 "rows_in",
                 "sf",
+                "suite",
                 "threads"
             ]
         );
+        assert_eq!(r["suite"], "lineitem", "{r}");
         assert_eq!(r["threads"], 2, "{r}");
         assert_eq!(r["sf"], 0.01, "{r}");
         assert_eq!(r["rows_in"], 60175, "{r}");
@@ -531,6 +533,89 @@ fn bench_prints_one_json_object_per_query_and_engine() {
             }
         }
     }
+}
+
+#[test]
+#[cfg(all(feature = "jit", feature = "datafusion"))]
+fn bench_tpch_suite_runs_the_22_queries_with_and_without_qjit_kernels() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    // The references, with one answer made wrong: the check must notice it.
+    let references = dir.path().join("references");
+    std::fs::create_dir(&references).unwrap();
+    for entry in std::fs::read_dir(root.join("tests/reference/tpch-sf0.01")).unwrap() {
+        let path = entry.unwrap().path();
+        std::fs::copy(&path, references.join(path.file_name().unwrap())).unwrap();
+    }
+    let q06 = references.join("q06.csv");
+    let right = std::fs::read_to_string(&q06).unwrap();
+    std::fs::write(&q06, right.replace('1', "2")).unwrap();
+    let data = dir.path().join("tpch").display().to_string();
+    let (queries, references) = (
+        root.join("queries/tpch").display().to_string(),
+        references.display().to_string(),
+    );
+    let bench = |engines: &str, suite: &str| {
+        qjit(&[
+            "bench",
+            "--suite",
+            suite,
+            "--engines",
+            engines,
+            "--sf",
+            "0.01",
+            "--threads",
+            "2",
+            "--iterations",
+            "1",
+            "--format",
+            "json",
+            "--data-dir",
+            &data,
+            "--queries",
+            &queries,
+            "--references",
+            &references,
+        ])
+    };
+    let o = bench("datafusion,datafusion+qjit", "tpch");
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let rows: Vec<serde_json::Value> = stdout(&o)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    assert_eq!(rows.len(), 44);
+    for (i, r) in rows.iter().enumerate() {
+        let query = format!("q{:02}", i / 2 + 1);
+        let engine = ["datafusion", "datafusion+qjit"][i % 2];
+        assert_eq!(
+            (r["query"].as_str(), r["engine"].as_str()),
+            (Some(&*query), Some(engine))
+        );
+        assert_eq!(r["suite"], "tpch", "{r}");
+        assert_eq!(r["result_ok"], query != "q06", "{r}");
+        assert!(r["exec_ms"].as_f64().is_some_and(|ms| ms > 0.0), "{r}");
+        // Q1 reads lineitem once; its expressions become qjit kernels.
+        if query == "q01" {
+            assert_eq!(r["rows_in"], 60175, "{r}");
+            assert_eq!(
+                r["compile_ms"].as_f64().unwrap() > 0.0,
+                engine != "datafusion",
+                "{r}"
+            );
+        }
+    }
+    // Each suite's engines are its own.
+    assert_fails(
+        &bench("jit", "tpch"),
+        2,
+        &["--engines jit", "--suite lineitem"],
+    );
+    assert_fails(
+        &bench("datafusion", "lineitem"),
+        2,
+        &["--engines datafusion", "--suite tpch"],
+    );
 }
 
 #[test]

@@ -16,8 +16,8 @@ use arrow::datatypes::{DataType, Field, Schema};
 use datafusion::physical_plan::{collect, ExecutionPlan};
 use datafusion::prelude::SessionContext;
 use proptest::prelude::*;
+use qjit::bench::Answer;
 use qjit::exec::{Collect, EngineKind, QueryOptions};
-use qjit::output::OutputFormat;
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -42,50 +42,6 @@ fn tables() -> &'static Path {
     .path()
 }
 
-/// The fields of one CSV line (double-quoted fields may hold commas and quotes).
-fn fields(line: &str) -> Vec<String> {
-    let mut out = vec![];
-    let mut field = String::new();
-    let mut quoted = false;
-    let mut chars = line.chars().peekable();
-    while let Some(c) = chars.next() {
-        match (c, quoted) {
-            ('"', true) if chars.peek() == Some(&'"') => {
-                field.push('"');
-                chars.next();
-            }
-            ('"', _) => quoted = !quoted,
-            (',', false) => out.push(std::mem::take(&mut field)),
-            (c, _) => field.push(c),
-        }
-    }
-    out.push(field);
-    out
-}
-
-/// Whether a result value matches the reference's: the same text; or, for numbers, the same
-/// value where the reference is exact (a decimal of up to 4 places, written with as many
-/// places); where it is a float (DuckDB's `AVG` and divisions), the float cut to the result's
-/// places if the result is a decimal, else within a relative 1e-6.
-fn matches(got: &str, want: &str) -> bool {
-    if got == want {
-        return true;
-    }
-    let (Ok(g), Ok(w)) = (got.parse::<f64>(), want.parse::<f64>()) else {
-        return false;
-    };
-    let places = |s: &str| s.split_once('.').map_or(0, |(_, f)| f.len());
-    let exact = !want.contains(['e', 'E']) && places(want) <= 4 && places(got) == places(want);
-    if exact {
-        return false;
-    }
-    // A decimal result (DataFusion's `AVG` of decimals, which truncates) is the float cut to
-    // its places: less than one unit of the last place away.
-    let unit = 10f64.powi(-(places(got) as i32));
-    let rounded = !got.contains(['e', 'E']) && (g - w).abs() < unit;
-    rounded || (g - w).abs() <= 1e-6 * g.abs().max(w.abs()).max(1e-300)
-}
-
 /// Runs TPC-H query `name` over the tables on `engine` and compares it with the reference.
 fn check(name: &str, engine: EngineKind) {
     let sql =
@@ -105,21 +61,9 @@ fn check(name: &str, engine: EngineKind) {
     qjit::datafusion::run_into(tables(), &sql, &options, &mut sink)
         .unwrap_or_else(|e| panic!("{name} on {engine:?} failed: {e}"));
     let schema = sink.schema.clone().unwrap();
-    let csv = qjit::output::render(&schema, &sink.batches, OutputFormat::Csv).unwrap();
-    let got: Vec<Vec<String>> = csv.lines().map(fields).collect();
-    let want: Vec<Vec<String>> = expected.lines().map(fields).collect();
-    assert_eq!(got[0], want[0], "{name}: column names");
-    assert_eq!(got.len(), want.len(), "{name} on {engine:?}: row count");
-    for (r, (g, w)) in got.iter().zip(&want).enumerate().skip(1) {
-        assert_eq!(g.len(), w.len(), "{name} row {r}: width");
-        for (c, (a, b)) in g.iter().zip(w).enumerate() {
-            assert!(
-                matches(a, b),
-                "{name} on {engine:?}, row {r}, column {}: {a} vs {b}",
-                want[0][c]
-            );
-        }
-    }
+    let got = Answer::from_batches(&schema, &sink.batches).unwrap();
+    let (same, why) = got.matches(&Answer::reference(&expected));
+    assert!(same, "{name} on {engine:?}: {why}");
 }
 
 fn query_names() -> Vec<String> {

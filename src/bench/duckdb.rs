@@ -1,7 +1,7 @@
 //! DuckDB as a peer engine of `qjit bench`: `scripts/duckdb_bench.py`, run by Python.
 //!
 //! ```text
-//! lineitem.parquet + queries ─python3 -c <script>─▶ DuckDB in-memory table `lineitem`
+//! lineitem.parquet, or a folder of TABLE.parquet, + queries ─python3 -c <script>─▶ in-memory tables
 //!   ─per query: warm-up, K timed `execute(sql).fetchall()`─▶ JSON lines ─▶ DuckDbRun
 //! ```
 //!
@@ -35,7 +35,7 @@ const MISSING_MODULE: i32 = 3;
 pub struct DuckDbRun {
     /// DuckDB's version.
     pub version: String,
-    /// Rows of the loaded `lineitem`.
+    /// Rows of the loaded tables.
     pub rows: usize,
     /// Per query file stem.
     pub queries: HashMap<String, DuckDbQuery>,
@@ -110,16 +110,19 @@ pub fn version() -> Result<String> {
     Ok(String::from_utf8_lossy(&output.stdout).trim().to_string())
 }
 
-/// Loads `file` into DuckDB and runs each of `queries` once to warm up, then `iterations` times.
+/// Loads `data` into DuckDB (a Parquet file as the table `lineitem`, or a folder's
+/// `TABLE.parquet` files as tables named after them) and runs each of `queries` once to warm
+/// up, then `iterations` times.
 pub fn run(
-    file: &Path,
+    data: &Path,
     threads: usize,
     iterations: usize,
     queries: &[PathBuf],
 ) -> Result<DuckDbRun> {
+    let file = data;
     let mut args: Vec<OsString> = vec![
-        "--file".into(),
-        file.into(),
+        if data.is_dir() { "--dir" } else { "--file" }.into(),
+        data.into(),
         "--threads".into(),
         threads.to_string().into(),
         "--iterations".into(),

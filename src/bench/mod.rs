@@ -1,4 +1,9 @@
-//! `qjit bench`: the TPC-H-style queries on each engine over `lineitem` in memory.
+//! `qjit bench`: benchmark suites of queries over TPC-H data in memory, on several engines.
+//!
+//! Two suites ([`Suite`]): `lineitem` (the default), the TPC-H-style single-table queries of
+//! `queries/` on qjit's own engines and DuckDB, described here; and `tpch`, the 22 TPC-H
+//! queries of `queries/tpch` over all eight tables on DataFusion with and without qjit's
+//! kernels and DuckDB (module [`tpch`], in builds with the `datafusion` feature).
 //!
 //! ```text
 //! data dir ─(missing: gen-tpch)─▶ sf<N>/lineitem.parquet ─┬─duckdb engine: duckdb::run─▶ times, answers
@@ -28,16 +33,16 @@
 
 mod check;
 pub mod duckdb;
+#[cfg(feature = "datafusion")]
+pub mod tpch;
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use arrow::datatypes::DataType;
 use arrow::record_batch::RecordBatch;
 
 use crate::error::{Error, Result};
 use crate::exec::{self, EngineKind, QueryOptions, Source};
-use crate::output::{self, OutputFormat};
 
 pub use check::Answer;
 
@@ -52,6 +57,55 @@ pub enum Engine {
     Auto,
     /// DuckDB, through Python's `duckdb` module (`pip install duckdb`).
     Duckdb,
+    /// DataFusion's own expressions (the tpch suite).
+    Datafusion,
+    /// DataFusion with qjit's kernels, compiled before the timed runs (the tpch suite).
+    #[value(name = "datafusion+qjit")]
+    DatafusionQjit,
+}
+
+/// A set of queries `qjit bench` runs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Suite {
+    /// The single-table queries of `queries/` over `lineitem`.
+    #[default]
+    Lineitem,
+    /// The 22 TPC-H queries of `queries/tpch` over the eight tables.
+    Tpch,
+}
+
+impl Suite {
+    /// The name in `--suite` and in the output.
+    pub fn name(self) -> &'static str {
+        match self {
+            Suite::Lineitem => "lineitem",
+            Suite::Tpch => "tpch",
+        }
+    }
+
+    /// The engines it runs on when `--engines` is not given.
+    pub fn default_engines(self) -> Vec<Engine> {
+        match self {
+            Suite::Lineitem => vec![Engine::Jit, Engine::Interp],
+            Suite::Tpch => vec![Engine::Datafusion, Engine::DatafusionQjit, Engine::Duckdb],
+        }
+    }
+
+    /// Where its queries are when `--queries` is not given.
+    pub fn default_queries(self) -> PathBuf {
+        match self {
+            Suite::Lineitem => PathBuf::from("queries"),
+            Suite::Tpch => PathBuf::from("queries/tpch"),
+        }
+    }
+
+    /// Where its reference answers at scale factor `sf` are kept in the project, if they are.
+    pub fn reference_dir(self, sf: f64) -> PathBuf {
+        match self {
+            Suite::Lineitem => PathBuf::from(format!("tests/reference/sf{sf}")),
+            Suite::Tpch => PathBuf::from(format!("tests/reference/tpch-sf{sf}")),
+        }
+    }
 }
 
 impl Engine {
@@ -62,16 +116,18 @@ impl Engine {
             Engine::Interp => "interp",
             Engine::Auto => "auto",
             Engine::Duckdb => "duckdb",
+            Engine::Datafusion => "datafusion",
+            Engine::DatafusionQjit => "datafusion+qjit",
         }
     }
 
-    /// The qjit engine, or `None` for DuckDB.
+    /// The qjit engine, or `None` for DuckDB and the DataFusion engines.
     fn qjit(self) -> Option<EngineKind> {
         match self {
             Engine::Jit => Some(EngineKind::Jit),
             Engine::Interp => Some(EngineKind::Interp),
             Engine::Auto => Some(EngineKind::Auto),
-            Engine::Duckdb => None,
+            Engine::Duckdb | Engine::Datafusion | Engine::DatafusionQjit => None,
         }
     }
 }
@@ -79,6 +135,8 @@ impl Engine {
 /// What to run.
 #[derive(Clone, Debug)]
 pub struct BenchOptions {
+    /// Which queries over which tables.
+    pub suite: Suite,
     /// The TPC-H scale factor.
     pub sf: f64,
     /// The directory of `*.sql` queries.
@@ -88,7 +146,7 @@ pub struct BenchOptions {
     pub threads: Option<usize>,
     /// Timed executions per query and engine.
     pub iterations: usize,
-    /// Where generated data is cached (`<data_dir>/sf<N>/lineitem.parquet`).
+    /// Where generated data is cached (`<data_dir>/sf<N>/<table>.parquet`).
     pub data_dir: PathBuf,
     /// The reference answers for this scale factor, if any.
     pub references: Option<PathBuf>,
@@ -108,11 +166,12 @@ pub struct BenchOptions {
 pub struct Measurement {
     /// The query file's stem.
     pub query: String,
+    pub suite: Suite,
     pub engine: Engine,
     /// Worker threads the engine was given.
     pub threads: usize,
     pub sf: f64,
-    /// Rows of `lineitem` scanned per execution.
+    /// Rows of the tables scanned per execution (a table read twice counts twice).
     pub rows_in: usize,
     /// Cold compile time (empty kernel cache); 0 for the interpreter and DuckDB.
     pub compile_ms: f64,
@@ -136,8 +195,9 @@ impl Measurement {
     /// One JSON object with exactly the documented keys.
     pub fn to_json(&self) -> String {
         format!(
-            "{{\"query\":{:?},\"engine\":\"{}\",\"threads\":{},\"sf\":{},\"rows_in\":{},\"compile_ms\":{:.3},\"load_ms\":{},\"exec_ms\":{:.3},\"exec_ms_min\":{:.3},\"result_ok\":{}}}",
+            "{{\"query\":{:?},\"suite\":\"{}\",\"engine\":\"{}\",\"threads\":{},\"sf\":{},\"rows_in\":{},\"compile_ms\":{:.3},\"load_ms\":{},\"exec_ms\":{:.3},\"exec_ms_min\":{:.3},\"result_ok\":{}}}",
             self.query,
+            self.suite.name(),
             self.engine.name(),
             self.threads,
             self.sf,
@@ -197,6 +257,13 @@ fn query_files(dir: &Path) -> Result<Vec<PathBuf>> {
     Ok(queries)
 }
 
+/// A query's name: its file's stem.
+fn query_name(path: &Path) -> String {
+    path.file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
 /// Runs the benchmark.
 pub fn run(options: &BenchOptions) -> Result<Vec<Measurement>> {
     if options.iterations == 0 {
@@ -207,6 +274,35 @@ pub fn run(options: &BenchOptions) -> Result<Vec<Measurement>> {
     }
     let threads = options.threads.unwrap_or_else(default_threads);
     let queries = query_files(&options.queries)?;
+    match options.suite {
+        Suite::Lineitem => lineitem(options, threads, &queries),
+        #[cfg(feature = "datafusion")]
+        Suite::Tpch => tpch::run(options, threads, &queries),
+        #[cfg(not(feature = "datafusion"))]
+        Suite::Tpch => Err(Error::Usage(
+            "--suite tpch runs on DataFusion, and this qjit was built without its `datafusion` \
+             feature; build it with the default features"
+                .into(),
+        )),
+    }
+}
+
+/// The lineitem suite (see the module docs).
+fn lineitem(
+    options: &BenchOptions,
+    threads: usize,
+    queries: &[PathBuf],
+) -> Result<Vec<Measurement>> {
+    if let Some(e) = options
+        .engines
+        .iter()
+        .find(|e| e.qjit().is_none() && **e != Engine::Duckdb)
+    {
+        return Err(Error::Usage(format!(
+            "--engines {}: the DataFusion engines run the multi-table queries of --suite tpch",
+            e.name()
+        )));
+    }
     let with_duckdb = options.engines.contains(&Engine::Duckdb);
     // A missing Python or module is reported before minutes of data generation.
     let duckdb_version = with_duckdb.then(duckdb::version).transpose()?;
@@ -217,7 +313,7 @@ pub fn run(options: &BenchOptions) -> Result<Vec<Measurement>> {
         &options.cancel,
     )?;
     let duckdb = with_duckdb
-        .then(|| duckdb::run(&file, threads, options.iterations, &queries))
+        .then(|| duckdb::run(&file, threads, options.iterations, queries))
         .transpose()?;
     let source = options
         .engines
@@ -238,11 +334,8 @@ pub fn run(options: &BenchOptions) -> Result<Vec<Measurement>> {
         }
     }
     let mut out = vec![];
-    for path in &queries {
-        let name = path
-            .file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_default();
+    for path in queries {
+        let name = query_name(path);
         let sql = std::fs::read_to_string(path)
             .map_err(|e| Error::Usage(format!("cannot read {}: {e}", path.display())))?;
         let reference = match &options.references {
@@ -292,6 +385,7 @@ pub fn run(options: &BenchOptions) -> Result<Vec<Measurement>> {
             };
             out.push(Measurement {
                 query: name.clone(),
+                suite: Suite::Lineitem,
                 engine,
                 threads,
                 sf: options.sf,
@@ -389,22 +483,12 @@ fn measure(
         .and_then(|batches| batches.map(|b| b.map(|b| b.num_rows())).sum())
         .map_err(|e| (first, e))?;
     let schema = plan.output_schema();
-    let floats: Vec<bool> = schema
-        .fields()
-        .iter()
-        .map(|f| matches!(f.data_type(), DataType::Float32 | DataType::Float64))
-        .collect();
     let mut out = vec![];
     for (((engine, _, compile_ms, load_ms, how), result), mut exec_ms) in
         runs.into_iter().zip(results).zip(exec_ms)
     {
         exec_ms.sort_by(f64::total_cmp);
-        let csv =
-            output::render(&schema, &result.batches, OutputFormat::Csv).map_err(|e| (engine, e))?;
-        let answer = Answer {
-            csv,
-            floats: floats.clone(),
-        };
+        let answer = Answer::from_batches(&schema, &result.batches).map_err(|e| (engine, e))?;
         let timed = Timed {
             rows_in,
             compile_ms,
@@ -466,7 +550,7 @@ fn from_duckdb(run: &duckdb::DuckDbRun, name: &str, version: &str) -> Result<(Ti
         compile_ms: 0.0,
         load_ms: None,
         exec_ms,
-        how: format!("DuckDB {version}, in-memory table; time includes its planning"),
+        how: format!("DuckDB {version}, tables in memory; time includes its planning"),
     };
     let answer = Answer {
         csv: query.csv.clone(),
@@ -478,7 +562,8 @@ fn from_duckdb(run: &duckdb::DuckDbRun, name: &str, version: &str) -> Result<(Ti
 /// A table of measurements for humans.
 pub fn render_table(rows: &[Measurement]) -> String {
     let mut out = format!(
-        "{:<16} {:<7} {:>7} {:>11} {:>9} {:>11} {:>11} {:>12} {:>13} {:>6}  {}\n",
+        "{:<8} {:<16} {:<15} {:>7} {:>11} {:>9} {:>11} {:>11} {:>12} {:>13} {:>6}  {}\n",
+        "suite",
         "query",
         "engine",
         "threads",
@@ -495,7 +580,8 @@ pub fn render_table(rows: &[Measurement]) -> String {
         let rate = m.rows_in as f64 / (m.exec_ms / 1e3) / 1e6;
         let floor = m.floor_ms.map_or("-".to_string(), |f| format!("{f:.2}"));
         out.push_str(&format!(
-            "{:<16} {:<7} {:>7} {:>11.2} {:>9} {:>11.2} {:>11.2} {:>12.1} {:>13} {:>6}  {}\n",
+            "{:<8} {:<16} {:<15} {:>7} {:>11.2} {:>9} {:>11.2} {:>11.2} {:>12.1} {:>13} {:>6}  {}\n",
+            m.suite.name(),
             m.query,
             m.engine.name(),
             m.threads,

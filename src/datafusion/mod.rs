@@ -27,7 +27,7 @@
 //! ```
 
 mod expr;
-mod query;
+pub(crate) mod query;
 mod rule;
 mod translate;
 

@@ -264,7 +264,7 @@ pub fn explain(path: &Path, sql: &str, options: &QueryOptions) -> Result<String>
 }
 
 /// The tokio runtime a query runs on: `--threads` workers.
-fn runtime(options: &QueryOptions) -> Result<tokio::runtime::Runtime> {
+pub(crate) fn runtime(options: &QueryOptions) -> Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(options.threads())
         .enable_time()
@@ -327,7 +327,7 @@ async fn register(ctx: &SessionContext, tables: &[Table]) -> Result<()> {
     Ok(())
 }
 
-async fn physical_plan(
+pub(crate) async fn physical_plan(
     ctx: &SessionContext,
     sql: &str,
     options: &QueryOptions,
@@ -354,7 +354,7 @@ async fn physical_plan(
 }
 
 /// `future`, or [`Error::Cancelled`] as soon as the query is cancelled.
-async fn cancellable<T>(
+pub(crate) async fn cancellable<T>(
     future: impl std::future::Future<Output = T>,
     options: &QueryOptions,
 ) -> Result<T> {
