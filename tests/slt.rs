@@ -4,6 +4,11 @@
 //! Engine-specific expectations are not allowed: the interpreter and the JIT must agree, so a
 //! record runs unchanged on both. Run one file with `cargo test --test slt -- <name-fragment>`.
 //!
+//! The files of `tests/sql/datafusion/` hold queries beyond one table (joins, subqueries, set
+//! operations, statements that create their own tables): they run in DataFusion, alone and with
+//! qjit's kernels, over the same test tables ([`in_datafusion`]); each file must reach at least
+//! one qjit kernel.
+//!
 //! With `QJIT_SLT_CACHE_DIR=DIR` every query uses the kernel cache on disk in DIR; with
 //! `QJIT_SLT_EXPECT_CACHE=hit` too, every kernel a query ends up with must have been loaded from
 //! it (`.ci/run` runs the corpus twice on one fresh directory: the second run compiles nothing,
@@ -237,8 +242,212 @@ fn main() {
             }
         }
     }
+    #[cfg(feature = "datafusion")]
+    {
+        let (p, f) = in_datafusion::run_corpus(&filter);
+        passed += p;
+        failed += f;
+    }
     println!("\n{passed} passed, {failed} failed");
-    if failed > 0 || files.is_empty() {
+    if failed > 0 || passed == 0 {
         std::process::exit(1);
+    }
+}
+
+/// The multi-table corpus, `tests/sql/datafusion/*.slt`, in DataFusion with and without qjit.
+#[cfg(feature = "datafusion")]
+mod in_datafusion {
+    use std::path::{Path, PathBuf};
+    use std::sync::Arc;
+
+    use datafusion::datasource::MemTable;
+    use datafusion::physical_plan::collect;
+    use datafusion::prelude::SessionContext;
+    use qjit::exec::{EngineKind, QueryOptions};
+    use sqllogictest::{DBOutput, DefaultColumnType};
+
+    use super::common;
+
+    /// DataFusion alone, then with qjit's kernels compiled before a query runs, on one and on
+    /// three partitions.
+    const CONFIGS: &[(EngineKind, usize)] = &[
+        (EngineKind::Interp, 1),
+        (EngineKind::Jit, 1),
+        (EngineKind::Interp, 3),
+        (EngineKind::Jit, 3),
+    ];
+
+    /// A DataFusion session behind the sqllogictest `DB` interface.
+    struct DataFusion {
+        ctx: SessionContext,
+        runtime: tokio::runtime::Runtime,
+        /// qjit kernels in the plans run so far.
+        kernels: Arc<std::sync::atomic::AtomicUsize>,
+    }
+
+    #[derive(Debug)]
+    struct Failed(String);
+
+    impl std::fmt::Display for Failed {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(&self.0)
+        }
+    }
+
+    impl std::error::Error for Failed {}
+
+    impl sqllogictest::DB for DataFusion {
+        type Error = Failed;
+        type ColumnType = DefaultColumnType;
+
+        fn run(&mut self, sql: &str) -> Result<DBOutput<DefaultColumnType>, Failed> {
+            let failed = |e: datafusion::error::DataFusionError| Failed(e.to_string());
+            let (schema, batches) = self.runtime.block_on(async {
+                let plan = self
+                    .ctx
+                    .sql(sql)
+                    .await
+                    .map_err(failed)?
+                    .create_physical_plan()
+                    .await
+                    .map_err(failed)?;
+                self.kernels.fetch_add(
+                    qjit::datafusion::kernels(&plan).len(),
+                    std::sync::atomic::Ordering::SeqCst,
+                );
+                let schema = plan.schema();
+                let batches = collect(plan, self.ctx.task_ctx()).await.map_err(failed)?;
+                Ok::<_, Failed>((schema, batches))
+            })?;
+            let statement = ["create", "drop"]
+                .iter()
+                .any(|w| sql.trim_start().to_lowercase().starts_with(w));
+            if statement {
+                return Ok(DBOutput::StatementComplete(0));
+            }
+            let types = schema
+                .fields()
+                .iter()
+                .map(|f| match common::column_type(f.data_type()) {
+                    'I' => DefaultColumnType::Integer,
+                    'R' => DefaultColumnType::FloatingPoint,
+                    _ => DefaultColumnType::Text,
+                })
+                .collect();
+            Ok(DBOutput::Rows {
+                types,
+                rows: common::render_batches(&batches),
+            })
+        }
+
+        fn engine_name(&self) -> &str {
+            "datafusion"
+        }
+    }
+
+    /// A session with the test tables `t`, `f` and `h` in memory and `lineitem` from its
+    /// Parquet file.
+    fn session(
+        engine: EngineKind,
+        threads: usize,
+        runtime: &tokio::runtime::Runtime,
+    ) -> Result<SessionContext, Failed> {
+        let options = QueryOptions {
+            engine,
+            threads: Some(threads),
+            ..Default::default()
+        };
+        let ctx = qjit::datafusion::session(&options).map_err(|e| Failed(e.to_string()))?;
+        let (t_schema, t) = common::table_t();
+        let (f_schema, f) = common::table_f();
+        let (h_schema, h) = common::table_h();
+        for (name, schema, batches) in [
+            ("t", t_schema, vec![t]),
+            ("f", f_schema, vec![f]),
+            ("h", h_schema, h),
+        ] {
+            let table =
+                MemTable::try_new(schema, vec![batches]).map_err(|e| Failed(e.to_string()))?;
+            ctx.register_table(name, Arc::new(table))
+                .map_err(|e| Failed(e.to_string()))?;
+        }
+        runtime
+            .block_on(qjit::datafusion::register_tables(
+                &ctx,
+                &common::lineitem_path(),
+            ))
+            .map_err(|e| Failed(e.to_string()))?;
+        Ok(ctx)
+    }
+
+    /// Runs every file of the corpus whose path contains one of `filter` (all if empty) in
+    /// every configuration: (passed, failed).
+    pub fn run_corpus(filter: &[String]) -> (usize, usize) {
+        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/sql/datafusion");
+        let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+            .expect("tests/sql/datafusion exists")
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "slt"))
+            .filter(|p| {
+                filter.is_empty()
+                    || filter
+                        .iter()
+                        .any(|f| p.to_string_lossy().contains(f.as_str()))
+            })
+            .collect();
+        files.sort();
+        let (mut passed, mut failed) = (0, 0);
+        for file in &files {
+            for &(engine, threads) in CONFIGS {
+                match run_file(file, engine, threads) {
+                    Ok(()) => {
+                        passed += 1;
+                        println!("ok     datafusion/{} {engine:?} {threads}", name(file));
+                    }
+                    Err(e) => {
+                        failed += 1;
+                        println!("FAILED datafusion/{} {engine:?} {threads}\n{e}", name(file));
+                    }
+                }
+            }
+        }
+        (passed, failed)
+    }
+
+    fn name(file: &Path) -> String {
+        file.file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    }
+
+    /// One file in one configuration; with qjit, the file must have reached a kernel.
+    fn run_file(file: &Path, engine: EngineKind, threads: usize) -> Result<(), String> {
+        let kernels = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counter = kernels.clone();
+        let mut runner = sqllogictest::Runner::new(move || {
+            let kernels = counter.clone();
+            async move {
+                let runtime = tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(threads)
+                    .build()
+                    .map_err(|e| Failed(e.to_string()))?;
+                Ok(DataFusion {
+                    ctx: session(engine, threads, &runtime)?,
+                    runtime,
+                    kernels,
+                })
+            }
+        });
+        runner.with_column_validator(sqllogictest::strict_column_validator);
+        runner
+            .run_file(file)
+            .map_err(|e| e.display(true).to_string())?;
+        let reached = kernels.load(std::sync::atomic::Ordering::SeqCst);
+        match (engine, reached) {
+            (EngineKind::Interp, 0) => Ok(()),
+            (EngineKind::Interp, n) => Err(format!("DataFusion alone ran {n} qjit kernels")),
+            (_, 0) => Err("no query of the file reached a qjit kernel".to_string()),
+            _ => Ok(()),
+        }
     }
 }

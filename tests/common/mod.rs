@@ -557,10 +557,15 @@ pub fn column_type(dt: &DataType) -> char {
 /// Renders every value as text: `NULL`, `(empty)` for the empty string, decimals with their
 /// scale, floats in Rust's shortest form, dates `YYYY-MM-DD`, booleans `true`/`false`.
 pub fn render_rows(result: &qjit::exec::QueryResult) -> Vec<Vec<String>> {
+    render_batches(&result.batches)
+}
+
+/// [`render_rows`] of any batches.
+pub fn render_batches(batches: &[RecordBatch]) -> Vec<Vec<String>> {
     use arrow::util::display::{ArrayFormatter, FormatOptions};
     let options = FormatOptions::default().with_null("NULL");
     let mut rows = Vec::new();
-    for batch in &result.batches {
+    for batch in batches {
         let formatters: Vec<ArrayFormatter> = batch
             .columns()
             .iter()
