@@ -61,18 +61,8 @@ impl sqllogictest::DB for Qjit {
                 compiled.disk_summary()
             );
         }
-        let types = result
-            .schema
-            .fields()
-            .iter()
-            .map(|f| match common::column_type(f.data_type()) {
-                'I' => DefaultColumnType::Integer,
-                'R' => DefaultColumnType::FloatingPoint,
-                _ => DefaultColumnType::Text,
-            })
-            .collect();
         Ok(DBOutput::Rows {
-            types,
+            types: column_types(&result.schema),
             rows: common::render_rows(&result),
         })
     }
@@ -80,6 +70,19 @@ impl sqllogictest::DB for Qjit {
     fn engine_name(&self) -> &str {
         label(self.config.engine)
     }
+}
+
+/// The sqllogictest type of each column of `schema`.
+fn column_types(schema: &arrow::datatypes::Schema) -> Vec<DefaultColumnType> {
+    schema
+        .fields()
+        .iter()
+        .map(|f| match common::column_type(f.data_type()) {
+            'I' => DefaultColumnType::Integer,
+            'R' => DefaultColumnType::FloatingPoint,
+            _ => DefaultColumnType::Text,
+        })
+        .collect()
 }
 
 /// The kernel cache on disk of `QJIT_SLT_CACHE_DIR`, if set, and whether every kernel must come
@@ -325,17 +328,8 @@ mod in_datafusion {
             if statement {
                 return Ok(DBOutput::StatementComplete(0));
             }
-            let types = schema
-                .fields()
-                .iter()
-                .map(|f| match common::column_type(f.data_type()) {
-                    'I' => DefaultColumnType::Integer,
-                    'R' => DefaultColumnType::FloatingPoint,
-                    _ => DefaultColumnType::Text,
-                })
-                .collect();
             Ok(DBOutput::Rows {
-                types,
+                types: super::column_types(&schema),
                 rows: common::render_batches(&batches),
             })
         }

@@ -211,6 +211,16 @@ impl Measurement {
     }
 }
 
+impl Measurement {
+    /// Records the outcome of checking the answer: on a mismatch, `why` replaces the note.
+    fn check(&mut self, (ok, why): (bool, String)) {
+        if !ok {
+            self.result_ok = false;
+            self.note = why;
+        }
+    }
+}
+
 /// All cores: the number of threads when `--threads` is not given.
 pub fn default_threads() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
@@ -383,21 +393,10 @@ fn lineitem(
                 (None, Some(want)) => answer.matches(want),
                 (None, None) => (true, String::new()),
             };
-            out.push(Measurement {
-                query: name.clone(),
-                suite: Suite::Lineitem,
-                engine,
-                threads,
-                sf: options.sf,
-                rows_in: timed.rows_in,
-                compile_ms: timed.compile_ms,
-                load_ms: timed.load_ms,
-                exec_ms: timed.exec_ms[timed.exec_ms.len() / 2],
-                exec_ms_min: timed.exec_ms[0],
-                result_ok,
-                note: if result_ok { timed.how } else { why },
-                floor_ms,
-            });
+            let mut m = timed.measurement(&name, Suite::Lineitem, engine, options.sf, threads);
+            m.floor_ms = floor_ms;
+            m.check((result_ok, why));
+            out.push(m);
             baseline.get_or_insert(answer);
         }
     }
@@ -413,6 +412,34 @@ struct Timed {
     exec_ms: Vec<f64>,
     /// How the engine ran the query.
     how: String,
+}
+
+impl Timed {
+    /// The measurement of query `name` on `engine` (its answer taken as right, with no floor).
+    fn measurement(
+        self,
+        name: &str,
+        suite: Suite,
+        engine: Engine,
+        sf: f64,
+        threads: usize,
+    ) -> Measurement {
+        Measurement {
+            query: name.to_string(),
+            suite,
+            engine,
+            threads,
+            sf,
+            rows_in: self.rows_in,
+            compile_ms: self.compile_ms,
+            load_ms: self.load_ms,
+            exec_ms: self.exec_ms[self.exec_ms.len() / 2],
+            exec_ms_min: self.exec_ms[0],
+            result_ok: true,
+            note: self.how,
+            floor_ms: None,
+        }
+    }
 }
 
 /// One query on the qjit `engines`, in their order: for each a cold compile (an empty kernel

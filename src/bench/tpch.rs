@@ -220,30 +220,15 @@ pub(super) fn run(
                 .or(answers.first())
                 .map(|(_, _, a)| a.clone()),
         };
-        for (engine, timed, answer) in answers {
-            let (result_ok, why) = match &baseline {
-                Some(want) => answer.matches(want),
-                None => (true, String::new()),
-            };
-            let how = match engine {
-                Engine::Duckdb => timed.how,
-                _ => format!("DataFusion {datafusion_version}{}", timed.how),
-            };
-            out.push(Measurement {
-                query: name.clone(),
-                suite: Suite::Tpch,
-                engine,
-                threads,
-                sf: options.sf,
-                rows_in: timed.rows_in,
-                compile_ms: timed.compile_ms,
-                load_ms: None,
-                exec_ms: timed.exec_ms[timed.exec_ms.len() / 2],
-                exec_ms_min: timed.exec_ms[0],
-                result_ok,
-                note: if result_ok { how } else { why },
-                floor_ms: None,
-            });
+        for (engine, mut timed, answer) in answers {
+            if engine != Engine::Duckdb {
+                timed.how = format!("DataFusion {datafusion_version}{}", timed.how);
+            }
+            let mut m = timed.measurement(&name, Suite::Tpch, engine, options.sf, threads);
+            if let Some(want) = &baseline {
+                m.check(answer.matches(want));
+            }
+            out.push(m);
         }
     }
     Ok(out)
