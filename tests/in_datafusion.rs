@@ -164,17 +164,17 @@ fn aggregate_arguments_are_compiled_where_the_rows_are_read() {
 
 #[test]
 fn what_qjit_does_not_compute_alike_stays_datafusion_as_a_kernel_input() {
-    // DataFusion's integer `+` wraps, qjit's fails on overflow: the sum stays DataFusion's and is
-    // the kernel's input; the operations above it are compiled.
-    let sql =
-        "SELECT l_orderkey FROM lineitem WHERE l_orderkey + l_partkey > 100 OR l_quantity < 5";
+    // A float comparison (DataFusion orders NaNs by sign, qjit does not) stays DataFusion's and
+    // is the kernel's input; the operations above it are compiled.
+    let sql = "SELECT l_orderkey FROM lineitem \
+               WHERE CAST(l_orderkey AS DOUBLE) * 2 > 100 OR l_quantity < 5";
     let kernels = qjit::datafusion::kernels(&plan(sql, EngineKind::Jit));
     assert_eq!(kernels.len(), 1, "{kernels:?}");
     let children = datafusion::physical_expr::PhysicalExpr::children(kernels[0].as_ref());
-    // The sum and the column `l_quantity`.
+    // The float comparison and the column `l_quantity`.
     assert_eq!(children.len(), 2, "{children:?}");
     assert!(
-        children.iter().any(|c| c.to_string().contains('+')),
+        children.iter().any(|c| c.to_string().contains('*')),
         "{children:?}"
     );
     // One comparison, a bare column: no kernel.
@@ -184,6 +184,69 @@ fn what_qjit_does_not_compute_alike_stays_datafusion_as_a_kernel_input() {
     ] {
         assert!(qjit::datafusion::kernels(&plan(sql, EngineKind::Jit)).is_empty());
     }
+}
+
+#[test]
+fn integer_arithmetic_wraps_in_kernels_as_in_datafusion() {
+    // DataFusion's integer `+ - *` wrap on overflow: the kernel's are qjit's wrapping
+    // operators, and its inputs are the bare columns.
+    let sql =
+        "SELECT l_orderkey FROM lineitem WHERE l_orderkey + l_partkey * 3 > 100 OR l_quantity < 5";
+    let kernels = qjit::datafusion::kernels(&plan(sql, EngineKind::Jit));
+    assert_eq!(kernels.len(), 1, "{kernels:?}");
+    let text = kernels[0].plan().to_string();
+    assert!(text.contains("+%") && text.contains("*%"), "{text}");
+    let children = datafusion::physical_expr::PhysicalExpr::children(kernels[0].as_ref());
+    assert_eq!(children.len(), 3, "{children:?}");
+    // Overflowing values wrap alike with the kernel and without it.
+    let batch = RecordBatch::try_new(
+        Arc::new(Schema::new(vec![
+            Field::new("a", DataType::Int64, true),
+            Field::new("b", DataType::Int32, true),
+        ])),
+        vec![
+            Arc::new(Int64Array::from(vec![
+                Some(i64::MAX),
+                Some(i64::MIN),
+                None,
+                Some(7),
+            ])),
+            Arc::new(Int32Array::from(vec![
+                Some(i32::MAX),
+                Some(-2),
+                Some(1),
+                Some(i32::MIN),
+            ])),
+        ],
+    )
+    .unwrap();
+    let mut answers = vec![];
+    for expr in ["(a + 1) * 3 - a", "(b * b + b) - 1"] {
+        let ctx = session(EngineKind::Jit, &batch);
+        let sql = format!("SELECT {expr} AS v FROM t");
+        let physical = runtime().block_on(async {
+            let frame = ctx.sql(&sql).await.unwrap();
+            frame.create_physical_plan().await.unwrap()
+        });
+        assert_eq!(qjit::datafusion::kernels(&physical).len(), 1, "{expr}");
+        let with = evaluate(&ctx, expr).unwrap();
+        let without = evaluate(&session(EngineKind::Interp, &batch), expr).unwrap();
+        assert_eq!(&with, &without, "{expr}");
+        answers.push(with);
+    }
+    let sums = answers[0].as_any().downcast_ref::<Int64Array>().unwrap();
+    let a = i64::MAX;
+    assert_eq!(
+        sums.value(0),
+        a.wrapping_add(1).wrapping_mul(3).wrapping_sub(a)
+    );
+    // `b * b + b` wraps as INT; the literal 1 is a BIGINT, to which the sum is then cast.
+    let products = answers[1].as_any().downcast_ref::<Int64Array>().unwrap();
+    let b = i32::MAX;
+    assert_eq!(
+        products.value(0),
+        b.wrapping_mul(b).wrapping_add(b) as i64 - 1
+    );
 }
 
 /// A table of random values (NULLs and extremes included) for the property test.

@@ -11,10 +11,11 @@
 //!
 //! - the result type is DataFusion's (decimal precision and scale included), or the node is an
 //!   input;
-//! - arithmetic that DataFusion lets wrap (its default for `+ - *`) is taken only where it
-//!   cannot overflow: decimals whose every exact result has at most 38 digits; no float
-//!   arithmetic, since LLVM does not keep a NaN's sign and DataFusion's order tells them apart;
-//!   integer `+ - *` only in DataFusion's checked mode, where both engines fail on overflow;
+//! - decimal `+ - *`, which DataFusion lets wrap, only where it cannot overflow: every exact
+//!   result has at most 38 digits; no float arithmetic, since LLVM does not keep a NaN's sign
+//!   and DataFusion's order tells them apart;
+//!   integer `+ - *` as qjit's wrapping operators (`+% -% *%`) in DataFusion's default mode,
+//!   as its checked ones in DataFusion's checked mode (both fail on overflow);
 //! - integer `/` (both fail on a zero divisor and on `MIN / -1`); no float `/` or `%` (qjit fails
 //!   on a zero divisor, DataFusion gives infinity or NaN) and no integer `%` (`MIN % -1` is 0 in
 //!   qjit and an overflow in DataFusion);
@@ -192,7 +193,7 @@ impl Translator<'_> {
     }
 
     fn binary(&mut self, b: &BinaryExpr) -> Option<Expr> {
-        let op = match b.op() {
+        let mut op = match b.op() {
             Operator::Eq => BinaryOp::Eq,
             Operator::NotEq => BinaryOp::NotEq,
             Operator::Lt => BinaryOp::Lt,
@@ -228,7 +229,9 @@ impl Translator<'_> {
             }
             SqlType::Boolean
         } else {
-            self.arithmetic(b, op, lt, rt)?
+            let (arithmetic, ty) = self.arithmetic(b, op, lt, rt)?;
+            op = arithmetic;
+            ty
         };
         Some(Expr::Binary {
             op,
@@ -238,14 +241,14 @@ impl Translator<'_> {
         })
     }
 
-    /// The result type of arithmetic `op` that qjit computes as DataFusion does.
+    /// The operator and result type of arithmetic `op` that qjit computes as DataFusion does.
     fn arithmetic(
         &self,
         b: &BinaryExpr,
         op: BinaryOp,
         lt: SqlType,
         rt: SqlType,
-    ) -> Option<SqlType> {
+    ) -> Option<(BinaryOp, SqlType)> {
         match (lt, rt) {
             (
                 SqlType::Decimal {
@@ -268,17 +271,20 @@ impl Translator<'_> {
                     BinaryOp::Mul => p1 + p2,
                     _ => (p1 - s1).max(p2 - s2) + s1.max(s2) + 1,
                 };
-                (digits <= 38)
-                    .then(|| decimal_result(op, (p1 as u8, s1 as u8), (p2 as u8, s2 as u8)))
+                (digits <= 38).then(|| {
+                    let ty = decimal_result(op, (p1 as u8, s1 as u8), (p2 as u8, s2 as u8));
+                    (op, ty)
+                })
             }
             // No float arithmetic: LLVM keeps neither the sign nor the payload of a NaN (it may
             // rewrite `a - (-b)` as `a + b`), and DataFusion's total order tells a NaN whose
             // sign bit is set from one whose is not.
-            (l, r) if l == r && l.is_integer() => {
-                // `/` fails alike in both; `+ - *` only in DataFusion's checked mode (its
-                // default wraps).
-                (op == BinaryOp::Div || checked(b)).then_some(l)
-            }
+            // `/` fails alike in both; `+ - *` fail on overflow in DataFusion's checked mode
+            // and wrap around in its default, qjit's wrapping operators.
+            (l, r) if l == r && l.is_integer() => match op == BinaryOp::Div || checked(b) {
+                true => Some((op, l)),
+                false => Some((op.wrapping(), l)),
+            },
             _ => None,
         }
     }

@@ -3,7 +3,8 @@
 //! In: two operands of the same integer or float type (decimals go to [`super::decimal`]).
 //! Out: an array of that type.
 //!
-//! Integers are checked: overflow is [`Error::Overflow`] (`INT_MIN / -1` included), `/`
+//! Integers are checked (but for the wrapping `+% -% *%` of DataFusion's plans, which wrap
+//! around): overflow is [`Error::Overflow`] (`INT_MIN / -1` included), `/`
 //! truncates toward zero, `%` takes the sign of the dividend (`INT_MIN % -1` is 0, as in
 //! PostgreSQL), and division or modulo by zero is [`Error::DivisionByZero`]. Floats follow IEEE
 //! 754, except that dividing by zero (`0.0` or `-0.0`) is [`Error::DivisionByZero`] too.
@@ -80,6 +81,15 @@ where
         BinaryOp::Add => binary_flagged(&l, &r, n, |a, b| a.overflowing_add(b), overflow)?,
         BinaryOp::Sub => binary_flagged(&l, &r, n, |a, b| a.overflowing_sub(b), overflow)?,
         BinaryOp::Mul => binary_flagged(&l, &r, n, |a, b| a.overflowing_mul(b), overflow)?,
+        BinaryOp::WrappingAdd => {
+            binary_flagged(&l, &r, n, |a, b| wrapped(a.overflowing_add(b)), overflow)?
+        }
+        BinaryOp::WrappingSub => {
+            binary_flagged(&l, &r, n, |a, b| wrapped(a.overflowing_sub(b)), overflow)?
+        }
+        BinaryOp::WrappingMul => {
+            binary_flagged(&l, &r, n, |a, b| wrapped(a.overflowing_mul(b)), overflow)?
+        }
         BinaryOp::Div => binary_flagged(
             &l,
             &r,
@@ -104,6 +114,11 @@ where
         _ => return Err(operand_error(op.symbol(), &[ty, ty])),
     };
     Ok(Arc::new(out))
+}
+
+/// A wrapped result, which never fails.
+fn wrapped<N>((value, _): (N, bool)) -> (N, bool) {
+    (value, false)
 }
 
 fn float_binary<T>(op: BinaryOp, left: &Expr, right: &Expr, input: &Input) -> Result<ArrayRef>
@@ -194,6 +209,42 @@ mod tests {
         assert_int32(&run(BinaryOp::Mod), &[Some(1), Some(-1), None, Some(0)]);
         let neg = eval_on(&Expr::unary(crate::ir::UnaryOp::Neg, x).unwrap(), &batch).unwrap();
         assert_int32(&neg, &[Some(-7), Some(7), None, Some(0)]);
+    }
+
+    #[test]
+    fn wrapping_arithmetic_wraps_around_and_takes_only_integers() {
+        let (x, batch) = int32(vec![Some(i32::MAX), Some(i32::MIN), None, Some(-7)]);
+        let run = |op| eval_on(&bin(op, x.clone(), lit_i32(2)), &batch).unwrap();
+        let wrap = |f: fn(i32, i32) -> i32| {
+            [i32::MAX, i32::MIN, 0, -7]
+                .map(|a| Some(f(a, 2)))
+                .into_iter()
+                .enumerate()
+                .map(|(i, v)| if i == 2 { None } else { v })
+                .collect::<Vec<_>>()
+        };
+        assert_int32(&run(BinaryOp::WrappingAdd), &wrap(i32::wrapping_add));
+        assert_int32(&run(BinaryOp::WrappingSub), &wrap(i32::wrapping_sub));
+        assert_int32(&run(BinaryOp::WrappingMul), &wrap(i32::wrapping_mul));
+        let (u, batch) = one_column(Arc::new(UInt8Array::from(vec![1u8, 200])));
+        let two = Expr::literal(crate::ir::Scalar::UInt(2), SqlType::UInt8).unwrap();
+        let r = eval_on(&bin(BinaryOp::WrappingSub, u.clone(), two.clone()), &batch).unwrap();
+        let r = r
+            .as_any()
+            .downcast_ref::<arrow::array::UInt8Array>()
+            .unwrap();
+        assert_eq!(r.values().to_vec(), vec![255u8, 198]);
+        let r = eval_on(&bin(BinaryOp::WrappingMul, u, two), &batch).unwrap();
+        let r = r
+            .as_any()
+            .downcast_ref::<arrow::array::UInt8Array>()
+            .unwrap();
+        assert_eq!(r.values().to_vec(), vec![2u8, 144]);
+        // Integers only: qjit's decimals and floats have no wrapping form.
+        let f = Expr::literal(crate::ir::Scalar::Float(1.5), SqlType::Float64).unwrap();
+        assert!(Expr::binary(BinaryOp::WrappingAdd, f.clone(), f).is_err());
+        let d = lit_dec(150, 3, 2);
+        assert!(Expr::binary(BinaryOp::WrappingMul, d.clone(), d).is_err());
     }
 
     #[test]

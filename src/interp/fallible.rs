@@ -27,6 +27,7 @@ fn node_can_fail(expr: &Expr) -> bool {
         Expr::Binary { op, ty, .. } => match op {
             BinaryOp::Div | BinaryOp::Mod => true,
             BinaryOp::Add | BinaryOp::Sub | BinaryOp::Mul => !ty.is_float(),
+            BinaryOp::WrappingAdd | BinaryOp::WrappingSub | BinaryOp::WrappingMul => false,
             _ => false,
         },
         Expr::Cast { arg, ty } => cast_can_fail(arg.ty(), *ty),

@@ -165,9 +165,14 @@ fn eval_node(expr: &Expr, input: &Input) -> Result<ArrayRef> {
             right,
             ty,
         } => match op {
-            BinaryOp::Add | BinaryOp::Sub | BinaryOp::Mul | BinaryOp::Div | BinaryOp::Mod => {
-                arith::binary(*op, left, right, *ty, input)
-            }
+            BinaryOp::Add
+            | BinaryOp::Sub
+            | BinaryOp::Mul
+            | BinaryOp::WrappingAdd
+            | BinaryOp::WrappingSub
+            | BinaryOp::WrappingMul
+            | BinaryOp::Div
+            | BinaryOp::Mod => arith::binary(*op, left, right, *ty, input),
             BinaryOp::Eq
             | BinaryOp::NotEq
             | BinaryOp::Lt

@@ -90,6 +90,14 @@ pub enum BinaryOp {
     Add,
     Sub,
     Mul,
+    /// Integer `+` that wraps around on overflow (two's complement), as DataFusion's default
+    /// arithmetic does. qjit's binder never makes it (qjit's SQL fails on overflow); the
+    /// DataFusion translation does. Written `+%` (Zig's notation).
+    WrappingAdd,
+    /// Integer `-` that wraps around on overflow, written `-%` (see [`BinaryOp::WrappingAdd`]).
+    WrappingSub,
+    /// Integer `*` that wraps around on overflow, written `*%` (see [`BinaryOp::WrappingAdd`]).
+    WrappingMul,
     Div,
     Mod,
     Eq,
@@ -108,7 +116,25 @@ impl BinaryOp {
         matches!(
             self,
             BinaryOp::Add | BinaryOp::Sub | BinaryOp::Mul | BinaryOp::Div | BinaryOp::Mod
+        ) || self.is_wrapping()
+    }
+
+    /// Whether it is integer arithmetic that wraps around on overflow.
+    pub fn is_wrapping(self) -> bool {
+        matches!(
+            self,
+            BinaryOp::WrappingAdd | BinaryOp::WrappingSub | BinaryOp::WrappingMul
         )
+    }
+
+    /// The wrapping form of integer `+ - *` (other operators are returned as they are).
+    pub fn wrapping(self) -> BinaryOp {
+        match self {
+            BinaryOp::Add => BinaryOp::WrappingAdd,
+            BinaryOp::Sub => BinaryOp::WrappingSub,
+            BinaryOp::Mul => BinaryOp::WrappingMul,
+            op => op,
+        }
     }
 
     pub fn is_comparison(self) -> bool {
@@ -133,6 +159,9 @@ impl BinaryOp {
             BinaryOp::Add => "+",
             BinaryOp::Sub => "-",
             BinaryOp::Mul => "*",
+            BinaryOp::WrappingAdd => "+%",
+            BinaryOp::WrappingSub => "-%",
+            BinaryOp::WrappingMul => "*%",
             BinaryOp::Div => "/",
             BinaryOp::Mod => "%",
             BinaryOp::Eq => "=",
@@ -375,6 +404,9 @@ impl Expr {
         let (l, r) = (left.ty(), right.ty());
         let ty = if op.is_arithmetic() {
             match (l, r) {
+                _ if op.is_wrapping() && !(l == r && l.is_integer()) => {
+                    return Err(mismatch(op.symbol(), &[l, r]));
+                }
                 (SqlType::Decimal { .. }, SqlType::Decimal { .. }) => {
                     let (lp, rp) = (l.decimal_parts(), r.decimal_parts());
                     let (lp, rp) = (lp.unwrap_or((1, 0)), rp.unwrap_or((1, 0)));

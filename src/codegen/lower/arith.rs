@@ -127,6 +127,14 @@ impl<'ctx> Lowerer<'_, 'ctx> {
                 let (v, o) = checked(name)?;
                 self.combine(e, v.into(), &l, &r, Some((o, Self::overflow(ty))))
             }
+            BinaryOp::WrappingAdd | BinaryOp::WrappingSub | BinaryOp::WrappingMul => {
+                let v = match op {
+                    BinaryOp::WrappingAdd => b.build_int_add(x, y, "wrapping_add")?,
+                    BinaryOp::WrappingSub => b.build_int_sub(x, y, "wrapping_sub")?,
+                    _ => b.build_int_mul(x, y, "wrapping_mul")?,
+                };
+                self.combine(e, v.into(), &l, &r, None)
+            }
             BinaryOp::Div | BinaryOp::Mod => {
                 let zero = b.build_int_compare(IntPredicate::EQ, y, t.const_zero(), "by_zero")?;
                 let minus_one =
