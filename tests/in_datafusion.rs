@@ -249,6 +249,31 @@ fn integer_arithmetic_wraps_in_kernels_as_in_datafusion() {
     );
 }
 
+#[test]
+fn functions_qjit_has_are_compiled_into_kernels() {
+    let sql = "SELECT l_orderkey FROM lineitem \
+               WHERE upper(l_shipmode) IN ('MAIL', 'SHIP') OR length(substr(l_comment, 2)) > 40";
+    // `substr` can fail (a negative count), so the OR stays DataFusion's (it may evaluate its
+    // right side for rows the left one decided) and each side is a kernel.
+    let kernels = qjit::datafusion::kernels(&plan(sql, EngineKind::Jit));
+    assert_eq!(kernels.len(), 2, "{kernels:?}");
+    let text: Vec<String> = kernels
+        .iter()
+        .map(|k| k.plan().to_string().to_lowercase())
+        .collect();
+    assert!(text[0].contains("upper"), "{text:?}");
+    assert!(
+        text[1].contains("length") && text[1].contains("substr"),
+        "{text:?}"
+    );
+    for k in &kernels {
+        // The inputs are the bare columns.
+        let children = datafusion::physical_expr::PhysicalExpr::children(k.as_ref());
+        assert_eq!(children.len(), 1, "{children:?}");
+        assert!(k.kernel().is_ok());
+    }
+}
+
 /// A table of random values (NULLs and extremes included) for the property test.
 fn random_table(seed: u64, rows: usize) -> RecordBatch {
     let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
@@ -320,7 +345,10 @@ fn random_table(seed: u64, rows: usize) -> RecordBatch {
                 "héllo",
                 "%_x",
                 "long string here!",
-            ][pick(10) as usize]
+                "Straße",
+                "ÉCOLE",
+                "ΟΔΟΣ ΣΑΣ",
+            ][pick(13) as usize]
                 .to_string()
         }));
         let null = pick(8) == 0;
@@ -379,6 +407,10 @@ fn expression() -> impl Strategy<Value = String> {
         Just("CAST(i AS BIGINT)".to_string()),
         Just("CAST(i AS DOUBLE)".to_string()),
         Just("CAST(d AS DECIMAL(20, 4))".to_string()),
+        Just("abs(i)".to_string()),
+        Just("abs(d)".to_string()),
+        Just("length(s)".to_string()),
+        Just("length(substr(s, 2, 3))".to_string()),
         (-5i64..5).prop_map(|v| v.to_string()),
         Just("2.50".to_string()),
         Just("0".to_string()),
@@ -422,6 +454,9 @@ fn expression() -> impl Strategy<Value = String> {
         Just("(i NOT IN (1, 2))".to_string()),
         Just("(dt < DATE '1995-01-01')".to_string()),
         Just("(upper(s) = 'AB')".to_string()),
+        Just("(lower(s) IN ('ab', 'mail'))".to_string()),
+        Just("(substr(s, -1, 3) = 'a')".to_string()),
+        Just("(substr(s, 2) LIKE 'b%')".to_string()),
     ];
     let boolean = boolean.prop_recursive(2, 8, 2, |inner| {
         prop_oneof![

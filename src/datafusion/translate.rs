@@ -29,7 +29,10 @@
 //! - `IN` lists of literals, except of floats; `LIKE` with a literal pattern, case-sensitive,
 //!   that matches a prefix, a suffix or the whole string (arrow's search for `'%text%'` is
 //!   faster than qjit's kernels yet);
-//!   searched and simple `CASE`; `NOT`, `IS [NOT] NULL`, negation of decimals.
+//!   searched and simple `CASE`; `NOT`, `IS [NOT] NULL`, negation of decimals, and of signed
+//!   integers as `0 -% x` (DataFusion's wraps);
+//! - the functions `upper`, `lower`, `character_length`, `abs` and `substr`, where qjit's
+//!   agree with DataFusion's ([`Translator::function`] says where).
 
 use std::sync::Arc;
 
@@ -40,11 +43,13 @@ use datafusion::physical_expr::expressions::{
     BinaryExpr, CaseExpr, CastExpr, Column, InListExpr, IsNotNullExpr, IsNullExpr, LikeExpr,
     Literal as DfLiteral, NegativeExpr, NotExpr,
 };
-use datafusion::physical_expr::PhysicalExpr;
+use datafusion::physical_expr::{PhysicalExpr, ScalarFunctionExpr};
 
 use super::expr::QjitExpr;
 use crate::interp::fallible::can_fail;
-use crate::ir::{decimal_result, BinaryOp, ColumnRef, Expr, Literal, Scalar, SqlType, UnaryOp};
+use crate::ir::{
+    decimal_result, BinaryOp, ColumnRef, Expr, Func, Literal, Scalar, SqlType, UnaryOp,
+};
 
 /// An expression translated for a kernel: the plan and the inputs its columns are.
 #[derive(Debug)]
@@ -144,12 +149,23 @@ impl Translator<'_> {
         }
         if let Some(n) = any.downcast_ref::<NegativeExpr>() {
             let arg = self.node(n.arg())?;
-            // DataFusion's integer negation wraps, qjit's fails on overflow; a float's would
-            // not keep a NaN's sign (see `arithmetic`).
-            return arg.ty().is_decimal().then(|| Expr::Unary {
+            let ty = arg.ty();
+            // DataFusion's integer negation wraps: `0 -% x`. A float's would not keep a NaN's
+            // sign (see `arithmetic`).
+            if ty.is_signed_integer() {
+                let zero = Expr::Literal(Literal {
+                    value: Scalar::Int(0),
+                    ty,
+                });
+                return Expr::binary(BinaryOp::WrappingSub, zero, arg).ok();
+            }
+            return ty.is_decimal().then(|| Expr::Unary {
                 op: UnaryOp::Neg,
                 arg: Box::new(arg),
             });
+        }
+        if let Some(f) = any.downcast_ref::<ScalarFunctionExpr>() {
+            return self.function(f);
         }
         if let Some(n) = any.downcast_ref::<IsNullExpr>() {
             return Some(Expr::IsNull {
@@ -287,6 +303,40 @@ impl Translator<'_> {
             },
             _ => None,
         }
+    }
+
+    /// The DataFusion functions whose results qjit's compute exactly: `upper`, `lower`,
+    /// `character_length` (`length`; of `LargeUtf8` it is a `BIGINT` in DataFusion, which the
+    /// type check in [`Translator::node`] turns away), `abs` of integers (both fail on
+    /// `abs(MIN)`) and decimals (not of floats: a NaN's sign), and `substr` with a constant start
+    /// (DataFusion fails on a start of `i64::MIN`, qjit takes it as any start before the first
+    /// character; a negative count fails in both).
+    fn function(&mut self, f: &ScalarFunctionExpr) -> Option<Expr> {
+        let func = match f.fun().name() {
+            "upper" => Func::Upper,
+            "lower" => Func::Lower,
+            "character_length" => Func::Length,
+            "abs" => Func::Abs,
+            "substr" => Func::Substring,
+            _ => return None,
+        };
+        if func == Func::Substring {
+            let start = f.args().get(1)?.downcast_ref::<DfLiteral>()?;
+            if matches!(start.value(), ScalarValue::Int64(Some(i64::MIN))) {
+                return None;
+            }
+        }
+        let args = f
+            .args()
+            .iter()
+            .map(|a| self.node(a))
+            .collect::<Option<Vec<Expr>>>()?;
+        if func == Func::Abs
+            && !(args.first()?.ty().is_integer() || args.first()?.ty().is_decimal())
+        {
+            return None;
+        }
+        Expr::func(func, args).ok()
     }
 
     fn in_list(&mut self, l: &InListExpr) -> Option<Expr> {
