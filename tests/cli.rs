@@ -1308,6 +1308,17 @@ fn folders_of_tables_run_joins_in_datafusion_on_every_engine() {
     );
     // With each kernel's LLVM IR.
     assert!(plan.contains("define i64 @qjit_project"), "{plan}");
+    // A partial aggregation with an argument that computes: one fused aggregate kernel.
+    let fused = "SELECT sum(s_acctbal * 2) FROM supplier JOIN nation \
+                 ON s_nationkey = n_nationkey WHERE n_name <> 'FRANCE'";
+    let o = qjit(&["query", &path, fused, "--explain", "--engine", "jit"]);
+    let plan = stdout(&o);
+    assert!(
+        plan.contains("QjitAggregateExec: mode=Partial")
+            && plan.contains("; ---- qjit aggregate kernel"),
+        "{plan}"
+    );
+    assert!(plan.contains("; engine: Compiled"), "{plan}");
     let o = qjit(&["query", &path, sql, "--explain", "--engine", "interp"]);
     let plan = stdout(&o);
     assert!(

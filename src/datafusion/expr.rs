@@ -48,7 +48,7 @@ pub struct QjitExpr {
 
 /// Runs `job` (a kernel compile) on qjit's compile thread, one job after another, counted in
 /// [`crate::exec::tier::compiles_in_flight`] until it ends.
-fn compile_in_background(job: Box<dyn FnOnce() + Send>) {
+pub(super) fn compile_in_background(job: Box<dyn FnOnce() + Send>) {
     type Job = Box<dyn FnOnce() + Send>;
     static QUEUE: OnceLock<Mutex<Option<mpsc::Sender<Job>>>> = OnceLock::new();
     let queue = QUEUE.get_or_init(|| {

@@ -2,18 +2,21 @@
 //!
 //! DataFusion evaluates an expression one arrow kernel per operator, materializing every
 //! intermediate column; qjit compiles the whole expression into one loop. This module puts
-//! qjit's kernels where DataFusion evaluates expressions, and leaves everything else (planning,
-//! joins, aggregation, scans) to DataFusion:
+//! qjit's kernels where DataFusion evaluates expressions, and its aggregate kernels in place of
+//! partial aggregations with their filters and projections; it leaves everything else
+//! (planning, joins, final aggregation, scans) to DataFusion:
 //!
 //! ```text
-//! SQL ─DataFusion─▶ physical plan ─QjitRule─▶ plan with QjitExprs ─DataFusion─▶ batches
-//!                                    │
+//! SQL ─DataFusion─▶ physical plan ─QjitRule─▶ plan with QjitAggregateExecs and QjitExprs
+//!                                    │            ─DataFusion─▶ batches
 //!                                    └─ translate: DataFusion expression → qjit plan
 //! ```
 //!
 //! - [`translate`]: which DataFusion expressions qjit computes exactly, and their qjit plans;
 //! - [`QjitExpr`]: a `PhysicalExpr` that evaluates a compiled kernel;
-//! - [`QjitRule`]: the `PhysicalOptimizerRule` that replaces expressions with `QjitExpr`s.
+//! - [`QjitAggregateExec`] (`aggregate`, with the `jit` feature): a partial aggregation fused
+//!   with the filters and projections below it into one aggregate kernel;
+//! - [`QjitRule`]: the `PhysicalOptimizerRule` that puts them in the plan.
 //!
 //! An embedder adds the rule with one call:
 //!
@@ -26,6 +29,8 @@
 //! let ctx = SessionContext::new_with_state(state);
 //! ```
 
+#[cfg(feature = "jit")]
+mod aggregate;
 mod expr;
 pub(crate) mod query;
 mod rule;
@@ -41,6 +46,8 @@ use ::datafusion::physical_plan::filter::FilterExec;
 use ::datafusion::physical_plan::projection::ProjectionExec;
 use ::datafusion::physical_plan::ExecutionPlan;
 
+#[cfg(feature = "jit")]
+pub use aggregate::QjitAggregateExec;
 pub use expr::QjitExpr;
 pub use query::{explain, is_glob, register_tables, run_into, session, tables, Query, Run, Table};
 pub use rule::QjitRule;
@@ -75,6 +82,19 @@ pub fn kernels(plan: &Arc<dyn ExecutionPlan>) -> Vec<Arc<QjitExpr>> {
             for aggregate in a.aggr_expr() {
                 aggregate.expressions().iter().for_each(&mut visit_expr);
             }
+        }
+        Ok(TreeNodeRecursion::Continue)
+    });
+    found
+}
+
+/// The fused aggregations of a physical plan, in plan order.
+#[cfg(feature = "jit")]
+pub fn fused_aggregates(plan: &Arc<dyn ExecutionPlan>) -> Vec<Arc<dyn ExecutionPlan>> {
+    let mut found = vec![];
+    let _ = plan.apply(|node| {
+        if node.is::<QjitAggregateExec>() {
+            found.push(node.clone());
         }
         Ok(TreeNodeRecursion::Continue)
     });

@@ -227,8 +227,29 @@ impl Query {
             String::from("DataFusion physical plan (qjit kernels appear as qjit(<expression>)):\n");
         out.push_str(&displayable(self.plan.as_ref()).indent(true).to_string());
         let kernels = super::kernels(&self.plan);
-        if kernels.is_empty() {
+        #[cfg(feature = "jit")]
+        let fused = super::fused_aggregates(&self.plan);
+        #[cfg(not(feature = "jit"))]
+        let fused: Vec<Arc<dyn ExecutionPlan>> = vec![];
+        if kernels.is_empty() && fused.is_empty() {
             out.push_str("\nno qjit kernels\n");
+        }
+        #[cfg(feature = "jit")]
+        for node in &fused {
+            let Some(agg) = node.downcast_ref::<super::QjitAggregateExec>() else {
+                continue;
+            };
+            let line = displayable(node.as_ref()).one_line().to_string();
+            out.push_str(&format!("\n; ---- qjit aggregate kernel: {line}\n"));
+            match agg.kernel() {
+                Ok(k) => out.push_str(&format!(
+                    "; engine: Compiled\n; LLVM IR after the kernel pipeline:\n{}\n",
+                    k.ir_after()
+                )),
+                Err(why) => out.push_str(&format!(
+                    "; not compiled, DataFusion's aggregation runs: {why}\n"
+                )),
+            }
         }
         for (i, k) in kernels.iter().enumerate() {
             out.push_str(&format!("\n; ---- qjit kernel {i}: {}\n", k.original()));

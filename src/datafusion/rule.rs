@@ -1,9 +1,12 @@
 //! [`QjitRule`]: the physical optimizer rule that puts qjit kernels into a DataFusion plan.
 //!
-//! In: an optimized physical plan. Out: the same plan with the expressions of `FilterExec`
-//! predicates, `ProjectionExec` items and the arguments of aggregates (in the `AggregateExec`s
-//! that read input rows) replaced by [`QjitExpr`]s wherever qjit computes them exactly (see
-//! [`super::translate`]); nothing else changes.
+//! In: an optimized physical plan. Out: the same plan with, first, each partial aggregation
+//! that qjit computes exactly fused with the filters and projections below it into a
+//! [`QjitAggregateExec`](super::QjitAggregateExec) (see [`super::aggregate`]); then the
+//! expressions of the remaining `FilterExec` predicates, `ProjectionExec` items and the
+//! arguments of aggregates (in the `AggregateExec`s that read input rows) replaced by
+//! [`QjitExpr`]s wherever qjit computes them exactly (see [`super::translate`]); nothing else
+//! changes.
 //!
 //! - A filter's predicate is split into its `AND`ed conjuncts, and each is replaced on its own,
 //!   so DataFusion still sees the conjuncts (for statistics, selectivity, pushdown).
@@ -32,6 +35,8 @@ use datafusion::physical_plan::filter::{FilterExec, FilterExecBuilder};
 use datafusion::physical_plan::projection::{ProjectionExec, ProjectionExpr};
 use datafusion::physical_plan::ExecutionPlan;
 
+#[cfg(feature = "jit")]
+use super::aggregate::QjitAggregateExec;
 use super::expr::QjitExpr;
 use super::translate::translate;
 use crate::engine::Engine;
@@ -187,6 +192,21 @@ impl PhysicalOptimizerRule for QjitRule {
         if self.engine.options().engine == EngineKind::Interp {
             return Ok(plan);
         }
+        // First, partial aggregations fused with the filters and projections below them; then
+        // the expressions of the operators left.
+        #[cfg(feature = "jit")]
+        let plan = plan
+            .transform_up(|node| {
+                let any: &dyn ExecutionPlan = node.as_ref();
+                let fused = any
+                    .downcast_ref::<AggregateExec>()
+                    .and_then(|a| QjitAggregateExec::fuse(&node, a, &self.engine));
+                Ok(match fused {
+                    Some(f) => Transformed::yes(Arc::new(f) as Arc<dyn ExecutionPlan>),
+                    None => Transformed::no(node),
+                })
+            })?
+            .data;
         plan.transform_up(|node| {
             let any: &dyn ExecutionPlan = node.as_ref();
             let replaced = if let Some(f) = any.downcast_ref::<FilterExec>() {

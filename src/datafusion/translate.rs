@@ -76,6 +76,36 @@ pub(crate) fn translate(expr: &Arc<dyn PhysicalExpr>, schema: &Schema) -> Option
     })
 }
 
+/// `expr` translated whole over the columns of `schema`: every input must be a column of the
+/// batch, and the plan's columns are the batch's (for a kernel that reads the batch itself, as
+/// a fused aggregation does). `None` where qjit would not compute all of it exactly.
+pub(crate) fn translate_over_columns(
+    expr: &Arc<dyn PhysicalExpr>,
+    schema: &Schema,
+) -> Option<Expr> {
+    let mut t = Translator {
+        schema,
+        inputs: vec![],
+        conditional: 0,
+    };
+    let plan = t.node(expr)?;
+    let columns = t
+        .inputs
+        .iter()
+        .map(|i| i.downcast_ref::<Column>().map(Column::index))
+        .collect::<Option<Vec<usize>>>()?;
+    Some(plan.map_columns(&mut |c| {
+        let index = columns[c.index];
+        let field = schema.field(index);
+        ColumnRef {
+            index,
+            name: field.name().clone(),
+            nullable: field.is_nullable(),
+            ..c
+        }
+    }))
+}
+
 struct Translator<'a> {
     schema: &'a Schema,
     inputs: Vec<Arc<dyn PhysicalExpr>>,
@@ -227,6 +257,32 @@ impl Translator<'_> {
         let left = self.node(b.left())?;
         let logical = matches!(op, BinaryOp::And | BinaryOp::Or);
         let right = self.within(logical, |t| t.node(b.right()))?;
+        // Arrow compares decimals of one scale and different precisions by value (DataFusion
+        // leaves `c_acctbal > 0.00` so): qjit compares them widened to the wider, exactly.
+        let (left, right) = match (op.is_comparison(), left.ty(), right.ty()) {
+            (
+                true,
+                l @ SqlType::Decimal {
+                    precision: p1,
+                    scale: s1,
+                },
+                r @ SqlType::Decimal {
+                    precision: p2,
+                    scale: s2,
+                },
+            ) if s1 == s2 && p1 != p2 => {
+                let (wide, narrow_left) = if p1 > p2 { (l, false) } else { (r, true) };
+                let widen = |e: Expr| Expr::Cast {
+                    arg: Box::new(e),
+                    ty: wide,
+                };
+                match narrow_left {
+                    true => (widen(left), right),
+                    false => (left, widen(right)),
+                }
+            }
+            _ => (left, right),
+        };
         let (lt, rt) = (left.ty(), right.ty());
         let ty = if op.is_comparison() {
             // Arrow orders floats by `total_cmp` (a NaN with its sign bit set is the smallest
@@ -437,7 +493,7 @@ impl Translator<'_> {
 /// The operations a kernel for `plan` would fuse: one alone (`x < 10`, `a * b`) is no faster
 /// compiled than as arrow's vectorized kernel, which DataFusion already runs, and a kernel
 /// pays for its compile and its call; a bare column, literal or cast is not worth one either.
-fn operations(plan: &Expr) -> usize {
+pub(crate) fn operations(plan: &Expr) -> usize {
     let mut n = 0;
     plan.walk(&mut |e| {
         n += usize::from(!matches!(
