@@ -79,6 +79,7 @@ pub(crate) fn translate(expr: &Arc<dyn PhysicalExpr>, schema: &Schema) -> Option
 /// `expr` translated whole over the columns of `schema`: every input must be a column of the
 /// batch, and the plan's columns are the batch's (for a kernel that reads the batch itself, as
 /// a fused aggregation does). `None` where qjit would not compute all of it exactly.
+#[cfg_attr(not(feature = "jit"), allow(dead_code))]
 pub(crate) fn translate_over_columns(
     expr: &Arc<dyn PhysicalExpr>,
     schema: &Schema,
