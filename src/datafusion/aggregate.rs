@@ -25,13 +25,15 @@
 //! A qjit decimal sum fails past 38 digits, where DataFusion's would wrap; no sum of fewer
 //! than 10^20 rows of 18-digit values gets there.
 //!
-//! The kernel compiles on first use: with `--engine jit` while the query waits; with `auto` in
-//! the background (qjit's compile thread), while the partitions that start before it is ready
-//! run DataFusion's own aggregation. A kernel that does not compile leaves every partition to
-//! DataFusion's. The kernel's state is not counted in DataFusion's memory pool.
+//! Only with `--engine jit` ([`EngineKind::Jit`]): the kernel compiles on first use, while the
+//! query waits. With `auto`, a kernel compiled in the background was not ready before the
+//! partitions started in any TPC-H query at SF 1 from Parquet, and its compile took a core
+//! from them: whole `qjit query --datafusion` processes ran 7-9% slower on the fused
+//! queries (Q6, Q11, Q14, Q15) on two cores. A kernel that does not compile leaves every
+//! partition to DataFusion's aggregation. The kernel's state is not counted in DataFusion's
+//! memory pool.
 
 use std::fmt;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use datafusion::arrow::array::Int64Array;
@@ -52,7 +54,7 @@ use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::{DisplayAs, DisplayFormatType, ExecutionPlan, PlanProperties};
 use futures::StreamExt;
 
-use super::expr::{compile_in_background, QjitExpr};
+use super::expr::QjitExpr;
 use super::translate::{operations, translate_over_columns};
 use crate::engine::Engine;
 use crate::exec::EngineKind;
@@ -70,7 +72,6 @@ pub struct QjitAggregateExec {
     engine: Arc<Engine>,
     /// The kernel, or why it did not compile; shared by copies of the operator.
     kernel: Arc<OnceLock<std::result::Result<Arc<AggregateKernel>, String>>>,
-    compile_started: Arc<AtomicBool>,
 }
 
 /// What the kernel computes, over the base's columns, and how its result becomes the
@@ -96,7 +97,9 @@ impl QjitAggregateExec {
         agg: &AggregateExec,
         engine: &Arc<Engine>,
     ) -> Option<QjitAggregateExec> {
-        if *agg.mode() != AggregateMode::Partial
+        // Only with `--engine jit`: see the module docs.
+        if engine.options().engine != EngineKind::Jit
+            || *agg.mode() != AggregateMode::Partial
             || !agg.group_expr().is_single()
             || agg.limit_options().is_some()
             || !agg.dynamic_expressions_produced().is_empty()
@@ -262,7 +265,6 @@ impl QjitAggregateExec {
             }),
             engine: engine.clone(),
             kernel: Arc::new(OnceLock::new()),
-            compile_started: Arc::new(AtomicBool::new(false)),
         })
     }
 
@@ -299,24 +301,6 @@ impl QjitAggregateExec {
             .map_err(String::as_str)
     }
 
-    /// The kernel to run with now, if any (as [`QjitExpr`]'s: `jit` waits for it, `auto`
-    /// starts it in the background and goes on without it).
-    fn ready_kernel(&self) -> Option<Arc<AggregateKernel>> {
-        if let Some(done) = self.kernel.get() {
-            return done.as_ref().ok().cloned();
-        }
-        if self.engine.options().engine == EngineKind::Jit {
-            return self.kernel().ok().cloned();
-        }
-        if !self.compile_started.swap(true, Ordering::SeqCst) {
-            let this = self.copy();
-            compile_in_background(Box::new(move || {
-                let _ = this.kernel();
-            }));
-        }
-        None
-    }
-
     fn copy(&self) -> QjitAggregateExec {
         QjitAggregateExec {
             layers: self.layers.clone(),
@@ -324,7 +308,6 @@ impl QjitAggregateExec {
             spec: self.spec.clone(),
             engine: self.engine.clone(),
             kernel: self.kernel.clone(),
-            compile_started: self.compile_started.clone(),
         }
     }
 
@@ -524,8 +507,9 @@ impl ExecutionPlan for QjitAggregateExec {
         partition: usize,
         context: Arc<TaskContext>,
     ) -> Result<SendableRecordBatchStream> {
-        let Some(kernel) = self.ready_kernel() else {
-            return self.original().execute(partition, context);
+        let kernel = match self.kernel() {
+            Ok(kernel) => kernel.clone(),
+            Err(_) => return self.original().execute(partition, context),
         };
         let mut input = self.input.execute(partition, context)?;
         let spec = self.spec.clone();
