@@ -192,14 +192,12 @@ const CONFIGS: &[Config] = &[
     },
 ];
 
-fn main() {
-    let filter: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|a| !a.starts_with('-'))
-        .collect();
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/sql");
+/// The `.slt` files of the project folder `dir` whose paths contain one of `filter` (all if it
+/// is empty), sorted.
+fn slt_files(dir: &str, filter: &[String]) -> Vec<PathBuf> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(dir);
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .expect("tests/sql exists")
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|x| x == "slt"))
         .filter(|p| {
@@ -210,6 +208,15 @@ fn main() {
         })
         .collect();
     files.sort();
+    files
+}
+
+fn main() {
+    let filter: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
+    let files = slt_files("tests/sql", &filter);
     let (mut passed, mut failed) = (0usize, 0usize);
     for file in &files {
         for &config in CONFIGS {
@@ -260,7 +267,7 @@ fn main() {
 /// The multi-table corpus, `tests/sql/datafusion/*.slt`, in DataFusion with and without qjit.
 #[cfg(feature = "datafusion")]
 mod in_datafusion {
-    use std::path::{Path, PathBuf};
+    use std::path::Path;
     use std::sync::Arc;
 
     use datafusion::datasource::MemTable;
@@ -377,19 +384,7 @@ mod in_datafusion {
     /// Runs every file of the corpus whose path contains one of `filter` (all if empty) in
     /// every configuration: (passed, failed).
     pub fn run_corpus(filter: &[String]) -> (usize, usize) {
-        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/sql/datafusion");
-        let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-            .expect("tests/sql/datafusion exists")
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|x| x == "slt"))
-            .filter(|p| {
-                filter.is_empty()
-                    || filter
-                        .iter()
-                        .any(|f| p.to_string_lossy().contains(f.as_str()))
-            })
-            .collect();
-        files.sort();
+        let files = super::slt_files("tests/sql/datafusion", filter);
         let (mut passed, mut failed) = (0, 0);
         for file in &files {
             for &(engine, threads) in CONFIGS {
