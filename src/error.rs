@@ -42,6 +42,13 @@ impl fmt::Display for Position {
 /// Formats an optional position as " at line L, column C" (or nothing).
 pub struct At(pub Option<Position>);
 
+/// What [`Error::Unsupported`] says qjit runs instead.
+#[cfg(feature = "datafusion")]
+const WHAT_QJIT_RUNS: &str = "qjit runs queries (SELECT, WITH): over one table in its own engine, \
+                              over several in DataFusion";
+#[cfg(not(feature = "datafusion"))]
+const WHAT_QJIT_RUNS: &str = "qjit runs one single-table SELECT";
+
 impl fmt::Display for At {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.0 {
@@ -106,7 +113,7 @@ pub enum Error {
     },
 
     /// Valid SQL that qjit does not implement.
-    #[error("unsupported SQL{}: {what}; qjit runs one single-table SELECT", At(*position))]
+    #[error("unsupported SQL{}: {what}; {}", At(*position), WHAT_QJIT_RUNS)]
     Unsupported {
         what: String,
         position: Option<Position>,

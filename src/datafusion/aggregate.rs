@@ -279,9 +279,10 @@ impl QjitAggregateExec {
         self.kernel
             .get_or_init(|| {
                 let options = self.engine.options();
+                // Without the IR: a kernel that keeps it is not stored in the cache on disk.
                 let optimize = crate::jit::Optimize {
                     level: options.opt_level,
-                    keep_ir: true,
+                    keep_ir: false,
                 };
                 crate::jit::aggregate_kernel(
                     self.spec.filter.as_ref(),
@@ -292,13 +293,26 @@ impl QjitAggregateExec {
                     options.kernel_cache.as_deref(),
                 )
                 .map(|(kernel, _)| kernel)
-                .map_err(|e| match e {
-                    CodegenError::NotCompiled(why) => why,
-                    CodegenError::Failed(e) => e.to_string(),
-                })
+                .map_err(reason)
             })
             .as_ref()
             .map_err(String::as_str)
+    }
+
+    /// The LLVM IR of the kernel after optimization, compiled afresh (for `--explain`).
+    pub fn kernel_ir(&self) -> std::result::Result<String, String> {
+        let optimize = crate::jit::Optimize {
+            level: self.engine.options().opt_level,
+            keep_ir: true,
+        };
+        AggregateKernel::compile(
+            self.spec.filter.as_ref(),
+            &self.spec.keys,
+            &self.spec.calls,
+            optimize,
+        )
+        .map(|k| k.ir_after().to_string())
+        .map_err(reason)
     }
 
     fn copy(&self) -> QjitAggregateExec {
@@ -403,6 +417,14 @@ fn as_state(column: ArrayRef, field: &FieldRef) -> Result<ArrayRef> {
                 .with_precision_and_scale(*p, *s)?,
         )),
         (_, to) => Ok(cast(&column, to)?),
+    }
+}
+
+/// Why a kernel did not compile.
+fn reason(e: CodegenError) -> String {
+    match e {
+        CodegenError::NotCompiled(why) => why,
+        CodegenError::Failed(e) => e.to_string(),
     }
 }
 

@@ -241,10 +241,9 @@ impl Query {
             };
             let line = displayable(node.as_ref()).one_line().to_string();
             out.push_str(&format!("\n; ---- qjit aggregate kernel: {line}\n"));
-            match agg.kernel() {
-                Ok(k) => out.push_str(&format!(
-                    "; engine: Compiled\n; LLVM IR after the kernel pipeline:\n{}\n",
-                    k.ir_after()
+            match agg.kernel_ir() {
+                Ok(ir) => out.push_str(&format!(
+                    "; engine: Compiled\n; LLVM IR after the kernel pipeline:\n{ir}\n"
                 )),
                 Err(why) => out.push_str(&format!(
                     "; not compiled, DataFusion's aggregation runs: {why}\n"
