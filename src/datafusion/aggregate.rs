@@ -58,7 +58,7 @@ use super::expr::QjitExpr;
 use super::translate::{operations, translate_over_columns};
 use crate::engine::Engine;
 use crate::exec::EngineKind;
-use crate::ir::{AggFunc, AggregateCall, BinaryOp, Expr, SqlType};
+use crate::ir::{AggFunc, AggregateCall, Expr, SqlType};
 use crate::jit::{AggregateKernel, CodegenError};
 
 /// A partial aggregation fused with its filters and projections into one qjit kernel.
@@ -170,15 +170,21 @@ impl QjitAggregateExec {
             .iter()
             .map(translate)
             .collect::<Option<_>>()?;
+        // Lower filters first: DataFusion evaluates a filter only on the rows the filters below
+        // it kept (TRUE), so a lower predicate guards an upper one as in
+        // `CASE WHEN lower THEN upper ELSE FALSE END`, which evaluates `upper` only there.
         let mut filter: Option<Expr> = None;
-        for p in &predicates {
+        for p in predicates.iter().rev() {
             let p = translate(p)?;
             if p.ty() != SqlType::Boolean {
                 return None;
             }
             filter = Some(match filter {
                 None => p,
-                Some(f) => Expr::binary(BinaryOp::And, f, p).ok()?,
+                Some(lower) => {
+                    let otherwise = Expr::boolean(false);
+                    Expr::case(vec![(lower, p)], Some(otherwise), SqlType::Boolean).ok()?
+                }
             });
         }
         let schema = agg.schema();
