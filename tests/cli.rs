@@ -434,6 +434,24 @@ fn gen_tpch_writes_the_tables_asked_for() {
     assert_fails(&o, 2, &["lineitems"]);
 }
 
+/// `qjit bench` at SF 0.01, on two threads, one timed run per query and engine, as JSON, with
+/// `args` after.
+fn quick_bench(args: &[&str]) -> Output {
+    let mut all = vec![
+        "bench",
+        "--sf",
+        "0.01",
+        "--threads",
+        "2",
+        "--iterations",
+        "1",
+        "--format",
+        "json",
+    ];
+    all.extend_from_slice(args);
+    qjit(&all)
+}
+
 /// A data directory holding the bundled SF 0.01 `lineitem` where `qjit bench --data-dir` looks
 /// for it (so nothing is generated), and a query directory with Q1 and Q6 (so the run is short).
 fn bench_dirs() -> (tempfile::TempDir, String, String) {
@@ -459,21 +477,7 @@ fn bench_dirs() -> (tempfile::TempDir, String, String) {
 #[cfg(feature = "jit")]
 fn bench_prints_one_json_object_per_query_and_engine() {
     let (_dir, data, queries) = bench_dirs();
-    let o = qjit(&[
-        "bench",
-        "--sf",
-        "0.01",
-        "--threads",
-        "2",
-        "--iterations",
-        "1",
-        "--format",
-        "json",
-        "--data-dir",
-        &data,
-        "--queries",
-        &queries,
-    ]);
+    let o = quick_bench(&["--data-dir", &data, "--queries", &queries]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let out = stdout(&o);
     let rows: Vec<serde_json::Value> = out
@@ -556,20 +560,11 @@ fn bench_tpch_suite_runs_the_22_queries_with_and_without_qjit_kernels() {
         references.display().to_string(),
     );
     let bench = |engines: &str, suite: &str| {
-        qjit(&[
-            "bench",
+        quick_bench(&[
             "--suite",
             suite,
             "--engines",
             engines,
-            "--sf",
-            "0.01",
-            "--threads",
-            "2",
-            "--iterations",
-            "1",
-            "--format",
-            "json",
             "--data-dir",
             &data,
             "--queries",
