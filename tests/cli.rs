@@ -436,6 +436,7 @@ fn gen_tpch_writes_the_tables_asked_for() {
 
 /// `qjit bench` at SF 0.01, on two threads, one timed run per query and engine, as JSON, with
 /// `args` after.
+#[cfg(feature = "jit")]
 fn quick_bench(args: &[&str]) -> Output {
     let mut all = vec![
         "bench",
