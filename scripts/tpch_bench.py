@@ -51,6 +51,8 @@ def main():
     p.add_argument("--runs", type=int, default=5)
     p.add_argument("--warm-cache", action="store_true")
     p.add_argument("--no-duckdb", action="store_true")
+    p.add_argument("--engine", default="auto", choices=["auto", "jit"],
+                   help="the engine with qjit's kernels (jit: every kernel compiled before the first row)")
     p.add_argument("queries", nargs="*")
     a = p.parse_args()
     binary = os.path.join(ROOT, "target/release/qjit")
@@ -70,13 +72,14 @@ def main():
         sql = open(q).read()
         name = os.path.splitext(os.path.basename(q))[0]
         times = {"auto": [], "interp": [], "duckdb": []}
-        for engine in ("auto", "interp"):
+        engines = {"auto": a.engine, "interp": "interp"}
+        for engine in engines.values():
             run_qjit(binary, a.data, sql, engine, a.threads, cache)
         if con:
             con.execute(sql).fetchall()
         for _ in range(a.runs):
-            for engine in ("auto", "interp"):
-                times[engine].append(run_qjit(binary, a.data, sql, engine, a.threads, cache))
+            for key, engine in engines.items():
+                times[key].append(run_qjit(binary, a.data, sql, engine, a.threads, cache))
             if con:
                 start = time.perf_counter()
                 con.execute(sql).fetchall()

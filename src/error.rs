@@ -185,6 +185,11 @@ pub enum Error {
     #[error("{0}")]
     DataFusion(String),
 
+    /// A Ballista cluster could not be reached, started or used (`qjit scheduler`, `qjit
+    /// executor`, `qjit query --cluster`).
+    #[error("{0}")]
+    Cluster(String),
+
     /// A bug in qjit: an invariant that the front end should have guaranteed did not hold.
     #[error("internal error (a bug in qjit, please report it): {0}")]
     Internal(String),

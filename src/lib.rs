@@ -9,6 +9,8 @@
 //! Parquet / Arrow batches ─────────── exec ──────────────────────────▶ result batches
 //! ```
 
+#[cfg(feature = "ballista")]
+pub mod ballista;
 pub mod bandwidth;
 pub mod bench;
 #[cfg(feature = "jit")]

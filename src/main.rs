@@ -175,6 +175,48 @@ enum Command {
         #[cfg(feature = "datafusion")]
         #[arg(long)]
         datafusion: bool,
+        /// Run the query on a Ballista cluster: `df://HOST:PORT` (its scheduler; the files must
+        /// be readable at the same path on every executor), or `standalone` (a scheduler and two
+        /// executors inside this process).
+        #[cfg(feature = "ballista")]
+        #[arg(long, value_name = "URL")]
+        cluster: Option<String>,
+    },
+    /// Run a Ballista scheduler whose plans carry qjit's kernels to the executors, until Ctrl-C.
+    #[cfg(feature = "ballista")]
+    Scheduler {
+        /// The address it listens on.
+        #[arg(long, value_name = "HOST:PORT", default_value = qjit::ballista::DEFAULT_SCHEDULER)]
+        bind: String,
+    },
+    /// Run a Ballista executor that compiles the qjit kernels of its tasks, until Ctrl-C.
+    #[cfg(feature = "ballista")]
+    Executor {
+        /// The scheduler's address.
+        #[arg(long, value_name = "HOST:PORT")]
+        scheduler: String,
+        /// The address its Arrow Flight service listens on.
+        #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:50051")]
+        bind: String,
+        /// Its gRPC port (default: the Flight port + 1).
+        #[arg(long, value_name = "PORT")]
+        grpc_port: Option<u16>,
+        /// The host name other machines reach it by (default: the --bind address).
+        #[arg(long, value_name = "HOST")]
+        advertise: Option<String>,
+        /// Tasks it runs at once (default: its cores).
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+        concurrency: Option<u16>,
+        /// How its kernels run: `auto` (DataFusion evaluates the first batches while they
+        /// compile) or `jit` (each task waits for them).
+        #[arg(long, value_enum, default_value_t = EngineKind::Auto)]
+        engine: EngineKind,
+        /// The kernel cache directory (default as for `qjit query`).
+        #[arg(long, value_name = "DIR", conflicts_with = "no_cache")]
+        cache_dir: Option<PathBuf>,
+        /// Compile every kernel in this process.
+        #[arg(long)]
+        no_cache: bool,
     },
     /// Run a suite of TPC-H queries on each engine over tables in memory and report compile and
     /// execution times, checking every answer (generates and caches the data on first use).
@@ -388,6 +430,23 @@ fn planning_error(qjit: Option<Error>, datafusion: Error) -> Error {
     }
 }
 
+/// Plans a query in DataFusion: in this process, or on the Ballista cluster `cluster`.
+#[cfg(feature = "datafusion")]
+fn plan_in_datafusion(
+    path: &Path,
+    sql: &str,
+    options: &QueryOptions,
+    cluster: Option<&str>,
+) -> Result<qjit::datafusion::Query> {
+    #[cfg(feature = "ballista")]
+    if let Some(cluster) = cluster {
+        return qjit::ballista::plan_query(cluster, path, sql, options);
+    }
+    #[cfg(not(feature = "ballista"))]
+    let _ = cluster;
+    qjit::datafusion::Query::plan(path, sql, options)
+}
+
 /// Without DataFusion, qjit's own engine runs every query.
 #[cfg(not(feature = "datafusion"))]
 fn route(path: &Path, _sql: &str) -> Result<Route> {
@@ -472,6 +531,10 @@ fn main() -> ExitCode {
             false,
         ),
         Command::Cache { .. } => ("the cache command was stopped", false),
+        #[cfg(feature = "ballista")]
+        Command::Scheduler { .. } => ("the scheduler stopped", false),
+        #[cfg(feature = "ballista")]
+        Command::Executor { .. } => ("the executor stopped", false),
     };
     let interrupted = Arc::new(AtomicBool::new(false));
     // Ctrl-C raises the flag the command checks between batches; a second Ctrl-C (the flag
@@ -661,7 +724,11 @@ fn run(cli: Cli, cancel: Cancel, progress: Progress, bar: QueryBar) -> Result<St
             no_cache,
             #[cfg(feature = "datafusion")]
             datafusion,
+            #[cfg(feature = "ballista")]
+            cluster,
         } => {
+            #[cfg(not(feature = "ballista"))]
+            let cluster: Option<String> = None;
             if engine == EngineKind::Jit && !explain {
                 // The kernels load while the query is parsed and the file's metadata read.
                 qjit::jit::prepare_loader();
@@ -683,7 +750,11 @@ fn run(cli: Cli, cancel: Cancel, progress: Progress, bar: QueryBar) -> Result<St
             if let Some(path) = &output {
                 check_output_is_not_input(path, &file)?;
             }
-            let route = route(&file, &sql)?;
+            let route = match &cluster {
+                // A cluster runs every query in DataFusion.
+                Some(_) => Route::DataFusion { qjit_error: None },
+                None => route(&file, &sql)?,
+            };
             #[cfg(feature = "datafusion")]
             let route = match (datafusion, route) {
                 (true, Route::Qjit(_)) => Route::DataFusion { qjit_error: None },
@@ -697,7 +768,7 @@ fn run(cli: Cli, cancel: Cancel, progress: Progress, bar: QueryBar) -> Result<St
             let datafusion = match route {
                 Route::Qjit(_) => None,
                 Route::DataFusion { qjit_error } => {
-                    match qjit::datafusion::Query::plan(&file, &sql, &options) {
+                    match plan_in_datafusion(&file, &sql, &options, cluster.as_deref()) {
                         Ok(query) => Some(query),
                         Err(e) => return Err(planning_error(qjit_error, e)),
                     }
@@ -715,7 +786,7 @@ fn run(cli: Cli, cancel: Cancel, progress: Progress, bar: QueryBar) -> Result<St
                 return match exec::explain(&source, &sql, &options) {
                     #[cfg(feature = "datafusion")]
                     Err(e) if hands_over(&e) => {
-                        match qjit::datafusion::Query::plan(&file, &sql, &options) {
+                        match plan_in_datafusion(&file, &sql, &options, cluster.as_deref()) {
                             Ok(query) => Ok(query.explain()),
                             Err(d) => Err(planning_error(Some(e), d)),
                         }
@@ -748,7 +819,7 @@ fn run(cli: Cli, cancel: Cancel, progress: Progress, bar: QueryBar) -> Result<St
                 None => match exec::run_into(&source, &sql, &options, &mut writer) {
                     // Refused at bind time, before anything was written: DataFusion's turn.
                     Err(e) if hands_over(&e) => {
-                        match qjit::datafusion::Query::plan(&file, &sql, &options) {
+                        match plan_in_datafusion(&file, &sql, &options, cluster.as_deref()) {
                             Ok(query) => Some(query),
                             Err(d) => return Err(planning_error(Some(e), d)),
                         }
@@ -848,6 +919,50 @@ fn run(cli: Cli, cancel: Cancel, progress: Progress, bar: QueryBar) -> Result<St
                     ))
                 }
             }
+        }
+        #[cfg(feature = "ballista")]
+        Command::Scheduler { bind } => {
+            let bind = qjit::ballista::socket_address(&bind, "--bind")?;
+            qjit::ballista::log_to_stderr();
+            let options = QueryOptions {
+                cancel,
+                ..QueryOptions::default()
+            };
+            qjit::ballista::serve(&options, |options| async move {
+                eprintln!("qjit scheduler listening on {bind}");
+                qjit::ballista::run_scheduler(bind, &options).await
+            })?;
+            Ok(String::new())
+        }
+        #[cfg(feature = "ballista")]
+        Command::Executor {
+            scheduler,
+            bind,
+            grpc_port,
+            advertise,
+            concurrency,
+            engine,
+            cache_dir,
+            no_cache,
+        } => {
+            let args = qjit::ballista::ExecutorArgs {
+                scheduler,
+                bind: qjit::ballista::socket_address(&bind, "--bind")?,
+                grpc_port,
+                advertise,
+                concurrency: concurrency.map(usize::from),
+            };
+            qjit::ballista::log_to_stderr();
+            let options = QueryOptions {
+                engine,
+                cancel,
+                kernel_cache: kernel_cache(cache_dir, no_cache),
+                ..QueryOptions::default()
+            };
+            qjit::ballista::serve(&options, |options| async move {
+                qjit::ballista::run_executor(&args, &options).await
+            })?;
+            Ok(String::new())
         }
         Command::GenTpch {
             sf,

@@ -1362,3 +1362,160 @@ fn globs_and_hive_folders_are_tables() {
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert_eq!(stdout(&o), "n\n25\n");
 }
+
+/// A free TCP port on the loopback (bound, then released for the process that takes it).
+#[cfg(feature = "ballista")]
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Stops a server process with Ctrl-C and returns what it printed on stderr.
+#[cfg(all(unix, feature = "ballista"))]
+fn stop(child: std::process::Child) -> (Output, f64) {
+    interrupt(child, || true)
+}
+
+#[cfg(all(unix, feature = "ballista"))]
+#[test]
+fn a_cluster_of_qjit_processes_runs_joins_with_kernels_compiled_on_the_executor() {
+    use std::process::Stdio;
+    let dir = tpch_dir();
+    let path = dir.path().display().to_string();
+    let sql = "SELECT r_name, count(*) AS nations, sum(n_nationkey * 2 + 1) AS k \
+               FROM nation JOIN region ON n_regionkey = r_regionkey \
+               WHERE n_name <> 'FRANCE' AND n_nationkey + 1 > 0 GROUP BY r_name ORDER BY r_name";
+    let local = qjit(&["query", &path, sql, "--format", "csv"]);
+    assert_eq!(local.status.code(), Some(0), "{}", stderr(&local));
+
+    let scheduler = format!("127.0.0.1:{}", free_port());
+    let cache = tempfile::tempdir().unwrap();
+    let spawn = |args: &[&str]| {
+        common::qjit_command()
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let sched = spawn(&["scheduler", "--bind", &scheduler]);
+    let flight = format!("127.0.0.1:{}", free_port());
+    let grpc = free_port().to_string();
+    let cache_dir = cache.path().display().to_string();
+    let wait_for = |address: &str| {
+        let started = std::time::Instant::now();
+        while std::net::TcpStream::connect(address).is_err() {
+            assert!(
+                started.elapsed().as_secs() < 60,
+                "nothing listens at {address}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    };
+    wait_for(&scheduler);
+    let exec = spawn(&[
+        "executor",
+        "--scheduler",
+        &scheduler,
+        "--bind",
+        &flight,
+        "--grpc-port",
+        &grpc,
+        "--concurrency",
+        "2",
+        "--engine",
+        "jit",
+        "--cache-dir",
+        &cache_dir,
+    ]);
+    wait_for(&flight);
+    let url = format!("df://{scheduler}");
+    let mut answers = vec![];
+    for engine in ["jit", "interp"] {
+        let o = qjit(&[
+            "query",
+            &path,
+            sql,
+            "--format",
+            "csv",
+            "--engine",
+            engine,
+            "--cluster",
+            &url,
+        ]);
+        answers.push((engine, o));
+    }
+    let (exec_out, _) = stop(exec);
+    let (sched_out, _) = stop(sched);
+    for (engine, o) in &answers {
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "{engine}: {}\nexecutor: {}\nscheduler: {}",
+            stderr(o),
+            stderr(&exec_out),
+            stderr(&sched_out)
+        );
+        assert_eq!(stdout(o), stdout(&local), "{engine}");
+    }
+    // The executor compiled the kernels it received and logged each.
+    let log = stderr(&exec_out);
+    assert!(log.contains("compiled qjit("), "{log}");
+    // Ctrl-C stops the servers with the interrupted status and a message.
+    assert_eq!(exec_out.status.code(), Some(130), "{log}");
+    assert!(stderr(&sched_out).contains("qjit scheduler listening on"));
+}
+
+#[cfg(feature = "ballista")]
+#[test]
+fn cluster_errors_are_clear_and_quick() {
+    let dir = tpch_dir();
+    let path = dir.path().display().to_string();
+    let port = free_port();
+    let url = format!("df://127.0.0.1:{port}");
+    let started = std::time::Instant::now();
+    let o = qjit(&["query", &path, "SELECT * FROM nation", "--cluster", &url]);
+    assert_fails(
+        &o,
+        1,
+        &["cannot reach a Ballista scheduler", "qjit scheduler --bind"],
+    );
+    assert!(started.elapsed().as_secs() < 10);
+    let o = qjit(&[
+        "executor",
+        "--scheduler",
+        &format!("127.0.0.1:{port}"),
+        "--bind",
+        &format!("127.0.0.1:{}", free_port()),
+    ]);
+    assert_fails(&o, 1, &["executor cannot reach a Ballista scheduler"]);
+    let o = qjit(&["query", &path, "SELECT 1", "--cluster", "localhost:50050"]);
+    assert_fails(&o, 2, &["df://HOST:PORT"]);
+    let o = qjit(&["scheduler", "--bind", "nowhere"]);
+    assert_fails(&o, 2, &["--bind 'nowhere' is not an address"]);
+}
+
+#[cfg(feature = "ballista")]
+#[test]
+fn a_standalone_cluster_gives_the_local_answer() {
+    let dir = tpch_dir();
+    let path = dir.path().display().to_string();
+    let sql = "SELECT s_nationkey, count(*) AS n, max(s_acctbal * 2) AS m FROM supplier \
+               JOIN nation ON s_nationkey = n_nationkey WHERE s_acctbal > 0 \
+               GROUP BY s_nationkey ORDER BY s_nationkey";
+    let local = qjit(&["query", &path, sql, "--format", "csv"]);
+    let o = qjit(&[
+        "query",
+        &path,
+        sql,
+        "--format",
+        "csv",
+        "--cluster",
+        "standalone",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(stdout(&o), stdout(&local));
+}

@@ -108,6 +108,33 @@ impl QjitExpr {
         }
     }
 
+    /// The kernel expression for `original` from its parts, as a plan arrives from elsewhere
+    /// (`qjit::ballista`'s codec): `plan` reads `inputs` as its columns. An error if `plan`
+    /// reads a column that `inputs` does not have.
+    pub(crate) fn from_parts(
+        original: Arc<dyn PhysicalExpr>,
+        plan: Expr,
+        inputs: Vec<Arc<dyn PhysicalExpr>>,
+        engine: Arc<Engine>,
+    ) -> Result<QjitExpr> {
+        let mut beyond = None;
+        plan.walk(&mut |e| {
+            if let Expr::Column(c) = e {
+                if c.index >= inputs.len() {
+                    beyond = Some(c.index);
+                }
+            }
+        });
+        if let Some(index) = beyond {
+            return Err(DataFusionError::Execution(format!(
+                "cannot decode a qjit expression: its plan reads input {index} of {}",
+                inputs.len()
+            )));
+        }
+        let translation = Translation { expr: plan, inputs };
+        Ok(QjitExpr::new(original, translation, engine))
+    }
+
     /// qjit's plan of the expression, over the inputs as columns `c0`, `c1`, ….
     pub fn plan(&self) -> &Expr {
         &self.plan
@@ -151,12 +178,25 @@ impl QjitExpr {
     pub fn kernel(&self) -> std::result::Result<&Projection, &str> {
         self.kernel
             .get_or_init(|| {
-                self.engine
+                let start = std::time::Instant::now();
+                let kernel = self
+                    .engine
                     .compile_typed_projection(
                         &self.input_schema,
                         vec![("value".to_string(), (*self.plan).clone())],
                     )
-                    .map_err(|e| e.to_string())
+                    .map_err(|e| e.to_string());
+                #[cfg(feature = "ballista")]
+                match &kernel {
+                    Ok(_) => log::info!(
+                        target: "qjit",
+                        "compiled {self} in {:.1} ms",
+                        start.elapsed().as_secs_f64() * 1e3
+                    ),
+                    Err(e) => log::info!(target: "qjit", "{self} does not compile: {e}"),
+                }
+                let _ = start;
+                kernel
             })
             .as_ref()
             .map_err(String::as_str)

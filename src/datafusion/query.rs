@@ -160,11 +160,28 @@ impl Query {
     /// Plans `sql` over the tables of `path` (with qjit's kernels unless the engine is
     /// `interp`).
     pub fn plan(path: &Path, sql: &str, options: &QueryOptions) -> Result<Query> {
+        let runtime = runtime(options)?;
+        Query::plan_in(runtime, |_| async { session(options) }, path, sql, options)
+    }
+
+    /// Plans `sql` over the tables of `path` in the session `make` opens on `runtime` (a
+    /// Ballista cluster's, for one), which then runs the query.
+    pub fn plan_in<F, Fut>(
+        runtime: tokio::runtime::Runtime,
+        make: F,
+        path: &Path,
+        sql: &str,
+        options: &QueryOptions,
+    ) -> Result<Query>
+    where
+        F: FnOnce(&tokio::runtime::Runtime) -> Fut,
+        Fut: std::future::Future<Output = Result<SessionContext>>,
+    {
         let start = Instant::now();
         let tables = tables(path)?;
-        let runtime = runtime(options)?;
+        let session = make(&runtime);
         let (ctx, plan) = runtime.block_on(async {
-            let ctx = session(options)?;
+            let ctx = cancellable(session, options).await??;
             register(&ctx, &tables).await?;
             let plan = physical_plan(&ctx, sql, options).await?;
             Ok::<_, Error>((ctx, plan))
@@ -287,7 +304,7 @@ pub fn explain(path: &Path, sql: &str, options: &QueryOptions) -> Result<String>
 pub(crate) fn runtime(options: &QueryOptions) -> Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(options.threads())
-        .enable_time()
+        .enable_all()
         .build()
         .map_err(|e| Error::internal(format!("cannot start the query's runtime: {e}")))
 }

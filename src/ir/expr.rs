@@ -38,6 +38,7 @@ use arrow::datatypes::DataType;
 
 /// A reference to an input column.
 #[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "ballista", derive(serde::Serialize, serde::Deserialize))]
 pub struct ColumnRef {
     /// Index of the column in the batch the expression is evaluated over.
     pub index: usize,
@@ -52,6 +53,7 @@ pub struct ColumnRef {
 
 /// A typed constant. `value` is one of the variants [`Scalar`] documents for `ty`.
 #[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "ballista", derive(serde::Serialize, serde::Deserialize))]
 pub struct Literal {
     pub value: Scalar,
     pub ty: SqlType,
@@ -77,6 +79,7 @@ impl Literal {
 
 /// Unary operators.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "ballista", derive(serde::Serialize, serde::Deserialize))]
 pub enum UnaryOp {
     /// Arithmetic negation (checked for integers).
     Neg,
@@ -86,6 +89,7 @@ pub enum UnaryOp {
 
 /// Binary operators.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "ballista", derive(serde::Serialize, serde::Deserialize))]
 pub enum BinaryOp {
     Add,
     Sub,
@@ -190,6 +194,7 @@ impl BinaryOp {
 
 /// A part of a date for `EXTRACT`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "ballista", derive(serde::Serialize, serde::Deserialize))]
 pub enum DatePart {
     Year,
     Month,
@@ -210,6 +215,7 @@ pub enum DatePart {
 /// | `DateAddMonths` | `DATE, INTEGER` | `DATE` | the day is clamped to the end of the month |
 /// | `DateDiffDays` | `DATE, DATE` | `INTEGER` | `a - b` in days |
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "ballista", derive(serde::Serialize, serde::Deserialize))]
 pub enum Func {
     Abs,
     Round { digits: i32 },

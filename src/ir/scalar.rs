@@ -19,6 +19,7 @@ use crate::error::{Error, Result};
 /// | `Date` | `Date(days since 1970-01-01)` |
 /// | `Utf8` | `Utf8` |
 #[derive(Clone, Debug)]
+#[cfg_attr(feature = "ballista", derive(serde::Serialize, serde::Deserialize))]
 pub enum Scalar {
     Null,
     Boolean(bool),

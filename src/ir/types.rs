@@ -21,6 +21,7 @@ pub const MAX_DECIMAL_PRECISION: u8 = 38;
 
 /// A logical SQL type.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "ballista", derive(serde::Serialize, serde::Deserialize))]
 pub enum SqlType {
     /// The type of a bare `NULL` literal that nothing gave a type to. Its only value is NULL.
     Null,

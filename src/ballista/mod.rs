@@ -1,0 +1,402 @@
+//! qjit on a Ballista cluster: its compiled expressions travel with DataFusion's plans and
+//! compile on each executor.
+//!
+//! qjit grows no cluster of its own. Apache Ballista distributes DataFusion plans: a scheduler
+//! plans each query and splits it into stages, executors run the stages' tasks and exchange
+//! Arrow data over Arrow Flight. qjit adds, on each side:
+//!
+//! - the scheduler: qjit's [`QjitRule`] in the session it plans with ([`scheduler_session`]),
+//!   so its physical plans carry [`QjitExpr`]s, and [`QjitCodec`] to send them;
+//! - the executors: [`QjitCodec`] to receive them; each `QjitExpr` compiles on first use, on
+//!   the executor, with the executor's engine (so the scheduler compiles nothing);
+//! - the client ([`client_session`]): a DataFusion session whose queries go to the scheduler,
+//!   carrying the engine the user asked for (`qjit.engine`, see [`QjitConfig`]).
+//!
+//! ```text
+//! qjit query --cluster df://HOST:PORT ──SQL plan──▶ qjit scheduler (QjitRule, QjitCodec)
+//!        ▲                                             │ stages with QjitExprs (typed plans)
+//!        └────────── Arrow Flight ◀── qjit executor ◀──┘ (QjitCodec; kernels compiled here)
+//! ```
+//!
+//! On a cluster the rule replaces expressions only: a partial aggregation fused into a
+//! `QjitAggregateExec` does not travel yet, so it stays DataFusion's.
+
+mod codec;
+
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::sync::Arc;
+use std::time::Duration;
+
+use ballista::prelude::SessionContextExt;
+use ballista_core::extension::SessionConfigExt;
+use ballista_core::registry::BallistaFunctionRegistry;
+use ballista_core::serde::protobuf::scheduler_grpc_client::SchedulerGrpcClient;
+use ballista_core::serde::{BallistaCodec, BallistaPhysicalExtensionCodec};
+use ballista_core::utils::{default_config_producer, default_session_builder};
+use ballista_core::{ConfigProducer, RuntimeProducer};
+use ballista_executor::executor_process::{start_executor_process, ExecutorProcessConfig};
+use ballista_scheduler::cluster::BallistaCluster;
+use ballista_scheduler::config::SchedulerConfig;
+use datafusion::common::config::ConfigExtension;
+use datafusion::common::extensions_options;
+use datafusion::execution::{SessionState, SessionStateBuilder};
+use datafusion::prelude::{SessionConfig, SessionContext};
+use datafusion_proto::physical_plan::PhysicalExtensionCodec;
+
+pub use codec::{QjitCodec, WIRE_FORMAT};
+
+use crate::datafusion::QjitRule;
+use crate::engine::Engine;
+use crate::error::{Error, Result};
+use crate::exec::{EngineKind, QueryOptions};
+
+/// The scheduler's default address.
+pub const DEFAULT_SCHEDULER: &str = "127.0.0.1:50050";
+
+extensions_options! {
+    /// qjit's settings in a DataFusion session config (`qjit.*`), sent with every query from
+    /// the client to the scheduler.
+    pub struct QjitConfig {
+        /// The engine the client asked for: `interp` (DataFusion's own expressions), `auto`
+        /// or `jit` (qjit's kernels).
+        pub engine: String, default = "auto".to_string()
+    }
+}
+
+impl QjitConfig {
+    /// The settings of a client that asked for `engine`.
+    pub fn for_engine(engine: EngineKind) -> QjitConfig {
+        let engine = match engine {
+            EngineKind::Interp => "interp",
+            EngineKind::Auto => "auto",
+            EngineKind::Jit => "jit",
+        };
+        QjitConfig {
+            engine: engine.to_string(),
+        }
+    }
+}
+
+impl ConfigExtension for QjitConfig {
+    const PREFIX: &'static str = "qjit";
+}
+
+/// The codec of qjit's cluster processes: [`QjitCodec`] over Ballista's.
+pub fn codec(engine: Engine) -> Arc<dyn PhysicalExtensionCodec> {
+    Arc::new(QjitCodec::new(
+        engine,
+        Arc::new(BallistaPhysicalExtensionCodec::default()),
+    ))
+}
+
+/// Ballista's session config with qjit's settings ([`QjitConfig`]).
+fn config_producer() -> ConfigProducer {
+    Arc::new(|| default_config_producer().with_option_extension(QjitConfig::default()))
+}
+
+/// The scheduler's session for a client's `config`: Ballista's, with qjit's rule (expressions
+/// only) unless the client asked for `interp`; kernels compile with `engine`'s options.
+///
+/// Its queries are planned by Ballista's static planner, with or without kernels (so that
+/// `--engine interp` and `jit` differ only in the kernels): Ballista's adaptive planner
+/// (`ballista.planner.adaptive.enabled`, on by default) optimizes with a fixed list of rules
+/// of its own, which would leave qjit's out.
+pub fn scheduler_session(config: SessionConfig, engine: &Engine) -> Result<SessionState> {
+    let asked = config
+        .options()
+        .extensions
+        .get::<QjitConfig>()
+        .map(|c| c.engine.clone());
+    let config = if config
+        .options()
+        .extensions
+        .get::<ballista_core::config::BallistaConfig>()
+        .is_some()
+    {
+        config.set_bool(
+            ballista_core::config::BALLISTA_ADAPTIVE_PLANNER_ENABLED,
+            false,
+        )
+    } else {
+        config
+    };
+    let state = default_session_builder(config).map_err(crate::datafusion::query::error)?;
+    if asked.as_deref() == Some("interp") {
+        return Ok(state);
+    }
+    let rule = QjitRule::new(engine.clone()).without_fused_aggregations();
+    Ok(SessionStateBuilder::new_from_existing(state)
+        .with_physical_optimizer_rule(Arc::new(rule))
+        .build())
+}
+
+/// The engine of a cluster process: `options`, with `interp` taken as `auto` (the client
+/// decides whether the plan has kernels; a kernel an executor receives is compiled).
+fn cluster_engine(options: &QueryOptions) -> Result<Engine> {
+    let mut options = options.clone();
+    if options.engine == EngineKind::Interp {
+        options.engine = EngineKind::Auto;
+    }
+    Engine::builder().options(options).build()
+}
+
+/// `HOST:PORT` as a socket address (the first the name resolves to).
+pub fn socket_address(text: &str, what: &str) -> Result<SocketAddr> {
+    let bad = |reason: String| {
+        Error::Usage(format!(
+            "{what} '{text}' is not an address: {reason}; write HOST:PORT, such as {DEFAULT_SCHEDULER}"
+        ))
+    };
+    text.to_socket_addrs()
+        .map_err(|e| bad(e.to_string()))?
+        .next()
+        .ok_or_else(|| bad("the name resolves to no address".into()))
+}
+
+/// Runs a Ballista scheduler listening on `bind` until the process is stopped: it plans
+/// queries with qjit's rule and sends their kernels' plans to the executors.
+pub async fn run_scheduler(bind: SocketAddr, options: &QueryOptions) -> Result<()> {
+    let engine = cluster_engine(options)?;
+    let session_engine = engine.clone();
+    let config = SchedulerConfig {
+        bind_host: bind.ip().to_string(),
+        bind_port: bind.port(),
+        external_host: bind.ip().to_string(),
+        override_config_producer: Some(config_producer()),
+        override_session_builder: Some(Arc::new(move |config| {
+            scheduler_session(config, &session_engine)
+                .map_err(|e| datafusion::error::DataFusionError::External(Box::new(e)))
+        })),
+        override_physical_codec: Some(codec(engine)),
+        ..SchedulerConfig::default()
+    };
+    let cluster = BallistaCluster::new_from_config(&config)
+        .await
+        .map_err(ballista_error)?;
+    ballista_scheduler::scheduler_process::start_server(cluster, bind, Arc::new(config))
+        .await
+        .map_err(|e| match e {
+            ballista_core::error::BallistaError::IoError(io) => Error::Usage(format!(
+                "the scheduler cannot listen on {bind}: {io}; pass another --bind HOST:PORT"
+            )),
+            other => ballista_error(other),
+        })
+}
+
+/// How `qjit executor` runs.
+#[derive(Clone, Debug)]
+pub struct ExecutorArgs {
+    /// The scheduler's `HOST:PORT`.
+    pub scheduler: String,
+    /// The Arrow Flight address it listens on.
+    pub bind: SocketAddr,
+    /// Its gRPC port (default: the Flight port + 1).
+    pub grpc_port: Option<u16>,
+    /// The host other machines reach it by (default: the bind address).
+    pub advertise: Option<String>,
+    /// Tasks it runs at once (default: its cores).
+    pub concurrency: Option<usize>,
+}
+
+/// Runs a Ballista executor until the process is stopped: it registers with the scheduler,
+/// runs its tasks, and compiles the qjit expressions they carry.
+pub async fn run_executor(args: &ExecutorArgs, options: &QueryOptions) -> Result<()> {
+    let scheduler = socket_address(&args.scheduler, "--scheduler")?;
+    reachable(scheduler, "executor").await?;
+    let engine = cluster_engine(options)?;
+    let grpc_port = match args.grpc_port {
+        Some(p) => p,
+        None => args.bind.port().checked_add(1).ok_or_else(|| {
+            Error::Usage(
+                "--bind's port is 65535: pass --grpc-port for the executor's gRPC port".into(),
+            )
+        })?,
+    };
+    let config = ExecutorProcessConfig {
+        bind_host: args.bind.ip().to_string(),
+        port: args.bind.port(),
+        grpc_port,
+        external_host: args.advertise.clone(),
+        scheduler_host: scheduler.ip().to_string(),
+        scheduler_port: scheduler.port(),
+        vcores: args.concurrency.unwrap_or(0),
+        override_config_producer: Some(config_producer()),
+        override_physical_codec: Some(codec(engine)),
+        ..ExecutorProcessConfig::default()
+    };
+    start_executor_process(Arc::new(config))
+        .await
+        .map_err(ballista_error)
+}
+
+/// Checks within a few seconds that something listens at the scheduler's address, so that a
+/// wrong address is one clear error rather than a hang.
+async fn reachable(scheduler: SocketAddr, who: &str) -> Result<()> {
+    let connect = tokio::net::TcpStream::connect(scheduler);
+    let reason = match tokio::time::timeout(Duration::from_secs(5), connect).await {
+        Ok(Ok(_)) => return Ok(()),
+        Ok(Err(e)) => e.to_string(),
+        Err(_) => "no answer within 5 s".to_string(),
+    };
+    Err(Error::Cluster(format!(
+        "the {who} cannot reach a Ballista scheduler at {scheduler}: {reason}; start one with \
+         `qjit scheduler --bind {scheduler}` or give the address it listens on"
+    )))
+}
+
+/// A cluster inside this process, for trying qjit on Ballista: a scheduler on a free local port
+/// and two executors of `options.threads()` task slots each. Returns the scheduler's URL
+/// (`df://localhost:PORT`). It runs on the current tokio runtime, until the runtime stops.
+pub async fn standalone(options: &QueryOptions) -> Result<String> {
+    let engine = cluster_engine(options)?;
+    let session_engine = engine.clone();
+    let session_builder: ballista_scheduler::scheduler_server::SessionBuilder =
+        Arc::new(move |config| {
+            scheduler_session(config, &session_engine)
+                .map_err(|e| datafusion::error::DataFusionError::External(Box::new(e)))
+        });
+    let codec = || {
+        BallistaCodec::new(
+            Arc::new(ballista_core::serde::BallistaLogicalExtensionCodec::default()),
+            codec(engine.clone()),
+        )
+    };
+    let address = ballista_scheduler::standalone::new_standalone_scheduler_with_builder(
+        session_builder,
+        config_producer(),
+        codec(),
+    )
+    .await
+    .map_err(ballista_error)?;
+    let url = format!("http://localhost:{}", address.port());
+    let mut tries = 0;
+    let scheduler = loop {
+        match SchedulerGrpcClient::connect(url.clone()).await {
+            Ok(client) => break client,
+            Err(e) if tries == 50 => {
+                return Err(Error::Cluster(format!(
+                    "the standalone scheduler at {url} did not start: {e}"
+                )))
+            }
+            Err(_) => {
+                tries += 1;
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    };
+    let state = SessionStateBuilder::new().with_default_features().build();
+    let runtime = state.runtime_env().clone();
+    let runtime_producer: RuntimeProducer = Arc::new(move |_| Ok(runtime.clone()));
+    for _ in 0..2 {
+        ballista_executor::new_standalone_executor_from_builder(
+            scheduler.clone(),
+            options.threads(),
+            config_producer(),
+            runtime_producer.clone(),
+            codec(),
+            BallistaFunctionRegistry::from(&state),
+        )
+        .await
+        .map_err(ballista_error)?;
+    }
+    Ok(format!("df://localhost:{}", address.port()))
+}
+
+/// A session whose queries run on the cluster at `url` (`df://HOST:PORT`), with `options`'
+/// engine ([`QjitConfig`]) and `--threads` partitions.
+pub async fn client_session(url: &str, options: &QueryOptions) -> Result<SessionContext> {
+    let address = url.strip_prefix("df://").ok_or_else(|| {
+        Error::Usage(format!(
+            "--cluster '{url}' is not a Ballista scheduler's URL: write df://HOST:PORT, or \
+             `standalone` for a cluster inside this process"
+        ))
+    })?;
+    let scheduler = socket_address(address, "--cluster")?;
+    reachable(scheduler, "query").await?;
+    let qjit = QjitConfig::for_engine(options.engine);
+    let config = SessionConfig::new_with_ballista()
+        .with_target_partitions(options.threads())
+        .with_option_extension(qjit);
+    let state = SessionStateBuilder::new()
+        .with_config(config)
+        .with_default_features()
+        .build();
+    SessionContext::remote_with_state(url, state)
+        .await
+        .map_err(crate::datafusion::query::error)
+}
+
+fn ballista_error(e: ballista_core::error::BallistaError) -> Error {
+    Error::Cluster(e.to_string())
+}
+
+/// Plans `sql` over the tables of `path` on `cluster`: a scheduler's `df://HOST:PORT`, or
+/// `standalone` (a cluster started inside this process; see [`standalone`]). The tables are
+/// read on the executors, at the same paths.
+pub fn plan_query(
+    cluster: &str,
+    path: &std::path::Path,
+    sql: &str,
+    options: &QueryOptions,
+) -> Result<crate::datafusion::Query> {
+    let runtime = crate::datafusion::query::runtime(options)?;
+    crate::datafusion::Query::plan_in(
+        runtime,
+        |_| async move {
+            let url = match cluster {
+                "standalone" => standalone(options).await?,
+                url => url.to_string(),
+            };
+            client_session(&url, options).await
+        },
+        path,
+        sql,
+        options,
+    )
+}
+
+/// Runs a server (`serve(options)`: a scheduler or an executor) on a runtime of its own until
+/// it ends or `options.cancel` is raised (Ctrl-C), which stops it.
+pub fn serve<F, Fut>(options: &QueryOptions, serve: F) -> Result<()>
+where
+    F: FnOnce(QueryOptions) -> Fut,
+    Fut: std::future::Future<Output = Result<()>>,
+{
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::internal(format!("cannot start the server's runtime: {e}")))?;
+    runtime.block_on(async {
+        match crate::datafusion::query::cancellable(serve(options.clone()), options).await {
+            Ok(outcome) => outcome,
+            Err(Error::Cancelled) => Ok(()),
+            Err(e) => Err(e),
+        }
+    })
+}
+
+/// Sends log records to stderr: qjit's (each kernel an executor compiles) and the start-up
+/// messages of Ballista's scheduler and executor at `INFO`, everything else from `WARN`.
+pub fn log_to_stderr() {
+    struct Stderr;
+    impl log::Log for Stderr {
+        fn enabled(&self, meta: &log::Metadata<'_>) -> bool {
+            let target = meta.target();
+            meta.level() <= log::Level::Warn
+                || (meta.level() <= log::Level::Info
+                    && (target.starts_with("qjit")
+                        || target.ends_with("executor_process")
+                        || target.ends_with("scheduler_process")))
+        }
+        fn log(&self, record: &log::Record<'_>) {
+            if self.enabled(record.metadata()) {
+                eprintln!("{} {}: {}", record.level(), record.target(), record.args());
+            }
+        }
+        fn flush(&self) {}
+    }
+    static LOGGER: Stderr = Stderr;
+    if log::set_logger(&LOGGER).is_ok() {
+        log::set_max_level(log::LevelFilter::Info);
+    }
+}
