@@ -750,6 +750,10 @@ fn run(cli: Cli, cancel: Cancel, progress: Progress, bar: QueryBar) -> Result<St
             if let Some(path) = &output {
                 check_output_is_not_input(path, &file)?;
             }
+            #[cfg(feature = "ballista")]
+            if let (true, Some(cluster)) = (explain, &cluster) {
+                return qjit::ballista::explain(cluster, &file, &sql, &options);
+            }
             let route = match &cluster {
                 // A cluster runs every query in DataFusion.
                 Some(_) => Route::DataFusion { qjit_error: None },

@@ -1375,8 +1375,22 @@ fn free_port() -> u16 {
 
 /// Stops a server process with Ctrl-C and returns what it printed on stderr.
 #[cfg(all(unix, feature = "ballista"))]
-fn stop(child: std::process::Child) -> (Output, f64) {
-    interrupt(child, || true)
+fn stop(mut child: Reap) -> (Output, f64) {
+    interrupt(child.0.take().unwrap(), || true)
+}
+
+/// A child process that is killed if the test ends (fails) before it stops it.
+#[cfg(all(unix, feature = "ballista"))]
+struct Reap(Option<std::process::Child>);
+
+#[cfg(all(unix, feature = "ballista"))]
+impl Drop for Reap {
+    fn drop(&mut self) {
+        if let Some(child) = self.0.as_mut() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
 }
 
 #[cfg(all(unix, feature = "ballista"))]
@@ -1394,12 +1408,14 @@ fn a_cluster_of_qjit_processes_runs_joins_with_kernels_compiled_on_the_executor(
     let scheduler = format!("127.0.0.1:{}", free_port());
     let cache = tempfile::tempdir().unwrap();
     let spawn = |args: &[&str]| {
-        common::qjit_command()
-            .args(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap()
+        Reap(Some(
+            common::qjit_command()
+                .args(args)
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap(),
+        ))
     };
     let sched = spawn(&["scheduler", "--bind", &scheduler]);
     let flight = format!("127.0.0.1:{}", free_port());
@@ -1448,6 +1464,32 @@ fn a_cluster_of_qjit_processes_runs_joins_with_kernels_compiled_on_the_executor(
         ]);
         answers.push((engine, o));
     }
+    // --explain shows the stages as the scheduler distributes them, with their kernels.
+    let o = qjit(&["query", &path, sql, "--explain", "--cluster", &url]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let plan = stdout(&o);
+    assert!(
+        plan.contains("Ballista distributed plan")
+            && plan.contains("Stage")
+            && plan.contains("qjit("),
+        "{plan}"
+    );
+    // Ctrl-C on a long query cancels its job on the cluster.
+    let long = spawn(&[
+        "query",
+        &path,
+        "SELECT count(*) FROM supplier a, supplier b, supplier c, supplier d, supplier e \
+         WHERE a.s_suppkey + b.s_suppkey * 2 + c.s_suppkey * 3 > d.s_suppkey + e.s_suppkey",
+        "--cluster",
+        &url,
+    ]);
+    // Long enough for the job to reach the executor (a Ctrl-C while the job is still being
+    // submitted has no job to cancel).
+    std::thread::sleep(std::time::Duration::from_secs(4));
+    let (o, _) = stop(long);
+    assert_eq!(o.status.code(), Some(130), "{}", stderr(&o));
+    assert!(stderr(&o).contains("on the cluster"), "{}", stderr(&o));
+    assert!(o.stdout.is_empty());
     let (exec_out, _) = stop(exec);
     let (sched_out, _) = stop(sched);
     for (engine, o) in &answers {

@@ -28,6 +28,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ballista::prelude::SessionContextExt;
+use ballista_core::execution_plans::DistributedQueryExec;
 use ballista_core::extension::SessionConfigExt;
 use ballista_core::registry::BallistaFunctionRegistry;
 use ballista_core::serde::protobuf::scheduler_grpc_client::SchedulerGrpcClient;
@@ -39,9 +40,15 @@ use ballista_scheduler::cluster::BallistaCluster;
 use ballista_scheduler::config::SchedulerConfig;
 use datafusion::common::config::ConfigExtension;
 use datafusion::common::extensions_options;
+use datafusion::execution::context::QueryPlanner;
 use datafusion::execution::{SessionState, SessionStateBuilder};
+use datafusion::logical_expr::LogicalPlan;
+use datafusion::physical_optimizer::PhysicalOptimizerRule;
+use datafusion::physical_plan::ExecutionPlan;
+use datafusion::physical_planner::{DefaultPhysicalPlanner, PhysicalPlanner};
 use datafusion::prelude::{SessionConfig, SessionContext};
 use datafusion_proto::physical_plan::PhysicalExtensionCodec;
+use datafusion_proto::protobuf::LogicalPlanNode;
 
 pub use codec::{QjitCodec, WIRE_FORMAT};
 
@@ -49,6 +56,12 @@ use crate::datafusion::QjitRule;
 use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::exec::{EngineKind, QueryOptions};
+
+/// How often a `qjit executor` tells the scheduler it is alive.
+const HEARTBEAT: Duration = Duration::from_secs(5);
+/// How long `qjit scheduler` waits for an executor's heartbeat before it takes the executor for
+/// dead and runs its tasks elsewhere (Ballista's default, 180 s, would hold a query that long).
+const EXECUTOR_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// The scheduler's default address.
 pub const DEFAULT_SCHEDULER: &str = "127.0.0.1:50050";
@@ -94,40 +107,52 @@ fn config_producer() -> ConfigProducer {
     Arc::new(|| default_config_producer().with_option_extension(QjitConfig::default()))
 }
 
-/// The scheduler's session for a client's `config`: Ballista's, with qjit's rule (expressions
-/// only) unless the client asked for `interp`; kernels compile with `engine`'s options.
+/// The scheduler's session for a client's `config`: Ballista's, whose query planner applies
+/// qjit's rule (expressions only) to each physical plan unless the client asked for `interp`;
+/// kernels compile with `engine`'s options.
 ///
-/// Its queries are planned by Ballista's static planner, with or without kernels (so that
-/// `--engine interp` and `jit` differ only in the kernels): Ballista's adaptive planner
-/// (`ballista.planner.adaptive.enabled`, on by default) optimizes with a fixed list of rules
-/// of its own, which would leave qjit's out.
+/// The rule comes in through the query planner rather than the list of physical optimizer
+/// rules: Ballista's adaptive planner (on by default, and the one whose recovery from a lost
+/// executor gave right answers here) replaces that list with its own, but keeps the session's
+/// query planner. It plans each query with a few rules of its own, then optimizes the plan
+/// (with DataFusion's rules) again as stages finish: qjit's expressions are in place from the
+/// first plan on, and DataFusion's rules carry them as they carry any expression.
 pub fn scheduler_session(config: SessionConfig, engine: &Engine) -> Result<SessionState> {
     let asked = config
         .options()
         .extensions
         .get::<QjitConfig>()
         .map(|c| c.engine.clone());
-    let config = if config
-        .options()
-        .extensions
-        .get::<ballista_core::config::BallistaConfig>()
-        .is_some()
-    {
-        config.set_bool(
-            ballista_core::config::BALLISTA_ADAPTIVE_PLANNER_ENABLED,
-            false,
-        )
-    } else {
-        config
-    };
     let state = default_session_builder(config).map_err(crate::datafusion::query::error)?;
     if asked.as_deref() == Some("interp") {
         return Ok(state);
     }
-    let rule = QjitRule::new(engine.clone()).without_fused_aggregations();
+    let planner = QjitQueryPlanner {
+        rule: QjitRule::new(engine.clone()).without_fused_aggregations(),
+    };
     Ok(SessionStateBuilder::new_from_existing(state)
-        .with_physical_optimizer_rule(Arc::new(rule))
+        .with_query_planner(Arc::new(planner))
         .build())
+}
+
+/// DataFusion's physical planner, then qjit's rule.
+#[derive(Debug)]
+struct QjitQueryPlanner {
+    rule: QjitRule,
+}
+
+#[async_trait::async_trait]
+impl QueryPlanner for QjitQueryPlanner {
+    async fn create_physical_plan(
+        &self,
+        logical_plan: &LogicalPlan,
+        session_state: &dyn datafusion::catalog::Session,
+    ) -> datafusion::common::Result<Arc<dyn ExecutionPlan>> {
+        let plan = DefaultPhysicalPlanner::default()
+            .create_physical_plan(logical_plan, session_state)
+            .await?;
+        self.rule.optimize(plan, session_state.config_options())
+    }
 }
 
 /// The engine of a cluster process: `options`, with `interp` taken as `auto` (the client
@@ -168,6 +193,11 @@ pub async fn run_scheduler(bind: SocketAddr, options: &QueryOptions) -> Result<(
                 .map_err(|e| datafusion::error::DataFusionError::External(Box::new(e)))
         })),
         override_physical_codec: Some(codec(engine)),
+        // An executor that stops answering (killed, its machine gone) is found within
+        // EXECUTOR_TIMEOUT and its tasks run again elsewhere.
+        executor_timeout_seconds: EXECUTOR_TIMEOUT.as_secs(),
+        expire_dead_executor_interval_seconds: 5,
+        no_executors_grace_period_seconds: EXECUTOR_TIMEOUT.as_secs(),
         ..SchedulerConfig::default()
     };
     let cluster = BallistaCluster::new_from_config(&config)
@@ -222,6 +252,7 @@ pub async fn run_executor(args: &ExecutorArgs, options: &QueryOptions) -> Result
         vcores: args.concurrency.unwrap_or(0),
         override_config_producer: Some(config_producer()),
         override_physical_codec: Some(codec(engine)),
+        executor_heartbeat_interval_seconds: HEARTBEAT.as_secs(),
         ..ExecutorProcessConfig::default()
     };
     start_executor_process(Arc::new(config))
@@ -314,9 +345,12 @@ pub async fn client_session(url: &str, options: &QueryOptions) -> Result<Session
     let scheduler = socket_address(address, "--cluster")?;
     reachable(scheduler, "query").await?;
     let qjit = QjitConfig::for_engine(options.engine);
+    // Pull mode: the client learns the job's id as the scheduler accepts it (in push mode,
+    // only with the status updates that follow), so that Ctrl-C can cancel the job.
     let config = SessionConfig::new_with_ballista()
         .with_target_partitions(options.threads())
-        .with_option_extension(qjit);
+        .with_option_extension(qjit)
+        .set_bool(ballista_core::config::BALLISTA_CLIENT_PULL, true);
     let state = SessionStateBuilder::new()
         .with_config(config)
         .with_default_features()
@@ -340,7 +374,7 @@ pub fn plan_query(
     options: &QueryOptions,
 ) -> Result<crate::datafusion::Query> {
     let runtime = crate::datafusion::query::runtime(options)?;
-    crate::datafusion::Query::plan_in(
+    let query = crate::datafusion::Query::plan_in(
         runtime,
         |_| async move {
             let url = match cluster {
@@ -352,7 +386,39 @@ pub fn plan_query(
         path,
         sql,
         options,
-    )
+    )?;
+    let scheduler = match cluster.strip_prefix("df://") {
+        Some(address) => format!("http://{address}"),
+        // A cluster inside the process stops with it.
+        None => return Ok(query),
+    };
+    Ok(query.on_cancel(Box::new(move |plan| Box::pin(cancel_job(scheduler, plan)))))
+}
+
+/// Cancels the job of a cluster query's `plan` on its scheduler (Ballista's client leaves a
+/// job it no longer reads running), and says so on stderr.
+async fn cancel_job(scheduler: String, plan: Arc<dyn ExecutionPlan>) {
+    use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
+    let mut job = None;
+    let _ = plan.apply(|node| {
+        if let Some(d) = node.downcast_ref::<DistributedQueryExec<LogicalPlanNode>>() {
+            job = d.job_id();
+            return Ok(TreeNodeRecursion::Stop);
+        }
+        Ok(TreeNodeRecursion::Continue)
+    });
+    let Some(job) = job else { return };
+    let job_id = job.to_string();
+    let cancelled = async {
+        let mut client = SchedulerGrpcClient::connect(scheduler).await.ok()?;
+        let params = ballista_core::serde::protobuf::CancelJobParams {
+            job_id: job_id.clone(),
+        };
+        client.cancel_job(params).await.ok()
+    };
+    if cancelled.await.is_some() {
+        eprintln!("cancelled job {job_id} on the cluster");
+    }
 }
 
 /// Runs a server (`serve(options)`: a scheduler or an executor) on a runtime of its own until
@@ -399,4 +465,41 @@ pub fn log_to_stderr() {
     if log::set_logger(&LOGGER).is_ok() {
         log::set_max_level(log::LevelFilter::Info);
     }
+}
+
+/// The plan of `sql` on `cluster` as its scheduler distributes it, for `--explain`: its stages,
+/// with the qjit expressions each carries (the executors compile them on first use).
+pub fn explain(
+    cluster: &str,
+    path: &std::path::Path,
+    sql: &str,
+    options: &QueryOptions,
+) -> Result<String> {
+    let mut sink = crate::exec::Collect::default();
+    plan_query(cluster, path, &format!("EXPLAIN {sql}"), options)?.run_into(&mut sink)?;
+    let mut out = String::from(
+        "Ballista distributed plan (qjit kernels appear as qjit(<expression>); each executor \
+         compiles them on first use):\n",
+    );
+    for batch in &sink.batches {
+        let (Some(kind), Some(plan)) = (
+            batch.column_by_name("plan_type"),
+            batch.column_by_name("plan"),
+        ) else {
+            continue;
+        };
+        let (kind, plan) = (
+            datafusion::arrow::array::AsArray::as_string_opt::<i32>(kind.as_ref()),
+            datafusion::arrow::array::AsArray::as_string_opt::<i32>(plan.as_ref()),
+        );
+        let (Some(kind), Some(plan)) = (kind, plan) else {
+            continue;
+        };
+        for row in 0..batch.num_rows() {
+            if kind.value(row) == "distributed_plan" {
+                out.push_str(plan.value(row));
+            }
+        }
+    }
+    Ok(out)
 }

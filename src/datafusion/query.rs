@@ -154,7 +154,14 @@ pub struct Query {
     plan: Arc<dyn ExecutionPlan>,
     options: QueryOptions,
     planned: Duration,
+    on_cancel: Option<CancelHook>,
 }
+
+/// What to do when a running query is cancelled, given its plan (stop its job on a cluster).
+pub type CancelHook = Box<
+    dyn FnOnce(Arc<dyn ExecutionPlan>) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()>>>
+        + Send,
+>;
 
 impl Query {
     /// Plans `sql` over the tables of `path` (with qjit's kernels unless the engine is
@@ -192,7 +199,14 @@ impl Query {
             plan,
             options: options.clone(),
             planned: start.elapsed(),
+            on_cancel: None,
         })
+    }
+
+    /// The query with `hook` to run (for at most 3 s) if it is cancelled while it runs.
+    pub fn on_cancel(mut self, hook: CancelHook) -> Query {
+        self.on_cancel = Some(hook);
+        self
     }
 
     /// The physical plan.
@@ -208,8 +222,10 @@ impl Query {
             plan,
             options,
             planned,
+            on_cancel,
         } = self;
         let start = Instant::now();
+        let running = plan.clone();
         let rows = runtime.block_on(async {
             let schema: SchemaRef = plan.schema();
             let mut stream = execute_stream(plan, ctx.task_ctx()).map_err(error)?;
@@ -229,7 +245,13 @@ impl Query {
             }
             sink.finish()?;
             Ok::<_, Error>(rows)
-        })?;
+        });
+        if let (Err(Error::Cancelled), Some(hook)) = (&rows, on_cancel) {
+            runtime.block_on(async {
+                let _ = tokio::time::timeout(Duration::from_secs(3), hook(running)).await;
+            });
+        }
+        let rows = rows?;
         Ok(Run {
             plan: planned,
             execute: start.elapsed(),
