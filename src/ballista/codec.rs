@@ -44,8 +44,8 @@ use crate::ir::{BinaryOp, ColumnRef, Expr, Func, Literal, SqlType, UnaryOp};
 
 /// The first bytes of every qjit message.
 const MAGIC: &[u8; 4] = b"QJIT";
-/// The wire format this qjit writes and reads; raised with every change to [`Node`] or
-/// [`Payload`] (or to the types they hold).
+/// The wire format this qjit writes and reads; raised with every change to the encoded nodes
+/// or payload (or to the types they hold: the typed plan's types, Arrow's `DataType`).
 pub const WIRE_FORMAT: u8 = 1;
 /// The message kind of a [`QjitExpr`].
 const KIND_EXPR: u8 = 1;

@@ -5,8 +5,9 @@
 //! plans each query and splits it into stages, executors run the stages' tasks and exchange
 //! Arrow data over Arrow Flight. qjit adds, on each side:
 //!
-//! - the scheduler: qjit's [`QjitRule`] in the session it plans with ([`scheduler_session`]),
-//!   so its physical plans carry [`QjitExpr`]s, and [`QjitCodec`] to send them;
+//! - the scheduler: qjit's [`QjitRule`] in the query planner of the session it plans with
+//!   ([`scheduler_session`]), so its physical plans carry `QjitExpr`s, and [`QjitCodec`] to
+//!   send them;
 //! - the executors: [`QjitCodec`] to receive them; each `QjitExpr` compiles on first use, on
 //!   the executor, with the executor's engine (so the scheduler compiles nothing);
 //! - the client ([`client_session`]): a DataFusion session whose queries go to the scheduler,
