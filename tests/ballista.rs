@@ -4,7 +4,6 @@
 //! errors.
 #![cfg(feature = "ballista")]
 
-use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use datafusion::execution::TaskContext;
@@ -15,28 +14,9 @@ use datafusion_proto::protobuf::PhysicalPlanNode;
 use qjit::bench::Answer;
 use qjit::exec::{Collect, EngineKind, QueryOptions};
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
+mod common;
 
-/// The eight TPC-H tables at SF 0.01, generated once per test process.
-fn tables() -> &'static Path {
-    static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
-    DIR.get_or_init(|| {
-        let dir = tempfile::tempdir().unwrap();
-        qjit::tpch::generate_with(
-            0.01,
-            dir.path(),
-            qjit::tpch::TABLES,
-            true,
-            false,
-            &qjit::Cancel::new(),
-        )
-        .unwrap();
-        dir
-    })
-    .path()
-}
+use common::{root, tpch_query_names as query_names, tpch_tables as tables};
 
 /// The kernels the executors compiled (their log records), for the whole process.
 fn compiled() -> &'static Mutex<Vec<String>> {
@@ -107,17 +87,6 @@ fn check(name: &str, engine: EngineKind) {
     let got = run_on_cluster(&sql, engine).unwrap_or_else(|e| panic!("{name} on {engine:?}: {e}"));
     let (same, why) = got.matches(&Answer::reference(&expected));
     assert!(same, "{name} on {engine:?} on the cluster: {why}");
-}
-
-fn query_names() -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(root().join("queries/tpch"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "sql"))
-        .map(|p| p.file_stem().unwrap().to_string_lossy().to_string())
-        .collect();
-    names.sort();
-    names
 }
 
 #[test]

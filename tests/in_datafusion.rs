@@ -5,8 +5,7 @@
 //! identical arrays, or both fail, through DataFusion's own evaluation and through `QjitExpr`.
 #![cfg(feature = "datafusion")]
 
-use std::path::{Path, PathBuf};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use arrow::array::{
     Array, ArrayRef, BooleanArray, Date32Array, Decimal128Array, Float64Array, Int32Array,
@@ -19,28 +18,9 @@ use proptest::prelude::*;
 use qjit::bench::Answer;
 use qjit::exec::{Collect, EngineKind, QueryOptions};
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
+mod common;
 
-/// The eight TPC-H tables at SF 0.01, generated once per test process.
-fn tables() -> &'static Path {
-    static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
-    DIR.get_or_init(|| {
-        let dir = tempfile::tempdir().unwrap();
-        qjit::tpch::generate_with(
-            0.01,
-            dir.path(),
-            qjit::tpch::TABLES,
-            true,
-            false,
-            &qjit::Cancel::new(),
-        )
-        .unwrap();
-        dir
-    })
-    .path()
-}
+use common::{root, tpch_query_names as query_names, tpch_tables as tables};
 
 /// Runs TPC-H query `name` over the tables on `engine` and compares it with the reference.
 fn check(name: &str, engine: EngineKind) {
@@ -64,17 +44,6 @@ fn check(name: &str, engine: EngineKind) {
     let got = Answer::from_batches(&schema, &sink.batches).unwrap();
     let (same, why) = got.matches(&Answer::reference(&expected));
     assert!(same, "{name} on {engine:?}: {why}");
-}
-
-fn query_names() -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(root().join("queries/tpch"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "sql"))
-        .map(|p| p.file_stem().unwrap().to_string_lossy().to_string())
-        .collect();
-    names.sort();
-    names
 }
 
 #[test]

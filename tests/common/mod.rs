@@ -589,3 +589,44 @@ pub fn render_batches(batches: &[RecordBatch]) -> Vec<Vec<String>> {
     }
     rows
 }
+
+/// The project's root folder.
+pub fn root() -> std::path::PathBuf {
+    std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The eight TPC-H tables at SF 0.01 in a temporary folder, generated once per test process.
+pub fn tpch_tables() -> &'static std::path::Path {
+    static DIR: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        qjit::tpch::generate_with(
+            0.01,
+            dir.path(),
+            qjit::tpch::TABLES,
+            true,
+            false,
+            &qjit::Cancel::new(),
+        )
+        .expect("generate the TPC-H tables");
+        dir
+    })
+    .path()
+}
+
+/// The names of the 22 TPC-H queries in `queries/tpch` (`q01` …), sorted.
+pub fn tpch_query_names() -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(root().join("queries/tpch"))
+        .expect("queries/tpch")
+        .map(|e| e.expect("a directory entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "sql"))
+        .map(|p| {
+            p.file_stem()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .to_string()
+        })
+        .collect();
+    names.sort();
+    names
+}
