@@ -16,7 +16,7 @@ use qjit::exec::{Collect, EngineKind, QueryOptions};
 
 mod common;
 
-use common::{root, tpch_query_names as query_names, tpch_tables as tables};
+use common::{tpch_query_and_answer, tpch_query_names as query_names, tpch_tables as tables};
 
 /// The kernels the executors compiled (their log records), for the whole process.
 fn compiled() -> &'static Mutex<Vec<String>> {
@@ -76,16 +76,9 @@ fn run_on_cluster(sql: &str, engine: EngineKind) -> qjit::Result<Answer> {
 }
 
 fn check(name: &str, engine: EngineKind) {
-    let sql =
-        std::fs::read_to_string(root().join("queries/tpch").join(format!("{name}.sql"))).unwrap();
-    let expected = std::fs::read_to_string(
-        root()
-            .join("tests/reference/tpch-sf0.01")
-            .join(format!("{name}.csv")),
-    )
-    .unwrap();
+    let (sql, expected) = tpch_query_and_answer(name);
     let got = run_on_cluster(&sql, engine).unwrap_or_else(|e| panic!("{name} on {engine:?}: {e}"));
-    let (same, why) = got.matches(&Answer::reference(&expected));
+    let (same, why) = got.matches(&expected);
     assert!(same, "{name} on {engine:?} on the cluster: {why}");
 }
 

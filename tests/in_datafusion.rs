@@ -20,18 +20,11 @@ use qjit::exec::{Collect, EngineKind, QueryOptions};
 
 mod common;
 
-use common::{root, tpch_query_names as query_names, tpch_tables as tables};
+use common::{tpch_query_and_answer, tpch_query_names as query_names, tpch_tables as tables};
 
 /// Runs TPC-H query `name` over the tables on `engine` and compares it with the reference.
 fn check(name: &str, engine: EngineKind) {
-    let sql =
-        std::fs::read_to_string(root().join("queries/tpch").join(format!("{name}.sql"))).unwrap();
-    let expected = std::fs::read_to_string(
-        root()
-            .join("tests/reference/tpch-sf0.01")
-            .join(format!("{name}.csv")),
-    )
-    .unwrap();
+    let (sql, expected) = tpch_query_and_answer(name);
     let options = QueryOptions {
         engine,
         threads: Some(2),
@@ -42,7 +35,7 @@ fn check(name: &str, engine: EngineKind) {
         .unwrap_or_else(|e| panic!("{name} on {engine:?} failed: {e}"));
     let schema = sink.schema.clone().unwrap();
     let got = Answer::from_batches(&schema, &sink.batches).unwrap();
-    let (same, why) = got.matches(&Answer::reference(&expected));
+    let (same, why) = got.matches(&expected);
     assert!(same, "{name} on {engine:?}: {why}");
 }
 

@@ -630,3 +630,18 @@ pub fn tpch_query_names() -> Vec<String> {
     names.sort();
     names
 }
+
+/// TPC-H query `name`'s text (`queries/tpch/NAME.sql`) and its reference answer at SF 0.01
+/// (`tests/reference/tpch-sf0.01/NAME.csv`, DuckDB's).
+pub fn tpch_query_and_answer(name: &str) -> (String, qjit::bench::Answer) {
+    let read = |path: std::path::PathBuf| {
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    };
+    let sql = read(root().join("queries/tpch").join(format!("{name}.sql")));
+    let expected = read(
+        root()
+            .join("tests/reference/tpch-sf0.01")
+            .join(format!("{name}.csv")),
+    );
+    (sql, qjit::bench::Answer::reference(&expected))
+}
