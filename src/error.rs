@@ -81,12 +81,15 @@ pub enum Error {
     },
 
     /// A column name that the table does not have.
-    #[error("unknown column '{name}'{} in table '{table}'{}", At(*position), Suggest(suggestion))]
+    #[error("unknown column '{name}'{} in table '{table}'{}{}", At(*position), Suggest(suggestion),
+        if *double_quoted && suggestion.is_none() { format!("; a string takes single quotes: '{name}'") } else { String::new() })]
     UnknownColumn {
         name: String,
         table: String,
         suggestion: Option<String>,
         position: Option<Position>,
+        /// Written in double quotes (`"A"`), as a string would be in other languages.
+        double_quoted: bool,
     },
 
     /// `FROM` names a table other than the one the source provides.
@@ -98,7 +101,7 @@ pub enum Error {
     },
 
     /// A function name qjit does not know.
-    #[error("unknown function '{name}'{}{}", At(*position), Suggest(suggestion))]
+    #[error("unknown function '{name}'{}{}; the functions qjit supports are listed under \"Supported SQL\" in its README", At(*position), Suggest(suggestion))]
     UnknownFunction {
         name: String,
         suggestion: Option<String>,
@@ -365,10 +368,25 @@ mod tests {
             table: "lineitem".into(),
             suggestion: Some("l_shipdate".into()),
             position: Some(Position { line: 1, column: 8 }),
+            double_quoted: false,
         };
         assert_eq!(
             e.to_string(),
             "unknown column 'l_shipdat' at line 1, column 8 in table 'lineitem'; did you mean 'l_shipdate'?"
+        );
+        let e = Error::UnknownColumn {
+            name: "A".into(),
+            table: "lineitem".into(),
+            suggestion: None,
+            position: Some(Position {
+                line: 1,
+                column: 52,
+            }),
+            double_quoted: true,
+        };
+        assert_eq!(
+            e.to_string(),
+            "unknown column 'A' at line 1, column 52 in table 'lineitem'; a string takes single quotes: 'A'"
         );
     }
 }

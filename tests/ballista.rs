@@ -213,22 +213,37 @@ fn rows(ctx: &SessionContext, plan: Arc<dyn ExecutionPlan>) -> Vec<String> {
 
 #[test]
 fn plans_with_qjit_expressions_travel_as_protobuf_and_keep_their_kernels() {
-    let (ctx, plan) = scheduler_plan(Q);
-    let kernels = qjit::datafusion::kernels(&plan);
-    assert!(!kernels.is_empty(), "no qjit expression in the plan");
-    let codec = codec();
-    let proto = PhysicalPlanNode::try_from_physical_plan(plan.clone(), codec.as_ref()).unwrap();
-    let task: Arc<TaskContext> = ctx.task_ctx();
-    let decoded = proto.try_into_physical_plan(&task, codec.as_ref()).unwrap();
-    let again = qjit::datafusion::kernels(&decoded);
-    assert_eq!(again.len(), kernels.len());
-    for (a, b) in kernels.iter().zip(&again) {
-        assert_eq!(a.plan(), b.plan());
-        assert_eq!(a.to_string(), b.to_string());
+    // The second query's simple CASE shares its operand through a LET.
+    let shared = "SELECT l_orderkey, l_extendedprice * (1 - l_discount) AS net \
+                  FROM lineitem WHERE CASE l_quantity * 2 WHEN 2 THEN 'a' WHEN 4 THEN 'b' \
+                  ELSE 'c' END <> 'c' AND l_discount < 0.05 ORDER BY l_orderkey, net LIMIT 20";
+    for (sql, has_let) in [(Q, false), (shared, true)] {
+        let (ctx, plan) = scheduler_plan(sql);
+        let kernels = qjit::datafusion::kernels(&plan);
+        assert!(
+            !kernels.is_empty(),
+            "no qjit expression in the plan of {sql}"
+        );
+        let printed: Vec<String> = kernels.iter().map(|k| k.plan().to_string()).collect();
+        assert_eq!(
+            printed.iter().any(|p| p.contains("(LET $")),
+            has_let,
+            "{printed:?}"
+        );
+        let codec = codec();
+        let proto = PhysicalPlanNode::try_from_physical_plan(plan.clone(), codec.as_ref()).unwrap();
+        let task: Arc<TaskContext> = ctx.task_ctx();
+        let decoded = proto.try_into_physical_plan(&task, codec.as_ref()).unwrap();
+        let again = qjit::datafusion::kernels(&decoded);
+        assert_eq!(again.len(), kernels.len());
+        for (a, b) in kernels.iter().zip(&again) {
+            assert_eq!(a.plan(), b.plan());
+            assert_eq!(a.to_string(), b.to_string());
+        }
+        assert_eq!(rows(&ctx, plan), rows(&ctx, decoded.clone()));
+        // The decoded kernels compiled (the answer did not come from DataFusion's fallback).
+        assert!(again.iter().all(|k| k.kernel().is_ok()));
     }
-    assert_eq!(rows(&ctx, plan), rows(&ctx, decoded.clone()));
-    // The decoded kernels compiled (the answer did not come from DataFusion's fallback).
-    assert!(again.iter().all(|k| k.kernel().is_ok()));
 }
 
 /// The protobuf bytes of the scheduler's plan of [`Q`], and where the first qjit message starts.

@@ -150,7 +150,26 @@ fn unknown_names_suggest_the_right_one() {
             "SELECT lenght(l_comment) FROM lineitem",
             &["unknown function 'lenght'", "did you mean 'length'"],
         ),
-        ("SELECT frobnicate(1) FROM lineitem", &["unknown function"]),
+        (
+            "SELECT frobnicate(1) FROM lineitem",
+            &[
+                "unknown function 'frobnicate'",
+                "\"Supported SQL\" in its README",
+            ],
+        ),
+        // A file path in FROM: named as written.
+        (
+            "SELECT count(*) FROM 'data/lineitem.parquet'",
+            &[
+                "unknown table 'data/lineitem.parquet'",
+                "registered as table 'lineitem'",
+            ],
+        ),
+        // A string in double quotes is an identifier: say how strings are written.
+        (
+            "SELECT count(*) FROM lineitem WHERE l_returnflag = \"A\"",
+            &["unknown column 'A'", "a string takes single quotes: 'A'"],
+        ),
     ];
     for (sql, words) in cases {
         fails_everywhere(&lineitem(), sql, 1, words);
@@ -524,4 +543,30 @@ fn unsupported_column_types_are_named_when_used() {
         &["column 'tags'", "List"],
     );
     fails_everywhere(&p, "SELECT * FROM odd", 1, &["column 'payload'", "Binary"]);
+}
+
+/// `sum(x) OVER (…)` beside a plain column is a window function, not an aggregation that would
+/// need a GROUP BY: DataFusion runs it, or a build without DataFusion says it has no window
+/// functions.
+#[test]
+fn window_aggregates_beside_columns_are_window_functions() {
+    let sql = "SELECT l_linenumber, sum(l_quantity) OVER () AS total FROM lineitem \
+               WHERE l_orderkey = 1 ORDER BY l_linenumber";
+    let o = qjit(&["query", &lineitem(), sql, "--format", "csv"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    if cfg!(feature = "datafusion") {
+        assert_eq!(o.status.code(), Some(0), "{err}");
+        let out = String::from_utf8_lossy(&o.stdout);
+        let totals: Vec<&str> = out
+            .lines()
+            .skip(1)
+            .filter_map(|l| l.split(',').nth(1))
+            .collect();
+        assert_eq!(totals.len(), 6, "{out}");
+        assert!(totals.iter().all(|t| *t == totals[0]), "{out}");
+    } else {
+        assert_eq!(o.status.code(), Some(1), "{err}");
+        assert!(err.contains("window functions"), "{err}");
+        assert!(!err.contains("GROUP BY"), "{err}");
+    }
 }

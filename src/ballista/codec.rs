@@ -103,6 +103,15 @@ enum Node {
         args: u32,
         ty: SqlType,
     },
+    /// The value, then the body.
+    Let {
+        id: u32,
+    },
+    Var {
+        id: u32,
+        ty: SqlType,
+        nullable: bool,
+    },
 }
 
 #[derive(Serialize, Deserialize)]
@@ -203,6 +212,16 @@ fn nodes(plan: &Expr, out: &mut Vec<Node>) {
                 ty: *ty,
             });
         }
+        Expr::Let { id, value, body } => {
+            nodes(value, out);
+            nodes(body, out);
+            out.push(Node::Let { id: *id });
+        }
+        Expr::Var { id, ty, nullable } => out.push(Node::Var {
+            id: *id,
+            ty: *ty,
+            nullable: *nullable,
+        }),
     }
 }
 
@@ -296,6 +315,15 @@ fn plan(nodes: Vec<Node>) -> std::result::Result<Expr, String> {
                 args: take(&mut stack, args)?,
                 ty,
             },
+            Node::Let { id } => {
+                let [value, body] = one_each(take(&mut stack, 2)?)?;
+                Expr::Let {
+                    id,
+                    value: Box::new(value),
+                    body: Box::new(body),
+                }
+            }
+            Node::Var { id, ty, nullable } => Expr::Var { id, ty, nullable },
         };
         stack.push(e);
     }

@@ -256,7 +256,13 @@ pub fn load(path: &Path, cancel: &crate::Cancel) -> Result<Source> {
 /// The `*.sql` files of a directory, sorted.
 fn query_files(dir: &Path) -> Result<Vec<PathBuf>> {
     let mut queries: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map_err(|e| Error::Usage(format!("cannot read {}: {e}", dir.display())))?
+        .map_err(|e| {
+            Error::Usage(format!(
+                "cannot read the query folder {}: {e}; run qjit bench in the qjit repository \
+                 (its queries/ folder), or give the folder of *.sql files with --queries DIR",
+                dir.display()
+            ))
+        })?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|x| x == "sql"))
         .collect();

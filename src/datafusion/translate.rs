@@ -65,6 +65,7 @@ pub(crate) fn translate(expr: &Arc<dyn PhysicalExpr>, schema: &Schema) -> Option
         schema,
         inputs: vec![],
         conditional: 0,
+        lets: 0,
     };
     let plan = t.node(expr)?;
     if operations(&plan) < 2 {
@@ -88,6 +89,7 @@ pub(crate) fn translate_over_columns(
         schema,
         inputs: vec![],
         conditional: 0,
+        lets: 0,
     };
     let plan = t.node(expr)?;
     let columns = t
@@ -113,6 +115,8 @@ struct Translator<'a> {
     /// How many operands that DataFusion evaluates only for some rows enclose the node (a
     /// `CASE` branch, a `WHEN` after the first, the right side of `AND`/`OR`).
     conditional: usize,
+    /// The last [`Expr::Let`] id handed out.
+    lets: u32,
 }
 
 impl Translator<'_> {
@@ -449,14 +453,35 @@ impl Translator<'_> {
 
     fn case(&mut self, c: &CaseExpr) -> Option<Expr> {
         let ty = SqlType::from_arrow(&c.data_type(self.schema).ok()?)?;
-        let base = match c.expr() {
-            Some(b) => Some(self.node(b)?),
-            None => None,
+        let Some(base) = c.expr() else {
+            return self.case_branches(c, None, ty);
         };
+        // `CASE x WHEN v …` evaluates `x` once: `LET $1 = x IN CASE WHEN $1 = v …`.
+        let base = self.node(base)?;
+        if matches!(base, Expr::Column(_) | Expr::Literal(_)) {
+            return self.case_branches(c, Some(&base), ty);
+        }
+        self.lets += 1;
+        let id = self.lets;
+        let var = Expr::Var {
+            id,
+            ty: base.ty(),
+            nullable: base.nullable(),
+        };
+        let body = self.case_branches(c, Some(&var), ty)?;
+        Some(Expr::Let {
+            id,
+            value: Box::new(base),
+            body: Box::new(body),
+        })
+    }
+
+    /// The searched `CASE` of `c`, each `WHEN` value compared with `base` if there is one.
+    fn case_branches(&mut self, c: &CaseExpr, base: Option<&Expr>, ty: SqlType) -> Option<Expr> {
         let mut branches = Vec::with_capacity(c.when_then_expr().len());
         for (k, (when, then)) in c.when_then_expr().iter().enumerate() {
             let when = self.within(k > 0, |t| t.node(when))?;
-            let condition = match &base {
+            let condition = match base {
                 Some(b) if b.ty() == when.ty() => Expr::Binary {
                     op: BinaryOp::Eq,
                     left: Box::new(b.clone()),
@@ -499,7 +524,11 @@ pub(crate) fn operations(plan: &Expr) -> usize {
     plan.walk(&mut |e| {
         n += usize::from(!matches!(
             e,
-            Expr::Column(_) | Expr::Literal(_) | Expr::Cast { .. }
+            Expr::Column(_)
+                | Expr::Literal(_)
+                | Expr::Cast { .. }
+                | Expr::Var { .. }
+                | Expr::Let { .. }
         ));
     });
     n

@@ -1021,7 +1021,9 @@ fn infallible(e: &Expr) -> bool {
         | Expr::Literal(_)
         | Expr::IsNull { .. }
         | Expr::InList { .. }
-        | Expr::Like { .. } => false,
+        | Expr::Like { .. }
+        | Expr::Let { .. }
+        | Expr::Var { .. } => false,
         Expr::Unary { op, .. } => *op != crate::ir::UnaryOp::Not,
         Expr::Binary { op, .. } => {
             !(op.is_comparison() || matches!(op, BinaryOp::And | BinaryOp::Or))

@@ -19,7 +19,9 @@ fn node_can_fail(expr: &Expr) -> bool {
         | Expr::IsNull { .. }
         | Expr::InList { .. }
         | Expr::Like { .. }
-        | Expr::Case { .. } => false,
+        | Expr::Case { .. }
+        | Expr::Let { .. }
+        | Expr::Var { .. } => false,
         Expr::Unary { op, arg } => match op {
             UnaryOp::Not => false,
             UnaryOp::Neg => arg.ty().is_integer(),

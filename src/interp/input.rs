@@ -23,7 +23,9 @@ pub(crate) struct Input {
     num_rows: usize,
     /// Values of expressions already evaluated over these rows, reused when the expression
     /// appears again (the aggregate arguments of one batch share subexpressions).
-    known: Vec<(Expr, ArrayRef)>,
+    known: Arc<Vec<(Expr, ArrayRef)>>,
+    /// The values of the enclosing [`Expr::Let`]s over these rows, innermost last.
+    vars: Vec<(u32, ArrayRef)>,
 }
 
 impl Input {
@@ -39,7 +41,8 @@ impl Input {
         Ok(Input {
             columns,
             num_rows: batch.num_rows(),
-            known: vec![],
+            known: Arc::default(),
+            vars: vec![],
         })
     }
 
@@ -50,8 +53,25 @@ impl Input {
     /// Records the values of `expr` over these rows for [`Input::recall`].
     pub fn remember(&mut self, expr: &Expr, values: ArrayRef) {
         if !matches!(expr, Expr::Column(_) | Expr::Literal(_)) {
-            self.known.push((expr.clone(), values));
+            Arc::make_mut(&mut self.known).push((expr.clone(), values));
         }
+    }
+
+    /// These rows with `values` (one per row) bound to [`Expr::Var`] `id`.
+    pub fn with_var(&self, id: u32, values: ArrayRef) -> Input {
+        let mut input = self.clone();
+        input.vars.push((id, values));
+        input
+    }
+
+    /// The values bound to [`Expr::Var`] `id` by the innermost enclosing [`Expr::Let`].
+    pub fn var(&self, id: u32) -> Result<ArrayRef> {
+        self.vars
+            .iter()
+            .rev()
+            .find(|(v, _)| *v == id)
+            .map(|(_, values)| values.clone())
+            .ok_or_else(|| Error::internal(format!("${id} is read outside its LET")))
     }
 
     /// The values of `expr` if they were remembered.
@@ -106,10 +126,16 @@ impl Input {
                 _ => Ok(None),
             })
             .collect::<Result<_>>()?;
+        let vars = self
+            .vars
+            .iter()
+            .map(|(id, values)| Ok((*id, take(values.as_ref(), indices, None)?)))
+            .collect::<Result<_>>()?;
         Ok(Input {
             columns,
             num_rows: indices.len(),
-            known: vec![],
+            known: Arc::default(),
+            vars,
         })
     }
 }

@@ -198,6 +198,11 @@ fn eval_node(expr: &Expr, input: &Input) -> Result<ArrayRef> {
         } => case::case(branches, else_.as_deref(), *ty, input),
         Expr::Cast { arg, ty } => cast::cast(arg, *ty, input),
         Expr::Func { func, args, ty } => funcs::func(*func, args, *ty, input),
+        Expr::Let { id, value, body } => {
+            let values = eval(value, input)?;
+            eval(body, &input.with_var(*id, values))
+        }
+        Expr::Var { id, .. } => input.var(*id),
     }
 }
 

@@ -283,6 +283,23 @@ pub enum Expr {
         args: Vec<Expr>,
         ty: SqlType,
     },
+    /// `LET $id = value IN body`: `value` is evaluated once for the rows that reach this node,
+    /// and every [`Expr::Var`] with the same `id` inside `body` reads it. The binder introduces it
+    /// where SQL repeats an operand (`NULLIF`, `COALESCE`, `BETWEEN`, simple `CASE`), so that a
+    /// plan grows linearly with the query's text however those nest. Its value and type are
+    /// `body`'s; an error in `value` is raised for every row that reaches the node.
+    Let {
+        id: u32,
+        value: Box<Expr>,
+        body: Box<Expr>,
+    },
+    /// The value bound by the innermost enclosing [`Expr::Let`] with this `id`; `ty` and
+    /// `nullable` are that value's. Like a column, it reads the row; it is never constant.
+    Var {
+        id: u32,
+        ty: SqlType,
+        nullable: bool,
+    },
 }
 
 fn mismatch(what: impl fmt::Display, types: &[SqlType]) -> Error {
@@ -508,6 +525,25 @@ impl Expr {
         })
     }
 
+    /// `LET $id = value IN body(var)`, where `var` reads `value`. A column or a literal is cheap to
+    /// repeat: then `body` gets `value` itself and no `Let` is built. `id` must differ from the
+    /// ids of the `Let`s inside `body` that `var` is used under (the binder numbers them).
+    pub fn share(id: u32, value: Expr, body: impl FnOnce(Expr) -> Result<Expr>) -> Result<Expr> {
+        if matches!(value, Expr::Column(_) | Expr::Literal(_) | Expr::Var { .. }) {
+            return body(value);
+        }
+        let var = Expr::Var {
+            id,
+            ty: value.ty(),
+            nullable: value.nullable(),
+        };
+        Ok(Expr::Let {
+            id,
+            body: Box::new(body(var)?),
+            value: Box::new(value),
+        })
+    }
+
     /// `CAST(arg AS ty)`; returns `arg` unchanged if it already has type `ty`.
     pub fn cast(arg: Expr, ty: SqlType) -> Result<Expr> {
         let from = arg.ty();
@@ -552,7 +588,8 @@ impl Expr {
             },
             Expr::Binary { ty, .. } | Expr::Case { ty, .. } | Expr::Func { ty, .. } => *ty,
             Expr::IsNull { .. } | Expr::InList { .. } | Expr::Like { .. } => SqlType::Boolean,
-            Expr::Cast { ty, .. } => *ty,
+            Expr::Cast { ty, .. } | Expr::Var { ty, .. } => *ty,
+            Expr::Let { body, .. } => body.ty(),
         }
     }
 
@@ -574,6 +611,8 @@ impl Expr {
                     || else_.as_ref().is_none_or(|e| e.nullable())
             }
             Expr::Func { args, .. } => args.iter().any(Expr::nullable),
+            Expr::Let { body, .. } => body.nullable(),
+            Expr::Var { nullable, .. } => *nullable,
         }
     }
 
@@ -595,6 +634,8 @@ impl Expr {
                 v
             }
             Expr::Func { args, .. } => args.iter().collect(),
+            Expr::Let { value, body, .. } => vec![value, body],
+            Expr::Var { .. } => vec![],
         }
     }
 
@@ -611,9 +652,29 @@ impl Expr {
         pred(self) || self.children().into_iter().any(|c| c.any(pred))
     }
 
-    /// Whether the expression reads no column.
+    /// Whether the expression reads no column (nor a [`Expr::Var`], which reads the row).
     pub fn is_constant(&self) -> bool {
-        !self.any(&mut |e| matches!(e, Expr::Column(_)))
+        !self.any(&mut |e| matches!(e, Expr::Column(_) | Expr::Var { .. }))
+    }
+
+    /// The number of nodes, counted without recursion.
+    pub fn node_count(&self) -> usize {
+        self.count_nodes_up_to(usize::MAX)
+    }
+
+    /// The number of nodes, or `limit + 1` if there are more than `limit`: a bounded walk
+    /// (without recursion) that costs at most `limit` steps.
+    pub fn count_nodes_up_to(&self, limit: usize) -> usize {
+        let mut stack = vec![self];
+        let mut n = 0;
+        while let Some(e) = stack.pop() {
+            n += 1;
+            if n > limit {
+                return n;
+            }
+            stack.extend(e.children());
+        }
+        n
     }
 
     /// Rebuilds the node with each direct child replaced by `f(child)`, in evaluation order;
@@ -625,7 +686,7 @@ impl Expr {
     ) -> Result<Expr, E> {
         let mut m = |e: Box<Expr>| f(*e).map(Box::new);
         Ok(match self {
-            Expr::Column(_) | Expr::Literal(_) => self,
+            Expr::Column(_) | Expr::Literal(_) | Expr::Var { .. } => self,
             Expr::Unary { op, arg } => Expr::Unary { op, arg: m(arg)? },
             Expr::Binary {
                 op,
@@ -681,6 +742,14 @@ impl Expr {
                 args: args.into_iter().map(&mut *f).collect::<Result<_, E>>()?,
                 ty,
             },
+            Expr::Let { id, value, body } => {
+                let value = m(value)?;
+                Expr::Let {
+                    id,
+                    value,
+                    body: m(body)?,
+                }
+            }
         })
     }
 
@@ -847,6 +916,13 @@ impl fmt::Display for Show<'_> {
                 }
                 f.write_str(")")
             }
+            Expr::Let { id, value, body } => write!(
+                f,
+                "(LET ${id} = {} IN {})",
+                Show { e: value, index },
+                Show { e: body, index }
+            ),
+            Expr::Var { id, .. } => write!(f, "${id}"),
         }
     }
 }

@@ -31,11 +31,7 @@ pub fn bind_query(query: &ast::Query, table: &str, schema: &SchemaRef) -> Result
     };
     reject_unsupported_clauses(query, select)?;
     let alias = bind_from(select, table)?;
-    let binder = ExprBinder {
-        table,
-        alias,
-        schema,
-    };
+    let binder = ExprBinder::new(table, alias, schema);
     let items = expand_items(&binder, &select.projection)?;
 
     let filter = select
@@ -405,8 +401,14 @@ fn bind_from(select: &ast::Select, table: &str) -> Result<Option<String>> {
                 .and_then(|p| p.as_ident())
                 .ok_or_else(|| Error::unsupported(format!("the table name {name}")))?;
             if parts.len() > 1 || !last.value.eq_ignore_ascii_case(table) {
+                // The name as written, without doubling the quotes of `FROM 'data/x.parquet'`.
+                let written: Vec<&str> = parts
+                    .iter()
+                    .filter_map(|p| p.as_ident())
+                    .map(|i| i.value.as_str())
+                    .collect();
                 return Err(Error::UnknownTable {
-                    name: name.to_string(),
+                    name: written.join("."),
                     expected: table.to_string(),
                     position: Position::from_span(last.span),
                 });

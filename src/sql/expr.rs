@@ -9,6 +9,8 @@
 //! an aggregate call becomes a reference to its result column, and a sub-expression equal to a
 //! group key becomes a reference to that key; any other column reference is an error.
 
+use std::cell::Cell;
+
 use arrow::datatypes::Schema;
 use sqlparser::ast::{
     self, BinaryOperator, CastKind, DateTimeField, FunctionArg, FunctionArgExpr, FunctionArguments,
@@ -70,7 +72,8 @@ pub fn contains_aggregate(e: &ast::Expr) -> bool {
     let any = |es: &[&ast::Expr]| es.iter().any(|e| contains_aggregate(e));
     match e {
         E::Function(f) => {
-            aggregate_of(&function_name(f)).is_some()
+            // `sum(x) OVER (…)` is a window function, not an aggregation of the query.
+            (aggregate_of(&function_name(f)).is_some() && f.over.is_none())
                 || match &f.args {
                     FunctionArguments::List(l) => l.args.iter().any(|a| match a {
                         FunctionArg::Unnamed(FunctionArgExpr::Expr(e)) => contains_aggregate(e),
@@ -196,12 +199,22 @@ pub enum Scope<'g> {
     Groups(&'g mut Groups),
 }
 
+/// How many nodes the bound expressions of one query may have in total. A plan grows linearly
+/// with the query's text (repeated operands are shared through [`Expr::Let`]); the limit keeps a
+/// generated query of megabytes from taking the process's memory, and leaves room for wide
+/// projections and long `IN` lists.
+pub const MAX_PLAN_NODES: usize = 250_000;
+
 /// Binds expressions against one table.
 pub struct ExprBinder<'a> {
     pub table: &'a str,
     /// An alias given in `FROM t AS alias`, also accepted as a qualifier.
     pub alias: Option<String>,
     pub schema: &'a Schema,
+    /// The last [`Expr::Let`] id handed out: ids are unique within a query.
+    lets: Cell<u32>,
+    /// The nodes of the expressions bound so far (see [`MAX_PLAN_NODES`]).
+    nodes: Cell<usize>,
 }
 
 /// What an AST node binds to: a value, or an interval (which only date arithmetic accepts).
@@ -210,11 +223,42 @@ enum Bound {
     Interval { months: i32, days: i32 },
 }
 
-impl ExprBinder<'_> {
+impl<'a> ExprBinder<'a> {
+    /// A binder for the table `table` (also called `alias`) with schema `schema`.
+    pub fn new(table: &'a str, alias: Option<String>, schema: &'a Schema) -> Self {
+        ExprBinder {
+            table,
+            alias,
+            schema,
+            lets: Cell::new(0),
+            nodes: Cell::new(0),
+        }
+    }
+
     /// Binds `e` in `scope`, then folds constants.
     pub fn bind(&self, e: &ast::Expr, scope: &mut Scope) -> Result<Expr> {
         let bound = self.bind_expr(e, scope, 0)?;
+        let room = MAX_PLAN_NODES.saturating_sub(self.nodes.get());
+        let n = bound.count_nodes_up_to(room);
+        if n > room {
+            return Err(Error::Plan {
+                message: format!(
+                    "the query's plan would have more than {MAX_PLAN_NODES} nodes; \
+                     split the query into smaller ones"
+                ),
+                position: pos(e),
+            });
+        }
+        self.nodes.set(self.nodes.get() + n);
         fold(bound)
+    }
+
+    /// `LET $id = value IN body(var)` with a fresh id (see [`Expr::share`]): how the binder
+    /// repeats an operand without copying it.
+    fn share(&self, value: Expr, body: impl FnOnce(Expr) -> Result<Expr>) -> Result<Expr> {
+        let id = self.lets.get() + 1;
+        self.lets.set(id);
+        Expr::share(id, value, body)
     }
 
     /// Resolves a column name to a reference into the source schema.
@@ -239,6 +283,7 @@ impl ExprBinder<'_> {
                     table: self.table.to_string(),
                     suggestion: closest(&ident.value, fields.iter().map(|f| f.name().as_str())),
                     position,
+                    double_quoted: ident.quote_style == Some('"'),
                 })
             }
             _ => {
@@ -292,7 +337,7 @@ impl ExprBinder<'_> {
         // After an aggregation, a whole sub-expression may be a group key or an aggregate.
         if let Scope::Groups(groups) = scope {
             if let ast::Expr::Function(f) = e {
-                if let Some(func) = aggregate_of(&function_name(f)) {
+                if let Some(func) = aggregate_of(&function_name(f)).filter(|_| f.over.is_none()) {
                     let call = self.bind_aggregate(f, func, e)?;
                     return Ok(Bound::Value(groups.aggregate_ref(call)));
                 }
@@ -445,14 +490,16 @@ impl ExprBinder<'_> {
                 let lo = self.bind_expr(low, scope, d)?;
                 let hi = self.bind_expr(high, scope, d)?;
                 let at = pos(e);
-                let ge = self.comparison(BinaryOp::GtEq, x.clone(), lo, at)?;
-                let le = self.comparison(BinaryOp::LtEq, x, hi, at)?;
-                let between = Expr::binary(BinaryOp::And, ge, le)?;
-                v(if *negated {
-                    Expr::unary(UnaryOp::Not, between)
-                } else {
-                    Ok(between)
-                })
+                v(self.share(x, |x| {
+                    let ge = self.comparison(BinaryOp::GtEq, x.clone(), lo, at)?;
+                    let le = self.comparison(BinaryOp::LtEq, x, hi, at)?;
+                    let between = Expr::binary(BinaryOp::And, ge, le)?;
+                    if *negated {
+                        Expr::unary(UnaryOp::Not, between)
+                    } else {
+                        Ok(between)
+                    }
+                }))
             }
             E::InList {
                 expr,
@@ -645,12 +692,6 @@ impl ExprBinder<'_> {
         e: &ast::Expr,
     ) -> Result<AggregateCall> {
         let at = pos(e);
-        if f.over.is_some() {
-            return Err(Error::Unsupported {
-                what: "window functions (OVER)".into(),
-                position: at,
-            });
-        }
         if f.filter.is_some() || !f.within_group.is_empty() {
             return Err(Error::Unsupported {
                 what: "aggregate FILTER / WITHIN GROUP".into(),
@@ -723,6 +764,12 @@ impl ExprBinder<'_> {
     ) -> Result<Expr> {
         let name = function_name(f);
         let at = pos(e);
+        if f.over.is_some() {
+            return Err(Error::Unsupported {
+                what: "window functions (OVER)".into(),
+                position: at,
+            });
+        }
         if aggregate_of(&name).is_some() {
             // Reached only over input rows: Groups scope handles aggregates before this.
             let clause = match scope {
@@ -790,34 +837,40 @@ impl ExprBinder<'_> {
                 let items: Vec<Expr> = (0..args.len())
                     .map(|i| bound(i, scope))
                     .collect::<Result<_>>()?;
-                let ty = self.common(&items, "COALESCE", at)?;
+                let ty = self.common(&items.iter().collect::<Vec<_>>(), "COALESCE", at)?;
                 let mut items: Vec<Expr> = items
                     .into_iter()
                     .map(|i| coerce(i, ty))
                     .collect::<Result<_>>()?;
-                let Some(last) = items.pop() else {
+                let Some(mut coalesced) = items.pop() else {
                     return Err(Error::internal("COALESCE arity"));
                 };
-                if items.is_empty() {
-                    return Ok(last);
+                // COALESCE(a, b, c) ≡ LET $1 = a IN CASE WHEN $1 IS NOT NULL THEN $1
+                //   ELSE LET $2 = b IN CASE WHEN $2 IS NOT NULL THEN $2 ELSE c END END:
+                // each item is evaluated once, and only for the rows the items before it left NULL.
+                for item in items.into_iter().rev() {
+                    coalesced = self.share(item, |i| {
+                        Expr::case(
+                            vec![(Expr::is_null(i.clone(), true), i)],
+                            Some(coalesced),
+                            ty,
+                        )
+                    })?;
                 }
-                // COALESCE(a, b, c) ≡ CASE WHEN a IS NOT NULL THEN a WHEN b IS NOT NULL THEN b ELSE c END
-                let branches = items
-                    .into_iter()
-                    .map(|i| (Expr::is_null(i.clone(), true), i))
-                    .collect();
-                Expr::case(branches, Some(last), ty)
+                Ok(coalesced)
             }
             "nullif" => {
                 arity(2, 2)?;
                 let a = bound(0, scope)?;
                 let b = bound(1, scope)?;
-                let ty = self.common(&[a.clone(), b.clone()], "NULLIF", at)?;
+                let ty = self.common(&[&a, &b], "NULLIF", at)?;
                 let a = coerce(a, ty)?;
                 let b = coerce(b, ty)?;
-                // NULLIF(a, b) ≡ CASE WHEN a = b THEN NULL ELSE a END
-                let eq = self.comparison(BinaryOp::Eq, a.clone(), b, at)?;
-                Expr::case(vec![(eq, Expr::null(ty))], Some(a), ty)
+                // NULLIF(a, b) ≡ LET $1 = a IN CASE WHEN $1 = b THEN NULL ELSE $1 END
+                self.share(a, |a| {
+                    let eq = self.comparison(BinaryOp::Eq, a.clone(), b, at)?;
+                    Expr::case(vec![(eq, Expr::null(ty))], Some(a), ty)
+                })
             }
             "abs" => {
                 arity(1, 1)?;
@@ -922,13 +975,35 @@ impl ExprBinder<'_> {
         d: usize,
     ) -> Result<Bound> {
         let at = pos(e);
-        let operand = operand.map(|o| self.bind_expr(o, scope, d)).transpose()?;
+        match operand {
+            // CASE x WHEN v THEN … ≡ LET $1 = x IN CASE WHEN $1 = v THEN …
+            Some(o) => {
+                let x = self.bind_expr(o, scope, d)?;
+                self.share(x, |x| {
+                    self.case_branches(Some(&x), conditions, else_result, scope, d, at)
+                })
+            }
+            None => self.case_branches(None, conditions, else_result, scope, d, at),
+        }
+        .map(Bound::Value)
+    }
+
+    /// The searched `CASE` of [`ExprBinder::bind_case`], comparing each `WHEN` value with
+    /// `operand` if there is one.
+    fn case_branches(
+        &self,
+        operand: Option<&Expr>,
+        conditions: &[ast::CaseWhen],
+        else_result: Option<&ast::Expr>,
+        scope: &mut Scope,
+        d: usize,
+        at: Option<Position>,
+    ) -> Result<Expr> {
         let mut conds = Vec::with_capacity(conditions.len());
         let mut values = Vec::with_capacity(conditions.len());
         for w in conditions {
             let c = self.bind_expr(&w.condition, scope, d)?;
-            let c = match &operand {
-                // CASE x WHEN v THEN … ≡ CASE WHEN x = v THEN …
+            let c = match operand {
                 Some(x) => self.comparison(BinaryOp::Eq, x.clone(), c, pos(&w.condition))?,
                 None => self.to_boolean(c, "CASE WHEN", pos(&w.condition))?,
             };
@@ -939,12 +1014,7 @@ impl ExprBinder<'_> {
             .map(|x| self.bind_expr(x, scope, d))
             .transpose()?;
         let ty = self.common(
-            values
-                .iter()
-                .chain(else_.as_ref())
-                .cloned()
-                .collect::<Vec<_>>()
-                .as_slice(),
+            &values.iter().chain(else_.as_ref()).collect::<Vec<_>>(),
             "CASE",
             at,
         )?;
@@ -959,7 +1029,7 @@ impl ExprBinder<'_> {
             .map(|(c, v)| Ok((c, coerce(v, ty)?)))
             .collect::<Result<Vec<_>>>()?;
         let else_ = else_.map(|x| coerce(x, ty)).transpose()?;
-        Expr::case(branches, else_, ty).map(Bound::Value)
+        Expr::case(branches, else_, ty)
     }
 
     fn bind_binary(
@@ -1164,8 +1234,8 @@ impl ExprBinder<'_> {
         Expr::binary(op, l, r)
     }
 
-    fn common(&self, items: &[Expr], what: &str, at: Option<Position>) -> Result<SqlType> {
-        common_type_all(items).ok_or_else(|| Error::Type {
+    fn common(&self, items: &[&Expr], what: &str, at: Option<Position>) -> Result<SqlType> {
+        common_type_all(items.iter().copied()).ok_or_else(|| Error::Type {
             message: format!(
                 "{what} mixes incompatible types ({})",
                 items

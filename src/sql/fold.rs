@@ -19,25 +19,87 @@ use arrow::datatypes::{
 use arrow::record_batch::{RecordBatch, RecordBatchOptions};
 
 use crate::error::{Error, Result};
-use crate::ir::{Expr, Literal, Scalar};
+use crate::ir::{BinaryOp, Expr, Literal, Scalar};
 
-/// Folds every constant sub-expression of `e`.
+/// Folds every constant sub-expression of `e`, in one bottom-up pass.
 pub fn fold(e: Expr) -> Result<Expr> {
-    crate::stack::guard(|| fold_node(e))
+    fold_node(e).map(|(e, _)| e)
 }
 
-fn fold_node(e: Expr) -> Result<Expr> {
-    if matches!(e, Expr::Literal(_) | Expr::Column(_)) {
-        return Ok(e);
-    }
-    if e.is_constant() {
-        return Ok(match evaluate_constant(&e) {
-            Ok(value) => Expr::Literal(Literal::new(value, e.ty())?),
-            Err(_) => e,
-        });
-    }
-    // Fold the children of a node that reads columns.
-    e.try_map_children(&mut fold)
+/// Folds `e`; the flag says whether `e` reads no column (it may still be an expression that
+/// failed to evaluate, such as `1 / 0`).
+fn fold_node(e: Expr) -> Result<(Expr, bool)> {
+    crate::stack::guard(|| match e {
+        Expr::Literal(_) => Ok((e, true)),
+        Expr::Column(_) | Expr::Var { .. } => Ok((e, false)),
+        Expr::Let { id, value, body } => {
+            let (value, _) = fold_node(*value)?;
+            if let Expr::Literal(_) = value {
+                // A constant needs no sharing: put it where it is read, and fold again there.
+                return fold_node(substitute(*body, id, &value));
+            }
+            let (body, _) = fold_node(*body)?;
+            Ok((
+                Expr::Let {
+                    id,
+                    value: Box::new(value),
+                    body: Box::new(body),
+                },
+                false,
+            ))
+        }
+        e => {
+            let mut constant = true;
+            let e = e.try_map_children(&mut |c| {
+                let (c, k) = fold_node(c)?;
+                constant &= k;
+                Ok::<_, Error>(c)
+            })?;
+            if !constant {
+                return Ok((e, false));
+            }
+            // Every child is a value now, or a constant that failed to evaluate. Only a node
+            // that may skip such a child (`CASE`, `AND`, `OR`) can still have a value.
+            let skips = matches!(
+                e,
+                Expr::Case { .. }
+                    | Expr::Binary {
+                        op: BinaryOp::And | BinaryOp::Or,
+                        ..
+                    }
+            );
+            if !skips && e.children().iter().any(|c| !matches!(c, Expr::Literal(_))) {
+                return Ok((e, true));
+            }
+            Ok(match evaluate_constant(&e) {
+                Ok(value) => (Expr::Literal(Literal::new(value, e.ty())?), true),
+                Err(_) => (e, true),
+            })
+        }
+    })
+}
+
+/// `e` with every [`Expr::Var`] of `id` replaced by `value`, stopping under a `Let` that binds
+/// the same id again.
+fn substitute(e: Expr, id: u32, value: &Expr) -> Expr {
+    crate::stack::guard(|| match e {
+        Expr::Var { id: v, .. } if v == id => value.clone(),
+        Expr::Let {
+            id: inner,
+            value: v,
+            body,
+        } if inner == id => Expr::Let {
+            id: inner,
+            value: Box::new(substitute(*v, id, value)),
+            body,
+        },
+        e => match e
+            .try_map_children::<std::convert::Infallible>(&mut |c| Ok(substitute(c, id, value)))
+        {
+            Ok(e) => e,
+            Err(never) => match never {},
+        },
+    })
 }
 
 /// Evaluates an expression that reads no column.

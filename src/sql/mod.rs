@@ -39,7 +39,7 @@ use arrow::datatypes::SchemaRef;
 
 pub use bind::{bind_query, table_name};
 pub use coerce::common_type;
-pub use expr::MAX_EXPR_DEPTH;
+pub use expr::{MAX_EXPR_DEPTH, MAX_PLAN_NODES};
 pub use fold::{evaluate_constant, scalar_at};
 pub use parse::{parse_query, MAX_PARSE_DEPTH};
 
@@ -77,6 +77,75 @@ mod tests {
             Body::Project { mut exprs } => Ok(exprs.remove(0)),
             Body::Aggregate { .. } => panic!("not a projection"),
         }
+    }
+
+    /// `f` applied `depth` times to `n + 1`.
+    fn nest(depth: usize, f: impl Fn(String) -> String) -> String {
+        (0..depth).fold("n + 1".to_string(), |e, _| f(e))
+    }
+
+    #[test]
+    fn repeated_operands_are_shared_so_plans_grow_linearly() {
+        type Form = fn(String) -> String;
+        let forms: [(&str, Form); 5] = [
+            ("NULLIF", |e| format!("NULLIF({e}, 1)")),
+            ("COALESCE", |e| format!("COALESCE({e}, n, 2)")),
+            ("simple CASE", |e| {
+                format!("CASE {e} WHEN 1 THEN 2 WHEN 3 THEN 4 ELSE 5 END")
+            }),
+            ("BETWEEN", |e| {
+                format!("CASE WHEN {e} BETWEEN 1 AND 9 THEN 1 END")
+            }),
+            ("mixed", |e| {
+                format!("COALESCE(NULLIF(CASE {e} WHEN 1 THEN 2 END, 3), 4)")
+            }),
+        ];
+        for (name, f) in forms {
+            let small = select(&nest(10, f)).unwrap();
+            let large = select(&nest(40, f)).unwrap();
+            let (a, b) = (small.node_count(), large.node_count());
+            // Each level adds the same number of nodes: 4× the levels, at most 4× the nodes.
+            assert!(
+                b <= 4 * a + 8,
+                "{name}: {a} nodes at depth 10, {b} at depth 40"
+            );
+            // The shared value is a LET, read through its variable.
+            assert!(large.to_string().contains("(LET $"), "{name}: {large}");
+        }
+    }
+
+    #[test]
+    fn a_shared_column_or_constant_is_not_a_let() {
+        let e = select("NULLIF(n, 1)").unwrap();
+        assert_eq!(
+            e.to_string(),
+            "CASE WHEN (n@0 = 1::INTEGER) THEN NULL::INTEGER ELSE n@0 END"
+        );
+        // A shared constant folds away with the expression around it.
+        assert_eq!(
+            select("NULLIF(1 + 1, 2)").unwrap().to_string(),
+            "NULL::INTEGER"
+        );
+        assert_eq!(
+            select("COALESCE(NULLIF(2 * 3, 5), 1)").unwrap().to_string(),
+            "6::INTEGER"
+        );
+    }
+
+    #[test]
+    fn plans_past_the_node_limit_are_an_error() {
+        let items = super::MAX_PLAN_NODES;
+        let list: Vec<String> = (0..items).map(|i| i.to_string()).collect();
+        let sql = format!("SELECT n IN ({}) FROM t", list.join(","));
+        let e = plan_query(&sql, "t", &schema()).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains(&format!("more than {} nodes", super::MAX_PLAN_NODES)),
+            "{e}"
+        );
+        let list: Vec<String> = (0..items / 2).map(|i| i.to_string()).collect();
+        let sql = format!("SELECT n IN ({}) FROM t", list.join(","));
+        assert!(plan_query(&sql, "t", &schema()).is_ok());
     }
 
     #[test]

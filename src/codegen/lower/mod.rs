@@ -212,6 +212,26 @@ pub(super) struct Lowerer<'a, 'ctx> {
     memo: HashMap<String, Lowered<'ctx>>,
     /// The same for narrow forms ([`Lowerer::lower_narrow`]).
     narrow_memo: HashMap<String, NarrowLowered<'ctx>>,
+    /// The values of the enclosing [`Expr::Let`]s, by id.
+    vars: HashMap<u32, Lowered<'ctx>>,
+    /// The keys added to `memo` and `narrow_memo`, in order, so that leaving a `Let` forgets the
+    /// entries made inside it (they may read its variable).
+    memo_log: Vec<(bool, String)>,
+}
+
+/// Subexpressions up to this many nodes are looked up in the lowerer's memo. Printing a key costs
+/// its size, so bounding it keeps lowering linear in the plan's size; the sharing that matters
+/// (`price * (1 - discount)` in two aggregates) is between small subexpressions, and the binder
+/// shares repeated operands of any size through [`Expr::Let`].
+const MEMO_MAX_NODES: usize = 64;
+
+/// The memo key of `e`: its printed form, if `e` is small enough and not a leaf.
+pub(super) fn memo_key(e: &Expr) -> Option<String> {
+    match e {
+        Expr::Column(_) | Expr::Literal(_) | Expr::Var { .. } => None,
+        e if e.count_nodes_up_to(MEMO_MAX_NODES) <= MEMO_MAX_NODES => Some(e.to_string()),
+        _ => None,
+    }
 }
 
 /// A filter row's scratch area: a bump allocator that starts empty on every row.
@@ -252,6 +272,8 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
             scratch_need: ScratchNeed::default(),
             memo: HashMap::new(),
             narrow_memo: HashMap::new(),
+            vars: HashMap::new(),
+            memo_log: vec![],
             params: None,
         })
     }
@@ -446,18 +468,46 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
 
     /// Lowers `e` for the current row, reusing an equal subexpression lowered before.
     pub fn lower(&mut self, e: &Expr) -> R<Lowered<'ctx>> {
-        let key = match e {
-            Expr::Column(_) | Expr::Literal(_) => None,
-            e => Some(e.to_string()),
-        };
+        let key = memo_key(e);
         if let Some(l) = key.as_ref().and_then(|k| self.memo.get(k)) {
             return Ok(*l);
         }
-        let l = self.lower_node(e)?;
+        let l = crate::stack::guard(|| self.lower_node(e))?;
         if let Some(k) = key {
+            if !self.vars.is_empty() {
+                self.memo_log.push((false, k.clone()));
+            }
             self.memo.insert(k, l);
         }
         Ok(l)
+    }
+
+    /// `LET $id = value IN body`: `value` once, its error first, `body` reading it.
+    fn lower_let(&mut self, id: u32, value: &Expr, body: &Expr) -> R<Lowered<'ctx>> {
+        let v = self.lower(value)?;
+        let read = Lowered {
+            err: self.no_error(),
+            ..v
+        };
+        let outer = self.vars.insert(id, read);
+        let mark = self.memo_log.len();
+        let result = self.lower(body);
+        for (narrow, key) in self.memo_log.drain(mark..) {
+            if narrow {
+                self.narrow_memo.remove(&key);
+            } else {
+                self.memo.remove(&key);
+            }
+        }
+        match outer {
+            Some(o) => self.vars.insert(id, o),
+            None => self.vars.remove(&id),
+        };
+        let body = result?;
+        Ok(Lowered {
+            err: self.first_error(v.err, body.err)?,
+            ..body
+        })
     }
 
     fn lower_node(&mut self, e: &Expr) -> R<Lowered<'ctx>> {
@@ -570,6 +620,12 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
                 self.cast(e, a, arg.ty(), *ty)
             }
             Expr::Func { func, args, .. } => self.func(e, *func, args),
+            Expr::Let { id, value, body } => self.lower_let(*id, value, body),
+            Expr::Var { id, .. } => self
+                .vars
+                .get(id)
+                .copied()
+                .ok_or_else(|| Error::internal(format!("${id} is read outside its LET")).into()),
         }
     }
 

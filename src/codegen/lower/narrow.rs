@@ -106,12 +106,17 @@ impl<'ctx> Lowerer<'_, 'ctx> {
     /// Lowers `e`, which has a narrow form ([`has_narrow_form`]), in `i64` for the current row,
     /// reusing an equal subexpression lowered before.
     pub fn lower_narrow(&mut self, e: &Expr) -> R<NarrowLowered<'ctx>> {
-        let key = e.to_string();
-        if let Some(n) = self.narrow_memo.get(&key) {
+        let key = super::memo_key(e);
+        if let Some(n) = key.as_ref().and_then(|k| self.narrow_memo.get(k)) {
             return Ok(*n);
         }
         let n = self.lower_narrow_node(e)?;
-        self.narrow_memo.insert(key, n);
+        if let Some(k) = key {
+            if !self.vars.is_empty() {
+                self.memo_log.push((true, k.clone()));
+            }
+            self.narrow_memo.insert(k, n);
+        }
         Ok(n)
     }
 

@@ -1517,6 +1517,11 @@ impl<'ctx> Lowerer<'_, 'ctx> {
 /// kernel builds are never longer than this (`UPPER`/`LOWER` of ASCII keep the length; longer
 /// Unicode mappings fall back).
 pub(super) fn string_bound(e: &Expr) -> ScratchNeed {
+    bound_in(e, &mut vec![])
+}
+
+/// [`string_bound`] where the enclosing `LET`s bind `vars` (id, bound of the value).
+fn bound_in(e: &Expr, vars: &mut Vec<(u32, ScratchNeed)>) -> ScratchNeed {
     let column = ScratchNeed {
         per_max_len: 1,
         constant: 0,
@@ -1535,20 +1540,38 @@ pub(super) fn string_bound(e: &Expr) -> ScratchNeed {
             left,
             right,
             ..
-        } => string_bound(left).plus(string_bound(right)),
+        } => bound_in(left, vars).plus(bound_in(right, vars)),
         Expr::Func {
             func: Func::Upper | Func::Lower | Func::Substring,
             args,
             ..
-        } => args.first().map_or(column, string_bound),
+        } => args.first().map_or(column, |a| bound_in(a, vars)),
         Expr::Case {
             branches, else_, ..
         } => branches
             .iter()
             .map(|(_, v)| v)
             .chain(else_.as_deref())
-            .fold(ScratchNeed::default(), |acc, v| acc.either(string_bound(v))),
-        Expr::Cast { arg, .. } if arg.ty() == SqlType::Utf8 => string_bound(arg),
+            .fold(ScratchNeed::default(), |acc, v| {
+                acc.either(bound_in(v, vars))
+            }),
+        Expr::Cast { arg, .. } if arg.ty() == SqlType::Utf8 => bound_in(arg, vars),
+        Expr::Let { id, value, body } => {
+            let v = if value.ty() == SqlType::Utf8 {
+                bound_in(value, vars)
+            } else {
+                ScratchNeed::default()
+            };
+            vars.push((*id, v));
+            let b = bound_in(body, vars);
+            vars.pop();
+            b
+        }
+        Expr::Var { id, .. } => vars
+            .iter()
+            .rev()
+            .find(|(v, _)| v == id)
+            .map_or(column, |(_, need)| *need),
         Expr::Cast { arg, .. } => super::text::text_bound(arg.ty()),
         // Nothing else of type VARCHAR compiles; the kernel's own check covers a wrong guess.
         _ => column,
