@@ -119,8 +119,13 @@ enum Command {
         /// hive-style `key=value/` folders become columns); or a quoted glob such as
         /// 'data/orders/*.parquet' (one table, named after the folder it starts in).
         file: PathBuf,
-        /// The SQL query.
-        sql: String,
+        /// The SQL query, whatever it starts with (a `--` comment too); `-` reads it from
+        /// standard input.
+        #[arg(allow_hyphen_values = true, required_unless_present = "sql_file")]
+        sql: Option<String>,
+        /// Read the SQL query from this file instead.
+        #[arg(long, value_name = "PATH", conflicts_with = "sql")]
+        sql_file: Option<PathBuf>,
         /// Which engine runs the query.
         #[arg(long, value_enum, default_value_t = EngineKind::Auto)]
         engine: EngineKind,
@@ -507,11 +512,62 @@ static NO_HUGE_PAGES: extern "C" fn() = {
     disable
 };
 
+/// The SQL of `qjit query`: the argument, standard input for `-`, or the `--sql-file`.
+fn query_text(sql: Option<String>, file: Option<&Path>) -> Result<String> {
+    let text = match (sql, file) {
+        (Some(sql), _) if sql == "-" => {
+            let mut text = String::new();
+            std::io::Read::read_to_string(&mut std::io::stdin().lock(), &mut text).map_err(
+                |e| Error::Usage(format!("cannot read the SQL from standard input: {e}")),
+            )?;
+            text
+        }
+        (Some(sql), _) => sql,
+        (None, Some(path)) => std::fs::read_to_string(path).map_err(|e| {
+            Error::Usage(format!("cannot read the SQL file {}: {e}", path.display()))
+        })?,
+        (None, None) => {
+            return Err(Error::Usage(
+                "no SQL: give the query after the path, - to read it from standard input, or \
+                 --sql-file PATH"
+                    .into(),
+            ))
+        }
+    };
+    Ok(text)
+}
+
+/// What `qjit --version` prints: qjit's version and those of the libraries that decide its
+/// answers and its kernels.
+fn version_text() -> String {
+    let llvm = match qjit::jit::llvm_version() {
+        Some(v) => format!("LLVM {v}"),
+        None => "built without LLVM (the jit feature): every query is interpreted".into(),
+    };
+    #[cfg(feature = "datafusion")]
+    let datafusion = format!("\nDataFusion {}", datafusion::DATAFUSION_VERSION);
+    #[cfg(not(feature = "datafusion"))]
+    let datafusion = "";
+    format!(
+        "qjit {}\n{llvm}\narrow {}{datafusion}",
+        env!("CARGO_PKG_VERSION"),
+        arrow::ARROW_VERSION
+    )
+}
+
 fn main() -> ExitCode {
     if STARTED_WITHOUT_STDOUT.load(Ordering::Relaxed) {
         output::dest::set_stdout_closed();
     }
-    let cli = Cli::parse();
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if matches!(
+        args.get(1).and_then(|a| a.to_str()),
+        Some("--version" | "-V")
+    ) {
+        println!("{}", version_text());
+        return ExitCode::SUCCESS;
+    }
+    let cli = Cli::parse_from(args);
     huge_pages_for(&cli.command);
     // What an interruption leaves, and whether the command streams rows to stdout.
     let (what, streams_rows) = match cli.command {
@@ -709,6 +765,7 @@ fn run(cli: Cli, cancel: Cancel, progress: Progress, bar: QueryBar) -> Result<St
         Command::Query {
             file,
             sql,
+            sql_file,
             engine,
             threads,
             format,
@@ -729,6 +786,7 @@ fn run(cli: Cli, cancel: Cancel, progress: Progress, bar: QueryBar) -> Result<St
         } => {
             #[cfg(not(feature = "ballista"))]
             let cluster: Option<String> = None;
+            let sql = query_text(sql, sql_file.as_deref())?;
             if engine == EngineKind::Jit && !explain {
                 // The kernels load while the query is parsed and the file's metadata read.
                 qjit::jit::prepare_loader();

@@ -154,6 +154,86 @@ fn usage_errors_exit_2() {
     );
 }
 
+/// `qjit query` with `input` on standard input.
+fn qjit_with_stdin(args: &[&str], input: &str) -> Output {
+    use std::io::Write;
+    let mut child = common::qjit_command()
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start qjit");
+    let mut stdin = child.stdin.take().expect("stdin");
+    stdin.write_all(input.as_bytes()).expect("write stdin");
+    drop(stdin);
+    child.wait_with_output().expect("run qjit")
+}
+
+#[test]
+fn sql_comes_from_the_argument_standard_input_or_a_file() {
+    let count = "SELECT count(*) AS n FROM lineitem WHERE l_linenumber = 7";
+    let expected = "n\n2173\n";
+    let csv = ["--format", "csv"];
+    let file = lineitem();
+    // The argument after the path is SQL whatever it starts with, flags before or after it.
+    let commented = format!("-- how many seventh lines\n{count}");
+    for args in [
+        vec!["query", &file, &commented, "--format", "csv"],
+        vec!["query", &file, "--format", "csv", &commented],
+    ] {
+        let o = qjit(&args);
+        assert_eq!(o.status.code(), Some(0), "{args:?}: {}", stderr(&o));
+        assert_eq!(stdout(&o), expected);
+    }
+    // `-` reads standard input: a query longer than an argument may be (128 KiB on Linux).
+    let keys: Vec<String> = (1..=30_000).map(|k| k.to_string()).collect();
+    let long = format!(
+        "{count} AND l_orderkey NOT IN ({})",
+        keys.iter()
+            .map(|k| format!("-{k}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    assert!(long.len() > 200_000);
+    let o = qjit_with_stdin(&["query", &file, "-", csv[0], csv[1]], &long);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(stdout(&o), expected);
+    // --sql-file reads a file.
+    let dir = tempfile::tempdir().unwrap();
+    let sql_path = dir.path().join("q.sql");
+    std::fs::write(&sql_path, &long).unwrap();
+    let sql_file = sql_path.to_str().unwrap();
+    let o = qjit(&["query", &file, "--sql-file", sql_file, csv[0], csv[1]]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(stdout(&o), expected);
+    // Usage errors: a missing file, empty SQL, SQL given twice.
+    let missing = dir.path().join("missing.sql");
+    let o = qjit(&["query", &file, "--sql-file", missing.to_str().unwrap()]);
+    assert_fails(&o, 2, &["cannot read the SQL file", "missing.sql"]);
+    let o = qjit_with_stdin(&["query", &file, "-"], "  \n");
+    assert_fails(&o, 1, &["the query is empty"]);
+    let o = qjit(&["query", &file, count, "--sql-file", sql_file]);
+    assert_fails(&o, 2, &["--sql-file"]);
+}
+
+#[test]
+fn version_names_qjit_llvm_and_arrow() {
+    let o = qjit(&["--version"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(
+        out.starts_with(&format!("qjit {}\n", env!("CARGO_PKG_VERSION"))),
+        "{out}"
+    );
+    assert!(out.contains("\narrow 59."), "{out}");
+    if cfg!(feature = "jit") {
+        assert!(out.contains("\nLLVM 19."), "{out}");
+    } else {
+        assert!(out.contains("built without LLVM"), "{out}");
+    }
+}
+
 #[test]
 fn bad_files_say_what_is_wrong() {
     let dir = tempfile::tempdir().unwrap();
@@ -1560,4 +1640,22 @@ fn a_standalone_cluster_gives_the_local_answer() {
     ]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert_eq!(stdout(&o), stdout(&local));
+}
+
+#[test]
+fn bench_without_its_queries_says_where_they_come_from() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("queries");
+    let o = qjit(&[
+        "bench",
+        "--sf",
+        "0.01",
+        "--queries",
+        missing.to_str().unwrap(),
+    ]);
+    assert_fails(
+        &o,
+        2,
+        &["cannot read the query folder", "queries", "--queries DIR"],
+    );
 }

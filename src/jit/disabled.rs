@@ -15,6 +15,11 @@ use crate::ir::{AggregateCall, Expr};
 /// Why nothing compiles in this build.
 pub const WITHOUT_JIT: &str = "qjit was built without the JIT (the `jit` cargo feature)";
 
+/// The version of the LLVM library kernels compile with: none in this build.
+pub fn llvm_version() -> Option<String> {
+    None
+}
+
 /// The highest optimization level (the option is accepted and ignored).
 pub const MAX_OPT_LEVEL: u8 = 3;
 

@@ -130,6 +130,13 @@ fn set_codegen_options() {
     };
 }
 
+/// The version of the LLVM library qjit compiles kernels with (`19.1.7`), `None` in a build
+/// without the JIT.
+pub fn llvm_version() -> Option<String> {
+    let (major, minor, patch) = inkwell::support::get_llvm_version();
+    Some(format!("{major}.{minor}.{patch}"))
+}
+
 /// A description of the host target LLVM compiles for: triple and CPU name.
 pub fn host_description() -> Result<String> {
     initialize()?;
