@@ -67,7 +67,7 @@ pub use source::{Scan, ScanFilter, Source, BATCH_SIZE, MORSEL_ROWS};
 pub use tier::{compiles_in_flight, TierReport, TierSwitch};
 
 use crate::error::{Error, Result};
-use crate::ir::{BinaryOp, Body, ColumnRef, Expr, Plan};
+use crate::ir::{Body, ColumnRef, Expr, Plan};
 use crate::jit::{self, AggregateKernel, CodegenError, FilterKernel, ProjectKernel};
 use crate::kernel_cache::KernelCache;
 
@@ -1013,21 +1013,8 @@ fn filter_on_own_columns(filter: &Expr, plan: &Plan, options: &QueryOptions) -> 
     Some(Arc::new(predicate).scan_filter())
 }
 
-/// Whether evaluating `e` can never fail: comparisons, logic, `IN`, `LIKE` and `IS NULL` over
-/// columns and constants (no arithmetic, which may overflow, and no casts).
+/// Whether evaluating `e` can never fail (the interpreter's conservative rule, one for both
+/// engines).
 fn infallible(e: &Expr) -> bool {
-    !e.any(&mut |n| match n {
-        Expr::Column(_)
-        | Expr::Literal(_)
-        | Expr::IsNull { .. }
-        | Expr::InList { .. }
-        | Expr::Like { .. }
-        | Expr::Let { .. }
-        | Expr::Var { .. } => false,
-        Expr::Unary { op, .. } => *op != crate::ir::UnaryOp::Not,
-        Expr::Binary { op, .. } => {
-            !(op.is_comparison() || matches!(op, BinaryOp::And | BinaryOp::Or))
-        }
-        _ => true,
-    })
+    !crate::interp::fallible::can_fail(e)
 }

@@ -4,7 +4,7 @@
 //! conservative (a `true` may be wrong, a `false` never is): it decides whether `AND`, `OR` and
 //! `CASE` must restrict an operand to the rows that need it, or may evaluate it eagerly.
 
-use crate::ir::{BinaryOp, Expr, Func, SqlType, UnaryOp};
+use crate::ir::{BinaryOp, Expr, SqlType, UnaryOp};
 
 /// Whether evaluating `expr` can fail for some row.
 pub(crate) fn can_fail(expr: &Expr) -> bool {
@@ -34,15 +34,7 @@ fn node_can_fail(expr: &Expr) -> bool {
         },
         Expr::Cast { arg, ty } => cast_can_fail(arg.ty(), *ty),
         Expr::Func { func, args, .. } => {
-            let arg = args.first().map(Expr::ty).unwrap_or(SqlType::Null);
-            match func {
-                Func::Abs => arg.is_signed_integer(),
-                Func::Round { digits } => arg.is_decimal() || (arg.is_integer() && *digits < 0),
-                Func::Length | Func::Upper | Func::Lower | Func::Extract(_) => false,
-                Func::Substring | Func::DateAddDays | Func::DateAddMonths | Func::DateDiffDays => {
-                    true
-                }
-            }
+            func.can_fail(&args.iter().map(Expr::ty).collect::<Vec<_>>())
         }
     }
 }

@@ -41,6 +41,7 @@ pub(crate) fn func(func: Func, args: &[Expr], ty: SqlType, input: &Input) -> Res
     let wrong = || operand_error(&format!("{func:?}"), &types);
     match (func, args) {
         (Func::Abs, [x]) => abs(x, input),
+        (Func::Sign | Func::Floor | Func::Ceil, [x]) => sign_floor_ceil(func, x, ty, input),
         (Func::Round { digits }, [x]) => round(x, digits, ty, input),
         (Func::Length, [s]) => strings::length(&eval(s, input)?),
         (Func::Upper, [s]) => strings::change_case(&eval(s, input)?, true),
@@ -122,6 +123,43 @@ fn abs(x: &Expr, input: &Input) -> Result<ArrayRef> {
         ));
     }
     Err(operand_error("ABS", &[ty]))
+}
+
+/// `SIGN`, `FLOOR` or `CEIL` of a float or decimal `x`, of result type `ty`. A float's sign is
+/// `1`, `-1` or `0` as C's comparisons give it (NaN and `-0.0` have sign `0`, as in PostgreSQL);
+/// a decimal's floor and ceiling are integers at scale 0 (they cannot overflow their type).
+fn sign_floor_ceil(func: Func, x: &Expr, ty: SqlType, input: &Input) -> Result<ArrayRef> {
+    let arg_ty = x.ty();
+    let values = eval(x, input)?;
+    with_float_type!(arg_ty, T => {
+        let a = downcast::<T>(&values)?;
+        let out: PrimitiveArray<T> = match func {
+            Func::Floor => a.unary(FloatNative::floor),
+            Func::Ceil => a.unary(FloatNative::ceil),
+            _ => a.unary(|v: <T as ArrowPrimitiveType>::Native| {
+                let one = <<T as ArrowPrimitiveType>::Native as FloatNative>::from_f64(1.0);
+                if v > FloatNative::ZERO {
+                    one
+                } else if v < FloatNative::ZERO {
+                    -one
+                } else {
+                    FloatNative::ZERO
+                }
+            }),
+        };
+        return Ok(Arc::new(out));
+    }, _ => {});
+    if let (SqlType::Decimal { scale, .. }, SqlType::Decimal { precision, .. }) = (arg_ty, ty) {
+        let a = downcast::<Decimal128Type>(&values)?;
+        let unit = pow10(u32::from(scale));
+        let out: PrimitiveArray<Decimal128Type> = a.unary(|v: i128| match func {
+            Func::Floor => v.div_euclid(unit),
+            Func::Ceil => -(-v).div_euclid(unit),
+            _ => v.signum(),
+        });
+        return Ok(Arc::new(out.with_precision_and_scale(precision, 0)?));
+    }
+    Err(operand_error(&func.name(), &[arg_ty]))
 }
 
 fn round(x: &Expr, digits: i32, ty: SqlType, input: &Input) -> Result<ArrayRef> {

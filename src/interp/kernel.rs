@@ -278,6 +278,8 @@ pub(crate) trait FloatNative:
     /// The nearest value of `Self` to the decimal `v / 10^scale` (one rounding).
     fn from_decimal(v: i128, scale: u8) -> Self;
     fn abs(self) -> Self;
+    fn floor(self) -> Self;
+    fn ceil(self) -> Self;
 }
 
 impl FloatNative for f32 {
@@ -302,6 +304,14 @@ impl FloatNative for f32 {
     fn abs(self) -> Self {
         f32::abs(self)
     }
+    #[inline]
+    fn floor(self) -> Self {
+        f32::floor(self)
+    }
+    #[inline]
+    fn ceil(self) -> Self {
+        f32::ceil(self)
+    }
 }
 
 impl FloatNative for f64 {
@@ -325,6 +335,14 @@ impl FloatNative for f64 {
     #[inline]
     fn abs(self) -> Self {
         f64::abs(self)
+    }
+    #[inline]
+    fn floor(self) -> Self {
+        f64::floor(self)
+    }
+    #[inline]
+    fn ceil(self) -> Self {
+        f64::ceil(self)
     }
 }
 

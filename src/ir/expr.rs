@@ -31,6 +31,7 @@
 
 use std::fmt;
 
+use super::func::Func;
 use super::scalar::{format_decimal, Scalar};
 use super::types::{SqlType, MAX_DECIMAL_PRECISION};
 use crate::error::{Error, Result};
@@ -199,34 +200,6 @@ pub enum DatePart {
     Year,
     Month,
     Day,
-}
-
-/// Scalar functions. Argument and result types:
-///
-/// | function | arguments | result | notes |
-/// |---|---|---|---|
-/// | `Abs` | number | same | `ABS(INT_MIN)` overflows |
-/// | `Round { digits }` | number | integer: same; float: same; decimal: see [`round_result`] | integers and decimals half away from zero, floats half to even (PostgreSQL's `rint`: `ROUND(2.5::DOUBLE) = 2`); `digits` may be negative |
-/// | `Length` | `VARCHAR` | `INTEGER` | characters, not bytes |
-/// | `Upper`, `Lower` | `VARCHAR` | `VARCHAR` | Unicode case mapping |
-/// | `Substring` | `VARCHAR, BIGINT[, BIGINT]` | `VARCHAR` | 1-based, in characters, PostgreSQL's rules; a negative length is an error |
-/// | `Extract(part)` | `DATE` | `INTEGER` | |
-/// | `DateAddDays` | `DATE, INTEGER` | `DATE` | leaving the `DATE` range is an error |
-/// | `DateAddMonths` | `DATE, INTEGER` | `DATE` | the day is clamped to the end of the month |
-/// | `DateDiffDays` | `DATE, DATE` | `INTEGER` | `a - b` in days |
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[cfg_attr(feature = "ballista", derive(serde::Serialize, serde::Deserialize))]
-pub enum Func {
-    Abs,
-    Round { digits: i32 },
-    Length,
-    Upper,
-    Lower,
-    Substring,
-    Extract(DatePart),
-    DateAddDays,
-    DateAddMonths,
-    DateDiffDays,
 }
 
 /// A typed scalar expression. Build with the constructors; see the module docs for the rules.
@@ -559,21 +532,12 @@ impl Expr {
         })
     }
 
-    /// A scalar function; argument types must follow the table on [`Func`].
+    /// A scalar function; argument types must be ones [`Func::result_type`] takes.
     pub fn func(func: Func, args: Vec<Expr>) -> Result<Expr> {
-        use SqlType::*;
         let types: Vec<SqlType> = args.iter().map(Expr::ty).collect();
-        let ty = match (func, types.as_slice()) {
-            (Func::Abs, [t]) if t.is_numeric() => *t,
-            (Func::Round { digits }, [t]) if t.is_numeric() => round_result(*t, digits),
-            (Func::Length, [Utf8]) => Int32,
-            (Func::Upper | Func::Lower, [Utf8]) => Utf8,
-            (Func::Substring, [Utf8, Int64]) | (Func::Substring, [Utf8, Int64, Int64]) => Utf8,
-            (Func::Extract(_), [Date]) => Int32,
-            (Func::DateAddDays | Func::DateAddMonths, [Date, Int32]) => Date,
-            (Func::DateDiffDays, [Date, Date]) => Int32,
-            _ => return Err(mismatch(format!("{func:?}"), &types)),
-        };
+        let ty = func
+            .result_type(&types)
+            .ok_or_else(|| mismatch(func.name(), &types))?;
         Ok(Expr::Func { func, args, ty })
     }
 

@@ -7,6 +7,7 @@
 //! thing over the same input.
 
 mod expr;
+pub mod func;
 pub mod like;
 mod plan;
 pub mod scalar;
@@ -14,8 +15,9 @@ mod types;
 
 pub use expr::{
     can_cast, decimal_product_fits, decimal_result, round_result, BinaryOp, ColumnRef, DatePart,
-    Expr, Func, Literal, UnaryOp,
+    Expr, Literal, UnaryOp,
 };
+pub use func::Func;
 pub use plan::{AggFunc, AggregateCall, Body, Plan, SortKey};
 pub use scalar::Scalar;
 pub use types::{SqlType, DECIMAL64_PRECISION, MAX_DECIMAL_PRECISION};

@@ -20,6 +20,7 @@ use sqlparser::ast::{
 use super::coerce::{arithmetic_types, coerce, common_type_all, common_type_of};
 use super::fold::fold;
 use crate::error::{closest, Error, Position, Result};
+use crate::ir::func::SQL_NAMES;
 use crate::ir::{
     scalar, AggFunc, AggregateCall, BinaryOp, ColumnRef, DatePart, Expr, Func, Scalar, SqlType,
     UnaryOp,
@@ -28,26 +29,6 @@ use crate::ir::{
 /// How deeply bound expressions may nest. Left-deep chains (`a OR b OR c …`) are not limited by
 /// the parser's recursion limit, so the binder enforces one for every stage after it.
 pub const MAX_EXPR_DEPTH: usize = 400;
-
-/// Scalar functions the binder knows, for "did you mean" suggestions.
-const FUNCTIONS: &[&str] = &[
-    "abs",
-    "avg",
-    "char_length",
-    "character_length",
-    "coalesce",
-    "count",
-    "length",
-    "lower",
-    "max",
-    "min",
-    "nullif",
-    "round",
-    "substr",
-    "substring",
-    "sum",
-    "upper",
-];
 
 /// The aggregate function a name denotes, if any.
 pub fn aggregate_of(name: &str) -> Option<AggFunc> {
@@ -672,6 +653,20 @@ impl<'a> ExprBinder<'a> {
                     .transpose()?;
                 v(self.substring(s, start, len, pos(e)))
             }
+            E::Floor { expr, field } | E::Ceil { expr, field }
+                if matches!(
+                    field,
+                    ast::CeilFloorKind::DateTimeField(ast::DateTimeField::NoDateTime)
+                ) =>
+            {
+                let func = if matches!(e, E::Floor { .. }) {
+                    Func::Floor
+                } else {
+                    Func::Ceil
+                };
+                let arg = self.bind_expr(expr, scope, d)?;
+                v(self.call(func, vec![arg], pos(e)))
+            }
             E::Function(f) => self.bind_function(e, f, scope, d).map(Bound::Value),
             E::Wildcard(_) | E::QualifiedWildcard(..) => Err(Error::Plan {
                 message: "* is only allowed as a whole SELECT item or in COUNT(*)".into(),
@@ -872,11 +867,6 @@ impl<'a> ExprBinder<'a> {
                     Expr::case(vec![(eq, Expr::null(ty))], Some(a), ty)
                 })
             }
-            "abs" => {
-                arity(1, 1)?;
-                let a = self.numeric(bound(0, scope)?, "ABS", at)?;
-                Expr::func(Func::Abs, vec![a])
-            }
             "round" => {
                 arity(1, 2)?;
                 let a = self.numeric(bound(0, scope)?, "ROUND", at)?;
@@ -905,20 +895,18 @@ impl<'a> ExprBinder<'a> {
                 };
                 Expr::func(Func::Round { digits }, vec![a])
             }
-            "length" | "char_length" | "character_length" => {
-                arity(1, 1)?;
-                let s = self.to_type(bound(0, scope)?, SqlType::Utf8, "LENGTH", at)?;
-                Expr::func(Func::Length, vec![s])
+            "mod" => {
+                // MOD(a, b) is a % b.
+                arity(2, 2)?;
+                let (a, b) = (bound(0, scope)?, bound(1, scope)?);
+                self.arithmetic(BinaryOp::Mod, a, b, at)
             }
-            "upper" | "lower" => {
-                arity(1, 1)?;
-                let s = self.to_type(bound(0, scope)?, SqlType::Utf8, &name.to_uppercase(), at)?;
-                let func = if name == "upper" {
-                    Func::Upper
-                } else {
-                    Func::Lower
-                };
-                Expr::func(func, vec![s])
+            "greatest" | "least" => {
+                arity(1, usize::MAX)?;
+                let items: Vec<Expr> = (0..args.len())
+                    .map(|i| bound(i, scope))
+                    .collect::<Result<_>>()?;
+                self.extreme(name == "greatest", items, at)
             }
             "substring" | "substr" => {
                 arity(2, 3)?;
@@ -931,12 +919,93 @@ impl<'a> ExprBinder<'a> {
                 };
                 self.substring(s, start, len, at)
             }
-            _ => Err(Error::UnknownFunction {
-                suggestion: closest(&name, FUNCTIONS.iter().copied()),
-                name,
-                position: at,
-            }),
+            _ => match Func::called(&name) {
+                Some(func) => {
+                    let (lo, hi) = func.arity();
+                    arity(lo, hi)?;
+                    let bound_args: Vec<Expr> = (0..args.len())
+                        .map(|i| bound(i, scope))
+                        .collect::<Result<_>>()?;
+                    self.call(func, bound_args, at)
+                }
+                None => Err(Error::UnknownFunction {
+                    suggestion: closest(&name, SQL_NAMES.iter().copied()),
+                    name,
+                    position: at,
+                }),
+            },
         }
+    }
+
+    /// `func(args)` with each argument converted to the type [`Func::params`] gives it.
+    fn call(&self, func: Func, args: Vec<Expr>, at: Option<Position>) -> Result<Expr> {
+        let types: Vec<SqlType> = args.iter().map(Expr::ty).collect();
+        let name = func.name();
+        let params = func.params(&types).ok_or_else(|| {
+            let takes_numbers = func.params(&vec![SqlType::Float64; types.len()]).is_some();
+            let message = match types
+                .iter()
+                .find(|t| !t.is_numeric() && **t != SqlType::Null)
+            {
+                Some(t) if takes_numbers => format!("{name}() needs a number, not {t}"),
+                _ => format!(
+                    "{name}() does not take ({})",
+                    types
+                        .iter()
+                        .map(|t| t.to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            };
+            Error::Type {
+                message,
+                position: at,
+            }
+        })?;
+        let args = args
+            .into_iter()
+            .zip(params)
+            .map(|(a, t)| {
+                if a.ty().is_numeric() && t.is_numeric() && a.ty() != t {
+                    coerce(a, t)
+                } else {
+                    self.to_type(a, t, &name, at)
+                }
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Expr::func(func, args)
+    }
+
+    /// `GREATEST(items)` (or `LEAST`): the largest (smallest) item that is not NULL, NULL if all
+    /// are, at the items' common type. Each item is evaluated once:
+    /// `GREATEST(a, b) ≡ LET $1 = a IN LET $2 = b IN
+    ///   CASE WHEN $2 IS NULL OR $1 >= $2 THEN $1 ELSE $2 END` (a NULL `$1` gives `$2`),
+    /// folded left over more items. Floats order as comparisons do (NaN is the largest).
+    fn extreme(&self, greatest: bool, items: Vec<Expr>, at: Option<Position>) -> Result<Expr> {
+        let what = if greatest { "GREATEST" } else { "LEAST" };
+        let ty = self.common(&items.iter().collect::<Vec<_>>(), what, at)?;
+        let mut items = items.into_iter().map(|i| coerce(i, ty));
+        let Some(first) = items.next() else {
+            return Err(Error::internal("GREATEST/LEAST arity"));
+        };
+        let op = if greatest {
+            BinaryOp::GtEq
+        } else {
+            BinaryOp::LtEq
+        };
+        items.try_fold(first?, |acc, item| {
+            let item = item?;
+            self.share(acc, |a| {
+                self.share(item, |b| {
+                    let keep = Expr::binary(
+                        BinaryOp::Or,
+                        Expr::is_null(b.clone(), false),
+                        self.comparison(op, a.clone(), b.clone(), at)?,
+                    )?;
+                    Expr::case(vec![(keep, a)], Some(b), ty)
+                })
+            })
+        })
     }
 
     fn substring(

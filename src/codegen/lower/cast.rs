@@ -323,9 +323,63 @@ impl<'ctx> Lowerer<'_, 'ctx> {
                 };
                 self.substring(e, t, s, count)
             }
+            (Func::Sign | Func::Floor | Func::Ceil, [x]) => {
+                let ty = x.ty();
+                let a = self.lower(x)?;
+                let v = if ty.is_float() {
+                    let x = a.value.into_float_value();
+                    match func {
+                        Func::Floor => self.unary_intrinsic("llvm.floor", x)?,
+                        Func::Ceil => self.unary_intrinsic("llvm.ceil", x)?,
+                        _ => {
+                            // C's comparisons: NaN and -0.0 have sign 0, as in PostgreSQL.
+                            let t = x.get_type();
+                            let zero = t.const_zero();
+                            let pos = b.build_float_compare(FloatPredicate::OGT, x, zero, "pos")?;
+                            let neg = b.build_float_compare(FloatPredicate::OLT, x, zero, "neg")?;
+                            let minus = b.build_select(neg, t.const_float(-1.0), zero, "m")?;
+                            b.build_select(pos, t.const_float(1.0).into(), minus, "sign")?
+                                .into_float_value()
+                        }
+                    }
+                    .into()
+                } else {
+                    let Some((_, scale)) = ty.decimal_parts() else {
+                        return not_compiled(format!("{} of {ty}", func.name()));
+                    };
+                    let v = a.value.into_int_value();
+                    let t = v.get_type();
+                    let zero = t.const_zero();
+                    match func {
+                        Func::Sign => {
+                            let pos = b.build_int_compare(IntPredicate::SGT, v, zero, "pos")?;
+                            let neg = b.build_int_compare(IntPredicate::SLT, v, zero, "neg")?;
+                            let p = b.build_int_z_extend(pos, t, "p")?;
+                            let n = b.build_int_z_extend(neg, t, "n")?;
+                            b.build_int_sub(p, n, "sign")?.into()
+                        }
+                        _ => {
+                            // Truncate, then step toward -inf (FLOOR) or +inf (CEIL) where a
+                            // remainder of that sign is left.
+                            let unit = self.const_i128(crate::ir::scalar::pow10(u32::from(scale)));
+                            let q = b.build_int_signed_div(v, unit, "q")?;
+                            let r = b.build_int_signed_rem(v, unit, "r")?;
+                            let (pred, step) = if func == Func::Floor {
+                                (IntPredicate::SLT, t.const_all_ones())
+                            } else {
+                                (IntPredicate::SGT, t.const_int(1, false))
+                            };
+                            let off = b.build_int_compare(pred, r, zero, "off")?;
+                            let stepped = b.build_int_add(q, step, "stepped")?;
+                            b.build_select(off, stepped, q, "rounded")?
+                        }
+                    }
+                };
+                self.unary_result(e, v, &a, None)
+            }
             (Func::Upper, [x]) => self.change_case(x, true),
             (Func::Lower, [x]) => self.change_case(x, false),
-            (other, _) => not_compiled(format!("{} is not compiled yet", func_name(other))),
+            (other, _) => not_compiled(format!("{} is not compiled yet", other.name())),
         }
     }
 
@@ -608,21 +662,5 @@ impl<'ctx> Lowerer<'_, 'ctx> {
             .into_int_value();
         Ok(b.build_select(is(2, "is_feb")?, feb, other, "month_days")?
             .into_int_value())
-    }
-}
-
-/// A function as SQL spells it, for "not compiled" reasons.
-fn func_name(func: Func) -> String {
-    match func {
-        Func::Abs => "ABS".into(),
-        Func::Round { .. } => "ROUND".into(),
-        Func::Length => "LENGTH".into(),
-        Func::Upper => "UPPER".into(),
-        Func::Lower => "LOWER".into(),
-        Func::Substring => "SUBSTRING".into(),
-        Func::Extract(part) => format!("EXTRACT({})", format!("{part:?}").to_uppercase()),
-        Func::DateAddDays => "date + INTERVAL … DAY".into(),
-        Func::DateAddMonths => "date + INTERVAL … MONTH".into(),
-        Func::DateDiffDays => "date - date".into(),
     }
 }

@@ -1,0 +1,237 @@
+//! The scalar functions, defined in one place.
+//!
+//! Each [`Func`] says here, and only here: the SQL names that call it, how many arguments it
+//! takes, the argument types a call is coerced to, its result type (PostgreSQL's, unless the
+//! table says otherwise), whether it can fail, and whether it builds a string. The binder
+//! (`crate::sql`), the type check ([`Expr::func`](super::Expr::func)), the analysis of what can
+//! fail (`interp::fallible`) and the messages of both engines read it. The implementations are
+//! the interpreter's `interp::funcs` (strings in `interp::strings`) and the code generator's
+//! `codegen::lower` (`Lowerer::func`), one arm per function in each.
+//!
+//! Adding a function: a variant and its rows in the `match`es below, its arm in the interpreter
+//! and the code generator, and a `.slt` file in `tests/sql/`.
+//!
+//! | function | SQL | arguments | result | fails |
+//! |---|---|---|---|---|
+//! | `Abs` | `ABS(x)` | number | same | `ABS(INT_MIN)` overflows |
+//! | `Round { digits }` | `ROUND(x[, d])` | number | integer, float: same; decimal: [`round_result`] | decimals; integers for `d < 0` |
+//! | `Sign` | `SIGN(x)` | float; decimal; integer as `DOUBLE` | float: same, `-1`, `0` or `1` (NaN: `0`, as PostgreSQL's C comparison gives); decimal: `DECIMAL(1,0)` | never |
+//! | `Floor`, `Ceil` | `FLOOR(x)`, `CEIL(x)`/`CEILING(x)` | float; decimal; integer as `DOUBLE` | float: same; `DECIMAL(p,s)`: `DECIMAL(min(p-s+1, 38), 0)` | never |
+//! | `Length` | `LENGTH(s)`, `CHAR_LENGTH`, `CHARACTER_LENGTH` | `VARCHAR` | `INTEGER` (characters) | never |
+//! | `Upper`, `Lower` | `UPPER(s)`, `LOWER(s)` | `VARCHAR` | `VARCHAR` (Unicode case mapping) | never |
+//! | `Substring` | `SUBSTRING(s FROM i [FOR n])`, `SUBSTR` | `VARCHAR, BIGINT[, BIGINT]` | `VARCHAR` (1-based, in characters) | a negative length |
+//! | `Extract(part)` | `EXTRACT(part FROM d)` | `DATE` | `INTEGER` | never |
+//! | `DateAddDays` | `date ± INTERVAL 'n' DAY` | `DATE, INTEGER` | `DATE` | leaving the `DATE` range |
+//! | `DateAddMonths` | `date ± INTERVAL 'n' MONTH` | `DATE, INTEGER` | `DATE` (day clamped to the month's end) | never in range |
+//! | `DateDiffDays` | `date - date` | `DATE, DATE` | `INTEGER` (days) | overflow |
+//!
+//! PostgreSQL resolves `SIGN`, `FLOOR` and `CEIL` of an integer to their `double precision`
+//! forms, and so does qjit.
+
+use super::expr::{round_result, DatePart};
+use super::types::SqlType;
+
+/// A scalar function (see the module's table).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "ballista", derive(serde::Serialize, serde::Deserialize))]
+pub enum Func {
+    Abs,
+    Round { digits: i32 },
+    Length,
+    Upper,
+    Lower,
+    Substring,
+    Extract(DatePart),
+    DateAddDays,
+    DateAddMonths,
+    DateDiffDays,
+    Sign,
+    Floor,
+    Ceil,
+}
+
+/// Every SQL name the binder calls a function by, aggregates and `COALESCE`/`NULLIF` included:
+/// the candidates for "did you mean" and the list in messages.
+pub const SQL_NAMES: &[&str] = &[
+    "abs",
+    "avg",
+    "ceil",
+    "ceiling",
+    "char_length",
+    "character_length",
+    "coalesce",
+    "count",
+    "floor",
+    "greatest",
+    "least",
+    "length",
+    "lower",
+    "max",
+    "min",
+    "mod",
+    "nullif",
+    "round",
+    "sign",
+    "substr",
+    "substring",
+    "sum",
+    "upper",
+];
+
+impl Func {
+    /// The function a plain call `name(args…)` binds to, for the functions whose arguments need
+    /// nothing but [`Func::params`] (`ROUND`, `SUBSTRING` and the syntax forms bind their own).
+    pub fn called(name: &str) -> Option<Func> {
+        Some(match name {
+            "abs" => Func::Abs,
+            "length" | "char_length" | "character_length" => Func::Length,
+            "upper" => Func::Upper,
+            "lower" => Func::Lower,
+            "sign" => Func::Sign,
+            "floor" => Func::Floor,
+            "ceil" | "ceiling" => Func::Ceil,
+            _ => return None,
+        })
+    }
+
+    /// The name messages print: `ABS`, `EXTRACT(YEAR)`, `date + INTERVAL … DAY`.
+    pub fn name(self) -> String {
+        match self {
+            Func::Abs => "ABS".into(),
+            Func::Round { .. } => "ROUND".into(),
+            Func::Length => "LENGTH".into(),
+            Func::Upper => "UPPER".into(),
+            Func::Lower => "LOWER".into(),
+            Func::Substring => "SUBSTRING".into(),
+            Func::Extract(part) => format!("EXTRACT({})", format!("{part:?}").to_uppercase()),
+            Func::DateAddDays => "date + INTERVAL … DAY".into(),
+            Func::DateAddMonths => "date + INTERVAL … MONTH".into(),
+            Func::DateDiffDays => "date - date".into(),
+            Func::Sign => "SIGN".into(),
+            Func::Floor => "FLOOR".into(),
+            Func::Ceil => "CEIL".into(),
+        }
+    }
+
+    /// How many arguments a call takes, at least and at most.
+    pub fn arity(self) -> (usize, usize) {
+        match self {
+            Func::Abs
+            | Func::Round { .. }
+            | Func::Length
+            | Func::Upper
+            | Func::Lower
+            | Func::Extract(_)
+            | Func::Sign
+            | Func::Floor
+            | Func::Ceil => (1, 1),
+            Func::Substring => (2, 3),
+            Func::DateAddDays | Func::DateAddMonths | Func::DateDiffDays => (2, 2),
+        }
+    }
+
+    /// The types a call's arguments are coerced to, given their types (`NULL` for an untyped
+    /// NULL); `None` if the function takes no such arguments.
+    pub fn params(self, args: &[SqlType]) -> Option<Vec<SqlType>> {
+        use SqlType::*;
+        let number_or_double = |t: SqlType| match t {
+            t if t.is_float() || t.is_decimal() => Some(t),
+            t if t.is_integer() => Some(Float64),
+            Null => Some(Float64),
+            _ => None,
+        };
+        Some(match (self, args) {
+            (Func::Abs | Func::Round { .. }, [t]) if t.is_numeric() => vec![*t],
+            (Func::Abs | Func::Round { .. }, [Null]) => vec![Int32],
+            (Func::Length | Func::Upper | Func::Lower, [_]) => vec![Utf8],
+            (Func::Sign | Func::Floor | Func::Ceil, [t]) => vec![number_or_double(*t)?],
+            (Func::Substring, [_, _]) => vec![Utf8, Int64],
+            (Func::Substring, [_, _, _]) => vec![Utf8, Int64, Int64],
+            (Func::Extract(_), [_]) => vec![Date],
+            (Func::DateAddDays | Func::DateAddMonths, [_, _]) => vec![Date, Int32],
+            (Func::DateDiffDays, [_, _]) => vec![Date, Date],
+            _ => return None,
+        })
+    }
+
+    /// The result type of a call whose arguments have types `args` (after coercion); `None` if
+    /// the function does not take them.
+    pub fn result_type(self, args: &[SqlType]) -> Option<SqlType> {
+        use SqlType::*;
+        Some(match (self, args) {
+            (Func::Abs, [t]) if t.is_numeric() => *t,
+            (Func::Round { digits }, [t]) if t.is_numeric() => round_result(*t, digits),
+            (Func::Length, [Utf8]) => Int32,
+            (Func::Upper | Func::Lower, [Utf8]) => Utf8,
+            (Func::Substring, [Utf8, Int64]) | (Func::Substring, [Utf8, Int64, Int64]) => Utf8,
+            (Func::Extract(_), [Date]) => Int32,
+            (Func::DateAddDays | Func::DateAddMonths, [Date, Int32]) => Date,
+            (Func::DateDiffDays, [Date, Date]) => Int32,
+            (Func::Sign | Func::Floor | Func::Ceil, [t]) if t.is_float() => *t,
+            (Func::Sign, [Decimal { .. }]) => SqlType::decimal(1, 0),
+            (Func::Floor | Func::Ceil, [Decimal { precision, scale }]) => {
+                // `decimal` caps the precision at 38.
+                SqlType::decimal(u32::from(precision - scale) + 1, 0)
+            }
+            _ => return None,
+        })
+    }
+
+    /// Whether a call with arguments of types `args` can fail for some row (conservative).
+    pub fn can_fail(self, args: &[SqlType]) -> bool {
+        let arg = args.first().copied().unwrap_or(SqlType::Null);
+        match self {
+            Func::Abs => arg.is_signed_integer(),
+            Func::Round { digits } => arg.is_decimal() || (arg.is_integer() && digits < 0),
+            Func::Length
+            | Func::Upper
+            | Func::Lower
+            | Func::Extract(_)
+            | Func::Sign
+            | Func::Floor
+            | Func::Ceil => false,
+            Func::Substring | Func::DateAddDays | Func::DateAddMonths | Func::DateDiffDays => true,
+        }
+    }
+
+    /// Whether the function builds a new string (the code generator gives it scratch memory).
+    pub fn builds_string(self) -> bool {
+        matches!(self, Func::Upper | Func::Lower | Func::Substring)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_plain_name_is_listed_and_binds_with_its_arity() {
+        for name in SQL_NAMES {
+            if let Some(f) = Func::called(name) {
+                let (lo, hi) = f.arity();
+                assert!(lo <= hi, "{name}");
+                let args = vec![SqlType::Null; lo];
+                let params = f
+                    .params(&args)
+                    .unwrap_or_else(|| panic!("{name}: no params"));
+                assert!(f.result_type(&params).is_some(), "{name}: {params:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn rounding_functions_keep_decimals_and_take_integers_as_doubles() {
+        let d = SqlType::decimal(15, 2);
+        assert_eq!(Func::Floor.result_type(&[d]), Some(SqlType::decimal(14, 0)));
+        assert_eq!(
+            Func::Ceil.result_type(&[SqlType::decimal(38, 0)]),
+            Some(SqlType::decimal(38, 0))
+        );
+        assert_eq!(Func::Sign.result_type(&[d]), Some(SqlType::decimal(1, 0)));
+        assert_eq!(
+            Func::Floor.params(&[SqlType::Int32]),
+            Some(vec![SqlType::Float64])
+        );
+        assert_eq!(Func::Sign.params(&[SqlType::Utf8]), None);
+    }
+}
