@@ -22,8 +22,8 @@ use super::fold::fold;
 use crate::error::{closest, Error, Position, Result};
 use crate::ir::func::SQL_NAMES;
 use crate::ir::{
-    scalar, AggFunc, AggregateCall, BinaryOp, ColumnRef, DatePart, Expr, Func, Scalar, SqlType,
-    UnaryOp,
+    scalar, AggFunc, AggregateCall, BinaryOp, ColumnRef, DatePart, Expr, Func, Literal, Scalar,
+    SqlType, UnaryOp,
 };
 
 /// How deeply bound expressions may nest. Left-deep chains (`a OR b OR c …`) are not limited by
@@ -901,6 +901,23 @@ impl<'a> ExprBinder<'a> {
                 let (a, b) = (bound(0, scope)?, bound(1, scope)?);
                 self.arithmetic(BinaryOp::Mod, a, b, at)
             }
+            "left" | "right" => {
+                arity(2, 2)?;
+                let (s, n) = (bound(0, scope)?, bound(1, scope)?);
+                self.left_right(name == "left", s, n, at)
+            }
+            "concat" => {
+                arity(1, usize::MAX)?;
+                let items: Vec<Expr> = (0..args.len())
+                    .map(|i| bound(i, scope))
+                    .collect::<Result<_>>()?;
+                self.concat(items)
+            }
+            "starts_with" | "ends_with" => {
+                arity(2, 2)?;
+                let (s, affix) = (bound(0, scope)?, bound(1, scope)?);
+                self.affix(name == "starts_with", s, affix, at)
+            }
             "greatest" | "least" => {
                 arity(1, usize::MAX)?;
                 let items: Vec<Expr> = (0..args.len())
@@ -974,6 +991,102 @@ impl<'a> ExprBinder<'a> {
             })
             .collect::<Result<Vec<_>>>()?;
         Expr::func(func, args)
+    }
+
+    /// `LEFT(s, n)`: the first `n` characters, or all but the last `-n`; `RIGHT(s, n)`: the
+    /// last `n`, or all but the first `-n` (PostgreSQL's). As `SUBSTRING`, each operand once:
+    /// `LEFT ≡ LET $s, $n IN SUBSTRING($s, 1, CASE WHEN $n >= 0 THEN $n
+    ///   WHEN $n < 0 THEN GREATEST(LENGTH($s) + $n, 0) END)`,
+    /// `RIGHT ≡ … SUBSTRING($s, CASE WHEN $n >= 0 THEN LENGTH($s) - $n + 1 WHEN $n < 0 THEN 1 - $n END)`.
+    fn left_right(&self, left: bool, s: Expr, n: Expr, at: Option<Position>) -> Result<Expr> {
+        let what = if left { "LEFT" } else { "RIGHT" };
+        let s = self.to_type(s, SqlType::Utf8, what, at)?;
+        let t = n.ty();
+        if !(t.is_integer() || t == SqlType::Null) {
+            return Err(Error::Type {
+                message: format!("{what}() needs an integer count, not {t}"),
+                position: at,
+            });
+        }
+        let n = coerce(n, SqlType::Int64)?;
+        let int = |v: i64| Expr::literal(Scalar::Int(v), SqlType::Int64);
+        self.share(s, |s| {
+            self.share(n, |n| {
+                let length = coerce(Expr::func(Func::Length, vec![s.clone()])?, SqlType::Int64)?;
+                let non_negative = self.comparison(BinaryOp::GtEq, n.clone(), int(0)?, at)?;
+                let negative = self.comparison(BinaryOp::Lt, n.clone(), int(0)?, at)?;
+                let (when_non_negative, when_negative, start) = if left {
+                    let rest = self.arithmetic(BinaryOp::Add, length, n.clone(), at)?;
+                    let rest = self.extreme(true, vec![rest, int(0)?], at)?;
+                    (n, rest, None)
+                } else {
+                    let from_end = self.arithmetic(BinaryOp::Sub, length, n.clone(), at)?;
+                    let from_end = self.arithmetic(BinaryOp::Add, from_end, int(1)?, at)?;
+                    let after = self.arithmetic(BinaryOp::Sub, int(1)?, n, at)?;
+                    (from_end, after, Some(()))
+                };
+                let chosen = Expr::case(
+                    vec![(non_negative, when_non_negative), (negative, when_negative)],
+                    None,
+                    SqlType::Int64,
+                )?;
+                match start {
+                    None => self.substring(s, int(1)?, Some(chosen), at),
+                    Some(()) => self.substring(s, chosen, None, at),
+                }
+            })
+        })
+    }
+
+    /// `CONCAT(items)`: the text of every item that is not NULL, one after another (never
+    /// NULL): `COALESCE(CAST(a AS VARCHAR), '') || COALESCE(CAST(b AS VARCHAR), '') || …`.
+    fn concat(&self, items: Vec<Expr>) -> Result<Expr> {
+        let empty = || Expr::literal(Scalar::Utf8(String::new()), SqlType::Utf8);
+        let mut text = items.into_iter().map(|item| {
+            let item = coerce(item, SqlType::Utf8)?;
+            self.share(item, |i| {
+                Expr::case(
+                    vec![(Expr::is_null(i.clone(), true), i)],
+                    Some(empty()?),
+                    SqlType::Utf8,
+                )
+            })
+        });
+        let first = text.next().unwrap_or_else(empty)?;
+        text.try_fold(first, |acc, t| Expr::binary(BinaryOp::Concat, acc, t?))
+    }
+
+    /// `STARTS_WITH(s, p)` / `ENDS_WITH(s, p)`: `s LIKE 'p%'` (or `'%p'`, with `p`'s wildcards
+    /// escaped) when `p` is a constant, else `LEFT(s, LENGTH(p)) = p` (or `RIGHT`).
+    fn affix(&self, starts: bool, s: Expr, affix: Expr, at: Option<Position>) -> Result<Expr> {
+        let what = if starts { "STARTS_WITH" } else { "ENDS_WITH" };
+        let s = self.to_type(s, SqlType::Utf8, what, at)?;
+        let affix = self.to_type(affix, SqlType::Utf8, what, at)?;
+        if let Expr::Literal(Literal {
+            value: Scalar::Utf8(text),
+            ..
+        }) = fold(affix.clone())?
+        {
+            let mut pattern = String::with_capacity(text.len() + 1);
+            if !starts {
+                pattern.push('%');
+            }
+            for c in text.chars() {
+                if matches!(c, '%' | '_' | '\\') {
+                    pattern.push('\\');
+                }
+                pattern.push(c);
+            }
+            if starts {
+                pattern.push('%');
+            }
+            return Expr::like(s, pattern, Some('\\'), false, false);
+        }
+        self.share(affix, |p| {
+            let length = Expr::func(Func::Length, vec![p.clone()])?;
+            let part = self.left_right(starts, s, length, at)?;
+            self.comparison(BinaryOp::Eq, part, p, at)
+        })
     }
 
     /// `GREATEST(items)` (or `LEAST`): the largest (smallest) item that is not NULL, NULL if all
