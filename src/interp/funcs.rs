@@ -30,9 +30,7 @@ use super::kernel::{
 };
 use super::strings;
 use crate::error::{Error, Result};
-use crate::ir::scalar::{
-    add_months, civil_from_days, div_pow10_round, fits_precision, format_date, pow10,
-};
+use crate::ir::scalar::{add_months, div_pow10_round, fits_precision, format_date, pow10};
 use crate::ir::{DatePart, Expr, Func, SqlType};
 
 /// Evaluates `func(args)` with result type `ty`.
@@ -256,15 +254,8 @@ pub(crate) fn round_float(x: f64, digits: i32) -> f64 {
 fn extract(part: DatePart, date: &Expr, input: &Input) -> Result<ArrayRef> {
     let values = eval(date, input)?;
     let a = downcast::<Date32Type>(&values)?;
-    let out = a.unary::<_, Int32Type>(|d| {
-        let (y, m, day) = civil_from_days(d as i64);
-        match part {
-            // A Date32 year is within ±5.9 million.
-            DatePart::Year => y as i32,
-            DatePart::Month => m as i32,
-            DatePart::Day => day as i32,
-        }
-    });
+    // A Date32 year is within ±5.9 million: every part fits an INTEGER.
+    let out = a.unary::<_, Int32Type>(|d| part.of_days(d as i64) as i32);
     Ok(Arc::new(out))
 }
 

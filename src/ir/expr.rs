@@ -200,6 +200,67 @@ pub enum DatePart {
     Year,
     Month,
     Day,
+    /// 1 to 4.
+    Quarter,
+    /// `DOW`: Sunday is 0, Saturday 6.
+    DayOfWeek,
+    /// `DOY`: 1 to 366.
+    DayOfYear,
+    /// The ISO 8601 week of the year, 1 to 53: weeks start on Monday, and week 1 holds the
+    /// year's first Thursday (the first days of January may be in the last year's week 52 or 53).
+    Week,
+}
+
+impl DatePart {
+    /// The field's name in `EXTRACT(… FROM …)`.
+    pub fn sql_name(self) -> &'static str {
+        match self {
+            DatePart::Year => "YEAR",
+            DatePart::Month => "MONTH",
+            DatePart::Day => "DAY",
+            DatePart::Quarter => "QUARTER",
+            DatePart::DayOfWeek => "DOW",
+            DatePart::DayOfYear => "DOY",
+            DatePart::Week => "WEEK",
+        }
+    }
+
+    /// The part a field name (any case) denotes, as `DATE_PART('name', d)` spells it.
+    pub fn named(name: &str) -> Option<DatePart> {
+        Some(match name.to_ascii_lowercase().as_str() {
+            "year" | "years" => DatePart::Year,
+            "month" | "months" => DatePart::Month,
+            "day" | "days" => DatePart::Day,
+            "quarter" => DatePart::Quarter,
+            "dow" | "dayofweek" => DatePart::DayOfWeek,
+            "doy" | "dayofyear" => DatePart::DayOfYear,
+            "week" | "weeks" => DatePart::Week,
+            _ => return None,
+        })
+    }
+
+    /// The part of the date `days` (days since 1970-01-01).
+    pub fn of_days(self, days: i64) -> i64 {
+        use super::scalar::{civil_from_days, days_from_civil};
+        let (y, m, d) = civil_from_days(days);
+        match self {
+            DatePart::Year => y,
+            DatePart::Month => m as i64,
+            DatePart::Day => d as i64,
+            DatePart::Quarter => (m as i64 - 1) / 3 + 1,
+            // 1970-01-01 was a Thursday.
+            DatePart::DayOfWeek => (days + 4).rem_euclid(7),
+            DatePart::DayOfYear => days - days_from_civil(y, 1, 1) + 1,
+            DatePart::Week => {
+                // The Thursday of the date's ISO week decides the year; count weeks from its
+                // January 1st.
+                let iso_dow = (days + 3).rem_euclid(7) + 1;
+                let thursday = days - iso_dow + 4;
+                let (ty, _, _) = civil_from_days(thursday);
+                (thursday - days_from_civil(ty, 1, 1)) / 7 + 1
+            }
+        }
+    }
 }
 
 /// A typed scalar expression. Build with the constructors; see the module docs for the rules.

@@ -20,7 +20,7 @@
 //! | `Length` | `LENGTH(s)`, `CHAR_LENGTH`, `CHARACTER_LENGTH` | `VARCHAR` | `INTEGER` (characters) | never |
 //! | `Upper`, `Lower` | `UPPER(s)`, `LOWER(s)` | `VARCHAR` | `VARCHAR` (Unicode case mapping) | never |
 //! | `Substring` | `SUBSTRING(s FROM i [FOR n])`, `SUBSTR` | `VARCHAR, BIGINT[, BIGINT]` | `VARCHAR` (1-based, in characters) | a negative length |
-//! | `Extract(part)` | `EXTRACT(part FROM d)` | `DATE` | `INTEGER` | never |
+//! | `Extract(part)` | `EXTRACT(part FROM d)`, `DATE_PART('part', d)`: `YEAR`, `MONTH`, `DAY`, `QUARTER`, `DOW` (Sunday 0), `DOY`, `WEEK` (ISO 8601) | `DATE` | `INTEGER` | never |
 //! | `DateAddDays` | `date ± INTERVAL 'n' DAY` | `DATE, INTEGER` | `DATE` | leaving the `DATE` range |
 //! | `DateAddMonths` | `date ± INTERVAL 'n' MONTH` | `DATE, INTEGER` | `DATE` (day clamped to the month's end) | never in range |
 //! | `DateDiffDays` | `date - date` | `DATE, DATE` | `INTEGER` (days) | overflow |
@@ -62,6 +62,7 @@ pub const SQL_NAMES: &[&str] = &[
     "coalesce",
     "concat",
     "count",
+    "date_part",
     "ends_with",
     "floor",
     "greatest",
@@ -108,7 +109,7 @@ impl Func {
             Func::Upper => "UPPER".into(),
             Func::Lower => "LOWER".into(),
             Func::Substring => "SUBSTRING".into(),
-            Func::Extract(part) => format!("EXTRACT({})", format!("{part:?}").to_uppercase()),
+            Func::Extract(part) => format!("EXTRACT({})", part.sql_name()),
             Func::DateAddDays => "date + INTERVAL … DAY".into(),
             Func::DateAddMonths => "date + INTERVAL … MONTH".into(),
             Func::DateDiffDays => "date - date".into(),

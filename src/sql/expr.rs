@@ -625,9 +625,16 @@ impl<'a> ExprBinder<'a> {
                     DateTimeField::Year | DateTimeField::Years => DatePart::Year,
                     DateTimeField::Month | DateTimeField::Months => DatePart::Month,
                     DateTimeField::Day | DateTimeField::Days => DatePart::Day,
+                    DateTimeField::Quarter => DatePart::Quarter,
+                    DateTimeField::Dow | DateTimeField::DayOfWeek => DatePart::DayOfWeek,
+                    DateTimeField::Doy | DateTimeField::DayOfYear => DatePart::DayOfYear,
+                    DateTimeField::Week(None) | DateTimeField::Weeks => DatePart::Week,
                     other => {
                         return Err(Error::Unsupported {
-                            what: format!("EXTRACT({other}) (YEAR, MONTH and DAY are supported)"),
+                            what: format!(
+                                "EXTRACT({other}) (YEAR, MONTH, DAY, QUARTER, DOW, DOY and WEEK \
+                                 of a DATE are supported)"
+                            ),
                             position: pos(e),
                         })
                     }
@@ -917,6 +924,26 @@ impl<'a> ExprBinder<'a> {
                 arity(2, 2)?;
                 let (s, affix) = (bound(0, scope)?, bound(1, scope)?);
                 self.affix(name == "starts_with", s, affix, at)
+            }
+            "date_part" => {
+                arity(2, 2)?;
+                let part = match fold(bound(0, scope)?)? {
+                    Expr::Literal(Literal {
+                        value: Scalar::Utf8(name),
+                        ..
+                    }) => DatePart::named(&name),
+                    _ => None,
+                };
+                let Some(part) = part else {
+                    return Err(Error::Unsupported {
+                        what: "DATE_PART of anything but a constant 'year', 'month', 'day', \
+                               'quarter', 'dow', 'doy' or 'week'"
+                            .into(),
+                        position: pos(args[0]),
+                    });
+                };
+                let d = self.to_type(bound(1, scope)?, SqlType::Date, "DATE_PART", at)?;
+                Expr::func(Func::Extract(part), vec![d])
             }
             "greatest" | "least" => {
                 arity(1, usize::MAX)?;

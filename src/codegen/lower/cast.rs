@@ -245,12 +245,7 @@ impl<'ctx> Lowerer<'_, 'ctx> {
                 let a = self.lower(d)?;
                 let days =
                     b.build_int_s_extend(a.value.into_int_value(), self.ctx.i64_type(), "days")?;
-                let (y, m, day) = self.civil_from_days(days)?;
-                let v = match part {
-                    DatePart::Year => y,
-                    DatePart::Month => m,
-                    DatePart::Day => day,
-                };
+                let v = self.date_part(part, days)?;
                 let v = b.build_int_truncate(v, self.ctx.i32_type(), "part")?;
                 self.unary_result(e, v.into(), &a, None)
             }
@@ -523,6 +518,48 @@ impl<'ctx> Lowerer<'_, 'ctx> {
     }
 
     /// `(year, month, day)` of a day number, all `i64`, as `ir::scalar::civil_from_days`.
+    /// `part` of the date `days` (`i64` days since 1970-01-01), as [`DatePart::of_days`]
+    /// computes it.
+    fn date_part(&self, part: DatePart, days: IntValue<'ctx>) -> R<IntValue<'ctx>> {
+        let b = self.b;
+        let t = days.get_type();
+        let c = |v: u64| t.const_int(v, false);
+        // `x mod 7` in 0..7.
+        let mod7 = |x: IntValue<'ctx>| -> R<IntValue<'ctx>> {
+            let q = self.floor_div(x, 7)?;
+            Ok(b.build_int_sub(x, b.build_int_mul(q, c(7), "q7")?, "mod7")?)
+        };
+        let (y, m, day) = self.civil_from_days(days)?;
+        Ok(match part {
+            DatePart::Year => y,
+            DatePart::Month => m,
+            DatePart::Day => day,
+            DatePart::Quarter => {
+                let m0 = b.build_int_sub(m, c(1), "m0")?;
+                let q0 = b.build_int_unsigned_div(m0, c(3), "q0")?;
+                b.build_int_add(q0, c(1), "quarter")?
+            }
+            DatePart::DayOfWeek => mod7(b.build_int_add(days, c(4), "d4")?)?,
+            DatePart::DayOfYear => {
+                let jan1 = self.days_from_civil(y, c(1), c(1))?;
+                let before = b.build_int_sub(days, jan1, "before")?;
+                b.build_int_add(before, c(1), "doy")?
+            }
+            DatePart::Week => {
+                let iso_dow =
+                    b.build_int_add(mod7(b.build_int_add(days, c(3), "d3")?)?, c(1), "iso")?;
+                let thursday =
+                    b.build_int_add(b.build_int_sub(days, iso_dow, "mon0")?, c(4), "thu")?;
+                let (ty, _, _) = self.civil_from_days(thursday)?;
+                let jan1 = self.days_from_civil(ty, c(1), c(1))?;
+                let since = b.build_int_sub(thursday, jan1, "since")?;
+                // `since` is 0..=365: unsigned division is floor division.
+                let weeks = b.build_int_unsigned_div(since, c(7), "weeks")?;
+                b.build_int_add(weeks, c(1), "week")?
+            }
+        })
+    }
+
     pub(super) fn civil_from_days(
         &self,
         days: IntValue<'ctx>,
