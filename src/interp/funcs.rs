@@ -45,6 +45,9 @@ pub(crate) fn func(func: Func, args: &[Expr], ty: SqlType, input: &Input) -> Res
         (Func::Upper, [s]) => strings::change_case(&eval(s, input)?, true),
         (Func::Lower, [s]) => strings::change_case(&eval(s, input)?, false),
         (Func::Substring, _) => strings::substring(args, input),
+        (Func::Trim { leading, trailing }, [s, chars]) => {
+            strings::trim(&eval(s, input)?, &eval(chars, input)?, leading, trailing)
+        }
         (Func::Extract(part), [d]) => extract(part, d, input),
         (Func::DateAddDays, [d, n]) => {
             let (d, n) = date_operands::<Int32Type>(d, n, input)?;

@@ -205,6 +205,34 @@ pub(crate) fn change_case(arg: &ArrayRef, upper: bool) -> Result<ArrayRef> {
     Ok(Arc::new(out))
 }
 
+/// `TRIM`: each string without its leading (`leading`) and trailing (`trailing`) characters
+/// that occur in the row's `chars`; NULL where either is NULL.
+pub(crate) fn trim(
+    arg: &ArrayRef,
+    chars: &ArrayRef,
+    leading: bool,
+    trailing: bool,
+) -> Result<ArrayRef> {
+    let s = StrArray::new(arg.as_ref())?;
+    let set = StrArray::new(chars.as_ref())?;
+    let out = build_strings(s.len(), s.data_len(), |i, buf| {
+        let (Some(text), Some(set)) = (s.get(i), set.get(i)) else {
+            return Ok(false);
+        };
+        let remove = |c: char| set.contains(c);
+        let mut t = text;
+        if leading {
+            t = t.trim_start_matches(remove);
+        }
+        if trailing {
+            t = t.trim_end_matches(remove);
+        }
+        buf.push_str(t);
+        Ok(true)
+    })?;
+    Ok(Arc::new(out))
+}
+
 /// `SUBSTRING(s, start [, len])` with PostgreSQL's rules, in characters: the result is the
 /// characters at 1-based positions `[start, start + len)` ∩ `[1, length]`; without `len`, from
 /// `max(start, 1)` to the end. A negative `len` is [`Error::InvalidArgument`].

@@ -931,6 +931,7 @@ impl fmt::Display for Show<'_> {
                 match func {
                     Func::Round { digits } => write!(f, "round[{digits}](")?,
                     Func::Extract(part) => write!(f, "extract[{part:?}](")?,
+                    Func::Trim { .. } => write!(f, "{}(", func.name().to_lowercase())?,
                     other => write!(f, "{}(", format!("{other:?}").to_lowercase())?,
                 }
                 for (i, e) in args.iter().enumerate() {

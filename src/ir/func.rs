@@ -17,6 +17,7 @@
 //! | `Round { digits }` | `ROUND(x[, d])` | number | integer, float: same; decimal: [`round_result`] | decimals; integers for `d < 0` |
 //! | `Sign` | `SIGN(x)` | float; decimal; integer as `DOUBLE` | float: same, `-1`, `0` or `1` (NaN: `0`, as PostgreSQL's C comparison gives); decimal: `DECIMAL(1,0)` | never |
 //! | `Floor`, `Ceil` | `FLOOR(x)`, `CEIL(x)`/`CEILING(x)` | float; decimal; integer as `DOUBLE` | float: same; `DECIMAL(p,s)`: `DECIMAL(min(p-s+1, 38), 0)` | never |
+//! | `Trim { leading, trailing }` | `TRIM([BOTH \| LEADING \| TRAILING] [chars FROM] s)`, `TRIM(s, chars)`, `BTRIM`, `LTRIM`, `RTRIM(s[, chars])` | `VARCHAR, VARCHAR` (the characters to remove; default a space) | `VARCHAR` | never |
 //! | `Length` | `LENGTH(s)`, `CHAR_LENGTH`, `CHARACTER_LENGTH` | `VARCHAR` | `INTEGER` (characters) | never |
 //! | `Upper`, `Lower` | `UPPER(s)`, `LOWER(s)` | `VARCHAR` | `VARCHAR` (Unicode case mapping) | never |
 //! | `Substring` | `SUBSTRING(s FROM i [FOR n])`, `SUBSTR` | `VARCHAR, BIGINT[, BIGINT]` | `VARCHAR` (1-based, in characters) | a negative length |
@@ -36,7 +37,9 @@ use super::types::SqlType;
 #[cfg_attr(feature = "ballista", derive(serde::Serialize, serde::Deserialize))]
 pub enum Func {
     Abs,
-    Round { digits: i32 },
+    Round {
+        digits: i32,
+    },
     Length,
     Upper,
     Lower,
@@ -48,6 +51,11 @@ pub enum Func {
     Sign,
     Floor,
     Ceil,
+    /// `TRIM`: the string without the leading and/or trailing characters that are in the set.
+    Trim {
+        leading: bool,
+        trailing: bool,
+    },
 }
 
 /// Every SQL name the binder calls a function by, aggregates and `COALESCE`/`NULLIF` included:
@@ -55,6 +63,7 @@ pub enum Func {
 pub const SQL_NAMES: &[&str] = &[
     "abs",
     "avg",
+    "btrim",
     "ceil",
     "ceiling",
     "char_length",
@@ -70,17 +79,20 @@ pub const SQL_NAMES: &[&str] = &[
     "left",
     "length",
     "lower",
+    "ltrim",
     "max",
     "min",
     "mod",
     "nullif",
     "right",
     "round",
+    "rtrim",
     "sign",
     "starts_with",
     "substr",
     "substring",
     "sum",
+    "trim",
     "upper",
 ];
 
@@ -96,6 +108,18 @@ impl Func {
             "sign" => Func::Sign,
             "floor" => Func::Floor,
             "ceil" | "ceiling" => Func::Ceil,
+            "btrim" => Func::Trim {
+                leading: true,
+                trailing: true,
+            },
+            "ltrim" => Func::Trim {
+                leading: true,
+                trailing: false,
+            },
+            "rtrim" => Func::Trim {
+                leading: false,
+                trailing: true,
+            },
             _ => return None,
         })
     }
@@ -116,6 +140,11 @@ impl Func {
             Func::Sign => "SIGN".into(),
             Func::Floor => "FLOOR".into(),
             Func::Ceil => "CEIL".into(),
+            Func::Trim { leading, trailing } => match (leading, trailing) {
+                (true, false) => "LTRIM".into(),
+                (false, true) => "RTRIM".into(),
+                _ => "TRIM".into(),
+            },
         }
     }
 
@@ -132,6 +161,7 @@ impl Func {
             | Func::Floor
             | Func::Ceil => (1, 1),
             Func::Substring => (2, 3),
+            Func::Trim { .. } => (1, 2),
             Func::DateAddDays | Func::DateAddMonths | Func::DateDiffDays => (2, 2),
         }
     }
@@ -150,6 +180,7 @@ impl Func {
             (Func::Abs | Func::Round { .. }, [t]) if t.is_numeric() => vec![*t],
             (Func::Abs | Func::Round { .. }, [Null]) => vec![Int32],
             (Func::Length | Func::Upper | Func::Lower, [_]) => vec![Utf8],
+            (Func::Trim { .. }, [_, _]) => vec![Utf8, Utf8],
             (Func::Sign | Func::Floor | Func::Ceil, [t]) => vec![number_or_double(*t)?],
             (Func::Substring, [_, _]) => vec![Utf8, Int64],
             (Func::Substring, [_, _, _]) => vec![Utf8, Int64, Int64],
@@ -169,6 +200,7 @@ impl Func {
             (Func::Round { digits }, [t]) if t.is_numeric() => round_result(*t, digits),
             (Func::Length, [Utf8]) => Int32,
             (Func::Upper | Func::Lower, [Utf8]) => Utf8,
+            (Func::Trim { .. }, [Utf8, Utf8]) => Utf8,
             (Func::Substring, [Utf8, Int64]) | (Func::Substring, [Utf8, Int64, Int64]) => Utf8,
             (Func::Extract(_), [Date]) => Int32,
             (Func::DateAddDays | Func::DateAddMonths, [Date, Int32]) => Date,
@@ -195,7 +227,8 @@ impl Func {
             | Func::Extract(_)
             | Func::Sign
             | Func::Floor
-            | Func::Ceil => false,
+            | Func::Ceil
+            | Func::Trim { .. } => false,
             Func::Substring | Func::DateAddDays | Func::DateAddMonths | Func::DateDiffDays => true,
         }
     }

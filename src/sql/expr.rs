@@ -30,6 +30,11 @@ use crate::ir::{
 /// the parser's recursion limit, so the binder enforces one for every stage after it.
 pub const MAX_EXPR_DEPTH: usize = 400;
 
+/// `' '`: what `TRIM` removes by default.
+fn space() -> Result<Expr> {
+    Expr::literal(Scalar::Utf8(" ".into()), SqlType::Utf8)
+}
+
 /// The aggregate function a name denotes, if any.
 pub fn aggregate_of(name: &str) -> Option<AggFunc> {
     match name {
@@ -674,6 +679,32 @@ impl<'a> ExprBinder<'a> {
                 let arg = self.bind_expr(expr, scope, d)?;
                 v(self.call(func, vec![arg], pos(e)))
             }
+            E::Trim {
+                expr,
+                trim_where,
+                trim_what,
+                trim_characters,
+            } => {
+                let (leading, trailing) = match trim_where {
+                    Some(ast::TrimWhereField::Leading) => (true, false),
+                    Some(ast::TrimWhereField::Trailing) => (false, true),
+                    _ => (true, true),
+                };
+                let s = self.bind_expr(expr, scope, d)?;
+                let chars = match (trim_what, trim_characters.as_deref()) {
+                    (Some(w), _) => self.bind_expr(w, scope, d)?,
+                    (None, Some([c])) => self.bind_expr(c, scope, d)?,
+                    (None, None) => space()?,
+                    (None, Some(_)) => {
+                        return Err(Error::Type {
+                            message: "TRIM takes one string of characters to remove".into(),
+                            position: pos(e),
+                        })
+                    }
+                };
+                let func = Func::Trim { leading, trailing };
+                v(self.call(func, vec![s, chars], pos(e)))
+            }
             E::Function(f) => self.bind_function(e, f, scope, d).map(Bound::Value),
             E::Wildcard(_) | E::QualifiedWildcard(..) => Err(Error::Plan {
                 message: "* is only allowed as a whole SELECT item or in COUNT(*)".into(),
@@ -967,9 +998,12 @@ impl<'a> ExprBinder<'a> {
                 Some(func) => {
                     let (lo, hi) = func.arity();
                     arity(lo, hi)?;
-                    let bound_args: Vec<Expr> = (0..args.len())
+                    let mut bound_args: Vec<Expr> = (0..args.len())
                         .map(|i| bound(i, scope))
                         .collect::<Result<_>>()?;
+                    if matches!(func, Func::Trim { .. }) && bound_args.len() == 1 {
+                        bound_args.push(space()?);
+                    }
                     self.call(func, bound_args, at)
                 }
                 None => Err(Error::UnknownFunction {

@@ -372,6 +372,9 @@ impl<'ctx> Lowerer<'_, 'ctx> {
                 };
                 self.unary_result(e, v, &a, None)
             }
+            (Func::Trim { leading, trailing }, [x, chars]) => {
+                self.trim(x, chars, leading, trailing)
+            }
             (Func::Upper, [x]) => self.change_case(x, true),
             (Func::Lower, [x]) => self.change_case(x, false),
             (other, _) => not_compiled(format!("{} is not compiled yet", other.name())),

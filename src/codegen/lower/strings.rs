@@ -36,10 +36,10 @@ use inkwell::{AddressSpace, IntPredicate};
 
 use super::{Lowered, Lowerer, R};
 use crate::codegen::kernel::ScratchNeed;
-use crate::codegen::StringLayout;
+use crate::codegen::{not_compiled, StringLayout};
 use crate::error::Error;
 use crate::ir::like::{LikePattern, LikePiece as Piece, LikeShape};
-use crate::ir::{BinaryOp, Expr, Func, Scalar, SqlType};
+use crate::ir::{BinaryOp, Expr, Func, Literal, Scalar, SqlType};
 
 /// Where a [`Lowerer::first_difference`] loop ends.
 struct FirstDifference<'ctx> {
@@ -521,6 +521,114 @@ impl<'ctx> Lowerer<'_, 'ctx> {
             value: self.make_string(dst, n)?,
             valid: a.valid,
             err,
+        })
+    }
+
+    /// `TRIM`: the part of the string between its leading and trailing characters of the set
+    /// (a constant of ASCII characters), as a slice of the same bytes (nothing is copied).
+    pub(super) fn trim(
+        &mut self,
+        arg: &Expr,
+        chars: &Expr,
+        leading: bool,
+        trailing: bool,
+    ) -> R<Lowered<'ctx>> {
+        let set = match chars {
+            Expr::Literal(Literal {
+                value: Scalar::Utf8(set),
+                ..
+            }) if set.is_ascii() => set.clone(),
+            _ => {
+                return not_compiled(
+                    "TRIM with characters that are not a constant of ASCII characters",
+                )
+            }
+        };
+        // Bit `c` of the mask: byte `c` (below 128) is in the set.
+        let mask = set.bytes().fold(0u128, |m, c| m | (1u128 << c));
+        let a = self.lower(arg)?;
+        let b = self.b;
+        let (p, len) = self.string_parts(a.value)?;
+        let i64t = self.ctx.i64_type();
+        let (mut start, mut n) = (i64t.const_zero(), len);
+        if leading {
+            let f = self.trim_fn(mask, true)?;
+            start = self.call(f, &[p.into(), len.into()], "lead")?;
+            n = b.build_int_sub(len, start, "rest")?;
+        }
+        // SAFETY (of the generated code): `start <= len`.
+        let from = unsafe { b.build_gep(self.ctx.i8_type(), p, &[start], "trimmed")? };
+        if trailing {
+            let f = self.trim_fn(mask, false)?;
+            let tail = self.call(f, &[from.into(), n.into()], "trail")?;
+            n = b.build_int_sub(n, tail, "kept")?;
+        }
+        Ok(Lowered {
+            value: self.make_string(from, n)?,
+            ..a
+        })
+    }
+
+    /// `i64 (ptr, len)`: how many of the first (`leading`) or last bytes of a string are in the
+    /// ASCII set `mask` (bit `c` for byte `c`).
+    fn trim_fn(&self, mask: u128, leading: bool) -> R<FunctionValue<'ctx>> {
+        let ctx = self.ctx;
+        let ptr = ctx.ptr_type(AddressSpace::default());
+        let i64t = ctx.i64_type();
+        let i8t = ctx.i8_type();
+        let i128t = ctx.i128_type();
+        let name = format!(
+            "qjit_trim_{}_{mask:032x}",
+            if leading { "lead" } else { "trail" }
+        );
+        self.helper(&name, i64t, &[ptr.into(), i64t.into()], |b, f| {
+            let (p, n) = (Self::param_ptr(f, 0)?, Self::param_int(f, 1)?);
+            let entry = ctx.append_basic_block(f, "entry");
+            let head = ctx.append_basic_block(f, "head");
+            let body = ctx.append_basic_block(f, "body");
+            let next = ctx.append_basic_block(f, "next");
+            let done = ctx.append_basic_block(f, "done");
+            b.position_at_end(entry);
+            b.build_unconditional_branch(head)?;
+            b.position_at_end(head);
+            let k = b.build_phi(i64t, "k")?;
+            let kv = k.as_basic_value().into_int_value();
+            let more = b.build_int_compare(IntPredicate::ULT, kv, n, "more")?;
+            b.build_conditional_branch(more, body, done)?;
+            b.position_at_end(body);
+            // The k-th byte from the front, or from the back.
+            let at = if leading {
+                kv
+            } else {
+                b.build_int_sub(
+                    b.build_int_sub(n, kv, "from_end")?,
+                    i64t.const_int(1, false),
+                    "at",
+                )?
+            };
+            // SAFETY (of the generated code): `at < n`.
+            let byte_ptr = unsafe { b.build_gep(i8t, p, &[at], "byte_at")? };
+            let byte = b.build_load(i8t, byte_ptr, "byte")?.into_int_value();
+            let wide = b.build_int_z_extend(byte, i128t, "wide")?;
+            let mask = i128t.const_int_arbitrary_precision(&[mask as u64, (mask >> 64) as u64]);
+            // A byte of 128 or more shifts by too much: `lshr` would be poison, so clamp it to
+            // bit 127, which no ASCII set has.
+            let ascii =
+                b.build_int_compare(IntPredicate::ULT, byte, i8t.const_int(128, false), "ascii")?;
+            let shift = b
+                .build_select(ascii, wide, i128t.const_int(127, false), "shift")?
+                .into_int_value();
+            let bit = b.build_right_shift(mask, shift, false, "bit")?;
+            let bit = b.build_int_truncate(bit, ctx.bool_type(), "in_set")?;
+            let in_set = b.build_and(ascii, bit, "remove")?;
+            b.build_conditional_branch(in_set, next, done)?;
+            b.position_at_end(next);
+            let k2 = b.build_int_add(kv, i64t.const_int(1, false), "k2")?;
+            b.build_unconditional_branch(head)?;
+            k.add_incoming(&[(&i64t.const_zero(), entry), (&k2, next)]);
+            b.position_at_end(done);
+            b.build_return(Some(&kv))?;
+            Ok(())
         })
     }
 
@@ -1542,7 +1650,7 @@ fn bound_in(e: &Expr, vars: &mut Vec<(u32, ScratchNeed)>) -> ScratchNeed {
             ..
         } => bound_in(left, vars).plus(bound_in(right, vars)),
         Expr::Func {
-            func: Func::Upper | Func::Lower | Func::Substring,
+            func: Func::Upper | Func::Lower | Func::Substring | Func::Trim { .. },
             args,
             ..
         } => args.first().map_or(column, |a| bound_in(a, vars)),
