@@ -47,6 +47,9 @@ pub(crate) enum RuntimeFn {
     /// whose key is not among the batch's recent ones: hashing and comparing bytes out of line
     /// costs those rows little, and their kernels compile in a fraction of the time.
     GroupFind,
+    /// `u64 (ptr hay, u64 hay_len, ptr needle, u64 needle_len)`: `STRPOS`, the 1-based
+    /// character position of `needle` in `hay`, 0 if it is not there.
+    StrPos,
 }
 
 /// How [`RuntimeFn::GroupFind`] reads one key of a probe record, and stores it in the group's
@@ -100,7 +103,7 @@ impl ProbeKind {
 pub(crate) const NO_ROOM: u64 = u64::MAX;
 
 impl RuntimeFn {
-    pub(crate) const ALL: [RuntimeFn; 9] = [
+    pub(crate) const ALL: [RuntimeFn; 10] = [
         RuntimeFn::F64ToText,
         RuntimeFn::F32ToText,
         RuntimeFn::TextToF64,
@@ -110,6 +113,7 @@ impl RuntimeFn {
         RuntimeFn::DecimalToF64,
         RuntimeFn::DecimalToF32,
         RuntimeFn::GroupFind,
+        RuntimeFn::StrPos,
     ];
 
     /// The symbol of its declaration in a kernel module.
@@ -124,6 +128,7 @@ impl RuntimeFn {
             RuntimeFn::DecimalToF64 => "qjit_rt_decimal_to_f64",
             RuntimeFn::DecimalToF32 => "qjit_rt_decimal_to_f32",
             RuntimeFn::GroupFind => "qjit_rt_group_find",
+            RuntimeFn::StrPos => "qjit_rt_strpos",
         }
     }
 }

@@ -45,6 +45,7 @@ pub(crate) fn func(func: Func, args: &[Expr], ty: SqlType, input: &Input) -> Res
         (Func::Upper, [s]) => strings::change_case(&eval(s, input)?, true),
         (Func::Lower, [s]) => strings::change_case(&eval(s, input)?, false),
         (Func::Substring, _) => strings::substring(args, input),
+        (Func::StrPos, [s, sub]) => strings::strpos(&eval(s, input)?, &eval(sub, input)?),
         (Func::Trim { leading, trailing }, [s, chars]) => {
             strings::trim(&eval(s, input)?, &eval(chars, input)?, leading, trailing)
         }

@@ -205,6 +205,22 @@ pub(crate) fn change_case(arg: &ArrayRef, upper: bool) -> Result<ArrayRef> {
     Ok(Arc::new(out))
 }
 
+/// `STRPOS(s, sub)` per row ([`crate::ir::scalar::strpos`]); NULL where either is NULL.
+pub(crate) fn strpos(arg: &ArrayRef, sub: &ArrayRef) -> Result<ArrayRef> {
+    let s = StrArray::new(arg.as_ref())?;
+    let sub = StrArray::new(sub.as_ref())?;
+    let out: arrow::array::Int32Array = (0..s.len())
+        .map(|i| match (s.get(i), sub.get(i)) {
+            // A string of at most 2^31 bytes: its positions fit an INTEGER.
+            (Some(t), Some(p)) => {
+                Some(crate::ir::scalar::strpos(t.as_bytes(), p.as_bytes()) as i32)
+            }
+            _ => None,
+        })
+        .collect();
+    Ok(Arc::new(out))
+}
+
 /// `TRIM`: each string without its leading (`leading`) and trailing (`trailing`) characters
 /// that occur in the row's `chars`; NULL where either is NULL.
 pub(crate) fn trim(

@@ -18,6 +18,7 @@
 //! | `Sign` | `SIGN(x)` | float; decimal; integer as `DOUBLE` | float: same, `-1`, `0` or `1` (NaN: `0`, as PostgreSQL's C comparison gives); decimal: `DECIMAL(1,0)` | never |
 //! | `Floor`, `Ceil` | `FLOOR(x)`, `CEIL(x)`/`CEILING(x)` | float; decimal; integer as `DOUBLE` | float: same; `DECIMAL(p,s)`: `DECIMAL(min(p-s+1, 38), 0)` | never |
 //! | `Trim { leading, trailing }` | `TRIM([BOTH \| LEADING \| TRAILING] [chars FROM] s)`, `TRIM(s, chars)`, `BTRIM`, `LTRIM`, `RTRIM(s[, chars])` | `VARCHAR, VARCHAR` (the characters to remove; default a space) | `VARCHAR` | never |
+//! | `StrPos` | `STRPOS(s, sub)`, `POSITION(sub IN s)` | `VARCHAR, VARCHAR` | `INTEGER`: the first occurrence's position in characters from 1, 0 if none | never |
 //! | `Length` | `LENGTH(s)`, `CHAR_LENGTH`, `CHARACTER_LENGTH` | `VARCHAR` | `INTEGER` (characters) | never |
 //! | `Upper`, `Lower` | `UPPER(s)`, `LOWER(s)` | `VARCHAR` | `VARCHAR` (Unicode case mapping) | never |
 //! | `Substring` | `SUBSTRING(s FROM i [FOR n])`, `SUBSTR` | `VARCHAR, BIGINT[, BIGINT]` | `VARCHAR` (1-based, in characters) | a negative length |
@@ -56,6 +57,8 @@ pub enum Func {
         leading: bool,
         trailing: bool,
     },
+    /// `STRPOS(s, sub)`, `POSITION(sub IN s)`.
+    StrPos,
 }
 
 /// Every SQL name the binder calls a function by, aggregates and `COALESCE`/`NULLIF` included:
@@ -84,11 +87,13 @@ pub const SQL_NAMES: &[&str] = &[
     "min",
     "mod",
     "nullif",
+    "position",
     "right",
     "round",
     "rtrim",
     "sign",
     "starts_with",
+    "strpos",
     "substr",
     "substring",
     "sum",
@@ -108,6 +113,7 @@ impl Func {
             "sign" => Func::Sign,
             "floor" => Func::Floor,
             "ceil" | "ceiling" => Func::Ceil,
+            "strpos" => Func::StrPos,
             "btrim" => Func::Trim {
                 leading: true,
                 trailing: true,
@@ -140,6 +146,7 @@ impl Func {
             Func::Sign => "SIGN".into(),
             Func::Floor => "FLOOR".into(),
             Func::Ceil => "CEIL".into(),
+            Func::StrPos => "STRPOS".into(),
             Func::Trim { leading, trailing } => match (leading, trailing) {
                 (true, false) => "LTRIM".into(),
                 (false, true) => "RTRIM".into(),
@@ -162,6 +169,7 @@ impl Func {
             | Func::Ceil => (1, 1),
             Func::Substring => (2, 3),
             Func::Trim { .. } => (1, 2),
+            Func::StrPos => (2, 2),
             Func::DateAddDays | Func::DateAddMonths | Func::DateDiffDays => (2, 2),
         }
     }
@@ -180,7 +188,7 @@ impl Func {
             (Func::Abs | Func::Round { .. }, [t]) if t.is_numeric() => vec![*t],
             (Func::Abs | Func::Round { .. }, [Null]) => vec![Int32],
             (Func::Length | Func::Upper | Func::Lower, [_]) => vec![Utf8],
-            (Func::Trim { .. }, [_, _]) => vec![Utf8, Utf8],
+            (Func::Trim { .. } | Func::StrPos, [_, _]) => vec![Utf8, Utf8],
             (Func::Sign | Func::Floor | Func::Ceil, [t]) => vec![number_or_double(*t)?],
             (Func::Substring, [_, _]) => vec![Utf8, Int64],
             (Func::Substring, [_, _, _]) => vec![Utf8, Int64, Int64],
@@ -201,6 +209,7 @@ impl Func {
             (Func::Length, [Utf8]) => Int32,
             (Func::Upper | Func::Lower, [Utf8]) => Utf8,
             (Func::Trim { .. }, [Utf8, Utf8]) => Utf8,
+            (Func::StrPos, [Utf8, Utf8]) => Int32,
             (Func::Substring, [Utf8, Int64]) | (Func::Substring, [Utf8, Int64, Int64]) => Utf8,
             (Func::Extract(_), [Date]) => Int32,
             (Func::DateAddDays | Func::DateAddMonths, [Date, Int32]) => Date,
@@ -228,7 +237,8 @@ impl Func {
             | Func::Sign
             | Func::Floor
             | Func::Ceil
-            | Func::Trim { .. } => false,
+            | Func::Trim { .. }
+            | Func::StrPos => false,
             Func::Substring | Func::DateAddDays | Func::DateAddMonths | Func::DateDiffDays => true,
         }
     }

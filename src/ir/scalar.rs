@@ -295,6 +295,16 @@ impl fmt::Display for Scalar {
     }
 }
 
+/// `STRPOS(hay, needle)`: the 1-based position, in characters, of the first occurrence of
+/// `needle` in `hay`, or 0 if there is none (an empty `needle` is at 1). Both are UTF-8.
+pub fn strpos(hay: &[u8], needle: &[u8]) -> u64 {
+    match memchr::memmem::find(hay, needle) {
+        // Characters before the match: the bytes that do not continue a character.
+        Some(at) => hay[..at].iter().filter(|&&b| (b as i8) >= -0x40).count() as u64 + 1,
+        None => 0,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

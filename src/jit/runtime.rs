@@ -31,7 +31,29 @@ fn address(f: RuntimeFn) -> usize {
         RuntimeFn::DecimalToF64 => qjit_rt_decimal_to_f64 as *const () as usize,
         RuntimeFn::DecimalToF32 => qjit_rt_decimal_to_f32 as *const () as usize,
         RuntimeFn::GroupFind => super::group_find::qjit_rt_group_find as *const () as usize,
+        RuntimeFn::StrPos => qjit_rt_strpos as *const () as usize,
     }
+}
+
+/// [`RuntimeFn::StrPos`].
+///
+/// # Safety
+/// `hay` and `needle` point to `hay_len` and `needle_len` readable bytes (either may dangle
+/// when its length is 0).
+unsafe extern "C" fn qjit_rt_strpos(
+    hay: *const u8,
+    hay_len: u64,
+    needle: *const u8,
+    needle_len: u64,
+) -> u64 {
+    let bytes = |p: *const u8, n: u64| -> &[u8] {
+        match usize::try_from(n) {
+            // SAFETY: the caller promises `n` readable bytes at `p`.
+            Ok(n) if n > 0 => unsafe { std::slice::from_raw_parts(p, n) },
+            _ => &[],
+        }
+    };
+    crate::ir::scalar::strpos(bytes(hay, hay_len), bytes(needle, needle_len))
 }
 
 /// Writes the text of `x` into the `cap` bytes at `dst`: its length, or [`NO_ROOM`].

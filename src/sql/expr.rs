@@ -679,6 +679,11 @@ impl<'a> ExprBinder<'a> {
                 let arg = self.bind_expr(expr, scope, d)?;
                 v(self.call(func, vec![arg], pos(e)))
             }
+            E::Position { expr, r#in } => {
+                let sub = self.bind_expr(expr, scope, d)?;
+                let s = self.bind_expr(r#in, scope, d)?;
+                v(self.call(Func::StrPos, vec![s, sub], pos(e)))
+            }
             E::Trim {
                 expr,
                 trim_where,

@@ -372,6 +372,27 @@ impl<'ctx> Lowerer<'_, 'ctx> {
                 };
                 self.unary_result(e, v, &a, None)
             }
+            (Func::StrPos, [x, sub]) => {
+                let a = self.lower(x)?;
+                let n = self.lower(sub)?;
+                let (hp, hl) = self.string_parts(a.value)?;
+                let (np, nl) = self.string_parts(n.value)?;
+                let valid = b.build_and(a.valid, n.valid, "valid")?;
+                let i32t = self.ctx.i32_type();
+                // Only rows where both are valid call the search.
+                let found = self.call_runtime_where(
+                    valid,
+                    crate::codegen::runtime::RuntimeFn::StrPos,
+                    &[hp.into(), hl.into(), np.into(), nl.into()],
+                    |l, at| {
+                        let at =
+                            l.b.build_int_truncate(at.into_int_value(), i32t, "strpos")?;
+                        Ok(vec![at.into()])
+                    },
+                    &[i32t.const_zero().into()],
+                )?;
+                self.combine(e, found[0], &a, &n, None)
+            }
             (Func::Trim { leading, trailing }, [x, chars]) => {
                 self.trim(x, chars, leading, trailing)
             }
