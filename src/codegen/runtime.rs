@@ -50,6 +50,12 @@ pub(crate) enum RuntimeFn {
     /// `u64 (ptr hay, u64 hay_len, ptr needle, u64 needle_len)`: `STRPOS`, the 1-based
     /// character position of `needle` in `hay`, 0 if it is not there.
     StrPos,
+    /// `double (double x)`: `LN(x)`, Rust's `f64::ln` (the interpreter's).
+    Ln,
+    /// `double (double x)`: `EXP(x)`, Rust's `f64::exp`.
+    Exp,
+    /// `double (double x, double y)`: `POWER(x, y)`, Rust's `f64::powf`.
+    Pow,
 }
 
 /// How [`RuntimeFn::GroupFind`] reads one key of a probe record, and stores it in the group's
@@ -103,7 +109,7 @@ impl ProbeKind {
 pub(crate) const NO_ROOM: u64 = u64::MAX;
 
 impl RuntimeFn {
-    pub(crate) const ALL: [RuntimeFn; 10] = [
+    pub(crate) const ALL: [RuntimeFn; 13] = [
         RuntimeFn::F64ToText,
         RuntimeFn::F32ToText,
         RuntimeFn::TextToF64,
@@ -114,6 +120,9 @@ impl RuntimeFn {
         RuntimeFn::DecimalToF32,
         RuntimeFn::GroupFind,
         RuntimeFn::StrPos,
+        RuntimeFn::Ln,
+        RuntimeFn::Exp,
+        RuntimeFn::Pow,
     ];
 
     /// The symbol of its declaration in a kernel module.
@@ -129,6 +138,9 @@ impl RuntimeFn {
             RuntimeFn::DecimalToF32 => "qjit_rt_decimal_to_f32",
             RuntimeFn::GroupFind => "qjit_rt_group_find",
             RuntimeFn::StrPos => "qjit_rt_strpos",
+            RuntimeFn::Ln => "qjit_rt_ln",
+            RuntimeFn::Exp => "qjit_rt_exp",
+            RuntimeFn::Pow => "qjit_rt_pow",
         }
     }
 }

@@ -45,6 +45,7 @@ pub(crate) fn func(func: Func, args: &[Expr], ty: SqlType, input: &Input) -> Res
         (Func::Upper, [s]) => strings::change_case(&eval(s, input)?, true),
         (Func::Lower, [s]) => strings::change_case(&eval(s, input)?, false),
         (Func::Substring, _) => strings::substring(args, input),
+        (Func::Sqrt | Func::Ln | Func::Exp | Func::Power, _) => math(func, args, input),
         (Func::StrPos, [s, sub]) => strings::strpos(&eval(s, input)?, &eval(sub, input)?),
         (Func::Trim { leading, trailing }, [s, chars]) => {
             strings::trim(&eval(s, input)?, &eval(chars, input)?, leading, trailing)
@@ -162,6 +163,67 @@ fn sign_floor_ceil(func: Func, x: &Expr, ty: SqlType, input: &Input) -> Result<A
         return Ok(Arc::new(out.with_precision_and_scale(precision, 0)?));
     }
     Err(operand_error(&func.name(), &[arg_ty]))
+}
+
+/// `SQRT`, `LN`, `EXP` or `POWER` over `DOUBLE` arguments: Rust's `f64` functions (the ones
+/// kernels call as runtime functions), after checking the domain errors in the order
+/// [`Func::domain_errors`] gives, each over every row where the arguments are valid.
+fn math(func: Func, args: &[Expr], input: &Input) -> Result<ArrayRef> {
+    use arrow::datatypes::Float64Type;
+    let n = input.num_rows();
+    let x = Operand::<Float64Type>::eval(&args[0], input)?;
+    let y = match args.get(1) {
+        Some(y) => Some(Operand::<Float64Type>::eval(y, input)?),
+        None => None,
+    };
+    let xs = float64_values(&x, n)?;
+    let ys = y.as_ref().map(|y| float64_values(y, n)).transpose()?;
+    let arg = |i: usize| -> Option<(f64, f64)> {
+        let a = xs[i]?;
+        match &ys {
+            Some(ys) => ys[i].map(|b| (a, b)),
+            None => Some((a, 0.0)),
+        }
+    };
+    for (kind, message) in func.domain_errors().iter().enumerate() {
+        let outside = |(a, b): (f64, f64)| match (func, kind) {
+            (Func::Sqrt, _) => a < 0.0,
+            (Func::Ln, 0) => a == 0.0,
+            (Func::Ln, _) => a < 0.0,
+            (Func::Power, 0) => a == 0.0 && b < 0.0,
+            (Func::Power, _) => a < 0.0 && !b.is_nan() && b.floor() != b,
+            _ => false,
+        };
+        if (0..n).any(|i| arg(i).is_some_and(outside)) {
+            return Err(Error::InvalidArgument {
+                message: (*message).into(),
+            });
+        }
+    }
+    let out: arrow::array::Float64Array = (0..n)
+        .map(|i| {
+            arg(i).map(|(a, b)| match func {
+                Func::Sqrt => a.sqrt(),
+                Func::Ln => a.ln(),
+                Func::Exp => a.exp(),
+                _ => a.powf(b),
+            })
+        })
+        .collect();
+    Ok(Arc::new(out))
+}
+
+/// The values of a `DOUBLE` operand, one per row (`None` for NULL).
+fn float64_values(
+    v: &Operand<arrow::datatypes::Float64Type>,
+    n: usize,
+) -> Result<Vec<Option<f64>>> {
+    Ok(match v {
+        Operand::Array(a) if a.len() == n => a.iter().collect(),
+        Operand::Array(_) => return Err(Error::internal("an operand of a wrong length")),
+        Operand::Const(c) => vec![Some(*c); n],
+        Operand::Null => vec![None; n],
+    })
 }
 
 fn round(x: &Expr, digits: i32, ty: SqlType, input: &Input) -> Result<ArrayRef> {

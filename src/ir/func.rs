@@ -19,6 +19,8 @@
 //! | `Floor`, `Ceil` | `FLOOR(x)`, `CEIL(x)`/`CEILING(x)` | float; decimal; integer as `DOUBLE` | float: same; `DECIMAL(p,s)`: `DECIMAL(min(p-s+1, 38), 0)` | never |
 //! | `Trim { leading, trailing }` | `TRIM([BOTH \| LEADING \| TRAILING] [chars FROM] s)`, `TRIM(s, chars)`, `BTRIM`, `LTRIM`, `RTRIM(s[, chars])` | `VARCHAR, VARCHAR` (the characters to remove; default a space) | `VARCHAR` | never |
 //! | `StrPos` | `STRPOS(s, sub)`, `POSITION(sub IN s)` | `VARCHAR, VARCHAR` | `INTEGER`: the first occurrence's position in characters from 1, 0 if none | never |
+//! | `Sqrt`, `Ln`, `Exp` | `SQRT(x)`, `LN(x)`, `EXP(x)` | `DOUBLE` (any number is taken as one) | `DOUBLE` | see [`Func::domain_errors`] |
+//! | `Power` | `POWER(x, y)`, `POW` | `DOUBLE, DOUBLE` | `DOUBLE` | see [`Func::domain_errors`] |
 //! | `Length` | `LENGTH(s)`, `CHAR_LENGTH`, `CHARACTER_LENGTH` | `VARCHAR` | `INTEGER` (characters) | never |
 //! | `Upper`, `Lower` | `UPPER(s)`, `LOWER(s)` | `VARCHAR` | `VARCHAR` (Unicode case mapping) | never |
 //! | `Substring` | `SUBSTRING(s FROM i [FOR n])`, `SUBSTR` | `VARCHAR, BIGINT[, BIGINT]` | `VARCHAR` (1-based, in characters) | a negative length |
@@ -28,7 +30,10 @@
 //! | `DateDiffDays` | `date - date` | `DATE, DATE` | `INTEGER` (days) | overflow |
 //!
 //! PostgreSQL resolves `SIGN`, `FLOOR` and `CEIL` of an integer to their `double precision`
-//! forms, and so does qjit.
+//! forms, and so does qjit. `SQRT`, `LN`, `EXP` and `POWER` always compute in `DOUBLE` (where
+//! PostgreSQL has `numeric` forms for decimals), and follow qjit's float rules: overflow gives
+//! infinity and underflow zero rather than PostgreSQL's `value out of range` errors; the domain
+//! errors are PostgreSQL's.
 
 use super::expr::{round_result, DatePart};
 use super::types::SqlType;
@@ -59,6 +64,10 @@ pub enum Func {
     },
     /// `STRPOS(s, sub)`, `POSITION(sub IN s)`.
     StrPos,
+    Sqrt,
+    Ln,
+    Exp,
+    Power,
 }
 
 /// Every SQL name the binder calls a function by, aggregates and `COALESCE`/`NULLIF` included:
@@ -76,11 +85,13 @@ pub const SQL_NAMES: &[&str] = &[
     "count",
     "date_part",
     "ends_with",
+    "exp",
     "floor",
     "greatest",
     "least",
     "left",
     "length",
+    "ln",
     "lower",
     "ltrim",
     "max",
@@ -88,10 +99,13 @@ pub const SQL_NAMES: &[&str] = &[
     "mod",
     "nullif",
     "position",
+    "pow",
+    "power",
     "right",
     "round",
     "rtrim",
     "sign",
+    "sqrt",
     "starts_with",
     "strpos",
     "substr",
@@ -114,6 +128,10 @@ impl Func {
             "floor" => Func::Floor,
             "ceil" | "ceiling" => Func::Ceil,
             "strpos" => Func::StrPos,
+            "sqrt" => Func::Sqrt,
+            "ln" => Func::Ln,
+            "exp" => Func::Exp,
+            "power" | "pow" => Func::Power,
             "btrim" => Func::Trim {
                 leading: true,
                 trailing: true,
@@ -147,6 +165,10 @@ impl Func {
             Func::Floor => "FLOOR".into(),
             Func::Ceil => "CEIL".into(),
             Func::StrPos => "STRPOS".into(),
+            Func::Sqrt => "SQRT".into(),
+            Func::Ln => "LN".into(),
+            Func::Exp => "EXP".into(),
+            Func::Power => "POWER".into(),
             Func::Trim { leading, trailing } => match (leading, trailing) {
                 (true, false) => "LTRIM".into(),
                 (false, true) => "RTRIM".into(),
@@ -169,7 +191,8 @@ impl Func {
             | Func::Ceil => (1, 1),
             Func::Substring => (2, 3),
             Func::Trim { .. } => (1, 2),
-            Func::StrPos => (2, 2),
+            Func::StrPos | Func::Power => (2, 2),
+            Func::Sqrt | Func::Ln | Func::Exp => (1, 1),
             Func::DateAddDays | Func::DateAddMonths | Func::DateDiffDays => (2, 2),
         }
     }
@@ -189,6 +212,11 @@ impl Func {
             (Func::Abs | Func::Round { .. }, [Null]) => vec![Int32],
             (Func::Length | Func::Upper | Func::Lower, [_]) => vec![Utf8],
             (Func::Trim { .. } | Func::StrPos, [_, _]) => vec![Utf8, Utf8],
+            (Func::Sqrt | Func::Ln | Func::Exp | Func::Power, args)
+                if args.iter().all(|t| t.is_numeric() || *t == Null) =>
+            {
+                vec![Float64; args.len()]
+            }
             (Func::Sign | Func::Floor | Func::Ceil, [t]) => vec![number_or_double(*t)?],
             (Func::Substring, [_, _]) => vec![Utf8, Int64],
             (Func::Substring, [_, _, _]) => vec![Utf8, Int64, Int64],
@@ -210,6 +238,8 @@ impl Func {
             (Func::Upper | Func::Lower, [Utf8]) => Utf8,
             (Func::Trim { .. }, [Utf8, Utf8]) => Utf8,
             (Func::StrPos, [Utf8, Utf8]) => Int32,
+            (Func::Sqrt | Func::Ln | Func::Exp, [Float64]) => Float64,
+            (Func::Power, [Float64, Float64]) => Float64,
             (Func::Substring, [Utf8, Int64]) | (Func::Substring, [Utf8, Int64, Int64]) => Utf8,
             (Func::Extract(_), [Date]) => Int32,
             (Func::DateAddDays | Func::DateAddMonths, [Date, Int32]) => Date,
@@ -238,8 +268,29 @@ impl Func {
             | Func::Floor
             | Func::Ceil
             | Func::Trim { .. }
-            | Func::StrPos => false,
+            | Func::StrPos
+            | Func::Exp => false,
+            Func::Sqrt | Func::Ln | Func::Power => true,
             Func::Substring | Func::DateAddDays | Func::DateAddMonths | Func::DateDiffDays => true,
+        }
+    }
+
+    /// The errors of a `DOUBLE` function's arguments outside its domain (PostgreSQL's messages),
+    /// in the order both engines check them over a batch: the first kind any row has is the
+    /// error. `SQRT(x)`: `x < 0`. `LN(x)`: `x = 0`, then `x < 0`. `POWER(x, y)`: `x = 0` and
+    /// `y < 0`, then `x < 0` and `y` is a number that is not an integer.
+    pub fn domain_errors(self) -> &'static [&'static str] {
+        match self {
+            Func::Sqrt => &["cannot take square root of a negative number"],
+            Func::Ln => &[
+                "cannot take logarithm of zero",
+                "cannot take logarithm of a negative number",
+            ],
+            Func::Power => &[
+                "zero raised to a negative power is undefined",
+                "a negative number raised to a non-integer power yields a complex result",
+            ],
+            _ => &[],
         }
     }
 

@@ -32,7 +32,25 @@ fn address(f: RuntimeFn) -> usize {
         RuntimeFn::DecimalToF32 => qjit_rt_decimal_to_f32 as *const () as usize,
         RuntimeFn::GroupFind => super::group_find::qjit_rt_group_find as *const () as usize,
         RuntimeFn::StrPos => qjit_rt_strpos as *const () as usize,
+        RuntimeFn::Ln => qjit_rt_ln as *const () as usize,
+        RuntimeFn::Exp => qjit_rt_exp as *const () as usize,
+        RuntimeFn::Pow => qjit_rt_pow as *const () as usize,
     }
+}
+
+/// [`RuntimeFn::Ln`].
+extern "C" fn qjit_rt_ln(x: f64) -> f64 {
+    x.ln()
+}
+
+/// [`RuntimeFn::Exp`].
+extern "C" fn qjit_rt_exp(x: f64) -> f64 {
+    x.exp()
+}
+
+/// [`RuntimeFn::Pow`].
+extern "C" fn qjit_rt_pow(x: f64, y: f64) -> f64 {
+    x.powf(y)
 }
 
 /// [`RuntimeFn::StrPos`].

@@ -372,6 +372,7 @@ impl<'ctx> Lowerer<'_, 'ctx> {
                 };
                 self.unary_result(e, v, &a, None)
             }
+            (Func::Sqrt | Func::Ln | Func::Exp | Func::Power, _) => self.math(e, func, args),
             (Func::StrPos, [x, sub]) => {
                 let a = self.lower(x)?;
                 let n = self.lower(sub)?;
@@ -542,6 +543,93 @@ impl<'ctx> Lowerer<'_, 'ctx> {
     }
 
     /// `(year, month, day)` of a day number, all `i64`, as `ir::scalar::civil_from_days`.
+    /// `SQRT`, `LN`, `EXP` or `POWER` of `DOUBLE`s: `SQRT` is the instruction, the others call
+    /// the runtime functions the interpreter's `f64` methods are. Each domain error of
+    /// [`Func::domain_errors`] has a rank of its own, in their order.
+    fn math(&mut self, e: &Expr, func: Func, args: &[Expr]) -> R<Lowered<'ctx>> {
+        use crate::codegen::runtime::RuntimeFn;
+        let b = self.b;
+        let lowered = args
+            .iter()
+            .map(|a| self.lower(a))
+            .collect::<R<Vec<Lowered<'ctx>>>>()?;
+        let (Some(x), y) = (lowered.first(), lowered.get(1)) else {
+            return Err(Error::internal("a math function without arguments").into());
+        };
+        let xv = x.value.into_float_value();
+        let yv = y.map(|y| y.value.into_float_value());
+        let f64t = self.ctx.f64_type();
+        let zero = f64t.const_zero();
+        let mut valid = x.valid;
+        let mut err = x.err;
+        if let Some(y) = y {
+            valid = b.build_and(valid, y.valid, "valid")?;
+            err = self.first_error(err, y.err)?;
+        }
+        let value = match (func, yv) {
+            (Func::Sqrt, _) => self.unary_intrinsic("llvm.sqrt", xv)?,
+            (Func::Ln | Func::Exp, _) => {
+                let f = if func == Func::Ln {
+                    RuntimeFn::Ln
+                } else {
+                    RuntimeFn::Exp
+                };
+                self.call_float(f, &[xv])?
+            }
+            (_, Some(yv)) => self.call_float(RuntimeFn::Pow, &[xv, yv])?,
+            _ => return Err(Error::internal("POWER without its exponent").into()),
+        };
+        let lt = |v, w, name| b.build_float_compare(FloatPredicate::OLT, v, w, name);
+        let eq = |v, w, name| b.build_float_compare(FloatPredicate::OEQ, v, w, name);
+        for (kind, message) in func.domain_errors().iter().enumerate() {
+            let outside = match (func, kind, yv) {
+                (Func::Sqrt, _, _) => lt(xv, zero, "negative")?,
+                (Func::Ln, 0, _) => eq(xv, zero, "zero")?,
+                (Func::Ln, _, _) => lt(xv, zero, "negative")?,
+                (Func::Power, 0, Some(yv)) => {
+                    b.build_and(eq(xv, zero, "zero")?, lt(yv, zero, "neg_exp")?, "zero_neg")?
+                }
+                (Func::Power, _, Some(yv)) => {
+                    let fl = self.unary_intrinsic("llvm.floor", yv)?;
+                    // `one` (ordered and unequal) is false for a NaN `y`, as the interpreter's
+                    // `!is_nan()` is, and for an infinite one (its own floor).
+                    let fraction =
+                        b.build_float_compare(FloatPredicate::ONE, fl, yv, "fraction")?;
+                    b.build_and(lt(xv, zero, "negative")?, fraction, "complex")?
+                }
+                _ => return Err(Error::internal("an unknown domain error").into()),
+            };
+            let fail = b.build_and(outside, valid, "fail")?;
+            let node = self.new_node();
+            let kind = crate::codegen::ErrorKind::InvalidArgument {
+                message: (*message).into(),
+            };
+            let own = self.own_error(fail, kind, e, node)?;
+            err = self.first_error(err, own)?;
+        }
+        Ok(Lowered {
+            value: value.into(),
+            valid,
+            err,
+        })
+    }
+
+    /// Calls the `double` runtime function `f` on `args`.
+    fn call_float(
+        &self,
+        f: crate::codegen::runtime::RuntimeFn,
+        args: &[FloatValue<'ctx>],
+    ) -> R<FloatValue<'ctx>> {
+        let args: Vec<_> = args.iter().map(|a| (*a).into()).collect();
+        Ok(self
+            .b
+            .build_call(self.runtime_fn(f), &args, f.symbol())?
+            .try_as_basic_value()
+            .basic()
+            .ok_or_else(|| Error::internal(format!("{} returns nothing", f.symbol())))?
+            .into_float_value())
+    }
+
     /// `part` of the date `days` (`i64` days since 1970-01-01), as [`DatePart::of_days`]
     /// computes it.
     fn date_part(&self, part: DatePart, days: IntValue<'ctx>) -> R<IntValue<'ctx>> {

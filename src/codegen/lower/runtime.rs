@@ -63,6 +63,8 @@ impl<'ctx> Lowerer<'_, 'ctx> {
             RuntimeFn::DecimalToF32 => {
                 f32t.fn_type(&p(&[i64t.into(), i64t.into(), i32t.into()]), false)
             }
+            RuntimeFn::Ln | RuntimeFn::Exp => f64t.fn_type(&p(&[f64t.into()]), false),
+            RuntimeFn::Pow => f64t.fn_type(&p(&[f64t.into(), f64t.into()]), false),
             RuntimeFn::StrPos => i64t.fn_type(
                 &p(&[ptr.into(), i64t.into(), ptr.into(), i64t.into()]),
                 false,
