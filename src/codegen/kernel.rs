@@ -72,6 +72,14 @@ impl ScratchNeed {
             .checked_add(self.constant)
     }
 
+    /// Room for `k` of it (saturating).
+    pub(super) fn times(self, k: u64) -> ScratchNeed {
+        ScratchNeed {
+            per_max_len: self.per_max_len.saturating_mul(k),
+            constant: self.constant.saturating_mul(k),
+        }
+    }
+
     /// Room for both (saturating).
     pub(super) fn plus(self, other: ScratchNeed) -> ScratchNeed {
         ScratchNeed {

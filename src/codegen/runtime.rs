@@ -56,6 +56,13 @@ pub(crate) enum RuntimeFn {
     Exp,
     /// `double (double x, double y)`: `POWER(x, y)`, Rust's `f64::powf`.
     Pow,
+    /// `u64 (ptr s, u64 len, ptr from, u64 from_len, ptr to, u64 to_len, ptr dst, u64 cap)`:
+    /// writes `REPLACE(s, from, to)` at `dst` and returns its length, or [`NO_ROOM`].
+    Replace,
+    /// `u64 (ptr s, u64 len, i64 n, ptr fill, u64 fill_len, u32 left, ptr dst, u64 cap)`:
+    /// writes `LPAD(s, n, fill)` (`RPAD` for `left` 0) at `dst` and returns its length, or
+    /// [`NO_ROOM`].
+    Pad,
 }
 
 /// How [`RuntimeFn::GroupFind`] reads one key of a probe record, and stores it in the group's
@@ -109,7 +116,7 @@ impl ProbeKind {
 pub(crate) const NO_ROOM: u64 = u64::MAX;
 
 impl RuntimeFn {
-    pub(crate) const ALL: [RuntimeFn; 13] = [
+    pub(crate) const ALL: [RuntimeFn; 15] = [
         RuntimeFn::F64ToText,
         RuntimeFn::F32ToText,
         RuntimeFn::TextToF64,
@@ -123,6 +130,8 @@ impl RuntimeFn {
         RuntimeFn::Ln,
         RuntimeFn::Exp,
         RuntimeFn::Pow,
+        RuntimeFn::Replace,
+        RuntimeFn::Pad,
     ];
 
     /// The symbol of its declaration in a kernel module.
@@ -141,6 +150,8 @@ impl RuntimeFn {
             RuntimeFn::Ln => "qjit_rt_ln",
             RuntimeFn::Exp => "qjit_rt_exp",
             RuntimeFn::Pow => "qjit_rt_pow",
+            RuntimeFn::Replace => "qjit_rt_replace",
+            RuntimeFn::Pad => "qjit_rt_pad",
         }
     }
 }

@@ -46,6 +46,10 @@ pub(crate) fn func(func: Func, args: &[Expr], ty: SqlType, input: &Input) -> Res
         (Func::Lower, [s]) => strings::change_case(&eval(s, input)?, false),
         (Func::Substring, _) => strings::substring(args, input),
         (Func::Sqrt | Func::Ln | Func::Exp | Func::Power, _) => math(func, args, input),
+        (Func::Replace, [s, from, to]) => {
+            strings::replace(&eval(s, input)?, &eval(from, input)?, &eval(to, input)?)
+        }
+        (Func::Pad { left }, [s, n, fill]) => strings::pad(s, n, fill, left, input),
         (Func::StrPos, [s, sub]) => strings::strpos(&eval(s, input)?, &eval(sub, input)?),
         (Func::Trim { leading, trailing }, [s, chars]) => {
             strings::trim(&eval(s, input)?, &eval(chars, input)?, leading, trailing)

@@ -205,6 +205,54 @@ pub(crate) fn change_case(arg: &ArrayRef, upper: bool) -> Result<ArrayRef> {
     Ok(Arc::new(out))
 }
 
+/// `REPLACE(s, from, to)` per row ([`crate::ir::scalar::replace_into`]); NULL where any is.
+pub(crate) fn replace(arg: &ArrayRef, from: &ArrayRef, to: &ArrayRef) -> Result<ArrayRef> {
+    let s = StrArray::new(arg.as_ref())?;
+    let from = StrArray::new(from.as_ref())?;
+    let to = StrArray::new(to.as_ref())?;
+    let out = build_strings(s.len(), s.data_len(), |i, buf| {
+        let (Some(text), Some(f), Some(t)) = (s.get(i), from.get(i), to.get(i)) else {
+            return Ok(false);
+        };
+        crate::ir::scalar::replace_into(text, f, t, buf);
+        Ok(true)
+    })?;
+    Ok(Arc::new(out))
+}
+
+/// The error of `LPAD`/`RPAD` past [`crate::ir::scalar::MAX_PAD_CHARS`] (PostgreSQL's).
+pub(crate) const PAD_TOO_LONG: &str = "requested length too large";
+
+/// `LPAD`/`RPAD(s, n, fill)` per row ([`crate::ir::scalar::pad_into`]); NULL where any is.
+pub(crate) fn pad(s: &Expr, n: &Expr, fill: &Expr, left: bool, input: &Input) -> Result<ArrayRef> {
+    use arrow::datatypes::Int32Type;
+    let text = eval(s, input)?;
+    let s = StrArray::new(text.as_ref())?;
+    let fill = eval(fill, input)?;
+    let fill = StrArray::new(fill.as_ref())?;
+    let n = Operand::<Int32Type>::eval(n, input)?;
+    let count = |i: usize| -> Option<i64> {
+        match &n {
+            Operand::Array(a) => a.is_valid(i).then(|| i64::from(a.value(i))),
+            Operand::Const(c) => Some(i64::from(*c)),
+            Operand::Null => None,
+        }
+    };
+    let out = build_strings(s.len(), s.data_len(), |i, buf| {
+        let (Some(text), Some(k), Some(f)) = (s.get(i), count(i), fill.get(i)) else {
+            return Ok(false);
+        };
+        if k > crate::ir::scalar::MAX_PAD_CHARS {
+            return Err(Error::InvalidArgument {
+                message: PAD_TOO_LONG.into(),
+            });
+        }
+        crate::ir::scalar::pad_into(text, k, f, left, buf);
+        Ok(true)
+    })?;
+    Ok(Arc::new(out))
+}
+
 /// `STRPOS(s, sub)` per row ([`crate::ir::scalar::strpos`]); NULL where either is NULL.
 pub(crate) fn strpos(arg: &ArrayRef, sub: &ArrayRef) -> Result<ArrayRef> {
     let s = StrArray::new(arg.as_ref())?;

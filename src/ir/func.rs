@@ -21,6 +21,8 @@
 //! | `StrPos` | `STRPOS(s, sub)`, `POSITION(sub IN s)` | `VARCHAR, VARCHAR` | `INTEGER`: the first occurrence's position in characters from 1, 0 if none | never |
 //! | `Sqrt`, `Ln`, `Exp` | `SQRT(x)`, `LN(x)`, `EXP(x)` | `DOUBLE` (any number is taken as one) | `DOUBLE` | see [`Func::domain_errors`] |
 //! | `Power` | `POWER(x, y)`, `POW` | `DOUBLE, DOUBLE` | `DOUBLE` | see [`Func::domain_errors`] |
+//! | `Replace` | `REPLACE(s, from, to)` | `VARCHAR` ×3 | `VARCHAR`: every `from` replaced (an empty `from` changes nothing) | never |
+//! | `Pad { left }` | `LPAD(s, n[, fill])`, `RPAD` | `VARCHAR, INTEGER, VARCHAR` (fill: a space by default) | `VARCHAR` of `n` characters: filled on that side, or cut | `n` past 2^28 |
 //! | `Length` | `LENGTH(s)`, `CHAR_LENGTH`, `CHARACTER_LENGTH` | `VARCHAR` | `INTEGER` (characters) | never |
 //! | `Upper`, `Lower` | `UPPER(s)`, `LOWER(s)` | `VARCHAR` | `VARCHAR` (Unicode case mapping) | never |
 //! | `Substring` | `SUBSTRING(s FROM i [FOR n])`, `SUBSTR` | `VARCHAR, BIGINT[, BIGINT]` | `VARCHAR` (1-based, in characters) | a negative length |
@@ -68,6 +70,12 @@ pub enum Func {
     Ln,
     Exp,
     Power,
+    /// `REPLACE(s, from, to)`.
+    Replace,
+    /// `LPAD(s, n[, fill])` (`left`) or `RPAD`.
+    Pad {
+        left: bool,
+    },
 }
 
 /// Every SQL name the binder calls a function by, aggregates and `COALESCE`/`NULLIF` included:
@@ -93,6 +101,7 @@ pub const SQL_NAMES: &[&str] = &[
     "length",
     "ln",
     "lower",
+    "lpad",
     "ltrim",
     "max",
     "min",
@@ -101,8 +110,10 @@ pub const SQL_NAMES: &[&str] = &[
     "position",
     "pow",
     "power",
+    "replace",
     "right",
     "round",
+    "rpad",
     "rtrim",
     "sign",
     "sqrt",
@@ -132,6 +143,9 @@ impl Func {
             "ln" => Func::Ln,
             "exp" => Func::Exp,
             "power" | "pow" => Func::Power,
+            "replace" => Func::Replace,
+            "lpad" => Func::Pad { left: true },
+            "rpad" => Func::Pad { left: false },
             "btrim" => Func::Trim {
                 leading: true,
                 trailing: true,
@@ -169,6 +183,9 @@ impl Func {
             Func::Ln => "LN".into(),
             Func::Exp => "EXP".into(),
             Func::Power => "POWER".into(),
+            Func::Replace => "REPLACE".into(),
+            Func::Pad { left: true } => "LPAD".into(),
+            Func::Pad { left: false } => "RPAD".into(),
             Func::Trim { leading, trailing } => match (leading, trailing) {
                 (true, false) => "LTRIM".into(),
                 (false, true) => "RTRIM".into(),
@@ -193,6 +210,8 @@ impl Func {
             Func::Trim { .. } => (1, 2),
             Func::StrPos | Func::Power => (2, 2),
             Func::Sqrt | Func::Ln | Func::Exp => (1, 1),
+            Func::Replace => (3, 3),
+            Func::Pad { .. } => (2, 3),
             Func::DateAddDays | Func::DateAddMonths | Func::DateDiffDays => (2, 2),
         }
     }
@@ -212,6 +231,10 @@ impl Func {
             (Func::Abs | Func::Round { .. }, [Null]) => vec![Int32],
             (Func::Length | Func::Upper | Func::Lower, [_]) => vec![Utf8],
             (Func::Trim { .. } | Func::StrPos, [_, _]) => vec![Utf8, Utf8],
+            (Func::Replace, [_, _, _]) => vec![Utf8, Utf8, Utf8],
+            (Func::Pad { .. }, [_, n, _]) if n.is_integer() || *n == Null => {
+                vec![Utf8, Int32, Utf8]
+            }
             (Func::Sqrt | Func::Ln | Func::Exp | Func::Power, args)
                 if args.iter().all(|t| t.is_numeric() || *t == Null) =>
             {
@@ -238,6 +261,8 @@ impl Func {
             (Func::Upper | Func::Lower, [Utf8]) => Utf8,
             (Func::Trim { .. }, [Utf8, Utf8]) => Utf8,
             (Func::StrPos, [Utf8, Utf8]) => Int32,
+            (Func::Replace, [Utf8, Utf8, Utf8]) => Utf8,
+            (Func::Pad { .. }, [Utf8, Int32, Utf8]) => Utf8,
             (Func::Sqrt | Func::Ln | Func::Exp, [Float64]) => Float64,
             (Func::Power, [Float64, Float64]) => Float64,
             (Func::Substring, [Utf8, Int64]) | (Func::Substring, [Utf8, Int64, Int64]) => Utf8,
@@ -269,7 +294,10 @@ impl Func {
             | Func::Ceil
             | Func::Trim { .. }
             | Func::StrPos
-            | Func::Exp => false,
+            | Func::Exp
+            | Func::Replace => false,
+            // A length past `scalar::MAX_PAD_CHARS`.
+            Func::Pad { .. } => true,
             Func::Sqrt | Func::Ln | Func::Power => true,
             Func::Substring | Func::DateAddDays | Func::DateAddMonths | Func::DateDiffDays => true,
         }
@@ -296,7 +324,10 @@ impl Func {
 
     /// Whether the function builds a new string (the code generator gives it scratch memory).
     pub fn builds_string(self) -> bool {
-        matches!(self, Func::Upper | Func::Lower | Func::Substring)
+        matches!(
+            self,
+            Func::Upper | Func::Lower | Func::Substring | Func::Replace | Func::Pad { .. }
+        )
     }
 }
 

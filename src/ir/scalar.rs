@@ -305,6 +305,47 @@ pub fn strpos(hay: &[u8], needle: &[u8]) -> u64 {
     }
 }
 
+/// `REPLACE(s, from, to)`: every occurrence of `from` in `s` replaced by `to`, appended to
+/// `out`; an empty `from` leaves `s` as it is (PostgreSQL's).
+pub fn replace_into(s: &str, from: &str, to: &str, out: &mut String) {
+    if from.is_empty() {
+        out.push_str(s);
+        return;
+    }
+    let mut rest = s;
+    while let Some(at) = rest.find(from) {
+        out.push_str(&rest[..at]);
+        out.push_str(to);
+        rest = &rest[at + from.len()..];
+    }
+    out.push_str(rest);
+}
+
+/// The longest string, in characters, `LPAD` and `RPAD` build (as PostgreSQL, which refuses
+/// lengths past its 1 GB allocation limit).
+pub const MAX_PAD_CHARS: i64 = 1 << 28;
+
+/// `LPAD(s, n, fill)` (`left`) or `RPAD`: `s` filled to `n` characters with `fill` repeated on
+/// that side, or cut to its first `n` characters; an empty `fill` or `n <= 0` gives at most `s`
+/// cut (PostgreSQL's), appended to `out`.
+pub fn pad_into(s: &str, n: i64, fill: &str, left: bool, out: &mut String) {
+    let n = usize::try_from(n).unwrap_or(0);
+    let chars = s.chars().count();
+    if chars >= n || fill.is_empty() {
+        let end = s.char_indices().nth(n).map_or(s.len(), |(i, _)| i);
+        out.push_str(&s[..end]);
+        return;
+    }
+    let padding = fill.chars().cycle().take(n - chars);
+    if left {
+        out.extend(padding);
+        out.push_str(s);
+    } else {
+        out.push_str(s);
+        out.extend(padding);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -35,6 +35,8 @@ fn address(f: RuntimeFn) -> usize {
         RuntimeFn::Ln => qjit_rt_ln as *const () as usize,
         RuntimeFn::Exp => qjit_rt_exp as *const () as usize,
         RuntimeFn::Pow => qjit_rt_pow as *const () as usize,
+        RuntimeFn::Replace => qjit_rt_replace as *const () as usize,
+        RuntimeFn::Pad => qjit_rt_pad as *const () as usize,
     }
 }
 
@@ -51,6 +53,85 @@ extern "C" fn qjit_rt_exp(x: f64) -> f64 {
 /// [`RuntimeFn::Pow`].
 extern "C" fn qjit_rt_pow(x: f64, y: f64) -> f64 {
     x.powf(y)
+}
+
+/// The `n` bytes at `p` as text (empty when `n` is 0, when `p` may dangle).
+///
+/// # Safety
+/// `p` must point to `n` readable bytes of UTF-8 that outlive the result.
+unsafe fn text<'a>(p: *const u8, n: u64) -> &'a str {
+    match usize::try_from(n) {
+        // SAFETY: the caller promises `n` readable bytes of UTF-8 at `p`.
+        Ok(n) if n > 0 => unsafe {
+            std::str::from_utf8_unchecked(std::slice::from_raw_parts(p, n))
+        },
+        _ => "",
+    }
+}
+
+/// Copies `s` to the `cap` bytes at `dst`: its length, or [`NO_ROOM`].
+///
+/// # Safety
+/// `dst` must point to `cap` writable bytes that do not overlap `s`.
+unsafe fn put(s: &str, dst: *mut u8, cap: u64) -> u64 {
+    if s.len() as u64 > cap {
+        return NO_ROOM;
+    }
+    // SAFETY: `s.len() <= cap` writable bytes at `dst`, not overlapping `s`.
+    unsafe { std::ptr::copy_nonoverlapping(s.as_ptr(), dst, s.len()) };
+    s.len() as u64
+}
+
+/// [`RuntimeFn::Replace`].
+///
+/// # Safety
+/// Each (pointer, length) pair is readable UTF-8 (it may dangle when its length is 0); `dst`
+/// points to `cap` writable bytes of the row's scratch area.
+#[allow(clippy::too_many_arguments)]
+unsafe extern "C" fn qjit_rt_replace(
+    s: *const u8,
+    len: u64,
+    from: *const u8,
+    from_len: u64,
+    to: *const u8,
+    to_len: u64,
+    dst: *mut u8,
+    cap: u64,
+) -> u64 {
+    let mut out = String::new();
+    // SAFETY: the caller's promises.
+    unsafe {
+        crate::ir::scalar::replace_into(
+            text(s, len),
+            text(from, from_len),
+            text(to, to_len),
+            &mut out,
+        );
+        put(&out, dst, cap)
+    }
+}
+
+/// [`RuntimeFn::Pad`].
+///
+/// # Safety
+/// As [`qjit_rt_replace`].
+#[allow(clippy::too_many_arguments)]
+unsafe extern "C" fn qjit_rt_pad(
+    s: *const u8,
+    len: u64,
+    n: i64,
+    fill: *const u8,
+    fill_len: u64,
+    left: u32,
+    dst: *mut u8,
+    cap: u64,
+) -> u64 {
+    let mut out = String::new();
+    // SAFETY: the caller's promises.
+    unsafe {
+        crate::ir::scalar::pad_into(text(s, len), n, text(fill, fill_len), left != 0, &mut out);
+        put(&out, dst, cap)
+    }
 }
 
 /// [`RuntimeFn::StrPos`].

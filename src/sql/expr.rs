@@ -1006,7 +1006,12 @@ impl<'a> ExprBinder<'a> {
                     let mut bound_args: Vec<Expr> = (0..args.len())
                         .map(|i| bound(i, scope))
                         .collect::<Result<_>>()?;
-                    if matches!(func, Func::Trim { .. }) && bound_args.len() == 1 {
+                    let defaulted = match func {
+                        Func::Trim { .. } => bound_args.len() == 1,
+                        Func::Pad { .. } => bound_args.len() == 2,
+                        _ => false,
+                    };
+                    if defaulted {
                         bound_args.push(space()?);
                     }
                     self.call(func, bound_args, at)

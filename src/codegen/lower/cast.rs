@@ -373,6 +373,7 @@ impl<'ctx> Lowerer<'_, 'ctx> {
                 self.unary_result(e, v, &a, None)
             }
             (Func::Sqrt | Func::Ln | Func::Exp | Func::Power, _) => self.math(e, func, args),
+            (Func::Replace | Func::Pad { .. }, _) => self.build_by_runtime(func, args),
             (Func::StrPos, [x, sub]) => {
                 let a = self.lower(x)?;
                 let n = self.lower(sub)?;

@@ -65,6 +65,32 @@ impl<'ctx> Lowerer<'_, 'ctx> {
             }
             RuntimeFn::Ln | RuntimeFn::Exp => f64t.fn_type(&p(&[f64t.into()]), false),
             RuntimeFn::Pow => f64t.fn_type(&p(&[f64t.into(), f64t.into()]), false),
+            RuntimeFn::Replace => i64t.fn_type(
+                &p(&[
+                    ptr.into(),
+                    i64t.into(),
+                    ptr.into(),
+                    i64t.into(),
+                    ptr.into(),
+                    i64t.into(),
+                    ptr.into(),
+                    i64t.into(),
+                ]),
+                false,
+            ),
+            RuntimeFn::Pad => i64t.fn_type(
+                &p(&[
+                    ptr.into(),
+                    i64t.into(),
+                    i64t.into(),
+                    ptr.into(),
+                    i64t.into(),
+                    i32t.into(),
+                    ptr.into(),
+                    i64t.into(),
+                ]),
+                false,
+            ),
             RuntimeFn::StrPos => i64t.fn_type(
                 &p(&[ptr.into(), i64t.into(), ptr.into(), i64t.into()]),
                 false,

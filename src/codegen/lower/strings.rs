@@ -632,6 +632,105 @@ impl<'ctx> Lowerer<'_, 'ctx> {
         })
     }
 
+    /// `REPLACE(s, from, to)` with constant `from` and `to`, or `LPAD`/`RPAD(s, n, fill)` with
+    /// constant `n` (at most [`PAD_COMPILED`]) and `fill`: the runtime function (the
+    /// interpreter's code) writes the result into the row's scratch area, which has room for
+    /// the longest one; a row where it does not fit falls back.
+    pub(super) fn build_by_runtime(&mut self, func: Func, args: &[Expr]) -> R<Lowered<'ctx>> {
+        use crate::codegen::runtime::{RuntimeFn, NO_ROOM};
+        let Some(built) = built_by_runtime(args) else {
+            return not_compiled(format!(
+                "{} with arguments that are not constants (or an LPAD/RPAD longer than {PAD_COMPILED})",
+                func.name()
+            ));
+        };
+        self.require_fallback(&func.name())?;
+        let a = self.lower(&args[0])?;
+        let b = self.b;
+        let (i32t, i64t) = (self.ctx.i32_type(), self.ctx.i64_type());
+        let (p, len) = self.string_parts(a.value)?;
+        let (room, bound) = match &built {
+            Built::Replace { times, .. } => (
+                b.build_int_mul(len, i64t.const_int(*times, false), "room")?,
+                ScratchNeed {
+                    per_max_len: *times,
+                    constant: 0,
+                },
+            ),
+            Built::Pad { extra, .. } => (
+                b.build_int_add(len, i64t.const_int(*extra, false), "room")?,
+                ScratchNeed {
+                    per_max_len: 1,
+                    constant: *extra,
+                },
+            ),
+        };
+        let (dst, fits) = self.scratch_alloc(room, bound)?;
+        let (f, mut call_args): (
+            RuntimeFn,
+            Vec<inkwell::values::BasicMetadataValueEnum<'ctx>>,
+        ) = match &built {
+            Built::Replace { from, to, .. } => {
+                let (fp, fl) = self.literal_bytes(from);
+                let (tp, tl) = self.literal_bytes(to);
+                (
+                    RuntimeFn::Replace,
+                    vec![
+                        p.into(),
+                        len.into(),
+                        fp.into(),
+                        fl.into(),
+                        tp.into(),
+                        tl.into(),
+                    ],
+                )
+            }
+            Built::Pad { n, fill, .. } => {
+                let (fp, fl) = self.literal_bytes(fill);
+                let left = matches!(func, Func::Pad { left: true });
+                (
+                    RuntimeFn::Pad,
+                    vec![
+                        p.into(),
+                        len.into(),
+                        i64t.const_int(*n as u64, true).into(),
+                        fp.into(),
+                        fl.into(),
+                        i32t.const_int(u64::from(left), false).into(),
+                    ],
+                )
+            }
+        };
+        call_args.push(dst.into());
+        call_args.push(room.into());
+        let call = b.build_and(a.valid, fits, "build")?;
+        let written = self.call_runtime_where(
+            call,
+            f,
+            &call_args,
+            |_, r| Ok(vec![r]),
+            &[i64t.const_int(NO_ROOM, false).into()],
+        )?[0]
+            .into_int_value();
+        let ok = b.build_int_compare(
+            IntPredicate::NE,
+            written,
+            i64t.const_int(NO_ROOM, false),
+            "built",
+        )?;
+        let n = b
+            .build_select(ok, written, i64t.const_zero(), "built_len")?
+            .into_int_value();
+        let cond = b.build_and(a.valid, b.build_not(ok, "no_room")?, "build_fallback")?;
+        let err = self.first_error(a.err, self.fallback_where(cond)?)?;
+        // Without room the value is the empty string: later operations read it on every row.
+        Ok(Lowered {
+            value: self.make_string(dst, n)?,
+            valid: a.valid,
+            err,
+        })
+    }
+
     /// `left || right`: both strings copied into the scratch area; NULL if either is NULL.
     pub(super) fn concat(&mut self, e: &Expr, left: &Expr, right: &Expr) -> R<Lowered<'ctx>> {
         self.require_fallback("|| (string concatenation)")?;
@@ -1620,6 +1719,57 @@ impl<'ctx> Lowerer<'_, 'ctx> {
     }
 }
 
+/// The longest `LPAD`/`RPAD` a kernel builds, in characters; longer ones run interpreted.
+const PAD_COMPILED: i64 = 4096;
+
+/// The constants of a `REPLACE(s, from, to)` or `LPAD`/`RPAD(s, n, fill)` that a kernel builds.
+enum Built {
+    /// The result is at most `times` × the string's bytes.
+    Replace {
+        from: String,
+        to: String,
+        times: u64,
+    },
+    /// The result is at most the string's bytes + `extra`.
+    Pad { n: i64, fill: String, extra: u64 },
+}
+
+/// The constants of a call's arguments after the string, if the kernel can build it.
+fn built_by_runtime(args: &[Expr]) -> Option<Built> {
+    let text = |e: &Expr| match e {
+        Expr::Literal(Literal {
+            value: Scalar::Utf8(s),
+            ..
+        }) => Some(s.clone()),
+        _ => None,
+    };
+    match args {
+        [_, from, to] if from.ty() == SqlType::Utf8 && to.ty() == SqlType::Utf8 => {
+            let (from, to) = (text(from)?, text(to)?);
+            let times = if from.is_empty() {
+                1
+            } else {
+                (to.len() as u64).div_ceil(from.len() as u64).max(1)
+            };
+            Some(Built::Replace { from, to, times })
+        }
+        [_, n, fill] => {
+            let n = match n {
+                Expr::Literal(Literal {
+                    value: Scalar::Int(n),
+                    ..
+                }) if *n <= PAD_COMPILED => *n,
+                _ => return None,
+            };
+            let fill = text(fill)?;
+            let widest = fill.chars().map(char::len_utf8).max().unwrap_or(0) as u64;
+            let extra = (n.max(0) as u64) * widest;
+            Some(Built::Pad { n, fill, extra })
+        }
+        _ => None,
+    }
+}
+
 /// The most bytes the string `e` (of type `VARCHAR`) can have in a row, as a [`ScratchNeed`]:
 /// a column counts as the longest string of the batch, a literal as its length. Strings the
 /// kernel builds are never longer than this (`UPPER`/`LOWER` of ASCII keep the length; longer
@@ -1663,6 +1813,18 @@ fn bound_in(e: &Expr, vars: &mut Vec<(u32, ScratchNeed)>) -> ScratchNeed {
             .fold(ScratchNeed::default(), |acc, v| {
                 acc.either(bound_in(v, vars))
             }),
+        Expr::Func {
+            func: Func::Replace | Func::Pad { .. },
+            args,
+            ..
+        } => match built_by_runtime(args) {
+            Some(Built::Replace { times, .. }) => bound_in(&args[0], vars).times(times),
+            Some(Built::Pad { extra, .. }) => bound_in(&args[0], vars).plus(ScratchNeed {
+                per_max_len: 0,
+                constant: extra,
+            }),
+            None => column,
+        },
         Expr::Cast { arg, .. } if arg.ty() == SqlType::Utf8 => bound_in(arg, vars),
         Expr::Let { id, value, body } => {
             let v = if value.ty() == SqlType::Utf8 {
