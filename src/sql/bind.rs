@@ -24,6 +24,17 @@ struct Item {
     aliased: bool,
 }
 
+/// `ORDER BY ALL`: every output column in turn, with the same options (DuckDB's).
+fn order_by_all(options: &ast::OrderByOptions, columns: usize) -> Vec<ast::OrderByExpr> {
+    (1..=columns)
+        .map(|k| ast::OrderByExpr {
+            expr: ast::Expr::value(Value::Number(k.to_string(), false)),
+            options: options.clone(),
+            with_fill: None,
+        })
+        .collect()
+}
+
 /// Binds a parsed query against the table `table` with schema `schema`.
 pub fn bind_query(query: &ast::Query, table: &str, schema: &SchemaRef) -> Result<Plan> {
     let ast::SetExpr::Select(select) = query.body.as_ref() else {
@@ -55,8 +66,25 @@ pub fn bind_query(query: &ast::Query, table: &str, schema: &SchemaRef) -> Result
     let order_items: Vec<ast::OrderByExpr> = match &query.order_by {
         None => vec![],
         Some(ob) => match &ob.kind {
-            OrderByKind::Expressions(v) => v.clone(),
-            OrderByKind::All(_) => return Err(Error::unsupported("ORDER BY ALL")),
+            OrderByKind::All(options) => order_by_all(options, items.len()),
+            // `ORDER BY ALL [ASC | DESC]` where the table has no column `all` (the generic
+            // dialect parses it as a column).
+            OrderByKind::Expressions(v) => match v.as_slice() {
+                [ast::OrderByExpr {
+                    expr: ast::Expr::Identifier(id),
+                    options,
+                    with_fill: None,
+                }] if id.quote_style.is_none()
+                    && id.value.eq_ignore_ascii_case("all")
+                    && !schema
+                        .fields()
+                        .iter()
+                        .any(|f| f.name().eq_ignore_ascii_case("all")) =>
+                {
+                    order_by_all(options, items.len())
+                }
+                _ => v.clone(),
+            },
         },
     };
     let aggregating = !group_exprs.is_empty()
