@@ -207,9 +207,24 @@ pub enum MemoryUse {
     Rows,
 }
 
+/// A byte count for people: `512 bytes`, `1.0 KiB`, `3.5 GiB`.
+pub fn format_bytes(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["KiB", "MiB", "GiB", "TiB", "PiB"];
+    if bytes < 1024 {
+        return format!("{bytes} bytes");
+    }
+    let mut value = bytes as f64 / 1024.0;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    format!("{value:.1} {}", UNITS[unit])
+}
+
 /// The message of [`Error::MemoryLimit`]: what needs the memory, the limit, and what to do.
 fn memory_limit_message(what: MemoryUse, limit: u64) -> String {
-    let limit = crate::exec::format_bytes(limit);
+    let limit = format_bytes(limit);
     match what {
         MemoryUse::GroupBy => format!(
             "the GROUP BY state needs more memory than the limit of {limit}; raise --memory-limit or group by fewer distinct values"
@@ -224,6 +239,16 @@ fn memory_limit_message(what: MemoryUse, limit: u64) -> String {
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
+    /// The internal error of a panic caught on a worker thread, with its message.
+    pub fn from_panic(panic: &Box<dyn std::any::Any + Send>) -> Error {
+        let what = panic
+            .downcast_ref::<&str>()
+            .copied()
+            .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+            .unwrap_or("(no message)");
+        Error::internal(format!("a worker thread panicked: {what}"))
+    }
+
     /// A type error with no position.
     pub fn type_error(message: impl Into<String>) -> Error {
         Error::Type {

@@ -352,20 +352,7 @@ pub fn parse_memory_size(text: &str) -> std::result::Result<usize, String> {
     Ok(bytes as usize)
 }
 
-/// A byte count for people: `512 bytes`, `1.0 KiB`, `3.5 GiB`.
-pub fn format_bytes(bytes: u64) -> String {
-    const UNITS: [&str; 5] = ["KiB", "MiB", "GiB", "TiB", "PiB"];
-    if bytes < 1024 {
-        return format!("{bytes} bytes");
-    }
-    let mut value = bytes as f64 / 1024.0;
-    let mut unit = 0;
-    while value >= 1024.0 && unit + 1 < UNITS.len() {
-        value /= 1024.0;
-        unit += 1;
-    }
-    format!("{value:.1} {}", UNITS[unit])
-}
+pub use crate::error::format_bytes;
 
 #[cfg(test)]
 mod tests {

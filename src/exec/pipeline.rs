@@ -693,7 +693,7 @@ fn for_each_morsel_streamed<T: Send>(
                         Ok(sent && !dispatch.stopped())
                     };
                     let result = std::panic::catch_unwind(AssertUnwindSafe(|| work(i, &mut emit)))
-                        .unwrap_or_else(|panic| Err(Error::internal(panic_message(&panic))));
+                        .unwrap_or_else(|panic| Err(Error::from_panic(&panic)));
                     if result.is_err() {
                         // Morsels after this one are not needed: their results would not be
                         // consumed.
@@ -875,16 +875,6 @@ impl Dispatch {
         }
         self.changed.notify_all();
     }
-}
-
-/// The message of a caught panic.
-pub(super) fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
-    let what = panic
-        .downcast_ref::<&str>()
-        .copied()
-        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
-        .unwrap_or("(no message)");
-    format!("a worker thread panicked: {what}")
 }
 
 /// A rayon pool of `threads` workers, built once per size and kept for the process.

@@ -31,7 +31,6 @@ use parquet::file::metadata::PageIndexPolicy;
 use parquet::schema::types::SchemaDescriptor;
 
 use super::decode::RowGroupBatches;
-use super::pipeline::panic_message;
 use super::predicate::Necessary;
 use super::prune::prune;
 use super::topn::Threshold;
@@ -508,7 +507,7 @@ impl Scan {
                 }
             }));
             let rest = decoded.unwrap_or_else(|panic| {
-                batches.push(Err(Error::internal(panic_message(&panic))));
+                batches.push(Err(Error::from_panic(&panic)));
                 None
             });
             if let Ok(mut early) = self.early.lock() {

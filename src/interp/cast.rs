@@ -9,9 +9,9 @@
 //! | float → integer | round half to even (`round_ties_even`, PostgreSQL's `rint`) | out of range, NaN, ±inf |
 //! | decimal → integer | round half away from zero | out of range |
 //! | integer, decimal → decimal | rescale, rounding half away from zero if the scale shrinks | too many digits |
-//! | float → decimal | the float's shortest round-trip digits (`0.1`, `1.005`) read exactly, then rounded to `s` places half away from zero ([`super::decimal_float`]) | NaN, ±inf, too many digits |
+//! | float → decimal | the float's shortest round-trip digits (`0.1`, `1.005`) read exactly, then rounded to `s` places half away from zero ([`crate::ir::convert`]) | NaN, ±inf, too many digits |
 //! | integer → float | nearest (one rounding) | — |
-//! | decimal → float | nearest to the exact decimal value (one rounding, straight to `f32` for `REAL`; [`super::decimal_float`]) | — |
+//! | decimal → float | nearest to the exact decimal value (one rounding, straight to `f32` for `REAL`; [`crate::ir::convert`]) | — |
 //! | float → float | `as` | — |
 //! | boolean ↔ integer | `1`/`0`; nonzero is true | — |
 //!
@@ -35,7 +35,6 @@ use arrow::datatypes::{ArrowPrimitiveType, Date32Type, Decimal128Type};
 
 use super::arith::operand_error;
 use super::as_boolean;
-use super::decimal_float::float_to_decimal;
 use super::eval;
 use super::input::Input;
 use super::kernel::{
@@ -43,6 +42,7 @@ use super::kernel::{
 };
 use super::strings::{build_strings, StrArray};
 use crate::error::{Error, Result};
+use crate::ir::convert::{float_to_decimal, parse_float, write_float};
 use crate::ir::scalar::{
     fits_precision, format_date, format_decimal, parse_date, parse_decimal, pow10, rescale,
 };
@@ -274,50 +274,6 @@ fn to_text(values: &ArrayRef, from: SqlType) -> Result<ArrayRef> {
             Ok(Arc::new(arrow::array::StringArray::from(texts)))
         }
         _ => Err(operand_error("CAST", &[from, SqlType::Utf8])),
-    }
-}
-
-/// The text of a float, as `CAST(x AS VARCHAR)` writes it: Rust's `Display` for `f64`/`f32`
-/// (the shortest digits that read back as `x`, never an exponent: `1.5`, `1`, `-0`, `NaN`,
-/// `inf`, `100000000000000000000`). Compiled kernels call it too (`crate::jit::runtime`).
-pub(crate) fn write_float<F: std::fmt::Display>(x: F, out: &mut impl Write) -> std::fmt::Result {
-    write!(out, "{x}")
-}
-
-/// A float from text, as `CAST(text AS REAL|DOUBLE)` reads it: surrounding white space (Unicode's,
-/// as `str::trim` removes it) dropped, then Rust's `str::parse`, which rounds correctly straight to
-/// `F` and accepts `inf`, `infinity` and `NaN` in any case; `None` for text of another shape.
-/// Compiled kernels call it too (`crate::jit::runtime`).
-pub(crate) fn parse_float<F: std::str::FromStr>(text: &str) -> Option<F> {
-    text.trim().parse().ok()
-}
-
-/// A [`Write`] into a byte slice, for writers that must not allocate (the float digits of
-/// [`super::decimal_float`], the text compiled kernels write into their scratch area). Writing
-/// past the end fails and leaves what fitted.
-pub(crate) struct SliceWriter<'a> {
-    buf: &'a mut [u8],
-    len: usize,
-}
-
-impl<'a> SliceWriter<'a> {
-    pub(crate) fn new(buf: &'a mut [u8]) -> SliceWriter<'a> {
-        SliceWriter { buf, len: 0 }
-    }
-
-    /// The bytes written so far.
-    pub(crate) fn written(&self) -> &[u8] {
-        &self.buf[..self.len]
-    }
-}
-
-impl Write for SliceWriter<'_> {
-    fn write_str(&mut self, s: &str) -> std::fmt::Result {
-        let end = self.len.checked_add(s.len()).ok_or(std::fmt::Error)?;
-        let room = self.buf.get_mut(self.len..end).ok_or(std::fmt::Error)?;
-        room.copy_from_slice(s.as_bytes());
-        self.len = end;
-        Ok(())
     }
 }
 

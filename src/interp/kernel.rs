@@ -20,10 +20,10 @@ use arrow::buffer::{NullBuffer, ScalarBuffer};
 use arrow::datatypes::{ArrowNativeType, ArrowPrimitiveType};
 
 use super::constant::literal_array;
-use super::decimal_float::{decimal_to_f32, decimal_to_f64};
 use super::eval;
 use super::input::Input;
 use crate::error::{Error, Result};
+use crate::ir::convert::{decimal_to_f32, decimal_to_f64};
 use crate::ir::Expr;
 
 /// One operand of an element-wise kernel. A literal stays a constant instead of being

@@ -26,10 +26,10 @@
 //! `Utf8View`), never as a dictionary: dictionary-encoded input columns are unpacked when read.
 //!
 //! Modules, one per concern: `arith` (integers, floats) and `decimal`, `compare` (comparisons,
-//! `IN`), `logic` (`AND OR NOT IS NULL`), `like`, `case`, `cast`, `decimal_float` (decimal ↔
-//! float conversions), `strings`, `funcs`; `aggregate` ([`Aggregator`]); `input` (the rows being
-//! evaluated, take/scatter), `constant` (literals), `kernel` (fallible element-wise loops),
-//! `fallible`, `hash`.
+//! `IN`), `logic` (`AND OR NOT IS NULL`), `like`, `case`, `cast` (with the value conversions of
+//! `crate::ir::convert`), `strings`, `funcs`; `aggregate` ([`Aggregator`]); `input` (the rows
+//! being evaluated, take/scatter), `constant` (literals), `kernel` (fallible element-wise
+//! loops), `fallible`, `hash`.
 //!
 //! ```
 //! use std::sync::Arc;
@@ -67,7 +67,6 @@ mod cast;
 mod compare;
 mod constant;
 mod decimal;
-mod decimal_float;
 pub(crate) mod fallible;
 mod funcs;
 pub(crate) mod hash;
@@ -88,12 +87,7 @@ use crate::error::{Error, Result};
 use crate::ir::{BinaryOp, Expr, SqlType, UnaryOp};
 
 pub use aggregate::{finish_raw, sum_overflow_error, Aggregator, RawState};
-/// The conversions of one value that compiled kernels call (`crate::jit::runtime`).
-#[cfg(feature = "jit")]
-pub(crate) use cast::{parse_float, write_float, SliceWriter};
 pub(crate) use constant::literal_like;
-#[cfg(feature = "jit")]
-pub(crate) use decimal_float::{decimal_to_f32, decimal_to_f64, float_to_decimal};
 pub(crate) use input::widen_decimal64;
 use input::Input;
 

@@ -6,6 +6,7 @@
 //! key of the kernel cache, so two expressions print alike exactly when they compute the same
 //! thing over the same input.
 
+pub(crate) mod convert;
 mod expr;
 pub mod func;
 pub mod like;

@@ -6,7 +6,7 @@
 //! reports what the interpreter would reject with a status instead.
 
 use crate::codegen::runtime::{RuntimeFn, NO_ROOM};
-use crate::interp::{
+use crate::ir::convert::{
     decimal_to_f32, decimal_to_f64, float_to_decimal, parse_float, write_float, SliceWriter,
 };
 

@@ -8,7 +8,7 @@
 //! (integer sums are checked against `BIGINT`/`UBIGINT` at the end, so the result does not depend
 //! on the order rows arrive in; decimal sums are checked on every addition and against 38 digits
 //! at the end); sums of floats are `f64`. `AVG` keeps the exact sum and the count; at the end the
-//! sum becomes the nearest `f64` (one rounding; module `decimal_float` for decimals) and is
+//! sum becomes the nearest `f64` (one rounding; `ir::convert` for decimals) and is
 //! divided by the count. A float sum or average that is NaN comes out as the one canonical NaN.
 //! An exact sum that overflows is [`Error::Overflow`] naming the call and what to cast its
 //! argument to. `MIN`/`MAX` keep integers, decimals and dates as `i128`, floats as `f64` (IEEE
@@ -24,10 +24,10 @@ use arrow::buffer::NullBuffer;
 use arrow::datatypes::{ArrowPrimitiveType, Date32Type, Decimal128Type};
 
 use super::super::as_boolean;
-use super::super::decimal_float::decimal_to_f64;
 use super::super::kernel::{downcast, with_float_type, with_integer_type, FloatNative, IntNative};
 use super::super::strings::StrArray;
 use crate::error::{Error, Result};
+use crate::ir::convert::decimal_to_f64;
 use crate::ir::scalar::fits_precision;
 use crate::ir::{AggFunc, AggregateCall, SqlType};
 

@@ -1,7 +1,10 @@
-//! Conversions between decimals and floats, as PostgreSQL makes them: through decimal text.
+//! Conversions of one value that both engines make: between decimals and floats, as PostgreSQL
+//! makes them (through decimal text), and between floats and text.
 //!
-//! In: a `Decimal128` value (`i128` holding `value * 10^scale`) or a float. Out: the other kind.
-//! Used by `CAST` ([`super::cast`]) and by `AVG` of decimals ([`super::aggregate`]).
+//! In: a `Decimal128` value (`i128` holding `value * 10^scale`), a float or text. Out: another
+//! kind. The interpreter's `CAST` and `AVG` of decimals call them over arrays; compiled kernels
+//! call them through their runtime functions (`crate::jit::runtime`) for the rows they do not
+//! convert in IR.
 //!
 //! * **decimal → float** is correctly rounded: the float nearest to the exact decimal value (ties
 //!   to even), as PostgreSQL's `numeric_float8`/`numeric_float4` get by printing the numeric and
@@ -16,13 +19,10 @@
 //!   `CAST(0.1::DOUBLE AS DECIMAL(38,30))` is `0.1` followed by 29 zeros. NaN, the infinities,
 //!   and values with more digits than the precision allows have no decimal.
 //!
-//! Compiled kernels call these same functions for the rows they do not convert in IR
-//! (`crate::jit::runtime`).
 
 use std::fmt::{LowerExp, Write};
 
-use super::cast::SliceWriter;
-use crate::ir::scalar::{div_pow10_round, fits_precision, format_decimal, pow10};
+use super::scalar::{div_pow10_round, fits_precision, format_decimal, pow10};
 
 /// The `f64` nearest to `v / 10^scale` (ties to even).
 pub(crate) fn decimal_to_f64(v: i128, scale: u8) -> f64 {
@@ -93,6 +93,50 @@ pub(crate) fn float_to_decimal<F: LowerExp>(
     };
     let v = if negative { -magnitude } else { magnitude };
     fits_precision(v, precision).then_some(v)
+}
+
+/// The text of a float, as `CAST(x AS VARCHAR)` writes it: Rust's `Display` for `f64`/`f32`
+/// (the shortest digits that read back as `x`, never an exponent: `1.5`, `1`, `-0`, `NaN`,
+/// `inf`, `100000000000000000000`). Compiled kernels call it too (`crate::jit::runtime`).
+pub(crate) fn write_float<F: std::fmt::Display>(x: F, out: &mut impl Write) -> std::fmt::Result {
+    write!(out, "{x}")
+}
+
+/// A float from text, as `CAST(text AS REAL|DOUBLE)` reads it: surrounding white space (Unicode's,
+/// as `str::trim` removes it) dropped, then Rust's `str::parse`, which rounds correctly straight to
+/// `F` and accepts `inf`, `infinity` and `NaN` in any case; `None` for text of another shape.
+/// Compiled kernels call it too (`crate::jit::runtime`).
+pub(crate) fn parse_float<F: std::str::FromStr>(text: &str) -> Option<F> {
+    text.trim().parse().ok()
+}
+
+/// A [`Write`] into a byte slice, for writers that must not allocate (the float digits of
+/// this module's decimal conversions, the text compiled kernels write into their scratch area). Writing
+/// past the end fails and leaves what fitted.
+pub(crate) struct SliceWriter<'a> {
+    buf: &'a mut [u8],
+    len: usize,
+}
+
+impl<'a> SliceWriter<'a> {
+    pub(crate) fn new(buf: &'a mut [u8]) -> SliceWriter<'a> {
+        SliceWriter { buf, len: 0 }
+    }
+
+    /// The bytes written so far.
+    pub(crate) fn written(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+}
+
+impl Write for SliceWriter<'_> {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        let end = self.len.checked_add(s.len()).ok_or(std::fmt::Error)?;
+        let room = self.buf.get_mut(self.len..end).ok_or(std::fmt::Error)?;
+        room.copy_from_slice(s.as_bytes());
+        self.len = end;
+        Ok(())
+    }
 }
 
 #[cfg(test)]
