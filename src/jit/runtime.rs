@@ -137,22 +137,17 @@ unsafe extern "C" fn qjit_rt_pad(
 /// [`RuntimeFn::StrPos`].
 ///
 /// # Safety
-/// `hay` and `needle` point to `hay_len` and `needle_len` readable bytes (either may dangle
-/// when its length is 0).
+/// `hay` and `needle` point to `hay_len` and `needle_len` readable bytes of UTF-8 (either may
+/// dangle when its length is 0).
 unsafe extern "C" fn qjit_rt_strpos(
     hay: *const u8,
     hay_len: u64,
     needle: *const u8,
     needle_len: u64,
 ) -> u64 {
-    let bytes = |p: *const u8, n: u64| -> &[u8] {
-        match usize::try_from(n) {
-            // SAFETY: the caller promises `n` readable bytes at `p`.
-            Ok(n) if n > 0 => unsafe { std::slice::from_raw_parts(p, n) },
-            _ => &[],
-        }
-    };
-    crate::ir::scalar::strpos(bytes(hay, hay_len), bytes(needle, needle_len))
+    // SAFETY: the caller's promises.
+    let (hay, needle) = unsafe { (text(hay, hay_len), text(needle, needle_len)) };
+    crate::ir::scalar::strpos(hay.as_bytes(), needle.as_bytes())
 }
 
 /// Writes the text of `x` into the `cap` bytes at `dst`: its length, or [`NO_ROOM`].
