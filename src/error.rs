@@ -133,8 +133,9 @@ pub enum Error {
     #[error("column '{column}' has type {data_type}, which qjit does not support; leave it out of the query or cast it when writing the file")]
     UnsupportedColumnType { column: String, data_type: String },
 
-    /// A query part that `--engine jit` was asked to compile but the JIT does not compile yet.
-    #[error("the JIT engine cannot compile {what}; run it with --engine auto or --engine interp")]
+    /// A query part that the JIT engine ([`crate::EngineKind::Jit`]) was asked to compile but
+    /// does not compile yet.
+    #[error("the JIT engine cannot compile {what}; run it with the engine auto (which interprets what it does not compile) or interp")]
     NotCompiled { what: String },
 
     /// Division or modulo by zero while evaluating the query.
@@ -180,7 +181,7 @@ pub enum Error {
 
     /// State that would grow past the memory limit of a query
     /// ([`crate::QueryOptions::memory_limit`]).
-    #[error("{}", memory_limit_message(*what, *limit))]
+    #[error("{}", memory_limit_message(*what, *limit, "the memory limit"))]
     MemoryLimit { what: MemoryUse, limit: u64 },
 
     /// An error DataFusion reported, for a query qjit handed to it (joins, several tables, SQL
@@ -222,16 +223,33 @@ pub fn format_bytes(bytes: u64) -> String {
     format!("{value:.1} {}", UNITS[unit])
 }
 
-/// The message of [`Error::MemoryLimit`]: what needs the memory, the limit, and what to do.
-fn memory_limit_message(what: MemoryUse, limit: u64) -> String {
+/// The message of [`Error::MemoryLimit`]: what needs the memory, the limit, and what to do
+/// (raise `setting`: the option's name where the query was started).
+fn memory_limit_message(what: MemoryUse, limit: u64, setting: &str) -> String {
     let limit = format_bytes(limit);
     match what {
         MemoryUse::GroupBy => format!(
-            "the GROUP BY state needs more memory than the limit of {limit}; raise --memory-limit or group by fewer distinct values"
+            "the GROUP BY state needs more memory than the limit of {limit}; raise {setting} or group by fewer distinct values"
         ),
         MemoryUse::Rows => format!(
-            "the rows the query collects need more memory than the limit of {limit}; raise --memory-limit, or select fewer rows (WHERE, LIMIT without ORDER BY) or columns"
+            "the rows the query collects need more memory than the limit of {limit}; raise {setting}, or select fewer rows (WHERE, LIMIT without ORDER BY) or columns"
         ),
+    }
+}
+
+impl Error {
+    /// The message as the `qjit` command prints it: where the library's message names a
+    /// setting (the engine, the memory limit), the command line names its flag.
+    pub fn command_line_message(&self) -> String {
+        match self {
+            Error::NotCompiled { what } => format!(
+                "the JIT engine cannot compile {what}; run it with --engine auto or --engine interp"
+            ),
+            Error::MemoryLimit { what, limit } => {
+                memory_limit_message(*what, *limit, "--memory-limit")
+            }
+            other => other.to_string(),
+        }
     }
 }
 

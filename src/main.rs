@@ -674,7 +674,7 @@ fn main() -> ExitCode {
         // Stdout's reader has gone: stop quietly, as a process killed by SIGPIPE.
         Err(e @ Error::OutputClosed) => u8::try_from(e.exit_code()).unwrap_or(1),
         Err(e) => {
-            eprintln!("error: {e}");
+            eprintln!("error: {}", e.command_line_message());
             u8::try_from(e.exit_code()).unwrap_or(1)
         }
     };

@@ -159,7 +159,7 @@ fn a_group_by_past_the_memory_limit_fails_alike_on_every_engine_and_thread_count
     messages.dedup();
     assert_eq!(
         messages,
-        ["the GROUP BY state needs more memory than the limit of 1.0 MiB; raise --memory-limit or group by fewer distinct values"]
+        ["the GROUP BY state needs more memory than the limit of 1.0 MiB; raise the memory limit or group by fewer distinct values"]
     );
 }
 

@@ -380,9 +380,9 @@ fn compile_with(plan: &Plan, options: &QueryOptions, keep_ir: bool) -> Result<Co
         }
     };
     let mut compiled = Compiled {
-        filter: absent(plan.filter.is_some(), "--engine interp"),
-        aggregate: absent(has_aggregate, "--engine interp"),
-        projection: absent(has_projection, "--engine interp"),
+        filter: absent(plan.filter.is_some(), "the engine is interp"),
+        aggregate: absent(has_aggregate, "the engine is interp"),
+        projection: absent(has_projection, "the engine is interp"),
         filter_kernel: None,
         aggregate_kernel: None,
         project_kernel: None,
@@ -500,7 +500,7 @@ fn compile_with(plan: &Plan, options: &QueryOptions, keep_ir: bool) -> Result<Co
 fn check_jit_available(options: &QueryOptions) -> Result<()> {
     match (cfg!(feature = "jit"), options.engine) {
         (false, EngineKind::Jit) => Err(Error::Usage(
-            "--engine jit: qjit was built without the JIT (the `jit` cargo feature); use --engine auto or interp".into(),
+            "qjit was built without the JIT engine (the `jit` cargo feature); use the engine auto or interp".into(),
         )),
         _ => Ok(()),
     }
@@ -533,7 +533,7 @@ pub(crate) fn compile_filter(
     keep_ir: bool,
 ) -> Result<(PartEngine, Option<CachedKernel<FilterKernel>>)> {
     if options.engine == EngineKind::Interp {
-        return Ok((PartEngine::Interpreted("--engine interp".into()), None));
+        return Ok((PartEngine::Interpreted("the engine is interp".into()), None));
     }
     check_jit_available(options)?;
     let optimize = jit::Optimize {
