@@ -225,6 +225,10 @@ impl Engine {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn compile_filter(&self, schema: &Schema, predicate: &str) -> Result<Filter> {
+        crate::stack::with_room(|| self.filter_of(schema, predicate))
+    }
+
+    fn filter_of(&self, schema: &Schema, predicate: &str) -> Result<Filter> {
         let sql = format!("SELECT 1 FROM {INPUT} WHERE\n{predicate}");
         let plan = bind(&sql, schema)?;
         let (Some(expr), false) = (plan.filter.clone(), has_extra_clauses(&plan, 1)) else {
@@ -263,6 +267,10 @@ impl Engine {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn compile_projection(&self, schema: &Schema, exprs: &[&str]) -> Result<Projection> {
+        crate::stack::with_room(|| self.projection_of(schema, exprs))
+    }
+
+    fn projection_of(&self, schema: &Schema, exprs: &[&str]) -> Result<Projection> {
         if exprs.is_empty() {
             return Err(Error::plan("a projection needs at least one expression"));
         }
@@ -406,6 +414,10 @@ impl Engine {
     /// Runs one `SELECT` over the table it names in `FROM` (registered with `register_*`).
     /// See [`Engine::register_batches`] for an example.
     pub fn query(&self, sql: &str) -> Result<Vec<RecordBatch>> {
+        crate::stack::with_room(|| self.query_registered(sql))
+    }
+
+    fn query_registered(&self, sql: &str) -> Result<Vec<RecordBatch>> {
         let query = crate::sql::parse_query(sql)?;
         let name = crate::sql::table_name(&query)?;
         let source = self
@@ -447,7 +459,7 @@ impl Engine {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn query_source(&self, source: &Source, sql: &str) -> Result<Vec<RecordBatch>> {
-        Ok(exec::run(source, sql, &self.options)?.batches)
+        crate::stack::with_room(|| Ok(exec::run(source, sql, &self.options)?.batches))
     }
 }
 

@@ -24,3 +24,14 @@ pub(crate) fn guard_deep<R>(f: impl FnOnce() -> R) -> R {
 
 /// Stack a foreign recursion over an expression nested to the parser's limit may need.
 const DEEP: usize = 4 * 1024 * 1024;
+
+/// Runs `f`, a whole query's planning and compiling, with at least [`ROOM`] bytes of stack:
+/// derived `Clone`, `PartialEq` and `Debug` of the SQL syntax tree and of the typed plan
+/// recurse along expressions as deep as [`crate::sql::MAX_CHAIN_LENGTH`] without checking the
+/// stack, and an embedding program may call from a thread with a small one.
+pub(crate) fn with_room<R>(f: impl FnOnce() -> R) -> R {
+    stacker::maybe_grow(ROOM, ROOM, f)
+}
+
+/// The stack a query's planning may need (as much as `qjit query` gives its query thread).
+const ROOM: usize = 64 << 20;

@@ -519,6 +519,8 @@ struct QuerySpec {
     filter: Vec<usize>,
     or: bool,
     having: Option<usize>,
+    /// Calls over distinct values (function 1..6, argument index), beside the others.
+    distinct: Vec<(usize, usize)>,
 }
 
 fn query_spec() -> impl Strategy<Value = QuerySpec> {
@@ -528,13 +530,15 @@ fn query_spec() -> impl Strategy<Value = QuerySpec> {
         proptest::collection::vec(0..PREDICATES.len(), 0..=2),
         any::<bool>(),
         proptest::option::weighted(0.25, 0..HAVING.len()),
+        proptest::collection::vec((1usize..6, 0..ARGS.len()), 0..=2),
     )
-        .prop_map(|(keys, aggs, filter, or, having)| QuerySpec {
+        .prop_map(|(keys, aggs, filter, or, having, distinct)| QuerySpec {
             keys,
             aggs,
             filter,
             or,
             having,
+            distinct,
         })
 }
 
@@ -542,7 +546,12 @@ impl QuerySpec {
     /// The SELECT list, FROM, WHERE, GROUP BY and HAVING (no ORDER BY).
     fn sql(&self) -> String {
         let mut select: Vec<String> = self.keys.iter().map(|&k| KEYS[k].to_string()).collect();
-        for &(f, a) in &self.aggs {
+        let calls = self
+            .aggs
+            .iter()
+            .map(|&c| (c, ""))
+            .chain(self.distinct.iter().map(|&c| (c, "DISTINCT ")));
+        for ((f, a), distinct) in calls {
             let (arg, kind) = ARGS[a];
             // Sums and averages of non-numbers become MIN/MAX.
             let f = if kind == ArgKind::Ordered && (f == 2 || f == 3) {
@@ -552,11 +561,11 @@ impl QuerySpec {
             };
             select.push(match f {
                 0 => "COUNT(*)".to_string(),
-                1 => format!("COUNT({arg})"),
-                2 => format!("SUM({arg})"),
-                3 => format!("AVG({arg})"),
-                4 => format!("MIN({arg})"),
-                _ => format!("MAX({arg})"),
+                1 => format!("COUNT({distinct}{arg})"),
+                2 => format!("SUM({distinct}{arg})"),
+                3 => format!("AVG({distinct}{arg})"),
+                4 => format!("MIN({distinct}{arg})"),
+                _ => format!("MAX({distinct}{arg})"),
             });
         }
         let mut sql = format!("SELECT {} FROM t", select.join(", "));

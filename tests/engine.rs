@@ -688,3 +688,50 @@ fn tiered_queries_switch_where_told() {
         assert_eq!(report.compiled_batches, 3 - interpreted, "{tiers:?}");
     }
 }
+
+/// A filter and a projection with the longest chains of binary operators qjit takes bind and
+/// run on a thread with a Rust thread's default 2 MiB stack, on every engine (the JIT engine
+/// refuses them, as too large to compile, with an error).
+#[test]
+fn the_longest_operator_chains_run_on_a_small_stack() {
+    let n = qjit::sql::MAX_CHAIN_LENGTH;
+    let predicate = vec!["a = 3"; n / 2].join(" OR ");
+    let sum = vec!["b"; n].join(" + ");
+    let input = batch(500);
+    let expected = reference("a = 3", &input);
+    std::thread::Builder::new()
+        .stack_size(2 << 20)
+        .spawn(move || {
+            for engine in engines() {
+                let filter = engine.compile_filter(&schema(), &predicate);
+                let projection = engine.compile_projection(&schema(), &[&sum]);
+                let (filter, projection) = match (filter, projection) {
+                    (Ok(f), Ok(p)) => (f, p),
+                    (f, p) => {
+                        for e in [f.err(), p.err()].into_iter().flatten() {
+                            assert!(
+                                matches!(&e, Error::NotCompiled { what } if what.contains("are not compiled")),
+                                "{e}"
+                            );
+                        }
+                        continue;
+                    }
+                };
+                let mask = filter.evaluate(&input).unwrap();
+                assert_eq!(mask.values().iter().collect::<Vec<_>>(), expected);
+                let out = projection.evaluate(&input).unwrap();
+                let column = out.column(0).as_any().downcast_ref::<Int32Array>();
+                let b = input.column(3).as_any().downcast_ref::<Int32Array>().unwrap();
+                let column = column.expect("b + b + … is INTEGER");
+                for i in 0..input.num_rows() {
+                    assert_eq!(column.is_null(i), b.is_null(i));
+                    if b.is_valid(i) {
+                        assert_eq!(column.value(i), b.value(i) * n as i32);
+                    }
+                }
+            }
+        })
+        .unwrap()
+        .join()
+        .unwrap();
+}

@@ -402,20 +402,102 @@ fn deep_nesting_is_a_clear_error() {
     let calls = format!("{}l_quantity{}", "abs(".repeat(n), ")".repeat(n));
     let nots = format!("{}l_quantity > 0", "NOT ".repeat(n));
     let minus = format!("{}l_quantity", "- ".repeat(n));
-    let chain = vec!["l_quantity"; n].join(" + ");
-    let ors = vec!["l_linenumber = 1"; n].join(" OR ");
     let cases = [
         format!("SELECT {parens} FROM lineitem"),
         format!("SELECT count(*) FROM lineitem WHERE {parens} > 1"),
         format!("SELECT {calls} FROM lineitem"),
         format!("SELECT count(*) FROM lineitem WHERE {nots}"),
         format!("SELECT {minus} FROM lineitem"),
+    ];
+    for sql in &cases {
+        fails_everywhere(&lineitem(), sql, 1, &["nests more than", "levels deep"]);
+    }
+    // A chain of binary operators is one level, up to its own limit.
+    let terms = qjit::sql::MAX_CHAIN_LENGTH + 2;
+    let chain = vec!["l_quantity"; terms].join(" + ");
+    let ors = vec!["l_linenumber = 1"; terms].join(" OR ");
+    let cases = [
         format!("SELECT {chain} FROM lineitem"),
         format!("SELECT count(*) FROM lineitem WHERE {ors}"),
         format!("SELECT sum({chain}) FROM lineitem"),
     ];
+    let limit = format!(
+        "binary operators, more than the {}",
+        qjit::sql::MAX_CHAIN_LENGTH
+    );
     for sql in &cases {
-        fails_everywhere(&lineitem(), sql, 1, &["nests more than", "levels deep"]);
+        fails_everywhere(&lineitem(), sql, 1, &[&limit]);
+    }
+}
+
+/// Long left-deep chains of binary operators run with the same answer on every engine: a sum of
+/// 1,000 terms compiles; chains of 5,000 operators (a sum, mixed `+` and `-`, an `OR` of
+/// equalities) run interpreted, and `--engine jit` says why it does not compile them.
+#[test]
+fn long_operator_chains_run() {
+    let sum = vec!["l_linenumber"; 1000].join(" + ");
+    let out = succeeds_everywhere(
+        &lineitem(),
+        &format!("SELECT sum({sum}) FROM lineitem WHERE l_linenumber = 7"),
+    );
+    // Rows with l_linenumber 7: 2173 of them.
+    assert_eq!(out.lines().nth(1), Some("15211000"), "{out}");
+
+    let n = qjit::sql::MAX_CHAIN_LENGTH;
+    let sum = vec!["l_linenumber"; n].join(" + ");
+    let mixed: String = (0..n)
+        .map(|i| match i {
+            0 => "l_quantity".to_string(),
+            i if i % 2 == 1 => " + l_linenumber".to_string(),
+            _ => " - l_linenumber".to_string(),
+        })
+        .collect();
+    // The equalities' `=` are in the OR chain's left spine too: n - 1 of them.
+    let ors = vec!["l_linenumber = 7"; n - 1].join(" OR ");
+    // Too long for one command-line argument: read from a file.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("chains.sql");
+    std::fs::write(
+        &file,
+        format!("SELECT sum({sum}), sum({mixed}) FROM lineitem WHERE {ors}"),
+    )
+    .unwrap();
+    let file = file.to_string_lossy().into_owned();
+    let mut answers = vec![];
+    for engine in ["interp", "auto"] {
+        let args = ["--sql-file", &file, "--engine", engine, "--format", "csv"];
+        let o = qjit(&[&["query", &lineitem()][..], &args].concat());
+        assert!(
+            o.status.success(),
+            "{engine}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        answers.push(String::from_utf8_lossy(&o.stdout).into_owned());
+    }
+    assert_eq!(answers[0], answers[1]);
+    // The mixed chain adds one more l_linenumber than it subtracts.
+    let expected = format!(
+        "{},{}",
+        15211 * n,
+        succeeds_everywhere(
+            &lineitem(),
+            "SELECT sum(l_quantity + l_linenumber) FROM lineitem WHERE l_linenumber = 7",
+        )
+        .lines()
+        .nth(1)
+        .unwrap_or_default()
+    );
+    assert_eq!(answers[0].lines().nth(1), Some(expected.as_str()));
+    if cfg!(feature = "jit") {
+        let o = qjit(&["query", &lineitem(), "--sql-file", &file, "--engine", "jit"]);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(1), "{err}");
+        assert!(o.stdout.is_empty());
+        assert!(
+            err.contains("the JIT engine cannot compile")
+                && err.contains("nodes (more than 2500) are not compiled"),
+            "{err}"
+        );
     }
 }
 

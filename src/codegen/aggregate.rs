@@ -61,11 +61,12 @@ use super::kernel::{
 };
 use super::lower::{has_narrow_form, Lowered, Lowerer, NarrowLowered, Params, TableParams};
 use super::{
-    not_compiled, AccKind, AggregateLayout, CodegenError, ColumnSlot, ErrorSite, KeyKind,
-    KeyLayout, ScratchNeed, SlotKind, StateSlot, VectorType, STATUS_FALLBACK, STATUS_SUM_OVERFLOW,
+    not_compiled, AggregateLayout, CodegenError, ColumnSlot, ErrorSite, KeyKind, KeyLayout,
+    ScratchNeed, SlotKind, StateSlot, VectorType, STATUS_FALLBACK, STATUS_SUM_OVERFLOW,
 };
 use crate::error::Error;
-use crate::ir::{AggFunc, AggregateCall, Expr, SqlType};
+use crate::ir::aggregate::Arguments;
+use crate::ir::{AccKind, AggregateCall, Expr, SqlType};
 
 /// The symbol of an aggregation kernel's entry point.
 pub const AGGREGATE_ENTRY_NAME: &str = "qjit_aggregate";
@@ -90,39 +91,17 @@ pub struct AggregateModule<'ctx> {
     pub params: super::Params,
 }
 
-/// How `call` accumulates in a kernel, or why it does not compile.
+/// How `call` accumulates in a kernel ([`AccKind::of`]), or why it does not compile.
 pub fn acc_kind(call: &AggregateCall) -> Result<AccKind, CodegenError> {
-    let arg = call.arg.as_ref().map(Expr::ty);
-    Ok(match (call.func, arg) {
-        (AggFunc::CountStar, _) => AccKind::CountStar,
-        (AggFunc::Count, _) => AccKind::Count,
-        (AggFunc::Sum | AggFunc::Avg, Some(t)) if t.is_integer() || t.is_decimal() => {
-            AccKind::ExactSum
-        }
-        (AggFunc::Sum | AggFunc::Avg, Some(t)) if t.is_float() => AccKind::FloatSum,
-        (AggFunc::Min | AggFunc::Max, Some(t)) => {
-            let max = call.func == AggFunc::Max;
-            match t {
-                t if t.is_integer() || t.is_decimal() || t == SqlType::Date => {
-                    AccKind::MinMaxInt { max }
-                }
-                t if t.is_float() => AccKind::MinMaxFloat { max },
-                SqlType::Boolean => AccKind::MinMaxBool { max },
-                SqlType::Utf8 => AccKind::MinMaxStr { max },
-                other => {
-                    return not_compiled(format!(
-                        "{}() of {other} is not compiled yet",
-                        call.func.name()
-                    ))
-                }
-            }
-        }
-        _ => {
-            return Err(CodegenError::Failed(Error::internal(format!(
-                "the aggregate {call} has no compiled form"
-            ))))
-        }
-    })
+    if call.distinct {
+        return Err(CodegenError::Failed(Error::internal(format!(
+            "{call} reached the code generator without its DISTINCT plan"
+        ))));
+    }
+    match AccKind::of(call) {
+        Some(kind) => Ok(kind),
+        None => not_compiled(format!("{call} is not compiled yet")),
+    }
 }
 
 /// The expressions an aggregation kernel with `layout` lowers, in the order its inputs are
@@ -151,7 +130,7 @@ pub fn layout(
         .iter()
         .map(acc_kind)
         .collect::<Result<Vec<_>, _>>()?;
-    let mut args: Vec<Expr> = vec![];
+    let arguments = Arguments::of(aggregates);
     let mut slots: Vec<StateSlot> = vec![];
     let mut vectors = vec![];
     let mut slot = |kind: SlotKind, arg: Option<usize>| -> usize {
@@ -167,17 +146,7 @@ pub fn layout(
         slots.len() - 1
     };
     let mut uses = vec![];
-    for (call, kind) in aggregates.iter().zip(&accumulators) {
-        let arg = call
-            .arg
-            .as_ref()
-            .map(|e| match args.iter().position(|x| x == e) {
-                Some(i) => i,
-                None => {
-                    args.push(e.clone());
-                    args.len() - 1
-                }
-            });
+    for ((call, kind), &arg) in aggregates.iter().zip(&accumulators).zip(&arguments.arg_of) {
         // The count of an argument that cannot be NULL is the count of rows.
         let nullable = call.arg.as_ref().is_some_and(Expr::nullable);
         let count = |slot: &mut dyn FnMut(SlotKind, Option<usize>) -> usize| {
@@ -229,7 +198,8 @@ pub fn layout(
         uses,
         slots,
         vectors,
-        args,
+        args: arguments.args,
+        order: arguments.order,
         keys,
     })
 }
@@ -246,14 +216,9 @@ pub fn compile_aggregate<'ctx>(
     features: &str,
 ) -> Result<AggregateModule<'ctx>, CodegenError> {
     let layout = layout(keys, aggregates)?;
-    // The distinct arguments, smallest first (the interpreter's evaluation order).
+    // The distinct arguments, in the interpreter's evaluation order.
     let args: Vec<&Expr> = layout.args.iter().collect();
-    let mut order: Vec<usize> = (0..args.len()).collect();
-    order.sort_by_key(|&i| {
-        let mut n = 0;
-        args[i].walk(&mut |_| n += 1);
-        n
-    });
+    let order = layout.order.clone();
 
     let (kernel_params, columns) = super::kernel_inputs(&aggregate_inputs(filter, keys, &layout));
     let slot_of: HashMap<usize, usize> = slot_map(&columns);

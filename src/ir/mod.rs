@@ -6,6 +6,7 @@
 //! key of the kernel cache, so two expressions print alike exactly when they compute the same
 //! thing over the same input.
 
+pub mod aggregate;
 pub(crate) mod convert;
 mod expr;
 pub mod func;
@@ -14,11 +15,12 @@ mod plan;
 pub mod scalar;
 mod types;
 
+pub use aggregate::{AccKind, AggFunc, AggregateCall};
 pub use expr::{
     can_cast, decimal_product_fits, decimal_result, round_result, BinaryOp, ColumnRef, DatePart,
     Expr, Literal, UnaryOp,
 };
 pub use func::Func;
-pub use plan::{AggFunc, AggregateCall, Body, Plan, SortKey};
+pub use plan::{Body, Plan, SortKey};
 pub use scalar::Scalar;
 pub use types::{SqlType, DECIMAL64_PRECISION, MAX_DECIMAL_PRECISION};

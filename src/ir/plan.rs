@@ -19,103 +19,8 @@ use std::fmt;
 
 use arrow::datatypes::{Field, Schema, SchemaRef};
 
+use super::aggregate::AggregateCall;
 use super::expr::Expr;
-use super::types::SqlType;
-use crate::error::Result;
-
-/// Aggregate functions.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum AggFunc {
-    /// `COUNT(*)`: rows, NULLs included. `BIGINT`.
-    CountStar,
-    /// `COUNT(x)`: non-NULL values. `BIGINT`.
-    Count,
-    /// `SUM(x)`: integers → `BIGINT` (unsigned → `UBIGINT`), `DECIMAL(p,s)` → `DECIMAL(38,s)`,
-    /// floats → `DOUBLE`. NULL for no non-NULL input. Integer sums are exact (kept in 128 bits)
-    /// and checked once, at the end, against the result type, so the answer does not depend on
-    /// row order; a decimal sum past 38 digits is an error.
-    Sum,
-    /// `AVG(x)`: `DOUBLE` for every numeric input (the sum is exact, divided once at the end).
-    Avg,
-    /// `MIN(x)`, `MAX(x)`: the input type; strings compare byte-wise.
-    Min,
-    Max,
-}
-
-impl AggFunc {
-    /// The result type for an argument type, or `None` if the function does not accept it.
-    pub fn result_type(self, arg: Option<SqlType>) -> Option<SqlType> {
-        use SqlType::*;
-        match (self, arg) {
-            (AggFunc::CountStar, None) => Some(Int64),
-            (AggFunc::Count, Some(_)) => Some(Int64),
-            (AggFunc::Sum, Some(t)) if t.is_signed_integer() => Some(Int64),
-            (AggFunc::Sum, Some(t)) if t.is_unsigned_integer() => Some(UInt64),
-            (AggFunc::Sum, Some(Decimal { scale, .. })) => Some(SqlType::decimal(38, scale as u32)),
-            (AggFunc::Sum, Some(t)) if t.is_float() => Some(Float64),
-            (AggFunc::Avg, Some(t)) if t.is_numeric() => Some(Float64),
-            (AggFunc::Min | AggFunc::Max, Some(t)) if t != Null => Some(t),
-            _ => None,
-        }
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            AggFunc::CountStar | AggFunc::Count => "count",
-            AggFunc::Sum => "sum",
-            AggFunc::Avg => "avg",
-            AggFunc::Min => "min",
-            AggFunc::Max => "max",
-        }
-    }
-}
-
-/// One aggregate: a function and its argument (none for `COUNT(*)`).
-#[derive(Clone, Debug, PartialEq)]
-pub struct AggregateCall {
-    pub func: AggFunc,
-    pub arg: Option<Expr>,
-    pub ty: SqlType,
-}
-
-impl AggregateCall {
-    /// An aggregate call, its type computed by [`AggFunc::result_type`].
-    pub fn new(func: AggFunc, arg: Option<Expr>) -> Result<AggregateCall> {
-        let arg_ty = arg.as_ref().map(Expr::ty);
-        let ty = func.result_type(arg_ty).ok_or_else(|| {
-            crate::error::Error::type_error(format!(
-                "{}() does not accept an argument of type {}",
-                func.name(),
-                arg_ty.map_or("(none)".to_string(), |t| t.to_string())
-            ))
-        })?;
-        Ok(AggregateCall { func, arg, ty })
-    }
-
-    /// Whether the result can be NULL (everything but the counts).
-    pub fn nullable(&self) -> bool {
-        !matches!(self.func, AggFunc::Count | AggFunc::CountStar)
-    }
-}
-
-impl AggregateCall {
-    /// The call as messages to users show it: columns by name alone (see [`Expr::sql`]).
-    pub fn sql(&self) -> String {
-        match &self.arg {
-            None => "count(*)".to_string(),
-            Some(a) => format!("{}({})", self.func.name(), a.sql()),
-        }
-    }
-}
-
-impl fmt::Display for AggregateCall {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.arg {
-            None => write!(f, "count(*)"),
-            Some(a) => write!(f, "{}({a})", self.func.name()),
-        }
-    }
-}
 
 /// What the query computes per row or per group.
 #[derive(Clone, Debug, PartialEq)]
@@ -238,6 +143,17 @@ impl fmt::Display for Plan {
                     list(keys).join(", "),
                     aggs.join(", ")
                 )?;
+                // How the DISTINCT calls run (an error here was raised at bind time).
+                if let Ok(Some(d)) = super::aggregate::DistinctPlan::of(keys, aggregates) {
+                    let calls: Vec<String> = d.scan_calls.iter().map(|a| a.to_string()).collect();
+                    writeln!(
+                        f,
+                        "  DISTINCT: scan groups by keys=[{}] aggregates=[{}], then by the first {} key(s)",
+                        list(&d.scan_keys).join(", "),
+                        calls.join(", "),
+                        d.keys
+                    )?;
+                }
                 if let Some(h) = having {
                     writeln!(f, "Having {h}")?;
                 }

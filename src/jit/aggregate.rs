@@ -59,8 +59,14 @@ pub struct AggregateKernel {
     /// The scratch bytes a row needs (zero: the kernel builds no strings).
     scratch: ScratchNeed,
     filter: Option<Expr>,
+    /// The keys and calls the kernel accumulates: the query's, or for `DISTINCT` calls those
+    /// of their plan ([`crate::ir::aggregate::DistinctPlan`]).
     keys: Vec<Expr>,
     aggregates: Vec<AggregateCall>,
+    /// The query's keys and calls: what the interpreter aggregations this kernel's states
+    /// fold into are built for.
+    query_keys: Vec<Expr>,
+    query_aggregates: Vec<AggregateCall>,
     jit: Jitted,
 }
 
@@ -207,9 +213,14 @@ impl AggregateKernel {
         optimize: Optimize,
         cache: Option<&KernelCache>,
     ) -> std::result::Result<AggregateKernel, CodegenError> {
+        let (query_keys, query_aggregates) = (keys, aggregates);
+        let (keys, aggregates, _) =
+            crate::ir::aggregate::scan_side(keys, aggregates).map_err(CodegenError::Failed)?;
+        let (keys, aggregates) = (keys.as_slice(), aggregates.as_slice());
         let layout = codegen::layout(keys, aggregates)?;
-        let (params, columns) =
-            codegen::kernel_inputs(&codegen::aggregate_inputs(filter, keys, &layout));
+        let inputs = codegen::aggregate_inputs(filter, keys, &layout);
+        codegen::check_size(&inputs)?;
+        let (params, columns) = codegen::kernel_inputs(&inputs);
         let (jit, address, lowered) = Jitted::compile(
             optimize,
             codegen::AGGREGATE_ENTRY_NAME,
@@ -239,6 +250,8 @@ impl AggregateKernel {
             filter: filter.cloned(),
             keys: keys.to_vec(),
             aggregates: aggregates.to_vec(),
+            query_keys: query_keys.to_vec(),
+            query_aggregates: query_aggregates.to_vec(),
             jit,
         })
     }
@@ -477,7 +490,13 @@ impl AggregateKernel {
         match usable(state, "finished")? {
             StateEngine::Kernel(memory) => {
                 let (key_columns, raw, n) = self.raw_parts(&memory)?;
-                interp::finish_raw(&self.keys, key_columns, &self.aggregates, raw, n)
+                interp::finish_raw(
+                    &self.query_keys,
+                    key_columns,
+                    &self.query_aggregates,
+                    raw,
+                    n,
+                )
             }
             StateEngine::Interpreter(agg) => agg.finish(),
         }
@@ -486,7 +505,7 @@ impl AggregateKernel {
     /// An empty interpreter aggregation of this kernel's keys and aggregates, to merge states
     /// into ([`AggregateKernel::merge_into`]).
     pub fn new_aggregator(&self) -> Result<interp::Aggregator> {
-        interp::Aggregator::new(&self.keys, &self.aggregates)
+        interp::Aggregator::new(&self.query_keys, &self.query_aggregates)
     }
 
     /// Folds `state` into `into` (an aggregation of the same keys and aggregates): groups `into`

@@ -448,6 +448,7 @@ impl FilterKernel {
         optimize: Optimize,
         cache: Option<&KernelCache>,
     ) -> std::result::Result<FilterKernel, CodegenError> {
+        codegen::check_size(&[expr])?;
         let (params, columns) = codegen::kernel_inputs(&[expr]);
         let (jit, address, lowered) = Jitted::compile(
             optimize,

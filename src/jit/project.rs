@@ -79,6 +79,8 @@ impl ProjectKernel {
         optimize: Optimize,
         cache: Option<&KernelCache>,
     ) -> std::result::Result<ProjectKernel, CodegenError> {
+        let all: Vec<&Expr> = filter.into_iter().chain(exprs).collect();
+        codegen::check_size(&all)?;
         let (jit, address, lowered) = Jitted::compile(
             optimize,
             codegen::PROJECT_ENTRY_NAME,

@@ -194,6 +194,8 @@ pub fn bind_query(query: &ast::Query, table: &str, schema: &SchemaRef) -> Result
     {
         *keys = g.keys;
         *aggregates = g.aggregates;
+        // Refused here, before anything runs, if its DISTINCT calls cannot be planned.
+        crate::ir::aggregate::DistinctPlan::of(keys, aggregates)?;
     }
 
     let (offset, limit) = bind_limit(query)?;

@@ -27,8 +27,14 @@ use crate::ir::{
 };
 
 /// How deeply bound expressions may nest. Left-deep chains (`a OR b OR c …`) are not limited by
-/// the parser's recursion limit, so the binder enforces one for every stage after it.
+/// the parser's recursion limit, so the binder enforces one for every stage after it. A chain of
+/// binary operators (`a + b - c + …`, `x OR y OR …`, `s || t || …`) counts as one level, up to
+/// [`MAX_CHAIN_LENGTH`] operators.
 pub const MAX_EXPR_DEPTH: usize = 400;
+
+/// The most binary operators in one left-deep chain (a sum of 5,000 terms binds). Every pass
+/// over a chain recurses along it, on a stack of at least 2 MiB (the default of a Rust thread).
+pub const MAX_CHAIN_LENGTH: usize = 5_000;
 
 /// `' '`: what `TRIM` removes by default.
 fn space() -> Result<Expr> {
@@ -201,6 +207,9 @@ pub struct ExprBinder<'a> {
     lets: Cell<u32>,
     /// The nodes of the expressions bound so far (see [`MAX_PLAN_NODES`]).
     nodes: Cell<usize>,
+    /// Set while binding the left operand of a binary operator that is itself one: the chain
+    /// continues (see [`MAX_CHAIN_LENGTH`]).
+    in_chain: Cell<bool>,
 }
 
 /// What an AST node binds to: a value, or an interval (which only date arithmetic accepts).
@@ -218,6 +227,7 @@ impl<'a> ExprBinder<'a> {
             schema,
             lets: Cell::new(0),
             nodes: Cell::new(0),
+            in_chain: Cell::new(false),
         }
     }
 
@@ -315,7 +325,7 @@ impl<'a> ExprBinder<'a> {
         if depth > MAX_EXPR_DEPTH {
             return Err(Error::Plan {
                 message: format!(
-                    "the expression nests more than {MAX_EXPR_DEPTH} levels deep; simplify it (a long OR of equalities can be written as IN (…))"
+                    "the expression nests more than {MAX_EXPR_DEPTH} levels deep; simplify it"
                 ),
                 position: pos(e),
             });
@@ -745,15 +755,11 @@ impl<'a> ExprBinder<'a> {
                 })
             }
         };
-        if matches!(
+        // MIN and MAX are the same over distinct values.
+        let distinct = matches!(
             list.duplicate_treatment,
             Some(ast::DuplicateTreatment::Distinct)
-        ) {
-            return Err(Error::Unsupported {
-                what: format!("{}(DISTINCT …)", func.name().to_uppercase()),
-                position: at,
-            });
-        }
+        ) && !matches!(func, AggFunc::Min | AggFunc::Max);
         if !list.clauses.is_empty() {
             return Err(Error::Unsupported {
                 what: format!("clauses inside {}()", func.name()),
@@ -761,7 +767,9 @@ impl<'a> ExprBinder<'a> {
             });
         }
         match list.args.as_slice() {
-            [FunctionArg::Unnamed(FunctionArgExpr::Wildcard)] if func == AggFunc::Count => {
+            [FunctionArg::Unnamed(FunctionArgExpr::Wildcard)]
+                if func == AggFunc::Count && !distinct =>
+            {
                 AggregateCall::new(AggFunc::CountStar, None)
             }
             [FunctionArg::Unnamed(FunctionArgExpr::Expr(arg))] => {
@@ -784,7 +792,12 @@ impl<'a> ExprBinder<'a> {
                 } else {
                     a
                 };
-                AggregateCall::new(func, Some(a)).map_err(|err| err.at(at))
+                let call = if distinct {
+                    AggregateCall::new_distinct(func, a)
+                } else {
+                    AggregateCall::new(func, Some(a))
+                };
+                call.map_err(|err| err.at(at))
             }
             _ => Err(Error::Type {
                 message: format!("{}() takes exactly one argument", func.name()),
@@ -1317,7 +1330,32 @@ impl<'a> ExprBinder<'a> {
                 })
             }
         };
-        let l = self.bind_any(left, scope, d)?;
+        // A chain of binary operators nests one level: its left spine stays at this depth.
+        let continues = self.in_chain.replace(false);
+        let l = if let ast::Expr::BinaryOp { .. } = left {
+            if !continues {
+                let mut length = 1;
+                let mut x = left;
+                while let ast::Expr::BinaryOp { left, .. } = x {
+                    length += 1;
+                    x = left;
+                }
+                if length > MAX_CHAIN_LENGTH {
+                    return Err(Error::Plan {
+                        message: format!(
+                            "the expression chains {length} binary operators, more than the {MAX_CHAIN_LENGTH} qjit takes; split it into several columns or queries"
+                        ),
+                        position: at,
+                    });
+                }
+            }
+            self.in_chain.set(true);
+            let l = self.bind_any(left, scope, d - 1);
+            self.in_chain.set(false);
+            l?
+        } else {
+            self.bind_any(left, scope, d)?
+        };
         let r = self.bind_any(right, scope, d)?;
         let (l, r) = match (l, r) {
             (Bound::Value(l), Bound::Value(r)) => (l, r),

@@ -39,7 +39,7 @@ use arrow::datatypes::SchemaRef;
 
 pub use bind::{bind_query, table_name};
 pub use coerce::common_type;
-pub use expr::{MAX_EXPR_DEPTH, MAX_PLAN_NODES};
+pub use expr::{MAX_CHAIN_LENGTH, MAX_EXPR_DEPTH, MAX_PLAN_NODES};
 pub use fold::{evaluate_constant, scalar_at};
 pub use parse::{parse_query, MAX_PARSE_DEPTH};
 

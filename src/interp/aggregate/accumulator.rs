@@ -29,6 +29,7 @@ use super::super::strings::StrArray;
 use crate::error::{Error, Result};
 use crate::ir::convert::decimal_to_f64;
 use crate::ir::scalar::fits_precision;
+use crate::ir::AccKind;
 use crate::ir::{AggFunc, AggregateCall, SqlType};
 
 /// The state of one aggregate across all groups.
@@ -98,30 +99,28 @@ impl Accumulator {
                 call.func.name()
             ))
         };
-        let state = match call.func {
-            AggFunc::CountStar | AggFunc::Count => State::Count(vec![]),
-            AggFunc::Sum | AggFunc::Avg if arg.is_integer() || arg.is_decimal() => State::Exact {
+        let kind = AccKind::of(call).ok_or_else(unsupported)?;
+        let extremes = |max: bool, values: Extremes| State::Extreme { max, values };
+        let state = match kind {
+            AccKind::CountStar | AccKind::Count => State::Count(vec![]),
+            AccKind::ExactSum => State::Exact {
                 sums: vec![],
                 counts: vec![],
             },
-            AggFunc::Sum | AggFunc::Avg if arg.is_float() => State::Float {
+            AccKind::FloatSum => State::Float {
                 sums: vec![],
                 counts: vec![],
             },
-            AggFunc::Min | AggFunc::Max => State::Extreme {
-                max: call.func == AggFunc::Max,
-                values: match arg {
-                    t if t.is_integer() || t.is_decimal() || t == SqlType::Date => {
-                        Extremes::Int(vec![])
-                    }
-                    t if t.is_float() => Extremes::Float(vec![]),
-                    SqlType::Boolean => Extremes::Bool(vec![]),
-                    SqlType::Utf8 => Extremes::Str(vec![]),
-                    _ => return Err(unsupported()),
-                },
-            },
-            _ => return Err(unsupported()),
+            AccKind::MinMaxInt { max } => extremes(max, Extremes::Int(vec![])),
+            AccKind::MinMaxFloat { max } => extremes(max, Extremes::Float(vec![])),
+            AccKind::MinMaxBool { max } => extremes(max, Extremes::Bool(vec![])),
+            AccKind::MinMaxStr { max } => extremes(max, Extremes::Str(vec![])),
         };
+        if call.distinct {
+            return Err(Error::internal(format!(
+                "{call} reached an accumulator without its DISTINCT plan"
+            )));
+        }
         Ok(Accumulator {
             func: call.func,
             arg,

@@ -23,6 +23,7 @@ use arrow::record_batch::{RecordBatch, RecordBatchOptions};
 use super::eval;
 use super::input::Input;
 use crate::error::{Error, Result};
+use crate::ir::aggregate::{self, Arguments, DistinctPlan, Regrouped};
 use crate::ir::{AggregateCall, Expr, SqlType};
 use accumulator::Accumulator;
 pub use accumulator::RawState;
@@ -64,14 +65,18 @@ use groups::GroupTable;
 /// ```
 #[derive(Debug)]
 pub struct Aggregator {
+    /// The keys and calls accumulated per scan batch: the query's own, or those of its
+    /// `distinct` plan.
     keys: Vec<Expr>,
     aggregates: Vec<AggregateCall>,
-    /// The distinct aggregate arguments; aggregate `i` reads `args[arg_of[i]]` (none for
-    /// `COUNT(*)`).
-    args: Vec<Expr>,
-    arg_of: Vec<Option<usize>>,
-    /// The order to evaluate `args` in: by size, smallest first.
-    arg_order: Vec<usize>,
+    /// The query's calls with `DISTINCT`: how the groups above fold into the query's groups
+    /// at [`Aggregator::finish`].
+    distinct: Option<Box<DistinctPlan>>,
+    /// The query's keys and calls, for the result batch.
+    query_keys: Vec<Expr>,
+    query_aggregates: Vec<AggregateCall>,
+    /// The distinct aggregate arguments and their evaluation order.
+    args: Arguments,
     /// `None` without keys (one group).
     groups: Option<GroupTable>,
     accumulators: Vec<Accumulator>,
@@ -81,40 +86,26 @@ pub struct Aggregator {
 impl Aggregator {
     /// An empty aggregation for the plan's `keys` and `aggregates` (both over the scan batch).
     pub fn new(keys: &[Expr], aggregates: &[AggregateCall]) -> Result<Aggregator> {
-        let mut args: Vec<Expr> = vec![];
-        let arg_of = aggregates
-            .iter()
-            .map(|a| {
-                a.arg
-                    .as_ref()
-                    .map(|e| match args.iter().position(|x| x == e) {
-                        Some(i) => i,
-                        None => {
-                            args.push(e.clone());
-                            args.len() - 1
-                        }
-                    })
-            })
-            .collect();
-        let mut arg_order: Vec<usize> = (0..args.len()).collect();
-        arg_order.sort_by_key(|&i| size(&args[i]));
-        let mut accumulators = aggregates
+        let (scan_keys, scan_calls, distinct) = aggregate::scan_side(keys, aggregates)?;
+        let args = Arguments::of(&scan_calls);
+        let mut accumulators = scan_calls
             .iter()
             .map(Accumulator::new)
             .collect::<Result<Vec<_>>>()?;
-        let (groups, num_groups) = if keys.is_empty() {
+        let (groups, num_groups) = if scan_keys.is_empty() {
             accumulators.iter_mut().for_each(|a| a.resize(1));
             (None, 1)
         } else {
-            let types = keys.iter().map(key_type).collect();
+            let types = scan_keys.iter().map(key_type).collect();
             (Some(GroupTable::new(types)?), 0)
         };
         Ok(Aggregator {
-            keys: keys.to_vec(),
-            aggregates: aggregates.to_vec(),
+            keys: scan_keys,
+            aggregates: scan_calls,
+            distinct: distinct.map(Box::new),
+            query_keys: keys.to_vec(),
+            query_aggregates: aggregates.to_vec(),
             args,
-            arg_of,
-            arg_order,
             groups,
             accumulators,
             num_groups,
@@ -123,7 +114,7 @@ impl Aggregator {
 
     /// Feeds one (already `WHERE`-filtered) scan batch.
     pub fn update(&mut self, batch: &RecordBatch) -> Result<()> {
-        let exprs: Vec<&Expr> = self.keys.iter().chain(&self.args).collect();
+        let exprs: Vec<&Expr> = self.keys.iter().chain(&self.args.args).collect();
         let mut input = Input::from_batch(batch, &exprs)?;
         let ids = match &mut self.groups {
             Some(table) => {
@@ -138,15 +129,14 @@ impl Aggregator {
             }
             None => None,
         };
-        // Smaller arguments first, so that a larger one reuses them where it contains them
-        // (Q1's `price * (1 - discount)` inside `price * (1 - discount) * (1 + tax)`).
-        let mut args: Vec<Option<ArrayRef>> = vec![None; self.args.len()];
-        for &i in &self.arg_order {
-            let values = eval(&self.args[i], &input)?;
-            input.remember(&self.args[i], values.clone());
+        // Smaller arguments first (see `Arguments::order`).
+        let mut args: Vec<Option<ArrayRef>> = vec![None; self.args.args.len()];
+        for &i in &self.args.order {
+            let values = eval(&self.args.args[i], &input)?;
+            input.remember(&self.args.args[i], values.clone());
             args[i] = Some(values);
         }
-        for (acc, arg) in self.accumulators.iter_mut().zip(&self.arg_of) {
+        for (acc, arg) in self.accumulators.iter_mut().zip(&self.args.arg_of) {
             acc.resize(self.num_groups);
             let arg = arg.and_then(|i| args.get(i).and_then(Option::as_ref));
             acc.update(arg, ids.as_deref(), batch.num_rows())?;
@@ -250,13 +240,121 @@ impl Aggregator {
             None => None,
         };
         let accumulators = std::mem::take(&mut self.accumulators);
+        match self.distinct.take() {
+            None => assemble(
+                &self.keys,
+                keys,
+                &self.aggregates,
+                accumulators,
+                self.num_groups,
+            ),
+            Some(plan) => self.regroup(&plan, keys.unwrap_or_default(), accumulators),
+        }
+    }
+
+    /// The result of a query with `DISTINCT` calls (see [`DistinctPlan`]): the `n` scan-side
+    /// groups (`key_columns`: the query's keys then the distinct arguments, first-seen order;
+    /// `accumulators`: the calls without `DISTINCT`) grouped again by the query's keys.
+    fn regroup(
+        &self,
+        plan: &DistinctPlan,
+        key_columns: Vec<ArrayRef>,
+        accumulators: Vec<Accumulator>,
+    ) -> Result<RecordBatch> {
+        let n = self.num_groups;
+        if key_columns.len() != plan.keys + plan.args {
+            return Err(Error::internal("a DISTINCT aggregation without its keys"));
+        }
+        let (outer_columns, distinct_columns) = key_columns.split_at(plan.keys);
+        // The query group of each scan-side group.
+        let (map, groups, outer) = if plan.keys == 0 {
+            (vec![0; n], 1, None)
+        } else {
+            let types = self.query_keys.iter().map(key_type).collect();
+            let mut table = GroupTable::new(types)?;
+            let map = table.group_ids(outer_columns)?;
+            (map, table.len(), Some(table.finish()?))
+        };
+        // Per distinct argument: its distinct values per query group, and their groups.
+        let mut distinct: Vec<Option<(ArrayRef, Vec<u32>)>> = vec![None; plan.args];
+        let mut merged: Vec<Option<Accumulator>> = accumulators.into_iter().map(Some).collect();
+        let mut results = vec![];
+        for (output, call) in plan.outputs.iter().zip(&self.query_aggregates) {
+            let plain = AggregateCall {
+                distinct: false,
+                ..call.clone()
+            };
+            let mut acc = Accumulator::new(&plain)?;
+            acc.resize(groups);
+            match output {
+                Regrouped::Merge(i) => {
+                    let state = merged
+                        .get_mut(*i)
+                        .and_then(Option::take)
+                        .ok_or_else(|| Error::internal("a DISTINCT plan merges a state twice"))?;
+                    acc.merge(state, &map)?;
+                }
+                Regrouped::OverKey { arg, .. } => {
+                    let slot = distinct
+                        .get_mut(*arg)
+                        .ok_or_else(|| Error::internal("a DISTINCT plan without its argument"))?;
+                    if slot.is_none() {
+                        let values = &distinct_columns[*arg];
+                        *slot = Some(if plan.args == 1 {
+                            (values.clone(), map.clone())
+                        } else {
+                            self.distinct_pairs(outer_columns, values, &map)?
+                        });
+                    }
+                    let (values, ids) = slot
+                        .as_ref()
+                        .ok_or_else(|| Error::internal("a DISTINCT argument not computed"))?;
+                    let ty = plain
+                        .arg
+                        .as_ref()
+                        .map_or(SqlType::Null, Expr::ty)
+                        .to_arrow();
+                    let values = if values.data_type() == &ty {
+                        values.clone()
+                    } else {
+                        cast(values.as_ref(), &ty)?
+                    };
+                    acc.update(Some(&values), Some(ids), ids.len())?;
+                }
+            }
+            results.push(acc);
+        }
         assemble(
-            &self.keys,
-            keys,
-            &self.aggregates,
-            accumulators,
-            self.num_groups,
+            &self.query_keys,
+            outer,
+            &self.query_aggregates,
+            results,
+            groups,
         )
+    }
+
+    /// The distinct pairs of (query keys, `values`) among the scan-side groups: each pair's value
+    /// and query group (from `map`), in first-seen order.
+    fn distinct_pairs(
+        &self,
+        outer_columns: &[ArrayRef],
+        values: &ArrayRef,
+        map: &[u32],
+    ) -> Result<(ArrayRef, Vec<u32>)> {
+        let mut columns = outer_columns.to_vec();
+        columns.push(values.clone());
+        let types = columns.iter().map(|c| c.data_type().clone()).collect();
+        let mut pairs = GroupTable::new(types)?;
+        let ids = pairs.group_ids(&columns)?;
+        let mut first: Vec<Option<u32>> = vec![None; pairs.len()];
+        for (row, &id) in ids.iter().enumerate() {
+            first[id as usize].get_or_insert(row as u32);
+        }
+        let rows: Vec<u32> = first.into_iter().flatten().collect();
+        let take = arrow::array::UInt32Array::from(rows.clone());
+        let values = arrow::compute::take(values.as_ref(), &take, None)?;
+        let groups = rows.iter().map(|&r| map[r as usize]).collect();
+        Ok((values, groups))
     }
 }
 
@@ -270,6 +368,11 @@ pub fn finish_raw(
     states: Vec<RawState>,
     n: usize,
 ) -> Result<RecordBatch> {
+    if aggregates.iter().any(|c| c.distinct) {
+        let mut agg = Aggregator::new(keys, aggregates)?;
+        agg.merge_raw(key_columns, states, n)?;
+        return agg.finish();
+    }
     let accumulators = aggregates
         .iter()
         .zip(states)
@@ -330,13 +433,6 @@ fn assemble(
         columns,
         &options,
     )?)
-}
-
-/// The number of nodes of an expression.
-fn size(e: &Expr) -> usize {
-    let mut n = 0;
-    e.walk(&mut |_| n += 1);
-    n
 }
 
 /// The physical type a group key is encoded in: a string column keeps its layout (dictionaries
