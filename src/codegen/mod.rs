@@ -539,19 +539,19 @@ pub const MAX_KERNEL_NODES: usize = 2_500;
 /// Refuses kernels of more than [`MAX_KERNEL_NODES`] nodes over `exprs`.
 pub fn check_size(exprs: &[&crate::ir::Expr]) -> Result<(), CodegenError> {
     use crate::ir::Expr;
-    let mut nodes = 0usize;
+    let (mut all, mut constants) = (0usize, 0usize);
     for e in exprs {
         e.walk(&mut |x| {
-            nodes += 1;
+            all += 1;
             if let Expr::InList { list, .. } = x {
-                let constants = list
+                constants += list
                     .iter()
                     .filter(|i| matches!(i, Expr::Literal(_)))
                     .count();
-                nodes = nodes.saturating_sub(constants);
             }
         });
     }
+    let nodes = all - constants;
     if nodes > MAX_KERNEL_NODES {
         return not_compiled(format!(
             "expressions of {nodes} nodes (more than {MAX_KERNEL_NODES}) are not compiled: LLVM's compile time grows faster than their size"
