@@ -20,7 +20,7 @@
 //!     Field::new("l_quantity", DataType::Decimal128(15, 2), false),
 //!     Field::new("l_shipdate", DataType::Date32, false),
 //! ]));
-//! let plan = qjit::sql::plan_query(
+//! let plan = qjit::internals::sql::plan_query(
 //!     "SELECT sum(l_quantity) FROM lineitem WHERE l_shipdate < DATE '1995-01-01' + INTERVAL '1' MONTH",
 //!     "lineitem",
 //!     &schema,

@@ -1,0 +1,370 @@
+//! Operators: `CASE`, binary operators (with long left-deep chains), arithmetic, date ±
+//! interval, comparisons, and the coercions they apply.
+
+use sqlparser::ast::{self, BinaryOperator};
+
+use crate::error::{Error, Position, Result};
+use crate::ir::{BinaryOp, Expr, Func, Scalar, SqlType, UnaryOp};
+use crate::sql::coerce::{arithmetic_types, coerce, common_type_all, common_type_of};
+
+use super::{pos, Bound, ExprBinder, Scope, MAX_CHAIN_LENGTH};
+
+impl ExprBinder<'_> {
+    pub(super) fn bind_case(
+        &self,
+        e: &ast::Expr,
+        operand: Option<&ast::Expr>,
+        conditions: &[ast::CaseWhen],
+        else_result: Option<&ast::Expr>,
+        scope: &mut Scope,
+        d: usize,
+    ) -> Result<Bound> {
+        let at = pos(e);
+        match operand {
+            // CASE x WHEN v THEN … ≡ LET $1 = x IN CASE WHEN $1 = v THEN …
+            Some(o) => {
+                let x = self.bind_expr(o, scope, d)?;
+                self.share(x, |x| {
+                    self.case_branches(Some(&x), conditions, else_result, scope, d, at)
+                })
+            }
+            None => self.case_branches(None, conditions, else_result, scope, d, at),
+        }
+        .map(Bound::Value)
+    }
+
+    /// The searched `CASE` of [`ExprBinder::bind_case`], comparing each `WHEN` value with
+    /// `operand` if there is one.
+    pub(super) fn case_branches(
+        &self,
+        operand: Option<&Expr>,
+        conditions: &[ast::CaseWhen],
+        else_result: Option<&ast::Expr>,
+        scope: &mut Scope,
+        d: usize,
+        at: Option<Position>,
+    ) -> Result<Expr> {
+        let mut conds = Vec::with_capacity(conditions.len());
+        let mut values = Vec::with_capacity(conditions.len());
+        for w in conditions {
+            let c = self.bind_expr(&w.condition, scope, d)?;
+            let c = match operand {
+                Some(x) => self.comparison(BinaryOp::Eq, x.clone(), c, pos(&w.condition))?,
+                None => self.to_boolean(c, "CASE WHEN", pos(&w.condition))?,
+            };
+            conds.push(c);
+            values.push(self.bind_expr(&w.result, scope, d)?);
+        }
+        let else_ = else_result
+            .map(|x| self.bind_expr(x, scope, d))
+            .transpose()?;
+        let ty = self.common(
+            &values.iter().chain(else_.as_ref()).collect::<Vec<_>>(),
+            "CASE",
+            at,
+        )?;
+        let ty = if ty == SqlType::Null {
+            SqlType::Int32
+        } else {
+            ty
+        };
+        let branches = conds
+            .into_iter()
+            .zip(values)
+            .map(|(c, v)| Ok((c, coerce(v, ty)?)))
+            .collect::<Result<Vec<_>>>()?;
+        let else_ = else_.map(|x| coerce(x, ty)).transpose()?;
+        Expr::case(branches, else_, ty)
+    }
+
+    pub(super) fn bind_binary(
+        &self,
+        e: &ast::Expr,
+        left: &ast::Expr,
+        op: &BinaryOperator,
+        right: &ast::Expr,
+        scope: &mut Scope,
+        d: usize,
+    ) -> Result<Bound> {
+        let at = pos(e);
+        let op = match op {
+            BinaryOperator::Plus => BinaryOp::Add,
+            BinaryOperator::Minus => BinaryOp::Sub,
+            BinaryOperator::Multiply => BinaryOp::Mul,
+            BinaryOperator::Divide => BinaryOp::Div,
+            BinaryOperator::Modulo => BinaryOp::Mod,
+            BinaryOperator::Eq => BinaryOp::Eq,
+            BinaryOperator::NotEq => BinaryOp::NotEq,
+            BinaryOperator::Lt => BinaryOp::Lt,
+            BinaryOperator::LtEq => BinaryOp::LtEq,
+            BinaryOperator::Gt => BinaryOp::Gt,
+            BinaryOperator::GtEq => BinaryOp::GtEq,
+            BinaryOperator::And => BinaryOp::And,
+            BinaryOperator::Or => BinaryOp::Or,
+            BinaryOperator::StringConcat => BinaryOp::Concat,
+            other => {
+                return Err(Error::Unsupported {
+                    what: format!("the operator {other}"),
+                    position: at,
+                })
+            }
+        };
+        // A chain of binary operators nests one level: its left spine stays at this depth.
+        let continues = self.in_chain.replace(false);
+        let l = if let ast::Expr::BinaryOp { .. } = left {
+            if !continues {
+                let mut length = 1;
+                let mut x = left;
+                while let ast::Expr::BinaryOp { left, .. } = x {
+                    length += 1;
+                    x = left;
+                }
+                if length > MAX_CHAIN_LENGTH {
+                    return Err(Error::Plan {
+                        message: format!(
+                            "the expression chains {length} binary operators, more than the {MAX_CHAIN_LENGTH} qjit takes; split it into several columns or queries"
+                        ),
+                        position: at,
+                    });
+                }
+            }
+            self.in_chain.set(true);
+            let l = self.bind_any(left, scope, d - 1);
+            self.in_chain.set(false);
+            l?
+        } else {
+            self.bind_any(left, scope, d)?
+        };
+        let r = self.bind_any(right, scope, d)?;
+        let (l, r) = match (l, r) {
+            (Bound::Value(l), Bound::Value(r)) => (l, r),
+            (Bound::Value(date), Bound::Interval { months, days })
+                if matches!(op, BinaryOp::Add | BinaryOp::Sub) =>
+            {
+                let (months, days) = if op == BinaryOp::Sub {
+                    match (months.checked_neg(), days.checked_neg()) {
+                        (Some(m), Some(d)) => (m, d),
+                        _ => {
+                            return Err(Error::Type {
+                                message: "the INTERVAL is out of range when negated".into(),
+                                position: at,
+                            })
+                        }
+                    }
+                } else {
+                    (months, days)
+                };
+                return self.add_interval(date, months, days, at).map(Bound::Value);
+            }
+            (Bound::Interval { months, days }, Bound::Value(date)) if op == BinaryOp::Add => {
+                return self.add_interval(date, months, days, at).map(Bound::Value);
+            }
+            _ => {
+                return Err(Error::Type {
+                    message: format!(
+                        "operator {} does not accept an INTERVAL here; intervals can only be added to or subtracted from a DATE",
+                        op.symbol()
+                    ),
+                    position: at,
+                })
+            }
+        };
+        let bound = if op.is_comparison() {
+            self.comparison(op, l, r, at)?
+        } else if op.is_logical() {
+            let l = self.to_boolean(l, op.symbol(), pos(left))?;
+            let r = self.to_boolean(r, op.symbol(), pos(right))?;
+            Expr::binary(op, l, r)?
+        } else if op == BinaryOp::Concat {
+            Expr::binary(op, coerce(l, SqlType::Utf8)?, coerce(r, SqlType::Utf8)?)?
+        } else {
+            self.arithmetic(op, l, r, at)?
+        };
+        Ok(Bound::Value(bound))
+    }
+
+    pub(super) fn arithmetic(
+        &self,
+        op: BinaryOp,
+        l: Expr,
+        r: Expr,
+        at: Option<Position>,
+    ) -> Result<Expr> {
+        let (lt, rt) = (l.ty(), r.ty());
+        // Date arithmetic: date ± integer days, date − date.
+        match (op, lt, rt) {
+            (BinaryOp::Add, SqlType::Date, t) | (BinaryOp::Sub, SqlType::Date, t)
+                if t.is_integer() || t == SqlType::Null =>
+            {
+                let n = coerce(r, SqlType::Int32)?;
+                let n = if op == BinaryOp::Sub {
+                    Expr::unary(UnaryOp::Neg, n)?
+                } else {
+                    n
+                };
+                return Expr::func(Func::DateAddDays, vec![l, n]);
+            }
+            (BinaryOp::Add, t, SqlType::Date) if t.is_integer() || t == SqlType::Null => {
+                return Expr::func(Func::DateAddDays, vec![r, coerce(l, SqlType::Int32)?]);
+            }
+            (BinaryOp::Sub, SqlType::Date, SqlType::Date) => {
+                return Expr::func(Func::DateDiffDays, vec![l, r]);
+            }
+            _ => {}
+        }
+        // A string literal next to a number takes the number's type.
+        let (l, r) = match (
+            super::super::coerce::is_string_literal(&l),
+            super::super::coerce::is_string_literal(&r),
+        ) {
+            (true, false) if rt.is_numeric() => (coerce(l, rt).map_err(|e| e.at(at))?, r),
+            (false, true) if lt.is_numeric() => (l, coerce(r, lt).map_err(|e| e.at(at))?),
+            _ => (l, r),
+        };
+        let (lt, rt) = (l.ty(), r.ty());
+        let Some((tl, tr)) = arithmetic_types(lt, rt) else {
+            return Err(Error::Type {
+                message: format!(
+                    "operator {} cannot be applied to {lt} and {rt}{}",
+                    op.symbol(),
+                    if lt == SqlType::Utf8 || rt == SqlType::Utf8 {
+                        "; use || to concatenate strings or CAST to a number"
+                    } else {
+                        ""
+                    }
+                ),
+                position: at,
+            });
+        };
+        if let (Some(lp), Some(rp)) = (tl.decimal_parts(), tr.decimal_parts()) {
+            if op == BinaryOp::Mul && !crate::ir::decimal_product_fits(lp, rp) {
+                return Err(Error::Type {
+                    message: format!(
+                        "the product of {tl} and {tr} would need {} digits after the point, more than 38; CAST an operand to a smaller scale",
+                        lp.1 as u32 + rp.1 as u32
+                    ),
+                    position: at,
+                });
+            }
+        }
+        Expr::binary(op, coerce(l, tl)?, coerce(r, tr)?).map_err(|e| e.at(at))
+    }
+
+    /// `date + INTERVAL`: months first, then days.
+    pub(super) fn add_interval(
+        &self,
+        date: Expr,
+        months: i32,
+        days: i32,
+        at: Option<Position>,
+    ) -> Result<Expr> {
+        let date = match date.ty() {
+            SqlType::Date => date,
+            SqlType::Null => coerce(date, SqlType::Date)?,
+            _ if super::super::coerce::is_string_literal(&date) => coerce(date, SqlType::Date)?,
+            t => {
+                return Err(Error::Type {
+                    message: format!("an INTERVAL can only be added to a DATE, not {t}"),
+                    position: at,
+                })
+            }
+        };
+        let mut out = date;
+        if months != 0 {
+            out = Expr::func(
+                Func::DateAddMonths,
+                vec![
+                    out,
+                    Expr::literal(Scalar::Int(months as i64), SqlType::Int32)?,
+                ],
+            )?;
+        }
+        if days != 0 || months == 0 {
+            out = Expr::func(
+                Func::DateAddDays,
+                vec![
+                    out,
+                    Expr::literal(Scalar::Int(days as i64), SqlType::Int32)?,
+                ],
+            )?;
+        }
+        Ok(out)
+    }
+
+    /// A comparison after coercing both sides to their common type.
+    pub fn comparison(&self, op: BinaryOp, l: Expr, r: Expr, at: Option<Position>) -> Result<Expr> {
+        let ty = common_type_of(&l, &r).ok_or_else(|| Error::Type {
+            message: format!(
+                "operator {} cannot compare {} with {}; CAST one side to the other's type",
+                op.symbol(),
+                l.ty(),
+                r.ty()
+            ),
+            position: at,
+        })?;
+        if ty == SqlType::Null {
+            return Ok(Expr::null(SqlType::Boolean));
+        }
+        let l = coerce(l, ty).map_err(|e| e.at(at))?;
+        let r = coerce(r, ty).map_err(|e| e.at(at))?;
+        Expr::binary(op, l, r)
+    }
+
+    pub(super) fn common(
+        &self,
+        items: &[&Expr],
+        what: &str,
+        at: Option<Position>,
+    ) -> Result<SqlType> {
+        common_type_all(items.iter().copied()).ok_or_else(|| Error::Type {
+            message: format!(
+                "{what} mixes incompatible types ({})",
+                items
+                    .iter()
+                    .map(|i| i.ty().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            position: at,
+        })
+    }
+
+    /// Requires a boolean (a NULL literal becomes a boolean NULL).
+    pub fn to_boolean(&self, e: Expr, what: &str, at: Option<Position>) -> Result<Expr> {
+        self.to_type(e, SqlType::Boolean, what, at)
+    }
+
+    /// Requires type `ty` exactly (a NULL or string literal is converted).
+    pub(super) fn to_type(
+        &self,
+        e: Expr,
+        ty: SqlType,
+        what: &str,
+        at: Option<Position>,
+    ) -> Result<Expr> {
+        let t = e.ty();
+        if t == ty {
+            Ok(e)
+        } else if t == SqlType::Null
+            || (super::super::coerce::is_string_literal(&e) && ty != SqlType::Utf8)
+        {
+            coerce(e, ty).map_err(|err| err.at(at))
+        } else {
+            Err(Error::Type {
+                message: format!("{what} needs {ty}, not {t}"),
+                position: at,
+            })
+        }
+    }
+
+    pub(super) fn numeric(&self, e: Expr, what: &str, at: Option<Position>) -> Result<Expr> {
+        match e.ty() {
+            t if t.is_numeric() => Ok(e),
+            SqlType::Null => coerce(e, SqlType::Int32),
+            t => Err(Error::Type {
+                message: format!("{what}() needs a number, not {t}"),
+                position: at,
+            }),
+        }
+    }
+}
