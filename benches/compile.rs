@@ -3,7 +3,7 @@
 //! Every iteration empties the kernel cache first (outside the timing) and then compiles the
 //! query's kernels, as `qjit query` does on its first run: code generation, verification,
 //! optimization and machine code. Two pipelines: qjit's own kernel pipeline (the default) and
-//! LLVM's `default<O3>`, the comparison that chose it (`qjit::jit::KERNEL_PIPELINE`).
+//! LLVM's `default<O3>`, the comparison that chose it (`qjit::internals::jit::KERNEL_PIPELINE`).
 
 use std::path::PathBuf;
 
@@ -24,7 +24,7 @@ fn compile(c: &mut Criterion) {
         .collect();
     paths.sort();
     // LLVM's one-time initialization is not part of any query's compile time.
-    qjit::jit::initialize().expect("LLVM initializes");
+    qjit::internals::jit::initialize().expect("LLVM initializes");
     let mut group = c.benchmark_group("compile");
     group.sample_size(10);
     for path in paths {
@@ -42,7 +42,7 @@ fn compile(c: &mut Criterion) {
             };
             group.bench_function(format!("{name}/{pipeline}"), |b| {
                 b.iter_batched(
-                    qjit::jit::clear_cache,
+                    qjit::internals::jit::clear_cache,
                     |()| exec::compile(&plan, &options).expect("the query compiles"),
                     BatchSize::PerIteration,
                 )

@@ -25,8 +25,8 @@ use arrow::datatypes::{Field, Schema};
 use arrow::util::display::{ArrayFormatter, FormatOptions};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use qjit::exec::{self, Source, BATCH_SIZE};
+use qjit::internals::jit::{self, Optimize, Output, ProjectKernel};
 use qjit::ir::{Body, Expr};
-use qjit::jit::{self, Optimize, Output, ProjectKernel};
 
 const ROWS: usize = 1 << 20;
 
@@ -200,7 +200,7 @@ fn expressions(c: &mut Criterion) {
         let p = prepare(&source, sql);
         // The engines compute the same values (arrow-rs's decimal product may have another
         // precision: the values are compared as text).
-        let interp = qjit::interp::evaluate(&p.expr, &p.batches[0]).expect("evaluates");
+        let interp = qjit::internals::interp::evaluate(&p.expr, &p.batches[0]).expect("evaluates");
         let arrow = arrow_kernel(name, &p.batches[0]);
         assert_eq!(
             text(&interp),
@@ -220,7 +220,9 @@ fn expressions(c: &mut Criterion) {
         group.bench_function("interp", |b| {
             b.iter(|| {
                 for batch in &p.batches {
-                    black_box(qjit::interp::evaluate(&p.expr, batch).expect("evaluates"));
+                    black_box(
+                        qjit::internals::interp::evaluate(&p.expr, batch).expect("evaluates"),
+                    );
                 }
             })
         });

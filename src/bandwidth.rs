@@ -11,7 +11,7 @@ use std::time::Instant;
 /// bytes per second.
 ///
 /// ```
-/// let bw = qjit::bandwidth::read_bandwidth(1 << 20, 2);
+/// let bw = qjit::internals::bandwidth::read_bandwidth(1 << 20, 2);
 /// assert!(bw > 0.0);
 /// ```
 pub fn read_bandwidth(bytes: usize, passes: usize) -> f64 {

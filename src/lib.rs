@@ -11,28 +11,22 @@
 
 #[cfg(feature = "ballista")]
 pub mod ballista;
-pub mod bandwidth;
-pub mod bench;
-#[cfg(feature = "jit")]
-pub mod codegen;
 #[cfg(feature = "datafusion")]
 pub mod datafusion;
 mod engine;
 pub mod error;
 pub mod exec;
-pub mod interp;
+#[doc(hidden)]
+pub mod internals;
 pub mod ir;
-#[cfg(feature = "jit")]
-pub mod jit;
-#[cfg(not(feature = "jit"))]
-#[path = "jit/disabled.rs"]
-pub mod jit;
-pub mod kernel_cache;
-pub mod output;
-pub mod sql;
 mod stack;
-pub mod tpch;
+
+// The internals by their short paths inside the crate (`crate::codegen`, …).
+#[cfg(feature = "jit")]
+use internals::codegen;
+use internals::{bandwidth, interp, jit, kernel_cache, output, sql, tpch};
 
 pub use engine::{Engine, EngineBuilder, Filter, Projection};
 pub use error::{Error, Result};
-pub use exec::{Cancel, EngineKind, PartEngine, QueryOptions};
+pub use exec::{Cancel, EngineKind, PartEngine, QueryOptions, QueryResult, Source};
+pub use kernel_cache::KernelCache;

@@ -20,8 +20,8 @@ use std::time::{Duration, Instant};
 use clap::{Parser, Subcommand};
 
 use qjit::exec::{self, Cancel, EngineKind, Progress, QueryOptions, Source, TierSwitch};
-use qjit::kernel_cache::KernelCache;
-use qjit::output::{self, Destination, OutputFormat, ResultWriter};
+use qjit::internals::kernel_cache::KernelCache;
+use qjit::internals::output::{self, Destination, OutputFormat, ResultWriter};
 use qjit::{Error, Result};
 
 /// mimalloc: decoding Parquet allocates and frees many buffers of a few hundred KiB per batch,
@@ -33,7 +33,7 @@ use qjit::{Error, Result};
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// Stack for the thread that runs a query: expressions are evaluated recursively, and the binder
-/// bounds their depth (`qjit::sql::MAX_EXPR_DEPTH`) well inside this.
+/// bounds their depth (`qjit::internals::sql::MAX_EXPR_DEPTH`) well inside this.
 const QUERY_STACK_BYTES: usize = 64 << 20;
 
 /// How long after Ctrl-C the command may take to stop on its own (it checks between batches)
@@ -229,8 +229,8 @@ enum Command {
         /// The queries: `lineitem`, the single-table queries over `lineitem` on qjit's own
         /// engines; `tpch`, the 22 TPC-H queries over the eight tables on DataFusion with and
         /// without qjit's kernels.
-        #[arg(long, value_enum, default_value_t = qjit::bench::Suite::Lineitem)]
-        suite: qjit::bench::Suite,
+        #[arg(long, value_enum, default_value_t = qjit::internals::bench::Suite::Lineitem)]
+        suite: qjit::internals::bench::Suite,
         /// Scale factor of the generated data.
         #[arg(long, default_value_t = 1.0)]
         sf: f64,
@@ -241,7 +241,7 @@ enum Command {
         /// Engines to compare, comma-separated [default: `jit,interp`, or
         /// `datafusion,datafusion+qjit,duckdb` for the tpch suite].
         #[arg(long, value_enum, value_delimiter = ',')]
-        engines: Option<Vec<qjit::bench::Engine>>,
+        engines: Option<Vec<qjit::internals::bench::Engine>>,
         /// Worker threads for every engine (default: all cores).
         #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
         threads: Option<u16>,
@@ -364,7 +364,7 @@ fn route(path: &Path, sql: &str) -> Result<Route> {
     // What does not parse as one query is qjit's error wherever it would run: syntax, several
     // statements, statements that would write (qjit never changes its inputs). A query that
     // qjit's parser does not take (`WITH`) goes on.
-    if let Err(e) = qjit::sql::parse_query(sql) {
+    if let Err(e) = qjit::internals::sql::parse_query(sql) {
         if !matches!(e, Error::Unsupported { .. }) || !is_one_query(sql) {
             return Err(e);
         }
@@ -481,7 +481,7 @@ enum BenchFormat {
 static STARTED_WITHOUT_STDOUT: AtomicBool = AtomicBool::new(false);
 
 /// Runs before Rust's runtime, which would open `/dev/null` onto a closed standard output and
-/// hide that writes go nowhere (see `qjit::output::dest::set_stdout_closed`).
+/// hide that writes go nowhere (see `qjit::internals::output::dest::set_stdout_closed`).
 #[cfg(target_os = "linux")]
 #[used]
 #[link_section = ".init_array"]
@@ -540,7 +540,7 @@ fn query_text(sql: Option<String>, file: Option<&Path>) -> Result<String> {
 /// What `qjit --version` prints: qjit's version and those of the libraries that decide its
 /// answers and its kernels.
 fn version_text() -> String {
-    let llvm = match qjit::jit::llvm_version() {
+    let llvm = match qjit::internals::jit::llvm_version() {
         Some(v) => format!("LLVM {v}"),
         None => "built without LLVM (the jit feature): every query is interpreted".into(),
     };
@@ -789,7 +789,7 @@ fn run(cli: Cli, cancel: Cancel, progress: Progress, bar: QueryBar) -> Result<St
             let sql = query_text(sql, sql_file.as_deref())?;
             if engine == EngineKind::Jit && !explain {
                 // The kernels load while the query is parsed and the file's metadata read.
-                qjit::jit::prepare_loader();
+                qjit::internals::jit::prepare_loader();
             }
             let options = QueryOptions {
                 engine,
@@ -936,7 +936,7 @@ fn run(cli: Cli, cancel: Cancel, progress: Progress, bar: QueryBar) -> Result<St
                 let dir = suite.reference_dir(sf);
                 dir.is_dir().then_some(dir)
             });
-            let rows = qjit::bench::run(&qjit::bench::BenchOptions {
+            let rows = qjit::internals::bench::run(&qjit::internals::bench::BenchOptions {
                 suite,
                 sf,
                 queries: queries.unwrap_or_else(|| suite.default_queries()),
@@ -951,7 +951,7 @@ fn run(cli: Cli, cancel: Cancel, progress: Progress, bar: QueryBar) -> Result<St
                 kernel_cache: kernel_cache(cache_dir, no_cache),
             })?;
             Ok(match format {
-                BenchFormat::Table => qjit::bench::render_table(&rows),
+                BenchFormat::Table => qjit::internals::bench::render_table(&rows),
                 BenchFormat::Json => rows.iter().map(|m| m.to_json() + "\n").collect(),
             })
         }
@@ -1033,10 +1033,11 @@ fn run(cli: Cli, cancel: Cancel, progress: Progress, bar: QueryBar) -> Result<St
             tables,
         } => {
             let names: Vec<&str> = match tables.is_empty() {
-                true => qjit::tpch::TABLES.to_vec(),
+                true => qjit::internals::tpch::TABLES.to_vec(),
                 false => tables.iter().map(String::as_str).collect(),
             };
-            let written = qjit::tpch::generate_with(sf, &out, &names, force, true, &cancel)?;
+            let written =
+                qjit::internals::tpch::generate_with(sf, &out, &names, force, true, &cancel)?;
             Ok(written
                 .iter()
                 .map(|p| format!("wrote {}\n", p.display()))

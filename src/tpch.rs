@@ -12,7 +12,7 @@
 //!
 //! ```no_run
 //! # fn main() -> qjit::Result<()> {
-//! let written = qjit::tpch::generate(0.01, "data".as_ref(), &["lineitem"], false, true)?;
+//! let written = qjit::internals::tpch::generate(0.01, "data".as_ref(), &["lineitem"], false, true)?;
 //! assert_eq!(written, vec![std::path::PathBuf::from("data/lineitem.parquet")]);
 //! # Ok(())
 //! # }

@@ -738,7 +738,7 @@ fn compiled_aggregation_agrees_with_the_interpreter() {
     // Mostly the default (the kernel pipeline), sometimes one of LLVM's levels.
     let opt_level = prop_oneof![
         3 => Just(None),
-        1 => (0..=qjit::jit::MAX_OPT_LEVEL).prop_map(Some),
+        1 => (0..=qjit::internals::jit::MAX_OPT_LEVEL).prop_map(Some),
     ];
     let strategy = (
         table_spec(),

@@ -11,8 +11,8 @@ use datafusion::physical_plan::{collect, ExecutionPlan};
 use datafusion::prelude::{SessionConfig, SessionContext};
 use datafusion_proto::physical_plan::{AsExecutionPlan, PhysicalExtensionCodec};
 use datafusion_proto::protobuf::PhysicalPlanNode;
-use qjit::bench::Answer;
 use qjit::exec::{Collect, EngineKind, QueryOptions};
+use qjit::internals::bench::Answer;
 
 mod common;
 

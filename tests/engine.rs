@@ -694,7 +694,7 @@ fn tiered_queries_switch_where_told() {
 /// refuses them, as too large to compile, with an error).
 #[test]
 fn the_longest_operator_chains_run_on_a_small_stack() {
-    let n = qjit::sql::MAX_CHAIN_LENGTH;
+    let n = qjit::internals::sql::MAX_CHAIN_LENGTH;
     let predicate = vec!["a = 3"; n / 2].join(" OR ");
     let sum = vec!["b"; n].join(" + ");
     let input = batch(500);

@@ -413,7 +413,7 @@ fn deep_nesting_is_a_clear_error() {
         fails_everywhere(&lineitem(), sql, 1, &["nests more than", "levels deep"]);
     }
     // A chain of binary operators is one level, up to its own limit.
-    let terms = qjit::sql::MAX_CHAIN_LENGTH + 2;
+    let terms = qjit::internals::sql::MAX_CHAIN_LENGTH + 2;
     let chain = vec!["l_quantity"; terms].join(" + ");
     let ors = vec!["l_linenumber = 1"; terms].join(" OR ");
     let cases = [
@@ -423,7 +423,7 @@ fn deep_nesting_is_a_clear_error() {
     ];
     let limit = format!(
         "binary operators, more than the {}",
-        qjit::sql::MAX_CHAIN_LENGTH
+        qjit::internals::sql::MAX_CHAIN_LENGTH
     );
     for sql in &cases {
         fails_everywhere(&lineitem(), sql, 1, &[&limit]);
@@ -443,7 +443,7 @@ fn long_operator_chains_run() {
     // Rows with l_linenumber 7: 2173 of them.
     assert_eq!(out.lines().nth(1), Some("15211000"), "{out}");
 
-    let n = qjit::sql::MAX_CHAIN_LENGTH;
+    let n = qjit::internals::sql::MAX_CHAIN_LENGTH;
     let sum = vec!["l_linenumber"; n].join(" + ");
     let mixed: String = (0..n)
         .map(|i| match i {

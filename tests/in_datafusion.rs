@@ -15,8 +15,8 @@ use arrow::datatypes::{DataType, Field, Schema};
 use datafusion::physical_plan::{collect, ExecutionPlan};
 use datafusion::prelude::SessionContext;
 use proptest::prelude::*;
-use qjit::bench::Answer;
 use qjit::exec::{Collect, EngineKind, QueryOptions};
+use qjit::internals::bench::Answer;
 
 mod common;
 

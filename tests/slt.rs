@@ -20,7 +20,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 
 use qjit::exec::{EngineKind, QueryOptions, Source, TierSwitch};
-use qjit::kernel_cache::KernelCache;
+use qjit::internals::kernel_cache::KernelCache;
 use sqllogictest::{DBOutput, DefaultColumnType};
 
 /// One engine behind the sqllogictest `DB` interface.

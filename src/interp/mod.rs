@@ -36,7 +36,7 @@
 //! use arrow::array::{Array, Int32Array};
 //! use arrow::datatypes::{DataType, Field, Schema};
 //! use arrow::record_batch::RecordBatch;
-//! use qjit::interp::evaluate;
+//! use qjit::internals::interp::evaluate;
 //! use qjit::ir::{BinaryOp, ColumnRef, Expr, Scalar, SqlType};
 //!
 //! let schema = Arc::new(Schema::new(vec![Field::new("x", DataType::Int32, true)]));

@@ -23,7 +23,7 @@
 //! use arrow::array::{Array, Int32Array, RecordBatch};
 //! use arrow::datatypes::{DataType, Field, Schema};
 //! use qjit::ir::{BinaryOp, ColumnRef, Expr, Scalar, SqlType};
-//! use qjit::jit::FilterKernel;
+//! use qjit::internals::jit::FilterKernel;
 //!
 //! let x = Expr::column(ColumnRef {
 //!     index: 0,
@@ -39,7 +39,7 @@
 //!     schema,
 //!     vec![Arc::new(Int32Array::from(vec![Some(1), None, Some(3)]))],
 //! )?;
-//! // `None` would mean: evaluate this batch with the interpreter (`qjit::interp`).
+//! // `None` would mean: evaluate this batch with the interpreter (`qjit::internals::interp`).
 //! let mask = kernel.filter(&batch)?.ok_or("needs the interpreter")?;
 //! assert_eq!(mask.iter().collect::<Vec<_>>(), vec![Some(false), Some(false), Some(true)]);
 //! # Ok::<(), Box<dyn std::error::Error>>(())

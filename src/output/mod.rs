@@ -25,7 +25,7 @@
 //! ```
 //! use std::sync::Arc;
 //! use arrow::array::{ArrayRef, Decimal128Array, RecordBatch, StringArray};
-//! use qjit::output::{render, OutputFormat};
+//! use qjit::internals::output::{render, OutputFormat};
 //!
 //! let mode: ArrayRef = Arc::new(StringArray::from(vec![Some("MAIL"), None]));
 //! let revenue: ArrayRef =

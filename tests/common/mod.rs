@@ -529,8 +529,8 @@ pub fn run_sql_options(
     sql: &str,
     options: &QueryOptions,
 ) -> qjit::Result<qjit::exec::QueryResult> {
-    let query = qjit::sql::parse_query(sql)?;
-    let name = qjit::sql::table_name(&query)?;
+    let query = qjit::internals::sql::parse_query(sql)?;
+    let name = qjit::internals::sql::table_name(&query)?;
     let source = tables
         .iter()
         .find(|s| s.name().eq_ignore_ascii_case(&name))
@@ -600,10 +600,10 @@ pub fn tpch_tables() -> &'static std::path::Path {
     static DIR: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
     DIR.get_or_init(|| {
         let dir = tempfile::tempdir().expect("a temporary folder");
-        qjit::tpch::generate_with(
+        qjit::internals::tpch::generate_with(
             0.01,
             dir.path(),
-            qjit::tpch::TABLES,
+            qjit::internals::tpch::TABLES,
             true,
             false,
             &qjit::Cancel::new(),
@@ -633,7 +633,7 @@ pub fn tpch_query_names() -> Vec<String> {
 
 /// TPC-H query `name`'s text (`queries/tpch/NAME.sql`) and its reference answer at SF 0.01
 /// (`tests/reference/tpch-sf0.01/NAME.csv`, DuckDB's).
-pub fn tpch_query_and_answer(name: &str) -> (String, qjit::bench::Answer) {
+pub fn tpch_query_and_answer(name: &str) -> (String, qjit::internals::bench::Answer) {
     let read = |path: std::path::PathBuf| {
         std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
     };
@@ -643,5 +643,5 @@ pub fn tpch_query_and_answer(name: &str) -> (String, qjit::bench::Answer) {
             .join("tests/reference/tpch-sf0.01")
             .join(format!("{name}.csv")),
     );
-    (sql, qjit::bench::Answer::reference(&expected))
+    (sql, qjit::internals::bench::Answer::reference(&expected))
 }

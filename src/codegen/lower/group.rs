@@ -40,14 +40,14 @@ const HASH_K: u64 = 0x517c_c1b7_2722_0a95;
 
 /// Entries of the per-batch cache of recent keys (a power of two): enough for every group of
 /// a low-cardinality `GROUP BY` (Q1 has 4), so that such keys skip the hash table.
-pub(in crate::codegen) const RECENT_KEYS: u64 = 64;
+pub(in crate::internals::codegen) const RECENT_KEYS: u64 = 64;
 
 /// The rotation between two words folded into the recent-key cache's hash: odd, so that no
 /// two of the first 64 words line up.
 const RECENT_ROTATION: u64 = 23;
 
 /// The hash table of the kernel, as the update function sees it.
-pub(in crate::codegen) struct TableParams<'ctx> {
+pub(in crate::internals::codegen) struct TableParams<'ctx> {
     /// `i64*`: the number of groups (read, and incremented by an insert).
     pub groups: PointerValue<'ctx>,
     /// `u32*`: the slots.
@@ -106,7 +106,7 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
     /// The group id (`i64`) of the current row's `keys` (lowered, of layout `layout`), inserting
     /// a new group if the key is new. Emits a probe loop; the builder ends in the block where
     /// the id is known.
-    pub(in crate::codegen) fn group_id(
+    pub(in crate::internals::codegen) fn group_id(
         &mut self,
         keys: &[(&Expr, Option<&Lowered<'ctx>>)],
         layout: &KeyLayout,
@@ -530,7 +530,7 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
     /// sum is added without an overflow check: with fewer than 2^62 rows in a state, which
     /// starts at zero, its `i128` cannot overflow); `vectors` are the slot's state vectors
     /// ([`SlotKind::vectors`]). Returns an `i1` that is set if an exact sum overflowed.
-    pub(in crate::codegen) fn accumulate(
+    pub(in crate::internals::codegen) fn accumulate(
         &mut self,
         kind: SlotKind,
         arg: Option<(&Lowered<'ctx>, SqlType, bool)>,

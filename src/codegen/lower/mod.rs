@@ -389,7 +389,7 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
     /// Notes that the construct `what` may report [`STATUS_FALLBACK`], or, unless the fallback
     /// is allowed, fails with "`what` is not compiled in an aggregation's WHERE clause yet" (the
     /// one lowerer that does not allow it).
-    pub(in crate::codegen) fn require_fallback(&mut self, what: &str) -> R<()> {
+    pub(in crate::internals::codegen) fn require_fallback(&mut self, what: &str) -> R<()> {
         if self.scratch.is_none() {
             return not_compiled(format!(
                 "{what} is not compiled in an aggregation's WHERE clause yet"

@@ -32,7 +32,7 @@ const MAX_SHIFT: u32 = 18;
 
 /// A decimal node evaluated in `i64` for the current row.
 #[derive(Clone, Copy)]
-pub(in crate::codegen) struct NarrowLowered<'ctx> {
+pub(in crate::internals::codegen) struct NarrowLowered<'ctx> {
     /// `i64`: the value at the node's scale; garbage where invalid or not `ok`.
     pub value: IntValue<'ctx>,
     /// `i1`: the value is not NULL (as the general lowering's validity).
@@ -44,7 +44,7 @@ pub(in crate::codegen) struct NarrowLowered<'ctx> {
 /// Whether `e` is decimal arithmetic (`+ - *`, unary `-`, casts that keep or raise the scale)
 /// over decimal and integer columns and literals: an expression [`Lowerer::lower_narrow`]
 /// lowers. A bare column or literal has a narrow form too, but gains nothing from it.
-pub(in crate::codegen) fn has_narrow_form(e: &Expr) -> bool {
+pub(in crate::internals::codegen) fn has_narrow_form(e: &Expr) -> bool {
     match e {
         Expr::Column(c) => narrow_leaf(c.ty),
         Expr::Literal(l) => literal_i64(l).is_some(),

@@ -14,7 +14,7 @@ use crate::error::Error;
 
 impl<'ctx> Lowerer<'_, 'ctx> {
     /// Appends the string `v` (nothing where NULL) as output row `n`.
-    pub(in crate::codegen) fn write_string(
+    pub(in crate::internals::codegen) fn write_string(
         &mut self,
         v: &Lowered<'ctx>,
         data: PointerValue<'ctx>,

@@ -36,7 +36,7 @@ use groups::GroupTable;
 /// use arrow::array::{Array, AsArray, Int64Array, StringArray};
 /// use arrow::datatypes::{DataType, Field, Int64Type, Schema};
 /// use arrow::record_batch::RecordBatch;
-/// use qjit::interp::Aggregator;
+/// use qjit::internals::interp::Aggregator;
 /// use qjit::ir::{AggFunc, AggregateCall, ColumnRef, Expr, SqlType};
 ///
 /// let schema = Arc::new(Schema::new(vec![
