@@ -305,9 +305,70 @@ pub fn strpos(hay: &[u8], needle: &[u8]) -> u64 {
     }
 }
 
+/// Where the string builders ([`replace_into`], [`pad_into`]) append: a `String` (the
+/// interpreter's), or a fixed area of bytes ([`Bounded`]: a compiled kernel's scratch).
+pub trait TextOut {
+    fn push_str(&mut self, s: &str);
+    fn push(&mut self, c: char) {
+        self.push_str(c.encode_utf8(&mut [0; 4]));
+    }
+    /// Whether more text would be lost (a builder may stop early).
+    fn full(&self) -> bool {
+        false
+    }
+}
+
+impl TextOut for String {
+    fn push_str(&mut self, s: &str) {
+        String::push_str(self, s);
+    }
+    fn push(&mut self, c: char) {
+        String::push(self, c);
+    }
+}
+
+/// A fixed area of bytes as a [`TextOut`]: it takes text while it fits; once a piece does not,
+/// it is [`Bounded::overflowed`] and takes nothing more.
+pub struct Bounded<'a> {
+    buf: &'a mut [u8],
+    len: usize,
+    overflowed: bool,
+}
+
+impl<'a> Bounded<'a> {
+    pub fn new(buf: &'a mut [u8]) -> Bounded<'a> {
+        Bounded {
+            buf,
+            len: 0,
+            overflowed: false,
+        }
+    }
+
+    /// The bytes written, or `None` if some text did not fit.
+    pub fn written(&self) -> Option<usize> {
+        (!self.overflowed).then_some(self.len)
+    }
+}
+
+impl TextOut for Bounded<'_> {
+    fn push_str(&mut self, s: &str) {
+        let end = self.len + s.len();
+        match self.buf.get_mut(self.len..end) {
+            Some(dst) if !self.overflowed => {
+                dst.copy_from_slice(s.as_bytes());
+                self.len = end;
+            }
+            _ => self.overflowed = true,
+        }
+    }
+    fn full(&self) -> bool {
+        self.overflowed
+    }
+}
+
 /// `REPLACE(s, from, to)`: every occurrence of `from` in `s` replaced by `to`, appended to
 /// `out`; an empty `from` leaves `s` as it is (PostgreSQL's).
-pub fn replace_into(s: &str, from: &str, to: &str, out: &mut String) {
+pub fn replace_into(s: &str, from: &str, to: &str, out: &mut impl TextOut) {
     if from.is_empty() {
         out.push_str(s);
         return;
@@ -328,7 +389,7 @@ pub const MAX_PAD_CHARS: i64 = 1 << 28;
 /// `LPAD(s, n, fill)` (`left`) or `RPAD`: `s` filled to `n` characters with `fill` repeated on
 /// that side, or cut to its first `n` characters; an empty `fill` or `n <= 0` gives at most `s`
 /// cut (PostgreSQL's), appended to `out`.
-pub fn pad_into(s: &str, n: i64, fill: &str, left: bool, out: &mut String) {
+pub fn pad_into(s: &str, n: i64, fill: &str, left: bool, out: &mut impl TextOut) {
     let n = usize::try_from(n).unwrap_or(0);
     let chars = s.chars().count();
     if chars >= n || fill.is_empty() {
@@ -336,19 +397,47 @@ pub fn pad_into(s: &str, n: i64, fill: &str, left: bool, out: &mut String) {
         out.push_str(&s[..end]);
         return;
     }
-    let padding = fill.chars().cycle().take(n - chars);
     if left {
-        out.extend(padding);
+        repeat_into(fill, n - chars, out);
         out.push_str(s);
     } else {
         out.push_str(s);
-        out.extend(padding);
+        repeat_into(fill, n - chars, out);
+    }
+}
+
+/// The first `count` characters of `fill` repeated, appended to `out` (until it is full).
+fn repeat_into(fill: &str, count: usize, out: &mut impl TextOut) {
+    for c in fill.chars().cycle().take(count) {
+        if out.full() {
+            return;
+        }
+        out.push(c);
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn builders_write_into_a_bounded_area_until_it_is_full() {
+        let mut area = [0u8; 8];
+        let mut out = Bounded::new(&mut area);
+        replace_into("a-b-c", "-", "é", &mut out);
+        assert_eq!(out.written(), Some(7));
+        assert_eq!(&area[..7], "aébéc".as_bytes());
+        let mut area = [0u8; 6];
+        let mut out = Bounded::new(&mut area);
+        pad_into("ab", 1 << 20, "xy", true, &mut out);
+        assert_eq!(out.written(), None);
+        let mut out = Bounded::new(&mut []);
+        pad_into("", 0, "x", false, &mut out);
+        assert_eq!(out.written(), Some(0));
+        let mut text = String::new();
+        pad_into("ab", 5, "xy", false, &mut text);
+        assert_eq!(text, "abxyx");
+    }
 
     #[test]
     fn dates_round_trip() {

@@ -9,6 +9,7 @@ use crate::codegen::runtime::{RuntimeFn, NO_ROOM};
 use crate::ir::convert::{
     decimal_to_f32, decimal_to_f64, float_to_decimal, parse_float, write_float, SliceWriter,
 };
+use crate::ir::scalar::Bounded;
 
 /// Each runtime function's symbol and the address of its Rust definition in this process: what
 /// the loader defines for a kernel's references to them (`super::orc`).
@@ -69,17 +70,17 @@ unsafe fn text<'a>(p: *const u8, n: u64) -> &'a str {
     }
 }
 
-/// Copies `s` to the `cap` bytes at `dst`: its length, or [`NO_ROOM`].
+/// The `cap` bytes at `dst` (none when `cap` is 0, when `dst` may dangle), where a runtime
+/// function builds a row's string in place.
 ///
 /// # Safety
-/// `dst` must point to `cap` writable bytes that do not overlap `s`.
-unsafe fn put(s: &str, dst: *mut u8, cap: u64) -> u64 {
-    if s.len() as u64 > cap {
-        return NO_ROOM;
+/// `dst` must point to `cap` writable bytes that nothing else reads or writes meanwhile.
+unsafe fn scratch<'a>(dst: *mut u8, cap: u64) -> &'a mut [u8] {
+    match usize::try_from(cap) {
+        // SAFETY: the caller promises `cap` writable bytes at `dst`.
+        Ok(n) if n > 0 => unsafe { std::slice::from_raw_parts_mut(dst, n) },
+        _ => &mut [],
     }
-    // SAFETY: `s.len() <= cap` writable bytes at `dst`, not overlapping `s`.
-    unsafe { std::ptr::copy_nonoverlapping(s.as_ptr(), dst, s.len()) };
-    s.len() as u64
 }
 
 /// [`RuntimeFn::Replace`].
@@ -98,16 +99,16 @@ unsafe extern "C" fn qjit_rt_replace(
     dst: *mut u8,
     cap: u64,
 ) -> u64 {
-    let mut out = String::new();
     // SAFETY: the caller's promises.
     unsafe {
+        let mut out = Bounded::new(scratch(dst, cap));
         crate::ir::scalar::replace_into(
             text(s, len),
             text(from, from_len),
             text(to, to_len),
             &mut out,
         );
-        put(&out, dst, cap)
+        out.written().map_or(NO_ROOM, |n| n as u64)
     }
 }
 
@@ -126,11 +127,11 @@ unsafe extern "C" fn qjit_rt_pad(
     dst: *mut u8,
     cap: u64,
 ) -> u64 {
-    let mut out = String::new();
     // SAFETY: the caller's promises.
     unsafe {
+        let mut out = Bounded::new(scratch(dst, cap));
         crate::ir::scalar::pad_into(text(s, len), n, text(fill, fill_len), left != 0, &mut out);
-        put(&out, dst, cap)
+        out.written().map_or(NO_ROOM, |n| n as u64)
     }
 }
 
