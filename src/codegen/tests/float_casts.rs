@@ -11,16 +11,7 @@ use super::*;
 fn casts_agree(values: ArrayRef, to: SqlType) {
     let dt = values.data_type().clone();
     let from = SqlType::from_arrow(&dt).unwrap();
-    let column = |index: usize, ty: SqlType, data_type: DataType| {
-        Expr::column(ColumnRef {
-            index,
-            name: format!("c{index}"),
-            ty,
-            data_type,
-            nullable: true,
-        })
-    };
-    let cast = Expr::cast(column(0, from, dt.clone()), to).unwrap();
+    let cast = Expr::cast(typed_column(0, from, dt.clone()), to).unwrap();
     let as_text = |e: Expr| {
         if e.ty() == SqlType::Utf8 {
             e
@@ -31,7 +22,7 @@ fn casts_agree(values: ArrayRef, to: SqlType) {
     let e = cmp(
         BinaryOp::Eq,
         as_text(cast.clone()),
-        as_text(column(1, to, to.to_arrow())),
+        as_text(typed_column(1, to, to.to_arrow())),
     );
     let kernel = FilterKernel::compile(&e, 3).unwrap();
     let one = Arc::new(Schema::new(vec![Field::new("c0", dt.clone(), true)]));

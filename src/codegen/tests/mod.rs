@@ -458,3 +458,14 @@ fn assert_no_calls(e: &Expr) {
 fn like(arg: Expr, pattern: &str, escape: Option<char>, negated: bool) -> Expr {
     Expr::like(arg, pattern.into(), escape, false, negated).unwrap()
 }
+
+/// Column `index`, named `c{index}`, of SQL type `ty` stored as `data_type`.
+fn typed_column(index: usize, ty: SqlType, data_type: DataType) -> Expr {
+    Expr::column(ColumnRef {
+        index,
+        name: format!("c{index}"),
+        ty,
+        data_type,
+        nullable: true,
+    })
+}

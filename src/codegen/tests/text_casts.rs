@@ -349,16 +349,7 @@ fn casts_to_text_write_what_the_interpreter_writes() {
     for array in values {
         let dt = array.data_type().clone();
         let ty = SqlType::from_arrow(&dt).unwrap();
-        let column = |index: usize, ty: SqlType, data_type: DataType| {
-            Expr::column(ColumnRef {
-                index,
-                name: format!("c{index}"),
-                ty,
-                data_type,
-                nullable: true,
-            })
-        };
-        let x = column(0, ty, dt.clone());
+        let x = typed_column(0, ty, dt.clone());
         let cast = Expr::cast(x.clone(), SqlType::Utf8).unwrap();
         let schema = Arc::new(Schema::new(vec![Field::new("c0", dt.clone(), true)]));
         let b = RecordBatch::try_new(schema, vec![array.clone()]).unwrap();
@@ -368,7 +359,7 @@ fn casts_to_text_write_what_the_interpreter_writes() {
             Field::new("c1", DataType::Utf8, true),
         ]));
         let b = RecordBatch::try_new(schema, vec![array.clone(), expected]).unwrap();
-        let e = cmp(Eq, cast, column(1, SqlType::Utf8, DataType::Utf8));
+        let e = cmp(Eq, cast, typed_column(1, SqlType::Utf8, DataType::Utf8));
         let kernel = FilterKernel::compile(&e, 3).unwrap();
         assert!(!agree_on(&e, &kernel, &b), "{e} fell back on {dt}");
         let all = kernel.filter(&b).unwrap().unwrap();
