@@ -459,7 +459,7 @@ impl Engine {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn query_source(&self, source: &Source, sql: &str) -> Result<Vec<RecordBatch>> {
-        crate::stack::with_room(|| Ok(exec::run(source, sql, &self.options)?.batches))
+        Ok(exec::run(source, sql, &self.options)?.batches)
     }
 }
 

@@ -702,6 +702,17 @@ fn the_longest_operator_chains_run_on_a_small_stack() {
     std::thread::Builder::new()
         .stack_size(2 << 20)
         .spawn(move || {
+            // qjit's query runner called directly, as an embedder may.
+            let source = qjit::Source::batches("t", schema(), vec![input.clone()]);
+            let sql = format!("SELECT count(*), sum({sum}) FROM t WHERE {predicate}");
+            let options = qjit::QueryOptions {
+                engine: EngineKind::Interp,
+                ..Default::default()
+            };
+            let result = qjit::exec::run(&source, &sql, &options).unwrap();
+            let count = result.batches[0].column(0).as_any().downcast_ref::<Int64Array>();
+            let trues = expected.iter().filter(|&&t| t).count() as i64;
+            assert_eq!(count.map(|c| c.value(0)), Some(trues));
             for engine in engines() {
                 let filter = engine.compile_filter(&schema(), &predicate);
                 let projection = engine.compile_projection(&schema(), &[&sum]);

@@ -349,9 +349,11 @@ impl QueryResult {
 
 /// Parses and binds `sql` against `source`.
 pub fn plan(source: &Source, sql: &str) -> Result<Plan> {
-    let query = crate::sql::parse_query(sql)?;
-    let schema = source.schema()?;
-    crate::sql::bind_query(&query, source.name(), &schema)
+    crate::stack::with_room(|| {
+        let query = crate::sql::parse_query(sql)?;
+        let schema = source.schema()?;
+        crate::sql::bind_query(&query, source.name(), &schema)
+    })
 }
 
 /// Compiles what the engine compiles of `plan`: the aggregation of an aggregate query (with its
@@ -594,7 +596,8 @@ pub(crate) fn kernel_ir_of(plan: &Plan, options: &QueryOptions) -> Result<Vec<St
 /// batches are collected ([`run_into`] streams them instead).
 pub fn run(source: &Source, sql: &str, options: &QueryOptions) -> Result<QueryResult> {
     let mut collect = Collect::default();
-    let run = run_into(source, sql, options, &mut collect)?;
+    // With room for planning a long chain of operators on the caller's thread.
+    let run = crate::stack::with_room(|| run_into(source, sql, options, &mut collect))?;
     Ok(QueryResult {
         schema: run.plan.output_schema(),
         batches: collect.batches,
