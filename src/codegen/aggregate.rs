@@ -55,11 +55,12 @@ use inkwell::types::{BasicMetadataTypeEnum, BasicTypeEnum};
 use inkwell::values::{BasicMetadataValueEnum, BasicValue, IntValue, PointerValue};
 use inkwell::{AddressSpace, IntPredicate};
 
-use super::kernel::{
-    column_args, column_slots, enum_attr, filter_row, param, row_function, selection_word,
-    slot_map, target_attributes, verify_functions, COLUMN_PARAMS,
-};
+use super::attributes::{enum_attr, target_attributes};
 use super::lower::{has_narrow_form, Lowered, Lowerer, NarrowLowered, Params, TableParams};
+use super::skeleton::{
+    column_args, column_slots, filter_row, for_each_selected, intrinsic, param, row_function,
+    selection_word, slot_map, store_status, verify_functions, FailExit, Words, COLUMN_PARAMS,
+};
 use super::{
     not_compiled, AggregateLayout, CodegenError, ColumnSlot, ErrorSite, KeyKind, KeyLayout,
     ScratchNeed, SlotKind, StateSlot, VectorType, STATUS_FALLBACK, STATUS_SUM_OVERFLOW,
@@ -679,7 +680,6 @@ fn build_entry<'ctx>(
     (scratch, falls_back): (bool, bool),
     sparse: &[(usize, u64)],
 ) -> Result<(), CodegenError> {
-    let i32t = ctx.i32_type();
     let i64t = ctx.i64_type();
     let ptr = ctx.ptr_type(AddressSpace::default());
     let state_ty = ctx.struct_type(
@@ -822,12 +822,7 @@ fn build_entry<'ctx>(
             .ok_or_else(|| Error::internal("the update function returns nothing"))?
             .into_int_value())
     };
-    let cttz = inkwell::intrinsics::Intrinsic::find("llvm.cttz")
-        .and_then(|i| i.get_declaration(module, &[i64t.into()]))
-        .ok_or_else(|| Error::internal("LLVM has no llvm.cttz"))?;
-    let ctpop = inkwell::intrinsics::Intrinsic::find("llvm.ctpop")
-        .and_then(|i| i.get_declaration(module, &[i64t.into()]))
-        .ok_or_else(|| Error::internal("LLVM has no llvm.ctpop"))?;
+    let ctpop = intrinsic(module, "llvm.ctpop", i64t.into())?;
 
     // The group count and the length of the string log, back into the state.
     let write_back = || -> Result<(), CodegenError> {
@@ -850,14 +845,8 @@ fn build_entry<'ctx>(
     };
 
     // Failure: (code, row) into the status.
-    let fail = ctx.append_basic_block(entry_fn, "fail");
-    b.position_at_end(fail);
-    let fail_code = b.build_phi(i64t, "fail_code")?;
-    let fail_row = b.build_phi(i64t, "fail_row")?;
-    let (mut code, mut row) = (
-        fail_code.as_basic_value().into_int_value(),
-        fail_row.as_basic_value().into_int_value(),
-    );
+    let fail = FailExit::new(ctx, b, entry_fn)?;
+    let (mut code, mut row) = fail.values();
     if falls_back {
         // A hand-back keeps the state (see the module docs).
         let handed_back = b.build_int_compare(
@@ -885,97 +874,19 @@ fn build_entry<'ctx>(
                 .into_int_value();
         }
     }
-    let pc = b.build_struct_gep(status_ty, status, 0, "status_code_ptr")?;
-    b.build_store(pc, code)?;
-    let pr = b.build_struct_gep(status_ty, status, 1, "status_row_ptr")?;
-    b.build_store(pr, row)?;
+    store_status(ctx, b, status, code, row)?;
     b.build_return(None)?;
     b.position_at_end(entry);
 
-    // One word of rows base..base+count: the selection, then the update of each selected row.
-    // Leaves the builder in the block after the word.
-    let process = |base: IntValue<'ctx>,
-                   count: IntValue<'ctx>,
-                   full: IntValue<'ctx>,
-                   name: &str|
-     -> Result<IntValue<'ctx>, CodegenError> {
-        let word = selection_word(
-            ctx,
-            b,
-            entry_fn,
-            filter_fn,
-            &args,
-            (base, count, full),
-            (fail, fail_code, fail_row),
-            name,
-        )?;
-        let pre = b
-            .get_insert_block()
-            .ok_or_else(|| Error::internal("builder lost its block"))?;
-        let bits = ctx.append_basic_block(entry_fn, &format!("{name}_bits"));
-        let body = ctx.append_basic_block(entry_fn, &format!("{name}_bit"));
-        let next = ctx.append_basic_block(entry_fn, &format!("{name}_bit_next"));
-        let done = ctx.append_basic_block(entry_fn, &format!("{name}_word_done"));
-        b.build_unconditional_branch(bits)?;
-        b.position_at_end(bits);
-        let left = b.build_phi(i64t, "left")?;
-        let leftv = left.as_basic_value().into_int_value();
-        let any = b.build_int_compare(IntPredicate::NE, leftv, i64t.const_zero(), "any_left")?;
-        b.build_conditional_branch(any, body, done)?;
-        b.position_at_end(body);
-        let j = b
-            .build_call(
-                cttz,
-                &[leftv.into(), ctx.bool_type().const_int(1, false).into()],
-                "j",
-            )?
-            .try_as_basic_value()
-            .basic()
-            .ok_or_else(|| Error::internal("cttz returns nothing"))?
-            .into_int_value();
-        let i = b.build_int_add(base, j, "row_i")?;
-        let code = call_update(i)?;
-        let failed = b.build_int_compare(IntPredicate::NE, code, i32t.const_zero(), "failed")?;
-        let code64 = b.build_int_z_extend(code, i64t, "code64")?;
-        b.build_conditional_branch(failed, fail, next)?;
-        fail_code.add_incoming(&[(&code64, body)]);
-        fail_row.add_incoming(&[(&i, body)]);
-        b.position_at_end(next);
-        let minus1 = b.build_int_sub(leftv, i64t.const_int(1, false), "left_m1")?;
-        let left2 = b.build_and(leftv, minus1, "left2")?;
-        b.build_unconditional_branch(bits)?;
-        left.add_incoming(&[(&word, pre), (&left2, next)]);
-        b.position_at_end(done);
-        Ok(word)
-    };
-
-    // Every word, the last one possibly partial: one copy of the row functions.
-    let six = i64t.const_int(6, false);
-    let words = b.build_int_add(len, i64t.const_int(63, false), "len63")?;
-    let words = b.build_right_shift(words, six, false, "words")?;
-    let head = ctx.append_basic_block(entry_fn, "word_head");
-    let body = ctx.append_basic_block(entry_fn, "word_body");
-    let exit = ctx.append_basic_block(entry_fn, "exit");
-    b.build_unconditional_branch(head)?;
-    b.position_at_end(head);
-    let w = b.build_phi(i64t, "w")?;
-    let wv = w.as_basic_value().into_int_value();
-    // The rows the last word selected (all, before the first word).
-    let last_selected = b.build_phi(i64t, "last_selected")?;
-    let more = b.build_int_compare(IntPredicate::ULT, wv, words, "more_words")?;
-    b.build_conditional_branch(more, body, exit)?;
-    b.position_at_end(body);
-    let base = b.build_left_shift(wv, six, "base")?;
-    let rest = b.build_int_sub(len, base, "rest")?;
-    let full = b.build_int_compare(
-        IntPredicate::UGE,
-        rest,
-        i64t.const_int(64, false),
-        "full_word",
+    // Every word, the last one possibly partial: one copy of the row functions. Carried: the
+    // rows the last word selected (all, before the first word).
+    let word = Words::begin(
+        ctx,
+        b,
+        entry_fn,
+        len,
+        &[("last_selected", i64t.const_int(64, false))],
     )?;
-    let count = b
-        .build_select(full, i64t.const_int(64, false), rest, "count")?
-        .into_int_value();
     if !sparse.is_empty() {
         // Only while the selection is sparse: a dense one reads (nearly) every cache line, in
         // order, which the hardware prefetcher follows by itself.
@@ -983,34 +894,38 @@ fn build_entry<'ctx>(
         let selection = ctx.append_basic_block(entry_fn, "selection");
         let few = b.build_int_compare(
             IntPredicate::ULT,
-            last_selected.as_basic_value().into_int_value(),
+            word.carried[0],
             i64t.const_int(SPARSE_SELECTED, false),
             "sparse_selection",
         )?;
         b.build_conditional_branch(few, sparse_block, selection)?;
         b.position_at_end(sparse_block);
-        prefetch_words(ctx, module, b, &args, sparse, base)?;
+        prefetch_words(ctx, module, b, &args, sparse, word.base)?;
         b.build_unconditional_branch(selection)?;
         b.position_at_end(selection);
     }
-    let word = process(base, count, full, "word")?;
+    // The selection, then the update of each selected row.
+    let selected = selection_word(ctx, b, entry_fn, filter_fn, &args, &word, &fail, "word")?;
+    for_each_selected(
+        ctx,
+        module,
+        b,
+        entry_fn,
+        (selected, word.base),
+        &[],
+        &fail,
+        "word",
+        |i, _| Ok((call_update(i)?, vec![])),
+    )?;
     let selected = b
-        .build_call(ctpop, &[word.into()], "selected")?
+        .build_call(ctpop, &[selected.into()], "selected")?
         .try_as_basic_value()
         .basic()
         .ok_or_else(|| Error::internal("ctpop returns nothing"))?
         .into_int_value();
-    let w2 = b.build_int_add(wv, i64t.const_int(1, false), "w2")?;
-    let latch = b
-        .get_insert_block()
-        .ok_or_else(|| Error::internal("builder lost its block"))?;
-    b.build_unconditional_branch(head)?;
-    w.add_incoming(&[(&i64t.const_zero(), entry), (&w2, latch)]);
-    last_selected.add_incoming(&[(&i64t.const_int(64, false), entry), (&selected, latch)]);
+    word.end(ctx, b, &[selected])?;
 
     // Write back the group count and, without keys, fold the batch into group 0.
-    b.position_at_end(exit);
-    let _ = entry;
     write_back()?;
     let mut overflowed = overflowed()?;
     if !keyed {

@@ -29,11 +29,13 @@ use inkwell::types::BasicMetadataTypeEnum;
 use inkwell::values::{BasicMetadataValueEnum, IntValue, PointerValue};
 use inkwell::{AddressSpace, IntPredicate};
 
-use super::kernel::{
-    column_args, column_slots, enum_attr, filter_row, kernel_type, param, row_function,
-    selection_word, slot_map, target_attributes, verify_functions,
-};
+use super::abi::kernel_type;
+use super::attributes::{enum_attr, target_attributes};
 use super::lower::{Lowerer, Params};
+use super::skeleton::{
+    column_args, column_slots, filter_row, for_each_selected, param, row_function, selection_word,
+    slot_map, store_status, verify_functions, FailExit, Words,
+};
 use super::{not_compiled, CodegenError, ColumnSlot, ErrorSite, ScratchNeed};
 use crate::error::Error;
 use crate::ir::{Expr, SqlType};
@@ -296,10 +298,8 @@ fn build_entry<'ctx>(
     ncols: usize,
     nout: usize,
 ) -> Result<(), CodegenError> {
-    let i32t = ctx.i32_type();
     let i64t = ctx.i64_type();
     let ptr = ctx.ptr_type(AddressSpace::default());
-    let status_ty = ctx.struct_type(&[i64t.into(), i64t.into()], false);
     let cols = param(entry_fn, 0)?.into_pointer_value();
     let len = param(entry_fn, 1)?.into_int_value();
     let outs = param(entry_fn, 2)?.into_pointer_value();
@@ -335,108 +335,44 @@ fn build_entry<'ctx>(
         ]);
     }
 
-    let fail = ctx.append_basic_block(entry_fn, "fail");
-    b.position_at_end(fail);
-    let fail_code = b.build_phi(i64t, "fail_code")?;
-    let fail_row = b.build_phi(i64t, "fail_row")?;
-    let pc = b.build_struct_gep(status_ty, status, 0, "status_code_ptr")?;
-    b.build_store(pc, fail_code.as_basic_value())?;
-    let pr = b.build_struct_gep(status_ty, status, 1, "status_row_ptr")?;
-    b.build_store(pr, fail_row.as_basic_value())?;
+    let fail = FailExit::new(ctx, b, entry_fn)?;
+    let (code, row) = fail.values();
+    store_status(ctx, b, status, code, row)?;
     b.build_return(Some(&i64t.const_zero()))?;
     b.position_at_end(entry);
 
-    let cttz = inkwell::intrinsics::Intrinsic::find("llvm.cttz")
-        .and_then(|i| i.get_declaration(module, &[i64t.into()]))
-        .ok_or_else(|| Error::internal("LLVM has no llvm.cttz"))?;
-    let six = i64t.const_int(6, false);
-    let words = b.build_int_add(len, i64t.const_int(63, false), "len63")?;
-    let words = b.build_right_shift(words, six, false, "words")?;
-    let head = ctx.append_basic_block(entry_fn, "word_head");
-    let body = ctx.append_basic_block(entry_fn, "word_body");
-    let exit = ctx.append_basic_block(entry_fn, "exit");
-    b.build_unconditional_branch(head)?;
-    b.position_at_end(head);
-    let w = b.build_phi(i64t, "w")?;
-    let n_word = b.build_phi(i64t, "n_word")?;
-    let wv = w.as_basic_value().into_int_value();
-    let more = b.build_int_compare(IntPredicate::ULT, wv, words, "more_words")?;
-    b.build_conditional_branch(more, body, exit)?;
-    b.position_at_end(body);
-    let base = b.build_left_shift(wv, six, "base")?;
-    let rest = b.build_int_sub(len, base, "rest")?;
-    let full = b.build_int_compare(IntPredicate::UGE, rest, i64t.const_int(64, false), "full")?;
-    let count = b
-        .build_select(full, i64t.const_int(64, false), rest, "count")?
-        .into_int_value();
-    let word = selection_word(
+    // Every word: its selection, then the projection of each selected row into output `n`.
+    let word = Words::begin(ctx, b, entry_fn, len, &[("n_word", i64t.const_zero())])?;
+    let selected = selection_word(ctx, b, entry_fn, filter_fn, &args, &word, &fail, "word")?;
+    // SAFETY (of the generated code): `sel` has a word per 64 rows.
+    let sp = unsafe { b.build_in_bounds_gep(i64t, sel, &[word.index], "sel_ptr")? };
+    b.build_store(sp, selected)?;
+    let n_word = word.carried[0];
+    let after = for_each_selected(
         ctx,
+        module,
         b,
         entry_fn,
-        filter_fn,
-        &args,
-        (base, count, full),
-        (fail, fail_code, fail_row),
+        (selected, word.base),
+        &[("n", n_word)],
+        &fail,
         "word",
+        |i, n| {
+            let mut call_args: Vec<BasicMetadataValueEnum> =
+                vec![i.into(), n[0].into(), args[0], args[1]];
+            call_args.extend(out_ptrs.iter().copied());
+            call_args.extend(args[2..].iter().copied());
+            let code = b
+                .build_call(row_fn, &call_args, "project")?
+                .try_as_basic_value()
+                .basic()
+                .ok_or_else(|| Error::internal("the row function returns nothing"))?
+                .into_int_value();
+            let n2 = b.build_int_add(n[0], i64t.const_int(1, false), "n2")?;
+            Ok((code, vec![n2]))
+        },
     )?;
-    // SAFETY (of the generated code): `sel` has a word per 64 rows.
-    let sp = unsafe { b.build_in_bounds_gep(i64t, sel, &[wv], "sel_ptr")? };
-    b.build_store(sp, word)?;
-    let pre = b
-        .get_insert_block()
-        .ok_or_else(|| Error::internal("builder lost its block"))?;
-    let bits = ctx.append_basic_block(entry_fn, "bits");
-    let bit_body = ctx.append_basic_block(entry_fn, "bit");
-    let bit_next = ctx.append_basic_block(entry_fn, "bit_next");
-    let done = ctx.append_basic_block(entry_fn, "word_done");
-    b.build_unconditional_branch(bits)?;
-    b.position_at_end(bits);
-    let left = b.build_phi(i64t, "left")?;
-    let n = b.build_phi(i64t, "n")?;
-    let leftv = left.as_basic_value().into_int_value();
-    let nv = n.as_basic_value().into_int_value();
-    let any = b.build_int_compare(IntPredicate::NE, leftv, i64t.const_zero(), "any_left")?;
-    b.build_conditional_branch(any, bit_body, done)?;
-    b.position_at_end(bit_body);
-    let j = b
-        .build_call(
-            cttz,
-            &[leftv.into(), ctx.bool_type().const_int(1, false).into()],
-            "j",
-        )?
-        .try_as_basic_value()
-        .basic()
-        .ok_or_else(|| Error::internal("cttz returns nothing"))?
-        .into_int_value();
-    let i = b.build_int_add(base, j, "row_i")?;
-    let mut call_args: Vec<BasicMetadataValueEnum> = vec![i.into(), nv.into(), args[0], args[1]];
-    call_args.extend(out_ptrs.iter().copied());
-    call_args.extend(args[2..].iter().copied());
-    let code = b
-        .build_call(row_fn, &call_args, "project")?
-        .try_as_basic_value()
-        .basic()
-        .ok_or_else(|| Error::internal("the row function returns nothing"))?
-        .into_int_value();
-    let failed = b.build_int_compare(IntPredicate::NE, code, i32t.const_zero(), "failed")?;
-    let code64 = b.build_int_z_extend(code, i64t, "code64")?;
-    b.build_conditional_branch(failed, fail, bit_next)?;
-    fail_code.add_incoming(&[(&code64, bit_body)]);
-    fail_row.add_incoming(&[(&i, bit_body)]);
-    b.position_at_end(bit_next);
-    let minus1 = b.build_int_sub(leftv, i64t.const_int(1, false), "left_m1")?;
-    let left2 = b.build_and(leftv, minus1, "left2")?;
-    let n2 = b.build_int_add(nv, i64t.const_int(1, false), "n2")?;
-    b.build_unconditional_branch(bits)?;
-    left.add_incoming(&[(&word, pre), (&left2, bit_next)]);
-    n.add_incoming(&[(&n_word.as_basic_value(), pre), (&n2, bit_next)]);
-    b.position_at_end(done);
-    let w2 = b.build_int_add(wv, i64t.const_int(1, false), "w2")?;
-    b.build_unconditional_branch(head)?;
-    w.add_incoming(&[(&i64t.const_zero(), entry), (&w2, done)]);
-    n_word.add_incoming(&[(&i64t.const_zero(), entry), (&nv, done)]);
-
-    b.position_at_end(exit);
-    b.build_return(Some(&n_word.as_basic_value()))?;
+    word.end(ctx, b, &after)?;
+    b.build_return(Some(&n_word))?;
     Ok(())
 }

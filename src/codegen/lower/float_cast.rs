@@ -20,7 +20,7 @@ use inkwell::values::{FloatValue, IntValue};
 use inkwell::{AddressSpace, FloatPredicate, IntPredicate};
 
 use super::{Lowered, Lowerer, R};
-use crate::codegen::kernel::ScratchNeed;
+use crate::codegen::abi::ScratchNeed;
 use crate::codegen::runtime::{RuntimeFn, NO_ROOM};
 use crate::codegen::ErrorKind;
 use crate::ir::{Expr, SqlType};

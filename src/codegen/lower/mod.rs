@@ -49,7 +49,7 @@ use inkwell::types::{BasicTypeEnum, IntType};
 use inkwell::values::{BasicValue, BasicValueEnum, FloatValue, IntValue, PointerValue};
 use inkwell::{FloatPredicate, IntPredicate};
 
-use super::kernel::ScratchNeed;
+use super::abi::ScratchNeed;
 use super::{
     not_compiled, value_alignment, CodegenError, ColumnSlot, ErrorKind, ErrorSite, STATUS_FALLBACK,
 };
@@ -513,7 +513,7 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
     fn lower_node(&mut self, e: &Expr) -> R<Lowered<'ctx>> {
         match e {
             Expr::Column(c) => {
-                if let Some(reason) = crate::codegen::kernel::unreadable_column(c) {
+                if let Some(reason) = crate::codegen::abi::unreadable_column(c) {
                     return not_compiled(reason);
                 }
                 if c.ty == SqlType::Null {

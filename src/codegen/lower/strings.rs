@@ -35,7 +35,7 @@ use inkwell::values::{BasicValueEnum, FunctionValue, IntValue, PointerValue};
 use inkwell::{AddressSpace, IntPredicate};
 
 use super::{Lowered, Lowerer, R};
-use crate::codegen::kernel::ScratchNeed;
+use crate::codegen::abi::ScratchNeed;
 use crate::codegen::{not_compiled, StringLayout};
 use crate::error::Error;
 use crate::ir::like::{LikePattern, LikePiece as Piece, LikeShape};
@@ -1091,7 +1091,7 @@ impl<'ctx> Lowerer<'_, 'ctx> {
             .ok_or_else(|| Error::internal("the builder is outside the row function"))?;
         let keys = ["target-cpu", "target-features"]
             .into_iter()
-            .chain(crate::codegen::kernel::NO_LIBRARY_CALLS);
+            .chain(crate::codegen::attributes::NO_LIBRARY_CALLS);
         for key in keys {
             if let Some(a) = row_fn.get_string_attribute(AttributeLoc::Function, key) {
                 f.add_attribute(AttributeLoc::Function, a);

@@ -34,7 +34,7 @@ use inkwell::values::{BasicValueEnum, FunctionValue, IntValue, PointerValue};
 use inkwell::{AddressSpace, IntPredicate};
 
 use super::{Lowered, Lowerer, R};
-use crate::codegen::kernel::ScratchNeed;
+use crate::codegen::abi::ScratchNeed;
 use crate::codegen::not_compiled;
 use crate::ir::scalar::pow10;
 use crate::ir::SqlType;

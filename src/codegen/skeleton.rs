@@ -1,183 +1,30 @@
-//! The filter kernel's skeleton: the entry function with its 64-rows-per-word loop, and the
-//! row function that [`super::lower`] fills with the predicate.
-//!
-//! ```text
-//! qjit_filter(cols, len, out, status,          qjit_filter_row(i, scratch, scratch_len,
-//!             scratch, scratch_len):                             col params…) -> i32
-//!   for w in 0..len/64:                            (code << 1) | predicate-is-TRUE
-//!     word = OR over j<64 of row(64w+j).bit << j
-//!     out[w] = word; if any code: scan the rest for the interpreter's error, write status, return
-//!   the same for the last len%64 rows
-//! ```
-//!
-//! The row code [`super::STATUS_FALLBACK`] is the lowest there is, so the error scan reports it
-//! whenever some row of the batch needs the interpreter.
+//! The parts every kernel is built from: the row function that the lowerer fills (its
+//! parameters: the row, leading arguments, then [`PARAMS_PER_COLUMN`] per column slot), the
+//! entry's loading of the [`super::ColumnArg`]s, the vectorizable loop that computes a word of
+//! 64 selection bits from the filter row function, and the checks shared by every kernel
+//! (LLVM's verifier). The kernels themselves are `filter`, `project` and `aggregate`.
 
 use std::collections::HashMap;
 
 use inkwell::attributes::{Attribute, AttributeLoc};
+use inkwell::basic_block::BasicBlock;
 use inkwell::builder::Builder;
 use inkwell::context::Context;
 use inkwell::module::{Linkage, Module};
 use inkwell::types::BasicMetadataTypeEnum;
-use inkwell::values::{BasicMetadataValueEnum, FunctionValue, IntValue};
+use inkwell::values::{BasicMetadataValueEnum, FunctionValue, IntValue, PhiValue, PointerValue};
 use inkwell::{AddressSpace, IntPredicate};
 
+use super::abi::{unreadable_column, ScratchNeed};
+use super::attributes::enum_attr;
 use super::lower::{ColumnParams, Lowerer, Params};
-use super::{CodegenError, ColumnSlot, ErrorSite, StringLayout, STATUS_LOST_ERROR};
+use super::{CodegenError, ColumnSlot, ErrorSite, STATUS_LOST_ERROR};
 use crate::error::Error;
-use crate::ir::{ColumnRef, Expr, SqlType};
+use crate::ir::{Expr, SqlType};
 
-/// The symbol of a filter kernel's entry point.
-pub const ENTRY_NAME: &str = "qjit_filter";
-const ROW_NAME: &str = "qjit_filter_row";
 /// Parameters of the row function per column slot: values, validity, validity mask, validity
 /// offset, values offset, string offsets, string data.
 const PARAMS_PER_COLUMN: u32 = 7;
-
-/// A predicate lowered to LLVM IR, not yet verified or optimized.
-pub struct FilterModule<'ctx> {
-    pub module: Module<'ctx>,
-    /// The columns the kernel reads, in the order of its `cols` argument.
-    pub columns: Vec<ColumnSlot>,
-    /// The operations that can fail, by code.
-    pub errors: Vec<ErrorSite>,
-    /// The scratch bytes a row needs.
-    pub scratch: ScratchNeed,
-    /// The constants the kernel takes as parameters.
-    pub params: Params,
-}
-
-/// How many scratch bytes one row of a filter kernel may use: `per_max_len` times the length
-/// in bytes of the longest string in the batch's string columns (NULL rows included), plus
-/// `constant` (string literals). Both are 0 when the kernel builds no strings. The bound is
-/// exact for what the kernel writes; a row that finds the area too small anyway reports
-/// [`super::STATUS_FALLBACK`] instead of writing past it.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct ScratchNeed {
-    pub per_max_len: u64,
-    pub constant: u64,
-}
-
-impl ScratchNeed {
-    /// Whether the kernel uses no scratch at all.
-    pub fn is_zero(self) -> bool {
-        self == ScratchNeed::default()
-    }
-
-    /// The bytes a row needs when the longest string has `max_len` bytes (`None` past `u64`).
-    pub fn bytes(self, max_len: u64) -> Option<u64> {
-        self.per_max_len
-            .checked_mul(max_len)?
-            .checked_add(self.constant)
-    }
-
-    /// Room for `k` of it (saturating).
-    pub(super) fn times(self, k: u64) -> ScratchNeed {
-        ScratchNeed {
-            per_max_len: self.per_max_len.saturating_mul(k),
-            constant: self.constant.saturating_mul(k),
-        }
-    }
-
-    /// Room for both (saturating).
-    pub(super) fn plus(self, other: ScratchNeed) -> ScratchNeed {
-        ScratchNeed {
-            per_max_len: self.per_max_len.saturating_add(other.per_max_len),
-            constant: self.constant.saturating_add(other.constant),
-        }
-    }
-
-    /// Room for either (saturating).
-    pub(super) fn either(self, other: ScratchNeed) -> ScratchNeed {
-        ScratchNeed {
-            per_max_len: self.per_max_len.max(other.per_max_len),
-            constant: self.constant.max(other.constant),
-        }
-    }
-}
-
-/// Lowers a `BOOLEAN` predicate to a module with the entry function [`ENTRY_NAME`]
-/// (a [`super::FilterFn`]). Every function carries `target-cpu`/`target-features` attributes
-/// for `cpu` and `features`, so that the JIT generates code for the host's SIMD.
-pub fn compile_filter<'ctx>(
-    ctx: &'ctx Context,
-    expr: &Expr,
-    cpu: &str,
-    features: &str,
-) -> Result<FilterModule<'ctx>, CodegenError> {
-    if !matches!(expr.ty(), SqlType::Boolean | SqlType::Null) {
-        return Err(CodegenError::Failed(Error::internal(format!(
-            "a predicate of type {} reached the code generator: {expr}",
-            expr.ty()
-        ))));
-    }
-    let (params, columns) = super::kernel_inputs(&[expr]);
-    let module = ctx.create_module("qjit_filter");
-    let b = ctx.create_builder();
-    let i64t = ctx.i64_type();
-    let ptr = ctx.ptr_type(AddressSpace::default());
-    let target_attrs = target_attributes(ctx, cpu, features);
-    // The row function: the row, the scratch area, then the columns.
-    let FilterRow {
-        function: row_fn,
-        errors,
-        scratch,
-        ..
-    } = filter_row(
-        ctx,
-        &module,
-        &b,
-        ROW_NAME,
-        expr,
-        &columns,
-        &params,
-        &target_attrs,
-        true,
-    )?;
-
-    // The entry function.
-    let entry_fn = module.add_function(
-        ENTRY_NAME,
-        ctx.void_type().fn_type(
-            &[
-                ptr.into(),
-                i64t.into(),
-                ptr.into(),
-                ptr.into(),
-                ptr.into(),
-                i64t.into(),
-            ],
-            false,
-        ),
-        None,
-    );
-    for a in target_attrs {
-        entry_fn.add_attribute(AttributeLoc::Function, a);
-    }
-    for p in [0, 2, 3, 4] {
-        entry_fn.add_attribute(AttributeLoc::Param(p), enum_attr(ctx, "noalias"));
-        entry_fn.add_attribute(AttributeLoc::Param(p), enum_attr(ctx, "nocapture"));
-    }
-    build_entry(ctx, &module, &b, entry_fn, row_fn, columns.len())?;
-
-    verify_functions(
-        &module,
-        &[row_fn, entry_fn],
-        &format!("the kernel for {expr}"),
-    )?;
-    Ok(FilterModule {
-        module,
-        columns,
-        errors,
-        scratch,
-        params,
-    })
-}
-
-pub(super) fn enum_attr(ctx: &Context, name: &str) -> Attribute {
-    ctx.create_enum_attribute(Attribute::get_named_enum_kind_id(name), 0)
-}
 
 pub(super) fn param(
     f: FunctionValue<'_>,
@@ -226,59 +73,6 @@ pub(super) fn slot_map(columns: &[ColumnSlot]) -> HashMap<usize, usize> {
         .enumerate()
         .map(|(k, c)| (c.index, k))
         .collect()
-}
-
-/// Whether kernels read and write values of `ty` (as columns and as results).
-pub(super) fn kernel_type(ty: SqlType) -> bool {
-    matches!(
-        ty,
-        SqlType::Boolean
-            | SqlType::Int8
-            | SqlType::Int16
-            | SqlType::Int32
-            | SqlType::Int64
-            | SqlType::UInt8
-            | SqlType::UInt16
-            | SqlType::UInt32
-            | SqlType::UInt64
-            | SqlType::Float32
-            | SqlType::Float64
-            | SqlType::Decimal { .. }
-            | SqlType::Date
-            | SqlType::Utf8
-    )
-}
-
-/// Why the kernel cannot read a column, or `None` if it can (a column of type `NULL` it does not
-/// need to read).
-pub(super) fn unreadable_column(c: &ColumnRef) -> Option<String> {
-    if c.ty == SqlType::Null && c.data_type == arrow::datatypes::DataType::Null {
-        return None;
-    }
-    let readable = kernel_type(c.ty);
-    if !readable {
-        Some(format!(
-            "reading column '{}' of type {} is not compiled yet",
-            c.name, c.ty
-        ))
-    } else if c.ty == SqlType::Utf8 {
-        match StringLayout::of(&c.data_type) {
-            Some(_) => None,
-            None => Some(format!(
-                "reading column '{}' stored as {} is not compiled yet",
-                c.name, c.data_type
-            )),
-        }
-    } else if c.data_type != c.ty.to_arrow()
-        && !matches!(c.data_type, arrow::datatypes::DataType::Decimal64(..))
-    {
-        Some(format!(
-            "reading column '{}' stored as {} is not compiled yet",
-            c.name, c.data_type
-        ))
-    } else {
-        None
-    }
 }
 
 /// A built filter row function: `(row[, scratch, scratch_len], column params…) -> i32`
@@ -432,32 +226,6 @@ pub(super) type RowFunction<'ctx> = (
     Vec<inkwell::values::BasicValueEnum<'ctx>>,
     Vec<ColumnParams<'ctx>>,
 );
-
-/// The string attributes that keep the optimizer from turning byte loops into calls of the C
-/// library (`memcpy`, `memmove`, `memset`): a kernel calls nothing but the runtime functions of
-/// the float casts (`super::runtime`). Every function of a kernel module carries them
-/// (functions inline only into functions with the same ones).
-pub(super) const NO_LIBRARY_CALLS: [&str; 3] = [
-    "no-builtin-memcpy",
-    "no-builtin-memmove",
-    "no-builtin-memset",
-];
-
-/// The attributes every kernel function carries: the host CPU and its features, `nounwind`,
-/// [`NO_LIBRARY_CALLS`].
-pub(super) fn target_attributes(ctx: &Context, cpu: &str, features: &str) -> Vec<Attribute> {
-    let mut attrs = vec![
-        ctx.create_string_attribute("target-cpu", cpu),
-        ctx.create_string_attribute("target-features", features),
-        enum_attr(ctx, "nounwind"),
-    ];
-    attrs.extend(
-        NO_LIBRARY_CALLS
-            .iter()
-            .map(|key| ctx.create_string_attribute(key, "")),
-    );
-    attrs
-}
 
 /// Loads, in an entry function, the row-function arguments of `ncols` column slots from the
 /// [`super::ColumnArg`] array `cols` (a missing validity bitmap becomes the all-valid byte).
@@ -622,10 +390,10 @@ fn no_interleave(ctx: &Context, latch: inkwell::values::InstructionValue) {
     }
 }
 
-/// Emits, in an entry function, the selection word of rows `base..base + count`: the filter row
-/// function's bits (a row that fails sends the kernel to `fail`, adding `(STATUS_LOST_ERROR,
-/// base)` to its `fail_code` and `fail_row` phis), or without a filter every row (`full`: all 64).
-/// The builder is left where the word is known.
+/// Emits, in an entry function, the selection word of the rows of `word`: the filter row
+/// function's bits (a row that fails sends the kernel to `fail` with `(STATUS_LOST_ERROR,
+/// base)`), or without a filter every row of the word. The builder is left where the word is
+/// known.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn selection_word<'ctx>(
     ctx: &'ctx Context,
@@ -633,25 +401,21 @@ pub(super) fn selection_word<'ctx>(
     f: FunctionValue<'ctx>,
     filter_fn: Option<FunctionValue<'ctx>>,
     args: &[BasicMetadataValueEnum<'ctx>],
-    (base, count, full): (IntValue<'ctx>, IntValue<'ctx>, IntValue<'ctx>),
-    (fail, fail_code, fail_row): (
-        inkwell::basic_block::BasicBlock<'ctx>,
-        inkwell::values::PhiValue<'ctx>,
-        inkwell::values::PhiValue<'ctx>,
-    ),
+    word: &Words<'ctx>,
+    fail: &FailExit<'ctx>,
     name: &str,
 ) -> Result<IntValue<'ctx>, CodegenError> {
     let i64t = ctx.i64_type();
+    let (base, count, full) = (word.base, word.count, word.full);
     match filter_fn {
         Some(filter) => {
             let (word, failed) = filter_word(ctx, b, f, filter, args, base, count, name)?;
             let ok = ctx.append_basic_block(f, &format!("{name}_selected"));
-            let here = b
-                .get_insert_block()
-                .ok_or_else(|| Error::internal("builder lost its block"))?;
-            b.build_conditional_branch(failed, fail, ok)?;
-            fail_code.add_incoming(&[(&i64t.const_int(STATUS_LOST_ERROR, false), here)]);
-            fail_row.add_incoming(&[(&base, here)]);
+            let here = current_block(b)?;
+            b.build_conditional_branch(failed, fail.block, ok)?;
+            fail.code
+                .add_incoming(&[(&i64t.const_int(STATUS_LOST_ERROR, false), here)]);
+            fail.row.add_incoming(&[(&base, here)]);
             b.position_at_end(ok);
             Ok(word)
         }
@@ -691,143 +455,242 @@ pub(super) fn call_filter_row<'ctx>(
     Ok((bit, code))
 }
 
-/// Builds `qjit_filter(cols, len, out, status)`.
-fn build_entry<'ctx>(
+/// Where an entry function goes when a row fails: a block whose phis take the failure's code
+/// and row from every branch to it. The kernel writes them into its status there
+/// ([`store_status`]) and returns, after whatever else its state needs.
+pub(super) struct FailExit<'ctx> {
+    pub block: BasicBlock<'ctx>,
+    pub code: PhiValue<'ctx>,
+    pub row: PhiValue<'ctx>,
+}
+
+impl<'ctx> FailExit<'ctx> {
+    /// Appends the block to `f` with its two `i64` phis, and leaves the builder in it.
+    pub fn new(ctx: &'ctx Context, b: &Builder<'ctx>, f: FunctionValue<'ctx>) -> R<FailExit<'ctx>> {
+        let block = ctx.append_basic_block(f, "fail");
+        b.position_at_end(block);
+        let i64t = ctx.i64_type();
+        Ok(FailExit {
+            block,
+            code: b.build_phi(i64t, "fail_code")?,
+            row: b.build_phi(i64t, "fail_row")?,
+        })
+    }
+
+    /// The code and row phis' values.
+    pub fn values(&self) -> (IntValue<'ctx>, IntValue<'ctx>) {
+        (
+            self.code.as_basic_value().into_int_value(),
+            self.row.as_basic_value().into_int_value(),
+        )
+    }
+}
+
+/// Stores `(code, row)` into the [`super::KernelStatus`] at `status`.
+pub(super) fn store_status<'ctx>(
+    ctx: &'ctx Context,
+    b: &Builder<'ctx>,
+    status: PointerValue<'ctx>,
+    code: IntValue<'ctx>,
+    row: IntValue<'ctx>,
+) -> R<()> {
+    let i64t = ctx.i64_type();
+    let status_ty = ctx.struct_type(&[i64t.into(), i64t.into()], false);
+    let pc = b.build_struct_gep(status_ty, status, 0, "status_code_ptr")?;
+    b.build_store(pc, code)?;
+    let pr = b.build_struct_gep(status_ty, status, 1, "status_row_ptr")?;
+    b.build_store(pr, row)?;
+    Ok(())
+}
+
+/// The loop of an entry function over the words of 64 rows of a batch of `len` rows, the last
+/// word possibly partial, with values carried from word to word (`i64` phis).
+///
+/// ```text
+/// head:  w, carried… = phi [0, init…] [w + 1, next…]; if w < ceil(len / 64) goto body else exit
+/// body:  base = w * 64; count = min(64, len - base); full = count == 64
+///        … the caller's code for the word …
+///        (Words::end) goto head
+/// ```
+pub(super) struct Words<'ctx> {
+    /// `base = w * 64`, the word's first row.
+    pub base: IntValue<'ctx>,
+    /// The word's index.
+    pub index: IntValue<'ctx>,
+    /// Its rows: 64, or fewer in the last word.
+    pub count: IntValue<'ctx>,
+    /// `i1`: `count` is 64.
+    pub full: IntValue<'ctx>,
+    /// The carried values, as the word sees them.
+    pub carried: Vec<IntValue<'ctx>>,
+    head: BasicBlock<'ctx>,
+    exit: BasicBlock<'ctx>,
+    phis: Vec<PhiValue<'ctx>>,
+}
+
+impl<'ctx> Words<'ctx> {
+    /// Emits the loop's head from the current block and leaves the builder in its body.
+    pub fn begin(
+        ctx: &'ctx Context,
+        b: &Builder<'ctx>,
+        f: FunctionValue<'ctx>,
+        len: IntValue<'ctx>,
+        carried: &[(&str, IntValue<'ctx>)],
+    ) -> R<Words<'ctx>> {
+        let i64t = ctx.i64_type();
+        let six = i64t.const_int(6, false);
+        let words = b.build_int_add(len, i64t.const_int(63, false), "len63")?;
+        let words = b.build_right_shift(words, six, false, "words")?;
+        let entry = current_block(b)?;
+        let head = ctx.append_basic_block(f, "word_head");
+        let body = ctx.append_basic_block(f, "word_body");
+        let exit = ctx.append_basic_block(f, "exit");
+        b.build_unconditional_branch(head)?;
+        b.position_at_end(head);
+        let w = b.build_phi(i64t, "w")?;
+        w.add_incoming(&[(&i64t.const_zero(), entry)]);
+        let mut phis = vec![w];
+        for (name, init) in carried {
+            let phi = b.build_phi(i64t, name)?;
+            phi.add_incoming(&[(init, entry)]);
+            phis.push(phi);
+        }
+        let index = w.as_basic_value().into_int_value();
+        let more = b.build_int_compare(IntPredicate::ULT, index, words, "more_words")?;
+        b.build_conditional_branch(more, body, exit)?;
+        b.position_at_end(body);
+        let base = b.build_left_shift(index, six, "base")?;
+        let rest = b.build_int_sub(len, base, "rest")?;
+        let sixty_four = i64t.const_int(64, false);
+        let full = b.build_int_compare(IntPredicate::UGE, rest, sixty_four, "full_word")?;
+        let count = b
+            .build_select(full, sixty_four, rest, "count")?
+            .into_int_value();
+        Ok(Words {
+            base,
+            index,
+            count,
+            full,
+            carried: phis[1..]
+                .iter()
+                .map(|p| p.as_basic_value().into_int_value())
+                .collect(),
+            head,
+            exit,
+            phis,
+        })
+    }
+
+    /// Closes the word's code with the values the next word carries (one per carried value),
+    /// and leaves the builder at the loop's exit, where the carried values are those of the
+    /// head ([`Words::carried`]).
+    pub fn end(self, ctx: &'ctx Context, b: &Builder<'ctx>, next: &[IntValue<'ctx>]) -> R<()> {
+        let latch = current_block(b)?;
+        let next_w = b.build_int_add(self.index, ctx.i64_type().const_int(1, false), "w2")?;
+        b.build_unconditional_branch(self.head)?;
+        self.phis[0].add_incoming(&[(&next_w, latch)]);
+        if next.len() != self.phis.len() - 1 {
+            return Err(Error::internal("a word loop carries another number of values").into());
+        }
+        for (phi, value) in self.phis[1..].iter().zip(next) {
+            phi.add_incoming(&[(value, latch)]);
+        }
+        b.position_at_end(self.exit);
+        Ok(())
+    }
+}
+
+/// Emits, from the current block, the loop over the set bits of `word` (rows `base + j`, in
+/// order, by counting trailing zeros) that calls `row` for each, with `i64` values carried
+/// from row to row. `row` emits the row's work and returns its `i32` code and the carried
+/// values for the next row; a non-zero code goes to `fail` with the row. Leaves the builder
+/// after the word and returns the carried values there.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn for_each_selected<'ctx>(
     ctx: &'ctx Context,
     module: &Module<'ctx>,
     b: &Builder<'ctx>,
-    entry_fn: FunctionValue<'ctx>,
-    row_fn: FunctionValue<'ctx>,
-    ncols: usize,
-) -> Result<(), CodegenError> {
+    f: FunctionValue<'ctx>,
+    (word, base): (IntValue<'ctx>, IntValue<'ctx>),
+    carried: &[(&str, IntValue<'ctx>)],
+    fail: &FailExit<'ctx>,
+    name: &str,
+    mut row: impl FnMut(IntValue<'ctx>, &[IntValue<'ctx>]) -> R<(IntValue<'ctx>, Vec<IntValue<'ctx>>)>,
+) -> R<Vec<IntValue<'ctx>>> {
     let i32t = ctx.i32_type();
     let i64t = ctx.i64_type();
-    let status_ty = ctx.struct_type(&[i64t.into(), i64t.into()], false);
-    let cols = param(entry_fn, 0)?.into_pointer_value();
-    let len = param(entry_fn, 1)?.into_int_value();
-    let out = param(entry_fn, 2)?.into_pointer_value();
-    let status = param(entry_fn, 3)?.into_pointer_value();
-    let scratch = param(entry_fn, 4)?;
-    let scratch_len = param(entry_fn, 5)?;
-    let entry = ctx.append_basic_block(entry_fn, "entry");
-    b.position_at_end(entry);
-    // The row function's arguments after the row: the scratch area, then the column
-    // parameters, loaded once.
-    let mut args: Vec<BasicMetadataValueEnum> = vec![scratch.into(), scratch_len.into()];
-    args.extend(column_args(ctx, module, b, cols, ncols)?);
-    let call_row = |i: IntValue<'ctx>| call_filter_row(ctx, b, row_fn, &args, i);
-    let chunk = |base: IntValue<'ctx>, count: IntValue<'ctx>, name: &str| {
-        filter_word(ctx, b, entry_fn, row_fn, &args, base, count, name)
-    };
-
-    // The error scan: from the first word that saw an error to the end of the batch, the code of
-    // the lowest rank (`code >> 1`) and its first row. Rows before `start` had no error.
-    let scan_entry = ctx.append_basic_block(entry_fn, "error_scan_entry");
-    let scan = ctx.append_basic_block(entry_fn, "error_scan");
-    let scan_done = ctx.append_basic_block(entry_fn, "error_scan_done");
-    b.position_at_end(scan_entry);
-    let start = b.build_phi(i64t, "scan_start")?;
-    b.build_unconditional_branch(scan)?;
-    b.position_at_end(scan);
-    let j = b.build_phi(i64t, "ej")?;
-    let best = b.build_phi(i32t, "best")?;
-    let best_row = b.build_phi(i64t, "best_row")?;
-    let jv = j.as_basic_value().into_int_value();
-    let bestv = best.as_basic_value().into_int_value();
-    let (_, code) = call_row(jv)?;
-    let one = i32t.const_int(1, false);
-    let rank = b.build_right_shift(code, one, false, "rank")?;
-    let best_rank = b.build_right_shift(bestv, one, false, "best_rank")?;
-    let has = b.build_int_compare(IntPredicate::NE, code, i32t.const_zero(), "has")?;
-    let none_yet = b.build_int_compare(IntPredicate::EQ, bestv, i32t.const_zero(), "none_yet")?;
-    let lower = b.build_int_compare(IntPredicate::ULT, rank, best_rank, "lower")?;
-    let wins = b.build_or(none_yet, lower, "wins")?;
-    let better = b.build_and(has, wins, "better")?;
-    let best2 = b
-        .build_select(better, code, bestv, "best2")?
-        .into_int_value();
-    let row2 = b
-        .build_select(
-            better,
-            jv,
-            best_row.as_basic_value().into_int_value(),
-            "row2",
-        )?
-        .into_int_value();
-    let j2 = b.build_int_add(jv, i64t.const_int(1, false), "ej2")?;
-    let more = b.build_int_compare(IntPredicate::ULT, j2, len, "emore")?;
-    b.build_conditional_branch(more, scan, scan_done)?;
-    j.add_incoming(&[(&start.as_basic_value(), scan_entry), (&j2, scan)]);
-    best.add_incoming(&[(&i32t.const_zero(), scan_entry), (&best2, scan)]);
-    best_row.add_incoming(&[(&i64t.const_zero(), scan_entry), (&row2, scan)]);
-    b.position_at_end(scan_done);
-    let found = b.build_int_compare(IntPredicate::NE, best2, i32t.const_zero(), "found")?;
-    let code64 = b.build_int_z_extend(best2, i64t, "code64")?;
-    let code64 = b
-        .build_select(
-            found,
-            code64,
-            i64t.const_int(STATUS_LOST_ERROR, false),
-            "status_code",
-        )?
-        .into_int_value();
-    let pc = b.build_struct_gep(status_ty, status, 0, "status_code_ptr")?;
-    b.build_store(pc, code64)?;
-    let pr = b.build_struct_gep(status_ty, status, 1, "status_row_ptr")?;
-    b.build_store(pr, row2)?;
-    b.build_return(None)?;
-    b.position_at_end(entry);
-
-    let store_word = |w: IntValue<'ctx>, word: IntValue<'ctx>| -> Result<(), CodegenError> {
-        // SAFETY (of the generated code): `out` has len.div_ceil(64) words.
-        let p = unsafe { b.build_in_bounds_gep(i64t, out, &[w], "out_w")? };
-        b.build_store(p, word)?;
-        Ok(())
-    };
-
-    let six = i64t.const_int(6, false);
-    let full = b.build_right_shift(len, six, false, "full_words")?;
-    let head = ctx.append_basic_block(entry_fn, "word_head");
-    let body = ctx.append_basic_block(entry_fn, "word_body");
-    let tail = ctx.append_basic_block(entry_fn, "tail");
-    b.build_unconditional_branch(head)?;
-    b.position_at_end(head);
-    let w = b.build_phi(i64t, "w")?;
-    let wv = w.as_basic_value().into_int_value();
-    let more = b.build_int_compare(IntPredicate::ULT, wv, full, "more_words")?;
-    b.build_conditional_branch(more, body, tail)?;
+    let cttz = intrinsic(module, "llvm.cttz", i64t.into())?;
+    let pre = current_block(b)?;
+    let bits = ctx.append_basic_block(f, &format!("{name}_bits"));
+    let body = ctx.append_basic_block(f, &format!("{name}_bit"));
+    let next = ctx.append_basic_block(f, &format!("{name}_bit_next"));
+    let done = ctx.append_basic_block(f, &format!("{name}_word_done"));
+    b.build_unconditional_branch(bits)?;
+    b.position_at_end(bits);
+    let left = b.build_phi(i64t, "left")?;
+    left.add_incoming(&[(&word, pre)]);
+    let mut phis = vec![];
+    for (name, init) in carried {
+        let phi = b.build_phi(i64t, name)?;
+        phi.add_incoming(&[(init, pre)]);
+        phis.push(phi);
+    }
+    let values: Vec<IntValue> = phis
+        .iter()
+        .map(|p| p.as_basic_value().into_int_value())
+        .collect();
+    let leftv = left.as_basic_value().into_int_value();
+    let any = b.build_int_compare(IntPredicate::NE, leftv, i64t.const_zero(), "any_left")?;
+    b.build_conditional_branch(any, body, done)?;
     b.position_at_end(body);
-    let base = b.build_left_shift(wv, six, "base")?;
-    let (word, failed) = chunk(base, i64t.const_int(64, false), "full")?;
-    store_word(wv, word)?;
-    let ok = ctx.append_basic_block(entry_fn, "word_ok");
-    let fail = ctx.append_basic_block(entry_fn, "word_fail");
-    b.build_conditional_branch(failed, fail, ok)?;
-    b.position_at_end(fail);
-    b.build_unconditional_branch(scan_entry)?;
-    start.add_incoming(&[(&base, fail)]);
-    b.position_at_end(ok);
-    let w2 = b.build_int_add(wv, i64t.const_int(1, false), "w2")?;
-    b.build_unconditional_branch(head)?;
-    w.add_incoming(&[(&i64t.const_zero(), entry), (&w2, ok)]);
-
-    // The last len % 64 rows.
-    b.position_at_end(tail);
-    let rest = b.build_and(len, i64t.const_int(63, false), "rest")?;
-    let has_rest = b.build_int_compare(IntPredicate::NE, rest, i64t.const_zero(), "has_rest")?;
-    let rest_bb = ctx.append_basic_block(entry_fn, "rest");
-    let exit = ctx.append_basic_block(entry_fn, "exit");
-    b.build_conditional_branch(has_rest, rest_bb, exit)?;
-    b.position_at_end(rest_bb);
-    let base = b.build_left_shift(full, six, "tail_base")?;
-    let (word, failed) = chunk(base, rest, "tail")?;
-    store_word(full, word)?;
-    let fail = ctx.append_basic_block(entry_fn, "tail_fail");
-    b.build_conditional_branch(failed, fail, exit)?;
-    b.position_at_end(fail);
-    b.build_unconditional_branch(scan_entry)?;
-    start.add_incoming(&[(&base, fail)]);
-    b.position_at_end(exit);
-    b.build_return(None)?;
-    Ok(())
+    let j = b
+        .build_call(
+            cttz,
+            &[leftv.into(), ctx.bool_type().const_int(1, false).into()],
+            "j",
+        )?
+        .try_as_basic_value()
+        .basic()
+        .ok_or_else(|| Error::internal("cttz returns nothing"))?
+        .into_int_value();
+    let i = b.build_int_add(base, j, "row_i")?;
+    let (code, after) = row(i, &values)?;
+    let failed = b.build_int_compare(IntPredicate::NE, code, i32t.const_zero(), "failed")?;
+    let code64 = b.build_int_z_extend(code, i64t, "code64")?;
+    let here = current_block(b)?;
+    b.build_conditional_branch(failed, fail.block, next)?;
+    fail.code.add_incoming(&[(&code64, here)]);
+    fail.row.add_incoming(&[(&i, here)]);
+    b.position_at_end(next);
+    let minus1 = b.build_int_sub(leftv, i64t.const_int(1, false), "left_m1")?;
+    let left2 = b.build_and(leftv, minus1, "left2")?;
+    b.build_unconditional_branch(bits)?;
+    left.add_incoming(&[(&left2, next)]);
+    if after.len() != phis.len() {
+        return Err(Error::internal("a row loop carries another number of values").into());
+    }
+    for (phi, value) in phis.iter().zip(&after) {
+        phi.add_incoming(&[(value, next)]);
+    }
+    b.position_at_end(done);
+    Ok(values)
 }
+
+/// The declaration of the overloaded LLVM intrinsic `name` for the type `ty`.
+pub(super) fn intrinsic<'ctx>(
+    module: &Module<'ctx>,
+    name: &str,
+    ty: inkwell::types::BasicTypeEnum<'ctx>,
+) -> R<FunctionValue<'ctx>> {
+    inkwell::intrinsics::Intrinsic::find(name)
+        .and_then(|i| i.get_declaration(module, &[ty]))
+        .ok_or_else(|| Error::internal(format!("LLVM has no {name}")).into())
+}
+
+/// The block the builder is in.
+pub(super) fn current_block<'ctx>(b: &Builder<'ctx>) -> R<BasicBlock<'ctx>> {
+    b.get_insert_block()
+        .ok_or_else(|| Error::internal("the builder lost its block").into())
+}
+
+type R<T> = Result<T, CodegenError>;
