@@ -6,9 +6,10 @@
 //! and on one of strings whose Unicode case mappings are special, where it may.
 //!
 //! This module holds the test batches and the comparison with the interpreter; the tests are
-//! by topic: `numbers`, `strings`, `text_casts`, `float_casts`, `columns`, and `random`
-//! (random predicates and every optimization level). Cases with fixed values and no kernel
-//! specifics belong in the `.slt` corpus (`tests/sql`), which runs them on both engines.
+//! by topic: `numbers`, `strings`, `text_casts`, `float_casts`, `columns`, and `opt_levels`.
+//! Random predicates are a property test over the shared test kit (`tests/props.rs`). Cases
+//! with fixed values and no kernel specifics belong in the `.slt` corpus (`tests/sql`), which
+//! runs them on both engines.
 
 use std::sync::Arc;
 
@@ -18,7 +19,6 @@ use arrow::array::{
     StringViewBuilder, UInt64Array, UInt8Array,
 };
 use arrow::datatypes::{DataType, Field, Int32Type, Schema};
-use proptest::prelude::*;
 
 use super::CodegenError;
 use crate::error::Error;
@@ -29,7 +29,7 @@ use crate::jit::FilterKernel;
 mod columns;
 mod float_casts;
 mod numbers;
-mod random;
+mod opt_levels;
 mod strings;
 mod text_casts;
 

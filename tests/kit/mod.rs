@@ -1,0 +1,47 @@
+//! The test kit: random tables, random well-typed queries and the comparison of the engines'
+//! outcomes, shared by the property tests (`tests/aggregate_props.rs`, `tests/props.rs`) and
+//! the fuzz targets (`fuzz/src/lib.rs` includes this folder with `#[path]`).
+//!
+//! Everything random is a proptest [`Strategy`](proptest::strategy::Strategy). What goes in is
+//! proptest's random source: a seeded generator in a property test, whose failures then shrink
+//! (fewer and smaller batches, tame values, no NULLs, leaves instead of operators), or the fuzz
+//! input in a fuzz target, read through `RngAlgorithm::PassThrough` ([`from_bytes`]), so that
+//! a fuzz input is one kit case. What comes out:
+//!
+//! * [`table`]: a [`TableSpec`] (seed, batch sizes, NOT NULL and wild columns, NULL rate,
+//!   morsel size) and the [`Source`](qjit::exec::Source) it makes: table `t` of
+//!   [`table::columns`], one of every type the engines support.
+//! * [`query`]: expressions of a [`Kind`] ([`expr`]) and whole queries ([`Query`]): projections
+//!   ([`projection`]) and aggregations ([`aggregation`]) over that table, as SQL text.
+//! * [`outcome`]: a query's [`Outcome`] (result types and every value as text, floats with
+//!   their bits, or the error) and [`check`], which runs a query on the interpreter and on the
+//!   JIT and requires the same outcome.
+#![allow(dead_code, unused_imports)]
+
+pub mod outcome;
+pub mod query;
+pub mod table;
+
+pub use outcome::{check, run, Agreement, Outcome};
+pub use query::{aggregation, expr, projection, query, Kind, Query};
+pub use table::{table_spec, TableSpec};
+
+use proptest::strategy::{Strategy, ValueTree};
+use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
+
+/// One value of `strategy` drawn from `bytes` (proptest's pass-through generator: the bytes are
+/// the random stream, zeros once they run out), or `None` where the strategy gave up (a filter
+/// that rejected every value it tried). The same bytes always give the same value.
+pub fn from_bytes<S: Strategy>(strategy: &S, bytes: &[u8]) -> Option<S::Value> {
+    let config = Config {
+        rng_algorithm: RngAlgorithm::PassThrough,
+        failure_persistence: None,
+        ..Config::default()
+    };
+    let rng = TestRng::from_seed(RngAlgorithm::PassThrough, bytes);
+    let mut runner = TestRunner::new_with_rng(config, rng);
+    strategy
+        .new_tree(&mut runner)
+        .ok()
+        .map(|tree| tree.current())
+}
