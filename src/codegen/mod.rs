@@ -62,6 +62,7 @@ mod skeleton;
 
 use crate::error::Error;
 
+pub use crate::ir::AccKind;
 pub(crate) use abi::value_alignment;
 pub use abi::{
     AggArgs, AggregateFn, ColumnArg, ColumnSlot, FilterFn, KernelStatus, OutArg, ProjectFn,
@@ -69,7 +70,8 @@ pub use abi::{
     STATUS_SUM_OVERFLOW,
 };
 pub use aggregate::{
-    aggregate_inputs, compile_aggregate, layout, AggregateModule, AGGREGATE_ENTRY_NAME,
+    aggregate_inputs, compile_aggregate, layout, AggregateLayout, AggregateModule, KeyKind,
+    KeyLayout, SlotKind, StateSlot, VectorType, AGGREGATE_ENTRY_NAME,
 };
 pub use filter::{compile_filter, FilterModule, ENTRY_NAME};
 pub use lower::Params;
@@ -83,143 +85,6 @@ pub fn kernel_inputs(exprs: &[&crate::ir::Expr]) -> (Params, Vec<ColumnSlot>) {
     let params = Params::of(exprs);
     let columns = skeleton::column_slots(exprs, &params);
     (params, columns)
-}
-
-/// The element type of one state vector.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum VectorType {
-    I64,
-    I128,
-    F64,
-    U8,
-}
-
-pub use crate::ir::AccKind;
-
-/// One piece of per-group state, shared by every aggregate that needs it: `SUM(x)` and
-/// `AVG(x)` share the sum of `x`, and every count of a column that cannot be NULL is the count
-/// of rows.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum SlotKind {
-    /// Selected rows (`i64`).
-    Rows,
-    /// Valid values of the argument (`i64`).
-    Count,
-    /// The exact sum of the argument (`i128`).
-    ExactSum,
-    /// The float sum of the argument (`f64`).
-    FloatSum,
-    /// The extreme so far (`i128`) and a has-value byte.
-    MinMaxInt { max: bool },
-    /// The extreme so far (canonical `f64`) and a has-value byte.
-    MinMaxFloat { max: bool },
-    /// The extreme so far (a byte) and a has-value byte.
-    MinMaxBool { max: bool },
-    /// The extreme string so far: its address and length (`i64` each), a has-value byte and a
-    /// byte set when the address points into the current batch (logged, see [`AggArgs::log`]).
-    MinMaxStr { max: bool },
-}
-
-impl SlotKind {
-    /// The state vectors, in order.
-    pub fn vectors(self) -> &'static [VectorType] {
-        match self {
-            SlotKind::Rows | SlotKind::Count => &[VectorType::I64],
-            SlotKind::ExactSum => &[VectorType::I128],
-            SlotKind::FloatSum => &[VectorType::F64],
-            SlotKind::MinMaxInt { .. } => &[VectorType::I128, VectorType::U8],
-            SlotKind::MinMaxFloat { .. } => &[VectorType::F64, VectorType::U8],
-            SlotKind::MinMaxBool { .. } => &[VectorType::U8, VectorType::U8],
-            SlotKind::MinMaxStr { .. } => &[
-                VectorType::I64,
-                VectorType::I64,
-                VectorType::U8,
-                VectorType::U8,
-            ],
-        }
-    }
-
-    /// Whether the state is an extreme (carried over, not summed, when merging).
-    pub fn is_extreme(self) -> bool {
-        matches!(
-            self,
-            SlotKind::MinMaxInt { .. }
-                | SlotKind::MinMaxFloat { .. }
-                | SlotKind::MinMaxBool { .. }
-                | SlotKind::MinMaxStr { .. }
-        )
-    }
-}
-
-/// A slot of the layout: what it keeps, of which distinct argument, and where its vectors start.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct StateSlot {
-    pub kind: SlotKind,
-    /// Index into [`AggregateLayout::args`] (none for [`SlotKind::Rows`]).
-    pub arg: Option<usize>,
-    pub first_vector: usize,
-}
-
-/// How a group key is stored in a key record (see `lower::group`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum KeyKind {
-    /// `BOOLEAN` (and the `NULL` type): one word, 0 or 1.
-    Bool,
-    /// Signed integers and dates: one word, sign-extended.
-    Signed,
-    /// Unsigned integers: one word.
-    Unsigned,
-    /// The canonical value's bits, one word.
-    Float32,
-    Float64,
-    /// Two words: low, high.
-    Decimal,
-    /// Two words: the address of the bytes, the length.
-    Utf8,
-    /// A `Utf8View` column, two words in the view's own form: strings of up to 12 bytes are
-    /// the view itself (length, then the bytes, zero-padded), so that they hash and compare as
-    /// two integers; longer ones are the view's first word (length and 4-byte prefix) and the
-    /// address of the bytes.
-    Utf8View,
-}
-
-impl KeyKind {
-    pub fn words(self) -> usize {
-        match self {
-            KeyKind::Decimal | KeyKind::Utf8 | KeyKind::Utf8View => 2,
-            _ => 1,
-        }
-    }
-}
-
-/// The key record of a group: the NULL-mask word, then each key's words.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct KeyLayout {
-    pub kinds: Vec<KeyKind>,
-}
-
-impl KeyLayout {
-    /// Words per record.
-    pub fn words(&self) -> usize {
-        1 + self.kinds.iter().map(|k| k.words()).sum::<usize>()
-    }
-}
-
-/// Where an aggregation kernel keeps its state.
-#[derive(Clone, Debug, PartialEq)]
-pub struct AggregateLayout {
-    /// One per aggregate.
-    pub accumulators: Vec<AccKind>,
-    /// Per aggregate: the slot of its value (sum, extreme) and of its count, if any.
-    pub uses: Vec<(Option<usize>, Option<usize>)>,
-    pub slots: Vec<StateSlot>,
-    pub vectors: Vec<VectorType>,
-    /// The distinct aggregate arguments ([`crate::ir::aggregate::Arguments`]) and the order
-    /// they are evaluated in.
-    pub args: Vec<crate::ir::Expr>,
-    pub order: Vec<usize>,
-    /// `None` without `GROUP BY` (one group, id 0, no table).
-    pub keys: Option<KeyLayout>,
 }
 
 /// What kind of error an error code stands for.

@@ -1,0 +1,374 @@
+//! The entry function of an aggregation kernel, `qjit_aggregate(cols, len, state, status)`:
+//! the state's pointers loaded once, without keys the accumulators of the batch in registers,
+//! the loop over words and selected rows that calls the update row function, and the reports
+//! (hand-back, failure, exact-sum overflow) with the state written back as the module docs of
+//! `aggregate` say.
+
+use inkwell::context::Context;
+use inkwell::module::Module;
+use inkwell::types::BasicTypeEnum;
+use inkwell::values::{BasicMetadataValueEnum, BasicValue, IntValue, PointerValue};
+use inkwell::{AddressSpace, IntPredicate};
+
+use super::layout::{AggregateLayout, SlotKind, VectorType};
+use super::prefetch::{prefetch_words, SPARSE_SELECTED};
+use crate::codegen::skeleton::{
+    column_args, for_each_selected, intrinsic, param, selection_word, store_status, FailExit, Words,
+};
+use crate::codegen::{CodegenError, STATUS_FALLBACK, STATUS_SUM_OVERFLOW};
+use crate::error::Error;
+
+/// Builds `qjit_aggregate(cols, len, state, status)`. `scratch`: the update row function
+/// builds strings; `falls_back`: it may hand a row back. `sparse`: the columns (slot, bytes per
+/// row) that only the update reads, which are prefetched (see [`PREFETCH_WORDS`]).
+#[allow(clippy::too_many_arguments)]
+pub(super) fn build_entry<'ctx>(
+    ctx: &'ctx Context,
+    module: &Module<'ctx>,
+    b: &inkwell::builder::Builder<'ctx>,
+    entry_fn: inkwell::values::FunctionValue<'ctx>,
+    filter_fn: Option<inkwell::values::FunctionValue<'ctx>>,
+    update_fn: inkwell::values::FunctionValue<'ctx>,
+    ncols: usize,
+    layout: &AggregateLayout,
+    (scratch, falls_back): (bool, bool),
+    sparse: &[(usize, u64)],
+) -> Result<(), CodegenError> {
+    let i64t = ctx.i64_type();
+    let ptr = ctx.ptr_type(AddressSpace::default());
+    let state_ty = ctx.struct_type(
+        &[
+            ptr.into(),
+            ptr.into(),
+            i64t.into(),
+            ptr.into(),
+            ptr.into(),
+            i64t.into(),
+            ptr.into(),
+            i64t.into(),
+            ptr.into(),
+            i64t.into(),
+        ],
+        false,
+    );
+    let status_ty = ctx.struct_type(&[i64t.into(), i64t.into()], false);
+    let cols = param(entry_fn, 0)?.into_pointer_value();
+    let len = param(entry_fn, 1)?.into_int_value();
+    let state = param(entry_fn, 2)?.into_pointer_value();
+    let status = param(entry_fn, 3)?.into_pointer_value();
+    let entry = ctx.append_basic_block(entry_fn, "entry");
+    b.position_at_end(entry);
+    let args = column_args(ctx, module, b, cols, ncols)?;
+    let field = |n: u32, t: BasicTypeEnum<'ctx>, name: &str| -> Result<_, CodegenError> {
+        let p = b.build_struct_gep(state_ty, state, n, name)?;
+        Ok(b.build_load(t, p, name)?)
+    };
+    let vectors_ptr = field(0, ptr.into(), "vectors")?.into_pointer_value();
+    let slots = field(1, ptr.into(), "slots")?;
+    let mask = field(2, i64t.into(), "slot_mask")?;
+    let hashes = field(3, ptr.into(), "hashes")?;
+    let keys = field(4, ptr.into(), "keys")?;
+    let groups0 = field(5, i64t.into(), "groups")?;
+    let groups = b.build_alloca(i64t, "groups_slot")?;
+    b.build_store(groups, groups0)?;
+    let log = field(6, ptr.into(), "log")?;
+    let log_len0 = field(7, i64t.into(), "log_len")?;
+    let log_len = b.build_alloca(i64t, "log_len_slot")?;
+    b.build_store(log_len, log_len0)?;
+    // The scratch area and the bytes of each row's part.
+    let scratch = if scratch {
+        Some((
+            field(8, ptr.into(), "scratch")?.into_pointer_value(),
+            field(9, i64t.into(), "scratch_row")?.into_int_value(),
+        ))
+    } else {
+        None
+    };
+    // Recent groups and keys (none yet: addresses of an earlier batch may repeat).
+    let last_words = (layout.keys.as_ref().map_or(0, |k| k.words()) + 1) as u64
+        * crate::codegen::lower::RECENT_KEYS;
+    let last_t = i64t.array_type(last_words as u32);
+    let last = b.build_alloca(last_t, "last_key")?;
+    // Empty entries: one memset of the whole cache (a store per entry costs the backend more).
+    b.build_memset(
+        last,
+        8,
+        ctx.i8_type().const_zero(),
+        i64t.const_int(last_words * 8, false),
+    )?;
+
+    // The state vectors: without keys, local copies of group 0 that stay in registers.
+    let mut globals: Vec<PointerValue> = vec![];
+    for v in 0..layout.vectors.len() {
+        // SAFETY (of the generated code): `vectors` has one pointer per state vector.
+        let p = unsafe {
+            b.build_in_bounds_gep(ptr, vectors_ptr, &[i64t.const_int(v as u64, false)], "vp")?
+        };
+        globals.push(b.build_load(ptr, p, "vector")?.into_pointer_value());
+    }
+    let keyed = layout.keys.is_some();
+    let mut locals: Vec<PointerValue> = vec![];
+    if !keyed {
+        for slot in &layout.slots {
+            for (n, vt) in slot.kind.vectors().iter().enumerate() {
+                let v = slot.first_vector + n;
+                let t = vector_type(ctx, *vt);
+                let local = b.build_alloca(t, "local_acc")?;
+                // Extremes continue from group 0's value; sums and counts are the batch's.
+                let init = if slot.kind.is_extreme() {
+                    b.build_load(t, globals[v], "acc0")?
+                } else {
+                    t.const_zero()
+                };
+                b.build_store(local, init)?;
+                locals.push(local);
+            }
+        }
+    }
+    // A sticky overflow flag per slot.
+    let i8t = ctx.i8_type();
+    let flags_t = i8t.array_type(layout.slots.len().max(1) as u32);
+    let flags = b.build_alloca(flags_t, "overflow_flags")?;
+    volatile(b.build_store(flags, flags_t.const_zero())?)?;
+    let flag = |n: usize| -> Result<IntValue<'ctx>, CodegenError> {
+        // SAFETY (of the generated code): one flag per slot.
+        let p = unsafe {
+            b.build_in_bounds_gep(i8t, flags, &[i64t.const_int(n as u64, false)], "flag_ptr")?
+        };
+        let f = b.build_load(i8t, p, "flag")?;
+        if let Some(load) = f.as_instruction_value() {
+            volatile(load)?;
+        }
+        Ok(f.into_int_value())
+    };
+    let vector_args: &[PointerValue] = if keyed { &globals } else { &locals };
+
+    let call_update = |i: IntValue<'ctx>| -> Result<IntValue<'ctx>, CodegenError> {
+        let (row_scratch, row_bytes) = match scratch {
+            Some((base, row_bytes)) => {
+                let at = b.build_int_mul(i, row_bytes, "scratch_at")?;
+                // SAFETY (of the generated code): the area has `row_bytes` bytes per row; not
+                // `inbounds` because a dangling base with 0 bytes per row is allowed.
+                let p = unsafe { b.build_gep(ctx.i8_type(), base, &[at], "row_scratch")? };
+                (p, row_bytes)
+            }
+            None => (ptr.const_null(), i64t.const_zero()),
+        };
+        let mut a: Vec<BasicMetadataValueEnum> = vec![
+            i.into(),
+            groups.into(),
+            slots.into(),
+            mask.into(),
+            hashes.into(),
+            keys.into(),
+            flags.into(),
+            log.into(),
+            log_len.into(),
+            last.into(),
+            row_scratch.into(),
+            row_bytes.into(),
+        ];
+        a.extend(vector_args.iter().map(|p| BasicMetadataValueEnum::from(*p)));
+        a.extend(args.iter().copied());
+        Ok(b.build_call(update_fn, &a, "update")?
+            .try_as_basic_value()
+            .basic()
+            .ok_or_else(|| Error::internal("the update function returns nothing"))?
+            .into_int_value())
+    };
+    let ctpop = intrinsic(module, "llvm.ctpop", i64t.into())?;
+
+    // The group count and the length of the string log, back into the state.
+    let write_back = || -> Result<(), CodegenError> {
+        let g = b.build_load(i64t, groups, "groups_end")?;
+        let pg = b.build_struct_gep(state_ty, state, 5, "groups_ptr")?;
+        b.build_store(pg, g)?;
+        let l = b.build_load(i64t, log_len, "log_len_end")?;
+        let pl = b.build_struct_gep(state_ty, state, 7, "log_len_ptr")?;
+        b.build_store(pl, l)?;
+        Ok(())
+    };
+    // `i1` per slot: its exact sum overflowed (so far).
+    let overflowed = || -> Result<Vec<IntValue<'ctx>>, CodegenError> {
+        (0..layout.slots.len())
+            .map(|n| {
+                let f = flag(n)?;
+                Ok(b.build_int_compare(IntPredicate::NE, f, i8t.const_zero(), "overflowed")?)
+            })
+            .collect()
+    };
+
+    // Failure: (code, row) into the status.
+    let fail = FailExit::new(ctx, b, entry_fn)?;
+    let (mut code, mut row) = fail.values();
+    if falls_back {
+        // A hand-back keeps the state (see the module docs).
+        let handed_back = b.build_int_compare(
+            IntPredicate::EQ,
+            code,
+            i64t.const_int(STATUS_FALLBACK, false),
+            "handed_back",
+        )?;
+        if keyed {
+            write_back()?;
+            let overflow = first_overflow(ctx, b, layout, &overflowed()?)?;
+            let any = b.build_int_compare(
+                IntPredicate::NE,
+                overflow,
+                i64t.const_zero(),
+                "overflowed_before",
+            )?;
+            let report = b.build_and(handed_back, any, "report_overflow")?;
+            code = b
+                .build_select(report, overflow, code, "fail_code2")?
+                .into_int_value();
+        } else {
+            row = b
+                .build_select(handed_back, i64t.const_zero(), row, "resume_row")?
+                .into_int_value();
+        }
+    }
+    store_status(ctx, b, status, code, row)?;
+    b.build_return(None)?;
+    b.position_at_end(entry);
+
+    // Every word, the last one possibly partial: one copy of the row functions. Carried: the
+    // rows the last word selected (all, before the first word).
+    let word = Words::begin(
+        ctx,
+        b,
+        entry_fn,
+        len,
+        &[("last_selected", i64t.const_int(64, false))],
+    )?;
+    if !sparse.is_empty() {
+        // Only while the selection is sparse: a dense one reads (nearly) every cache line, in
+        // order, which the hardware prefetcher follows by itself.
+        let sparse_block = ctx.append_basic_block(entry_fn, "prefetch");
+        let selection = ctx.append_basic_block(entry_fn, "selection");
+        let few = b.build_int_compare(
+            IntPredicate::ULT,
+            word.carried[0],
+            i64t.const_int(SPARSE_SELECTED, false),
+            "sparse_selection",
+        )?;
+        b.build_conditional_branch(few, sparse_block, selection)?;
+        b.position_at_end(sparse_block);
+        prefetch_words(ctx, module, b, &args, sparse, word.base)?;
+        b.build_unconditional_branch(selection)?;
+        b.position_at_end(selection);
+    }
+    // The selection, then the update of each selected row.
+    let selected = selection_word(ctx, b, entry_fn, filter_fn, &args, &word, &fail, "word")?;
+    for_each_selected(
+        ctx,
+        module,
+        b,
+        entry_fn,
+        (selected, word.base),
+        &[],
+        &fail,
+        "word",
+        |i, _| Ok((call_update(i)?, vec![])),
+    )?;
+    let selected = b
+        .build_call(ctpop, &[selected.into()], "selected")?
+        .try_as_basic_value()
+        .basic()
+        .ok_or_else(|| Error::internal("ctpop returns nothing"))?
+        .into_int_value();
+    word.end(ctx, b, &[selected])?;
+
+    // Write back the group count and, without keys, fold the batch into group 0.
+    write_back()?;
+    let mut overflowed = overflowed()?;
+    if !keyed {
+        for (n, slot) in layout.slots.iter().enumerate() {
+            for (k, vt) in slot.kind.vectors().iter().enumerate() {
+                let v = slot.first_vector + k;
+                let t = vector_type(ctx, *vt);
+                let local = b.build_load(t, locals[v], "local")?;
+                let merged = match slot.kind {
+                    kind if kind.is_extreme() => local,
+                    SlotKind::FloatSum => {
+                        let total = b.build_load(t, globals[v], "total")?.into_float_value();
+                        b.build_float_add(total, local.into_float_value(), "total2")?
+                            .into()
+                    }
+                    SlotKind::ExactSum => {
+                        let total = b.build_load(t, globals[v], "total")?.into_int_value();
+                        let f = inkwell::intrinsics::Intrinsic::find("llvm.sadd.with.overflow")
+                            .and_then(|i| i.get_declaration(module, &[t]))
+                            .ok_or_else(|| Error::internal("LLVM has no sadd.with.overflow"))?;
+                        let r = b
+                            .build_call(f, &[total.into(), local.into()], "merge")?
+                            .try_as_basic_value()
+                            .basic()
+                            .ok_or_else(|| Error::internal("sadd returns nothing"))?
+                            .into_struct_value();
+                        let o = b.build_extract_value(r, 1, "merge_o")?.into_int_value();
+                        overflowed[n] = b.build_or(overflowed[n], o, "overflowed2")?;
+                        b.build_extract_value(r, 0, "merged")?
+                    }
+                    _ => {
+                        let total = b.build_load(t, globals[v], "total")?.into_int_value();
+                        b.build_int_add(total, local.into_int_value(), "total2")?
+                            .into()
+                    }
+                };
+                b.build_store(globals[v], merged)?;
+            }
+        }
+    }
+    let overflow_code = first_overflow(ctx, b, layout, &overflowed)?;
+    let pc = b.build_struct_gep(status_ty, status, 0, "status_code_ptr")?;
+    b.build_store(pc, overflow_code)?;
+    b.build_return(None)?;
+    Ok(())
+}
+
+/// `i64`: [`STATUS_SUM_OVERFLOW`] `+ k` for the first aggregate `k` whose exact sum's slot
+/// `overflowed` (`i1` per slot), or 0.
+fn first_overflow<'ctx>(
+    ctx: &'ctx Context,
+    b: &inkwell::builder::Builder<'ctx>,
+    layout: &AggregateLayout,
+    overflowed: &[IntValue<'ctx>],
+) -> Result<IntValue<'ctx>, CodegenError> {
+    let i64t = ctx.i64_type();
+    let mut code = i64t.const_zero();
+    for (k, (value, _)) in layout.uses.iter().enumerate().rev() {
+        if let Some(n) = value {
+            if layout.slots[*n].kind == SlotKind::ExactSum {
+                code = b
+                    .build_select(
+                        overflowed[*n],
+                        i64t.const_int(STATUS_SUM_OVERFLOW + k as u64, false),
+                        code,
+                        "overflow_code",
+                    )?
+                    .into_int_value();
+            }
+        }
+    }
+    Ok(code)
+}
+
+/// Makes an access to the overflow flags volatile. The flags are set in a block that only rows
+/// whose sum overflowed enter; volatile accesses keep LLVM from promoting them to values that
+/// the row loop would carry (and spill) on every row.
+pub(super) fn volatile(access: inkwell::values::InstructionValue<'_>) -> Result<(), CodegenError> {
+    access
+        .set_volatile(true)
+        .map_err(|e| Error::internal(format!("a volatile flag access: {e}")).into())
+        .map(|_| ())
+}
+
+fn vector_type<'ctx>(ctx: &'ctx Context, v: VectorType) -> BasicTypeEnum<'ctx> {
+    match v {
+        VectorType::I64 => ctx.i64_type().into(),
+        VectorType::I128 => ctx.i128_type().into(),
+        VectorType::F64 => ctx.f64_type().into(),
+        VectorType::U8 => ctx.i8_type().into(),
+    }
+}

@@ -1,0 +1,436 @@
+//! The aggregation kernel: `WHERE`, group keys and aggregate arguments of a query lowered into
+//! one loop that updates accumulators, with nothing materialized in between.
+//!
+//! ```text
+//! qjit_aggregate(cols, len, state, status):
+//!   for each word of 64 rows:
+//!     word = selection bits of the filter row function (vectorizable, as in the filter kernel)
+//!     for each set bit i (count trailing zeros):
+//!       code = qjit_update_row(i, …, scratch of row i): keys, arguments (may hand back)
+//!                                      → group id (hash table, insert if new)
+//!                                      → accumulators[group]
+//!       if code: status = (code, i); write back what a hand-back keeps (below); return
+//!   without GROUP BY: merge the batch's accumulators (kept in registers) into group 0
+//! ```
+//!
+//! In: the plan's filter, keys and aggregates (over the scan batch). Out: an LLVM module with the
+//! entry [`AGGREGATE_ENTRY_NAME`] (an [`crate::codegen::AggregateFn`]) and the [`AggregateLayout`] of the
+//! state it updates. Errors of keys and arguments count only for selected rows, as in the
+//! interpreter, which filters first. A non-zero status means "this batch fails": the executor
+//! asks the interpreter for the exact error (it evaluates in a different order), or, for
+//! [`crate::codegen::STATUS_SUM_OVERFLOW`], reports the overflowing sum. Accumulation follows the
+//! interpreter's order exactly, so float sums are identical: rows in order, and without keys a
+//! per-batch partial sum added to the total once.
+//!
+//! Keys and arguments may hand a row back ([`crate::codegen::STATUS_FALLBACK`]: `UPPER` of non-ASCII
+//! text, a decimal not exact as a float, decimal arithmetic beyond 18 digits, …). A row's codes are all known before it touches the
+//! state, so at a hand-back at row `i` the state holds the selected rows before `i`, folded as
+//! the interpreter folds them, and the interpreter can carry on from row `i`:
+//!
+//! - with keys, accumulators are updated in memory row by row: the kernel writes back the
+//!   number of groups and the length of the string log, as it does at the end, and reports
+//!   `(STATUS_FALLBACK, i)`; or, if an exact sum overflowed before `i`, the overflow;
+//! - without keys, the batch's partial accumulators are dropped (the interpreter adds a whole
+//!   batch's partial sum to the total at once): the state is as before the batch, and the kernel
+//!   reports `(STATUS_FALLBACK, 0)`.
+//!
+//! Decimal arguments (Q1's `price * (1 - discount) * (1 + tax)`) are computed in `i64`, all
+//! their checks folded into one flag; a row that needs more digits is handed back
+//! (`lower::narrow`, [`lower_args_speculatively`]). An exact sum of 64-bit values (such
+//! arguments, integers, decimals of up to 18 digits) adds to its `i128` without an overflow
+//! check, which it cannot need. Group keys with strings are found by the runtime's lookup
+//! (`qjit_rt_group_find`), keys of integer words by inline code; both after a per-batch cache of
+//! recent keys (`lower::group`).
+//!
+//! Strings the update row function builds (`UPPER`, `||`, casts to `VARCHAR`) go to the row's
+//! own part of a scratch area that lasts for the batch ([`crate::codegen::AggArgs::scratch`]): a new
+//! group's key or a `MIN`/`MAX` string may point there until the executor copies it. A kernel
+//! without such constructs has neither the scratch nor the hand-back code.
+//!
+//! Its parts: `layout` (the state's slots and vectors, [`AggregateLayout`]), this module (the
+//! update row function: keys, arguments, accumulators), `entry` (the entry function: the
+//! word loop, the state it keeps in registers, the hand-back and overflow reports) and
+//! `prefetch` (the columns only selected rows read, fetched ahead of the selection).
+
+mod entry;
+mod layout;
+mod prefetch;
+
+pub use layout::{
+    aggregate_inputs, layout, AggregateLayout, KeyKind, KeyLayout, SlotKind, StateSlot, VectorType,
+};
+
+use std::collections::HashMap;
+
+use inkwell::context::Context;
+use inkwell::module::Module;
+use inkwell::types::BasicMetadataTypeEnum;
+use inkwell::values::{IntValue, PointerValue};
+use inkwell::{AddressSpace, IntPredicate};
+
+use crate::codegen::attributes::{enum_attr, target_attributes};
+use crate::codegen::lower::{has_narrow_form, Lowered, Lowerer, NarrowLowered, TableParams};
+use crate::codegen::skeleton::{filter_row, row_function, slot_map, verify_functions};
+use crate::codegen::{CodegenError, ColumnSlot, ErrorSite, ScratchNeed, STATUS_FALLBACK};
+use crate::error::Error;
+use crate::ir::{AggregateCall, Expr, SqlType};
+use entry::{build_entry, volatile};
+
+/// The symbol of an aggregation kernel's entry point.
+pub const AGGREGATE_ENTRY_NAME: &str = "qjit_aggregate";
+const FILTER_ROW: &str = "qjit_filter_row";
+const UPDATE_ROW: &str = "qjit_update_row";
+/// Leading parameters of the update row function: row, groups, slots, mask, hashes, keys,
+/// overflow flags (a byte per state slot), string log, string log length, the last key, the
+/// row's scratch area and its size.
+const UPDATE_LEADING: usize = 12;
+
+/// An aggregation lowered to LLVM IR, not yet optimized.
+pub struct AggregateModule<'ctx> {
+    pub module: Module<'ctx>,
+    /// The columns the kernel reads, in the order of its `cols` argument.
+    pub columns: Vec<ColumnSlot>,
+    /// The operations that can fail (filter, keys, arguments).
+    pub errors: Vec<ErrorSite>,
+    pub layout: AggregateLayout,
+    /// The scratch bytes a row needs ([`crate::codegen::AggArgs::scratch`]).
+    pub scratch: ScratchNeed,
+    /// The constants the kernel takes as parameters.
+    pub params: crate::codegen::Params,
+}
+
+/// Lowers a filtered aggregation to a module with the entry [`AGGREGATE_ENTRY_NAME`]. `filter`
+/// is the `WHERE` predicate, `keys` the group keys and `aggregates` the aggregate calls, all over
+/// the scan batch.
+pub fn compile_aggregate<'ctx>(
+    ctx: &'ctx Context,
+    filter: Option<&Expr>,
+    keys: &[Expr],
+    aggregates: &[AggregateCall],
+    cpu: &str,
+    features: &str,
+) -> Result<AggregateModule<'ctx>, CodegenError> {
+    let layout = layout(keys, aggregates)?;
+    // The distinct arguments, in the interpreter's evaluation order.
+    let args: Vec<&Expr> = layout.args.iter().collect();
+    let order = layout.order.clone();
+
+    let (kernel_params, columns) =
+        crate::codegen::kernel_inputs(&aggregate_inputs(filter, keys, &layout));
+    let slot_of: HashMap<usize, usize> = slot_map(&columns);
+    let module = ctx.create_module("qjit_aggregate");
+    let b = ctx.create_builder();
+    let i32t = ctx.i32_type();
+    let i64t = ctx.i64_type();
+    let ptr = ctx.ptr_type(AddressSpace::default());
+    let attrs = target_attributes(ctx, cpu, features);
+
+    // The filter row function: (code << 1) | selected.
+    let mut errors = vec![];
+    let mut rank = 0;
+    let filter_fn = match filter {
+        None => None,
+        Some(f) => {
+            let row = filter_row(
+                ctx,
+                &module,
+                &b,
+                FILTER_ROW,
+                f,
+                &columns,
+                &kernel_params,
+                &attrs,
+                false,
+            )?;
+            rank = row.last_rank;
+            errors.extend(row.errors);
+            Some(row.function)
+        }
+    };
+
+    // The update row function: an error code, 0 for none.
+    let mut leading: Vec<BasicMetadataTypeEnum> = vec![
+        i64t.into(),
+        ptr.into(),
+        ptr.into(),
+        i64t.into(),
+        ptr.into(),
+        ptr.into(),
+        ptr.into(),
+        ptr.into(),
+        ptr.into(),
+        ptr.into(),
+        ptr.into(),
+        i64t.into(),
+    ];
+    leading.extend(std::iter::repeat_n(
+        BasicMetadataTypeEnum::from(ptr),
+        layout.vectors.len(),
+    ));
+    let (update_fn, lead, params) = row_function(
+        ctx,
+        &module,
+        &b,
+        UPDATE_ROW,
+        i32t,
+        &leading,
+        columns.len(),
+        &attrs,
+    )?;
+    let (scratch, falls_back) = {
+        let row = lead[0].into_int_value();
+        let table = TableParams {
+            groups: lead[1].into_pointer_value(),
+            slots: lead[2].into_pointer_value(),
+            mask: lead[3].into_int_value(),
+            hashes: lead[4].into_pointer_value(),
+            keys: lead[5].into_pointer_value(),
+            last: lead[9].into_pointer_value(),
+        };
+        let overflow_flags = lead[6].into_pointer_value();
+        let log = (lead[7].into_pointer_value(), lead[8].into_pointer_value());
+        let vectors: Vec<PointerValue> = lead[UPDATE_LEADING..]
+            .iter()
+            .map(|v| v.into_pointer_value())
+            .collect();
+        let mut lowerer = Lowerer::new(ctx, &module, &b, row, params, &columns, slot_of)?;
+        lowerer.use_params(&kernel_params)?;
+        lowerer.allow_fallback(lead[10].into_pointer_value(), lead[11].into_int_value());
+        lowerer.start_after(rank);
+        // Keys read as raw views are lowered only where the group is not the previous row's.
+        let view_key = |k: usize| {
+            layout
+                .keys
+                .as_ref()
+                .is_some_and(|l| l.kinds[k] == KeyKind::Utf8View)
+        };
+        let key_values: Vec<Option<Lowered>> = keys
+            .iter()
+            .enumerate()
+            .map(|(k, e)| {
+                if view_key(k) {
+                    Ok(None)
+                } else {
+                    lowerer.lower(e).map(Some)
+                }
+            })
+            .collect::<Result<_, _>>()?;
+        let mut arg_values: Vec<Option<Lowered>> = (0..args.len()).map(|_| None).collect();
+        let mut err = i32t.const_zero();
+        let speculating = speculates(&args);
+        if speculating {
+            err = lower_args_speculatively(ctx, &b, &mut lowerer, &args, &order, &mut arg_values)?;
+        } else {
+            for &i in &order {
+                arg_values[i] = Some(lowerer.lower(args[i])?);
+            }
+        }
+        for l in key_values
+            .iter()
+            .flatten()
+            .chain(arg_values.iter().flatten())
+        {
+            err = lowerer.first_of(err, l.err)?;
+        }
+        let update_bb = b
+            .get_insert_block()
+            .ok_or_else(|| Error::internal("builder lost its block"))?;
+        let failed_bb = ctx.append_basic_block(update_fn, "row_failed");
+        let ok_bb = ctx.append_basic_block(update_fn, "row_ok");
+        let any = b.build_int_compare(IntPredicate::NE, err, i32t.const_zero(), "row_err")?;
+        b.build_conditional_branch(any, failed_bb, ok_bb)?;
+        b.position_at_end(failed_bb);
+        b.build_return(Some(&err))?;
+        let _ = update_bb;
+        b.position_at_end(ok_bb);
+        let group = match &layout.keys {
+            None => i64t.const_zero(),
+            Some(key_layout) => {
+                let keyed: Vec<(&Expr, Option<&Lowered>)> = keys
+                    .iter()
+                    .zip(&key_values)
+                    .map(|(e, l)| (e, l.as_ref()))
+                    .collect();
+                lowerer.group_id(&keyed, key_layout, &table)?
+            }
+        };
+        // Each slot once; an exact sum that overflows sets its sticky flag.
+        for (n, slot) in layout.slots.iter().enumerate() {
+            let arg = match slot.arg {
+                Some(i) => {
+                    let l = arg_values[i]
+                        .as_ref()
+                        .ok_or_else(|| Error::internal("an argument was not lowered"))?;
+                    // A value of at most 64 bits: a narrow form's, or of a type that has no
+                    // more (a decimal of up to 18 digits).
+                    let ty = args[i].ty();
+                    let leaf = matches!(args[i], Expr::Column(_) | Expr::Literal(_));
+                    let word = (speculating && !leaf) || fits_word(ty);
+                    Some((l, ty, word))
+                }
+                None => None,
+            };
+            let count = slot.kind.vectors().len();
+            let at = slot.first_vector;
+            let overflow = lowerer.accumulate(
+                slot.kind,
+                arg,
+                &vectors[at..at + count],
+                group,
+                (log.0, log.1, n as u64),
+            )?;
+            if slot.kind == SlotKind::ExactSum && !small_sum(arg) {
+                let i8t = ctx.i8_type();
+                // SAFETY (of the generated code): one flag per slot.
+                let fp = unsafe {
+                    b.build_in_bounds_gep(
+                        i8t,
+                        overflow_flags,
+                        &[i64t.const_int(n as u64, false)],
+                        "flag_ptr",
+                    )?
+                };
+                // Set only where the sum overflowed: the row loop does not carry the flags.
+                let set_bb = ctx.append_basic_block(update_fn, "sum_overflowed");
+                let next_bb = ctx.append_basic_block(update_fn, "sum_added");
+                b.build_conditional_branch(overflow, set_bb, next_bb)?;
+                b.position_at_end(set_bb);
+                volatile(b.build_store(fp, i8t.const_int(1, false))?)?;
+                b.build_unconditional_branch(next_bb)?;
+                b.position_at_end(next_bb);
+            }
+        }
+        b.build_return(Some(&i32t.const_zero()))?;
+        let handed_back = (lowerer.scratch_need(), lowerer.may_fall_back());
+        errors.extend(lowerer.into_errors());
+        handed_back
+    };
+
+    // The entry function.
+    let entry_fn = module.add_function(
+        AGGREGATE_ENTRY_NAME,
+        ctx.void_type()
+            .fn_type(&[ptr.into(), i64t.into(), ptr.into(), ptr.into()], false),
+        None,
+    );
+    for a in attrs {
+        entry_fn.add_attribute(inkwell::attributes::AttributeLoc::Function, a);
+    }
+    for p in [0, 2, 3] {
+        for name in ["noalias", "nocapture"] {
+            entry_fn.add_attribute(
+                inkwell::attributes::AttributeLoc::Param(p),
+                enum_attr(ctx, name),
+            );
+        }
+    }
+    let sparse = prefetch::sparse_columns(filter, &columns);
+    build_entry(
+        ctx,
+        &module,
+        &b,
+        entry_fn,
+        filter_fn,
+        update_fn,
+        columns.len(),
+        &layout,
+        (!scratch.is_zero(), falls_back),
+        &sparse,
+    )?;
+
+    let mut functions = vec![update_fn, entry_fn];
+    functions.extend(filter_fn);
+    verify_functions(&module, &functions, "the aggregation kernel")?;
+    Ok(AggregateModule {
+        module,
+        columns,
+        errors,
+        layout,
+        scratch,
+        params: kernel_params,
+    })
+}
+
+/// Whether the update row function evaluates its arguments' narrow forms first: every
+/// argument is a column, a literal or has a narrow form, and at least one is arithmetic.
+fn speculates(args: &[&Expr]) -> bool {
+    let leaf = |e: &Expr| matches!(e, Expr::Column(_) | Expr::Literal(_));
+    args.iter().all(|a| leaf(a) || has_narrow_form(a))
+        && args.iter().any(|a| !leaf(a) && has_narrow_form(a))
+}
+
+/// Whether every value of `ty` fits 64 bits (signed or not).
+fn fits_word(ty: SqlType) -> bool {
+    match ty {
+        SqlType::Decimal { precision, .. } => precision <= 18,
+        t => t.is_signed_integer() || t.is_unsigned_integer() || t == SqlType::Boolean,
+    }
+}
+
+/// Whether an exact sum's argument is a 64-bit value: its `i128` sum cannot overflow (a state
+/// starts at zero and takes fewer than 2^62 rows), so it is added without a check.
+fn small_sum(arg: Option<(&Lowered, SqlType, bool)>) -> bool {
+    arg.is_some_and(|(_, _, word)| word)
+}
+
+/// Lowers the arguments (each a column, a literal or with a narrow form, see [`speculates`]) as
+/// their narrow forms, and hands the row back to the interpreter where one is not ok:
+///
+/// ```text
+/// columns and literals; narrow forms of the others → ok
+/// br ok, args_ok, args_hand_back
+/// args_hand_back: ret STATUS_FALLBACK    ; rows with values or results beyond 18 digits
+/// args_ok:        the sign-extended narrow values and their validity
+/// ```
+///
+/// The interpreter then computes what the general code would (it raises the same errors), from
+/// the state of the rows before: real data seldom needs it, and the general code (`i256`
+/// arithmetic, an error code per operation) was a fifth of TPC-H Q1's compile time. The row's
+/// code is [`STATUS_FALLBACK`] there whatever its keys' errors, as every combination of codes
+/// gives it. Fills `values` (in the order `order`, so that error ranks are those of the plain
+/// lowering) and returns the arguments' error code on the rows that go on: 0.
+fn lower_args_speculatively<'ctx>(
+    ctx: &'ctx Context,
+    b: &inkwell::builder::Builder<'ctx>,
+    lowerer: &mut Lowerer<'_, 'ctx>,
+    args: &[&Expr],
+    order: &[usize],
+    values: &mut [Option<Lowered<'ctx>>],
+) -> Result<IntValue<'ctx>, CodegenError> {
+    let i32t = ctx.i32_type();
+    let i128t = ctx.i128_type();
+    let lost = || Error::internal("the builder lost its block");
+    let mut narrow: Vec<(usize, NarrowLowered<'ctx>, IntValue<'ctx>)> = vec![];
+    let mut all_ok = ctx.bool_type().const_int(1, false);
+    for &i in order {
+        if matches!(args[i], Expr::Column(_) | Expr::Literal(_)) {
+            // No error and no rank: the same in both paths.
+            values[i] = Some(lowerer.lower(args[i])?);
+        } else {
+            let n = lowerer.lower_narrow(args[i])?;
+            all_ok = b.build_and(all_ok, n.ok, "narrow_ok")?;
+            let wide = b.build_int_s_extend(n.value, i128t, "narrow_value")?;
+            narrow.push((i, n, wide));
+        }
+    }
+    let function = b
+        .get_insert_block()
+        .and_then(|bb| bb.get_parent())
+        .ok_or_else(lost)?;
+    let back_bb = ctx.append_basic_block(function, "args_hand_back");
+    let ok_bb = ctx.append_basic_block(function, "args_ok");
+    b.build_conditional_branch(all_ok, ok_bb, back_bb)?;
+    lowerer.require_fallback("decimal arithmetic beyond 18 digits")?;
+    b.position_at_end(back_bb);
+    b.build_return(Some(&i32t.const_int(STATUS_FALLBACK, false)))?;
+
+    b.position_at_end(ok_bb);
+    for (i, n, wide) in narrow {
+        values[i] = Some(Lowered {
+            value: wide.into(),
+            valid: n.valid,
+            err: i32t.const_zero(),
+        });
+    }
+    Ok(i32t.const_zero())
+}
