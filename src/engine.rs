@@ -12,6 +12,10 @@
 //! the construct. A batch a kernel hands back runs in the interpreter, and a row that fails is
 //! reported with the interpreter's wording, exactly as in `qjit query`.
 //!
+//! Queries ([`Engine::query`], [`Engine::query_source`]) are planned and run by the module
+//! `query` that `qjit query` uses too, in qjit's own engine: the source opened and bound once,
+//! then run.
+//!
 //! [`Filter`] and [`Projection`] are cheap to clone (the compiled kernel is shared) and may be
 //! used from many threads at once. A batch whose columns do not have the compiled types is an
 //! [`Error::Schema`] naming the column.
@@ -440,7 +444,7 @@ impl Engine {
                     }
                 ))
             })?;
-        self.query_source(source, sql)
+        crate::query::plan_parsed(source, &query, &self.options)?.run()
     }
 
     /// Runs one `SELECT` over `source`, registered or not; `FROM` must name it.
@@ -459,7 +463,7 @@ impl Engine {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn query_source(&self, source: &Source, sql: &str) -> Result<Vec<RecordBatch>> {
-        Ok(exec::run(source, sql, &self.options)?.batches)
+        crate::query::plan_source(source, sql, &self.options)?.run()
     }
 }
 

@@ -6,6 +6,8 @@
 //! - [`interp`]: the interpreter over arrow-rs kernels;
 //! - `codegen` and [`jit`]: lowering the plan to LLVM IR, and compiling and running kernels;
 //! - [`kernel_cache`]: compiled kernels kept on disk between processes;
+//! - [`query`]: one query from a path or source to its result, in qjit's engine or DataFusion
+//!   (the orchestration `qjit query` and [`crate::Engine`] share);
 //! - [`output`]: the command line's output formats;
 //! - [`bench`], [`tpch`], [`bandwidth`]: `qjit bench`, `qjit gen-tpch` and the bench's floor.
 
@@ -28,6 +30,8 @@ pub mod jit;
 pub mod kernel_cache;
 #[path = "output/mod.rs"]
 pub mod output;
+#[path = "query.rs"]
+pub mod query;
 #[path = "sql/mod.rs"]
 pub mod sql;
 #[path = "tpch.rs"]

@@ -24,7 +24,7 @@ mod stack;
 // The internals by their short paths inside the crate (`crate::codegen`, …).
 #[cfg(feature = "jit")]
 use internals::codegen;
-use internals::{bandwidth, interp, jit, kernel_cache, output, sql, tpch};
+use internals::{bandwidth, interp, jit, kernel_cache, output, query, sql, tpch};
 
 pub use engine::{Engine, EngineBuilder, Filter, Projection};
 pub use error::{Error, Result};

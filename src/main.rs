@@ -6,6 +6,10 @@
 //! leaves stdout empty; one found after leaves the rows written so far), or to `--output FILE`,
 //! which appears only when complete. Errors go to stderr as one message.
 //!
+//! `qjit query` parses its arguments, sets up the output, the progress bar and `--timing`, and
+//! leaves the query to `qjit::internals::query`: where it runs (qjit's own engine or
+//! DataFusion, in this process or on a cluster), planned once, then explained or run.
+//!
 //! The command runs on a thread of its own; the main thread waits for it. Ctrl-C raises the
 //! [`Cancel`] flag the command checks between batches, and the main thread reports the
 //! interruption once it stops (or [`INTERRUPT_GRACE`] later if it does not).
@@ -19,9 +23,10 @@ use std::time::{Duration, Instant};
 
 use clap::{Parser, Subcommand};
 
-use qjit::exec::{self, Cancel, EngineKind, Progress, QueryOptions, Source, TierSwitch};
+use qjit::exec::{self, Cancel, EngineKind, Progress, QueryOptions, TierSwitch};
 use qjit::internals::kernel_cache::KernelCache;
 use qjit::internals::output::{self, Destination, OutputFormat, ResultWriter};
+use qjit::internals::query::{self, Placement, Ran};
 use qjit::{Error, Result};
 
 /// mimalloc: decoding Parquet allocates and frees many buffers of a few hundred KiB per batch,
@@ -305,13 +310,31 @@ enum CacheAction {
     Clear,
 }
 
-/// `--timing` of a query qjit's own engine ran: the time of each phase, on stderr.
-fn report_timing(timing: bool, options: &QueryOptions, result: &exec::QueryRun) {
-    if !timing {
-        return;
+/// `--timing`: the time of each phase of the query that ran, on stderr.
+fn report_timing(options: &QueryOptions, ran: &Ran) {
+    match ran {
+        Ran::Qjit(result) => report_qjit_timing(options, result),
+        #[cfg(feature = "datafusion")]
+        Ran::DataFusion(run) => {
+            let ms = |d: std::time::Duration| d.as_secs_f64() * 1e3;
+            eprintln!(
+                "timing: DataFusion ({}): plan {:.3} ms, execute {:.3} ms, {} rows",
+                match options.engine {
+                    EngineKind::Interp => "its own expressions",
+                    _ => "with qjit kernels",
+                },
+                ms(run.plan),
+                ms(run.execute),
+                run.rows
+            );
+        }
     }
-    let t = &result.timing;
+}
+
+/// `--timing` of a query qjit's own engine ran.
+fn report_qjit_timing(options: &QueryOptions, result: &exec::QueryRun) {
     let ms = |d: std::time::Duration| d.as_secs_f64() * 1e3;
+    let t = &result.timing;
     let kernel = match t.kernel_cache_hit {
         None => "no kernel".to_string(),
         Some(true) => "kernel from cache".to_string(),
@@ -340,122 +363,6 @@ fn report_timing(timing: bool, options: &QueryOptions, result: &exec::QueryRun) 
     if let Some(problem) = options.kernel_cache.as_ref().and_then(|c| c.problem()) {
         eprintln!("timing: kernel cache: {problem}; kernels were not stored");
     }
-}
-
-/// Which engine runs `qjit query PATH SQL`.
-enum Route {
-    /// qjit's own: the query reads one table of one Parquet file, and qjit binds it.
-    Qjit(PathBuf),
-    /// DataFusion, with qjit's kernels inside: joins, several tables, folders of files, and
-    /// SQL that qjit's binder does not take. If DataFusion cannot plan the query either, the
-    /// error is qjit's binder's, when it has one that names what is wrong (an unknown
-    /// function, a type error) rather than what qjit does not do.
-    #[cfg_attr(not(feature = "datafusion"), allow(dead_code))]
-    DataFusion { qjit_error: Option<Error> },
-}
-
-/// Where `qjit query PATH SQL` runs. On one Parquet file, qjit's own engine, unless its binder
-/// hands the query over (SQL it does not take: joins, subqueries, functions and column types it
-/// does not have); its other errors (syntax, unknown names, types, a missing file) are qjit's,
-/// with their positions. On a folder or glob, qjit's engine if the query reads one table of one file
-/// and qjit binds it; else DataFusion.
-#[cfg(feature = "datafusion")]
-fn route(path: &Path, sql: &str) -> Result<Route> {
-    // What does not parse as one query is qjit's error wherever it would run: syntax, several
-    // statements, statements that would write (qjit never changes its inputs). A query that
-    // qjit's parser does not take (`WITH`) goes on.
-    if let Err(e) = qjit::internals::sql::parse_query(sql) {
-        if !matches!(e, Error::Unsupported { .. }) || !is_one_query(sql) {
-            return Err(e);
-        }
-    }
-    if !path.is_dir() && !qjit::datafusion::is_glob(path) {
-        // qjit's engine tries first; a query its binder hands over goes on to DataFusion
-        // (`hands_over`) before anything is written, so the file's footer is read once.
-        return Ok(Route::Qjit(path.to_path_buf()));
-    }
-    let tables = qjit::datafusion::tables(path)?;
-    let files: Vec<(&str, &Path)> = tables
-        .iter()
-        .filter_map(|t| Some((t.name.as_str(), t.file.as_deref()?)))
-        .collect();
-    // The first file's binding names the table the query reads, if it is another.
-    let mut candidate = files.first().copied();
-    let mut tried = vec![];
-    while let Some((name, file)) = candidate {
-        tried.push(name);
-        match exec::plan(&Source::parquet(file), sql) {
-            Ok(_) => return Ok(Route::Qjit(file.to_path_buf())),
-            Err(Error::UnknownTable { name, .. }) => {
-                candidate = files
-                    .iter()
-                    .copied()
-                    .find(|(n, _)| *n == name && !tried.contains(n));
-            }
-            Err(_) => break,
-        }
-    }
-    Ok(Route::DataFusion { qjit_error: None })
-}
-
-/// Whether qjit's binder refuses a query for what qjit does not do (SQL, a function, a column
-/// type) rather than for what is wrong with it: such a query goes on to DataFusion.
-#[cfg(feature = "datafusion")]
-fn hands_over(e: &Error) -> bool {
-    matches!(
-        e,
-        Error::Unsupported { .. }
-            | Error::UnknownFunction { .. }
-            | Error::UnsupportedColumnType { .. }
-    )
-}
-
-/// Whether `sql` is one query statement (and nothing that writes).
-#[cfg(feature = "datafusion")]
-fn is_one_query(sql: &str) -> bool {
-    use sqlparser::ast::Statement;
-    let dialect = sqlparser::dialect::GenericDialect {};
-    matches!(
-        sqlparser::parser::Parser::parse_sql(&dialect, sql).as_deref(),
-        Ok([Statement::Query(_)])
-    )
-}
-
-/// The error of a query that neither qjit's binder nor DataFusion takes: qjit's, which has
-/// positions and suggestions, unless qjit only said that it does not do something (a join)
-/// and DataFusion says what is wrong with it.
-#[cfg(feature = "datafusion")]
-fn planning_error(qjit: Option<Error>, datafusion: Error) -> Error {
-    match (qjit, datafusion) {
-        // Neither takes it (a statement that is not a query): qjit names it.
-        (Some(q @ Error::Unsupported { .. }), Error::Unsupported { .. }) => q,
-        (Some(Error::Unsupported { .. }), d) => d,
-        (Some(q), _) => q,
-        (None, d) => d,
-    }
-}
-
-/// Plans a query in DataFusion: in this process, or on the Ballista cluster `cluster`.
-#[cfg(feature = "datafusion")]
-fn plan_in_datafusion(
-    path: &Path,
-    sql: &str,
-    options: &QueryOptions,
-    cluster: Option<&str>,
-) -> Result<qjit::datafusion::Query> {
-    #[cfg(feature = "ballista")]
-    if let Some(cluster) = cluster {
-        return qjit::ballista::plan_query(cluster, path, sql, options);
-    }
-    #[cfg(not(feature = "ballista"))]
-    let _ = cluster;
-    qjit::datafusion::Query::plan(path, sql, options)
-}
-
-/// Without DataFusion, qjit's own engine runs every query.
-#[cfg(not(feature = "datafusion"))]
-fn route(path: &Path, _sql: &str) -> Result<Route> {
-    Ok(Route::Qjit(path.to_path_buf()))
 }
 
 /// The kernel cache a command uses: `--cache-dir`, else the user's default; none with
@@ -784,8 +691,6 @@ fn run(cli: Cli, cancel: Cancel, progress: Progress, bar: QueryBar) -> Result<St
             #[cfg(feature = "ballista")]
             cluster,
         } => {
-            #[cfg(not(feature = "ballista"))]
-            let cluster: Option<String> = None;
             let sql = query_text(sql, sql_file.as_deref())?;
             if engine == EngineKind::Jit && !explain {
                 // The kernels load while the query is parsed and the file's metadata read.
@@ -808,54 +713,22 @@ fn run(cli: Cli, cancel: Cancel, progress: Progress, bar: QueryBar) -> Result<St
             if let Some(path) = &output {
                 check_output_is_not_input(path, &file)?;
             }
+            let placement = Placement::Auto;
+            #[cfg(feature = "datafusion")]
+            let placement = match datafusion {
+                true => Placement::DataFusion,
+                false => placement,
+            };
+            // A cluster runs every query in DataFusion.
             #[cfg(feature = "ballista")]
-            if let (true, Some(cluster)) = (explain, &cluster) {
-                return qjit::ballista::explain(cluster, &file, &sql, &options);
-            }
-            let route = match &cluster {
-                // A cluster runs every query in DataFusion.
-                Some(_) => Route::DataFusion { qjit_error: None },
-                None => route(&file, &sql)?,
+            let placement = match cluster {
+                Some(cluster) => Placement::Cluster(cluster),
+                None => placement,
             };
-            #[cfg(feature = "datafusion")]
-            let route = match (datafusion, route) {
-                (true, Route::Qjit(_)) => Route::DataFusion { qjit_error: None },
-                (_, route) => route,
-            };
-            let source = match &route {
-                Route::Qjit(path) => Source::parquet(path),
-                Route::DataFusion { .. } => Source::parquet(&file),
-            };
-            #[cfg(feature = "datafusion")]
-            let datafusion = match route {
-                Route::Qjit(_) => None,
-                Route::DataFusion { qjit_error } => {
-                    match plan_in_datafusion(&file, &sql, &options, cluster.as_deref()) {
-                        Ok(query) => Some(query),
-                        Err(e) => return Err(planning_error(qjit_error, e)),
-                    }
-                }
-            };
-            #[cfg(not(feature = "datafusion"))]
-            if let Route::DataFusion { .. } = route {
-                return Err(Error::internal("no DataFusion in this build"));
-            }
             if explain {
-                #[cfg(feature = "datafusion")]
-                if let Some(query) = &datafusion {
-                    return Ok(query.explain());
-                }
-                return match exec::explain(&source, &sql, &options) {
-                    #[cfg(feature = "datafusion")]
-                    Err(e) if hands_over(&e) => {
-                        match plan_in_datafusion(&file, &sql, &options, cluster.as_deref()) {
-                            Ok(query) => Ok(query.explain()),
-                            Err(d) => Err(planning_error(Some(e), d)),
-                        }
-                    }
-                    other => other,
-                };
+                return query::explain(&file, &sql, &options, &placement);
             }
+            let query = query::plan(&file, &sql, &options, &placement)?;
             let dest = match &output {
                 Some(path) => Destination::file(path)?,
                 None => Destination::stdout(),
@@ -875,46 +748,9 @@ fn run(cli: Cli, cancel: Cancel, progress: Progress, bar: QueryBar) -> Result<St
             if output.is_none() {
                 let _ = WROTE_STDOUT.set(writer.written_flag());
             }
-            #[cfg(feature = "datafusion")]
-            let datafusion = match datafusion {
-                Some(query) => Some(query),
-                None => match exec::run_into(&source, &sql, &options, &mut writer) {
-                    // Refused at bind time, before anything was written: DataFusion's turn.
-                    Err(e) if hands_over(&e) => {
-                        match plan_in_datafusion(&file, &sql, &options, cluster.as_deref()) {
-                            Ok(query) => Some(query),
-                            Err(d) => return Err(planning_error(Some(e), d)),
-                        }
-                    }
-                    Err(e) => return Err(e),
-                    Ok(result) => {
-                        report_timing(timing, &options, &result);
-                        return Ok(String::new());
-                    }
-                },
-            };
-            #[cfg(feature = "datafusion")]
-            if let Some(query) = datafusion {
-                let run = query.run_into(&mut writer)?;
-                if timing {
-                    let ms = |d: std::time::Duration| d.as_secs_f64() * 1e3;
-                    eprintln!(
-                        "timing: DataFusion ({}): plan {:.3} ms, execute {:.3} ms, {} rows",
-                        match engine {
-                            EngineKind::Interp => "its own expressions",
-                            _ => "with qjit kernels",
-                        },
-                        ms(run.plan),
-                        ms(run.execute),
-                        run.rows
-                    );
-                }
-                return Ok(String::new());
-            }
-            #[cfg(not(feature = "datafusion"))]
-            {
-                let result = exec::run_into(&source, &sql, &options, &mut writer)?;
-                report_timing(timing, &options, &result);
+            let ran = query.run_into(&mut writer)?;
+            if timing {
+                report_timing(&options, &ran);
             }
             Ok(String::new())
         }

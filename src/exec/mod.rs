@@ -6,7 +6,11 @@
 //! ```
 //!
 //! [`run`] is the whole path from SQL text to results: parse and bind against the source's
-//! schema, choose the engine, execute, and report phase timings.
+//! schema, choose the engine, execute, and report phase timings. [`PreparedQuery`] is the same
+//! path in two steps: [`PreparedQuery::new`] parses, opens the source ([`Source::open`]: a
+//! Parquet file's footer is read there, once) and binds; [`PreparedQuery::explain`] and
+//! [`PreparedQuery::run_into`] then compile and execute without opening or binding again.
+//! Where a query over a path runs (here or in DataFusion) is decided above, in `query`.
 //!
 //! Engines: with [`EngineKind::Jit`] or [`EngineKind::Auto`] an aggregate query's `WHERE`, group
 //! keys and aggregates compile into one aggregation kernel ([`crate::jit::AggregateKernel`]);
@@ -63,7 +67,7 @@ pub(crate) use pipeline::{finish, predicate_mask, project_batch, Where};
 pub(crate) use predicate::check_columns;
 pub use predicate::Predicate;
 pub use sink::{Collect, Encoder, Part, ResultSink, Text};
-pub use source::{Scan, ScanFilter, Source, BATCH_SIZE, MORSEL_ROWS};
+pub use source::{OpenSource, Scan, ScanFilter, Source, BATCH_SIZE, MORSEL_ROWS};
 pub use tier::{compiles_in_flight, TierReport, TierSwitch};
 
 use crate::error::{Error, Result};
@@ -349,11 +353,89 @@ impl QueryResult {
 
 /// Parses and binds `sql` against `source`.
 pub fn plan(source: &Source, sql: &str) -> Result<Plan> {
-    crate::stack::with_room(|| {
-        let query = crate::sql::parse_query(sql)?;
-        let schema = source.schema()?;
-        crate::sql::bind_query(&query, source.name(), &schema)
-    })
+    Ok(PreparedQuery::new(source, sql)?.plan)
+}
+
+/// A query parsed and bound against its opened source ([`OpenSource`]), ready to explain or
+/// run without reading the source's footer or binding the SQL again: what [`explain`],
+/// [`run`] and [`run_into`] do in one call, in two steps.
+///
+/// ```
+/// use std::sync::Arc;
+/// use arrow::array::{Int32Array, RecordBatch};
+/// use arrow::datatypes::{DataType, Field, Schema};
+/// use qjit::exec::{PreparedQuery, QueryOptions, Source};
+///
+/// let schema = Arc::new(Schema::new(vec![Field::new("x", DataType::Int32, true)]));
+/// let batch = RecordBatch::try_new(schema.clone(), vec![Arc::new(Int32Array::from(vec![1, 2, 3]))])?;
+/// let source = Source::batches("t", schema, vec![batch]);
+/// let query = PreparedQuery::new(&source, "SELECT x FROM t WHERE x > 1")?;
+/// assert_eq!(query.plan().output_names, ["x"]);
+/// assert_eq!(query.run(&QueryOptions::default())?.num_rows(), 2);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug)]
+pub struct PreparedQuery {
+    source: OpenSource,
+    plan: Plan,
+    /// Parsing, opening the source and binding.
+    parse_bind: Duration,
+}
+
+impl PreparedQuery {
+    /// Parses `sql`, opens `source` (reads a Parquet file's footer) and binds the query against
+    /// it. A query that does not parse is an error before the source is opened.
+    pub fn new(source: &Source, sql: &str) -> Result<PreparedQuery> {
+        crate::stack::with_room(|| {
+            let start = Instant::now();
+            let query = crate::sql::parse_query(sql)?;
+            PreparedQuery::bind(source, &query, start.elapsed())
+        })
+    }
+
+    /// Opens `source` and binds the parsed `query` against it; `parsed` is the time parsing
+    /// took, which the query's `parse_bind` timing counts.
+    pub(crate) fn bind(
+        source: &Source,
+        query: &sqlparser::ast::Query,
+        parsed: Duration,
+    ) -> Result<PreparedQuery> {
+        crate::stack::with_room(|| {
+            let start = Instant::now();
+            let source = source.open()?;
+            let plan = crate::sql::bind_query(query, source.name(), source.schema())?;
+            Ok(PreparedQuery {
+                source,
+                plan,
+                parse_bind: parsed + start.elapsed(),
+            })
+        })
+    }
+
+    /// The typed plan.
+    pub fn plan(&self) -> &Plan {
+        &self.plan
+    }
+
+    /// The opened source.
+    pub fn source(&self) -> &OpenSource {
+        &self.source
+    }
+
+    /// Runs the query under `options` and collects its result, as [`run`] does.
+    pub fn run(self, options: &QueryOptions) -> Result<QueryResult> {
+        let mut collect = Collect::default();
+        // With room for a long chain of operators on the caller's thread.
+        let run = crate::stack::with_room(|| self.run_into(options, &mut collect))?;
+        Ok(QueryResult {
+            schema: run.plan.output_schema(),
+            batches: collect.batches,
+            plan: run.plan,
+            engine: run.engine,
+            compiled: run.compiled,
+            timing: run.timing,
+        })
+    }
 }
 
 /// Compiles what the engine compiles of `plan`: the aggregation of an aggregate query (with its
@@ -555,8 +637,20 @@ pub(crate) fn compile_filter(
 /// why), how a tiered `auto` query would run (`tiers: …`), and the LLVM IR of compiled kernels
 /// before and after optimization.
 pub fn explain(source: &Source, sql: &str, options: &QueryOptions) -> Result<String> {
-    let plan = plan(source, sql)?;
-    let compiled = compile_with(&plan, options, true)?;
+    PreparedQuery::new(source, sql)?.explain(options)
+}
+
+impl PreparedQuery {
+    /// What [`explain`] prints for the query.
+    pub fn explain(&self, options: &QueryOptions) -> Result<String> {
+        let (plan, source) = (&self.plan, &self.source);
+        crate::stack::with_room(|| explain_plan(plan, source, options))
+    }
+}
+
+/// [`explain`] of a bound `plan` over its opened `source`.
+fn explain_plan(plan: &Plan, source: &OpenSource, options: &QueryOptions) -> Result<String> {
+    let compiled = compile_with(plan, options, true)?;
     let mut out = format!(
         "{plan}\n\nengine: {:?}\n{}\n",
         options.engine,
@@ -565,7 +659,7 @@ pub fn explain(source: &Source, sql: &str, options: &QueryOptions) -> Result<Str
     // What `auto` would do with these parts when it runs tiered.
     if options.engine == EngineKind::Auto && options.tiers != TierSwitch::Off {
         let scan = source.pruned_morsels(&plan.projection, plan.filter.as_ref())?;
-        let tiering = Tiering::choose(&plan, &scan, options);
+        let tiering = Tiering::choose(plan, &scan, options);
         out.push_str(&format!("tiers: {}\n", tiering.reason(scan.rows())));
     }
     for (name, before, after) in compiled.kernel_ir() {
@@ -595,17 +689,8 @@ pub(crate) fn kernel_ir_of(plan: &Plan, options: &QueryOptions) -> Result<Vec<St
 /// Runs `sql` over `source`: parse, bind, compile what compiles, execute; the result's
 /// batches are collected ([`run_into`] streams them instead).
 pub fn run(source: &Source, sql: &str, options: &QueryOptions) -> Result<QueryResult> {
-    let mut collect = Collect::default();
-    // With room for planning a long chain of operators on the caller's thread.
-    let run = crate::stack::with_room(|| run_into(source, sql, options, &mut collect))?;
-    Ok(QueryResult {
-        schema: run.plan.output_schema(),
-        batches: collect.batches,
-        plan: run.plan,
-        engine: run.engine,
-        compiled: run.compiled,
-        timing: run.timing,
-    })
+    options.cancel.check()?;
+    PreparedQuery::new(source, sql)?.run(options)
 }
 
 /// How a query ran ([`run_into`]): everything [`QueryResult`] says but the rows.
@@ -634,9 +719,30 @@ pub fn run_into(
     sink: &mut dyn ResultSink,
 ) -> Result<QueryRun> {
     options.cancel.check()?;
-    let start = Instant::now();
-    let plan = plan(source, sql)?;
-    let parse_bind = start.elapsed();
+    PreparedQuery::new(source, sql)?.run_into(options, sink)
+}
+
+impl PreparedQuery {
+    /// Runs the query as [`run_into`] does, handing the result to `sink` as it is produced.
+    pub fn run_into(self, options: &QueryOptions, sink: &mut dyn ResultSink) -> Result<QueryRun> {
+        options.cancel.check()?;
+        let PreparedQuery {
+            source,
+            plan,
+            parse_bind,
+        } = self;
+        run_plan_into(plan, &source, parse_bind, options, sink)
+    }
+}
+
+/// [`run_into`] of a bound `plan` over its opened `source`.
+fn run_plan_into(
+    plan: Plan,
+    source: &OpenSource,
+    parse_bind: Duration,
+    options: &QueryOptions,
+    sink: &mut dyn ResultSink,
+) -> Result<QueryRun> {
     let scan_of = |late: Option<ScanFilter>| match options.pushdown {
         true => source.filtered_morsels(&plan.projection, plan.filter.as_ref(), late),
         false => source.morsels(&plan.projection),
@@ -894,7 +1000,7 @@ fn not_compiled(plan: &Plan, why: &str) -> Compiled {
 /// Finds the rows of `plan`'s top-N from its sort keys alone ([`topn::Candidates`]) when
 /// that pays ([`topn::Threshold::keys_first`]), and cuts `scan` to those rows.
 fn top_rows_first(
-    source: &Source,
+    source: &OpenSource,
     plan: &Plan,
     scan: Scan,
     threshold: &Arc<topn::Threshold>,

@@ -118,6 +118,24 @@ impl Source {
         }
     }
 
+    /// The source opened for a query: a Parquet file's footer read, once for every scan of
+    /// [`OpenSource`].
+    pub fn open(&self) -> Result<OpenSource> {
+        let (parquet, schema) = match self {
+            Source::Parquet { path, .. } => {
+                let (file, metadata) = open_parquet(path)?;
+                let schema = metadata.schema().clone();
+                (Some((file, metadata)), schema)
+            }
+            Source::Batches { schema, .. } => (None, schema.clone()),
+        };
+        Ok(OpenSource {
+            source: self.clone(),
+            schema,
+            parquet,
+        })
+    }
+
     /// The batches of the columns `projection` (indices into the schema), streamed: every
     /// morsel of [`Source::morsels`], in order.
     pub fn scan(
@@ -157,11 +175,7 @@ impl Source {
         filter: Option<&Expr>,
         late: Option<ScanFilter>,
     ) -> Result<Scan> {
-        let mut scan = self.pruned_morsels(projection, filter)?;
-        if let Input::Parquet { .. } = scan.input {
-            scan.late = late;
-        }
-        Ok(scan)
+        self.open()?.filtered_morsels(projection, filter, late)
     }
 
     /// The columns `projection` of the rows that may satisfy `filter` (a predicate over the
@@ -169,9 +183,61 @@ impl Source {
     /// statistics prove `filter` is never TRUE on them are skipped (module `prune`). The other
     /// rows are all returned: the caller still applies `filter`.
     pub fn pruned_morsels(&self, projection: &[usize], filter: Option<&Expr>) -> Result<Scan> {
-        match self {
-            Source::Parquet { path, .. } => {
-                let (file, metadata) = open_parquet(path)?;
+        self.open()?.pruned_morsels(projection, filter)
+    }
+}
+
+/// A [`Source`] opened for one query ([`Source::open`]): a Parquet file's handle and footer
+/// (its metadata and page index), read once and shared by binding and every scan of the query,
+/// or the batches in memory as they are. Each morsel of a Parquet scan still opens a file
+/// handle of its own to read its row group (handles of one open file share a read position).
+#[derive(Debug)]
+pub struct OpenSource {
+    source: Source,
+    schema: SchemaRef,
+    /// A Parquet file's handle and metadata; `None` for batches in memory.
+    parquet: Option<(File, ArrowReaderMetadata)>,
+}
+
+impl OpenSource {
+    /// The source it opened.
+    pub fn source(&self) -> &Source {
+        &self.source
+    }
+
+    /// The table name queries use in `FROM`.
+    pub fn name(&self) -> &str {
+        self.source.name()
+    }
+
+    /// The table's schema (a Parquet file's, from the footer already read).
+    pub fn schema(&self) -> &SchemaRef {
+        &self.schema
+    }
+
+    /// [`Source::morsels`] of the opened source.
+    pub fn morsels(&self, projection: &[usize]) -> Result<Scan> {
+        self.pruned_morsels(projection, None)
+    }
+
+    /// [`Source::filtered_morsels`] of the opened source.
+    pub fn filtered_morsels(
+        &self,
+        projection: &[usize],
+        filter: Option<&Expr>,
+        late: Option<ScanFilter>,
+    ) -> Result<Scan> {
+        let mut scan = self.pruned_morsels(projection, filter)?;
+        if let Input::Parquet { .. } = scan.input {
+            scan.late = late;
+        }
+        Ok(scan)
+    }
+
+    /// [`Source::pruned_morsels`] of the opened source.
+    pub fn pruned_morsels(&self, projection: &[usize], filter: Option<&Expr>) -> Result<Scan> {
+        match (&self.source, &self.parquet) {
+            (Source::Parquet { path, .. }, Some((file, metadata))) => {
                 let mask = ProjectionMask::roots(
                     metadata.metadata().file_metadata().schema_descr(),
                     projection.iter().copied(),
@@ -179,6 +245,12 @@ impl Source {
                 let mut columns = projection.to_vec();
                 columns.sort_unstable();
                 columns.dedup();
+                // The reader of no row groups reads nothing: it only says what the projection's
+                // batches look like.
+                let file = file.try_clone().map_err(|e| Error::File {
+                    path: path.display().to_string(),
+                    reason: format!("cannot use the open file again: {e}"),
+                })?;
                 let schema =
                     ParquetRecordBatchReaderBuilder::new_with_metadata(file, metadata.clone())
                         .with_projection(mask.clone())
@@ -186,7 +258,7 @@ impl Source {
                         .build()
                         .map_err(|e| parquet_error(path, e))?
                         .schema();
-                let morsels = prune(filter, projection, &metadata)?
+                let morsels = prune(filter, projection, metadata)?
                     .row_groups
                     .into_iter()
                     .map(|(group, rows)| Morsel::RowGroup(group, rows))
@@ -195,7 +267,7 @@ impl Source {
                     morsels,
                     input: Input::Parquet {
                         path: path.clone(),
-                        metadata,
+                        metadata: metadata.clone(),
                         mask,
                         columns,
                         schema,
@@ -207,11 +279,17 @@ impl Source {
                     early: Mutex::default(),
                 })
             }
-            Source::Batches {
-                batches,
-                morsel_rows,
-                ..
-            } => {
+            (Source::Parquet { .. }, None) => Err(Error::internal(
+                "a Parquet source opened without its footer",
+            )),
+            (
+                Source::Batches {
+                    batches,
+                    morsel_rows,
+                    ..
+                },
+                _,
+            ) => {
                 let morsel_rows = *morsel_rows;
                 let mut morsels = vec![];
                 let mut slices = vec![];

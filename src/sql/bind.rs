@@ -686,6 +686,17 @@ fn bind_limit(query: &ast::Query) -> Result<(usize, Option<usize>)> {
     }
 }
 
+/// What [`bind_query`] checks before it needs the table's schema: that the query has only
+/// clauses qjit takes and that its `FROM` names `table`. A query that passes may still fail to
+/// bind against the table's columns; one that does not fails to bind with this error.
+pub fn check_from(query: &ast::Query, table: &str) -> Result<()> {
+    let ast::SetExpr::Select(select) = query.body.as_ref() else {
+        return Err(Error::internal("parse_query let a non-SELECT through"));
+    };
+    reject_unsupported_clauses(query, select)?;
+    bind_from(select, table).map(|_| ())
+}
+
 /// The table a parsed query reads (its single `FROM` item), to find its source before binding.
 pub fn table_name(query: &ast::Query) -> Result<String> {
     let ast::SetExpr::Select(select) = query.body.as_ref() else {

@@ -37,7 +37,7 @@ mod parse;
 
 use arrow::datatypes::SchemaRef;
 
-pub use bind::{bind_query, table_name};
+pub use bind::{bind_query, check_from, table_name};
 pub use coerce::common_type;
 pub use expr::{MAX_CHAIN_LENGTH, MAX_EXPR_DEPTH, MAX_PLAN_NODES};
 pub use fold::{evaluate_constant, scalar_at};
