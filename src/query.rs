@@ -34,7 +34,9 @@
 //!
 //! The Parquet file qjit's engine reads is opened and its footer read once per query, in
 //! [`plan`]: choosing the table of a folder needs no file (the `FROM` clause names it), and
-//! [`Planned::run_into`] scans the file opened then.
+//! [`Planned::run_into`] scans the file opened then, every worker through that one handle. A
+//! query qjit's binder hands over has had its file opened once by qjit, to bind it; DataFusion
+//! then reads the files itself.
 
 use std::path::Path;
 use std::time::Duration;

@@ -47,6 +47,7 @@ mod limits;
 mod pipeline;
 mod predicate;
 mod prune;
+mod shared_file;
 mod sink;
 mod source;
 pub(crate) mod tier;

@@ -33,6 +33,7 @@ use parquet::schema::types::SchemaDescriptor;
 use super::decode::RowGroupBatches;
 use super::predicate::Necessary;
 use super::prune::prune;
+use super::shared_file::SharedFile;
 use super::topn::Threshold;
 use crate::error::{Error, Result};
 use crate::ir::{Expr, DECIMAL64_PRECISION};
@@ -187,16 +188,16 @@ impl Source {
     }
 }
 
-/// A [`Source`] opened for one query ([`Source::open`]): a Parquet file's handle and footer
-/// (its metadata and page index), read once and shared by binding and every scan of the query,
-/// or the batches in memory as they are. Each morsel of a Parquet scan still opens a file
-/// handle of its own to read its row group (handles of one open file share a read position).
+/// A [`Source`] opened for one query ([`Source::open`]): a Parquet file opened and its footer
+/// (its metadata and page index) read once, shared by binding and every scan of the query (each
+/// morsel reads its row group at its own offsets: [`SharedFile`]), or the batches in memory as
+/// they are.
 #[derive(Debug)]
 pub struct OpenSource {
     source: Source,
     schema: SchemaRef,
     /// A Parquet file's handle and metadata; `None` for batches in memory.
-    parquet: Option<(File, ArrowReaderMetadata)>,
+    parquet: Option<(SharedFile, ArrowReaderMetadata)>,
 }
 
 impl OpenSource {
@@ -247,17 +248,15 @@ impl OpenSource {
                 columns.dedup();
                 // The reader of no row groups reads nothing: it only says what the projection's
                 // batches look like.
-                let file = file.try_clone().map_err(|e| Error::File {
-                    path: path.display().to_string(),
-                    reason: format!("cannot use the open file again: {e}"),
-                })?;
-                let schema =
-                    ParquetRecordBatchReaderBuilder::new_with_metadata(file, metadata.clone())
-                        .with_projection(mask.clone())
-                        .with_row_groups(vec![])
-                        .build()
-                        .map_err(|e| parquet_error(path, e))?
-                        .schema();
+                let schema = ParquetRecordBatchReaderBuilder::new_with_metadata(
+                    file.clone(),
+                    metadata.clone(),
+                )
+                .with_projection(mask.clone())
+                .with_row_groups(vec![])
+                .build()
+                .map_err(|e| parquet_error(path, e))?
+                .schema();
                 let morsels = prune(filter, projection, metadata)?
                     .row_groups
                     .into_iter()
@@ -267,6 +266,7 @@ impl OpenSource {
                     morsels,
                     input: Input::Parquet {
                         path: path.clone(),
+                        file: file.clone(),
                         metadata: metadata.clone(),
                         mask,
                         columns,
@@ -404,6 +404,8 @@ enum Morsel {
 enum Input {
     Parquet {
         path: PathBuf,
+        /// The file, opened once for the query: every morsel reads it at its own offsets.
+        file: SharedFile,
         metadata: ArrowReaderMetadata,
         mask: ProjectionMask,
         /// The projected file columns, ascending, and their Arrow schema as the arrow-rs
@@ -647,17 +649,13 @@ impl Scan {
                 Morsel::RowGroup(group, rows),
                 Input::Parquet {
                     path,
+                    file,
                     metadata,
                     mask,
                     columns,
                     schema,
                 },
             ) => {
-                // A file handle of its own: clones of one `File` share the read position.
-                let file = File::open(path).map_err(|e| Error::File {
-                    path: path.display().to_string(),
-                    reason: format!("cannot open the file: {e}"),
-                })?;
                 // Whole row groups without a scan filter: qjit's own decoder, for the columns
                 // it reads.
                 if rows.is_none() && self.late.is_none() {
@@ -666,16 +664,18 @@ impl Scan {
                         Some(_) => None,
                     };
                     if let Some(batches) = RowGroupBatches::try_new(
-                        &file, path, metadata, *group, columns, schema, prefilter,
+                        file, path, metadata, *group, columns, schema, prefilter,
                     )? {
                         return Ok(Box::new(batches));
                     }
                 }
-                let mut builder =
-                    ParquetRecordBatchReaderBuilder::new_with_metadata(file, metadata.clone())
-                        .with_row_groups(vec![*group])
-                        .with_projection(mask.clone())
-                        .with_batch_size(BATCH_SIZE);
+                let mut builder = ParquetRecordBatchReaderBuilder::new_with_metadata(
+                    file.clone(),
+                    metadata.clone(),
+                )
+                .with_row_groups(vec![*group])
+                .with_projection(mask.clone())
+                .with_batch_size(BATCH_SIZE);
                 if let Some(rows) = rows {
                     builder = builder.with_row_selection(rows.clone());
                 }
@@ -706,7 +706,7 @@ impl Scan {
 
 /// Opens a Parquet file for reading and reads its metadata (with the page index when the file
 /// has one), with a clear error for every way it can be unusable.
-pub(super) fn open_parquet(path: &Path) -> Result<(File, ArrowReaderMetadata)> {
+pub(super) fn open_parquet(path: &Path) -> Result<(SharedFile, ArrowReaderMetadata)> {
     let shown = path.display().to_string();
     let fail = |reason: String| Error::File {
         path: shown.clone(),
@@ -736,6 +736,7 @@ pub(super) fn open_parquet(path: &Path) -> Result<(File, ArrowReaderMetadata)> {
             ));
         }
     }
+    let file = SharedFile::new(file, meta.len());
     let options = ArrowReaderOptions::new().with_page_index_policy(PageIndexPolicy::Optional);
     let metadata =
         ArrowReaderMetadata::load(&file, options.clone()).map_err(|e| parquet_error(path, e))?;

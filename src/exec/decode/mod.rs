@@ -21,8 +21,7 @@
 
 mod rle;
 
-use std::fs::File;
-use std::io::{Read, Seek, SeekFrom};
+use std::io::Read;
 use std::path::Path;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -46,6 +45,7 @@ use parquet::file::serialized_reader::SerializedPageReader;
 
 use self::rle::Rle;
 use super::predicate::{Condition, Necessary};
+use super::shared_file::SharedFile;
 use super::source::BATCH_SIZE;
 use crate::error::{Error, Result};
 
@@ -111,7 +111,7 @@ impl RowGroupBatches {
     /// fewer than half of them do: a row that fails them must be one the query's `WHERE`
     /// rejects.
     pub fn try_new(
-        file: &File,
+        file: &SharedFile,
         path: &Path,
         metadata: &ArrowReaderMetadata,
         group: usize,
@@ -169,16 +169,13 @@ impl RowGroupBatches {
         let others = if others.is_empty() {
             None
         } else {
-            let file = file.try_clone().map_err(|e| Error::File {
-                path: shown.clone(),
-                reason: format!("cannot open the file again: {e}"),
-            })?;
-            let reader = ParquetRecordBatchReaderBuilder::new_with_metadata(file, metadata.clone())
-                .with_row_groups(vec![group])
-                .with_projection(ProjectionMask::roots(descr, others))
-                .with_batch_size(BATCH_SIZE)
-                .build()
-                .map_err(|e| super::source::parquet_error(path, e))?;
+            let reader =
+                ParquetRecordBatchReaderBuilder::new_with_metadata(file.clone(), metadata.clone())
+                    .with_row_groups(vec![group])
+                    .with_projection(ProjectionMask::roots(descr, others))
+                    .with_batch_size(BATCH_SIZE)
+                    .build()
+                    .map_err(|e| super::source::parquet_error(path, e))?;
             Some(reader)
         };
         // Conditions on columns the scan does not read are left out.
@@ -607,19 +604,17 @@ struct Pages {
 
 impl Pages {
     /// Reads `chunk` (one read call) and prepares to read its pages.
-    fn open(file: &File, chunk: &ColumnChunkMetaData, rows: usize) -> Result<Pages, Failure> {
+    fn open(file: &SharedFile, chunk: &ColumnChunkMetaData, rows: usize) -> Result<Pages, Failure> {
         let (start, len) = chunk.byte_range();
         let len = usize::try_from(len).map_err(|e| Failure::Corrupt(e.to_string()))?;
-        let mut bytes = Vec::with_capacity(len);
-        let io = Failure::Io;
-        let mut f = file;
-        f.seek(SeekFrom::Start(start)).map_err(io)?;
-        f.take(len as u64).read_to_end(&mut bytes).map_err(io)?;
-        if bytes.len() != len {
-            return Err(Failure::Corrupt(
-                "the column chunk lies past the end of the file".into(),
-            ));
-        }
+        let mut bytes = vec![0; len];
+        file.read_exact_at(&mut bytes, start)
+            .map_err(|e| match e.kind() {
+                std::io::ErrorKind::UnexpectedEof => {
+                    Failure::Corrupt("the column chunk lies past the end of the file".into())
+                }
+                _ => Failure::Io(e),
+            })?;
         let codec = match chunk.compression() {
             Compression::UNCOMPRESSED => Codec::None,
             Compression::SNAPPY => Codec::Snappy(snap::raw::Decoder::new()),
@@ -1546,7 +1541,7 @@ mod tests {
         for columns in projections {
             for group in 0..metadata.metadata().num_row_groups() {
                 let arrow = ParquetRecordBatchReaderBuilder::new_with_metadata(
-                    file.try_clone().unwrap(),
+                    file.clone(),
                     metadata.clone(),
                 )
                 .with_row_groups(vec![group])

@@ -1,0 +1,143 @@
+//! A file opened once and read at explicit offsets, so that every worker of a query reads its
+//! row groups through the one handle ([`SharedFile`]): the handles of one open file (its clones)
+//! share a read position, which concurrent seeks and reads would race on.
+//!
+//! In: a [`File`]. Out: a cheaply cloned reader that the parquet crate takes as a
+//! [`ChunkReader`], and [`SharedFile::read_exact_at`] for qjit's own decoder.
+
+use std::fs::File;
+use std::io::{BufReader, Read};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use parquet::errors::ParquetError;
+use parquet::file::reader::{ChunkReader, Length};
+
+/// An open file shared by the readers of one query; each read names its offset.
+#[derive(Clone, Debug)]
+pub struct SharedFile {
+    file: Arc<File>,
+    /// The file's length when it was opened.
+    len: u64,
+}
+
+impl SharedFile {
+    /// Shares `file`, whose length is `len` bytes.
+    pub fn new(file: File, len: u64) -> SharedFile {
+        SharedFile {
+            file: Arc::new(file),
+            len,
+        }
+    }
+
+    /// Fills `buf` with the bytes from `offset` on; an `UnexpectedEof` error if the file ends
+    /// first.
+    pub fn read_exact_at(&self, mut buf: &mut [u8], mut offset: u64) -> std::io::Result<()> {
+        while !buf.is_empty() {
+            match read_at(&self.file, buf, offset) {
+                Ok(0) => return Err(std::io::ErrorKind::UnexpectedEof.into()),
+                Ok(n) => {
+                    buf = &mut buf[n..];
+                    offset += n as u64;
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Reads into `buf` from `offset` without moving any read position that another reader of the
+/// file relies on.
+#[cfg(unix)]
+fn read_at(file: &File, buf: &mut [u8], offset: u64) -> std::io::Result<usize> {
+    std::os::unix::fs::FileExt::read_at(file, buf, offset)
+}
+
+/// Reads into `buf` from `offset` (Windows moves the handle's position too, but every read here
+/// names its own).
+#[cfg(windows)]
+fn read_at(file: &File, buf: &mut [u8], offset: u64) -> std::io::Result<usize> {
+    std::os::windows::fs::FileExt::seek_read(file, buf, offset)
+}
+
+/// A reader from an offset of a [`SharedFile`].
+pub struct ReadAt {
+    file: SharedFile,
+    offset: u64,
+}
+
+impl Read for ReadAt {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = read_at(&self.file.file, buf, self.offset)?;
+        self.offset += n as u64;
+        Ok(n)
+    }
+}
+
+impl Length for SharedFile {
+    fn len(&self) -> u64 {
+        self.len
+    }
+}
+
+impl ChunkReader for SharedFile {
+    type T = BufReader<ReadAt>;
+
+    fn get_read(&self, start: u64) -> parquet::errors::Result<Self::T> {
+        Ok(BufReader::new(ReadAt {
+            file: self.clone(),
+            offset: start,
+        }))
+    }
+
+    fn get_bytes(&self, start: u64, length: usize) -> parquet::errors::Result<Bytes> {
+        let mut buffer = vec![0; length];
+        self.read_exact_at(&mut buffer, start)
+            .map_err(|e| match e.kind() {
+                std::io::ErrorKind::UnexpectedEof => ParquetError::EOF(format!(
+                    "expected {length} bytes at offset {start}, the file ends before"
+                )),
+                _ => ParquetError::from(e),
+            })?;
+        Ok(buffer.into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use super::*;
+
+    #[test]
+    fn reads_at_offsets_from_many_threads_through_one_handle() {
+        let mut file = tempfile::tempfile().expect("a file");
+        let data: Vec<u8> = (0..=255u8).cycle().take(1 << 16).collect();
+        file.write_all(&data).expect("written");
+        let shared = SharedFile::new(file, data.len() as u64);
+        std::thread::scope(|s| {
+            for t in 0..4u64 {
+                let (shared, data) = (shared.clone(), &data);
+                s.spawn(move || {
+                    for i in 0..200u64 {
+                        let start = (t * 977 + i * 331) % 60_000;
+                        let bytes = shared.get_bytes(start, 1000).expect("read");
+                        assert_eq!(&bytes[..], &data[start as usize..start as usize + 1000]);
+                        let mut read = vec![0; 10];
+                        shared
+                            .get_read(start)
+                            .and_then(|mut r| Ok(r.read_exact(&mut read)?))
+                            .expect("read");
+                        assert_eq!(read, data[start as usize..start as usize + 10]);
+                    }
+                });
+            }
+        });
+        assert!(matches!(
+            shared.get_bytes(65_000, 1000),
+            Err(ParquetError::EOF(_))
+        ));
+    }
+}
