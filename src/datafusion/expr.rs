@@ -111,6 +111,7 @@ impl QjitExpr {
     /// The kernel expression for `original` from its parts, as a plan arrives from elsewhere
     /// (`qjit::ballista`'s codec): `plan` reads `inputs` as its columns. An error if `plan`
     /// reads a column that `inputs` does not have.
+    #[cfg(feature = "ballista")]
     pub(crate) fn from_parts(
         original: Arc<dyn PhysicalExpr>,
         plan: Expr,
