@@ -30,6 +30,7 @@ mod arith;
 mod cast;
 mod float_cast;
 mod group;
+mod helpers;
 mod in_list;
 mod narrow;
 mod output;

@@ -33,6 +33,7 @@ use inkwell::types::IntType;
 use inkwell::values::{BasicValueEnum, FunctionValue, IntValue, PointerValue};
 use inkwell::{AddressSpace, IntPredicate};
 
+use super::helpers::ByteLoop;
 use super::{Lowered, Lowerer, R};
 use crate::codegen::abi::ScratchNeed;
 use crate::codegen::not_compiled;
@@ -447,18 +448,7 @@ impl<'ctx> Lowerer<'_, 'ctx> {
             &[ptr.into(), i64t.into()],
             |b, f| {
                 let (p, n) = (Self::param_ptr(f, 0)?, Self::param_int(f, 1)?);
-                let entry = ctx.append_basic_block(f, "entry");
-                let fwd = ctx.append_basic_block(f, "fwd");
-                let fwd_body = ctx.append_basic_block(f, "fwd_body");
-                let back = ctx.append_basic_block(f, "back");
-                let back_body = ctx.append_basic_block(f, "back_body");
-                let done = ctx.append_basic_block(f, "done");
-                b.position_at_end(entry);
-                let start = b.build_alloca(i64t, "start")?;
-                let end = b.build_alloca(i64t, "end")?;
-                b.build_store(start, i64t.const_zero())?;
-                b.build_store(end, n)?;
-                b.build_unconditional_branch(fwd)?;
+                b.position_at_end(ctx.append_basic_block(f, "entry"));
                 let one = i64t.const_int(1, false);
                 let is_ws = |b: &Builder<'ctx>, at: IntValue<'ctx>| -> R<IntValue<'ctx>> {
                     // SAFETY (of the generated code): at < n.
@@ -474,35 +464,23 @@ impl<'ctx> Lowerer<'_, 'ctx> {
                     )?;
                     Ok(b.build_or(space, ctl, "ws")?)
                 };
-                b.position_at_end(fwd);
-                let s = b.build_load(i64t, start, "s")?.into_int_value();
-                let more = b.build_int_compare(IntPredicate::ULT, s, n, "more")?;
-                b.build_conditional_branch(more, fwd_body, back)?;
-                b.position_at_end(fwd_body);
-                let ws = is_ws(b, s)?;
-                b.build_store(start, b.build_int_add(s, one, "s1")?)?;
-                let step_back = ctx.append_basic_block(f, "undo");
-                b.build_conditional_branch(ws, fwd, step_back)?;
-                b.position_at_end(step_back);
-                b.build_store(start, s)?;
-                b.build_unconditional_branch(back)?;
-                b.position_at_end(back);
-                let s = b.build_load(i64t, start, "s")?.into_int_value();
-                let e = b.build_load(i64t, end, "e")?.into_int_value();
-                let more = b.build_int_compare(IntPredicate::UGT, e, s, "more")?;
-                b.build_conditional_branch(more, back_body, done)?;
-                b.position_at_end(back_body);
-                let e1 = b.build_int_sub(e, one, "e1")?;
-                let ws = is_ws(b, e1)?;
-                let shrink = ctx.append_basic_block(f, "shrink");
-                b.build_conditional_branch(ws, shrink, done)?;
-                b.position_at_end(shrink);
-                b.build_store(end, e1)?;
-                b.build_unconditional_branch(back)?;
-                b.position_at_end(done);
-                let s = b.build_load(i64t, start, "s")?.into_int_value();
-                let e = b.build_load(i64t, end, "e")?.into_int_value();
-                let s = b.build_int_z_extend(s, i128t, "s128")?;
+                // The white space at the front: `start` is the first byte that is not.
+                let front_done = ctx.append_basic_block(f, "front_done");
+                let front = ByteLoop::new(ctx, b, f, (i64t.const_zero(), n), &[])?;
+                let start = front.i;
+                front.leave_if(b.build_not(is_ws(b, start)?, "kept")?, front_done)?;
+                front.next(&[])?;
+                b.build_unconditional_branch(front_done)?;
+                b.position_at_end(front_done);
+                // At the back of the rest: `k` bytes of white space before `n`.
+                let rest = b.build_int_sub(n, start, "rest")?;
+                let back = ByteLoop::new(ctx, b, f, (i64t.const_zero(), rest), &[])?;
+                let k = back.i;
+                let e1 = b.build_int_sub(b.build_int_sub(n, k, "from_end")?, one, "e1")?;
+                back.leave_if(b.build_not(is_ws(b, e1)?, "kept")?, back.exit)?;
+                back.next(&[])?;
+                let s = b.build_int_z_extend(start, i128t, "s128")?;
+                let e = b.build_int_sub(n, k, "end")?;
                 let e = b.build_int_z_extend(e, i128t, "e128")?;
                 let e = b.build_left_shift(e, i128t.const_int(64, false), "e_hi")?;
                 b.build_return(Some(&b.build_or(s, e, "span")?))?;
@@ -812,7 +790,7 @@ impl<'ctx> Lowerer<'_, 'ctx> {
     /// to lowercase, most significant first, ORed with `n << 48`; 0 for other lengths.
     fn bool_word_fn(&self) -> R<FunctionValue<'ctx>> {
         let ctx = self.ctx;
-        let (i8t, i64t) = (ctx.i8_type(), ctx.i64_type());
+        let i64t = ctx.i64_type();
         let ptr = ctx.ptr_type(AddressSpace::default());
         self.helper(
             "qjit_bool_word",
@@ -820,49 +798,31 @@ impl<'ctx> Lowerer<'_, 'ctx> {
             &[ptr.into(), i64t.into()],
             |b, f| {
                 let (p, n) = (Self::param_ptr(f, 0)?, Self::param_int(f, 1)?);
-                let (entry, head, body, end, fail) = (
+                let (entry, start, fail) = (
                     ctx.append_basic_block(f, "entry"),
-                    ctx.append_basic_block(f, "head"),
-                    ctx.append_basic_block(f, "body"),
-                    ctx.append_basic_block(f, "end"),
+                    ctx.append_basic_block(f, "start"),
                     ctx.append_basic_block(f, "fail"),
                 );
                 let c = |v: u64| i64t.const_int(v, false);
                 b.position_at_end(entry);
-                let i = b.build_alloca(i64t, "i")?;
-                let w = b.build_alloca(i64t, "w")?;
-                b.build_store(i, c(0))?;
-                b.build_store(w, c(0))?;
                 let bad = b.build_int_compare(
                     IntPredicate::UGT,
                     b.build_int_sub(n, c(1), "n1")?,
                     c(4),
                     "bad_len",
                 )?;
-                b.build_conditional_branch(bad, fail, head)?;
+                b.build_conditional_branch(bad, fail, start)?;
 
-                b.position_at_end(head);
-                let iv = b.build_load(i64t, i, "iv")?.into_int_value();
-                let more = b.build_int_compare(IntPredicate::ULT, iv, n, "more")?;
-                b.build_conditional_branch(more, body, end)?;
-
-                b.position_at_end(body);
-                // SAFETY (of the generated code): i < n.
-                let at = unsafe { b.build_in_bounds_gep(i8t, p, &[iv], "at")? };
-                let ch = b.build_load(i8t, at, "ch")?.into_int_value();
-                let folded = Self::ascii_fold(b, ch)?;
-                let wv = b.build_load(i64t, w, "wv")?.into_int_value();
+                b.position_at_end(start);
+                let bytes = ByteLoop::new(ctx, b, f, (c(0), n), &[("w", c(0))])?;
+                let wv = bytes.carried[0];
+                let folded = Self::ascii_fold(b, bytes.byte(p)?)?;
                 let w2 = b.build_or(
                     b.build_left_shift(wv, c(8), "w8")?,
                     b.build_int_z_extend(folded, i64t, "byte")?,
                     "w2",
                 )?;
-                b.build_store(w, w2)?;
-                b.build_store(i, b.build_int_add(iv, c(1), "i1")?)?;
-                b.build_unconditional_branch(head)?;
-
-                b.position_at_end(end);
-                let wv = b.build_load(i64t, w, "wv")?.into_int_value();
+                bytes.next(&[w2])?;
                 let r = b.build_or(wv, b.build_left_shift(n, c(48), "len_at")?, "word")?;
                 b.build_return(Some(&r))?;
 
