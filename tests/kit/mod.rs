@@ -18,6 +18,8 @@
 //!   JIT and requires the same outcome.
 #![allow(dead_code, unused_imports)]
 
+#[macro_use]
+pub mod one_of;
 pub mod outcome;
 pub mod query;
 pub mod table;
@@ -29,16 +31,30 @@ pub use table::{table_spec, TableSpec};
 use proptest::strategy::{Strategy, ValueTree};
 use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 
+/// How far the random stream of [`from_bytes`] goes past its input: a fixed pseudo-random
+/// tail, longer than any kit case reads (a query and a table take a few hundred bytes).
+const TAIL_BYTES: usize = 1 << 16;
+
 /// One value of `strategy` drawn from `bytes` (proptest's pass-through generator: the bytes are
-/// the random stream, zeros once they run out), or `None` where the strategy gave up (a filter
-/// that rejected every value it tried). The same bytes always give the same value.
+/// the random stream), or `None` where the strategy gave up (a filter that rejected every value
+/// it tried). The same bytes always give the same value.
+///
+/// Past its input, the pass-through generator reads zeros, and a uniform draw from a range whose
+/// size is not a power of two rejects a zero forever (rand samples ranges by rejection): a
+/// short input would hang. So the input goes on with a fixed pseudo-random tail.
 pub fn from_bytes<S: Strategy>(strategy: &S, bytes: &[u8]) -> Option<S::Value> {
+    let mut stream = Vec::with_capacity(bytes.len() + TAIL_BYTES);
+    stream.extend_from_slice(bytes);
+    let mut tail = table::Rng(0);
+    while stream.len() < bytes.len() + TAIL_BYTES {
+        stream.extend_from_slice(&tail.next().to_le_bytes());
+    }
     let config = Config {
         rng_algorithm: RngAlgorithm::PassThrough,
         failure_persistence: None,
         ..Config::default()
     };
-    let rng = TestRng::from_seed(RngAlgorithm::PassThrough, bytes);
+    let rng = TestRng::from_seed(RngAlgorithm::PassThrough, &stream);
     let mut runner = TestRunner::new_with_rng(config, rng);
     strategy
         .new_tree(&mut runner)

@@ -21,7 +21,9 @@ use std::fmt;
 
 use proptest::prelude::*;
 use proptest::sample::select;
-use proptest::strategy::{BoxedStrategy, Union};
+use proptest::strategy::BoxedStrategy;
+
+use super::one_of::{maybe, OneOf};
 
 /// The type class of a generated expression.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -197,7 +199,7 @@ pub fn expr(kind: Kind, depth: u32) -> BoxedStrategy<String> {
 
 /// A column (more often) or a literal of `kind`.
 fn leaf(kind: Kind) -> BoxedStrategy<String> {
-    prop_oneof![
+    one_of![
         2 => select(kind.columns()),
         1 => select(kind.literals()),
     ]
@@ -207,7 +209,7 @@ fn leaf(kind: Kind) -> BoxedStrategy<String> {
 
 /// One of `f(kind)` for every kind in `kinds`.
 fn any_of(kinds: &[Kind], f: impl Fn(Kind) -> BoxedStrategy<String>) -> BoxedStrategy<String> {
-    Union::new(kinds.iter().map(|&k| f(k))).boxed()
+    OneOf::new(kinds.iter().map(|&k| (1, f(k))).collect()).boxed()
 }
 
 /// `" NOT"` or nothing.
@@ -232,7 +234,7 @@ impl Grammar {
     /// Expressions of `kind` whose operands come from `below`.
     fn level(kind: Kind, below: &[BoxedStrategy<String>]) -> BoxedStrategy<String> {
         let sub = |k: Kind| below[k.index()].clone();
-        let common = prop_oneof![
+        let common = one_of![
             case(kind, below),
             proptest::collection::vec(sub(kind), 1..=3)
                 .prop_map(|items| format!("COALESCE({})", items.join(", "))),
@@ -249,7 +251,7 @@ impl Grammar {
             Kind::Str => string(below),
             Kind::Date => date(below),
         };
-        prop_oneof![
+        one_of![
             1 => leaf(kind),
             1 => common,
             2 => own,
@@ -261,7 +263,7 @@ impl Grammar {
 /// `CASE WHEN … THEN … END` of `kind`, searched or simple.
 fn case(kind: Kind, below: &[BoxedStrategy<String>]) -> BoxedStrategy<String> {
     let sub = |k: Kind| below[k.index()].clone();
-    let otherwise = proptest::option::of(sub(kind));
+    let otherwise = maybe(0.5, sub(kind));
     let searched = (
         proptest::collection::vec((sub(Kind::Bool), sub(kind)), 1..=3),
         otherwise.clone(),
@@ -276,7 +278,7 @@ fn case(kind: Kind, below: &[BoxedStrategy<String>]) -> BoxedStrategy<String> {
             .prop_map(|(x, whens, otherwise)| case_sql(Some(x), whens, otherwise))
             .boxed()
     });
-    prop_oneof![2 => searched, 1 => simple].boxed()
+    one_of![2 => searched, 1 => simple].boxed()
 }
 
 fn case_sql(
@@ -303,18 +305,18 @@ fn arithmetic(kind: Kind, below: &[BoxedStrategy<String>]) -> BoxedStrategy<Stri
     let sub = |k: Kind| below[k.index()].clone();
     let ops = select(&["+", "-", "*", "/", "%"][..]);
     // The other operand: the same kind, or an integer (which meets a decimal or a float).
-    let binary = prop_oneof![
+    let binary = one_of![
         (sub(kind), ops.clone(), sub(kind)),
         (sub(kind), ops.clone(), sub(Kind::Int)),
         (sub(Kind::Int), ops, sub(kind)),
     ]
     .prop_map(|(a, op, b)| format!("({a} {op} {b})"));
-    let unary = prop_oneof![
+    let unary = one_of![
         sub(kind).prop_map(|x| format!("(-{x})")),
         sub(kind).prop_map(|x| format!("ABS({x})")),
     ];
     let special = if kind == Kind::Int {
-        prop_oneof![
+        one_of![
             sub(Kind::Str).prop_map(|x| format!("LENGTH({x})")),
             sub(Kind::Str).prop_map(|x| format!("CHAR_LENGTH({x})")),
             (select(&["YEAR", "MONTH", "DAY"][..]), sub(Kind::Date))
@@ -323,13 +325,13 @@ fn arithmetic(kind: Kind, below: &[BoxedStrategy<String>]) -> BoxedStrategy<Stri
         ]
         .boxed()
     } else {
-        prop_oneof![
+        one_of![
             sub(kind).prop_map(|x| format!("ROUND({x})")),
             (sub(kind), -3i8..=5).prop_map(|(x, digits)| format!("ROUND({x}, {digits})")),
         ]
         .boxed()
     };
-    prop_oneof![5 => binary, 2 => unary, 2 => special].boxed()
+    one_of![5 => binary, 2 => unary, 2 => special].boxed()
 }
 
 /// Boolean expressions: comparisons, logic, NULL tests, `IN`, `BETWEEN`, `LIKE`.
@@ -338,7 +340,7 @@ fn predicate(below: &[BoxedStrategy<String>]) -> BoxedStrategy<String> {
     let compare = any_of(&KINDS, |k| {
         // Numbers of different kinds compare with each other.
         let other = if k.is_numeric() {
-            prop_oneof![
+            one_of![
                 2 => sub(k),
                 1 => any_of(&[Kind::Int, Kind::Decimal, Kind::Float], sub),
             ]
@@ -386,7 +388,7 @@ fn predicate(below: &[BoxedStrategy<String>]) -> BoxedStrategy<String> {
             .prop_map(|(a, not, b)| format!("({a} IS{not} DISTINCT FROM {b})"))
             .boxed()
     });
-    prop_oneof![
+    one_of![
         2 => compare,
         1 => logic,
         1 => negation,
@@ -421,7 +423,7 @@ const LIKE_PATTERNS: &[&str] = &[
 fn string(below: &[BoxedStrategy<String>]) -> BoxedStrategy<String> {
     let sub = |k: Kind| below[k.index()].clone();
     let starts = select(&["1", "2", "0", "-1", "5", "100"][..]);
-    prop_oneof![
+    one_of![
         1 => (select(&["UPPER", "LOWER"][..]), sub(Kind::Str))
             .prop_map(|(f, x)| format!("{f}({x})")),
         1 => (sub(Kind::Str), starts.clone(), select(&["0", "1", "3", "-1", "40"][..]))
@@ -502,34 +504,28 @@ impl fmt::Debug for Query {
     }
 }
 
-/// An ORDER BY over a SELECT list of `outputs` items: nothing, or one ordinal with a direction.
-fn order_by(outputs: usize) -> impl Strategy<Value = Vec<(usize, &'static str)>> {
-    let key = (
-        1..=outputs.max(1),
-        select(&["", " DESC", " ASC NULLS FIRST", " DESC NULLS LAST"][..]),
-    );
-    proptest::collection::vec(key, 0..=1)
-}
+/// The directions of an ORDER BY key.
+const DIRECTIONS: &[&str] = &["", " DESC", " ASC NULLS FIRST", " DESC NULLS LAST"];
 
 /// A projection: one to three expressions of any kinds at most `depth` deep, an optional
-/// `WHERE`, `ORDER BY` and `LIMIT`.
+/// `WHERE`, sometimes an `ORDER BY` one output and a `LIMIT`.
 pub fn projection(depth: u32) -> impl Strategy<Value = Query> {
     let item = any_of(&KINDS, |k| expr(k, depth));
     (
         proptest::collection::vec(item, 1..=3),
-        proptest::option::of(expr(Kind::Bool, depth)),
-        proptest::option::weighted(0.2, 0..=5u8),
+        maybe(0.5, expr(Kind::Bool, depth)),
+        maybe(0.3, (1..=3usize, select(DIRECTIONS))),
+        maybe(0.2, 0..=5u8),
     )
-        .prop_flat_map(|(select, filter, limit)| {
-            let n = select.len();
-            (Just(select), Just(filter), order_by(n), Just(limit))
-        })
-        .prop_map(|(select, filter, order_by, limit)| Query {
+        .prop_map(|(select, filter, order, limit)| Query {
+            order_by: order
+                .map(|(ordinal, dir)| (1 + (ordinal - 1) % select.len(), dir))
+                .into_iter()
+                .collect(),
             select,
             filter,
             group_by: vec![],
             having: None,
-            order_by,
             limit,
         })
 }
@@ -711,7 +707,7 @@ fn group_key() -> BoxedStrategy<String> {
             key
         }
     });
-    prop_oneof![
+    one_of![
         3 => select(KEYS).prop_map(str::to_string),
         1 => random,
     ]
@@ -721,7 +717,7 @@ fn group_key() -> BoxedStrategy<String> {
 /// An aggregate call: `COUNT(*)`, or a function over one of [`ARGS`] or a random expression,
 /// over `DISTINCT` values one time in five.
 fn aggregate_call(depth: u32) -> BoxedStrategy<String> {
-    let distinct = prop_oneof![4 => Just(""), 1 => Just("DISTINCT ")];
+    let distinct = one_of![4 => Just(""), 1 => Just("DISTINCT ")];
     let numeric = &["COUNT", "SUM", "AVG", "MIN", "MAX"][..];
     let ordered = &["COUNT", "MIN", "MAX"][..];
     let curated = (select(ARGS), select(numeric), distinct.clone()).prop_map(
@@ -741,7 +737,7 @@ fn aggregate_call(depth: u32) -> BoxedStrategy<String> {
             .prop_map(|(f, distinct, arg)| format!("{f}({distinct}{arg})"))
             .boxed()
     });
-    prop_oneof![
+    one_of![
         1 => Just("COUNT(*)".to_string()),
         4 => curated,
         2 => random,
@@ -760,13 +756,13 @@ fn aggregation_filter(depth: u32) -> BoxedStrategy<String> {
             let preds: Vec<String> = preds.iter().map(|p| format!("({p})")).collect();
             preds.join(join)
         });
-    prop_oneof![3 => curated, 1 => expr(Kind::Bool, depth)].boxed()
+    one_of![3 => curated, 1 => expr(Kind::Bool, depth)].boxed()
 }
 
 /// A HAVING condition: one of [`HAVING`] or a comparison of an aggregate of a random
 /// expression.
 fn having() -> BoxedStrategy<String> {
-    prop_oneof![
+    one_of![
         3 => select(HAVING).prop_map(str::to_string),
         1 => expr(Kind::Int, 1).prop_map(|x| format!("SUM({x}) > 0")),
         1 => expr(Kind::Str, 1).prop_map(|x| format!("MAX({x}) IS NOT NULL")),
@@ -782,12 +778,12 @@ pub fn aggregation(depth: u32) -> impl Strategy<Value = Query> {
     (
         proptest::collection::vec(group_key(), 0..=3),
         proptest::collection::vec(aggregate_call(depth), 1..=4),
-        proptest::option::of(aggregation_filter(depth)),
-        proptest::option::weighted(0.25, having()),
-        proptest::option::weighted(0.2, 0..=5u8),
+        maybe(0.5, aggregation_filter(depth)),
+        maybe(0.25, having()),
+        maybe(0.2, 0..=5u8),
         0..3u8,
         1..=7usize,
-        select(&["", " DESC", " ASC NULLS FIRST", " DESC NULLS LAST"][..]),
+        select(DIRECTIONS),
     )
         .prop_map(
             |(keys, calls, filter, having, limit, order, ordinal, dir)| {
@@ -814,7 +810,13 @@ pub fn aggregation(depth: u32) -> impl Strategy<Value = Query> {
 
 /// Any query: a projection or an aggregation, at most one to [`MAX_DEPTH`] operators deep.
 pub fn query() -> impl Strategy<Value = Query> {
-    Union::new(
-        (1..=MAX_DEPTH).flat_map(|depth| [projection(depth).boxed(), aggregation(depth).boxed()]),
-    )
+    let options = (1..=MAX_DEPTH)
+        .flat_map(|depth| {
+            [
+                (1, projection(depth).boxed()),
+                (1, aggregation(depth).boxed()),
+            ]
+        })
+        .collect();
+    OneOf::new(options)
 }

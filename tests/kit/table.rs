@@ -76,7 +76,7 @@ pub struct TableSpec {
 
 /// Random [`TableSpec`]s.
 pub fn table_spec() -> impl Strategy<Value = TableSpec> {
-    let size = prop_oneof![
+    let size = one_of![
         Just(0usize),
         Just(1),
         Just(3),
@@ -88,18 +88,18 @@ pub fn table_spec() -> impl Strategy<Value = TableSpec> {
         1usize..20,
     ];
     // About one column in five is wild.
-    let wild = prop_oneof![
+    let wild = one_of![
         1 => Just(0u32),
         3 => (any::<u32>(), any::<u32>()).prop_map(|(a, b)| a & b),
     ];
-    let morsel_rows = prop_oneof![
+    let morsel_rows = one_of![
         4 => Just(None),
         1 => proptest::sample::select(vec![1usize, 7, 64, 1000]).prop_map(Some),
     ];
     (
         any::<u64>(),
         proptest::collection::vec(size, 0..=4),
-        prop_oneof![Just(0u32), Just(u32::MAX), any::<u32>()],
+        one_of![Just(0u32), Just(u32::MAX), any::<u32>()],
         wild,
         proptest::sample::select(vec![0usize, 2, 3, 5, 12]),
         any::<bool>(),
