@@ -547,7 +547,8 @@ impl ExecutionPlan for QjitAggregateExec {
             while let Some(batch) = input.next().await {
                 kernel.update(&batch?, &mut state).map_err(qjit)?;
             }
-            let out = kernel.finish(state).map_err(qjit)?;
+            // DataFusion's memory pool does not count the state (see the module docs).
+            let out = kernel.finish(state, &mut |_| Ok(())).map_err(qjit)?;
             QjitAggregateExec::state_batch(&spec, out)
         });
         Ok(Box::pin(RecordBatchStreamAdapter::new(

@@ -158,16 +158,22 @@ impl<'a> Total<'a> {
         }
     }
 
-    /// The aggregate batch (see [`Aggregator::finish`]).
-    fn finish(self, keys: &[Expr], aggregates: &[AggregateCall]) -> Result<RecordBatch> {
+    /// The aggregate batch (see [`Aggregator::finish_within`]): `charge` hears the bytes it
+    /// holds beyond the state.
+    fn finish(
+        self,
+        keys: &[Expr],
+        aggregates: &[AggregateCall],
+        charge: crate::interp::Charge<'_>,
+    ) -> Result<RecordBatch> {
         match self {
             Total::Empty => Aggregator::new(keys, aggregates)?.finish(),
             Total::Compiled(state, held) => held
                 .kernels()
                 .aggregate
                 .ok_or_else(|| Error::internal("a compiled state without its kernel"))?
-                .finish(*state),
-            Total::Interpreted(agg) => agg.finish(),
+                .finish(*state, charge),
+            Total::Interpreted(agg) => agg.finish_within(charge),
         }
     }
 }
@@ -490,7 +496,11 @@ pub(crate) fn execute_from(
                 Ok(true)
             })?;
             cancel.check()?;
-            let groups = total.finish(keys, aggregates)?;
+            // The state stays counted (`kept`) while it finishes, and what finishing builds on
+            // top of it too.
+            let mut finishing = limits.memory.reserve(MemoryUse::GroupBy);
+            let groups = total.finish(keys, aggregates, &mut |bytes| finishing.set(bytes))?;
+            drop(finishing);
             let groups = apply_filter(having.as_ref(), groups)?;
             vec![evaluate_all(exprs, &groups)?]
         }

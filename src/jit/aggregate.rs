@@ -485,8 +485,9 @@ impl AggregateKernel {
         }
     }
 
-    /// The aggregate batch of `state`: as [`crate::interp::Aggregator::finish`] returns it.
-    pub fn finish(&self, state: AggregateState) -> Result<RecordBatch> {
+    /// The aggregate batch of `state`: as [`crate::interp::Aggregator::finish_within`] returns
+    /// it, telling `charge` what it holds beyond the state.
+    pub fn finish(&self, state: AggregateState, charge: interp::Charge<'_>) -> Result<RecordBatch> {
         match usable(state, "finished")? {
             StateEngine::Kernel(memory) => {
                 let (key_columns, raw, n) = self.raw_parts(&memory)?;
@@ -496,9 +497,10 @@ impl AggregateKernel {
                     &self.query_aggregates,
                     raw,
                     n,
+                    charge,
                 )
             }
-            StateEngine::Interpreter(agg) => agg.finish(),
+            StateEngine::Interpreter(agg) => agg.finish_within(charge),
         }
     }
 
@@ -1207,7 +1209,10 @@ mod tests {
             };
             interpreted.update(&selected).unwrap();
         }
-        assert_eq!(kernel.finish(state).unwrap(), interpreted.finish().unwrap());
+        assert_eq!(
+            kernel.finish(state, &mut |_| Ok(())).unwrap(),
+            interpreted.finish().unwrap()
+        );
         // The whole query, on one thread and on several.
         for threads in [1, 3] {
             let options = |engine| QueryOptions {

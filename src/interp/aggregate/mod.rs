@@ -234,7 +234,15 @@ impl Aggregator {
     /// The aggregate batch: one column per key (`VARCHAR` keys as `Utf8`) then one per
     /// aggregate, named `key0…`, `agg0…`, groups in first-seen order. Without keys there is
     /// exactly one row, even for no input (`COUNT` 0, other aggregates NULL).
-    pub fn finish(mut self) -> Result<RecordBatch> {
+    pub fn finish(self) -> Result<RecordBatch> {
+        self.finish_within(&mut |_| Ok(()))
+    }
+
+    /// [`Aggregator::finish`], telling `charge` the bytes it holds beyond the state as it
+    /// grows, so that a query's memory limit covers them: the second grouping of a query with
+    /// `DISTINCT` calls builds tables and columns as large as the state itself. An error from
+    /// `charge` stops it.
+    pub fn finish_within(mut self, charge: Charge<'_>) -> Result<RecordBatch> {
         let keys = match &self.groups {
             Some(table) => Some(table.finish()?),
             None => None,
@@ -248,7 +256,7 @@ impl Aggregator {
                 accumulators,
                 self.num_groups,
             ),
-            Some(plan) => self.regroup(&plan, keys.unwrap_or_default(), accumulators),
+            Some(plan) => self.regroup(&plan, keys.unwrap_or_default(), accumulators, charge),
         }
     }
 
@@ -260,11 +268,15 @@ impl Aggregator {
         plan: &DistinctPlan,
         key_columns: Vec<ArrayRef>,
         accumulators: Vec<Accumulator>,
+        charge: Charge<'_>,
     ) -> Result<RecordBatch> {
         let n = self.num_groups;
         if key_columns.len() != plan.keys + plan.args {
             return Err(Error::internal("a DISTINCT aggregation without its keys"));
         }
+        // The finished key columns, then what each step below builds.
+        let mut held: usize = key_columns.iter().map(|c| c.get_array_memory_size()).sum();
+        charge(held)?;
         let (outer_columns, distinct_columns) = key_columns.split_at(plan.keys);
         // The query group of each scan-side group.
         let (map, groups, outer) = if plan.keys == 0 {
@@ -273,8 +285,11 @@ impl Aggregator {
             let types = self.query_keys.iter().map(key_type).collect();
             let mut table = GroupTable::new(types)?;
             let map = table.group_ids(outer_columns)?;
+            held += table.memory_bytes();
             (map, table.len(), Some(table.finish()?))
         };
+        held += map.len() * std::mem::size_of::<u32>();
+        charge(held)?;
         // Per distinct argument: its distinct values per query group, and their groups.
         let mut distinct: Vec<Option<(ArrayRef, Vec<u32>)>> = vec![None; plan.args];
         let mut merged: Vec<Option<Accumulator>> = accumulators.into_iter().map(Some).collect();
@@ -300,11 +315,15 @@ impl Aggregator {
                         .ok_or_else(|| Error::internal("a DISTINCT plan without its argument"))?;
                     if slot.is_none() {
                         let values = &distinct_columns[*arg];
-                        *slot = Some(if plan.args == 1 {
+                        let (values, ids) = if plan.args == 1 {
                             (values.clone(), map.clone())
                         } else {
-                            self.distinct_pairs(outer_columns, values, &map)?
-                        });
+                            self.distinct_pairs(outer_columns, values, &map, &mut held)?
+                        };
+                        held +=
+                            values.get_array_memory_size() + ids.len() * std::mem::size_of::<u32>();
+                        charge(held)?;
+                        *slot = Some((values, ids));
                     }
                     let (values, ids) = slot
                         .as_ref()
@@ -322,6 +341,8 @@ impl Aggregator {
                     acc.update(Some(&values), Some(ids), ids.len())?;
                 }
             }
+            held += acc.memory_bytes();
+            charge(held)?;
             results.push(acc);
         }
         assemble(
@@ -334,18 +355,20 @@ impl Aggregator {
     }
 
     /// The distinct pairs of (query keys, `values`) among the scan-side groups: each pair's value
-    /// and query group (from `map`), in first-seen order.
+    /// and query group (from `map`), in first-seen order. Adds the bytes of its table to `held`.
     fn distinct_pairs(
         &self,
         outer_columns: &[ArrayRef],
         values: &ArrayRef,
         map: &[u32],
+        held: &mut usize,
     ) -> Result<(ArrayRef, Vec<u32>)> {
         let mut columns = outer_columns.to_vec();
         columns.push(values.clone());
         let types = columns.iter().map(|c| c.data_type().clone()).collect();
         let mut pairs = GroupTable::new(types)?;
         let ids = pairs.group_ids(&columns)?;
+        *held += pairs.memory_bytes() + ids.len() * std::mem::size_of::<u32>();
         let mut first: Vec<Option<u32>> = vec![None; pairs.len()];
         for (row, &id) in ids.iter().enumerate() {
             first[id as usize].get_or_insert(row as u32);
@@ -358,6 +381,10 @@ impl Aggregator {
     }
 }
 
+/// What a finishing aggregation tells of the memory it holds beyond its state (see
+/// [`Aggregator::finish_within`]): the bytes so far, each time they grow.
+pub type Charge<'a> = &'a mut dyn FnMut(usize) -> Result<()>;
+
 /// The aggregate batch of `n` groups (see [`Aggregator::finish`]) from state built by a compiled
 /// kernel: the key columns (one value per group, any Arrow type that casts to the keys' types;
 /// none without keys) and each aggregate's [`RawState`].
@@ -367,11 +394,12 @@ pub fn finish_raw(
     aggregates: &[AggregateCall],
     states: Vec<RawState>,
     n: usize,
+    charge: Charge<'_>,
 ) -> Result<RecordBatch> {
     if aggregates.iter().any(|c| c.distinct) {
         let mut agg = Aggregator::new(keys, aggregates)?;
         agg.merge_raw(key_columns, states, n)?;
-        return agg.finish();
+        return agg.finish_within(charge);
     }
     let accumulators = aggregates
         .iter()

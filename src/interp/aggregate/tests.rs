@@ -482,3 +482,49 @@ fn merge_rejects_different_aggregates() {
     let b = Aggregator::new(&[], &[call(AggFunc::Max, Some(&cols[0]))]).unwrap();
     assert!(matches!(a.merge(b), Err(Error::Internal(_))));
 }
+
+#[test]
+fn finishing_distinct_calls_charges_what_it_builds() {
+    let (cols, batch) = columns(vec![
+        Arc::new(Int32Array::from(vec![1, 1, 2, 2, 3, 1])),
+        Arc::new(Int64Array::from(vec![10, 11, 10, 10, 12, 10])),
+        Arc::new(Int64Array::from(vec![5, 6, 7, 8, 9, 5])),
+    ]);
+    let (k, a, b) = (&cols[0], &cols[1], &cols[2]);
+    let distinct = |x: &Expr| AggregateCall::new_distinct(AggFunc::Count, x.clone()).unwrap();
+    let aggs = [distinct(a), distinct(b), call(AggFunc::Sum, Some(a))];
+    let aggregator = || {
+        let mut agg = Aggregator::new(std::slice::from_ref(k), &aggs).unwrap();
+        agg.update(&batch).unwrap();
+        agg
+    };
+    // The bytes grow with each step and the answer is that of the plain finish.
+    let mut charged = vec![];
+    let out = aggregator()
+        .finish_within(&mut |bytes| {
+            charged.push(bytes);
+            Ok(())
+        })
+        .unwrap();
+    assert_eq!(out, aggregator().finish().unwrap());
+    assert!(charged.len() >= 4, "{charged:?}");
+    assert!(
+        charged[0] > 0 && charged.windows(2).all(|w| w[0] <= w[1]),
+        "{charged:?}"
+    );
+    assert_eq!(i64s(out.column(1)), [Some(2), Some(1), Some(1)]);
+    assert_eq!(i64s(out.column(2)), [Some(2), Some(2), Some(1)]);
+    // A refusal stops the finish with its error.
+    let err = aggregator()
+        .finish_within(&mut |bytes| {
+            if bytes > 0 {
+                return Err(Error::MemoryLimit {
+                    what: crate::error::MemoryUse::GroupBy,
+                    limit: 1,
+                });
+            }
+            Ok(())
+        })
+        .unwrap_err();
+    assert!(matches!(err, Error::MemoryLimit { .. }), "{err}");
+}
