@@ -1,0 +1,204 @@
+//! The decoder of fixed-width columns (`Int32`, `Date32`, `Int64`, `Decimal64`, `Float32`,
+//! `Float64`): PLAIN values or dictionary indices gathered into one buffer per batch.
+
+use super::pages::{filtered, ColumnDecoder, Pages, Step, Values};
+use super::Failure;
+use crate::error::Result;
+use arrow::array::{make_array, ArrayRef, BooleanArray};
+use arrow::buffer::{BooleanBuffer, Buffer, NullBuffer};
+use arrow::datatypes::DataType;
+
+/// A fixed-width value as stored (little-endian) and in an Arrow buffer.
+pub(super) trait Word: Copy + Default + Send + arrow::datatypes::ArrowNativeType {
+    const SIZE: usize;
+    fn from_le(bytes: &[u8]) -> Self;
+}
+
+impl Word for u32 {
+    const SIZE: usize = 4;
+    fn from_le(bytes: &[u8]) -> u32 {
+        u32::from_le_bytes(bytes.try_into().unwrap_or_default())
+    }
+}
+
+impl Word for u64 {
+    const SIZE: usize = 8;
+    fn from_le(bytes: &[u8]) -> u64 {
+        u64::from_le_bytes(bytes.try_into().unwrap_or_default())
+    }
+}
+
+/// Appends `count` plain values from `bytes[*pos..]` to `out`.
+pub(super) fn plain_words<T: Word>(
+    bytes: &[u8],
+    pos: &mut usize,
+    count: usize,
+    out: &mut Vec<T>,
+) -> Result<(), Failure> {
+    let len = count * T::SIZE;
+    let values = bytes
+        .get(*pos..*pos + len)
+        .ok_or_else(|| Failure::Corrupt("values past the page's end".into()))?;
+    out.extend(values.chunks_exact(T::SIZE).map(T::from_le));
+    *pos += len;
+    Ok(())
+}
+
+/// Spreads the `valid` values at the end of `out` over the last `levels.len()` places
+/// (where `levels` is 1), filling the others with `fill`.
+pub(super) fn spread<T: Copy>(out: &mut Vec<T>, levels: &[u8], valid: usize, fill: T) {
+    let start = out.len() - valid;
+    out.resize(start + levels.len(), fill);
+    let mut next = start + valid;
+    for (i, &level) in levels.iter().enumerate().rev() {
+        if level != 0 {
+            next -= 1;
+            out[start + i] = out[next];
+        } else {
+            out[start + i] = fill;
+        }
+    }
+}
+
+/// The validity of a batch from its levels, or `None` when every row is valid.
+pub(super) fn nulls(levels: &[u8], valid: usize) -> Option<NullBuffer> {
+    (valid < levels.len()).then(|| {
+        NullBuffer::new(BooleanBuffer::collect_bool(levels.len(), |i| {
+            levels[i] != 0
+        }))
+    })
+}
+
+/// A column of 4- or 8-byte values.
+pub(super) struct Words<T: Word> {
+    pub(super) pages: Pages,
+    pub(super) target: DataType,
+    pub(super) dict: Vec<T>,
+    pub(super) levels: Vec<u8>,
+}
+
+impl<T: Word> Words<T> {
+    pub(super) fn new(pages: Pages, target: &DataType) -> Words<T> {
+        Words {
+            pages,
+            target: target.clone(),
+            dict: vec![],
+            levels: vec![],
+        }
+    }
+
+    /// Appends the current page's next `count` values to `out`.
+    pub(super) fn values(&mut self, count: usize, out: &mut Vec<T>) -> Result<(), Failure> {
+        let (bytes, _, values) = self.pages.parts();
+        match values {
+            Values::Plain(pos) => plain_words(bytes, pos, count, out),
+            Values::Dict(rle) => Ok(rle.gather(bytes, count, &self.dict, out)?),
+            Values::Empty if count == 0 => Ok(()),
+            Values::Empty => Err(Failure::Corrupt(
+                "a page with fewer values than rows".into(),
+            )),
+        }
+    }
+}
+
+impl<T: Word> ColumnDecoder for Words<T> {
+    fn read(&mut self, n: usize) -> Result<ArrayRef, Failure> {
+        let mut out: Vec<T> = Vec::with_capacity(n);
+        self.levels.clear();
+        let mut valid = 0;
+        while let Some(step) = self.pages.step(n - out.len())? {
+            let k = match step {
+                Step::Dictionary { data, count } => {
+                    self.dictionary(data, count)?;
+                    continue;
+                }
+                Step::Rows { k, .. } => k,
+            };
+            let from = self.levels.len();
+            let v = self.pages.validity(k, &mut self.levels)?;
+            self.values(v, &mut out)?;
+            if v < k {
+                spread(&mut out, &self.levels[from..], v, T::default());
+            }
+            valid += v;
+        }
+        let nulls = if self.pages.nullable {
+            nulls(&self.levels, valid)
+        } else {
+            None
+        };
+        self.array(out, nulls)
+    }
+
+    fn read_selected(
+        &mut self,
+        n: usize,
+        selected: &[usize],
+        mask: &BooleanArray,
+    ) -> Result<ArrayRef, Failure> {
+        if self.pages.nullable {
+            return filtered(self.read(n)?, mask);
+        }
+        let mut out: Vec<T> = Vec::with_capacity(selected.len());
+        let mut done = 0;
+        let mut s = 0;
+        while let Some(step) = self.pages.step(n - done)? {
+            let k = match step {
+                Step::Dictionary { data, count } => {
+                    self.dictionary(data, count)?;
+                    continue;
+                }
+                Step::Rows { k, .. } => k,
+            };
+            let end = s + selected[s..].partition_point(|&i| i < done + k);
+            let part = &selected[s..end];
+            let (bytes, _, values) = self.pages.parts();
+            match values {
+                Values::Plain(pos) => {
+                    let page = bytes
+                        .get(*pos..*pos + k * T::SIZE)
+                        .ok_or_else(|| Failure::Corrupt("values past the page's end".into()))?;
+                    out.extend(part.iter().map(|&i| {
+                        let at = (i - done) * T::SIZE;
+                        T::from_le(&page[at..at + T::SIZE])
+                    }));
+                    *pos += k * T::SIZE;
+                }
+                Values::Dict(rle) => {
+                    rle.gather_selected(bytes, k, done, part, &self.dict, &mut out)?
+                }
+                Values::Empty => {
+                    return Err(Failure::Corrupt(
+                        "a page with fewer values than rows".into(),
+                    ))
+                }
+            }
+            s = end;
+            done += k;
+        }
+        self.array(out, None)
+    }
+}
+
+impl<T: Word> Words<T> {
+    /// Reads a dictionary of `count` plain values.
+    pub(super) fn dictionary(&mut self, data: Buffer, count: usize) -> Result<(), Failure> {
+        self.dict.clear();
+        plain_words(data.as_slice(), &mut 0, count, &mut self.dict)
+    }
+
+    /// The column of `values` (each row's, 0 where NULL) and `nulls`.
+    pub(super) fn array(
+        &self,
+        values: Vec<T>,
+        nulls: Option<NullBuffer>,
+    ) -> Result<ArrayRef, Failure> {
+        let data = arrow::array::ArrayData::builder(self.target.clone())
+            .len(values.len())
+            .add_buffer(Buffer::from_vec(values))
+            .nulls(nulls)
+            .build()
+            .map_err(|e| Failure::Corrupt(e.to_string()))?;
+        Ok(make_array(data))
+    }
+}
