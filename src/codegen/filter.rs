@@ -13,7 +13,6 @@
 //! The row code [`super::STATUS_FALLBACK`] is the lowest there is, so the error scan reports it
 //! whenever some row of the batch needs the interpreter.
 
-use inkwell::attributes::AttributeLoc;
 use inkwell::builder::Builder;
 use inkwell::context::Context;
 use inkwell::module::Module;
@@ -21,11 +20,11 @@ use inkwell::values::{BasicMetadataValueEnum, FunctionValue, IntValue};
 use inkwell::{AddressSpace, IntPredicate};
 
 use super::abi::ScratchNeed;
-use super::attributes::{enum_attr, target_attributes};
+use super::attributes::target_attributes;
 use super::lower::Params;
 use super::skeleton::{
-    call_filter_row, column_args, filter_row, filter_word, param, store_status, verify_functions,
-    FilterRow,
+    call_filter_row, column_args, entry_function, filter_row, filter_word, param, store_status,
+    verify_functions, FilterRow,
 };
 use super::{CodegenError, ColumnSlot, ErrorSite, STATUS_LOST_ERROR};
 use crate::error::Error;
@@ -88,7 +87,9 @@ pub fn compile_filter<'ctx>(
     )?;
 
     // The entry function.
-    let entry_fn = module.add_function(
+    let entry_fn = entry_function(
+        ctx,
+        &module,
         ENTRY_NAME,
         ctx.void_type().fn_type(
             &[
@@ -101,15 +102,9 @@ pub fn compile_filter<'ctx>(
             ],
             false,
         ),
-        None,
+        &target_attrs,
+        &[0, 2, 3, 4],
     );
-    for a in target_attrs {
-        entry_fn.add_attribute(AttributeLoc::Function, a);
-    }
-    for p in [0, 2, 3, 4] {
-        entry_fn.add_attribute(AttributeLoc::Param(p), enum_attr(ctx, "noalias"));
-        entry_fn.add_attribute(AttributeLoc::Param(p), enum_attr(ctx, "nocapture"));
-    }
     build_entry(ctx, &module, &b, entry_fn, row_fn, columns.len())?;
 
     verify_functions(

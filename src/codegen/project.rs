@@ -30,11 +30,11 @@ use inkwell::values::{BasicMetadataValueEnum, IntValue, PointerValue};
 use inkwell::{AddressSpace, IntPredicate};
 
 use super::abi::kernel_type;
-use super::attributes::{enum_attr, target_attributes};
+use super::attributes::target_attributes;
 use super::lower::{Lowerer, Params};
 use super::skeleton::{
-    column_args, column_slots, filter_row, for_each_selected, param, row_function, selection_word,
-    slot_map, store_status, verify_functions, FailExit, Words,
+    column_args, column_slots, entry_function, filter_row, for_each_selected, param, row_function,
+    selection_word, slot_map, store_status, verify_functions, FailExit, Words,
 };
 use super::{not_compiled, CodegenError, ColumnSlot, ErrorSite, ScratchNeed};
 use crate::error::Error;
@@ -238,7 +238,9 @@ pub fn compile_project<'ctx>(
     }
 
     // The entry: u64 qjit_project(cols, len, outs, sel, status, scratch, scratch_len).
-    let entry_fn = module.add_function(
+    let entry_fn = entry_function(
+        ctx,
+        &module,
         PROJECT_ENTRY_NAME,
         i64t.fn_type(
             &[
@@ -252,19 +254,9 @@ pub fn compile_project<'ctx>(
             ],
             false,
         ),
-        None,
+        &attrs,
+        &[0, 2, 3, 4],
     );
-    for a in attrs {
-        entry_fn.add_attribute(inkwell::attributes::AttributeLoc::Function, a);
-    }
-    for p in [0, 2, 3, 4] {
-        for name in ["noalias", "nocapture"] {
-            entry_fn.add_attribute(
-                inkwell::attributes::AttributeLoc::Param(p),
-                enum_attr(ctx, name),
-            );
-        }
-    }
     build_entry(
         ctx,
         &module,

@@ -143,6 +143,29 @@ pub(super) fn filter_row<'ctx>(
     })
 }
 
+/// Declares a kernel's entry point `name` of type `ty` (external: the JIT looks it up by
+/// name) with the kernel attributes `attrs`, its pointer parameters at `exclusive` (buffers
+/// nothing else reads or writes during the call) `noalias` and `nocapture`.
+pub(super) fn entry_function<'ctx>(
+    ctx: &'ctx Context,
+    module: &Module<'ctx>,
+    name: &str,
+    ty: inkwell::types::FunctionType<'ctx>,
+    attrs: &[Attribute],
+    exclusive: &[u32],
+) -> FunctionValue<'ctx> {
+    let f = module.add_function(name, ty, None);
+    for a in attrs {
+        f.add_attribute(AttributeLoc::Function, *a);
+    }
+    for &p in exclusive {
+        for attr in ["noalias", "nocapture"] {
+            f.add_attribute(AttributeLoc::Param(p), enum_attr(ctx, attr));
+        }
+    }
+    f
+}
+
 /// Runs LLVM's verifier on the functions of a kernel: a failure is a bug of the code
 /// generator, reported with LLVM's message and `what` the kernel is.
 pub(super) fn verify_functions(

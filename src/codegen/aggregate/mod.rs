@@ -68,9 +68,11 @@ use inkwell::types::BasicMetadataTypeEnum;
 use inkwell::values::{IntValue, PointerValue};
 use inkwell::{AddressSpace, IntPredicate};
 
-use crate::codegen::attributes::{enum_attr, target_attributes};
+use crate::codegen::attributes::target_attributes;
 use crate::codegen::lower::{has_narrow_form, Lowered, Lowerer, NarrowLowered, TableParams};
-use crate::codegen::skeleton::{filter_row, row_function, slot_map, verify_functions};
+use crate::codegen::skeleton::{
+    entry_function, filter_row, row_function, slot_map, verify_functions,
+};
 use crate::codegen::{CodegenError, ColumnSlot, ErrorSite, ScratchNeed, STATUS_FALLBACK};
 use crate::error::Error;
 use crate::ir::{AggregateCall, Expr, SqlType};
@@ -307,23 +309,15 @@ pub fn compile_aggregate<'ctx>(
     };
 
     // The entry function.
-    let entry_fn = module.add_function(
+    let entry_fn = entry_function(
+        ctx,
+        &module,
         AGGREGATE_ENTRY_NAME,
         ctx.void_type()
             .fn_type(&[ptr.into(), i64t.into(), ptr.into(), ptr.into()], false),
-        None,
+        &attrs,
+        &[0, 2, 3],
     );
-    for a in attrs {
-        entry_fn.add_attribute(inkwell::attributes::AttributeLoc::Function, a);
-    }
-    for p in [0, 2, 3] {
-        for name in ["noalias", "nocapture"] {
-            entry_fn.add_attribute(
-                inkwell::attributes::AttributeLoc::Param(p),
-                enum_attr(ctx, name),
-            );
-        }
-    }
     let sparse = prefetch::sparse_columns(filter, &columns);
     build_entry(
         ctx,
