@@ -234,7 +234,7 @@ fn garbage_views(values: &[Option<&str>]) -> StringViewArray {
                 return v;
             }
             let keep = 32 + 8 * len;
-            let garbage = (rng.next() as u128) << 64 | rng.next() as u128;
+            let garbage = (rng.next_u64() as u128) << 64 | rng.next_u64() as u128;
             v | (garbage >> keep << keep)
         })
         .collect();

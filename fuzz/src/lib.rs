@@ -1,81 +1,16 @@
 //! Shared pieces of qjit's fuzz targets (see `fuzz/README.md`).
 //!
-//! * [`table`]: fuzz bytes → a random in-memory table with NULLs, edge values and sliced arrays.
-//! * [`expr`]: fuzz bytes → a random well-typed query over that table.
-//! * [`outcome`]: a query's result (or error) as comparable text.
+//! * [`kit`]: the test kit of the property tests (`tests/kit`): random tables, random
+//!   well-typed queries and the comparison of the engines' outcomes, as proptest strategies
+//!   that `engines_agree` draws from the fuzz bytes ([`kit::from_bytes`]).
 //! * [`frontend_schema`]: the fixed schema the `sql_frontend` target binds against.
 
-pub mod expr;
-pub mod table;
+#[path = "../../tests/kit/mod.rs"]
+pub mod kit;
 
 use std::sync::Arc;
 
-use arrow::array::{Array, AsArray};
-use arrow::datatypes::{DataType, Field, Float32Type, Float64Type, Schema};
-use arrow::util::display::{ArrayFormatter, FormatOptions};
-
-/// A query's outcome: the output types and every value as text (floats with their bits, so
-/// that `-0.0` and NaN payloads count), or the error message.
-#[derive(Debug, PartialEq)]
-pub enum Outcome {
-    Rows {
-        types: Vec<DataType>,
-        rows: Vec<Vec<String>>,
-    },
-    Error(String),
-}
-
-/// The [`Outcome`] of a query's result.
-pub fn outcome(result: qjit::Result<qjit::exec::QueryResult>) -> Outcome {
-    let result = match result {
-        Ok(r) => r,
-        Err(e) => return Outcome::Error(e.to_string()),
-    };
-    let options = FormatOptions::default().with_null("NULL");
-    let types = result
-        .schema
-        .fields()
-        .iter()
-        .map(|f| f.data_type().clone())
-        .collect();
-    let mut rows = vec![];
-    for batch in &result.batches {
-        let formatters = batch
-            .columns()
-            .iter()
-            .map(|c| ArrayFormatter::try_new(c.as_ref(), &options))
-            .collect::<Result<Vec<_>, _>>();
-        let formatters = match formatters {
-            Ok(f) => f,
-            Err(e) => return Outcome::Error(format!("unprintable result: {e}")),
-        };
-        for r in 0..batch.num_rows() {
-            let row = batch
-                .columns()
-                .iter()
-                .zip(&formatters)
-                .map(|(col, fmt)| {
-                    if col.is_null(r) {
-                        return "NULL".to_string();
-                    }
-                    match col.data_type() {
-                        DataType::Float64 => {
-                            let v = col.as_primitive::<Float64Type>().value(r);
-                            format!("{v:?}#{:016x}", v.to_bits())
-                        }
-                        DataType::Float32 => {
-                            let v = col.as_primitive::<Float32Type>().value(r);
-                            format!("{v:?}#{:08x}", v.to_bits())
-                        }
-                        dt => format!("{dt}:{}", fmt.value(r)),
-                    }
-                })
-                .collect();
-            rows.push(row);
-        }
-    }
-    Outcome::Rows { types, rows }
-}
+use arrow::datatypes::{DataType, Field, Schema};
 
 /// The schema `sql_frontend` binds queries against, as table `t`: the columns of the `.slt`
 /// corpus's tables `t`, `f` and `h` (so that its queries make a useful seed corpus), one of every

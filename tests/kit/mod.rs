@@ -47,7 +47,7 @@ pub fn from_bytes<S: Strategy>(strategy: &S, bytes: &[u8]) -> Option<S::Value> {
     stream.extend_from_slice(bytes);
     let mut tail = table::Rng(0);
     while stream.len() < bytes.len() + TAIL_BYTES {
-        stream.extend_from_slice(&tail.next().to_le_bytes());
+        stream.extend_from_slice(&tail.next_u64().to_le_bytes());
     }
     let config = Config {
         rng_algorithm: RngAlgorithm::PassThrough,
