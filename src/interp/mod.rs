@@ -146,6 +146,65 @@ fn eval_node(expr: &Expr, input: &Input) -> Result<ArrayRef> {
     if let Some(values) = input.recall(expr) {
         return Ok(values);
     }
+    let values = eval_uncanonical(expr, input)?;
+    Ok(if computes_floats(expr) {
+        computed_nans(&values)
+    } else {
+        values
+    })
+}
+
+/// Whether `expr` computes float values (rather than passing them on: a column, a constant,
+/// `CASE`, `COALESCE`): its NaNs are made the one canonical NaN ([`computed_nans`]).
+pub(crate) fn computes_floats(expr: &Expr) -> bool {
+    expr.ty().is_float()
+        && matches!(
+            expr,
+            Expr::Unary {
+                op: UnaryOp::Neg,
+                ..
+            } | Expr::Binary { .. }
+                | Expr::Cast { .. }
+                | Expr::Func { .. }
+        )
+}
+
+/// The positive quiet NaN with no payload, the one NaN a float computation gives.
+pub const CANONICAL_NAN_64: u64 = 0x7ff8_0000_0000_0000;
+/// [`CANONICAL_NAN_64`] for `REAL`.
+pub const CANONICAL_NAN_32: u32 = 0x7fc0_0000;
+
+/// The float values of a computation with every NaN the canonical one: SQL has one NaN
+/// (PostgreSQL's), and the sign and payload of a NaN an operation returns are not defined
+/// (IEEE 754 leaves them open, LLVM's optimizer rewrites `-(x * 2)` as `x * -2`, the hardware
+/// returns one operand's NaN, in an order the compiler may swap), so without this the
+/// interpreter and a kernel could give NaNs with different bits. Other values and types are
+/// returned unchanged (`-0.0` stays).
+pub fn computed_nans(array: &ArrayRef) -> ArrayRef {
+    use arrow::datatypes::{Float32Type, Float64Type};
+    match array.data_type() {
+        arrow::datatypes::DataType::Float64 => {
+            let a = array.as_primitive::<Float64Type>();
+            if !a.values().iter().any(|x| x.is_nan()) {
+                return array.clone();
+            }
+            let nan = f64::from_bits(CANONICAL_NAN_64);
+            std::sync::Arc::new(a.unary::<_, Float64Type>(|x| if x.is_nan() { nan } else { x }))
+        }
+        arrow::datatypes::DataType::Float32 => {
+            let a = array.as_primitive::<Float32Type>();
+            if !a.values().iter().any(|x| x.is_nan()) {
+                return array.clone();
+            }
+            let nan = f32::from_bits(CANONICAL_NAN_32);
+            std::sync::Arc::new(a.unary::<_, Float32Type>(|x| if x.is_nan() { nan } else { x }))
+        }
+        _ => array.clone(),
+    }
+}
+
+/// [`eval_node`] before NaNs are made canonical.
+fn eval_uncanonical(expr: &Expr, input: &Input) -> Result<ArrayRef> {
     match expr {
         Expr::Column(c) => input.column(c),
         Expr::Literal(lit) => constant::literal_array(lit, input.num_rows()),

@@ -473,7 +473,11 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         if let Some(l) = key.as_ref().and_then(|k| self.memo.get(k)) {
             return Ok(*l);
         }
-        let l = crate::stack::guard(|| self.lower_node(e))?;
+        let mut l = crate::stack::guard(|| self.lower_node(e))?;
+        if let (true, BasicValueEnum::FloatValue(x)) = (crate::interp::computes_floats(e), l.value)
+        {
+            l.value = self.canonical_nan(x)?.into();
+        }
         if let Some(k) = key {
             if !self.vars.is_empty() {
                 self.memo_log.push((false, k.clone()));
@@ -481,6 +485,25 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
             self.memo.insert(k, l);
         }
         Ok(l)
+    }
+
+    /// `x`, or the canonical NaN where `x` is a NaN: what a float computation gives, in both
+    /// engines (see [`crate::interp::computed_nans`]). LLVM leaves the sign and payload of an
+    /// operation's NaN open and rewrites operations that only differ there (`-(x * 2)` as
+    /// `x * -2`); the choice of one constant here is exact.
+    fn canonical_nan(&self, x: FloatValue<'ctx>) -> R<FloatValue<'ctx>> {
+        let b = self.b;
+        let t = x.get_type();
+        let nan = if t == self.ctx.f32_type() {
+            f64::from(f32::from_bits(crate::interp::CANONICAL_NAN_32))
+        } else {
+            f64::from_bits(crate::interp::CANONICAL_NAN_64)
+        };
+        let is_nan = b.build_float_compare(FloatPredicate::UNO, x, x, "is_nan")?;
+        Ok(
+            b.build_select(is_nan, t.const_float(nan), x, "canonical_nan")?
+                .into_float_value(),
+        )
     }
 
     /// `LET $id = value IN body`: `value` once, its error first, `body` reading it.
