@@ -510,29 +510,25 @@ impl<'ctx> Lowerer<'_, 'ctx> {
             |b, f| {
                 let (p, n) = (Self::param_ptr(f, 0)?, Self::param_int(f, 1)?);
                 let block = |name: &str| ctx.append_basic_block(f, name);
-                let (entry, sign, head, body, dot, set_point, not_dot, digit, next, end, fail) = (
+                let (entry, sign, dot, set_point, not_dot, digit, next, fail) = (
                     block("entry"),
                     block("sign"),
-                    block("head"),
-                    block("body"),
                     block("dot"),
                     block("set_point"),
                     block("not_dot"),
                     block("digit"),
                     block("next"),
-                    block("end"),
                     block("fail"),
                 );
                 let c = |v: u64| i64t.const_int(v, false);
                 b.position_at_end(entry);
-                let i = b.build_alloca(i64t, "i")?;
                 let v = b.build_alloca(i64t, "v")?;
                 let sig = b.build_alloca(i64t, "sig")?;
                 let frac = b.build_alloca(i64t, "frac")?;
                 let count = b.build_alloca(i64t, "count")?;
                 let point = b.build_alloca(bool_t, "point")?;
                 let neg = b.build_alloca(bool_t, "neg")?;
-                for x in [i, v, sig, frac, count] {
+                for x in [v, sig, frac, count] {
                     b.build_store(x, c(0))?;
                 }
                 b.build_store(point, bool_t.const_zero())?;
@@ -556,18 +552,10 @@ impl<'ctx> Lowerer<'_, 'ctx> {
                 )?;
                 b.build_store(neg, minus)?;
                 let signed = b.build_or(minus, plus, "signed")?;
-                b.build_store(i, b.build_int_z_extend(signed, i64t, "skip")?)?;
-                b.build_unconditional_branch(head)?;
-
-                b.position_at_end(head);
-                let iv = b.build_load(i64t, i, "iv")?.into_int_value();
-                let more = b.build_int_compare(IntPredicate::ULT, iv, n, "more")?;
-                b.build_conditional_branch(more, body, end)?;
-
-                b.position_at_end(body);
-                // SAFETY (of the generated code): i < n.
-                let at = unsafe { b.build_in_bounds_gep(i8t, p, &[iv], "at")? };
-                let ch = b.build_load(i8t, at, "ch")?.into_int_value();
+                let skip = b.build_int_z_extend(signed, i64t, "skip")?;
+                // The characters after the sign.
+                let chars = ByteLoop::new(ctx, b, f, (skip, n), &[])?;
+                let ch = chars.byte(p)?;
                 let is_dot = b.build_int_compare(
                     IntPredicate::EQ,
                     ch,
@@ -627,10 +615,7 @@ impl<'ctx> Lowerer<'_, 'ctx> {
                 b.build_conditional_branch(too_long, fail, next)?;
 
                 b.position_at_end(next);
-                b.build_store(i, b.build_int_add(iv, c(1), "i1")?)?;
-                b.build_unconditional_branch(head)?;
-
-                b.position_at_end(end);
+                chars.next(&[])?;
                 let count = b.build_load(i64t, count, "count")?.into_int_value();
                 let any = b.build_int_compare(IntPredicate::NE, count, c(0), "any")?;
                 let mag = b.build_load(i64t, v, "mag")?.into_int_value();
@@ -671,39 +656,26 @@ impl<'ctx> Lowerer<'_, 'ctx> {
             |b, f| {
                 let (p, n) = (Self::param_ptr(f, 0)?, Self::param_int(f, 1)?);
                 let block = |name: &str| ctx.append_basic_block(f, name);
-                let (entry, head, body, dash, not_dash, digit, next, end, fail) = (
+                let (entry, dash, not_dash, digit, next, fail) = (
                     block("entry"),
-                    block("head"),
-                    block("body"),
                     block("dash"),
                     block("not_dash"),
                     block("digit"),
                     block("next"),
-                    block("end"),
                     block("fail"),
                 );
                 let c = |v: u64| i64t.const_int(v, false);
                 b.position_at_end(entry);
-                let i = b.build_alloca(i64t, "i")?;
                 let acc = b.build_alloca(i64t, "acc")?;
                 let cnt = b.build_alloca(i64t, "cnt")?;
                 let part = b.build_alloca(i64t, "part")?;
                 let year = b.build_alloca(i64t, "year")?;
                 let month = b.build_alloca(i64t, "month")?;
-                for x in [i, acc, cnt, part, year, month] {
+                for x in [acc, cnt, part, year, month] {
                     b.build_store(x, c(0))?;
                 }
-                b.build_unconditional_branch(head)?;
-
-                b.position_at_end(head);
-                let iv = b.build_load(i64t, i, "iv")?.into_int_value();
-                let more = b.build_int_compare(IntPredicate::ULT, iv, n, "more")?;
-                b.build_conditional_branch(more, body, end)?;
-
-                b.position_at_end(body);
-                // SAFETY (of the generated code): i < n.
-                let at = unsafe { b.build_in_bounds_gep(i8t, p, &[iv], "at")? };
-                let ch = b.build_load(i8t, at, "ch")?.into_int_value();
+                let chars = ByteLoop::new(ctx, b, f, (c(0), n), &[])?;
+                let ch = chars.byte(p)?;
                 let is_dash = b.build_int_compare(
                     IntPredicate::EQ,
                     ch,
@@ -755,10 +727,7 @@ impl<'ctx> Lowerer<'_, 'ctx> {
                 b.build_conditional_branch(long, fail, next)?;
 
                 b.position_at_end(next);
-                b.build_store(i, b.build_int_add(iv, c(1), "i1")?)?;
-                b.build_unconditional_branch(head)?;
-
-                b.position_at_end(end);
+                chars.next(&[])?;
                 let pv = b.build_load(i64t, part, "pv")?.into_int_value();
                 let cv = b.build_load(i64t, cnt, "cv")?.into_int_value();
                 let complete = b.build_and(
@@ -859,36 +828,25 @@ impl<'ctx> Lowerer<'_, 'ctx> {
                     Self::param_int(f, 4)?,
                 );
                 let block = |name: &str| ctx.append_basic_block(f, name);
-                let (entry, head, body, point_bb, digit_bb, done) = (
+                let (entry, point_bb, digit_bb, next) = (
                     block("entry"),
-                    block("head"),
-                    block("body"),
                     block("point"),
                     block("digit"),
-                    block("done"),
+                    block("next"),
                 );
                 let c = |v: u64| i64t.const_int(v, false);
                 b.position_at_end(entry);
-                let pos = b.build_alloca(i64t, "pos")?;
                 let k = b.build_alloca(i64t, "k")?;
                 let lo_a = b.build_alloca(i64t, "lo")?;
                 let hi_a = b.build_alloca(i64t, "hi")?;
                 let pdone = b.build_alloca(bool_t, "pdone")?;
-                b.build_store(pos, n)?;
                 b.build_store(k, c(0))?;
                 b.build_store(lo_a, lo)?;
                 b.build_store(hi_a, hi)?;
                 b.build_store(pdone, bool_t.const_zero())?;
-                b.build_unconditional_branch(head)?;
-
-                b.position_at_end(head);
-                let pv = b.build_load(i64t, pos, "pv")?.into_int_value();
-                let more = b.build_int_compare(IntPredicate::NE, pv, c(0), "more")?;
-                b.build_conditional_branch(more, body, done)?;
-
-                b.position_at_end(body);
-                let p1 = b.build_int_sub(pv, c(1), "p1")?;
-                b.build_store(pos, p1)?;
+                // The characters from the last: position n - 1 - j.
+                let chars = ByteLoop::new(ctx, b, f, (c(0), n), &[])?;
+                let p1 = b.build_int_sub(b.build_int_sub(n, chars.i, "from_end")?, c(1), "p1")?;
                 // SAFETY (of the generated code): p1 < n, and the caller has n bytes at dst.
                 let at = unsafe { b.build_in_bounds_gep(i8t, dst, &[p1], "at")? };
                 let kv = b.build_load(i64t, k, "kv")?.into_int_value();
@@ -907,7 +865,7 @@ impl<'ctx> Lowerer<'_, 'ctx> {
                 b.position_at_end(point_bb);
                 b.build_store(at, i8t.const_int(b'.' as u64, false))?;
                 b.build_store(pdone, bool_t.const_int(1, false))?;
-                b.build_unconditional_branch(head)?;
+                b.build_unconditional_branch(next)?;
 
                 b.position_at_end(digit_bb);
                 let use_lo = b.build_int_compare(IntPredicate::ULT, kv, c(19), "use_lo")?;
@@ -925,9 +883,10 @@ impl<'ctx> Lowerer<'_, 'ctx> {
                 )?;
                 b.build_store(at, ch)?;
                 b.build_store(k, b.build_int_add(kv, c(1), "k1")?)?;
-                b.build_unconditional_branch(head)?;
+                b.build_unconditional_branch(next)?;
 
-                b.position_at_end(done);
+                b.position_at_end(next);
+                chars.next(&[])?;
                 b.build_return(Some(&bool_t.const_int(1, false)))?;
                 Ok(())
             },
