@@ -8,6 +8,7 @@
 //! - [`kernel_cache`]: compiled kernels kept on disk between processes;
 //! - [`query`]: one query from a path or source to its result, in qjit's engine or DataFusion
 //!   (the orchestration `qjit query` and [`crate::Engine`] share);
+//! - [`describe`]: the tables of a path and their columns (`qjit schema`, `DESCRIBE`);
 //! - [`output`]: the command line's output formats;
 //! - [`bench`], [`tpch`], [`bandwidth`]: `qjit bench`, `qjit gen-tpch` and the bench's floor.
 
@@ -18,6 +19,8 @@ pub mod bench;
 #[cfg(feature = "jit")]
 #[path = "codegen/mod.rs"]
 pub mod codegen;
+#[path = "describe.rs"]
+pub mod describe;
 #[path = "interp/mod.rs"]
 pub mod interp;
 #[cfg(feature = "jit")]

@@ -274,6 +274,19 @@ enum Command {
         #[arg(long)]
         no_cache: bool,
     },
+    /// Show the tables of a Parquet file, folder or glob: each column's name, SQL type, Arrow
+    /// type and nullability, and each table's rows, row groups and files (from the footers; no
+    /// data is read). `qjit query PATH "DESCRIBE table"` shows one table.
+    Schema {
+        /// A Parquet file, a folder of tables or a glob, as `qjit query` takes it.
+        path: PathBuf,
+        /// Output format (default: from --output's extension, else table).
+        #[arg(long, value_enum)]
+        format: Option<OutputFormat>,
+        /// Write it to FILE instead of stdout (as `qjit query --output` does).
+        #[arg(long, value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
     /// Show or empty the kernel cache on disk, where compiled kernels are kept for the next
     /// process.
     Cache {
@@ -314,6 +327,9 @@ enum CacheAction {
 fn report_timing(options: &QueryOptions, ran: &Ran) {
     match ran {
         Ran::Qjit(result) => report_qjit_timing(options, result),
+        Ran::Describe(rows) => {
+            eprintln!("timing: a description of {rows} columns, from the files' footers")
+        }
         #[cfg(feature = "datafusion")]
         Ran::DataFusion(run) => {
             let ms = |d: std::time::Duration| d.as_secs_f64() * 1e3;
@@ -494,6 +510,7 @@ fn main() -> ExitCode {
             false,
         ),
         Command::Cache { .. } => ("the cache command was stopped", false),
+        Command::Schema { .. } => ("the schema command was stopped", false),
         #[cfg(feature = "ballista")]
         Command::Scheduler { .. } => ("the scheduler stopped", false),
         #[cfg(feature = "ballista")]
@@ -626,6 +643,35 @@ fn parse_tier_switch(text: &str) -> std::result::Result<TierSwitch, String> {
     }
 }
 
+/// Runs `query` into `output` (stdout if `None`) in `format`; how it ran.
+fn write_result(
+    query: query::Planned,
+    output: Option<&Path>,
+    format: OutputFormat,
+    bar: QueryBar,
+) -> Result<Ran> {
+    let dest = match output {
+        Some(path) => Destination::file(path)?,
+        None => Destination::stdout(),
+    };
+    // A table on a terminal is cut to its width.
+    let width = match (output, std::io::stdout().is_terminal()) {
+        (None, true) => console::Term::stdout()
+            .size_checked()
+            .map(|(_, columns)| usize::from(columns)),
+        _ => None,
+    };
+    let mut writer = ResultWriter::new(dest, format)?.with_table_width(width);
+    if output.is_none() && std::io::stdout().is_terminal() {
+        // Rows on the terminal put the progress bar away, so that they do not mix.
+        writer = writer.before_first_write(Box::new(move || bar.clear()));
+    }
+    if output.is_none() {
+        let _ = WROTE_STDOUT.set(writer.written_flag());
+    }
+    query.run_into(&mut writer)
+}
+
 /// The format of a query's result: `--format`, else the one `--output`'s extension names, else a
 /// table. Parquet only goes to a file.
 fn output_format(format: Option<OutputFormat>, output: Option<&Path>) -> Result<OutputFormat> {
@@ -729,29 +775,31 @@ fn run(cli: Cli, cancel: Cancel, progress: Progress, bar: QueryBar) -> Result<St
                 return query::explain(&file, &sql, &options, &placement);
             }
             let query = query::plan(&file, &sql, &options, &placement)?;
-            let dest = match &output {
-                Some(path) => Destination::file(path)?,
-                None => Destination::stdout(),
-            };
-            // A table on a terminal is cut to its width.
-            let width = match (&output, std::io::stdout().is_terminal()) {
-                (None, true) => console::Term::stdout()
-                    .size_checked()
-                    .map(|(_, columns)| usize::from(columns)),
-                _ => None,
-            };
-            let mut writer = ResultWriter::new(dest, format)?.with_table_width(width);
-            if output.is_none() && std::io::stdout().is_terminal() {
-                // Rows on the terminal put the progress bar away, so that they do not mix.
-                writer = writer.before_first_write(Box::new(move || bar.clear()));
-            }
-            if output.is_none() {
-                let _ = WROTE_STDOUT.set(writer.written_flag());
-            }
-            let ran = query.run_into(&mut writer)?;
+            let ran = write_result(query, output.as_deref(), format, bar)?;
             if timing {
                 report_timing(&options, &ran);
             }
+            Ok(String::new())
+        }
+        Command::Schema {
+            path,
+            format,
+            output,
+        } => {
+            let format = output_format(format, output.as_deref())?;
+            if let Some(out) = &output {
+                check_output_is_not_input(out, &path)?;
+            }
+            let options = QueryOptions {
+                cancel,
+                ..QueryOptions::default()
+            };
+            write_result(
+                query::describe(&path, &options)?,
+                output.as_deref(),
+                format,
+                bar,
+            )?;
             Ok(String::new())
         }
         Command::Bench {

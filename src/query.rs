@@ -80,6 +80,8 @@ enum Route {
     /// DataFusion's physical plan, in this process or on a cluster.
     #[cfg(feature = "datafusion")]
     DataFusion(Box<crate::datafusion::Query>),
+    /// `DESCRIBE table` or `qjit schema`: the description, already read from the files.
+    Describe(RecordBatch),
 }
 
 /// How a query ran ([`Planned::run_into`]).
@@ -90,6 +92,8 @@ pub enum Ran {
     /// In DataFusion: its planning and execution times and the rows.
     #[cfg(feature = "datafusion")]
     DataFusion(crate::datafusion::Run),
+    /// A description of tables ([`crate::internals::describe`]): its rows.
+    Describe(usize),
 }
 
 /// Plans `sql` over the tables of `path` with `options`, where `placement` and the rules of the
@@ -100,10 +104,55 @@ pub fn plan(
     options: &QueryOptions,
     placement: &Placement,
 ) -> Result<Planned> {
+    if let Some(table) = described_table(sql) {
+        return Ok(Planned {
+            route: Route::Describe(crate::internals::describe::describe(
+                path,
+                Some(&table),
+                options,
+            )?),
+            options: options.clone(),
+        });
+    }
     Ok(Planned {
         route: route(path, sql, options, placement)?,
         options: options.clone(),
     })
+}
+
+/// The description of every table of `path` (`qjit schema`; see
+/// [`crate::internals::describe`]), to run like a query.
+pub fn describe(path: &Path, options: &QueryOptions) -> Result<Planned> {
+    Ok(Planned {
+        route: Route::Describe(crate::internals::describe::describe(path, None, options)?),
+        options: options.clone(),
+    })
+}
+
+/// The table of `DESCRIBE t` (or `DESC t`, `DESCRIBE TABLE t`), if `sql` is one.
+fn described_table(sql: &str) -> Option<String> {
+    use sqlparser::ast::{DescribeAlias, Statement};
+    let dialect = sqlparser::dialect::GenericDialect {};
+    match sqlparser::parser::Parser::parse_sql(&dialect, sql)
+        .ok()?
+        .as_slice()
+    {
+        [Statement::ExplainTable {
+            describe_alias: DescribeAlias::Describe | DescribeAlias::Desc,
+            hive_format: None,
+            table_name,
+            ..
+        }] => Some(
+            table_name
+                .0
+                .iter()
+                .filter_map(|p| p.as_ident())
+                .map(|i| i.value.as_str())
+                .collect::<Vec<_>>()
+                .join("."),
+        ),
+        _ => None,
+    }
 }
 
 /// What `--explain` prints for `sql` over `path`: qjit's plan and kernels, DataFusion's
@@ -163,6 +212,10 @@ impl Planned {
             Route::Qjit(query) => query.explain(&self.options),
             #[cfg(feature = "datafusion")]
             Route::DataFusion(query) => Ok(query.explain()),
+            Route::Describe(_) => Ok(
+                "a description of tables, read from their files' footers (no query to plan)\n"
+                    .into(),
+            ),
         }
     }
 
@@ -175,6 +228,17 @@ impl Planned {
                 .map(|run| Ran::Qjit(Box::new(run))),
             #[cfg(feature = "datafusion")]
             Route::DataFusion(query) => query.run_into(sink).map(Ran::DataFusion),
+            Route::Describe(batch) => {
+                let rows = batch.num_rows();
+                sink.start(&batch.schema())?;
+                let part = match sink.encoder() {
+                    Some(encode) => encode(batch)?,
+                    None => crate::exec::Part::Rows(batch),
+                };
+                sink.write(part)?;
+                sink.finish()?;
+                Ok(Ran::Describe(rows))
+            }
         }
     }
 

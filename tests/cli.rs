@@ -1659,3 +1659,97 @@ fn bench_without_its_queries_says_where_they_come_from() {
         &["cannot read the query folder", "queries", "--queries DIR"],
     );
 }
+
+#[test]
+fn schema_and_describe_show_every_column() {
+    // One file: each column's SQL and Arrow types, nullability and the file's counts.
+    let o = qjit(&["schema", &lineitem(), "--format", "csv"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let out = stdout(&o);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(
+        lines[0],
+        "table,column,sql_type,arrow_type,nullable,rows,row_groups,files"
+    );
+    assert_eq!(lines.len(), 17, "{out}");
+    assert!(
+        lines.contains(
+            &"lineitem,l_quantity,\"DECIMAL(15,2)\",\"Decimal64(15, 2)\",false,60175,1,1"
+        ),
+        "{out}"
+    );
+    assert!(
+        lines.contains(&"lineitem,l_shipdate,DATE,Date32,false,60175,1,1"),
+        "{out}"
+    );
+    // DESCRIBE is the same rows for one table, in every format.
+    let o = qjit(&["query", &lineitem(), "DESCRIBE lineitem", "--format", "csv"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(stdout(&o), out);
+    let o = qjit(&["query", &lineitem(), "DESC lineitem", "--format", "json"]);
+    assert!(stdout(&o)
+        .starts_with("{\"table\":\"lineitem\",\"column\":\"l_orderkey\",\"sql_type\":\"BIGINT\""));
+    // Bad input: one error, nothing on stdout.
+    let o = qjit(&["query", &lineitem(), "DESCRIBE orders"]);
+    assert_fails(&o, 1, &["unknown table 'orders'", "'lineitem'"]);
+    let o = qjit(&["schema", "no/such/file.parquet"]);
+    assert_fails(&o, 1, &["no/such/file.parquet", "no such file"]);
+}
+
+/// A folder: a table per file and a hive-partitioned table of two files, whose partition
+/// column DataFusion's listing adds; a column type qjit's engine does not take has no SQL type.
+#[cfg(feature = "datafusion")]
+#[test]
+fn schema_of_a_folder_of_tables() {
+    use arrow::array::{ArrayRef, Int32Array, TimestampMicrosecondArray};
+    use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
+    use std::sync::Arc;
+
+    let dir = tempfile::tempdir().unwrap();
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("x", DataType::Int32, true),
+        Field::new(
+            "ts",
+            DataType::Timestamp(TimeUnit::Microsecond, None),
+            false,
+        ),
+    ]));
+    let columns: Vec<ArrayRef> = vec![
+        Arc::new(Int32Array::from(vec![Some(1), None, Some(3)])),
+        Arc::new(TimestampMicrosecondArray::from(vec![0, 1, 2])),
+    ];
+    let batch = arrow::record_batch::RecordBatch::try_new(schema.clone(), columns).unwrap();
+    let write = |path: std::path::PathBuf| {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        let file = std::fs::File::create(path).unwrap();
+        let mut w = parquet::arrow::ArrowWriter::try_new(file, schema.clone(), None).unwrap();
+        w.write(&batch).unwrap();
+        w.close().unwrap();
+    };
+    write(dir.path().join("a.parquet"));
+    write(dir.path().join("b/k=1/part.parquet"));
+    write(dir.path().join("b/k=2/part.parquet"));
+    let o = qjit(&["schema", dir.path().to_str().unwrap(), "--format", "csv"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let out = stdout(&o);
+    let lines: Vec<&str> = out.lines().skip(1).collect();
+    assert_eq!(
+        lines,
+        [
+            "a,x,INTEGER,Int32,true,3,1,1",
+            "a,ts,,Timestamp(µs),false,3,1,1",
+            "b,x,INTEGER,Int32,true,6,2,2",
+            "b,ts,,Timestamp(µs),false,6,2,2",
+            "b,k,VARCHAR,\"Dictionary(UInt16, Utf8)\",false,6,2,2",
+        ],
+        "{out}"
+    );
+    let o = qjit(&[
+        "query",
+        dir.path().to_str().unwrap(),
+        "DESCRIBE b",
+        "--format",
+        "csv",
+    ]);
+    assert_eq!(stdout(&o).lines().count(), 4, "{}", stderr(&o));
+}

@@ -361,28 +361,35 @@ pub async fn register_tables(ctx: &SessionContext, path: &Path) -> Result<()> {
 
 /// Registers each table in `ctx`.
 async fn register(ctx: &SessionContext, tables: &[Table]) -> Result<()> {
-    let state = ctx.state();
     for t in tables {
-        let file_error = |e: DataFusionError| Error::File {
-            path: t.location.clone(),
-            reason: error(e).to_string(),
-        };
-        let url = ListingTableUrl::parse(&t.location).map_err(file_error)?;
-        let options =
-            ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");
-        let config = ListingTableConfig::new(url)
-            .with_listing_options(options)
-            .infer_partitions_from_path(&state)
-            .await
-            .map_err(file_error)?
-            .infer_schema(&state)
-            .await
-            .map_err(file_error)?;
-        let table: Arc<dyn TableProvider> =
-            Arc::new(ListingTable::try_new(config).map_err(file_error)?);
-        ctx.register_table(t.name.as_str(), table)
-            .map_err(file_error)?;
+        register_table(ctx, t).await?;
     }
+    Ok(())
+}
+
+/// Registers `t` in `ctx`, as a listing of its Parquet files (partition columns from
+/// `key=value/` folders, the schema from the files).
+pub(crate) async fn register_table(ctx: &SessionContext, t: &Table) -> Result<()> {
+    let state = ctx.state();
+    let file_error = |e: DataFusionError| Error::File {
+        path: t.location.clone(),
+        reason: error(e).to_string(),
+    };
+    let url = ListingTableUrl::parse(&t.location).map_err(file_error)?;
+    let options =
+        ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");
+    let config = ListingTableConfig::new(url)
+        .with_listing_options(options)
+        .infer_partitions_from_path(&state)
+        .await
+        .map_err(file_error)?
+        .infer_schema(&state)
+        .await
+        .map_err(file_error)?;
+    let table: Arc<dyn TableProvider> =
+        Arc::new(ListingTable::try_new(config).map_err(file_error)?);
+    ctx.register_table(t.name.as_str(), table)
+        .map_err(file_error)?;
     Ok(())
 }
 

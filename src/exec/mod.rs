@@ -49,7 +49,7 @@ mod predicate;
 mod prune;
 mod shared_file;
 mod sink;
-mod source;
+pub(crate) mod source;
 pub(crate) mod tier;
 mod topn;
 

@@ -706,7 +706,7 @@ impl Scan {
 
 /// Opens a Parquet file for reading and reads its metadata (with the page index when the file
 /// has one), with a clear error for every way it can be unusable.
-pub(super) fn open_parquet(path: &Path) -> Result<(SharedFile, ArrowReaderMetadata)> {
+pub(crate) fn open_parquet(path: &Path) -> Result<(SharedFile, ArrowReaderMetadata)> {
     let shown = path.display().to_string();
     let fail = |reason: String| Error::File {
         path: shown.clone(),
