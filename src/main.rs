@@ -148,9 +148,16 @@ enum Command {
         #[arg(long)]
         timing: bool,
         /// Print the typed plan, how it would run, and the LLVM IR of compiled kernels, instead
-        /// of running it.
-        #[arg(long)]
-        explain: bool,
+        /// of running it; `--explain=plan` leaves the IR out.
+        #[arg(
+            long,
+            value_enum,
+            num_args = 0..=1,
+            require_equals = true,
+            default_missing_value = "full",
+            value_name = "full|plan"
+        )]
+        explain: Option<ExplainMode>,
         /// Optimize kernels with LLVM's `default<On>` pipeline (0–3) instead of qjit's kernel
         /// pipeline, to compare.
         #[arg(long, value_parser = clap::value_parser!(u8).range(0..=3))]
@@ -315,6 +322,15 @@ enum Command {
 }
 
 /// What `qjit cache` does.
+/// How much `--explain` prints.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum ExplainMode {
+    /// The plan, how it runs, and the kernels' LLVM IR.
+    Full,
+    /// The plan and how it runs, without the IR.
+    Plan,
+}
+
 #[derive(Subcommand, Debug)]
 enum CacheAction {
     /// Print the cache's location, its entries and their bytes.
@@ -738,7 +754,7 @@ fn run(cli: Cli, cancel: Cancel, progress: Progress, bar: QueryBar) -> Result<St
             cluster,
         } => {
             let sql = query_text(sql, sql_file.as_deref())?;
-            if engine == EngineKind::Jit && !explain {
+            if engine == EngineKind::Jit && explain.is_none() {
                 // The kernels load while the query is parsed and the file's metadata read.
                 qjit::internals::jit::prepare_loader();
             }
@@ -771,8 +787,9 @@ fn run(cli: Cli, cancel: Cancel, progress: Progress, bar: QueryBar) -> Result<St
                 Some(cluster) => Placement::Cluster(cluster),
                 None => placement,
             };
-            if explain {
-                return query::explain(&file, &sql, &options, &placement);
+            if let Some(mode) = explain {
+                let ir = mode == ExplainMode::Full;
+                return query::explain(&file, &sql, &options, &placement, ir);
             }
             let query = query::plan(&file, &sql, &options, &placement)?;
             let ran = write_result(query, output.as_deref(), format, bar)?;

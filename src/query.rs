@@ -156,12 +156,14 @@ fn described_table(sql: &str) -> Option<String> {
 }
 
 /// What `--explain` prints for `sql` over `path`: qjit's plan and kernels, DataFusion's
-/// physical plan with its qjit expressions, or a cluster's distributed plan.
+/// physical plan with its qjit expressions, or a cluster's distributed plan; the kernels' LLVM
+/// IR only if `ir` (`--explain=plan` leaves it out).
 pub fn explain(
     path: &Path,
     sql: &str,
     options: &QueryOptions,
     placement: &Placement,
+    ir: bool,
 ) -> Result<String> {
     // The scheduler plans the stages: it is asked for them, and the query itself is never
     // planned here.
@@ -169,7 +171,7 @@ pub fn explain(
     if let Placement::Cluster(cluster) = placement {
         return crate::ballista::explain(cluster, path, sql, options);
     }
-    plan(path, sql, options, placement)?.explain()
+    plan(path, sql, options, placement)?.explain_with(ir)
 }
 
 /// Plans `sql` over `source` in qjit's own engine (what [`crate::Engine`] runs): `FROM` must
@@ -208,10 +210,15 @@ impl Planned {
     /// The query's plan and how it would run, as `--explain` prints it (compiling its kernels
     /// to show their IR).
     pub fn explain(&self) -> Result<String> {
+        self.explain_with(true)
+    }
+
+    /// [`Planned::explain`], with the kernels' LLVM IR only if `ir`.
+    pub fn explain_with(&self, ir: bool) -> Result<String> {
         match &self.route {
-            Route::Qjit(query) => query.explain(&self.options),
+            Route::Qjit(query) => query.explain(&self.options, ir),
             #[cfg(feature = "datafusion")]
-            Route::DataFusion(query) => Ok(query.explain()),
+            Route::DataFusion(query) => Ok(query.explain_with(ir)),
             Route::Describe(_) => Ok(
                 "a description of tables, read from their files' footers (no query to plan)\n"
                     .into(),
@@ -479,10 +486,11 @@ mod tests {
         let dir = folder();
         let file = dir.path().join("a.parquet");
         let options = QueryOptions::default();
-        let own = explain(&file, "SELECT x FROM a", &options, &Placement::Auto).expect("text");
+        let own =
+            explain(&file, "SELECT x FROM a", &options, &Placement::Auto, true).expect("text");
         assert!(own.starts_with("Scan"), "{own}");
         let join = "SELECT a.x FROM a JOIN a AS b ON a.x = b.x";
-        let join = explain(&file, join, &options, &Placement::Auto).expect("text");
+        let join = explain(&file, join, &options, &Placement::Auto, true).expect("text");
         assert!(join.starts_with("DataFusion physical plan"), "{join}");
     }
 

@@ -262,6 +262,11 @@ impl Query {
     /// The physical plan with its qjit expressions, their qjit plans, how they run and their
     /// kernels' LLVM IR, as text (compiling the kernels).
     pub fn explain(&self) -> String {
+        self.explain_with(true)
+    }
+
+    /// [`Query::explain`], with the kernels' LLVM IR only if `ir`.
+    pub fn explain_with(&self, ir: bool) -> String {
         let mut out =
             String::from("DataFusion physical plan (qjit kernels appear as qjit(<expression>)):\n");
         out.push_str(&displayable(self.plan.as_ref()).indent(true).to_string());
@@ -281,6 +286,7 @@ impl Query {
             let line = displayable(node.as_ref()).one_line().to_string();
             out.push_str(&format!("\n; ---- qjit aggregate kernel: {line}\n"));
             match agg.kernel_ir() {
+                Ok(_) if !ir => out.push_str("; engine: Compiled\n"),
                 Ok(ir) => out.push_str(&format!(
                     "; engine: Compiled\n; LLVM IR after the kernel pipeline:\n{ir}\n"
                 )),
@@ -298,8 +304,8 @@ impl Query {
                     out.push_str(&format!("; not compiled, DataFusion evaluates it: {why}\n"))
                 }
             }
-            if let Ok(ir) = k.kernel_ir() {
-                out.push_str(&format!("; LLVM IR after the kernel pipeline:\n{ir}\n"));
+            if let (true, Ok(text)) = (ir, k.kernel_ir()) {
+                out.push_str(&format!("; LLVM IR after the kernel pipeline:\n{text}\n"));
             }
         }
         out

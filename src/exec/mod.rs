@@ -638,19 +638,24 @@ pub(crate) fn compile_filter(
 /// why), how a tiered `auto` query would run (`tiers: …`), and the LLVM IR of compiled kernels
 /// before and after optimization.
 pub fn explain(source: &Source, sql: &str, options: &QueryOptions) -> Result<String> {
-    PreparedQuery::new(source, sql)?.explain(options)
+    PreparedQuery::new(source, sql)?.explain(options, true)
 }
 
 impl PreparedQuery {
-    /// What [`explain`] prints for the query.
-    pub fn explain(&self, options: &QueryOptions) -> Result<String> {
+    /// What [`explain`] prints for the query; without `ir`, not the kernels' LLVM IR.
+    pub fn explain(&self, options: &QueryOptions, ir: bool) -> Result<String> {
         let (plan, source) = (&self.plan, &self.source);
-        crate::stack::with_room(|| explain_plan(plan, source, options))
+        crate::stack::with_room(|| explain_plan(plan, source, options, ir))
     }
 }
 
-/// [`explain`] of a bound `plan` over its opened `source`.
-fn explain_plan(plan: &Plan, source: &OpenSource, options: &QueryOptions) -> Result<String> {
+/// [`explain`] of a bound `plan` over its opened `source` (with its kernels' IR if `ir`).
+fn explain_plan(
+    plan: &Plan,
+    source: &OpenSource,
+    options: &QueryOptions,
+    ir: bool,
+) -> Result<String> {
     let compiled = compile_with(plan, options, true)?;
     let mut out = format!(
         "{plan}\n\nengine: {:?}\n{}\n",
@@ -663,7 +668,7 @@ fn explain_plan(plan: &Plan, source: &OpenSource, options: &QueryOptions) -> Res
         let tiering = Tiering::choose(plan, &scan, options);
         out.push_str(&format!("tiers: {}\n", tiering.reason(scan.rows())));
     }
-    for (name, before, after) in compiled.kernel_ir() {
+    for (name, before, after) in compiled.kernel_ir().into_iter().filter(|_| ir) {
         out.push_str(&format!(
             "\n; ---- {name}: LLVM IR before optimization ----\n{before}\n; ---- {name}: LLVM IR after {} ----\n{after}",
             match options.opt_level {
