@@ -11,9 +11,11 @@
 //!
 //! - the result type is DataFusion's (decimal precision and scale included), or the node is an
 //!   input;
-//! - decimal `+ - *`, which DataFusion lets wrap, only where it cannot overflow: every exact
-//!   result has at most 38 digits; no float arithmetic, since LLVM does not keep a NaN's sign
-//!   and DataFusion's order tells them apart;
+//! - decimal `+ - *` only where it cannot overflow: every exact result has at most 38 digits.
+//!   (DataFusion's decimal arithmetic, arrow's, fails only where the stored `i128` overflows and
+//!   never checks the type's precision, where qjit's fails beyond the precision; the two differ
+//!   for results from 10^38 to 2^127.) No float arithmetic, since LLVM does not keep a NaN's
+//!   sign and DataFusion's order tells them apart;
 //!   integer `+ - *` as qjit's wrapping operators (`+% -% *%`) in DataFusion's default mode,
 //!   as its checked ones in DataFusion's checked mode (both fail on overflow);
 //! - integer `/` (both fail on a zero divisor and on `MIN / -1`); no float `/` or `%` (qjit fails
