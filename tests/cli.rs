@@ -1759,11 +1759,24 @@ fn explain_plan_leaves_the_ir_out() {
     let sql = "SELECT count(*) FROM lineitem WHERE l_quantity > 3";
     let full = qjit(&["query", &lineitem(), sql, "--explain", "--engine", "jit"]);
     assert_eq!(full.status.code(), Some(0), "{}", stderr(&full));
-    let plan = qjit(&["query", &lineitem(), sql, "--explain=plan", "--engine", "jit"]);
+    let plan = qjit(&[
+        "query",
+        &lineitem(),
+        sql,
+        "--explain=plan",
+        "--engine",
+        "jit",
+    ]);
     assert_eq!(plan.status.code(), Some(0), "{}", stderr(&plan));
     let (full, plan) = (stdout(&full), stdout(&plan));
-    assert!(full.contains("LLVM IR") && full.contains("define "), "{full}");
-    assert!(!plan.contains("LLVM IR") && !plan.contains("define "), "{plan}");
+    assert!(
+        full.contains("LLVM IR") && full.contains("define "),
+        "{full}"
+    );
+    assert!(
+        !plan.contains("LLVM IR") && !plan.contains("define "),
+        "{plan}"
+    );
     // The plan and how it runs are the same in both.
     assert!(plan.contains("Filter (l_quantity@0 > 3.00"), "{plan}");
     assert!(plan.contains("WHERE: compiled"), "{plan}");
