@@ -1754,6 +1754,8 @@ fn schema_of_a_folder_of_tables() {
     assert_eq!(stdout(&o).lines().count(), 4, "{}", stderr(&o));
 }
 
+/// Only with the JIT: without it there are no kernels and no IR to leave out.
+#[cfg(feature = "jit")]
 #[test]
 fn explain_plan_leaves_the_ir_out() {
     let sql = "SELECT count(*) FROM lineitem WHERE l_quantity > 3";

@@ -158,7 +158,7 @@ impl AggregateKernel {
     pub fn merge_state(&self, _: AggregateState, _: &mut AggregateState) -> Result<()> {
         match *self {}
     }
-    pub fn finish(&self, _: AggregateState) -> Result<RecordBatch> {
+    pub fn finish(&self, _: AggregateState, _: crate::interp::Charge<'_>) -> Result<RecordBatch> {
         match *self {}
     }
     pub fn timing(&self) -> CompileTiming {
