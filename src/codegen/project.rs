@@ -33,8 +33,8 @@ use super::abi::kernel_type;
 use super::attributes::target_attributes;
 use super::lower::{Lowerer, Params};
 use super::skeleton::{
-    column_args, column_slots, entry_function, filter_row, for_each_selected, param, row_function,
-    selection_word, slot_map, store_status, verify_functions, FailExit, Words,
+    column_args, column_slots, entry_function, for_each_selected, param, row_function,
+    selection_word, slot_map, store_status, verify_functions, where_row, FailExit, Words,
 };
 use super::{not_compiled, CodegenError, ColumnSlot, ErrorSite, ScratchNeed};
 use crate::error::Error;
@@ -42,7 +42,6 @@ use crate::ir::{Expr, SqlType};
 
 /// The symbol of a projection kernel's entry point.
 pub const PROJECT_ENTRY_NAME: &str = "qjit_project";
-const FILTER_ROW: &str = "qjit_filter_row";
 const PROJECT_ROW: &str = "qjit_project_row";
 /// Parameters of the row function per output.
 const OUT_PARAMS: usize = 5;
@@ -121,29 +120,18 @@ pub fn compile_project<'ctx>(
     let ptr = ctx.ptr_type(AddressSpace::default());
     let attrs = target_attributes(ctx, cpu, features);
 
-    let mut errors = vec![];
-    let mut rank = 0;
-    let mut scratch = ScratchNeed::default();
-    let filter_fn = match filter {
-        None => None,
-        Some(f) => {
-            let row = filter_row(
-                ctx,
-                &module,
-                &b,
-                FILTER_ROW,
-                f,
-                &columns,
-                &kernel_params,
-                &attrs,
-                true,
-            )?;
-            rank = row.last_rank;
-            errors.extend(row.errors);
-            scratch = scratch.plus(row.scratch);
-            Some(row.function)
-        }
-    };
+    let where_ = where_row(
+        ctx,
+        &module,
+        &b,
+        filter,
+        &columns,
+        &kernel_params,
+        &attrs,
+        true,
+    )?;
+    let (filter_fn, rank) = (where_.function, where_.last_rank);
+    let (mut errors, mut scratch) = (where_.errors, where_.scratch);
 
     // The row function: (row, n, scratch, scratch length, per output: values, validity,
     // offsets, used bytes (a pointer), capacity) → error code.

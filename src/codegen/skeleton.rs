@@ -166,6 +166,58 @@ pub(super) fn entry_function<'ctx>(
     f
 }
 
+/// The symbol of the `WHERE` row function of a projection or aggregation kernel.
+const WHERE_ROW: &str = "qjit_filter_row";
+
+/// The `WHERE` clause of a projection or aggregation kernel: its filter row function (see
+/// [`filter_row`]) if there is a `filter`, and the errors, last rank and scratch it brings (none
+/// without one).
+pub(super) struct WhereRow<'ctx> {
+    pub function: Option<FunctionValue<'ctx>>,
+    pub last_rank: u64,
+    pub errors: Vec<ErrorSite>,
+    pub scratch: ScratchNeed,
+}
+
+/// Builds the [`WhereRow`] of `filter` (`fallback` as for [`filter_row`]).
+#[allow(clippy::too_many_arguments)]
+pub(super) fn where_row<'ctx>(
+    ctx: &'ctx Context,
+    module: &Module<'ctx>,
+    b: &Builder<'ctx>,
+    filter: Option<&Expr>,
+    columns: &[ColumnSlot],
+    kernel_params: &Params,
+    attrs: &[Attribute],
+    fallback: bool,
+) -> Result<WhereRow<'ctx>, CodegenError> {
+    let Some(f) = filter else {
+        return Ok(WhereRow {
+            function: None,
+            last_rank: 0,
+            errors: vec![],
+            scratch: ScratchNeed::default(),
+        });
+    };
+    let row = filter_row(
+        ctx,
+        module,
+        b,
+        WHERE_ROW,
+        f,
+        columns,
+        kernel_params,
+        attrs,
+        fallback,
+    )?;
+    Ok(WhereRow {
+        function: Some(row.function),
+        last_rank: row.last_rank,
+        errors: row.errors,
+        scratch: row.scratch,
+    })
+}
+
 /// Runs LLVM's verifier on the functions of a kernel: a failure is a bug of the code
 /// generator, reported with LLVM's message and `what` the kernel is.
 pub(super) fn verify_functions(

@@ -71,7 +71,7 @@ use inkwell::{AddressSpace, IntPredicate};
 use crate::codegen::attributes::target_attributes;
 use crate::codegen::lower::{has_narrow_form, Lowered, Lowerer, NarrowLowered, TableParams};
 use crate::codegen::skeleton::{
-    entry_function, filter_row, row_function, slot_map, verify_functions,
+    entry_function, row_function, slot_map, verify_functions, where_row,
 };
 use crate::codegen::{CodegenError, ColumnSlot, ErrorSite, ScratchNeed, STATUS_FALLBACK};
 use crate::error::Error;
@@ -80,7 +80,6 @@ use entry::{build_entry, volatile};
 
 /// The symbol of an aggregation kernel's entry point.
 pub const AGGREGATE_ENTRY_NAME: &str = "qjit_aggregate";
-const FILTER_ROW: &str = "qjit_filter_row";
 const UPDATE_ROW: &str = "qjit_update_row";
 /// Leading parameters of the update row function: row, groups, slots, mask, hashes, keys,
 /// overflow flags (a byte per state slot), string log, string log length, the last key, the
@@ -128,27 +127,17 @@ pub fn compile_aggregate<'ctx>(
     let attrs = target_attributes(ctx, cpu, features);
 
     // The filter row function: (code << 1) | selected.
-    let mut errors = vec![];
-    let mut rank = 0;
-    let filter_fn = match filter {
-        None => None,
-        Some(f) => {
-            let row = filter_row(
-                ctx,
-                &module,
-                &b,
-                FILTER_ROW,
-                f,
-                &columns,
-                &kernel_params,
-                &attrs,
-                false,
-            )?;
-            rank = row.last_rank;
-            errors.extend(row.errors);
-            Some(row.function)
-        }
-    };
+    let where_ = where_row(
+        ctx,
+        &module,
+        &b,
+        filter,
+        &columns,
+        &kernel_params,
+        &attrs,
+        false,
+    )?;
+    let (filter_fn, rank, mut errors) = (where_.function, where_.last_rank, where_.errors);
 
     // The update row function: an error code, 0 for none.
     let mut leading: Vec<BasicMetadataTypeEnum> = vec![
