@@ -193,6 +193,14 @@ pub struct AggArgs {
     /// kernel that builds no strings never reads these two (null and 0 will do).
     pub scratch: *mut u8,
     pub scratch_row: u64,
+    /// The direct index of a [`KeyLayout::direct_index`] layout: `group + 1` per code (0: not
+    /// known yet), which the kernel reads and fills; the product over the keys of `span + 1`
+    /// entries (unused otherwise).
+    pub direct: *mut u32,
+    /// 1 if the direct index has ranges (else 0, and the kernel does not compute codes), then
+    /// [`crate::codegen::DIRECT_KEY_WORDS`] words per key: base, span, multiplier (unused
+    /// without a direct index).
+    pub direct_keys: *const u64,
 }
 
 /// The entry point of an aggregation kernel: filters the rows of a batch and updates the

@@ -71,7 +71,7 @@ pub use abi::{
 };
 pub use aggregate::{
     aggregate_inputs, compile_aggregate, layout, AggregateLayout, AggregateModule, KeyKind,
-    KeyLayout, SlotKind, StateSlot, VectorType, AGGREGATE_ENTRY_NAME,
+    KeyLayout, SlotKind, StateSlot, VectorType, AGGREGATE_ENTRY_NAME, DIRECT_KEY_WORDS,
 };
 pub use filter::{compile_filter, FilterModule, ENTRY_NAME};
 pub use lower::Params;

@@ -29,7 +29,7 @@ use super::Compiled;
 use crate::error::{Error, Result};
 use crate::interp::{self, Aggregator};
 use crate::ir::{AggregateCall, Body, Expr, Plan};
-use crate::jit::{AggregateKernel, AggregateState, FilterKernel, ProjectKernel};
+use crate::jit::{AggregateKernel, AggregateState, FilterKernel, ProjectKernel, StateHint};
 
 /// The compiled kernels of a plan (see [`super::compile`]).
 #[derive(Clone, Copy, Debug, Default)]
@@ -452,7 +452,7 @@ pub(crate) fn execute_from(
             // Each morsel runs in the engine its kernels say when it starts, and its state
             // stays there; compiled and interpreted states merge alike.
             // The most groups a morsel has had: later morsels' tables start that big.
-            let groups_hint = AtomicUsize::new(0);
+            let hint = Mutex::new(StateHint::default());
             let fold = |i: usize| -> Result<(Partial, Reservation)> {
                 let chosen = kernels.choose();
                 let mut reservation = limits.memory.reserve(MemoryUse::GroupBy);
@@ -473,7 +473,8 @@ pub(crate) fn execute_from(
                     }
                     return Ok((Partial::Interpreted(Box::new(agg)), reservation));
                 };
-                let mut state = kernel.new_state_for(groups_hint.load(Ordering::Relaxed));
+                let start = hint.lock().unwrap_or_else(|p| p.into_inner()).clone();
+                let mut state = kernel.new_state_for(&start);
                 reservation.set(state.memory_bytes())?;
                 for batch in scan.read(i)? {
                     cancel.check()?;
@@ -485,7 +486,9 @@ pub(crate) fn execute_from(
                     }
                     reservation.set(state.memory_bytes())?;
                 }
-                groups_hint.fetch_max(state.groups(), Ordering::Relaxed);
+                hint.lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .absorb(state.hint());
                 Ok((Partial::Compiled(Box::new(state), chosen), reservation))
             };
             let mut total = Total::Empty;

@@ -36,6 +36,7 @@ use arrow::array::{
     UInt32Array, UInt64Array, UInt8Array,
 };
 
+use super::direct::{DirectHint, DirectIndex};
 use super::kernel::{CompileTiming, Jitted, KernelInputs, Optimize};
 use super::plan_entry::Lowered;
 use crate::codegen::{
@@ -131,6 +132,23 @@ pub struct AggregateState {
     poisoned: bool,
 }
 
+/// What a new [`AggregateState`] starts from ([`AggregateKernel::new_state_for`]): what the
+/// states of earlier morsels found.
+#[derive(Clone, Debug, Default)]
+pub struct StateHint {
+    groups: usize,
+    direct: DirectHint,
+}
+
+impl StateHint {
+    /// Takes in what another state found: the most groups, and what its direct index found
+    /// (`DirectHint::absorb`).
+    pub fn absorb(&mut self, other: StateHint) {
+        self.groups = self.groups.max(other.groups);
+        self.direct.absorb(other.direct);
+    }
+}
+
 /// Who holds the state.
 #[derive(Debug)]
 enum StateEngine {
@@ -158,6 +176,9 @@ struct KernelMemory {
     log: Vec<u64>,
     /// The strings the kernel builds in the current batch (a part per row).
     scratch: Vec<u8>,
+    /// Keys of small domains mapped straight to their group (keys of a
+    /// [`codegen::KeyLayout::direct_index`] layout).
+    direct: Option<DirectIndex>,
 }
 
 impl AggregateState {
@@ -180,6 +201,18 @@ impl AggregateState {
     /// interpreter, and no update failed on it).
     pub fn in_kernel(&self) -> bool {
         matches!(self.engine, StateEngine::Kernel(_)) && !self.poisoned
+    }
+
+    /// What a later state of the same kernel can start from: this state's number of groups
+    /// and the ranges of its direct index.
+    pub fn hint(&self) -> StateHint {
+        match &self.engine {
+            StateEngine::Kernel(m) => StateHint {
+                groups: m.groups,
+                direct: m.direct.as_ref().map(DirectIndex::hint).unwrap_or_default(),
+            },
+            StateEngine::Interpreter(_) => StateHint::default(),
+        }
     }
 
     /// The number of groups in the kernel's memory (0 once the interpreter holds the state).
@@ -261,14 +294,21 @@ impl AggregateKernel {
         self.filter.is_some()
     }
 
-    /// An empty state with room for about `groups` groups (a hint: the groups an earlier
-    /// morsel had), so that its hash table does not grow while it fills.
-    pub fn new_state_for(&self, groups: usize) -> AggregateState {
+    /// An empty state shaped by what earlier morsels' states found (`hint`, see
+    /// [`AggregateState::hint`]): room for as many groups, so that its hash table does not grow
+    /// while it fills, and the ranges of their direct index, so that its first batch uses one.
+    pub fn new_state_for(&self, hint: &StateHint) -> AggregateState {
         let mut state = self.new_state();
         if let (Some(keys), StateEngine::Kernel(m)) = (&self.layout.keys, &mut state.engine) {
-            if groups > 0 {
+            if hint.groups > 0 {
                 // `update` makes room for every row of a batch to be new.
-                m.reserve(groups.saturating_add(crate::exec::BATCH_SIZE), keys.words());
+                m.reserve(
+                    hint.groups.saturating_add(crate::exec::BATCH_SIZE),
+                    keys.words(),
+                );
+            }
+            if let Some(index) = &mut m.direct {
+                index.start_with(&hint.direct);
             }
         }
         state
@@ -300,6 +340,7 @@ impl AggregateKernel {
                 extremes: std::collections::HashMap::new(),
                 log: vec![],
                 scratch: vec![],
+                direct: self.layout.keys.as_ref().and_then(DirectIndex::new),
             }),
             handed_back_at: None,
             poisoned: false,
@@ -394,6 +435,10 @@ impl AggregateKernel {
         }
         let mut vector_ptrs: Vec<*mut u8> =
             memory.vectors.iter_mut().map(|v| v.as_mut_ptr()).collect();
+        let (direct, direct_keys) = match &mut memory.direct {
+            Some(index) => index.args(),
+            None => (std::ptr::null_mut(), std::ptr::null()),
+        };
         let mut args = AggArgs {
             vectors: vector_ptrs.as_mut_ptr().cast_const(),
             slots: memory.slots.as_mut_ptr(),
@@ -405,6 +450,8 @@ impl AggregateKernel {
             log_len: 0,
             scratch: memory.scratch.as_mut_ptr(),
             scratch_row,
+            direct,
+            direct_keys,
         };
         let mut status = KernelStatus::default();
         // SAFETY: `inputs.args` describes live arrays of the slots' types with `n` rows (checked
@@ -412,8 +459,9 @@ impl AggregateKernel {
         // vector, `hashes` and `keys`, and the slots are a power of two at least twice as many;
         // without keys every vector has group 0. `vector_ptrs` has one pointer per vector of
         // the layout; the log has room for an entry per row and string slot, plus one; the
-        // scratch area has `scratch_row` bytes per row (or the kernel builds no strings).
-        // `status` is zeroed; `self` owns the code.
+        // scratch area has `scratch_row` bytes per row (or the kernel builds no strings). A
+        // direct index has the entries its keys' words say (`DirectIndex::apply`); a layout
+        // without one never reads the null pointers. `status` is zeroed; `self` owns the code.
         unsafe { (self.entry)(inputs.args.as_ptr(), n as u64, &mut args, &mut status) };
         let resume = match status.code {
             0 => None,
@@ -437,6 +485,9 @@ impl AggregateKernel {
         memory.groups = after;
         if let Some(keys) = &self.layout.keys {
             memory.own_strings(keys, before..after)?;
+            if let Some(index) = &mut memory.direct {
+                index.tune(&memory.keys, keys.words(), after);
+            }
         }
         let logged = args.log_len as usize;
         if logged > log_room {
@@ -739,6 +790,7 @@ impl KernelMemory {
         // A map entry: its key, its boxed bytes' pointer and length, a control byte.
         let extreme = std::mem::size_of::<((usize, usize), Box<[u8]>)>() + 1;
         per_group * self.groups
+            + self.direct.as_ref().map_or(0, DirectIndex::memory_bytes)
             + self.strings.capacity() * std::mem::size_of::<Box<[u8]>>()
             + self.extremes.capacity() * extreme
             + self.string_bytes
@@ -1300,6 +1352,153 @@ mod tests {
             let kinds = [KeyKind::Utf8];
             assert!(!same_key(&kinds, &[0b1, 0, 0], &[0, 0, 0]));
             assert!(same_key(&kinds, &[0, 0, 0], &[0, a.as_ptr() as u64, 0]));
+        }
+    }
+
+    /// Integer keys of small domains go through the direct index, whose ranges move as batches
+    /// bring values outside them (negative numbers, far-off ones, a domain too wide for one),
+    /// with NULLs and booleans; strings beside them take the table: the answers are the
+    /// interpreter's, and the index was in use where it should be.
+    #[test]
+    fn direct_index_follows_moving_keys() {
+        use arrow::array::{BooleanArray, Int64Array, StringViewArray};
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("n", DataType::Int64, true),
+            Field::new("f", DataType::Utf8View, true),
+            Field::new("b", DataType::Boolean, true),
+            Field::new("v", DataType::Int64, false),
+            Field::new("w", DataType::Utf8View, true),
+        ]));
+        let flags = ["A", "N", "R", "", "O", "F", "B", "Z", "x"];
+        let words = [
+            "A",
+            "ab",
+            "abcd",
+            "abc\0",
+            "abcde",
+            "twelve bytes",
+            "a longer string!",
+        ];
+        let batch = |rows: std::ops::Range<i64>, n: &dyn Fn(i64) -> i64| {
+            let ns: Int64Array = rows.clone().map(|r| (r % 7 != 3).then(|| n(r))).collect();
+            let fs: StringViewArray = rows
+                .clone()
+                .map(|r| (r % 11 != 2).then(|| flags[(r % 9) as usize]))
+                .collect();
+            let bs: BooleanArray = rows
+                .clone()
+                .map(|r| (r % 5 != 1).then_some(r % 3 == 0))
+                .collect();
+            let ws: StringViewArray = rows
+                .clone()
+                .map(|r| (r % 13 != 2).then(|| words[(r % 7) as usize]))
+                .collect();
+            let vs: Int64Array = rows.map(Some).collect();
+            RecordBatch::try_new(
+                schema.clone(),
+                vec![
+                    Arc::new(ns),
+                    Arc::new(fs),
+                    Arc::new(bs),
+                    Arc::new(vs),
+                    Arc::new(ws),
+                ],
+            )
+            .unwrap()
+        };
+        let batches = vec![
+            batch(0..300, &|r| r % 10),
+            batch(300..600, &|r| r % 10),
+            batch(600..900, &|r| -(r % 50)),
+            batch(900..1200, &|r| 1000 + r % 10),
+            batch(1200..1500, &|r| (r % 13) * 1_000_000_007),
+            batch(1500..1800, &|r| i64::MIN + r % 4),
+        ];
+        let source = Source::batches("t", schema, batches.clone());
+        for (sql, direct) in [
+            ("SELECT n, COUNT(*), SUM(v) FROM t GROUP BY n", true),
+            ("SELECT f, COUNT(*), SUM(v) FROM t GROUP BY f", false),
+            (
+                "SELECT b, n % 3, COUNT(*), MIN(v) FROM t GROUP BY b, n % 3",
+                true,
+            ),
+            (
+                "SELECT b, f, n % 3, COUNT(*), MIN(v) FROM t GROUP BY b, f, n % 3",
+                false,
+            ),
+            // Keys too far apart for the bound: the table serves them.
+            ("SELECT v * 1000, COUNT(*) FROM t GROUP BY v * 1000", false),
+            (
+                "SELECT n, b, SUM(v) FROM t WHERE v % 3 <> 0 GROUP BY n, b",
+                true,
+            ),
+            // Strings: the recent keys and the table serve them.
+            ("SELECT w, COUNT(*), SUM(v) FROM t GROUP BY w", false),
+            ("SELECT w, f, COUNT(*) FROM t GROUP BY w, f", false),
+        ] {
+            let plan = exec::plan(&source, sql).unwrap();
+            let Body::Aggregate {
+                keys, aggregates, ..
+            } = &plan.body
+            else {
+                panic!("not an aggregation: {sql}");
+            };
+            let filter = plan.filter.as_ref();
+            let kernel =
+                AggregateKernel::compile(filter, keys, aggregates, Optimize::level(2)).unwrap();
+            let mut state = kernel.new_state();
+            let mut used = false;
+            for batch in &batches {
+                kernel
+                    .update(&batch.project(&plan.projection).unwrap(), &mut state)
+                    .unwrap();
+                used |= matches!(state.hint().direct, super::DirectHint::Ranges(_));
+            }
+            assert_eq!(used, direct, "{sql}");
+            assert!(state.in_kernel(), "{sql}");
+            // A second state starts from the first one's ranges.
+            let mut second = kernel.new_state_for(&state.hint());
+            for batch in batches.iter().rev() {
+                kernel
+                    .update(&batch.project(&plan.projection).unwrap(), &mut second)
+                    .unwrap();
+            }
+            let mut interpreted = Aggregator::new(keys, aggregates).unwrap();
+            for batch in &batches {
+                let batch = batch.project(&plan.projection).unwrap();
+                let batch = match filter {
+                    Some(f) => {
+                        let mask = crate::interp::evaluate_predicate(f, &batch).unwrap();
+                        arrow::compute::filter_record_batch(&batch, &mask).unwrap()
+                    }
+                    None => batch,
+                };
+                interpreted.update(&batch).unwrap();
+            }
+            let expected = interpreted.finish().unwrap();
+            let got = kernel.finish(state, &mut |_| Ok(())).unwrap();
+            assert_eq!(got, expected, "{sql}");
+            // The reversed batches find the groups in another order: compare sorted.
+            let sorted = |b: &RecordBatch| {
+                let text = arrow::util::pretty::pretty_format_batches(std::slice::from_ref(b))
+                    .unwrap()
+                    .to_string();
+                let mut rows: Vec<String> = text.lines().map(str::to_string).collect();
+                rows.sort();
+                rows
+            };
+            let got = kernel.finish(second, &mut |_| Ok(())).unwrap();
+            assert_eq!(sorted(&got), sorted(&expected), "{sql}");
+            for threads in [1, 3] {
+                let options = |engine| QueryOptions {
+                    engine,
+                    threads: Some(threads),
+                    ..Default::default()
+                };
+                let compiled = exec::run(&source, sql, &options(EngineKind::Jit)).unwrap();
+                let reference = exec::run(&source, sql, &options(EngineKind::Interp)).unwrap();
+                assert_eq!(compiled.batches, reference.batches, "{sql}");
+            }
         }
     }
 }

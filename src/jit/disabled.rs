@@ -88,9 +88,20 @@ pub enum AggregateKernel {}
 #[derive(Debug)]
 pub struct AggregateState(());
 
+/// What a new state starts from (nothing in this build).
+#[derive(Clone, Debug, Default)]
+pub struct StateHint(());
+
+impl StateHint {
+    pub fn absorb(&mut self, _: StateHint) {}
+}
+
 impl AggregateState {
     pub fn in_kernel(&self) -> bool {
         false
+    }
+    pub fn hint(&self) -> StateHint {
+        StateHint::default()
     }
     pub fn groups(&self) -> usize {
         0
@@ -140,7 +151,7 @@ impl AggregateKernel {
     pub fn new_state(&self) -> AggregateState {
         match *self {}
     }
-    pub fn new_state_for(&self, _: usize) -> AggregateState {
+    pub fn new_state_for(&self, _: &StateHint) -> AggregateState {
         match *self {}
     }
     pub fn update(&self, _: &RecordBatch, _: &mut AggregateState) -> Result<()> {

@@ -47,6 +47,7 @@
 
 mod aggregate;
 mod cache;
+mod direct;
 mod group_find;
 mod kernel;
 mod orc;
@@ -55,7 +56,7 @@ mod project;
 mod runtime;
 
 pub use crate::codegen::CodegenError;
-pub use aggregate::{AggregateKernel, AggregateState};
+pub use aggregate::{AggregateKernel, AggregateState, StateHint};
 pub use cache::{
     aggregate_kernel, cached_kernels, clear_cache, filter_kernel, project_kernel, CACHE_CAPACITY,
 };

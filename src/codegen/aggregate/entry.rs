@@ -48,6 +48,8 @@ pub(super) fn build_entry<'ctx>(
             i64t.into(),
             ptr.into(),
             i64t.into(),
+            ptr.into(),
+            ptr.into(),
         ],
         false,
     );
@@ -84,6 +86,8 @@ pub(super) fn build_entry<'ctx>(
     } else {
         None
     };
+    let direct = field(10, ptr.into(), "direct")?;
+    let direct_keys = field(11, ptr.into(), "direct_keys")?;
     // Recent groups and keys (none yet: addresses of an earlier batch may repeat).
     let last_words = (layout.keys.as_ref().map_or(0, |k| k.words()) + 1) as u64
         * crate::codegen::lower::RECENT_KEYS;
@@ -167,6 +171,8 @@ pub(super) fn build_entry<'ctx>(
             last.into(),
             row_scratch.into(),
             row_bytes.into(),
+            direct.into(),
+            direct_keys.into(),
         ];
         a.extend(vector_args.iter().map(|p| BasicMetadataValueEnum::from(*p)));
         a.extend(args.iter().copied());

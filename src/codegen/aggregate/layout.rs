@@ -125,7 +125,54 @@ impl KeyLayout {
     pub fn words(&self) -> usize {
         1 + self.kinds.iter().map(|k| k.words()).sum::<usize>()
     }
+
+    /// Whether the kernel looks its keys up in a direct index first: every key is an integer,
+    /// a date or a boolean, whose values of a small range (a supplier number, a year, a flag)
+    /// map straight to an entry.
+    ///
+    /// The direct index is `group + 1` per code (0: not known yet), a cache in front of the
+    /// hash table that the kernel fills as it finds groups there, so it never holds a wrong
+    /// group whatever its ranges: the executor sets the ranges (a word saying whether there
+    /// are any, then [`DIRECT_KEY_WORDS`] words per key: base, span, multiplier) from the
+    /// groups found so far, and a row out of range takes the hash table. Key `k`'s code is `value - base` (as `u64`) when below `span`, `span`
+    /// for NULL; the entry is at the sum over the keys of code times multiplier, the product
+    /// of `span + 1` entries in all.
+    ///
+    /// Strings are left out: `Utf8View` keys of a few bytes do map to numbers, but measured on
+    /// Q1's one-letter flags the codes cost as many instructions as the recent-key cache they
+    /// would replace, and strings of two lengths or second bytes lie too far apart.
+    pub fn direct_index(&self) -> bool {
+        self.kinds
+            .iter()
+            .all(|k| matches!(k, KeyKind::Bool | KeyKind::Signed | KeyKind::Unsigned))
+    }
+
+    /// The direct-index value of a key of `kind` with record words `words` (not NULL), if it has
+    /// one, as an ordinal: values compare as `u64`s, and the value itself is
+    /// [`KeyLayout::from_ordinal`] of it. Integers are their word, signed ones with the sign
+    /// bit flipped to order them.
+    pub fn direct_ordinal(kind: KeyKind, words: &[u64]) -> Option<u64> {
+        match kind {
+            KeyKind::Bool | KeyKind::Unsigned => Some(words[0]),
+            KeyKind::Signed => Some(words[0] ^ SIGN_BIT),
+            _ => None,
+        }
+    }
+
+    /// The value of an ordinal of [`KeyLayout::direct_ordinal`]: the word the kernel computes
+    /// for the key and subtracts the base from.
+    pub fn from_ordinal(kind: KeyKind, ordinal: u64) -> u64 {
+        match kind {
+            KeyKind::Signed => ordinal ^ SIGN_BIT,
+            _ => ordinal,
+        }
+    }
 }
+
+/// Words per key of the direct index's ranges (see [`KeyLayout::direct_index`]).
+pub const DIRECT_KEY_WORDS: usize = 3;
+
+const SIGN_BIT: u64 = 1 << 63;
 
 /// Where an aggregation kernel keeps its state.
 #[derive(Clone, Debug, PartialEq)]

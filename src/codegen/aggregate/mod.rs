@@ -40,7 +40,8 @@
 //! arguments, integers, decimals of up to 18 digits) adds to its `i128` without an overflow
 //! check, which it cannot need. Group keys with strings are found by the runtime's lookup
 //! (`qjit_rt_group_find`), keys of integer words by inline code; both after a per-batch cache of
-//! recent keys (`lower::group`).
+//! recent keys, and integer keys first in a direct index of their small range
+//! ([`KeyLayout::direct_index`], `lower::group`).
 //!
 //! Strings the update row function builds (`UPPER`, `||`, casts to `VARCHAR`) go to the row's
 //! own part of a scratch area that lasts for the batch ([`crate::codegen::AggArgs::scratch`]): a new
@@ -58,6 +59,7 @@ mod prefetch;
 
 pub use layout::{
     aggregate_inputs, layout, AggregateLayout, KeyKind, KeyLayout, SlotKind, StateSlot, VectorType,
+    DIRECT_KEY_WORDS,
 };
 
 use std::collections::HashMap;
@@ -83,8 +85,8 @@ pub const AGGREGATE_ENTRY_NAME: &str = "qjit_aggregate";
 const UPDATE_ROW: &str = "qjit_update_row";
 /// Leading parameters of the update row function: row, groups, slots, mask, hashes, keys,
 /// overflow flags (a byte per state slot), string log, string log length, the last key, the
-/// row's scratch area and its size.
-const UPDATE_LEADING: usize = 12;
+/// row's scratch area and its size, the direct index and its keys' ranges.
+const UPDATE_LEADING: usize = 14;
 
 /// An aggregation lowered to LLVM IR, not yet optimized.
 pub struct AggregateModule<'ctx> {
@@ -153,6 +155,8 @@ pub fn compile_aggregate<'ctx>(
         ptr.into(),
         ptr.into(),
         i64t.into(),
+        ptr.into(),
+        ptr.into(),
     ];
     leading.extend(std::iter::repeat_n(
         BasicMetadataTypeEnum::from(ptr),
@@ -177,6 +181,8 @@ pub fn compile_aggregate<'ctx>(
             hashes: lead[4].into_pointer_value(),
             keys: lead[5].into_pointer_value(),
             last: lead[9].into_pointer_value(),
+            direct: lead[12].into_pointer_value(),
+            direct_keys: lead[13].into_pointer_value(),
         };
         let overflow_flags = lead[6].into_pointer_value();
         let log = (lead[7].into_pointer_value(), lead[8].into_pointer_value());

@@ -16,7 +16,13 @@
 //! the executor can grow the table without the keys. The executor guarantees room for one new
 //! group per row before each call.
 //!
-//! A row first looks in a per-batch cache of recent keys (their raw words: equal raw views of
+//! Keys that are all integers (dates, booleans) first look in the state's direct index
+//! ([`KeyLayout::direct_index`]): each key's value minus a base, below a span, makes a code, and
+//! the codes one entry, `group + 1`, filled here after a lookup found the group. With ranges set
+//! by the executor from the groups found so far, a `GROUP BY` of supplier numbers or days costs
+//! a few instructions per row, and nothing more than a test when the index has no ranges.
+//!
+//! A row then looks in a per-batch cache of recent keys (their raw words: equal raw views of
 //! one batch are equal strings), which serves every row of a `GROUP BY` with few groups. On a
 //! miss, keys of integer words hash and probe in inline code; keys with strings call the
 //! runtime's lookup ([`RuntimeFn::GroupFind`]) with the row's probe record, since byte loops
@@ -31,7 +37,7 @@ use inkwell::{AddressSpace, FloatPredicate, IntPredicate};
 
 use super::{Lowered, Lowerer, R};
 use crate::codegen::runtime::{ProbeKind, RuntimeFn};
-use crate::codegen::{not_compiled, KeyKind, KeyLayout, SlotKind, VectorType};
+use crate::codegen::{not_compiled, KeyKind, KeyLayout, SlotKind, VectorType, DIRECT_KEY_WORDS};
 use crate::error::Error;
 use crate::ir::{BinaryOp, Expr, SqlType};
 
@@ -61,6 +67,30 @@ pub(in crate::internals::codegen) struct TableParams<'ctx> {
     /// `u64*`: [`RECENT_KEYS`] entries of a group + 1 (0: empty), NULL mask and key words:
     /// recent keys of this batch, which skip the hash table.
     pub last: PointerValue<'ctx>,
+    /// `u32*`: the direct index, `group + 1` per code of a small-domain key (0: not known yet);
+    /// read only when [`KeyLayout::direct_index`].
+    pub direct: PointerValue<'ctx>,
+    /// `u64*`: 1 if the direct index has ranges (else 0), then [`DIRECT_KEY_WORDS`] words per
+    /// key (base, span, multiplier) that map a row's keys to a code of the direct index.
+    pub direct_keys: PointerValue<'ctx>,
+}
+
+/// One key's input to the direct index: its word (0 for NULL) and its validity.
+struct DirectInput<'ctx> {
+    value: IntValue<'ctx>,
+    valid: IntValue<'ctx>,
+}
+
+/// The direct-index lookup of a row, emitted before the recent-key cache.
+struct DirectProbe<'ctx> {
+    /// `i1`: every key's code is in its range (the row has an entry).
+    in_range: IntValue<'ctx>,
+    /// The row's entry of the direct index (meaningful only `in_range`).
+    entry: PointerValue<'ctx>,
+    /// Where a known entry's group id arrives, and that id.
+    hit: (inkwell::basic_block::BasicBlock<'ctx>, IntValue<'ctx>),
+    /// The block that joins every path to the group id.
+    done: inkwell::basic_block::BasicBlock<'ctx>,
 }
 
 /// One key word of the current row.
@@ -123,6 +153,7 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         // view: the recent keys compare it, the runtime's lookup finds the bytes.
         let mut nulls = i64t.const_zero();
         let mut words: Vec<Word<'ctx>> = vec![];
+        let mut direct: Vec<DirectInput<'ctx>> = vec![];
         for (k, ((expr, key), kind)) in keys.iter().zip(&layout.kinds).enumerate() {
             if *kind == KeyKind::Utf8View {
                 let valid = self.column_valid(expr)?;
@@ -151,7 +182,12 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
                         i64t,
                         "key_u",
                     )?;
-                    words.push(Word::Int(valid_or_zero(w)?));
+                    let w = valid_or_zero(w)?;
+                    words.push(Word::Int(w));
+                    direct.push(DirectInput {
+                        value: w,
+                        valid: key.valid,
+                    });
                 }
                 KeyKind::Signed => {
                     let w = b.build_int_s_extend_or_bit_cast(
@@ -159,7 +195,12 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
                         i64t,
                         "key_s",
                     )?;
-                    words.push(Word::Int(valid_or_zero(w)?));
+                    let w = valid_or_zero(w)?;
+                    words.push(Word::Int(w));
+                    direct.push(DirectInput {
+                        value: w,
+                        valid: key.valid,
+                    });
                 }
                 KeyKind::Float32 => {
                     let v = self.canonical_float(key.value.into_float_value())?;
@@ -199,6 +240,11 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
             }
         }
         let stride = layout.words();
+        // Keys of small domains first look in the direct index.
+        let probe = match layout.direct_index() && direct.len() == keys.len() {
+            true => Some(self.direct_probe(&direct, t)?),
+            false => None,
+        };
 
         // A recent key: the same words (an address and length, or a view, equal to the stored
         // ones are the same string) are the same group. The cache starts empty in every batch.
@@ -292,7 +338,115 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         b.position_at_end(known);
         let group = b.build_phi(i64t, "group_id")?;
         group.add_incoming(&[(&hit_gid, hit), (&idv, found)]);
-        Ok(group.as_basic_value().into_int_value())
+        let group = group.as_basic_value().into_int_value();
+        let Some(probe) = probe else {
+            return Ok(group);
+        };
+        // A key found past the direct index enters it, when it has an entry.
+        let fill = ctx.append_basic_block(f, "direct_fill");
+        b.build_conditional_branch(probe.in_range, fill, probe.done)?;
+        b.position_at_end(fill);
+        let id1 = b.build_int_add(group, i64t.const_int(1, false), "direct_id")?;
+        let id1 = b.build_int_truncate(id1, i32t, "direct_id32")?;
+        b.build_store(probe.entry, id1)?;
+        b.build_unconditional_branch(probe.done)?;
+        b.position_at_end(probe.done);
+        let id = b.build_phi(i64t, "group_id")?;
+        id.add_incoming(&[(&group, known), (&group, fill), (&probe.hit.1, probe.hit.0)]);
+        Ok(id.as_basic_value().into_int_value())
+    }
+
+    /// The direct index's lookup of a row's keys (`inputs`, one per key): each key's code is
+    /// `value - base` when that is below the key's span, `span` for NULL; the entry is at the sum of the codes times the keys' multipliers. A known entry
+    /// is the group; otherwise (or out of range) the builder ends in the block where the
+    /// recent-key cache and the table take over, and the caller fills the entry.
+    fn direct_probe(
+        &mut self,
+        inputs: &[DirectInput<'ctx>],
+        t: &TableParams<'ctx>,
+    ) -> R<DirectProbe<'ctx>> {
+        let (b, ctx) = (self.b, self.ctx);
+        let i32t = ctx.i32_type();
+        let i64t = ctx.i64_type();
+        let word = |n: usize| -> R<IntValue<'ctx>> {
+            // SAFETY (of the generated code): `direct_keys` has a word, then DIRECT_KEY_WORDS
+            // words per key.
+            let p = unsafe {
+                b.build_in_bounds_gep(
+                    i64t,
+                    t.direct_keys,
+                    &[i64t.const_int(n as u64, false)],
+                    "dk",
+                )?
+            };
+            let v = self.load_aligned(i64t.into(), p, 8, "direct_key")?;
+            // The words change only between batches: hoisted out of the row loop.
+            if let Some(inst) = v.as_instruction_value() {
+                let kind = ctx.get_kind_id("invariant.load");
+                inst.set_metadata(ctx.metadata_node(&[]), kind)
+                    .map_err(|e| Error::internal(format!("direct index load: {e}")))?;
+            }
+            Ok(v.into_int_value())
+        };
+        let f = self.current_function()?;
+        let codes = ctx.append_basic_block(f, "direct_codes");
+        let look = ctx.append_basic_block(f, "direct_look");
+        let hit = ctx.append_basic_block(f, "direct_hit");
+        let past = ctx.append_basic_block(f, "direct_past");
+        let done = ctx.append_basic_block(f, "direct_done");
+        // An index without ranges (keys of a domain too wide) costs a test of its first word.
+        let start = self.current_block()?;
+        let on = word(0)?;
+        let on = b.build_int_compare(IntPredicate::NE, on, i64t.const_zero(), "direct_on")?;
+        b.build_conditional_branch(on, codes, past)?;
+        b.position_at_end(codes);
+        let mut in_range = ctx.bool_type().const_int(1, false);
+        let mut at = i64t.const_zero();
+        for (k, input) in inputs.iter().enumerate() {
+            let base = word(1 + k * DIRECT_KEY_WORDS)?;
+            let span = word(1 + k * DIRECT_KEY_WORDS + 1)?;
+            let mult = word(1 + k * DIRECT_KEY_WORDS + 2)?;
+            let code = b.build_int_sub(input.value, base, "direct_code")?;
+            let fits = b.build_int_compare(IntPredicate::ULT, code, span, "direct_fits")?;
+            let code = b
+                .build_select(input.valid, code, span, "direct_code")?
+                .into_int_value();
+            let null = b.build_not(input.valid, "direct_null")?;
+            let fits = b.build_or(fits, null, "direct_fits")?;
+            in_range = b.build_and(in_range, fits, "direct_in")?;
+            let part = b.build_int_mul(code, mult, "direct_part")?;
+            at = b.build_int_add(at, part, "direct_at")?;
+        }
+        // SAFETY (of the generated code): read and written only when every code is in range,
+        // and then `at` is below the index's length (the product of `span + 1`).
+        let entry = unsafe { b.build_gep(i32t, t.direct, &[at], "direct_entry")? };
+        b.build_conditional_branch(in_range, look, past)?;
+        b.position_at_end(look);
+        let known = b.build_load(i32t, entry, "direct_group")?.into_int_value();
+        let is_known =
+            b.build_int_compare(IntPredicate::NE, known, i32t.const_zero(), "direct_known")?;
+        b.build_conditional_branch(is_known, hit, past)?;
+        b.position_at_end(hit);
+        let known = b.build_int_z_extend(known, i64t, "direct_group64")?;
+        let gid = b.build_int_sub(known, i64t.const_int(1, false), "direct_gid")?;
+        b.build_unconditional_branch(done)?;
+        b.position_at_end(past);
+        // Whether the row has an entry to fill, and where: none past an index without ranges.
+        let fill = b.build_phi(ctx.bool_type(), "direct_fill_in")?;
+        let bool_t = ctx.bool_type();
+        fill.add_incoming(&[
+            (&bool_t.const_zero(), start),
+            (&bool_t.const_zero(), codes),
+            (&bool_t.const_int(1, false), look),
+        ]);
+        let at = b.build_phi(t.direct.get_type(), "direct_fill_at")?;
+        at.add_incoming(&[(&t.direct, start), (&entry, codes), (&entry, look)]);
+        Ok(DirectProbe {
+            in_range: fill.as_basic_value().into_int_value(),
+            entry: at.as_basic_value().into_pointer_value(),
+            hit: (hit, gid),
+            done,
+        })
     }
 
     /// The group id of a key of integer words (`words`, after the NULL mask `nulls`) found in
