@@ -198,9 +198,9 @@ pub struct AggArgs {
     /// entries (unused otherwise).
     pub direct: *mut u32,
     /// 1 if the direct index has ranges (else 0, and the kernel does not compute codes), then
-    /// [`crate::codegen::DIRECT_KEY_WORDS`] words per key: base, span, multiplier (unused
-    /// without a direct index).
-    pub direct_keys: *const u64,
+    /// [`crate::codegen::DIRECT_KEY_WORDS`] words per key: base, span, multiplier, then a word
+    /// the kernel sets to 1 when a key was out of its range (unused without a direct index).
+    pub direct_keys: *mut u64,
 }
 
 /// The entry point of an aggregation kernel: filters the rows of a batch and updates the

@@ -437,7 +437,7 @@ impl AggregateKernel {
             memory.vectors.iter_mut().map(|v| v.as_mut_ptr()).collect();
         let (direct, direct_keys) = match &mut memory.direct {
             Some(index) => index.args(),
-            None => (std::ptr::null_mut(), std::ptr::null()),
+            None => (std::ptr::null_mut(), std::ptr::null_mut()),
         };
         let mut args = AggArgs {
             vectors: vector_ptrs.as_mut_ptr().cast_const(),
@@ -1448,11 +1448,19 @@ mod tests {
                 AggregateKernel::compile(filter, keys, aggregates, Optimize::level(2)).unwrap();
             let mut state = kernel.new_state();
             let mut used = false;
-            for batch in &batches {
+            for (i, batch) in batches.iter().enumerate() {
                 kernel
                     .update(&batch.project(&plan.projection).unwrap(), &mut state)
                     .unwrap();
                 used |= matches!(state.hint().direct, super::DirectHint::Ranges(_));
+                if sql.starts_with("SELECT n, COUNT") && i == 2 {
+                    // The kernel reported the negative keys, and the range moved to them.
+                    let super::DirectHint::Ranges(ranges) = state.hint().direct else {
+                        panic!("no ranges after the third batch");
+                    };
+                    let first = ranges[0].expect("a range of n").0;
+                    assert!(first <= (-49i64 as u64) ^ 1 << 63, "{ranges:?}");
+                }
             }
             assert_eq!(used, direct, "{sql}");
             assert!(state.in_kernel(), "{sql}");

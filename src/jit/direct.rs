@@ -52,7 +52,7 @@ pub(super) struct DirectIndex {
     /// `group + 1` per code, 0 where not known yet.
     entries: Vec<u32>,
     /// Whether any key has a range (1 or 0), then base, span, multiplier per key, as the
-    /// kernel reads them.
+    /// kernel reads them, then the kernel's flag: a key was out of range (1 or 0).
     words: Vec<u64>,
     /// Each key's range in ordinals ([`KeyLayout::direct_ordinal`]): first and last.
     ranges: Vec<Option<(u64, u64)>>,
@@ -75,7 +75,7 @@ impl DirectIndex {
         let mut index = DirectIndex {
             kinds: layout.kinds.clone(),
             entries: vec![],
-            words: vec![0; 1 + n * DIRECT_KEY_WORDS],
+            words: vec![0; 2 + n * DIRECT_KEY_WORDS],
             ranges: vec![None; n],
             observed: vec![None; n],
             seen: 0,
@@ -114,8 +114,8 @@ impl DirectIndex {
     }
 
     /// The index and the keys' words for the kernel's arguments.
-    pub(super) fn args(&mut self) -> (*mut u32, *const u64) {
-        (self.entries.as_mut_ptr(), self.words.as_ptr())
+    pub(super) fn args(&mut self) -> (*mut u32, *mut u64) {
+        (self.entries.as_mut_ptr(), self.words.as_mut_ptr())
     }
 
     /// The bytes it takes.
@@ -129,6 +129,13 @@ impl DirectIndex {
     /// left them (see the module docs).
     pub(super) fn tune(&mut self, records: &[u64], stride: usize, groups: usize) {
         if self.off || groups <= self.seen {
+            return;
+        }
+        // With ranges, the new groups lie in them unless the kernel met a key outside.
+        let flag = self.words.len() - 1;
+        let out = std::mem::take(&mut self.words[flag]) != 0;
+        if self.words[0] != 0 && !out {
+            self.seen = groups;
             return;
         }
         if groups > DIRECT_ENTRIES {
@@ -241,7 +248,7 @@ mod tests {
     fn an_empty_index_has_only_the_all_null_entry() {
         let index = DirectIndex::new(&layout(&[KeyKind::Signed, KeyKind::Unsigned])).unwrap();
         assert_eq!(index.entries.len(), 1);
-        assert_eq!(index.words, [0, 0, 0, 1, 0, 0, 1]);
+        assert_eq!(index.words, [0, 0, 0, 1, 0, 0, 1, 0]);
     }
 
     #[test]
@@ -257,17 +264,26 @@ mod tests {
         assert_eq!(index.words[2], 15);
         assert_eq!(index.words[3], 1);
         // Bool: 0..=1 widened by 1: 0 (saturated)..=2, 3 values; times 16 codes of key 0.
-        assert_eq!(&index.words[4..], &[0, 3, 16]);
+        assert_eq!(&index.words[4..], &[0, 3, 16, 0]);
         assert_eq!(index.entries.len(), 16 * 4);
         // A group inside the ranges keeps the index (and what the kernel stored in it).
         index.entries[7] = 1;
         let more = [recs.clone(), records(&[(0, &[7, 0])])].concat();
         index.tune(&more, 3, 4);
         assert_eq!(index.entries[7], 1);
-        // One outside moves the ranges and empties the index.
+        // One outside, which the kernel reports, moves the ranges and empties the index.
         let more = [more, records(&[(0, &[20, 0])])].concat();
         index.tune(&more, 3, 5);
-        assert_eq!(index.words[1], (-9i64) as u64);
+        assert_eq!(
+            index.words[1],
+            (-6i64) as u64,
+            "not reported: not looked at"
+        );
+        let more = [more, records(&[(0, &[21, 1])])].concat();
+        index.words[7] = 1;
+        index.tune(&more, 3, 6);
+        assert_eq!(index.words[7], 0);
+        assert_eq!(index.words[1], (-10i64) as u64);
         assert!(index.entries.iter().all(|&e| e == 0));
     }
 

@@ -71,7 +71,8 @@ pub(in crate::internals::codegen) struct TableParams<'ctx> {
     /// read only when [`KeyLayout::direct_index`].
     pub direct: PointerValue<'ctx>,
     /// `u64*`: 1 if the direct index has ranges (else 0), then [`DIRECT_KEY_WORDS`] words per
-    /// key (base, span, multiplier) that map a row's keys to a code of the direct index.
+    /// key (base, span, multiplier) that map a row's keys to a code of the direct index, then
+    /// a flag the kernel sets to 1 when a row's key is out of range.
     pub direct_keys: PointerValue<'ctx>,
 }
 
@@ -420,7 +421,23 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         // SAFETY (of the generated code): read and written only when every code is in range,
         // and then `at` is below the index's length (the product of `span + 1`).
         let entry = unsafe { b.build_gep(i32t, t.direct, &[at], "direct_entry")? };
-        b.build_conditional_branch(in_range, look, past)?;
+        let out = ctx.append_basic_block(f, "direct_out");
+        b.build_conditional_branch(in_range, look, out)?;
+        // A key out of its range: the executor looks at this batch's new groups.
+        b.position_at_end(out);
+        let n = 1 + inputs.len() * DIRECT_KEY_WORDS;
+        // SAFETY (of the generated code): the word after the keys' words is the out-of-range
+        // flag (never loaded here, so the loads above stay invariant).
+        let flag = unsafe {
+            b.build_in_bounds_gep(
+                i64t,
+                t.direct_keys,
+                &[i64t.const_int(n as u64, false)],
+                "out",
+            )?
+        };
+        b.build_store(flag, i64t.const_int(1, false))?;
+        b.build_unconditional_branch(past)?;
         b.position_at_end(look);
         let known = b.build_load(i32t, entry, "direct_group")?.into_int_value();
         let is_known =
@@ -436,11 +453,11 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         let bool_t = ctx.bool_type();
         fill.add_incoming(&[
             (&bool_t.const_zero(), start),
-            (&bool_t.const_zero(), codes),
+            (&bool_t.const_zero(), out),
             (&bool_t.const_int(1, false), look),
         ]);
         let at = b.build_phi(t.direct.get_type(), "direct_fill_at")?;
-        at.add_incoming(&[(&t.direct, start), (&entry, codes), (&entry, look)]);
+        at.add_incoming(&[(&t.direct, start), (&entry, out), (&entry, look)]);
         Ok(DirectProbe {
             in_range: fill.as_basic_value().into_int_value(),
             entry: at.as_basic_value().into_pointer_value(),
