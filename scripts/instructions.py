@@ -15,6 +15,7 @@ warm-up run and one timed run). Prints instructions per input row, per engine, s
     cargo build --release
     python3 scripts/instructions.py                      # SF 0.1, jit and interp, every query
     python3 scripts/instructions.py --sf 0.01 --engines jit queries/q01.sql
+    python3 scripts/instructions.py --qjit /tmp/qjit-before --engines jit   # another build
 
 Needs `valgrind` (Debian: `apt-get install valgrind`). The data comes from `qjit bench`'s own
 cache (`target/tpch`), generated on first use.
@@ -50,7 +51,7 @@ def inclusive_ir(out_file):
     return best
 
 
-def measure(query, engine, sf, data_dir):
+def measure(qjit, query, engine, sf, data_dir):
     """(instructions per row, rows) of `query` on `engine`."""
     with tempfile.TemporaryDirectory(prefix="qjit-instructions-") as tmp:
         queries = os.path.join(tmp, "queries")
@@ -58,7 +59,7 @@ def measure(query, engine, sf, data_dir):
         shutil.copy(query, queries)
         out_file = os.path.join(tmp, "callgrind.out")
         done = subprocess.run(
-            ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out_file}", QJIT, "bench",
+            ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out_file}", qjit, "bench",
              "--sf", sf, "--data-dir", data_dir, "--queries", queries, "--engines", engine,
              "--iterations", "1", "--threads", "1", "--no-cache", "--format", "json"],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -77,6 +78,7 @@ def main():
     parser.add_argument("--sf", default="0.1")
     parser.add_argument("--engines", default="jit,interp")
     parser.add_argument("--data-dir", default=os.path.join(ROOT, "target", "tpch"))
+    parser.add_argument("--qjit", default=QJIT, help="the qjit binary (default: the release build)")
     args = parser.parse_args()
     if shutil.which("valgrind") is None:
         sys.exit("valgrind is not installed (Debian: apt-get install valgrind)")
@@ -85,7 +87,7 @@ def main():
     print(f"instructions per input row of the execution (callgrind), SF {args.sf}, 1 thread")
     print(f"{'query':<16}" + "".join(f"{e:>10}" for e in engines) + f"{'rows':>10}")
     for query in queries:
-        figures = [measure(query, e, args.sf, args.data_dir) for e in engines]
+        figures = [measure(args.qjit, query, e, args.sf, args.data_dir) for e in engines]
         name = os.path.splitext(os.path.basename(query))[0]
         cells = "".join(f"{per_row:>10.1f}" for per_row, _ in figures)
         print(f"{name:<16}{cells}{figures[0][1]:>10}", flush=True)

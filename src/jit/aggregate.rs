@@ -1252,28 +1252,36 @@ mod tests {
             let batch = batch.project(&plan.projection).unwrap();
             kernel.update(&batch, &mut state).unwrap();
             assert_eq!(state.handed_back_at(), expected, "{sql}");
-            let selected = match filter {
-                Some(f) => {
-                    let mask = crate::interp::evaluate_predicate(f, &batch).unwrap();
-                    arrow::compute::filter_record_batch(&batch, &mask).unwrap()
-                }
-                None => batch,
-            };
-            interpreted.update(&selected).unwrap();
+            interpreted.update(&selected(filter, batch)).unwrap();
         }
         assert_eq!(
             kernel.finish(state, &mut |_| Ok(())).unwrap(),
             interpreted.finish().unwrap()
         );
-        // The whole query, on one thread and on several.
+        engines_agree(&source, sql);
+    }
+
+    /// The rows of `batch` that `filter` selects (all without one), as the interpreter folds.
+    fn selected(filter: Option<&crate::ir::Expr>, batch: RecordBatch) -> RecordBatch {
+        match filter {
+            Some(f) => {
+                let mask = crate::interp::evaluate_predicate(f, &batch).unwrap();
+                arrow::compute::filter_record_batch(&batch, &mask).unwrap()
+            }
+            None => batch,
+        }
+    }
+
+    /// The whole query gives the interpreter's answer, on one thread and on several.
+    fn engines_agree(source: &Source, sql: &str) {
         for threads in [1, 3] {
             let options = |engine| QueryOptions {
                 engine,
                 threads: Some(threads),
                 ..Default::default()
             };
-            let compiled = exec::run(&source, sql, &options(EngineKind::Jit)).unwrap();
-            let reference = exec::run(&source, sql, &options(EngineKind::Interp)).unwrap();
+            let compiled = exec::run(source, sql, &options(EngineKind::Jit)).unwrap();
+            let reference = exec::run(source, sql, &options(EngineKind::Interp)).unwrap();
             assert_eq!(compiled.batches, reference.batches, "{sql}");
         }
     }
@@ -1474,14 +1482,7 @@ mod tests {
             let mut interpreted = Aggregator::new(keys, aggregates).unwrap();
             for batch in &batches {
                 let batch = batch.project(&plan.projection).unwrap();
-                let batch = match filter {
-                    Some(f) => {
-                        let mask = crate::interp::evaluate_predicate(f, &batch).unwrap();
-                        arrow::compute::filter_record_batch(&batch, &mask).unwrap()
-                    }
-                    None => batch,
-                };
-                interpreted.update(&batch).unwrap();
+                interpreted.update(&selected(filter, batch)).unwrap();
             }
             let expected = interpreted.finish().unwrap();
             let got = kernel.finish(state, &mut |_| Ok(())).unwrap();
@@ -1497,16 +1498,7 @@ mod tests {
             };
             let got = kernel.finish(second, &mut |_| Ok(())).unwrap();
             assert_eq!(sorted(&got), sorted(&expected), "{sql}");
-            for threads in [1, 3] {
-                let options = |engine| QueryOptions {
-                    engine,
-                    threads: Some(threads),
-                    ..Default::default()
-                };
-                let compiled = exec::run(&source, sql, &options(EngineKind::Jit)).unwrap();
-                let reference = exec::run(&source, sql, &options(EngineKind::Interp)).unwrap();
-                assert_eq!(compiled.batches, reference.batches, "{sql}");
-            }
+            engines_agree(&source, sql);
         }
     }
 }
