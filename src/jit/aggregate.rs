@@ -1237,15 +1237,8 @@ mod tests {
             PartEngine::Compiled,
             "{sql}"
         );
-        let Body::Aggregate {
-            keys, aggregates, ..
-        } = &plan.body
-        else {
-            panic!("not an aggregation: {sql}");
-        };
+        let (kernel, keys, aggregates) = kernel_for(&plan);
         let filter = plan.filter.as_ref();
-        let kernel =
-            AggregateKernel::compile(filter, keys, aggregates, Optimize::level(2)).unwrap();
         let mut state = kernel.new_state();
         let mut interpreted = Aggregator::new(keys, aggregates).unwrap();
         for (batch, expected) in batches.iter().zip(expected) {
@@ -1259,6 +1252,26 @@ mod tests {
             interpreted.finish().unwrap()
         );
         engines_agree(&source, sql);
+    }
+
+    /// The aggregation kernel of `plan` (an aggregation), with its keys and aggregates.
+    fn kernel_for(
+        plan: &crate::ir::Plan,
+    ) -> (
+        AggregateKernel,
+        &[crate::ir::Expr],
+        &[crate::ir::AggregateCall],
+    ) {
+        let Body::Aggregate {
+            keys, aggregates, ..
+        } = &plan.body
+        else {
+            panic!("not an aggregation: {plan:?}");
+        };
+        let filter = plan.filter.as_ref();
+        let kernel =
+            AggregateKernel::compile(filter, keys, aggregates, Optimize::level(2)).unwrap();
+        (kernel, keys, aggregates)
     }
 
     /// The rows of `batch` that `filter` selects (all without one), as the interpreter folds.
@@ -1445,15 +1458,8 @@ mod tests {
             ("SELECT w, f, COUNT(*) FROM t GROUP BY w, f", false),
         ] {
             let plan = exec::plan(&source, sql).unwrap();
-            let Body::Aggregate {
-                keys, aggregates, ..
-            } = &plan.body
-            else {
-                panic!("not an aggregation: {sql}");
-            };
+            let (kernel, keys, aggregates) = kernel_for(&plan);
             let filter = plan.filter.as_ref();
-            let kernel =
-                AggregateKernel::compile(filter, keys, aggregates, Optimize::level(2)).unwrap();
             let mut state = kernel.new_state();
             let mut used = false;
             for (i, batch) in batches.iter().enumerate() {
