@@ -2,9 +2,9 @@
 //! compiled kernels where there are some (a batch a filter or projection kernel hands back is
 //! evaluated by the interpreter; a morsel's aggregation that its kernel hands back continues in
 //! the interpreter, see [`crate::jit::AggregateState`]) and [`crate::interp`] for everything
-//! else, combines the morsels' results in their order (aggregation states in the kernel's own
-//! memory while they can be, see [`Total`]), then finishes the query (having, distinct, sort,
-//! offset/limit, output types).
+//! else, combines the morsels' results in their order (aggregation states as `combine` says:
+//! per worker or per morsel, in the kernel's own memory while they can be), then finishes the
+//! query (having, distinct, sort, offset/limit, output types).
 
 use arrow::array::{
     Array, ArrayRef, AsArray, BooleanArray, BooleanBufferBuilder, RecordBatch, RecordBatchOptions,
@@ -20,6 +20,7 @@ use std::sync::{mpsc, Arc, Condvar, Mutex};
 
 use rayon::{ThreadPool, ThreadPoolBuilder};
 
+use super::combine::{Carried, CarriedState, Combined, Found, Partial};
 use super::limits::{Cancel, Limits, MemoryUse, Reservation};
 use super::sink::{Collect, Encoder, Part, ResultSink, Window};
 use super::source::{Scan, BATCH_SIZE};
@@ -28,7 +29,7 @@ use super::topn::{sort_indices, take, Candidates, Threshold, TopN};
 use super::Compiled;
 use crate::error::{Error, Result};
 use crate::interp::{self, Aggregator};
-use crate::ir::{AggregateCall, Body, Expr, Plan};
+use crate::ir::{Body, Expr, Plan};
 use crate::jit::{AggregateKernel, AggregateState, FilterKernel, ProjectKernel, StateHint};
 
 /// The compiled kernels of a plan (see [`super::compile`]).
@@ -67,113 +68,17 @@ impl<'a> KernelSource<'a> {
 }
 
 /// The kernels one batch (or one aggregation morsel) runs with.
-struct Chosen<'a> {
+pub(super) struct Chosen<'a> {
     fixed: Kernels<'a>,
     /// A tiered query's kernels, once ready.
     held: Option<Arc<Compiled>>,
 }
 
 impl Chosen<'_> {
-    fn kernels(&self) -> Kernels<'_> {
+    pub(super) fn kernels(&self) -> Kernels<'_> {
         match &self.held {
             Some(compiled) => compiled.kernels(),
             None => self.fixed,
-        }
-    }
-}
-
-/// An aggregation morsel's state, in the engine that ran it.
-enum Partial<'a> {
-    Compiled(Box<AggregateState>, Chosen<'a>),
-    Interpreted(Box<Aggregator>),
-}
-
-/// The morsels' states merged so far, in their order. While every state so far is a compiled
-/// one of a kernel that merges in its own memory ([`AggregateKernel::merges_in_kernel`]), the
-/// total is that kernel's state (the first morsel's, the next ones folded into it); from the
-/// first state that is not, an interpreter aggregation, into which the kernel's total is folded
-/// first. Either way the groups, their order and every sum are those the interpreter's merge of
-/// the same states in the same order gives.
-#[derive(Default)]
-enum Total<'a> {
-    #[default]
-    Empty,
-    Compiled(Box<AggregateState>, Chosen<'a>),
-    Interpreted(Box<Aggregator>),
-}
-
-impl<'a> Total<'a> {
-    /// Folds the next morsel's state in.
-    fn merge(
-        self,
-        partial: Partial<'a>,
-        keys: &[Expr],
-        aggregates: &[AggregateCall],
-    ) -> Result<Self> {
-        let lost = || Error::internal("a compiled state without its kernel");
-        let fresh = matches!(self, Total::Empty);
-        let mut agg = match self {
-            Total::Empty => Box::new(Aggregator::new(keys, aggregates)?),
-            Total::Interpreted(agg) => agg,
-            Total::Compiled(mut total, held) => {
-                let kernel = held.kernels().aggregate.ok_or_else(lost)?;
-                if let Partial::Compiled(state, chosen) = &partial {
-                    let same = chosen
-                        .kernels()
-                        .aggregate
-                        .is_some_and(|k| std::ptr::eq(k, kernel));
-                    if same && state.in_kernel() {
-                        let Partial::Compiled(state, _) = partial else {
-                            return Err(lost());
-                        };
-                        kernel.merge_state(*state, &mut total)?;
-                        return Ok(Total::Compiled(total, held));
-                    }
-                }
-                let mut agg = Box::new(Aggregator::new(keys, aggregates)?);
-                kernel.merge_into(*total, &mut agg)?;
-                agg
-            }
-        };
-        match partial {
-            Partial::Compiled(state, chosen) => {
-                let kernel = chosen.kernels().aggregate.ok_or_else(lost)?;
-                // The first state, in its kernel's memory: the total starts as it.
-                if fresh && kernel.merges_in_kernel() && state.in_kernel() {
-                    return Ok(Total::Compiled(state, chosen));
-                }
-                kernel.merge_into(*state, &mut agg)?;
-            }
-            Partial::Interpreted(partial) => agg.merge(*partial)?,
-        }
-        Ok(Total::Interpreted(agg))
-    }
-
-    /// The bytes the total takes, for the memory limit.
-    fn memory_bytes(&self) -> usize {
-        match self {
-            Total::Empty => 0,
-            Total::Compiled(state, _) => state.memory_bytes(),
-            Total::Interpreted(agg) => agg.memory_bytes(),
-        }
-    }
-
-    /// The aggregate batch (see [`Aggregator::finish_within`]): `charge` hears the bytes it
-    /// holds beyond the state.
-    fn finish(
-        self,
-        keys: &[Expr],
-        aggregates: &[AggregateCall],
-        charge: crate::interp::Charge<'_>,
-    ) -> Result<RecordBatch> {
-        match self {
-            Total::Empty => Aggregator::new(keys, aggregates)?.finish(),
-            Total::Compiled(state, held) => held
-                .kernels()
-                .aggregate
-                .ok_or_else(|| Error::internal("a compiled state without its kernel"))?
-                .finish(*state, charge),
-            Total::Interpreted(agg) => agg.finish_within(charge),
         }
     }
 }
@@ -450,10 +355,13 @@ pub(crate) fn execute_from(
             exprs,
         } => {
             // Each morsel runs in the engine its kernels say when it starts, and its state
-            // stays there; compiled and interpreted states merge alike.
-            // The most groups a morsel has had: later morsels' tables start that big.
+            // stays there; compiled and interpreted states merge alike. A kernel whose states
+            // merge in any order has a state per worker, carried from morsel to morsel
+            // (`combine`), other morsels a state each.
+            // What earlier morsels' states found: later states start from it.
             let hint = Mutex::new(StateHint::default());
-            let fold = |i: usize| -> Result<(Partial, Reservation)> {
+            let carried = Carried::default();
+            let fold = |i: usize| -> Result<(usize, Option<Partial>, Reservation)> {
                 let chosen = kernels.choose();
                 let mut reservation = limits.memory.reserve(MemoryUse::GroupBy);
                 let chosen_kernels = chosen.kernels();
@@ -461,6 +369,15 @@ pub(crate) fn execute_from(
                     filter: plan.filter.as_ref(),
                     kernel: chosen_kernels.filter,
                 };
+                let update =
+                    |kernel: &AggregateKernel, state: &mut AggregateState, batch: RecordBatch| {
+                        if kernel.filters() {
+                            kernel.update(&batch, state)
+                        } else {
+                            // The WHERE clause runs on its own (see `compile`).
+                            kernel.update(&where_.apply(batch)?, state)
+                        }
+                    };
                 let Some(kernel) = chosen_kernels.aggregate else {
                     let mut agg = Aggregator::new(keys, aggregates)?;
                     for batch in scan.read(i)? {
@@ -471,38 +388,79 @@ pub(crate) fn execute_from(
                             reservation.set(agg.memory_bytes())?;
                         }
                     }
-                    return Ok((Partial::Interpreted(Box::new(agg)), reservation));
+                    return Ok((i, Some(Partial::Interpreted(Box::new(agg))), reservation));
                 };
-                let start = hint.lock().unwrap_or_else(|p| p.into_inner()).clone();
-                let mut state = kernel.new_state_for(&start);
+                let start = || hint.lock().unwrap_or_else(|p| p.into_inner()).clone();
+                if kernel.order_free() {
+                    let mut c = match carried.take(kernel, i) {
+                        Some(c) => c,
+                        None => {
+                            // Its own hold on the kernel (the same one: a tier, once compiled,
+                            // stays).
+                            let again = kernels.choose();
+                            if !again
+                                .kernels()
+                                .aggregate
+                                .is_some_and(|k| std::ptr::eq(k, kernel))
+                            {
+                                return Err(Error::internal("the aggregation kernel changed"));
+                            }
+                            CarriedState {
+                                state: kernel.new_state_for(&start()),
+                                chosen: again,
+                                reservation: limits.memory.reserve(MemoryUse::GroupBy),
+                                taken: vec![],
+                            }
+                        }
+                    };
+                    c.taken.push((i, c.state.groups()));
+                    for batch in scan.read(i)? {
+                        cancel.check()?;
+                        update(kernel, &mut c.state, batch?)?;
+                        c.reservation.set(c.state.memory_bytes())?;
+                    }
+                    hint.lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .absorb(c.state.hint());
+                    carried.give_back(c);
+                    return Ok((i, None, reservation));
+                }
+                let mut state = kernel.new_state_for(&start());
                 reservation.set(state.memory_bytes())?;
                 for batch in scan.read(i)? {
                     cancel.check()?;
-                    if kernel.filters() {
-                        kernel.update(&batch?, &mut state)?;
-                    } else {
-                        // The WHERE clause runs on its own (see `compile`).
-                        kernel.update(&where_.apply(batch?)?, &mut state)?;
-                    }
+                    update(kernel, &mut state, batch?)?;
                     reservation.set(state.memory_bytes())?;
                 }
                 hint.lock()
                     .unwrap_or_else(|p| p.into_inner())
                     .absorb(state.hint());
-                Ok((Partial::Compiled(Box::new(state), chosen), reservation))
+                Ok((
+                    i,
+                    Some(Partial::Compiled(Box::new(state), chosen)),
+                    reservation,
+                ))
             };
-            let mut total = Total::Empty;
-            for_each_morsel(scan, threads, limits, fold, |(partial, reservation)| {
-                total = std::mem::take(&mut total).merge(partial, keys, aggregates)?;
+            let mut combined = Combined::default();
+            for_each_morsel(scan, threads, limits, fold, |(i, partial, reservation)| {
+                if let Some(partial) = partial {
+                    combined.add(partial, &Found::Morsel(i), keys, aggregates)?;
+                }
                 drop(reservation);
-                kept.set(total.memory_bytes())?;
+                kept.set(combined.memory_bytes())?;
                 Ok(true)
             })?;
+            for c in carried.into_states() {
+                let state = Partial::Compiled(Box::new(c.state), c.chosen);
+                combined.add(state, &Found::Morsels(c.taken), keys, aggregates)?;
+                drop(c.reservation);
+                kept.set(combined.memory_bytes())?;
+            }
             cancel.check()?;
             // The state stays counted (`kept`) while it finishes, and what finishing builds on
             // top of it too.
             let mut finishing = limits.memory.reserve(MemoryUse::GroupBy);
-            let groups = total.finish(keys, aggregates, &mut |bytes| finishing.set(bytes))?;
+            let groups = combined.finish(keys, aggregates, &mut |bytes| finishing.set(bytes))?;
             drop(finishing);
             let groups = apply_filter(having.as_ref(), groups)?;
             vec![evaluate_all(exprs, &groups)?]

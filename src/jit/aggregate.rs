@@ -215,11 +215,12 @@ impl AggregateState {
         }
     }
 
-    /// The number of groups in the kernel's memory (0 once the interpreter holds the state).
+    /// The number of groups, in the kernel's memory or the interpreter's aggregation (its
+    /// groups are the kernel's, in the same order, then those found since).
     pub fn groups(&self) -> usize {
         match &self.engine {
             StateEngine::Kernel(m) => m.groups,
-            StateEngine::Interpreter(_) => 0,
+            StateEngine::Interpreter(agg) => agg.groups(),
         }
     }
 }
@@ -565,7 +566,12 @@ impl AggregateKernel {
     /// does not have are appended in `state`'s first-seen order, and sums are added exactly as
     /// [`crate::interp::Aggregator::merge`] adds them, so partial states merged in a fixed order
     /// give the same answer as the interpreter merging its partial states in that order.
-    pub fn merge_into(&self, state: AggregateState, into: &mut interp::Aggregator) -> Result<()> {
+    /// Returns, for each of `state`'s groups in order, its group in `into`.
+    pub fn merge_into(
+        &self,
+        state: AggregateState,
+        into: &mut interp::Aggregator,
+    ) -> Result<Vec<u32>> {
         match usable(state, "merged")? {
             StateEngine::Kernel(memory) => {
                 let (key_columns, raw, n) = self.raw_parts(&memory)?;
@@ -585,6 +591,24 @@ impl AggregateKernel {
             .any(|s| matches!(s.kind, SlotKind::MinMaxStr { .. }))
     }
 
+    /// Whether this kernel's states fold into each other to the same answer in any order, so
+    /// that one state may take the morsels of a whole worker rather than one morsel each (see
+    /// `exec::combine`): they merge in the kernel's memory ([`Self::merges_in_kernel`]), no
+    /// float is summed (a float sum depends on the order of its terms), and every exact sum
+    /// adds values of at most 64 bits, so that no partial sum of fewer than 2^63 rows can pass
+    /// the 128 bits of its accumulator: a sum overflows in every order of its terms or in none.
+    pub fn order_free(&self) -> bool {
+        self.merges_in_kernel()
+            && self.layout.slots.iter().all(|slot| match slot.kind {
+                SlotKind::FloatSum => false,
+                SlotKind::ExactSum => slot
+                    .arg
+                    .and_then(|a| self.layout.args.get(a))
+                    .is_some_and(|arg| at_most_64_bits(arg.ty())),
+                _ => true,
+            })
+    }
+
     /// Folds `from` into `into`, both this kernel's states in its memory
     /// ([`AggregateState::in_kernel`]), for a kernel that [`AggregateKernel::merges_in_kernel`]:
     /// as [`AggregateKernel::merge_into`] folds a state into an interpreter aggregation (groups
@@ -593,7 +617,12 @@ impl AggregateKernel {
     /// overflows), but in the kernel's own layout: a group is found by its stored hash and key
     /// record, with no key columns built and no keys encoded again. `into` takes over the bytes
     /// of `from`'s string keys (those of groups it already had too: they are freed with it).
-    pub fn merge_state(&self, from: AggregateState, into: &mut AggregateState) -> Result<()> {
+    /// Returns, for each of `from`'s groups in order, its group in `into`.
+    pub fn merge_state(
+        &self,
+        from: AggregateState,
+        into: &mut AggregateState,
+    ) -> Result<Vec<usize>> {
         let lost = |what: &str| Error::internal(format!("merging aggregation states: {what}"));
         if !self.merges_in_kernel() || into.poisoned {
             return Err(lost("not in the kernel's memory"));
@@ -701,7 +730,7 @@ impl AggregateKernel {
                 return Err(interp::sum_overflow_error(call).unwrap_or_else(|e| e));
             }
         }
-        Ok(())
+        Ok(map)
     }
 
     /// The key columns (`None` without keys), each aggregate's state, and the number of groups.
@@ -755,6 +784,14 @@ impl AggregateKernel {
 }
 
 /// The engine of `state`, unless an update failed on it (`what`: what the caller does with it).
+/// Whether every value of `ty` fits in 64 bits (the integers, and decimals of up to 18 digits).
+fn at_most_64_bits(ty: SqlType) -> bool {
+    match ty {
+        SqlType::Decimal { precision, .. } => precision <= 18,
+        t => t.is_integer(),
+    }
+}
+
 fn usable(state: AggregateState, what: &str) -> Result<StateEngine> {
     if state.poisoned {
         return Err(Error::internal(format!(

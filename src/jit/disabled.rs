@@ -160,13 +160,16 @@ impl AggregateKernel {
     pub fn new_aggregator(&self) -> Result<Aggregator> {
         match *self {}
     }
-    pub fn merge_into(&self, _: AggregateState, _: &mut Aggregator) -> Result<()> {
+    pub fn merge_into(&self, _: AggregateState, _: &mut Aggregator) -> Result<Vec<u32>> {
         match *self {}
     }
     pub fn merges_in_kernel(&self) -> bool {
         match *self {}
     }
-    pub fn merge_state(&self, _: AggregateState, _: &mut AggregateState) -> Result<()> {
+    pub fn order_free(&self) -> bool {
+        match *self {}
+    }
+    pub fn merge_state(&self, _: AggregateState, _: &mut AggregateState) -> Result<Vec<usize>> {
         match *self {}
     }
     pub fn finish(&self, _: AggregateState, _: crate::interp::Charge<'_>) -> Result<RecordBatch> {

@@ -155,9 +155,15 @@ impl Aggregator {
                 .sum::<usize>()
     }
 
+    /// The number of groups so far (1 without keys).
+    pub fn groups(&self) -> usize {
+        self.num_groups
+    }
+
     /// Merges another aggregator's state built from the same keys and aggregates. Groups of
     /// `other` that `self` does not have are appended after `self`'s, in `other`'s order.
-    pub fn merge(&mut self, other: Aggregator) -> Result<()> {
+    /// Returns, for each of `other`'s groups in order, its group in `self`.
+    pub fn merge(&mut self, other: Aggregator) -> Result<Vec<u32>> {
         // Compared as text: a NaN literal is not equal to itself.
         let shape = |a: &Aggregator| {
             let keys: Vec<String> = a.keys.iter().map(Expr::to_string).collect();
@@ -182,7 +188,7 @@ impl Aggregator {
             acc.resize(self.num_groups);
             acc.merge(theirs, &map)?;
         }
-        Ok(())
+        Ok(map)
     }
 
     /// Folds state built elsewhere (a compiled kernel's, see
@@ -190,12 +196,13 @@ impl Aggregator {
     /// does: `key_columns` holds `n` groups' keys in their first-seen order (any Arrow types that
     /// cast to the keys' types; `None` without keys) and `states` one [`RawState`] of `n` groups
     /// per aggregate. Groups this aggregation does not have are appended in that order.
+    /// Returns, for each of the `n` groups in order, its group in this aggregation.
     pub fn merge_raw(
         &mut self,
         key_columns: Option<Vec<ArrayRef>>,
         states: Vec<RawState>,
         n: usize,
-    ) -> Result<()> {
+    ) -> Result<Vec<u32>> {
         if states.len() != self.aggregates.len() {
             return Err(Error::internal(
                 "merging a wrong number of aggregate states",
@@ -228,7 +235,7 @@ impl Aggregator {
             acc.resize(self.num_groups);
             acc.merge(Accumulator::from_raw(call, raw)?, &map)?;
         }
-        Ok(())
+        Ok(map)
     }
 
     /// The aggregate batch: one column per key (`VARCHAR` keys as `Utf8`) then one per
