@@ -8,8 +8,15 @@ use std::path::Path;
 
 fn main() {
     let mut hasher = DefaultHasher::new();
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    hash_tree(&root.join("src"), root, &mut hasher);
+    // The directory of this run, not of the build that compiled this script: cargo reuses a
+    // compiled build script for a package of the same name and version built from another
+    // checkout into the same target directory, whose baked-in path would hash nothing here.
+    let root = std::path::PathBuf::from(
+        std::env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"),
+    );
+    let root = root.as_path();
+    let files = hash_tree(&root.join("src"), root, &mut hasher);
+    assert!(files > 0, "no source files under {}", root.display());
     for file in ["Cargo.lock", "Cargo.toml", "build.rs"] {
         file.hash(&mut hasher);
         std::fs::read(root.join(file))
@@ -41,19 +48,23 @@ fn main() {
     println!("cargo:rerun-if-changed=build.rs");
 }
 
-/// Hashes the path (relative to `root`) and content of every file under `dir`, in name order.
-fn hash_tree(dir: &Path, root: &Path, hasher: &mut DefaultHasher) {
+/// Hashes the path (relative to `root`) and content of every file under `dir`, in name order;
+/// returns the number of files.
+fn hash_tree(dir: &Path, root: &Path, hasher: &mut DefaultHasher) -> usize {
     let Ok(listing) = std::fs::read_dir(dir) else {
-        return;
+        return 0;
     };
     let mut paths: Vec<_> = listing.flatten().map(|e| e.path()).collect();
     paths.sort();
+    let mut files = 0;
     for path in paths {
         if path.is_dir() {
-            hash_tree(&path, root, hasher);
+            files += hash_tree(&path, root, hasher);
         } else if let Ok(content) = std::fs::read(&path) {
             path.strip_prefix(root).unwrap_or(&path).hash(hasher);
             content.hash(hasher);
+            files += 1;
         }
     }
+    files
 }
