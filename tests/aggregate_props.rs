@@ -424,8 +424,8 @@ fn decimal_sums_near_38_digits() {
         let out = agree_compiled(&past, sql);
         assert!(out.error().contains("exceeds 38 digits"), "{sql}: {out:?}");
     }
-    // Past i128 on the way (two values of 38 nines), even if the sum comes back: the
-    // interpreter's running sum overflows, in one batch or across batches.
+    // Past i128 on the way (two values of 38 nines) and back: no error, the exact total, in
+    // one batch or across batches (a sum counts its wraps).
     let wrap = table_of(
         vec![
             (
@@ -443,14 +443,31 @@ fn decimal_sums_near_38_digits() {
         ],
         &[2, 1, 3],
     );
+    for (sql, column) in [
+        ("SELECT SUM(dd) FROM t", 0),
+        ("SELECT k, SUM(dd) FROM t GROUP BY k", 1),
+        ("SELECT k, COUNT(*), AVG(dd), SUM(dd) FROM t GROUP BY k", 3),
+        ("SELECT COUNT(*), SUM(dd) FROM t WHERE k = 1", 1),
+    ] {
+        let out = agree_compiled(&wrap, sql);
+        assert_eq!(out.rows()[0][column], "'0'", "{sql}: {out:?}");
+    }
+    let out = agree_compiled(&wrap, "SELECT AVG(dd) FROM t");
+    assert!(out.rows()[0][0].starts_with("0.0#"), "{out:?}");
+    // Past i128 for good: the sum's error.
+    let beyond = table_of(
+        vec![
+            ("dd", dd(vec![Some(max), Some(max), Some(max), Some(1)])),
+            ("k", Arc::new(Int32Array::from(vec![1, 1, 2, 2]))),
+        ],
+        &[1, 3],
+    );
     for sql in [
         "SELECT SUM(dd) FROM t",
         "SELECT AVG(dd) FROM t",
-        "SELECT k, SUM(dd) FROM t GROUP BY k",
         "SELECT k, COUNT(*), AVG(dd), SUM(dd) FROM t GROUP BY k",
-        "SELECT COUNT(*), SUM(dd) FROM t WHERE k = 1",
     ] {
-        let out = agree_compiled(&wrap, sql);
+        let out = agree_compiled(&beyond, sql);
         assert!(out.error().contains("38 digits"), "{sql}: {out:?}");
     }
 }

@@ -156,10 +156,6 @@ impl ColumnSlot {
     }
 }
 
-/// The code an aggregation kernel reports when the exact sum of aggregate `k` overflowed:
-/// `STATUS_SUM_OVERFLOW + k` (above every [`ErrorSite`] code).
-pub const STATUS_SUM_OVERFLOW: u64 = 1 << 30;
-
 /// The state an aggregation kernel updates (`#[repr(C)]`: the kernel's ABI). The executor owns
 /// the memory and, before each call, makes room for one new group per row: every vector,
 /// `hashes` and `keys` have entries for `groups + len` groups and `slots` at least twice as many

@@ -67,7 +67,6 @@ pub(crate) use abi::value_alignment;
 pub use abi::{
     AggArgs, AggregateFn, ColumnArg, ColumnSlot, FilterFn, KernelStatus, OutArg, ProjectFn,
     ScratchNeed, StringLayout, PARAMS_SLOT, STATUS_FALLBACK, STATUS_LOST_ERROR, STATUS_NEED_ROOM,
-    STATUS_SUM_OVERFLOW,
 };
 pub use aggregate::{
     aggregate_inputs, compile_aggregate, layout, AggregateLayout, AggregateModule, KeyKind,

@@ -363,10 +363,19 @@ mod tests {
                     "SELECT k, COUNT(*) FROM t WHERE s <> 'key 3' GROUP BY k",
                     true,
                 ),
-                // Float sums and decimals of more than 18 digits: a state per morsel.
+                (
+                    "SELECT k, SUM(d * d * d), AVG(d * 3) FROM t GROUP BY k",
+                    true,
+                ),
+                // Float sums and string extremes: a state per morsel.
                 ("SELECT k, SUM(f) FROM t GROUP BY k", false),
-                ("SELECT k, SUM(d * d * d) FROM t GROUP BY k", false),
                 ("SELECT s, MAX(s) FROM t GROUP BY s", false),
+                // A DISTINCT aggregate's second grouping folds the state's groups in order.
+                (
+                    "SELECT k % 7, COUNT(DISTINCT s), SUM(DISTINCT d) FROM t GROUP BY k % 7",
+                    false,
+                ),
+                ("SELECT s, AVG(DISTINCT f) FROM t GROUP BY s", false),
             ] {
                 assert_eq!(order_free(&source, sql), carried, "{sql}");
                 let options = |engine, threads| QueryOptions {
@@ -379,6 +388,82 @@ mod tests {
                     let compiled =
                         exec::run(&source, sql, &options(EngineKind::Jit, threads)).unwrap();
                     assert_eq!(compiled.batches, reference.batches, "{sql} on {threads}");
+                }
+            }
+        }
+
+        /// An exact sum fails only when its exact value does not fit: partial sums past `i128`,
+        /// in whatever order the rows, batches, morsels and threads bring them, give the total
+        /// when it fits (both engines, with keys and without), and a total past 38 digits is the
+        /// same error everywhere.
+        #[test]
+        fn exact_sums_fail_only_when_their_value_does_not_fit() {
+            let schema = Arc::new(Schema::new(vec![
+                Field::new("k", DataType::Int64, false),
+                Field::new("x", DataType::Decimal128(38, 0), true),
+            ]));
+            let big: i128 = 9 * 10i128.pow(37);
+            // Per group: big values up, then as many down, then a small one: the running sum
+            // passes i128::MAX (1.7e38) on its way; whole cycles of 24 rows, so the totals fit.
+            let rows: Vec<(i64, Option<i128>)> = (0..4008i64)
+                .map(|r| {
+                    let x = match (r / 3) % 8 {
+                        0..=2 => Some(big),
+                        3..=5 => Some(-big),
+                        6 => None,
+                        _ => Some(i128::from(r)),
+                    };
+                    (r % 3, x)
+                })
+                .collect();
+            let batches: Vec<RecordBatch> = rows
+                .chunks(250)
+                .map(|part| {
+                    let k: Int64Array = part.iter().map(|(k, _)| Some(*k)).collect();
+                    let x: Decimal128Array = part.iter().map(|(_, x)| *x).collect();
+                    let x = x.with_precision_and_scale(38, 0).unwrap();
+                    RecordBatch::try_new(schema.clone(), vec![Arc::new(k), Arc::new(x)]).unwrap()
+                })
+                .collect();
+            let expected = |k: i64| -> i128 {
+                rows.iter()
+                    .filter(|(g, _)| *g == k)
+                    .filter_map(|(_, x)| *x)
+                    // Wrapping: the exact total fits, the running sum does not.
+                    .fold(0, i128::wrapping_add)
+            };
+            let source = Source::batches("t", schema, batches).with_morsel_rows(500);
+            let options = |engine, threads| QueryOptions {
+                engine,
+                threads: Some(threads),
+                ..Default::default()
+            };
+            let decimals = |b: &RecordBatch, c: usize| -> Vec<Option<i128>> {
+                b.column(c)
+                    .as_any()
+                    .downcast_ref::<Decimal128Array>()
+                    .unwrap()
+                    .iter()
+                    .collect()
+            };
+            let overflow = "SELECT k, SUM(x) FROM t WHERE x > 0 GROUP BY k";
+            let reference = exec::run(&source, overflow, &options(EngineKind::Interp, 1))
+                .unwrap_err()
+                .to_string();
+            assert!(reference.contains("the sum of sum(x)"), "{reference}");
+            for threads in [1, 2, 3] {
+                for engine in [EngineKind::Interp, EngineKind::Jit] {
+                    let run = |sql| exec::run(&source, sql, &options(engine, threads));
+                    let keyed =
+                        run("SELECT k, SUM(x), COUNT(x) FROM t GROUP BY k ORDER BY k").unwrap();
+                    let want: Vec<Option<i128>> = (0..3).map(|k| Some(expected(k))).collect();
+                    assert_eq!(decimals(&keyed.batches[0], 1), want, "{engine:?} {threads}");
+                    let total = run("SELECT SUM(x) FROM t").unwrap();
+                    let want = (0..3).map(expected).fold(0, i128::wrapping_add);
+                    assert_eq!(decimals(&total.batches[0], 0), [Some(want)], "{engine:?}");
+                    // Past 38 digits: the sum's error, whichever engine and order.
+                    let err = run(overflow).unwrap_err().to_string();
+                    assert_eq!(err, reference, "{engine:?} {threads}");
                 }
             }
         }

@@ -86,7 +86,7 @@ use arrow::record_batch::RecordBatch;
 use crate::error::{Error, Result};
 use crate::ir::{BinaryOp, Expr, SqlType, UnaryOp};
 
-pub use aggregate::{finish_raw, sum_overflow_error, Aggregator, Charge, RawState};
+pub use aggregate::{finish_raw, Aggregator, Charge, RawState};
 pub(crate) use constant::literal_like;
 pub(crate) use input::widen_decimal64;
 use input::Input;

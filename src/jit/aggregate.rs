@@ -41,7 +41,7 @@ use super::kernel::{CompileTiming, Jitted, KernelInputs, Optimize};
 use super::plan_entry::Lowered;
 use crate::codegen::{
     self, AccKind, AggArgs, AggregateFn, AggregateLayout, CodegenError, ColumnSlot, ErrorSite,
-    KernelStatus, KeyKind, ScratchNeed, SlotKind, VectorType, STATUS_FALLBACK, STATUS_SUM_OVERFLOW,
+    KernelStatus, KeyKind, ScratchNeed, SlotKind, VectorType, STATUS_FALLBACK,
 };
 use crate::error::{Error, Result};
 use crate::interp::{self, RawState};
@@ -60,10 +60,9 @@ pub struct AggregateKernel {
     /// The scratch bytes a row needs (zero: the kernel builds no strings).
     scratch: ScratchNeed,
     filter: Option<Expr>,
-    /// The keys and calls the kernel accumulates: the query's, or for `DISTINCT` calls those
-    /// of their plan ([`crate::ir::aggregate::DistinctPlan`]).
+    /// The keys the kernel groups by: the query's, or for `DISTINCT` calls those of their plan
+    /// ([`crate::ir::aggregate::DistinctPlan`]).
     keys: Vec<Expr>,
-    aggregates: Vec<AggregateCall>,
     /// The query's keys and calls: what the interpreter aggregations this kernel's states
     /// fold into are built for.
     query_keys: Vec<Expr>,
@@ -283,7 +282,6 @@ impl AggregateKernel {
             scratch: lowered.scratch,
             filter: filter.cloned(),
             keys: keys.to_vec(),
-            aggregates: aggregates.to_vec(),
             query_keys: query_keys.to_vec(),
             query_aggregates: query_aggregates.to_vec(),
             jit,
@@ -515,18 +513,13 @@ impl AggregateKernel {
     }
 
     /// The error of a batch the kernel failed on: the interpreter's, which evaluates the
-    /// batch in its own order; else (it succeeded) a sum that overflowed, or the kernel's.
+    /// batch in its own order; else (it succeeded) the kernel's.
     fn error(&self, batch: &RecordBatch, status: KernelStatus) -> Error {
         let exact = self
             .new_aggregator()
             .and_then(|mut agg| self.interpret(batch, &mut agg));
         if let Err(e) = exact {
             return e;
-        }
-        if let Some(k) = status.code.checked_sub(STATUS_SUM_OVERFLOW) {
-            if let Some(call) = self.aggregates.get(k as usize) {
-                return interp::sum_overflow_error(call).unwrap_or_else(|e| e);
-            }
         }
         match self.errors.iter().find(|s| s.code == status.code) {
             Some(site) => site.to_error(status.row),
@@ -594,27 +587,25 @@ impl AggregateKernel {
     /// Whether this kernel's states fold into each other to the same answer in any order, so
     /// that one state may take the morsels of a whole worker rather than one morsel each (see
     /// `exec::combine`): they merge in the kernel's memory ([`Self::merges_in_kernel`]), no
-    /// float is summed (a float sum depends on the order of its terms), and every exact sum
-    /// adds values of at most 64 bits, so that no partial sum of fewer than 2^63 rows can pass
-    /// the 128 bits of its accumulator: a sum overflows in every order of its terms or in none.
+    /// float is summed (a float sum depends on the order of its terms; an exact sum, which
+    /// counts its wraps, does not, and fails only if its exact value does not fit), and the
+    /// query has no `DISTINCT` aggregate (whose second grouping, at the end, folds the
+    /// state's groups in their order, and whose groups are not the state's).
     pub fn order_free(&self) -> bool {
         self.merges_in_kernel()
-            && self.layout.slots.iter().all(|slot| match slot.kind {
-                SlotKind::FloatSum => false,
-                SlotKind::ExactSum => slot
-                    .arg
-                    .and_then(|a| self.layout.args.get(a))
-                    .is_some_and(|arg| at_most_64_bits(arg.ty())),
-                _ => true,
-            })
+            && !self
+                .layout
+                .slots
+                .iter()
+                .any(|slot| slot.kind == SlotKind::FloatSum)
+            && !self.query_aggregates.iter().any(|call| call.distinct)
     }
 
     /// Folds `from` into `into`, both this kernel's states in its memory
     /// ([`AggregateState::in_kernel`]), for a kernel that [`AggregateKernel::merges_in_kernel`]:
     /// as [`AggregateKernel::merge_into`] folds a state into an interpreter aggregation (groups
     /// `into` does not have appended in `from`'s first-seen order, sums added as
-    /// [`crate::interp::Aggregator::merge`] adds them, the same error for a sum that
-    /// overflows), but in the kernel's own layout: a group is found by its stored hash and key
+    /// [`crate::interp::Aggregator::merge`] adds them), but in the kernel's own layout: a group is found by its stored hash and key
     /// record, with no key columns built and no keys encoded again. `into` takes over the bytes
     /// of `from`'s string keys (those of groups it already had too: they are freed with it).
     /// Returns, for each of `from`'s groups in order, its group in `into`.
@@ -672,8 +663,7 @@ impl AggregateKernel {
                 map
             }
         };
-        let mut overflowed = vec![false; self.layout.slots.len()];
-        for (s, slot) in self.layout.slots.iter().enumerate() {
+        for slot in &self.layout.slots {
             let v = slot.first_vector;
             match (slot.kind, from.vectors.get(v), from.vectors.get(v + 1)) {
                 (SlotKind::Rows | SlotKind::Count, Some(Vector::I64(b)), _) => {
@@ -684,14 +674,20 @@ impl AggregateKernel {
                         a[g] += b[j];
                     }
                 }
-                (SlotKind::ExactSum, Some(Vector::I128(b)), _) => {
-                    let Some(Vector::I128(a)) = to.vectors.get_mut(v) else {
+                (SlotKind::ExactSum, Some(Vector::I128(b)), Some(Vector::I64(bw))) => {
+                    let Some((Vector::I128(a), Vector::I64(aw))) = pair(to, v) else {
                         return Err(lost("an exact sum"));
                     };
+                    // Wrapping, with the net wraps (as the interpreter's exact sums).
                     for (j, &g) in map.iter().enumerate() {
                         let (sum, o) = a[g].overflowing_add(b[j]);
+                        let wrap = match o {
+                            false => 0,
+                            true if b[j] < 0 => -1,
+                            true => 1,
+                        };
                         a[g] = sum;
-                        overflowed[s] |= o;
+                        aw[g] = aw[g].wrapping_add(bw[j]).wrapping_add(wrap);
                     }
                 }
                 (SlotKind::FloatSum, Some(Vector::F64(b)), _) => {
@@ -721,13 +717,6 @@ impl AggregateKernel {
                     merge_extremes(a, ah, b, bh, &map, max, |x, y| x < y);
                 }
                 _ => return Err(lost("a state slot of another kind")),
-            }
-        }
-        // The interpreter merges aggregates in order and fails at the first whose sum
-        // overflowed.
-        for (call, (value, _)) in self.aggregates.iter().zip(&self.layout.uses) {
-            if value.is_some_and(|s| overflowed[s]) {
-                return Err(interp::sum_overflow_error(call).unwrap_or_else(|e| e));
             }
         }
         Ok(map)
@@ -784,14 +773,6 @@ impl AggregateKernel {
 }
 
 /// The engine of `state`, unless an update failed on it (`what`: what the caller does with it).
-/// Whether every value of `ty` fits in 64 bits (the integers, and decimals of up to 18 digits).
-fn at_most_64_bits(ty: SqlType) -> bool {
-    match ty {
-        SqlType::Decimal { precision, .. } => precision <= 18,
-        t => t.is_integer(),
-    }
-}
-
 fn usable(state: AggregateState, what: &str) -> Result<StateEngine> {
     if state.poisoned {
         return Err(Error::internal(format!(
@@ -1151,6 +1132,10 @@ fn raw_state(kind: AccKind, value: &[Vector], count: &[Vector], n: usize) -> Res
         (AccKind::CountStar | AccKind::Count, _) => RawState::Count(counts()?),
         (AccKind::ExactSum, Some(Vector::I128(s))) => RawState::Exact {
             sums: s[..n].to_vec(),
+            wraps: match value.get(1) {
+                Some(Vector::I64(w)) => w[..n].to_vec(),
+                _ => return Err(lost()),
+            },
             counts: counts()?,
         },
         (AccKind::FloatSum, Some(Vector::F64(s))) => RawState::Float {

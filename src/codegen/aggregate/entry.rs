@@ -1,13 +1,13 @@
 //! The entry function of an aggregation kernel, `qjit_aggregate(cols, len, state, status)`:
 //! the state's pointers loaded once, without keys the accumulators of the batch in registers,
 //! the loop over words and selected rows that calls the update row function, and the reports
-//! (hand-back, failure, exact-sum overflow) with the state written back as the module docs of
+//! (hand-back, failure) with the state written back as the module docs of
 //! `aggregate` say.
 
 use inkwell::context::Context;
 use inkwell::module::Module;
 use inkwell::types::BasicTypeEnum;
-use inkwell::values::{BasicMetadataValueEnum, BasicValue, IntValue, PointerValue};
+use inkwell::values::{BasicMetadataValueEnum, IntValue, PointerValue};
 use inkwell::{AddressSpace, IntPredicate};
 
 use super::layout::{AggregateLayout, SlotKind, VectorType};
@@ -15,7 +15,7 @@ use super::prefetch::{prefetch_words, SPARSE_SELECTED};
 use crate::codegen::skeleton::{
     column_args, for_each_selected, intrinsic, param, selection_word, store_status, FailExit, Words,
 };
-use crate::codegen::{CodegenError, STATUS_FALLBACK, STATUS_SUM_OVERFLOW};
+use crate::codegen::{CodegenError, STATUS_FALLBACK};
 use crate::error::Error;
 
 /// Builds `qjit_aggregate(cols, len, state, status)`. `scratch`: the update row function
@@ -129,22 +129,6 @@ pub(super) fn build_entry<'ctx>(
             }
         }
     }
-    // A sticky overflow flag per slot.
-    let i8t = ctx.i8_type();
-    let flags_t = i8t.array_type(layout.slots.len().max(1) as u32);
-    let flags = b.build_alloca(flags_t, "overflow_flags")?;
-    volatile(b.build_store(flags, flags_t.const_zero())?)?;
-    let flag = |n: usize| -> Result<IntValue<'ctx>, CodegenError> {
-        // SAFETY (of the generated code): one flag per slot.
-        let p = unsafe {
-            b.build_in_bounds_gep(i8t, flags, &[i64t.const_int(n as u64, false)], "flag_ptr")?
-        };
-        let f = b.build_load(i8t, p, "flag")?;
-        if let Some(load) = f.as_instruction_value() {
-            volatile(load)?;
-        }
-        Ok(f.into_int_value())
-    };
     let vector_args: &[PointerValue] = if keyed { &globals } else { &locals };
 
     let call_update = |i: IntValue<'ctx>| -> Result<IntValue<'ctx>, CodegenError> {
@@ -165,7 +149,6 @@ pub(super) fn build_entry<'ctx>(
             mask.into(),
             hashes.into(),
             keys.into(),
-            flags.into(),
             log.into(),
             log_len.into(),
             last.into(),
@@ -194,19 +177,10 @@ pub(super) fn build_entry<'ctx>(
         b.build_store(pl, l)?;
         Ok(())
     };
-    // `i1` per slot: its exact sum overflowed (so far).
-    let overflowed = || -> Result<Vec<IntValue<'ctx>>, CodegenError> {
-        (0..layout.slots.len())
-            .map(|n| {
-                let f = flag(n)?;
-                Ok(b.build_int_compare(IntPredicate::NE, f, i8t.const_zero(), "overflowed")?)
-            })
-            .collect()
-    };
 
     // Failure: (code, row) into the status.
     let fail = FailExit::new(ctx, b, entry_fn)?;
-    let (mut code, mut row) = fail.values();
+    let (code, mut row) = fail.values();
     if falls_back {
         // A hand-back keeps the state (see the module docs).
         let handed_back = b.build_int_compare(
@@ -217,17 +191,6 @@ pub(super) fn build_entry<'ctx>(
         )?;
         if keyed {
             write_back()?;
-            let overflow = first_overflow(ctx, b, layout, &overflowed()?)?;
-            let any = b.build_int_compare(
-                IntPredicate::NE,
-                overflow,
-                i64t.const_zero(),
-                "overflowed_before",
-            )?;
-            let report = b.build_and(handed_back, any, "report_overflow")?;
-            code = b
-                .build_select(report, overflow, code, "fail_code2")?
-                .into_int_value();
         } else {
             row = b
                 .build_select(handed_back, i64t.const_zero(), row, "resume_row")?
@@ -287,87 +250,90 @@ pub(super) fn build_entry<'ctx>(
 
     // Write back the group count and, without keys, fold the batch into group 0.
     write_back()?;
-    let mut overflowed = overflowed()?;
     if !keyed {
-        for (n, slot) in layout.slots.iter().enumerate() {
-            for (k, vt) in slot.kind.vectors().iter().enumerate() {
-                let v = slot.first_vector + k;
-                let t = vector_type(ctx, *vt);
-                let local = b.build_load(t, locals[v], "local")?;
-                let merged = match slot.kind {
-                    kind if kind.is_extreme() => local,
-                    SlotKind::FloatSum => {
-                        let total = b.build_load(t, globals[v], "total")?.into_float_value();
-                        b.build_float_add(total, local.into_float_value(), "total2")?
-                            .into()
+        for slot in &layout.slots {
+            let at = slot.first_vector;
+            match slot.kind {
+                SlotKind::ExactSum => {
+                    // The batch's sum into the total, wrapping, and its wraps with the total's
+                    // (see `SlotKind::ExactSum`).
+                    let (i128t, f) = (ctx.i128_type(), intrinsic_sadd(module, ctx)?);
+                    let total = b.build_load(i128t, globals[at], "total")?.into_int_value();
+                    let local = b.build_load(i128t, locals[at], "local")?.into_int_value();
+                    let r = b
+                        .build_call(f, &[total.into(), local.into()], "merge")?
+                        .try_as_basic_value()
+                        .basic()
+                        .ok_or_else(|| Error::internal("sadd returns nothing"))?
+                        .into_struct_value();
+                    let merged = b.build_extract_value(r, 0, "merged")?;
+                    let o = b.build_extract_value(r, 1, "merge_o")?.into_int_value();
+                    b.build_store(globals[at], merged)?;
+                    let negative = b.build_int_compare(
+                        IntPredicate::SLT,
+                        local,
+                        i128t.const_zero(),
+                        "negative",
+                    )?;
+                    let sign = b
+                        .build_select(
+                            negative,
+                            i64t.const_all_ones(),
+                            i64t.const_int(1, false),
+                            "wrap_sign",
+                        )?
+                        .into_int_value();
+                    let wrap = b
+                        .build_select(o, sign, i64t.const_zero(), "wrap")?
+                        .into_int_value();
+                    let total_w = b.build_load(i64t, globals[at + 1], "total_wraps")?;
+                    let local_w = b.build_load(i64t, locals[at + 1], "local_wraps")?;
+                    let w = b.build_int_add(
+                        total_w.into_int_value(),
+                        local_w.into_int_value(),
+                        "wraps",
+                    )?;
+                    b.build_store(globals[at + 1], b.build_int_add(w, wrap, "wraps2")?)?;
+                }
+                kind => {
+                    for (k, vt) in kind.vectors().iter().enumerate() {
+                        let v = at + k;
+                        let t = vector_type(ctx, *vt);
+                        let local = b.build_load(t, locals[v], "local")?;
+                        let merged = match kind {
+                            kind if kind.is_extreme() => local,
+                            SlotKind::FloatSum => {
+                                let total =
+                                    b.build_load(t, globals[v], "total")?.into_float_value();
+                                b.build_float_add(total, local.into_float_value(), "total2")?
+                                    .into()
+                            }
+                            _ => {
+                                let total = b.build_load(t, globals[v], "total")?.into_int_value();
+                                b.build_int_add(total, local.into_int_value(), "total2")?
+                                    .into()
+                            }
+                        };
+                        b.build_store(globals[v], merged)?;
                     }
-                    SlotKind::ExactSum => {
-                        let total = b.build_load(t, globals[v], "total")?.into_int_value();
-                        let f = inkwell::intrinsics::Intrinsic::find("llvm.sadd.with.overflow")
-                            .and_then(|i| i.get_declaration(module, &[t]))
-                            .ok_or_else(|| Error::internal("LLVM has no sadd.with.overflow"))?;
-                        let r = b
-                            .build_call(f, &[total.into(), local.into()], "merge")?
-                            .try_as_basic_value()
-                            .basic()
-                            .ok_or_else(|| Error::internal("sadd returns nothing"))?
-                            .into_struct_value();
-                        let o = b.build_extract_value(r, 1, "merge_o")?.into_int_value();
-                        overflowed[n] = b.build_or(overflowed[n], o, "overflowed2")?;
-                        b.build_extract_value(r, 0, "merged")?
-                    }
-                    _ => {
-                        let total = b.build_load(t, globals[v], "total")?.into_int_value();
-                        b.build_int_add(total, local.into_int_value(), "total2")?
-                            .into()
-                    }
-                };
-                b.build_store(globals[v], merged)?;
+                }
             }
         }
     }
-    let overflow_code = first_overflow(ctx, b, layout, &overflowed)?;
     let pc = b.build_struct_gep(status_ty, status, 0, "status_code_ptr")?;
-    b.build_store(pc, overflow_code)?;
+    b.build_store(pc, i64t.const_zero())?;
     b.build_return(None)?;
     Ok(())
 }
 
-/// `i64`: [`STATUS_SUM_OVERFLOW`] `+ k` for the first aggregate `k` whose exact sum's slot
-/// `overflowed` (`i1` per slot), or 0.
-fn first_overflow<'ctx>(
+/// `llvm.sadd.with.overflow.i128`.
+fn intrinsic_sadd<'ctx>(
+    module: &Module<'ctx>,
     ctx: &'ctx Context,
-    b: &inkwell::builder::Builder<'ctx>,
-    layout: &AggregateLayout,
-    overflowed: &[IntValue<'ctx>],
-) -> Result<IntValue<'ctx>, CodegenError> {
-    let i64t = ctx.i64_type();
-    let mut code = i64t.const_zero();
-    for (k, (value, _)) in layout.uses.iter().enumerate().rev() {
-        if let Some(n) = value {
-            if layout.slots[*n].kind == SlotKind::ExactSum {
-                code = b
-                    .build_select(
-                        overflowed[*n],
-                        i64t.const_int(STATUS_SUM_OVERFLOW + k as u64, false),
-                        code,
-                        "overflow_code",
-                    )?
-                    .into_int_value();
-            }
-        }
-    }
-    Ok(code)
-}
-
-/// Makes an access to the overflow flags volatile. The flags are set in a block that only rows
-/// whose sum overflowed enter; volatile accesses keep LLVM from promoting them to values that
-/// the row loop would carry (and spill) on every row.
-pub(super) fn volatile(access: inkwell::values::InstructionValue<'_>) -> Result<(), CodegenError> {
-    access
-        .set_volatile(true)
-        .map_err(|e| Error::internal(format!("a volatile flag access: {e}")).into())
-        .map(|_| ())
+) -> Result<inkwell::values::FunctionValue<'ctx>, CodegenError> {
+    inkwell::intrinsics::Intrinsic::find("llvm.sadd.with.overflow")
+        .and_then(|i| i.get_declaration(module, &[ctx.i128_type().into()]))
+        .ok_or_else(|| Error::internal("LLVM has no sadd.with.overflow").into())
 }
 
 fn vector_type<'ctx>(ctx: &'ctx Context, v: VectorType) -> BasicTypeEnum<'ctx> {

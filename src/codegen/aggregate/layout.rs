@@ -27,7 +27,9 @@ pub enum SlotKind {
     Rows,
     /// Valid values of the argument (`i64`).
     Count,
-    /// The exact sum of the argument (`i128`).
+    /// The exact sum of the argument: an `i128` that wraps around, and the net number of
+    /// times it wrapped (`i64`: +1 past `i128::MAX`, -1 past `i128::MIN`), so that the sum does
+    /// not depend on the order of its terms (see the interpreter's `State::Exact`).
     ExactSum,
     /// The float sum of the argument (`f64`).
     FloatSum,
@@ -47,7 +49,7 @@ impl SlotKind {
     pub fn vectors(self) -> &'static [VectorType] {
         match self {
             SlotKind::Rows | SlotKind::Count => &[VectorType::I64],
-            SlotKind::ExactSum => &[VectorType::I128],
+            SlotKind::ExactSum => &[VectorType::I128, VectorType::I64],
             SlotKind::FloatSum => &[VectorType::F64],
             SlotKind::MinMaxInt { .. } => &[VectorType::I128, VectorType::U8],
             SlotKind::MinMaxFloat { .. } => &[VectorType::F64, VectorType::U8],

@@ -17,8 +17,9 @@
 //! entry [`AGGREGATE_ENTRY_NAME`] (an [`crate::codegen::AggregateFn`]) and the [`AggregateLayout`] of the
 //! state it updates. Errors of keys and arguments count only for selected rows, as in the
 //! interpreter, which filters first. A non-zero status means "this batch fails": the executor
-//! asks the interpreter for the exact error (it evaluates in a different order), or, for
-//! [`crate::codegen::STATUS_SUM_OVERFLOW`], reports the overflowing sum. Accumulation follows the
+//! asks the interpreter for the exact error (it evaluates in a different order). An exact sum
+//! does not fail here: it wraps around and counts its wraps ([`SlotKind::ExactSum`]), and fails
+//! at the end only if its exact value does not fit, as the interpreter's. Accumulation follows the
 //! interpreter's order exactly, so float sums are identical: rows in order, and without keys a
 //! per-batch partial sum added to the total once.
 //!
@@ -29,7 +30,7 @@
 //!
 //! - with keys, accumulators are updated in memory row by row: the kernel writes back the
 //!   number of groups and the length of the string log, as it does at the end, and reports
-//!   `(STATUS_FALLBACK, i)`; or, if an exact sum overflowed before `i`, the overflow;
+//!   `(STATUS_FALLBACK, i)`;
 //! - without keys, the batch's partial accumulators are dropped (the interpreter adds a whole
 //!   batch's partial sum to the total at once): the state is as before the batch, and the kernel
 //!   reports `(STATUS_FALLBACK, 0)`.
@@ -37,7 +38,7 @@
 //! Decimal arguments (Q1's `price * (1 - discount) * (1 + tax)`) are computed in `i64`, all
 //! their checks folded into one flag; a row that needs more digits is handed back
 //! (`lower::narrow`, [`lower_args_speculatively`]). An exact sum of 64-bit values (such
-//! arguments, integers, decimals of up to 18 digits) adds to its `i128` without an overflow
+//! arguments, integers, decimals of up to 18 digits) adds to its `i128` without a wrap
 //! check, which it cannot need. Group keys with strings are found by the runtime's lookup
 //! (`qjit_rt_group_find`), keys of integer words by inline code; both after a per-batch cache of
 //! recent keys, and integer keys first in a direct index of their small range
@@ -50,7 +51,7 @@
 //!
 //! Its parts: `layout` (the state's slots and vectors, [`AggregateLayout`]), this module (the
 //! update row function: keys, arguments, accumulators), `entry` (the entry function: the
-//! word loop, the state it keeps in registers, the hand-back and overflow reports) and
+//! word loop, the state it keeps in registers, the hand-back report) and
 //! `prefetch` (the columns only selected rows read, fetched ahead of the selection).
 
 mod entry;
@@ -78,15 +79,15 @@ use crate::codegen::skeleton::{
 use crate::codegen::{CodegenError, ColumnSlot, ErrorSite, ScratchNeed, STATUS_FALLBACK};
 use crate::error::Error;
 use crate::ir::{AggregateCall, Expr, SqlType};
-use entry::{build_entry, volatile};
+use entry::build_entry;
 
 /// The symbol of an aggregation kernel's entry point.
 pub const AGGREGATE_ENTRY_NAME: &str = "qjit_aggregate";
 const UPDATE_ROW: &str = "qjit_update_row";
 /// Leading parameters of the update row function: row, groups, slots, mask, hashes, keys,
-/// overflow flags (a byte per state slot), string log, string log length, the last key, the
-/// row's scratch area and its size, the direct index and its keys' ranges.
-const UPDATE_LEADING: usize = 14;
+/// string log, string log length, the last key, the row's scratch area and its size, the
+/// direct index and its keys' ranges.
+const UPDATE_LEADING: usize = 13;
 
 /// An aggregation lowered to LLVM IR, not yet optimized.
 pub struct AggregateModule<'ctx> {
@@ -153,7 +154,6 @@ pub fn compile_aggregate<'ctx>(
         ptr.into(),
         ptr.into(),
         ptr.into(),
-        ptr.into(),
         i64t.into(),
         ptr.into(),
         ptr.into(),
@@ -180,19 +180,18 @@ pub fn compile_aggregate<'ctx>(
             mask: lead[3].into_int_value(),
             hashes: lead[4].into_pointer_value(),
             keys: lead[5].into_pointer_value(),
-            last: lead[9].into_pointer_value(),
-            direct: lead[12].into_pointer_value(),
-            direct_keys: lead[13].into_pointer_value(),
+            last: lead[8].into_pointer_value(),
+            direct: lead[11].into_pointer_value(),
+            direct_keys: lead[12].into_pointer_value(),
         };
-        let overflow_flags = lead[6].into_pointer_value();
-        let log = (lead[7].into_pointer_value(), lead[8].into_pointer_value());
+        let log = (lead[6].into_pointer_value(), lead[7].into_pointer_value());
         let vectors: Vec<PointerValue> = lead[UPDATE_LEADING..]
             .iter()
             .map(|v| v.into_pointer_value())
             .collect();
         let mut lowerer = Lowerer::new(ctx, &module, &b, row, params, &columns, slot_of)?;
         lowerer.use_params(&kernel_params)?;
-        lowerer.allow_fallback(lead[10].into_pointer_value(), lead[11].into_int_value());
+        lowerer.allow_fallback(lead[9].into_pointer_value(), lead[10].into_int_value());
         lowerer.start_after(rank);
         // Keys read as raw views are lowered only where the group is not the previous row's.
         let view_key = |k: usize| {
@@ -251,7 +250,7 @@ pub fn compile_aggregate<'ctx>(
                 lowerer.group_id(&keyed, key_layout, &table)?
             }
         };
-        // Each slot once; an exact sum that overflows sets its sticky flag.
+        // Each slot once.
         for (n, slot) in layout.slots.iter().enumerate() {
             let arg = match slot.arg {
                 Some(i) => {
@@ -269,33 +268,13 @@ pub fn compile_aggregate<'ctx>(
             };
             let count = slot.kind.vectors().len();
             let at = slot.first_vector;
-            let overflow = lowerer.accumulate(
+            lowerer.accumulate(
                 slot.kind,
                 arg,
                 &vectors[at..at + count],
                 group,
                 (log.0, log.1, n as u64),
             )?;
-            if slot.kind == SlotKind::ExactSum && !small_sum(arg) {
-                let i8t = ctx.i8_type();
-                // SAFETY (of the generated code): one flag per slot.
-                let fp = unsafe {
-                    b.build_in_bounds_gep(
-                        i8t,
-                        overflow_flags,
-                        &[i64t.const_int(n as u64, false)],
-                        "flag_ptr",
-                    )?
-                };
-                // Set only where the sum overflowed: the row loop does not carry the flags.
-                let set_bb = ctx.append_basic_block(update_fn, "sum_overflowed");
-                let next_bb = ctx.append_basic_block(update_fn, "sum_added");
-                b.build_conditional_branch(overflow, set_bb, next_bb)?;
-                b.position_at_end(set_bb);
-                volatile(b.build_store(fp, i8t.const_int(1, false))?)?;
-                b.build_unconditional_branch(next_bb)?;
-                b.position_at_end(next_bb);
-            }
         }
         b.build_return(Some(&i32t.const_zero()))?;
         let handed_back = (lowerer.scratch_need(), lowerer.may_fall_back());
@@ -354,12 +333,6 @@ fn fits_word(ty: SqlType) -> bool {
         SqlType::Decimal { precision, .. } => precision <= 18,
         t => t.is_signed_integer() || t.is_unsigned_integer() || t == SqlType::Boolean,
     }
-}
-
-/// Whether an exact sum's argument is a 64-bit value: its `i128` sum cannot overflow (a state
-/// starts at zero and takes fewer than 2^62 rows), so it is added without a check.
-fn small_sum(arg: Option<(&Lowered, SqlType, bool)>) -> bool {
-    arg.is_some_and(|(_, _, word)| word)
 }
 
 /// Lowers the arguments (each a column, a literal or with a narrow form, see [`speculates`]) as

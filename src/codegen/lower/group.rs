@@ -698,9 +698,10 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
 
     /// Updates one state slot at `group` with the row's argument (none for
     /// [`SlotKind::Rows`]), its type, and whether its value has at most 64 bits (then an exact
-    /// sum is added without an overflow check: with fewer than 2^62 rows in a state, which
-    /// starts at zero, its `i128` cannot overflow); `vectors` are the slot's state vectors
-    /// ([`SlotKind::vectors`]). Returns an `i1` that is set if an exact sum overflowed.
+    /// sum is added without a wrap check: with fewer than 2^62 rows in a state, which starts at
+    /// zero, its `i128` cannot wrap; else a wrap counts in the slot's wraps, see
+    /// [`SlotKind::ExactSum`]); `vectors` are the slot's state vectors
+    /// ([`SlotKind::vectors`]).
     pub(in crate::internals::codegen) fn accumulate(
         &mut self,
         kind: SlotKind,
@@ -708,13 +709,12 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         vectors: &[PointerValue<'ctx>],
         group: IntValue<'ctx>,
         (log, log_len, slot): (PointerValue<'ctx>, PointerValue<'ctx>, u64),
-    ) -> R<IntValue<'ctx>> {
+    ) -> R<()> {
         let (b, ctx) = (self.b, self.ctx);
         let i8t = ctx.i8_type();
         let i64t = ctx.i64_type();
         let i128t = ctx.i128_type();
         let f64t = ctx.f64_type();
-        let no = self.bool_const(false);
         let at = |n: usize, ty: VectorType| -> R<PointerValue<'ctx>> {
             let base = *vectors
                 .get(n)
@@ -736,34 +736,53 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
             Ok(())
         };
         if kind == SlotKind::Rows {
-            count_up(0, i64t.const_int(1, false))?;
-            return Ok(no);
+            return count_up(0, i64t.const_int(1, false));
         }
         let Some((a, ty, word)) = arg else {
             return Err(Error::internal("an aggregate without its argument").into());
         };
         let valid64 = b.build_int_z_extend(a.valid, i64t, "valid64")?;
         match kind {
-            SlotKind::Rows => Ok(no),
-            SlotKind::Count => {
-                count_up(0, valid64)?;
-                Ok(no)
-            }
+            SlotKind::Rows => Ok(()),
+            SlotKind::Count => count_up(0, valid64),
             SlotKind::ExactSum => {
                 let v = self.widen_i128(a.value, ty)?;
                 let p = at(0, VectorType::I128)?;
                 let s = b.build_load(i128t, p, "sum")?.into_int_value();
+                let v = b
+                    .build_select(a.valid, v, i128t.const_zero(), "addend")?
+                    .into_int_value();
                 if word {
-                    let v = b
-                        .build_select(a.valid, v, i128t.const_zero(), "addend")?
-                        .into_int_value();
                     b.build_store(p, b.build_int_add(s, v, "sum2")?)?;
-                    return Ok(no);
+                    return Ok(());
                 }
                 let (s2, o) = self.with_overflow("sadd", s, v)?;
-                let s3 = b.build_select(a.valid, s2, s, "sum2")?;
-                b.build_store(p, s3)?;
-                Ok(b.build_and(o, a.valid, "sum_overflow")?)
+                b.build_store(p, s2)?;
+                // A wrap: -1 for a negative addend, +1 for a positive one (a NULL's addend,
+                // 0, does not wrap).
+                let negative =
+                    b.build_int_compare(IntPredicate::SLT, v, i128t.const_zero(), "negative")?;
+                let sign = b
+                    .build_select(
+                        negative,
+                        i64t.const_all_ones(),
+                        i64t.const_int(1, false),
+                        "wrap_sign",
+                    )?
+                    .into_int_value();
+                // Only rows that wrap enter the block that counts it.
+                let function = b
+                    .get_insert_block()
+                    .and_then(|bb| bb.get_parent())
+                    .ok_or_else(|| Error::internal("an exact sum outside a function"))?;
+                let wrapped = ctx.append_basic_block(function, "sum_wrapped");
+                let added = ctx.append_basic_block(function, "sum_added");
+                b.build_conditional_branch(o, wrapped, added)?;
+                b.position_at_end(wrapped);
+                count_up(1, sign)?;
+                b.build_unconditional_branch(added)?;
+                b.position_at_end(added);
+                Ok(())
             }
             SlotKind::FloatSum => {
                 let v = self.widen_f64(a.value.into_float_value())?;
@@ -772,7 +791,7 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
                 let s2 = b.build_float_add(s, v, "fsum2")?;
                 let s3 = b.build_select(a.valid, s2, s, "fsum3")?;
                 b.build_store(p, s3)?;
-                Ok(no)
+                Ok(())
             }
             SlotKind::MinMaxInt { max } => {
                 let v = self.widen_i128(a.value, ty)?;
@@ -788,7 +807,7 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
                     a.valid,
                     at(1, VectorType::U8)?,
                 )?;
-                Ok(no)
+                Ok(())
             }
             SlotKind::MinMaxFloat { max } => {
                 let v = self.widen_f64(a.value.into_float_value())?;
@@ -808,7 +827,7 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
                     a.valid,
                     at(1, VectorType::U8)?,
                 )?;
-                Ok(no)
+                Ok(())
             }
             SlotKind::MinMaxStr { max } => {
                 let ptr_t = ctx.ptr_type(AddressSpace::default());
@@ -863,7 +882,7 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
                 b.build_store(log_len, n2)?;
                 let take8 = b.build_int_z_extend(take, i8t, "take8")?;
                 b.build_store(dp, b.build_or(dirty, take8, "dirty2")?)?;
-                Ok(no)
+                Ok(())
             }
             SlotKind::MinMaxBool { max } => {
                 let v = b.build_int_z_extend(a.value.into_int_value(), i8t, "bool8")?;
@@ -882,7 +901,7 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
                     a.valid,
                     at(1, VectorType::U8)?,
                 )?;
-                Ok(no)
+                Ok(())
             }
         }
     }

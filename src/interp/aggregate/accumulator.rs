@@ -4,10 +4,11 @@
 //! at the end: one value per group, of the aggregate's result type.
 //!
 //! State is a vector per group, updated by a typed loop per batch (`state[group[i]] += v[i]`;
-//! the array is downcast once per batch). Sums of integers and decimals are exact `i128`s
-//! (integer sums are checked against `BIGINT`/`UBIGINT` at the end, so the result does not depend
-//! on the order rows arrive in; decimal sums are checked on every addition and against 38 digits
-//! at the end); sums of floats are `f64`. `AVG` keeps the exact sum and the count; at the end the
+//! the array is downcast once per batch). Sums of integers and decimals are exact: an `i128`
+//! that wraps around and a count of its net wraps, so that a sum fails only when its exact
+//! value does not fit the result type (`BIGINT`/`UBIGINT`, 38 digits), checked at the end,
+//! whatever the order its terms arrive in (rows, batches, morsels, threads); sums of floats
+//! are `f64`. `AVG` keeps the exact sum and the count; at the end the
 //! sum becomes the nearest `f64` (one rounding; `ir::convert` for decimals) and is
 //! divided by the count. A float sum or average that is NaN comes out as the one canonical NaN.
 //! An exact sum that overflows is [`Error::Overflow`] naming the call and what to cast its
@@ -51,8 +52,15 @@ pub(crate) struct Accumulator {
 enum State {
     /// `COUNT(*)` and `COUNT(x)`.
     Count(Vec<i64>),
-    /// `SUM`/`AVG` of integers and decimals.
-    Exact { sums: Vec<i128>, counts: Vec<i64> },
+    /// `SUM`/`AVG` of integers and decimals: a group's exact sum is `sums[g] + wraps[g] *
+    /// 2^128`, `sums` adding with wrap-around and `wraps` counting the net times they wrapped
+    /// (up: +1, down: -1), so that it does not depend on the order of the terms; it fits
+    /// `i128` exactly when its wraps are 0.
+    Exact {
+        sums: Vec<i128>,
+        wraps: Vec<i64>,
+        counts: Vec<i64>,
+    },
     /// `SUM`/`AVG` of floats.
     Float { sums: Vec<f64>, counts: Vec<i64> },
     /// `MIN`/`MAX`; `max` tells which.
@@ -73,8 +81,13 @@ enum Extremes {
 pub enum RawState {
     /// `COUNT(*)`, `COUNT(x)`.
     Count(Vec<i64>),
-    /// `SUM`/`AVG` of integers and decimals: exact sums and counts of values.
-    Exact { sums: Vec<i128>, counts: Vec<i64> },
+    /// `SUM`/`AVG` of integers and decimals: exact sums (`i128`, wrapping) with their net
+    /// wraps (see `State::Exact`), and counts of values.
+    Exact {
+        sums: Vec<i128>,
+        wraps: Vec<i64>,
+        counts: Vec<i64>,
+    },
     /// `SUM`/`AVG` of floats.
     Float { sums: Vec<f64>, counts: Vec<i64> },
     /// `MIN`/`MAX` of integers, dates and decimals.
@@ -105,6 +118,7 @@ impl Accumulator {
             AccKind::CountStar | AccKind::Count => State::Count(vec![]),
             AccKind::ExactSum => State::Exact {
                 sums: vec![],
+                wraps: vec![],
                 counts: vec![],
             },
             AccKind::FloatSum => State::Float {
@@ -139,7 +153,11 @@ impl Accumulator {
         self.string_bytes
             + match &self.state {
                 State::Count(c) => capacity(c),
-                State::Exact { sums, counts } => capacity(sums) + capacity(counts),
+                State::Exact {
+                    sums,
+                    wraps,
+                    counts,
+                } => capacity(sums) + capacity(wraps) + capacity(counts),
                 State::Float { sums, counts } => capacity(sums) + capacity(counts),
                 State::Extreme { values, .. } => match values {
                     Extremes::Int(v) => capacity(v),
@@ -156,9 +174,18 @@ impl Accumulator {
         let mut acc = Accumulator::new(call)?;
         acc.state = match (&acc.state, raw) {
             (State::Count(_), RawState::Count(c)) => State::Count(c),
-            (State::Exact { .. }, RawState::Exact { sums, counts }) => {
-                State::Exact { sums, counts }
-            }
+            (
+                State::Exact { .. },
+                RawState::Exact {
+                    sums,
+                    wraps,
+                    counts,
+                },
+            ) => State::Exact {
+                sums,
+                wraps,
+                counts,
+            },
             (State::Float { .. }, RawState::Float { sums, counts }) => {
                 State::Float { sums, counts }
             }
@@ -214,17 +241,17 @@ impl Accumulator {
         Ok(acc)
     }
 
-    /// The error for an exact sum of this aggregate that overflowed.
-    pub fn sum_overflow(&self) -> Error {
-        sum_overflow(self.func, self.arg, self.ty, &self.call)
-    }
-
     /// Makes room for `n` groups.
     pub fn resize(&mut self, n: usize) {
         match &mut self.state {
             State::Count(c) => c.resize(n, 0),
-            State::Exact { sums, counts } => {
+            State::Exact {
+                sums,
+                wraps,
+                counts,
+            } => {
                 sums.resize(n, 0);
+                wraps.resize(n, 0);
                 counts.resize(n, 0);
             }
             State::Float { sums, counts } => {
@@ -274,22 +301,23 @@ impl Accumulator {
                     }
                 }
             }
-            State::Exact { sums, counts } => {
-                let overflow = with_integer_type!(arg_ty, T => {
+            State::Exact {
+                sums,
+                wraps,
+                counts,
+            } => {
+                with_integer_type!(arg_ty, T => {
                     let a = downcast::<T>(arg)?;
-                    add_all(sums, counts, a, groups, |v, s: i128| s.overflowing_add(v.to_i128()))
+                    add_all(sums, counts, wraps, a, groups, |v, s: i128| s.add_sum(v.to_i128()))
                 }, _ => {
                     let a = downcast::<Decimal128Type>(arg)?;
-                    add_all(sums, counts, a, groups, |v: i128, s: i128| s.overflowing_add(v))
+                    add_all(sums, counts, wraps, a, groups, |v: i128, s: i128| s.add_sum(v))
                 });
-                if overflow {
-                    return Err(self.sum_overflow());
-                }
             }
             State::Float { sums, counts } => {
                 with_float_type!(arg_ty, T => {
                     let a = downcast::<T>(arg)?;
-                    add_all(sums, counts, a, groups, |v, s: f64| (s + v.to_f64(), false));
+                    add_all(sums, counts, &mut [], a, groups, |v, s: f64| (s + v.to_f64(), 0));
                 }, _ => return Err(Error::internal("float sum of a non-float")));
             }
             State::Extreme { max, values } => {
@@ -375,22 +403,23 @@ impl Accumulator {
                 }
             }
             (
-                State::Exact { sums, counts },
+                State::Exact {
+                    sums,
+                    wraps,
+                    counts,
+                },
                 State::Exact {
                     sums: s2,
+                    wraps: w2,
                     counts: c2,
                 },
             ) => {
-                let mut overflow = false;
-                for (j, (s, c)) in s2.into_iter().zip(c2).enumerate() {
+                for (j, ((s, w), c)) in s2.into_iter().zip(w2).zip(c2).enumerate() {
                     let g = map[j] as usize;
-                    let (v, o) = sums[g].overflowing_add(s);
+                    let (v, wrap) = sums[g].add_sum(s);
                     sums[g] = v;
-                    overflow |= o;
+                    wraps[g] = wraps[g].wrapping_add(w).wrapping_add(wrap);
                     counts[g] += c;
-                }
-                if overflow {
-                    return Err(self.sum_overflow());
                 }
             }
             (
@@ -451,7 +480,15 @@ impl Accumulator {
         let overflow = || sum_overflow(func, arg, ty, &call);
         Ok(match state {
             State::Count(counts) => Arc::new(Int64Array::from(counts)),
-            State::Exact { sums, counts } => {
+            State::Exact {
+                sums,
+                wraps,
+                counts,
+            } => {
+                // A sum that wrapped on net is past `i128`, so past every result type.
+                if wraps.iter().any(|&w| w != 0) {
+                    return Err(overflow());
+                }
                 let present = sums
                     .iter()
                     .zip(&counts)
@@ -544,8 +581,8 @@ fn sum_overflow(func: AggFunc, arg: SqlType, ty: SqlType, call: &str) -> Error {
             Error::overflow(
                 SqlType::decimal(38, scale as u32),
                 format!(
-                    "the running sum of {call} exceeds 38 digits; cast the argument to \
-                     DOUBLE to average it approximately"
+                    "the sum of the values of {call} exceeds 38 digits; cast the argument \
+                     to DOUBLE to average it approximately"
                 ),
             )
         }
@@ -581,79 +618,87 @@ fn for_each_valid(
     }
 }
 
-/// `sums[g] = add(v, sums[g])` and `counts[g] += 1` for each valid row; whether an addition
-/// overflowed.
+/// Adds the valid values of `a` to their groups' sums (`add` returns the new sum and its wrap:
+/// +1 or -1 where an exact sum wrapped around, see `State::Exact`, 0 otherwise) and counts.
+/// `wraps` holds each group's net wraps (an exact sum's; empty for float sums, which never
+/// wrap).
 fn add_all<T: ArrowPrimitiveType, S: SumValue + Default>(
     sums: &mut [S],
     counts: &mut [i64],
+    wraps: &mut [i64],
     a: &PrimitiveArray<T>,
     groups: GroupIds,
-    add: impl Fn(T::Native, S) -> (S, bool),
-) -> bool {
+    add: impl Fn(T::Native, S) -> (S, i64),
+) {
     let values = a.values();
-    let mut overflow = false;
-    match (groups, a.nulls()) {
-        (None, None) => {
-            // One group: accumulate in a register, add once.
-            let mut acc = S::default();
-            for &v in values.iter() {
-                let (s, o) = add(v, acc);
-                acc = s;
-                overflow |= o;
-            }
-            let (s, o) = sums[0].add_sum(acc);
-            sums[0] = s;
-            overflow |= o;
-            counts[0] += values.len() as i64;
+    let mut wrapped = |g: usize, w: i64| {
+        if w != 0 {
+            wraps[g] = wraps[g].wrapping_add(w);
         }
-        (None, Some(n)) => {
-            let mut acc = S::default();
-            for i in n.valid_indices() {
-                let (s, o) = add(values[i], acc);
+    };
+    match (groups, a.nulls()) {
+        (None, nulls) => {
+            // One group: accumulate in a register, add once.
+            let (mut acc, mut acc_wraps) = (S::default(), 0i64);
+            let mut take = |v| {
+                let (s, w) = add(v, acc);
                 acc = s;
-                overflow |= o;
-            }
-            let (s, o) = sums[0].add_sum(acc);
+                acc_wraps = acc_wraps.wrapping_add(w);
+            };
+            let n = match nulls {
+                None => {
+                    values.iter().for_each(|&v| take(v));
+                    values.len()
+                }
+                Some(n) => {
+                    n.valid_indices().for_each(|i| take(values[i]));
+                    values.len() - n.null_count()
+                }
+            };
+            let (s, w) = sums[0].add_sum(acc);
             sums[0] = s;
-            overflow |= o;
-            counts[0] += (values.len() - n.null_count()) as i64;
+            wrapped(0, acc_wraps.wrapping_add(w));
+            counts[0] += n as i64;
         }
         (Some(ids), None) => {
             for (&v, &g) in values.iter().zip(ids) {
                 let g = g as usize;
-                let (s, o) = add(v, sums[g]);
+                let (s, w) = add(v, sums[g]);
                 sums[g] = s;
-                overflow |= o;
+                wrapped(g, w);
                 counts[g] += 1;
             }
         }
         (Some(ids), Some(n)) => {
             for i in n.valid_indices() {
                 let g = ids[i] as usize;
-                let (s, o) = add(values[i], sums[g]);
+                let (s, w) = add(values[i], sums[g]);
                 sums[g] = s;
-                overflow |= o;
+                wrapped(g, w);
                 counts[g] += 1;
             }
         }
     }
-    overflow
 }
 
-/// Adding two sums.
+/// Adding to a sum: the new sum and its wrap (+1 where an exact sum passed `i128::MAX`, -1
+/// where it passed `i128::MIN`, wrapping around; 0 otherwise and for floats).
 trait SumValue: Copy {
-    fn add_sum(self, other: Self) -> (Self, bool);
+    fn add_sum(self, other: Self) -> (Self, i64);
 }
 
 impl SumValue for i128 {
-    fn add_sum(self, other: Self) -> (Self, bool) {
-        self.overflowing_add(other)
+    fn add_sum(self, other: Self) -> (Self, i64) {
+        match self.overflowing_add(other) {
+            (s, false) => (s, 0),
+            (s, true) => (s, if other < 0 { -1 } else { 1 }),
+        }
     }
 }
 
 impl SumValue for f64 {
-    fn add_sum(self, other: Self) -> (Self, bool) {
-        (self + other, false)
+    fn add_sum(self, other: Self) -> (Self, i64) {
+        (self + other, 0)
     }
 }
 

@@ -416,11 +416,6 @@ pub fn finish_raw(
     assemble(keys, key_columns, aggregates, accumulators, n)
 }
 
-/// The error of the exact sum of `call` overflowing, as the interpreter words it.
-pub fn sum_overflow_error(call: &AggregateCall) -> Result<Error> {
-    Ok(Accumulator::new(call)?.sum_overflow())
-}
-
 fn assemble(
     keys: &[Expr],
     key_columns: Option<Vec<ArrayRef>>,

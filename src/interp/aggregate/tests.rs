@@ -314,30 +314,39 @@ fn sum_overflow_is_an_error() {
 
 #[test]
 fn avg_overflow_names_the_call() {
-    // The exact running sum of AVG over DECIMAL(38,2): three times 6e35 (unscaled 6e37)
-    // overflows i128.
+    // The exact sum of AVG over DECIMAL(38,2): three times 6e35 (unscaled 6e37) is past
+    // i128.
     let big = 6 * 10i128.pow(37);
     let (cols, batch) = columns(vec![decimals(vec![Some(big); 3], 38, 2)]);
     let mut agg = Aggregator::new(&[], &[call(AggFunc::Avg, Some(&cols[0]))]).unwrap();
-    let e = agg.update(&batch).unwrap_err();
+    agg.update(&batch).unwrap();
+    let e = agg.finish().unwrap_err();
     assert_eq!(
         e.to_string(),
-        "DECIMAL(38,2) out of range: the running sum of avg(c0) exceeds 38 digits; cast the \
-         argument to DOUBLE to average it approximately"
+        "DECIMAL(38,2) out of range: the sum of the values of avg(c0) exceeds 38 digits; cast \
+         the argument to DOUBLE to average it approximately"
     );
-    // The same overflow when partial states are merged.
+    // The same when partial states are merged; and none when the sum comes back.
     let (cols, batch) = columns(vec![decimals(vec![Some(big); 2], 38, 2)]);
+    let (_, down) = columns(vec![decimals(vec![Some(-big); 3], 38, 2)]);
     let aggs = [call(AggFunc::Avg, Some(&cols[0]))];
-    let mut a = Aggregator::new(&[], &aggs).unwrap();
-    let mut b = Aggregator::new(&[], &aggs).unwrap();
-    a.update(&batch).unwrap();
-    b.update(&batch).unwrap();
-    let e = a.merge(b).unwrap_err();
+    let merged = |batches: [&RecordBatch; 2]| {
+        let mut a = Aggregator::new(&[], &aggs).unwrap();
+        let mut b = Aggregator::new(&[], &aggs).unwrap();
+        a.update(batches[0]).unwrap();
+        b.update(batches[1]).unwrap();
+        a.merge(b).unwrap();
+        a.finish()
+    };
+    let e = merged([&batch, &batch]).unwrap_err();
     assert!(
         e.to_string()
-            .starts_with("DECIMAL(38,2) out of range: the running sum of avg(c0)"),
+            .starts_with("DECIMAL(38,2) out of range: the sum of the values of avg(c0)"),
         "{e}"
     );
+    let out = merged([&batch, &down]).unwrap();
+    let avg = out.column(0).as_primitive::<Float64Type>().value(0);
+    assert_eq!(avg, -6e35 / 5.0);
 }
 
 #[test]
