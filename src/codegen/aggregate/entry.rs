@@ -269,20 +269,7 @@ pub(super) fn build_entry<'ctx>(
                     let merged = b.build_extract_value(r, 0, "merged")?;
                     let o = b.build_extract_value(r, 1, "merge_o")?.into_int_value();
                     b.build_store(globals[at], merged)?;
-                    let negative = b.build_int_compare(
-                        IntPredicate::SLT,
-                        local,
-                        i128t.const_zero(),
-                        "negative",
-                    )?;
-                    let sign = b
-                        .build_select(
-                            negative,
-                            i64t.const_all_ones(),
-                            i64t.const_int(1, false),
-                            "wrap_sign",
-                        )?
-                        .into_int_value();
+                    let sign = crate::codegen::lower::wrap_sign(ctx, b, local)?;
                     let wrap = b
                         .build_select(o, sign, i64t.const_zero(), "wrap")?
                         .into_int_value();

@@ -758,18 +758,8 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
                 }
                 let (s2, o) = self.with_overflow("sadd", s, v)?;
                 b.build_store(p, s2)?;
-                // A wrap: -1 for a negative addend, +1 for a positive one (a NULL's addend,
-                // 0, does not wrap).
-                let negative =
-                    b.build_int_compare(IntPredicate::SLT, v, i128t.const_zero(), "negative")?;
-                let sign = b
-                    .build_select(
-                        negative,
-                        i64t.const_all_ones(),
-                        i64t.const_int(1, false),
-                        "wrap_sign",
-                    )?
-                    .into_int_value();
+                // (A NULL's addend, 0, does not wrap.)
+                let sign = wrap_sign(ctx, b, v)?;
                 // Only rows that wrap enter the block that counts it.
                 let function = b
                     .get_insert_block()
@@ -1046,4 +1036,24 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
             .get_insert_block()
             .ok_or_else(|| Error::internal("the builder lost its block"))?)
     }
+}
+
+/// The wrap of an exact sum that overflowed adding `addend` (`i128`), as an `i64`: -1 for a
+/// negative addend (the sum passed `i128::MIN`), +1 for a positive one (see
+/// [`SlotKind::ExactSum`]).
+pub(in crate::internals::codegen) fn wrap_sign<'ctx>(
+    ctx: &'ctx inkwell::context::Context,
+    b: &inkwell::builder::Builder<'ctx>,
+    addend: IntValue<'ctx>,
+) -> R<IntValue<'ctx>> {
+    let i64t = ctx.i64_type();
+    let zero = addend.get_type().const_zero();
+    let negative = b.build_int_compare(IntPredicate::SLT, addend, zero, "negative")?;
+    Ok(b.build_select(
+        negative,
+        i64t.const_all_ones(),
+        i64t.const_int(1, false),
+        "wrap_sign",
+    )?
+    .into_int_value())
 }

@@ -38,7 +38,7 @@ mod runtime;
 mod strings;
 mod text;
 
-pub(super) use group::{TableParams, RECENT_KEYS};
+pub(super) use group::{wrap_sign, TableParams, RECENT_KEYS};
 pub(super) use narrow::{has_narrow_form, NarrowLowered};
 
 use std::collections::HashMap;
