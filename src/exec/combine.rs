@@ -3,8 +3,9 @@
 //! the aggregate batch, its groups in the order a scan of the morsels in their order first
 //! finds them, whichever thread ran which morsel and whichever order the states merged in.
 //!
-//! A kernel that is [`AggregateKernel::order_free`] (no float sums, exact sums of values that
-//! cannot overflow part way) lets a worker carry one state from morsel to morsel
+//! A kernel that is [`AggregateKernel::order_free`] (no float sums, no `DISTINCT`; exact sums
+//! count their wraps, so they do not depend on order) lets a worker carry one state from
+//! morsel to morsel
 //! ([`Carried`]): a query then merges one state per worker instead of one per morsel, and each
 //! group is created once per worker instead of once per morsel, which is most of the work of a
 //! `GROUP BY` with many groups. Other kernels, and morsels that the interpreter runs while a
@@ -51,8 +52,11 @@ impl Found {
         let (morsel, first) = match self {
             Found::Morsel(m) => (*m, 0),
             Found::Morsels(ranges) => {
+                // A keyless state starts with its one group: it belongs to the first morsel.
                 let at = ranges.partition_point(|&(_, start)| start <= g);
-                ranges.get(at.wrapping_sub(1)).copied().unwrap_or((0, 0))
+                ranges
+                    .get(at.saturating_sub(1))
+                    .map_or((0, g), |&(m, s)| (m, s.min(g)))
             }
         };
         let rank = ((g - first) as u64).min((1 << RANK_BITS) - 1);

@@ -386,9 +386,7 @@ impl AggregateKernel {
         state.engine = StateEngine::Interpreter(agg);
         // An error there is the interpreter's for the whole batch: the rows before `resume` have
         // no error (the kernel stops at the first row with a code), and the interpreter raises
-        // the first error of the others in the same order in the whole batch as in `rest`. Sums
-        // continue from the same state, so they overflow in the same aggregate (a fresh
-        // interpreter over the whole batch, as `error` runs, would not see the earlier batches).
+        // the first error of the others in the same order in the whole batch as in `rest`.
         folded
     }
 

@@ -3,7 +3,8 @@
 //!
 //! In: the lowered group keys and aggregate arguments of one selected row, and the table and
 //! accumulator pointers (see [`crate::codegen::AggArgs`]). Out: the row's group id (`i64`) and
-//! the updated accumulators, plus an `i1` per exact sum that overflowed.
+//! the updated accumulators (an exact sum wraps and counts its wraps, see
+//! [`SlotKind::ExactSum`]).
 //!
 //! A group's key record is [`KeyLayout::words`] `u64` words: word 0 holds a bit per NULL key,
 //! then each key's words ([`KeyKind::words`]): integers, dates and booleans widened to 64 bits,

@@ -11,8 +11,8 @@
 //! are `f64`. `AVG` keeps the exact sum and the count; at the end the
 //! sum becomes the nearest `f64` (one rounding; `ir::convert` for decimals) and is
 //! divided by the count. A float sum or average that is NaN comes out as the one canonical NaN.
-//! An exact sum that overflows is [`Error::Overflow`] naming the call and what to cast its
-//! argument to. `MIN`/`MAX` keep integers, decimals and dates as `i128`, floats as `f64` (IEEE
+//! An exact sum whose total does not fit is [`Error::Overflow`] naming the call and what to
+//! cast its argument to. `MIN`/`MAX` keep integers, decimals and dates as `i128`, floats as `f64` (IEEE
 //! total order: NaN is the largest), strings as `String` (byte-wise).
 
 use std::sync::Arc;
