@@ -323,7 +323,16 @@ fn build_entry<'ctx>(
 
     // Every word: its selection, then the projection of each selected row into output `n`.
     let word = Words::begin(ctx, b, entry_fn, len, &[("n_word", i64t.const_zero())])?;
-    let selected = selection_word(ctx, b, entry_fn, filter_fn, &args, &word, &fail, "word")?;
+    let selected = selection_word(
+        ctx,
+        b,
+        entry_fn,
+        filter_fn,
+        &args,
+        (word.base, word.count, word.full),
+        &fail,
+        "word",
+    )?;
     // SAFETY (of the generated code): `sel` has a word per 64 rows.
     let sp = unsafe { b.build_in_bounds_gep(i64t, sel, &[word.index], "sel_ptr")? };
     b.build_store(sp, selected)?;

@@ -465,10 +465,10 @@ fn no_interleave(ctx: &Context, latch: inkwell::values::InstructionValue) {
     }
 }
 
-/// Emits, in an entry function, the selection word of the rows of `word`: the filter row
-/// function's bits (a row that fails sends the kernel to `fail` with `(STATUS_LOST_ERROR,
-/// base)`), or without a filter every row of the word. The builder is left where the word is
-/// known.
+/// Emits, in an entry function, the selection word of the rows `base..base + count` (`full`:
+/// `count` is 64): the filter row function's bits (a row that fails sends the kernel to `fail`
+/// with `(STATUS_LOST_ERROR, base)`), or without a filter every row of the word. The builder is
+/// left where the word is known.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn selection_word<'ctx>(
     ctx: &'ctx Context,
@@ -476,12 +476,11 @@ pub(super) fn selection_word<'ctx>(
     f: FunctionValue<'ctx>,
     filter_fn: Option<FunctionValue<'ctx>>,
     args: &[BasicMetadataValueEnum<'ctx>],
-    word: &Words<'ctx>,
+    (base, count, full): (IntValue<'ctx>, IntValue<'ctx>, IntValue<'ctx>),
     fail: &FailExit<'ctx>,
     name: &str,
 ) -> Result<IntValue<'ctx>, CodegenError> {
     let i64t = ctx.i64_type();
-    let (base, count, full) = (word.base, word.count, word.full);
     match filter_fn {
         Some(filter) => {
             let (word, failed) = filter_word(ctx, b, f, filter, args, base, count, name)?;

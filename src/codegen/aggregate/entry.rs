@@ -11,7 +11,7 @@ use inkwell::values::{BasicMetadataValueEnum, IntValue, PointerValue};
 use inkwell::{AddressSpace, IntPredicate};
 
 use super::layout::{AggregateLayout, SlotKind, VectorType};
-use super::prefetch::{prefetch_words, SPARSE_SELECTED};
+use super::prefetch::{prefetch_row, AHEAD_WORDS, SPARSE_SELECTED};
 use crate::codegen::skeleton::{
     column_args, for_each_selected, intrinsic, param, selection_word, store_status, FailExit, Words,
 };
@@ -20,7 +20,7 @@ use crate::error::Error;
 
 /// Builds `qjit_aggregate(cols, len, state, status)`. `scratch`: the update row function
 /// builds strings; `falls_back`: it may hand a row back. `sparse`: the columns (slot, bytes per
-/// row) that only the update reads, which are prefetched (see [`PREFETCH_WORDS`]).
+/// row) that only the update reads, whose selected rows are prefetched (see [`AHEAD_WORDS`]).
 #[allow(clippy::too_many_arguments)]
 pub(super) fn build_entry<'ctx>(
     ctx: &'ctx Context,
@@ -201,52 +201,135 @@ pub(super) fn build_entry<'ctx>(
     b.build_return(None)?;
     b.position_at_end(entry);
 
-    // Every word, the last one possibly partial: one copy of the row functions. Carried: the
-    // rows the last word selected (all, before the first word).
-    let word = Words::begin(
-        ctx,
-        b,
-        entry_fn,
-        len,
-        &[("last_selected", i64t.const_int(64, false))],
-    )?;
-    if !sparse.is_empty() {
-        // Only while the selection is sparse: a dense one reads (nearly) every cache line, in
-        // order, which the hardware prefetcher follows by itself.
-        let sparse_block = ctx.append_basic_block(entry_fn, "prefetch");
-        let selection = ctx.append_basic_block(entry_fn, "selection");
+    if sparse.is_empty() {
+        // Every word, the last one possibly partial: its selection, then the update of each
+        // selected row (one copy of the row functions).
+        let word = Words::begin(ctx, b, entry_fn, len, &[])?;
+        let selected = selection_word(
+            ctx,
+            b,
+            entry_fn,
+            filter_fn,
+            &args,
+            (word.base, word.count, word.full),
+            &fail,
+            "word",
+        )?;
+        for_each_selected(
+            ctx,
+            module,
+            b,
+            entry_fn,
+            (selected, word.base),
+            &[],
+            &fail,
+            "word",
+            |i, _| Ok((call_update(i)?, vec![])),
+        )?;
+        word.end(ctx, b, &[])?;
+    } else {
+        // The selection runs `AHEAD_WORDS` words ahead of the updates (see `prefetch`): step
+        // `t` selects word `t` into a ring of words and prefetches its rows of the sparse
+        // columns if it selects few, then updates the rows of word `t - AHEAD_WORDS`. A
+        // failure of the filter ahead fails the batch as it would have a few words later (the
+        // executor then asks the interpreter for the batch's error); a hand-back at a row still
+        // leaves the state with exactly the selected rows before it. The ring holds the words
+        // from `t - AHEAD_WORDS` (read after word `t` is written) to `t`.
+        const RING: u64 = 2 * AHEAD_WORDS;
+        let ahead = i64t.const_int(AHEAD_WORDS, false);
+        let ring_t = i64t.array_type(RING as u32);
+        let ring = b.build_alloca(ring_t, "ring")?;
+        let len_ahead =
+            b.build_int_add(len, i64t.const_int(AHEAD_WORDS * 64, false), "len_ahead")?;
+        let step = Words::begin(ctx, b, entry_fn, len_ahead, &[])?;
+        let slot_of = |w: IntValue<'ctx>, name: &str| -> Result<PointerValue<'ctx>, CodegenError> {
+            let at = b.build_and(w, i64t.const_int(RING - 1, false), name)?;
+            // SAFETY (of the generated code): `at` < RING, the ring's length.
+            Ok(unsafe { b.build_in_bounds_gep(i64t, ring, &[at], name)? })
+        };
+        let lead = ctx.append_basic_block(entry_fn, "lead");
+        let lead_sparse = ctx.append_basic_block(entry_fn, "lead_sparse");
+        let lag_test = ctx.append_basic_block(entry_fn, "lag_test");
+        let lag = ctx.append_basic_block(entry_fn, "lag");
+        let latch = ctx.append_basic_block(entry_fn, "step_done");
+        let leads = b.build_int_compare(IntPredicate::ULT, step.base, len, "leads")?;
+        b.build_conditional_branch(leads, lead, lag_test)?;
+
+        b.position_at_end(lead);
+        let rest = b.build_int_sub(len, step.base, "lead_rest")?;
+        let sixty_four = i64t.const_int(64, false);
+        let full = b.build_int_compare(IntPredicate::UGE, rest, sixty_four, "lead_full")?;
+        let count = b
+            .build_select(full, sixty_four, rest, "lead_count")?
+            .into_int_value();
+        let selected = selection_word(
+            ctx,
+            b,
+            entry_fn,
+            filter_fn,
+            &args,
+            (step.base, count, full),
+            &fail,
+            "word",
+        )?;
+        b.build_store(slot_of(step.index, "lead_slot")?, selected)?;
+        let n = b
+            .build_call(ctpop, &[selected.into()], "selected")?
+            .try_as_basic_value()
+            .basic()
+            .ok_or_else(|| Error::internal("ctpop returns nothing"))?
+            .into_int_value();
         let few = b.build_int_compare(
             IntPredicate::ULT,
-            word.carried[0],
+            n,
             i64t.const_int(SPARSE_SELECTED, false),
-            "sparse_selection",
+            "sparse_word",
         )?;
-        b.build_conditional_branch(few, sparse_block, selection)?;
-        b.position_at_end(sparse_block);
-        prefetch_words(ctx, module, b, &args, sparse, word.base)?;
-        b.build_unconditional_branch(selection)?;
-        b.position_at_end(selection);
+        b.build_conditional_branch(few, lead_sparse, lag_test)?;
+
+        b.position_at_end(lead_sparse);
+        for_each_selected(
+            ctx,
+            module,
+            b,
+            entry_fn,
+            (selected, step.base),
+            &[],
+            &fail,
+            "prefetch",
+            |i, _| {
+                prefetch_row(ctx, module, b, &args, sparse, i)?;
+                Ok((ctx.i32_type().const_zero(), vec![]))
+            },
+        )?;
+        b.build_unconditional_branch(lag_test)?;
+
+        b.position_at_end(lag_test);
+        let lags = b.build_int_compare(IntPredicate::UGE, step.index, ahead, "lags")?;
+        b.build_conditional_branch(lags, lag, latch)?;
+
+        b.position_at_end(lag);
+        let w = b.build_int_sub(step.index, ahead, "lag_word")?;
+        let base = b.build_left_shift(w, i64t.const_int(6, false), "lag_base")?;
+        let word = b
+            .build_load(i64t, slot_of(w, "lag_slot")?, "lag_selected")?
+            .into_int_value();
+        for_each_selected(
+            ctx,
+            module,
+            b,
+            entry_fn,
+            (word, base),
+            &[],
+            &fail,
+            "word",
+            |i, _| Ok((call_update(i)?, vec![])),
+        )?;
+        b.build_unconditional_branch(latch)?;
+
+        b.position_at_end(latch);
+        step.end(ctx, b, &[])?;
     }
-    // The selection, then the update of each selected row.
-    let selected = selection_word(ctx, b, entry_fn, filter_fn, &args, &word, &fail, "word")?;
-    for_each_selected(
-        ctx,
-        module,
-        b,
-        entry_fn,
-        (selected, word.base),
-        &[],
-        &fail,
-        "word",
-        |i, _| Ok((call_update(i)?, vec![])),
-    )?;
-    let selected = b
-        .build_call(ctpop, &[selected.into()], "selected")?
-        .try_as_basic_value()
-        .basic()
-        .ok_or_else(|| Error::internal("ctpop returns nothing"))?
-        .into_int_value();
-    word.end(ctx, b, &[selected])?;
 
     // Write back the group count and, without keys, fold the batch into group 0.
     write_back()?;

@@ -5,6 +5,8 @@
 //! qjit_aggregate(cols, len, state, status):
 //!   for each word of 64 rows:
 //!     word = selection bits of the filter row function (vectorizable, as in the filter kernel)
+//!       (with columns only selected rows read: computed 4 words ahead, and a sparse word's
+//!        rows of those columns prefetched meanwhile; see `prefetch`)
 //!     for each set bit i (count trailing zeros):
 //!       code = qjit_update_row(i, …, scratch of row i): keys, arguments (may hand back)
 //!                                      → group id (hash table, insert if new)
@@ -52,7 +54,8 @@
 //! Its parts: `layout` (the state's slots and vectors, [`AggregateLayout`]), this module (the
 //! update row function: keys, arguments, accumulators), `entry` (the entry function: the
 //! word loop, the state it keeps in registers, the hand-back report) and
-//! `prefetch` (the columns only selected rows read, fetched ahead of the selection).
+//! `prefetch` (the columns only selected rows read, fetched at the selected rows ahead of their
+//! updates).
 
 mod entry;
 mod layout;
