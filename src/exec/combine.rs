@@ -294,8 +294,7 @@ mod tests {
         use arrow::datatypes::{DataType, Field, Schema};
 
         use crate::exec::{self, EngineKind, QueryOptions, Source};
-        use crate::ir::Body;
-        use crate::jit::{AggregateKernel, Optimize};
+        use crate::jit::AggregateKernel;
 
         /// 40 morsels of 500 rows: keys that morsels find in changing orders (a few, and many more
         /// than a morsel has rows), sums of integers and of two-digit decimals, floats, strings.
@@ -333,18 +332,8 @@ mod tests {
             Source::batches("t", schema, batches).with_morsel_rows(500)
         }
 
-        #[cfg(feature = "jit")]
         fn order_free(source: &Source, sql: &str) -> bool {
-            let plan = exec::plan(source, sql).unwrap();
-            let Body::Aggregate {
-                keys, aggregates, ..
-            } = &plan.body
-            else {
-                panic!("not an aggregation: {sql}");
-            };
-            AggregateKernel::compile(plan.filter.as_ref(), keys, aggregates, Optimize::level(1))
-                .unwrap()
-                .order_free()
+            AggregateKernel::of_query(source, sql).order_free()
         }
 
         /// Whether states carried per worker or built per morsel, on any number of threads, the

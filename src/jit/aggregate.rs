@@ -1192,6 +1192,22 @@ fn raw_state(kind: AccKind, value: &[Vector], count: &[Vector], n: usize) -> Res
 }
 
 #[cfg(test)]
+impl AggregateKernel {
+    /// The kernel of the aggregation query `sql` over `source`, at optimization level 1.
+    pub(crate) fn of_query(source: &crate::exec::Source, sql: &str) -> AggregateKernel {
+        let plan = crate::exec::plan(source, sql).unwrap();
+        let crate::ir::Body::Aggregate {
+            keys, aggregates, ..
+        } = &plan.body
+        else {
+            panic!("not an aggregation: {sql}");
+        };
+        AggregateKernel::compile(plan.filter.as_ref(), keys, aggregates, Optimize::level(1))
+            .unwrap()
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use std::sync::Arc;
 

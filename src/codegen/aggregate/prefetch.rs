@@ -116,8 +116,7 @@ mod tests {
     use arrow::datatypes::{DataType, Field, Schema};
 
     use crate::exec::{self, EngineKind, QueryOptions, Source};
-    use crate::ir::Body;
-    use crate::jit::{AggregateKernel, Optimize};
+    use crate::jit::AggregateKernel;
 
     /// Batches of 1000, 64, 1, 130 and 3000 rows whose filter column `f` selects words of every
     /// density: none, one row, a few, all. Columns the filter does not read: three `Int64`, a
@@ -194,15 +193,7 @@ mod tests {
 
     /// Whether the kernel of `sql` runs its selection ahead of its updates.
     fn selects_ahead(source: &Source, sql: &str) -> bool {
-        let plan = exec::plan(source, sql).unwrap();
-        let Body::Aggregate {
-            keys, aggregates, ..
-        } = &plan.body
-        else {
-            panic!("not an aggregation: {sql}");
-        };
-        AggregateKernel::compile(plan.filter.as_ref(), keys, aggregates, Optimize::level(1))
-            .unwrap()
+        AggregateKernel::of_query(source, sql)
             .ir_before()
             .contains("lag_selected")
     }
