@@ -166,10 +166,6 @@ enum Command {
         /// (no filter pushdown), to compare.
         #[arg(long)]
         no_pushdown: bool,
-        /// Late materialization: run the WHERE clause on its own columns first and decode the
-        /// others only for the rows it keeps.
-        #[arg(long, conflicts_with = "no_pushdown")]
-        late_filter: bool,
         /// Memory the GROUP BY state (or the rows collected for ORDER BY and output) may take,
         /// over all threads: 512MiB, 2GB, 1.5GiB, a number of bytes, or `unlimited` (default:
         /// 80% of the available memory).
@@ -743,7 +739,6 @@ fn run(cli: Cli, cancel: Cancel, progress: Progress, bar: QueryBar) -> Result<St
             explain,
             opt_level,
             no_pushdown,
-            late_filter,
             memory_limit,
             tier_switch,
             cache_dir,
@@ -763,7 +758,6 @@ fn run(cli: Cli, cancel: Cancel, progress: Progress, bar: QueryBar) -> Result<St
                 threads: threads.map(usize::from),
                 opt_level,
                 pushdown: !no_pushdown,
-                late_filter,
                 cancel,
                 memory_limit,
                 progress,

@@ -471,9 +471,9 @@ fn threads_and_pushdown_options_do_not_change_the_answer() {
     assert_eq!(base.status.code(), Some(0), "{}", stderr(&base));
     for extra in [
         &["--threads", "2"][..],
-        &["--threads", "7", "--late-filter"],
+        &["--threads", "7"],
         &["--no-pushdown"],
-        &["--engine", "interp", "--threads", "3", "--late-filter"],
+        &["--engine", "interp", "--threads", "3"],
     ] {
         let mut args = vec!["query", &file, &sql, "--format", "csv"];
         args.extend_from_slice(extra);
@@ -483,7 +483,9 @@ fn threads_and_pushdown_options_do_not_change_the_answer() {
     }
     let o = qjit(&["query", &lineitem(), &sql, "--threads", "0"]);
     assert_fails(&o, 2, &["--threads"]);
-    let o = qjit(&["query", &lineitem(), &sql, "--no-pushdown", "--late-filter"]);
+    // Late materialization through the parquet crate's `RowFilter` was slower on every
+    // reference query (issue 18): the option is gone.
+    let o = qjit(&["query", &lineitem(), &sql, "--late-filter"]);
     assert_fails(&o, 2, &["--late-filter"]);
 }
 

@@ -73,7 +73,7 @@ pub use source::{OpenSource, Scan, ScanFilter, Source, BATCH_SIZE, MORSEL_ROWS};
 pub use tier::{compiles_in_flight, TierReport, TierSwitch};
 
 use crate::error::{Error, Result};
-use crate::ir::{Body, ColumnRef, Expr, Plan};
+use crate::ir::{Body, Expr, Plan};
 use crate::jit::{self, AggregateKernel, CodegenError, FilterKernel, ProjectKernel};
 use crate::kernel_cache::KernelCache;
 
@@ -101,11 +101,6 @@ pub struct QueryOptions {
     /// Filter pushdown into Parquet scans: skip row groups and pages whose statistics prove
     /// the `WHERE` clause never TRUE on them. The answer is the same either way.
     pub pushdown: bool,
-    /// Late materialization in Parquet scans (with `pushdown`): the `WHERE` clause runs on its
-    /// own columns first, and the other columns are decoded only for the rows it keeps (the
-    /// parquet crate's `RowFilter`). Off by default: with parquet 60's reader it was slower on
-    /// TPC-H `lineitem` (see the README's figures).
-    pub late_filter: bool,
     /// Stops the query when raised: [`run`] then returns [`Error::Cancelled`], each worker
     /// within about one batch of work.
     pub cancel: Cancel,
@@ -137,7 +132,6 @@ impl Default for QueryOptions {
             threads: None,
             opt_level: None,
             pushdown: true,
-            late_filter: false,
             cancel: Cancel::new(),
             memory_limit: None,
             progress: Progress::new(),
@@ -750,54 +744,39 @@ fn run_plan_into(
     options: &QueryOptions,
     sink: &mut dyn ResultSink,
 ) -> Result<QueryRun> {
-    let scan_of = |late: Option<ScanFilter>| match options.pushdown {
-        true => source.filtered_morsels(&plan.projection, plan.filter.as_ref(), late),
-        false => source.morsels(&plan.projection),
-    };
     let threads = options.threads();
-    let (compiled, scan, scan_time) = match options.pushdown && options.late_filter {
-        // The scan filter is compiled itself: the scan comes after compiling.
-        true => {
-            let compiled = compile(&plan, options)?;
-            let start = Instant::now();
-            let scan = scan_of(scan_filter(&plan, options))?;
-            (compiled, scan, start.elapsed())
+    // The first morsels are decoded while the kernels compile.
+    let start = Instant::now();
+    let mut scan = match options.pushdown {
+        true => source.filtered_morsels(&plan.projection, plan.filter.as_ref(), None)?,
+        false => source.morsels(&plan.projection)?,
+    };
+    if options.pushdown {
+        scan = scan.with_prefilter(prefilter(&plan));
+    }
+    // ORDER BY … LIMIT finds its rows from the sort keys first when dropping rows
+    // cannot hide an error, and reads only those.
+    let can_drop_rows =
+        plan.filter.as_ref().is_none_or(infallible) && plan.final_exprs().iter().all(infallible);
+    if let (true, true, Some((threshold, columns))) = (
+        options.pushdown,
+        can_drop_rows,
+        topn::Threshold::for_plan(&plan),
+    ) {
+        scan = scan.with_top_threshold(threshold.clone(), columns, &plan.projection);
+        if scan.threshold().is_some() {
+            scan = top_rows_first(source, &plan, scan, &threshold, options)?;
         }
-        // The first morsels are decoded while the kernels compile.
-        false => {
-            let start = Instant::now();
-            let mut scan = scan_of(None)?;
-            if options.pushdown {
-                scan = scan.with_prefilter(prefilter(&plan));
-            }
-            // ORDER BY … LIMIT finds its rows from the sort keys first when dropping rows
-            // cannot hide an error, and reads only those.
-            let can_drop_rows = plan.filter.as_ref().is_none_or(infallible)
-                && plan.final_exprs().iter().all(infallible);
-            if let (true, true, Some((threshold, columns))) = (
-                options.pushdown,
-                can_drop_rows,
-                topn::Threshold::for_plan(&plan),
-            ) {
-                scan = scan.with_top_threshold(threshold.clone(), columns, &plan.projection);
-                if scan.threshold().is_some() {
-                    scan = top_rows_first(source, &plan, scan, &threshold, options)?;
-                }
-            }
-            let scan_time = start.elapsed();
-            let tiering = Tiering::choose(&plan, &scan, options);
-            let compiled = match tiering {
-                Tiering::Tiered => {
-                    return run_tiered(&plan, scan, scan_time, parse_bind, options, sink)
-                }
-                Tiering::InterpretOnly | Tiering::OverBudget(_) => {
-                    not_compiled(&plan, &tiering.reason(scan.rows()))
-                }
-                _ if options.engine == EngineKind::Interp => compile(&plan, options)?,
-                _ => decoding_during(&scan, threads, || compile(&plan, options))??,
-            };
-            (compiled, scan, scan_time)
+    }
+    let scan_time = start.elapsed();
+    let tiering = Tiering::choose(&plan, &scan, options);
+    let compiled = match tiering {
+        Tiering::Tiered => return run_tiered(&plan, scan, scan_time, parse_bind, options, sink),
+        Tiering::InterpretOnly | Tiering::OverBudget(_) => {
+            not_compiled(&plan, &tiering.reason(scan.rows()))
         }
+        _ if options.engine == EngineKind::Interp => compile(&plan, options)?,
+        _ => decoding_during(&scan, threads, || compile(&plan, options))??,
     };
     options.cancel.check()?;
     let compile_timing = match compiled.cache_hit {
@@ -1080,19 +1059,6 @@ impl ResultSink for TimedSink<'_> {
     }
 }
 
-/// The `WHERE` clause as a [`ScanFilter`] that decodes its own columns first, when that can
-/// save work: the query reads other columns too, and the predicate cannot fail (evaluating it
-/// on every row first then changes nothing but speed). It runs compiled unless the engine is
-/// the interpreter or it does not compile. The pipeline still applies the `WHERE` clause to the
-/// rows the scan keeps.
-fn scan_filter(plan: &Plan, options: &QueryOptions) -> Option<ScanFilter> {
-    let filter = plan.filter.as_ref()?;
-    if !infallible(filter) {
-        return None;
-    }
-    filter_on_own_columns(filter, plan, options)
-}
-
 /// The prefilter of a Parquet scan ([`source::Scan::with_prefilter`]): what the `WHERE`
 /// clause needs of single columns ([`predicate::Necessary`]), when the whole clause cannot
 /// fail, so that dropping the rows that fail it early drops no error, only rows the clause
@@ -1103,30 +1069,6 @@ fn prefilter(plan: &Plan) -> Option<predicate::Necessary> {
         return None;
     }
     predicate::Necessary::of(filter, &plan.projection)
-}
-
-/// `filter` (over the plan's projected batch) as a scan filter over the batch of the columns
-/// it reads, or `None` if it reads every projected column (nothing left to save).
-fn filter_on_own_columns(filter: &Expr, plan: &Plan, options: &QueryOptions) -> Option<ScanFilter> {
-    let mut used: Vec<usize> = vec![];
-    filter.walk(&mut |e| {
-        if let Expr::Column(c) = e {
-            used.push(c.index);
-        }
-    });
-    used.sort_unstable();
-    used.dedup();
-    if used.len() >= plan.projection.len() {
-        return None;
-    }
-    let columns: Vec<usize> = used.iter().map(|&i| plan.projection[i]).collect();
-    let predicate = filter.clone().map_columns(&mut |c| ColumnRef {
-        index: used.binary_search(&c.index).unwrap_or(usize::MAX),
-        ..c
-    });
-    let schema = Arc::new(plan.source_schema.project(&columns).ok()?);
-    let predicate = Predicate::compile(predicate, columns, schema, options).ok()?;
-    Some(Arc::new(predicate).scan_filter())
 }
 
 /// Whether evaluating `e` can never fail (the interpreter's conservative rule, one for both

@@ -636,17 +636,14 @@ mod tests {
             "SELECT x FROM t WHERE 10 / x > 1 AND s = 'k0'",
             "SELECT COUNT(*) FROM t WHERE x < 5 AND 10 / (x - 3) > 0",
         ] {
-            for late_filter in [false, true] {
-                let options = QueryOptions {
-                    engine: EngineKind::Auto,
-                    threads: Some(2),
-                    late_filter,
-                    ..Default::default()
-                };
-                let a = exec::run(&file, sql, &options).unwrap_err().to_string();
-                let b = exec::run(&memory, sql, &options).unwrap_err().to_string();
-                assert_eq!(a, b, "{sql}");
-            }
+            let options = QueryOptions {
+                engine: EngineKind::Auto,
+                threads: Some(2),
+                ..Default::default()
+            };
+            let a = exec::run(&file, sql, &options).unwrap_err().to_string();
+            let b = exec::run(&memory, sql, &options).unwrap_err().to_string();
+            assert_eq!(a, b, "{sql}");
         }
     }
 }
