@@ -5,7 +5,7 @@
 //! qjit_aggregate(cols, len, state, status):
 //!   for each word of 64 rows:
 //!     word = selection bits of the filter row function (vectorizable, as in the filter kernel)
-//!       (with columns only selected rows read: computed 4 words ahead, and a sparse word's
+//!       (with columns only selected rows read: computed 8 words ahead, and a sparse word's
 //!        rows of those columns prefetched meanwhile; see `prefetch`)
 //!     for each set bit i (count trailing zeros):
 //!       code = qjit_update_row(i, …, scratch of row i): keys, arguments (may hand back)

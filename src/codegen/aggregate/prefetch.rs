@@ -20,9 +20,10 @@ use crate::codegen::{CodegenError, ColumnSlot, PARAMS_SLOT};
 use crate::error::Error;
 use crate::ir::Expr;
 
-/// How many words (of 64 rows) the selection runs ahead of the updates: 4 words are about
-/// 0.5 µs of a sparse selection, more than a memory access takes.
-pub(super) const AHEAD_WORDS: u64 = 4;
+/// How many words (of 64 rows) the selection runs ahead of the updates: 8 words are about
+/// 1 µs of a sparse selection, several memory accesses' time on a loaded machine (4 words
+/// measured the same or up to 10% slower on Q14, Q15 and Q19).
+pub(super) const AHEAD_WORDS: u64 = 8;
 
 /// The most columns a kernel prefetches (the first ones): each costs a prefetch per selected
 /// row.
