@@ -11,6 +11,7 @@ use inkwell::values::{BasicMetadataValueEnum, IntValue, PointerValue};
 use inkwell::{AddressSpace, IntPredicate};
 
 use super::layout::{AggregateLayout, SlotKind, VectorType};
+use super::local::{flush, LocalTable};
 use super::prefetch::{prefetch_row, AHEAD_WORDS, SPARSE_SELECTED};
 use crate::codegen::skeleton::{
     column_args, for_each_selected, intrinsic, param, selection_word, store_status, FailExit, Words,
@@ -33,6 +34,7 @@ pub(super) fn build_entry<'ctx>(
     layout: &AggregateLayout,
     (scratch, falls_back): (bool, bool),
     sparse: &[(usize, u64)],
+    local_table: Option<&LocalTable>,
 ) -> Result<(), CodegenError> {
     let i64t = ctx.i64_type();
     let ptr = ctx.ptr_type(AddressSpace::default());
@@ -101,6 +103,27 @@ pub(super) fn build_entry<'ctx>(
         i64t.const_int(last_words * 8, false),
     )?;
 
+    // The table of the first groups (see `local`), empty at the start of every batch.
+    let local_ptr = match local_table {
+        Some(t) => {
+            let table =
+                b.build_alloca(ctx.i8_type().array_type(t.bytes() as u32), "local_table")?;
+            table
+                .as_instruction()
+                .ok_or_else(|| Error::internal("an alloca that is not an instruction"))?
+                .set_alignment(16)
+                .map_err(|e| Error::internal(format!("alloca alignment: {e}")))?;
+            b.build_memset(
+                table,
+                16,
+                ctx.i8_type().const_zero(),
+                i64t.const_int(t.bytes(), false),
+            )?;
+            table
+        }
+        None => ptr.const_null(),
+    };
+
     // The state vectors: without keys, local copies of group 0 that stay in registers.
     let mut globals: Vec<PointerValue> = vec![];
     for v in 0..layout.vectors.len() {
@@ -156,6 +179,7 @@ pub(super) fn build_entry<'ctx>(
             row_bytes.into(),
             direct.into(),
             direct_keys.into(),
+            local_ptr.into(),
         ];
         a.extend(vector_args.iter().map(|p| BasicMetadataValueEnum::from(*p)));
         a.extend(args.iter().copied());
@@ -167,9 +191,14 @@ pub(super) fn build_entry<'ctx>(
     };
     let ctpop = intrinsic(module, "llvm.ctpop", i64t.into())?;
 
-    // The group count and the length of the string log, back into the state.
+    // The group count and the length of the string log, back into the state, and the table
+    // of the first groups into their vectors.
     let write_back = || -> Result<(), CodegenError> {
         let g = b.build_load(i64t, groups, "groups_end")?;
+        if let Some(t) = local_table {
+            let found = g.into_int_value();
+            flush(ctx, b, entry_fn, t, local_ptr, &globals, layout, found)?;
+        }
         let pg = b.build_struct_gep(state_ty, state, 5, "groups_ptr")?;
         b.build_store(pg, g)?;
         let l = b.build_load(i64t, log_len, "log_len_end")?;

@@ -10,7 +10,8 @@
 //!     for each set bit i (count trailing zeros):
 //!       code = qjit_update_row(i, …, scratch of row i): keys, arguments (may hand back)
 //!                                      → group id (hash table, insert if new)
-//!                                      → accumulators[group]
+//!                                      → accumulators[group] (the first 16 groups' counts and
+//!                                        exact sums in a table on the stack, see `local`)
 //!       if code: status = (code, i); write back what a hand-back keeps (below); return
 //!   without GROUP BY: merge the batch's accumulators (kept in registers) into group 0
 //! ```
@@ -53,12 +54,14 @@
 //!
 //! Its parts: `layout` (the state's slots and vectors, [`AggregateLayout`]), this module (the
 //! update row function: keys, arguments, accumulators), `entry` (the entry function: the
-//! word loop, the state it keeps in registers, the hand-back report) and
+//! word loop, the state it keeps in registers, the hand-back report),
 //! `prefetch` (the columns only selected rows read, fetched at the selected rows ahead of their
-//! updates).
+//! updates) and `local` (the table of the first groups' counts and exact sums on the stack,
+//! flushed into the state wherever the group count is written back).
 
 mod entry;
 mod layout;
+mod local;
 mod prefetch;
 
 pub use layout::{
@@ -83,14 +86,15 @@ use crate::codegen::{CodegenError, ColumnSlot, ErrorSite, ScratchNeed, STATUS_FA
 use crate::error::Error;
 use crate::ir::{AggregateCall, Expr, SqlType};
 use entry::build_entry;
+use local::LocalTable;
 
 /// The symbol of an aggregation kernel's entry point.
 pub const AGGREGATE_ENTRY_NAME: &str = "qjit_aggregate";
 const UPDATE_ROW: &str = "qjit_update_row";
 /// Leading parameters of the update row function: row, groups, slots, mask, hashes, keys,
 /// string log, string log length, the last key, the row's scratch area and its size, the
-/// direct index and its keys' ranges.
-const UPDATE_LEADING: usize = 13;
+/// direct index and its keys' ranges, the table of the first groups (`local`).
+const UPDATE_LEADING: usize = 14;
 
 /// An aggregation lowered to LLVM IR, not yet optimized.
 pub struct AggregateModule<'ctx> {
@@ -160,6 +164,7 @@ pub fn compile_aggregate<'ctx>(
         i64t.into(),
         ptr.into(),
         ptr.into(),
+        ptr.into(),
     ];
     leading.extend(std::iter::repeat_n(
         BasicMetadataTypeEnum::from(ptr),
@@ -175,7 +180,7 @@ pub fn compile_aggregate<'ctx>(
         columns.len(),
         &attrs,
     )?;
-    let (scratch, falls_back) = {
+    let (scratch, falls_back, local_table) = {
         let row = lead[0].into_int_value();
         let table = TableParams {
             groups: lead[1].into_pointer_value(),
@@ -253,36 +258,92 @@ pub fn compile_aggregate<'ctx>(
                 lowerer.group_id(&keyed, key_layout, &table)?
             }
         };
-        // Each slot once.
-        for (n, slot) in layout.slots.iter().enumerate() {
-            let arg = match slot.arg {
+        // Each slot's argument, its type and whether it has at most 64 bits: a narrow
+        // form's, or of a type that has no more (a decimal of up to 18 digits).
+        let slot_args = layout
+            .slots
+            .iter()
+            .map(|slot| match slot.arg {
                 Some(i) => {
                     let l = arg_values[i]
                         .as_ref()
                         .ok_or_else(|| Error::internal("an argument was not lowered"))?;
-                    // A value of at most 64 bits: a narrow form's, or of a type that has no
-                    // more (a decimal of up to 18 digits).
                     let ty = args[i].ty();
                     let leaf = matches!(args[i], Expr::Column(_) | Expr::Literal(_));
-                    let word = (speculating && !leaf) || fits_word(ty);
-                    Some((l, ty, word))
+                    Ok(Some((l, ty, (speculating && !leaf) || fits_word(ty))))
                 }
-                None => None,
-            };
-            let count = slot.kind.vectors().len();
-            let at = slot.first_vector;
-            lowerer.accumulate(
-                slot.kind,
-                arg,
-                &vectors[at..at + count],
+                None => Ok(None),
+            })
+            .collect::<Result<Vec<_>, CodegenError>>()?;
+        let word: Vec<bool> = slot_args
+            .iter()
+            .map(|a| a.is_none_or(|(_, _, w)| w))
+            .collect();
+        let local_table = LocalTable::plan(&layout, &word);
+        // Each slot once: with a table of the first groups, its slots there for those groups
+        // (one branch on the group id), the state's vectors for the others.
+        let update_all = |lowerer: &mut Lowerer<'_, 'ctx>,
+                          record: Option<PointerValue<'ctx>>|
+         -> Result<(), CodegenError> {
+            for (n, slot) in layout.slots.iter().enumerate() {
+                let arg = slot_args[n];
+                let here = local_table.as_ref().and_then(|t| t.slot(n));
+                if let (Some(record), Some(here)) = (record, here) {
+                    // SAFETY (of the generated code): the slot's offset is inside the record.
+                    let p = unsafe {
+                        b.build_in_bounds_gep(
+                            ctx.i8_type(),
+                            record,
+                            &[i64t.const_int(here.offset, false)],
+                            "local_slot",
+                        )?
+                    };
+                    let total = vectors[slot.first_vector];
+                    lowerer.accumulate_local(slot.kind, arg, p, (total, group))?;
+                    continue;
+                }
+                let count = slot.kind.vectors().len();
+                let at = slot.first_vector;
+                lowerer.accumulate(
+                    slot.kind,
+                    arg,
+                    &vectors[at..at + count],
+                    group,
+                    (log.0, log.1, n as u64),
+                )?;
+            }
+            Ok(())
+        };
+        if let Some(t) = &local_table {
+            let in_table = b.build_int_compare(
+                IntPredicate::ULT,
                 group,
-                (log.0, log.1, n as u64),
+                i64t.const_int(t.groups, false),
+                "in_table",
             )?;
+            let table_bb = ctx.append_basic_block(update_fn, "update_table");
+            let state_bb = ctx.append_basic_block(update_fn, "update_state");
+            b.build_conditional_branch(in_table, table_bb, state_bb)?;
+            b.position_at_end(table_bb);
+            let at = b.build_int_mul(group, i64t.const_int(t.stride, false), "record_at")?;
+            // SAFETY (of the generated code): `group` < `t.groups`, the table's records.
+            let record = unsafe {
+                b.build_in_bounds_gep(
+                    ctx.i8_type(),
+                    lead[13].into_pointer_value(),
+                    &[at],
+                    "record",
+                )?
+            };
+            update_all(&mut lowerer, Some(record))?;
+            b.build_return(Some(&i32t.const_zero()))?;
+            b.position_at_end(state_bb);
         }
+        update_all(&mut lowerer, None)?;
         b.build_return(Some(&i32t.const_zero()))?;
         let handed_back = (lowerer.scratch_need(), lowerer.may_fall_back());
         errors.extend(lowerer.into_errors());
-        handed_back
+        (handed_back.0, handed_back.1, local_table)
     };
 
     // The entry function.
@@ -307,6 +368,7 @@ pub fn compile_aggregate<'ctx>(
         &layout,
         (!scratch.is_zero(), falls_back),
         &sparse,
+        local_table.as_ref(),
     )?;
 
     let mut functions = vec![update_fn, entry_fn];

@@ -41,6 +41,21 @@ impl<'ctx> Lowerer<'_, 'ctx> {
         Ok((v, o))
     }
 
+    /// `llvm.expect(c, false)`: tells LLVM that the `i1` `c` is seldom true, so that the
+    /// block it branches to is laid out of the hot path.
+    pub(super) fn unlikely(&self, c: IntValue<'ctx>) -> R<IntValue<'ctx>> {
+        let f = Intrinsic::find("llvm.expect")
+            .and_then(|i| i.get_declaration(self.module, &[c.get_type().into()]))
+            .ok_or_else(|| Error::internal("no intrinsic llvm.expect"))?;
+        Ok(self
+            .b
+            .build_call(f, &[c.into(), c.get_type().const_zero().into()], "unlikely")?
+            .try_as_basic_value()
+            .basic()
+            .ok_or_else(|| Error::internal("llvm.expect returned nothing"))?
+            .into_int_value())
+    }
+
     pub(super) fn unary_intrinsic(&self, name: &str, x: FloatValue<'ctx>) -> R<FloatValue<'ctx>> {
         let f = Intrinsic::find(name)
             .and_then(|i| i.get_declaration(self.module, &[x.get_type().into()]))

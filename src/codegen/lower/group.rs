@@ -250,26 +250,35 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
 
         // A recent key: the same words (an address and length, or a view, equal to the stored
         // ones are the same string) are the same group. The cache starts empty in every batch.
-        let flat: Vec<IntValue<'ctx>> = words
-            .iter()
-            .map(|w| -> R<Vec<IntValue<'ctx>>> {
-                Ok(match w {
-                    Word::Int(v) => vec![*v],
-                    Word::Str(p, len) => vec![b.build_ptr_to_int(*p, i64t, "addr")?, *len],
-                    // Raw: the cache lives for one batch, whose views point into its own buffers.
-                    Word::View(raw0, raw1, _) => vec![*raw0, *raw1],
-                })
-            })
-            .collect::<R<Vec<_>>>()?
-            .into_iter()
-            .flatten()
-            .collect();
+        // Each word of the row's key, and those its hash folds in: a view only its first word
+        // (length and prefix), which tells apart the keys of a low-cardinality `GROUP BY`; the
+        // compare of the entry checks the second.
+        let mut flat: Vec<IntValue<'ctx>> = vec![];
+        let mut hashed: Vec<IntValue<'ctx>> = vec![];
+        for w in &words {
+            match w {
+                Word::Int(v) => {
+                    flat.push(*v);
+                    hashed.push(*v);
+                }
+                Word::Str(p, len) => {
+                    let addr = b.build_ptr_to_int(*p, i64t, "addr")?;
+                    flat.extend([addr, *len]);
+                    hashed.extend([addr, *len]);
+                }
+                // Raw: the cache lives for one batch, whose views point into its own buffers.
+                Word::View(raw0, raw1, _) => {
+                    flat.extend([*raw0, *raw1]);
+                    hashed.push(*raw0);
+                }
+            }
+        }
         // The entry of a small direct-mapped cache of recent keys (per batch): the words folded
         // with rotations (distinct keys seldom fold alike; a collision only costs a probe of the
         // table), one multiply, and the top bits pick one of RECENT_KEYS entries of
         // `stride + 1` words.
         let mut x = nulls;
-        for w in &flat {
+        for w in &hashed {
             x = b.build_xor(self.rotate_left(x, RECENT_ROTATION)?, *w, "recent_x")?;
         }
         let x = b.build_xor(
@@ -293,9 +302,13 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
             .into_int_value();
         let mut same =
             b.build_int_compare(IntPredicate::NE, cached, i64t.const_zero(), "cached")?;
+        // Without nullable keys every entry's mask is 0: a filled one needs no compare of it
+        // (an empty one has group 0).
+        let constant_nulls = nulls.is_const();
         for (n, v) in std::iter::once(nulls)
             .chain(flat.iter().copied())
             .enumerate()
+            .filter(|(n, _)| *n > 0 || !constant_nulls)
         {
             let old = b
                 .build_load(i64t, last_word(n + 1)?, "last_word")?
@@ -695,6 +708,75 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
             b.build_select(valid, raw0, zero, "w0v")?.into_int_value(),
             b.build_select(valid, raw1, zero, "w1v")?.into_int_value(),
         ))
+    }
+
+    /// Updates a slot's part of a group's record in the kernel's table on the stack
+    /// (`aggregate::local`) at `p`, an `i64`: a count ([`SlotKind::Rows`],
+    /// [`SlotKind::Count`]), or a partial exact sum of values of at most 64 bits. Such a sum
+    /// adds with one overflow test; a row whose addition overflows moves the exact value of
+    /// the partial sum and its addend into the `i128` of its state vector (`total`, at
+    /// `group`: no wrap check, as in [`Lowerer::accumulate`]) and leaves the partial sum 0.
+    pub(in crate::internals::codegen) fn accumulate_local(
+        &mut self,
+        kind: SlotKind,
+        arg: Option<(&Lowered<'ctx>, SqlType, bool)>,
+        p: PointerValue<'ctx>,
+        (total, group): (PointerValue<'ctx>, IntValue<'ctx>),
+    ) -> R<()> {
+        let (b, ctx) = (self.b, self.ctx);
+        let i64t = ctx.i64_type();
+        let i128t = ctx.i128_type();
+        let count_up = |by: IntValue<'ctx>| -> R<()> {
+            let c = b.build_load(i64t, p, "local_count")?.into_int_value();
+            b.build_store(p, b.build_int_add(c, by, "local_count2")?)?;
+            Ok(())
+        };
+        match (kind, arg) {
+            (SlotKind::Rows, _) => count_up(i64t.const_int(1, false)),
+            (SlotKind::Count, Some((a, _, _))) => {
+                count_up(b.build_int_z_extend(a.valid, i64t, "valid64")?)
+            }
+            (SlotKind::ExactSum, Some((a, ty, true))) => {
+                let v = self.widen_i128(a.value, ty)?;
+                let v = b
+                    .build_select(a.valid, v, i128t.const_zero(), "addend")?
+                    .into_int_value();
+                let v = b.build_int_truncate(v, i64t, "addend64")?;
+                // One `add` to memory and a jump on overflow: the sum's only use is the store,
+                // and the cold path reads it back (volatile, so that nothing forwards the
+                // stored value there) and subtracts the addend to get the sum before.
+                let s = b.build_load(i64t, p, "local_sum")?.into_int_value();
+                let (s2, o) = self.with_overflow("sadd", s, v)?;
+                b.build_store(p, s2)?;
+                let o = self.unlikely(o)?;
+                let f = self.current_function()?;
+                let spill = ctx.append_basic_block(f, "local_spill");
+                let done = ctx.append_basic_block(f, "local_added");
+                b.build_conditional_branch(o, spill, done)?;
+                b.position_at_end(spill);
+                let wrapped = b.build_load(i64t, p, "local_wrapped")?;
+                wrapped
+                    .as_instruction_value()
+                    .ok_or_else(|| Error::internal("a load that is not an instruction"))?
+                    .set_volatile(true)
+                    .map_err(|e| Error::internal(format!("volatile load: {e}")))?;
+                let before = b.build_int_sub(wrapped.into_int_value(), v, "local_before")?;
+                let exact = b.build_int_add(
+                    b.build_int_s_extend(before, i128t, "local_sum128")?,
+                    b.build_int_s_extend(v, i128t, "addend128")?,
+                    "local_exact",
+                )?;
+                // SAFETY (of the generated code): every vector has an entry per group.
+                let q = unsafe { b.build_in_bounds_gep(i128t, total, &[group], "spill_ptr")? };
+                let t = b.build_load(i128t, q, "spill_total")?.into_int_value();
+                b.build_store(q, b.build_int_add(t, exact, "spill_total2")?)?;
+                b.build_store(p, i64t.const_zero())?;
+                b.build_unconditional_branch(done)?;
+                b.position_at_end(done);
+                Ok(())
+            }
+            _ => Err(Error::internal("a slot that the local table cannot keep").into()),
+        }
     }
 
     /// Updates one state slot at `group` with the row's argument (none for
