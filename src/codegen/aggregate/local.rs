@@ -59,7 +59,7 @@ pub(super) struct LocalSlot {
 
 impl LocalTable {
     /// The table of a keyed aggregation, if any of its slots can live there; `word[n]`: slot
-    /// `n`'s argument has at most 64 bits.
+    /// `n`'s argument fits a signed 64-bit word.
     pub(super) fn plan(layout: &AggregateLayout, word: &[bool]) -> Option<LocalTable> {
         layout.keys.as_ref()?;
         let mut slots = vec![];
@@ -177,7 +177,9 @@ pub(super) fn flush<'ctx>(
 mod tests {
     use std::sync::Arc;
 
-    use arrow::array::{Decimal128Array, Int32Array, Int64Array, RecordBatch, StringViewArray};
+    use arrow::array::{
+        Decimal128Array, Int32Array, Int64Array, RecordBatch, StringViewArray, UInt64Array,
+    };
     use arrow::datatypes::{DataType, Field, Schema};
 
     use crate::exec::{self, EngineKind, QueryOptions, Source};
@@ -185,8 +187,9 @@ mod tests {
 
     /// Batches of 700, 1, 64 and 2500 rows: a key `k` of 4 values and one `m` of 40 (ids past
     /// the table's), a string key, `Int64` values near 2^62 (totals that do not fit), 18-digit
-    /// decimals whose partial sums overflow an `i64` within a batch, and a decimal whose
-    /// squares need more than 18 digits at a few rows (a hand-back in a batch).
+    /// decimals whose partial sums overflow an `i64` within a batch, a decimal whose squares
+    /// need more than 18 digits at a few rows (a hand-back in a batch), and `UBIGINT` values
+    /// past `i64::MAX`.
     fn table() -> Source {
         let schema = Arc::new(Schema::new(vec![
             Field::new("k", DataType::Int32, true),
@@ -196,6 +199,7 @@ mod tests {
             Field::new("y", DataType::Int64, false),
             Field::new("d", DataType::Decimal128(18, 0), true),
             Field::new("e", DataType::Decimal128(18, 0), true),
+            Field::new("u", DataType::UInt64, true),
         ]));
         let mut first = 0i64;
         let batches = [700i64, 1, 64, 2500]
@@ -242,6 +246,11 @@ mod tests {
                     })
                     .collect();
                 let e = e.with_precision_and_scale(18, 0).unwrap();
+                // Past `i64::MAX`: not a signed word.
+                let u: UInt64Array = rows
+                    .clone()
+                    .map(|r| (r % 19 != 2).then_some(u64::MAX - r as u64))
+                    .collect();
                 RecordBatch::try_new(
                     schema.clone(),
                     vec![
@@ -252,6 +261,7 @@ mod tests {
                         Arc::new(y),
                         Arc::new(d),
                         Arc::new(e),
+                        Arc::new(u),
                     ],
                 )
                 .unwrap()
@@ -271,6 +281,7 @@ mod tests {
             ("SELECT k, SUM(x), COUNT(*), COUNT(x) FROM t GROUP BY k ORDER BY k", true),
             ("SELECT k, SUM(e), AVG(e), COUNT(e) FROM t GROUP BY k ORDER BY k", true),
             ("SELECT m, SUM(e), SUM(d * d) FROM t GROUP BY m ORDER BY m", true),
+            ("SELECT k, SUM(u), COUNT(u), SUM(e) FROM t GROUP BY k ORDER BY k", true),
             ("SELECT m, SUM(y), SUM(x), COUNT(x) FROM t GROUP BY m ORDER BY m", true),
             ("SELECT s, k, SUM(y), AVG(y), MIN(x), SUM(d * d) FROM t GROUP BY s, k ORDER BY s, k", true),
             ("SELECT m, SUM(d * d), COUNT(d), MAX(s) FROM t WHERE k > 0 GROUP BY m ORDER BY m", true),

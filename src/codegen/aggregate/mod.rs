@@ -275,9 +275,11 @@ pub fn compile_aggregate<'ctx>(
                 None => Ok(None),
             })
             .collect::<Result<Vec<_>, CodegenError>>()?;
+        // Slots whose values the table's `i64` words take as they are: signed 64 bits at most
+        // (a `UBIGINT` may not fit).
         let word: Vec<bool> = slot_args
             .iter()
-            .map(|a| a.is_none_or(|(_, _, w)| w))
+            .map(|a| a.is_none_or(|(_, ty, w)| w && ty != SqlType::UInt64))
             .collect();
         let local_table = LocalTable::plan(&layout, &word);
         // Each slot once: with a table of the first groups, its slots there for those groups
