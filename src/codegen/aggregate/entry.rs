@@ -11,7 +11,7 @@ use inkwell::values::{BasicMetadataValueEnum, IntValue, PointerValue};
 use inkwell::{AddressSpace, IntPredicate};
 
 use super::layout::{AggregateLayout, SlotKind, VectorType};
-use super::local::{flush, LocalTable};
+use super::local::{flush_function, LocalTable};
 use super::prefetch::{prefetch_row, AHEAD_WORDS, SPARSE_SELECTED};
 use crate::codegen::skeleton::{
     column_args, for_each_selected, intrinsic, param, selection_word, store_status, FailExit, Words,
@@ -124,6 +124,10 @@ pub(super) fn build_entry<'ctx>(
         None => ptr.const_null(),
     };
 
+    let flush_fn = local_table
+        .map(|t| flush_function(ctx, module, t, layout))
+        .transpose()?;
+
     // The state vectors: without keys, local copies of group 0 that stay in registers.
     let mut globals: Vec<PointerValue> = vec![];
     for v in 0..layout.vectors.len() {
@@ -195,9 +199,12 @@ pub(super) fn build_entry<'ctx>(
     // of the first groups into their vectors.
     let write_back = || -> Result<(), CodegenError> {
         let g = b.build_load(i64t, groups, "groups_end")?;
-        if let Some(t) = local_table {
-            let found = g.into_int_value();
-            flush(ctx, b, entry_fn, t, local_ptr, &globals, layout, found)?;
+        if let Some(f) = flush_fn {
+            b.build_call(
+                f,
+                &[local_ptr.into(), vectors_ptr.into(), g.into()],
+                "flush_table",
+            )?;
         }
         let pg = b.build_struct_gep(state_ty, state, 5, "groups_ptr")?;
         b.build_store(pg, g)?;
