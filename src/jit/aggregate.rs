@@ -1191,6 +1191,27 @@ fn raw_state(kind: AccKind, value: &[Vector], count: &[Vector], n: usize) -> Res
     })
 }
 
+/// Asserts that the JIT answers `sql` over `source` on 1 and 2 threads exactly as the
+/// interpreter does on one, errors included (for the tests of the kernel's parts).
+#[cfg(test)]
+pub(crate) fn assert_compiled_as_interpreted(source: &crate::exec::Source, sql: &str) {
+    use crate::exec::{self, EngineKind, QueryOptions};
+    let options = |engine, threads| QueryOptions {
+        engine,
+        threads: Some(threads),
+        ..QueryOptions::default()
+    };
+    let reference = exec::run(source, sql, &options(EngineKind::Interp, 1))
+        .map(|r| r.batches)
+        .map_err(|e| e.to_string());
+    for threads in [1, 2] {
+        let compiled = exec::run(source, sql, &options(EngineKind::Jit, threads))
+            .map(|r| r.batches)
+            .map_err(|e| e.to_string());
+        assert_eq!(compiled, reference, "{sql} on {threads}");
+    }
+}
+
 #[cfg(test)]
 impl AggregateKernel {
     /// The kernel of the aggregation query `sql` over `source`, at optimization level 1.

@@ -56,6 +56,8 @@ mod project;
 mod runtime;
 
 pub use crate::codegen::CodegenError;
+#[cfg(test)]
+pub(crate) use aggregate::assert_compiled_as_interpreted;
 pub use aggregate::{AggregateKernel, AggregateState, StateHint};
 pub use cache::{
     aggregate_kernel, cached_kernels, clear_cache, filter_kernel, project_kernel, CACHE_CAPACITY,

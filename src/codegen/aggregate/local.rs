@@ -236,8 +236,8 @@ mod tests {
     };
     use arrow::datatypes::{DataType, Field, Schema};
 
-    use crate::exec::{self, EngineKind, QueryOptions, Source};
-    use crate::jit::AggregateKernel;
+    use crate::exec::Source;
+    use crate::jit::{assert_compiled_as_interpreted, AggregateKernel};
 
     /// Batches of 700, 1, 64 and 2500 rows: a key `k` of 4 values and one `m` of 40 (ids past
     /// the table's), a string key, `Int64` values near 2^62 (totals that do not fit), 18-digit
@@ -344,20 +344,7 @@ mod tests {
         ] {
             let kernel = AggregateKernel::of_query(&source, sql);
             assert_eq!(kernel.ir_before().contains("local_table"), table, "{sql}");
-            let options = |engine, threads| QueryOptions {
-                engine,
-                threads: Some(threads),
-                ..QueryOptions::default()
-            };
-            let reference = exec::run(&source, sql, &options(EngineKind::Interp, 1))
-                .map(|r| r.batches)
-                .map_err(|e| e.to_string());
-            for threads in [1, 2] {
-                let compiled = exec::run(&source, sql, &options(EngineKind::Jit, threads))
-                    .map(|r| r.batches)
-                    .map_err(|e| e.to_string());
-                assert_eq!(compiled, reference, "{sql} on {threads}");
-            }
+            assert_compiled_as_interpreted(&source, sql);
         }
     }
 }

@@ -116,8 +116,8 @@ mod tests {
     use arrow::array::{Decimal128Array, Int32Array, Int64Array, RecordBatch, StringViewArray};
     use arrow::datatypes::{DataType, Field, Schema};
 
-    use crate::exec::{self, EngineKind, QueryOptions, Source};
-    use crate::jit::AggregateKernel;
+    use crate::exec::Source;
+    use crate::jit::{assert_compiled_as_interpreted, AggregateKernel};
 
     /// Batches of 1000, 64, 1, 130 and 3000 rows whose filter column `f` selects words of every
     /// density: none, one row, a few, all. Columns the filter does not read: three `Int64`, a
@@ -227,20 +227,7 @@ mod tests {
             ),
         ] {
             assert_eq!(selects_ahead(&source, sql), ahead, "{sql}");
-            let options = |engine, threads| QueryOptions {
-                engine,
-                threads: Some(threads),
-                ..Default::default()
-            };
-            let reference = exec::run(&source, sql, &options(EngineKind::Interp, 1))
-                .map(|r| r.batches)
-                .map_err(|e| e.to_string());
-            for threads in [1, 2] {
-                let compiled = exec::run(&source, sql, &options(EngineKind::Jit, threads))
-                    .map(|r| r.batches)
-                    .map_err(|e| e.to_string());
-                assert_eq!(compiled, reference, "{sql} on {threads}");
-            }
+            assert_compiled_as_interpreted(&source, sql);
         }
     }
 }
