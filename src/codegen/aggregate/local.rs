@@ -101,6 +101,20 @@ impl LocalTable {
     }
 }
 
+impl LocalSlot {
+    /// The slot's word in the group record at `record`.
+    pub(super) fn at<'ctx>(
+        &self,
+        ctx: &'ctx Context,
+        b: &inkwell::builder::Builder<'ctx>,
+        record: PointerValue<'ctx>,
+    ) -> Result<PointerValue<'ctx>, CodegenError> {
+        let offset = ctx.i64_type().const_int(self.offset, false);
+        // SAFETY (of the generated code): the slot's offset is inside the record.
+        Ok(unsafe { b.build_in_bounds_gep(ctx.i8_type(), record, &[offset], "local_slot")? })
+    }
+}
+
 /// The function `qjit_flush_table(local, vectors, found)` that adds the records of the groups
 /// below `min(found, table.groups)` into the state's vectors (`vectors`: the state's array of
 /// vector pointers). It runs once per batch over at most 16 groups, so it is compiled without
@@ -200,15 +214,7 @@ fn flush<'ctx>(
             .map(|slot| slot.first_vector)
             .and_then(|v| globals.get(v))
             .ok_or_else(|| Error::internal("a local slot without its state vector"))?;
-        // SAFETY (of the generated code): the slot's offset is inside the record.
-        let p = unsafe {
-            b.build_in_bounds_gep(
-                ctx.i8_type(),
-                record,
-                &[i64t.const_int(s.offset, false)],
-                "flush_local",
-            )?
-        };
+        let p = s.at(ctx, b, record)?;
         let part = b.build_load(i64t, p, "flush_part")?.into_int_value();
         let (t, part) = match s.sum {
             true => (i128t, b.build_int_s_extend(part, i128t, "flush_part128")?),

@@ -291,15 +291,7 @@ pub fn compile_aggregate<'ctx>(
                 let arg = slot_args[n];
                 let here = local_table.as_ref().and_then(|t| t.slot(n));
                 if let (Some(record), Some(here)) = (record, here) {
-                    // SAFETY (of the generated code): the slot's offset is inside the record.
-                    let p = unsafe {
-                        b.build_in_bounds_gep(
-                            ctx.i8_type(),
-                            record,
-                            &[i64t.const_int(here.offset, false)],
-                            "local_slot",
-                        )?
-                    };
+                    let p = here.at(ctx, &b, record)?;
                     let total = vectors[slot.first_vector];
                     lowerer.accumulate_local(slot.kind, arg, p, (total, group))?;
                     continue;
