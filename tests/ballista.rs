@@ -18,7 +18,7 @@ mod common;
 
 use common::{tpch_query_and_answer, tpch_query_names as query_names, tpch_tables as tables};
 
-/// The kernels the executors compiled (their log records), for the whole process.
+/// The kernels the executors compiled (their log records).
 fn compiled() -> &'static Mutex<Vec<String>> {
     static LOG: OnceLock<Mutex<Vec<String>>> = OnceLock::new();
     LOG.get_or_init(|| Mutex::new(vec![]))
@@ -31,12 +31,19 @@ impl log::Log for Recorder {
         meta.target() == "qjit"
     }
     fn log(&self, record: &log::Record<'_>) {
-        if record.target() == "qjit" {
+        // Only the cluster's: its runtime's and the executors' task threads (other tests
+        // compile kernels on their own threads).
+        let thread = std::thread::current();
+        let on_cluster = matches!(thread.name(), Some(CLUSTER_THREADS | "task_runner"));
+        if record.target() == "qjit" && on_cluster {
             compiled().lock().unwrap().push(record.args().to_string());
         }
     }
     fn flush(&self) {}
 }
+
+/// The name of the threads of the cluster's runtime.
+const CLUSTER_THREADS: &str = "test-cluster";
 
 /// A scheduler and two executors inside this process, started once, on a runtime of their own.
 fn cluster() -> &'static str {
@@ -48,6 +55,7 @@ fn cluster() -> &'static str {
         let runtime = Box::leak(Box::new(
             tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(2)
+                .thread_name(CLUSTER_THREADS)
                 .enable_all()
                 .build()
                 .unwrap(),
@@ -86,20 +94,30 @@ fn check(name: &str, engine: EngineKind) {
 fn the_22_tpch_queries_on_a_cluster_match_the_reference_with_and_without_kernels() {
     let names = query_names();
     assert_eq!(names.len(), 22);
+    cluster();
+    let start = compiled().lock().unwrap().len();
     for name in &names {
         check(name, EngineKind::Interp);
     }
+    // With `interp` the scheduler plans no kernels, so the executors compile none.
     let before = compiled().lock().unwrap().len();
+    let log = compiled().lock().unwrap()[start..before].to_vec();
+    assert!(log.is_empty(), "kernels with --engine interp: {log:?}");
     for name in &names {
         check(name, EngineKind::Jit);
     }
     let log = compiled().lock().unwrap()[before..].to_vec();
+    // Expressions and fused aggregations (Q6's, Q14's, Q15's, …) travel, and their kernels
+    // compile there: 25 at this writing, 7 of them fused aggregations.
+    let count = |start: &str| log.iter().filter(|l| l.starts_with(start)).count();
+    let fused = count("compiled QjitAggregateExec: mode=Partial");
     assert!(
-        log.iter()
-            .filter(|l| l.starts_with("compiled qjit("))
-            .count()
-            >= 22,
+        count("compiled qjit(") >= 15 && fused >= 5,
         "the executors compiled too few kernels: {log:?}"
+    );
+    assert!(
+        log.iter().all(|l| l.starts_with("compiled ")),
+        "a kernel did not compile on the executors: {log:?}"
     );
 }
 
@@ -140,6 +158,31 @@ fn the_scheduler_plans_with_kernels_unless_the_client_asks_for_interp() {
 }
 
 #[test]
+fn the_clients_engine_reaches_the_scheduler_through_ballistas_settings() {
+    use ballista_core::extension::{SessionConfigExt, SessionConfigHelperExt};
+    use qjit::ballista::QjitConfig;
+
+    for asked in [EngineKind::Interp, EngineKind::Auto, EngineKind::Jit] {
+        let client =
+            SessionConfig::new_with_ballista().with_option_extension(QjitConfig::for_engine(asked));
+        // What the client sends, set on the scheduler's own config.
+        let pairs = client.to_key_value_pairs();
+        let scheduler = SessionConfig::new_with_ballista()
+            .with_option_extension(QjitConfig::default())
+            .update_from_key_value_pair(&pairs);
+        let got = scheduler.options().extensions.get::<QjitConfig>().cloned();
+        assert_eq!(got, Some(QjitConfig::for_engine(asked)), "{asked:?}");
+    }
+    let mut config = SessionConfig::new().with_option_extension(QjitConfig::default());
+    let err = config
+        .options_mut()
+        .set("qjit.engine", "fast")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("interp, auto or jit"), "{err}");
+}
+
+#[test]
 fn a_scheduler_that_is_not_there_is_one_clear_error() {
     // Port 1 on the loopback: nothing listens there.
     let options = QueryOptions::default();
@@ -160,8 +203,8 @@ fn a_scheduler_that_is_not_there_is_one_clear_error() {
     assert!(err.to_string().contains("df://HOST:PORT"), "{err}");
 }
 
-/// A plan of `sql` as the scheduler makes it (qjit's rule, expressions only), over the
-/// TPC-H tables.
+/// A plan of `sql` as the scheduler makes it for a client that asked for `jit` (qjit's rule:
+/// fused aggregations, then expressions), over the TPC-H tables.
 fn scheduler_plan(sql: &str) -> (SessionContext, Arc<dyn ExecutionPlan>) {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -175,7 +218,9 @@ fn scheduler_plan(sql: &str) -> (SessionContext, Arc<dyn ExecutionPlan>) {
             })
             .build()
             .unwrap();
-        let config = SessionConfig::new().with_target_partitions(2);
+        let config = SessionConfig::new()
+            .with_target_partitions(2)
+            .with_option_extension(qjit::ballista::QjitConfig::for_engine(EngineKind::Jit));
         let state = qjit::ballista::scheduler_session(config, &engine).unwrap();
         let ctx = SessionContext::new_with_state(state);
         qjit::datafusion::register_tables(&ctx, tables())
@@ -291,4 +336,126 @@ fn a_message_of_another_wire_format_names_both_versions() {
             && text.contains("same qjit version"),
         "{text}"
     );
+}
+
+/// The fused aggregations of `plan`, as `EXPLAIN` shows them.
+fn fused(plan: &Arc<dyn ExecutionPlan>) -> Vec<Arc<dyn ExecutionPlan>> {
+    let mut out = vec![];
+    let mut stack = vec![plan.clone()];
+    while let Some(node) = stack.pop() {
+        if node.name() == "QjitAggregateExec" {
+            out.push(node.clone());
+        }
+        stack.extend(node.children().into_iter().cloned());
+    }
+    out
+}
+
+fn shown(plan: &Arc<dyn ExecutionPlan>) -> String {
+    datafusion::physical_plan::displayable(plan.as_ref())
+        .one_line()
+        .to_string()
+}
+
+/// Q6, and a grouping by a key of a small range with a filter, averages, a count and a
+/// minimum of dates: both fused by the scheduler's rule.
+const FUSED: [&str; 2] = [
+    "SELECT sum(l_extendedprice * l_discount) AS revenue FROM lineitem \
+     WHERE l_shipdate >= DATE '1994-01-01' AND l_shipdate < DATE '1995-01-01' \
+     AND l_discount BETWEEN 0.05 AND 0.07 AND l_quantity < 24",
+    "SELECT l_linenumber, sum(l_extendedprice * (1 - l_discount)) AS net, avg(l_quantity) AS q, \
+     count(*) AS n, min(l_shipdate) AS first FROM lineitem WHERE l_quantity < 24 \
+     GROUP BY l_linenumber ORDER BY l_linenumber",
+];
+
+#[test]
+fn fused_aggregations_travel_as_protobuf_and_keep_their_kernels() {
+    for sql in FUSED {
+        let (ctx, plan) = scheduler_plan(sql);
+        let before = fused(&plan);
+        assert_eq!(before.len(), 1, "{sql} is not fused once");
+        let codec = codec();
+        let proto = PhysicalPlanNode::try_from_physical_plan(plan.clone(), codec.as_ref()).unwrap();
+        let task: Arc<TaskContext> = ctx.task_ctx();
+        let decoded = proto.try_into_physical_plan(&task, codec.as_ref()).unwrap();
+        let after = fused(&decoded);
+        assert_eq!(after.len(), 1, "{sql} lost its fused aggregation");
+        assert_eq!(shown(&before[0]), shown(&after[0]));
+        assert_eq!(before[0].schema(), after[0].schema());
+        assert_eq!(rows(&ctx, plan), rows(&ctx, decoded.clone()));
+        // The decoded kernel compiled (the answer did not come from DataFusion's operators).
+        let any: &dyn ExecutionPlan = after[0].as_ref();
+        let agg = any
+            .downcast_ref::<qjit::datafusion::QjitAggregateExec>()
+            .unwrap();
+        assert!(agg.kernel().is_ok(), "{:?}", agg.kernel().err());
+    }
+}
+
+#[test]
+fn a_fused_aggregation_over_an_input_it_does_not_read_is_a_clear_error() {
+    use datafusion::arrow::datatypes::{DataType, Field, Schema};
+    use datafusion::physical_plan::empty::EmptyExec;
+    use datafusion_proto::physical_plan::DefaultPhysicalProtoConverter;
+
+    let (ctx, plan) = scheduler_plan(FUSED[1]);
+    let node = fused(&plan).pop().unwrap();
+    let codec = codec();
+    let converter = DefaultPhysicalProtoConverter {};
+    let mut buf = vec![];
+    codec
+        .try_encode(node.clone(), &mut buf, &converter)
+        .unwrap();
+    let task = ctx.task_ctx();
+    let decode =
+        |input: Arc<dyn ExecutionPlan>| codec.try_decode(&buf, &[input], &task, &converter);
+    // Over its own input it decodes.
+    let again = decode(node.children()[0].clone()).unwrap();
+    assert_eq!(shown(&node), shown(&again));
+    // One column instead of the base's.
+    let one = Arc::new(Schema::new(vec![Field::new("x", DataType::Int64, true)]));
+    let text = decode(Arc::new(EmptyExec::new(one)))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        text.contains("cannot decode a qjit expression: a fused aggregation: its operators read"),
+        "{text}"
+    );
+    // The base's columns, each of another type.
+    let base = node.children()[0].schema();
+    let other: Vec<Field> = base
+        .fields()
+        .iter()
+        .map(|f| {
+            let ty = match f.data_type() {
+                DataType::Int64 => DataType::Int32,
+                _ => DataType::Int64,
+            };
+            Field::new(f.name(), ty, true)
+        })
+        .collect();
+    let input = Arc::new(EmptyExec::new(Arc::new(Schema::new(other))));
+    let text = decode(input).unwrap_err().to_string();
+    assert!(text.contains("its input's is"), "{text}");
+    // Damaged: a flipped byte of the payload, and a message of another kind.
+    let version = buf[6] as usize;
+    let mut damaged = buf.clone();
+    damaged[7 + version + 8 + 5] ^= 0x55;
+    let err = codec
+        .try_decode(&damaged, &[node.children()[0].clone()], &task, &converter)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("checksum"), "{err}");
+    let mut other_kind = buf.clone();
+    other_kind[5] = 1;
+    let err = codec
+        .try_decode(
+            &other_kind,
+            &[node.children()[0].clone()],
+            &task,
+            &converter,
+        )
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("a message of kind 1"), "{err}");
 }

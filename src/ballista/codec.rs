@@ -17,6 +17,22 @@
 //!                              original: the replaced expression's PhysicalExprNode })
 //! ```
 //!
+//! A partial aggregation fused into a [`QjitAggregateExec`](crate::datafusion::QjitAggregateExec)
+//! (DataFusion's `PhysicalExtensionNode.node`; its base travels beside it, in the node's
+//! `inputs`) is a message of kind 2 in the same frame:
+//!
+//! ```text
+//! payload = postcard(AggregatePayload { filter, keys, calls (function, argument), state,
+//!                                       layers: how many operators it replaces,
+//!                                       template: those operators as a PhysicalPlanNode,
+//!                                                 over an EmptyExec of the base's schema })
+//! ```
+//!
+//! The executor rebuilds the replaced operators over the decoded base (they give the fused
+//! operator its properties and run where its kernel does not compile) and compiles the kernel
+//! from the typed plans on first use; it does not decide again whether to fuse. Every column a
+//! plan reads is checked against the base's schema, and every state field against the calls.
+//!
 //! A message of another wire format, or whose checksum does not match, is a task error that
 //! names both qjit versions; it never reaches the code generator. The plan is rebuilt from
 //! its post-order nodes with an explicit stack, so no message, however deep, can exhaust the
@@ -33,22 +49,34 @@ use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_expr_common::physical_expr::proto_decode::PhysicalExprDecodeCtx;
 use datafusion::physical_expr_common::physical_expr::proto_encode::PhysicalExprEncodeCtx;
 use datafusion::physical_plan::ExecutionPlan;
+#[cfg(feature = "jit")]
+use datafusion_proto::physical_plan::PhysicalPlanDecodeContext;
 use datafusion_proto::physical_plan::{PhysicalExtensionCodec, PhysicalProtoConverterExtension};
 use datafusion_proto::protobuf::PhysicalExprNode;
+#[cfg(feature = "jit")]
+use datafusion_proto::protobuf::PhysicalPlanNode;
 use prost::Message;
 use serde::{Deserialize, Serialize};
 
+#[cfg(feature = "jit")]
+use crate::datafusion::QjitAggregateExec;
 use crate::datafusion::QjitExpr;
 use crate::engine::Engine;
+#[cfg(feature = "jit")]
+use crate::ir::{AggFunc, AggregateCall};
 use crate::ir::{BinaryOp, ColumnRef, Expr, Func, Literal, SqlType, UnaryOp};
 
 /// The first bytes of every qjit message.
 const MAGIC: &[u8; 4] = b"QJIT";
 /// The wire format this qjit writes and reads; raised with every change to the encoded nodes
-/// or payload (or to the types they hold: the typed plan's types, Arrow's `DataType`).
-pub const WIRE_FORMAT: u8 = 1;
+/// or payloads (or to the types they hold: the typed plan's types, Arrow's `DataType`), and
+/// with every new kind of message.
+pub const WIRE_FORMAT: u8 = 2;
 /// The message kind of a [`QjitExpr`].
 const KIND_EXPR: u8 = 1;
+/// The message kind of a fused aggregation.
+#[cfg(feature = "jit")]
+const KIND_AGGREGATE: u8 = 2;
 
 /// A [`PhysicalExtensionCodec`] for plans with qjit's expressions: it encodes and decodes
 /// [`QjitExpr`]s and hands every other extension to the codec it wraps.
@@ -121,6 +149,29 @@ struct Payload {
     original: Vec<u8>,
 }
 
+/// One aggregate call of a fused aggregation: its function and its argument's plan.
+#[cfg(feature = "jit")]
+#[derive(Serialize, Deserialize)]
+struct CallPayload {
+    func: AggFunc,
+    arg: Option<Vec<Node>>,
+}
+
+/// A fused aggregation (see the module docs).
+#[cfg(feature = "jit")]
+#[derive(Serialize, Deserialize)]
+struct AggregatePayload {
+    filter: Option<Vec<Node>>,
+    keys: Vec<Vec<Node>>,
+    calls: Vec<CallPayload>,
+    /// Per state field after the keys: its call, and whether it is an `avg`'s count.
+    state: Vec<(u32, bool)>,
+    /// How many operators the fused one replaces.
+    layers: u32,
+    /// Those operators over a placeholder, a protobuf `PhysicalPlanNode`.
+    template: Vec<u8>,
+}
+
 /// Why a message could not be read; shown as the task's error.
 #[derive(Debug)]
 struct DecodeError(String);
@@ -133,6 +184,17 @@ impl fmt::Display for DecodeError {
 
 fn decode_error(reason: impl Into<String>) -> DataFusionError {
     DataFusionError::Execution(DecodeError(reason.into()).to_string())
+}
+
+fn encode_error(e: impl fmt::Display) -> DataFusionError {
+    DataFusionError::Internal(format!("cannot encode a qjit expression: {e}"))
+}
+
+/// `plan`'s nodes in post-order, as a list.
+fn node_list(plan: &Expr) -> Vec<Node> {
+    let mut out = vec![];
+    nodes(plan, &mut out);
+    out
 }
 
 /// `plan`'s nodes in post-order.
@@ -352,27 +414,22 @@ fn one_each<const N: usize>(v: Vec<Expr>) -> std::result::Result<[Expr; N], Stri
     <[Expr; N]>::try_from(v).map_err(|v| format!("expected {N} operands, found {}", v.len()))
 }
 
-/// The message of `expr` (see the module docs), its original encoded with `ctx`.
-fn encode(expr: &QjitExpr, ctx: &PhysicalExprEncodeCtx<'_>) -> Result<Vec<u8>> {
-    let mut plan = vec![];
-    nodes(expr.plan(), &mut plan);
-    let original = ctx.encode_child(expr.original())?.encode_to_vec();
-    let payload = postcard::to_stdvec(&Payload { plan, original })
-        .map_err(|e| DataFusionError::Internal(format!("cannot encode a qjit expression: {e}")))?;
+/// The message of kind `kind` with `payload`: the frame of the module docs.
+fn frame(kind: u8, payload: &[u8]) -> Vec<u8> {
     let version = env!("CARGO_PKG_VERSION").as_bytes();
     let mut out = Vec::with_capacity(payload.len() + version.len() + 16);
     out.extend_from_slice(MAGIC);
     out.push(WIRE_FORMAT);
-    out.push(KIND_EXPR);
+    out.push(kind);
     out.push(version.len() as u8);
     out.extend_from_slice(version);
-    out.extend_from_slice(&twox_hash::XxHash3_64::oneshot(&payload).to_le_bytes());
-    out.extend_from_slice(&payload);
-    Ok(out)
+    out.extend_from_slice(&twox_hash::XxHash3_64::oneshot(payload).to_le_bytes());
+    out.extend_from_slice(payload);
+    out
 }
 
-/// The typed plan and the original's protobuf node of a message.
-fn decode(buf: &[u8]) -> Result<(Expr, PhysicalExprNode)> {
+/// The payload of a message of kind `expected`, its frame checked.
+fn unframe(buf: &[u8], expected: u8) -> Result<&[u8]> {
     let rest = buf
         .strip_prefix(MAGIC.as_slice())
         .ok_or_else(|| decode_error("it does not start with \"QJIT\""))?;
@@ -390,8 +447,10 @@ fn decode(buf: &[u8]) -> Result<(Expr, PhysicalExprNode)> {
             env!("CARGO_PKG_VERSION")
         )));
     }
-    if *kind != KIND_EXPR {
-        return Err(decode_error(format!("unknown message kind {kind}")));
+    if *kind != expected {
+        return Err(decode_error(format!(
+            "a message of kind {kind} where one of kind {expected} belongs"
+        )));
     }
     let (sum, payload) = rest
         .split_first_chunk::<8>()
@@ -402,12 +461,111 @@ fn decode(buf: &[u8]) -> Result<(Expr, PhysicalExprNode)> {
             buf.len()
         )));
     }
+    Ok(payload)
+}
+
+/// The message of `expr` (see the module docs), its original encoded with `ctx`.
+fn encode(expr: &QjitExpr, ctx: &PhysicalExprEncodeCtx<'_>) -> Result<Vec<u8>> {
+    let plan = node_list(expr.plan());
+    let original = ctx.encode_child(expr.original())?.encode_to_vec();
+    let payload = postcard::to_stdvec(&Payload { plan, original }).map_err(encode_error)?;
+    Ok(frame(KIND_EXPR, &payload))
+}
+
+/// The typed plan and the original's protobuf node of a message.
+fn decode(buf: &[u8]) -> Result<(Expr, PhysicalExprNode)> {
+    let payload = unframe(buf, KIND_EXPR)?;
     let payload: Payload =
         postcard::from_bytes(payload).map_err(|e| decode_error(format!("bad payload: {e}")))?;
     let expr = plan(payload.plan).map_err(decode_error)?;
     let original = PhysicalExprNode::decode(payload.original.as_slice())
         .map_err(|e| decode_error(format!("bad DataFusion expression: {e}")))?;
     Ok((expr, original))
+}
+
+/// The message of a fused aggregation (see the module docs), its operators encoded with
+/// `converter` and `codec`.
+#[cfg(feature = "jit")]
+fn encode_aggregate(
+    agg: &QjitAggregateExec,
+    converter: &dyn PhysicalProtoConverterExtension,
+    codec: &dyn PhysicalExtensionCodec,
+) -> Result<Vec<u8>> {
+    let spec = agg.spec();
+    let (template, layers) = agg.template()?;
+    let count = |n: usize| u32::try_from(n).map_err(encode_error);
+    let payload = AggregatePayload {
+        filter: spec.filter.as_ref().map(node_list),
+        keys: spec.keys.iter().map(node_list).collect(),
+        calls: spec
+            .calls
+            .iter()
+            .map(|c| CallPayload {
+                func: c.func,
+                arg: c.arg.as_ref().map(node_list),
+            })
+            .collect(),
+        state: spec
+            .state
+            .iter()
+            .map(|&(call, avg)| Ok((count(call)?, avg)))
+            .collect::<Result<_>>()?,
+        layers: count(layers)?,
+        template: converter
+            .execution_plan_to_proto(&template, codec)?
+            .encode_to_vec(),
+    };
+    let payload = postcard::to_stdvec(&payload).map_err(encode_error)?;
+    Ok(frame(KIND_AGGREGATE, &payload))
+}
+
+/// The fused aggregation of a message over `input`, compiling with `engine`.
+#[cfg(feature = "jit")]
+fn decode_aggregate(
+    buf: &[u8],
+    input: Arc<dyn ExecutionPlan>,
+    ctx: &PhysicalPlanDecodeContext<'_>,
+    converter: &dyn PhysicalProtoConverterExtension,
+    engine: Arc<Engine>,
+) -> Result<QjitAggregateExec> {
+    let payload = unframe(buf, KIND_AGGREGATE)?;
+    let p: AggregatePayload =
+        postcard::from_bytes(payload).map_err(|e| decode_error(format!("bad payload: {e}")))?;
+    let plan_of = |nodes: Vec<Node>| plan(nodes).map_err(decode_error);
+    let filter = p.filter.map(plan_of).transpose()?;
+    let keys = p
+        .keys
+        .into_iter()
+        .map(plan_of)
+        .collect::<Result<Vec<_>>>()?;
+    let calls = p
+        .calls
+        .into_iter()
+        .map(|c| {
+            let arg = c.arg.map(plan_of).transpose()?;
+            AggregateCall::new(c.func, arg)
+                .map_err(|e| decode_error(format!("bad aggregate call: {e}")))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let state = p
+        .state
+        .into_iter()
+        .map(|(call, avg)| (call as usize, avg))
+        .collect();
+    let template = PhysicalPlanNode::decode(p.template.as_slice())
+        .map_err(|e| decode_error(format!("bad DataFusion plan: {e}")))?;
+    let template = converter.proto_to_execution_plan(&template, ctx)?;
+    QjitAggregateExec::from_parts(
+        template,
+        p.layers as usize,
+        input,
+        filter,
+        keys,
+        calls,
+        state,
+        engine,
+    )
+    .map_err(|why| decode_error(format!("a fused aggregation: {why}")))
 }
 
 impl PhysicalExtensionCodec for QjitCodec {
@@ -418,6 +576,19 @@ impl PhysicalExtensionCodec for QjitCodec {
         ctx: &TaskContext,
         proto_converter: &dyn PhysicalProtoConverterExtension,
     ) -> Result<Arc<dyn ExecutionPlan>> {
+        #[cfg(feature = "jit")]
+        if buf.starts_with(MAGIC) {
+            let [input] = inputs else {
+                return Err(decode_error(format!(
+                    "a fused aggregation with {} inputs",
+                    inputs.len()
+                )));
+            };
+            let decode = PhysicalPlanDecodeContext::new(ctx, self);
+            let engine = self.engine.clone();
+            let agg = decode_aggregate(buf, input.clone(), &decode, proto_converter, engine)?;
+            return Ok(Arc::new(agg));
+        }
         self.inner.try_decode(buf, inputs, ctx, proto_converter)
     }
 
@@ -427,6 +598,11 @@ impl PhysicalExtensionCodec for QjitCodec {
         buf: &mut Vec<u8>,
         proto_converter: &dyn PhysicalProtoConverterExtension,
     ) -> Result<()> {
+        #[cfg(feature = "jit")]
+        if let Some(agg) = node.downcast_ref::<QjitAggregateExec>() {
+            buf.extend_from_slice(&encode_aggregate(agg, proto_converter, self)?);
+            return Ok(());
+        }
         self.inner.try_encode(node, buf, proto_converter)
     }
 

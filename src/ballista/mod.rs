@@ -19,8 +19,9 @@
 //!        └────────── Arrow Flight ◀── qjit executor ◀──┘ (QjitCodec; kernels compiled here)
 //! ```
 //!
-//! On a cluster the rule replaces expressions only: a partial aggregation fused into a
-//! `QjitAggregateExec` does not travel yet, so it stays DataFusion's.
+//! A partial aggregation fused into a `QjitAggregateExec` (with `--engine jit`, as in a local
+//! query) travels too, as its typed plans and the DataFusion operators it replaces; its kernel
+//! also compiles on the executor that runs it.
 
 mod codec;
 
@@ -39,8 +40,7 @@ use ballista_core::{ConfigProducer, RuntimeProducer};
 use ballista_executor::executor_process::{start_executor_process, ExecutorProcessConfig};
 use ballista_scheduler::cluster::BallistaCluster;
 use ballista_scheduler::config::SchedulerConfig;
-use datafusion::common::config::ConfigExtension;
-use datafusion::common::extensions_options;
+use datafusion::common::config::{ConfigEntry, ConfigExtension, ExtensionOptions};
 use datafusion::execution::context::QueryPlanner;
 use datafusion::execution::{SessionState, SessionStateBuilder};
 use datafusion::logical_expr::LogicalPlan;
@@ -67,13 +67,23 @@ const EXECUTOR_TIMEOUT: Duration = Duration::from_secs(20);
 /// The scheduler's default address.
 pub const DEFAULT_SCHEDULER: &str = "127.0.0.1:50050";
 
-extensions_options! {
-    /// qjit's settings in a DataFusion session config (`qjit.*`), sent with every query from
-    /// the client to the scheduler.
-    pub struct QjitConfig {
-        /// The engine the client asked for: `interp` (DataFusion's own expressions), `auto`
-        /// or `jit` (qjit's kernels).
-        pub engine: String, default = "auto".to_string()
+/// qjit's settings in a DataFusion session config (`qjit.*`), sent with every query from
+/// the client to the scheduler.
+///
+/// Written out rather than with DataFusion's `extensions_options!`, whose entries leave out
+/// the `qjit.` prefix: Ballista sends a session's settings as its entries, and the
+/// scheduler, setting `engine` instead of `qjit.engine`, kept its default (every client got
+/// `auto`, `interp` included).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct QjitConfig {
+    /// The engine the client asked for: `interp` (DataFusion's own expressions), `auto` or
+    /// `jit` (qjit's kernels; with `jit` partial aggregations are fused too).
+    pub engine: String,
+}
+
+impl Default for QjitConfig {
+    fn default() -> QjitConfig {
+        QjitConfig::for_engine(EngineKind::Auto)
     }
 }
 
@@ -88,6 +98,43 @@ impl QjitConfig {
         QjitConfig {
             engine: engine.to_string(),
         }
+    }
+}
+
+impl ExtensionOptions for QjitConfig {
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+
+    fn as_any_mut(&mut self) -> &mut dyn std::any::Any {
+        self
+    }
+
+    fn cloned(&self) -> Box<dyn ExtensionOptions> {
+        Box::new(self.clone())
+    }
+
+    fn set(&mut self, key: &str, value: &str) -> datafusion::common::Result<()> {
+        match (key, value) {
+            ("engine", "interp" | "auto" | "jit") => {
+                self.engine = value.to_string();
+                Ok(())
+            }
+            ("engine", _) => Err(datafusion::error::DataFusionError::Configuration(format!(
+                "qjit.engine is interp, auto or jit, not '{value}'"
+            ))),
+            _ => Err(datafusion::error::DataFusionError::Configuration(format!(
+                "qjit has no setting '{key}'; it has qjit.engine"
+            ))),
+        }
+    }
+
+    fn entries(&self) -> Vec<ConfigEntry> {
+        vec![ConfigEntry {
+            key: format!("{}.engine", QjitConfig::PREFIX),
+            value: Some(self.engine.clone()),
+            description: "the engine the client asked for: interp, auto or jit",
+        }]
     }
 }
 
@@ -109,8 +156,9 @@ fn config_producer() -> ConfigProducer {
 }
 
 /// The scheduler's session for a client's `config`: Ballista's, whose query planner applies
-/// qjit's rule (expressions only) to each physical plan unless the client asked for `interp`;
-/// kernels compile with `engine`'s options.
+/// qjit's rule to each physical plan unless the client asked for `interp`, as a local query
+/// would: with `jit`, partial aggregations fused into `QjitAggregateExec`s, then expressions;
+/// with `auto`, expressions. The rule plans with `engine`'s other options.
 ///
 /// The rule comes in through the query planner rather than the list of physical optimizer
 /// rules: Ballista's adaptive planner (on by default, and the one whose recovery from a lost
@@ -125,11 +173,20 @@ pub fn scheduler_session(config: SessionConfig, engine: &Engine) -> Result<Sessi
         .get::<QjitConfig>()
         .map(|c| c.engine.clone());
     let state = default_session_builder(config).map_err(crate::datafusion::query::error)?;
-    if asked.as_deref() == Some("interp") {
-        return Ok(state);
-    }
+    let kind = match asked.as_deref() {
+        Some("interp") => return Ok(state),
+        Some("jit") => EngineKind::Jit,
+        _ => EngineKind::Auto,
+    };
+    // The client's engine kind decides what the rule does (with `jit`, partial aggregations
+    // are fused, as in a local query); the rest of the options are the scheduler's.
+    let options = QueryOptions {
+        engine: kind,
+        ..engine.options().clone()
+    };
+    let engine = Engine::builder().options(options).build()?;
     let planner = QjitQueryPlanner {
-        rule: QjitRule::new(engine.clone()).without_fused_aggregations(),
+        rule: QjitRule::new(engine),
     };
     Ok(SessionStateBuilder::new_from_existing(state)
         .with_query_planner(Arc::new(planner))

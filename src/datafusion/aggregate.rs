@@ -77,14 +77,14 @@ pub struct QjitAggregateExec {
 /// What the kernel computes, over the base's columns, and how its result becomes the
 /// aggregation's partial state.
 #[derive(Debug)]
-struct Spec {
-    filter: Option<Expr>,
-    keys: Vec<Expr>,
-    calls: Vec<AggregateCall>,
+pub(crate) struct Spec {
+    pub(crate) filter: Option<Expr>,
+    pub(crate) keys: Vec<Expr>,
+    pub(crate) calls: Vec<AggregateCall>,
     /// For each field of the output after the keys, the call whose column it is, and whether
     /// it is an `avg`'s count (NULL where no value was counted, as DataFusion's is: its final
     /// aggregation takes a 0 for a group it has seen).
-    state: Vec<(usize, bool)>,
+    pub(crate) state: Vec<(usize, bool)>,
     /// The output: the `AggregateExec`'s schema.
     schema: SchemaRef,
 }
@@ -280,6 +280,129 @@ impl QjitAggregateExec {
         &self.layers[0]
     }
 
+    /// What the kernel computes.
+    #[cfg(feature = "ballista")]
+    pub(crate) fn spec(&self) -> &Spec {
+        &self.spec
+    }
+
+    /// The operators it replaces, over an `EmptyExec` of the base's schema in place of the
+    /// base, and how many they are: a fused aggregation travels with them (for its
+    /// properties, and to run them where the kernel does not compile), its base beside them.
+    #[cfg(feature = "ballista")]
+    pub(crate) fn template(&self) -> Result<(Arc<dyn ExecutionPlan>, usize)> {
+        let placeholder = Arc::new(datafusion::physical_plan::empty::EmptyExec::new(
+            self.input.schema(),
+        ));
+        let layers = over(&self.layers, placeholder)?;
+        Ok((layers[0].clone(), layers.len()))
+    }
+
+    /// The fused aggregation of `filter`, `keys`, `calls` and `state` (as
+    /// [`QjitAggregateExec::spec`] gives them) over `input`, replacing the `layers` operators
+    /// at the top of `template` (as [`QjitAggregateExec::template`] gives it), as a plan
+    /// arrives from elsewhere (`qjit::ballista`'s codec). An error if the parts do not fit
+    /// together: a column the input does not have or of another type, a state field of no
+    /// call, operators that are not a partial aggregation over `layers - 1` projections and
+    /// filters.
+    #[cfg(feature = "ballista")]
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn from_parts(
+        template: Arc<dyn ExecutionPlan>,
+        layers: usize,
+        input: Arc<dyn ExecutionPlan>,
+        filter: Option<Expr>,
+        keys: Vec<Expr>,
+        calls: Vec<AggregateCall>,
+        state: Vec<(usize, bool)>,
+        engine: Arc<Engine>,
+    ) -> std::result::Result<QjitAggregateExec, String> {
+        let mut chain = vec![template];
+        while chain.len() <= layers {
+            let last = &chain[chain.len() - 1];
+            let [child] = last.children()[..] else {
+                return Err(format!("its operator {} has no single input", last.name()));
+            };
+            chain.push(child.clone());
+        }
+        // The loop above pushed `layers + 1` operators, the last the base's placeholder.
+        let Some(placeholder) = chain.pop() else {
+            return Err("it replaces no operators".to_string());
+        };
+        let top: &dyn ExecutionPlan = chain[0].as_ref();
+        let partial = top
+            .downcast_ref::<AggregateExec>()
+            .is_some_and(|a| *a.mode() == AggregateMode::Partial);
+        let fusable = |p: &Arc<dyn ExecutionPlan>| {
+            let any: &dyn ExecutionPlan = p.as_ref();
+            any.is::<ProjectionExec>() || any.is::<FilterExec>()
+        };
+        if layers == 0 || !partial || !chain[1..].iter().all(fusable) {
+            let what = "its operators are not a partial aggregation over projections and filters";
+            return Err(what.to_string());
+        }
+        let schema = input.schema();
+        if placeholder.schema().fields().len() != schema.fields().len() {
+            return Err(format!(
+                "its operators read {} columns, its input has {}",
+                placeholder.schema().fields().len(),
+                schema.fields().len()
+            ));
+        }
+        let mut wrong = None;
+        let exprs = filter
+            .iter()
+            .chain(&keys)
+            .chain(calls.iter().filter_map(|c| c.arg.as_ref()));
+        for e in exprs {
+            e.walk(&mut |e| {
+                if let Expr::Column(c) = e {
+                    match schema.fields().get(c.index) {
+                        Some(f) if *f.data_type() == c.data_type => {}
+                        Some(f) => {
+                            wrong = Some(format!(
+                                "its column {} is {}, its input's is {}",
+                                c.index,
+                                c.data_type,
+                                f.data_type()
+                            ))
+                        }
+                        None => {
+                            wrong = Some(format!(
+                                "it reads column {} of an input of {}",
+                                c.index,
+                                schema.fields().len()
+                            ))
+                        }
+                    }
+                }
+            });
+        }
+        if let Some(why) = wrong {
+            return Err(why);
+        }
+        let out = chain[0].schema();
+        if keys.len() + state.len() != out.fields().len()
+            || state.iter().any(|&(call, _)| call >= calls.len())
+        {
+            return Err("its state fields do not match its calls".to_string());
+        }
+        let layers = over(&chain, input.clone()).map_err(|e| e.to_string())?;
+        Ok(QjitAggregateExec {
+            layers,
+            input,
+            spec: Arc::new(Spec {
+                filter,
+                keys,
+                calls,
+                state,
+                schema: out,
+            }),
+            engine,
+            kernel: Arc::new(OnceLock::new()),
+        })
+    }
+
     /// The compiled kernel, compiling it now if no one has; `Err` says why it did not compile.
     pub fn kernel(&self) -> std::result::Result<&Arc<AggregateKernel>, &str> {
         self.kernel
@@ -290,7 +413,8 @@ impl QjitAggregateExec {
                     level: options.opt_level,
                     keep_ir: false,
                 };
-                crate::jit::aggregate_kernel(
+                let start = std::time::Instant::now();
+                let kernel = crate::jit::aggregate_kernel(
                     self.spec.filter.as_ref(),
                     &self.spec.keys,
                     &self.spec.calls,
@@ -299,7 +423,20 @@ impl QjitAggregateExec {
                     options.kernel_cache.as_deref(),
                 )
                 .map(|(kernel, _)| kernel)
-                .map_err(reason)
+                .map_err(reason);
+                // On a cluster, each executor says what it compiled (as for `QjitExpr`s).
+                #[cfg(feature = "ballista")]
+                match &kernel {
+                    Ok(_) => log::info!(
+                        target: "qjit",
+                        "compiled {} in {:.1} ms",
+                        Shown(self),
+                        start.elapsed().as_secs_f64() * 1e3
+                    ),
+                    Err(e) => log::info!(target: "qjit", "{} does not compile: {e}", Shown(self)),
+                }
+                let _ = start;
+                kernel
             })
             .as_ref()
             .map_err(String::as_str)
@@ -426,6 +563,22 @@ fn as_state(column: ArrayRef, field: &FieldRef) -> Result<ArrayRef> {
     }
 }
 
+/// The chain of operators `layers` (each the input of the one before) over `input` instead of
+/// their base.
+fn over(
+    layers: &[Arc<dyn ExecutionPlan>],
+    input: Arc<dyn ExecutionPlan>,
+) -> Result<Vec<Arc<dyn ExecutionPlan>>> {
+    let mut layers = layers.to_vec();
+    let mut below = input;
+    for layer in layers.iter_mut().rev() {
+        let recompute = ReplaceChildrenOptions::new(ChildrenPropertiesMode::Recompute);
+        *layer = Arc::clone(layer).replace_children(vec![below], recompute)?;
+        below = layer.clone();
+    }
+    Ok(layers)
+}
+
 /// Why a kernel did not compile.
 fn reason(e: CodegenError) -> String {
     match e {
@@ -465,6 +618,17 @@ fn substitute(
         .ok()?
         .data;
     (!missing).then_some(out)
+}
+
+/// A [`QjitAggregateExec`] as `EXPLAIN` shows it.
+#[cfg(feature = "ballista")]
+struct Shown<'a>(&'a QjitAggregateExec);
+
+#[cfg(feature = "ballista")]
+impl fmt::Display for Shown<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        self.0.fmt_as(DisplayFormatType::Default, f)
+    }
 }
 
 impl DisplayAs for QjitAggregateExec {
@@ -512,16 +676,10 @@ impl ExecutionPlan for QjitAggregateExec {
             DataFusionError::Internal("QjitAggregateExec takes one input".to_string())
         })?;
         // The replaced operators over the new input.
-        let mut layers = self.layers.clone();
-        let mut below = input.clone();
-        for layer in layers.iter_mut().rev() {
-            let recompute = ReplaceChildrenOptions::new(ChildrenPropertiesMode::Recompute);
-            *layer = Arc::clone(layer).replace_children(vec![below], recompute)?;
-            below = layer.clone();
-        }
+        let layers = over(&self.layers, input.clone())?;
         if input.schema() != self.input.schema() {
             // The kernel reads the old input's columns: DataFusion's operators take over.
-            return Ok(below);
+            return Ok(layers[0].clone());
         }
         Ok(Arc::new(QjitAggregateExec {
             layers,

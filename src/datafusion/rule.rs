@@ -46,8 +46,6 @@ use crate::exec::EngineKind;
 #[derive(Debug)]
 pub struct QjitRule {
     engine: Arc<Engine>,
-    /// Whether partial aggregations are fused into [`QjitAggregateExec`]s.
-    fuse_aggregations: bool,
 }
 
 impl QjitRule {
@@ -57,15 +55,7 @@ impl QjitRule {
     pub fn new(engine: Engine) -> QjitRule {
         QjitRule {
             engine: Arc::new(engine),
-            fuse_aggregations: true,
         }
-    }
-
-    /// The rule that replaces expressions only, leaving every aggregation DataFusion's (where a
-    /// plan must travel as DataFusion's protobuf: a `QjitAggregateExec` has no encoding yet).
-    pub fn without_fused_aggregations(mut self) -> QjitRule {
-        self.fuse_aggregations = false;
-        self
     }
 
     /// `expr` (over batches of `schema`) with the largest subtrees qjit computes exactly
@@ -205,22 +195,18 @@ impl PhysicalOptimizerRule for QjitRule {
         // First, partial aggregations fused with the filters and projections below them; then
         // the expressions of the operators left.
         #[cfg(feature = "jit")]
-        let plan = match self.fuse_aggregations {
-            false => plan,
-            true => {
-                plan.transform_up(|node| {
-                    let any: &dyn ExecutionPlan = node.as_ref();
-                    let fused = any
-                        .downcast_ref::<AggregateExec>()
-                        .and_then(|a| QjitAggregateExec::fuse(&node, a, &self.engine));
-                    Ok(match fused {
-                        Some(f) => Transformed::yes(Arc::new(f) as Arc<dyn ExecutionPlan>),
-                        None => Transformed::no(node),
-                    })
-                })?
-                .data
-            }
-        };
+        let plan = plan
+            .transform_up(|node| {
+                let any: &dyn ExecutionPlan = node.as_ref();
+                let fused = any
+                    .downcast_ref::<AggregateExec>()
+                    .and_then(|a| QjitAggregateExec::fuse(&node, a, &self.engine));
+                Ok(match fused {
+                    Some(f) => Transformed::yes(Arc::new(f) as Arc<dyn ExecutionPlan>),
+                    None => Transformed::no(node),
+                })
+            })?
+            .data;
         plan.transform_up(|node| {
             let any: &dyn ExecutionPlan = node.as_ref();
             let replaced = if let Some(f) = any.downcast_ref::<FilterExec>() {

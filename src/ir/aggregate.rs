@@ -26,6 +26,7 @@ use crate::error::{Error, Result};
 
 /// Aggregate functions.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "ballista", derive(serde::Serialize, serde::Deserialize))]
 pub enum AggFunc {
     /// `COUNT(*)`: rows, NULLs included. `BIGINT`.
     CountStar,
