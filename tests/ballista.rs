@@ -459,3 +459,113 @@ fn a_fused_aggregation_over_an_input_it_does_not_read_is_a_clear_error() {
         .to_string();
     assert!(err.contains("a message of kind 1"), "{err}");
 }
+
+/// A plan's kernels (typed plan and display) and its answer (each row's value, or the error).
+type Trip = (Vec<String>, Result<Vec<String>, String>);
+
+/// `SELECT expr AS v FROM t` over `table` planned with qjit's rule (`jit`), then through
+/// protobuf with qjit's codec and back: the plan before and after, or `None` if the SQL does
+/// not plan (a random expression may not: `--5` starts a comment); an error if the codec fails.
+fn round_trip(
+    table: &arrow::array::RecordBatch,
+    expr: &str,
+) -> Result<Option<(Trip, Trip)>, String> {
+    let options = QueryOptions {
+        engine: EngineKind::Jit,
+        threads: Some(1),
+        ..Default::default()
+    };
+    let ctx = qjit::datafusion::session(&options).unwrap();
+    ctx.register_batch("t", table.clone()).unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let sql = format!("SELECT {expr} AS v FROM t");
+        let plan = match ctx.sql(&sql).await {
+            Ok(frame) => match frame.create_physical_plan().await {
+                Ok(plan) => plan,
+                Err(_) => return Ok(None),
+            },
+            Err(_) => return Ok(None),
+        };
+        let codec = codec();
+        let proto = PhysicalPlanNode::try_from_physical_plan(plan.clone(), codec.as_ref())
+            .map_err(|e| format!("encode: {e}"))?;
+        let bytes = prost::Message::encode_to_vec(&proto);
+        let proto: PhysicalPlanNode = prost::Message::decode(bytes.as_slice()).unwrap();
+        let decoded = proto
+            .try_into_physical_plan(&ctx.task_ctx(), codec.as_ref())
+            .map_err(|e| format!("decode: {e}"))?;
+        let plans = |p: &Arc<dyn ExecutionPlan>| -> Vec<String> {
+            qjit::datafusion::kernels(p)
+                .iter()
+                .map(|k| format!("{} | {}", k.plan(), k))
+                .collect()
+        };
+        let answer = |p: Arc<dyn ExecutionPlan>| {
+            let task = ctx.task_ctx();
+            async move {
+                let batches = collect(p, task).await.map_err(|e| e.to_string())?;
+                Ok::<_, String>(
+                    batches
+                        .iter()
+                        .flat_map(|b| {
+                            let column = b.column(0);
+                            (0..b.num_rows()).map(move |i| format!("{:?}", column.slice(i, 1)))
+                        })
+                        .collect::<Vec<_>>(),
+                )
+            }
+        };
+        let before = plans(&plan);
+        let after = plans(&decoded);
+        let a = answer(plan).await;
+        let b = answer(decoded).await;
+        Ok(Some(((before, a), (after, b))))
+    })
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig {
+        cases: 48,
+        ..proptest::prelude::ProptestConfig::default()
+    })]
+
+    /// The codec's round trip keeps random qjit expressions: the same typed plans, the same
+    /// answers (errors included), with the kernels compiled from the decoded plans.
+    #[test]
+    fn random_qjit_expressions_round_trip_through_the_codec(
+        expr in common::random_sql::expression(),
+        seed in proptest::prelude::any::<u64>(),
+    ) {
+        let table = common::random_sql::random_table(seed, 64);
+        let trip = round_trip(&table, &expr).map_err(|e| {
+            proptest::test_runner::TestCaseError::fail(format!("{expr}: {e}"))
+        })?;
+        let Some(((before, a), (after, b))) = trip else {
+            return Ok(());
+        };
+        proptest::prop_assert_eq!(&before, &after, "{}", expr);
+        match (&a, &b) {
+            (Ok(a), Ok(b)) => proptest::prop_assert_eq!(a, b, "{}", expr),
+            (Err(_), Err(_)) => {}
+            _ => proptest::prop_assert!(false, "{}: before {:?}, after {:?}", expr, a, b),
+        }
+    }
+}
+
+#[test]
+fn the_round_trip_test_reaches_qjit_kernels() {
+    // Its expressions do become kernels, and they travel (else it would prove nothing).
+    let table = common::random_sql::random_table(3, 16);
+    for expr in [
+        "(d * w) > 0 AND t",
+        "CASE WHEN i > 0 THEN f ELSE CAST(i AS DOUBLE) END",
+    ] {
+        let ((before, a), (after, b)) = round_trip(&table, expr).unwrap().unwrap();
+        assert!(!before.is_empty(), "{expr}");
+        assert_eq!(before, after);
+        assert_eq!(a.unwrap(), b.unwrap());
+    }
+}

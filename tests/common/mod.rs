@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod random_sql;
+
 use std::sync::Arc;
 
 use arrow::array::{
