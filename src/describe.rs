@@ -1,6 +1,6 @@
 //! What a path holds, as `qjit schema PATH` and `DESCRIBE table` show it.
 //!
-//! In: a path as `qjit query` takes it (a Parquet file; with DataFusion built in, a folder of
+//! In: a path as `qjit query` takes it (a Parquet, CSV or Arrow IPC file; with DataFusion built in, a folder of
 //! tables or a glob) and, for `DESCRIBE`, one table's name. Out: a record batch with a row per
 //! column of each table, tables sorted by name and columns in their order:
 //!
@@ -11,7 +11,7 @@
 //! | `sql_type` | its SQL type in qjit (`DECIMAL(15,2)`, `VARCHAR`, …), NULL where qjit's own engine does not take the type (DataFusion may) |
 //! | `arrow_type` | its Arrow type (`Decimal64(15, 2)`, `Utf8View`, `Timestamp(Microsecond, None)`, …) |
 //! | `nullable` | whether the schema allows NULLs |
-//! | `rows`, `row_groups`, `files` | the table's rows and row groups, from the Parquet footers, and its Parquet files |
+//! | `rows`, `row_groups`, `files` | the table's rows and row groups, from the Parquet footers, and its Parquet files (NULL for a CSV or Arrow IPC file) |
 //!
 //! A table of one file reads that file's footer (no data). A table of several files (a folder
 //! of files, hive-style `key=value/` folders, a glob) takes its schema from DataFusion's
@@ -102,20 +102,19 @@ fn tables(path: &Path, wanted: Option<&str>, options: &QueryOptions) -> Result<V
                 continue;
             }
             out.push(match &t.file {
-                Some(file) => one_file(&t.name, file)?,
+                Some(file) => one_file(&t.name, file, options)?,
                 None => several_files(t, options)?,
             });
         }
         return Ok(out);
     }
-    let _ = options;
     let source = crate::exec::Source::parquet(path);
     if let Some(name) = wanted {
         if !source.name().eq_ignore_ascii_case(name) {
             return Err(unknown_table(name, [source.name()]));
         }
     }
-    Ok(vec![one_file(source.name(), path)?])
+    Ok(vec![one_file(source.name(), path, options)?])
 }
 
 /// `DESCRIBE` of a table that is not there: the error names the tables there are.
@@ -129,7 +128,16 @@ fn unknown_table<'a>(name: &str, there: impl IntoIterator<Item = &'a str>) -> Er
 }
 
 /// A table of one Parquet file: its footer.
-fn one_file(name: &str, file: &Path) -> Result<TableInfo> {
+fn one_file(name: &str, file: &Path, options: &QueryOptions) -> Result<TableInfo> {
+    let source = crate::exec::Source::file(file, &options.csv)?;
+    if !matches!(source, crate::exec::Source::Parquet { .. }) {
+        // A CSV or Arrow IPC file: its schema (a CSV file's inferred); no footer counts.
+        return Ok(TableInfo {
+            name: name.to_string(),
+            schema: source.schema()?,
+            counts: None,
+        });
+    }
     let (schema, rows, groups) = footer(file)?;
     Ok(TableInfo {
         name: name.to_string(),
@@ -160,7 +168,7 @@ fn several_files(t: &crate::datafusion::Table, options: &QueryOptions) -> Result
             engine: crate::exec::EngineKind::Interp,
             ..options.clone()
         })?;
-        crate::datafusion::query::register_table(&ctx, t).await?;
+        crate::datafusion::query::register_table(&ctx, t, &options.csv).await?;
         let provider = ctx
             .table_provider(t.name.as_str())
             .await

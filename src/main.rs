@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 
 use clap::{Parser, Subcommand};
 
-use qjit::exec::{self, Cancel, EngineKind, Progress, QueryOptions, TierSwitch};
+use qjit::exec::{self, Cancel, CsvOptions, EngineKind, Progress, QueryOptions, TierSwitch};
 use qjit::internals::kernel_cache::KernelCache;
 use qjit::internals::output::{self, Destination, OutputFormat, ResultWriter};
 use qjit::internals::query::{self, Placement, Ran};
@@ -166,6 +166,13 @@ enum Command {
         /// (no filter pushdown), to compare.
         #[arg(long)]
         no_pushdown: bool,
+        /// Whether a CSV file's first line names its columns (else they are column_1, …).
+        #[arg(long, value_name = "true|false", default_value_t = true, action = clap::ArgAction::Set)]
+        csv_header: bool,
+        /// A CSV file's field delimiter, one ASCII character or `tab` (default: a tab for .tsv
+        /// files, else a comma).
+        #[arg(long, value_name = "CHAR", value_parser = parse_delimiter)]
+        csv_delimiter: Option<u8>,
         /// Memory the GROUP BY state (or the rows collected for ORDER BY and output) may take,
         /// over all threads: 512MiB, 2GB, 1.5GiB, a number of bytes, or `unlimited` (default:
         /// 80% of the available memory).
@@ -643,6 +650,19 @@ fn exit_now_if_compiling(status: u8) {
     }
 }
 
+/// A CSV delimiter: one ASCII character other than a quote or a line break, or `tab`.
+fn parse_delimiter(text: &str) -> std::result::Result<u8, String> {
+    match text {
+        "tab" | "\\t" => Ok(b'\t'),
+        _ => match text.as_bytes() {
+            [c] if c.is_ascii() && !matches!(c, b'"' | b'\n' | b'\r') => Ok(*c),
+            _ => Err(format!(
+                "'{text}' is not a delimiter: give one ASCII character (such as ';' or '|') or `tab`"
+            )),
+        },
+    }
+}
+
 /// `--tier-switch`: `ready`, `never`, or a batch number.
 fn parse_tier_switch(text: &str) -> std::result::Result<TierSwitch, String> {
     match text {
@@ -739,6 +759,8 @@ fn run(cli: Cli, cancel: Cancel, progress: Progress, bar: QueryBar) -> Result<St
             explain,
             opt_level,
             no_pushdown,
+            csv_header,
+            csv_delimiter,
             memory_limit,
             tier_switch,
             cache_dir,
@@ -764,6 +786,10 @@ fn run(cli: Cli, cancel: Cancel, progress: Progress, bar: QueryBar) -> Result<St
                 // `auto` starts interpreted while its kernels compile.
                 tiers: tier_switch,
                 kernel_cache: kernel_cache(cache_dir, no_cache),
+                csv: CsvOptions {
+                    header: csv_header,
+                    delimiter: csv_delimiter,
+                },
             };
             let format = output_format(format, output.as_deref())?;
             if let Some(path) = &output {

@@ -260,9 +260,9 @@ impl Planned {
 
 /// Without DataFusion, qjit's own engine runs every query.
 #[cfg(not(feature = "datafusion"))]
-fn route(path: &Path, sql: &str, _options: &QueryOptions, _placement: &Placement) -> Result<Route> {
+fn route(path: &Path, sql: &str, options: &QueryOptions, _placement: &Placement) -> Result<Route> {
     Ok(Route::Qjit(Box::new(PreparedQuery::new(
-        &Source::parquet(path),
+        &Source::file(path, &options.csv)?,
         sql,
     )?)))
 }
@@ -287,8 +287,9 @@ fn route(path: &Path, sql: &str, options: &QueryOptions, placement: &Placement) 
     }
     if !path.is_dir() && !crate::datafusion::is_glob(path) {
         // qjit's engine tries first; a query its binder hands over goes on to DataFusion.
-        let bound =
-            parsed.and_then(|query| PreparedQuery::bind(&Source::parquet(path), &query, parsed_in));
+        let bound = Source::file(path, &options.csv).and_then(|source| {
+            parsed.and_then(|query| PreparedQuery::bind(&source, &query, parsed_in))
+        });
         return match bound {
             Ok(query) => Ok(Route::Qjit(Box::new(query))),
             Err(e) if hands_over(&e) => in_datafusion(path, sql, options, None, Some(e)),
@@ -299,7 +300,9 @@ fn route(path: &Path, sql: &str, options: &QueryOptions, placement: &Placement) 
     if let Ok(query) = &parsed {
         if let Some(file) = table_file(&tables, query) {
             // On a folder, whatever qjit does not bind is DataFusion's to run, or to refuse.
-            if let Ok(query) = PreparedQuery::bind(&Source::parquet(file), query, parsed_in) {
+            let bound = Source::file(file, &options.csv)
+                .and_then(|source| PreparedQuery::bind(&source, query, parsed_in));
+            if let Ok(query) = bound {
                 return Ok(Route::Qjit(Box::new(query)));
             }
         }

@@ -21,7 +21,10 @@ use std::time::{Duration, Instant};
 
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::catalog::TableProvider;
+use datafusion::datasource::file_format::arrow::ArrowFormat;
+use datafusion::datasource::file_format::csv::CsvFormat;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
+use datafusion::datasource::file_format::FileFormat;
 use datafusion::datasource::listing::{
     ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
 };
@@ -34,7 +37,7 @@ use datafusion::prelude::{SessionConfig, SessionContext};
 use futures::StreamExt;
 
 use crate::error::{Error, Result};
-use crate::exec::{EngineKind, Part, QueryOptions, ResultSink};
+use crate::exec::{CsvOptions, EngineKind, FileKind, Part, QueryOptions, ResultSink};
 
 /// A table of a path.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -42,8 +45,22 @@ pub struct Table {
     pub name: String,
     /// Its files: a file, a folder, or a glob.
     pub location: String,
-    /// The one Parquet file it is, if it is one (qjit's own engine can run it).
+    /// The one file it is, if it is one (qjit's own engine can run it).
     pub file: Option<PathBuf>,
+    /// What its files hold: a folder or a glob holds Parquet files.
+    pub kind: FileKind,
+}
+
+/// The kind of a table file in a folder, by its extension.
+fn kind_by_extension(path: &Path) -> Option<FileKind> {
+    let extension = path.extension()?.to_str()?.to_ascii_lowercase();
+    Some(match extension.as_str() {
+        "parquet" => FileKind::Parquet,
+        "csv" | "tsv" => FileKind::Csv,
+        "arrow" | "feather" | "ipc" => FileKind::ArrowFile,
+        "arrows" => FileKind::ArrowStream,
+        _ => return None,
+    })
 }
 
 /// Whether `path` is a glob pattern rather than a file or folder name.
@@ -66,6 +83,7 @@ pub fn tables(path: &Path) -> Result<Vec<Table>> {
             name,
             location: text.clone(),
             file: None,
+            kind: FileKind::Parquet,
         }]);
     }
     let meta = std::fs::metadata(path).map_err(|e| file_error(e.to_string()))?;
@@ -74,6 +92,7 @@ pub fn tables(path: &Path) -> Result<Vec<Table>> {
             name: stem(path).ok_or_else(|| file_error("the file has no name".into()))?,
             location: text.clone(),
             file: Some(path.to_path_buf()),
+            kind: crate::exec::files::detect(path)?,
         }]);
     }
     let mut entries: Vec<(PathBuf, bool)> = std::fs::read_dir(path)
@@ -100,6 +119,7 @@ pub fn tables(path: &Path) -> Result<Vec<Table>> {
             name: stem(path).ok_or_else(|| file_error("the folder has no name".into()))?,
             location: folder_url(path),
             file: None,
+            kind: FileKind::Parquet,
         }]);
     }
     let mut tables = vec![];
@@ -111,19 +131,23 @@ pub fn tables(path: &Path) -> Result<Vec<Table>> {
                     name,
                     location: folder_url(&p),
                     file: None,
+                    kind: FileKind::Parquet,
                 });
             }
-        } else if p.extension().is_some_and(|e| e == "parquet") {
+        } else if let Some(kind) = kind_by_extension(&p) {
             tables.push(Table {
                 name,
                 location: p.to_string_lossy().to_string(),
                 file: Some(p.clone()),
+                kind,
             });
         }
     }
     if tables.is_empty() {
         return Err(file_error(
-            "the folder holds no tables: give it NAME.parquet files or NAME/ folders of Parquet files".into(),
+            "the folder holds no tables: give it NAME.parquet (or .csv, .tsv, .arrow, .arrows) \
+             files or NAME/ folders of Parquet files"
+                .into(),
         ));
     }
     if let Some(w) = tables.windows(2).find(|w| w[0].name == w[1].name) {
@@ -189,7 +213,7 @@ impl Query {
         let session = make(&runtime);
         let (ctx, plan) = runtime.block_on(async {
             let ctx = cancellable(session, options).await??;
-            register(&ctx, &tables).await?;
+            register(&ctx, &tables, &options.csv).await?;
             let plan = physical_plan(&ctx, sql, options).await?;
             Ok::<_, Error>((ctx, plan))
         })?;
@@ -362,28 +386,53 @@ pub fn session(options: &QueryOptions) -> Result<SessionContext> {
 
 /// Registers the tables of `path` (see [`tables`]) in `ctx`.
 pub async fn register_tables(ctx: &SessionContext, path: &Path) -> Result<()> {
-    register(ctx, &tables(path)?).await
+    register(ctx, &tables(path)?, &CsvOptions::default()).await
 }
 
 /// Registers each table in `ctx`.
-async fn register(ctx: &SessionContext, tables: &[Table]) -> Result<()> {
+async fn register(ctx: &SessionContext, tables: &[Table], csv: &CsvOptions) -> Result<()> {
     for t in tables {
-        register_table(ctx, t).await?;
+        register_table(ctx, t, csv).await?;
     }
     Ok(())
 }
 
-/// Registers `t` in `ctx`, as a listing of its Parquet files (partition columns from
-/// `key=value/` folders, the schema from the files).
-pub(crate) async fn register_table(ctx: &SessionContext, t: &Table) -> Result<()> {
+/// Registers `t` in `ctx`, as a listing of its files (partition columns from `key=value/`
+/// folders, the schema from the files; a CSV file's read with `csv`, its schema inferred from
+/// as many rows as qjit's own engine infers it from).
+pub(crate) async fn register_table(
+    ctx: &SessionContext,
+    t: &Table,
+    csv: &CsvOptions,
+) -> Result<()> {
     let state = ctx.state();
     let file_error = |e: DataFusionError| Error::File {
         path: t.location.clone(),
         reason: error(e).to_string(),
     };
     let url = ListingTableUrl::parse(&t.location).map_err(file_error)?;
-    let options =
-        ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");
+    // A file is listed by its own extension (it may have none).
+    let extension = match (&t.file, t.kind) {
+        (Some(file), _) => file
+            .extension()
+            .map_or(String::new(), |e| format!(".{}", e.to_string_lossy())),
+        (None, _) => ".parquet".to_string(),
+    };
+    let format: Arc<dyn FileFormat> = match t.kind {
+        FileKind::Parquet => Arc::new(ParquetFormat::default()),
+        FileKind::Csv => {
+            let tsv = extension.eq_ignore_ascii_case(".tsv");
+            let delimiter = csv.delimiter.unwrap_or(if tsv { b'\t' } else { b',' });
+            Arc::new(
+                CsvFormat::default()
+                    .with_has_header(csv.header)
+                    .with_delimiter(delimiter)
+                    .with_schema_infer_max_rec(crate::exec::files::INFER_ROWS),
+            )
+        }
+        FileKind::ArrowFile | FileKind::ArrowStream => Arc::new(ArrowFormat),
+    };
+    let options = ListingOptions::new(format).with_file_extension(extension);
     let config = ListingTableConfig::new(url)
         .with_listing_options(options)
         .infer_partitions_from_path(&state)

@@ -44,6 +44,7 @@
 
 mod combine;
 mod decode;
+pub mod files;
 mod limits;
 mod pipeline;
 mod predicate;
@@ -60,6 +61,7 @@ use std::time::{Duration, Instant};
 use arrow::datatypes::{Schema, SchemaRef};
 use arrow::record_batch::RecordBatch;
 
+pub use files::{CsvOptions, FileKind};
 pub use limits::{
     available_memory, default_memory_limit, format_bytes, parse_memory_size, Cancel, Limits,
     MemoryPool, MemoryUse, Progress, Reservation, DEFAULT_MEMORY_FRACTION,
@@ -119,6 +121,8 @@ pub struct QueryOptions {
     /// The kernel cache on disk to load kernels from and store them into
     /// ([`crate::kernel_cache`]); `None` (the default): every process compiles its own.
     pub kernel_cache: Option<Arc<KernelCache>>,
+    /// How CSV inputs are read (`--csv-header`, `--csv-delimiter`).
+    pub csv: CsvOptions,
 }
 
 /// Stack for a thread that compiles kernels: lowering recurses over expressions, whose depth
@@ -137,6 +141,7 @@ impl Default for QueryOptions {
             progress: Progress::new(),
             tiers: TierSwitch::Off,
             kernel_cache: None,
+            csv: CsvOptions::default(),
         }
     }
 }

@@ -31,6 +31,7 @@ use parquet::file::metadata::PageIndexPolicy;
 use parquet::schema::types::SchemaDescriptor;
 
 use super::decode::RowGroupBatches;
+use super::files::{self, CsvInput, CsvOptions, FileKind, IpcInput};
 use super::predicate::Necessary;
 use super::prune::prune;
 use super::shared_file::SharedFile;
@@ -50,6 +51,18 @@ pub const MORSEL_ROWS: usize = 16 * BATCH_SIZE;
 pub enum Source {
     /// A Parquet file, named after its file stem unless given a name.
     Parquet { name: String, path: PathBuf },
+    /// A CSV file (module `files`), read with `options`.
+    Csv {
+        name: String,
+        path: PathBuf,
+        options: CsvOptions,
+    },
+    /// An Arrow IPC file, or a stream if `stream` (module `files`).
+    Ipc {
+        name: String,
+        path: PathBuf,
+        stream: bool,
+    },
     /// Record batches held in memory, all with `schema`, in morsels of about `morsel_rows`
     /// rows.
     Batches {
@@ -69,6 +82,34 @@ impl Source {
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_default();
         Source::Parquet { name, path }
+    }
+
+    /// The file at `path`, of the kind its extension or its first bytes say
+    /// ([`files::detect`]), named after its file stem; a CSV file is read with `csv`.
+    pub fn file(path: impl AsRef<Path>, csv: &CsvOptions) -> Result<Source> {
+        let path = path.as_ref().to_path_buf();
+        let name = path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        Ok(match files::detect(&path)? {
+            FileKind::Parquet => Source::Parquet { name, path },
+            FileKind::Csv => Source::Csv {
+                name,
+                path,
+                options: *csv,
+            },
+            FileKind::ArrowFile => Source::Ipc {
+                name,
+                path,
+                stream: false,
+            },
+            FileKind::ArrowStream => Source::Ipc {
+                name,
+                path,
+                stream: true,
+            },
+        })
     }
 
     /// In-memory batches registered as table `name`.
@@ -107,33 +148,73 @@ impl Source {
     /// The table name queries use in `FROM`.
     pub fn name(&self) -> &str {
         match self {
-            Source::Parquet { name, .. } | Source::Batches { name, .. } => name,
+            Source::Parquet { name, .. }
+            | Source::Csv { name, .. }
+            | Source::Ipc { name, .. }
+            | Source::Batches { name, .. } => name,
         }
     }
 
-    /// The table's schema (reads a Parquet file's footer).
+    /// The file it reads, if it is a file.
+    pub fn path(&self) -> Option<&Path> {
+        match self {
+            Source::Parquet { path, .. } | Source::Csv { path, .. } | Source::Ipc { path, .. } => {
+                Some(path)
+            }
+            Source::Batches { .. } => None,
+        }
+    }
+
+    /// The table's schema (reads a Parquet file's footer, infers a CSV file's).
     pub fn schema(&self) -> Result<SchemaRef> {
         match self {
             Source::Parquet { path, .. } => Ok(open_parquet(path)?.1.schema().clone()),
             Source::Batches { schema, .. } => Ok(schema.clone()),
+            _ => Ok(self.open()?.schema),
         }
     }
 
     /// The source opened for a query: a Parquet file's footer read, once for every scan of
     /// [`OpenSource`].
     pub fn open(&self) -> Result<OpenSource> {
-        let (parquet, schema) = match self {
+        let (mut parquet, mut other) = (None, None);
+        let schema = match self {
             Source::Parquet { path, .. } => {
                 let (file, metadata) = open_parquet(path)?;
                 let schema = metadata.schema().clone();
-                (Some((file, metadata)), schema)
+                parquet = Some((file, metadata));
+                schema
             }
-            Source::Batches { schema, .. } => (None, schema.clone()),
+            Source::Csv { path, options, .. } => {
+                let csv = CsvInput::open(path, options)?;
+                let schema = csv.schema().clone();
+                other = Some(Opened::Csv(Arc::new(csv)));
+                schema
+            }
+            Source::Ipc {
+                path,
+                stream: false,
+                ..
+            } => {
+                let ipc = IpcInput::open(path)?;
+                let schema = ipc.schema().clone();
+                other = Some(Opened::Ipc(Arc::new(ipc)));
+                schema
+            }
+            Source::Ipc {
+                path, stream: true, ..
+            } => {
+                let (schema, batches) = files::read_stream(path)?;
+                other = Some(Opened::Stream(batches));
+                schema
+            }
+            Source::Batches { schema, .. } => schema.clone(),
         };
         Ok(OpenSource {
             source: self.clone(),
             schema,
             parquet,
+            other,
         })
     }
 
@@ -196,8 +277,19 @@ impl Source {
 pub struct OpenSource {
     source: Source,
     schema: SchemaRef,
-    /// A Parquet file's handle and metadata; `None` for batches in memory.
+    /// A Parquet file's handle and metadata; `None` for other sources.
     parquet: Option<(SharedFile, ArrowReaderMetadata)>,
+    /// A CSV or Arrow IPC file opened (module `files`).
+    other: Option<Opened>,
+}
+
+/// A CSV or Arrow IPC file opened for a query.
+#[derive(Debug)]
+enum Opened {
+    Csv(Arc<CsvInput>),
+    Ipc(Arc<IpcInput>),
+    /// An IPC stream, read whole.
+    Stream(Vec<RecordBatch>),
 }
 
 impl OpenSource {
@@ -282,40 +374,20 @@ impl OpenSource {
             (Source::Parquet { .. }, None) => Err(Error::internal(
                 "a Parquet source opened without its footer",
             )),
-            (
-                Source::Batches {
-                    batches,
-                    morsel_rows,
-                    ..
-                },
-                _,
-            ) => {
-                let morsel_rows = *morsel_rows;
-                let mut morsels = vec![];
-                let mut slices = vec![];
-                let mut rows = 0;
-                for batch in batches {
-                    let batch = batch.project(projection)?;
-                    let mut offset = 0;
-                    while offset < batch.num_rows() {
-                        let len = BATCH_SIZE
-                            .min(morsel_rows - rows)
-                            .min(batch.num_rows() - offset);
-                        slices.push(batch.slice(offset, len));
-                        offset += len;
-                        rows += len;
-                        if rows >= morsel_rows {
-                            morsels.push(Morsel::Batches(std::mem::take(&mut slices)));
-                            rows = 0;
-                        }
+            (Source::Csv { .. } | Source::Ipc { .. }, _) => {
+                let (count, input) = match &self.other {
+                    Some(Opened::Csv(csv)) => (csv.morsels(), Input::Csv(csv.clone())),
+                    Some(Opened::Ipc(ipc)) => (ipc.morsels(), Input::Ipc(ipc.clone())),
+                    Some(Opened::Stream(batches)) => {
+                        return memory_scan(batches, MORSEL_ROWS, projection)
                     }
-                }
-                if !slices.is_empty() {
-                    morsels.push(Morsel::Batches(slices));
-                }
+                    None => return Err(Error::internal("a file source opened without its file")),
+                };
                 Ok(Scan {
-                    morsels,
-                    input: Input::Memory,
+                    morsels: (0..count)
+                        .map(|i| Morsel::Part(i, projection.to_vec()))
+                        .collect(),
+                    input,
                     late: None,
                     prefilter: None,
                     threshold: None,
@@ -323,8 +395,52 @@ impl OpenSource {
                     early: Mutex::default(),
                 })
             }
+            (
+                Source::Batches {
+                    batches,
+                    morsel_rows,
+                    ..
+                },
+                _,
+            ) => memory_scan(batches, *morsel_rows, projection),
         }
     }
+}
+
+/// A scan of the columns `projection` of batches in memory, in morsels of about `morsel_rows`
+/// rows, sliced into [`BATCH_SIZE`] rows.
+fn memory_scan(batches: &[RecordBatch], morsel_rows: usize, projection: &[usize]) -> Result<Scan> {
+    let mut morsels = vec![];
+    let mut slices = vec![];
+    let mut rows = 0;
+    for batch in batches {
+        let batch = batch.project(projection)?;
+        let mut offset = 0;
+        while offset < batch.num_rows() {
+            let len = BATCH_SIZE
+                .min(morsel_rows - rows)
+                .min(batch.num_rows() - offset);
+            slices.push(batch.slice(offset, len));
+            offset += len;
+            rows += len;
+            if rows >= morsel_rows {
+                morsels.push(Morsel::Batches(std::mem::take(&mut slices)));
+                rows = 0;
+            }
+        }
+    }
+    if !slices.is_empty() {
+        morsels.push(Morsel::Batches(slices));
+    }
+    Ok(Scan {
+        morsels,
+        input: Input::Memory,
+        late: None,
+        prefilter: None,
+        threshold: None,
+        bests: vec![],
+        early: Mutex::default(),
+    })
 }
 
 /// A scan of some columns of a source, split into morsels that are read independently (by
@@ -399,6 +515,8 @@ enum Morsel {
     RowGroup(usize, Option<RowSelection>),
     /// In-memory batches (already projected).
     Batches(Vec<RecordBatch>),
+    /// Part `i` of a CSV or Arrow IPC file (module `files`), and the columns to read.
+    Part(usize, Vec<usize>),
 }
 
 enum Input {
@@ -414,6 +532,8 @@ enum Input {
         schema: SchemaRef,
     },
     Memory,
+    Csv(Arc<CsvInput>),
+    Ipc(Arc<IpcInput>),
 }
 
 impl Scan {
@@ -437,7 +557,7 @@ impl Scan {
                 .iter()
                 .map(|m| match m {
                     Morsel::RowGroup(group, _) => *group,
-                    Morsel::Batches(_) => 0,
+                    Morsel::Batches(_) | Morsel::Part(..) => 0,
                 })
                 .collect();
             self.bests = threshold.row_group_bests(metadata, &groups);
@@ -533,8 +653,11 @@ impl Scan {
                 (Morsel::RowGroup(group, None), Input::Parquet { metadata, .. }) => {
                     usize::try_from(metadata.metadata().row_group(*group).num_rows()).unwrap_or(0)
                 }
-                (Morsel::RowGroup(..), Input::Memory) => 0,
+                (Morsel::RowGroup(..), _) => 0,
                 (Morsel::Batches(batches), _) => batches.iter().map(|b| b.num_rows()).sum(),
+                (Morsel::Part(i, _), Input::Csv(csv)) => csv.rows(*i),
+                (Morsel::Part(..), Input::Ipc(ipc)) => ipc.rows(),
+                (Morsel::Part(..), _) => 0,
             })
             .sum()
     }
@@ -697,9 +820,12 @@ impl Scan {
                     reader.map(move |b| b.map_err(|e| arrow_error(&path, e))),
                 ))
             }
-            (Morsel::RowGroup(..), Input::Memory) => {
-                Err(Error::internal("a row group of an in-memory source"))
+            (Morsel::Part(i, projection), Input::Csv(csv)) => csv.read(*i, projection),
+            (Morsel::Part(i, projection), Input::Ipc(ipc)) => ipc.read(*i, projection),
+            (Morsel::RowGroup(..), _) => {
+                Err(Error::internal("a row group of a source not Parquet"))
             }
+            (Morsel::Part(..), _) => Err(Error::internal("a file part of a source not a file")),
         }
     }
 }

@@ -1,0 +1,284 @@
+//! The same table as Parquet, CSV, an Arrow IPC file and an Arrow IPC stream (and files of each
+//! kind without an extension): the same queries give the same answers from every format, on
+//! every engine, through the `qjit` binary; CSV options and errors.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use arrow::array::{
+    ArrayRef, BooleanArray, Date32Array, Float64Array, Int64Array, RecordBatch, StringArray,
+};
+use arrow::datatypes::{DataType, Field, Schema};
+
+mod common;
+
+use common::{qjit, stderr, stdout};
+
+/// 20,000 rows of integers, floats, strings, dates and booleans, NULLs in each but the key.
+fn table() -> RecordBatch {
+    let n = 20_000i64;
+    let nth = |i: i64, k: i64| i % k == 0;
+    let ids: Vec<i64> = (0..n).collect();
+    let qty: Vec<Option<i64>> = (0..n)
+        .map(|i| (!nth(i, 11)).then_some((i * 7919) % 50 - 5))
+        .collect();
+    let price: Vec<Option<f64>> = (0..n)
+        .map(|i| (!nth(i, 13)).then_some(((i * 104_729) % 100_000) as f64 / 100.0))
+        .collect();
+    let flags = ["A", "N", "R", "MAIL", "SHIP", "héllo"];
+    let flag: Vec<Option<&str>> = (0..n)
+        .map(|i| (!nth(i, 17)).then_some(flags[(i % 6) as usize]))
+        .collect();
+    let day: Vec<Option<i32>> = (0..n)
+        .map(|i| (!nth(i, 19)).then_some(9000 + (i % 2000) as i32))
+        .collect();
+    let ok: Vec<Option<bool>> = (0..n)
+        .map(|i| (!nth(i, 23)).then_some(i % 3 == 0))
+        .collect();
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("id", DataType::Int64, true),
+        Field::new("qty", DataType::Int64, true),
+        Field::new("price", DataType::Float64, true),
+        Field::new("flag", DataType::Utf8, true),
+        Field::new("day", DataType::Date32, true),
+        Field::new("ok", DataType::Boolean, true),
+    ]));
+    let columns: Vec<ArrayRef> = vec![
+        Arc::new(Int64Array::from(ids)),
+        Arc::new(Int64Array::from(qty)),
+        Arc::new(Float64Array::from(price)),
+        Arc::new(StringArray::from(flag)),
+        Arc::new(Date32Array::from(day)),
+        Arc::new(BooleanArray::from(ok)),
+    ];
+    RecordBatch::try_new(schema, columns).unwrap()
+}
+
+/// `batch` written in every format into `dir`, as `t.<ext>` files and copies without an
+/// extension.
+fn write_all(dir: &Path, batch: &RecordBatch) -> Vec<PathBuf> {
+    let schema = batch.schema();
+    // Several record batches (and row groups), so that the files have several morsels.
+    let parts: Vec<RecordBatch> = (0..batch.num_rows())
+        .step_by(3000)
+        .map(|at| batch.slice(at, 3000.min(batch.num_rows() - at)))
+        .collect();
+    let parquet = dir.join("t.parquet");
+    let mut w = parquet::arrow::ArrowWriter::try_new(
+        std::fs::File::create(&parquet).unwrap(),
+        schema.clone(),
+        None,
+    )
+    .unwrap();
+    for p in &parts {
+        w.write(p).unwrap();
+        w.flush().unwrap();
+    }
+    w.close().unwrap();
+    let csv = dir.join("t.csv");
+    let mut w = arrow::csv::Writer::new(std::fs::File::create(&csv).unwrap());
+    for p in &parts {
+        w.write(p).unwrap();
+    }
+    drop(w);
+    let arrow_file = dir.join("t.arrow");
+    let mut w = arrow::ipc::writer::FileWriter::try_new(
+        std::fs::File::create(&arrow_file).unwrap(),
+        &schema,
+    )
+    .unwrap();
+    for p in &parts {
+        w.write(p).unwrap();
+    }
+    w.finish().unwrap();
+    let stream = dir.join("t.arrows");
+    let mut w =
+        arrow::ipc::writer::StreamWriter::try_new(std::fs::File::create(&stream).unwrap(), &schema)
+            .unwrap();
+    for p in &parts {
+        w.write(p).unwrap();
+    }
+    w.finish().unwrap();
+    let mut paths = vec![parquet, csv, arrow_file, stream];
+    for (i, p) in paths.clone().iter().enumerate() {
+        let bare = dir.join(format!("t{i}"));
+        std::fs::copy(p, &bare).unwrap();
+        paths.push(bare);
+    }
+    paths
+}
+
+const QUERIES: &[&str] = &[
+    "SELECT * FROM t ORDER BY id LIMIT 25",
+    "SELECT id, qty * 2 + 1 AS q, price / 4 AS p, upper(flag) AS f FROM t \
+     WHERE qty > 10 AND price < 500 ORDER BY id DESC LIMIT 40",
+    "SELECT flag, count(*), count(qty), sum(qty), min(price), max(day), avg(qty) \
+     FROM t GROUP BY flag ORDER BY flag",
+    "SELECT count(*) FROM t WHERE flag IS NULL OR day IS NULL OR ok IS NULL",
+    "SELECT day, count(*) AS n FROM t WHERE ok AND flag LIKE '%A%' \
+     GROUP BY day ORDER BY n DESC, day LIMIT 10",
+    "SELECT sum(CASE WHEN day < DATE '1995-01-01' THEN qty ELSE 0 END), \
+     count(DISTINCT flag) FROM t WHERE price BETWEEN 100 AND 900",
+];
+
+/// The answer of `sql` over the file `path` (table `t` whatever the file's name) on `engine`.
+fn answer(path: &Path, sql: &str, engine: &str) -> String {
+    let name = path.file_stem().unwrap().to_string_lossy().into_owned();
+    let sql = sql.replace("FROM t", &format!("FROM {name}"));
+    let out = qjit(&[
+        "query",
+        path.to_str().unwrap(),
+        &sql,
+        "--engine",
+        engine,
+        "--threads",
+        "2",
+        "--format",
+        "csv",
+    ]);
+    assert!(
+        out.status.success(),
+        "{} on {engine}: {}",
+        path.display(),
+        stderr(&out)
+    );
+    stdout(&out)
+}
+
+#[test]
+fn every_format_gives_the_same_answers_on_every_engine() {
+    let dir = tempfile::tempdir().unwrap();
+    let paths = write_all(dir.path(), &table());
+    for sql in QUERIES {
+        let expected = answer(&paths[0], sql, "interp");
+        assert!(expected.lines().count() > 1, "{sql}: {expected}");
+        for path in &paths {
+            for engine in ["interp", "jit", "auto"] {
+                assert_eq!(
+                    answer(path, sql, engine),
+                    expected,
+                    "{sql} over {} on {engine}",
+                    path.display()
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn csv_options_and_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // No header, semicolons.
+    let bare = d.join("bare.txt");
+    std::fs::write(&bare, "1;x;2.5\n2;y;\n3;;4\n").unwrap();
+    let out = qjit(&[
+        "query",
+        bare.to_str().unwrap(),
+        "SELECT column_1, column_2 IS NULL, column_3 FROM bare ORDER BY 1",
+        "--csv-header",
+        "false",
+        "--csv-delimiter",
+        ";",
+        "--format",
+        "csv",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        stdout(&out),
+        "column_1,column_2 IS NULL,column_3\n1,false,2.5\n2,false,\n3,true,4.0\n"
+    );
+    // A tab-separated file by its extension.
+    let tsv = d.join("tabs.tsv");
+    std::fs::write(&tsv, "a\tb\n1\t2\n3\t4\n").unwrap();
+    let out = qjit(&[
+        "query",
+        tsv.to_str().unwrap(),
+        "SELECT sum(a * b) FROM tabs",
+    ]);
+    assert!(stdout(&out).contains("14"), "{}", stderr(&out));
+    // A ragged row: one error naming the line, nothing on stdout.
+    let ragged = d.join("ragged.csv");
+    std::fs::write(&ragged, "a,b\n1,2\n3\n").unwrap();
+    let out = qjit(&["query", ragged.to_str().unwrap(), "SELECT * FROM ragged"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(stdout(&out), "");
+    let err = stderr(&out);
+    assert!(
+        err.contains("ragged.csv: cannot read it as CSV") && err.contains("at line 3"),
+        "{err}"
+    );
+    // A delimiter that is not one character is a usage error.
+    let out = qjit(&[
+        "query",
+        tsv.to_str().unwrap(),
+        "SELECT 1",
+        "--csv-delimiter",
+        "ab",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("one ASCII character"),
+        "{}",
+        stderr(&out)
+    );
+    // An `.arrow` file that is not Arrow.
+    let fake = d.join("fake.arrow");
+    std::fs::write(&fake, "a,b\n1,2\n").unwrap();
+    let out = qjit(&["query", fake.to_str().unwrap(), "SELECT * FROM fake"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("not an Arrow IPC file or stream"),
+        "{}",
+        stderr(&out)
+    );
+    // A truncated IPC file.
+    let batch = table();
+    let paths = write_all(d, &batch);
+    let bytes = std::fs::read(&paths[2]).unwrap();
+    let cut = d.join("cut.arrow");
+    std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
+    let out = qjit(&["query", cut.to_str().unwrap(), "SELECT count(*) FROM cut"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("cannot read it as an Arrow IPC file"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+/// With DataFusion: a folder of tables in several formats, joined.
+#[cfg(feature = "datafusion")]
+#[test]
+fn a_folder_of_tables_in_several_formats_joins() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let paths = write_all(d, &table());
+    // Keep one table per format: a (CSV), b (Arrow file), c (Arrow stream), t (Parquet).
+    for (from, to) in [(1, "a.csv"), (2, "b.arrow"), (3, "c.arrows")] {
+        std::fs::rename(&paths[from], d.join(to)).unwrap();
+    }
+    for p in &paths[4..] {
+        std::fs::remove_file(p).unwrap();
+    }
+    let out = qjit(&[
+        "query",
+        d.to_str().unwrap(),
+        "SELECT count(*), sum(a.qty) FROM t JOIN a ON a.id = t.id JOIN b ON b.id = a.id \
+         JOIN c ON c.id = b.id WHERE c.flag = 'MAIL'",
+        "--format",
+        "csv",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let single = answer(
+        &d.join("t.parquet"),
+        "SELECT count(*), sum(qty) FROM t WHERE flag = 'MAIL'",
+        "interp",
+    );
+    assert_eq!(
+        stdout(&out).lines().nth(1),
+        single.lines().nth(1),
+        "{}",
+        stdout(&out)
+    );
+}
