@@ -5,9 +5,10 @@
 //!
 //! - **CSV** ([`CsvInput`]): arrow's CSV reader, with the schema inferred from the first
 //!   [`INFER_ROWS`] rows (types qjit does not take yet, such as timestamps, are read as text).
-//!   A file without a quote character splits at line starts into morsels of about
-//!   [`MORSEL_BYTES`] bytes (no quoted field can hold a line break there); a file with quotes is
-//!   one morsel, read in order. An error names the line of the file it is on.
+//!   The file splits at line starts outside quoted fields into morsels of about
+//!   [`MORSEL_BYTES`] bytes, read in parallel; a file with a quote that does not start a field
+//!   (so that quoted fields cannot be told apart) is one morsel, read in order. An error names
+//!   the line of the file it is on (its record, where quoted fields hold line breaks).
 //! - **Arrow IPC file** ([`IpcInput`]): one morsel per record batch, read through the file's
 //!   footer.
 //! - **Arrow IPC stream**: read whole when the query opens it (a stream has no index to seek
@@ -20,7 +21,7 @@
 use std::fs::File;
 use std::io::{BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use arrow::csv::reader::Format;
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
@@ -151,25 +152,137 @@ fn readable(schema: Schema) -> Schema {
 struct Range {
     start: u64,
     end: u64,
-    /// The 1-based line of the file the range starts on.
+    /// The 1-based line (record) of the file the range starts on.
     line: u64,
-    /// The line breaks in the range (its rows, give or take a header and a last line).
-    lines: u64,
 }
 
 /// A CSV file opened for a query: its schema and its morsels.
+///
+/// Morsel `k` is the byte range from boundary `k` to boundary `k + 1`: boundary 0 is the file's
+/// start, boundary `k` the first line start outside quoted fields at or after `k` morsel sizes
+/// and after boundary `k - 1` ([`Splitter`]). The boundaries are found by one scan of the file
+/// that advances as the morsels are read, so no pass over the whole file comes before the first
+/// row; a morsel whose range is empty (after a quoted field longer than a morsel) has no rows.
 #[derive(Debug)]
 pub struct CsvInput {
     path: PathBuf,
     schema: SchemaRef,
     header: bool,
     delimiter: u8,
-    ranges: Vec<Range>,
+    /// The file's size, the bytes per morsel, and the number of morsels.
+    len: u64,
+    morsel_bytes: u64,
+    count: usize,
+    /// About how many bytes a row takes (from the file's first bytes).
+    row_bytes: u64,
+    splitter: Mutex<Splitter>,
+}
+
+/// The scan that finds a CSV file's morsel boundaries, in order.
+///
+/// A line break is outside quotes where the quotes before it are even in number: in RFC 4180
+/// CSV a field is quoted whole and a quote inside it is doubled. That holds where every quote
+/// that opens a quoted field starts a field (follows a delimiter, a line break or a quote); after
+/// a quote anywhere else (`5" screen`), no later boundary can be told, and the rest of the file
+/// is one morsel, read in order.
+#[derive(Debug)]
+struct Splitter {
+    file: File,
+    /// The boundaries found so far: each morsel's start and its first line.
+    bounds: Vec<(u64, u64)>,
+    /// The bytes read, where they start in the file, and how many of them are scanned.
+    chunk: Vec<u8>,
+    chunk_start: u64,
+    at: usize,
+    /// Inside a quoted field; the byte before `at`; the line at `at`.
+    quoted: bool,
+    last: u8,
+    line: u64,
+    /// A quote inside an unquoted field was met: no boundary after the last is trusted.
+    stuck: bool,
+}
+
+impl Splitter {
+    fn new(file: File) -> Splitter {
+        Splitter {
+            file,
+            bounds: vec![(0, 1)],
+            chunk: vec![],
+            chunk_start: 0,
+            at: 0,
+            quoted: false,
+            last: b'\n',
+            line: 1,
+            stuck: false,
+        }
+    }
+
+    /// The start and first line of morsel `k`, finding the boundaries up to it.
+    fn bound(&mut self, k: usize, csv: &CsvInput) -> std::io::Result<(u64, u64)> {
+        while self.bounds.len() <= k {
+            let target = self.bounds.len() as u64 * csv.morsel_bytes;
+            let next = self.next_bound(target, csv)?;
+            self.bounds.push(next);
+        }
+        Ok(self.bounds[k])
+    }
+
+    /// The first line start outside quotes at or after `target` (the end of the file if none).
+    fn next_bound(&mut self, target: u64, csv: &CsvInput) -> std::io::Result<(u64, u64)> {
+        if self.stuck || target >= csv.len {
+            return Ok((csv.len, self.line));
+        }
+        loop {
+            if self.at == self.chunk.len() {
+                self.chunk_start += self.chunk.len() as u64;
+                self.chunk.resize(1 << 20, 0);
+                let n = self.file.read(&mut self.chunk)?;
+                self.chunk.truncate(n);
+                self.at = 0;
+                if n == 0 {
+                    return Ok((csv.len, self.line));
+                }
+            }
+            let bytes = &self.chunk[self.at..];
+            let mut found = None;
+            let mut consumed = bytes.len();
+            for i in memchr::memchr2_iter(b'"', b'\n', bytes) {
+                if bytes[i] == b'"' {
+                    let before = if i == 0 { self.last } else { bytes[i - 1] };
+                    let starts_field =
+                        matches!(before, b'\n' | b'\r' | b'"') || before == csv.delimiter;
+                    if !self.quoted && !starts_field {
+                        self.stuck = true;
+                        return Ok((csv.len, self.line));
+                    }
+                    self.quoted = !self.quoted;
+                    continue;
+                }
+                if self.quoted {
+                    continue;
+                }
+                self.line += 1;
+                let offset = self.chunk_start + (self.at + i) as u64 + 1;
+                if offset >= target && offset < csv.len {
+                    found = Some((offset, self.line));
+                    consumed = i + 1;
+                    break;
+                }
+            }
+            if consumed > 0 {
+                self.last = bytes[consumed - 1];
+            }
+            self.at += consumed;
+            if let Some(bound) = found {
+                return Ok(bound);
+            }
+        }
+    }
 }
 
 impl CsvInput {
-    /// Opens the CSV file at `path`: infers its schema and splits it into morsels (see the
-    /// module docs). An empty file is an error; a header without rows is a table of no rows.
+    /// Opens the CSV file at `path` and infers its schema from its first rows (see the module
+    /// docs). An empty file is an error; a header without rows is a table of no rows.
     pub fn open(path: &Path, options: &CsvOptions) -> Result<CsvInput> {
         CsvInput::open_in(path, options, MORSEL_BYTES)
     }
@@ -193,14 +306,23 @@ impl CsvInput {
         let (schema, _) = format
             .infer_schema(BufReader::new(&file), Some(INFER_ROWS))
             .map_err(|e| csv_error(path, e, 1))?;
-        let ranges = split(&file, len, morsel_bytes)
-            .map_err(|e| file_error(path, format!("cannot read it: {e}")))?;
+        let io = |e: std::io::Error| file_error(path, format!("cannot read it: {e}"));
+        // The bytes of a row, from the first 64 KiB.
+        let mut head = vec![0u8; 64 << 10];
+        let mut f = &file;
+        f.seek(SeekFrom::Start(0)).map_err(io)?;
+        let n = f.read(&mut head).map_err(io)?;
+        let breaks = memchr::memchr_iter(b'\n', &head[..n]).count() as u64;
         Ok(CsvInput {
             path: path.to_path_buf(),
             schema: Arc::new(readable(schema)),
             header: options.header,
             delimiter,
-            ranges,
+            len,
+            morsel_bytes,
+            count: len.div_ceil(morsel_bytes).max(1) as usize,
+            row_bytes: (n as u64 / breaks.max(1)).max(1),
+            splitter: Mutex::new(Splitter::new(File::open(path).map_err(io)?)),
         })
     }
 
@@ -210,21 +332,39 @@ impl CsvInput {
 
     /// The number of morsels.
     pub fn morsels(&self) -> usize {
-        self.ranges.len()
+        self.count
     }
 
-    /// About how many rows morsel `i` holds (its line breaks).
-    pub fn rows(&self, i: usize) -> usize {
-        self.ranges.get(i).map_or(0, |r| r.lines as usize)
+    /// About how many rows a morsel holds (from the bytes of the file's first rows).
+    pub fn rows(&self) -> usize {
+        (self.morsel_bytes.min(self.len) / self.row_bytes) as usize
+    }
+
+    /// The byte range of morsel `i`, finding the boundaries up to its end.
+    fn range(&self, i: usize) -> Result<Range> {
+        let mut splitter = self
+            .splitter
+            .lock()
+            .map_err(|_| Error::internal("the CSV splitter is poisoned"))?;
+        let io = |e: std::io::Error| file_error(&self.path, format!("cannot read it: {e}"));
+        let (start, line) = splitter.bound(i, self).map_err(io)?;
+        let end = match i + 1 < self.count {
+            true => splitter.bound(i + 1, self).map_err(io)?.0,
+            false => self.len,
+        };
+        Ok(Range { start, end, line })
     }
 
     /// The batches of morsel `i`, of the columns `projection` (indices into the schema, in
     /// that order), read as they are consumed.
     pub fn read(&self, i: usize, projection: &[usize]) -> Result<Batches> {
-        let range = *self
-            .ranges
-            .get(i)
-            .ok_or_else(|| Error::internal(format!("no CSV morsel {i}")))?;
+        if i >= self.count {
+            return Err(Error::internal(format!("no CSV morsel {i}")));
+        }
+        let range = self.range(i)?;
+        if range.start >= range.end {
+            return Ok(Box::new(std::iter::empty()));
+        }
         let (mut file, _) = open(&self.path)?;
         file.seek(SeekFrom::Start(range.start))
             .map_err(|e| file_error(&self.path, format!("cannot read it: {e}")))?;
@@ -251,59 +391,6 @@ impl CsvInput {
             Some(b.map_err(|e| csv_error(&path, e, first)))
         })))
     }
-}
-
-/// The morsels of a CSV file of `len` bytes (see the module docs): ranges of about
-/// `morsel_bytes` that start after a line break, or a single one if the file has a quote
-/// character; each with the lines it holds.
-fn split(file: &File, len: u64, morsel_bytes: u64) -> std::io::Result<Vec<Range>> {
-    let mut reader = BufReader::with_capacity(1 << 20, file);
-    reader.seek(SeekFrom::Start(0))?;
-    let mut ranges = vec![];
-    let mut start = 0u64;
-    let mut line = 1u64;
-    let mut offset = 0u64;
-    let mut lines = 1u64;
-    let mut quoted = false;
-    let mut chunk = vec![0u8; 1 << 20];
-    loop {
-        let n = reader.read(&mut chunk)?;
-        if n == 0 {
-            break;
-        }
-        let bytes = &chunk[..n];
-        quoted = quoted || memchr::memchr(b'"', bytes).is_some();
-        for at in memchr::memchr_iter(b'\n', bytes) {
-            lines += 1;
-            let next = offset + at as u64 + 1;
-            if next - start >= morsel_bytes && next < len {
-                ranges.push(Range {
-                    start,
-                    end: next,
-                    line,
-                    lines: lines - line,
-                });
-                (start, line) = (next, lines);
-            }
-        }
-        offset += n as u64;
-    }
-    ranges.push(Range {
-        start,
-        end: len,
-        line,
-        lines: lines - line,
-    });
-    if quoted {
-        // A quoted field may hold a line break: one morsel, read in order.
-        return Ok(vec![Range {
-            start: 0,
-            end: len,
-            line: 1,
-            lines: lines - 1,
-        }]);
-    }
-    Ok(ranges)
 }
 
 /// A CSV reader's error as qjit's, its line numbers counted from the file's start: `first` is
@@ -505,13 +592,36 @@ mod tests {
         let csv = CsvInput::open_in(&path, &CsvOptions::default(), 1000).unwrap();
         assert!(csv.morsels() > 10, "{}", csv.morsels());
         assert_eq!(column(&csv), (0..2000).collect::<Vec<i64>>());
-        // Each range starts on the line after the previous one's last.
-        let mut line = 1;
-        for r in &csv.ranges {
-            assert_eq!(r.line, line);
-            line += r.lines;
+        // The ranges tile the file, each starting at a line start, on its line.
+        let mut end = 0;
+        for i in 0..csv.morsels() {
+            let r = csv.range(i).unwrap();
+            assert_eq!(r.start, end);
+            let before = &text.as_bytes()[..r.start as usize];
+            assert!(r.start == 0 || before.ends_with(b"\n"));
+            assert_eq!(
+                r.line,
+                1 + memchr::memchr_iter(b'\n', before).count() as u64
+            );
+            end = r.end;
         }
-        assert_eq!(line, 2002);
+        assert_eq!(end, text.len() as u64);
+        // Morsels read in any order (the boundaries are found in order all the same).
+        let csv = CsvInput::open_in(&path, &CsvOptions::default(), 1000).unwrap();
+        let mut values: Vec<i64> = vec![];
+        for i in (0..csv.morsels()).rev() {
+            for batch in csv.read(i, &[0]).unwrap() {
+                let batch = batch.unwrap();
+                let mut part: Vec<i64> = batch
+                    .column(0)
+                    .as_primitive::<Int64Type>()
+                    .values()
+                    .to_vec();
+                part.extend(values);
+                values = part;
+            }
+        }
+        assert_eq!(values.len(), 2000);
         // Without a header line, the first one is a row too.
         let no_header = CsvOptions {
             header: false,
@@ -522,16 +632,41 @@ mod tests {
     }
 
     #[test]
-    fn a_csv_file_with_quotes_is_one_morsel() {
+    fn quoted_fields_split_outside_their_quotes() {
         let dir = tempfile::tempdir().unwrap();
         let mut text = String::from("n,s\n");
         for i in 0..2000 {
-            text.push_str(&format!("{i},\"a\nb\"\n"));
+            // Quoted fields with line breaks, delimiters and doubled quotes.
+            text.push_str(&format!("{i},\"a\n\"\"b,\"\"\n\"\n"));
         }
         let path = write(dir.path(), "q.csv", text.as_bytes());
         let csv = CsvInput::open_in(&path, &CsvOptions::default(), 1000).unwrap();
-        assert_eq!(csv.morsels(), 1);
+        assert!(csv.morsels() > 10, "{}", csv.morsels());
         assert_eq!(column(&csv), (0..2000).collect::<Vec<i64>>());
+        let texts: Vec<String> = (0..csv.morsels())
+            .flat_map(|i| csv.read(i, &[1]).unwrap())
+            .flat_map(|b| {
+                let b = b.unwrap();
+                let column = b.column(0).as_string::<i32>().clone();
+                (0..b.num_rows()).map(move |r| column.value(r).to_string())
+            })
+            .collect();
+        assert!(
+            texts.iter().all(|t| t == "a\n\"b,\"\n"),
+            "{:?}",
+            &texts[..3]
+        );
+        // A quote inside an unquoted field (on the second line): the file is read as one range.
+        let stray = format!("n,s\n1,5\" screen\n{}", &text[4..]);
+        let path = write(dir.path(), "stray.csv", stray.as_bytes());
+        let csv = CsvInput::open_in(&path, &CsvOptions::default(), 1000).unwrap();
+        let first = csv.range(0).unwrap();
+        assert_eq!((first.start, first.end), (0, stray.len() as u64));
+        for i in 1..csv.morsels() {
+            let r = csv.range(i).unwrap();
+            assert_eq!(r.start, r.end);
+        }
+        assert_eq!(column(&csv).len(), 2001);
     }
 
     #[test]

@@ -655,7 +655,7 @@ impl Scan {
                 }
                 (Morsel::RowGroup(..), _) => 0,
                 (Morsel::Batches(batches), _) => batches.iter().map(|b| b.num_rows()).sum(),
-                (Morsel::Part(i, _), Input::Csv(csv)) => csv.rows(*i),
+                (Morsel::Part(..), Input::Csv(csv)) => csv.rows(),
                 (Morsel::Part(..), Input::Ipc(ipc)) => ipc.rows(),
                 (Morsel::Part(..), _) => 0,
             })
