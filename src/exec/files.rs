@@ -513,15 +513,25 @@ impl IpcInput {
     }
 }
 
+fn stream_error(path: &Path, e: ArrowError) -> Error {
+    file_error(
+        path,
+        format!("cannot read it as an Arrow IPC stream (truncated or corrupt?): {e}"),
+    )
+}
+
+/// The schema of the Arrow IPC stream at `path` (its first message only).
+pub fn stream_schema(path: &Path) -> Result<SchemaRef> {
+    let (file, _) = open(path)?;
+    let reader =
+        StreamReader::try_new(BufReader::new(file), None).map_err(|e| stream_error(path, e))?;
+    Ok(reader.schema())
+}
+
 /// The schema and every record batch of the Arrow IPC stream at `path`.
 pub fn read_stream(path: &Path) -> Result<(SchemaRef, Vec<RecordBatch>)> {
     let (file, _) = open(path)?;
-    let fail = |e: ArrowError| {
-        file_error(
-            path,
-            format!("cannot read it as an Arrow IPC stream (truncated or corrupt?): {e}"),
-        )
-    };
+    let fail = |e: ArrowError| stream_error(path, e);
     let reader = StreamReader::try_new(BufReader::new(file), None).map_err(fail)?;
     let schema = reader.schema();
     let batches = reader

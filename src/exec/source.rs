@@ -1,11 +1,14 @@
-//! Sources of record batches: a Parquet file streamed batch by batch, or batches in memory.
+//! Sources of record batches: a Parquet, CSV or Arrow IPC file streamed batch by batch, or
+//! batches in memory.
 //!
 //! A source has a table name (the `FROM` name), an Arrow schema, and yields the batches of a
-//! projection of its columns. Parquet files are opened read-only and decoded lazily: only the
-//! projected columns, one batch at a time, so memory is bounded by the batch size.
+//! projection of its columns. Files are opened read-only and decoded lazily: only the
+//! projected columns, one batch at a time, so memory is bounded by the batch size (an Arrow IPC
+//! stream, which has no index, is read whole when the query opens it; module `files`).
 //!
 //! For parallel execution a scan is split into morsels ([`Scan`]): a Parquet file's row groups,
-//! or runs of in-memory batches (sliced into [`BATCH_SIZE`] rows) of about [`MORSEL_ROWS`] rows.
+//! a CSV file's byte ranges, an Arrow IPC file's record batches, or runs of in-memory batches
+//! (sliced into [`BATCH_SIZE`] rows) of about [`MORSEL_ROWS`] rows.
 //! Morsels are read independently, and their order depends only on the data, never on the
 //! number of threads.
 
@@ -155,22 +158,16 @@ impl Source {
         }
     }
 
-    /// The file it reads, if it is a file.
-    pub fn path(&self) -> Option<&Path> {
-        match self {
-            Source::Parquet { path, .. } | Source::Csv { path, .. } | Source::Ipc { path, .. } => {
-                Some(path)
-            }
-            Source::Batches { .. } => None,
-        }
-    }
-
     /// The table's schema (reads a Parquet file's footer, infers a CSV file's).
     pub fn schema(&self) -> Result<SchemaRef> {
         match self {
             Source::Parquet { path, .. } => Ok(open_parquet(path)?.1.schema().clone()),
             Source::Batches { schema, .. } => Ok(schema.clone()),
-            _ => Ok(self.open()?.schema),
+            // A stream's first message, not its batches.
+            Source::Ipc {
+                path, stream: true, ..
+            } => files::stream_schema(path),
+            Source::Csv { .. } | Source::Ipc { .. } => Ok(self.open()?.schema),
         }
     }
 
