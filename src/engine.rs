@@ -356,6 +356,33 @@ impl Engine {
         Ok(())
     }
 
+    /// Registers the file at `path` as table `name`: a Parquet, CSV or Arrow IPC file (or
+    /// stream), by its extension or its first bytes, CSV read with `csv` (it reads the file's
+    /// footer, or infers a CSV file's schema from its first rows).
+    ///
+    /// ```
+    /// let dir = tempfile::tempdir()?;
+    /// let path = dir.path().join("t.csv");
+    /// std::fs::write(&path, "x,y\n1,a\n2,b\n3,c\n")?;
+    /// let mut engine = qjit::Engine::new();
+    /// engine.register_file("t", &path, &qjit::exec::CsvOptions::default())?;
+    /// let result = engine.query("SELECT sum(x) FROM t WHERE y <> 'b'")?;
+    /// let sum = result[0].column(0).as_any().downcast_ref::<arrow::array::Int64Array>().unwrap();
+    /// assert_eq!(sum.value(0), 4);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn register_file(
+        &mut self,
+        name: &str,
+        path: impl AsRef<Path>,
+        csv: &exec::CsvOptions,
+    ) -> Result<()> {
+        let source = Source::file(path, csv)?.with_name(name);
+        source.schema()?;
+        self.tables.insert(name.to_string(), source);
+        Ok(())
+    }
+
     /// Registers batches held in memory, all of `schema`, as table `name`.
     ///
     /// ```

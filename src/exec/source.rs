@@ -115,6 +115,17 @@ impl Source {
         })
     }
 
+    /// The same source as table `name`.
+    pub fn with_name(mut self, name: &str) -> Source {
+        match &mut self {
+            Source::Parquet { name: n, .. }
+            | Source::Csv { name: n, .. }
+            | Source::Ipc { name: n, .. }
+            | Source::Batches { name: n, .. } => *n = name.to_string(),
+        }
+        self
+    }
+
     /// In-memory batches registered as table `name`.
     pub fn batches(
         name: impl Into<String>,
