@@ -648,3 +648,76 @@ fn ctrl_c_while_rows_stream_stops_at_once_and_keeps_whole_rows() {
         assert_eq!(*row, format!("{i},value {i}"), "row {i}");
     }
 }
+
+/// Timestamps, bytes and nested values print as PostgreSQL prints them (JSON for nested values)
+/// in every format. qjit's own engine does not take these types yet: DataFusion runs the query.
+#[cfg(feature = "datafusion")]
+#[test]
+fn timestamps_bytes_and_nested_values_print_in_every_format() {
+    use arrow::array::{BinaryArray, ListArray, StructArray, TimestampMicrosecondArray};
+    use arrow::datatypes::{Int32Type, TimeUnit};
+    let dir = tempfile::tempdir().unwrap();
+    let names: ArrayRef = Arc::new(StringArray::from(vec![Some("x,\"y\""), None]));
+    let numbers: ArrayRef = Arc::new(Int64Array::from(vec![Some(1), None]));
+    let structs = StructArray::from(vec![
+        (Arc::new(Field::new("a", DataType::Int64, true)), numbers),
+        (Arc::new(Field::new("b", DataType::Utf8, true)), names),
+    ]);
+    let lists =
+        ListArray::from_iter_primitive::<Int32Type, _, _>(vec![Some(vec![Some(1), None]), None]);
+    let columns: Vec<ArrayRef> = vec![
+        Arc::new(
+            TimestampMicrosecondArray::from(vec![Some(1_711_852_200_123_456), None])
+                .with_timezone_opt(None::<String>),
+        ),
+        Arc::new(
+            TimestampMicrosecondArray::from(vec![Some(1_500_000), Some(-1)]).with_timezone("UTC"),
+        ),
+        Arc::new(BinaryArray::from_opt_vec(vec![Some(b"\x01\xab"), None])),
+        Arc::new(lists),
+        Arc::new(structs),
+    ];
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("ts", DataType::Timestamp(TimeUnit::Microsecond, None), true),
+        Field::new(
+            "tz",
+            DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+            true,
+        ),
+        Field::new("b", DataType::Binary, true),
+        Field::new("l", columns[3].data_type().clone(), true),
+        Field::new("s", columns[4].data_type().clone(), true),
+    ]));
+    let batch = RecordBatch::try_new(schema.clone(), columns).unwrap();
+    let path = dir.path().join("events.parquet");
+    common::write_parquet(&path, &batch, WriterProperties::builder().build());
+    let run = |format: &str| {
+        let out = qjit(&[
+            "query",
+            path.to_str().unwrap(),
+            "SELECT * FROM events",
+            "--format",
+            format,
+        ]);
+        assert!(out.status.success(), "{format}: {}", stderr(&out));
+        stdout(&out)
+    };
+    assert_eq!(
+        run("csv"),
+        "ts,tz,b,l,s\n\
+         2024-03-31 02:30:00.123456,1970-01-01 00:00:01.5+00,\\x01ab,\"[1,null]\",\"{\"\"a\"\":1,\"\"b\"\":\"\"x,\\\"\"y\\\"\"\"\"}\"\n\
+         ,1969-12-31 23:59:59.999999+00,,,\"{\"\"a\"\":null,\"\"b\"\":null}\"\n"
+    );
+    assert_eq!(
+        run("json"),
+        "{\"ts\":\"2024-03-31 02:30:00.123456\",\"tz\":\"1970-01-01 00:00:01.5+00\",\"b\":\"\\\\x01ab\",\"l\":[1,null],\"s\":{\"a\":1,\"b\":\"x,\\\"y\\\"\"}}\n\
+         {\"ts\":null,\"tz\":\"1969-12-31 23:59:59.999999+00\",\"b\":null,\"l\":null,\"s\":{\"a\":null,\"b\":null}}\n"
+    );
+    let table = run("table");
+    assert!(
+        table.contains("| 2024-03-31 02:30:00.123456 | 1970-01-01 00:00:01.5+00")
+            && table.contains("\\x01ab")
+            && table.contains("[1,null]"),
+        "{table}"
+    );
+}

@@ -11,12 +11,13 @@
 //! this text as their format needs; [`TextKind`] tells them what the text is.
 
 use arrow::array::{
-    ArrayRef, AsArray, BooleanArray, LargeStringArray, StringArray, StringViewArray,
+    Array, ArrayRef, AsArray, BooleanArray, LargeStringArray, StringArray, StringViewArray,
 };
 use arrow::buffer::NullBuffer;
 use arrow::datatypes::{
     DataType, Date32Type, Decimal128Type, Decimal64Type, Float32Type, Float64Type, Int16Type,
-    Int32Type, Int64Type, Int8Type, UInt16Type, UInt32Type, UInt64Type, UInt8Type,
+    Int32Type, Int64Type, Int8Type, TimeUnit, TimestampMicrosecondType, TimestampMillisecondType,
+    TimestampNanosecondType, TimestampSecondType, UInt16Type, UInt32Type, UInt64Type, UInt8Type,
 };
 use arrow::util::display::{ArrayFormatter, FormatOptions};
 
@@ -35,6 +36,8 @@ pub enum TextKind {
     Bool,
     /// Anything else (strings, dates): free text.
     Text,
+    /// A nested value (a list, a struct, a map) as JSON text: a JSON value as it is.
+    Json,
 }
 
 impl TextKind {
@@ -56,6 +59,7 @@ impl TextKind {
             DataType::Float16 | DataType::Float32 | DataType::Float64 => TextKind::Float,
             DataType::Boolean => TextKind::Bool,
             DataType::Dictionary(_, values) => TextKind::of(values),
+            t if is_nested(t) => TextKind::Json,
             _ => TextKind::Text,
         }
     }
@@ -85,6 +89,12 @@ enum Values<'a> {
     Utf8(&'a StringArray),
     LargeUtf8(&'a LargeStringArray),
     Utf8View(&'a StringViewArray),
+    /// Values of `unit` since the epoch; with a time zone (printed in UTC, `+00`) or not.
+    Timestamp(&'a [i64], TimeUnit, bool),
+    /// Bytes of any binary layout, printed as PostgreSQL prints `bytea`: `\x` and hex digits.
+    Binary(&'a dyn Array),
+    /// Lists, structs and maps, printed as JSON.
+    Nested(&'a dyn Array, &'a FormatOptions<'a>),
     Other(ArrayFormatter<'a>),
 }
 
@@ -129,6 +139,20 @@ impl<'a> ColumnText<'a> {
             DataType::Utf8 => Values::Utf8(a.as_string::<i32>()),
             DataType::LargeUtf8 => Values::LargeUtf8(a.as_string::<i64>()),
             DataType::Utf8View => Values::Utf8View(a.as_string_view()),
+            DataType::Timestamp(unit, tz) => {
+                let values = match unit {
+                    TimeUnit::Second => a.as_primitive::<TimestampSecondType>().values(),
+                    TimeUnit::Millisecond => a.as_primitive::<TimestampMillisecondType>().values(),
+                    TimeUnit::Microsecond => a.as_primitive::<TimestampMicrosecondType>().values(),
+                    TimeUnit::Nanosecond => a.as_primitive::<TimestampNanosecondType>().values(),
+                };
+                Values::Timestamp(values, *unit, tz.is_some())
+            }
+            DataType::Binary
+            | DataType::LargeBinary
+            | DataType::BinaryView
+            | DataType::FixedSizeBinary(_) => Values::Binary(a),
+            t if is_nested(t) => Values::Nested(a, options),
             _ => Values::Other(ArrayFormatter::try_new(a, options)?),
         };
         Ok(ColumnText {
@@ -183,6 +207,9 @@ impl<'a> ColumnText<'a> {
             Values::Utf8(_) | Values::LargeUtf8(_) | Values::Utf8View(_) => {
                 out.extend_from_slice(self.str(row).unwrap_or_default().as_bytes())
             }
+            Values::Timestamp(v, unit, zoned) => write_timestamp(out, v[row], *unit, *zoned),
+            Values::Binary(a) => write_bytes(out, binary_value(*a, row)),
+            Values::Nested(a, options) => write_json(out, *a, row, options)?,
             Values::Other(f) => {
                 let mut text = String::new();
                 f.value(row).write(&mut text)?;
@@ -191,6 +218,186 @@ impl<'a> ColumnText<'a> {
         }
         Ok(())
     }
+}
+
+/// Whether values of `t` are nested (printed as JSON).
+fn is_nested(t: &DataType) -> bool {
+    matches!(
+        t,
+        DataType::List(_)
+            | DataType::LargeList(_)
+            | DataType::ListView(_)
+            | DataType::LargeListView(_)
+            | DataType::FixedSizeList(..)
+            | DataType::Struct(_)
+            | DataType::Map(..)
+    )
+}
+
+/// The bytes of `row` of a binary array (any layout; empty for another type).
+fn binary_value(a: &dyn Array, row: usize) -> &[u8] {
+    match a.data_type() {
+        DataType::Binary => a.as_binary::<i32>().value(row),
+        DataType::LargeBinary => a.as_binary::<i64>().value(row),
+        DataType::BinaryView => a.as_binary_view().value(row),
+        DataType::FixedSizeBinary(_) => a.as_fixed_size_binary().value(row),
+        _ => &[],
+    }
+}
+
+/// Bytes as PostgreSQL prints a `bytea`: `\x` then two lowercase hex digits per byte.
+fn write_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    out.extend_from_slice(b"\\x");
+    for b in bytes {
+        out.push(HEX[usize::from(b >> 4)]);
+        out.push(HEX[usize::from(b & 15)]);
+    }
+}
+
+/// A timestamp of `v` `unit`s since 1970-01-01 00:00:00 as PostgreSQL prints one:
+/// `2024-03-31 02:30:00.123456`, the fraction without trailing zeros (up to nine digits for
+/// nanoseconds); one with a time zone is an instant, printed in UTC (qjit's session zone) with
+/// its offset, `+00`.
+fn write_timestamp(out: &mut Vec<u8>, v: i64, unit: TimeUnit, zoned: bool) {
+    let (per_second, digits) = match unit {
+        TimeUnit::Second => (1, 0),
+        TimeUnit::Millisecond => (1_000, 3),
+        TimeUnit::Microsecond => (1_000_000, 6),
+        TimeUnit::Nanosecond => (1_000_000_000, 9),
+    };
+    let (seconds, fraction) = (v.div_euclid(per_second), v.rem_euclid(per_second));
+    let (days, time) = (seconds.div_euclid(86_400), seconds.rem_euclid(86_400));
+    write_days(out, days);
+    let two = |n: i64| [b'0' + (n / 10) as u8, b'0' + (n % 10) as u8];
+    out.push(b' ');
+    out.extend_from_slice(&two(time / 3600));
+    out.push(b':');
+    out.extend_from_slice(&two(time / 60 % 60));
+    out.push(b':');
+    out.extend_from_slice(&two(time % 60));
+    if fraction != 0 {
+        let text = format!("{fraction:0digits$}");
+        out.push(b'.');
+        out.extend_from_slice(text.trim_end_matches('0').as_bytes());
+    }
+    if zoned {
+        out.extend_from_slice(b"+00");
+    }
+}
+
+/// The date `days` after 1970-01-01 as `YYYY-MM-DD` (a year past 9999 or before 0 in full,
+/// with its sign, as [`format_date`] writes it).
+fn write_days(out: &mut Vec<u8>, days: i64) {
+    match i32::try_from(days) {
+        Ok(days) => write_date(out, days),
+        Err(_) => {
+            let (y, m, d) = civil_from_days(days);
+            out.extend_from_slice(format!("{y}-{m:02}-{d:02}").as_bytes());
+        }
+    }
+}
+
+/// Row `row` of the nested array `a` as JSON: lists as arrays, structs as objects, maps as
+/// objects of their keys' text; numbers and booleans as JSON literals (NaN and infinities as
+/// strings), everything else as the string of its cell text.
+fn write_json(out: &mut Vec<u8>, a: &dyn Array, row: usize, options: &FormatOptions) -> Result<()> {
+    if a.is_null(row) {
+        out.extend_from_slice(b"null");
+        return Ok(());
+    }
+    let list = |out: &mut Vec<u8>, items: ArrayRef| -> Result<()> {
+        out.push(b'[');
+        for i in 0..items.len() {
+            if i > 0 {
+                out.push(b',');
+            }
+            write_json(out, items.as_ref(), i, options)?;
+        }
+        out.push(b']');
+        Ok(())
+    };
+    match a.data_type() {
+        DataType::List(_) => list(out, a.as_list::<i32>().value(row))?,
+        DataType::LargeList(_) => list(out, a.as_list::<i64>().value(row))?,
+        DataType::ListView(_) => list(out, a.as_list_view::<i32>().value(row))?,
+        DataType::LargeListView(_) => list(out, a.as_list_view::<i64>().value(row))?,
+        DataType::FixedSizeList(..) => list(out, a.as_fixed_size_list().value(row))?,
+        DataType::Struct(fields) => {
+            let s = a.as_struct();
+            out.push(b'{');
+            for (i, field) in fields.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_json_string(out, field.name());
+                out.push(b':');
+                write_json(out, s.column(i).as_ref(), row, options)?;
+            }
+            out.push(b'}');
+        }
+        DataType::Map(..) => {
+            let entries = a.as_map().value(row);
+            let (keys, values) = (entries.column(0), entries.column(1));
+            out.push(b'{');
+            for i in 0..entries.len() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                let mut key = vec![];
+                write_json(&mut key, keys.as_ref(), i, options)?;
+                match key.first() {
+                    Some(b'"') => out.extend_from_slice(&key),
+                    _ => write_json_string(out, &String::from_utf8_lossy(&key)),
+                }
+                out.push(b':');
+                write_json(out, values.as_ref(), i, options)?;
+            }
+            out.push(b'}');
+        }
+        _ => {
+            let one = a.slice(row, 1);
+            let cell = ColumnText::new(&one, options)?;
+            let mut text = vec![];
+            cell.write(0, &mut text)?;
+            match (cell.kind(), text.as_slice()) {
+                (TextKind::Float, b"NaN" | b"inf" | b"-inf") | (TextKind::Text, _) => {
+                    write_json_string(out, &String::from_utf8_lossy(&text))
+                }
+                _ => out.extend_from_slice(&text),
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Appends `s` as a JSON string literal.
+pub(super) fn write_json_string(out: &mut Vec<u8>, s: &str) {
+    out.push(b'"');
+    let bytes = s.as_bytes();
+    let mut start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        let escape: &[u8] = match b {
+            b'"' => b"\\\"",
+            b'\\' => b"\\\\",
+            b'\n' => b"\\n",
+            b'\r' => b"\\r",
+            b'\t' => b"\\t",
+            0x08 => b"\\b",
+            0x0c => b"\\f",
+            b if b < b' ' => b"",
+            _ => continue,
+        };
+        out.extend_from_slice(&bytes[start..i]);
+        if escape.is_empty() {
+            out.extend_from_slice(format!("\\u{b:04x}").as_bytes());
+        } else {
+            out.extend_from_slice(escape);
+        }
+        start = i + 1;
+    }
+    out.extend_from_slice(&bytes[start..]);
+    out.push(b'"');
 }
 
 /// The cell texts of every column of a batch.
@@ -345,6 +552,89 @@ mod tests {
         for array in arrays {
             assert_eq!(texts(array.clone()), arrow_texts(array));
         }
+    }
+
+    #[test]
+    fn timestamps_print_as_postgresql_prints_them() {
+        use arrow::array::{
+            TimestampMicrosecondArray, TimestampMillisecondArray, TimestampNanosecondArray,
+            TimestampSecondArray,
+        };
+        let micros: ArrayRef = Arc::new(TimestampMicrosecondArray::from(vec![
+            Some(1_711_852_200_123_456),
+            Some(1_711_852_200_100_000),
+            Some(0),
+            Some(-1),
+            None,
+        ]));
+        assert_eq!(
+            texts(micros),
+            [
+                "2024-03-31 02:30:00.123456",
+                "2024-03-31 02:30:00.1",
+                "1970-01-01 00:00:00",
+                "1969-12-31 23:59:59.999999",
+                "NULL"
+            ]
+        );
+        let seconds: ArrayRef = Arc::new(TimestampSecondArray::from(vec![86_399, i64::MAX]));
+        let text = texts(seconds);
+        assert_eq!(text[0], "1970-01-01 23:59:59");
+        assert!(
+            text[1].starts_with("292277026596-12-04 15:30:07"),
+            "{}",
+            text[1]
+        );
+        let millis: ArrayRef =
+            Arc::new(TimestampMillisecondArray::from(vec![1_500]).with_timezone("Europe/Berlin"));
+        assert_eq!(texts(millis), ["1970-01-01 00:00:01.5+00"]);
+        let nanos: ArrayRef = Arc::new(TimestampNanosecondArray::from(vec![1, i64::MIN]));
+        assert_eq!(
+            texts(nanos),
+            [
+                "1970-01-01 00:00:00.000000001",
+                "1677-09-21 00:12:43.145224192"
+            ]
+        );
+    }
+
+    #[test]
+    fn bytes_print_as_hex_and_nested_values_as_json() {
+        use arrow::array::{BinaryArray, FixedSizeBinaryArray, ListArray, StructArray};
+        use arrow::datatypes::{Field, Int32Type};
+        let binary: ArrayRef = Arc::new(BinaryArray::from_opt_vec(vec![
+            Some(b"\x00\xffA"),
+            Some(b""),
+            None,
+        ]));
+        assert_eq!(texts(binary), ["\\x00ff41", "\\x", "NULL"]);
+        let fixed: ArrayRef =
+            Arc::new(FixedSizeBinaryArray::try_from_iter(vec![vec![1u8, 2]].into_iter()).unwrap());
+        assert_eq!(texts(fixed), ["\\x0102"]);
+        let lists: ArrayRef = Arc::new(ListArray::from_iter_primitive::<Int32Type, _, _>(vec![
+            Some(vec![Some(1), None, Some(-3)]),
+            Some(vec![]),
+            None,
+        ]));
+        assert_eq!(texts(lists.clone()), ["[1,null,-3]", "[]", "NULL"]);
+        let names: ArrayRef = Arc::new(StringArray::from(vec![Some("a\"b"), None, Some("é")]));
+        let floats: ArrayRef = Arc::new(Float64Array::from(vec![f64::NAN, 0.5, -0.0]));
+        let structs: ArrayRef = Arc::new(StructArray::from(vec![
+            (Arc::new(Field::new("name", DataType::Utf8, true)), names),
+            (Arc::new(Field::new("x", DataType::Float64, false)), floats),
+            (
+                Arc::new(Field::new("l", lists.data_type().clone(), true)),
+                lists,
+            ),
+        ]));
+        assert_eq!(
+            texts(structs),
+            [
+                r#"{"name":"a\"b","x":"NaN","l":[1,null,-3]}"#,
+                r#"{"name":null,"x":0.5,"l":[]}"#,
+                r#"{"name":"é","x":-0.0,"l":null}"#,
+            ]
+        );
     }
 
     #[test]

@@ -47,7 +47,7 @@ pub(super) fn encode(batch: &RecordBatch) -> Result<Text> {
             }
             if let Some(s) = cells.str(row) {
                 write_field(&mut text.bytes, s);
-            } else if cells.kind() == TextKind::Text {
+            } else if matches!(cells.kind(), TextKind::Text | TextKind::Json) {
                 value.clear();
                 cells.write(row, &mut value)?;
                 write_field(&mut text.bytes, &String::from_utf8_lossy(&value));

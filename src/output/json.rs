@@ -6,13 +6,11 @@
 //! PostgreSQL's `to_json` writes them); everything else (strings, dates) is a JSON string, with
 //! quotes, backslashes and control characters escaped and other characters as UTF-8.
 
-use std::io::Write as _;
-
 use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
 use arrow::util::display::FormatOptions;
 
-use super::cells::{self, TextKind};
+use super::cells::{self, write_json_string as write_string, TextKind};
 use crate::exec::Text;
 use crate::Result;
 
@@ -71,6 +69,8 @@ impl JsonEncoder {
                     (TextKind::Text, v) => {
                         write_string(&mut text.bytes, &String::from_utf8_lossy(v))
                     }
+                    // A nested value's text is JSON already.
+                    (TextKind::Json, v) => text.bytes.extend_from_slice(v),
                     (_, literal) => text.bytes.extend_from_slice(literal),
                 }
             }
@@ -79,34 +79,4 @@ impl JsonEncoder {
         }
         Ok(text)
     }
-}
-
-/// Appends `s` as a JSON string literal.
-fn write_string(out: &mut Vec<u8>, s: &str) {
-    out.push(b'"');
-    let bytes = s.as_bytes();
-    let mut start = 0;
-    for (i, &b) in bytes.iter().enumerate() {
-        let escape: &[u8] = match b {
-            b'"' => b"\\\"",
-            b'\\' => b"\\\\",
-            b'\n' => b"\\n",
-            b'\r' => b"\\r",
-            b'\t' => b"\\t",
-            0x08 => b"\\b",
-            0x0c => b"\\f",
-            b if b < b' ' => b"",
-            _ => continue,
-        };
-        out.extend_from_slice(&bytes[start..i]);
-        if escape.is_empty() {
-            // Infallible: writing to a Vec.
-            let _ = write!(out, "\\u{:04x}", b);
-        } else {
-            out.extend_from_slice(escape);
-        }
-        start = i + 1;
-    }
-    out.extend_from_slice(&bytes[start..]);
-    out.push(b'"');
 }
