@@ -53,7 +53,12 @@ pub(crate) fn value_alignment(ty: SqlType) -> u32 {
     match ty {
         SqlType::Int16 | SqlType::UInt16 => 2,
         SqlType::Int32 | SqlType::UInt32 | SqlType::Float32 | SqlType::Date => 4,
-        SqlType::Int64 | SqlType::UInt64 | SqlType::Float64 | SqlType::Decimal { .. } => 8,
+        SqlType::Int64
+        | SqlType::UInt64
+        | SqlType::Float64
+        | SqlType::Decimal { .. }
+        | SqlType::Timestamp { .. }
+        | SqlType::Interval => 8,
         SqlType::Null | SqlType::Boolean | SqlType::Int8 | SqlType::UInt8 | SqlType::Utf8 => 1,
     }
 }
@@ -322,6 +327,8 @@ pub(crate) fn kernel_type(ty: SqlType) -> bool {
             | SqlType::Float64
             | SqlType::Decimal { .. }
             | SqlType::Date
+            | SqlType::Timestamp { .. }
+            | SqlType::Interval
             | SqlType::Utf8
     )
 }
@@ -347,7 +354,10 @@ pub(crate) fn unreadable_column(c: &ColumnRef) -> Option<String> {
             )),
         }
     } else if c.data_type != c.ty.to_arrow()
-        && !matches!(c.data_type, arrow::datatypes::DataType::Decimal64(..))
+        && !matches!(
+            c.data_type,
+            arrow::datatypes::DataType::Decimal64(..) | arrow::datatypes::DataType::Timestamp(..)
+        )
     {
         Some(format!(
             "reading column '{}' stored as {} is not compiled yet",

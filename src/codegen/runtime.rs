@@ -63,6 +63,16 @@ pub(crate) enum RuntimeFn {
     /// writes `LPAD(s, n, fill)` (`RPAD` for `left` 0) at `dst` and returns its length, or
     /// [`NO_ROOM`].
     Pad,
+    /// `u64 (i64 v, u32 unit, u32 zoned, ptr dst, u64 cap)`: writes the text of
+    /// `CAST(ts AS VARCHAR)` for a timestamp of `unit` ([`crate::ir::TimeUnit`] as 0–3, seconds
+    /// to nanoseconds) at `dst` and returns its length, or [`NO_ROOM`].
+    TimestampToText,
+    /// `u32 (ptr text, u64 len, u32 unit, u32 zoned, ptr out)`: `CAST(text AS TIMESTAMP…)`;
+    /// returns 1 and writes the `i64` at `out`, or 0 for text that is not a timestamp.
+    TextToTimestamp,
+    /// `u64 (u64 lo, u64 hi, ptr dst, u64 cap)`: writes the text of an interval (its `i128`
+    /// as two words) at `dst` and returns its length, or [`NO_ROOM`].
+    IntervalToText,
 }
 
 /// How [`RuntimeFn::GroupFind`] reads one key of a probe record, and stores it in the group's
@@ -112,11 +122,33 @@ impl ProbeKind {
     }
 }
 
+/// The code of a [`crate::ir::TimeUnit`] in runtime calls.
+pub(crate) fn unit_code(unit: crate::ir::TimeUnit) -> u64 {
+    use crate::ir::TimeUnit::*;
+    match unit {
+        Second => 0,
+        Millisecond => 1,
+        Microsecond => 2,
+        Nanosecond => 3,
+    }
+}
+
+/// The [`crate::ir::TimeUnit`] of a code of [`unit_code`] (nanoseconds past 3).
+pub(crate) fn unit_of_code(code: u32) -> crate::ir::TimeUnit {
+    use crate::ir::TimeUnit::*;
+    match code {
+        0 => Second,
+        1 => Millisecond,
+        2 => Microsecond,
+        _ => Nanosecond,
+    }
+}
+
 /// What a `…ToText` runtime function returns when the text does not fit.
 pub(crate) const NO_ROOM: u64 = u64::MAX;
 
 impl RuntimeFn {
-    pub(crate) const ALL: [RuntimeFn; 15] = [
+    pub(crate) const ALL: [RuntimeFn; 18] = [
         RuntimeFn::F64ToText,
         RuntimeFn::F32ToText,
         RuntimeFn::TextToF64,
@@ -132,6 +164,9 @@ impl RuntimeFn {
         RuntimeFn::Pow,
         RuntimeFn::Replace,
         RuntimeFn::Pad,
+        RuntimeFn::TimestampToText,
+        RuntimeFn::TextToTimestamp,
+        RuntimeFn::IntervalToText,
     ];
 
     /// The symbol of its declaration in a kernel module.
@@ -152,6 +187,9 @@ impl RuntimeFn {
             RuntimeFn::Pow => "qjit_rt_pow",
             RuntimeFn::Replace => "qjit_rt_replace",
             RuntimeFn::Pad => "qjit_rt_pad",
+            RuntimeFn::TimestampToText => "qjit_rt_timestamp_to_text",
+            RuntimeFn::TextToTimestamp => "qjit_rt_text_to_timestamp",
+            RuntimeFn::IntervalToText => "qjit_rt_interval_to_text",
         }
     }
 }

@@ -294,7 +294,9 @@ impl Translator<'_> {
         let ty = if op.is_comparison() {
             // Arrow orders floats by `total_cmp` (a NaN with its sign bit set is the smallest
             // value); qjit orders every NaN above all numbers, as PostgreSQL does.
-            if lt != rt || lt.is_float() {
+            // Arrow orders intervals by their parts (months, then days, then nanoseconds);
+            // qjit by their length, as PostgreSQL does.
+            if lt != rt || lt.is_float() || lt == SqlType::Interval {
                 return None;
             }
             SqlType::Boolean
@@ -404,7 +406,8 @@ impl Translator<'_> {
 
     fn in_list(&mut self, l: &InListExpr) -> Option<Expr> {
         let arg = self.node(l.expr())?;
-        if arg.ty().is_float() {
+        // Arrow orders intervals by their parts, qjit by their length (PostgreSQL's).
+        if arg.ty().is_float() || arg.ty() == SqlType::Interval {
             return None;
         }
         let mut list = Vec::with_capacity(l.list().len());

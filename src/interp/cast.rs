@@ -62,6 +62,9 @@ pub(crate) fn cast_array(values: &ArrayRef, from: SqlType, to: SqlType) -> Resul
     if from == SqlType::Null {
         return Ok(new_null_array(&to.to_arrow(), values.len()));
     }
+    if let Some(done) = super::time::cast(values, from, to)? {
+        return Ok(done);
+    }
     if to == SqlType::Utf8 {
         return to_text(values, from);
     }
@@ -375,6 +378,7 @@ fn from_text(values: &ArrayRef, to: SqlType) -> Result<ArrayRef> {
                 out.with_precision_and_scale(precision, scale as i8)?,
             ))
         }
+        SqlType::Timestamp { .. } => super::time::parse(&s, to),
         SqlType::Date => {
             let out = parse_strings::<Date32Type>(&s, |text| {
                 parse_date(text).ok_or_else(|| invalid(text, to))

@@ -60,6 +60,10 @@ pub(crate) fn comparison(
 
 /// Compares two arrays of one SQL type, unifying string layouts first.
 pub(crate) fn compare_arrays(op: BinaryOp, l: &ArrayRef, r: &ArrayRef) -> Result<BooleanArray> {
+    if is_interval(l) {
+        // Intervals order by their length, a month as 30 days (PostgreSQL's).
+        return kernel(op, &super::time::spans(l)?, &super::time::spans(r)?);
+    }
     if l.data_type() == r.data_type() {
         return kernel(op, &super::canonical_floats(l), &super::canonical_floats(r));
     }
@@ -78,7 +82,15 @@ fn compare_with_literal(op: BinaryOp, array: &ArrayRef, lit: &Literal) -> Result
         return Ok(null_booleans(array.len()));
     }
     let scalar = super::canonical_floats(&literal_like(lit, array.data_type())?);
+    if is_interval(array) {
+        let spans = super::time::spans(&scalar)?;
+        return kernel(op, &super::time::spans(array)?, &Scalar::new(spans));
+    }
     kernel(op, &super::canonical_floats(array), &Scalar::new(scalar))
+}
+
+fn is_interval(a: &ArrayRef) -> bool {
+    matches!(a.data_type(), arrow::datatypes::DataType::Interval(_))
 }
 
 fn kernel(op: BinaryOp, l: &dyn Datum, r: &dyn Datum) -> Result<BooleanArray> {
@@ -119,8 +131,8 @@ pub(crate) fn in_list(arg: &Expr, list: &[Expr], negated: bool, input: &Input) -
         })
         .collect();
     let found = match literals {
-        Some(items) => in_literals(&values, t, &items)?,
-        None => {
+        Some(items) if t != SqlType::Interval => in_literals(&values, t, &items)?,
+        _ => {
             // Kleene OR of the equalities has exactly the IN semantics.
             let mut acc: Option<BooleanArray> = None;
             for item in list {
@@ -164,6 +176,14 @@ fn in_literals(values: &ArrayRef, t: SqlType, items: &[&Literal]) -> Result<Bool
         .filter(|v| !v.is_null())
         .collect();
     let bad = |v: &Value| Error::internal(format!("IN list item {v} is not a {t}"));
+    // Timestamps of any unit are looked up as their `i64` values.
+    let as_i64;
+    let values = if t.is_timestamp() {
+        as_i64 = super::time::retype(values, &arrow::datatypes::DataType::Int64)?;
+        &as_i64
+    } else {
+        values
+    };
     macro_rules! primitive {
         ($T:ty, $key:expr, $item:expr) => {{
             let set = items
@@ -198,6 +218,14 @@ fn in_literals(values: &ArrayRef, t: SqlType, items: &[&Literal]) -> Result<Bool
         SqlType::UInt64 => primitive!(UInt64Type, |x: u64| x as i128, int),
         SqlType::Decimal { .. } => primitive!(Decimal128Type, |x: i128| x, int),
         SqlType::Date => primitive!(Date32Type, |x: i32| x as i128, int),
+        SqlType::Timestamp { .. } => {
+            let int = |v: &Value| match v {
+                Value::Timestamp(t) => Some(*t as i128),
+                _ => None,
+            };
+            primitive!(Int64Type, |x: i64| x as i128, int)
+        }
+        SqlType::Interval => return Err(Error::internal("IN over intervals compares their spans")),
         // Bit patterns of canonical values: -0 equals 0 and NaN equals NaN, as in comparisons.
         SqlType::Float32 => primitive!(Float32Type, |x: f32| canon32(x).to_bits() as u64, |v| {
             float(v).map(|f| canon32(f as f32).to_bits() as u64)

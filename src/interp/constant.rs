@@ -61,6 +61,15 @@ pub(crate) fn literal_array(lit: &Literal, n: usize) -> Result<ArrayRef> {
         ),
         (Scalar::Date(d), SqlType::Date) => Arc::new(Date32Array::from_value(*d, n)),
         (Scalar::Utf8(s), SqlType::Utf8) => repeat_string(s, n)?,
+        (Scalar::Timestamp(v), SqlType::Timestamp { .. }) => {
+            super::time::retype(&repeat::<Int64Type>(*v, n), &lit.ty.to_arrow())?
+        }
+        (Scalar::Interval(iv), SqlType::Interval) => {
+            Arc::new(arrow::array::IntervalMonthDayNanoArray::from_value(
+                arrow::datatypes::IntervalMonthDayNano::new(iv.months, iv.days, iv.nanos),
+                n,
+            ))
+        }
         _ => return Err(bad()),
     })
 }

@@ -54,6 +54,12 @@ pub(crate) fn func(func: Func, args: &[Expr], ty: SqlType, input: &Input) -> Res
         (Func::Trim { leading, trailing }, [s, chars]) => {
             strings::trim(&eval(s, input)?, &eval(chars, input)?, leading, trailing)
         }
+        (Func::Extract(_), [x]) if x.ty().is_timestamp() => {
+            super::time::func(func, args, ty, input)
+        }
+        (Func::DateTrunc(_) | Func::AddInterval(_) | Func::TimestampDiff, _) => {
+            super::time::func(func, args, ty, input)
+        }
         (Func::Extract(part), [d]) => extract(part, d, input),
         (Func::DateAddDays, [d, n]) => {
             let (d, n) = date_operands::<Int32Type>(d, n, input)?;

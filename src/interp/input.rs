@@ -107,6 +107,10 @@ impl Input {
                 c.ty
             )));
         }
+        if c.ty.is_timestamp() {
+            // Any zone's instants are the same UTC values: one label for every source.
+            return super::time::retype(array, &c.ty.to_arrow());
+        }
         Ok(array.clone())
     }
 

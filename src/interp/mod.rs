@@ -75,6 +75,7 @@ mod kernel;
 mod like;
 mod logic;
 mod strings;
+pub(crate) mod time;
 
 #[cfg(test)]
 mod testutil;

@@ -57,7 +57,8 @@ impl AggFunc {
             (AggFunc::Sum, Some(Decimal { scale, .. })) => Some(SqlType::decimal(38, scale as u32)),
             (AggFunc::Sum, Some(t)) if t.is_float() => Some(Float64),
             (AggFunc::Avg, Some(t)) if t.is_numeric() => Some(Float64),
-            (AggFunc::Min | AggFunc::Max, Some(t)) if t != Null => Some(t),
+            // Intervals have no total order of their values (PostgreSQL orders them by length).
+            (AggFunc::Min | AggFunc::Max, Some(t)) if t != Null && t != Interval => Some(t),
             _ => None,
         }
     }
@@ -183,7 +184,11 @@ impl AccKind {
             (AggFunc::Min | AggFunc::Max, Some(t)) => {
                 let max = call.func == AggFunc::Max;
                 match t {
-                    t if t.is_integer() || t.is_decimal() || t == SqlType::Date => {
+                    t if t.is_integer()
+                        || t.is_decimal()
+                        || t == SqlType::Date
+                        || t.is_timestamp() =>
+                    {
                         AccKind::MinMaxInt { max }
                     }
                     t if t.is_float() => AccKind::MinMaxFloat { max },

@@ -209,6 +209,14 @@ pub enum DatePart {
     /// The ISO 8601 week of the year, 1 to 53: weeks start on Monday, and week 1 holds the
     /// year's first Thursday (the first days of January may be in the last year's week 52 or 53).
     Week,
+    /// The parts of a time of day and `EPOCH`: of a `TIMESTAMP` only (a `DATE` is cast to one
+    /// at midnight); their values and types are in [`super::time::part`].
+    Hour,
+    Minute,
+    Second,
+    Millisecond,
+    Microsecond,
+    Epoch,
 }
 
 impl DatePart {
@@ -222,6 +230,12 @@ impl DatePart {
             DatePart::DayOfWeek => "DOW",
             DatePart::DayOfYear => "DOY",
             DatePart::Week => "WEEK",
+            DatePart::Hour => "HOUR",
+            DatePart::Minute => "MINUTE",
+            DatePart::Second => "SECOND",
+            DatePart::Millisecond => "MILLISECOND",
+            DatePart::Microsecond => "MICROSECOND",
+            DatePart::Epoch => "EPOCH",
         }
     }
 
@@ -235,11 +249,41 @@ impl DatePart {
             "dow" | "dayofweek" => DatePart::DayOfWeek,
             "doy" | "dayofyear" => DatePart::DayOfYear,
             "week" | "weeks" => DatePart::Week,
+            "hour" | "hours" => DatePart::Hour,
+            "minute" | "minutes" => DatePart::Minute,
+            "second" | "seconds" => DatePart::Second,
+            "millisecond" | "milliseconds" => DatePart::Millisecond,
+            "microsecond" | "microseconds" => DatePart::Microsecond,
+            "epoch" => DatePart::Epoch,
             _ => return None,
         })
     }
 
-    /// The part of the date `days` (days since 1970-01-01).
+    /// Whether the part is of a time of day (or `EPOCH`): not a part of a `DATE`.
+    pub fn is_time(self) -> bool {
+        matches!(
+            self,
+            DatePart::Hour
+                | DatePart::Minute
+                | DatePart::Second
+                | DatePart::Millisecond
+                | DatePart::Microsecond
+                | DatePart::Epoch
+        )
+    }
+
+    /// The SQL type of this part of a timestamp of `unit` (see [`super::time::part`]).
+    pub fn timestamp_result(self, unit: super::types::TimeUnit) -> SqlType {
+        let s = super::time::second_scale(unit);
+        match self {
+            DatePart::Second => SqlType::decimal(2 + s, s),
+            DatePart::Millisecond => SqlType::decimal(2 + s, s - 3),
+            DatePart::Epoch => SqlType::decimal(19 + s - unit.digits(), s),
+            _ => SqlType::Int32,
+        }
+    }
+
+    /// The part of the date `days` (days since 1970-01-01); the time parts of a midnight.
     pub fn of_days(self, days: i64) -> i64 {
         use super::scalar::{civil_from_days, days_from_civil};
         let (y, m, d) = civil_from_days(days);
@@ -248,6 +292,12 @@ impl DatePart {
             DatePart::Month => m as i64,
             DatePart::Day => d as i64,
             DatePart::Quarter => (m as i64 - 1) / 3 + 1,
+            DatePart::Hour
+            | DatePart::Minute
+            | DatePart::Second
+            | DatePart::Millisecond
+            | DatePart::Microsecond => 0,
+            DatePart::Epoch => days * 86_400,
             // 1970-01-01 was a Thursday.
             DatePart::DayOfWeek => (days + 4).rem_euclid(7),
             DatePart::DayOfYear => days - days_from_civil(y, 1, 1) + 1,
@@ -414,6 +464,7 @@ pub fn can_cast(from: SqlType, to: SqlType) -> bool {
         || to == Utf8
         || (from == Boolean && to.is_integer())
         || (from.is_integer() && to == Boolean)
+        || (matches!(from, Date | Timestamp { .. }) && matches!(to, Date | Timestamp { .. }))
 }
 
 impl Expr {
@@ -808,8 +859,16 @@ impl fmt::Display for Literal {
             (Scalar::Decimal(v), SqlType::Decimal { scale, .. }) => {
                 write!(f, "{}::{}", format_decimal(*v, scale), self.ty)
             }
-            (Scalar::Utf8(_) | Scalar::Date(_) | Scalar::Boolean(_), _) => {
+            (Scalar::Utf8(_) | Scalar::Date(_) | Scalar::Boolean(_) | Scalar::Interval(_), _) => {
                 write!(f, "{}", self.value)
+            }
+            (Scalar::Timestamp(v), SqlType::Timestamp { unit, zoned }) => {
+                write!(
+                    f,
+                    "'{}'::{}",
+                    super::time::to_text(*v, unit, zoned),
+                    self.ty
+                )
             }
             (v, t) => write!(f, "{v}::{t}"),
         }

@@ -26,7 +26,10 @@
 //! | `Length` | `LENGTH(s)`, `CHAR_LENGTH`, `CHARACTER_LENGTH` | `VARCHAR` | `INTEGER` (characters) | never |
 //! | `Upper`, `Lower` | `UPPER(s)`, `LOWER(s)` | `VARCHAR` | `VARCHAR` (Unicode case mapping) | never |
 //! | `Substring` | `SUBSTRING(s FROM i [FOR n])`, `SUBSTR` | `VARCHAR, BIGINT[, BIGINT]` | `VARCHAR` (1-based, in characters) | a negative length |
-//! | `Extract(part)` | `EXTRACT(part FROM d)`, `DATE_PART('part', d)`: `YEAR`, `MONTH`, `DAY`, `QUARTER`, `DOW` (Sunday 0), `DOY`, `WEEK` (ISO 8601) | `DATE` | `INTEGER` | never |
+//! | `Extract(part)` | `EXTRACT(part FROM d)`, `DATE_PART('part', d)`: `YEAR`, `MONTH`, `DAY`, `QUARTER`, `DOW` (Sunday 0), `DOY`, `WEEK` (ISO 8601); of a timestamp also `HOUR`, `MINUTE`, `SECOND`, `MILLISECOND`, `MICROSECOND`, `EPOCH` | `DATE` or `TIMESTAMP` (a `DATE` is cast to one for the time parts) | `INTEGER`; the fractional parts as [`DatePart::timestamp_result`] | never |
+//! | `DateTrunc(field)` | `DATE_TRUNC('field', ts)` | `TIMESTAMP` (a `DATE` is cast to one) | the same type | before the unit's range |
+//! | `AddInterval(iv)` | `ts ± INTERVAL '…'` | `TIMESTAMP` (the binder picks a unit that holds the interval exactly) | the same type | leaving the range |
+//! | `TimestampDiff` | `ts - ts` | two timestamps of one type | `INTERVAL` (days and time, PostgreSQL's `timestamp_mi`) | never |
 //! | `DateAddDays` | `date ± INTERVAL 'n' DAY` | `DATE, INTEGER` | `DATE` | leaving the `DATE` range |
 //! | `DateAddMonths` | `date ± INTERVAL 'n' MONTH` | `DATE, INTEGER` | `DATE` (day clamped to the month's end) | never in range |
 //! | `DateDiffDays` | `date - date` | `DATE, DATE` | `INTEGER` (days) | overflow |
@@ -38,6 +41,8 @@
 //! errors are PostgreSQL's.
 
 use super::expr::{round_result, DatePart};
+use super::scalar::Interval;
+use super::time::TruncField;
 use super::types::SqlType;
 
 /// A scalar function (see the module's table).
@@ -56,6 +61,12 @@ pub enum Func {
     DateAddDays,
     DateAddMonths,
     DateDiffDays,
+    /// `DATE_TRUNC('field', ts)`.
+    DateTrunc(TruncField),
+    /// `ts + interval` with a constant interval (the one argument is the timestamp).
+    AddInterval(Interval),
+    /// `ts - ts`.
+    TimestampDiff,
     Sign,
     Floor,
     Ceil,
@@ -91,7 +102,10 @@ pub const SQL_NAMES: &[&str] = &[
     "coalesce",
     "concat",
     "count",
+    "current_date",
+    "current_timestamp",
     "date_part",
+    "date_trunc",
     "ends_with",
     "exp",
     "floor",
@@ -100,12 +114,14 @@ pub const SQL_NAMES: &[&str] = &[
     "left",
     "length",
     "ln",
+    "localtimestamp",
     "lower",
     "lpad",
     "ltrim",
     "max",
     "min",
     "mod",
+    "now",
     "nullif",
     "position",
     "pow",
@@ -117,11 +133,13 @@ pub const SQL_NAMES: &[&str] = &[
     "rtrim",
     "sign",
     "sqrt",
+    "statement_timestamp",
     "starts_with",
     "strpos",
     "substr",
     "substring",
     "sum",
+    "transaction_timestamp",
     "trim",
     "upper",
 ];
@@ -175,6 +193,9 @@ impl Func {
             Func::DateAddDays => "date + INTERVAL … DAY".into(),
             Func::DateAddMonths => "date + INTERVAL … MONTH".into(),
             Func::DateDiffDays => "date - date".into(),
+            Func::DateTrunc(field) => format!("DATE_TRUNC('{}')", field.sql_name()),
+            Func::AddInterval(_) => "timestamp + INTERVAL".into(),
+            Func::TimestampDiff => "timestamp - timestamp".into(),
             Func::Sign => "SIGN".into(),
             Func::Floor => "FLOOR".into(),
             Func::Ceil => "CEIL".into(),
@@ -203,6 +224,8 @@ impl Func {
             | Func::Upper
             | Func::Lower
             | Func::Extract(_)
+            | Func::DateTrunc(_)
+            | Func::AddInterval(_)
             | Func::Sign
             | Func::Floor
             | Func::Ceil => (1, 1),
@@ -213,6 +236,7 @@ impl Func {
             Func::Replace => (3, 3),
             Func::Pad { .. } => (2, 3),
             Func::DateAddDays | Func::DateAddMonths | Func::DateDiffDays => (2, 2),
+            Func::TimestampDiff => (2, 2),
         }
     }
 
@@ -243,7 +267,12 @@ impl Func {
             (Func::Sign | Func::Floor | Func::Ceil, [t]) => vec![number_or_double(*t)?],
             (Func::Substring, [_, _]) => vec![Utf8, Int64],
             (Func::Substring, [_, _, _]) => vec![Utf8, Int64, Int64],
+            (Func::Extract(_), [t @ Timestamp { .. }]) => vec![*t],
+            (Func::Extract(part), [_]) if part.is_time() => vec![SqlType::timestamp()],
             (Func::Extract(_), [_]) => vec![Date],
+            (Func::DateTrunc(_) | Func::AddInterval(_), [t @ Timestamp { .. }]) => vec![*t],
+            (Func::DateTrunc(_), [Date | Null]) => vec![SqlType::timestamp()],
+            (Func::TimestampDiff, [a @ Timestamp { .. }, b]) if a == b => vec![*a, *b],
             (Func::DateAddDays | Func::DateAddMonths, [_, _]) => vec![Date, Int32],
             (Func::DateDiffDays, [_, _]) => vec![Date, Date],
             _ => return None,
@@ -266,7 +295,10 @@ impl Func {
             (Func::Sqrt | Func::Ln | Func::Exp, [Float64]) => Float64,
             (Func::Power, [Float64, Float64]) => Float64,
             (Func::Substring, [Utf8, Int64]) | (Func::Substring, [Utf8, Int64, Int64]) => Utf8,
-            (Func::Extract(_), [Date]) => Int32,
+            (Func::Extract(part), [Date]) if !part.is_time() => Int32,
+            (Func::Extract(part), [Timestamp { unit, .. }]) => part.timestamp_result(*unit),
+            (Func::DateTrunc(_) | Func::AddInterval(_), [t @ Timestamp { .. }]) => *t,
+            (Func::TimestampDiff, [a @ Timestamp { .. }, b]) if a == b => SqlType::Interval,
             (Func::DateAddDays | Func::DateAddMonths, [Date, Int32]) => Date,
             (Func::DateDiffDays, [Date, Date]) => Int32,
             (Func::Sign | Func::Floor | Func::Ceil, [t]) if t.is_float() => *t,
@@ -289,6 +321,7 @@ impl Func {
             | Func::Upper
             | Func::Lower
             | Func::Extract(_)
+            | Func::TimestampDiff
             | Func::Sign
             | Func::Floor
             | Func::Ceil
@@ -300,6 +333,7 @@ impl Func {
             Func::Pad { .. } => true,
             Func::Sqrt | Func::Ln | Func::Power => true,
             Func::Substring | Func::DateAddDays | Func::DateAddMonths | Func::DateDiffDays => true,
+            Func::DateTrunc(_) | Func::AddInterval(_) => true,
         }
     }
 

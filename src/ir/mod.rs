@@ -13,6 +13,7 @@ pub mod func;
 pub mod like;
 mod plan;
 pub mod scalar;
+pub mod time;
 mod types;
 
 pub use aggregate::{AccKind, AggFunc, AggregateCall};
@@ -22,5 +23,5 @@ pub use expr::{
 };
 pub use func::Func;
 pub use plan::{Body, Plan, SortKey};
-pub use scalar::Scalar;
-pub use types::{SqlType, DECIMAL64_PRECISION, MAX_DECIMAL_PRECISION};
+pub use scalar::{Interval, Scalar};
+pub use types::{SqlType, TimeUnit, DECIMAL64_PRECISION, MAX_DECIMAL_PRECISION};

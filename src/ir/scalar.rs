@@ -18,6 +18,8 @@ use crate::error::{Error, Result};
 /// | `Decimal(p, s)` | `Decimal(v)`, meaning `v / 10^s` |
 /// | `Date` | `Date(days since 1970-01-01)` |
 /// | `Utf8` | `Utf8` |
+/// | `Timestamp(unit, _)` | `Timestamp(units since 1970-01-01 00:00:00 UTC)` |
+/// | `Interval` | `Interval(months, days, nanoseconds)` |
 #[derive(Clone, Debug)]
 #[cfg_attr(feature = "ballista", derive(serde::Serialize, serde::Deserialize))]
 pub enum Scalar {
@@ -29,6 +31,18 @@ pub enum Scalar {
     Decimal(i128),
     Date(i32),
     Utf8(String),
+    Timestamp(i64),
+    Interval(Interval),
+}
+
+/// A value of PostgreSQL's `interval` (Arrow `IntervalMonthDayNano`): its three parts are kept
+/// apart, since a month and a day have no fixed length.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+#[cfg_attr(feature = "ballista", derive(serde::Serialize, serde::Deserialize))]
+pub struct Interval {
+    pub months: i32,
+    pub days: i32,
+    pub nanos: i64,
 }
 
 impl PartialEq for Scalar {
@@ -45,6 +59,8 @@ impl PartialEq for Scalar {
             (Decimal(a), Decimal(b)) => a == b,
             (Date(a), Date(b)) => a == b,
             (Utf8(a), Utf8(b)) => a == b,
+            (Timestamp(a), Timestamp(b)) => a == b,
+            (Interval(a), Interval(b)) => a == b,
             _ => false,
         }
     }
@@ -75,6 +91,8 @@ impl Scalar {
             }
             (Scalar::Date(_), SqlType::Date) => true,
             (Scalar::Utf8(_), SqlType::Utf8) => true,
+            (Scalar::Timestamp(_), SqlType::Timestamp { .. }) => true,
+            (Scalar::Interval(_), SqlType::Interval) => true,
             _ => false,
         }
     }
@@ -291,6 +309,8 @@ impl fmt::Display for Scalar {
             Scalar::Decimal(v) => write!(f, "{v}"),
             Scalar::Date(d) => write!(f, "DATE '{}'", format_date(*d)),
             Scalar::Utf8(s) => write!(f, "'{}'", s.replace('\'', "''")),
+            Scalar::Timestamp(v) => write!(f, "{v}"),
+            Scalar::Interval(iv) => write!(f, "INTERVAL '{}'", super::time::interval_text(*iv)),
         }
     }
 }

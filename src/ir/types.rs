@@ -46,7 +46,91 @@ pub enum SqlType {
     Date,
     /// A UTF-8 string in any of Arrow's string layouts.
     Utf8,
+    /// A point in time as a count of `unit`s since 1970-01-01 00:00:00 (Arrow
+    /// `Timestamp(unit, tz)`). `zoned` is PostgreSQL's `timestamptz`: an instant, stored as UTC
+    /// (any Arrow zone), shown in the session zone; without it, a wall-clock time in no zone.
+    Timestamp {
+        unit: TimeUnit,
+        zoned: bool,
+    },
+    /// PostgreSQL's `interval`: months, days and nanoseconds, each kept apart (Arrow
+    /// `Interval(MonthDayNano)`).
+    Interval,
 }
+
+/// The unit of a [`SqlType::Timestamp`]'s values, as Arrow's `TimeUnit`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[cfg_attr(feature = "ballista", derive(serde::Serialize, serde::Deserialize))]
+pub enum TimeUnit {
+    Second,
+    Millisecond,
+    Microsecond,
+    Nanosecond,
+}
+
+impl TimeUnit {
+    /// How many units make a second.
+    pub fn per_second(self) -> i64 {
+        match self {
+            TimeUnit::Second => 1,
+            TimeUnit::Millisecond => 1_000,
+            TimeUnit::Microsecond => 1_000_000,
+            TimeUnit::Nanosecond => 1_000_000_000,
+        }
+    }
+
+    /// How many units make a day.
+    pub fn per_day(self) -> i64 {
+        86_400 * self.per_second()
+    }
+
+    /// How many nanoseconds one unit is.
+    pub fn nanos(self) -> i64 {
+        1_000_000_000 / self.per_second()
+    }
+
+    /// The digits after the point a unit gives a second (0, 3, 6, 9), PostgreSQL's precision
+    /// `p` of `TIMESTAMP(p)`.
+    pub fn digits(self) -> u32 {
+        match self {
+            TimeUnit::Second => 0,
+            TimeUnit::Millisecond => 3,
+            TimeUnit::Microsecond => 6,
+            TimeUnit::Nanosecond => 9,
+        }
+    }
+
+    /// The coarsest unit that holds `p` digits after the point (`TIMESTAMP(p)`).
+    pub fn for_digits(p: u64) -> TimeUnit {
+        match p {
+            0 => TimeUnit::Second,
+            1..=3 => TimeUnit::Millisecond,
+            4..=6 => TimeUnit::Microsecond,
+            _ => TimeUnit::Nanosecond,
+        }
+    }
+
+    pub fn from_arrow(unit: arrow::datatypes::TimeUnit) -> TimeUnit {
+        match unit {
+            arrow::datatypes::TimeUnit::Second => TimeUnit::Second,
+            arrow::datatypes::TimeUnit::Millisecond => TimeUnit::Millisecond,
+            arrow::datatypes::TimeUnit::Microsecond => TimeUnit::Microsecond,
+            arrow::datatypes::TimeUnit::Nanosecond => TimeUnit::Nanosecond,
+        }
+    }
+
+    pub fn to_arrow(self) -> arrow::datatypes::TimeUnit {
+        match self {
+            TimeUnit::Second => arrow::datatypes::TimeUnit::Second,
+            TimeUnit::Millisecond => arrow::datatypes::TimeUnit::Millisecond,
+            TimeUnit::Microsecond => arrow::datatypes::TimeUnit::Microsecond,
+            TimeUnit::Nanosecond => arrow::datatypes::TimeUnit::Nanosecond,
+        }
+    }
+}
+
+/// The zone qjit writes on the Arrow type of a `TIMESTAMP WITH TIME ZONE` it produces.
+pub const UTC: &str = "UTC";
 
 impl SqlType {
     /// The SQL type of an Arrow type, or `None` if qjit does not support it.
@@ -80,6 +164,11 @@ impl SqlType {
                 }
             }
             DataType::Date32 => SqlType::Date,
+            DataType::Timestamp(unit, tz) => SqlType::Timestamp {
+                unit: TimeUnit::from_arrow(*unit),
+                zoned: tz.is_some(),
+            },
+            DataType::Interval(arrow::datatypes::IntervalUnit::MonthDayNano) => SqlType::Interval,
             DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => SqlType::Utf8,
             DataType::Dictionary(key, value)
                 if key.is_dictionary_key_type()
@@ -109,6 +198,10 @@ impl SqlType {
             SqlType::Decimal { precision, scale } => DataType::Decimal128(precision, scale as i8),
             SqlType::Date => DataType::Date32,
             SqlType::Utf8 => DataType::Utf8,
+            SqlType::Timestamp { unit, zoned } => {
+                DataType::Timestamp(unit.to_arrow(), zoned.then(|| UTC.into()))
+            }
+            SqlType::Interval => DataType::Interval(arrow::datatypes::IntervalUnit::MonthDayNano),
         }
     }
 
@@ -179,6 +272,27 @@ impl SqlType {
         })
     }
 
+    /// `TIMESTAMP`: microseconds without a zone, PostgreSQL's.
+    pub fn timestamp() -> SqlType {
+        SqlType::Timestamp {
+            unit: TimeUnit::Microsecond,
+            zoned: false,
+        }
+    }
+
+    /// Whether the type is a `TIMESTAMP`, with or without a zone.
+    pub fn is_timestamp(self) -> bool {
+        matches!(self, SqlType::Timestamp { .. })
+    }
+
+    /// The unit of a timestamp type.
+    pub fn time_unit(self) -> Option<TimeUnit> {
+        match self {
+            SqlType::Timestamp { unit, .. } => Some(unit),
+            _ => None,
+        }
+    }
+
     /// Precision and scale of a decimal type.
     pub fn decimal_parts(self) -> Option<(u8, u8)> {
         match self {
@@ -207,6 +321,14 @@ impl fmt::Display for SqlType {
             SqlType::Decimal { precision, scale } => write!(f, "DECIMAL({precision},{scale})"),
             SqlType::Date => f.write_str("DATE"),
             SqlType::Utf8 => f.write_str("VARCHAR"),
+            SqlType::Timestamp { unit, zoned } => {
+                f.write_str("TIMESTAMP")?;
+                if *unit != TimeUnit::Microsecond {
+                    write!(f, "({})", unit.digits())?;
+                }
+                f.write_str(if *zoned { " WITH TIME ZONE" } else { "" })
+            }
+            SqlType::Interval => f.write_str("INTERVAL"),
         }
     }
 }

@@ -964,6 +964,10 @@ fn key_column(
         (KeyKind::Signed, SqlType::Int32) => column!(Int32Array, |g| word(g, 0) as i32),
         (KeyKind::Signed, SqlType::Int64) => column!(Int64Array, |g| word(g, 0) as i64),
         (KeyKind::Signed, SqlType::Date) => column!(Date32Array, |g| word(g, 0) as i32),
+        (KeyKind::Signed, SqlType::Timestamp { .. }) => crate::interp::time::retype(
+            &column!(Int64Array, |g| word(g, 0) as i64),
+            &ty.to_arrow(),
+        )?,
         (KeyKind::Unsigned, SqlType::UInt8) => column!(UInt8Array, |g| word(g, 0) as u8),
         (KeyKind::Unsigned, SqlType::UInt16) => column!(UInt16Array, |g| word(g, 0) as u16),
         (KeyKind::Unsigned, SqlType::UInt32) => column!(UInt32Array, |g| word(g, 0) as u32),

@@ -320,7 +320,7 @@ fn element_width(t: SqlType) -> usize {
         SqlType::Int8 | SqlType::UInt8 => 1,
         SqlType::Int16 | SqlType::UInt16 => 2,
         SqlType::Int32 | SqlType::UInt32 | SqlType::Float32 | SqlType::Date => 4,
-        SqlType::Decimal { .. } => 16,
+        SqlType::Decimal { .. } | SqlType::Interval => 16,
         SqlType::Null => 0,
         _ => 8,
     }

@@ -38,7 +38,81 @@ fn address(f: RuntimeFn) -> usize {
         RuntimeFn::Pow => qjit_rt_pow as *const () as usize,
         RuntimeFn::Replace => qjit_rt_replace as *const () as usize,
         RuntimeFn::Pad => qjit_rt_pad as *const () as usize,
+        RuntimeFn::TimestampToText => qjit_rt_timestamp_to_text as *const () as usize,
+        RuntimeFn::TextToTimestamp => qjit_rt_text_to_timestamp as *const () as usize,
+        RuntimeFn::IntervalToText => qjit_rt_interval_to_text as *const () as usize,
     }
+}
+
+/// Copies `s` to the `cap` bytes at `dst`; its length, or [`NO_ROOM`].
+///
+/// # Safety
+/// `dst` points to `cap` writable bytes of the row's scratch area.
+unsafe fn put_text(s: &str, dst: *mut u8, cap: u64) -> u64 {
+    // SAFETY: the caller's promise.
+    let out = unsafe { scratch(dst, cap) };
+    match out.get_mut(..s.len()) {
+        Some(room) => {
+            room.copy_from_slice(s.as_bytes());
+            s.len() as u64
+        }
+        None => NO_ROOM,
+    }
+}
+
+/// [`RuntimeFn::TimestampToText`].
+///
+/// # Safety
+/// `dst` points to `cap` writable bytes of the row's scratch area.
+unsafe extern "C" fn qjit_rt_timestamp_to_text(
+    v: i64,
+    unit: u32,
+    zoned: u32,
+    dst: *mut u8,
+    cap: u64,
+) -> u64 {
+    let unit = crate::codegen::runtime::unit_of_code(unit);
+    let s = crate::ir::time::to_text(v, unit, zoned != 0);
+    // SAFETY: the caller's promise.
+    unsafe { put_text(&s, dst, cap) }
+}
+
+/// [`RuntimeFn::TextToTimestamp`].
+///
+/// # Safety
+/// `s` points to `len` readable bytes of UTF-8; `out` to a writable `i64`.
+unsafe extern "C" fn qjit_rt_text_to_timestamp(
+    s: *const u8,
+    len: u64,
+    unit: u32,
+    zoned: u32,
+    out: *mut i64,
+) -> u32 {
+    let unit = crate::codegen::runtime::unit_of_code(unit);
+    // SAFETY: the caller's promises.
+    unsafe {
+        match crate::ir::time::parse(text(s, len), unit, zoned != 0) {
+            Some(v) => {
+                out.write(v);
+                1
+            }
+            None => 0,
+        }
+    }
+}
+
+/// [`RuntimeFn::IntervalToText`].
+///
+/// # Safety
+/// `dst` points to `cap` writable bytes of the row's scratch area.
+unsafe extern "C" fn qjit_rt_interval_to_text(lo: u64, hi: u64, dst: *mut u8, cap: u64) -> u64 {
+    let iv = crate::ir::Interval {
+        months: lo as u32 as i32,
+        days: (lo >> 32) as u32 as i32,
+        nanos: hi as i64,
+    };
+    // SAFETY: the caller's promise.
+    unsafe { put_text(&crate::ir::time::interval_text(iv), dst, cap) }
 }
 
 /// [`RuntimeFn::Ln`].

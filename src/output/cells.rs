@@ -91,6 +91,8 @@ enum Values<'a> {
     Utf8View(&'a StringViewArray),
     /// Values of `unit` since the epoch; with a time zone (printed in UTC, `+00`) or not.
     Timestamp(&'a [i64], TimeUnit, bool),
+    /// PostgreSQL's `interval`, printed as PostgreSQL prints it (`1 day 02:00:00`).
+    Interval(&'a [arrow::datatypes::IntervalMonthDayNano]),
     /// Bytes of any binary layout, printed as PostgreSQL prints `bytea`: `\x` and hex digits.
     Binary(&'a dyn Array),
     /// Lists, structs and maps, printed as JSON.
@@ -148,6 +150,10 @@ impl<'a> ColumnText<'a> {
                 };
                 Values::Timestamp(values, *unit, tz.is_some())
             }
+            DataType::Interval(arrow::datatypes::IntervalUnit::MonthDayNano) => Values::Interval(
+                a.as_primitive::<arrow::datatypes::IntervalMonthDayNanoType>()
+                    .values(),
+            ),
             DataType::Binary
             | DataType::LargeBinary
             | DataType::BinaryView
@@ -208,6 +214,19 @@ impl<'a> ColumnText<'a> {
                 out.extend_from_slice(self.str(row).unwrap_or_default().as_bytes())
             }
             Values::Timestamp(v, unit, zoned) => write_timestamp(out, v[row], *unit, *zoned),
+            Values::Interval(v) => {
+                let iv = v[row];
+                let mut text = String::new();
+                crate::ir::time::format_interval(
+                    &mut text,
+                    crate::ir::Interval {
+                        months: iv.months,
+                        days: iv.days,
+                        nanos: iv.nanoseconds,
+                    },
+                );
+                out.extend_from_slice(text.as_bytes());
+            }
             Values::Binary(a) => write_bytes(out, binary_value(*a, row)),
             Values::Nested(a, options) => write_json(out, *a, row, options)?,
             Values::Other(f) => {

@@ -26,6 +26,22 @@ pub fn common_type(a: SqlType, b: SqlType) -> Option<SqlType> {
     }
     match (a, b) {
         (Null, t) | (t, Null) => Some(t),
+        // Timestamps meet in the finer unit, zoned if either is (the session zone is UTC); a
+        // date is its midnight.
+        (
+            Timestamp {
+                unit: u1,
+                zoned: z1,
+            },
+            Timestamp {
+                unit: u2,
+                zoned: z2,
+            },
+        ) => Some(Timestamp {
+            unit: u1.max(u2),
+            zoned: z1 || z2,
+        }),
+        (Date, t @ Timestamp { .. }) | (t @ Timestamp { .. }, Date) => Some(t),
         (x, y) if x.is_integer() && y.is_integer() => Some(common_integer(x, y)),
         (x, y) if x.is_float() || y.is_float() => {
             (x.is_numeric() && y.is_numeric()).then_some(Float64)
@@ -84,9 +100,25 @@ pub fn is_string_literal(e: &Expr) -> bool {
     matches!(e, Expr::Literal(l) if l.ty == SqlType::Utf8)
 }
 
-/// The type two operands meet at, letting a string literal take the other side's type.
+/// The type two operands meet at, letting a string literal take the other side's type, and a
+/// timestamp literal the other side's coarser timestamp type where its value is exact there (so
+/// that `ts_seconds >= TIMESTAMP '…'` compares the column as it is, and statistics prune it).
 pub fn common_type_of(a: &Expr, b: &Expr) -> Option<SqlType> {
     let (ta, tb) = (a.ty(), b.ty());
+    for (lit, other) in [(a, tb), (b, ta)] {
+        if let (
+            Expr::Literal(crate::ir::Literal {
+                value: crate::ir::Scalar::Timestamp(v),
+                ty: SqlType::Timestamp { unit, .. },
+            }),
+            SqlType::Timestamp { unit: to, .. },
+        ) = (lit, other)
+        {
+            if to <= *unit && v % (unit.per_second() / to.per_second()) == 0 {
+                return Some(other);
+            }
+        }
+    }
     if ta != tb {
         if is_string_literal(a) && tb != SqlType::Null {
             return Some(tb);

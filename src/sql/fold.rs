@@ -137,6 +137,26 @@ pub fn scalar_at(array: &ArrayRef, row: usize) -> Result<Scalar> {
         DataType::Utf8 => Scalar::Utf8(a.as_string::<i32>().value(row).to_string()),
         DataType::LargeUtf8 => Scalar::Utf8(a.as_string::<i64>().value(row).to_string()),
         DataType::Utf8View => Scalar::Utf8(a.as_string_view().value(row).to_string()),
+        DataType::Timestamp(..) => Scalar::Timestamp(
+            arrow::array::make_array(
+                a.to_data()
+                    .into_builder()
+                    .data_type(DataType::Int64)
+                    .build()?,
+            )
+            .as_primitive::<Int64Type>()
+            .value(row),
+        ),
+        DataType::Interval(arrow::datatypes::IntervalUnit::MonthDayNano) => {
+            let v = a
+                .as_primitive::<arrow::datatypes::IntervalMonthDayNanoType>()
+                .value(row);
+            Scalar::Interval(crate::ir::Interval {
+                months: v.months,
+                days: v.days,
+                nanos: v.nanoseconds,
+            })
+        }
         other => {
             return Err(Error::internal(format!(
                 "constant of unexpected type {other}"

@@ -422,14 +422,95 @@ pub fn table_h() -> (Arc<Schema>, Vec<RecordBatch>) {
     (schema, batches)
 }
 
+/// Table `tt`: timestamps of every unit, with and without a zone, over the edges of the
+/// calendar (text as qjit prints them; `tz` is labelled `Europe/Berlin`, its values are UTC):
+///
+/// | id | us (µs) | ms, s, ns | tz (µs) | d |
+/// |---|---|---|---|---|
+/// | 1 | 2024-03-31 02:30:00.123456 | the same, in their units | the same | 2024-03-31 |
+/// | 2 | 1969-12-31 23:59:59.5 | | | 1969-12-31 |
+/// | 3 | NULL | NULL | NULL | NULL |
+/// | 4 | 2000-02-29 12:00:00 | | | 2000-02-29 |
+/// | 5 | 2024-01-31 23:59:59.999999 | | | 2024-01-31 |
+/// | 6 | 1900-03-01 00:00:00 | | | 1900-03-01 |
+pub fn table_tt() -> (Arc<Schema>, RecordBatch) {
+    use arrow::array::{
+        TimestampMicrosecondArray, TimestampMillisecondArray, TimestampNanosecondArray,
+        TimestampSecondArray,
+    };
+    use qjit::ir::time::{parse, rescale};
+    use qjit::ir::TimeUnit;
+    let texts = [
+        Some("2024-03-31 02:30:00.123456"),
+        Some("1969-12-31 23:59:59.5"),
+        None,
+        Some("2000-02-29 12:00:00"),
+        Some("2024-01-31 23:59:59.999999"),
+        Some("1900-03-01 00:00:00"),
+    ];
+    let us: Vec<Option<i64>> = texts
+        .iter()
+        .map(|t| t.map(|t| parse(t, TimeUnit::Microsecond, false).expect("fixture time")))
+        .collect();
+    let unit = |u: TimeUnit| -> Vec<Option<i64>> {
+        us.iter()
+            .map(|v| v.map(|v| rescale(v, TimeUnit::Microsecond, u).expect("in range")))
+            .collect()
+    };
+    let columns: Vec<(&str, ArrayRef)> = vec![
+        (
+            "id",
+            Arc::new(Int32Array::from((1..=6).collect::<Vec<_>>())),
+        ),
+        ("us", Arc::new(TimestampMicrosecondArray::from(us.clone()))),
+        (
+            "ms",
+            Arc::new(TimestampMillisecondArray::from(unit(TimeUnit::Millisecond))),
+        ),
+        (
+            "s",
+            Arc::new(TimestampSecondArray::from(unit(TimeUnit::Second))),
+        ),
+        (
+            "ns",
+            Arc::new(TimestampNanosecondArray::from(unit(TimeUnit::Nanosecond))),
+        ),
+        (
+            "tz",
+            Arc::new(TimestampMicrosecondArray::from(us.clone()).with_timezone("Europe/Berlin")),
+        ),
+        (
+            "d",
+            Arc::new(Date32Array::from(
+                us.iter()
+                    .map(|v| v.map(|v| qjit::ir::time::to_days(v, TimeUnit::Microsecond) as i32))
+                    .collect::<Vec<_>>(),
+            )),
+        ),
+    ];
+    let schema = Arc::new(Schema::new(
+        columns
+            .iter()
+            .map(|(n, a)| Field::new(*n, a.data_type().clone(), *n != "id"))
+            .collect::<Vec<_>>(),
+    ));
+    let batch = RecordBatch::try_new(
+        schema.clone(),
+        columns.into_iter().map(|(_, a)| a).collect(),
+    )
+    .expect("fixture batch");
+    (schema, batch)
+}
+
 /// Every table the corpus can query: `f` (see [`table_f`]), `h` (see [`table_h`]), `t` (one
 /// batch), `t_split` (the same rows in three sliced batches, to exercise array offsets), `empty`
-/// (t's schema, no rows), `lineitem` (TPC-H SF 0.01).
+/// (t's schema, no rows), `lineitem` (TPC-H SF 0.01), `tt` (see [`table_tt`]).
 pub fn tables() -> Vec<Source> {
     let (schema, batch) = table_t();
     let split = vec![batch.slice(0, 2), batch.slice(2, 3), batch.slice(5, 1)];
     let (f_schema, f_batch) = table_f();
     let (h_schema, h_batches) = table_h();
+    let (tt_schema, tt_batch) = table_tt();
     vec![
         Source::batches("t", schema.clone(), vec![batch]),
         Source::batches("t_split", schema.clone(), split),
@@ -440,6 +521,11 @@ pub fn tables() -> Vec<Source> {
         },
         Source::batches("f", f_schema, vec![f_batch]),
         Source::batches("h", h_schema, h_batches),
+        Source::batches(
+            "tt",
+            tt_schema,
+            vec![tt_batch.slice(0, 3), tt_batch.slice(3, 3)],
+        ),
     ]
 }
 
@@ -573,12 +659,35 @@ pub fn render_batches(batches: &[RecordBatch]) -> Vec<Vec<String>> {
             .iter()
             .map(|c| ArrayFormatter::try_new(c.as_ref(), &options).expect("formatter"))
             .collect();
+        // Timestamps and intervals as qjit prints them (PostgreSQL's text), not as arrow does.
+        let texts: Vec<Option<qjit::internals::output::cells::ColumnText>> = batch
+            .columns()
+            .iter()
+            .map(|c| {
+                matches!(
+                    c.data_type(),
+                    DataType::Timestamp(..) | DataType::Interval(_)
+                )
+                .then(|| {
+                    qjit::internals::output::cells::ColumnText::new(c, &options).expect("cell text")
+                })
+            })
+            .collect();
         for r in 0..batch.num_rows() {
             rows.push(
                 formatters
                     .iter()
-                    .map(|f| {
-                        let v = f.value(r).to_string();
+                    .zip(&texts)
+                    .map(|(f, text)| {
+                        let v = match text {
+                            Some(t) if t.is_null(r) => "NULL".to_string(),
+                            Some(t) => {
+                                let mut out = Vec::new();
+                                t.write(r, &mut out).expect("cell text");
+                                String::from_utf8(out).expect("UTF-8 cell text")
+                            }
+                            None => f.value(r).to_string(),
+                        };
                         if v.is_empty() {
                             "(empty)".to_string()
                         } else {

@@ -67,6 +67,12 @@ impl<'ctx> Lowerer<'_, 'ctx> {
                 err: a.err,
             });
         }
+        if to == SqlType::Utf8 && (from.is_timestamp() || from == SqlType::Interval) {
+            return self.time_to_text(a, from);
+        }
+        if from == SqlType::Utf8 && to.is_timestamp() {
+            return self.text_to_timestamp(a, to);
+        }
         if to == SqlType::Utf8 && from.is_float() {
             return self.float_to_text(a, from);
         }
@@ -78,6 +84,9 @@ impl<'ctx> Lowerer<'_, 'ctx> {
         }
         if from == SqlType::Utf8 {
             return self.cast_from_text(a, to);
+        }
+        if let Some(done) = self.time_cast(e, &a, from, to)? {
+            return Ok(done);
         }
         if let (true, Some(parts)) = (from.is_float(), to.decimal_parts()) {
             return self.float_to_decimal(e, a, from, parts);
@@ -240,6 +249,10 @@ impl<'ctx> Lowerer<'_, 'ctx> {
             (Func::Round { digits }, [x]) => {
                 let a = self.lower(x)?;
                 self.round(e, x.ty(), digits, a)
+            }
+            (Func::Extract(_), [x]) if x.ty().is_timestamp() => self.timestamp_func(e, func, args),
+            (Func::DateTrunc(_) | Func::AddInterval(_) | Func::TimestampDiff, _) => {
+                self.timestamp_func(e, func, args)
             }
             (Func::Extract(part), [d]) => {
                 let a = self.lower(d)?;
@@ -532,7 +545,7 @@ impl<'ctx> Lowerer<'_, 'ctx> {
     }
 
     /// `x.div_euclid(c)` for an `i64` and a positive constant.
-    fn floor_div(&self, x: IntValue<'ctx>, c: u64) -> R<IntValue<'ctx>> {
+    pub(super) fn floor_div(&self, x: IntValue<'ctx>, c: u64) -> R<IntValue<'ctx>> {
         let b = self.b;
         let t = x.get_type();
         let cv = t.const_int(c, false);
@@ -633,7 +646,7 @@ impl<'ctx> Lowerer<'_, 'ctx> {
 
     /// `part` of the date `days` (`i64` days since 1970-01-01), as [`DatePart::of_days`]
     /// computes it.
-    fn date_part(&self, part: DatePart, days: IntValue<'ctx>) -> R<IntValue<'ctx>> {
+    pub(super) fn date_part(&self, part: DatePart, days: IntValue<'ctx>) -> R<IntValue<'ctx>> {
         let b = self.b;
         let t = days.get_type();
         let c = |v: u64| t.const_int(v, false);
@@ -669,6 +682,18 @@ impl<'ctx> Lowerer<'_, 'ctx> {
                 // `since` is 0..=365: unsigned division is floor division.
                 let weeks = b.build_int_unsigned_div(since, c(7), "weeks")?;
                 b.build_int_add(weeks, c(1), "week")?
+            }
+            DatePart::Hour
+            | DatePart::Minute
+            | DatePart::Second
+            | DatePart::Millisecond
+            | DatePart::Microsecond
+            | DatePart::Epoch => {
+                return Err(Error::internal(format!(
+                    "EXTRACT({}) of a DATE reached the code generator",
+                    part.sql_name()
+                ))
+                .into())
             }
         })
     }

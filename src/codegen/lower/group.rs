@@ -109,7 +109,7 @@ impl KeyKind {
     pub fn of(ty: SqlType) -> R<KeyKind> {
         Ok(match ty {
             SqlType::Null | SqlType::Boolean => KeyKind::Bool,
-            t if t.is_signed_integer() || t == SqlType::Date => KeyKind::Signed,
+            t if t.is_signed_integer() || t == SqlType::Date || t.is_timestamp() => KeyKind::Signed,
             t if t.is_unsigned_integer() => KeyKind::Unsigned,
             SqlType::Float32 => KeyKind::Float32,
             SqlType::Float64 => KeyKind::Float64,

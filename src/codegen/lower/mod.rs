@@ -37,6 +37,7 @@ mod output;
 mod runtime;
 mod strings;
 mod text;
+mod time;
 
 pub(super) use group::{wrap_sign, TableParams, RECENT_KEYS};
 pub(super) use narrow::{has_narrow_form, NarrowLowered};
@@ -165,6 +166,7 @@ fn param_words(lit: &Literal) -> Option<Vec<u64>> {
         (Scalar::Float(v), SqlType::Float64) => vec![v.to_bits()],
         (Scalar::Float(v), SqlType::Float32) => vec![u64::from((*v as f32).to_bits())],
         (Scalar::Date(v), SqlType::Date) => vec![i64::from(*v) as u64],
+        (Scalar::Timestamp(v), SqlType::Timestamp { .. }) => vec![*v as u64],
         (Scalar::Decimal(v), SqlType::Decimal { .. }) => vec![*v as u64, (*v >> 64) as u64],
         _ => return None,
     })
@@ -662,7 +664,10 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
             SqlType::Int8 | SqlType::UInt8 => c.i8_type().into(),
             SqlType::Int16 | SqlType::UInt16 => c.i16_type().into(),
             SqlType::Int32 | SqlType::UInt32 | SqlType::Date => c.i32_type().into(),
-            SqlType::Int64 | SqlType::UInt64 => c.i64_type().into(),
+            SqlType::Int64 | SqlType::UInt64 | SqlType::Timestamp { .. } => c.i64_type().into(),
+            // Months in bits 0..32, days in 32..64, nanoseconds in 64..128: Arrow's
+            // `IntervalMonthDayNano` as one little-endian `i128`.
+            SqlType::Interval => c.i128_type().into(),
             SqlType::Float32 => c.f32_type().into(),
             SqlType::Float64 => c.f64_type().into(),
             SqlType::Decimal { .. } => c.i128_type().into(),
@@ -903,6 +908,8 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
             (Scalar::Decimal(v), _) => self.const_i128(*v).into(),
             (Scalar::Date(v), _) => t.into_int_type().const_int(*v as i64 as u64, true).into(),
             (Scalar::Utf8(s), _) => self.string_literal(s)?,
+            (Scalar::Timestamp(v), _) => t.into_int_type().const_int(*v as u64, true).into(),
+            (Scalar::Interval(iv), _) => self.const_i128(time::pack_interval(*iv)).into(),
         };
         Ok(Lowered {
             value,
@@ -992,6 +999,13 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         if ty == SqlType::Utf8 {
             return self.string_compare(op, l, r);
         }
+        if ty == SqlType::Interval {
+            let (x, y) = (
+                self.interval_span(l.into_int_value())?,
+                self.interval_span(r.into_int_value())?,
+            );
+            return Ok(b.build_int_compare(int_predicate(op, true)?, x, y, "cmp")?);
+        }
         if ty.is_float() {
             let (x, y) = (l.into_float_value(), r.into_float_value());
             return match op {
@@ -1004,7 +1018,8 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
                 _ => Err(Error::internal(format!("{} is not a comparison", op.symbol())).into()),
             };
         }
-        let signed = ty.is_signed_integer() || ty.is_decimal() || ty == SqlType::Date;
+        let signed =
+            ty.is_signed_integer() || ty.is_decimal() || ty == SqlType::Date || ty.is_timestamp();
         if !(signed || ty.is_unsigned_integer() || ty == SqlType::Boolean) {
             return not_compiled(format!("comparing {ty} values is not compiled yet"));
         }

@@ -91,6 +91,30 @@ impl<'ctx> Lowerer<'_, 'ctx> {
                 ]),
                 false,
             ),
+            RuntimeFn::TimestampToText => i64t.fn_type(
+                &p(&[
+                    i64t.into(),
+                    i32t.into(),
+                    i32t.into(),
+                    ptr.into(),
+                    i64t.into(),
+                ]),
+                false,
+            ),
+            RuntimeFn::TextToTimestamp => i32t.fn_type(
+                &p(&[
+                    ptr.into(),
+                    i64t.into(),
+                    i32t.into(),
+                    i32t.into(),
+                    ptr.into(),
+                ]),
+                false,
+            ),
+            RuntimeFn::IntervalToText => i64t.fn_type(
+                &p(&[i64t.into(), i64t.into(), ptr.into(), i64t.into()]),
+                false,
+            ),
             RuntimeFn::StrPos => i64t.fn_type(
                 &p(&[ptr.into(), i64t.into(), ptr.into(), i64t.into()]),
                 false,

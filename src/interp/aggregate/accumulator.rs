@@ -331,6 +331,10 @@ impl Accumulator {
                         }, _ => if arg_ty == SqlType::Date {
                             let a = downcast::<Date32Type>(arg)?;
                             extremes(acc, a, groups, max, i128::from, less);
+                        } else if arg_ty.is_timestamp() {
+                            let ints = crate::interp::time::retype(arg, &arrow::datatypes::DataType::Int64)?;
+                            let a = downcast::<arrow::datatypes::Int64Type>(&ints)?;
+                            extremes(acc, a, groups, max, i128::from, less);
                         } else {
                             let a = downcast::<Decimal128Type>(arg)?;
                             extremes(acc, a, groups, max, |v| v, less);
@@ -765,6 +769,15 @@ fn finish_int_extremes(values: Vec<Option<i128>>, ty: SqlType) -> Result<ArrayRe
                 .map(|v| v.map(|v| i32::try_from(v).map_err(|_| lost())).transpose())
                 .collect::<Result<Date32Array>>()?,
         )),
+        SqlType::Timestamp { .. } => {
+            let ints: ArrayRef = Arc::new(
+                values
+                    .into_iter()
+                    .map(|v| v.map(|v| i64::try_from(v).map_err(|_| lost())).transpose())
+                    .collect::<Result<arrow::array::Int64Array>>()?,
+            );
+            crate::interp::time::retype(&ints, &ty.to_arrow())
+        }
         SqlType::Decimal { precision, scale } => Ok(Arc::new(
             values
                 .into_iter()

@@ -5,7 +5,10 @@ use sqlparser::ast::{self, FunctionArg, FunctionArgExpr, FunctionArguments};
 
 use crate::error::{closest, Error, Position, Result};
 use crate::ir::func::SQL_NAMES;
-use crate::ir::{AggFunc, AggregateCall, BinaryOp, DatePart, Expr, Func, Literal, Scalar, SqlType};
+use crate::ir::time::TruncField;
+use crate::ir::{
+    AggFunc, AggregateCall, BinaryOp, DatePart, Expr, Func, Literal, Scalar, SqlType, TimeUnit,
+};
 use crate::sql::coerce::coerce;
 use crate::sql::fold::fold;
 
@@ -271,13 +274,64 @@ impl ExprBinder<'_> {
                 let Some(part) = part else {
                     return Err(Error::Unsupported {
                         what: "DATE_PART of anything but a constant 'year', 'month', 'day', \
-                               'quarter', 'dow', 'doy' or 'week'"
+                               'quarter', 'dow', 'doy', 'week', 'hour', 'minute', 'second', \
+                               'millisecond', 'microsecond' or 'epoch'"
                             .into(),
                         position: pos(args[0]),
                     });
                 };
-                let d = self.to_type(bound(1, scope)?, SqlType::Date, "DATE_PART", at)?;
-                Expr::func(Func::Extract(part), vec![d])
+                self.extract(part, bound(1, scope)?, pos(args[1]))
+            }
+            "date_trunc" => {
+                arity(2, 2)?;
+                let field = match fold(bound(0, scope)?)? {
+                    Expr::Literal(Literal {
+                        value: Scalar::Utf8(name),
+                        ..
+                    }) => TruncField::named(&name),
+                    _ => None,
+                };
+                let Some(field) = field else {
+                    return Err(Error::Unsupported {
+                        what: "DATE_TRUNC of anything but a constant 'microseconds', \
+                               'milliseconds', 'second', 'minute', 'hour', 'day', 'week', \
+                               'month', 'quarter', 'year', 'decade', 'century' or 'millennium'"
+                            .into(),
+                        position: pos(args[0]),
+                    });
+                };
+                let x = self.datetime(bound(1, scope)?, "DATE_TRUNC", pos(args[1]))?;
+                let x = match x.ty() {
+                    SqlType::Timestamp { .. } => x,
+                    _ => coerce(x, SqlType::timestamp())?,
+                };
+                Expr::func(Func::DateTrunc(field), vec![x]).map_err(|e| e.at(at))
+            }
+            "now"
+            | "current_timestamp"
+            | "transaction_timestamp"
+            | "statement_timestamp"
+            | "localtimestamp"
+            | "current_date" => {
+                arity(0, 0)?;
+                // Fixed once per query: the binder's clock, read when it was made.
+                let (value, ty) = match name.as_str() {
+                    "current_date" => {
+                        let days = self.now_micros.div_euclid(86_400_000_000);
+                        let days = i32::try_from(days)
+                            .map_err(|_| Error::internal("the clock is past the DATE range"))?;
+                        (Scalar::Date(days), SqlType::Date)
+                    }
+                    "localtimestamp" => (Scalar::Timestamp(self.now_micros), SqlType::timestamp()),
+                    _ => (
+                        Scalar::Timestamp(self.now_micros),
+                        SqlType::Timestamp {
+                            unit: TimeUnit::Microsecond,
+                            zoned: true,
+                        },
+                    ),
+                };
+                Expr::literal(value, ty)
             }
             "greatest" | "least" => {
                 arity(1, usize::MAX)?;

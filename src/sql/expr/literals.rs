@@ -3,7 +3,7 @@
 use sqlparser::ast::{self, DateTimeField, UnaryOperator, Value};
 
 use crate::error::{Error, Result};
-use crate::ir::{scalar, Expr, Scalar, SqlType};
+use crate::ir::{scalar, Expr, Interval, Scalar, SqlType, TimeUnit};
 use crate::sql::fold::fold;
 
 use super::{pos, ExprBinder, Scope};
@@ -96,6 +96,21 @@ pub fn number_literal(text: &str) -> Result<Expr> {
     )
 }
 
+/// `TIMESTAMP[(p)] [WITH TIME ZONE]` for a value `arg`.
+fn timestamp_type(p: Option<u64>, zoned: bool, arg: &Expr) -> Result<SqlType> {
+    let unit = match (p, arg.ty()) {
+        (Some(p), _) if p <= 9 => TimeUnit::for_digits(p),
+        (Some(p), _) => {
+            return Err(Error::type_error(format!(
+                "TIMESTAMP({p}): the precision must be 0 to 9"
+            )))
+        }
+        (None, SqlType::Timestamp { unit, .. }) => unit,
+        (None, _) => TimeUnit::Microsecond,
+    };
+    Ok(SqlType::Timestamp { unit, zoned })
+}
+
 /// The SQL type a `CAST` target or typed literal names, for a value `arg`.
 ///
 /// `DECIMAL`/`NUMERIC` without precision has no fixed scale in PostgreSQL; here it becomes a
@@ -144,6 +159,14 @@ pub fn sql_type(dt: &ast::DataType, arg: &Expr) -> Result<SqlType> {
             }
         },
         D::Date => SqlType::Date,
+        // `TIMESTAMP(p)` holds `p` digits after the point (0, 3, 6, 9: seconds to
+        // nanoseconds); without `p`, a timestamp keeps its unit and anything else becomes
+        // microseconds, PostgreSQL's.
+        D::Timestamp(p, tz) => {
+            let zoned = matches!(tz, ast::TimezoneInfo::WithTimeZone | ast::TimezoneInfo::Tz);
+            timestamp_type(*p, zoned, arg)?
+        }
+        D::TimestampNtz(p) | D::Datetime(p) => timestamp_type(*p, false, arg)?,
         D::Varchar(_)
         | D::Text
         | D::String(_)
@@ -156,6 +179,10 @@ pub fn sql_type(dt: &ast::DataType, arg: &Expr) -> Result<SqlType> {
                 "usmallint" => SqlType::UInt16,
                 "uinteger" | "uint" => SqlType::UInt32,
                 "ubigint" => SqlType::UInt64,
+                "timestamptz" => timestamp_type(None, true, arg)?,
+                "timestamp_s" => timestamp_type(Some(0), false, arg)?,
+                "timestamp_ms" => timestamp_type(Some(3), false, arg)?,
+                "timestamp_ns" => timestamp_type(Some(9), false, arg)?,
                 _ => return Err(Error::unsupported(format!("the type {dt}"))),
             }
         }
@@ -163,8 +190,15 @@ pub fn sql_type(dt: &ast::DataType, arg: &Expr) -> Result<SqlType> {
     })
 }
 
-/// The `(months, days)` of an `INTERVAL 'n' UNIT` or `INTERVAL 'n unit'` literal.
-pub(super) fn interval_value(interval: &ast::Interval) -> Result<(i32, i32)> {
+/// The value of an `INTERVAL` literal: `INTERVAL 'n' UNIT`, or PostgreSQL's text of amounts
+/// and units (`'1 year 2 months'`, `'3 days 04:05:06.5'`, `'-90 minutes'`, `'1.5 seconds'`).
+///
+/// Units: `microsecond(s)`/`us`, `millisecond(s)`/`ms`, `second(s)`/`sec(s)`/`s`,
+/// `minute(s)`/`min(s)`/`m`, `hour(s)`/`hr(s)`/`h`, `day(s)`/`d`, `week(s)`/`w`,
+/// `month(s)`/`mon(s)`, `year(s)`/`y`, `decade(s)`, `century`/`centuries`,
+/// `millennium`/`millennia`. Amounts of a day or more are whole numbers; smaller ones may have a
+/// fraction (kept to the nanosecond). A `HH:MM[:SS[.f]]` part adds a time.
+pub(super) fn interval_value(interval: &ast::Interval) -> Result<Interval> {
     let text = match interval.value.as_ref() {
         ast::Expr::Value(v) => match &v.value {
             Value::SingleQuotedString(s) | Value::Number(s, _) => s.clone(),
@@ -185,53 +219,169 @@ pub(super) fn interval_value(interval: &ast::Interval) -> Result<(i32, i32)> {
     if interval.last_field.is_some() || interval.fractional_seconds_precision.is_some() {
         return Err(Error::unsupported("INTERVAL … TO … ranges"));
     }
-    let mut words = text.split_whitespace();
-    let amount = words.next().unwrap_or("");
-    let unit_word = words.next().map(str::to_lowercase);
-    if words.next().is_some() {
-        return Err(Error::unsupported(format!(
-            "the INTERVAL '{text}' (one amount and unit)"
-        )));
-    }
-    let n: i32 = amount.parse().map_err(|_| Error::Type {
-        message: format!("INTERVAL '{text}' needs a whole number of days, months or years"),
+    let leading = match &interval.leading_field {
+        None => None,
+        Some(field) => Some(match field {
+            DateTimeField::Microsecond | DateTimeField::Microseconds => "microsecond",
+            DateTimeField::Millisecond | DateTimeField::Milliseconds => "millisecond",
+            DateTimeField::Second | DateTimeField::Seconds => "second",
+            DateTimeField::Minute | DateTimeField::Minutes => "minute",
+            DateTimeField::Hour | DateTimeField::Hours => "hour",
+            DateTimeField::Day | DateTimeField::Days => "day",
+            DateTimeField::Week(_) | DateTimeField::Weeks => "week",
+            DateTimeField::Month | DateTimeField::Months => "month",
+            DateTimeField::Year | DateTimeField::Years => "year",
+            DateTimeField::Decade => "decade",
+            DateTimeField::Century => "century",
+            DateTimeField::Millennium => "millennium",
+            other => {
+                return Err(Error::unsupported(format!(
+                    "INTERVAL unit {other} (MICROSECOND to MILLENNIUM are supported)"
+                )))
+            }
+        }),
+    };
+    let bad = |why: &str| Error::Type {
+        message: format!("INTERVAL '{text}': {why}"),
         position: None,
-    })?;
-    let unit = match (&interval.leading_field, unit_word.as_deref()) {
-        (Some(_), Some(_)) => {
-            return Err(Error::type_error(format!(
-                "INTERVAL '{text}' gives its unit twice"
-            )))
-        }
-        (Some(DateTimeField::Day | DateTimeField::Days), None) | (None, Some("day" | "days")) => {
-            "day"
-        }
-        (Some(DateTimeField::Week(_) | DateTimeField::Weeks), None)
-        | (None, Some("week" | "weeks")) => "week",
-        (Some(DateTimeField::Month | DateTimeField::Months), None)
-        | (None, Some("month" | "months" | "mon" | "mons")) => "month",
-        (Some(DateTimeField::Year | DateTimeField::Years), None)
-        | (None, Some("year" | "years")) => "year",
-        (None, None) => {
-            return Err(Error::type_error(format!(
-                "INTERVAL '{text}' needs a unit: DAY, MONTH or YEAR"
-            )))
-        }
-        (f, w) => {
-            return Err(Error::unsupported(format!(
-                "INTERVAL unit {} (DAY, WEEK, MONTH and YEAR are supported)",
-                f.as_ref()
-                    .map(|f| f.to_string())
-                    .or(w.map(str::to_string))
-                    .unwrap_or_default()
-            )))
-        }
     };
     let overflow = || Error::overflow("INTERVAL", text.clone());
-    Ok(match unit {
-        "day" => (0, n),
-        "week" => (0, n.checked_mul(7).ok_or_else(overflow)?),
-        "month" => (n, 0),
-        _ => (n.checked_mul(12).ok_or_else(overflow)?, 0),
+    let mut iv = Interval::default();
+    let words: Vec<&str> = text.split_whitespace().collect();
+    if words.is_empty() {
+        return Err(bad(
+            "needs an amount and a unit, such as '3 days' or '1 hour'",
+        ));
+    }
+    let mut i = 0;
+    while i < words.len() {
+        let word = words[i];
+        if word.contains(':') {
+            let nanos =
+                clock_nanos(word).ok_or_else(|| bad("a time is written HH:MM[:SS[.fraction]]"))?;
+            iv.nanos = iv.nanos.checked_add(nanos).ok_or_else(overflow)?;
+            i += 1;
+            continue;
+        }
+        let unit = match (words.get(i + 1), leading) {
+            (Some(u), None) => {
+                i += 1;
+                unit_name(&u.to_lowercase()).ok_or_else(|| {
+                    bad(&format!(
+                        "unknown unit {u} (MICROSECOND to MILLENNIUM are supported)"
+                    ))
+                })?
+            }
+            (None, Some(u)) if words.len() == 1 => u,
+            (Some(_), Some(_)) => return Err(bad("gives its unit twice")),
+            _ => return Err(bad("needs a unit, such as DAY, HOUR or MONTH")),
+        };
+        i += 1;
+        add_amount(&mut iv, word, unit).map_err(|e| match e {
+            AmountError::NotWhole => bad(&format!("needs a whole number of {unit}s")),
+            AmountError::NotANumber => bad(&format!("{word} is not a number")),
+            AmountError::Overflow => overflow(),
+        })?;
+    }
+    Ok(iv)
+}
+
+/// The unit a word of an interval's text names.
+fn unit_name(word: &str) -> Option<&'static str> {
+    Some(match word {
+        "microsecond" | "microseconds" | "us" | "usec" | "usecs" => "microsecond",
+        "millisecond" | "milliseconds" | "ms" | "msec" | "msecs" => "millisecond",
+        "second" | "seconds" | "sec" | "secs" | "s" => "second",
+        "minute" | "minutes" | "min" | "mins" | "m" => "minute",
+        "hour" | "hours" | "hr" | "hrs" | "h" => "hour",
+        "day" | "days" | "d" => "day",
+        "week" | "weeks" | "w" => "week",
+        "month" | "months" | "mon" | "mons" => "month",
+        "year" | "years" | "y" | "yr" | "yrs" => "year",
+        "decade" | "decades" => "decade",
+        "century" | "centuries" => "century",
+        "millennium" | "millennia" | "millenniums" => "millennium",
+        _ => return None,
     })
+}
+
+enum AmountError {
+    NotWhole,
+    NotANumber,
+    Overflow,
+}
+
+/// Adds `amount` of `unit` to `iv`.
+fn add_amount(iv: &mut Interval, amount: &str, unit: &str) -> std::result::Result<(), AmountError> {
+    let nanos_per: i64 = match unit {
+        "microsecond" => 1_000,
+        "millisecond" => 1_000_000,
+        "second" => 1_000_000_000,
+        "minute" => 60_000_000_000,
+        "hour" => 3_600_000_000_000,
+        _ => 0,
+    };
+    if nanos_per > 0 {
+        // An exact decimal amount, kept to the nanosecond (rounded half away from zero).
+        let (v, scale) = scalar::parse_decimal(amount).ok_or(AmountError::NotANumber)?;
+        let n = v
+            .checked_mul(i128::from(nanos_per))
+            .ok_or(AmountError::Overflow)?;
+        let n = scalar::div_pow10_round(n, u32::from(scale));
+        let n = i64::try_from(n).map_err(|_| AmountError::Overflow)?;
+        iv.nanos = iv.nanos.checked_add(n).ok_or(AmountError::Overflow)?;
+        return Ok(());
+    }
+    let n: i32 = match amount.parse() {
+        Ok(n) => n,
+        Err(_) if scalar::parse_decimal(amount).is_some() => {
+            return Err(if amount.contains('.') {
+                AmountError::NotWhole
+            } else {
+                AmountError::Overflow
+            })
+        }
+        Err(_) => return Err(AmountError::NotANumber),
+    };
+    let (months, days) = match unit {
+        "day" => (0, n),
+        "week" => (0, n.checked_mul(7).ok_or(AmountError::Overflow)?),
+        "month" => (n, 0),
+        "year" => (n.checked_mul(12).ok_or(AmountError::Overflow)?, 0),
+        "decade" => (n.checked_mul(120).ok_or(AmountError::Overflow)?, 0),
+        "century" => (n.checked_mul(1200).ok_or(AmountError::Overflow)?, 0),
+        _ => (n.checked_mul(12_000).ok_or(AmountError::Overflow)?, 0),
+    };
+    iv.months = iv.months.checked_add(months).ok_or(AmountError::Overflow)?;
+    iv.days = iv.days.checked_add(days).ok_or(AmountError::Overflow)?;
+    Ok(())
+}
+
+/// The nanoseconds of `[-]H:MM[:SS[.f]]`.
+fn clock_nanos(word: &str) -> Option<i64> {
+    let (negative, body) = match word.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, word.strip_prefix('+').unwrap_or(word)),
+    };
+    let mut parts = body.split(':');
+    let h: i64 = parts.next()?.parse().ok()?;
+    let m: i64 = parts.next()?.parse().ok()?;
+    let s = parts.next().unwrap_or("0");
+    if parts.next().is_some() || m > 59 {
+        return None;
+    }
+    let (sv, scale) = scalar::parse_decimal(s).filter(|(v, _)| *v >= 0)?;
+    let s_nanos = i64::try_from(scalar::div_pow10_round(
+        sv * 1_000_000_000,
+        u32::from(scale),
+    ))
+    .ok()?;
+    if s_nanos >= 60_000_000_000 {
+        return None;
+    }
+    let n = h
+        .checked_mul(3_600_000_000_000)?
+        .checked_add(m * 60_000_000_000)?
+        .checked_add(s_nanos)?;
+    Some(if negative { -n } else { n })
 }

@@ -30,7 +30,7 @@ use sqlparser::ast::{self, CastKind, DateTimeField, UnaryOperator, Value};
 use super::coerce::{coerce, common_type_all};
 use super::fold::fold;
 use crate::error::{closest, Error, Position, Result};
-use crate::ir::{BinaryOp, ColumnRef, DatePart, Expr, Func, Scalar, SqlType, UnaryOp};
+use crate::ir::{BinaryOp, ColumnRef, DatePart, Expr, Func, Interval, Scalar, SqlType, UnaryOp};
 use functions::space;
 use literals::{ends_with_escape, interval_value};
 
@@ -63,12 +63,16 @@ pub struct ExprBinder<'a> {
     /// Set while binding the left operand of a binary operator that is itself one: the chain
     /// continues (see [`MAX_CHAIN_LENGTH`]).
     in_chain: Cell<bool>,
+    /// `NOW()`, `CURRENT_TIMESTAMP`, `CURRENT_DATE`: microseconds since 1970-01-01 UTC, read
+    /// once when the binder is made, so every call in a query gives the same instant (and the
+    /// kernel, whose cache key is the plan's text, is never stale).
+    pub now_micros: i64,
 }
 
 /// What an AST node binds to: a value, or an interval (which only date arithmetic accepts).
 enum Bound {
     Value(Expr),
-    Interval { months: i32, days: i32 },
+    Interval(Interval),
 }
 
 impl<'a> ExprBinder<'a> {
@@ -81,6 +85,9 @@ impl<'a> ExprBinder<'a> {
             lets: Cell::new(0),
             nodes: Cell::new(0),
             in_chain: Cell::new(false),
+            now_micros: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX)),
         }
     }
 
@@ -163,10 +170,7 @@ impl<'a> ExprBinder<'a> {
     fn bind_expr(&self, e: &ast::Expr, scope: &mut Scope, depth: usize) -> Result<Expr> {
         match self.bind_any(e, scope, depth)? {
             Bound::Value(v) => Ok(v),
-            Bound::Interval { .. } => Err(Error::Type {
-                message: "an INTERVAL can only be added to or subtracted from a DATE".into(),
-                position: pos(e),
-            }),
+            Bound::Interval(iv) => Expr::literal(Scalar::Interval(iv), SqlType::Interval),
         }
     }
 
@@ -251,8 +255,8 @@ impl<'a> ExprBinder<'a> {
                 v(coerce(text, ty).map_err(|err| err.at(pos(e))))
             }
             E::Interval(interval) => {
-                let (months, days) = interval_value(interval).map_err(|err| err.at(pos(e)))?;
-                Ok(Bound::Interval { months, days })
+                let iv = interval_value(interval).map_err(|err| err.at(pos(e)))?;
+                Ok(Bound::Interval(iv))
             }
             E::Nested(inner) => self.bind_any(inner, scope, d),
             E::UnaryOp {
@@ -497,19 +501,29 @@ impl<'a> ExprBinder<'a> {
                     DateTimeField::Dow | DateTimeField::DayOfWeek => DatePart::DayOfWeek,
                     DateTimeField::Doy | DateTimeField::DayOfYear => DatePart::DayOfYear,
                     DateTimeField::Week(None) | DateTimeField::Weeks => DatePart::Week,
+                    DateTimeField::Hour | DateTimeField::Hours => DatePart::Hour,
+                    DateTimeField::Minute | DateTimeField::Minutes => DatePart::Minute,
+                    DateTimeField::Second | DateTimeField::Seconds => DatePart::Second,
+                    DateTimeField::Millisecond | DateTimeField::Milliseconds => {
+                        DatePart::Millisecond
+                    }
+                    DateTimeField::Microsecond | DateTimeField::Microseconds => {
+                        DatePart::Microsecond
+                    }
+                    DateTimeField::Epoch => DatePart::Epoch,
                     other => {
                         return Err(Error::Unsupported {
                             what: format!(
-                                "EXTRACT({other}) (YEAR, MONTH, DAY, QUARTER, DOW, DOY and WEEK \
-                                 of a DATE are supported)"
+                                "EXTRACT({other}) (YEAR, MONTH, DAY, QUARTER, DOW, DOY, WEEK, \
+                                 HOUR, MINUTE, SECOND, MILLISECOND, MICROSECOND and EPOCH are \
+                                 supported)"
                             ),
                             position: pos(e),
                         })
                     }
                 };
                 let arg = self.bind_expr(expr, scope, d)?;
-                let arg = self.to_type(arg, SqlType::Date, "EXTRACT", pos(expr))?;
-                v(Expr::func(Func::Extract(part), vec![arg]))
+                v(self.extract(part, arg, pos(expr)))
             }
             E::Substring {
                 expr,

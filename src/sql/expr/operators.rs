@@ -4,7 +4,7 @@
 use sqlparser::ast::{self, BinaryOperator};
 
 use crate::error::{Error, Position, Result};
-use crate::ir::{BinaryOp, Expr, Func, Scalar, SqlType, UnaryOp};
+use crate::ir::{BinaryOp, Expr, Func, Interval, Scalar, SqlType, TimeUnit, UnaryOp};
 use crate::sql::coerce::{arithmetic_types, coerce, common_type_all, common_type_of};
 
 use super::{pos, Bound, ExprBinder, Scope, MAX_CHAIN_LENGTH};
@@ -138,12 +138,20 @@ impl ExprBinder<'_> {
         let r = self.bind_any(right, scope, d)?;
         let (l, r) = match (l, r) {
             (Bound::Value(l), Bound::Value(r)) => (l, r),
-            (Bound::Value(date), Bound::Interval { months, days })
+            (Bound::Value(date), Bound::Interval(iv))
                 if matches!(op, BinaryOp::Add | BinaryOp::Sub) =>
             {
-                let (months, days) = if op == BinaryOp::Sub {
-                    match (months.checked_neg(), days.checked_neg()) {
-                        (Some(m), Some(d)) => (m, d),
+                let iv = if op == BinaryOp::Sub {
+                    match (
+                        iv.months.checked_neg(),
+                        iv.days.checked_neg(),
+                        iv.nanos.checked_neg(),
+                    ) {
+                        (Some(months), Some(days), Some(nanos)) => Interval {
+                            months,
+                            days,
+                            nanos,
+                        },
                         _ => {
                             return Err(Error::Type {
                                 message: "the INTERVAL is out of range when negated".into(),
@@ -152,21 +160,19 @@ impl ExprBinder<'_> {
                         }
                     }
                 } else {
-                    (months, days)
+                    iv
                 };
-                return self.add_interval(date, months, days, at).map(Bound::Value);
+                return self.add_interval(date, iv, at).map(Bound::Value);
             }
-            (Bound::Interval { months, days }, Bound::Value(date)) if op == BinaryOp::Add => {
-                return self.add_interval(date, months, days, at).map(Bound::Value);
+            (Bound::Interval(iv), Bound::Value(date)) if op == BinaryOp::Add => {
+                return self.add_interval(date, iv, at).map(Bound::Value);
             }
-            _ => {
-                return Err(Error::Type {
-                    message: format!(
-                        "operator {} does not accept an INTERVAL here; intervals can only be added to or subtracted from a DATE",
-                        op.symbol()
-                    ),
-                    position: at,
-                })
+            (l, r) => {
+                let value = |b: Bound| match b {
+                    Bound::Value(v) => Ok(v),
+                    Bound::Interval(iv) => Expr::literal(Scalar::Interval(iv), SqlType::Interval),
+                };
+                (value(l)?, value(r)?)
             }
         };
         let bound = if op.is_comparison() {
@@ -210,6 +216,22 @@ impl ExprBinder<'_> {
             (BinaryOp::Sub, SqlType::Date, SqlType::Date) => {
                 return Expr::func(Func::DateDiffDays, vec![l, r]);
             }
+            (BinaryOp::Sub, a, b) if a.is_timestamp() || b.is_timestamp() => {
+                // `ts - ts` (a date or a string literal meets the timestamp's type).
+                let ty = common_type_of(&l, &r).filter(|t| t.is_timestamp()).ok_or_else(|| {
+                    Error::Type {
+                        message: format!(
+                            "operator - cannot be applied to {a} and {b}; subtract a TIMESTAMP or an INTERVAL from a TIMESTAMP"
+                        ),
+                        position: at,
+                    }
+                })?;
+                let (l, r) = (
+                    coerce(l, ty).map_err(|e| e.at(at))?,
+                    coerce(r, ty).map_err(|e| e.at(at))?,
+                );
+                return Expr::func(Func::TimestampDiff, vec![l, r]).map_err(|e| e.at(at));
+            }
             _ => {}
         }
         // A string literal next to a number takes the number's type.
@@ -250,25 +272,58 @@ impl ExprBinder<'_> {
         Expr::binary(op, coerce(l, tl)?, coerce(r, tr)?).map_err(|e| e.at(at))
     }
 
-    /// `date + INTERVAL`: months first, then days.
+    /// `date + INTERVAL` (months first, then days) is a `DATE`; `timestamp + INTERVAL`, and
+    /// `date + INTERVAL` with a time part, a timestamp in the coarsest unit at least as fine as
+    /// the timestamp's that holds the interval's time exactly.
     pub(super) fn add_interval(
         &self,
         date: Expr,
-        months: i32,
-        days: i32,
+        iv: Interval,
         at: Option<Position>,
     ) -> Result<Expr> {
+        let has_time = iv.nanos != 0;
         let date = match date.ty() {
-            SqlType::Date => date,
-            SqlType::Null => coerce(date, SqlType::Date)?,
-            _ if super::super::coerce::is_string_literal(&date) => coerce(date, SqlType::Date)?,
+            SqlType::Date if !has_time => date,
+            SqlType::Date => coerce(date, SqlType::timestamp())?,
+            SqlType::Null if !has_time => coerce(date, SqlType::Date)?,
+            SqlType::Null => coerce(date, SqlType::timestamp())?,
+            SqlType::Timestamp { .. } => date,
+            _ if super::super::coerce::is_string_literal(&date) => {
+                // A date's text stays a DATE (`'1998-12-01' - INTERVAL '90' DAY`).
+                let is_date = matches!(&date, Expr::Literal(l) if matches!(&l.value, Scalar::Utf8(s) if crate::ir::scalar::parse_date(s).is_some()));
+                let ty = if is_date && !has_time {
+                    SqlType::Date
+                } else {
+                    SqlType::timestamp()
+                };
+                coerce(date, ty).map_err(|e| e.at(at))?
+            }
             t => {
                 return Err(Error::Type {
-                    message: format!("an INTERVAL can only be added to a DATE, not {t}"),
+                    message: format!(
+                        "an INTERVAL can only be added to a DATE or TIMESTAMP, not {t}"
+                    ),
                     position: at,
                 })
             }
         };
+        if let SqlType::Timestamp { unit, zoned } = date.ty() {
+            let mut fine = unit;
+            while iv.nanos % fine.nanos() != 0 {
+                fine = match fine {
+                    TimeUnit::Second => TimeUnit::Millisecond,
+                    TimeUnit::Millisecond => TimeUnit::Microsecond,
+                    _ => TimeUnit::Nanosecond,
+                };
+            }
+            let ts =
+                coerce(date, SqlType::Timestamp { unit: fine, zoned }).map_err(|e| e.at(at))?;
+            if iv == Interval::default() {
+                return Ok(ts);
+            }
+            return Expr::func(Func::AddInterval(iv), vec![ts]).map_err(|e| e.at(at));
+        }
+        let (months, days) = (iv.months, iv.days);
         let mut out = date;
         if months != 0 {
             out = Expr::func(
@@ -355,6 +410,44 @@ impl ExprBinder<'_> {
                 position: at,
             })
         }
+    }
+
+    /// A `DATE` or `TIMESTAMP` argument of `what`: a NULL or a string literal becomes a `DATE`
+    /// if its text is one, a `TIMESTAMP` otherwise.
+    pub(super) fn datetime(&self, e: Expr, what: &str, at: Option<Position>) -> Result<Expr> {
+        match e.ty() {
+            SqlType::Date | SqlType::Timestamp { .. } => Ok(e),
+            SqlType::Null => coerce(e, SqlType::Date),
+            _ if super::super::coerce::is_string_literal(&e) => {
+                let is_date = matches!(&e, Expr::Literal(l) if matches!(&l.value, Scalar::Utf8(s) if crate::ir::scalar::parse_date(s).is_some()));
+                let ty = if is_date {
+                    SqlType::Date
+                } else {
+                    SqlType::timestamp()
+                };
+                coerce(e, ty).map_err(|err| err.at(at))
+            }
+            t => Err(Error::Type {
+                message: format!("{what} needs a DATE or TIMESTAMP, not {t}"),
+                position: at,
+            }),
+        }
+    }
+
+    /// `EXTRACT(part FROM x)`: a `DATE` is cast to a `TIMESTAMP` for the parts of a time.
+    pub(super) fn extract(
+        &self,
+        part: crate::ir::DatePart,
+        x: Expr,
+        at: Option<Position>,
+    ) -> Result<Expr> {
+        let x = self.datetime(x, "EXTRACT", at)?;
+        let x = if part.is_time() && x.ty() == SqlType::Date {
+            coerce(x, SqlType::timestamp())?
+        } else {
+            x
+        };
+        Expr::func(Func::Extract(part), vec![x]).map_err(|e| e.at(at))
     }
 
     pub(super) fn numeric(&self, e: Expr, what: &str, at: Option<Position>) -> Result<Expr> {

@@ -1,0 +1,536 @@
+//! Timestamps and intervals: the value helpers both engines share. The interpreter calls them
+//! per value; the code generator (`codegen::lower::time`) builds the same arithmetic in LLVM IR,
+//! and the property tests hold the two to each other.
+//!
+//! A timestamp is a count of [`TimeUnit`]s since 1970-01-01 00:00:00 (UTC for a
+//! `TIMESTAMP WITH TIME ZONE`), split by floor division into a day number (the calendar of
+//! [`super::scalar`]) and the units since midnight. The session zone is UTC, so a zoned
+//! timestamp's fields, truncation and text are those of its UTC wall-clock time, printed with
+//! PostgreSQL's `+00`.
+//!
+//! | operation | result | fails |
+//! |---|---|---|
+//! | [`rescale`] to a finer unit | exact | past the `i64` range |
+//! | [`rescale`] to a coarser unit | floor (toward the past) | never |
+//! | [`to_days`] (`CAST(ts AS DATE)`) | the day the time falls on | leaving `DATE` |
+//! | [`part`] (`EXTRACT`) | see [`TimePart`] | never |
+//! | [`trunc`] (`DATE_TRUNC`) | the start of the field's period | past the range |
+//! | [`add_interval`] | months (clamped to the month's end), then days, then the rest | past the range |
+//! | [`diff`] (`ts - ts`) | days and the time left over, as PostgreSQL's `timestamp_mi` | never |
+
+use std::fmt::Write;
+
+use super::expr::DatePart;
+use super::scalar::{civil_from_days, days_from_civil, days_in_month, Interval};
+use super::types::TimeUnit;
+
+/// Nanoseconds in a day.
+pub const NANOS_PER_DAY: i64 = 86_400_000_000_000;
+
+/// The day number and the units since that day's midnight (both by floor division).
+pub fn split(v: i64, unit: TimeUnit) -> (i64, i64) {
+    let per_day = unit.per_day();
+    (v.div_euclid(per_day), v.rem_euclid(per_day))
+}
+
+/// The day the timestamp falls on.
+pub fn to_days(v: i64, unit: TimeUnit) -> i64 {
+    split(v, unit).0
+}
+
+/// Midnight of day `days`, or `None` past the `i64` range.
+pub fn from_days(days: i64, unit: TimeUnit) -> Option<i64> {
+    days.checked_mul(unit.per_day())
+}
+
+/// The same time in another unit: exact (or `None` past the range) to a finer unit, floored to a
+/// coarser one.
+pub fn rescale(v: i64, from: TimeUnit, to: TimeUnit) -> Option<i64> {
+    if to >= from {
+        v.checked_mul(to.per_second() / from.per_second())
+    } else {
+        Some(v.div_euclid(from.per_second() / to.per_second()))
+    }
+}
+
+/// The scale of `EXTRACT(SECOND …)`, `EXTRACT(EPOCH …)` on a unit: microseconds, as
+/// PostgreSQL, or nanoseconds for a nanosecond timestamp.
+pub fn second_scale(unit: TimeUnit) -> u32 {
+    unit.digits().max(6)
+}
+
+/// What `EXTRACT(part FROM ts)` gives: the calendar parts of [`DatePart`] as integers, and the
+/// parts of the time of day.
+///
+/// | part | value | SQL type |
+/// |---|---|---|
+/// | calendar parts | as for a `DATE` | `INTEGER` |
+/// | `HOUR`, `MINUTE` | 0–23, 0–59 | `INTEGER` |
+/// | `SECOND` | seconds of the minute with their fraction | `DECIMAL(2+s, s)`, `s` = [`second_scale`] |
+/// | `MILLISECOND` | the same in milliseconds | `DECIMAL(5+s-3, s-3)` |
+/// | `MICROSECOND` | the same in whole microseconds | `INTEGER` |
+/// | `EPOCH` | seconds since 1970-01-01 with their fraction | `DECIMAL(19+s-digits, s)` |
+///
+/// The decimal parts' unscaled value is returned.
+pub fn part(part: DatePart, v: i64, unit: TimeUnit) -> i128 {
+    let (days, time) = split(v, unit);
+    let per_second = unit.per_second();
+    // Units to the decimal's scale (never coarser than the unit).
+    let to_scale = 10i128.pow(second_scale(unit) - unit.digits());
+    match part {
+        DatePart::Hour => i128::from(time / (3600 * per_second)),
+        DatePart::Minute => i128::from(time / (60 * per_second) % 60),
+        DatePart::Second | DatePart::Millisecond => i128::from(time % (60 * per_second)) * to_scale,
+        DatePart::Microsecond => {
+            let of_minute = i128::from(time % (60 * per_second));
+            match unit {
+                TimeUnit::Nanosecond => of_minute / 1000,
+                _ => of_minute * to_scale,
+            }
+        }
+        DatePart::Epoch => i128::from(v) * to_scale,
+        calendar => i128::from(calendar.of_days(days)),
+    }
+}
+
+/// A field of `DATE_TRUNC(field, ts)`: the period whose start it returns.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "ballista", derive(serde::Serialize, serde::Deserialize))]
+pub enum TruncField {
+    Microsecond,
+    Millisecond,
+    Second,
+    Minute,
+    Hour,
+    Day,
+    /// The ISO week, which starts on Monday.
+    Week,
+    Month,
+    Quarter,
+    Year,
+    /// Years `…0` to `…9`.
+    Decade,
+    /// Years `…01` to `…00`, as PostgreSQL counts them.
+    Century,
+    /// Years `…001` to `…000`.
+    Millennium,
+}
+
+impl TruncField {
+    /// The field a name (any case) denotes.
+    pub fn named(name: &str) -> Option<TruncField> {
+        Some(match name.to_ascii_lowercase().as_str() {
+            "microsecond" | "microseconds" | "us" => TruncField::Microsecond,
+            "millisecond" | "milliseconds" | "ms" => TruncField::Millisecond,
+            "second" | "seconds" => TruncField::Second,
+            "minute" | "minutes" => TruncField::Minute,
+            "hour" | "hours" => TruncField::Hour,
+            "day" | "days" => TruncField::Day,
+            "week" | "weeks" => TruncField::Week,
+            "month" | "months" => TruncField::Month,
+            "quarter" => TruncField::Quarter,
+            "year" | "years" => TruncField::Year,
+            "decade" => TruncField::Decade,
+            "century" => TruncField::Century,
+            "millennium" => TruncField::Millennium,
+            _ => return None,
+        })
+    }
+
+    pub fn sql_name(self) -> &'static str {
+        match self {
+            TruncField::Microsecond => "microseconds",
+            TruncField::Millisecond => "milliseconds",
+            TruncField::Second => "second",
+            TruncField::Minute => "minute",
+            TruncField::Hour => "hour",
+            TruncField::Day => "day",
+            TruncField::Week => "week",
+            TruncField::Month => "month",
+            TruncField::Quarter => "quarter",
+            TruncField::Year => "year",
+            TruncField::Decade => "decade",
+            TruncField::Century => "century",
+            TruncField::Millennium => "millennium",
+        }
+    }
+
+    /// The length of a field of a day or less in `unit`s (at least 1), or `None` for the
+    /// calendar fields.
+    pub fn units(self, unit: TimeUnit) -> Option<i64> {
+        let nanos: i64 = match self {
+            TruncField::Microsecond => 1_000,
+            TruncField::Millisecond => 1_000_000,
+            TruncField::Second => 1_000_000_000,
+            TruncField::Minute => 60_000_000_000,
+            TruncField::Hour => 3_600_000_000_000,
+            TruncField::Day => NANOS_PER_DAY,
+            _ => return None,
+        };
+        Some((nanos / unit.nanos()).max(1))
+    }
+
+    /// The first day of the calendar period holding `days` (for the fields above a day).
+    pub fn start_day(self, days: i64) -> i64 {
+        if self == TruncField::Week {
+            // 1970-01-01 was a Thursday: Monday is 3 days before it.
+            return days - (days + 3).rem_euclid(7);
+        }
+        let (y, m, _) = civil_from_days(days);
+        let (y, m) = match self {
+            TruncField::Month => (y, m),
+            TruncField::Quarter => (y, (m - 1) / 3 * 3 + 1),
+            TruncField::Year => (y, 1),
+            TruncField::Decade => (y.div_euclid(10) * 10, 1),
+            TruncField::Century => ((y - 1).div_euclid(100) * 100 + 1, 1),
+            _ => ((y - 1).div_euclid(1000) * 1000 + 1, 1),
+        };
+        days_from_civil(y, m, 1)
+    }
+}
+
+/// `DATE_TRUNC(field, ts)`: the start of the field's period holding `v`, or `None` if that is
+/// before the first timestamp of the unit.
+pub fn trunc(field: TruncField, v: i64, unit: TimeUnit) -> Option<i64> {
+    match field.units(unit) {
+        Some(n) => v.checked_sub(v.rem_euclid(n)),
+        None => from_days(field.start_day(to_days(v, unit)), unit),
+    }
+}
+
+/// `ts + interval` as PostgreSQL adds them: the months first (the day clamped to the end of the
+/// month), then the days, then the nanoseconds (`nanos` is a whole number of `unit`s; the
+/// binder makes it so). `None` past the range.
+pub fn add_interval(v: i64, unit: TimeUnit, iv: Interval) -> Option<i64> {
+    let mut v = v;
+    if iv.months != 0 {
+        let (days, time) = split(v, unit);
+        let (y, m, d) = civil_from_days(days);
+        let total = y * 12 + (i64::from(m) - 1) + i64::from(iv.months);
+        let (ny, nm) = (total.div_euclid(12), (total.rem_euclid(12) + 1) as u32);
+        let nd = d.min(days_in_month(ny, nm));
+        v = from_days(days_from_civil(ny, nm, nd), unit)?.checked_add(time)?;
+    }
+    let days = i64::from(iv.days).checked_mul(unit.per_day())?;
+    v.checked_add(days)?.checked_add(iv.nanos / unit.nanos())
+}
+
+/// `a - b` as PostgreSQL's `timestamp_mi`: whole days and the time left over, both with the
+/// difference's sign, and no months.
+pub fn diff(a: i64, b: i64, unit: TimeUnit) -> Interval {
+    let d = i128::from(a) - i128::from(b);
+    let per_day = i128::from(unit.per_day());
+    Interval {
+        months: 0,
+        days: (d / per_day) as i32,
+        nanos: ((d % per_day) * i128::from(unit.nanos())) as i64,
+    }
+}
+
+/// An interval's length for comparisons, as PostgreSQL orders intervals: a month is 30 days and
+/// a day 24 hours, in nanoseconds.
+pub fn interval_span(iv: Interval) -> i128 {
+    (i128::from(iv.months) * 30 + i128::from(iv.days)) * i128::from(NANOS_PER_DAY)
+        + i128::from(iv.nanos)
+}
+
+/// Parses a timestamp: `YYYY-MM-DD`, then optionally ` ` or `T` and `HH:MM[:SS[.fraction]]`,
+/// then optionally a zone: `Z`, `UTC`, or an offset `±HH[:MM]`/`±HHMM`. A zone moves a `zoned`
+/// value to UTC; a timestamp without a zone ignores it, as PostgreSQL does. Digits past the
+/// unit's are cut off. `None` if the text is not such a timestamp or past the range.
+pub fn parse(text: &str, unit: TimeUnit, zoned: bool) -> Option<i64> {
+    let text = text.trim();
+    let date_len = text
+        .char_indices()
+        .skip(1)
+        .find(|&(_, c)| c == ' ' || c == 'T')
+        .map_or(text.len(), |(i, _)| i);
+    let days = i64::from(super::scalar::parse_date(&text[..date_len])?);
+    let mut rest = text[date_len..].trim_start_matches([' ', 'T']);
+    let mut nanos: i64 = 0;
+    if rest.as_bytes().first().is_some_and(u8::is_ascii_digit) {
+        let two = |s: &str| -> Option<i64> {
+            let b = s.as_bytes();
+            (b.len() >= 2 && b[0].is_ascii_digit() && b[1].is_ascii_digit())
+                .then(|| i64::from(b[0] - b'0') * 10 + i64::from(b[1] - b'0'))
+        };
+        let h = two(rest)?;
+        rest = rest[2..].strip_prefix(':')?;
+        let m = two(rest)?;
+        rest = &rest[2..];
+        let mut s = 0;
+        if let Some(r) = rest.strip_prefix(':') {
+            s = two(r)?;
+            rest = &r[2..];
+            if let Some(r) = rest.strip_prefix('.') {
+                let digits = r.bytes().take_while(u8::is_ascii_digit).count();
+                if digits == 0 {
+                    return None;
+                }
+                let mut frac: i64 = 0;
+                for (i, b) in r.bytes().take(digits.min(9)).enumerate() {
+                    frac += i64::from(b - b'0') * 10i64.pow(8 - i as u32);
+                }
+                nanos = frac;
+                rest = &r[digits..];
+            }
+        }
+        // 24:00:00 is the next midnight, as PostgreSQL allows.
+        if h > 24 || m > 59 || s > 60 || (h == 24 && (m, s, nanos) != (0, 0, 0)) {
+            return None;
+        }
+        nanos += (h * 3600 + m * 60 + s) * 1_000_000_000;
+    }
+    let offset = parse_zone(rest.trim())?;
+    let per = unit.nanos();
+    let v = from_days(days, unit)?.checked_add(nanos / per)?;
+    if zoned {
+        v.checked_sub(offset.checked_mul(unit.per_second())?)
+    } else {
+        Some(v)
+    }
+}
+
+/// The offset from UTC in seconds that a zone suffix names (none: 0).
+fn parse_zone(zone: &str) -> Option<i64> {
+    if zone.is_empty() || zone.eq_ignore_ascii_case("z") || zone.eq_ignore_ascii_case("utc") {
+        return Some(0);
+    }
+    let (sign, digits) = match zone.as_bytes()[0] {
+        b'+' => (1, &zone[1..]),
+        b'-' => (-1, &zone[1..]),
+        _ => return None,
+    };
+    let digits: String = digits.chars().filter(|&c| c != ':').collect();
+    if !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let (h, m) = match digits.len() {
+        1 | 2 => (digits.parse::<i64>().ok()?, 0),
+        4 => (digits[..2].parse().ok()?, digits[2..].parse::<i64>().ok()?),
+        _ => return None,
+    };
+    (h <= 15 && m <= 59).then_some(sign * (h * 3600 + m * 60))
+}
+
+/// Writes a timestamp as PostgreSQL prints it: `YYYY-MM-DD HH:MM:SS`, the fraction without
+/// trailing zeros, and `+00` for a zoned value (the session zone is UTC).
+pub fn format(out: &mut String, v: i64, unit: TimeUnit, zoned: bool) {
+    let (days, time) = split(v, unit);
+    let per_second = unit.per_second();
+    let (seconds, fraction) = (time / per_second, time % per_second);
+    let (y, m, d) = civil_from_days(days);
+    if (0..=9999).contains(&y) {
+        let _ = write!(out, "{y:04}-{m:02}-{d:02}");
+    } else {
+        let _ = write!(out, "{y}-{m:02}-{d:02}");
+    }
+    let _ = write!(
+        out,
+        " {:02}:{:02}:{:02}",
+        seconds / 3600,
+        seconds / 60 % 60,
+        seconds % 60
+    );
+    if fraction != 0 {
+        let digits = unit.digits() as usize;
+        let text = format!("{fraction:0digits$}");
+        out.push('.');
+        out.push_str(text.trim_end_matches('0'));
+    }
+    if zoned {
+        out.push_str("+00");
+    }
+}
+
+/// The timestamp as [`format`] writes it.
+pub fn to_text(v: i64, unit: TimeUnit, zoned: bool) -> String {
+    let mut s = String::with_capacity(32);
+    format(&mut s, v, unit, zoned);
+    s
+}
+
+/// Writes an interval as PostgreSQL prints it (`IntervalStyle` `postgres`): `1 year 2 mons
+/// 3 days 04:05:06.789`, each part with its own sign, `00:00:00` when all are zero.
+pub fn format_interval(out: &mut String, iv: Interval) {
+    let start = out.len();
+    let (years, months) = (iv.months / 12, iv.months % 12);
+    let mut unit = |n: i64, one: &str, many: &str| {
+        if n != 0 {
+            if out.len() > start {
+                out.push(' ');
+            }
+            let _ = write!(out, "{n} {}", if n == 1 { one } else { many });
+        }
+    };
+    unit(i64::from(years), "year", "years");
+    unit(i64::from(months), "mon", "mons");
+    unit(i64::from(iv.days), "day", "days");
+    if iv.nanos != 0 || out.len() == start {
+        if out.len() > start {
+            out.push(' ');
+        }
+        let micros = iv.nanos / 1000;
+        if micros < 0 {
+            out.push('-');
+        }
+        let a = micros.unsigned_abs();
+        let (secs, frac) = (a / 1_000_000, a % 1_000_000);
+        let _ = write!(
+            out,
+            "{:02}:{:02}:{:02}",
+            secs / 3600,
+            secs / 60 % 60,
+            secs % 60
+        );
+        if frac != 0 {
+            let text = format!("{frac:06}");
+            out.push('.');
+            out.push_str(text.trim_end_matches('0'));
+        }
+    }
+}
+
+/// The interval as [`format_interval`] writes it.
+pub fn interval_text(iv: Interval) -> String {
+    let mut s = String::with_capacity(24);
+    format_interval(&mut s, iv);
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use TimeUnit::*;
+
+    fn ts(text: &str, unit: TimeUnit) -> i64 {
+        parse(text, unit, false).unwrap_or_else(|| panic!("{text}"))
+    }
+
+    #[test]
+    fn parses_and_prints_every_unit() {
+        for (text, unit) in [
+            ("2024-03-31 02:30:00", Second),
+            ("2024-03-31 02:30:00.123", Millisecond),
+            ("2024-03-31 02:30:00.123456", Microsecond),
+            ("2024-03-31 02:30:00.123456789", Nanosecond),
+            ("1969-12-31 23:59:59.5", Millisecond),
+            ("1900-02-28 00:00:00", Second),
+        ] {
+            assert_eq!(to_text(ts(text, unit), unit, false), text);
+        }
+        assert_eq!(ts("1970-01-01", Second), 0);
+        assert_eq!(ts("1970-01-01T00:00:01", Millisecond), 1000);
+        assert_eq!(ts("1969-12-31 23:59:59.999", Millisecond), -1);
+        assert_eq!(ts("2024-01-01 24:00:00", Second), ts("2024-01-02", Second));
+        assert_eq!(
+            parse("2024-01-01 01:00:00+01", Second, true),
+            Some(ts("2024-01-01", Second))
+        );
+        assert_eq!(
+            parse("2024-01-01 01:00:00+01:00", Second, false),
+            Some(ts("2024-01-01 01:00:00", Second))
+        );
+        assert_eq!(
+            parse("2024-01-01 00:00:00Z", Second, true),
+            Some(ts("2024-01-01", Second))
+        );
+        for bad in [
+            "2024-02-30",
+            "2024-01-01 25:00",
+            "2024-01-01 10",
+            "x",
+            "2024-01-01 10:00:00.",
+            "2024-01-01 10:00 +1x",
+        ] {
+            assert_eq!(parse(bad, Microsecond, false), None, "{bad}");
+        }
+        assert_eq!(to_text(0, Second, true), "1970-01-01 00:00:00+00");
+        // Past the range of nanoseconds (about 2262).
+        assert_eq!(parse("2300-01-01", Nanosecond, false), None);
+    }
+
+    #[test]
+    fn parts_of_a_time() {
+        let v = ts("2024-03-31 02:30:45.123456", Microsecond);
+        assert_eq!(part(DatePart::Hour, v, Microsecond), 2);
+        assert_eq!(part(DatePart::Minute, v, Microsecond), 30);
+        assert_eq!(part(DatePart::Second, v, Microsecond), 45_123_456);
+        assert_eq!(part(DatePart::Millisecond, v, Microsecond), 45_123_456);
+        assert_eq!(part(DatePart::Microsecond, v, Microsecond), 45_123_456);
+        assert_eq!(part(DatePart::Year, v, Microsecond), 2024);
+        assert_eq!(part(DatePart::DayOfWeek, v, Microsecond), 0);
+        let s = ts("1969-12-31 23:59:59", Second);
+        assert_eq!(part(DatePart::Epoch, s, Second), -1_000_000);
+        assert_eq!(part(DatePart::Second, s, Second), 59_000_000);
+        let n = ts("2000-01-01 00:00:01.000000789", Nanosecond);
+        assert_eq!(part(DatePart::Second, n, Nanosecond), 1_000_000_789);
+        assert_eq!(part(DatePart::Microsecond, n, Nanosecond), 1_000_000);
+    }
+
+    #[test]
+    fn truncation() {
+        let v = ts("2024-03-31 02:30:45.123456", Microsecond);
+        let t = |f: &str| {
+            to_text(
+                trunc(TruncField::named(f).unwrap(), v, Microsecond).unwrap(),
+                Microsecond,
+                false,
+            )
+        };
+        assert_eq!(t("millisecond"), "2024-03-31 02:30:45.123");
+        assert_eq!(t("second"), "2024-03-31 02:30:45");
+        assert_eq!(t("hour"), "2024-03-31 02:00:00");
+        assert_eq!(t("day"), "2024-03-31 00:00:00");
+        assert_eq!(t("week"), "2024-03-25 00:00:00");
+        assert_eq!(t("month"), "2024-03-01 00:00:00");
+        assert_eq!(t("quarter"), "2024-01-01 00:00:00");
+        assert_eq!(t("decade"), "2020-01-01 00:00:00");
+        assert_eq!(t("century"), "2001-01-01 00:00:00");
+        assert_eq!(t("millennium"), "2001-01-01 00:00:00");
+        let before = ts("1969-12-31 23:59:59", Second);
+        assert_eq!(trunc(TruncField::Day, before, Second), Some(-86_400));
+        assert_eq!(trunc(TruncField::Millisecond, 7, Second), Some(7));
+    }
+
+    #[test]
+    fn interval_arithmetic() {
+        let v = ts("2024-01-31 10:00:00", Second);
+        let iv = |months, days, nanos| Interval {
+            months,
+            days,
+            nanos,
+        };
+        assert_eq!(
+            to_text(add_interval(v, Second, iv(1, 0, 0)).unwrap(), Second, false),
+            "2024-02-29 10:00:00"
+        );
+        assert_eq!(
+            to_text(
+                add_interval(v, Second, iv(1, 1, 3_600_000_000_000)).unwrap(),
+                Second,
+                false
+            ),
+            "2024-03-01 11:00:00"
+        );
+        assert_eq!(add_interval(i64::MAX, Second, iv(0, 1, 0)), None);
+        let d = diff(
+            ts("2024-03-02 01:00:00", Second),
+            ts("2024-03-01 00:00:00", Second),
+            Second,
+        );
+        assert_eq!(interval_text(d), "1 day 01:00:00");
+        let d = diff(
+            ts("2024-03-01", Second),
+            ts("2024-03-02 01:00:00", Second),
+            Second,
+        );
+        assert_eq!(interval_text(d), "-1 days -01:00:00");
+        assert_eq!(interval_text(Interval::default()), "00:00:00");
+        assert_eq!(
+            interval_text(iv(14, 3, 4_005_500_000)),
+            "1 year 2 mons 3 days 00:00:04.0055"
+        );
+        assert!(interval_span(iv(1, 0, 0)) > interval_span(iv(0, 29, 0)));
+    }
+}
