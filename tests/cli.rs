@@ -1703,7 +1703,7 @@ fn schema_and_describe_show_every_column() {
 #[cfg(feature = "datafusion")]
 #[test]
 fn schema_of_a_folder_of_tables() {
-    use arrow::array::{ArrayRef, Int32Array, TimestampMicrosecondArray};
+    use arrow::array::{ArrayRef, BinaryArray, Int32Array, TimestampMicrosecondArray};
     use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
     use std::sync::Arc;
 
@@ -1715,10 +1715,12 @@ fn schema_of_a_folder_of_tables() {
             DataType::Timestamp(TimeUnit::Microsecond, None),
             false,
         ),
+        Field::new("bin", DataType::Binary, false),
     ]));
     let columns: Vec<ArrayRef> = vec![
         Arc::new(Int32Array::from(vec![Some(1), None, Some(3)])),
         Arc::new(TimestampMicrosecondArray::from(vec![0, 1, 2])),
+        Arc::new(BinaryArray::from(vec![&b"a"[..], b"b", b"c"])),
     ];
     let batch = arrow::record_batch::RecordBatch::try_new(schema.clone(), columns).unwrap();
     let write = |path: std::path::PathBuf| {
@@ -1739,9 +1741,11 @@ fn schema_of_a_folder_of_tables() {
         lines,
         [
             "a,x,INTEGER,Int32,true,3,1,1",
-            "a,ts,,Timestamp(µs),false,3,1,1",
+            "a,ts,TIMESTAMP,Timestamp(µs),false,3,1,1",
+            "a,bin,,Binary,false,3,1,1",
             "b,x,INTEGER,Int32,true,6,2,2",
-            "b,ts,,Timestamp(µs),false,6,2,2",
+            "b,ts,TIMESTAMP,Timestamp(µs),false,6,2,2",
+            "b,bin,,Binary,false,6,2,2",
             "b,k,VARCHAR,\"Dictionary(UInt16, Utf8)\",false,6,2,2",
         ],
         "{out}"

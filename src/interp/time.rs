@@ -109,9 +109,20 @@ pub(crate) fn func(func: Func, args: &[Expr], ty: SqlType, input: &Input) -> Res
                 })?;
                 return Ok(Arc::new(out.with_precision_and_scale(p, s as i8)?));
             }
-            // Every integer part of a timestamp fits an INTEGER (a year is within ±292,278).
-            let out: Int32Array =
-                map_valid::<Int32Type>(&a, |v| Ok(time::part(part, v, unit) as i32))?;
+            // Every integer part fits an INTEGER but the year of a timestamp of seconds or
+            // milliseconds past ±2^31 years.
+            let out: Int32Array = map_valid::<Int32Type>(&a, |v| {
+                i32::try_from(time::part(part, v, unit)).map_err(|_| {
+                    overflow(
+                        SqlType::Int32,
+                        format!(
+                            "EXTRACT({} FROM '{}')",
+                            part.sql_name(),
+                            time::to_text(v, unit, false)
+                        ),
+                    )
+                })
+            })?;
             Ok(Arc::new(out))
         }
         (Func::DateTrunc(field), [x]) => {

@@ -26,7 +26,7 @@
 //! | `Length` | `LENGTH(s)`, `CHAR_LENGTH`, `CHARACTER_LENGTH` | `VARCHAR` | `INTEGER` (characters) | never |
 //! | `Upper`, `Lower` | `UPPER(s)`, `LOWER(s)` | `VARCHAR` | `VARCHAR` (Unicode case mapping) | never |
 //! | `Substring` | `SUBSTRING(s FROM i [FOR n])`, `SUBSTR` | `VARCHAR, BIGINT[, BIGINT]` | `VARCHAR` (1-based, in characters) | a negative length |
-//! | `Extract(part)` | `EXTRACT(part FROM d)`, `DATE_PART('part', d)`: `YEAR`, `MONTH`, `DAY`, `QUARTER`, `DOW` (Sunday 0), `DOY`, `WEEK` (ISO 8601); of a timestamp also `HOUR`, `MINUTE`, `SECOND`, `MILLISECOND`, `MICROSECOND`, `EPOCH` | `DATE` or `TIMESTAMP` (a `DATE` is cast to one for the time parts) | `INTEGER`; the fractional parts as [`DatePart::timestamp_result`] | never |
+//! | `Extract(part)` | `EXTRACT(part FROM d)`, `DATE_PART('part', d)`: `YEAR`, `MONTH`, `DAY`, `QUARTER`, `DOW` (Sunday 0), `DOY`, `WEEK` (ISO 8601); of a timestamp also `HOUR`, `MINUTE`, `SECOND`, `MILLISECOND`, `MICROSECOND`, `EPOCH` | `DATE` or `TIMESTAMP` (a `DATE` is cast to one for the time parts) | `INTEGER`; the fractional parts as [`DatePart::timestamp_result`] | the `YEAR` of a timestamp of seconds or milliseconds past ±2^31 years |
 //! | `DateTrunc(field)` | `DATE_TRUNC('field', ts)` | `TIMESTAMP` (a `DATE` is cast to one) | the same type | before the unit's range |
 //! | `AddInterval(iv)` | `ts ± INTERVAL '…'` | `TIMESTAMP` (the binder picks a unit that holds the interval exactly) | the same type | leaving the range |
 //! | `TimestampDiff` | `ts - ts` | two timestamps of one type | `INTERVAL` (days and time, PostgreSQL's `timestamp_mi`) | never |
@@ -316,6 +316,14 @@ impl Func {
         let arg = args.first().copied().unwrap_or(SqlType::Null);
         match self {
             Func::Abs => arg.is_signed_integer(),
+            // The year of a timestamp of seconds or milliseconds may pass an INTEGER.
+            Func::Extract(DatePart::Year) => matches!(
+                arg,
+                SqlType::Timestamp {
+                    unit: super::types::TimeUnit::Second | super::types::TimeUnit::Millisecond,
+                    ..
+                }
+            ),
             Func::Round { digits } => arg.is_decimal() || (arg.is_integer() && digits < 0),
             Func::Length
             | Func::Upper

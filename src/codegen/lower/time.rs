@@ -47,6 +47,7 @@ impl<'ctx> Lowerer<'_, 'ctx> {
                 let ps = unit.per_second() as u64;
                 let c = |n: u64| i64t.const_int(n, false);
                 let to_scale = 10u64.pow(second_scale(unit) - unit.digits());
+                let mut year_fail = None;
                 let value: BasicValueEnum = match part {
                     DatePart::Hour => {
                         let h = b.build_int_unsigned_div(time, c(3600 * ps), "hour")?;
@@ -80,10 +81,27 @@ impl<'ctx> Lowerer<'_, 'ctx> {
                     }
                     calendar => {
                         let p = self.date_part(calendar, days)?;
+                        if calendar == DatePart::Year && unit <= TimeUnit::Millisecond {
+                            // Years of seconds and milliseconds reach past an INTEGER.
+                            let lo = b.build_int_compare(
+                                IntPredicate::SGE,
+                                p,
+                                i64t.const_int(i32::MIN as i64 as u64, true),
+                                "ge_min",
+                            )?;
+                            let hi = b.build_int_compare(
+                                IntPredicate::SLE,
+                                p,
+                                i64t.const_int(i32::MAX as u64, false),
+                                "le_max",
+                            )?;
+                            year_fail = Some(b.build_not(b.build_and(lo, hi, "fits")?, "fail")?);
+                        }
                         b.build_int_truncate(p, self.ctx.i32_type(), "part")?.into()
                     }
                 };
-                self.unary_result(e, value, &a, None)
+                let fail = year_fail.map(|f| (f, Self::overflow(SqlType::Int32)));
+                self.unary_result(e, value, &a, fail)
             }
             (Func::DateTrunc(field), [x]) => {
                 let unit = unit_of(x)?;
