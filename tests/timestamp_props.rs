@@ -131,6 +131,10 @@ fn expression() -> impl Strategy<Value = String> {
         (column(), column()).prop_map(|(a, b)| format!("{a} < {b}")),
         (column(), column()).prop_map(|(a, b)| format!("{a} = {b}")),
         (column(), column(), interval()).prop_map(|(a, b, i)| format!("({a} - {b}) > {i}")),
+        column().prop_map(|c| format!(
+            "TO_CHAR({c}, 'FMYYYY-MM-DD HH12:MI:SS.US AM Dy Month DDDth IW Q TZ')"
+        )),
+        column().prop_map(|c| format!("STRFTIME({c}, '%Y %-m %e %H:%M:%S.%n %a %B %j %V %u %p')")),
     ]
 }
 

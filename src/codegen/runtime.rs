@@ -73,6 +73,10 @@ pub(crate) enum RuntimeFn {
     /// `u64 (u64 lo, u64 hi, ptr dst, u64 cap)`: writes the text of an interval (its `i128`
     /// as two words) at `dst` and returns its length, or [`NO_ROOM`].
     IntervalToText,
+    /// `u64 (i64 v, u32 unit, u32 flags, ptr fmt, u64 fmt_len, ptr dst, u64 cap)`: writes
+    /// `TO_CHAR` (flags bit 1 clear) or `STRFTIME` (set) of a timestamp of `unit`, zoned if
+    /// flags bit 0 is set, at `dst` and returns its length, or [`NO_ROOM`].
+    FormatTimestamp,
 }
 
 /// How [`RuntimeFn::GroupFind`] reads one key of a probe record, and stores it in the group's
@@ -148,7 +152,7 @@ pub(crate) fn unit_of_code(code: u32) -> crate::ir::TimeUnit {
 pub(crate) const NO_ROOM: u64 = u64::MAX;
 
 impl RuntimeFn {
-    pub(crate) const ALL: [RuntimeFn; 18] = [
+    pub(crate) const ALL: [RuntimeFn; 19] = [
         RuntimeFn::F64ToText,
         RuntimeFn::F32ToText,
         RuntimeFn::TextToF64,
@@ -167,6 +171,7 @@ impl RuntimeFn {
         RuntimeFn::TimestampToText,
         RuntimeFn::TextToTimestamp,
         RuntimeFn::IntervalToText,
+        RuntimeFn::FormatTimestamp,
     ];
 
     /// The symbol of its declaration in a kernel module.
@@ -190,6 +195,7 @@ impl RuntimeFn {
             RuntimeFn::TimestampToText => "qjit_rt_timestamp_to_text",
             RuntimeFn::TextToTimestamp => "qjit_rt_text_to_timestamp",
             RuntimeFn::IntervalToText => "qjit_rt_interval_to_text",
+            RuntimeFn::FormatTimestamp => "qjit_rt_format_timestamp",
         }
     }
 }

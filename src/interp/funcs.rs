@@ -57,7 +57,7 @@ pub(crate) fn func(func: Func, args: &[Expr], ty: SqlType, input: &Input) -> Res
         (Func::Extract(_), [x]) if x.ty().is_timestamp() => {
             super::time::func(func, args, ty, input)
         }
-        (Func::DateTrunc(_) | Func::AddInterval(_) | Func::TimestampDiff, _) => {
+        (Func::DateTrunc(_) | Func::AddInterval(_) | Func::TimestampDiff | Func::Format(_), _) => {
             super::time::func(func, args, ty, input)
         }
         (Func::Extract(part), [d]) => extract(part, d, input),

@@ -169,6 +169,35 @@ pub(crate) fn func(func: Func, args: &[Expr], ty: SqlType, input: &Input) -> Res
                 })?;
             Ok(Arc::new(out))
         }
+        (Func::Format(style), [x, pattern]) => {
+            let unit = unit_of(x.ty())?;
+            let zoned = matches!(x.ty(), SqlType::Timestamp { zoned: true, .. });
+            let pattern = match pattern {
+                Expr::Literal(l) => match &l.value {
+                    crate::ir::Scalar::Utf8(p) => Some(p.as_str()),
+                    _ => None,
+                },
+                _ => {
+                    return Err(Error::internal(format!(
+                        "{} with a format that is not a constant",
+                        func.name()
+                    )))
+                }
+            };
+            let a = values(&eval(x, input)?)?;
+            let Some(pattern) = pattern else {
+                return Ok(arrow::array::new_null_array(&DataType::Utf8, a.len()));
+            };
+            let out = build_strings(a.len(), a.len() * (pattern.len() + 8), |i, buf| {
+                if a.is_null(i) {
+                    return Ok(false);
+                }
+                time::format_pattern(buf, a.value(i), unit, zoned, pattern, style)
+                    .map_err(Error::internal)?;
+                Ok(true)
+            })?;
+            Ok(Arc::new(out))
+        }
         _ => Err(Error::internal(format!(
             "{} is not a timestamp function of {:?}",
             func.name(),

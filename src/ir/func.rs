@@ -29,6 +29,7 @@
 //! | `Extract(part)` | `EXTRACT(part FROM d)`, `DATE_PART('part', d)`: `YEAR`, `MONTH`, `DAY`, `QUARTER`, `DOW` (Sunday 0), `DOY`, `WEEK` (ISO 8601); of a timestamp also `HOUR`, `MINUTE`, `SECOND`, `MILLISECOND`, `MICROSECOND`, `EPOCH` | `DATE` or `TIMESTAMP` (a `DATE` is cast to one for the time parts) | `INTEGER`; the fractional parts as [`DatePart::timestamp_result`] | the `YEAR` of a timestamp of seconds or milliseconds past ±2^31 years |
 //! | `DateTrunc(field)` | `DATE_TRUNC('field', ts)` | `TIMESTAMP` (a `DATE` is cast to one) | the same type | before the unit's range |
 //! | `AddInterval(iv)` | `ts ± INTERVAL '…'` | `TIMESTAMP` (the binder picks a unit that holds the interval exactly) | the same type | leaving the range |
+//! | `Format(style)` | `TO_CHAR(ts, 'pattern')` (PostgreSQL's patterns), `STRFTIME(ts, '%…')` | `TIMESTAMP` (a `DATE` is cast to one), a constant `VARCHAR` | `VARCHAR` ([`crate::ir::time::format_pattern`]) | never (a bad `STRFTIME` format is an error when the query is bound) |
 //! | `TimestampDiff` | `ts - ts` | two timestamps of one type | `INTERVAL` (days and time, PostgreSQL's `timestamp_mi`) | never |
 //! | `DateAddDays` | `date ± INTERVAL 'n' DAY` | `DATE, INTEGER` | `DATE` | leaving the `DATE` range |
 //! | `DateAddMonths` | `date ± INTERVAL 'n' MONTH` | `DATE, INTEGER` | `DATE` (day clamped to the month's end) | never in range |
@@ -42,7 +43,7 @@
 
 use super::expr::{round_result, DatePart};
 use super::scalar::Interval;
-use super::time::TruncField;
+use super::time::{FormatStyle, TruncField};
 use super::types::SqlType;
 
 /// A scalar function (see the module's table).
@@ -67,6 +68,8 @@ pub enum Func {
     AddInterval(Interval),
     /// `ts - ts`.
     TimestampDiff,
+    /// `TO_CHAR(ts, pattern)`, `STRFTIME(ts, format)`.
+    Format(FormatStyle),
     Sign,
     Floor,
     Ceil,
@@ -135,11 +138,13 @@ pub const SQL_NAMES: &[&str] = &[
     "sqrt",
     "statement_timestamp",
     "starts_with",
+    "strftime",
     "strpos",
     "substr",
     "substring",
     "sum",
     "transaction_timestamp",
+    "to_char",
     "trim",
     "upper",
 ];
@@ -196,6 +201,8 @@ impl Func {
             Func::DateTrunc(field) => format!("DATE_TRUNC('{}')", field.sql_name()),
             Func::AddInterval(_) => "timestamp + INTERVAL".into(),
             Func::TimestampDiff => "timestamp - timestamp".into(),
+            Func::Format(FormatStyle::ToChar) => "TO_CHAR".into(),
+            Func::Format(FormatStyle::Strftime) => "STRFTIME".into(),
             Func::Sign => "SIGN".into(),
             Func::Floor => "FLOOR".into(),
             Func::Ceil => "CEIL".into(),
@@ -236,7 +243,7 @@ impl Func {
             Func::Replace => (3, 3),
             Func::Pad { .. } => (2, 3),
             Func::DateAddDays | Func::DateAddMonths | Func::DateDiffDays => (2, 2),
-            Func::TimestampDiff => (2, 2),
+            Func::TimestampDiff | Func::Format(_) => (2, 2),
         }
     }
 
@@ -273,6 +280,8 @@ impl Func {
             (Func::DateTrunc(_) | Func::AddInterval(_), [t @ Timestamp { .. }]) => vec![*t],
             (Func::DateTrunc(_), [Date | Null]) => vec![SqlType::timestamp()],
             (Func::TimestampDiff, [a @ Timestamp { .. }, b]) if a == b => vec![*a, *b],
+            (Func::Format(_), [t @ Timestamp { .. }, _]) => vec![*t, Utf8],
+            (Func::Format(_), [Date | Null, _]) => vec![SqlType::timestamp(), Utf8],
             (Func::DateAddDays | Func::DateAddMonths, [_, _]) => vec![Date, Int32],
             (Func::DateDiffDays, [_, _]) => vec![Date, Date],
             _ => return None,
@@ -299,6 +308,7 @@ impl Func {
             (Func::Extract(part), [Timestamp { unit, .. }]) => part.timestamp_result(*unit),
             (Func::DateTrunc(_) | Func::AddInterval(_), [t @ Timestamp { .. }]) => *t,
             (Func::TimestampDiff, [a @ Timestamp { .. }, b]) if a == b => SqlType::Interval,
+            (Func::Format(_), [Timestamp { .. }, Utf8]) => Utf8,
             (Func::DateAddDays | Func::DateAddMonths, [Date, Int32]) => Date,
             (Func::DateDiffDays, [Date, Date]) => Int32,
             (Func::Sign | Func::Floor | Func::Ceil, [t]) if t.is_float() => *t,
@@ -330,6 +340,7 @@ impl Func {
             | Func::Lower
             | Func::Extract(_)
             | Func::TimestampDiff
+            | Func::Format(_)
             | Func::Sign
             | Func::Floor
             | Func::Ceil
@@ -368,7 +379,12 @@ impl Func {
     pub fn builds_string(self) -> bool {
         matches!(
             self,
-            Func::Upper | Func::Lower | Func::Substring | Func::Replace | Func::Pad { .. }
+            Func::Upper
+                | Func::Lower
+                | Func::Substring
+                | Func::Replace
+                | Func::Pad { .. }
+                | Func::Format(_)
         )
     }
 }

@@ -398,6 +398,299 @@ pub fn interval_text(iv: Interval) -> String {
     s
 }
 
+/// Which pattern language a format is written in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "ballista", derive(serde::Serialize, serde::Deserialize))]
+pub enum FormatStyle {
+    /// PostgreSQL's `TO_CHAR` template patterns (`YYYY-MM-DD HH24:MI:SS`).
+    ToChar,
+    /// `STRFTIME`'s `%` codes, as DuckDB takes them (`%Y-%m-%d %H:%M:%S`).
+    Strftime,
+}
+
+/// The fields of one timestamp that formats print.
+struct Fields {
+    year: i64,
+    month: u32,
+    day: u32,
+    hour: i64,
+    minute: i64,
+    second: i64,
+    /// Nanoseconds of the second.
+    nanos: i64,
+    /// 0 (Sunday) to 6.
+    dow: i64,
+    doy: i64,
+    iso_week: i64,
+    zoned: bool,
+}
+
+impl Fields {
+    fn of(v: i64, unit: TimeUnit, zoned: bool) -> Fields {
+        let (days, time) = split(v, unit);
+        let (year, month, day) = civil_from_days(days);
+        let per_second = unit.per_second();
+        let seconds = time / per_second;
+        Fields {
+            year,
+            month,
+            day,
+            hour: seconds / 3600,
+            minute: seconds / 60 % 60,
+            second: seconds % 60,
+            nanos: time % per_second * unit.nanos(),
+            dow: DatePart::DayOfWeek.of_days(days),
+            doy: DatePart::DayOfYear.of_days(days),
+            iso_week: DatePart::Week.of_days(days),
+            zoned,
+        }
+    }
+
+    fn hour12(&self) -> i64 {
+        match self.hour % 12 {
+            0 => 12,
+            h => h,
+        }
+    }
+}
+
+const MONTHS: [&str; 12] = [
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+];
+const DAYS: [&str; 7] = [
+    "Sunday",
+    "Monday",
+    "Tuesday",
+    "Wednesday",
+    "Thursday",
+    "Friday",
+    "Saturday",
+];
+
+/// Writes the timestamp `v` as `pattern` says, in `style`'s pattern language. An error names
+/// what in the pattern is not a pattern (`STRFTIME` only: `TO_CHAR` copies what it does not
+/// know, as PostgreSQL does).
+pub fn format_pattern(
+    out: &mut String,
+    v: i64,
+    unit: TimeUnit,
+    zoned: bool,
+    pattern: &str,
+    style: FormatStyle,
+) -> Result<(), String> {
+    let f = Fields::of(v, unit, zoned);
+    match style {
+        FormatStyle::ToChar => {
+            to_char(out, &f, pattern);
+            Ok(())
+        }
+        FormatStyle::Strftime => strftime(out, &f, pattern),
+    }
+}
+
+/// A number with at least `width` digits (`width` 0: as it is), its sign first.
+fn put_num(out: &mut String, n: i64, width: usize) {
+    if n < 0 {
+        out.push('-');
+    }
+    let _ = write!(out, "{:0width$}", n.unsigned_abs());
+}
+
+/// A name in the case of the pattern that asked for it (`MONTH`, `Month`, `month`), padded with
+/// spaces to `pad` characters.
+fn put_name(out: &mut String, name: &str, case: &str, abbreviate: bool, pad: usize) {
+    let name = if abbreviate { &name[..3] } else { name };
+    let mut chars = case.chars();
+    let (first, second) = (chars.next(), chars.next());
+    let text = match (first, second) {
+        (Some(a), Some(b)) if a.is_uppercase() && b.is_uppercase() => name.to_uppercase(),
+        (Some(a), _) if a.is_lowercase() => name.to_lowercase(),
+        _ => name.to_string(),
+    };
+    let _ = write!(out, "{text:<pad$}");
+}
+
+/// PostgreSQL's `to_char(timestamp, text)`: `YYYY YYY YY Y`, `MM`, `DD`, `DDD`, `D` (Sunday 1),
+/// `HH24 HH12 HH`, `MI`, `SS`, `MS`, `US`, `AM PM A.M. P.M.` (and lower case), `Month Mon MONTH
+/// MON month mon`, `Day Dy DAY DY day dy`, `Q`, `IW`, `WW`, `TZ`, `OF`, the `FM` prefix (no
+/// padding), the `TH`/`th` suffix (ordinals), `"quoted text"`; anything else is copied.
+fn to_char(out: &mut String, f: &Fields, pattern: &str) {
+    let mut rest = pattern;
+    let mut fill = true;
+    while let Some(c) = rest.chars().next() {
+        if let Some(r) = rest.strip_prefix("FM") {
+            fill = false;
+            rest = r;
+            continue;
+        }
+        if c == '"' {
+            let body = &rest[1..];
+            let end = body.find('"').unwrap_or(body.len());
+            out.push_str(&body[..end]);
+            rest = body.get(end + 1..).unwrap_or("");
+            continue;
+        }
+        let w = |n: usize| if fill { n } else { 0 };
+        let before = out.len();
+        let token = [
+            "HH24", "HH12", "YYYY", "MONTH", "Month", "month", "A.M.", "P.M.", "a.m.", "p.m.",
+            "DDD", "YYY", "MON", "Mon", "mon", "DAY", "Day", "day", "HH", "MI", "SS", "MS", "US",
+            "AM", "PM", "am", "pm", "YY", "MM", "DD", "DY", "Dy", "dy", "IW", "WW", "TZ", "OF",
+            "Y", "D", "Q",
+        ]
+        .into_iter()
+        .find(|t| rest.starts_with(t));
+        let Some(token) = token else {
+            out.push(c);
+            rest = &rest[c.len_utf8()..];
+            continue;
+        };
+        match token {
+            "YYYY" => put_num(out, f.year, w(4)),
+            "YYY" => put_num(out, f.year.rem_euclid(1000), w(3)),
+            "YY" => put_num(out, f.year.rem_euclid(100), w(2)),
+            "Y" => put_num(out, f.year.rem_euclid(10), 0),
+            "MM" => put_num(out, i64::from(f.month), w(2)),
+            "DDD" => put_num(out, f.doy, w(3)),
+            "DD" => put_num(out, i64::from(f.day), w(2)),
+            "D" => put_num(out, f.dow + 1, 0),
+            "HH24" => put_num(out, f.hour, w(2)),
+            "HH12" | "HH" => put_num(out, f.hour12(), w(2)),
+            "MI" => put_num(out, f.minute, w(2)),
+            "SS" => put_num(out, f.second, w(2)),
+            "MS" => put_num(out, f.nanos / 1_000_000, w(3)),
+            "US" => put_num(out, f.nanos / 1_000, w(6)),
+            "AM" | "PM" => out.push_str(if f.hour < 12 { "AM" } else { "PM" }),
+            "am" | "pm" => out.push_str(if f.hour < 12 { "am" } else { "pm" }),
+            "A.M." | "P.M." => out.push_str(if f.hour < 12 { "A.M." } else { "P.M." }),
+            "a.m." | "p.m." => out.push_str(if f.hour < 12 { "a.m." } else { "p.m." }),
+            "MONTH" | "Month" | "month" => {
+                put_name(out, MONTHS[f.month as usize - 1], token, false, w(9))
+            }
+            "MON" | "Mon" | "mon" => put_name(out, MONTHS[f.month as usize - 1], token, true, 0),
+            "DAY" | "Day" | "day" => put_name(out, DAYS[f.dow as usize], token, false, w(9)),
+            "DY" | "Dy" | "dy" => put_name(out, DAYS[f.dow as usize], token, true, 0),
+            "Q" => put_num(out, (i64::from(f.month) - 1) / 3 + 1, 0),
+            "IW" => put_num(out, f.iso_week, w(2)),
+            "WW" => put_num(out, (f.doy - 1) / 7 + 1, w(2)),
+            "TZ" => out.push_str(if f.zoned { "UTC" } else { "" }),
+            _ => out.push_str(if f.zoned { "+00" } else { "" }),
+        }
+        fill = true;
+        rest = &rest[token.len()..];
+        // `TH`/`th` after a number: its ordinal suffix (`1st`, `22ND`).
+        let number = out[before..].trim_start_matches('-');
+        if !number.is_empty() && number.bytes().all(|b| b.is_ascii_digit()) {
+            if let Some(upper) = [("TH", true), ("th", false)]
+                .into_iter()
+                .find_map(|(t, upper)| rest.starts_with(t).then_some(upper))
+            {
+                let n: u64 = number.parse().unwrap_or(0);
+                let suffix = match (n % 10, n % 100) {
+                    (_, 11..=13) => "th",
+                    (1, _) => "st",
+                    (2, _) => "nd",
+                    (3, _) => "rd",
+                    _ => "th",
+                };
+                out.push_str(&if upper {
+                    suffix.to_uppercase()
+                } else {
+                    suffix.to_string()
+                });
+                rest = &rest[2..];
+            }
+        }
+    }
+}
+
+/// `STRFTIME(ts, format)`: `%Y %y %m %d %e %H %I %M %S %f` (microseconds) `%g` (milliseconds)
+/// `%n` (nanoseconds) `%j %a %A %b %h %B %p %w %u %V %F %T %D %R %Z %z %%`, and `%-d`, `%-m`,
+/// `%-H`, `%-I`, `%-M`, `%-S`, `%-j` without padding.
+fn strftime(out: &mut String, f: &Fields, pattern: &str) -> Result<(), String> {
+    let mut chars = pattern.chars();
+    while let Some(c) = chars.next() {
+        if c != '%' {
+            out.push(c);
+            continue;
+        }
+        let mut code = chars.next();
+        let pad = if code == Some('-') {
+            code = chars.next();
+            false
+        } else {
+            true
+        };
+        let w = |n: usize| if pad { n } else { 0 };
+        match code {
+            Some('Y') => put_num(out, f.year, 4),
+            Some('y') => put_num(out, f.year.rem_euclid(100), w(2)),
+            Some('m') => put_num(out, i64::from(f.month), w(2)),
+            Some('d') => put_num(out, i64::from(f.day), w(2)),
+            Some('e') => {
+                let _ = write!(out, "{:>2}", f.day);
+            }
+            Some('H') => put_num(out, f.hour, w(2)),
+            Some('I') => put_num(out, f.hour12(), w(2)),
+            Some('M') => put_num(out, f.minute, w(2)),
+            Some('S') => put_num(out, f.second, w(2)),
+            Some('f') => put_num(out, f.nanos / 1_000, 6),
+            Some('g') => put_num(out, f.nanos / 1_000_000, 3),
+            Some('n') => put_num(out, f.nanos, 9),
+            Some('j') => put_num(out, f.doy, w(3)),
+            Some('a') => out.push_str(&DAYS[f.dow as usize][..3]),
+            Some('A') => out.push_str(DAYS[f.dow as usize]),
+            Some('b') | Some('h') => out.push_str(&MONTHS[f.month as usize - 1][..3]),
+            Some('B') => out.push_str(MONTHS[f.month as usize - 1]),
+            Some('p') => out.push_str(if f.hour < 12 { "AM" } else { "PM" }),
+            Some('w') => put_num(out, f.dow, 0),
+            Some('u') => put_num(out, if f.dow == 0 { 7 } else { f.dow }, 0),
+            Some('V') => put_num(out, f.iso_week, w(2)),
+            Some('F') => {
+                put_num(out, f.year, 4);
+                let _ = write!(out, "-{:02}-{:02}", f.month, f.day);
+            }
+            Some('T') => {
+                let _ = write!(out, "{:02}:{:02}:{:02}", f.hour, f.minute, f.second);
+            }
+            Some('D') => {
+                let _ = write!(
+                    out,
+                    "{:02}/{:02}/{:02}",
+                    f.month,
+                    f.day,
+                    f.year.rem_euclid(100)
+                );
+            }
+            Some('R') => {
+                let _ = write!(out, "{:02}:{:02}", f.hour, f.minute);
+            }
+            Some('Z') => out.push_str(if f.zoned { "UTC" } else { "" }),
+            Some('z') => out.push_str(if f.zoned { "+0000" } else { "" }),
+            Some('%') if pad => out.push('%'),
+            Some(other) => {
+                return Err(format!(
+                    "STRFTIME's format has the unknown code %{}{other}",
+                    if pad { "" } else { "-" }
+                ))
+            }
+            None => return Err("STRFTIME's format ends with a lone %".into()),
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -491,6 +784,37 @@ mod tests {
         let before = ts("1969-12-31 23:59:59", Second);
         assert_eq!(trunc(TruncField::Day, before, Second), Some(-86_400));
         assert_eq!(trunc(TruncField::Millisecond, 7, Second), Some(7));
+    }
+
+    #[test]
+    fn formats() {
+        let v = ts("2024-03-09 14:05:06.789012", Microsecond);
+        let fmt = |p: &str, style| {
+            let mut s = String::new();
+            format_pattern(&mut s, v, Microsecond, false, p, style).map(|_| s)
+        };
+        assert_eq!(
+            fmt(
+                "YYYY-MM-DD HH24:MI:SS.US Dy Mon FMDD FMMonth, HH12 PM \"Q\"Q DDD IW",
+                FormatStyle::ToChar
+            )
+            .unwrap(),
+            "2024-03-09 14:05:06.789012 Sat Mar 9 March, 02 PM Q1 069 10"
+        );
+        assert_eq!(
+            fmt("Month|DAY|day", FormatStyle::ToChar).unwrap(),
+            "March    |SATURDAY |saturday "
+        );
+        assert_eq!(
+            fmt(
+                "%Y-%m-%d %H:%M:%S.%f %a %B %-d %j %I%p %% %F %T",
+                FormatStyle::Strftime
+            )
+            .unwrap(),
+            "2024-03-09 14:05:06.789012 Sat March 9 069 02PM % 2024-03-09 14:05:06"
+        );
+        assert!(fmt("%Q", FormatStyle::Strftime).unwrap_err().contains("%Q"));
+        assert!(fmt("%", FormatStyle::Strftime).is_err());
     }
 
     #[test]

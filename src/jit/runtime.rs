@@ -41,6 +41,7 @@ fn address(f: RuntimeFn) -> usize {
         RuntimeFn::TimestampToText => qjit_rt_timestamp_to_text as *const () as usize,
         RuntimeFn::TextToTimestamp => qjit_rt_text_to_timestamp as *const () as usize,
         RuntimeFn::IntervalToText => qjit_rt_interval_to_text as *const () as usize,
+        RuntimeFn::FormatTimestamp => qjit_rt_format_timestamp as *const () as usize,
     }
 }
 
@@ -97,6 +98,45 @@ unsafe extern "C" fn qjit_rt_text_to_timestamp(
                 1
             }
             None => 0,
+        }
+    }
+}
+
+/// [`RuntimeFn::FormatTimestamp`].
+///
+/// # Safety
+/// `fmt` points to `fmt_len` readable bytes of UTF-8; `dst` to `cap` writable bytes of the
+/// row's scratch area.
+unsafe extern "C" fn qjit_rt_format_timestamp(
+    v: i64,
+    unit: u32,
+    flags: u32,
+    fmt: *const u8,
+    fmt_len: u64,
+    dst: *mut u8,
+    cap: u64,
+) -> u64 {
+    use crate::ir::time::FormatStyle;
+    let unit = crate::codegen::runtime::unit_of_code(unit);
+    let style = if flags & 2 != 0 {
+        FormatStyle::Strftime
+    } else {
+        FormatStyle::ToChar
+    };
+    let mut s = String::new();
+    // SAFETY: the caller's promises.
+    unsafe {
+        match crate::ir::time::format_pattern(
+            &mut s,
+            v,
+            unit,
+            flags & 1 != 0,
+            text(fmt, fmt_len),
+            style,
+        ) {
+            Ok(()) => put_text(&s, dst, cap),
+            // Checked when the query was bound: the interpreter reports it.
+            Err(_) => NO_ROOM,
         }
     }
 }

@@ -251,9 +251,10 @@ impl<'ctx> Lowerer<'_, 'ctx> {
                 self.round(e, x.ty(), digits, a)
             }
             (Func::Extract(_), [x]) if x.ty().is_timestamp() => self.timestamp_func(e, func, args),
-            (Func::DateTrunc(_) | Func::AddInterval(_) | Func::TimestampDiff, _) => {
-                self.timestamp_func(e, func, args)
-            }
+            (
+                Func::DateTrunc(_) | Func::AddInterval(_) | Func::TimestampDiff | Func::Format(_),
+                _,
+            ) => self.timestamp_func(e, func, args),
             (Func::Extract(part), [d]) => {
                 let a = self.lower(d)?;
                 let days =

@@ -111,6 +111,18 @@ impl<'ctx> Lowerer<'_, 'ctx> {
                 ]),
                 false,
             ),
+            RuntimeFn::FormatTimestamp => i64t.fn_type(
+                &p(&[
+                    i64t.into(),
+                    i32t.into(),
+                    i32t.into(),
+                    ptr.into(),
+                    i64t.into(),
+                    ptr.into(),
+                    i64t.into(),
+                ]),
+                false,
+            ),
             RuntimeFn::IntervalToText => i64t.fn_type(
                 &p(&[i64t.into(), i64t.into(), ptr.into(), i64t.into()]),
                 false,

@@ -64,6 +64,9 @@ pub(super) fn text_bound(from: SqlType) -> ScratchNeed {
         SqlType::Int64 | SqlType::UInt64 => 20,
         // `-5877641-06-23`, the first day of `Date32`.
         SqlType::Date => 14,
+        // As `lower::time` allots them.
+        SqlType::Timestamp { .. } => super::time::TIMESTAMP_TEXT_MAX,
+        SqlType::Interval => super::time::INTERVAL_TEXT_MAX,
         SqlType::Decimal { precision, scale } => {
             let digits = (precision as u64).max(scale as u64 + 1);
             1 + digits + u64::from(scale > 0)

@@ -15,6 +15,20 @@ use crate::error::Error;
 use crate::ir::time::{second_scale, TruncField, NANOS_PER_DAY};
 use crate::ir::{DatePart, Expr, Func, Interval, SqlType, TimeUnit};
 
+/// The most bytes of a timestamp's text (`-292277026596-12-04 15:30:08.123456789+00`, the
+/// first second of `Timestamp(Second)`, is 43).
+pub(super) const TIMESTAMP_TEXT_MAX: u64 = 48;
+
+/// The most bytes of an interval's text (each part at its widest, with its sign and unit).
+pub(super) const INTERVAL_TEXT_MAX: u64 = 96;
+
+/// The most bytes `TO_CHAR`/`STRFTIME` with `pattern` writes: no code of either language
+/// writes more than 12 bytes per byte of the pattern (`%F`: 2 bytes, up to 19 written). A row
+/// past the bound falls back.
+pub(super) fn format_bound(pattern: &str) -> u64 {
+    12 * pattern.len() as u64 + 8
+}
+
 /// An interval as the kernel holds it: Arrow's `IntervalMonthDayNano` read as one little-endian
 /// `i128` (months in bits 0..32, days in 32..64, nanoseconds in 64..128).
 pub(super) fn pack_interval(iv: Interval) -> i128 {
@@ -189,6 +203,70 @@ impl<'ctx> Lowerer<'_, 'ctx> {
                 let v = b.build_or(days_bits, nanos_bits, "interval")?;
                 self.combine(e, v.into(), &l, &r, None)
             }
+            (Func::Format(style), [x, pattern]) => {
+                let Expr::Literal(crate::ir::Literal {
+                    value: crate::ir::Scalar::Utf8(pattern),
+                    ..
+                }) = pattern
+                else {
+                    return not_compiled(format!(
+                        "{} with a format that is not a constant",
+                        func.name()
+                    ));
+                };
+                let SqlType::Timestamp { unit, zoned } = x.ty() else {
+                    return Err(Error::internal(format!("{} of {}", func.name(), x.ty())).into());
+                };
+                let pattern = pattern.clone();
+                self.require_fallback(&func.name())?;
+                let a = self.lower(x)?;
+                let bound = format_bound(&pattern);
+                let (dst, fits) = self.scratch_alloc(
+                    i64t.const_int(bound, false),
+                    crate::codegen::abi::ScratchNeed {
+                        per_max_len: 0,
+                        constant: bound,
+                    },
+                )?;
+                let (fp, fl) = self.literal_bytes(&pattern);
+                let i32t = self.ctx.i32_type();
+                let flags = u64::from(zoned)
+                    | u64::from(style == crate::ir::time::FormatStyle::Strftime) << 1;
+                use crate::codegen::runtime::{unit_code, RuntimeFn, NO_ROOM};
+                let call = b.build_and(a.valid, fits, "format")?;
+                let written = self.call_runtime_where(
+                    call,
+                    RuntimeFn::FormatTimestamp,
+                    &[
+                        a.value.into_int_value().into(),
+                        i32t.const_int(unit_code(unit), false).into(),
+                        i32t.const_int(flags, false).into(),
+                        fp.into(),
+                        fl.into(),
+                        dst.into(),
+                        i64t.const_int(bound, false).into(),
+                    ],
+                    |_, r| Ok(vec![r]),
+                    &[i64t.const_int(NO_ROOM, false).into()],
+                )?[0]
+                    .into_int_value();
+                let ok = b.build_int_compare(
+                    IntPredicate::NE,
+                    written,
+                    i64t.const_int(NO_ROOM, false),
+                    "formatted",
+                )?;
+                let n = b
+                    .build_select(ok, written, i64t.const_zero(), "text_len")?
+                    .into_int_value();
+                let cond = b.build_and(a.valid, b.build_not(ok, "no_room")?, "format_fallback")?;
+                let err = self.first_error(a.err, self.fallback_where(cond)?)?;
+                Ok(Lowered {
+                    value: self.make_string(dst, n)?,
+                    valid: a.valid,
+                    err,
+                })
+            }
             (other, _) => not_compiled(format!("{} is not compiled yet", other.name())),
         }
     }
@@ -348,7 +426,11 @@ impl<'ctx> Lowerer<'_, 'ctx> {
         let b = self.b;
         let (i32t, i64t) = (self.ctx.i32_type(), self.ctx.i64_type());
         // `-292277-01-01 00:00:00.123456789+00`; an interval's longest parts.
-        let bound: u64 = if from == SqlType::Interval { 96 } else { 40 };
+        let bound = if from == SqlType::Interval {
+            INTERVAL_TEXT_MAX
+        } else {
+            TIMESTAMP_TEXT_MAX
+        };
         let (dst, fits) = self.scratch_alloc(
             i64t.const_int(bound, false),
             ScratchNeed {

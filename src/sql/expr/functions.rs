@@ -5,7 +5,7 @@ use sqlparser::ast::{self, FunctionArg, FunctionArgExpr, FunctionArguments};
 
 use crate::error::{closest, Error, Position, Result};
 use crate::ir::func::SQL_NAMES;
-use crate::ir::time::TruncField;
+use crate::ir::time::{FormatStyle, TruncField};
 use crate::ir::{
     AggFunc, AggregateCall, BinaryOp, DatePart, Expr, Func, Literal, Scalar, SqlType, TimeUnit,
 };
@@ -306,6 +306,54 @@ impl ExprBinder<'_> {
                     _ => coerce(x, SqlType::timestamp())?,
                 };
                 Expr::func(Func::DateTrunc(field), vec![x]).map_err(|e| e.at(at))
+            }
+            "to_char" | "strftime" => {
+                arity(2, 2)?;
+                let style = if name == "to_char" {
+                    FormatStyle::ToChar
+                } else {
+                    FormatStyle::Strftime
+                };
+                let x = self.datetime(bound(0, scope)?, &name.to_uppercase(), pos(args[0]))?;
+                let x = match x.ty() {
+                    SqlType::Timestamp { .. } => x,
+                    _ => coerce(x, SqlType::timestamp())?,
+                };
+                let format = match fold(bound(1, scope)?)? {
+                    Expr::Literal(
+                        l @ Literal {
+                            value: Scalar::Utf8(_) | Scalar::Null,
+                            ..
+                        },
+                    ) => l,
+                    _ => {
+                        return Err(Error::Unsupported {
+                            what: format!(
+                                "{} with a format that is not a constant string",
+                                name.to_uppercase()
+                            ),
+                            position: pos(args[1]),
+                        })
+                    }
+                };
+                if let Scalar::Utf8(pattern) = &format.value {
+                    // A bad format is an error of the query, found before any row.
+                    let mut probe = String::new();
+                    crate::ir::time::format_pattern(
+                        &mut probe,
+                        0,
+                        TimeUnit::Second,
+                        false,
+                        pattern,
+                        style,
+                    )
+                    .map_err(|message| Error::Type {
+                        message,
+                        position: pos(args[1]),
+                    })?;
+                }
+                let format = coerce(Expr::Literal(format), SqlType::Utf8)?;
+                Expr::func(Func::Format(style), vec![x, format]).map_err(|e| e.at(at))
             }
             "now"
             | "current_timestamp"

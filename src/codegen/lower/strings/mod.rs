@@ -77,7 +77,10 @@ impl<'ctx> Lowerer<'_, 'ctx> {
     }
 
     /// The bytes of `s` in a private global, and their count.
-    fn literal_bytes(&self, s: &str) -> (PointerValue<'ctx>, IntValue<'ctx>) {
+    pub(in crate::internals::codegen::lower) fn literal_bytes(
+        &self,
+        s: &str,
+    ) -> (PointerValue<'ctx>, IntValue<'ctx>) {
         let bytes = self.ctx.const_string(s.as_bytes(), false);
         let global = self.module.add_global(bytes.get_type(), None, "qjit_str");
         global.set_initializer(&bytes);
