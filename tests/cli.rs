@@ -1745,7 +1745,7 @@ fn schema_of_a_folder_of_tables() {
             "a,bin,,Binary,false,3,1,1",
             "b,x,INTEGER,Int32,true,6,2,2",
             "b,ts,TIMESTAMP,Timestamp(µs),false,6,2,2",
-            "b,bin,,Binary,false,6,2,2",
+            "b,bin,,BinaryView,false,6,2,2",
             "b,k,VARCHAR,\"Dictionary(UInt16, Utf8)\",false,6,2,2",
         ],
         "{out}"
@@ -1757,7 +1757,7 @@ fn schema_of_a_folder_of_tables() {
         "--format",
         "csv",
     ]);
-    assert_eq!(stdout(&o).lines().count(), 4, "{}", stderr(&o));
+    assert_eq!(stdout(&o).lines().count(), 5, "{}", stderr(&o));
 }
 
 /// Only with the JIT: without it there are no kernels and no IR to leave out.
