@@ -10,7 +10,7 @@ names another interpreter) once per run. It can also be run by hand:
 
 What it does, in the terms of qjit bench:
 
-1. Loads every column of the Parquet file into an in-memory table `lineitem`
+1. Loads every column of the Parquet file into an in-memory table named after the file (`lineitem`)
    (`CREATE TABLE lineitem AS SELECT * FROM read_parquet(...)`), like qjit bench decoding the
    file into in-memory Arrow batches; with `--dir`, each `TABLE.parquet` of the folder into a
    table named TABLE (`qjit bench --suite tpch`). Loading is not timed as part of any query.
@@ -111,7 +111,10 @@ def main():
     if bool(args.file) == bool(args.dir):
         parser.error("one of --file and --dir is required")
     if args.file:
-        tables = [("lineitem", args.file)]
+        # The table is named after the file, as qjit names it (`lineitem.parquet`: lineitem).
+        stem = os.path.basename(args.file)
+        stem = stem[: -len(".parquet")] if stem.endswith(".parquet") else stem
+        tables = [(stem, args.file)]
     else:
         names = sorted(n for n in os.listdir(args.dir) if n.endswith(".parquet"))
         tables = [(n[: -len(".parquet")], os.path.join(args.dir, n)) for n in names]

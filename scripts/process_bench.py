@@ -12,7 +12,8 @@ the untimed run instead) and running the query, and writing the answer.
 
 qjit:   target/release/qjit query <file> "<sql>" --threads T --format csv --no-cache > /dev/null
 DuckDB: a fresh `python3` that imports duckdb, connects to an in-memory database,
-        SET threads = T, creates the view `lineitem` over read_parquet('<file>'), runs the
+        SET threads = T, creates a view named after the file (`lineitem`) over
+        read_parquet('<file>'), runs the
         query and fetches the answer (fetchall).
 
 DuckDB has no process of its own here, so three DuckDB figures are printed: the whole Python
@@ -35,7 +36,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 # The DuckDB process: argv = file, threads, sql. Prints its own connect-to-answer time in ms.
 DUCKDB_CHILD = """
-import sys, time
+import os, sys, time
 start = time.perf_counter()
 import duckdb
 imported = time.perf_counter()
@@ -44,7 +45,8 @@ con = duckdb.connect()
 con.execute("SET enable_progress_bar = false")
 con.execute(f"SET threads = {threads}")
 quoted = file.replace("'", "''")
-con.execute(f"CREATE VIEW lineitem AS SELECT * FROM read_parquet('{quoted}')")
+table = os.path.basename(file).rsplit(".", 1)[0]
+con.execute(f"CREATE VIEW \"{table}\" AS SELECT * FROM read_parquet('{quoted}')")
 con.execute(sql).fetchall()
 print((time.perf_counter() - imported) * 1e3)
 """

@@ -266,6 +266,10 @@ enum Command {
         /// Where generated data is cached.
         #[arg(long, default_value = "target/tpch")]
         data_dir: PathBuf,
+        /// A Parquet file to run the lineitem suite's queries over instead of the generated
+        /// `lineitem` (its table is named after the file; --sf is then only a label).
+        #[arg(long, value_name = "FILE", conflicts_with = "suite")]
+        data: Option<PathBuf>,
         /// Reference answers (`<query>.csv`); default: tests/reference/sf<N> (tpch-sf<N> for
         /// the tpch suite) if it exists.
         #[arg(long)]
@@ -847,6 +851,7 @@ fn run(cli: Cli, cancel: Cancel, progress: Progress, bar: QueryBar) -> Result<St
             threads,
             iterations,
             data_dir,
+            data,
             references,
             format,
             memory_limit,
@@ -855,7 +860,7 @@ fn run(cli: Cli, cancel: Cancel, progress: Progress, bar: QueryBar) -> Result<St
         } => {
             let references = references.or_else(|| {
                 let dir = suite.reference_dir(sf);
-                dir.is_dir().then_some(dir)
+                (data.is_none() && dir.is_dir()).then_some(dir)
             });
             let rows = qjit::internals::bench::run(&qjit::internals::bench::BenchOptions {
                 suite,
@@ -865,6 +870,7 @@ fn run(cli: Cli, cancel: Cancel, progress: Progress, bar: QueryBar) -> Result<St
                 threads: threads.map(usize::from),
                 iterations: iterations as usize,
                 data_dir,
+                data,
                 references,
                 progress: true,
                 cancel,

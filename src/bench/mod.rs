@@ -148,6 +148,9 @@ pub struct BenchOptions {
     pub iterations: usize,
     /// Where generated data is cached (`<data_dir>/sf<N>/<table>.parquet`).
     pub data_dir: PathBuf,
+    /// A Parquet file the lineitem suite runs its queries over instead of the generated
+    /// `lineitem` (the queries name it after the file: `events.parquet` is `events`).
+    pub data: Option<PathBuf>,
     /// The reference answers for this scale factor, if any.
     pub references: Option<PathBuf>,
     /// Show a progress bar while generating data.
@@ -322,12 +325,15 @@ fn lineitem(
     let with_duckdb = options.engines.contains(&Engine::Duckdb);
     // A missing Python or module is reported before minutes of data generation.
     let duckdb_version = with_duckdb.then(duckdb::version).transpose()?;
-    let file = lineitem_file(
-        &options.data_dir,
-        options.sf,
-        options.progress,
-        &options.cancel,
-    )?;
+    let file = match &options.data {
+        Some(file) => file.clone(),
+        None => lineitem_file(
+            &options.data_dir,
+            options.sf,
+            options.progress,
+            &options.cancel,
+        )?,
+    };
     let duckdb = with_duckdb
         .then(|| duckdb::run(&file, threads, options.iterations, queries))
         .transpose()?;
