@@ -1792,3 +1792,36 @@ fn explain_plan_leaves_the_ir_out() {
     let o = qjit(&["query", &lineitem(), sql, "--explain=ir"]);
     assert_fails(&o, 2, &["full", "plan"]);
 }
+
+/// An INTERVAL result cannot be a Parquet column (arrow's writer has no month-day-nanosecond
+/// interval): one clear error before anything is written, and no file.
+#[test]
+fn an_interval_column_is_not_written_to_parquet() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out.parquet");
+    let o = qjit(&[
+        "query",
+        &lineitem(),
+        "SELECT CAST(l_shipdate AS TIMESTAMP) - CAST(l_commitdate AS TIMESTAMP) AS late \
+         FROM lineitem LIMIT 3",
+        "--output",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("the INTERVAL column 'late' cannot be written to Parquet"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!out.exists());
+    let o = qjit(&[
+        "query",
+        &lineitem(),
+        "SELECT CAST(l_shipdate AS TIMESTAMP) - CAST(l_commitdate AS TIMESTAMP) AS late \
+         FROM lineitem ORDER BY late DESC LIMIT 2",
+        "--format",
+        "csv",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(stdout(&o), "late\n91 days\n91 days\n");
+}

@@ -112,7 +112,7 @@ pub(crate) fn sort_indices(
         .order_by
         .iter()
         .map(|k| SortColumn {
-            values: interp::canonical_floats(&columns[k.column]),
+            values: interp::order_key(&columns[k.column]),
             options: Some(SortOptions {
                 descending: k.descending,
                 nulls_first: k.nulls_first,
@@ -210,6 +210,11 @@ impl Threshold {
             .iter()
             .map(|k| exprs[k.column].ty().to_arrow())
             .collect();
+        // Intervals sort by their length (`sort_indices`), which the row format's order of
+        // their parts is not: no threshold on them.
+        if types.iter().any(|t| matches!(t, DataType::Interval(_))) {
+            return None;
+        }
         let options: Vec<SortOptions> = plan
             .order_by
             .iter()

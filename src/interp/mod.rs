@@ -260,7 +260,17 @@ fn eval_uncanonical(expr: &Expr, input: &Input) -> Result<ArrayRef> {
     }
 }
 
-/// Downcasts an evaluated array to a [`BooleanArray`].
+/// What `ORDER BY` compares for a column: its floats canonical ([`canonical_floats`]), and
+/// intervals as their length (a month is 30 days: PostgreSQL's order), not their parts.
+pub fn order_key(array: &ArrayRef) -> ArrayRef {
+    if matches!(array.data_type(), arrow::datatypes::DataType::Interval(_)) {
+        if let Ok(spans) = time::spans(array) {
+            return spans;
+        }
+    }
+    canonical_floats(array)
+}
+
 /// Float values as SQL compares them: `-0.0` equals `0.0`, and every NaN is one NaN, equal to
 /// itself and greater than every number (PostgreSQL's rules). Arrow's comparison, sort and
 /// row kernels use IEEE total order, which separates `-0.0` from `0.0` and NaNs by sign and
@@ -283,6 +293,7 @@ pub fn canonical_floats(array: &ArrayRef) -> ArrayRef {
     }
 }
 
+/// Downcasts an evaluated array to a [`BooleanArray`].
 pub(crate) fn as_boolean(array: &ArrayRef) -> Result<&BooleanArray> {
     array.as_boolean_opt().ok_or_else(|| {
         Error::internal(format!(

@@ -213,6 +213,19 @@ impl ResultSink for ResultWriter {
                 State::Table(Box::new(table::TableWriter::new(schema, self.table_width)))
             }
             OutputFormat::Parquet => {
+                // arrow's Parquet writer has no `IntervalMonthDayNano` (Parquet's INTERVAL is
+                // months, days and milliseconds): say so before anything is written.
+                if let Some(f) = schema
+                    .fields()
+                    .iter()
+                    .find(|f| matches!(f.data_type(), arrow::datatypes::DataType::Interval(_)))
+                {
+                    return Err(Error::type_error(format!(
+                        "the INTERVAL column '{}' cannot be written to Parquet; CAST it to \
+                         VARCHAR, or write CSV or JSON",
+                        f.name()
+                    )));
+                }
                 let out = self
                     .out
                     .take()
