@@ -509,6 +509,7 @@ fn typed_plan(schema: &SchemaRef, exprs: Vec<(String, crate::ir::Expr)>) -> Plan
         offset: 0,
         limit: None,
         output_names,
+        timezone: crate::ir::time::Zone::Utc,
     }
 }
 

@@ -173,6 +173,12 @@ enum Command {
         /// files, else a comma).
         #[arg(long, value_name = "CHAR", value_parser = parse_delimiter)]
         csv_delimiter: Option<u8>,
+        /// The session time zone: an IANA name (`Europe/Berlin`), `UTC` or an offset
+        /// (`+05:30`). `TIMESTAMP WITH TIME ZONE` values print in it, and their fields, dates,
+        /// truncation and calendar arithmetic are its local time's (default: the `TZ`
+        /// environment variable, else UTC).
+        #[arg(long, value_name = "ZONE", value_parser = parse_timezone)]
+        timezone: Option<qjit::ir::time::Zone>,
         /// Memory the GROUP BY state (or the rows collected for ORDER BY and output) may take,
         /// over all threads: 512MiB, 2GB, 1.5GiB, a number of bytes, or `unlimited` (default:
         /// 80% of the available memory).
@@ -655,6 +661,29 @@ fn exit_now_if_compiling(status: u8) {
 }
 
 /// A CSV delimiter: one ASCII character other than a quote or a line break, or `tab`.
+/// A `--timezone` value.
+fn parse_timezone(s: &str) -> std::result::Result<qjit::ir::time::Zone, String> {
+    qjit::ir::time::Zone::parse(s).ok_or_else(|| {
+        format!(
+            "unknown time zone '{s}': use an IANA name (Europe/Berlin), UTC or an offset (+05:30)"
+        )
+    })
+}
+
+/// The session zone the `TZ` environment variable names (UTC when it is unset or empty); an
+/// unknown one is a usage error that says where it came from.
+fn zone_from_env() -> Result<qjit::ir::time::Zone> {
+    match std::env::var("TZ") {
+        Ok(tz) if !tz.trim().is_empty() => qjit::ir::time::Zone::parse(&tz).ok_or_else(|| {
+            Error::Usage(format!(
+                "the TZ environment variable names an unknown time zone '{tz}'; set it to an \
+                 IANA name (Europe/Berlin) or UTC, or pass --timezone"
+            ))
+        }),
+        _ => Ok(qjit::ir::time::Zone::Utc),
+    }
+}
+
 fn parse_delimiter(text: &str) -> std::result::Result<u8, String> {
     match text {
         "tab" | "\\t" => Ok(b'\t'),
@@ -697,7 +726,9 @@ fn write_result(
             .map(|(_, columns)| usize::from(columns)),
         _ => None,
     };
-    let mut writer = ResultWriter::new(dest, format)?.with_table_width(width);
+    let mut writer = ResultWriter::new(dest, format)?
+        .with_table_width(width)
+        .with_timezone(query.timezone());
     if output.is_none() && std::io::stdout().is_terminal() {
         // Rows on the terminal put the progress bar away, so that they do not mix.
         writer = writer.before_first_write(Box::new(move || bar.clear()));
@@ -765,6 +796,7 @@ fn run(cli: Cli, cancel: Cancel, progress: Progress, bar: QueryBar) -> Result<St
             no_pushdown,
             csv_header,
             csv_delimiter,
+            timezone,
             memory_limit,
             tier_switch,
             cache_dir,
@@ -793,6 +825,10 @@ fn run(cli: Cli, cancel: Cancel, progress: Progress, bar: QueryBar) -> Result<St
                 csv: CsvOptions {
                     header: csv_header,
                     delimiter: csv_delimiter,
+                },
+                timezone: match timezone {
+                    Some(zone) => zone,
+                    None => zone_from_env()?,
                 },
             };
             let format = output_format(format, output.as_deref())?;

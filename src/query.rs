@@ -104,6 +104,18 @@ pub fn plan(
     options: &QueryOptions,
     placement: &Placement,
 ) -> Result<Planned> {
+    crate::sql::with_session_zone(options.timezone, || {
+        plan_in_zone(path, sql, options, placement)
+    })
+}
+
+/// [`plan`] with the session zone set.
+fn plan_in_zone(
+    path: &Path,
+    sql: &str,
+    options: &QueryOptions,
+    placement: &Placement,
+) -> Result<Planned> {
     if let Some(table) = described_table(sql) {
         return Ok(Planned {
             route: Route::Describe(crate::internals::describe::describe(
@@ -178,8 +190,10 @@ pub fn explain(
 /// name it. A raised cancel flag is [`crate::Error::Cancelled`] before anything else.
 pub fn plan_source(source: &Source, sql: &str, options: &QueryOptions) -> Result<Planned> {
     options.cancel.check()?;
+    let query =
+        crate::sql::with_session_zone(options.timezone, || PreparedQuery::new(source, sql))?;
     Ok(Planned {
-        route: Route::Qjit(Box::new(PreparedQuery::new(source, sql)?)),
+        route: Route::Qjit(Box::new(query)),
         options: options.clone(),
     })
 }
@@ -191,17 +205,21 @@ pub(crate) fn plan_parsed(
     options: &QueryOptions,
 ) -> Result<Planned> {
     options.cancel.check()?;
+    let query = crate::sql::with_session_zone(options.timezone, || {
+        PreparedQuery::bind(source, query, Duration::ZERO)
+    })?;
     Ok(Planned {
-        route: Route::Qjit(Box::new(PreparedQuery::bind(
-            source,
-            query,
-            Duration::ZERO,
-        )?)),
+        route: Route::Qjit(Box::new(query)),
         options: options.clone(),
     })
 }
 
 impl Planned {
+    /// The session time zone the query's zoned timestamps are shown in.
+    pub fn timezone(&self) -> crate::ir::time::Zone {
+        self.options.timezone
+    }
+
     /// Whether qjit's own engine runs the query (else DataFusion does).
     pub fn in_qjit(&self) -> bool {
         matches!(self.route, Route::Qjit(_))

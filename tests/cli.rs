@@ -1825,3 +1825,108 @@ fn an_interval_column_is_not_written_to_parquet() {
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert_eq!(stdout(&o), "late\n91 days\n91 days\n");
 }
+
+/// The session time zone (`--timezone`, else `TZ`): zoned timestamps print in it, their fields,
+/// dates and truncation are its local time's, text without an offset is local time there, and
+/// daylight-saving gaps and overlaps resolve as PostgreSQL resolves them (a time in the gap
+/// takes the offset before it, an ambiguous one the offset after). Zone rules run in the
+/// interpreter, and `--explain` says so.
+#[test]
+fn the_session_time_zone() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("events.csv");
+    std::fs::write(
+        &csv,
+        "id,at\n1,2024-03-31 00:30:00\n2,2024-07-01 12:00:00\n",
+    )
+    .unwrap();
+    let csv = csv.to_str().unwrap();
+    let sql = "SELECT id, CAST(at AS TIMESTAMPTZ) AS utc_at, EXTRACT(HOUR FROM CAST(at AS TIMESTAMPTZ) + INTERVAL '0' DAY) AS h, \
+               DATE_TRUNC('day', TIMESTAMPTZ '2024-03-31 12:00:00') AS d, \
+               TIMESTAMPTZ '2024-03-31 02:30:00' AS gap, TIMESTAMPTZ '2024-10-27 02:30:00' AS overlap, \
+               TIMESTAMPTZ '2024-10-27 02:30:00+02' AS explicit, CAST(TIMESTAMPTZ '2024-01-01 00:30:00+00' AS DATE) AS day \
+               FROM events ORDER BY id";
+    let berlin = "id,utc_at,h,d,gap,overlap,explicit,day\n\
+                  1,2024-03-31 00:30:00+01,0,2024-03-31 00:00:00+01,2024-03-31 03:30:00+02,2024-10-27 02:30:00+01,2024-10-27 02:30:00+02,2024-01-01\n\
+                  2,2024-07-01 12:00:00+02,12,2024-03-31 00:00:00+01,2024-03-31 03:30:00+02,2024-10-27 02:30:00+01,2024-10-27 02:30:00+02,2024-01-01\n";
+    for engine in ["interp", "auto"] {
+        let o = qjit(&[
+            "query",
+            csv,
+            sql,
+            "--timezone",
+            "Europe/Berlin",
+            "--engine",
+            engine,
+            "--format",
+            "csv",
+        ]);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        assert_eq!(stdout(&o), berlin, "{engine}");
+    }
+    // The same from TZ; UTC by default.
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_qjit"))
+        .args([
+            "query",
+            csv,
+            "SELECT CAST(at AS TIMESTAMPTZ) AS t FROM events WHERE id = 2",
+            "--format",
+            "csv",
+        ])
+        .env("TZ", "America/New_York")
+        .output()
+        .unwrap();
+    assert_eq!(stdout(&o), "t\n2024-07-01 12:00:00-04\n", "{}", stderr(&o));
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_qjit"))
+        .args([
+            "query",
+            csv,
+            "SELECT CAST(at AS TIMESTAMPTZ) AS t FROM events WHERE id = 2",
+            "--format",
+            "csv",
+        ])
+        .env_remove("TZ")
+        .output()
+        .unwrap();
+    assert_eq!(stdout(&o), "t\n2024-07-01 12:00:00+00\n", "{}", stderr(&o));
+    // Zone rules run in the interpreter, with the reason.
+    let o = qjit(&[
+        "query",
+        csv,
+        sql,
+        "--timezone",
+        "Europe/Berlin",
+        "--explain",
+    ]);
+    assert!(
+        stdout(&o).contains("depends on the session time zone (Europe/Berlin)"),
+        "{}",
+        stdout(&o)
+    );
+    // Unknown zones are usage errors.
+    let o = qjit(&[
+        "query",
+        csv,
+        "SELECT 1 FROM events",
+        "--timezone",
+        "Mars/Base",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("unknown time zone 'Mars/Base'"),
+        "{}",
+        stderr(&o)
+    );
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_qjit"))
+        .args(["query", csv, "SELECT 1 FROM events"])
+        .env("TZ", "Nowhere/Land")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("TZ environment variable"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(o.stdout.is_empty());
+}

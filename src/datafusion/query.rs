@@ -362,9 +362,14 @@ pub(crate) fn runtime(options: &QueryOptions) -> Result<tokio::runtime::Runtime>
 }
 
 /// A DataFusion session for queries with `options`: `--threads` partitions, `--memory-limit`
-/// as its memory pool, and qjit's rule unless the engine is [`EngineKind::Interp`].
+/// as its memory pool, `--timezone` as its time zone, and qjit's rule unless the engine is
+/// [`EngineKind::Interp`].
 pub fn session(options: &QueryOptions) -> Result<SessionContext> {
-    let config = SessionConfig::new().with_target_partitions(options.threads());
+    let mut config = SessionConfig::new().with_target_partitions(options.threads());
+    if !options.timezone.is_utc() {
+        // DataFusion's own casts and `now()` follow the session zone too.
+        config.options_mut().execution.time_zone = Some(options.timezone.name());
+    }
     let mut runtime = RuntimeEnvBuilder::new();
     if let Some(limit) = options.memory_limit {
         runtime = runtime.with_memory_limit(limit, 1.0);

@@ -123,6 +123,9 @@ pub struct QueryOptions {
     pub kernel_cache: Option<Arc<KernelCache>>,
     /// How CSV inputs are read (`--csv-header`, `--csv-delimiter`).
     pub csv: CsvOptions,
+    /// The session time zone (`--timezone`, else `TZ`, else UTC): where `TIMESTAMP WITH TIME
+    /// ZONE` values meet wall-clock time (see [`crate::internals::sql::session_zone`]).
+    pub timezone: crate::ir::time::Zone,
 }
 
 /// Stack for a thread that compiles kernels: lowering recurses over expressions, whose depth
@@ -142,6 +145,7 @@ impl Default for QueryOptions {
             tiers: TierSwitch::Off,
             kernel_cache: None,
             csv: CsvOptions::default(),
+            timezone: crate::ir::time::Zone::Utc,
         }
     }
 }
@@ -638,7 +642,8 @@ pub(crate) fn compile_filter(
 /// why), how a tiered `auto` query would run (`tiers: …`), and the LLVM IR of compiled kernels
 /// before and after optimization.
 pub fn explain(source: &Source, sql: &str, options: &QueryOptions) -> Result<String> {
-    PreparedQuery::new(source, sql)?.explain(options, true)
+    crate::sql::with_session_zone(options.timezone, || PreparedQuery::new(source, sql))?
+        .explain(options, true)
 }
 
 impl PreparedQuery {
@@ -696,7 +701,8 @@ pub(crate) fn kernel_ir_of(plan: &Plan, options: &QueryOptions) -> Result<Vec<St
 /// batches are collected ([`run_into`] streams them instead).
 pub fn run(source: &Source, sql: &str, options: &QueryOptions) -> Result<QueryResult> {
     options.cancel.check()?;
-    PreparedQuery::new(source, sql)?.run(options)
+    crate::sql::with_session_zone(options.timezone, || PreparedQuery::new(source, sql))?
+        .run(options)
 }
 
 /// How a query ran ([`run_into`]): everything [`QueryResult`] says but the rows.
@@ -725,7 +731,8 @@ pub fn run_into(
     sink: &mut dyn ResultSink,
 ) -> Result<QueryRun> {
     options.cancel.check()?;
-    PreparedQuery::new(source, sql)?.run_into(options, sink)
+    crate::sql::with_session_zone(options.timezone, || PreparedQuery::new(source, sql))?
+        .run_into(options, sink)
 }
 
 impl PreparedQuery {

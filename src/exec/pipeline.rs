@@ -514,7 +514,20 @@ fn write_finished(
 /// the output columns, without the hidden sort keys.
 fn output_batch(plan: &Plan, schema: &SchemaRef, columns: Vec<ArrayRef>) -> Result<RecordBatch> {
     let rows = columns.first().map_or(0, |c| c.len());
-    let out: Vec<ArrayRef> = columns.into_iter().take(plan.output_names.len()).collect();
+    let out: Vec<ArrayRef> = columns
+        .into_iter()
+        .take(plan.output_names.len())
+        .zip(schema.fields())
+        .map(|(c, f)| match (c.data_type(), f.data_type()) {
+            // A zoned timestamp takes the session zone's label (the same instants).
+            (DataType::Timestamp(..), DataType::Timestamp(..))
+                if c.data_type() != f.data_type() =>
+            {
+                crate::interp::time::retype(&c, f.data_type())
+            }
+            _ => Ok(c),
+        })
+        .collect::<Result<_>>()?;
     RecordBatch::try_new_with_options(
         schema.clone(),
         out,

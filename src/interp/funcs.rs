@@ -57,9 +57,17 @@ pub(crate) fn func(func: Func, args: &[Expr], ty: SqlType, input: &Input) -> Res
         (Func::Extract(_), [x]) if x.ty().is_timestamp() => {
             super::time::func(func, args, ty, input)
         }
-        (Func::DateTrunc(_) | Func::AddInterval(_) | Func::TimestampDiff | Func::Format(_), _) => {
-            super::time::func(func, args, ty, input)
-        }
+        (
+            Func::DateTrunc(_)
+            | Func::AddInterval(_)
+            | Func::TimestampDiff
+            | Func::Format(_)
+            | Func::ToLocal(_)
+            | Func::FromLocal(_)
+            | Func::ZonedText(_)
+            | Func::ParseZoned(..),
+            _,
+        ) => super::time::func(func, args, ty, input),
         (Func::Extract(part), [d]) => extract(part, d, input),
         (Func::DateAddDays, [d, n]) => {
             let (d, n) = date_operands::<Int32Type>(d, n, input)?;

@@ -169,6 +169,53 @@ pub(crate) fn func(func: Func, args: &[Expr], ty: SqlType, input: &Input) -> Res
                 })?;
             Ok(Arc::new(out))
         }
+        (Func::ToLocal(zone) | Func::FromLocal(zone), [x]) => {
+            let unit = unit_of(x.ty())?;
+            let a = values(&eval(x, input)?)?;
+            let to_local = matches!(func, Func::ToLocal(_));
+            let out = map_valid::<Int64Type>(&a, |v| {
+                let r = if to_local {
+                    zone.to_local(v, unit)
+                } else {
+                    zone.from_local(v, unit)
+                };
+                r.ok_or_else(|| {
+                    overflow(
+                        ty,
+                        format!("'{}' in {zone}", time::to_text(v, unit, !to_local)),
+                    )
+                })
+            })?;
+            timestamps(out, ty)
+        }
+        (Func::ZonedText(zone), [x]) => {
+            let unit = unit_of(x.ty())?;
+            let a = values(&eval(x, input)?)?;
+            Ok(Arc::new(build_strings(a.len(), a.len() * 32, |i, buf| {
+                if a.is_null(i) {
+                    return Ok(false);
+                }
+                time::format_zoned(buf, a.value(i), unit, zone);
+                Ok(true)
+            })?))
+        }
+        (Func::ParseZoned(zone, unit), [text]) => {
+            let values = eval(text, input)?;
+            let s = StrArray::new(values.as_ref())?;
+            let mut out = vec![0i64; s.len()];
+            for (i, v) in out.iter_mut().enumerate() {
+                if let Some(t) = s.get(i) {
+                    *v = time::parse_in(t, unit, zone).ok_or_else(|| Error::InvalidCast {
+                        value: t.to_string(),
+                        ty: ty.to_string(),
+                    })?;
+                }
+            }
+            timestamps(
+                PrimitiveArray::new(ScalarBuffer::from(out), s.nulls().cloned()),
+                ty,
+            )
+        }
         (Func::Format(style), [x, pattern]) => {
             let unit = unit_of(x.ty())?;
             let zoned = matches!(x.ty(), SqlType::Timestamp { zoned: true, .. });

@@ -30,6 +30,8 @@
 //! | `DateTrunc(field)` | `DATE_TRUNC('field', ts)` | `TIMESTAMP` (a `DATE` is cast to one) | the same type | before the unit's range |
 //! | `AddInterval(iv)` | `ts ± INTERVAL '…'` | `TIMESTAMP` (the binder picks a unit that holds the interval exactly) | the same type | leaving the range |
 //! | `Format(style)` | `TO_CHAR(ts, 'pattern')` (PostgreSQL's patterns), `STRFTIME(ts, '%…')` | `TIMESTAMP` (a `DATE` is cast to one), a constant `VARCHAR` | `VARCHAR` ([`crate::ir::time::format_pattern`]) | never (a bad `STRFTIME` format is an error when the query is bound) |
+//! | `ToLocal(zone)`, `FromLocal(zone)` | casts between `TIMESTAMPTZ` and `TIMESTAMP` (and what goes through them: dates, fields, truncation, calendar arithmetic) when the session zone is not UTC | `TIMESTAMPTZ` / `TIMESTAMP` | the other, same unit ([`crate::ir::time::Zone`]; gaps and overlaps as PostgreSQL) | leaving the range |
+//! | `ZonedText(zone)`, `ParseZoned(zone, unit)` | `CAST` of a `TIMESTAMPTZ` to and from `VARCHAR` when the session zone is not UTC | | local time and offset | text that is not a timestamp |
 //! | `TimestampDiff` | `ts - ts` | two timestamps of one type | `INTERVAL` (days and time, PostgreSQL's `timestamp_mi`) | never |
 //! | `DateAddDays` | `date ± INTERVAL 'n' DAY` | `DATE, INTEGER` | `DATE` | leaving the `DATE` range |
 //! | `DateAddMonths` | `date ± INTERVAL 'n' MONTH` | `DATE, INTEGER` | `DATE` (day clamped to the month's end) | never in range |
@@ -43,7 +45,7 @@
 
 use super::expr::{round_result, DatePart};
 use super::scalar::Interval;
-use super::time::{FormatStyle, TruncField};
+use super::time::{FormatStyle, TruncField, Zone};
 use super::types::SqlType;
 
 /// A scalar function (see the module's table).
@@ -70,6 +72,15 @@ pub enum Func {
     TimestampDiff,
     /// `TO_CHAR(ts, pattern)`, `STRFTIME(ts, format)`.
     Format(FormatStyle),
+    /// A `TIMESTAMP WITH TIME ZONE` as the wall-clock `TIMESTAMP` of the session zone.
+    ToLocal(Zone),
+    /// A wall-clock `TIMESTAMP` of the session zone as the instant it is there.
+    FromLocal(Zone),
+    /// `CAST(tstz AS VARCHAR)` in a session zone other than UTC: the local time and offset.
+    ZonedText(Zone),
+    /// `CAST(text AS TIMESTAMPTZ)` in a session zone other than UTC: text without an offset is
+    /// a local time there.
+    ParseZoned(Zone, super::types::TimeUnit),
     Sign,
     Floor,
     Ceil,
@@ -203,6 +214,10 @@ impl Func {
             Func::TimestampDiff => "timestamp - timestamp".into(),
             Func::Format(FormatStyle::ToChar) => "TO_CHAR".into(),
             Func::Format(FormatStyle::Strftime) => "STRFTIME".into(),
+            Func::ToLocal(z) => format!("local time in {z}"),
+            Func::FromLocal(z) => format!("instant of a local time in {z}"),
+            Func::ZonedText(z) => format!("text in {z}"),
+            Func::ParseZoned(z, _) => format!("a timestamp read in {z}"),
             Func::Sign => "SIGN".into(),
             Func::Floor => "FLOOR".into(),
             Func::Ceil => "CEIL".into(),
@@ -233,6 +248,10 @@ impl Func {
             | Func::Extract(_)
             | Func::DateTrunc(_)
             | Func::AddInterval(_)
+            | Func::ToLocal(_)
+            | Func::FromLocal(_)
+            | Func::ZonedText(_)
+            | Func::ParseZoned(..)
             | Func::Sign
             | Func::Floor
             | Func::Ceil => (1, 1),
@@ -282,6 +301,11 @@ impl Func {
             (Func::TimestampDiff, [a @ Timestamp { .. }, b]) if a == b => vec![*a, *b],
             (Func::Format(_), [t @ Timestamp { .. }, _]) => vec![*t, Utf8],
             (Func::Format(_), [Date | Null, _]) => vec![SqlType::timestamp(), Utf8],
+            (Func::ToLocal(_) | Func::ZonedText(_), [t @ Timestamp { zoned: true, .. }]) => {
+                vec![*t]
+            }
+            (Func::FromLocal(_), [t @ Timestamp { zoned: false, .. }]) => vec![*t],
+            (Func::ParseZoned(..), [_]) => vec![Utf8],
             (Func::DateAddDays | Func::DateAddMonths, [_, _]) => vec![Date, Int32],
             (Func::DateDiffDays, [_, _]) => vec![Date, Date],
             _ => return None,
@@ -309,6 +333,16 @@ impl Func {
             (Func::DateTrunc(_) | Func::AddInterval(_), [t @ Timestamp { .. }]) => *t,
             (Func::TimestampDiff, [a @ Timestamp { .. }, b]) if a == b => SqlType::Interval,
             (Func::Format(_), [Timestamp { .. }, Utf8]) => Utf8,
+            (Func::ToLocal(_), [Timestamp { unit, zoned: true }]) => Timestamp {
+                unit: *unit,
+                zoned: false,
+            },
+            (Func::FromLocal(_), [Timestamp { unit, zoned: false }]) => Timestamp {
+                unit: *unit,
+                zoned: true,
+            },
+            (Func::ZonedText(_), [Timestamp { zoned: true, .. }]) => Utf8,
+            (Func::ParseZoned(_, unit), [Utf8]) => Timestamp { unit, zoned: true },
             (Func::DateAddDays | Func::DateAddMonths, [Date, Int32]) => Date,
             (Func::DateDiffDays, [Date, Date]) => Int32,
             (Func::Sign | Func::Floor | Func::Ceil, [t]) if t.is_float() => *t,
@@ -353,6 +387,8 @@ impl Func {
             Func::Sqrt | Func::Ln | Func::Power => true,
             Func::Substring | Func::DateAddDays | Func::DateAddMonths | Func::DateDiffDays => true,
             Func::DateTrunc(_) | Func::AddInterval(_) => true,
+            Func::ToLocal(_) | Func::FromLocal(_) | Func::ParseZoned(..) => true,
+            Func::ZonedText(_) => false,
         }
     }
 

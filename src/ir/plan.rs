@@ -70,6 +70,9 @@ pub struct Plan {
     pub limit: Option<usize>,
     /// The names of the output columns: the first `output_names.len()` final expressions.
     pub output_names: Vec<String>,
+    /// The session time zone: the zone the result's `TIMESTAMP WITH TIME ZONE` columns are
+    /// labelled with (their values are instants; see [`crate::sql::session_zone`]).
+    pub timezone: super::time::Zone,
 }
 
 impl Plan {
@@ -86,9 +89,23 @@ impl Plan {
             .output_names
             .iter()
             .zip(self.final_exprs())
-            .map(|(name, e)| Field::new(name, e.ty().to_arrow(), e.nullable()))
+            .map(|(name, e)| Field::new(name, self.result_type(e.ty()), e.nullable()))
             .collect();
         std::sync::Arc::new(Schema::new(fields))
+    }
+
+    /// The Arrow type of a result column of SQL type `ty`: a zoned timestamp labelled with the
+    /// session zone.
+    pub fn result_type(&self, ty: super::SqlType) -> arrow::datatypes::DataType {
+        match ty {
+            super::SqlType::Timestamp { unit, zoned: true } => {
+                arrow::datatypes::DataType::Timestamp(
+                    unit.to_arrow(),
+                    Some(self.timezone.name().into()),
+                )
+            }
+            t => t.to_arrow(),
+        }
     }
 
     /// The schema of the aggregate batch (keys then aggregates), for aggregate queries.

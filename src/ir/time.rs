@@ -291,6 +291,33 @@ pub fn parse(text: &str, unit: TimeUnit, zoned: bool) -> Option<i64> {
     }
 }
 
+/// Parses a `TIMESTAMPTZ` in session zone `zone`: text with an offset or zone suffix is that
+/// instant (as [`parse`]); text without one is a local time in `zone`
+/// ([`Zone::from_local`]).
+pub fn parse_in(text: &str, unit: TimeUnit, zone: Zone) -> Option<i64> {
+    let text = text.trim();
+    let wall = parse(text, unit, false)?;
+    if has_zone_suffix(text) {
+        parse(text, unit, true)
+    } else {
+        zone.from_local(wall, unit)
+    }
+}
+
+/// Whether timestamp text ends with a zone (`Z`, `UTC`, `±HH[:MM]`) after its time.
+fn has_zone_suffix(text: &str) -> bool {
+    let t = text.trim_end();
+    let lower = t.to_ascii_lowercase();
+    if lower.ends_with('z') || lower.ends_with("utc") {
+        return true;
+    }
+    // An offset: a sign after the time's first colon (a date's `-` comes before it).
+    match t.find(':') {
+        Some(colon) => t[colon..].contains(['+', '-']),
+        None => false,
+    }
+}
+
 /// The offset from UTC in seconds that a zone suffix names (none: 0).
 fn parse_zone(zone: &str) -> Option<i64> {
     if zone.is_empty() || zone.eq_ignore_ascii_case("z") || zone.eq_ignore_ascii_case("utc") {
@@ -396,6 +423,151 @@ pub fn interval_text(iv: Interval) -> String {
     let mut s = String::with_capacity(24);
     format_interval(&mut s, iv);
     s
+}
+
+/// A session time zone: UTC, a fixed offset from it, or a zone of the IANA database (with its
+/// daylight-saving rules, from `chrono-tz`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub enum Zone {
+    #[default]
+    Utc,
+    /// Seconds east of UTC.
+    Fixed(i32),
+    Named(chrono_tz::Tz),
+}
+
+impl Zone {
+    /// The zone a name denotes: `UTC` (or `Z`, `GMT`, `Etc/UTC`), an offset `±HH[:MM]`, or an
+    /// IANA name (`Europe/Berlin`, any case). `None` for anything else.
+    pub fn parse(name: &str) -> Option<Zone> {
+        let name = name.trim();
+        let name = name.strip_prefix(':').unwrap_or(name);
+        if [
+            "utc", "z", "gmt", "etc/utc", "etc/gmt", "+00", "+00:00", "-00:00",
+        ]
+        .contains(&name.to_ascii_lowercase().as_str())
+        {
+            return Some(Zone::Utc);
+        }
+        if name.starts_with(['+', '-']) {
+            let offset = parse_zone(name)?;
+            return Some(if offset == 0 {
+                Zone::Utc
+            } else {
+                Zone::Fixed(offset as i32)
+            });
+        }
+        chrono_tz::Tz::from_str_insensitive(name)
+            .ok()
+            .map(Zone::Named)
+    }
+
+    pub fn is_utc(self) -> bool {
+        self == Zone::Utc
+    }
+
+    /// The name the zone is parsed back from (`UTC`, `+05:30`, `Europe/Berlin`).
+    pub fn name(self) -> String {
+        match self {
+            Zone::Utc => "UTC".into(),
+            Zone::Fixed(s) => {
+                let sign = if s < 0 { '-' } else { '+' };
+                let a = s.unsigned_abs();
+                format!("{sign}{:02}:{:02}", a / 3600, a / 60 % 60)
+            }
+            Zone::Named(tz) => tz.name().into(),
+        }
+    }
+
+    /// The zone's offset from UTC, in seconds, at the instant `utc_seconds`.
+    pub fn offset_at(self, utc_seconds: i64) -> i32 {
+        use chrono::Offset;
+        use chrono::TimeZone;
+        match self {
+            Zone::Utc => 0,
+            Zone::Fixed(s) => s,
+            Zone::Named(tz) => match chrono::DateTime::from_timestamp(utc_seconds, 0) {
+                Some(t) => tz
+                    .offset_from_utc_datetime(&t.naive_utc())
+                    .fix()
+                    .local_minus_utc(),
+                None => 0,
+            },
+        }
+    }
+
+    /// The local wall-clock time of the instant `v` (units of `unit` since 1970-01-01 UTC), in
+    /// the same units; `None` past the range.
+    pub fn to_local(self, v: i64, unit: TimeUnit) -> Option<i64> {
+        let seconds = v.div_euclid(unit.per_second());
+        v.checked_add(i64::from(self.offset_at(seconds)).checked_mul(unit.per_second())?)
+    }
+
+    /// The instant of the local wall-clock time `v` in this zone, as PostgreSQL resolves it:
+    /// a time in a daylight-saving gap takes the offset before the gap (`02:30` on a day the
+    /// clocks jump from 02:00 to 03:00 is `03:30` daylight time), an ambiguous time in an
+    /// overlap the offset after it (standard time). `None` past the range.
+    pub fn from_local(self, v: i64, unit: TimeUnit) -> Option<i64> {
+        let per = unit.per_second();
+        let local_seconds = v.div_euclid(per);
+        let offset = match self {
+            Zone::Utc => 0,
+            Zone::Fixed(s) => i64::from(s),
+            Zone::Named(_) => {
+                // The offsets in force a day before and a day after: a local time has one of
+                // them (no zone changes its offset twice in two days).
+                let before = i64::from(self.offset_at(local_seconds - 86_400));
+                let after = i64::from(self.offset_at(local_seconds + 86_400));
+                let fits = |o: i64| i64::from(self.offset_at(local_seconds - o)) == o;
+                match (fits(before), fits(after)) {
+                    // An overlap (both are right): the offset after it, standard time.
+                    (true, true) => after,
+                    (true, false) => before,
+                    (false, true) => after,
+                    // A gap (neither is): the offset before it.
+                    (false, false) => before,
+                }
+            }
+        };
+        v.checked_sub(offset.checked_mul(per)?)
+    }
+}
+
+impl std::fmt::Display for Zone {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.name())
+    }
+}
+
+#[cfg(feature = "ballista")]
+impl serde::Serialize for Zone {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.name())
+    }
+}
+
+#[cfg(feature = "ballista")]
+impl<'de> serde::Deserialize<'de> for Zone {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Zone, D::Error> {
+        let name = String::deserialize(d)?;
+        Zone::parse(&name)
+            .ok_or_else(|| serde::de::Error::custom(format!("unknown time zone {name}")))
+    }
+}
+
+/// Writes a zoned timestamp as PostgreSQL prints it in the session zone `zone`: its local time
+/// there, then the offset (`+01`, `+05:30`, `-03`).
+pub fn format_zoned(out: &mut String, v: i64, unit: TimeUnit, zone: Zone) {
+    let seconds = v.div_euclid(unit.per_second());
+    let offset = zone.offset_at(seconds);
+    let local = v.saturating_add(i64::from(offset).saturating_mul(unit.per_second()));
+    format(out, local, unit, false);
+    let sign = if offset < 0 { '-' } else { '+' };
+    let a = offset.unsigned_abs();
+    let _ = write!(out, "{sign}{:02}", a / 3600);
+    if !a.is_multiple_of(3600) {
+        let _ = write!(out, ":{:02}", a / 60 % 60);
+    }
 }
 
 /// Which pattern language a format is written in.
@@ -784,6 +956,46 @@ mod tests {
         let before = ts("1969-12-31 23:59:59", Second);
         assert_eq!(trunc(TruncField::Day, before, Second), Some(-86_400));
         assert_eq!(trunc(TruncField::Millisecond, 7, Second), Some(7));
+    }
+
+    #[test]
+    fn zones_resolve_gaps_and_overlaps_as_postgresql() {
+        let berlin = Zone::parse("europe/berlin").unwrap();
+        assert_eq!(berlin.name(), "Europe/Berlin");
+        assert_eq!(Zone::parse("+05:30"), Some(Zone::Fixed(19_800)));
+        assert_eq!(Zone::parse("UTC"), Some(Zone::Utc));
+        assert_eq!(Zone::parse("Mars/Olympus"), None);
+        let local = |t: &str| ts(t, Second);
+        let utc = |t: &str| ts(t, Second);
+        // Winter and summer.
+        assert_eq!(
+            berlin.from_local(local("2024-01-15 12:00:00"), Second),
+            Some(utc("2024-01-15 11:00:00"))
+        );
+        assert_eq!(
+            berlin.from_local(local("2024-07-15 12:00:00"), Second),
+            Some(utc("2024-07-15 10:00:00"))
+        );
+        // 2024-03-31 02:30 does not exist in Berlin: the offset before the gap (+01).
+        assert_eq!(
+            berlin.from_local(local("2024-03-31 02:30:00"), Second),
+            Some(utc("2024-03-31 01:30:00"))
+        );
+        // 2024-10-27 02:30 happens twice: the offset after the overlap (+01).
+        assert_eq!(
+            berlin.from_local(local("2024-10-27 02:30:00"), Second),
+            Some(utc("2024-10-27 01:30:00"))
+        );
+        assert_eq!(
+            berlin.to_local(utc("2024-03-31 01:30:00"), Second),
+            Some(local("2024-03-31 03:30:00"))
+        );
+        let mut s = String::new();
+        format_zoned(&mut s, utc("2024-07-15 10:00:00"), Second, berlin);
+        assert_eq!(s, "2024-07-15 12:00:00+02");
+        s.clear();
+        format_zoned(&mut s, 0, Second, Zone::Fixed(-34_200));
+        assert_eq!(s, "1969-12-31 14:30:00-09:30");
     }
 
     #[test]

@@ -89,8 +89,9 @@ enum Values<'a> {
     Utf8(&'a StringArray),
     LargeUtf8(&'a LargeStringArray),
     Utf8View(&'a StringViewArray),
-    /// Values of `unit` since the epoch; with a time zone (printed in UTC, `+00`) or not.
-    Timestamp(&'a [i64], TimeUnit, bool),
+    /// Values of `unit` since the epoch; with the time zone they are shown in (the zone their
+    /// Arrow type names: UTC prints `+00`), or none.
+    Timestamp(&'a [i64], TimeUnit, Option<crate::ir::time::Zone>),
     /// PostgreSQL's `interval`, printed as PostgreSQL prints it (`1 day 02:00:00`).
     Interval(&'a [arrow::datatypes::IntervalMonthDayNano]),
     /// Bytes of any binary layout, printed as PostgreSQL prints `bytea`: `\x` and hex digits.
@@ -148,7 +149,10 @@ impl<'a> ColumnText<'a> {
                     TimeUnit::Microsecond => a.as_primitive::<TimestampMicrosecondType>().values(),
                     TimeUnit::Nanosecond => a.as_primitive::<TimestampNanosecondType>().values(),
                 };
-                Values::Timestamp(values, *unit, tz.is_some())
+                let zone = tz.as_ref().map(|tz| {
+                    crate::ir::time::Zone::parse(tz).unwrap_or(crate::ir::time::Zone::Utc)
+                });
+                Values::Timestamp(values, *unit, zone)
             }
             DataType::Interval(arrow::datatypes::IntervalUnit::MonthDayNano) => Values::Interval(
                 a.as_primitive::<arrow::datatypes::IntervalMonthDayNanoType>()
@@ -213,7 +217,17 @@ impl<'a> ColumnText<'a> {
             Values::Utf8(_) | Values::LargeUtf8(_) | Values::Utf8View(_) => {
                 out.extend_from_slice(self.str(row).unwrap_or_default().as_bytes())
             }
-            Values::Timestamp(v, unit, zoned) => write_timestamp(out, v[row], *unit, *zoned),
+            Values::Timestamp(v, unit, Some(zone)) if !zone.is_utc() => {
+                let mut text = String::new();
+                crate::ir::time::format_zoned(
+                    &mut text,
+                    v[row],
+                    crate::ir::TimeUnit::from_arrow(*unit),
+                    *zone,
+                );
+                out.extend_from_slice(text.as_bytes());
+            }
+            Values::Timestamp(v, unit, zone) => write_timestamp(out, v[row], *unit, zone.is_some()),
             Values::Interval(v) => {
                 let iv = v[row];
                 let mut text = String::new();
@@ -604,9 +618,14 @@ mod tests {
             "{}",
             text[1]
         );
+        // A zoned value prints in the zone its type names (the result writer labels every
+        // zoned column with the session zone): UTC as `+00`.
         let millis: ArrayRef =
             Arc::new(TimestampMillisecondArray::from(vec![1_500]).with_timezone("Europe/Berlin"));
-        assert_eq!(texts(millis), ["1970-01-01 00:00:01.5+00"]);
+        assert_eq!(texts(millis), ["1970-01-01 01:00:01.5+01"]);
+        let utc: ArrayRef =
+            Arc::new(TimestampMillisecondArray::from(vec![1_500]).with_timezone("+00:00"));
+        assert_eq!(texts(utc), ["1970-01-01 00:00:01.5+00"]);
         let nanos: ArrayRef = Arc::new(TimestampNanosecondArray::from(vec![1, i64::MIN]));
         assert_eq!(
             texts(nanos),

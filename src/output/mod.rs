@@ -110,6 +110,11 @@ pub struct ResultWriter {
     written: Arc<AtomicBool>,
     /// Called once, before the first byte is written.
     before_first_write: Option<Box<dyn FnOnce() + Send>>,
+    /// The session time zone, that `TIMESTAMP WITH TIME ZONE` columns are shown in.
+    timezone: Option<crate::ir::time::Zone>,
+    /// The result's schema with its zoned timestamps labelled with [`Self::timezone`], where
+    /// that changes it.
+    relabelled: Option<SchemaRef>,
 }
 
 enum State {
@@ -143,7 +148,17 @@ impl ResultWriter {
             state: State::Unstarted,
             written: Arc::new(AtomicBool::new(false)),
             before_first_write: None,
+            timezone: None,
+            relabelled: None,
         })
+    }
+
+    /// Shows `TIMESTAMP WITH TIME ZONE` columns in `zone` (the session zone) whatever zone
+    /// their Arrow type names (DataFusion keeps a file's): their values are instants, and the
+    /// label decides how they print (`output::cells`) and what a Parquet output file says.
+    pub fn with_timezone(mut self, zone: crate::ir::time::Zone) -> ResultWriter {
+        self.timezone = Some(zone);
+        self
     }
 
     /// Cuts a table to `width` columns of text (a terminal's width), leaving out the columns
@@ -206,6 +221,8 @@ impl ResultWriter {
 
 impl ResultSink for ResultWriter {
     fn start(&mut self, schema: &SchemaRef) -> Result<()> {
+        self.relabelled = self.timezone.and_then(|zone| relabel_schema(schema, zone));
+        let schema = self.relabelled.as_ref().unwrap_or(schema);
         self.state = match self.format {
             OutputFormat::Csv => State::Csv(Some(csv::header(schema))),
             OutputFormat::Json => State::Json(Arc::new(json::JsonEncoder::new(schema))),
@@ -242,14 +259,17 @@ impl ResultSink for ResultWriter {
     }
 
     fn encoder(&self) -> Option<Encoder> {
+        let relabelled = self.relabelled.clone();
         match &self.state {
-            State::Csv(_) => Some(Arc::new(|batch: RecordBatch| {
-                csv::encode(&batch).map(Part::Text)
+            State::Csv(_) => Some(Arc::new(move |batch: RecordBatch| {
+                csv::encode(&relabel(batch, relabelled.as_ref())?).map(Part::Text)
             })),
             State::Json(encoder) => {
                 let encoder = encoder.clone();
                 Some(Arc::new(move |batch: RecordBatch| {
-                    encoder.encode(&batch).map(Part::Text)
+                    encoder
+                        .encode(&relabel(batch, relabelled.as_ref())?)
+                        .map(Part::Text)
                 }))
             }
             _ => None,
@@ -257,6 +277,10 @@ impl ResultSink for ResultWriter {
     }
 
     fn write(&mut self, part: Part) -> Result<()> {
+        let part = match part {
+            Part::Rows(batch) => Part::Rows(relabel(batch, self.relabelled.as_ref())?),
+            text => text,
+        };
         let part = match (&mut self.state, part) {
             (State::Csv(header), part) => {
                 if let Some(header) = header.take() {
@@ -309,6 +333,45 @@ impl ResultSink for ResultWriter {
         }
         self.out()?.get_mut().commit()
     }
+}
+
+/// `schema` with each zoned timestamp labelled `zone`, or `None` if none needs it.
+fn relabel_schema(schema: &SchemaRef, zone: crate::ir::time::Zone) -> Option<SchemaRef> {
+    use arrow::datatypes::DataType;
+    let name: Arc<str> = zone.name().into();
+    let mut changed = false;
+    let fields: Vec<arrow::datatypes::Field> = schema
+        .fields()
+        .iter()
+        .map(|f| match f.data_type() {
+            DataType::Timestamp(unit, Some(tz)) if **tz != *name => {
+                changed = true;
+                f.as_ref()
+                    .clone()
+                    .with_data_type(DataType::Timestamp(*unit, Some(name.clone())))
+            }
+            _ => f.as_ref().clone(),
+        })
+        .collect();
+    changed.then(|| Arc::new(arrow::datatypes::Schema::new(fields)))
+}
+
+/// `batch` under `schema` (the same values; zoned timestamps labelled as it says).
+fn relabel(batch: RecordBatch, schema: Option<&SchemaRef>) -> Result<RecordBatch> {
+    let Some(schema) = schema else {
+        return Ok(batch);
+    };
+    let columns = batch
+        .columns()
+        .iter()
+        .zip(schema.fields())
+        .map(|(c, f)| crate::interp::time::retype(c, f.data_type()))
+        .collect::<Result<Vec<_>>>()?;
+    Ok(RecordBatch::try_new_with_options(
+        schema.clone(),
+        columns,
+        &arrow::array::RecordBatchOptions::new().with_row_count(Some(batch.num_rows())),
+    )?)
 }
 
 /// A Parquet writer's error as a write error of `dest` (its cause when it is the destination's).

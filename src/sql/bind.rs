@@ -289,6 +289,7 @@ fn finish(
         offset,
         limit,
         output_names,
+        timezone: super::session_zone(),
     })
 }
 

@@ -14,7 +14,7 @@
 //!   column does not.
 
 use crate::error::{Error, Result};
-use crate::ir::{Expr, SqlType};
+use crate::ir::{Expr, Func, SqlType};
 
 use super::fold::fold;
 
@@ -151,10 +151,10 @@ pub fn coerce(e: Expr, ty: SqlType) -> Result<Expr> {
         return Ok(e);
     }
     let was_literal = matches!(e, Expr::Literal(_));
-    let cast = Expr::cast(e, ty)?;
+    let cast = convert(e, ty)?;
     if was_literal {
         let folded = fold(cast)?;
-        if let Expr::Cast { .. } = &folded {
+        if !matches!(folded, Expr::Literal(_)) {
             // Folding left the cast in place only because it fails: report it now, as an error
             // in the query text (the caller attaches the position).
             let why = super::fold::evaluate_constant(&folded)
@@ -170,6 +170,70 @@ pub fn coerce(e: Expr, ty: SqlType) -> Result<Expr> {
         return Ok(folded);
     }
     Ok(cast)
+}
+
+/// `e` converted to `ty`: a cast, or where the conversion depends on the session time zone
+/// (between `TIMESTAMP WITH TIME ZONE` and wall-clock time: `TIMESTAMP`, `DATE`, text) and
+/// that zone is not UTC, the zone's functions ([`Func::ToLocal`] and its kin) around the casts
+/// that do not.
+fn convert(e: Expr, ty: SqlType) -> Result<Expr> {
+    use SqlType::{Date, Timestamp, Utf8};
+    let zone = super::session_zone();
+    let plain = |e: Expr, ty: SqlType| {
+        if e.ty() == ty {
+            Ok(e)
+        } else {
+            Expr::cast(e, ty)
+        }
+    };
+    if zone.is_utc() {
+        return Expr::cast(e, ty);
+    }
+    match (e.ty(), ty) {
+        (Timestamp { zoned: true, .. }, Timestamp { zoned: false, .. }) => {
+            plain(Expr::func(Func::ToLocal(zone), vec![e])?, ty)
+        }
+        (Timestamp { zoned: false, .. }, Timestamp { unit, zoned: true }) => Expr::func(
+            Func::FromLocal(zone),
+            vec![plain(e, Timestamp { unit, zoned: false })?],
+        ),
+        (Timestamp { zoned: true, .. }, Date) => {
+            plain(Expr::func(Func::ToLocal(zone), vec![e])?, Date)
+        }
+        (Date, Timestamp { unit, zoned: true }) => Expr::func(
+            Func::FromLocal(zone),
+            vec![plain(e, Timestamp { unit, zoned: false })?],
+        ),
+        (Timestamp { zoned: true, .. }, Utf8) => Expr::func(Func::ZonedText(zone), vec![e]),
+        (Utf8, Timestamp { unit, zoned: true }) => {
+            Expr::func(Func::ParseZoned(zone, unit), vec![e])
+        }
+        _ => Expr::cast(e, ty),
+    }
+}
+
+/// `e` as wall-clock time in the session zone, where it is a `TIMESTAMP WITH TIME ZONE` and the
+/// zone is not UTC (its fields, truncation and calendar arithmetic are the local time's).
+pub fn local_time(e: Expr) -> Result<Expr> {
+    let zone = super::session_zone();
+    match e.ty() {
+        SqlType::Timestamp { zoned: true, .. } if !zone.is_utc() => {
+            Expr::func(Func::ToLocal(zone), vec![e])
+        }
+        _ => Ok(e),
+    }
+}
+
+/// The instant of `e`, wall-clock time in the session zone, if `zoned` and the zone is not UTC
+/// (the inverse of [`local_time`]).
+pub fn instant(e: Expr, zoned: bool) -> Result<Expr> {
+    let zone = super::session_zone();
+    match e.ty() {
+        SqlType::Timestamp { zoned: false, .. } if zoned && !zone.is_utc() => {
+            Expr::func(Func::FromLocal(zone), vec![e])
+        }
+        _ => Ok(e),
+    }
 }
 
 /// The type of an arithmetic operation's operands, if the types allow one.

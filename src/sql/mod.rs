@@ -35,7 +35,32 @@ mod expr;
 mod fold;
 mod parse;
 
+use std::cell::Cell;
+
 use arrow::datatypes::SchemaRef;
+
+use crate::ir::time::Zone;
+
+thread_local! {
+    /// The session time zone of the query being bound on this thread ([`with_session_zone`]).
+    static SESSION_ZONE: Cell<Zone> = const { Cell::new(Zone::Utc) };
+}
+
+/// The session time zone binding uses (UTC unless [`with_session_zone`] says otherwise): where
+/// a `TIMESTAMP WITH TIME ZONE` meets wall-clock time (casts to and from `TIMESTAMP`, `DATE`
+/// and text, fields, truncation, calendar arithmetic), the binder writes the zone into the plan
+/// ([`crate::ir::Func::ToLocal`] and its kin), so a plan never depends on it afterwards.
+pub fn session_zone() -> Zone {
+    SESSION_ZONE.with(Cell::get)
+}
+
+/// Runs `f` (binding a query) with `zone` as the session time zone of this thread.
+pub fn with_session_zone<T>(zone: Zone, f: impl FnOnce() -> T) -> T {
+    let before = SESSION_ZONE.with(|z| z.replace(zone));
+    let out = f();
+    SESSION_ZONE.with(|z| z.set(before));
+    out
+}
 
 pub use bind::{bind_query, check_from, table_name};
 pub use coerce::common_type;

@@ -252,6 +252,13 @@ impl<'ctx> Lowerer<'_, 'ctx> {
             }
             (Func::Extract(_), [x]) if x.ty().is_timestamp() => self.timestamp_func(e, func, args),
             (
+                Func::ToLocal(z) | Func::FromLocal(z) | Func::ZonedText(z) | Func::ParseZoned(z, _),
+                _,
+            ) => not_compiled(format!(
+                "{} depends on the session time zone ({z}): zone rules run in the interpreter",
+                func.name()
+            )),
+            (
                 Func::DateTrunc(_) | Func::AddInterval(_) | Func::TimestampDiff | Func::Format(_),
                 _,
             ) => self.timestamp_func(e, func, args),

@@ -9,7 +9,7 @@ use crate::ir::time::{FormatStyle, TruncField};
 use crate::ir::{
     AggFunc, AggregateCall, BinaryOp, DatePart, Expr, Func, Literal, Scalar, SqlType, TimeUnit,
 };
-use crate::sql::coerce::coerce;
+use crate::sql::coerce::{coerce, instant, local_time};
 use crate::sql::fold::fold;
 
 use super::{aggregate_of, contains_aggregate, function_name, pos, ExprBinder, Scope};
@@ -305,7 +305,11 @@ impl ExprBinder<'_> {
                     SqlType::Timestamp { .. } => x,
                     _ => coerce(x, SqlType::timestamp())?,
                 };
-                Expr::func(Func::DateTrunc(field), vec![x]).map_err(|e| e.at(at))
+                // A zoned value is truncated in the session zone, as PostgreSQL does.
+                let zoned = matches!(x.ty(), SqlType::Timestamp { zoned: true, .. });
+                let t = Expr::func(Func::DateTrunc(field), vec![local_time(x)?])
+                    .map_err(|e| e.at(at))?;
+                instant(t, zoned)
             }
             "to_char" | "strftime" => {
                 arity(2, 2)?;
@@ -319,6 +323,7 @@ impl ExprBinder<'_> {
                     SqlType::Timestamp { .. } => x,
                     _ => coerce(x, SqlType::timestamp())?,
                 };
+                let x = local_time(x)?;
                 let format = match fold(bound(1, scope)?)? {
                     Expr::Literal(
                         l @ Literal {
@@ -365,12 +370,22 @@ impl ExprBinder<'_> {
                 // Fixed once per query: the binder's clock, read when it was made.
                 let (value, ty) = match name.as_str() {
                     "current_date" => {
-                        let days = self.now_micros.div_euclid(86_400_000_000);
+                        let local = crate::sql::session_zone()
+                            .to_local(self.now_micros, TimeUnit::Microsecond)
+                            .unwrap_or(self.now_micros);
+                        let days = local.div_euclid(86_400_000_000);
                         let days = i32::try_from(days)
                             .map_err(|_| Error::internal("the clock is past the DATE range"))?;
                         (Scalar::Date(days), SqlType::Date)
                     }
-                    "localtimestamp" => (Scalar::Timestamp(self.now_micros), SqlType::timestamp()),
+                    "localtimestamp" => (
+                        Scalar::Timestamp(
+                            crate::sql::session_zone()
+                                .to_local(self.now_micros, TimeUnit::Microsecond)
+                                .unwrap_or(self.now_micros),
+                        ),
+                        SqlType::timestamp(),
+                    ),
                     _ => (
                         Scalar::Timestamp(self.now_micros),
                         SqlType::Timestamp {

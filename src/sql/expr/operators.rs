@@ -308,6 +308,24 @@ impl ExprBinder<'_> {
             }
         };
         if let SqlType::Timestamp { unit, zoned } = date.ty() {
+            let zone = crate::sql::session_zone();
+            if zoned && !zone.is_utc() && (iv.months != 0 || iv.days != 0) {
+                // Months and days move the local time in the session zone; the rest is
+                // elapsed time (PostgreSQL's `timestamptz + interval`).
+                let calendar = Interval { nanos: 0, ..iv };
+                let local = crate::sql::coerce::local_time(date)?;
+                let moved = self.add_interval(local, calendar, at)?;
+                let back = crate::sql::coerce::instant(moved, true)?;
+                return self.add_interval(
+                    back,
+                    Interval {
+                        months: 0,
+                        days: 0,
+                        nanos: iv.nanos,
+                    },
+                    at,
+                );
+            }
             let mut fine = unit;
             while iv.nanos % fine.nanos() != 0 {
                 fine = match fine {
@@ -446,6 +464,13 @@ impl ExprBinder<'_> {
             coerce(x, SqlType::timestamp())?
         } else {
             x
+        };
+        // The fields of a zoned value are its local time's in the session zone; its EPOCH is
+        // the instant's.
+        let x = if part == crate::ir::DatePart::Epoch {
+            x
+        } else {
+            crate::sql::coerce::local_time(x)?
         };
         Expr::func(Func::Extract(part), vec![x]).map_err(|e| e.at(at))
     }
