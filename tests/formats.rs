@@ -334,12 +334,41 @@ fn files_written_by_pyarrow_and_polars() {
         ),
         (
             "polars.parquet",
-            "SELECT count(*) AS n, count(ts) AS c, min(ts) AS lo, max(ts_ms) AS hi, \
-             count(dur) AS durations FROM polars",
-            "n,c,lo,hi,durations\n\
-             4,3,1969-12-31 23:59:59.5+00,2024-03-31 02:30:00.123,3\n",
+            "SELECT count(*) AS n, count(ts) AS c, min(ts) AS lo, max(ts_ms) AS hi FROM polars",
+            "n,c,lo,hi\n4,3,1969-12-31 23:59:59.5+00,2024-03-31 02:30:00.123\n",
         ),
     ];
+    // Columns of types qjit does not compute on pass through its own engine: selected, tested
+    // with IS NULL, counted (the kernels do not read them: `auto` interprets what does).
+    let passing: [(&str, &str, &str); 2] = [
+        (
+            "polars.parquet",
+            "SELECT count(dur) AS n, count(*) AS m FROM polars WHERE dur IS NULL OR id > 1",
+            "n,m\n2,3\n",
+        ),
+        (
+            "pyarrow_types.parquet",
+            "SELECT id, list, st FROM pyarrow_types WHERE list IS NOT NULL AND st IS NOT NULL \
+             ORDER BY id DESC LIMIT 1",
+            "id,list,st\n4,[3],\"{\"\"a\"\":4,\"\"b\"\":\"\"z\"\"}\"\n",
+        ),
+    ];
+    for (file, sql, want) in passing {
+        let path = fixtures.join(file);
+        for engine in ["interp", "auto"] {
+            let out = qjit(&[
+                "query",
+                path.to_str().unwrap(),
+                sql,
+                "--engine",
+                engine,
+                "--format",
+                "csv",
+            ]);
+            assert!(out.status.success(), "{file} on {engine}: {}", stderr(&out));
+            assert_eq!(stdout(&out), want, "{file} on {engine}: {sql}");
+        }
+    }
     for (file, sql, want) in cases {
         let path = fixtures.join(file);
         for engine in engines() {

@@ -59,7 +59,12 @@ pub(crate) fn value_alignment(ty: SqlType) -> u32 {
         | SqlType::Decimal { .. }
         | SqlType::Timestamp { .. }
         | SqlType::Interval => 8,
-        SqlType::Null | SqlType::Boolean | SqlType::Int8 | SqlType::UInt8 | SqlType::Utf8 => 1,
+        SqlType::Null
+        | SqlType::Boolean
+        | SqlType::Int8
+        | SqlType::UInt8
+        | SqlType::Utf8
+        | SqlType::Other(_) => 1,
     }
 }
 
@@ -330,7 +335,14 @@ pub(crate) fn kernel_type(ty: SqlType) -> bool {
             | SqlType::Timestamp { .. }
             | SqlType::Interval
             | SqlType::Utf8
-    )
+    ) || validity_only(ty)
+}
+
+/// Whether a kernel reads a column of type `ty` for its validity alone: a type qjit passes
+/// through ([`SqlType::Other`]) whose nulls are its own (not a dictionary's or a union's,
+/// whose logical nulls lie in their children).
+pub(crate) fn validity_only(ty: SqlType) -> bool {
+    matches!(ty, SqlType::Other(kind) if kind != crate::ir::OtherType::Other)
 }
 
 /// Why the kernel cannot read a column, or `None` if it can (a column of type `NULL` it does not
@@ -353,6 +365,8 @@ pub(crate) fn unreadable_column(c: &ColumnRef) -> Option<String> {
                 c.name, c.data_type
             )),
         }
+    } else if validity_only(c.ty) {
+        None
     } else if c.data_type != c.ty.to_arrow()
         && !matches!(
             c.data_type,

@@ -970,7 +970,7 @@ pub(crate) fn finish(plan: &Plan, parts: Vec<Vec<ArrayRef>>) -> Result<Vec<Recor
     // Concatenate each column across batches, in the engine's logical types.
     let mut columns: Vec<ArrayRef> = Vec::with_capacity(width);
     for (i, e) in plan.final_exprs().iter().enumerate() {
-        let target = e.ty().to_arrow();
+        let target = engine_type(e);
         let pieces: Vec<ArrayRef> = parts
             .iter()
             .map(|p| normalize(&p[i], &target))
@@ -1015,8 +1015,17 @@ pub(crate) fn normalize_all(plan: &Plan, columns: &[ArrayRef]) -> Result<Vec<Arr
     columns
         .iter()
         .zip(plan.final_exprs())
-        .map(|(c, e)| normalize(c, &e.ty().to_arrow()))
+        .map(|(c, e)| normalize(c, &engine_type(e)))
         .collect()
+}
+
+/// The Arrow type the engine holds the values of a final expression in: its SQL type's, or for
+/// a column qjit passes through ([`SqlType::Other`]), the column's own.
+fn engine_type(e: &Expr) -> DataType {
+    match e {
+        Expr::Column(c) if c.ty.is_other() => c.data_type.clone(),
+        e => e.ty().to_arrow(),
+    }
 }
 
 /// Converts an evaluator's array to the engine's canonical Arrow type (strings in any layout →

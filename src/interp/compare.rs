@@ -226,6 +226,7 @@ fn in_literals(values: &ArrayRef, t: SqlType, items: &[&Literal]) -> Result<Bool
             primitive!(Int64Type, |x: i64| x as i128, int)
         }
         SqlType::Interval => return Err(Error::internal("IN over intervals compares their spans")),
+        SqlType::Other(_) => return Err(Error::internal(format!("IN over {t}"))),
         // Bit patterns of canonical values: -0 equals 0 and NaN equals NaN, as in comparisons.
         SqlType::Float32 => primitive!(Float32Type, |x: f32| canon32(x).to_bits() as u64, |v| {
             float(v).map(|f| canon32(f as f32).to_bits() as u64)

@@ -98,7 +98,9 @@ impl Input {
                     c.name, c.index
                 ))
             })?;
-        if SqlType::from_arrow(array.data_type()) != Some(c.ty) {
+        let ty = SqlType::from_arrow(array.data_type())
+            .or_else(|| SqlType::passthrough(array.data_type()));
+        if ty != Some(c.ty) {
             return Err(Error::internal(format!(
                 "column {}@{} has Arrow type {} but the plan expects {}",
                 c.name,

@@ -58,7 +58,11 @@ impl AggFunc {
             (AggFunc::Sum, Some(t)) if t.is_float() => Some(Float64),
             (AggFunc::Avg, Some(t)) if t.is_numeric() => Some(Float64),
             // Intervals have no total order of their values (PostgreSQL orders them by length).
-            (AggFunc::Min | AggFunc::Max, Some(t)) if t != Null && t != Interval => Some(t),
+            (AggFunc::Min | AggFunc::Max, Some(t))
+                if t != Null && t != Interval && !t.is_other() =>
+            {
+                Some(t)
+            }
             _ => None,
         }
     }

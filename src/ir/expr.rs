@@ -457,6 +457,9 @@ pub fn round_result(ty: SqlType, digits: i32) -> SqlType {
 /// truncate); `BOOLEAN` and integers convert both ways; NULL converts to anything.
 pub fn can_cast(from: SqlType, to: SqlType) -> bool {
     use SqlType::*;
+    if from.is_other() || to.is_other() {
+        return false;
+    }
     from == to
         || from == Null
         || (from.is_numeric() && to.is_numeric())

@@ -24,4 +24,4 @@ pub use expr::{
 pub use func::Func;
 pub use plan::{Body, Plan, SortKey};
 pub use scalar::{Interval, Scalar};
-pub use types::{SqlType, TimeUnit, DECIMAL64_PRECISION, MAX_DECIMAL_PRECISION};
+pub use types::{OtherType, SqlType, TimeUnit, DECIMAL64_PRECISION, MAX_DECIMAL_PRECISION};

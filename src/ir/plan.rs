@@ -89,7 +89,14 @@ impl Plan {
             .output_names
             .iter()
             .zip(self.final_exprs())
-            .map(|(name, e)| Field::new(name, self.result_type(e.ty()), e.nullable()))
+            .map(|(name, e)| {
+                let ty = match e {
+                    // A column qjit passes through keeps its own Arrow type.
+                    Expr::Column(c) if c.ty.is_other() => c.data_type.clone(),
+                    e => self.result_type(e.ty()),
+                };
+                Field::new(name, ty, e.nullable())
+            })
             .collect();
         std::sync::Arc::new(Schema::new(fields))
     }

@@ -56,6 +56,31 @@ pub enum SqlType {
     /// PostgreSQL's `interval`: months, days and nanoseconds, each kept apart (Arrow
     /// `Interval(MonthDayNano)`).
     Interval,
+    /// A column of a type qjit does not compute on ([`SqlType::passthrough`]): it can be
+    /// selected (its values pass through as they are, in their own Arrow type: see
+    /// [`crate::ir::ColumnRef::data_type`]), tested with `IS NULL` and counted; any other
+    /// operation on it is refused when the query is bound.
+    Other(OtherType),
+}
+
+/// The kinds of [`SqlType::Other`] columns, as messages name them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "ballista", derive(serde::Serialize, serde::Deserialize))]
+pub enum OtherType {
+    /// `Date64` (milliseconds).
+    Date64,
+    /// `Time32`, `Time64`.
+    Time,
+    Duration,
+    /// `Binary`, `LargeBinary`, `BinaryView`, `FixedSizeBinary`.
+    Bytes,
+    Float16,
+    /// Lists of every layout.
+    List,
+    Struct,
+    Map,
+    /// Anything else (unions, dictionaries of other values, `Decimal256`, other intervals, …).
+    Other,
 }
 
 /// The unit of a [`SqlType::Timestamp`]'s values, as Arrow's `TimeUnit`.
@@ -180,7 +205,40 @@ impl SqlType {
         })
     }
 
-    /// The Arrow type that qjit produces for values of this type.
+    /// The pass-through type of a column whose Arrow type qjit does not compute on
+    /// ([`SqlType::Other`]); `None` for the types [`SqlType::from_arrow`] takes.
+    pub fn passthrough(dt: &DataType) -> Option<SqlType> {
+        if SqlType::from_arrow(dt).is_some() {
+            return None;
+        }
+        Some(SqlType::Other(match dt {
+            DataType::Date64 => OtherType::Date64,
+            DataType::Time32(_) | DataType::Time64(_) => OtherType::Time,
+            DataType::Duration(_) => OtherType::Duration,
+            DataType::Binary
+            | DataType::LargeBinary
+            | DataType::BinaryView
+            | DataType::FixedSizeBinary(_) => OtherType::Bytes,
+            DataType::Float16 => OtherType::Float16,
+            DataType::List(_)
+            | DataType::LargeList(_)
+            | DataType::FixedSizeList(..)
+            | DataType::ListView(_)
+            | DataType::LargeListView(_) => OtherType::List,
+            DataType::Struct(_) => OtherType::Struct,
+            DataType::Map(..) => OtherType::Map,
+            _ => OtherType::Other,
+        }))
+    }
+
+    /// Whether the type is a pass-through [`SqlType::Other`].
+    pub fn is_other(self) -> bool {
+        matches!(self, SqlType::Other(_))
+    }
+
+    /// The Arrow type that qjit produces for values of this type. A pass-through type has
+    /// none of its own (its values keep their column's type): `Null`, which no value of it
+    /// takes (the binder lets such a type reach nothing that makes values).
     pub fn to_arrow(self) -> DataType {
         match self {
             SqlType::Null => DataType::Null,
@@ -202,6 +260,7 @@ impl SqlType {
                 DataType::Timestamp(unit.to_arrow(), zoned.then(|| UTC.into()))
             }
             SqlType::Interval => DataType::Interval(arrow::datatypes::IntervalUnit::MonthDayNano),
+            SqlType::Other(_) => DataType::Null,
         }
     }
 
@@ -329,6 +388,17 @@ impl fmt::Display for SqlType {
                 f.write_str(if *zoned { " WITH TIME ZONE" } else { "" })
             }
             SqlType::Interval => f.write_str("INTERVAL"),
+            SqlType::Other(kind) => f.write_str(match kind {
+                OtherType::Date64 => "DATE64",
+                OtherType::Time => "TIME",
+                OtherType::Duration => "DURATION",
+                OtherType::Bytes => "BYTEA",
+                OtherType::Float16 => "FLOAT16",
+                OtherType::List => "LIST",
+                OtherType::Struct => "STRUCT",
+                OtherType::Map => "MAP",
+                OtherType::Other => "an unsupported type",
+            }),
         }
     }
 }

@@ -745,6 +745,17 @@ fn column_arg(array: &dyn Array, tables: &mut Vec<Vec<*const u8>>) -> Result<Col
         }
         _ => {}
     }
+    if crate::ir::SqlType::passthrough(array.data_type()).is_some() {
+        // A type passed through: the kernel reads its validity alone.
+        return Ok(ColumnArg {
+            values: std::ptr::null(),
+            validity,
+            offset: array.offset() as u64,
+            validity_offset,
+            offsets: std::ptr::null(),
+            data: std::ptr::null(),
+        });
+    }
     let (values, offset) = if array.data_type() == &DataType::Boolean {
         let bits = array.as_boolean().values();
         (bits.values().as_ptr(), bits.offset() as u64)

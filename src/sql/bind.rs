@@ -43,7 +43,26 @@ pub fn bind_query(query: &ast::Query, table: &str, schema: &SchemaRef) -> Result
     reject_unsupported_clauses(query, select)?;
     let alias = bind_from(select, table)?;
     let binder = ExprBinder::new(table, alias, schema);
-    let items = expand_items(&binder, &select.projection)?;
+    bind_select(&binder, query, select, table, schema).map_err(|e| match e {
+        // A type error where a column qjit passes through is in the query: an operation qjit
+        // does not have on that type (which DataFusion may run).
+        Error::Type { message, position } if binder.saw_other.get() => Error::Unsupported {
+            what: message,
+            position,
+        },
+        e => e,
+    })
+}
+
+/// [`bind_query`] of its `SELECT` with `binder`.
+fn bind_select(
+    binder: &ExprBinder,
+    query: &ast::Query,
+    select: &ast::Select,
+    table: &str,
+    schema: &SchemaRef,
+) -> Result<Plan> {
+    let items = expand_items(binder, &select.projection)?;
 
     let filter = select
         .selection
@@ -102,7 +121,7 @@ pub fn bind_query(query: &ast::Query, table: &str, schema: &SchemaRef) -> Result
     let (mut body, mut groups) = if aggregating {
         let mut groups = Groups::default();
         for g in &group_exprs {
-            let key = bind_group_item(&binder, g, &items)?;
+            let key = bind_group_item(binder, g, &items)?;
             if !groups.keys.contains(&key) {
                 groups.keys.push(key);
             }
@@ -196,6 +215,34 @@ pub fn bind_query(query: &ast::Query, table: &str, schema: &SchemaRef) -> Result
         *aggregates = g.aggregates;
         // Refused here, before anything runs, if its DISTINCT calls cannot be planned.
         crate::ir::aggregate::DistinctPlan::of(keys, aggregates)?;
+    }
+
+    // A column qjit passes through can be selected, counted and tested for NULL: not grouped,
+    // sorted or made distinct.
+    let finals = match &body {
+        Body::Project { exprs } | Body::Aggregate { exprs, .. } => exprs,
+    };
+    let refuse = |what: &str, e: &Expr| -> Result<()> {
+        match e.ty() {
+            t @ SqlType::Other(_) => Err(Error::Unsupported {
+                what: format!("{what} on {} of type {t}", e.sql()),
+                position: None,
+            }),
+            _ => Ok(()),
+        }
+    };
+    for k in &order_by {
+        refuse("ORDER BY", &finals[k.column])?;
+    }
+    if distinct {
+        for e in finals {
+            refuse("SELECT DISTINCT", e)?;
+        }
+    }
+    if let Body::Aggregate { keys, .. } = &body {
+        for k in keys {
+            refuse("GROUP BY", k)?;
+        }
     }
 
     let (offset, limit) = bind_limit(query)?;

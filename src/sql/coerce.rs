@@ -21,6 +21,10 @@ use super::fold::fold;
 /// The type two values meet at for comparison, `IN`, `CASE` and `COALESCE`, if any.
 pub fn common_type(a: SqlType, b: SqlType) -> Option<SqlType> {
     use SqlType::*;
+    if a.is_other() || b.is_other() {
+        // Values qjit passes through meet nothing, themselves included.
+        return None;
+    }
     if a == b {
         return Some(a);
     }

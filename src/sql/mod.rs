@@ -235,4 +235,44 @@ mod tests {
         );
         assert!(p.is_ok(), "{p:?}");
     }
+
+    /// Columns of types qjit does not compute on pass through: selected, tested for NULL and
+    /// counted; any other use is an unsupported operation naming the type (which the command
+    /// line hands to DataFusion).
+    #[test]
+    fn other_types_pass_through_and_are_refused_elsewhere() {
+        let item = Arc::new(Field::new("item", DataType::Int32, true));
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("l", DataType::List(item), true),
+            Field::new("b", DataType::Binary, true),
+        ]));
+        for ok in [
+            "SELECT l, b FROM t",
+            "SELECT count(l), count(*) FROM t WHERE b IS NOT NULL",
+        ] {
+            assert!(plan_query(ok, "t", &schema).is_ok(), "{ok}");
+        }
+        for (sql, want) in [
+            ("SELECT l FROM t ORDER BY l", "ORDER BY on l of type LIST"),
+            (
+                "SELECT DISTINCT b FROM t",
+                "SELECT DISTINCT on b of type BYTEA",
+            ),
+            (
+                "SELECT count(*) FROM t GROUP BY b",
+                "GROUP BY on b of type BYTEA",
+            ),
+            ("SELECT length(b) FROM t", "BYTEA"),
+            ("SELECT l FROM t WHERE l = l", "LIST"),
+            (
+                "SELECT CAST(b AS VARCHAR) FROM t",
+                "cannot cast BYTEA to VARCHAR",
+            ),
+            ("SELECT min(l) FROM t", "LIST"),
+        ] {
+            let e = plan_query(sql, "t", &schema).unwrap_err();
+            assert!(matches!(e, Error::Unsupported { .. }), "{sql}: {e}");
+            assert!(e.to_string().contains(want), "{sql}: {e}");
+        }
+    }
 }

@@ -672,6 +672,8 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
             SqlType::Float64 => c.f64_type().into(),
             SqlType::Decimal { .. } => c.i128_type().into(),
             SqlType::Utf8 => self.string_type().into(),
+            // Never read (see `read_column`).
+            SqlType::Other(_) => c.bool_type().into(),
         })
     }
 
@@ -859,6 +861,10 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
             self.read_string(slot, idx, valid)?
         } else if ty == SqlType::Boolean {
             self.read_bit(values, idx, None)?.into()
+        } else if ty.is_other() {
+            // Only its validity is read (`IS NULL`, `COUNT`): the binder lets nothing else
+            // see a value of a type qjit passes through.
+            self.bool_const(false).into()
         } else if self.slots[slot].stores_decimal64() {
             // An 8-byte decimal: computed with as the `i128` it is.
             let i64t = self.ctx.i64_type();

@@ -67,6 +67,9 @@ pub struct ExprBinder<'a> {
     /// once when the binder is made, so every call in a query gives the same instant (and the
     /// kernel, whose cache key is the plan's text, is never stale).
     pub now_micros: i64,
+    /// Set once a column of a pass-through type ([`SqlType::Other`]) is bound: a type error of
+    /// the query is then an unsupported operation on it ([`ExprBinder::saw_other`]).
+    pub saw_other: Cell<bool>,
 }
 
 /// What an AST node binds to: a value, or an interval (which only date arithmetic accepts).
@@ -85,6 +88,7 @@ impl<'a> ExprBinder<'a> {
             lets: Cell::new(0),
             nodes: Cell::new(0),
             in_chain: Cell::new(false),
+            saw_other: Cell::new(false),
             now_micros: std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX)),
@@ -153,11 +157,16 @@ impl<'a> ExprBinder<'a> {
             }
         };
         let field = &fields[index];
-        let ty =
-            SqlType::from_arrow(field.data_type()).ok_or_else(|| Error::UnsupportedColumnType {
+        // A type qjit does not compute on passes through (see `SqlType::Other`).
+        let ty = SqlType::from_arrow(field.data_type())
+            .or_else(|| SqlType::passthrough(field.data_type()))
+            .ok_or_else(|| Error::UnsupportedColumnType {
                 column: field.name().clone(),
                 data_type: field.data_type().to_string(),
             })?;
+        if ty.is_other() {
+            self.saw_other.set(true);
+        }
         Ok(Expr::column(ColumnRef {
             index,
             name: field.name().clone(),
