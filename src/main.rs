@@ -670,16 +670,28 @@ fn parse_timezone(s: &str) -> std::result::Result<qjit::ir::time::Zone, String> 
     })
 }
 
-/// The session zone the `TZ` environment variable names (UTC when it is unset or empty); an
-/// unknown one is a usage error that says where it came from.
+/// The session zone the `TZ` environment variable names (UTC when it is unset or empty): a
+/// zone name, or a file of the zone database (`:/etc/localtime`, a link into `zoneinfo/`);
+/// an unknown one is a usage error that says where it came from.
 fn zone_from_env() -> Result<qjit::ir::time::Zone> {
     match std::env::var("TZ") {
-        Ok(tz) if !tz.trim().is_empty() => qjit::ir::time::Zone::parse(&tz).ok_or_else(|| {
-            Error::Usage(format!(
-                "the TZ environment variable names an unknown time zone '{tz}'; set it to an \
+        Ok(tz) if !tz.trim().is_empty() => {
+            let name = tz.trim().trim_start_matches(':');
+            let linked = name
+                .starts_with('/')
+                .then(|| std::fs::canonicalize(name).ok())
+                .flatten()
+                .and_then(|p| {
+                    p.to_str()
+                        .and_then(|s| s.split("zoneinfo/").nth(1).map(str::to_string))
+                });
+            qjit::ir::time::Zone::parse(linked.as_deref().unwrap_or(name)).ok_or_else(|| {
+                Error::Usage(format!(
+                    "the TZ environment variable names an unknown time zone '{tz}'; set it to an \
                  IANA name (Europe/Berlin) or UTC, or pass --timezone"
-            ))
-        }),
+                ))
+            })
+        }
         _ => Ok(qjit::ir::time::Zone::Utc),
     }
 }

@@ -446,6 +446,43 @@ pub(crate) async fn register_table(
         .infer_schema(&state)
         .await
         .map_err(file_error)?;
+    // Zoned timestamps are labelled with the session zone (their instants are the same), so
+    // that DataFusion's fields and casts of them are the session zone's, as qjit's are.
+    let zone = state
+        .config()
+        .options()
+        .execution
+        .time_zone
+        .clone()
+        .unwrap_or_else(|| "UTC".into());
+    let config = match config.file_schema.clone() {
+        Some(schema) => {
+            let label: Arc<str> = zone.as_str().into();
+            let mut changed = false;
+            let fields: Vec<arrow::datatypes::Field> =
+                schema
+                    .fields()
+                    .iter()
+                    .map(|f| match f.data_type() {
+                        arrow::datatypes::DataType::Timestamp(unit, Some(tz)) if **tz != *label => {
+                            changed = true;
+                            f.as_ref().clone().with_data_type(
+                                arrow::datatypes::DataType::Timestamp(*unit, Some(label.clone())),
+                            )
+                        }
+                        _ => f.as_ref().clone(),
+                    })
+                    .collect();
+            match changed {
+                true => config.with_schema(Arc::new(arrow::datatypes::Schema::new_with_metadata(
+                    fields,
+                    schema.metadata().clone(),
+                ))),
+                false => config,
+            }
+        }
+        None => config,
+    };
     let table: Arc<dyn TableProvider> =
         Arc::new(ListingTable::try_new(config).map_err(file_error)?);
     ctx.register_table(t.name.as_str(), table)

@@ -65,7 +65,8 @@ pub(crate) fn func(func: Func, args: &[Expr], ty: SqlType, input: &Input) -> Res
             | Func::ToLocal(_)
             | Func::FromLocal(_)
             | Func::ZonedText(_)
-            | Func::ParseZoned(..),
+            | Func::ParseZoned(..)
+            | Func::DateTruncIn(..),
             _,
         ) => super::time::func(func, args, ty, input),
         (Func::Extract(part), [d]) => extract(part, d, input),

@@ -164,7 +164,16 @@ pub(crate) fn func(func: Func, args: &[Expr], ty: SqlType, input: &Input) -> Res
             let (l, r) = (operand(x, input)?, operand(y, input)?);
             let out: PrimitiveArray<IntervalMonthDayNanoType> =
                 binary_try(&l, &r, input.num_rows(), |a, b| {
-                    let iv = time::diff(a, b, unit);
+                    let iv = time::diff(a, b, unit).ok_or_else(|| {
+                        overflow(
+                            SqlType::Interval,
+                            format!(
+                                "'{}' - '{}'",
+                                time::to_text(a, unit, false),
+                                time::to_text(b, unit, false)
+                            ),
+                        )
+                    })?;
                     Ok(IntervalMonthDayNano::new(iv.months, iv.days, iv.nanos))
                 })?;
             Ok(Arc::new(out))
@@ -185,6 +194,28 @@ pub(crate) fn func(func: Func, args: &[Expr], ty: SqlType, input: &Input) -> Res
                         format!("'{}' in {zone}", time::to_text(v, unit, !to_local)),
                     )
                 })
+            })?;
+            timestamps(out, ty)
+        }
+        (Func::DateTruncIn(field, zone), [x]) => {
+            let unit = unit_of(x.ty())?;
+            let n = field
+                .units(unit)
+                .ok_or_else(|| Error::internal("DATE_TRUNC in a zone of a calendar field"))?;
+            let a = values(&eval(x, input)?)?;
+            let out = map_valid::<Int64Type>(&a, |v| {
+                zone.to_local(v, unit)
+                    .and_then(|local| v.checked_sub(local.rem_euclid(n)))
+                    .ok_or_else(|| {
+                        overflow(
+                            ty,
+                            format!(
+                                "DATE_TRUNC('{}', '{}')",
+                                field.sql_name(),
+                                time::to_text(v, unit, true)
+                            ),
+                        )
+                    })
             })?;
             timestamps(out, ty)
         }

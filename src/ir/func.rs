@@ -32,7 +32,7 @@
 //! | `Format(style)` | `TO_CHAR(ts, 'pattern')` (PostgreSQL's patterns), `STRFTIME(ts, '%…')` | `TIMESTAMP` (a `DATE` is cast to one), a constant `VARCHAR` | `VARCHAR` ([`crate::ir::time::format_pattern`]) | never (a bad `STRFTIME` format is an error when the query is bound) |
 //! | `ToLocal(zone)`, `FromLocal(zone)` | casts between `TIMESTAMPTZ` and `TIMESTAMP` (and what goes through them: dates, fields, truncation, calendar arithmetic) when the session zone is not UTC | `TIMESTAMPTZ` / `TIMESTAMP` | the other, same unit ([`crate::ir::time::Zone`]; gaps and overlaps as PostgreSQL) | leaving the range |
 //! | `ZonedText(zone)`, `ParseZoned(zone, unit)` | `CAST` of a `TIMESTAMPTZ` to and from `VARCHAR` when the session zone is not UTC | | local time and offset | text that is not a timestamp |
-//! | `TimestampDiff` | `ts - ts` | two timestamps of one type | `INTERVAL` (days and time, PostgreSQL's `timestamp_mi`) | never |
+//! | `TimestampDiff` | `ts - ts` | two timestamps of one type | `INTERVAL` (days and time, PostgreSQL's `timestamp_mi`) | days past an `INTEGER` |
 //! | `DateAddDays` | `date ± INTERVAL 'n' DAY` | `DATE, INTEGER` | `DATE` | leaving the `DATE` range |
 //! | `DateAddMonths` | `date ± INTERVAL 'n' MONTH` | `DATE, INTEGER` | `DATE` (day clamped to the month's end) | never in range |
 //! | `DateDiffDays` | `date - date` | `DATE, DATE` | `INTEGER` (days) | overflow |
@@ -72,6 +72,10 @@ pub enum Func {
     TimestampDiff,
     /// `TO_CHAR(ts, pattern)`, `STRFTIME(ts, format)`.
     Format(FormatStyle),
+    /// `DATE_TRUNC` of a `TIMESTAMP WITH TIME ZONE` to an hour or less in a session zone other
+    /// than UTC: the local time truncated, with the value's own offset kept (PostgreSQL looks
+    /// the offset up again only for a day and coarser, [`Func::FromLocal`]).
+    DateTruncIn(TruncField, Zone),
     /// A `TIMESTAMP WITH TIME ZONE` as the wall-clock `TIMESTAMP` of the session zone.
     ToLocal(Zone),
     /// A wall-clock `TIMESTAMP` of the session zone as the instant it is there.
@@ -215,6 +219,7 @@ impl Func {
             Func::Format(FormatStyle::ToChar) => "TO_CHAR".into(),
             Func::Format(FormatStyle::Strftime) => "STRFTIME".into(),
             Func::ToLocal(z) => format!("local time in {z}"),
+            Func::DateTruncIn(field, z) => format!("DATE_TRUNC('{}') in {z}", field.sql_name()),
             Func::FromLocal(z) => format!("instant of a local time in {z}"),
             Func::ZonedText(z) => format!("text in {z}"),
             Func::ParseZoned(z, _) => format!("a timestamp read in {z}"),
@@ -252,6 +257,7 @@ impl Func {
             | Func::FromLocal(_)
             | Func::ZonedText(_)
             | Func::ParseZoned(..)
+            | Func::DateTruncIn(..)
             | Func::Sign
             | Func::Floor
             | Func::Ceil => (1, 1),
@@ -301,7 +307,10 @@ impl Func {
             (Func::TimestampDiff, [a @ Timestamp { .. }, b]) if a == b => vec![*a, *b],
             (Func::Format(_), [t @ Timestamp { .. }, _]) => vec![*t, Utf8],
             (Func::Format(_), [Date | Null, _]) => vec![SqlType::timestamp(), Utf8],
-            (Func::ToLocal(_) | Func::ZonedText(_), [t @ Timestamp { zoned: true, .. }]) => {
+            (
+                Func::ToLocal(_) | Func::ZonedText(_) | Func::DateTruncIn(..),
+                [t @ Timestamp { zoned: true, .. }],
+            ) => {
                 vec![*t]
             }
             (Func::FromLocal(_), [t @ Timestamp { zoned: false, .. }]) => vec![*t],
@@ -342,6 +351,7 @@ impl Func {
                 zoned: true,
             },
             (Func::ZonedText(_), [Timestamp { zoned: true, .. }]) => Utf8,
+            (Func::DateTruncIn(..), [t @ Timestamp { zoned: true, .. }]) => *t,
             (Func::ParseZoned(_, unit), [Utf8]) => Timestamp { unit, zoned: true },
             (Func::DateAddDays | Func::DateAddMonths, [Date, Int32]) => Date,
             (Func::DateDiffDays, [Date, Date]) => Int32,
@@ -373,7 +383,6 @@ impl Func {
             | Func::Upper
             | Func::Lower
             | Func::Extract(_)
-            | Func::TimestampDiff
             | Func::Format(_)
             | Func::Sign
             | Func::Floor
@@ -387,7 +396,10 @@ impl Func {
             Func::Sqrt | Func::Ln | Func::Power => true,
             Func::Substring | Func::DateAddDays | Func::DateAddMonths | Func::DateDiffDays => true,
             Func::DateTrunc(_) | Func::AddInterval(_) => true,
+            // Days past an interval's INTEGER, between timestamps of seconds or milliseconds.
+            Func::TimestampDiff => true,
             Func::ToLocal(_) | Func::FromLocal(_) | Func::ParseZoned(..) => true,
+            Func::DateTruncIn(..) => true,
             Func::ZonedText(_) => false,
         }
     }

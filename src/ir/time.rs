@@ -216,15 +216,16 @@ pub fn add_interval(v: i64, unit: TimeUnit, iv: Interval) -> Option<i64> {
 }
 
 /// `a - b` as PostgreSQL's `timestamp_mi`: whole days and the time left over, both with the
-/// difference's sign, and no months.
-pub fn diff(a: i64, b: i64, unit: TimeUnit) -> Interval {
+/// difference's sign, and no months; `None` if the days pass an interval's `i32` (more than
+/// 5.8 million years, between timestamps of seconds or milliseconds).
+pub fn diff(a: i64, b: i64, unit: TimeUnit) -> Option<Interval> {
     let d = i128::from(a) - i128::from(b);
     let per_day = i128::from(unit.per_day());
-    Interval {
+    Some(Interval {
         months: 0,
-        days: (d / per_day) as i32,
+        days: i32::try_from(d / per_day).ok()?,
         nanos: ((d % per_day) * i128::from(unit.nanos())) as i64,
-    }
+    })
 }
 
 /// An interval's length for comparisons, as PostgreSQL orders intervals: a month is 30 days and
@@ -311,11 +312,14 @@ fn has_zone_suffix(text: &str) -> bool {
     if lower.ends_with('z') || lower.ends_with("utc") {
         return true;
     }
-    // An offset: a sign after the time's first colon (a date's `-` comes before it).
-    match t.find(':') {
-        Some(colon) => t[colon..].contains(['+', '-']),
-        None => false,
-    }
+    // An offset: a sign after the date (whose `-`s come first), after the time if there is
+    // one.
+    let after_date = t
+        .char_indices()
+        .skip(1)
+        .find(|&(_, c)| c == ' ' || c == 'T')
+        .map_or(t.len(), |(i, _)| i);
+    t[after_date..].contains(['+', '-'])
 }
 
 /// The offset from UTC in seconds that a zone suffix names (none: 0).
@@ -382,12 +386,16 @@ pub fn to_text(v: i64, unit: TimeUnit, zoned: bool) -> String {
 pub fn format_interval(out: &mut String, iv: Interval) {
     let start = out.len();
     let (years, months) = (iv.months / 12, iv.months % 12);
+    // After a negative part, a positive one shows its `+` (`-1 days +02:00:00`).
+    let mut after_negative = false;
     let mut unit = |n: i64, one: &str, many: &str| {
         if n != 0 {
             if out.len() > start {
                 out.push(' ');
             }
-            let _ = write!(out, "{n} {}", if n == 1 { one } else { many });
+            let plus = if after_negative && n > 0 { "+" } else { "" };
+            let _ = write!(out, "{plus}{n} {}", if n == 1 { one } else { many });
+            after_negative = n < 0;
         }
     };
     unit(i64::from(years), "year", "years");
@@ -400,6 +408,8 @@ pub fn format_interval(out: &mut String, iv: Interval) {
         let micros = iv.nanos / 1000;
         if micros < 0 {
             out.push('-');
+        } else if after_negative {
+            out.push('+');
         }
         let a = micros.unsigned_abs();
         let (secs, frac) = (a / 1_000_000, a % 1_000_000);
@@ -516,9 +526,9 @@ impl Zone {
             Zone::Named(_) => {
                 // The offsets in force a day before and a day after: a local time has one of
                 // them (no zone changes its offset twice in two days).
-                let before = i64::from(self.offset_at(local_seconds - 86_400));
-                let after = i64::from(self.offset_at(local_seconds + 86_400));
-                let fits = |o: i64| i64::from(self.offset_at(local_seconds - o)) == o;
+                let before = i64::from(self.offset_at(local_seconds.saturating_sub(86_400)));
+                let after = i64::from(self.offset_at(local_seconds.saturating_add(86_400)));
+                let fits = |o: i64| i64::from(self.offset_at(local_seconds.saturating_sub(o))) == o;
                 match (fits(before), fits(after)) {
                     // An overlap (both are right): the offset after it, standard time.
                     (true, true) => after,
@@ -565,7 +575,9 @@ pub fn format_zoned(out: &mut String, v: i64, unit: TimeUnit, zone: Zone) {
     let sign = if offset < 0 { '-' } else { '+' };
     let a = offset.unsigned_abs();
     let _ = write!(out, "{sign}{:02}", a / 3600);
-    if !a.is_multiple_of(3600) {
+    if !a.is_multiple_of(60) {
+        let _ = write!(out, ":{:02}:{:02}", a / 60 % 60, a % 60);
+    } else if !a.is_multiple_of(3600) {
         let _ = write!(out, ":{:02}", a / 60 % 60);
     }
 }
@@ -594,6 +606,10 @@ struct Fields {
     dow: i64,
     doy: i64,
     iso_week: i64,
+    /// The year of the ISO week.
+    iso_year: i64,
+    /// Days since 1970-01-01.
+    days: i64,
     zoned: bool,
 }
 
@@ -614,6 +630,9 @@ impl Fields {
             dow: DatePart::DayOfWeek.of_days(days),
             doy: DatePart::DayOfYear.of_days(days),
             iso_week: DatePart::Week.of_days(days),
+            // The year of the week's Thursday.
+            iso_year: civil_from_days(days - (days + 3).rem_euclid(7) + 3).0,
+            days,
             zoned,
         }
     }
@@ -715,14 +734,25 @@ fn to_char(out: &mut String, f: &Fields, pattern: &str) {
         }
         let w = |n: usize| if fill { n } else { 0 };
         let before = out.len();
-        let token = [
-            "HH24", "HH12", "YYYY", "MONTH", "Month", "month", "A.M.", "P.M.", "a.m.", "p.m.",
-            "DDD", "YYY", "MON", "Mon", "mon", "DAY", "Day", "day", "HH", "MI", "SS", "MS", "US",
-            "AM", "PM", "am", "pm", "YY", "MM", "DD", "DY", "Dy", "dy", "IW", "WW", "TZ", "OF",
-            "Y", "D", "Q",
+        // Names print in the case they are written in, so they match it exactly; numbers match
+        // in any case (`yyyy-mm-dd`), as PostgreSQL's do.
+        let named = [
+            "MONTH", "Month", "month", "A.M.", "P.M.", "a.m.", "p.m.", "MON", "Mon", "mon", "DAY",
+            "Day", "day", "AM", "PM", "am", "pm", "DY", "Dy", "dy", "TZ", "OF",
         ]
         .into_iter()
         .find(|t| rest.starts_with(t));
+        let token = named.or_else(|| {
+            [
+                "HH24", "HH12", "YYYY", "IYYY", "SSSS", "DDD", "YYY", "HH", "MI", "SS", "MS", "US",
+                "YY", "MM", "DD", "IW", "WW", "CC", "Y", "D", "Q", "J",
+            ]
+            .into_iter()
+            .find(|t| {
+                rest.get(..t.len())
+                    .is_some_and(|p| p.eq_ignore_ascii_case(t))
+            })
+        });
         let Some(token) = token else {
             out.push(c);
             rest = &rest[c.len_utf8()..];
@@ -730,6 +760,20 @@ fn to_char(out: &mut String, f: &Fields, pattern: &str) {
         };
         match token {
             "YYYY" => put_num(out, f.year, w(4)),
+            // The ISO year of the ISO week.
+            "IYYY" => put_num(out, f.iso_year, w(4)),
+            "SSSS" => put_num(out, f.hour * 3600 + f.minute * 60 + f.second, 0),
+            "CC" => put_num(
+                out,
+                if f.year > 0 {
+                    (f.year - 1) / 100 + 1
+                } else {
+                    f.year / 100 - 1
+                },
+                w(2),
+            ),
+            // The Julian day: days since 4714-11-24 BC (1970-01-01 is 2440588).
+            "J" => put_num(out, f.days + 2_440_588, 0),
             "YYY" => put_num(out, f.year.rem_euclid(1000), w(3)),
             "YY" => put_num(out, f.year.rem_euclid(100), w(2)),
             "Y" => put_num(out, f.year.rem_euclid(10), 0),
@@ -1054,14 +1098,33 @@ mod tests {
             ts("2024-03-02 01:00:00", Second),
             ts("2024-03-01 00:00:00", Second),
             Second,
-        );
+        )
+        .unwrap();
         assert_eq!(interval_text(d), "1 day 01:00:00");
         let d = diff(
             ts("2024-03-01", Second),
             ts("2024-03-02 01:00:00", Second),
             Second,
-        );
+        )
+        .unwrap();
+        assert_eq!(diff(i64::MAX, i64::MIN, Second), None);
         assert_eq!(interval_text(d), "-1 days -01:00:00");
+        assert_eq!(
+            interval_text(iv(-1, 3, 7_200_000_000_000)),
+            "-1 mons +3 days 02:00:00"
+        );
+        assert_eq!(
+            interval_text(iv(0, -1, 7_200_000_000_000)),
+            "-1 days +02:00:00"
+        );
+        assert_eq!(
+            parse_in(
+                "2024-07-01 +05",
+                Second,
+                Zone::parse("Europe/Berlin").unwrap()
+            ),
+            Some(ts("2024-06-30 19:00:00", Second))
+        );
         assert_eq!(interval_text(Interval::default()), "00:00:00");
         assert_eq!(
             interval_text(iv(14, 3, 4_005_500_000)),

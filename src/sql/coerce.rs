@@ -113,12 +113,19 @@ pub fn common_type_of(a: &Expr, b: &Expr) -> Option<SqlType> {
         if let (
             Expr::Literal(crate::ir::Literal {
                 value: crate::ir::Scalar::Timestamp(v),
-                ty: SqlType::Timestamp { unit, .. },
+                ty: SqlType::Timestamp { unit, zoned },
             }),
-            SqlType::Timestamp { unit: to, .. },
+            SqlType::Timestamp {
+                unit: to,
+                zoned: other_zoned,
+            },
         ) = (lit, other)
         {
-            if to <= *unit && v % (unit.per_second() / to.per_second()) == 0 {
+            // Zoned and wall-clock values meet as zoned ones (the session zone converts).
+            if *zoned == other_zoned
+                && to <= *unit
+                && v % (unit.per_second() / to.per_second()) == 0
+            {
                 return Some(other);
             }
         }

@@ -201,7 +201,16 @@ impl<'ctx> Lowerer<'_, 'ctx> {
                 let nanos_bits =
                     b.build_left_shift(nanos, i128t.const_int(64, false), "nanos_at")?;
                 let v = b.build_or(days_bits, nanos_bits, "interval")?;
-                self.combine(e, v.into(), &l, &r, None)
+                // The days must fit an interval's `i32`.
+                let wide = b.build_int_s_extend(days32, i128t, "days_back")?;
+                let fail = b.build_int_compare(IntPredicate::NE, wide, days, "days_overflow")?;
+                self.combine(
+                    e,
+                    v.into(),
+                    &l,
+                    &r,
+                    Some((fail, Self::overflow(SqlType::Interval))),
+                )
             }
             (Func::Format(style), [x, pattern]) => {
                 let Expr::Literal(crate::ir::Literal {

@@ -305,8 +305,19 @@ impl ExprBinder<'_> {
                     SqlType::Timestamp { .. } => x,
                     _ => coerce(x, SqlType::timestamp())?,
                 };
-                // A zoned value is truncated in the session zone, as PostgreSQL does.
+                // A zoned value is truncated in the session zone, as PostgreSQL does: to a day
+                // or more, the local midnight's instant; to an hour or less, keeping its offset.
+                let zone = crate::sql::session_zone();
                 let zoned = matches!(x.ty(), SqlType::Timestamp { zoned: true, .. });
+                if zoned
+                    && !zone.is_utc()
+                    && field
+                        .units(TimeUnit::Nanosecond)
+                        .is_some_and(|n| n < crate::ir::time::NANOS_PER_DAY)
+                {
+                    return Expr::func(Func::DateTruncIn(field, zone), vec![x])
+                        .map_err(|e| e.at(at));
+                }
                 let t = Expr::func(Func::DateTrunc(field), vec![local_time(x)?])
                     .map_err(|e| e.at(at))?;
                 instant(t, zoned)

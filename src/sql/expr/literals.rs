@@ -364,15 +364,20 @@ fn clock_nanos(word: &str) -> Option<i64> {
         None => (false, word.strip_prefix('+').unwrap_or(word)),
     };
     let mut parts = body.split(':');
-    let h: i64 = parts.next()?.parse().ok()?;
-    let m: i64 = parts.next()?.parse().ok()?;
+    let digits = |p: &str| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit());
+    let (h, m) = (parts.next()?, parts.next()?);
+    if !digits(h) || !digits(m) {
+        return None;
+    }
+    let h: i64 = h.parse().ok()?;
+    let m: i64 = m.parse().ok()?;
     let s = parts.next().unwrap_or("0");
-    if parts.next().is_some() || m > 59 {
+    if parts.next().is_some() || m > 59 || !s.starts_with(|c: char| c.is_ascii_digit()) {
         return None;
     }
     let (sv, scale) = scalar::parse_decimal(s).filter(|(v, _)| *v >= 0)?;
     let s_nanos = i64::try_from(scalar::div_pow10_round(
-        sv * 1_000_000_000,
+        sv.checked_mul(1_000_000_000)?,
         u32::from(scale),
     ))
     .ok()?;

@@ -310,12 +310,28 @@ impl ExprBinder<'_> {
         if let SqlType::Timestamp { unit, zoned } = date.ty() {
             let zone = crate::sql::session_zone();
             if zoned && !zone.is_utc() && (iv.months != 0 || iv.days != 0) {
-                // Months and days move the local time in the session zone; the rest is
-                // elapsed time (PostgreSQL's `timestamptz + interval`).
-                let calendar = Interval { nanos: 0, ..iv };
-                let local = crate::sql::coerce::local_time(date)?;
-                let moved = self.add_interval(local, calendar, at)?;
-                let back = crate::sql::coerce::instant(moved, true)?;
+                // Months, then days, move the local time in the session zone, each step
+                // resolved there again; the rest is elapsed time (PostgreSQL's
+                // `timestamptz + interval`).
+                let mut back = date;
+                for step in [
+                    Interval {
+                        months: iv.months,
+                        days: 0,
+                        nanos: 0,
+                    },
+                    Interval {
+                        months: 0,
+                        days: iv.days,
+                        nanos: 0,
+                    },
+                ] {
+                    if step != Interval::default() {
+                        let local = crate::sql::coerce::local_time(back)?;
+                        let moved = self.add_interval(local, step, at)?;
+                        back = crate::sql::coerce::instant(moved, true)?;
+                    }
+                }
                 return self.add_interval(
                     back,
                     Interval {
