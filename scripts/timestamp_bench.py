@@ -29,10 +29,10 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 QUERIES = {
-    "ts_filter": "SELECT count(*), sum(v) FROM events "
+    "ts_filter": "SELECT count(*) AS n, sum(v) AS total FROM events "
     "WHERE ts >= TIMESTAMP '2022-03-01 00:00:00' AND ts < TIMESTAMP '2022-09-01 00:00:00' "
     "AND EXTRACT(HOUR FROM ts) BETWEEN 9 AND 17",
-    "ts_group": "SELECT DATE_TRUNC('day', ts) AS day, count(*), sum(v) FROM events "
+    "ts_group": "SELECT DATE_TRUNC('day', ts) AS day, count(*) AS n, sum(v) AS total FROM events "
     "GROUP BY day ORDER BY day",
 }
 

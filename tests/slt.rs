@@ -27,6 +27,8 @@ use sqllogictest::{DBOutput, DefaultColumnType};
 struct Qjit {
     config: Config,
     tables: Vec<Source>,
+    /// The file's session time zone (a `# timezone: NAME` line), else UTC.
+    timezone: qjit::ir::time::Zone,
 }
 
 #[derive(Debug)]
@@ -50,6 +52,7 @@ impl sqllogictest::DB for Qjit {
             threads: self.config.threads,
             tiers: self.config.tiers,
             kernel_cache: disk_cache().map(|(cache, _)| cache.clone()),
+            timezone: self.timezone,
             ..Default::default()
         };
         let result = common::run_sql_options(&self.tables, sql, &options).map_err(QueryError)?;
@@ -219,6 +222,16 @@ fn main() {
     let files = slt_files("tests/sql", &filter);
     let (mut passed, mut failed) = (0usize, 0usize);
     for file in &files {
+        // `# timezone: Europe/Berlin` sets the file's session time zone.
+        let timezone = std::fs::read_to_string(file)
+            .unwrap_or_default()
+            .lines()
+            .find_map(|l| l.strip_prefix("# timezone:"))
+            .map(|name| {
+                qjit::ir::time::Zone::parse(name)
+                    .unwrap_or_else(|| panic!("{}: unknown time zone {name}", file.display()))
+            })
+            .unwrap_or_default();
         for &config in CONFIGS {
             let mut runner = sqllogictest::Runner::new(move || async move {
                 let tables = common::tables()
@@ -232,7 +245,11 @@ fn main() {
                         false => t,
                     })
                     .collect();
-                Ok(Qjit { config, tables })
+                Ok(Qjit {
+                    config,
+                    tables,
+                    timezone,
+                })
             });
             runner.with_column_validator(sqllogictest::strict_column_validator);
             runner.add_label(label(config.engine));
