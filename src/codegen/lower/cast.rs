@@ -276,41 +276,8 @@ impl<'ctx> Lowerer<'_, 'ctx> {
                 let i64t = self.ctx.i64_type();
                 let days = b.build_int_s_extend(l.value.into_int_value(), i64t, "days")?;
                 let months = b.build_int_s_extend(r.value.into_int_value(), i64t, "months")?;
-                let (y, m, day) = self.civil_from_days(days)?;
-                // total = y * 12 + (m - 1) + months; the new year and month by floor division.
-                let total = b.build_int_add(
-                    b.build_int_add(
-                        b.build_int_mul(y, i64t.const_int(12, false), "y12")?,
-                        b.build_int_sub(m, i64t.const_int(1, false), "m0")?,
-                        "ym",
-                    )?,
-                    months,
-                    "total",
-                )?;
-                let ny = self.floor_div(total, 12)?;
-                let nm0 = b.build_int_sub(
-                    total,
-                    b.build_int_mul(ny, i64t.const_int(12, false), "ny12")?,
-                    "nm0",
-                )?;
-                let nm = b.build_int_add(nm0, i64t.const_int(1, false), "nm")?;
-                let last = self.days_in_month(ny, nm)?;
-                let shorter = b.build_int_compare(IntPredicate::ULT, last, day, "clamp")?;
-                let nd = b.build_select(shorter, last, day, "nd")?.into_int_value();
-                let v = self.days_from_civil(ny, nm, nd)?;
-                let lo = b.build_int_compare(
-                    IntPredicate::SGE,
-                    v,
-                    i64t.const_int(i32::MIN as i64 as u64, true),
-                    "ge_min",
-                )?;
-                let hi = b.build_int_compare(
-                    IntPredicate::SLE,
-                    v,
-                    i64t.const_int(i32::MAX as u64, false),
-                    "le_max",
-                )?;
-                let fail = b.build_not(b.build_and(lo, hi, "in_range")?, "fail")?;
+                let v = self.add_months_to_days(days, months)?;
+                let fail = self.outside_i32(v)?;
                 let v = b.build_int_truncate(v, self.ctx.i32_type(), "date")?;
                 self.combine(
                     e,

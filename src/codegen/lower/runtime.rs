@@ -212,6 +212,49 @@ impl<'ctx> Lowerer<'_, 'ctx> {
         Ok(joined)
     }
 
+    /// The string that runtime function `f` (one returning the length it wrote, or
+    /// [`crate::codegen::runtime::NO_ROOM`]) writes at `dst` in the row's scratch area: called
+    /// where `a` is valid and the room `fits`. A valid row whose text does not fit falls back
+    /// (its value the empty string, which later operations may read).
+    pub(super) fn runtime_string(
+        &mut self,
+        a: &super::Lowered<'ctx>,
+        fits: inkwell::values::IntValue<'ctx>,
+        dst: PointerValue<'ctx>,
+        f: RuntimeFn,
+        args: &[BasicMetadataValueEnum<'ctx>],
+    ) -> R<super::Lowered<'ctx>> {
+        use crate::codegen::runtime::NO_ROOM;
+        use inkwell::IntPredicate;
+        let b = self.b;
+        let i64t = self.ctx.i64_type();
+        let call = b.build_and(a.valid, fits, "build")?;
+        let written = self.call_runtime_where(
+            call,
+            f,
+            args,
+            |_, r| Ok(vec![r]),
+            &[i64t.const_int(NO_ROOM, false).into()],
+        )?[0]
+            .into_int_value();
+        let ok = b.build_int_compare(
+            IntPredicate::NE,
+            written,
+            i64t.const_int(NO_ROOM, false),
+            "built",
+        )?;
+        let n = b
+            .build_select(ok, written, i64t.const_zero(), "built_len")?
+            .into_int_value();
+        let cond = b.build_and(a.valid, b.build_not(ok, "no_room")?, "build_fallback")?;
+        let err = self.first_error(a.err, self.fallback_where(cond)?)?;
+        Ok(super::Lowered {
+            value: self.make_string(dst, n)?,
+            valid: a.valid,
+            err,
+        })
+    }
+
     /// A stack slot of type `ty` for results a runtime function writes, in the entry block of
     /// the current function: static, so that inlining hoists it out of the row loop.
     pub(super) fn entry_slot(&self, ty: BasicTypeEnum<'ctx>, name: &str) -> R<PointerValue<'ctx>> {

@@ -97,19 +97,7 @@ impl<'ctx> Lowerer<'_, 'ctx> {
                         let p = self.date_part(calendar, days)?;
                         if calendar == DatePart::Year && unit <= TimeUnit::Millisecond {
                             // Years of seconds and milliseconds reach past an INTEGER.
-                            let lo = b.build_int_compare(
-                                IntPredicate::SGE,
-                                p,
-                                i64t.const_int(i32::MIN as i64 as u64, true),
-                                "ge_min",
-                            )?;
-                            let hi = b.build_int_compare(
-                                IntPredicate::SLE,
-                                p,
-                                i64t.const_int(i32::MAX as u64, false),
-                                "le_max",
-                            )?;
-                            year_fail = Some(b.build_not(b.build_and(lo, hi, "fits")?, "fail")?);
+                            year_fail = Some(self.outside_i32(p)?);
                         }
                         b.build_int_truncate(p, self.ctx.i32_type(), "part")?.into()
                     }
@@ -152,7 +140,8 @@ impl<'ctx> Lowerer<'_, 'ctx> {
                 let mut fail = self.bool_const(false);
                 if iv.months != 0 {
                     let (days, time) = self.ts_split(v, unit)?;
-                    let moved = self.add_months_to_days(days, iv.months)?;
+                    let months = i64t.const_int(iv.months as i64 as u64, true);
+                    let moved = self.add_months_to_days(days, months)?;
                     let (m, o1) = self.with_overflow(
                         "smul",
                         moved,
@@ -241,10 +230,11 @@ impl<'ctx> Lowerer<'_, 'ctx> {
                 let i32t = self.ctx.i32_type();
                 let flags = u64::from(zoned)
                     | u64::from(style == crate::ir::time::FormatStyle::Strftime) << 1;
-                use crate::codegen::runtime::{unit_code, RuntimeFn, NO_ROOM};
-                let call = b.build_and(a.valid, fits, "format")?;
-                let written = self.call_runtime_where(
-                    call,
+                use crate::codegen::runtime::{unit_code, RuntimeFn};
+                self.runtime_string(
+                    &a,
+                    fits,
+                    dst,
                     RuntimeFn::FormatTimestamp,
                     &[
                         a.value.into_int_value().into(),
@@ -255,26 +245,7 @@ impl<'ctx> Lowerer<'_, 'ctx> {
                         dst.into(),
                         i64t.const_int(bound, false).into(),
                     ],
-                    |_, r| Ok(vec![r]),
-                    &[i64t.const_int(NO_ROOM, false).into()],
-                )?[0]
-                    .into_int_value();
-                let ok = b.build_int_compare(
-                    IntPredicate::NE,
-                    written,
-                    i64t.const_int(NO_ROOM, false),
-                    "formatted",
-                )?;
-                let n = b
-                    .build_select(ok, written, i64t.const_zero(), "text_len")?
-                    .into_int_value();
-                let cond = b.build_and(a.valid, b.build_not(ok, "no_room")?, "format_fallback")?;
-                let err = self.first_error(a.err, self.fallback_where(cond)?)?;
-                Ok(Lowered {
-                    value: self.make_string(dst, n)?,
-                    valid: a.valid,
-                    err,
-                })
+                )
             }
             (other, _) => not_compiled(format!("{} is not compiled yet", other.name())),
         }
@@ -337,10 +308,32 @@ impl<'ctx> Lowerer<'_, 'ctx> {
         self.days_from_civil(y, m, one)
     }
 
-    /// The day `months` months after day `days` (the day of the month clamped to its end), as
-    /// `ir::time::add_interval` moves it; `i64` in and out (never out of range for a timestamp's
-    /// day).
-    fn add_months_to_days(&self, days: IntValue<'ctx>, months: i32) -> R<IntValue<'ctx>> {
+    /// `i1`: whether the `i64` `v` lies outside `i32` (a `DATE`, an `INTEGER` part).
+    pub(super) fn outside_i32(&self, v: IntValue<'ctx>) -> R<IntValue<'ctx>> {
+        let b = self.b;
+        let i64t = self.ctx.i64_type();
+        let lo = b.build_int_compare(
+            IntPredicate::SGE,
+            v,
+            i64t.const_int(i32::MIN as i64 as u64, true),
+            "ge_min",
+        )?;
+        let hi = b.build_int_compare(
+            IntPredicate::SLE,
+            v,
+            i64t.const_int(i32::MAX as u64, false),
+            "le_max",
+        )?;
+        Ok(b.build_not(b.build_and(lo, hi, "in_range")?, "outside")?)
+    }
+
+    /// The day `months` (`i64`) months after day `days` (the day of the month clamped to its
+    /// end), as `ir::scalar::add_months` and `ir::time::add_interval` move it; `i64` in and out.
+    pub(super) fn add_months_to_days(
+        &self,
+        days: IntValue<'ctx>,
+        months: IntValue<'ctx>,
+    ) -> R<IntValue<'ctx>> {
         let b = self.b;
         let i64t = self.ctx.i64_type();
         let (y, m, day) = self.civil_from_days(days)?;
@@ -350,7 +343,7 @@ impl<'ctx> Lowerer<'_, 'ctx> {
                 b.build_int_sub(m, i64t.const_int(1, false), "m0")?,
                 "ym",
             )?,
-            i64t.const_int(months as i64 as u64, true),
+            months,
             "total",
         )?;
         let ny = self.floor_div(total, 12)?;
@@ -386,19 +379,7 @@ impl<'ctx> Lowerer<'_, 'ctx> {
             }
             (SqlType::Timestamp { unit, .. }, SqlType::Date) => {
                 let (days, _) = self.ts_split(a.value.into_int_value(), unit)?;
-                let lo = b.build_int_compare(
-                    IntPredicate::SGE,
-                    days,
-                    i64t.const_int(i32::MIN as i64 as u64, true),
-                    "ge_min",
-                )?;
-                let hi = b.build_int_compare(
-                    IntPredicate::SLE,
-                    days,
-                    i64t.const_int(i32::MAX as u64, false),
-                    "le_max",
-                )?;
-                let fail = b.build_not(b.build_and(lo, hi, "in_range")?, "fail")?;
+                let fail = self.outside_i32(days)?;
                 (
                     b.build_int_truncate(days, self.ctx.i32_type(), "date")?,
                     Some(fail),
@@ -430,7 +411,7 @@ impl<'ctx> Lowerer<'_, 'ctx> {
     /// not fit falls back.
     pub(super) fn time_to_text(&mut self, a: Lowered<'ctx>, from: SqlType) -> R<Lowered<'ctx>> {
         use crate::codegen::abi::ScratchNeed;
-        use crate::codegen::runtime::{unit_code, RuntimeFn, NO_ROOM};
+        use crate::codegen::runtime::{unit_code, RuntimeFn};
         self.require_fallback(&format!("CAST from {from} to VARCHAR"))?;
         let b = self.b;
         let (i32t, i64t) = (self.ctx.i32_type(), self.ctx.i64_type());
@@ -477,31 +458,7 @@ impl<'ctx> Lowerer<'_, 'ctx> {
                 )
             }
         };
-        let call = b.build_and(a.valid, fits, "format")?;
-        let written = self.call_runtime_where(
-            call,
-            f,
-            &args,
-            |_, r| Ok(vec![r]),
-            &[i64t.const_int(NO_ROOM, false).into()],
-        )?[0]
-            .into_int_value();
-        let ok = b.build_int_compare(
-            IntPredicate::NE,
-            written,
-            i64t.const_int(NO_ROOM, false),
-            "formatted",
-        )?;
-        let n = b
-            .build_select(ok, written, i64t.const_zero(), "text_len")?
-            .into_int_value();
-        let cond = b.build_and(a.valid, b.build_not(ok, "no_room")?, "format_fallback")?;
-        let err = self.first_error(a.err, self.fallback_where(cond)?)?;
-        Ok(Lowered {
-            value: self.make_string(dst, n)?,
-            valid: a.valid,
-            err,
-        })
+        self.runtime_string(&a, fits, dst, f, &args)
     }
 
     /// `CAST(text AS TIMESTAMP…)`: the runtime parses (as `ir::time::parse`); text that is not

@@ -186,7 +186,7 @@ impl<'ctx> Lowerer<'_, 'ctx> {
         func: Func,
         args: &[Expr],
     ) -> R<Lowered<'ctx>> {
-        use crate::codegen::runtime::{RuntimeFn, NO_ROOM};
+        use crate::codegen::runtime::RuntimeFn;
         let Some(built) = built_by_runtime(args) else {
             return not_compiled(format!(
                 "{} with arguments that are not constants (or an LPAD/RPAD longer than {PAD_COMPILED})",
@@ -252,32 +252,7 @@ impl<'ctx> Lowerer<'_, 'ctx> {
         };
         call_args.push(dst.into());
         call_args.push(room.into());
-        let call = b.build_and(a.valid, fits, "build")?;
-        let written = self.call_runtime_where(
-            call,
-            f,
-            &call_args,
-            |_, r| Ok(vec![r]),
-            &[i64t.const_int(NO_ROOM, false).into()],
-        )?[0]
-            .into_int_value();
-        let ok = b.build_int_compare(
-            IntPredicate::NE,
-            written,
-            i64t.const_int(NO_ROOM, false),
-            "built",
-        )?;
-        let n = b
-            .build_select(ok, written, i64t.const_zero(), "built_len")?
-            .into_int_value();
-        let cond = b.build_and(a.valid, b.build_not(ok, "no_room")?, "build_fallback")?;
-        let err = self.first_error(a.err, self.fallback_where(cond)?)?;
-        // Without room the value is the empty string: later operations read it on every row.
-        Ok(Lowered {
-            value: self.make_string(dst, n)?,
-            valid: a.valid,
-            err,
-        })
+        self.runtime_string(&a, fits, dst, f, &call_args)
     }
 
     /// `left || right`: both strings copied into the scratch area; NULL if either is NULL.
