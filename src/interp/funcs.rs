@@ -66,7 +66,8 @@ pub(crate) fn func(func: Func, args: &[Expr], ty: SqlType, input: &Input) -> Res
             | Func::FromLocal(_)
             | Func::ZonedText(_)
             | Func::ParseZoned(..)
-            | Func::DateTruncIn(..),
+            | Func::DateTruncIn(..)
+            | Func::FormatIn(..),
             _,
         ) => super::time::func(func, args, ty, input),
         (Func::Extract(part), [d]) => extract(part, d, input),

@@ -247,9 +247,14 @@ pub(crate) fn func(func: Func, args: &[Expr], ty: SqlType, input: &Input) -> Res
                 ty,
             )
         }
-        (Func::Format(style), [x, pattern]) => {
+        (Func::Format(style) | Func::FormatIn(style, _), [x, pattern]) => {
             let unit = unit_of(x.ty())?;
             let zoned = matches!(x.ty(), SqlType::Timestamp { zoned: true, .. });
+            // A zoned value's fields and zone are the session zone's (UTC unless `FormatIn`).
+            let zone = match func {
+                Func::FormatIn(_, zone) => Some(zone),
+                _ => zoned.then_some(time::Zone::Utc),
+            };
             let pattern = match pattern {
                 Expr::Literal(l) => match &l.value {
                     crate::ir::Scalar::Utf8(p) => Some(p.as_str()),
@@ -270,7 +275,7 @@ pub(crate) fn func(func: Func, args: &[Expr], ty: SqlType, input: &Input) -> Res
                 if a.is_null(i) {
                     return Ok(false);
                 }
-                time::format_pattern(buf, a.value(i), unit, zoned, pattern, style)
+                time::format_pattern(buf, a.value(i), unit, zone, pattern, style)
                     .map_err(Error::internal)?;
                 Ok(true)
             })?;

@@ -72,6 +72,9 @@ pub enum Func {
     TimestampDiff,
     /// `TO_CHAR(ts, pattern)`, `STRFTIME(ts, format)`.
     Format(FormatStyle),
+    /// [`Func::Format`] of a `TIMESTAMP WITH TIME ZONE` in a session zone other than UTC: its
+    /// local time there, and the zone's abbreviation and offset for `TZ`, `OF`, `%Z`, `%z`.
+    FormatIn(FormatStyle, Zone),
     /// `DATE_TRUNC` of a `TIMESTAMP WITH TIME ZONE` to an hour or less in a session zone other
     /// than UTC: the local time truncated, with the value's own offset kept (PostgreSQL looks
     /// the offset up again only for a day and coarser, [`Func::FromLocal`]).
@@ -218,6 +221,8 @@ impl Func {
             Func::TimestampDiff => "timestamp - timestamp".into(),
             Func::Format(FormatStyle::ToChar) => "TO_CHAR".into(),
             Func::Format(FormatStyle::Strftime) => "STRFTIME".into(),
+            Func::FormatIn(FormatStyle::ToChar, _) => "TO_CHAR".into(),
+            Func::FormatIn(FormatStyle::Strftime, _) => "STRFTIME".into(),
             Func::ToLocal(z) => format!("local time in {z}"),
             Func::DateTruncIn(field, z) => format!("DATE_TRUNC('{}') in {z}", field.sql_name()),
             Func::FromLocal(z) => format!("instant of a local time in {z}"),
@@ -268,7 +273,7 @@ impl Func {
             Func::Replace => (3, 3),
             Func::Pad { .. } => (2, 3),
             Func::DateAddDays | Func::DateAddMonths | Func::DateDiffDays => (2, 2),
-            Func::TimestampDiff | Func::Format(_) => (2, 2),
+            Func::TimestampDiff | Func::Format(_) | Func::FormatIn(..) => (2, 2),
         }
     }
 
@@ -306,6 +311,7 @@ impl Func {
             (Func::DateTrunc(_), [Date | Null]) => vec![SqlType::timestamp()],
             (Func::TimestampDiff, [a @ Timestamp { .. }, b]) if a == b => vec![*a, *b],
             (Func::Format(_), [t @ Timestamp { .. }, _]) => vec![*t, Utf8],
+            (Func::FormatIn(..), [t @ Timestamp { zoned: true, .. }, _]) => vec![*t, Utf8],
             (Func::Format(_), [Date | Null, _]) => vec![SqlType::timestamp(), Utf8],
             (
                 Func::ToLocal(_) | Func::ZonedText(_) | Func::DateTruncIn(..),
@@ -342,6 +348,7 @@ impl Func {
             (Func::DateTrunc(_) | Func::AddInterval(_), [t @ Timestamp { .. }]) => *t,
             (Func::TimestampDiff, [a @ Timestamp { .. }, b]) if a == b => SqlType::Interval,
             (Func::Format(_), [Timestamp { .. }, Utf8]) => Utf8,
+            (Func::FormatIn(..), [Timestamp { zoned: true, .. }, Utf8]) => Utf8,
             (Func::ToLocal(_), [Timestamp { unit, zoned: true }]) => Timestamp {
                 unit: *unit,
                 zoned: false,
@@ -384,6 +391,7 @@ impl Func {
             | Func::Lower
             | Func::Extract(_)
             | Func::Format(_)
+            | Func::FormatIn(..)
             | Func::Sign
             | Func::Floor
             | Func::Ceil
@@ -433,6 +441,7 @@ impl Func {
                 | Func::Replace
                 | Func::Pad { .. }
                 | Func::Format(_)
+                | Func::FormatIn(..)
         )
     }
 }

@@ -489,6 +489,31 @@ impl Zone {
         }
     }
 
+    /// The zone's abbreviation at the instant `utc_seconds` (`CEST`, `UTC`; a fixed offset's
+    /// text, or the offset where the database has no abbreviation).
+    pub fn abbreviation_at(self, utc_seconds: i64) -> String {
+        use chrono::TimeZone;
+        use chrono_tz::OffsetName;
+        match self {
+            Zone::Utc => "UTC".into(),
+            Zone::Fixed(_) => self.name(),
+            Zone::Named(tz) => match chrono::DateTime::from_timestamp(utc_seconds, 0) {
+                Some(t) => {
+                    let offset = tz.offset_from_utc_datetime(&t.naive_utc());
+                    match offset.abbreviation() {
+                        Some(a) => a.to_string(),
+                        None => {
+                            let mut s = String::new();
+                            put_offset(&mut s, self.offset_at(utc_seconds));
+                            s
+                        }
+                    }
+                }
+                None => tz.name().into(),
+            },
+        }
+    }
+
     /// The zone's offset from UTC, in seconds, at the instant `utc_seconds`.
     pub fn offset_at(self, utc_seconds: i64) -> i32 {
         use chrono::Offset;
@@ -572,6 +597,11 @@ pub fn format_zoned(out: &mut String, v: i64, unit: TimeUnit, zone: Zone) {
     let offset = zone.offset_at(seconds);
     let local = v.saturating_add(i64::from(offset).saturating_mul(unit.per_second()));
     format(out, local, unit, false);
+    put_offset(out, offset);
+}
+
+/// An offset from UTC as PostgreSQL prints it: `+00`, `+01`, `+05:30`, `+00:53:28`.
+fn put_offset(out: &mut String, offset: i32) {
     let sign = if offset < 0 { '-' } else { '+' };
     let a = offset.unsigned_abs();
     let _ = write!(out, "{sign}{:02}", a / 3600);
@@ -610,11 +640,19 @@ struct Fields {
     iso_year: i64,
     /// Days since 1970-01-01.
     days: i64,
-    zoned: bool,
+    /// For a zoned value: its zone's abbreviation and offset from UTC in seconds there.
+    zone: Option<(String, i32)>,
 }
 
 impl Fields {
-    fn of(v: i64, unit: TimeUnit, zoned: bool) -> Fields {
+    /// The fields of `v`, in `zone`'s local time for a zoned value.
+    fn of(v: i64, unit: TimeUnit, zone: Option<Zone>) -> Fields {
+        let seconds = v.div_euclid(unit.per_second());
+        let zone_text = zone.map(|z| (z.abbreviation_at(seconds), z.offset_at(seconds)));
+        let v = match zone {
+            Some(z) => z.to_local(v, unit).unwrap_or(v),
+            None => v,
+        };
         let (days, time) = split(v, unit);
         let (year, month, day) = civil_from_days(days);
         let per_second = unit.per_second();
@@ -633,7 +671,7 @@ impl Fields {
             // The year of the week's Thursday.
             iso_year: civil_from_days(days - (days + 3).rem_euclid(7) + 3).0,
             days,
-            zoned,
+            zone: zone_text,
         }
     }
 
@@ -672,15 +710,17 @@ const DAYS: [&str; 7] = [
 /// Writes the timestamp `v` as `pattern` says, in `style`'s pattern language. An error names
 /// what in the pattern is not a pattern (`STRFTIME` only: `TO_CHAR` copies what it does not
 /// know, as PostgreSQL does).
+/// `zone`: the session zone of a zoned value (its fields are that zone's local time, and
+/// `TZ`/`OF`/`%Z`/`%z` print it), `None` for a wall-clock timestamp.
 pub fn format_pattern(
     out: &mut String,
     v: i64,
     unit: TimeUnit,
-    zoned: bool,
+    zone: Option<Zone>,
     pattern: &str,
     style: FormatStyle,
 ) -> Result<(), String> {
-    let f = Fields::of(v, unit, zoned);
+    let f = Fields::of(v, unit, zone);
     match style {
         FormatStyle::ToChar => {
             to_char(out, &f, pattern);
@@ -800,8 +840,12 @@ fn to_char(out: &mut String, f: &Fields, pattern: &str) {
             "Q" => put_num(out, (i64::from(f.month) - 1) / 3 + 1, 0),
             "IW" => put_num(out, f.iso_week, w(2)),
             "WW" => put_num(out, (f.doy - 1) / 7 + 1, w(2)),
-            "TZ" => out.push_str(if f.zoned { "UTC" } else { "" }),
-            _ => out.push_str(if f.zoned { "+00" } else { "" }),
+            "TZ" => out.push_str(f.zone.as_ref().map_or("", |(abbr, _)| abbr.as_str())),
+            _ => {
+                if let Some((_, offset)) = &f.zone {
+                    put_offset(out, *offset);
+                }
+            }
         }
         fill = true;
         rest = &rest[token.len()..];
@@ -892,8 +936,14 @@ fn strftime(out: &mut String, f: &Fields, pattern: &str) -> Result<(), String> {
             Some('R') => {
                 let _ = write!(out, "{:02}:{:02}", f.hour, f.minute);
             }
-            Some('Z') => out.push_str(if f.zoned { "UTC" } else { "" }),
-            Some('z') => out.push_str(if f.zoned { "+0000" } else { "" }),
+            Some('Z') => out.push_str(f.zone.as_ref().map_or("", |(abbr, _)| abbr.as_str())),
+            Some('z') => {
+                if let Some((_, offset)) = &f.zone {
+                    let sign = if *offset < 0 { '-' } else { '+' };
+                    let a = offset.unsigned_abs();
+                    let _ = write!(out, "{sign}{:02}{:02}", a / 3600, a / 60 % 60);
+                }
+            }
             Some('%') if pad => out.push('%'),
             Some(other) => {
                 return Err(format!(
@@ -1047,7 +1097,7 @@ mod tests {
         let v = ts("2024-03-09 14:05:06.789012", Microsecond);
         let fmt = |p: &str, style| {
             let mut s = String::new();
-            format_pattern(&mut s, v, Microsecond, false, p, style).map(|_| s)
+            format_pattern(&mut s, v, Microsecond, None, p, style).map(|_| s)
         };
         assert_eq!(
             fmt(

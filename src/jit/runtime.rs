@@ -130,7 +130,7 @@ unsafe extern "C" fn qjit_rt_format_timestamp(
             &mut s,
             v,
             unit,
-            flags & 1 != 0,
+            (flags & 1 != 0).then_some(crate::ir::time::Zone::Utc),
             text(fmt, fmt_len),
             style,
         ) {

@@ -122,6 +122,7 @@ fn bind_select(
         let mut groups = Groups::default();
         for g in &group_exprs {
             let key = bind_group_item(binder, g, &items)?;
+            refuse_other("GROUP BY", &key, pos(g))?;
             if !groups.keys.contains(&key) {
                 groups.keys.push(key);
             }
@@ -222,26 +223,12 @@ fn bind_select(
     let finals = match &body {
         Body::Project { exprs } | Body::Aggregate { exprs, .. } => exprs,
     };
-    let refuse = |what: &str, e: &Expr| -> Result<()> {
-        match e.ty() {
-            t @ SqlType::Other(_) => Err(Error::Unsupported {
-                what: format!("{what} on {} of type {t}", e.sql()),
-                position: None,
-            }),
-            _ => Ok(()),
-        }
-    };
-    for k in &order_by {
-        refuse("ORDER BY", &finals[k.column])?;
+    for (k, o) in order_by.iter().zip(&order_items) {
+        refuse_other("ORDER BY", &finals[k.column], pos(&o.expr))?;
     }
     if distinct {
-        for e in finals {
-            refuse("SELECT DISTINCT", e)?;
-        }
-    }
-    if let Body::Aggregate { keys, .. } = &body {
-        for k in keys {
-            refuse("GROUP BY", k)?;
+        for (e, item) in finals.iter().zip(&items) {
+            refuse_other("SELECT DISTINCT", e, pos(&item.expr))?;
         }
     }
 
@@ -249,6 +236,18 @@ fn bind_select(
     finish(
         table, schema, filter, body, distinct, order_by, offset, limit, names,
     )
+}
+
+/// An error if `e` is of a type qjit passes through ([`SqlType::Other`]), which `what` (grouping,
+/// sorting, `DISTINCT`) does not take.
+fn refuse_other(what: &str, e: &Expr, position: Option<crate::error::Position>) -> Result<()> {
+    match e.ty() {
+        t @ SqlType::Other(_) => Err(Error::Unsupported {
+            what: format!("{what} on {} of type {t}", e.sql()),
+            position,
+        }),
+        _ => Ok(()),
+    }
 }
 
 /// Chooses the scan projection and renumbers the pre-aggregation expressions to it.

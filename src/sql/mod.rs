@@ -271,7 +271,16 @@ mod tests {
             ("SELECT min(l) FROM t", "LIST"),
         ] {
             let e = plan_query(sql, "t", &schema).unwrap_err();
-            assert!(matches!(e, Error::Unsupported { .. }), "{sql}: {e}");
+            assert!(
+                matches!(
+                    e,
+                    Error::Unsupported {
+                        position: Some(_),
+                        ..
+                    }
+                ),
+                "{sql}: {e}"
+            );
             assert!(e.to_string().contains(want), "{sql}: {e}");
         }
     }

@@ -252,7 +252,12 @@ impl<'ctx> Lowerer<'_, 'ctx> {
             }
             (Func::Extract(_), [x]) if x.ty().is_timestamp() => self.timestamp_func(e, func, args),
             (
-                Func::ToLocal(z) | Func::FromLocal(z) | Func::ZonedText(z) | Func::ParseZoned(z, _),
+                Func::ToLocal(z)
+                | Func::FromLocal(z)
+                | Func::ZonedText(z)
+                | Func::ParseZoned(z, _)
+                | Func::DateTruncIn(_, z)
+                | Func::FormatIn(_, z),
                 _,
             ) => not_compiled(format!(
                 "{} depends on the session time zone ({z}): zone rules run in the interpreter",

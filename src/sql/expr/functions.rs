@@ -334,7 +334,10 @@ impl ExprBinder<'_> {
                     SqlType::Timestamp { .. } => x,
                     _ => coerce(x, SqlType::timestamp())?,
                 };
-                let x = local_time(x)?;
+                // A zoned value prints its local time and zone in the session zone.
+                let zone = crate::sql::session_zone();
+                let in_zone =
+                    matches!(x.ty(), SqlType::Timestamp { zoned: true, .. }) && !zone.is_utc();
                 let format = match fold(bound(1, scope)?)? {
                     Expr::Literal(
                         l @ Literal {
@@ -359,7 +362,7 @@ impl ExprBinder<'_> {
                         &mut probe,
                         0,
                         TimeUnit::Second,
-                        false,
+                        None,
                         pattern,
                         style,
                     )
@@ -369,7 +372,12 @@ impl ExprBinder<'_> {
                     })?;
                 }
                 let format = coerce(Expr::Literal(format), SqlType::Utf8)?;
-                Expr::func(Func::Format(style), vec![x, format]).map_err(|e| e.at(at))
+                let func = if in_zone {
+                    Func::FormatIn(style, zone)
+                } else {
+                    Func::Format(style)
+                };
+                Expr::func(func, vec![x, format]).map_err(|e| e.at(at))
             }
             "now"
             | "current_timestamp"
