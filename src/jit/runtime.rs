@@ -17,7 +17,48 @@ pub(crate) fn symbols() -> Vec<(&'static str, usize)> {
     RuntimeFn::ALL
         .iter()
         .map(|&f| (f.symbol(), address(f)))
+        .chain(builtins())
         .collect()
+}
+
+// The compiler's own helpers for 128-bit integers, which LLVM calls where the target has no
+// instruction (an `i128` division, an `i128` to `double` conversion). An executable finds them
+// in the process's C runtime; a shared library (the Python extension module, loaded with its
+// symbols private) does not, so the loader is given their addresses in this process. Only the
+// addresses are taken: the declarations' signatures do not matter.
+extern "C" {
+    fn __divti3();
+    fn __modti3();
+    fn __udivti3();
+    fn __umodti3();
+    fn __muloti4();
+    fn __floattidf();
+    fn __floattisf();
+    fn __floatuntidf();
+    fn __floatuntisf();
+    fn __fixdfti();
+    fn __fixsfti();
+    fn __fixunsdfti();
+    fn __fixunssfti();
+}
+
+/// The compiler helpers kernels may call, by name, with their addresses in this process.
+fn builtins() -> [(&'static str, usize); 13] {
+    [
+        ("__divti3", __divti3 as *const () as usize),
+        ("__modti3", __modti3 as *const () as usize),
+        ("__udivti3", __udivti3 as *const () as usize),
+        ("__umodti3", __umodti3 as *const () as usize),
+        ("__muloti4", __muloti4 as *const () as usize),
+        ("__floattidf", __floattidf as *const () as usize),
+        ("__floattisf", __floattisf as *const () as usize),
+        ("__floatuntidf", __floatuntidf as *const () as usize),
+        ("__floatuntisf", __floatuntisf as *const () as usize),
+        ("__fixdfti", __fixdfti as *const () as usize),
+        ("__fixsfti", __fixsfti as *const () as usize),
+        ("__fixunsdfti", __fixunsdfti as *const () as usize),
+        ("__fixunssfti", __fixunssfti as *const () as usize),
+    ]
 }
 
 /// The address of the definition of `f`.
