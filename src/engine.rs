@@ -76,7 +76,17 @@ const INPUT: &str = "qjit_input";
 #[derive(Clone, Debug, Default)]
 pub struct Engine {
     options: QueryOptions,
-    tables: HashMap<String, Source>,
+    tables: HashMap<String, Registered>,
+}
+
+/// A table registered in an [`Engine`].
+#[derive(Clone, Debug)]
+enum Registered {
+    /// One file or batches in memory: qjit's own engine runs a query of it alone.
+    Source(Source),
+    /// The Parquet files of a folder or a glob: DataFusion reads them.
+    #[cfg(feature = "datafusion")]
+    Files(crate::datafusion::Table),
 }
 
 /// Options for an [`Engine`]; see [`Engine::builder`].
@@ -278,6 +288,20 @@ impl Engine {
         if exprs.is_empty() {
             return Err(Error::plan("a projection needs at least one expression"));
         }
+        // Each expression parses alone first: an incomplete one (`s +`) would otherwise take
+        // the `FROM` that follows it as its operand.
+        let mut line = 1;
+        for expr in exprs {
+            match crate::sql::parse_query(&format!("SELECT\n{expr}")) {
+                Err(mut e @ Error::Syntax { .. }) => {
+                    if let Some(Some(p)) = e.position_mut() {
+                        p.line = p.line.saturating_sub(1).max(1) + line - 1;
+                    }
+                    return Err(e);
+                }
+                _ => line += 1 + expr.matches('\n').count() as u64,
+            }
+        }
         let sql = format!("SELECT\n{}\nFROM {INPUT}", exprs.join(",\n"));
         let plan = bind(&sql, schema)?;
         let Body::Project { exprs: bound } = &plan.body else {
@@ -352,7 +376,8 @@ impl Engine {
             path: path.as_ref().to_path_buf(),
         };
         source.schema()?;
-        self.tables.insert(name.to_string(), source);
+        self.tables
+            .insert(name.to_string(), Registered::Source(source));
         Ok(())
     }
 
@@ -379,8 +404,58 @@ impl Engine {
     ) -> Result<()> {
         let source = Source::file(path, csv)?.with_name(name);
         source.schema()?;
-        self.tables.insert(name.to_string(), source);
+        self.tables
+            .insert(name.to_string(), Registered::Source(source));
         Ok(())
+    }
+
+    /// Registers what `path` names as table `name`: a file as [`Engine::register_file`] does
+    /// (CSV with the engine's CSV options), or a folder of Parquet files (at any depth, hive-style
+    /// `key=value/` folders becoming columns) or a glob of them, which queries read through
+    /// DataFusion (the `datafusion` feature; without it, a folder is an [`Error::Usage`]).
+    ///
+    /// ```
+    /// let dir = tempfile::tempdir()?;
+    /// std::fs::write(dir.path().join("t.csv"), "x\n1\n2\n")?;
+    /// let mut engine = qjit::Engine::new();
+    /// engine.register_path("t", dir.path().join("t.csv"))?;
+    /// assert_eq!(engine.query("SELECT x FROM t WHERE x > 1")?[0].num_rows(), 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn register_path(&mut self, name: &str, path: impl AsRef<Path>) -> Result<()> {
+        let path = path.as_ref();
+        #[cfg(feature = "datafusion")]
+        if path.is_dir() || crate::datafusion::is_glob(path) {
+            let location = crate::datafusion::tables(path)?;
+            let table = match location.as_slice() {
+                // A folder of one hive-partitioned table, or a glob.
+                [one] if one.file.is_none() => one.clone(),
+                _ => crate::datafusion::Table {
+                    name: name.to_string(),
+                    location: crate::datafusion::query::folder_url(path),
+                    file: None,
+                    kind: exec::FileKind::Parquet,
+                },
+            };
+            self.tables.insert(
+                name.to_string(),
+                Registered::Files(crate::datafusion::Table {
+                    name: name.to_string(),
+                    ..table
+                }),
+            );
+            return Ok(());
+        }
+        #[cfg(not(feature = "datafusion"))]
+        if path.is_dir() {
+            return Err(Error::Usage(format!(
+                "{} is a folder; qjit reads folders of tables through DataFusion, which this \
+                 build leaves out (build with the `datafusion` feature)",
+                path.display()
+            )));
+        }
+        let csv = self.options.csv;
+        self.register_file(name, path, &csv)
     }
 
     /// Registers batches held in memory, all of `schema`, as table `name`.
@@ -410,7 +485,7 @@ impl Engine {
         }
         self.tables.insert(
             name.to_string(),
-            Source::batches(name, schema.clone(), batches),
+            Registered::Source(Source::batches(name, schema.clone(), batches)),
         );
         Ok(())
     }
@@ -444,20 +519,64 @@ impl Engine {
 
     /// Runs one `SELECT` over the table it names in `FROM` (registered with `register_*`).
     /// See [`Engine::register_batches`] for an example.
+    ///
+    /// A query that qjit's own engine does not take (a join, a table of many files, SQL its
+    /// binder hands over) runs in DataFusion over every registered table, with qjit's kernels
+    /// inside (the `datafusion` feature).
     pub fn query(&self, sql: &str) -> Result<Vec<RecordBatch>> {
-        crate::stack::with_room(|| self.query_registered(sql))
+        let mut collect = exec::Collect::default();
+        self.query_into(sql, &mut collect)?;
+        Ok(collect.batches)
     }
 
-    fn query_registered(&self, sql: &str) -> Result<Vec<RecordBatch>> {
-        let query = crate::sql::parse_query(sql)?;
-        let name = crate::sql::table_name(&query)?;
-        let source = self
-            .tables
-            .get(&name)
+    /// [`Engine::query`], its result handed to `sink` as it is produced ([`exec::Collect`]
+    /// keeps the batches and the schema, which a result of no rows still has).
+    pub fn query_into(&self, sql: &str, sink: &mut dyn exec::ResultSink) -> Result<()> {
+        crate::stack::with_room(|| self.query_registered(sql, sink))
+    }
+
+    fn query_registered(&self, sql: &str, sink: &mut dyn exec::ResultSink) -> Result<()> {
+        // A query that qjit's parser does not take (`WITH`) may be DataFusion's.
+        let parsed = match crate::sql::parse_query(sql) {
+            Err(e) if !cfg!(feature = "datafusion") || !matches!(e, Error::Unsupported { .. }) => {
+                return Err(e)
+            }
+            parsed => parsed,
+        };
+        let planned = parsed.and_then(|query| {
+            let name = crate::sql::table_name(&query)?;
+            match self.table(&name)? {
+                Registered::Source(source) => {
+                    crate::query::plan_parsed(source, &query, &self.options)
+                }
+                #[cfg(feature = "datafusion")]
+                Registered::Files(_) => Err(Error::unsupported(
+                    "a table of many files (qjit's own engine reads one file)",
+                )),
+            }
+        });
+        match planned {
+            Ok(planned) => planned.run_into(sink).map(|_| ()),
+            #[cfg(feature = "datafusion")]
+            Err(e) if crate::query::hands_over(&e) => {
+                let tables = self.session_tables();
+                crate::datafusion::Query::plan_tables(tables, sql, &self.options)
+                    .map_err(|d| crate::query::planning_error(Some(e), d))?
+                    .run_into(sink)
+                    .map(|_| ())
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The table registered as `name` (else as `name` in any case).
+    fn table(&self, name: &str) -> Result<&Registered> {
+        self.tables
+            .get(name)
             .or_else(|| {
                 self.tables
                     .iter()
-                    .find(|(n, _)| n.eq_ignore_ascii_case(&name))
+                    .find(|(n, _)| n.eq_ignore_ascii_case(name))
                     .map(|(_, s)| s)
             })
             .ok_or_else(|| {
@@ -470,8 +589,65 @@ impl Engine {
                         false => names.join(", "),
                     }
                 ))
-            })?;
-        crate::query::plan_parsed(source, &query, &self.options)?.run()
+            })
+    }
+
+    /// Every registered table, as a DataFusion session registers it.
+    #[cfg(feature = "datafusion")]
+    fn session_tables(&self) -> Vec<crate::datafusion::SessionTable> {
+        use crate::datafusion::{SessionTable, Table};
+        let file = |name: &str, path: &Path, kind: exec::FileKind| Table {
+            name: name.to_string(),
+            location: path.to_string_lossy().into_owned(),
+            file: Some(path.to_path_buf()),
+            kind,
+        };
+        let csv = &self.options.csv;
+        self.tables
+            .iter()
+            .map(|(name, table)| match table {
+                Registered::Files(t) => SessionTable::Files(t.clone(), *csv),
+                Registered::Source(Source::Parquet { path, .. }) => {
+                    SessionTable::Files(file(name, path, exec::FileKind::Parquet), *csv)
+                }
+                Registered::Source(Source::Csv { path, options, .. }) => {
+                    SessionTable::Files(file(name, path, exec::FileKind::Csv), *options)
+                }
+                Registered::Source(Source::Ipc { path, stream, .. }) => SessionTable::Files(
+                    file(
+                        name,
+                        path,
+                        match stream {
+                            true => exec::FileKind::ArrowStream,
+                            false => exec::FileKind::ArrowFile,
+                        },
+                    ),
+                    *csv,
+                ),
+                Registered::Source(Source::Batches {
+                    schema, batches, ..
+                }) => SessionTable::Batches {
+                    name: name.clone(),
+                    schema: schema.clone(),
+                    batches: batches.clone(),
+                },
+            })
+            .collect()
+    }
+
+    /// The names of the registered tables, sorted.
+    pub fn table_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.tables.keys().cloned().collect();
+        names.sort_unstable();
+        names
+    }
+
+    /// The engine with `cancel` as its cancellation flag (its tables shared): what one call
+    /// that may be cancelled on its own runs with.
+    pub fn with_cancel(&self, cancel: crate::Cancel) -> Engine {
+        let mut engine = self.clone();
+        engine.options.cancel = cancel;
+        engine
     }
 
     /// Runs one `SELECT` over `source`, registered or not; `FROM` must name it.
@@ -525,6 +701,30 @@ fn bind(sql: &str, schema: &Schema) -> Result<Plan> {
     })
 }
 
+/// Checks that `batch` has the columns of `schema` ([`exec::check_columns`]) under the same
+/// names: columns of the right types in another order would otherwise give wrong answers.
+fn check_batch(schema: &SchemaRef, batch: &RecordBatch) -> Result<()> {
+    exec::check_columns(schema, batch)?;
+    let batch_schema = batch.schema();
+    for (i, (want, got)) in schema
+        .fields()
+        .iter()
+        .zip(batch_schema.fields())
+        .enumerate()
+    {
+        if want.name() != got.name() {
+            return Err(Error::Schema(format!(
+                "column {} of the batch is named '{}', expected '{}' (the columns, their names, \
+                 types and order, must be those the expression was compiled for)",
+                i + 1,
+                got.name(),
+                want.name()
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// Whether the plan has more than `SELECT <width items> [WHERE]`.
 fn has_extra_clauses(plan: &Plan, width: usize) -> bool {
     plan.distinct
@@ -565,7 +765,7 @@ impl Filter {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn evaluate(&self, batch: &RecordBatch) -> Result<BooleanArray> {
-        exec::check_columns(&self.inner.schema, batch)?;
+        check_batch(&self.inner.schema, batch)?;
         let columns = batch.project(&self.inner.predicate.columns)?;
         self.inner.predicate.mask(&columns)
     }
@@ -724,7 +924,7 @@ impl Projection {
     /// ```
     pub fn evaluate(&self, batch: &RecordBatch) -> Result<RecordBatch> {
         let inner = &self.inner;
-        exec::check_columns(&inner.input, batch)?;
+        check_batch(&inner.input, batch)?;
         let scan = batch.project(&inner.plan.projection)?;
         let mut parts = vec![];
         let no_filter = exec::Where {

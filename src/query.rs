@@ -387,7 +387,7 @@ fn in_datafusion(
 /// Whether qjit's binder refuses a query for what qjit does not do (SQL, a function, a column
 /// type) rather than for what is wrong with it: such a query goes on to DataFusion.
 #[cfg(feature = "datafusion")]
-fn hands_over(e: &Error) -> bool {
+pub(crate) fn hands_over(e: &Error) -> bool {
     matches!(
         e,
         Error::Unsupported { .. }
@@ -411,7 +411,7 @@ fn is_one_query(sql: &str) -> bool {
 /// binder handed the query over), which has positions and suggestions, unless qjit only said
 /// that it does not do something (a join) and DataFusion says what is wrong with it.
 #[cfg(feature = "datafusion")]
-fn planning_error(qjit: Option<Error>, datafusion: Error) -> Error {
+pub(crate) fn planning_error(qjit: Option<Error>, datafusion: Error) -> Error {
     match (qjit, datafusion) {
         // Neither takes it (a statement that is not a query): qjit names it.
         (Some(q @ Error::Unsupported { .. }), Error::Unsupported { .. }) => q,

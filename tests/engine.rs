@@ -100,6 +100,75 @@ fn filters_agree_with_the_interpreter_on_sliced_batches_with_nulls() {
 /// Kernels compare a decimal column with a constant that fits `i64` in `i64` operations, and
 /// treat values past the `i64` range apart: every operator, the constant on either side, values
 /// at and past both ends of `i64` and far beyond, NULLs, in `WHERE` and in `SELECT`.
+/// Every representation of strings (Polars' categoricals are dictionaries of string views)
+/// gives the answers of plain `Utf8`, in every engine.
+#[test]
+fn every_string_representation_filters_and_projects_alike() {
+    use arrow::array::{DictionaryArray, LargeStringArray, StringViewArray, UInt32Array};
+    let whole = batch(300).slice(7, 250);
+    let names = whole
+        .column(1)
+        .as_any()
+        .downcast_ref::<StringArray>()
+        .unwrap();
+    let values: Vec<Option<&str>> = names.iter().collect();
+    let keys: UInt32Array = (0..values.len() as u32)
+        .map(|i| values[i as usize].map(|_| i))
+        .collect();
+    let plain: Vec<&str> = values.iter().map(|v| v.unwrap_or("")).collect();
+    let representations: Vec<ArrayRef> = vec![
+        Arc::new(LargeStringArray::from(values.clone())),
+        Arc::new(StringViewArray::from(values.clone())),
+        Arc::new(DictionaryArray::new(
+            keys.clone(),
+            Arc::new(StringArray::from(plain.clone())),
+        )),
+        Arc::new(DictionaryArray::new(
+            keys,
+            Arc::new(StringViewArray::from(plain)),
+        )),
+    ];
+    let predicate = "name LIKE 'n%' AND b > 3 OR upper(name) = 'N2'";
+    let expected = reference(predicate, &whole);
+    for column in representations {
+        let mut fields: Vec<Field> = schema()
+            .fields()
+            .iter()
+            .map(|f| f.as_ref().clone())
+            .collect();
+        fields[1] = Field::new("name", column.data_type().clone(), true);
+        let schema = Arc::new(Schema::new(fields));
+        let mut columns = whole.columns().to_vec();
+        columns[1] = column;
+        let batch = RecordBatch::try_new(schema.clone(), columns).unwrap();
+        for engine in engines() {
+            let filter = engine.compile_filter(&schema, predicate).unwrap();
+            let mask = filter.evaluate(&batch).unwrap();
+            let got: Vec<bool> = mask.values().iter().collect();
+            assert_eq!(
+                got,
+                expected,
+                "{} with {:?}",
+                schema.field(1),
+                engine.options().engine
+            );
+            let projection = engine
+                .compile_projection(&schema, &["name || '!'"])
+                .unwrap();
+            let out = projection.evaluate(&batch).unwrap();
+            let out = out
+                .column(0)
+                .as_any()
+                .downcast_ref::<StringArray>()
+                .unwrap();
+            let want: Vec<Option<String>> =
+                values.iter().map(|v| v.map(|s| format!("{s}!"))).collect();
+            let got: Vec<Option<String>> = out.iter().map(|v| v.map(str::to_string)).collect();
+            assert_eq!(got, want, "{}", schema.field(1));
+        }
+    }
+}
+
 #[test]
 fn decimal_comparisons_with_constants_at_and_past_the_i64_range() {
     let (min, max) = (i64::MIN as i128, i64::MAX as i128);
@@ -439,6 +508,23 @@ fn a_batch_of_another_schema_is_an_error_naming_the_column() {
         .evaluate(&nulls)
         .unwrap_err();
     assert!(e.to_string().contains("column 'id' has NULLs"), "{e}");
+    // Columns of the right types under other names (`a` and `b` swapped): an error, never the
+    // answer for the other column.
+    let columns = batch(3).columns().to_vec();
+    let swapped =
+        RecordBatch::try_from_iter(["id", "name", "b", "a"].into_iter().zip(columns)).unwrap();
+    for e in [
+        filter.evaluate(&swapped).unwrap_err(),
+        filter.apply(&swapped).unwrap_err(),
+        projection.evaluate(&swapped).unwrap_err(),
+    ] {
+        assert!(matches!(e, Error::Schema(_)), "{e}");
+        assert!(
+            e.to_string()
+                .contains("column 3 of the batch is named 'b', expected 'a'"),
+            "{e}"
+        );
+    }
 }
 
 #[test]
@@ -464,6 +550,14 @@ fn bad_expressions_are_clear_errors() {
     assert!(e.to_string().contains("aggregates"), "{e}");
     let e = engine.compile_projection(&schema(), &["a, b"]).unwrap_err();
     assert!(e.to_string().contains("one expression"), "{e}");
+    // An incomplete expression is a syntax error on its own line, not one about the `FROM`
+    // that follows it in the query the expressions are bound in.
+    let e = engine
+        .compile_projection(&schema(), &["a", "b +", "a"])
+        .unwrap_err();
+    assert!(matches!(e, Error::Syntax { .. }), "{e}");
+    assert!(e.to_string().contains("line 2, column 4"), "{e}");
+    assert!(!e.to_string().contains("qjit_input"), "{e}");
     // Text that would change the query around the expressions.
     assert!(engine
         .compile_projection(&schema(), &["a FROM qjit_input WHERE a > 1 --"])
@@ -586,6 +680,77 @@ fn queries_run_over_registered_tables() {
         .register_parquet("x", dir.path().join("missing.parquet"))
         .unwrap_err();
     assert!(matches!(e, Error::File { .. }), "{e}");
+}
+
+/// A join, a table of many files and SQL qjit's engine hands over run in DataFusion over every
+/// registered table; a query of one table stays in qjit's engine.
+#[cfg(feature = "datafusion")]
+#[test]
+fn queries_qjit_does_not_take_run_in_datafusion_over_the_registered_tables() {
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path().join("parts");
+    std::fs::create_dir(&folder).unwrap();
+    let whole = batch(600);
+    for (i, part) in [whole.slice(0, 200), whole.slice(200, 400)]
+        .iter()
+        .enumerate()
+    {
+        let file = std::fs::File::create(folder.join(format!("part-{i}.parquet"))).unwrap();
+        let mut writer = ArrowWriter::try_new(file, schema(), None).unwrap();
+        writer.write(part).unwrap();
+        writer.close().unwrap();
+    }
+    let count = |result: &[RecordBatch]| -> i64 {
+        let n = result[0].column(0).as_any().downcast_ref::<Int64Array>();
+        n.expect("a count").value(0)
+    };
+    let expected = |predicate: &str| -> i64 {
+        let mask = reference(predicate, &whole);
+        mask.iter().filter(|&&m| m).count() as i64
+    };
+    for mut engine in engines() {
+        engine.register_path("parts", &folder).unwrap();
+        engine
+            .register_batches(
+                "mem",
+                schema(),
+                vec![whole.slice(0, 300), whole.slice(300, 300)],
+            )
+            .unwrap();
+        // A folder of files: DataFusion reads it.
+        let n = engine
+            .query("SELECT count(*) FROM parts WHERE b > a")
+            .unwrap();
+        assert_eq!(count(&n), expected("b > a"));
+        // A join of a folder and batches in memory (every row of `whole` is distinct in `id`).
+        let n = engine
+            .query("SELECT count(*) FROM parts p JOIN mem m ON p.id = m.id WHERE m.b > m.a")
+            .unwrap();
+        assert_eq!(count(&n), expected("b > a"));
+        // `WITH`, which qjit's parser leaves to DataFusion.
+        let n = engine
+            .query("WITH x AS (SELECT * FROM mem WHERE b > a) SELECT count(*) FROM x")
+            .unwrap();
+        assert_eq!(count(&n), expected("b > a"));
+        // Errors: an unknown table in a join is DataFusion's to name; a wrong column qjit's.
+        let e = engine
+            .query("SELECT count(*) FROM mem JOIN nowhere ON true")
+            .unwrap_err();
+        assert!(e.to_string().contains("nowhere"), "{e}");
+        let e = engine.query("SELECT nope FROM mem").unwrap_err();
+        assert!(e.to_string().contains("unknown column 'nope'"), "{e}");
+        // A result of no rows keeps its schema.
+        let mut sink = qjit::exec::Collect::default();
+        engine
+            .query_into(
+                "SELECT m.id FROM mem m JOIN parts p ON m.id = p.id WHERE false",
+                &mut sink,
+            )
+            .unwrap();
+        let schema = sink.schema.expect("a schema");
+        assert_eq!(schema.field(0).name(), "id");
+        assert_eq!(sink.batches.iter().map(|b| b.num_rows()).sum::<usize>(), 0);
+    }
 }
 
 #[test]

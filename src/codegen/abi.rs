@@ -91,6 +91,7 @@ impl StringLayout {
                 match value.as_ref() {
                     DataType::Utf8 => Some(StringLayout::Offsets32),
                     DataType::LargeUtf8 => Some(StringLayout::Offsets64),
+                    DataType::Utf8View => Some(StringLayout::Views),
                     _ => None,
                 }
             }

@@ -46,10 +46,14 @@ use ::datafusion::physical_plan::filter::FilterExec;
 use ::datafusion::physical_plan::projection::ProjectionExec;
 use ::datafusion::physical_plan::ExecutionPlan;
 
+/// The DataFusion version qjit is built with.
+pub use ::datafusion::DATAFUSION_VERSION;
 #[cfg(feature = "jit")]
 pub use aggregate::QjitAggregateExec;
 pub use expr::QjitExpr;
-pub use query::{explain, is_glob, register_tables, run_into, session, tables, Query, Run, Table};
+pub use query::{
+    explain, is_glob, register_tables, run_into, session, tables, Query, Run, SessionTable, Table,
+};
 pub use rule::QjitRule;
 
 /// `builder` with qjit's rule appended to its physical optimizer rules (after DataFusion's own):

@@ -19,6 +19,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::catalog::TableProvider;
 use datafusion::datasource::file_format::arrow::ArrowFormat;
@@ -28,6 +29,7 @@ use datafusion::datasource::file_format::FileFormat;
 use datafusion::datasource::listing::{
     ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
 };
+use datafusion::datasource::MemTable;
 use datafusion::error::DataFusionError;
 use datafusion::execution::context::SQLOptions;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
@@ -208,12 +210,47 @@ impl Query {
         F: FnOnce(&tokio::runtime::Runtime) -> Fut,
         Fut: std::future::Future<Output = Result<SessionContext>>,
     {
+        let tables = tables(path)?
+            .into_iter()
+            .map(|t| SessionTable::Files(t, options.csv))
+            .collect();
+        Query::plan_tables_in(runtime, make, tables, sql, options)
+    }
+
+    /// Plans `sql` over `tables` (files and batches in memory, as an [`crate::Engine`]
+    /// registers them) in a session with `options`.
+    pub fn plan_tables(
+        tables: Vec<SessionTable>,
+        sql: &str,
+        options: &QueryOptions,
+    ) -> Result<Query> {
+        let runtime = runtime(options)?;
+        Query::plan_tables_in(
+            runtime,
+            |_| async { session(options) },
+            tables,
+            sql,
+            options,
+        )
+    }
+
+    /// [`Query::plan_in`] over `tables`.
+    fn plan_tables_in<F, Fut>(
+        runtime: tokio::runtime::Runtime,
+        make: F,
+        tables: Vec<SessionTable>,
+        sql: &str,
+        options: &QueryOptions,
+    ) -> Result<Query>
+    where
+        F: FnOnce(&tokio::runtime::Runtime) -> Fut,
+        Fut: std::future::Future<Output = Result<SessionContext>>,
+    {
         let start = Instant::now();
-        let tables = tables(path)?;
         let session = make(&runtime);
         let (ctx, plan) = runtime.block_on(async {
             let ctx = cancellable(session, options).await??;
-            register(&ctx, &tables, &options.csv).await?;
+            register(&ctx, tables, options).await?;
             let plan = physical_plan(&ctx, sql, options).await?;
             Ok::<_, Error>((ctx, plan))
         })?;
@@ -270,10 +307,16 @@ impl Query {
             sink.finish()?;
             Ok::<_, Error>(rows)
         });
-        if let (Err(Error::Cancelled), Some(hook)) = (&rows, on_cancel) {
-            runtime.block_on(async {
-                let _ = tokio::time::timeout(Duration::from_secs(3), hook(running)).await;
-            });
+        if let Err(Error::Cancelled) = &rows {
+            if let Some(hook) = on_cancel {
+                runtime.block_on(async {
+                    let _ = tokio::time::timeout(Duration::from_secs(3), hook(running)).await;
+                });
+            }
+            // A worker may be inside one long step of an operator (a nested-loop join's probe
+            // batch) that does not look at the flag: the caller does not wait for it. The
+            // workers stop when their steps end.
+            runtime.shutdown_background();
         }
         let rows = rows?;
         Ok(Run {
@@ -391,13 +434,50 @@ pub fn session(options: &QueryOptions) -> Result<SessionContext> {
 
 /// Registers the tables of `path` (see [`tables`]) in `ctx`.
 pub async fn register_tables(ctx: &SessionContext, path: &Path) -> Result<()> {
-    register(ctx, &tables(path)?, &CsvOptions::default()).await
+    for t in tables(path)? {
+        register_table(ctx, &t, &CsvOptions::default()).await?;
+    }
+    Ok(())
 }
 
-/// Registers each table in `ctx`.
-async fn register(ctx: &SessionContext, tables: &[Table], csv: &CsvOptions) -> Result<()> {
+/// A table of a DataFusion session: files, or batches held in memory.
+#[derive(Clone, Debug)]
+pub enum SessionTable {
+    /// The files of a path (a CSV file read with the options).
+    Files(Table, CsvOptions),
+    /// Batches, all of `schema`, read in place (never copied).
+    Batches {
+        name: String,
+        schema: SchemaRef,
+        batches: Vec<RecordBatch>,
+    },
+}
+
+/// Registers each table in `ctx`; batches are dealt round-robin into as many partitions as the
+/// query has threads, so that every thread scans some.
+async fn register(
+    ctx: &SessionContext,
+    tables: Vec<SessionTable>,
+    options: &QueryOptions,
+) -> Result<()> {
     for t in tables {
-        register_table(ctx, t, csv).await?;
+        match t {
+            SessionTable::Files(t, csv) => register_table(ctx, &t, &csv).await?,
+            SessionTable::Batches {
+                name,
+                schema,
+                batches,
+            } => {
+                let mut partitions = vec![vec![]; options.threads().clamp(1, batches.len().max(1))];
+                let width = partitions.len();
+                for (i, b) in batches.into_iter().enumerate() {
+                    partitions[i % width].push(b);
+                }
+                let table = MemTable::try_new(schema, partitions).map_err(error)?;
+                ctx.register_table(name.as_str(), Arc::new(table))
+                    .map_err(error)?;
+            }
+        }
     }
     Ok(())
 }
@@ -522,10 +602,17 @@ pub(crate) async fn cancellable<T>(
     options: &QueryOptions,
 ) -> Result<T> {
     let cancel = options.cancel.clone();
-    let watch = async move {
+    let woken = cancel.cancelled();
+    // A flag raised by a signal handler wakes nothing: it is looked at every 20 ms too.
+    let polled = async move {
         while !cancel.is_cancelled() {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
+    };
+    let watch = async move {
+        tokio::pin!(woken);
+        tokio::pin!(polled);
+        futures::future::select(woken, polled).await;
     };
     tokio::pin!(future);
     tokio::pin!(watch);
@@ -605,7 +692,7 @@ fn holds_parquet(dir: &Path) -> bool {
 }
 
 /// A folder as a listing location (DataFusion reads a trailing `/` as "every file in it").
-fn folder_url(dir: &Path) -> String {
+pub(crate) fn folder_url(dir: &Path) -> String {
     let s = dir.to_string_lossy();
     match s.ends_with('/') {
         true => s.to_string(),

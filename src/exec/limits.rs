@@ -14,7 +14,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 pub use crate::error::MemoryUse;
 use crate::error::{Error, Result};
@@ -32,7 +32,11 @@ use crate::error::{Error, Result};
 /// assert!(matches!(cancel.check(), Err(qjit::Error::Cancelled)));
 /// ```
 #[derive(Clone, Debug, Default)]
-pub struct Cancel(Arc<AtomicBool>);
+pub struct Cancel {
+    flag: Arc<AtomicBool>,
+    /// The tasks waiting in [`Cancel::cancelled`], woken by [`Cancel::cancel`].
+    waiting: Arc<Mutex<Vec<std::task::Waker>>>,
+}
 
 impl Cancel {
     /// A flag that is not raised.
@@ -41,19 +45,31 @@ impl Cancel {
     }
 
     /// A cancellation that reads `flag` (for example one a signal handler sets, such as
-    /// `signal_hook::flag::register`'s): the query stops once it is `true`.
+    /// `signal_hook::flag::register`'s): the query stops once it is `true`. A flag raised
+    /// without [`Cancel::cancel`] wakes no task: [`Cancel::cancelled`] sees it when polled.
     pub fn from_flag(flag: Arc<AtomicBool>) -> Cancel {
-        Cancel(flag)
+        Cancel {
+            flag,
+            waiting: Arc::default(),
+        }
     }
 
-    /// Raises the flag: every query using it stops at its next check.
+    /// Raises the flag: every query using it stops at its next check, and every task waiting
+    /// in [`Cancel::cancelled`] wakes.
     pub fn cancel(&self) {
-        self.0.store(true, Ordering::Relaxed);
+        self.flag.store(true, Ordering::SeqCst);
+        let waiting = match self.waiting.lock() {
+            Ok(mut w) => std::mem::take(&mut *w),
+            Err(poisoned) => std::mem::take(&mut *poisoned.into_inner()),
+        };
+        for waker in waiting {
+            waker.wake();
+        }
     }
 
     /// Whether the flag is raised.
     pub fn is_cancelled(&self) -> bool {
-        self.0.load(Ordering::Relaxed)
+        self.flag.load(Ordering::Relaxed)
     }
 
     /// [`Error::Cancelled`] if the flag is raised.
@@ -62,6 +78,48 @@ impl Cancel {
             true => Err(Error::Cancelled),
             false => Ok(()),
         }
+    }
+
+    /// A future that completes once [`Cancel::cancel`] is called (at once if the flag is
+    /// raised): it needs no timer, so it completes even while every worker of an async runtime
+    /// is busy.
+    ///
+    /// ```
+    /// let cancel = qjit::Cancel::new();
+    /// let waiter = cancel.clone();
+    /// let handle = std::thread::spawn(move || futures_lite_block_on(waiter.cancelled()));
+    /// cancel.cancel();
+    /// handle.join().unwrap();
+    /// # fn futures_lite_block_on<F: std::future::Future>(f: F) -> F::Output {
+    /// #     use std::task::{Context, Poll, Wake, Waker};
+    /// #     struct Unpark(std::thread::Thread);
+    /// #     impl Wake for Unpark { fn wake(self: std::sync::Arc<Self>) { self.0.unpark() } }
+    /// #     let waker = Waker::from(std::sync::Arc::new(Unpark(std::thread::current())));
+    /// #     let mut f = std::pin::pin!(f);
+    /// #     loop {
+    /// #         if let Poll::Ready(v) = f.as_mut().poll(&mut Context::from_waker(&waker)) { return v; }
+    /// #         std::thread::park();
+    /// #     }
+    /// # }
+    /// ```
+    pub fn cancelled(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let cancel = self.clone();
+        std::future::poll_fn(move |cx| {
+            if cancel.is_cancelled() {
+                return std::task::Poll::Ready(());
+            }
+            if let Ok(mut waiting) = cancel.waiting.lock() {
+                if !waiting.iter().any(|w| w.will_wake(cx.waker())) {
+                    waiting.push(cx.waker().clone());
+                }
+            }
+            // Raised between the first check and the registration: `cancel` may have taken
+            // the list before this waker was in it.
+            match cancel.is_cancelled() {
+                true => std::task::Poll::Ready(()),
+                false => std::task::Poll::Pending,
+            }
+        })
     }
 }
 

@@ -1,7 +1,7 @@
 //! SQL types of the typed plan, and their mapping to and from Arrow.
 //!
 //! A [`SqlType`] is a *logical* type: every Arrow string representation (`Utf8`, `LargeUtf8`,
-//! `Utf8View`, `Dictionary(_, Utf8)`) is the one SQL type [`SqlType::Utf8`]. Column references keep
+//! `Utf8View`, a dictionary of any of them) is the one SQL type [`SqlType::Utf8`]. Column references keep
 //! the physical Arrow type next to it ([`crate::ir::ColumnRef::data_type`]) so that evaluators can
 //! read the buffers directly.
 
@@ -197,7 +197,10 @@ impl SqlType {
             DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => SqlType::Utf8,
             DataType::Dictionary(key, value)
                 if key.is_dictionary_key_type()
-                    && matches!(value.as_ref(), DataType::Utf8 | DataType::LargeUtf8) =>
+                    && matches!(
+                        value.as_ref(),
+                        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
+                    ) =>
             {
                 SqlType::Utf8
             }
@@ -415,6 +418,8 @@ mod tests {
             DataType::LargeUtf8,
             DataType::Utf8View,
             DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8)),
+            // Polars' categoricals.
+            DataType::Dictionary(Box::new(DataType::UInt32), Box::new(DataType::Utf8View)),
         ] {
             assert_eq!(SqlType::from_arrow(&dt), Some(SqlType::Utf8), "{dt}");
         }
