@@ -16,7 +16,9 @@ use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, OnceLock, RwLock};
 use std::time::Duration;
 
-use arrow::array::{Array, ArrayRef, BooleanArray, RecordBatch, RecordBatchReader};
+use arrow::array::{
+    Array, ArrayRef, BooleanArray, RecordBatch, RecordBatchIterator, RecordBatchReader,
+};
 use arrow::datatypes::{Schema, SchemaRef};
 use arrow::ffi_stream::ArrowArrayStreamReader;
 use arrow_pyarrow::{FromPyArrow, IntoPyArrow, ToPyArrow};
@@ -253,15 +255,18 @@ fn pieces(batches: &[RecordBatch]) -> Vec<RecordBatch> {
     out
 }
 
-/// A pyarrow `Table` of `batches`, all of `schema`.
+/// A pyarrow `Table` of `batches`, all of `schema`: handed over as one Arrow stream that
+/// pyarrow reads whole, so that the schema crosses once rather than once per batch.
 fn table<'py>(
     py: Python<'py>,
     schema: SchemaRef,
     batches: Vec<RecordBatch>,
 ) -> PyResult<Bound<'py, PyAny>> {
-    arrow_pyarrow::Table::try_new(batches, schema)
-        .map_err(|e| Error::new_err(format!("internal error: {e}")))?
-        .into_pyarrow(py)
+    let stream: Box<dyn RecordBatchReader + Send> = Box::new(RecordBatchIterator::new(
+        batches.into_iter().map(Ok),
+        schema,
+    ));
+    stream.into_pyarrow(py)?.call_method0("read_all")
 }
 
 /// How a compiled part runs, for `engine` properties.
