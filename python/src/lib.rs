@@ -164,6 +164,19 @@ impl Workers {
         })
     }
 
+    /// `f` of each piece of `batches` ([`pieces`]), in order, on the workers; the first
+    /// piece's error in order, as on one thread.
+    fn map_pieces<T: Send>(
+        &self,
+        batches: &[RecordBatch],
+        f: impl Fn(&RecordBatch) -> qjit::Result<T> + Sync,
+    ) -> qjit::Result<Vec<T>> {
+        let pieces = pieces(batches);
+        self.install(|| pieces.par_iter().map(&f).collect::<Vec<_>>())
+            .into_iter()
+            .collect()
+    }
+
     /// Runs `f` on the workers.
     fn install<T: Send>(&self, f: impl FnOnce() -> T + Send) -> T {
         let pool = self.pool.get_or_init(|| {
@@ -443,17 +456,10 @@ impl Filter {
         let mask = match Input::read(batch)? {
             Input::Batch(batch) => py.detach(|| self.filter.evaluate(&batch)).map_err(error)?,
             Input::Stream(_, batches) => {
-                let pieces = pieces(&batches);
                 let masks = py
                     .detach(|| {
-                        self.workers.install(|| {
-                            pieces
-                                .par_iter()
-                                .map(|b| self.filter.evaluate(b))
-                                .collect::<Vec<_>>()
-                                .into_iter()
-                                .collect::<qjit::Result<Vec<BooleanArray>>>()
-                        })
+                        self.workers
+                            .map_pieces(&batches, |b| self.filter.evaluate(b))
                     })
                     .map_err(error)?;
                 let parts: Vec<&dyn Array> = masks.iter().map(|m| m as &dyn Array).collect();
@@ -481,20 +487,10 @@ impl Filter {
                 kept.to_pyarrow(py)
             }
             Input::Stream(schema, batches) => {
-                let pieces = pieces(&batches);
-                let kept = py
-                    .detach(|| {
-                        self.workers.install(|| {
-                            pieces
-                                .par_iter()
-                                .map(|b| self.filter.apply(b))
-                                .collect::<Vec<_>>()
-                                .into_iter()
-                                .filter(|b| !matches!(b, Ok(b) if b.num_rows() == 0))
-                                .collect::<qjit::Result<Vec<RecordBatch>>>()
-                        })
-                    })
+                let mut kept = py
+                    .detach(|| self.workers.map_pieces(&batches, |b| self.filter.apply(b)))
                     .map_err(error)?;
+                kept.retain(|b| b.num_rows() > 0);
                 table(py, schema, kept)
             }
         }
@@ -541,17 +537,10 @@ impl Projection {
                 out.to_pyarrow(py)
             }
             Input::Stream(_, batches) => {
-                let pieces = pieces(&batches);
                 let out = py
                     .detach(|| {
-                        self.workers.install(|| {
-                            pieces
-                                .par_iter()
-                                .map(|b| self.projection.evaluate(b))
-                                .collect::<Vec<_>>()
-                                .into_iter()
-                                .collect::<qjit::Result<Vec<RecordBatch>>>()
-                        })
+                        self.workers
+                            .map_pieces(&batches, |b| self.projection.evaluate(b))
                     })
                     .map_err(error)?;
                 table(py, self.projection.schema().clone(), out)

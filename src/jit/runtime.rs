@@ -21,45 +21,40 @@ pub(crate) fn symbols() -> Vec<(&'static str, usize)> {
         .collect()
 }
 
-// The compiler's own helpers for 128-bit integers, which LLVM calls where the target has no
-// instruction (an `i128` division, an `i128` to `double` conversion). An executable finds them
-// in the process's C runtime; a shared library (the Python extension module, loaded with its
-// symbols private) does not, so the loader is given their addresses in this process. Only the
-// addresses are taken: the declarations' signatures do not matter.
-extern "C" {
-    fn __divti3();
-    fn __modti3();
-    fn __udivti3();
-    fn __umodti3();
-    fn __muloti4();
-    fn __floattidf();
-    fn __floattisf();
-    fn __floatuntidf();
-    fn __floatuntisf();
-    fn __fixdfti();
-    fn __fixsfti();
-    fn __fixunsdfti();
-    fn __fixunssfti();
+/// Declares the compiler's own helpers for 128-bit integers, which LLVM calls where the target
+/// has no instruction (an `i128` division, an `i128` to `double` conversion), and defines
+/// `builtins()`: each by name with its address in this process. An executable finds them in the
+/// process's C runtime; a shared library (the Python extension module, loaded with its symbols
+/// private) does not, so the loader is given their addresses. Only the addresses are taken:
+/// the declarations' signatures do not matter.
+macro_rules! compiler_builtins {
+    ($($name:ident),* $(,)?) => {
+        extern "C" {
+            $(fn $name();)*
+        }
+
+        /// The compiler helpers kernels may call, by name, with their addresses.
+        fn builtins() -> Vec<(&'static str, usize)> {
+            vec![$((stringify!($name), $name as *const () as usize)),*]
+        }
+    };
 }
 
-/// The compiler helpers kernels may call, by name, with their addresses in this process.
-fn builtins() -> [(&'static str, usize); 13] {
-    [
-        ("__divti3", __divti3 as *const () as usize),
-        ("__modti3", __modti3 as *const () as usize),
-        ("__udivti3", __udivti3 as *const () as usize),
-        ("__umodti3", __umodti3 as *const () as usize),
-        ("__muloti4", __muloti4 as *const () as usize),
-        ("__floattidf", __floattidf as *const () as usize),
-        ("__floattisf", __floattisf as *const () as usize),
-        ("__floatuntidf", __floatuntidf as *const () as usize),
-        ("__floatuntisf", __floatuntisf as *const () as usize),
-        ("__fixdfti", __fixdfti as *const () as usize),
-        ("__fixsfti", __fixsfti as *const () as usize),
-        ("__fixunsdfti", __fixunsdfti as *const () as usize),
-        ("__fixunssfti", __fixunssfti as *const () as usize),
-    ]
-}
+compiler_builtins!(
+    __divti3,
+    __modti3,
+    __udivti3,
+    __umodti3,
+    __muloti4,
+    __floattidf,
+    __floattisf,
+    __floatuntidf,
+    __floatuntisf,
+    __fixdfti,
+    __fixsfti,
+    __fixunsdfti,
+    __fixunssfti,
+);
 
 /// The address of the definition of `f`.
 fn address(f: RuntimeFn) -> usize {
