@@ -1054,14 +1054,24 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
     }
 
     /// Kleene `AND`/`OR`; the right side's errors count only where the left does not decide.
+    /// A costly right side ([`costly`]) is computed only for the rows the left does not decide
+    /// (a branch), as the interpreter computes it only for the rows that remain; a cheap one is
+    /// computed for every row, branch-free, so that the row loop stays vectorizable.
     fn kleene(&mut self, op: BinaryOp, left: &Expr, right: &Expr) -> R<Lowered<'ctx>> {
         let b = self.b;
         let l = self.lower(left)?;
-        let r = self.lower(right)?;
-        let (lv, rv) = (l.value.into_int_value(), r.value.into_int_value());
+        let lv = l.value.into_int_value();
         let l_true = b.build_and(l.valid, lv, "l_true")?;
-        let r_true = b.build_and(r.valid, rv, "r_true")?;
         let l_false = b.build_and(l.valid, b.build_not(lv, "l_not")?, "l_false")?;
+        let r = match costly(right) {
+            true => {
+                let decides = if op == BinaryOp::And { l_false } else { l_true };
+                self.lower_unless(decides, right)?
+            }
+            false => self.lower(right)?,
+        };
+        let rv = r.value.into_int_value();
+        let r_true = b.build_and(r.valid, rv, "r_true")?;
         let r_false = b.build_and(r.valid, b.build_not(rv, "r_not")?, "r_false")?;
         let (is_true, is_false, decided) = if op == BinaryOp::And {
             (
@@ -1082,6 +1092,60 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
             value: is_true.into(),
             valid: b.build_or(is_true, is_false, "valid")?,
             err: self.first_error(l.err, r_err)?,
+        })
+    }
+
+    /// Lowers the boolean `e` in a branch taken only where `skip` is false; where it is true the
+    /// result is a NULL without error (which the caller's `skip` decides anyway). Subexpressions
+    /// lowered inside the branch do not dominate the code after it, so they leave the memo.
+    fn lower_unless(&mut self, skip: IntValue<'ctx>, e: &Expr) -> R<Lowered<'ctx>> {
+        let (ctx, b) = (self.ctx, self.b);
+        let from = b
+            .get_insert_block()
+            .ok_or_else(|| Error::internal("the builder lost its block"))?;
+        let f = from
+            .get_parent()
+            .ok_or_else(|| Error::internal("the builder lost its function"))?;
+        let needed = ctx.append_basic_block(f, "costly");
+        let join = ctx.append_basic_block(f, "costly_join");
+        b.build_conditional_branch(skip, join, needed)?;
+        b.position_at_end(needed);
+        let (memo, narrow_memo, mark) = (
+            self.memo.clone(),
+            self.narrow_memo.clone(),
+            self.memo_log.len(),
+        );
+        let used_before = self.scratch.as_ref().map(|s| s.used);
+        let lowered = self.lower(e);
+        self.memo = memo;
+        self.narrow_memo = narrow_memo;
+        self.memo_log.truncate(mark);
+        let r = lowered?;
+        let end = b
+            .get_insert_block()
+            .ok_or_else(|| Error::internal("the builder lost its block"))?;
+        b.build_unconditional_branch(join)?;
+        b.position_at_end(join);
+        // Strings built in the branch moved the scratch cursor there: after it, the cursor is
+        // the branch's where it ran.
+        if let (Some(before), Some(s)) = (used_before, self.scratch.as_mut()) {
+            if s.used != before {
+                let used = b.build_phi(ctx.i64_type(), "scratch_used")?;
+                used.add_incoming(&[(&s.used, end), (&before, from)]);
+                s.used = used.as_basic_value().into_int_value();
+            }
+        }
+        let bool_t = ctx.bool_type();
+        let value = b.build_phi(r.value.get_type(), "costly_value")?;
+        value.add_incoming(&[(&r.value, end), (&r.value.get_type().const_zero(), from)]);
+        let valid = b.build_phi(bool_t, "costly_valid")?;
+        valid.add_incoming(&[(&r.valid, end), (&bool_t.const_zero(), from)]);
+        let err = b.build_phi(r.err.get_type(), "costly_err")?;
+        err.add_incoming(&[(&r.err, end), (&self.no_error(), from)]);
+        Ok(Lowered {
+            value: value.as_basic_value(),
+            valid: valid.as_basic_value().into_int_value(),
+            err: err.as_basic_value().into_int_value(),
         })
     }
 
@@ -1121,6 +1185,28 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         }
         Ok(Lowered { value, valid, err })
     }
+}
+
+/// Whether computing `e` costs many instructions per row that do not vectorize: string work
+/// (`LIKE`, string functions, text casts, `||`), calendar arithmetic on timestamps and dates
+/// (divisions of 64-bit integers), integer and decimal division, and runtime calls. A side of
+/// `AND`/`OR` that is costly runs only where the other side leaves the answer open.
+pub(super) fn costly(e: &Expr) -> bool {
+    use crate::ir::Func;
+    e.any(&mut |n| match n {
+        Expr::Like { .. } => true,
+        Expr::Cast { arg, ty } => *ty == SqlType::Utf8 || arg.ty() == SqlType::Utf8,
+        Expr::Binary { op, ty, .. } => match op {
+            BinaryOp::Concat => true,
+            BinaryOp::Div | BinaryOp::Mod => !matches!(ty, SqlType::Float32 | SqlType::Float64),
+            _ => false,
+        },
+        Expr::Func { func, .. } => !matches!(
+            func,
+            Func::Abs | Func::Sign | Func::Floor | Func::Ceil | Func::Sqrt | Func::Round { .. }
+        ),
+        _ => false,
+    })
 }
 
 /// The integer predicate of the comparison `op`, signed or unsigned.
