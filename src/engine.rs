@@ -430,6 +430,19 @@ impl Engine {
             let table = match location.as_slice() {
                 // A folder of one hive-partitioned table, or a glob.
                 [one] if one.file.is_none() => one.clone(),
+                // A folder of several tables (`NAME/` folders) is not one table.
+                many if many.iter().any(|t| t.file.is_none()) => {
+                    let names: Vec<&str> = many.iter().map(|t| t.name.as_str()).collect();
+                    return Err(Error::File {
+                        path: path.display().to_string(),
+                        reason: format!(
+                            "the folder holds several tables ({}); register each of them, or \
+                             query the folder as a whole",
+                            names.join(", ")
+                        ),
+                    });
+                }
+                // A folder of files: one table of all of them.
                 _ => crate::datafusion::Table {
                     name: name.to_string(),
                     location: crate::datafusion::query::folder_url(path),

@@ -739,6 +739,15 @@ fn queries_qjit_does_not_take_run_in_datafusion_over_the_registered_tables() {
         assert!(e.to_string().contains("nowhere"), "{e}");
         let e = engine.query("SELECT nope FROM mem").unwrap_err();
         assert!(e.to_string().contains("unknown column 'nope'"), "{e}");
+        // A folder of several tables is not one table.
+        let other = dir.path().join("other");
+        std::fs::create_dir_all(&other).unwrap();
+        std::fs::copy(folder.join("part-0.parquet"), other.join("part-0.parquet")).unwrap();
+        let e = engine.register_path("several", dir.path()).unwrap_err();
+        assert!(
+            e.to_string().contains("several tables (other, parts)"),
+            "{e}"
+        );
         // A result of no rows keeps its schema.
         let mut sink = qjit::exec::Collect::default();
         engine
