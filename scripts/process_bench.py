@@ -35,7 +35,7 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 # The DuckDB process: argv = file, threads, sql. Prints its own connect-to-answer time in ms.
-DUCKDB_CHILD = """
+DUCKDB_CHILD = r"""
 import os, sys, time
 start = time.perf_counter()
 import duckdb
