@@ -48,6 +48,56 @@ impl SharedFile {
     }
 }
 
+impl SharedFile {
+    /// The `len` bytes from `offset` on, in a vector of their own; an `UnexpectedEof` error if
+    /// the file ends first. The bytes go straight into fresh memory, which is not zeroed first
+    /// (a column chunk is megabytes: zeroing it cost a scan as much as reading it).
+    pub fn read_vec_at(&self, len: usize, offset: u64) -> std::io::Result<Vec<u8>> {
+        // A length past the end (a corrupt footer's) is refused before it is allocated.
+        if offset.saturating_add(len as u64) > self.len {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        let mut buf: Vec<u8> = Vec::with_capacity(len);
+        #[cfg(unix)]
+        {
+            use std::os::unix::io::AsRawFd;
+            let fd = self.file.as_raw_fd();
+            while buf.len() < len {
+                let at = offset
+                    .checked_add(buf.len() as u64)
+                    .and_then(|o| libc::off_t::try_from(o).ok())
+                    .ok_or_else(|| std::io::Error::other("a read past the largest file offset"))?;
+                let want = len - buf.len();
+                let rest = &mut buf.spare_capacity_mut()[..want];
+                // SAFETY: `rest` is writable memory of `rest.len()` bytes that the vector owns;
+                // `pread` writes at most that many bytes into it and reports how many.
+                let n = unsafe {
+                    libc::pread(fd, rest.as_mut_ptr().cast::<libc::c_void>(), rest.len(), at)
+                };
+                match n {
+                    0 => return Err(std::io::ErrorKind::UnexpectedEof.into()),
+                    n if n > 0 => {
+                        // SAFETY: `pread` initialized the next `n` bytes (n <= rest.len()).
+                        unsafe { buf.set_len(buf.len() + n as usize) };
+                    }
+                    _ => {
+                        let e = std::io::Error::last_os_error();
+                        if e.kind() != std::io::ErrorKind::Interrupted {
+                            return Err(e);
+                        }
+                    }
+                }
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            buf.resize(len, 0);
+            self.read_exact_at(&mut buf, offset)?;
+        }
+        Ok(buf)
+    }
+}
+
 /// Reads into `buf` from `offset` without moving any read position that another reader of the
 /// file relies on.
 #[cfg(unix)]
@@ -93,8 +143,8 @@ impl ChunkReader for SharedFile {
     }
 
     fn get_bytes(&self, start: u64, length: usize) -> parquet::errors::Result<Bytes> {
-        let mut buffer = vec![0; length];
-        self.read_exact_at(&mut buffer, start)
+        let buffer = self
+            .read_vec_at(length, start)
             .map_err(|e| match e.kind() {
                 std::io::ErrorKind::UnexpectedEof => ParquetError::EOF(format!(
                     "expected {length} bytes at offset {start}, the file ends before"
@@ -139,5 +189,25 @@ mod tests {
             shared.get_bytes(65_000, 1000),
             Err(ParquetError::EOF(_))
         ));
+    }
+
+    #[test]
+    fn reads_a_vector_to_the_last_byte_and_refuses_lengths_past_the_end() {
+        let mut file = tempfile::tempfile().expect("a file");
+        let data: Vec<u8> = (0..=255u8).cycle().take(3 << 20).collect();
+        file.write_all(&data).expect("written");
+        let shared = SharedFile::new(file, data.len() as u64);
+        // A few megabytes (more than one read may return), up to the file's last byte.
+        let start = 1234;
+        let all = shared
+            .read_vec_at(data.len() - start, start as u64)
+            .expect("read");
+        assert_eq!(all, data[start..]);
+        assert_eq!(shared.read_vec_at(0, 7).expect("read"), Vec::<u8>::new());
+        // One byte too many, and a length a corrupt footer might give: refused, not allocated.
+        for (len, at) in [(data.len() - start + 1, start as u64), (usize::MAX, 0)] {
+            let e = shared.read_vec_at(len, at).expect_err("past the end");
+            assert_eq!(e.kind(), std::io::ErrorKind::UnexpectedEof);
+        }
     }
 }

@@ -77,14 +77,12 @@ impl Pages {
     ) -> Result<Pages, Failure> {
         let (start, len) = chunk.byte_range();
         let len = usize::try_from(len).map_err(|e| Failure::Corrupt(e.to_string()))?;
-        let mut bytes = vec![0; len];
-        file.read_exact_at(&mut bytes, start)
-            .map_err(|e| match e.kind() {
-                std::io::ErrorKind::UnexpectedEof => {
-                    Failure::Corrupt("the column chunk lies past the end of the file".into())
-                }
-                _ => Failure::Io(e),
-            })?;
+        let bytes = file.read_vec_at(len, start).map_err(|e| match e.kind() {
+            std::io::ErrorKind::UnexpectedEof => {
+                Failure::Corrupt("the column chunk lies past the end of the file".into())
+            }
+            _ => Failure::Io(e),
+        })?;
         let codec = match chunk.compression() {
             Compression::UNCOMPRESSED => Codec::None,
             Compression::SNAPPY => Codec::Snappy(snap::raw::Decoder::new()),
