@@ -3,7 +3,7 @@
 //! share a read position, which concurrent seeks and reads would race on.
 //!
 //! In: a [`File`]. Out: a cheaply cloned reader that the parquet crate takes as a
-//! [`ChunkReader`], and [`SharedFile::read_exact_at`] for qjit's own decoder.
+//! [`ChunkReader`], and [`SharedFile::read_vec_at`] for qjit's own decoder.
 
 use std::fs::File;
 use std::io::{BufReader, Read};
@@ -30,25 +30,6 @@ impl SharedFile {
         }
     }
 
-    /// Fills `buf` with the bytes from `offset` on; an `UnexpectedEof` error if the file ends
-    /// first.
-    pub fn read_exact_at(&self, mut buf: &mut [u8], mut offset: u64) -> std::io::Result<()> {
-        while !buf.is_empty() {
-            match read_at(&self.file, buf, offset) {
-                Ok(0) => return Err(std::io::ErrorKind::UnexpectedEof.into()),
-                Ok(n) => {
-                    buf = &mut buf[n..];
-                    offset += n as u64;
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
-        }
-        Ok(())
-    }
-}
-
-impl SharedFile {
     /// The `len` bytes from `offset` on, in a vector of their own; an `UnexpectedEof` error if
     /// the file ends first. The bytes go straight into fresh memory, which is not zeroed first
     /// (a column chunk is megabytes: zeroing it cost a scan as much as reading it).
@@ -92,7 +73,15 @@ impl SharedFile {
         #[cfg(not(unix))]
         {
             buf.resize(len, 0);
-            self.read_exact_at(&mut buf, offset)?;
+            let mut filled = 0;
+            while filled < len {
+                match read_at(&self.file, &mut buf[filled..], offset + filled as u64) {
+                    Ok(0) => return Err(std::io::ErrorKind::UnexpectedEof.into()),
+                    Ok(n) => filled += n,
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                    Err(e) => return Err(e),
+                }
+            }
         }
         Ok(buf)
     }
