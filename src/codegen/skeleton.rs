@@ -246,7 +246,7 @@ pub(super) fn row_function<'ctx>(
     module: &Module<'ctx>,
     b: &Builder<'ctx>,
     name: &str,
-    ret: inkwell::types::IntType<'ctx>,
+    ret: impl inkwell::types::BasicType<'ctx>,
     leading: &[BasicMetadataTypeEnum<'ctx>],
     ncols: usize,
     attrs: &[Attribute],
@@ -433,12 +433,13 @@ pub(super) fn filter_word<'ctx>(
 /// not interleave: it still vectorizes it where its cost model says so, but one vector
 /// iteration at a time.
 ///
-/// This is the selection loop of [`filter_word`], the one loop of a kernel that vectorizes.
+/// This is the selection loop of [`filter_word`] and the dense loop of an aggregation without
+/// keys (`aggregate::dense`), the loops of a kernel that vectorize.
 /// Interleaving it (four vector iterations per trip, the cost model's choice) made no
 /// measurable difference to execution and added compile time: 14% of Q6's and 3.5% of Q1's
 /// (`callgrind`, see `KERNEL_PIPELINE` in `jit/kernel.rs`). The mark is LLVM's loop ID: a
 /// distinct node whose first operand is itself, then `llvm.loop.interleave.count` = 1.
-fn no_interleave(ctx: &Context, latch: inkwell::values::InstructionValue) {
+pub(super) fn no_interleave(ctx: &Context, latch: inkwell::values::InstructionValue) {
     use inkwell::llvm_sys::core::{
         LLVMConstInt, LLVMGetMDKindIDInContext, LLVMInt32TypeInContext, LLVMMDNodeInContext2,
         LLVMMDStringInContext2, LLVMMetadataAsValue, LLVMSetMetadata, LLVMValueAsMetadata,

@@ -10,6 +10,7 @@ use inkwell::types::BasicTypeEnum;
 use inkwell::values::{BasicMetadataValueEnum, IntValue, PointerValue};
 use inkwell::{AddressSpace, IntPredicate};
 
+use super::dense::{dense_word, DensePlan};
 use super::layout::{AggregateLayout, SlotKind, VectorType};
 use super::local::{flush_function, LocalTable};
 use super::prefetch::{prefetch_row, AHEAD_WORDS, SPARSE_SELECTED};
@@ -35,6 +36,7 @@ pub(super) fn build_entry<'ctx>(
     (scratch, falls_back): (bool, bool),
     sparse: &[(usize, u64)],
     local_table: Option<&LocalTable>,
+    dense: Option<(inkwell::values::FunctionValue<'ctx>, &DensePlan)>,
 ) -> Result<(), CodegenError> {
     let i64t = ctx.i64_type();
     let ptr = ctx.ptr_type(AddressSpace::default());
@@ -251,6 +253,19 @@ pub(super) fn build_entry<'ctx>(
             &fail,
             "word",
         )?;
+        let dense_after = match dense.filter(|_| !keyed) {
+            Some((f, plan)) => Some(dense_word(
+                ctx,
+                module,
+                b,
+                entry_fn,
+                (f, plan, layout),
+                (selected, word.base, word.full),
+                &args,
+                &locals,
+            )?),
+            None => None,
+        };
         for_each_selected(
             ctx,
             module,
@@ -262,6 +277,10 @@ pub(super) fn build_entry<'ctx>(
             "word",
             |i, _| Ok((call_update(i)?, vec![])),
         )?;
+        if let Some(after) = dense_after {
+            b.build_unconditional_branch(after)?;
+            b.position_at_end(after);
+        }
         word.end(ctx, b, &[])?;
     } else {
         // The selection runs `AHEAD_WORDS` words ahead of the updates (see `prefetch`): step
@@ -350,6 +369,23 @@ pub(super) fn build_entry<'ctx>(
         let word = b
             .build_load(i64t, slot_of(w, "lag_slot")?, "lag_selected")?
             .into_int_value();
+        let dense_after = match dense.filter(|_| !keyed) {
+            Some((f, plan)) => {
+                let end = b.build_int_add(base, sixty_four, "lag_end")?;
+                let full = b.build_int_compare(IntPredicate::ULE, end, len, "lag_full")?;
+                Some(dense_word(
+                    ctx,
+                    module,
+                    b,
+                    entry_fn,
+                    (f, plan, layout),
+                    (word, base, full),
+                    &args,
+                    &locals,
+                )?)
+            }
+            None => None,
+        };
         for_each_selected(
             ctx,
             module,
@@ -361,6 +397,10 @@ pub(super) fn build_entry<'ctx>(
             "word",
             |i, _| Ok((call_update(i)?, vec![])),
         )?;
+        if let Some(after) = dense_after {
+            b.build_unconditional_branch(after)?;
+            b.position_at_end(after);
+        }
         b.build_unconditional_branch(latch)?;
 
         b.position_at_end(latch);

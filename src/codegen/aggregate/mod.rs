@@ -13,6 +13,7 @@
 //!                                      → accumulators[group] (the first 16 groups' counts and
 //!                                        exact sums in a table on the stack, see `local`)
 //!       if code: status = (code, i); write back what a hand-back keeps (below); return
+//!     (without keys, a full word with many selected rows: the `dense` loop instead)
 //!   without GROUP BY: merge the batch's accumulators (kept in registers) into group 0
 //! ```
 //!
@@ -56,9 +57,11 @@
 //! update row function: keys, arguments, accumulators), `entry` (the entry function: the
 //! word loop, the state it keeps in registers, the hand-back report),
 //! `prefetch` (the columns only selected rows read, fetched at the selected rows ahead of their
-//! updates) and `local` (the table of the first groups' counts and exact sums on the stack,
-//! flushed into the state wherever the group count is written back).
+//! updates), `local` (the table of the first groups' counts and exact sums on the stack,
+//! flushed into the state wherever the group count is written back) and `dense` (without
+//! keys, words that select many rows evaluated branch-free over all 64 rows, vectorized).
 
+mod dense;
 mod entry;
 mod layout;
 mod local;
@@ -85,6 +88,7 @@ use crate::codegen::skeleton::{
 use crate::codegen::{CodegenError, ColumnSlot, ErrorSite, ScratchNeed, STATUS_FALLBACK};
 use crate::error::Error;
 use crate::ir::{AggregateCall, Expr, SqlType};
+use dense::DensePlan;
 use entry::build_entry;
 use local::LocalTable;
 
@@ -197,7 +201,7 @@ pub fn compile_aggregate<'ctx>(
             .iter()
             .map(|v| v.into_pointer_value())
             .collect();
-        let mut lowerer = Lowerer::new(ctx, &module, &b, row, params, &columns, slot_of)?;
+        let mut lowerer = Lowerer::new(ctx, &module, &b, row, params, &columns, slot_of.clone())?;
         lowerer.use_params(&kernel_params)?;
         lowerer.allow_fallback(lead[9].into_pointer_value(), lead[10].into_int_value());
         lowerer.start_after(rank);
@@ -340,6 +344,24 @@ pub fn compile_aggregate<'ctx>(
         (handed_back.0, handed_back.1, local_table)
     };
 
+    // Without keys, words that select many rows may run branch-free (see `dense`).
+    let dense = match DensePlan::of(&layout, &args) {
+        Some(plan) => {
+            let f = dense::dense_row(
+                ctx,
+                &module,
+                &b,
+                &plan,
+                &layout,
+                &args,
+                (&columns, slot_of, &kernel_params),
+                &attrs,
+            )?;
+            Some((f, plan))
+        }
+        None => None,
+    };
+
     // The entry function.
     let entry_fn = entry_function(
         ctx,
@@ -363,9 +385,11 @@ pub fn compile_aggregate<'ctx>(
         (!scratch.is_zero(), falls_back),
         &sparse,
         local_table.as_ref(),
+        dense.as_ref().map(|(f, plan)| (*f, plan)),
     )?;
 
     let mut functions = vec![update_fn, entry_fn];
+    functions.extend(dense.as_ref().map(|(f, _)| *f));
     functions.extend(filter_fn);
     verify_functions(&module, &functions, "the aggregation kernel")?;
     Ok(AggregateModule {
