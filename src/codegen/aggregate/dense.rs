@@ -41,7 +41,7 @@ use inkwell::IntPredicate;
 
 use super::layout::{AggregateLayout, SlotKind};
 use crate::codegen::lower::{has_narrow_form, Lowerer};
-use crate::codegen::skeleton::{current_block, intrinsic, no_interleave, row_function};
+use crate::codegen::skeleton::{intrinsic, no_interleave, row_function};
 use crate::codegen::{CodegenError, ColumnSlot, Params};
 use crate::error::Error;
 use crate::ir::{BinaryOp, Expr, SqlType};
@@ -342,7 +342,6 @@ pub(super) fn dense_word<'ctx>(
         }
     }
     b.build_unconditional_branch(after)?;
-    let _ = current_block(b)?;
     b.position_at_end(sparse);
     Ok(after)
 }

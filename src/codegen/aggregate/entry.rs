@@ -239,6 +239,43 @@ pub(super) fn build_entry<'ctx>(
     b.build_return(None)?;
     b.position_at_end(entry);
 
+    // The updates of a word's selected rows (`full`: it has 64 rows); without keys, a word
+    // that selects many may take the dense loop instead (see `dense`).
+    let update_word = |selected: IntValue<'ctx>,
+                       base: IntValue<'ctx>,
+                       full: IntValue<'ctx>|
+     -> Result<(), CodegenError> {
+        let dense_after = match dense.filter(|_| !keyed) {
+            Some((f, plan)) => Some(dense_word(
+                ctx,
+                module,
+                b,
+                entry_fn,
+                (f, plan, layout),
+                (selected, base, full),
+                &args,
+                &locals,
+            )?),
+            None => None,
+        };
+        for_each_selected(
+            ctx,
+            module,
+            b,
+            entry_fn,
+            (selected, base),
+            &[],
+            &fail,
+            "word",
+            |i, _| Ok((call_update(i)?, vec![])),
+        )?;
+        if let Some(after) = dense_after {
+            b.build_unconditional_branch(after)?;
+            b.position_at_end(after);
+        }
+        Ok(())
+    };
+
     if sparse.is_empty() {
         // Every word, the last one possibly partial: its selection, then the update of each
         // selected row (one copy of the row functions).
@@ -253,34 +290,7 @@ pub(super) fn build_entry<'ctx>(
             &fail,
             "word",
         )?;
-        let dense_after = match dense.filter(|_| !keyed) {
-            Some((f, plan)) => Some(dense_word(
-                ctx,
-                module,
-                b,
-                entry_fn,
-                (f, plan, layout),
-                (selected, word.base, word.full),
-                &args,
-                &locals,
-            )?),
-            None => None,
-        };
-        for_each_selected(
-            ctx,
-            module,
-            b,
-            entry_fn,
-            (selected, word.base),
-            &[],
-            &fail,
-            "word",
-            |i, _| Ok((call_update(i)?, vec![])),
-        )?;
-        if let Some(after) = dense_after {
-            b.build_unconditional_branch(after)?;
-            b.position_at_end(after);
-        }
+        update_word(selected, word.base, word.full)?;
         word.end(ctx, b, &[])?;
     } else {
         // The selection runs `AHEAD_WORDS` words ahead of the updates (see `prefetch`): step
@@ -369,38 +379,9 @@ pub(super) fn build_entry<'ctx>(
         let word = b
             .build_load(i64t, slot_of(w, "lag_slot")?, "lag_selected")?
             .into_int_value();
-        let dense_after = match dense.filter(|_| !keyed) {
-            Some((f, plan)) => {
-                let end = b.build_int_add(base, sixty_four, "lag_end")?;
-                let full = b.build_int_compare(IntPredicate::ULE, end, len, "lag_full")?;
-                Some(dense_word(
-                    ctx,
-                    module,
-                    b,
-                    entry_fn,
-                    (f, plan, layout),
-                    (word, base, full),
-                    &args,
-                    &locals,
-                )?)
-            }
-            None => None,
-        };
-        for_each_selected(
-            ctx,
-            module,
-            b,
-            entry_fn,
-            (word, base),
-            &[],
-            &fail,
-            "word",
-            |i, _| Ok((call_update(i)?, vec![])),
-        )?;
-        if let Some(after) = dense_after {
-            b.build_unconditional_branch(after)?;
-            b.position_at_end(after);
-        }
+        let end = b.build_int_add(base, sixty_four, "lag_end")?;
+        let full = b.build_int_compare(IntPredicate::ULE, end, len, "lag_full")?;
+        update_word(word, base, full)?;
         b.build_unconditional_branch(latch)?;
 
         b.position_at_end(latch);
