@@ -90,6 +90,14 @@ impl DensePlan {
             parts: vec![],
             rows: vec![],
         };
+        // Every argument is evaluated, whether a slot reads it or not (`COUNT` of a NOT NULL
+        // argument counts rows, and the argument's errors count all the same): only narrow
+        // forms, whose `bad` the dense row function computes, leave nothing out.
+        let evaluable =
+            |e: &Expr| has_narrow_form(e) && e.ty() != SqlType::UInt64 && !multiplies(e);
+        if !args.iter().all(|e| evaluable(e)) {
+            return None;
+        }
         for (n, slot) in layout.slots.iter().enumerate() {
             let arg = slot.arg.and_then(|i| args.get(i).copied());
             let narrow =
@@ -156,18 +164,11 @@ pub(super) fn dense_row<'ctx>(
     let sel = lead[1].into_int_value();
     let mut lowerer = Lowerer::new(ctx, module, b, row, cols, columns, slot_of)?;
     lowerer.use_params(params)?;
-    // Each slot's argument once, as its narrow form (the interpreter's order does not matter:
-    // nothing here reports an error).
+    // Each argument once, as its narrow form (the interpreter's order does not matter: nothing
+    // here reports an error), slots' or not.
     let mut bad = i64t.const_zero();
     let mut values: HashMap<usize, (IntValue<'ctx>, IntValue<'ctx>)> = HashMap::new();
-    for slot in &layout.slots {
-        let Some(i) = slot.arg else { continue };
-        if values.contains_key(&i) {
-            continue;
-        }
-        let e = args
-            .get(i)
-            .ok_or_else(|| Error::internal("a slot's argument is missing"))?;
+    for (i, e) in args.iter().enumerate() {
         let n = lowerer.lower_narrow(e)?;
         let not_ok = b.build_not(n.ok, "dense_not_ok")?;
         let not_ok = b.build_int_z_extend(not_ok, i64t, "dense_not_ok64")?;
@@ -488,6 +489,9 @@ mod tests {
             ("SELECT COUNT(*) FROM t WHERE f = 1", true),
             ("SELECT f, SUM(i) FROM t GROUP BY f ORDER BY f", false),
             ("SELECT SUM(i), MIN(i) FROM t", false),
+            // A count of a NOT NULL argument counts rows, but the argument's errors count too.
+            ("SELECT COUNT(y / (y - y)), COUNT(*) FROM t", false),
+            ("SELECT COUNT(y / (y - y)) FROM t WHERE f = 1", false),
             ("SELECT SUM(CAST(i AS DOUBLE)), COUNT(*) FROM t", false),
         ] {
             let kernel = AggregateKernel::of_query(&source, sql);
