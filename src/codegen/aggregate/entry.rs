@@ -11,6 +11,8 @@ use inkwell::values::{BasicMetadataValueEnum, IntValue, PointerValue};
 use inkwell::{AddressSpace, IntPredicate};
 
 use super::dense::{dense_word, DensePlan};
+use super::grouped::{group_ids, takes_word, GroupedWord};
+use super::lanes::{LanesPlan, LanesWord};
 use super::layout::{AggregateLayout, SlotKind, VectorType};
 use super::local::{flush_function, LocalTable};
 use super::prefetch::{prefetch_row, AHEAD_WORDS, SPARSE_SELECTED};
@@ -23,6 +25,9 @@ use crate::error::Error;
 /// Builds `qjit_aggregate(cols, len, state, status)`. `scratch`: the update row function
 /// builds strings; `falls_back`: it may hand a row back. `sparse`: the columns (slot, bytes per
 /// row) that only the update reads, whose selected rows are prefetched (see [`AHEAD_WORDS`]).
+/// `grouped`: the key code and group row functions of keys whose words find their groups
+/// first (see `grouped`); `lanes`: with them, the row function that computes a word's
+/// arguments in lanes, which the update then reads (see `lanes`).
 #[allow(clippy::too_many_arguments)]
 pub(super) fn build_entry<'ctx>(
     ctx: &'ctx Context,
@@ -37,6 +42,11 @@ pub(super) fn build_entry<'ctx>(
     sparse: &[(usize, u64)],
     local_table: Option<&LocalTable>,
     dense: Option<(inkwell::values::FunctionValue<'ctx>, &DensePlan)>,
+    grouped: Option<(
+        inkwell::values::FunctionValue<'ctx>,
+        inkwell::values::FunctionValue<'ctx>,
+    )>,
+    lanes: Option<(inkwell::values::FunctionValue<'ctx>, &LanesPlan)>,
 ) -> Result<(), CodegenError> {
     let i64t = ctx.i64_type();
     let ptr = ctx.ptr_type(AddressSpace::default());
@@ -105,6 +115,16 @@ pub(super) fn build_entry<'ctx>(
         i64t.const_int(last_words * 8, false),
     )?;
 
+    // A word's key codes and group ids (see `grouped`).
+    let word_groups = match grouped {
+        Some(_) => Some(GroupedWord::alloca(ctx, b)?),
+        None => None,
+    };
+    let lane_word = match lanes {
+        Some((_, plan)) => Some(LanesWord::alloca(ctx, b, plan)?),
+        None => None,
+    };
+
     // The table of the first groups (see `local`), empty at the start of every batch.
     let local_ptr = match local_table {
         Some(t) => {
@@ -160,7 +180,12 @@ pub(super) fn build_entry<'ctx>(
     }
     let vector_args: &[PointerValue] = if keyed { &globals } else { &locals };
 
-    let call_update = |i: IntValue<'ctx>| -> Result<IntValue<'ctx>, CodegenError> {
+    // The arguments of the update and group row functions for row `i`, group `gid`.
+    let row_args = |i: IntValue<'ctx>,
+                    gid: IntValue<'ctx>,
+                    lane: Option<(PointerValue<'ctx>, IntValue<'ctx>)>|
+     -> Result<Vec<BasicMetadataValueEnum<'ctx>>, CodegenError> {
+        let (lane_values, lanes_on) = lane.unwrap_or((ptr.const_null(), i64t.const_zero()));
         let (row_scratch, row_bytes) = match scratch {
             Some((base, row_bytes)) => {
                 let at = b.build_int_mul(i, row_bytes, "scratch_at")?;
@@ -186,15 +211,28 @@ pub(super) fn build_entry<'ctx>(
             direct.into(),
             direct_keys.into(),
             local_ptr.into(),
+            gid.into(),
+            lane_values.into(),
+            lanes_on.into(),
         ];
         a.extend(vector_args.iter().map(|p| BasicMetadataValueEnum::from(*p)));
         a.extend(args.iter().copied());
-        Ok(b.build_call(update_fn, &a, "update")?
+        Ok(a)
+    };
+    let call_at = |f: inkwell::values::FunctionValue<'ctx>,
+                   i: IntValue<'ctx>,
+                   gid: IntValue<'ctx>,
+                   lane: Option<(PointerValue<'ctx>, IntValue<'ctx>)>,
+                   name: &str|
+     -> Result<IntValue<'ctx>, CodegenError> {
+        Ok(b.build_call(f, &row_args(i, gid, lane)?, name)?
             .try_as_basic_value()
             .basic()
-            .ok_or_else(|| Error::internal("the update function returns nothing"))?
+            .ok_or_else(|| Error::internal("a row function returns nothing"))?
             .into_int_value())
     };
+    let call = |f, i, gid, name: &str| call_at(f, i, gid, None, name);
+    let no_gid = i64t.const_zero();
     let ctpop = intrinsic(module, "llvm.ctpop", i64t.into())?;
 
     // The group count and the length of the string log, back into the state, and the table
@@ -258,17 +296,116 @@ pub(super) fn build_entry<'ctx>(
             )?),
             None => None,
         };
-        for_each_selected(
-            ctx,
-            module,
-            b,
-            entry_fn,
-            (selected, base),
-            &[],
-            &fail,
-            "word",
-            |i, _| Ok((call_update(i)?, vec![])),
-        )?;
+        if let (Some((code_fn, group_fn)), Some(word)) = (grouped, &word_groups) {
+            let lookup = |i: IntValue<'ctx>| call(group_fn, i, no_gid, "group");
+            let take = takes_word(ctx, module, b, selected, full)?;
+            group_ids(
+                ctx,
+                module,
+                b,
+                entry_fn,
+                code_fn,
+                word,
+                (selected, base, take),
+                &args,
+                &lookup,
+            )?;
+            let gid_of = |i: IntValue<'ctx>| -> Result<IntValue<'ctx>, CodegenError> {
+                let j = b.build_int_sub(i, base, "word_j")?;
+                let at = word.at(ctx, b, word.gids, j, "word_gid_at")?;
+                Ok(b.build_load(i64t, at, "word_gid")?.into_int_value())
+            };
+            // A word that finds its groups a group at a time computes its arguments in lanes,
+            // and its rows read them unless one needs the row path (see `lanes`): whether they
+            // do (`i64`, 1 or 0; a flag rather than a null pointer, so that LLVM sees the
+            // array escape nowhere and vectorizes without checking it against the columns).
+            let lanes_on = match (lanes, &lane_word) {
+                (Some((lanes_fn, _)), Some(lw)) => {
+                    let start = crate::codegen::skeleton::current_block(b)?;
+                    let pre = ctx.append_basic_block(entry_fn, "lanes_pre");
+                    let rows = ctx.append_basic_block(entry_fn, "lanes_rows");
+                    let done = ctx.append_basic_block(entry_fn, "lanes_done");
+                    let joined = ctx.append_basic_block(entry_fn, "lanes_joined");
+                    b.build_conditional_branch(take, pre, joined)?;
+                    b.position_at_end(pre);
+                    b.build_unconditional_branch(rows)?;
+                    b.position_at_end(rows);
+                    let j = b.build_phi(i64t, "lane_j")?;
+                    let bad = b.build_phi(i64t, "lanes_bad")?;
+                    let jv = j.as_basic_value().into_int_value();
+                    let i = b.build_int_add(base, jv, "lane_i")?;
+                    let sel = b.build_and(
+                        b.build_right_shift(selected, jv, false, "lane_shifted")?,
+                        i64t.const_int(1, false),
+                        "lane_sel",
+                    )?;
+                    let vp = lw.at(ctx, b, jv)?;
+                    let mut a: Vec<BasicMetadataValueEnum> = vec![i.into(), sel.into(), vp.into()];
+                    a.extend(args.iter().copied());
+                    let r = b
+                        .build_call(lanes_fn, &a, "lanes")?
+                        .try_as_basic_value()
+                        .basic()
+                        .ok_or_else(|| Error::internal("the lanes function returns nothing"))?
+                        .into_int_value();
+                    let bad2 =
+                        b.build_or(bad.as_basic_value().into_int_value(), r, "lanes_bad2")?;
+                    let j2 = b.build_int_add(jv, i64t.const_int(1, false), "lane_j2")?;
+                    let more = b.build_int_compare(
+                        IntPredicate::ULT,
+                        j2,
+                        i64t.const_int(64, false),
+                        "lane_more",
+                    )?;
+                    let latch = b.build_conditional_branch(more, rows, done)?;
+                    crate::codegen::skeleton::no_interleave(ctx, latch);
+                    j.add_incoming(&[(&i64t.const_zero(), pre), (&j2, rows)]);
+                    bad.add_incoming(&[(&i64t.const_zero(), pre), (&bad2, rows)]);
+                    b.position_at_end(done);
+                    let clean =
+                        b.build_int_compare(IntPredicate::EQ, bad2, i64t.const_zero(), "lanes_ok")?;
+                    let clean = b.build_int_z_extend(clean, i64t, "lanes_use")?;
+                    b.build_unconditional_branch(joined)?;
+                    b.position_at_end(joined);
+                    let phi = b.build_phi(i64t, "lanes_on")?;
+                    phi.add_incoming(&[(&i64t.const_zero(), start), (&clean, done)]);
+                    Some((lw, phi.as_basic_value().into_int_value()))
+                }
+                _ => None,
+            };
+            for_each_selected(
+                ctx,
+                module,
+                b,
+                entry_fn,
+                (selected, base),
+                &[],
+                &fail,
+                "word",
+                |i, _| {
+                    let lane = match lanes_on {
+                        Some((lw, on)) => {
+                            let j = b.build_int_sub(i, base, "lane_row")?;
+                            Some((lw.at(ctx, b, j)?, on))
+                        }
+                        None => None,
+                    };
+                    Ok((call_at(update_fn, i, gid_of(i)?, lane, "update")?, vec![]))
+                },
+            )?;
+        } else {
+            for_each_selected(
+                ctx,
+                module,
+                b,
+                entry_fn,
+                (selected, base),
+                &[],
+                &fail,
+                "word",
+                |i, _| Ok((call(update_fn, i, no_gid, "update")?, vec![])),
+            )?;
+        }
         if let Some(after) = dense_after {
             b.build_unconditional_branch(after)?;
             b.position_at_end(after);

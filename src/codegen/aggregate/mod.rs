@@ -13,7 +13,9 @@
 //!                                      → accumulators[group] (the first 16 groups' counts and
 //!                                        exact sums in a table on the stack, see `local`)
 //!       if code: status = (code, i); write back what a hand-back keeps (below); return
-//!     (without keys, a full word with many selected rows: the `dense` loop instead)
+//!     (without keys, a full word with many selected rows: the `dense` loop instead; with
+//!      keys of short strings, such a word finds its group ids first, `grouped`, and computes
+//!      its decimal arguments in vector lanes, `lanes`)
 //!   without GROUP BY: merge the batch's accumulators (kept in registers) into group 0
 //! ```
 //!
@@ -58,11 +60,16 @@
 //! word loop, the state it keeps in registers, the hand-back report),
 //! `prefetch` (the columns only selected rows read, fetched at the selected rows ahead of their
 //! updates), `local` (the table of the first groups' counts and exact sums on the stack,
-//! flushed into the state wherever the group count is written back) and `dense` (without
-//! keys, words that select many rows evaluated branch-free over all 64 rows, vectorized).
+//! flushed into the state wherever the group count is written back), `dense` (without
+//! keys, words that select many rows evaluated branch-free over all 64 rows, vectorized),
+//! `grouped` (with keys of `Utf8View` columns, a word's group ids found a group at a time)
+//! and `lanes` (with `grouped`, a word's decimal arguments computed for all its rows in
+//! vector lanes before its updates).
 
 mod dense;
 mod entry;
+mod grouped;
+mod lanes;
 mod layout;
 mod local;
 mod prefetch;
@@ -90,6 +97,8 @@ use crate::error::Error;
 use crate::ir::{AggregateCall, Expr, SqlType};
 use dense::DensePlan;
 use entry::build_entry;
+use grouped::GroupedPlan;
+use lanes::LanesPlan;
 use local::LocalTable;
 
 /// The symbol of an aggregation kernel's entry point.
@@ -97,8 +106,12 @@ pub const AGGREGATE_ENTRY_NAME: &str = "qjit_aggregate";
 const UPDATE_ROW: &str = "qjit_update_row";
 /// Leading parameters of the update row function: row, groups, slots, mask, hashes, keys,
 /// string log, string log length, the last key, the row's scratch area and its size, the
-/// direct index and its keys' ranges, the table of the first groups (`local`).
-const UPDATE_LEADING: usize = 14;
+/// direct index and its keys' ranges, the table of the first groups (`local`), and the row's
+/// group id when the entry found it first (`grouped`; else unused), the row's entry of the
+/// word's arguments computed in lanes and whether to read them there (`lanes`; else unused).
+const UPDATE_LEADING: usize = 17;
+/// The symbol of the function that finds a row's group (with `grouped` only).
+const GROUP_ROW: &str = "qjit_group_row";
 
 /// An aggregation lowered to LLVM IR, not yet optimized.
 pub struct AggregateModule<'ctx> {
@@ -169,11 +182,25 @@ pub fn compile_aggregate<'ctx>(
         ptr.into(),
         ptr.into(),
         ptr.into(),
+        i64t.into(),
+        ptr.into(),
+        i64t.into(),
     ];
     leading.extend(std::iter::repeat_n(
         BasicMetadataTypeEnum::from(ptr),
         layout.vectors.len(),
     ));
+    // Keys of short strings: a word finds its rows' groups before their updates (`grouped`).
+    let grouped = GroupedPlan::of(&layout, keys);
+    let speculating = speculates(&args);
+    // The arguments a word that finds its groups first computes in vector lanes (`lanes`).
+    let lanes = match grouped {
+        Some(_) => LanesPlan::of(&args, &order, speculating),
+        None => None,
+    };
+    // The update row function; with `lanes`, the planned arguments come from the word's
+    // arrays where the row says so (see `lanes`).
+    let from_lanes = lanes.as_ref();
     let (update_fn, lead, params) = row_function(
         ctx,
         &module,
@@ -225,9 +252,21 @@ pub fn compile_aggregate<'ctx>(
             .collect::<Result<_, _>>()?;
         let mut arg_values: Vec<Option<Lowered>> = (0..args.len()).map(|_| None).collect();
         let mut err = i32t.const_zero();
-        let speculating = speculates(&args);
         if speculating {
-            err = lower_args_speculatively(ctx, &b, &mut lowerer, &args, &order, &mut arg_values)?;
+            let from_lanes = from_lanes.map(|plan| {
+                (
+                    plan,
+                    lead[15].into_pointer_value(),
+                    lead[16].into_int_value(),
+                )
+            });
+            err = lower_args_speculatively(
+                ctx,
+                &b,
+                &mut lowerer,
+                (&args, &order, from_lanes),
+                &mut arg_values,
+            )?;
         } else {
             for &i in &order {
                 arg_values[i] = Some(lowerer.lower(args[i])?);
@@ -253,6 +292,7 @@ pub fn compile_aggregate<'ctx>(
         b.position_at_end(ok_bb);
         let group = match &layout.keys {
             None => i64t.const_zero(),
+            Some(_) if grouped.is_some() => lead[14].into_int_value(),
             Some(key_layout) => {
                 let keyed: Vec<(&Expr, Option<&Lowered>)> = keys
                     .iter()
@@ -344,6 +384,65 @@ pub fn compile_aggregate<'ctx>(
         (handed_back.0, handed_back.1, local_table)
     };
 
+    // With keys of short strings: the row's group alone, and the rows' key codes.
+    let grouped = match (&grouped, &layout.keys) {
+        (Some(plan), Some(key_layout)) => {
+            let (group_fn, lead, params) = row_function(
+                ctx,
+                &module,
+                &b,
+                GROUP_ROW,
+                i64t,
+                &leading,
+                columns.len(),
+                &attrs,
+            )?;
+            let table = TableParams {
+                groups: lead[1].into_pointer_value(),
+                slots: lead[2].into_pointer_value(),
+                mask: lead[3].into_int_value(),
+                hashes: lead[4].into_pointer_value(),
+                keys: lead[5].into_pointer_value(),
+                last: lead[8].into_pointer_value(),
+                direct: lead[11].into_pointer_value(),
+                direct_keys: lead[12].into_pointer_value(),
+            };
+            let row = lead[0].into_int_value();
+            let mut lowerer =
+                Lowerer::new(ctx, &module, &b, row, params, &columns, slot_of.clone())?;
+            lowerer.use_params(&kernel_params)?;
+            let keyed: Vec<(&Expr, Option<&Lowered>)> = keys.iter().map(|e| (e, None)).collect();
+            let group = lowerer.group_id(&keyed, key_layout, &table)?;
+            b.build_return(Some(&group))?;
+            let code_fn = grouped::key_code_row(
+                ctx,
+                &module,
+                &b,
+                plan,
+                (&columns, slot_of.clone(), &kernel_params),
+                &attrs,
+            )?;
+            Some((code_fn, group_fn))
+        }
+        _ => None,
+    };
+    // Their arguments in lanes: the row function that computes them for a word.
+    let lanes = match &lanes {
+        Some(plan) => {
+            let f = lanes::lanes_row(
+                ctx,
+                &module,
+                &b,
+                plan,
+                &args,
+                (&columns, slot_of.clone(), &kernel_params),
+                &attrs,
+            )?;
+            Some((f, plan))
+        }
+        None => None,
+    };
+
     // Without keys, words that select many rows may run branch-free (see `dense`).
     let dense = match DensePlan::of(&layout, &args) {
         Some(plan) => {
@@ -386,9 +485,13 @@ pub fn compile_aggregate<'ctx>(
         &sparse,
         local_table.as_ref(),
         dense.as_ref().map(|(f, plan)| (*f, plan)),
+        grouped,
+        lanes,
     )?;
 
     let mut functions = vec![update_fn, entry_fn];
+    functions.extend(grouped.iter().flat_map(|(c, g)| [*c, *g]));
+    functions.extend(lanes.iter().map(|(l, _)| *l));
     functions.extend(dense.as_ref().map(|(f, _)| *f));
     functions.extend(filter_fn);
     verify_functions(&module, &functions, "the aggregation kernel")?;
@@ -418,50 +521,95 @@ fn fits_word(ty: SqlType) -> bool {
     }
 }
 
+/// A row's view of its word's arguments in lanes: the plan, the row's entry of the word's
+/// array, and whether to read it there (`i64`, 0: compute).
+type RowLanes<'p, 'ctx> = (&'p LanesPlan, PointerValue<'ctx>, IntValue<'ctx>);
+
 /// Lowers the arguments (each a column, a literal or with a narrow form, see [`speculates`]) as
 /// their narrow forms, and hands the row back to the interpreter where one is not ok:
 ///
 /// ```text
-/// columns and literals; narrow forms of the others → ok
-/// br ok, args_ok, args_hand_back
+/// columns and literals
+/// (with `lanes`: the validity of the planned arguments' columns;
+///  br lanes_on, args_from_lanes, args_compute; args_from_lanes: the word's array's values)
+/// args_compute: narrow forms of the others → ok; br ok, args_ok, args_hand_back
 /// args_hand_back: ret STATUS_FALLBACK    ; rows with values or results beyond 18 digits
 /// args_ok:        the sign-extended narrow values and their validity
+/// (with `lanes`: args_joined, the values and validity of the path the row took)
 /// ```
 ///
 /// The interpreter then computes what the general code would (it raises the same errors), from
 /// the state of the rows before: real data seldom needs it, and the general code (`i256`
 /// arithmetic, an error code per operation) was a fifth of TPC-H Q1's compile time. The row's
 /// code is [`STATUS_FALLBACK`] there whatever its keys' errors, as every combination of codes
-/// gives it. Fills `values` (in the order `order`, so that error ranks are those of the plain
-/// lowering) and returns the arguments' error code on the rows that go on: 0.
+/// gives it. Fills `values` (no error sites and no ranks, so the order does not matter) and
+/// returns the arguments' error code on the rows that go on: 0. `lanes`: the word's plan, the
+/// row's entry of its array, and whether to read it there (`i64`, 0: compute).
 fn lower_args_speculatively<'ctx>(
     ctx: &'ctx Context,
     b: &inkwell::builder::Builder<'ctx>,
     lowerer: &mut Lowerer<'_, 'ctx>,
-    args: &[&Expr],
-    order: &[usize],
+    (args, order, lanes): (&[&Expr], &[usize], Option<RowLanes<'_, 'ctx>>),
     values: &mut [Option<Lowered<'ctx>>],
 ) -> Result<IntValue<'ctx>, CodegenError> {
     let i32t = ctx.i32_type();
+    let i64t = ctx.i64_type();
     let i128t = ctx.i128_type();
     let lost = || Error::internal("the builder lost its block");
-    let mut narrow: Vec<(usize, NarrowLowered<'ctx>, IntValue<'ctx>)> = vec![];
-    let mut all_ok = ctx.bool_type().const_int(1, false);
+    let leaf = |e: &Expr| matches!(e, Expr::Column(_) | Expr::Literal(_));
+    // Columns and literals: no error and no rank, the same in both paths.
     for &i in order {
-        if matches!(args[i], Expr::Column(_) | Expr::Literal(_)) {
-            // No error and no rank: the same in both paths.
+        if leaf(args[i]) {
             values[i] = Some(lowerer.lower(args[i])?);
-        } else {
-            let n = lowerer.lower_narrow(args[i])?;
-            all_ok = b.build_and(all_ok, n.ok, "narrow_ok")?;
-            let wide = b.build_int_s_extend(n.value, i128t, "narrow_value")?;
-            narrow.push((i, n, wide));
         }
     }
     let function = b
         .get_insert_block()
         .and_then(|bb| bb.get_parent())
         .ok_or_else(lost)?;
+    // From the lanes: each planned argument's value from the word's array, its validity that
+    // of its columns (a narrow form is NULL where one of them is), read before the branch so
+    // that the computing path reuses them.
+    let from_lanes = match lanes {
+        Some((plan, lane, on)) => {
+            let mut valid = vec![];
+            for &i in &plan.narrow {
+                let mut v = ctx.bool_type().const_int(1, false);
+                for column in narrow_columns(args[i]) {
+                    v = b.build_and(v, lowerer.lower(column)?.valid, "lane_valid")?;
+                }
+                valid.push((i, v));
+            }
+            let computing = ctx.append_basic_block(function, "args_compute");
+            let read = ctx.append_basic_block(function, "args_from_lanes");
+            let off = b.build_int_compare(IntPredicate::EQ, on, i64t.const_zero(), "no_lanes")?;
+            b.build_conditional_branch(off, computing, read)?;
+            b.position_at_end(read);
+            let mut read_values = vec![];
+            for (k, (i, valid)) in valid.into_iter().enumerate() {
+                let at = i64t.const_int(64 * k as u64, false);
+                // SAFETY (of the generated code): the word's array has 64 entries per
+                // argument; `lane` points at the row's.
+                let p = unsafe { b.build_in_bounds_gep(i64t, lane, &[at], "lane_value_at")? };
+                let v = b.build_load(i64t, p, "lane_value")?.into_int_value();
+                read_values.push((i, b.build_int_s_extend(v, i128t, "lane_wide")?, valid));
+            }
+            let read_end = b.get_insert_block().ok_or_else(lost)?;
+            b.position_at_end(computing);
+            Some((read_end, read_values))
+        }
+        None => None,
+    };
+    let mut narrow: Vec<(usize, NarrowLowered<'ctx>, IntValue<'ctx>)> = vec![];
+    let mut all_ok = ctx.bool_type().const_int(1, false);
+    for &i in order {
+        if !leaf(args[i]) {
+            let n = lowerer.lower_narrow(args[i])?;
+            all_ok = b.build_and(all_ok, n.ok, "narrow_ok")?;
+            let wide = b.build_int_s_extend(n.value, i128t, "narrow_value")?;
+            narrow.push((i, n, wide));
+        }
+    }
     let back_bb = ctx.append_basic_block(function, "args_hand_back");
     let ok_bb = ctx.append_basic_block(function, "args_ok");
     b.build_conditional_branch(all_ok, ok_bb, back_bb)?;
@@ -470,12 +618,51 @@ fn lower_args_speculatively<'ctx>(
     b.build_return(Some(&i32t.const_int(STATUS_FALLBACK, false)))?;
 
     b.position_at_end(ok_bb);
+    let Some((read_end, read_values)) = from_lanes else {
+        for (i, n, wide) in narrow {
+            values[i] = Some(Lowered {
+                value: wide.into(),
+                valid: n.valid,
+                err: i32t.const_zero(),
+            });
+        }
+        return Ok(i32t.const_zero());
+    };
+    // Both paths join: each argument's value and validity from the one the row took.
+    let join = ctx.append_basic_block(function, "args_joined");
+    b.build_unconditional_branch(join)?;
+    b.position_at_end(read_end);
+    b.build_unconditional_branch(join)?;
+    b.position_at_end(join);
     for (i, n, wide) in narrow {
+        let (_, lane_value, lane_valid) = read_values
+            .iter()
+            .find(|(k, ..)| *k == i)
+            .copied()
+            .ok_or_else(|| Error::internal("an argument without its lane"))?;
+        let value = b.build_phi(i128t, "arg_value")?;
+        value.add_incoming(&[(&wide, ok_bb), (&lane_value, read_end)]);
+        let valid = b.build_phi(ctx.bool_type(), "arg_valid")?;
+        valid.add_incoming(&[(&n.valid, ok_bb), (&lane_valid, read_end)]);
         values[i] = Some(Lowered {
-            value: wide.into(),
-            valid: n.valid,
+            value: value.as_basic_value(),
+            valid: valid.as_basic_value().into_int_value(),
             err: i32t.const_zero(),
         });
     }
     Ok(i32t.const_zero())
+}
+
+/// The columns an expression with a narrow form reads (its value is NULL where one is).
+fn narrow_columns(e: &Expr) -> Vec<&Expr> {
+    match e {
+        Expr::Column(_) => vec![e],
+        Expr::Binary { left, right, .. } => {
+            let mut c = narrow_columns(left);
+            c.extend(narrow_columns(right));
+            c
+        }
+        Expr::Unary { arg, .. } | Expr::Cast { arg, .. } => narrow_columns(arg),
+        _ => vec![],
+    }
 }

@@ -665,7 +665,7 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
     }
 
     /// The validity of a column key (`true` for a column that cannot be NULL).
-    pub(super) fn column_valid(&self, expr: &Expr) -> R<IntValue<'ctx>> {
+    pub(in crate::internals::codegen) fn column_valid(&self, expr: &Expr) -> R<IntValue<'ctx>> {
         let slot = self.column_slot(expr)?;
         if !self.slots[slot].nullable {
             return Ok(self.bool_const(true));
@@ -676,7 +676,7 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
     }
 
     /// The raw 16-byte view of a `Utf8View` column key as two words (zero where NULL).
-    pub(super) fn view_raw(
+    pub(in crate::internals::codegen) fn view_raw(
         &self,
         expr: &Expr,
         valid: IntValue<'ctx>,

@@ -210,6 +210,8 @@ pub(super) struct Lowerer<'a, 'ctx> {
     /// The kernel's parameters and the pointer to their words, if it has any
     /// ([`Lowerer::use_params`]).
     params: Option<(Params, PointerValue<'ctx>)>,
+    /// Narrow forms are lowered for vector lanes ([`Lowerer::narrow_in_lanes`]).
+    lanes: bool,
     /// Nodes lowered so far in straight-line code, by their printed form: a subexpression that
     /// occurs twice (Q1's `price * (1 - discount)` in two aggregates) is computed once.
     memo: HashMap<String, Lowered<'ctx>>,
@@ -278,6 +280,7 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
             vars: HashMap::new(),
             memo_log: vec![],
             params: None,
+            lanes: false,
         })
     }
 

@@ -103,6 +103,14 @@ fn literal_i64(l: &Literal) -> Option<i64> {
 }
 
 impl<'ctx> Lowerer<'_, 'ctx> {
+    /// Lowers narrow forms from now on for a loop that LLVM vectorizes (`aggregate::lanes`):
+    /// a product's operands must fit 32 bits (else it is not `ok`) and multiply as such, and a
+    /// rescale checks its operand's range first, instead of the overflow intrinsics, which
+    /// have no vector instruction below AVX-512. Where a value is `ok`, it is the same.
+    pub fn narrow_in_lanes(&mut self) {
+        self.lanes = true;
+    }
+
     /// Lowers `e`, which has a narrow form ([`has_narrow_form`]), in `i64` for the current row,
     /// reusing an equal subexpression lowered before.
     pub fn lower_narrow(&mut self, e: &Expr) -> R<NarrowLowered<'ctx>> {
@@ -184,9 +192,16 @@ impl<'ctx> Lowerer<'_, 'ctx> {
                         let (x, ox) = self.narrow_scale_up(l.value, (s - s1) as u32)?;
                         let (y, oy) = self.narrow_scale_up(r.value, (s - s2) as u32)?;
                         let name = if *op == BinaryOp::Add { "sadd" } else { "ssub" };
-                        let (v, o) = self.with_overflow(name, x, y)?;
+                        let (v, o) = self.narrow_add(name, x, y)?;
                         let o = b.build_or(b.build_or(ox, oy, "o_xy")?, o, "o")?;
                         (v, b.build_not(o, "no_overflow")?)
+                    }
+                    BinaryOp::Mul if self.lanes => {
+                        // Operands of 32 bits: their product is exact in 64.
+                        let (x, fx) = self.narrow_i32(l.value)?;
+                        let (y, fy) = self.narrow_i32(r.value)?;
+                        let v = b.build_int_nsw_mul(x, y, "lane_mul")?;
+                        (v, b.build_and(fx, fy, "lane_mul_ok")?)
                     }
                     BinaryOp::Mul => {
                         let (v, o) = self.with_overflow("smul", l.value, r.value)?;
@@ -203,7 +218,7 @@ impl<'ctx> Lowerer<'_, 'ctx> {
                 arg,
             } => {
                 let a = self.lower_narrow(arg)?;
-                let (v, o) = self.with_overflow("ssub", i64t.const_zero(), a.value)?;
+                let (v, o) = self.narrow_add("ssub", i64t.const_zero(), a.value)?;
                 let own = b.build_not(o, "no_overflow")?;
                 self.narrow_node(v, a.valid, a.ok, own)
             }
@@ -257,8 +272,69 @@ impl<'ctx> Lowerer<'_, 'ctx> {
         if shift > MAX_SHIFT {
             return Err(Error::internal("a narrow rescale by more than 18 digits").into());
         }
-        let k = self.ctx.i64_type().const_int(pow10(shift) as u64, false);
-        self.with_overflow("smul", x, k)
+        let t = self.ctx.i64_type();
+        let k = t.const_int(pow10(shift) as u64, false);
+        if !self.lanes {
+            return self.with_overflow("smul", x, k);
+        }
+        // In lanes: overflow ⇔ |x| > i64::MAX / 10^shift, a compare, then a plain product.
+        let limit = i64::MAX as u64 / pow10(shift) as u64;
+        let shifted = self
+            .b
+            .build_int_add(x, t.const_int(limit, false), "lane_scale_at")?;
+        let fits = self.b.build_int_compare(
+            IntPredicate::ULE,
+            shifted,
+            t.const_int(2 * limit, false),
+            "lane_scale_fits",
+        )?;
+        let v = self.b.build_int_mul(x, k, "lane_scale")?;
+        Ok((v, self.b.build_not(fits, "lane_scale_over")?))
+    }
+
+    /// `x + y` (`name` "sadd") or `x - y` ("ssub") and whether it overflowed `i64`: in lanes
+    /// from the signs (the overflow intrinsics return a pair, which LLVM does not vectorize).
+    fn narrow_add(
+        &self,
+        name: &str,
+        x: IntValue<'ctx>,
+        y: IntValue<'ctx>,
+    ) -> R<(IntValue<'ctx>, IntValue<'ctx>)> {
+        if !self.lanes {
+            return self.with_overflow(name, x, y);
+        }
+        let b = self.b;
+        let zero = self.ctx.i64_type().const_zero();
+        // Overflow: the result's sign differs from both operands' (a sum) or from the minuend's
+        // where the operands' signs differ (a difference).
+        let (v, signs) = if name == "sadd" {
+            let v = b.build_int_add(x, y, "lane_add")?;
+            let s = b.build_and(
+                b.build_xor(x, v, "lane_xv")?,
+                b.build_xor(y, v, "lane_yv")?,
+                "lane_add_signs",
+            )?;
+            (v, s)
+        } else {
+            let v = b.build_int_sub(x, y, "lane_sub")?;
+            let s = b.build_and(
+                b.build_xor(x, y, "lane_xy")?,
+                b.build_xor(x, v, "lane_xv")?,
+                "lane_sub_signs",
+            )?;
+            (v, s)
+        };
+        let o = b.build_int_compare(IntPredicate::SLT, signs, zero, "lane_over")?;
+        Ok((v, o))
+    }
+
+    /// `x` (`i64`) sign-extended from its low 32 bits, and whether that is `x`.
+    fn narrow_i32(&self, x: IntValue<'ctx>) -> R<(IntValue<'ctx>, IntValue<'ctx>)> {
+        let b = self.b;
+        let i64t = self.ctx.i64_type();
+        let low = b.build_int_truncate(x, self.ctx.i32_type(), "lane_low")?;
+        let v = b.build_int_s_extend(low, i64t, "lane_i32")?;
+        Ok((v, b.build_int_compare(IntPredicate::EQ, v, x, "lane_fits")?))
     }
 
     /// `i1`: `|v| < 10^precision` for an `i64` (always true from 19 digits on).

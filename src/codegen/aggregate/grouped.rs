@@ -1,0 +1,541 @@
+//! A word's group ids found a group at a time, for `GROUP BY` keys of short strings.
+//!
+//! Row by row, a `GROUP BY` of strings finds each selected row's group through the per-batch
+//! cache of recent keys (`lower::group`): load both words of each key's view, hash them, compare
+//! them with the cache entry. For Q1's two one-letter flags that was a third of the kernel's
+//! time, although its rows fall into four groups. When every key is a `Utf8View` column, a word
+//! that selects many rows instead finds its group ids before its updates:
+//!
+//! ```text
+//! codes:  for j in 0..64 (vectorized):  codes[j] = key code of row base + j   (qjit_key_code)
+//! passes: while rows are pending (at first: the selected ones) and passes < MAX_PASSES:
+//!           r = the first pending row;  g = its group (the row-by-row lookup, which inserts)
+//!           codes[r] is NO_CODE:  gids[r] = g;  r is done
+//!           else for j in 0..64 (vectorized):  same = codes[j] == codes[r];
+//!                                              gids[j] = same ? g : gids[j];  done |= same << j
+//!         (after them, or in a word that selects few rows: each pending row by itself)
+//! then:   each selected row's update, with gids[r] as its group
+//! ```
+//!
+//! A key's code is exact: a string of at most [`GroupedPlan::bytes`] bytes (the bytes that fit
+//! its share of 64 bits) is its length and those bytes, NULL is a length no string has, and the
+//! keys' codes side by side make the row's code. Equal codes are equal keys, so every row of a
+//! pass has the group of its first row. A longer string has no code ([`NO_CODE`]) and is looked
+//! up alone. The code takes the view's first `bytes` bytes as they are: Arrow pads a short
+//! string's view with zeros, and in a view that is not so padded equal strings only get
+//! different codes and separate passes (never one code for two strings); a short string whose
+//! view has anything in its last 8 bytes is looked up alone.
+//!
+//! Groups are created in the order of their first rows, as row by row: each pass starts at the
+//! first pending row, so every row before it is done, and the rest come after the last pass's
+//! first row, in order. A row that hands back in the update loop may find groups that rows after
+//! it created; the interpreter, which carries on from that row, finds them in the state and
+//! folds those rows into them, so the groups and their order are those of the interpreter.
+//! Plain column keys never fail or hand back, so finding the groups early changes no error.
+
+use inkwell::builder::Builder;
+use inkwell::context::Context;
+use inkwell::module::Module;
+use inkwell::types::BasicMetadataTypeEnum;
+use inkwell::values::{BasicMetadataValueEnum, FunctionValue, IntValue, PointerValue};
+use inkwell::IntPredicate;
+
+use super::layout::{AggregateLayout, KeyKind};
+use crate::codegen::lower::Lowerer;
+use crate::codegen::skeleton::{current_block, intrinsic, no_interleave, row_function};
+use crate::codegen::{CodegenError, ColumnSlot, Params};
+use crate::error::Error;
+use crate::ir::Expr;
+
+/// A word finds its group ids a group at a time when it is full and selects at least this many
+/// rows: its codes cost a few instructions per row of the word, a pass about two per row, and
+/// the row-by-row lookup about thirty per selected row.
+pub(super) const GROUPED_MIN_SELECTED: u64 = 16;
+
+/// Passes per word at most; the rows left after them are looked up one by one. A word of
+/// many groups (a `GROUP BY` of names) would otherwise pay a pass per row.
+pub(super) const MAX_PASSES: u64 = 8;
+
+/// The code of a row with a key too long for one: looked up alone. No key's code is all ones.
+const NO_CODE: u64 = u64::MAX;
+
+/// The symbol of the key code row function.
+const KEY_CODE_ROW: &str = "qjit_key_code";
+
+/// The keys of an aggregation whose words find their groups a group at a time.
+#[derive(Clone, Debug, PartialEq)]
+pub(super) struct GroupedPlan {
+    /// The key columns, in order.
+    keys: Vec<Expr>,
+    /// Bytes of a string that a key's code holds: 4, 3 or 2 for one, two or three keys.
+    bytes: u64,
+}
+
+impl GroupedPlan {
+    /// The plan of an aggregation whose keys are one to three `Utf8View` columns.
+    pub(super) fn of(layout: &AggregateLayout, keys: &[Expr]) -> Option<GroupedPlan> {
+        let kinds = &layout.keys.as_ref()?.kinds;
+        let views = kinds.len() == keys.len()
+            && kinds.iter().all(|k| *k == KeyKind::Utf8View)
+            && keys.iter().all(|k| matches!(k, Expr::Column(_)));
+        let bytes = match keys.len() {
+            1 => 4,
+            2 => 3,
+            3 => 2,
+            _ => return None,
+        };
+        views.then(|| GroupedPlan {
+            keys: keys.to_vec(),
+            bytes,
+        })
+    }
+
+    /// Bits of a key's code: its length (3 bits: 0 to `bytes`, and `bytes + 1` for NULL), then
+    /// its bytes.
+    fn bits(&self) -> u64 {
+        3 + 8 * self.bytes
+    }
+}
+
+/// Builds the key code row function `qjit_key_code(row, columns…) -> i64`: the row's code (see
+/// the module docs), or [`NO_CODE`].
+pub(super) fn key_code_row<'ctx>(
+    ctx: &'ctx Context,
+    module: &Module<'ctx>,
+    b: &Builder<'ctx>,
+    plan: &GroupedPlan,
+    (columns, slot_of, params): (
+        &[ColumnSlot],
+        std::collections::HashMap<usize, usize>,
+        &Params,
+    ),
+    attrs: &[inkwell::attributes::Attribute],
+) -> Result<FunctionValue<'ctx>, CodegenError> {
+    let i64t = ctx.i64_type();
+    let leading: [BasicMetadataTypeEnum; 1] = [i64t.into()];
+    let (f, lead, cols) = row_function(
+        ctx,
+        module,
+        b,
+        KEY_CODE_ROW,
+        i64t,
+        &leading,
+        columns.len(),
+        attrs,
+    )?;
+    let row = lead[0].into_int_value();
+    let mut lowerer = Lowerer::new(ctx, module, b, row, cols, columns, slot_of)?;
+    lowerer.use_params(params)?;
+    let c = |v: u64| i64t.const_int(v, false);
+    let mut code = c(0);
+    let mut long = ctx.bool_type().const_zero();
+    for (k, key) in plan.keys.iter().enumerate() {
+        let valid = lowerer.column_valid(key)?;
+        // The view's words (zero where NULL): its length and first four bytes, then the next
+        // eight, which a string of at most four bytes leaves zero (as Arrow says; one that
+        // does not is looked up alone). Reading both lets LLVM load two views per vector.
+        let (raw, rest) = lowerer.view_raw(key, valid)?;
+        let len = b.build_and(raw, c(0xffff_ffff), "code_len")?;
+        let fits = b.build_int_compare(IntPredicate::ULE, len, c(plan.bytes), "code_fits")?;
+        let padded = b.build_int_compare(IntPredicate::EQ, rest, c(0), "code_padded")?;
+        let fits = b.build_and(fits, padded, "code_short")?;
+        let too_long = b.build_and(valid, b.build_not(fits, "code_long")?, "code_too_long")?;
+        long = b.build_or(long, too_long, "code_any_long")?;
+        // The first `bytes` bytes (a shorter string's padding after them is zero in a view
+        // made as Arrow says; were it not, equal strings would only take separate passes),
+        // then the length, which fits 3 bits where it matters.
+        let prefix = b.build_and(
+            b.build_right_shift(raw, c(29), false, "code_prefix")?,
+            c(((1 << (8 * plan.bytes)) - 1) << 3),
+            "code_bytes",
+        )?;
+        let key_code = b.build_or(prefix, b.build_and(raw, c(7), "code_len3")?, "code_key")?;
+        let key_code = b
+            .build_select(valid, key_code, c(plan.bytes + 1), "code_or_null")?
+            .into_int_value();
+        let key_code = b.build_left_shift(key_code, c(k as u64 * plan.bits()), "code_key_at")?;
+        code = b.build_or(code, key_code, "code")?;
+    }
+    let code = b.build_select(long, c(NO_CODE), code, "row_code")?;
+    b.build_return(Some(&code))?;
+    Ok(f)
+}
+
+/// Where a word's codes and group ids live: two arrays of 64 `i64`s on the entry's stack.
+pub(super) struct GroupedWord<'ctx> {
+    pub codes: PointerValue<'ctx>,
+    pub gids: PointerValue<'ctx>,
+}
+
+impl<'ctx> GroupedWord<'ctx> {
+    /// The arrays, allocated where the builder is (the entry block).
+    pub(super) fn alloca(ctx: &'ctx Context, b: &Builder<'ctx>) -> Result<Self, CodegenError> {
+        let t = ctx.i64_type().array_type(64);
+        Ok(GroupedWord {
+            codes: b.build_alloca(t, "word_codes")?,
+            gids: b.build_alloca(t, "word_gids")?,
+        })
+    }
+
+    /// Element `j` of `array`.
+    pub(super) fn at(
+        &self,
+        ctx: &'ctx Context,
+        b: &Builder<'ctx>,
+        array: PointerValue<'ctx>,
+        j: IntValue<'ctx>,
+        name: &str,
+    ) -> Result<PointerValue<'ctx>, CodegenError> {
+        // SAFETY (of the generated code): `j` < 64, the arrays' length.
+        Ok(unsafe { b.build_in_bounds_gep(ctx.i64_type(), array, &[j], name)? })
+    }
+}
+
+/// Emits whether the word `selected` finds its groups a group at a time (`i1`; `full`: it has
+/// 64 rows): it is full and selects at least [`GROUPED_MIN_SELECTED`] rows.
+pub(super) fn takes_word<'ctx>(
+    ctx: &'ctx Context,
+    module: &Module<'ctx>,
+    b: &Builder<'ctx>,
+    selected: IntValue<'ctx>,
+    full: IntValue<'ctx>,
+) -> Result<IntValue<'ctx>, CodegenError> {
+    let i64t = ctx.i64_type();
+    let ctpop = intrinsic(module, "llvm.ctpop", i64t.into())?;
+    let n = b
+        .build_call(ctpop, &[selected.into()], "grouped_selected")?
+        .try_as_basic_value()
+        .basic()
+        .ok_or_else(|| Error::internal("ctpop returns nothing"))?
+        .into_int_value();
+    let many = b.build_int_compare(
+        IntPredicate::UGE,
+        n,
+        i64t.const_int(GROUPED_MIN_SELECTED, false),
+        "grouped_many",
+    )?;
+    Ok(b.build_and(many, full, "grouped_take")?)
+}
+
+/// Emits, from the current block, the group ids of the selected rows of the word `selected` at
+/// `base` into `word.gids` (see the module docs); `take`: a group at a time (see
+/// [`takes_word`]), else every row by itself. `lookup(i)` emits row `i`'s row-by-row lookup and
+/// returns its group id (emitted once). The builder continues after.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn group_ids<'ctx>(
+    ctx: &'ctx Context,
+    module: &Module<'ctx>,
+    b: &Builder<'ctx>,
+    f: FunctionValue<'ctx>,
+    code_fn: FunctionValue<'ctx>,
+    word: &GroupedWord<'ctx>,
+    (selected, base, take): (IntValue<'ctx>, IntValue<'ctx>, IntValue<'ctx>),
+    args: &[BasicMetadataValueEnum<'ctx>],
+    lookup: &dyn Fn(IntValue<'ctx>) -> Result<IntValue<'ctx>, CodegenError>,
+) -> Result<(), CodegenError> {
+    let i64t = ctx.i64_type();
+    let c = |v: u64| i64t.const_int(v, false);
+    let lost = || Error::internal("a call returns nothing");
+    let cttz = intrinsic(module, "llvm.cttz", i64t.into())?;
+    let start = current_block(b)?;
+    let codes_pre = ctx.append_basic_block(f, "codes_pre");
+    let codes_loop = ctx.append_basic_block(f, "codes_rows");
+    let head = ctx.append_basic_block(f, "pass_head");
+    let body = ctx.append_basic_block(f, "pass_first");
+    let coded = ctx.append_basic_block(f, "pass_coded");
+    let single = ctx.append_basic_block(f, "pass_single");
+    let match_pre = ctx.append_basic_block(f, "pass_pre");
+    let match_loop = ctx.append_basic_block(f, "pass_rows");
+    let match_done = ctx.append_basic_block(f, "pass_done");
+    let done = ctx.append_basic_block(f, "pass_end");
+    b.build_conditional_branch(take, codes_pre, head)?;
+
+    // Every row's code.
+    b.position_at_end(codes_pre);
+    b.build_unconditional_branch(codes_loop)?;
+    b.position_at_end(codes_loop);
+    let j = b.build_phi(i64t, "code_j")?;
+    let jv = j.as_basic_value().into_int_value();
+    let i = b.build_int_add(base, jv, "code_i")?;
+    let mut a: Vec<BasicMetadataValueEnum> = vec![i.into()];
+    a.extend(args.iter().copied());
+    let code = b
+        .build_call(code_fn, &a, "key_code")?
+        .try_as_basic_value()
+        .basic()
+        .ok_or_else(lost)?;
+    b.build_store(word.at(ctx, b, word.codes, jv, "code_at")?, code)?;
+    let j2 = b.build_int_add(jv, c(1), "code_j2")?;
+    let more = b.build_int_compare(IntPredicate::ULT, j2, c(64), "code_more")?;
+    let latch = b.build_conditional_branch(more, codes_loop, head)?;
+    no_interleave(ctx, latch);
+    j.add_incoming(&[(&c(0), codes_pre), (&j2, codes_loop)]);
+
+    // The first pending row's group: one lookup, the only one in the kernel (its code is
+    // large), for passes and single rows alike.
+    b.position_at_end(head);
+    let pending = b.build_phi(i64t, "pending")?;
+    let passes = b.build_phi(i64t, "passes")?;
+    let pendingv = pending.as_basic_value().into_int_value();
+    let passesv = passes.as_basic_value().into_int_value();
+    pending.add_incoming(&[(&selected, start), (&selected, codes_loop)]);
+    passes.add_incoming(&[(&c(0), start), (&c(0), codes_loop)]);
+    let some = b.build_int_compare(IntPredicate::NE, pendingv, c(0), "pass_some")?;
+    b.build_conditional_branch(some, body, done)?;
+
+    b.position_at_end(body);
+    let r = b
+        .build_call(
+            cttz,
+            &[pendingv.into(), ctx.bool_type().const_int(1, false).into()],
+            "pass_r",
+        )?
+        .try_as_basic_value()
+        .basic()
+        .ok_or_else(lost)?
+        .into_int_value();
+    let i = b.build_int_add(base, r, "pass_i")?;
+    let g = lookup(i)?;
+    // A pass when the word has codes and passes left, and the row a code.
+    let room = b.build_int_compare(IntPredicate::ULT, passesv, c(MAX_PASSES), "pass_room")?;
+    let go = b.build_and(take, room, "pass_go")?;
+    b.build_conditional_branch(go, coded, single)?;
+    b.position_at_end(coded);
+    let first = b
+        .build_load(
+            i64t,
+            word.at(ctx, b, word.codes, r, "pass_code_at")?,
+            "pass_code",
+        )?
+        .into_int_value();
+    let alone = b.build_int_compare(IntPredicate::EQ, first, c(NO_CODE), "pass_alone")?;
+    b.build_conditional_branch(alone, single, match_pre)?;
+
+    // A row by itself: its own group id, the next pending row.
+    b.position_at_end(single);
+    b.build_store(word.at(ctx, b, word.gids, r, "single_gid_at")?, g)?;
+    let minus1 = b.build_int_sub(pendingv, c(1), "single_m1")?;
+    let pending_single = b.build_and(pendingv, minus1, "single_pending")?;
+    b.build_unconditional_branch(head)?;
+    pending.add_incoming(&[(&pending_single, single)]);
+    passes.add_incoming(&[(&passesv, single)]);
+
+    // Every row with the first row's code takes its group id.
+    b.position_at_end(match_pre);
+    b.build_unconditional_branch(match_loop)?;
+    b.position_at_end(match_loop);
+    let j = b.build_phi(i64t, "pass_j")?;
+    let same = b.build_phi(i64t, "pass_same")?;
+    let jv = j.as_basic_value().into_int_value();
+    let samev = same.as_basic_value().into_int_value();
+    let code = b
+        .build_load(
+            i64t,
+            word.at(ctx, b, word.codes, jv, "pass_row_code_at")?,
+            "pass_row_code",
+        )?
+        .into_int_value();
+    let eq = b.build_int_compare(IntPredicate::EQ, code, first, "pass_eq")?;
+    let gid_at = word.at(ctx, b, word.gids, jv, "pass_gid_at")?;
+    let old = b.build_load(i64t, gid_at, "pass_old_gid")?;
+    b.build_store(gid_at, b.build_select(eq, g.into(), old, "pass_gid")?)?;
+    let bit = b.build_left_shift(b.build_int_z_extend(eq, i64t, "pass_eq64")?, jv, "pass_bit")?;
+    let same2 = b.build_or(samev, bit, "pass_same2")?;
+    let j2 = b.build_int_add(jv, c(1), "pass_j2")?;
+    let more = b.build_int_compare(IntPredicate::ULT, j2, c(64), "pass_more")?;
+    let latch = b.build_conditional_branch(more, match_loop, match_done)?;
+    no_interleave(ctx, latch);
+    j.add_incoming(&[(&c(0), match_pre), (&j2, match_loop)]);
+    same.add_incoming(&[(&c(0), match_pre), (&same2, match_loop)]);
+
+    b.position_at_end(match_done);
+    let pending_next = b.build_and(pendingv, b.build_not(same2, "pass_not")?, "pass_pending")?;
+    let passes_next = b.build_int_add(passesv, c(1), "passes_next")?;
+    b.build_unconditional_branch(head)?;
+    pending.add_incoming(&[(&pending_next, match_done)]);
+    passes.add_incoming(&[(&passes_next, match_done)]);
+
+    b.position_at_end(done);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use arrow::array::{Decimal128Array, Float64Array, Int32Array, RecordBatch, StringViewArray};
+    use arrow::datatypes::{DataType, Field, Schema};
+
+    use crate::exec::Source;
+    use crate::jit::{assert_compiled_as_interpreted, AggregateKernel};
+
+    /// Batches of 700, 1, 64, 2500 and 130 rows: a filter column `f` that selects every row
+    /// of some words, none of others and a few of the rest; `Utf8View` keys of up to five
+    /// bytes, with NUL bytes, and longer (`s`, with NULLs), of two values and a longer third (`u`), and of 97
+    /// values (`w`: more groups in a word than a word has passes); decimals `d` with NULLs,
+    /// values past 32 bits at a few rows (the lanes' products need the row path there) and
+    /// squares beyond 18 digits at others (hand-backs in the middle of a word), and small
+    /// ones `e`; floats `x`.
+    fn table() -> Source {
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("f", DataType::Int32, true),
+            Field::new("s", DataType::Utf8View, true),
+            Field::new("u", DataType::Utf8View, false),
+            Field::new("w", DataType::Utf8View, false),
+            Field::new("v", DataType::Utf8View, false),
+            Field::new("d", DataType::Decimal128(15, 2), true),
+            Field::new("e", DataType::Decimal128(15, 2), false),
+            Field::new("x", DataType::Float64, true),
+        ]));
+        // Strings that differ only in their length (a trailing NUL byte) or past the bytes a
+        // code holds.
+        let words = [
+            "A",
+            "N",
+            "R",
+            "",
+            "A\0",
+            "\0",
+            "AB",
+            "ABC",
+            "ABCD",
+            "ABCE",
+            "ABCDE",
+            "ABCDF",
+            "a string past twelve",
+        ];
+        let mut first = 0i64;
+        let batches = [700i64, 1, 64, 2500, 130]
+            .iter()
+            .map(|&n| {
+                let rows = first..first + n;
+                first += n;
+                let f: Int32Array = rows
+                    .clone()
+                    .map(|r| {
+                        let word = r / 64;
+                        Some(match word % 4 {
+                            0 => 1,
+                            1 => 0,
+                            2 => i32::from(r % 9 == 0),
+                            _ => i32::from(r % 3 != 0),
+                        })
+                    })
+                    .collect();
+                let s: StringViewArray = rows
+                    .clone()
+                    .map(|r| {
+                        let k = if r % 50 < 40 { r % 3 } else { r % 13 } as usize;
+                        (r % 17 != 5).then_some(words[k])
+                    })
+                    .collect();
+                let u: StringViewArray = rows
+                    .clone()
+                    .map(|r| {
+                        Some(if r % 101 == 7 {
+                            "FOO"
+                        } else {
+                            ["F", "O"][(r % 2) as usize]
+                        })
+                    })
+                    .collect();
+                let w: StringViewArray = rows
+                    .clone()
+                    .map(|r| Some((r * 7 % 97).to_string()))
+                    .collect();
+                let v: StringViewArray = rows.clone().map(|r| Some((r % 5).to_string())).collect();
+                let d: Decimal128Array = rows
+                    .clone()
+                    .map(|r| {
+                        (r % 13 != 4).then_some(match r % 311 {
+                            100 => 3_000_000_000 + i128::from(r),
+                            200 => 40_000_000_000_000 + i128::from(r),
+                            _ => i128::from(r % 10_000) * 37,
+                        })
+                    })
+                    .collect();
+                let d = d.with_precision_and_scale(15, 2).unwrap();
+                let e: Decimal128Array = rows.clone().map(|r| Some(i128::from(r % 11))).collect();
+                let e = e.with_precision_and_scale(15, 2).unwrap();
+                let x: Float64Array = rows
+                    .clone()
+                    .map(|r| (r % 7 != 0).then_some(r as f64 * 0.1))
+                    .collect();
+                RecordBatch::try_new(
+                    schema.clone(),
+                    vec![
+                        Arc::new(f),
+                        Arc::new(s),
+                        Arc::new(u),
+                        Arc::new(w),
+                        Arc::new(v),
+                        Arc::new(d),
+                        Arc::new(e),
+                        Arc::new(x),
+                    ],
+                )
+                .unwrap()
+            })
+            .collect();
+        Source::batches("t", schema, batches).with_morsel_rows(1000)
+    }
+
+    /// Aggregations whose words find their groups a group at a time, with and without
+    /// arguments in lanes, give the interpreter's groups (in its order), answers and errors,
+    /// on 1 and 2 threads; keys that are not all `Utf8View` columns keep the row path.
+    #[test]
+    fn words_that_find_their_groups_first_answer_as_the_interpreter() {
+        let source = table();
+        for (sql, grouped, lanes) in [
+            (
+                "SELECT s, u, COUNT(*), SUM(d * (1 - e)), SUM(d * (1 - e) * (1 + e)), AVG(d), \
+                 SUM(e) FROM t WHERE f > 0 GROUP BY s, u",
+                true,
+                true,
+            ),
+            (
+                "SELECT s, SUM(d - e), COUNT(d), MIN(d), SUM(x), MAX(u) FROM t GROUP BY s",
+                true,
+                true,
+            ),
+            (
+                "SELECT w, u, s, COUNT(*), SUM(d * e) FROM t WHERE f > 0 GROUP BY w, u, s",
+                true,
+                true,
+            ),
+            (
+                "SELECT w, SUM(d * d), COUNT(*) FROM t GROUP BY w",
+                true,
+                true,
+            ),
+            (
+                "SELECT s, u, SUM(d * d), SUM(x) FROM t WHERE f = 1 GROUP BY s, u",
+                true,
+                true,
+            ),
+            (
+                "SELECT u, SUM(d), COUNT(*), AVG(x) FROM t WHERE f > 0 GROUP BY u",
+                true,
+                false,
+            ),
+            ("SELECT s, w, COUNT(*) FROM t GROUP BY s, w", true, false),
+            (
+                "SELECT s, u, w, v, COUNT(*) FROM t GROUP BY s, u, w, v",
+                false,
+                false,
+            ),
+            (
+                "SELECT UPPER(s), COUNT(*) FROM t GROUP BY UPPER(s)",
+                false,
+                false,
+            ),
+            ("SELECT s, f, SUM(d * e) FROM t GROUP BY s, f", false, false),
+        ] {
+            let kernel = AggregateKernel::of_query(&source, sql);
+            let ir = kernel.ir_before();
+            assert_eq!(ir.contains("qjit_key_code"), grouped, "{sql}");
+            assert_eq!(ir.contains("qjit_narrow_lanes"), lanes, "{sql}");
+            assert_compiled_as_interpreted(&source, sql);
+        }
+    }
+}
