@@ -12,7 +12,7 @@ use inkwell::{AddressSpace, IntPredicate};
 
 use super::dense::{dense_word, DensePlan};
 use super::grouped::{group_ids, takes_word, GroupedWord};
-use super::lanes::{LanesPlan, LanesWord};
+use super::lanes::{lanes_word, LanesPlan, LanesWord};
 use super::layout::{AggregateLayout, SlotKind, VectorType};
 use super::local::{flush_function, LocalTable};
 use super::prefetch::{prefetch_row, AHEAD_WORDS, SPARSE_SELECTED};
@@ -316,61 +316,19 @@ pub(super) fn build_entry<'ctx>(
                 Ok(b.build_load(i64t, at, "word_gid")?.into_int_value())
             };
             // A word that finds its groups a group at a time computes its arguments in lanes,
-            // and its rows read them unless one needs the row path (see `lanes`): whether they
-            // do (`i64`, 1 or 0; a flag rather than a null pointer, so that LLVM sees the
-            // array escape nowhere and vectorizes without checking it against the columns).
+            // and its rows read them unless one needs the row path (see `lanes`).
             let lanes_on = match (lanes, &lane_word) {
-                (Some((lanes_fn, _)), Some(lw)) => {
-                    let start = crate::codegen::skeleton::current_block(b)?;
-                    let pre = ctx.append_basic_block(entry_fn, "lanes_pre");
-                    let rows = ctx.append_basic_block(entry_fn, "lanes_rows");
-                    let done = ctx.append_basic_block(entry_fn, "lanes_done");
-                    let joined = ctx.append_basic_block(entry_fn, "lanes_joined");
-                    b.build_conditional_branch(take, pre, joined)?;
-                    b.position_at_end(pre);
-                    b.build_unconditional_branch(rows)?;
-                    b.position_at_end(rows);
-                    let j = b.build_phi(i64t, "lane_j")?;
-                    let bad = b.build_phi(i64t, "lanes_bad")?;
-                    let jv = j.as_basic_value().into_int_value();
-                    let i = b.build_int_add(base, jv, "lane_i")?;
-                    let sel = b.build_and(
-                        b.build_right_shift(selected, jv, false, "lane_shifted")?,
-                        i64t.const_int(1, false),
-                        "lane_sel",
-                    )?;
-                    let vp = lw.at(ctx, b, jv)?;
-                    let mut a: Vec<BasicMetadataValueEnum> = vec![i.into(), sel.into(), vp.into()];
-                    a.extend(args.iter().copied());
-                    let r = b
-                        .build_call(lanes_fn, &a, "lanes")?
-                        .try_as_basic_value()
-                        .basic()
-                        .ok_or_else(|| Error::internal("the lanes function returns nothing"))?
-                        .into_int_value();
-                    let bad2 =
-                        b.build_or(bad.as_basic_value().into_int_value(), r, "lanes_bad2")?;
-                    let j2 = b.build_int_add(jv, i64t.const_int(1, false), "lane_j2")?;
-                    let more = b.build_int_compare(
-                        IntPredicate::ULT,
-                        j2,
-                        i64t.const_int(64, false),
-                        "lane_more",
-                    )?;
-                    let latch = b.build_conditional_branch(more, rows, done)?;
-                    crate::codegen::skeleton::no_interleave(ctx, latch);
-                    j.add_incoming(&[(&i64t.const_zero(), pre), (&j2, rows)]);
-                    bad.add_incoming(&[(&i64t.const_zero(), pre), (&bad2, rows)]);
-                    b.position_at_end(done);
-                    let clean =
-                        b.build_int_compare(IntPredicate::EQ, bad2, i64t.const_zero(), "lanes_ok")?;
-                    let clean = b.build_int_z_extend(clean, i64t, "lanes_use")?;
-                    b.build_unconditional_branch(joined)?;
-                    b.position_at_end(joined);
-                    let phi = b.build_phi(i64t, "lanes_on")?;
-                    phi.add_incoming(&[(&i64t.const_zero(), start), (&clean, done)]);
-                    Some((lw, phi.as_basic_value().into_int_value()))
-                }
+                (Some((lanes_fn, _)), Some(lw)) => Some((
+                    lw,
+                    lanes_word(
+                        ctx,
+                        b,
+                        entry_fn,
+                        (lanes_fn, lw),
+                        (selected, base, take),
+                        &args,
+                    )?,
+                )),
                 _ => None,
             };
             for_each_selected(

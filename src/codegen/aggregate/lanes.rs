@@ -27,12 +27,13 @@ use inkwell::builder::Builder;
 use inkwell::context::Context;
 use inkwell::module::Module;
 use inkwell::types::BasicMetadataTypeEnum;
-use inkwell::values::{FunctionValue, IntValue, PointerValue};
-use inkwell::AddressSpace;
+use inkwell::values::{BasicMetadataValueEnum, FunctionValue, IntValue, PointerValue};
+use inkwell::{AddressSpace, IntPredicate};
 
 use crate::codegen::lower::{has_narrow_form, Lowerer};
-use crate::codegen::skeleton::row_function;
+use crate::codegen::skeleton::{current_block, no_interleave, row_function};
 use crate::codegen::{CodegenError, ColumnSlot, Params};
+use crate::error::Error;
 use crate::ir::{Expr, SqlType};
 
 /// The symbol of the lanes row function.
@@ -127,7 +128,7 @@ pub(super) fn lanes_row<'ctx>(
     for (k, &i) in plan.narrow.iter().enumerate() {
         let e = args
             .get(i)
-            .ok_or_else(|| crate::error::Error::internal("a lane's argument is missing"))?;
+            .ok_or_else(|| Error::internal("a lane's argument is missing"))?;
         let n = lowerer.lower_narrow(e)?;
         ok = b.build_and(ok, n.ok, "lanes_ok")?;
         let at = i64t.const_int(64 * k as u64, false);
@@ -139,4 +140,63 @@ pub(super) fn lanes_row<'ctx>(
     let not_ok = b.build_int_z_extend(b.build_not(ok, "lanes_not_ok")?, i64t, "lanes_bad")?;
     b.build_return(Some(&b.build_and(not_ok, sel, "lanes_bad_row")?))?;
     Ok(f)
+}
+
+/// Emits, from the current block, the lanes loop of the word `selected` at `base` when `take`
+/// (it finds its groups a group at a time, see `grouped`): `lanes_fn` over its 64 rows into
+/// `lw`. Returns whether its rows read their arguments there (`i64`: 1 when the word took the
+/// loop and no selected row was `bad`, else 0; a flag rather than a null pointer, so that LLVM
+/// sees the array escape nowhere and vectorizes without checking it against the columns).
+/// The builder continues after.
+pub(super) fn lanes_word<'ctx>(
+    ctx: &'ctx Context,
+    b: &Builder<'ctx>,
+    f: FunctionValue<'ctx>,
+    (lanes_fn, lw): (FunctionValue<'ctx>, &LanesWord<'ctx>),
+    (selected, base, take): (IntValue<'ctx>, IntValue<'ctx>, IntValue<'ctx>),
+    args: &[BasicMetadataValueEnum<'ctx>],
+) -> Result<IntValue<'ctx>, CodegenError> {
+    let i64t = ctx.i64_type();
+    let c = |v: u64| i64t.const_int(v, false);
+    let start = current_block(b)?;
+    let pre = ctx.append_basic_block(f, "lanes_pre");
+    let rows = ctx.append_basic_block(f, "lanes_rows");
+    let done = ctx.append_basic_block(f, "lanes_done");
+    let joined = ctx.append_basic_block(f, "lanes_joined");
+    b.build_conditional_branch(take, pre, joined)?;
+    b.position_at_end(pre);
+    b.build_unconditional_branch(rows)?;
+    b.position_at_end(rows);
+    let j = b.build_phi(i64t, "lane_j")?;
+    let bad = b.build_phi(i64t, "lanes_bad")?;
+    let jv = j.as_basic_value().into_int_value();
+    let i = b.build_int_add(base, jv, "lane_i")?;
+    let sel = b.build_and(
+        b.build_right_shift(selected, jv, false, "lane_shifted")?,
+        c(1),
+        "lane_sel",
+    )?;
+    let mut a: Vec<BasicMetadataValueEnum> = vec![i.into(), sel.into(), lw.at(ctx, b, jv)?.into()];
+    a.extend(args.iter().copied());
+    let r = b
+        .build_call(lanes_fn, &a, "lanes")?
+        .try_as_basic_value()
+        .basic()
+        .ok_or_else(|| Error::internal("the lanes function returns nothing"))?
+        .into_int_value();
+    let bad2 = b.build_or(bad.as_basic_value().into_int_value(), r, "lanes_bad2")?;
+    let j2 = b.build_int_add(jv, c(1), "lane_j2")?;
+    let more = b.build_int_compare(IntPredicate::ULT, j2, c(64), "lane_more")?;
+    let latch = b.build_conditional_branch(more, rows, done)?;
+    no_interleave(ctx, latch);
+    j.add_incoming(&[(&c(0), pre), (&j2, rows)]);
+    bad.add_incoming(&[(&c(0), pre), (&bad2, rows)]);
+    b.position_at_end(done);
+    let clean = b.build_int_compare(IntPredicate::EQ, bad2, c(0), "lanes_ok")?;
+    let clean = b.build_int_z_extend(clean, i64t, "lanes_use")?;
+    b.build_unconditional_branch(joined)?;
+    b.position_at_end(joined);
+    let on = b.build_phi(i64t, "lanes_on")?;
+    on.add_incoming(&[(&c(0), start), (&clean, done)]);
+    Ok(on.as_basic_value().into_int_value())
 }

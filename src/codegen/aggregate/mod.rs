@@ -213,16 +213,7 @@ pub fn compile_aggregate<'ctx>(
     )?;
     let (scratch, falls_back, local_table) = {
         let row = lead[0].into_int_value();
-        let table = TableParams {
-            groups: lead[1].into_pointer_value(),
-            slots: lead[2].into_pointer_value(),
-            mask: lead[3].into_int_value(),
-            hashes: lead[4].into_pointer_value(),
-            keys: lead[5].into_pointer_value(),
-            last: lead[8].into_pointer_value(),
-            direct: lead[11].into_pointer_value(),
-            direct_keys: lead[12].into_pointer_value(),
-        };
+        let table = table_params(&lead);
         let log = (lead[6].into_pointer_value(), lead[7].into_pointer_value());
         let vectors: Vec<PointerValue> = lead[UPDATE_LEADING..]
             .iter()
@@ -397,16 +388,7 @@ pub fn compile_aggregate<'ctx>(
                 columns.len(),
                 &attrs,
             )?;
-            let table = TableParams {
-                groups: lead[1].into_pointer_value(),
-                slots: lead[2].into_pointer_value(),
-                mask: lead[3].into_int_value(),
-                hashes: lead[4].into_pointer_value(),
-                keys: lead[5].into_pointer_value(),
-                last: lead[8].into_pointer_value(),
-                direct: lead[11].into_pointer_value(),
-                direct_keys: lead[12].into_pointer_value(),
-            };
+            let table = table_params(&lead);
             let row = lead[0].into_int_value();
             let mut lowerer =
                 Lowerer::new(ctx, &module, &b, row, params, &columns, slot_of.clone())?;
@@ -503,6 +485,21 @@ pub fn compile_aggregate<'ctx>(
         scratch,
         params: kernel_params,
     })
+}
+
+/// The hash table's parameters among the leading ones of the update and group row functions
+/// (see [`UPDATE_LEADING`]).
+fn table_params<'ctx>(lead: &[inkwell::values::BasicValueEnum<'ctx>]) -> TableParams<'ctx> {
+    TableParams {
+        groups: lead[1].into_pointer_value(),
+        slots: lead[2].into_pointer_value(),
+        mask: lead[3].into_int_value(),
+        hashes: lead[4].into_pointer_value(),
+        keys: lead[5].into_pointer_value(),
+        last: lead[8].into_pointer_value(),
+        direct: lead[11].into_pointer_value(),
+        direct_keys: lead[12].into_pointer_value(),
+    }
 }
 
 /// Whether the update row function evaluates its arguments' narrow forms first: every
