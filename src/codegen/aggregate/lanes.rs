@@ -11,8 +11,8 @@
 //! for j in 0..64 (vectorized):  values[k][j] = narrow form k of row base + j
 //!                               bad |= selected(j) & !ok(k, j)          (qjit_narrow_lanes)
 //! bad ?  each selected row's update as before (it computes, hands back or fails)
-//!     :  each selected row's update with values[k][j] (qjit_update_lanes: nothing to hand back;
-//!        the validity it computes from the columns, where LLVM drops the unused arithmetic)
+//!     :  each selected row's update with values[k][j] (the same update row function, told by
+//!        a flag: nothing to hand back; the validity is that of the argument's columns)
 //! ```
 //!
 //! In lanes a product's operands must fit 32 bits, and a rescale compares its operand with the
