@@ -769,3 +769,56 @@ pub(super) fn current_block<'ctx>(b: &Builder<'ctx>) -> R<BasicBlock<'ctx>> {
 }
 
 type R<T> = Result<T, CodegenError>;
+
+/// Emits, from the current block, a loop over the 64 rows of a word that LLVM vectorizes (not
+/// interleaved, see [`no_interleave`]): `body(j, carried)` emits row `j`'s work and returns the
+/// next values of the `i64`s it carries (`init` at first, as many). Returns their final values;
+/// the builder continues after the loop. The loop of `aggregate::dense`, `grouped`, `lanes`
+/// and `sums`.
+pub(super) fn word_loop<'ctx>(
+    ctx: &'ctx Context,
+    b: &Builder<'ctx>,
+    f: FunctionValue<'ctx>,
+    name: &str,
+    init: &[IntValue<'ctx>],
+    mut body: impl FnMut(IntValue<'ctx>, &[IntValue<'ctx>]) -> R<Vec<IntValue<'ctx>>>,
+) -> R<Vec<IntValue<'ctx>>> {
+    let i64t = ctx.i64_type();
+    let pre = ctx.append_basic_block(f, &format!("{name}_pre"));
+    let rows = ctx.append_basic_block(f, &format!("{name}_rows"));
+    let done = ctx.append_basic_block(f, &format!("{name}_done"));
+    b.build_unconditional_branch(pre)?;
+    b.position_at_end(pre);
+    b.build_unconditional_branch(rows)?;
+    b.position_at_end(rows);
+    let j = b.build_phi(i64t, &format!("{name}_j"))?;
+    let phis: Vec<PhiValue> = init
+        .iter()
+        .map(|_| b.build_phi(i64t, &format!("{name}_carried")))
+        .collect::<Result<_, _>>()?;
+    let jv = j.as_basic_value().into_int_value();
+    let carried: Vec<IntValue> = phis
+        .iter()
+        .map(|p| p.as_basic_value().into_int_value())
+        .collect();
+    let next = body(jv, &carried)?;
+    if next.len() != init.len() {
+        return Err(Error::internal("a word loop's body changed what it carries").into());
+    }
+    let end = current_block(b)?;
+    let j2 = b.build_int_add(jv, i64t.const_int(1, false), &format!("{name}_j2"))?;
+    let more = b.build_int_compare(
+        IntPredicate::ULT,
+        j2,
+        i64t.const_int(64, false),
+        &format!("{name}_more"),
+    )?;
+    let latch = b.build_conditional_branch(more, rows, done)?;
+    no_interleave(ctx, latch);
+    j.add_incoming(&[(&i64t.const_zero(), pre), (&j2, end)]);
+    for ((phi, first), last) in phis.iter().zip(init).zip(&next) {
+        phi.add_incoming(&[(first, pre), (last, end)]);
+    }
+    b.position_at_end(done);
+    Ok(next)
+}

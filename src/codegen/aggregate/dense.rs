@@ -41,7 +41,7 @@ use inkwell::IntPredicate;
 
 use super::layout::{AggregateLayout, SlotKind};
 use crate::codegen::lower::{has_narrow_form, Lowerer};
-use crate::codegen::skeleton::{intrinsic, no_interleave, row_function};
+use crate::codegen::skeleton::{intrinsic, row_function, word_loop};
 use crate::codegen::{CodegenError, ColumnSlot, Params};
 use crate::error::Error;
 use crate::ir::{BinaryOp, Expr, SqlType};
@@ -246,62 +246,42 @@ pub(super) fn dense_word<'ctx>(
         "dense_many",
     )?;
     let take = b.build_and(many, full, "dense_take")?;
-    let pre = ctx.append_basic_block(f, "dense_pre");
-    let rows = ctx.append_basic_block(f, "dense_rows");
-    let done = ctx.append_basic_block(f, "dense_done");
+    let rows = ctx.append_basic_block(f, "dense");
     let fold = ctx.append_basic_block(f, "dense_fold");
     let sparse = ctx.append_basic_block(f, "dense_sparse");
     let after = ctx.append_basic_block(f, "dense_after");
-    b.build_conditional_branch(take, pre, sparse)?;
+    b.build_conditional_branch(take, rows, sparse)?;
 
     // The loop over the word's 64 rows, summing each part (bad: or).
-    b.position_at_end(pre);
-    b.build_unconditional_branch(rows)?;
     b.position_at_end(rows);
-    let j = b.build_phi(i64t, "dense_j")?;
-    let jv = j.as_basic_value().into_int_value();
-    let sums: Vec<_> = (0..=plan.parts.len())
-        .map(|k| b.build_phi(i64t, &format!("dense_sum{k}")))
-        .collect::<Result<_, _>>()?;
-    let i = b.build_int_add(base, jv, "dense_i")?;
-    let bit = b.build_right_shift(word, jv, false, "dense_shifted")?;
-    let bit = b.build_and(bit, i64t.const_int(1, false), "dense_sel")?;
-    let mut a: Vec<BasicMetadataValueEnum> = vec![i.into(), bit.into()];
-    a.extend(args.iter().copied());
-    let r = b
-        .build_call(dense_fn, &a, "dense_row")?
-        .try_as_basic_value()
-        .basic()
-        .ok_or_else(|| Error::internal("the dense row function returns nothing"))?
-        .into_struct_value();
-    let mut next = vec![];
-    for (k, sum) in sums.iter().enumerate() {
-        let x = b
-            .build_extract_value(r, k as u32, "dense_part")?
-            .into_int_value();
-        let s = sum.as_basic_value().into_int_value();
-        next.push(if k == 0 {
-            b.build_or(s, x, "dense_bad2")?
-        } else {
-            b.build_int_add(s, x, "dense_sum2")?
-        });
-    }
-    let j2 = b.build_int_add(jv, i64t.const_int(1, false), "dense_j2")?;
-    let more = b.build_int_compare(
-        IntPredicate::ULT,
-        j2,
-        i64t.const_int(64, false),
-        "dense_more",
-    )?;
-    let latch = b.build_conditional_branch(more, rows, done)?;
-    no_interleave(ctx, latch);
-    j.add_incoming(&[(&i64t.const_zero(), pre), (&j2, rows)]);
-    for (sum, n) in sums.iter().zip(&next) {
-        sum.add_incoming(&[(&i64t.const_zero(), pre), (n, rows)]);
-    }
+    let init = vec![i64t.const_zero(); plan.parts.len() + 1];
+    let next = word_loop(ctx, b, f, "dense", &init, |j, sums| {
+        let i = b.build_int_add(base, j, "dense_i")?;
+        let bit = b.build_right_shift(word, j, false, "dense_shifted")?;
+        let bit = b.build_and(bit, i64t.const_int(1, false), "dense_sel")?;
+        let mut a: Vec<BasicMetadataValueEnum> = vec![i.into(), bit.into()];
+        a.extend(args.iter().copied());
+        let r = b
+            .build_call(dense_fn, &a, "dense_row")?
+            .try_as_basic_value()
+            .basic()
+            .ok_or_else(|| Error::internal("the dense row function returns nothing"))?
+            .into_struct_value();
+        let mut next = vec![];
+        for (k, &s) in sums.iter().enumerate() {
+            let x = b
+                .build_extract_value(r, k as u32, "dense_part")?
+                .into_int_value();
+            next.push(if k == 0 {
+                b.build_or(s, x, "dense_bad2")?
+            } else {
+                b.build_int_add(s, x, "dense_sum2")?
+            });
+        }
+        Ok(next)
+    })?;
 
     // A bad row sends the word to the selected-row path; else its sums join the batch's.
-    b.position_at_end(done);
     let bad = b.build_int_compare(IntPredicate::NE, next[0], i64t.const_zero(), "dense_is_bad")?;
     b.build_conditional_branch(bad, sparse, fold)?;
     b.position_at_end(fold);

@@ -16,6 +16,7 @@ use super::lanes::{lanes_word, LanesPlan, LanesWord};
 use super::layout::{AggregateLayout, SlotKind, VectorType};
 use super::local::{flush_function, LocalTable};
 use super::prefetch::{prefetch_row, AHEAD_WORDS, SPARSE_SELECTED};
+use super::sums::{PassSums, SumsPlan};
 use crate::codegen::skeleton::{
     column_args, for_each_selected, intrinsic, param, selection_word, store_status, FailExit, Words,
 };
@@ -27,7 +28,8 @@ use crate::error::Error;
 /// row) that only the update reads, whose selected rows are prefetched (see [`AHEAD_WORDS`]).
 /// `grouped`: the key code and group row functions of keys whose words find their groups
 /// first (see `grouped`); `lanes`: with them, the row function that computes a word's
-/// arguments in lanes, which the update then reads (see `lanes`).
+/// arguments in lanes, which the update then reads (see `lanes`); `sums`: with them, the row
+/// function whose parts a word's passes sum and fold (see `sums`).
 #[allow(clippy::too_many_arguments)]
 pub(super) fn build_entry<'ctx>(
     ctx: &'ctx Context,
@@ -47,6 +49,7 @@ pub(super) fn build_entry<'ctx>(
         inkwell::values::FunctionValue<'ctx>,
     )>,
     lanes: Option<(inkwell::values::FunctionValue<'ctx>, &LanesPlan)>,
+    sums: Option<(inkwell::values::FunctionValue<'ctx>, &SumsPlan)>,
 ) -> Result<(), CodegenError> {
     let i64t = ctx.i64_type();
     let ptr = ctx.ptr_type(AddressSpace::default());
@@ -299,22 +302,6 @@ pub(super) fn build_entry<'ctx>(
         if let (Some((code_fn, group_fn)), Some(word)) = (grouped, &word_groups) {
             let lookup = |i: IntValue<'ctx>| call(group_fn, i, no_gid, "group");
             let take = takes_word(ctx, module, b, selected, full)?;
-            group_ids(
-                ctx,
-                module,
-                b,
-                entry_fn,
-                code_fn,
-                word,
-                (selected, base, take),
-                &args,
-                &lookup,
-            )?;
-            let gid_of = |i: IntValue<'ctx>| -> Result<IntValue<'ctx>, CodegenError> {
-                let j = b.build_int_sub(i, base, "word_j")?;
-                let at = word.at(ctx, b, word.gids, j, "word_gid_at")?;
-                Ok(b.build_load(i64t, at, "word_gid")?.into_int_value())
-            };
             // A word that finds its groups a group at a time computes its arguments in lanes,
             // and its rows read them unless one needs the row path (see `lanes`).
             let lanes_on = match (lanes, &lane_word) {
@@ -331,12 +318,47 @@ pub(super) fn build_entry<'ctx>(
                 )),
                 _ => None,
             };
+            // Its passes sum their rows where none can fail (see `sums`).
+            let pass_sums = match (sums, local_table) {
+                (Some((row_fn, plan)), Some(table)) => Some(PassSums {
+                    row_fn,
+                    plan,
+                    on: match lanes_on {
+                        Some((_, on)) => on,
+                        None => b.build_int_z_extend(take, i64t, "sums_on")?,
+                    },
+                    lanes: lanes_on.map(|(lw, _)| lw),
+                    table,
+                    local: local_ptr,
+                    vectors: &globals,
+                    layout,
+                }),
+                _ => None,
+            };
+            let folded = group_ids(
+                ctx,
+                module,
+                b,
+                entry_fn,
+                code_fn,
+                word,
+                (selected, base, take),
+                &args,
+                &lookup,
+                pass_sums.as_ref(),
+            )?;
+            let rest = b.build_and(selected, b.build_not(folded, "unfolded")?, "rest")?;
+            let gid_of = |i: IntValue<'ctx>| -> Result<IntValue<'ctx>, CodegenError> {
+                let j = b.build_int_sub(i, base, "word_j")?;
+                let at = word.at(ctx, b, word.gids, j, "word_gid_at")?;
+                Ok(b.build_load(i64t, at, "word_gid")?.into_int_value())
+            };
             for_each_selected(
                 ctx,
                 module,
                 b,
                 entry_fn,
-                (selected, base),
+                (rest, base),
                 &[],
                 &fail,
                 "word",

@@ -8,13 +8,15 @@
 //!
 //! ```text
 //! codes:  for j in 0..64 (vectorized):  codes[j] = key code of row base + j   (qjit_key_code)
+//!                                        (UNSELECTED where the filter rejected the row)
 //! passes: while rows are pending (at first: the selected ones) and passes < MAX_PASSES:
 //!           r = the first pending row;  g = its group (the row-by-row lookup, which inserts)
 //!           codes[r] is NO_CODE:  gids[r] = g;  r is done
 //!           else for j in 0..64 (vectorized):  same = codes[j] == codes[r];
 //!                                              gids[j] = same ? g : gids[j];  done |= same << j
+//!                (or, with `sums`, the pass sums and folds its rows instead)
 //!         (after them, or in a word that selects few rows: each pending row by itself)
-//! then:   each selected row's update, with gids[r] as its group
+//! then:   each selected row's update not folded, with gids[r] as its group
 //! ```
 //!
 //! A key's code is exact: a string of at most [`GroupedPlan::bytes`] bytes (the bytes that fit
@@ -41,8 +43,9 @@ use inkwell::values::{BasicMetadataValueEnum, FunctionValue, IntValue, PointerVa
 use inkwell::IntPredicate;
 
 use super::layout::{AggregateLayout, KeyKind};
+use super::sums::PassSums;
 use crate::codegen::lower::Lowerer;
-use crate::codegen::skeleton::{current_block, intrinsic, no_interleave, row_function};
+use crate::codegen::skeleton::{current_block, intrinsic, row_function, word_loop};
 use crate::codegen::{CodegenError, ColumnSlot, Params};
 use crate::error::Error;
 use crate::ir::Expr;
@@ -58,6 +61,9 @@ pub(super) const MAX_PASSES: u64 = 8;
 
 /// The code of a row with a key too long for one: looked up alone. No key's code is all ones.
 const NO_CODE: u64 = u64::MAX;
+
+/// The code of a row the filter rejected: no pass takes it. No key's code has its top bits set.
+const UNSELECTED: u64 = u64::MAX - 1;
 
 /// The symbol of the key code row function.
 const KEY_CODE_ROW: &str = "qjit_key_code";
@@ -220,7 +226,9 @@ pub(super) fn takes_word<'ctx>(
 /// Emits, from the current block, the group ids of the selected rows of the word `selected` at
 /// `base` into `word.gids` (see the module docs); `take`: a group at a time (see
 /// [`takes_word`]), else every row by itself. `lookup(i)` emits row `i`'s row-by-row lookup and
-/// returns its group id (emitted once). The builder continues after.
+/// returns its group id (emitted once). With `sums`, a pass whose rows can be folded into their
+/// group sums them instead of storing their group ids (see `sums`). Returns the rows so folded,
+/// whose updates are done (`i64`, a mask of the word); the builder continues after.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn group_ids<'ctx>(
     ctx: &'ctx Context,
@@ -232,54 +240,58 @@ pub(super) fn group_ids<'ctx>(
     (selected, base, take): (IntValue<'ctx>, IntValue<'ctx>, IntValue<'ctx>),
     args: &[BasicMetadataValueEnum<'ctx>],
     lookup: &dyn Fn(IntValue<'ctx>) -> Result<IntValue<'ctx>, CodegenError>,
-) -> Result<(), CodegenError> {
+    sums: Option<&PassSums<'_, 'ctx>>,
+) -> Result<IntValue<'ctx>, CodegenError> {
     let i64t = ctx.i64_type();
     let c = |v: u64| i64t.const_int(v, false);
     let lost = || Error::internal("a call returns nothing");
     let cttz = intrinsic(module, "llvm.cttz", i64t.into())?;
     let start = current_block(b)?;
-    let codes_pre = ctx.append_basic_block(f, "codes_pre");
-    let codes_loop = ctx.append_basic_block(f, "codes_rows");
+    let codes = ctx.append_basic_block(f, "codes");
     let head = ctx.append_basic_block(f, "pass_head");
     let body = ctx.append_basic_block(f, "pass_first");
     let coded = ctx.append_basic_block(f, "pass_coded");
     let single = ctx.append_basic_block(f, "pass_single");
-    let match_pre = ctx.append_basic_block(f, "pass_pre");
-    let match_loop = ctx.append_basic_block(f, "pass_rows");
-    let match_done = ctx.append_basic_block(f, "pass_done");
     let done = ctx.append_basic_block(f, "pass_end");
-    b.build_conditional_branch(take, codes_pre, head)?;
+    b.build_conditional_branch(take, codes, head)?;
 
-    // Every row's code.
-    b.position_at_end(codes_pre);
-    b.build_unconditional_branch(codes_loop)?;
-    b.position_at_end(codes_loop);
-    let j = b.build_phi(i64t, "code_j")?;
-    let jv = j.as_basic_value().into_int_value();
-    let i = b.build_int_add(base, jv, "code_i")?;
-    let mut a: Vec<BasicMetadataValueEnum> = vec![i.into()];
-    a.extend(args.iter().copied());
-    let code = b
-        .build_call(code_fn, &a, "key_code")?
-        .try_as_basic_value()
-        .basic()
-        .ok_or_else(lost)?;
-    b.build_store(word.at(ctx, b, word.codes, jv, "code_at")?, code)?;
-    let j2 = b.build_int_add(jv, c(1), "code_j2")?;
-    let more = b.build_int_compare(IntPredicate::ULT, j2, c(64), "code_more")?;
-    let latch = b.build_conditional_branch(more, codes_loop, head)?;
-    no_interleave(ctx, latch);
-    j.add_incoming(&[(&c(0), codes_pre), (&j2, codes_loop)]);
+    // Every row's code; a row the filter rejected matches no pass (its gid is never read).
+    b.position_at_end(codes);
+    word_loop(ctx, b, f, "code", &[], |j, _| {
+        let i = b.build_int_add(base, j, "code_i")?;
+        let mut a: Vec<BasicMetadataValueEnum> = vec![i.into()];
+        a.extend(args.iter().copied());
+        let code = b
+            .build_call(code_fn, &a, "key_code")?
+            .try_as_basic_value()
+            .basic()
+            .ok_or_else(lost)?
+            .into_int_value();
+        let shifted = b.build_right_shift(selected, j, false, "code_shifted")?;
+        let row_selected = b.build_and(shifted, c(1), "code_sel")?;
+        let row_selected =
+            b.build_int_compare(IntPredicate::NE, row_selected, c(0), "code_sel1")?;
+        let code = b.build_select(row_selected, code, c(UNSELECTED), "code_or_unselected")?;
+        b.build_store(word.at(ctx, b, word.codes, j, "code_at")?, code)?;
+        Ok(vec![])
+    })?;
+    let codes_end = current_block(b)?;
+    b.build_unconditional_branch(head)?;
 
     // The first pending row's group: one lookup, the only one in the kernel (its code is
     // large), for passes and single rows alike.
     b.position_at_end(head);
     let pending = b.build_phi(i64t, "pending")?;
     let passes = b.build_phi(i64t, "passes")?;
+    let folded = b.build_phi(i64t, "folded")?;
     let pendingv = pending.as_basic_value().into_int_value();
     let passesv = passes.as_basic_value().into_int_value();
-    pending.add_incoming(&[(&selected, start), (&selected, codes_loop)]);
-    passes.add_incoming(&[(&c(0), start), (&c(0), codes_loop)]);
+    let foldedv = folded.as_basic_value().into_int_value();
+    for from in [start, codes_end] {
+        pending.add_incoming(&[(&selected, from)]);
+        passes.add_incoming(&[(&c(0), from)]);
+        folded.add_incoming(&[(&c(0), from)]);
+    }
     let some = b.build_int_compare(IntPredicate::NE, pendingv, c(0), "pass_some")?;
     b.build_conditional_branch(some, body, done)?;
 
@@ -309,7 +321,8 @@ pub(super) fn group_ids<'ctx>(
         )?
         .into_int_value();
     let alone = b.build_int_compare(IntPredicate::EQ, first, c(NO_CODE), "pass_alone")?;
-    b.build_conditional_branch(alone, single, match_pre)?;
+    let pass = ctx.append_basic_block(f, "pass");
+    b.build_conditional_branch(alone, single, pass)?;
 
     // A row by itself: its own group id, the next pending row.
     b.position_at_end(single);
@@ -319,44 +332,105 @@ pub(super) fn group_ids<'ctx>(
     b.build_unconditional_branch(head)?;
     pending.add_incoming(&[(&pending_single, single)]);
     passes.add_incoming(&[(&passesv, single)]);
+    folded.add_incoming(&[(&foldedv, single)]);
 
-    // Every row with the first row's code takes its group id.
-    b.position_at_end(match_pre);
-    b.build_unconditional_branch(match_loop)?;
-    b.position_at_end(match_loop);
-    let j = b.build_phi(i64t, "pass_j")?;
-    let same = b.build_phi(i64t, "pass_same")?;
-    let jv = j.as_basic_value().into_int_value();
-    let samev = same.as_basic_value().into_int_value();
-    let code = b
-        .build_load(
-            i64t,
-            word.at(ctx, b, word.codes, jv, "pass_row_code_at")?,
-            "pass_row_code",
-        )?
-        .into_int_value();
-    let eq = b.build_int_compare(IntPredicate::EQ, code, first, "pass_eq")?;
-    let gid_at = word.at(ctx, b, word.gids, jv, "pass_gid_at")?;
-    let old = b.build_load(i64t, gid_at, "pass_old_gid")?;
-    b.build_store(gid_at, b.build_select(eq, g.into(), old, "pass_gid")?)?;
-    let bit = b.build_left_shift(b.build_int_z_extend(eq, i64t, "pass_eq64")?, jv, "pass_bit")?;
-    let same2 = b.build_or(samev, bit, "pass_same2")?;
-    let j2 = b.build_int_add(jv, c(1), "pass_j2")?;
-    let more = b.build_int_compare(IntPredicate::ULT, j2, c(64), "pass_more")?;
-    let latch = b.build_conditional_branch(more, match_loop, match_done)?;
-    no_interleave(ctx, latch);
-    j.add_incoming(&[(&c(0), match_pre), (&j2, match_loop)]);
-    same.add_incoming(&[(&c(0), match_pre), (&same2, match_loop)]);
-
-    b.position_at_end(match_done);
-    let pending_next = b.build_and(pendingv, b.build_not(same2, "pass_not")?, "pass_pending")?;
+    // The rows with the first row's code (`same`): either summed and folded into their group
+    // (then no row of them needs its group id), or each given the group id.
+    b.position_at_end(pass);
+    let (same, rows_folded) = match sums {
+        Some(s) => {
+            let summed = ctx.append_basic_block(f, "pass_summed");
+            let ids = ctx.append_basic_block(f, "pass_ids");
+            let joined = ctx.append_basic_block(f, "pass_joined");
+            b.build_conditional_branch(s.folds(ctx, b, g)?, summed, ids)?;
+            b.position_at_end(summed);
+            let mut init = vec![c(0)];
+            init.extend(std::iter::repeat_n(c(0), s.plan.parts.len()));
+            let out = word_loop(ctx, b, f, "pass_sum", &init, |j, carried| {
+                let eq = same_code(ctx, b, word, j, first)?;
+                let mut next = vec![same_bit(ctx, b, j, eq, carried[0])?];
+                let row = b.build_int_add(base, j, "pass_row")?;
+                for (sum, part) in carried[1..].iter().zip(s.row(ctx, b, (row, j, eq), args)?) {
+                    next.push(b.build_int_add(*sum, part, "pass_sum2")?);
+                }
+                Ok(next)
+            })?;
+            s.fold(ctx, module, b, f, (g, out[0]), &out[1..])?;
+            let summed_end = current_block(b)?;
+            b.build_unconditional_branch(joined)?;
+            b.position_at_end(ids);
+            let same_ids = gid_loop(ctx, b, f, word, first, g)?;
+            let ids_end = current_block(b)?;
+            b.build_unconditional_branch(joined)?;
+            b.position_at_end(joined);
+            let same = b.build_phi(i64t, "pass_same_rows")?;
+            same.add_incoming(&[(&out[0], summed_end), (&same_ids, ids_end)]);
+            let rows = b.build_phi(i64t, "pass_folded_rows")?;
+            rows.add_incoming(&[(&out[0], summed_end), (&c(0), ids_end)]);
+            (
+                same.as_basic_value().into_int_value(),
+                rows.as_basic_value().into_int_value(),
+            )
+        }
+        None => (gid_loop(ctx, b, f, word, first, g)?, c(0)),
+    };
+    let pending_next = b.build_and(pendingv, b.build_not(same, "pass_not")?, "pass_pending")?;
     let passes_next = b.build_int_add(passesv, c(1), "passes_next")?;
+    let folded_next = b.build_or(foldedv, rows_folded, "folded_next")?;
+    let pass_end = current_block(b)?;
     b.build_unconditional_branch(head)?;
-    pending.add_incoming(&[(&pending_next, match_done)]);
-    passes.add_incoming(&[(&passes_next, match_done)]);
+    pending.add_incoming(&[(&pending_next, pass_end)]);
+    passes.add_incoming(&[(&passes_next, pass_end)]);
+    folded.add_incoming(&[(&folded_next, pass_end)]);
 
     b.position_at_end(done);
-    Ok(())
+    Ok(foldedv)
+}
+
+/// Emits whether row `j`'s code is `first` (`i1`).
+fn same_code<'ctx>(
+    ctx: &'ctx Context,
+    b: &Builder<'ctx>,
+    word: &GroupedWord<'ctx>,
+    j: IntValue<'ctx>,
+    first: IntValue<'ctx>,
+) -> Result<IntValue<'ctx>, CodegenError> {
+    let at = word.at(ctx, b, word.codes, j, "pass_row_code_at")?;
+    let code = b.build_load(ctx.i64_type(), at, "pass_row_code")?;
+    Ok(b.build_int_compare(IntPredicate::EQ, code.into_int_value(), first, "pass_eq")?)
+}
+
+/// Emits `same | eq << j`.
+fn same_bit<'ctx>(
+    ctx: &'ctx Context,
+    b: &Builder<'ctx>,
+    j: IntValue<'ctx>,
+    eq: IntValue<'ctx>,
+    same: IntValue<'ctx>,
+) -> Result<IntValue<'ctx>, CodegenError> {
+    let bit = b.build_int_z_extend(eq, ctx.i64_type(), "pass_eq64")?;
+    let bit = b.build_left_shift(bit, j, "pass_bit")?;
+    Ok(b.build_or(same, bit, "pass_same2")?)
+}
+
+/// Emits the loop that gives group `g` to every row whose code is `first`; returns those rows.
+fn gid_loop<'ctx>(
+    ctx: &'ctx Context,
+    b: &Builder<'ctx>,
+    f: FunctionValue<'ctx>,
+    word: &GroupedWord<'ctx>,
+    first: IntValue<'ctx>,
+    g: IntValue<'ctx>,
+) -> Result<IntValue<'ctx>, CodegenError> {
+    let zero = ctx.i64_type().const_zero();
+    let out = word_loop(ctx, b, f, "pass_id", &[zero], |j, carried| {
+        let eq = same_code(ctx, b, word, j, first)?;
+        let gid_at = word.at(ctx, b, word.gids, j, "pass_gid_at")?;
+        let old = b.build_load(ctx.i64_type(), gid_at, "pass_old_gid")?;
+        b.build_store(gid_at, b.build_select(eq, g.into(), old, "pass_gid")?)?;
+        Ok(vec![same_bit(ctx, b, j, eq, carried[0])?])
+    })?;
+    Ok(out[0])
 }
 
 #[cfg(test)]
@@ -386,6 +460,8 @@ mod tests {
             Field::new("d", DataType::Decimal128(15, 2), true),
             Field::new("e", DataType::Decimal128(15, 2), false),
             Field::new("x", DataType::Float64, true),
+            Field::new("h", DataType::Decimal128(17, 0), true),
+            Field::new("i", DataType::Int32, true),
         ]));
         // Strings that differ only in their length (a trailing NUL byte) or past the bytes a
         // code holds.
@@ -461,6 +537,20 @@ mod tests {
                     .clone()
                     .map(|r| (r % 7 != 0).then_some(r as f64 * 0.1))
                     .collect();
+                // Near the largest 17 digits: a word's partial sums leave 64 bits, and twice
+                // them is past the bound of a pass's values.
+                let h: Decimal128Array = rows
+                    .clone()
+                    .map(|r| {
+                        let v = 10i128.pow(17) - 1 - i128::from(r);
+                        (r % 23 != 9).then_some(if r % 1000 < 900 { v } else { -v })
+                    })
+                    .collect();
+                let h = h.with_precision_and_scale(17, 0).unwrap();
+                let i: Int32Array = rows
+                    .clone()
+                    .map(|r| (r % 19 != 2).then_some((r as i32).wrapping_mul(-48_271)))
+                    .collect();
                 RecordBatch::try_new(
                     schema.clone(),
                     vec![
@@ -472,6 +562,8 @@ mod tests {
                         Arc::new(d),
                         Arc::new(e),
                         Arc::new(x),
+                        Arc::new(h),
+                        Arc::new(i),
                     ],
                 )
                 .unwrap()
@@ -486,10 +578,12 @@ mod tests {
     #[test]
     fn words_that_find_their_groups_first_answer_as_the_interpreter() {
         let source = table();
-        for (sql, grouped, lanes) in [
+        // (query, finds groups first, arguments in lanes, passes sum their rows)
+        for (sql, grouped, lanes, sums) in [
             (
                 "SELECT s, u, COUNT(*), SUM(d * (1 - e)), SUM(d * (1 - e) * (1 + e)), AVG(d), \
                  SUM(e) FROM t WHERE f > 0 GROUP BY s, u",
+                true,
                 true,
                 true,
             ),
@@ -497,9 +591,11 @@ mod tests {
                 "SELECT s, SUM(d - e), COUNT(d), MIN(d), SUM(x), MAX(u) FROM t GROUP BY s",
                 true,
                 true,
+                false,
             ),
             (
                 "SELECT w, u, s, COUNT(*), SUM(d * e) FROM t WHERE f > 0 GROUP BY w, u, s",
+                true,
                 true,
                 true,
             ),
@@ -507,20 +603,68 @@ mod tests {
                 "SELECT w, SUM(d * d), COUNT(*) FROM t GROUP BY w",
                 true,
                 true,
+                true,
             ),
             (
                 "SELECT s, u, SUM(d * d), SUM(x) FROM t WHERE f = 1 GROUP BY s, u",
                 true,
                 true,
+                false,
             ),
             (
                 "SELECT u, SUM(d), COUNT(*), AVG(x) FROM t WHERE f > 0 GROUP BY u",
                 true,
                 false,
+                false,
             ),
-            ("SELECT s, w, COUNT(*) FROM t GROUP BY s, w", true, false),
+            (
+                "SELECT s, w, COUNT(*) FROM t GROUP BY s, w",
+                true,
+                false,
+                true,
+            ),
+            (
+                "SELECT u, v, COUNT(x), SUM(i), AVG(h), SUM(d), COUNT(*) FROM t WHERE f > 0 \
+                 GROUP BY u, v",
+                true,
+                false,
+                true,
+            ),
+            (
+                "SELECT s, SUM(h + 0), SUM(h + h), COUNT(h - d), SUM(i) FROM t GROUP BY s",
+                true,
+                true,
+                true,
+            ),
+            (
+                "SELECT v, SUM(h * 1), SUM(-h), COUNT(*) FROM t WHERE f = 1 GROUP BY v",
+                true,
+                true,
+                true,
+            ),
+            // Partial sums past 64 bits in the table of the first groups, and (four times
+            // `h`) values past the bound of a pass's.
+            (
+                "SELECT u, SUM(h), COUNT(h), SUM(i) FROM t GROUP BY u",
+                true,
+                false,
+                true,
+            ),
+            (
+                "SELECT u, SUM(h + h + h + h), COUNT(*) FROM t WHERE f > 0 GROUP BY u",
+                true,
+                true,
+                true,
+            ),
+            (
+                "SELECT v, SUM(CAST(i AS BIGINT)), COUNT(*) FROM t GROUP BY v",
+                true,
+                false,
+                false,
+            ),
             (
                 "SELECT s, u, w, v, COUNT(*) FROM t GROUP BY s, u, w, v",
+                false,
                 false,
                 false,
             ),
@@ -528,13 +672,20 @@ mod tests {
                 "SELECT UPPER(s), COUNT(*) FROM t GROUP BY UPPER(s)",
                 false,
                 false,
+                false,
             ),
-            ("SELECT s, f, SUM(d * e) FROM t GROUP BY s, f", false, false),
+            (
+                "SELECT s, f, SUM(d * e) FROM t GROUP BY s, f",
+                false,
+                false,
+                false,
+            ),
         ] {
             let kernel = AggregateKernel::of_query(&source, sql);
             let ir = kernel.ir_before();
             assert_eq!(ir.contains("qjit_key_code"), grouped, "{sql}");
             assert_eq!(ir.contains("qjit_narrow_lanes"), lanes, "{sql}");
+            assert_eq!(ir.contains("qjit_pass_sums"), sums, "{sql}");
             assert_compiled_as_interpreted(&source, sql);
         }
     }

@@ -31,7 +31,7 @@ use inkwell::values::{BasicMetadataValueEnum, FunctionValue, IntValue, PointerVa
 use inkwell::{AddressSpace, IntPredicate};
 
 use crate::codegen::lower::{has_narrow_form, Lowerer};
-use crate::codegen::skeleton::{current_block, no_interleave, row_function};
+use crate::codegen::skeleton::{current_block, row_function, word_loop};
 use crate::codegen::{CodegenError, ColumnSlot, Params};
 use crate::error::Error;
 use crate::ir::{Expr, SqlType};
@@ -95,12 +95,15 @@ impl<'ctx> LanesWord<'ctx> {
 
 /// Builds `qjit_narrow_lanes(row, sel, values, columns…) -> i64`: stores each planned
 /// argument's narrow form of `row` at `values[64 k]` (garbage where NULL), and returns `sel`
-/// where one is not `ok` (else 0).
+/// where one is not `ok` (else 0). `bound`: a value `2^bound` or more in size is not `ok`
+/// either (the word's passes sum them, see `sums`).
+#[allow(clippy::too_many_arguments)]
 pub(super) fn lanes_row<'ctx>(
     ctx: &'ctx Context,
     module: &Module<'ctx>,
     b: &Builder<'ctx>,
     plan: &LanesPlan,
+    bound: Option<u64>,
     args: &[&Expr],
     (columns, slot_of, params): (&[ColumnSlot], HashMap<usize, usize>, &Params),
     attrs: &[Attribute],
@@ -131,6 +134,19 @@ pub(super) fn lanes_row<'ctx>(
             .ok_or_else(|| Error::internal("a lane's argument is missing"))?;
         let n = lowerer.lower_narrow(e)?;
         ok = b.build_and(ok, n.ok, "lanes_ok")?;
+        if let Some(bits) = bound {
+            // |value| < 2^bits: value + 2^bits < 2^(bits + 1), unsigned (NULLs need not).
+            let biased =
+                b.build_int_add(n.value, i64t.const_int(1 << bits, false), "lane_biased")?;
+            let within = b.build_int_compare(
+                IntPredicate::ULT,
+                biased,
+                i64t.const_int(1 << (bits + 1), false),
+                "lane_within",
+            )?;
+            let null = b.build_not(n.valid, "lane_null")?;
+            ok = b.build_and(ok, b.build_or(within, null, "lane_bounded")?, "lanes_ok")?;
+        }
         let at = i64t.const_int(64 * k as u64, false);
         // SAFETY (of the generated code): the array has 64 entries per argument from row 0
         // of the word; `values` points at the row's.
@@ -159,41 +175,28 @@ pub(super) fn lanes_word<'ctx>(
     let i64t = ctx.i64_type();
     let c = |v: u64| i64t.const_int(v, false);
     let start = current_block(b)?;
-    let pre = ctx.append_basic_block(f, "lanes_pre");
-    let rows = ctx.append_basic_block(f, "lanes_rows");
-    let done = ctx.append_basic_block(f, "lanes_done");
+    let rows = ctx.append_basic_block(f, "lanes");
     let joined = ctx.append_basic_block(f, "lanes_joined");
-    b.build_conditional_branch(take, pre, joined)?;
-    b.position_at_end(pre);
-    b.build_unconditional_branch(rows)?;
+    b.build_conditional_branch(take, rows, joined)?;
     b.position_at_end(rows);
-    let j = b.build_phi(i64t, "lane_j")?;
-    let bad = b.build_phi(i64t, "lanes_bad")?;
-    let jv = j.as_basic_value().into_int_value();
-    let i = b.build_int_add(base, jv, "lane_i")?;
-    let sel = b.build_and(
-        b.build_right_shift(selected, jv, false, "lane_shifted")?,
-        c(1),
-        "lane_sel",
-    )?;
-    let mut a: Vec<BasicMetadataValueEnum> = vec![i.into(), sel.into(), lw.at(ctx, b, jv)?.into()];
-    a.extend(args.iter().copied());
-    let r = b
-        .build_call(lanes_fn, &a, "lanes")?
-        .try_as_basic_value()
-        .basic()
-        .ok_or_else(|| Error::internal("the lanes function returns nothing"))?
-        .into_int_value();
-    let bad2 = b.build_or(bad.as_basic_value().into_int_value(), r, "lanes_bad2")?;
-    let j2 = b.build_int_add(jv, c(1), "lane_j2")?;
-    let more = b.build_int_compare(IntPredicate::ULT, j2, c(64), "lane_more")?;
-    let latch = b.build_conditional_branch(more, rows, done)?;
-    no_interleave(ctx, latch);
-    j.add_incoming(&[(&c(0), pre), (&j2, rows)]);
-    bad.add_incoming(&[(&c(0), pre), (&bad2, rows)]);
-    b.position_at_end(done);
-    let clean = b.build_int_compare(IntPredicate::EQ, bad2, c(0), "lanes_ok")?;
+    let bad = word_loop(ctx, b, f, "lane", &[c(0)], |j, carried| {
+        let i = b.build_int_add(base, j, "lane_i")?;
+        let shifted = b.build_right_shift(selected, j, false, "lane_shifted")?;
+        let sel = b.build_and(shifted, c(1), "lane_sel")?;
+        let mut a: Vec<BasicMetadataValueEnum> =
+            vec![i.into(), sel.into(), lw.at(ctx, b, j)?.into()];
+        a.extend(args.iter().copied());
+        let r = b
+            .build_call(lanes_fn, &a, "lanes")?
+            .try_as_basic_value()
+            .basic()
+            .ok_or_else(|| Error::internal("the lanes function returns nothing"))?
+            .into_int_value();
+        Ok(vec![b.build_or(carried[0], r, "lanes_bad2")?])
+    })?;
+    let clean = b.build_int_compare(IntPredicate::EQ, bad[0], c(0), "lanes_ok")?;
     let clean = b.build_int_z_extend(clean, i64t, "lanes_use")?;
+    let done = current_block(b)?;
     b.build_unconditional_branch(joined)?;
     b.position_at_end(joined);
     let on = b.build_phi(i64t, "lanes_on")?;

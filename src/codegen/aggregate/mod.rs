@@ -14,8 +14,9 @@
 //!                                        exact sums in a table on the stack, see `local`)
 //!       if code: status = (code, i); write back what a hand-back keeps (below); return
 //!     (without keys, a full word with many selected rows: the `dense` loop instead; with
-//!      keys of short strings, such a word finds its group ids first, `grouped`, and computes
-//!      its decimal arguments in vector lanes, `lanes`)
+//!      keys of short strings, such a word finds its group ids first, `grouped`, computes
+//!      its decimal arguments in vector lanes, `lanes`, and sums its rows a group at a time,
+//!      `sums`)
 //!   without GROUP BY: merge the batch's accumulators (kept in registers) into group 0
 //! ```
 //!
@@ -62,9 +63,10 @@
 //! updates), `local` (the table of the first groups' counts and exact sums on the stack,
 //! flushed into the state wherever the group count is written back), `dense` (without
 //! keys, words that select many rows evaluated branch-free over all 64 rows, vectorized),
-//! `grouped` (with keys of `Utf8View` columns, a word's group ids found a group at a time)
-//! and `lanes` (with `grouped`, a word's decimal arguments computed for all its rows in
-//! vector lanes before its updates).
+//! `grouped` (with keys of `Utf8View` columns, a word's group ids found a group at a time),
+//! `lanes` (with `grouped`, a word's decimal arguments computed for all its rows in
+//! vector lanes before its updates) and `sums` (with `grouped`, counts and exact sums of a
+//! group's rows added in the pass that finds them, when no row of the word can fail).
 
 mod dense;
 mod entry;
@@ -73,6 +75,7 @@ mod lanes;
 mod layout;
 mod local;
 mod prefetch;
+mod sums;
 
 pub use layout::{
     aggregate_inputs, layout, AggregateLayout, KeyKind, KeyLayout, SlotKind, StateSlot, VectorType,
@@ -100,6 +103,7 @@ use entry::build_entry;
 use grouped::GroupedPlan;
 use lanes::LanesPlan;
 use local::LocalTable;
+use sums::SumsPlan;
 
 /// The symbol of an aggregation kernel's entry point.
 pub const AGGREGATE_ENTRY_NAME: &str = "qjit_aggregate";
@@ -408,6 +412,27 @@ pub fn compile_aggregate<'ctx>(
         }
         _ => None,
     };
+    // Their passes' sums of the rows they find (`sums`), whose values the lanes then bound.
+    let sums = match &grouped {
+        Some(_) => SumsPlan::of(&layout, &args, lanes.as_ref(), local_table.as_ref()),
+        None => None,
+    };
+    let sums = match sums {
+        Some(plan) => {
+            let f = sums::sums_row(
+                ctx,
+                &module,
+                &b,
+                &plan,
+                &args,
+                lanes.as_ref(),
+                (&columns, slot_of.clone(), &kernel_params),
+                &attrs,
+            )?;
+            Some((f, plan))
+        }
+        None => None,
+    };
     // Their arguments in lanes: the row function that computes them for a word.
     let lanes = match &lanes {
         Some(plan) => {
@@ -416,6 +441,7 @@ pub fn compile_aggregate<'ctx>(
                 &module,
                 &b,
                 plan,
+                sums.as_ref().map(|_| sums::BOUND_BITS),
                 &args,
                 (&columns, slot_of.clone(), &kernel_params),
                 &attrs,
@@ -469,6 +495,7 @@ pub fn compile_aggregate<'ctx>(
         dense.as_ref().map(|(f, plan)| (*f, plan)),
         grouped,
         lanes,
+        sums.as_ref().map(|(f, plan)| (*f, plan)),
     )?;
 
     let mut functions = vec![update_fn, entry_fn];
@@ -651,7 +678,7 @@ fn lower_args_speculatively<'ctx>(
 }
 
 /// The columns an expression with a narrow form reads (its value is NULL where one is).
-fn narrow_columns(e: &Expr) -> Vec<&Expr> {
+pub(super) fn narrow_columns(e: &Expr) -> Vec<&Expr> {
     match e {
         Expr::Column(_) => vec![e],
         Expr::Binary { left, right, .. } => {
