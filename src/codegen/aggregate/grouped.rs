@@ -19,14 +19,15 @@
 //! then:   each selected row's update not folded, with gids[r] as its group
 //! ```
 //!
-//! A key's code is exact: a string of at most [`GroupedPlan::bytes`] bytes (the bytes that fit
-//! its share of 64 bits) is its length and those bytes, NULL is a length no string has, and the
-//! keys' codes side by side make the row's code. Equal codes are equal keys, so every row of a
-//! pass has the group of its first row. A longer string has no code ([`NO_CODE`]) and is looked
-//! up alone. The code takes the view's first `bytes` bytes as they are: Arrow pads a short
-//! string's view with zeros, and in a view that is not so padded equal strings only get
-//! different codes and separate passes (never one code for two strings); a short string whose
-//! view has anything in its last 8 bytes is looked up alone.
+//! A key's code is exact: the string's length (up to 7) and its first [`GroupedPlan::bytes`]
+//! bytes (the bytes that fit its share of 64 bits) when every byte of its view after those is
+//! zero, NULL a bit no string's code has, and the keys' codes side by side make the row's
+//! code. Such a string is its first bytes followed by NUL characters up to its length, so equal
+//! codes are equal keys, and every row of a pass has the group of its first row. Any other
+//! string (longer, or with other bytes after the first ones) has no code ([`NO_CODE`]) and is
+//! looked up alone. The code takes the first bytes as they are: Arrow pads a short string's
+//! view with zeros, and in a view that is not so padded equal strings only get different codes
+//! and separate passes (never one code for two strings).
 //!
 //! Groups are created in the order of their first rows, as row by row: each pass starts at the
 //! first pending row, so every row before it is done, and the rest come after the last pass's
@@ -96,10 +97,9 @@ impl GroupedPlan {
         })
     }
 
-    /// Bits of a key's code: its length (3 bits: 0 to `bytes`, and `bytes + 1` for NULL), then
-    /// its bytes.
+    /// Bits of a key's code: its length (3 bits), its bytes, then the bit of NULL.
     fn bits(&self) -> u64 {
-        3 + 8 * self.bytes
+        4 + 8 * self.bytes
     }
 }
 
@@ -133,36 +133,37 @@ pub(super) fn key_code_row<'ctx>(
     let mut lowerer = Lowerer::new(ctx, module, b, row, cols, columns, slot_of)?;
     lowerer.use_params(params)?;
     let c = |v: u64| i64t.const_int(v, false);
+    // The bits of a view that must be zero for a code: a length past 7, the bytes after the
+    // first `bytes` (the first word holds the length, then four bytes), and the second word.
+    let kept = 1u64
+        .checked_shl(32 + 8 * plan.bytes as u32)
+        .map_or(u64::MAX, |b| b - 1);
+    let beyond = 0xffff_fff8 | !kept;
+    let null_bit = c(1 << (3 + 8 * plan.bytes));
     let mut code = c(0);
-    let mut long = ctx.bool_type().const_zero();
+    let mut other = c(0);
     for (k, key) in plan.keys.iter().enumerate() {
         let valid = lowerer.column_valid(key)?;
-        // The view's words (zero where NULL): its length and first four bytes, then the next
-        // eight, which a string of at most four bytes leaves zero (as Arrow says; one that
-        // does not is looked up alone). Reading both lets LLVM load two views per vector.
+        // The view's words (zero where NULL; reading both lets LLVM load two views per vector).
         let (raw, rest) = lowerer.view_raw(key, valid)?;
-        let len = b.build_and(raw, c(0xffff_ffff), "code_len")?;
-        let fits = b.build_int_compare(IntPredicate::ULE, len, c(plan.bytes), "code_fits")?;
-        let padded = b.build_int_compare(IntPredicate::EQ, rest, c(0), "code_padded")?;
-        let fits = b.build_and(fits, padded, "code_short")?;
-        let too_long = b.build_and(valid, b.build_not(fits, "code_long")?, "code_too_long")?;
-        long = b.build_or(long, too_long, "code_any_long")?;
-        // The first `bytes` bytes (a shorter string's padding after them is zero in a view
-        // made as Arrow says; were it not, equal strings would only take separate passes),
-        // then the length, which fits 3 bits where it matters.
-        let prefix = b.build_and(
-            b.build_right_shift(raw, c(29), false, "code_prefix")?,
-            c(((1 << (8 * plan.bytes)) - 1) << 3),
-            "code_bytes",
+        other = b.build_or(
+            other,
+            b.build_and(raw, c(beyond), "code_beyond")?,
+            "code_other",
         )?;
-        let key_code = b.build_or(prefix, b.build_and(raw, c(7), "code_len3")?, "code_key")?;
+        other = b.build_or(other, rest, "code_other2")?;
+        // The bytes after the length's 3 bits (bits 29 to 31 of the word are zero here), then
+        // the length.
+        let bytes = b.build_right_shift(raw, c(29), false, "code_bytes")?;
+        let key_code = b.build_or(bytes, b.build_and(raw, c(7), "code_len")?, "code_key")?;
         let key_code = b
-            .build_select(valid, key_code, c(plan.bytes + 1), "code_or_null")?
+            .build_select(valid, key_code, null_bit, "code_or_null")?
             .into_int_value();
         let key_code = b.build_left_shift(key_code, c(k as u64 * plan.bits()), "code_key_at")?;
         code = b.build_or(code, key_code, "code")?;
     }
-    let code = b.build_select(long, c(NO_CODE), code, "row_code")?;
+    let coded = b.build_int_compare(IntPredicate::EQ, other, c(0), "row_coded")?;
+    let code = b.build_select(coded, code, c(NO_CODE), "row_code")?;
     b.build_return(Some(&code))?;
     Ok(f)
 }
@@ -479,6 +480,12 @@ mod tests {
             "ABCDE",
             "ABCDF",
             "a string past twelve",
+            // NUL characters after the bytes a code holds: up to a length of 7, coded.
+            "ABC\0",
+            "AB\0\0",
+            "ABC\0\0\0\0",
+            "ABC\0\0\0\0\0",
+            "\0\0\0\0\0",
         ];
         let mut first = 0i64;
         let batches = [700i64, 1, 64, 2500, 130]
@@ -501,7 +508,7 @@ mod tests {
                 let s: StringViewArray = rows
                     .clone()
                     .map(|r| {
-                        let k = if r % 50 < 40 { r % 3 } else { r % 13 } as usize;
+                        let k = if r % 50 < 40 { r % 3 } else { r % 18 } as usize;
                         (r % 17 != 5).then_some(words[k])
                     })
                     .collect();

@@ -277,17 +277,10 @@ impl<'ctx> Lowerer<'_, 'ctx> {
         if !self.lanes {
             return self.with_overflow("smul", x, k);
         }
-        // In lanes: overflow ⇔ |x| > i64::MAX / 10^shift, a compare, then a plain product.
+        // In lanes: no overflow where |x| < 2^bits <= i64::MAX / 10^shift (a value between
+        // them only takes the row path), a range check, then a plain product.
         let limit = i64::MAX as u64 / pow10(shift) as u64;
-        let shifted = self
-            .b
-            .build_int_add(x, t.const_int(limit, false), "lane_scale_at")?;
-        let fits = self.b.build_int_compare(
-            IntPredicate::ULE,
-            shifted,
-            t.const_int(2 * limit, false),
-            "lane_scale_fits",
-        )?;
+        let fits = self.lane_range(x, limit.ilog2())?;
         let v = self.b.build_int_mul(x, k, "lane_scale")?;
         Ok((v, self.b.build_not(fits, "lane_scale_over")?))
     }
@@ -334,7 +327,23 @@ impl<'ctx> Lowerer<'_, 'ctx> {
         let i64t = self.ctx.i64_type();
         let low = b.build_int_truncate(x, self.ctx.i32_type(), "lane_low")?;
         let v = b.build_int_s_extend(low, i64t, "lane_i32")?;
-        Ok((v, b.build_int_compare(IntPredicate::EQ, v, x, "lane_fits")?))
+        Ok((v, self.lane_range(x, 31)?))
+    }
+
+    /// `i1`: `-2^bits <= x < 2^bits`, as `x + 2^bits < 2^(bits + 1)` (unsigned): one addition,
+    /// and LLVM ors the sums of checks with the same `bits` into one compare (a vector compare
+    /// of `sext(trunc x) == x` takes five instructions without AVX-512).
+    fn lane_range(&self, x: IntValue<'ctx>, bits: u32) -> R<IntValue<'ctx>> {
+        let t = self.ctx.i64_type();
+        let biased = self
+            .b
+            .build_int_add(x, t.const_int(1 << bits, false), "lane_biased")?;
+        Ok(self.b.build_int_compare(
+            IntPredicate::ULT,
+            biased,
+            t.const_int(1 << (bits + 1), false),
+            "lane_in_range",
+        )?)
     }
 
     /// `i1`: `|v| < 10^precision` for an `i64` (always true from 19 digits on).
@@ -343,6 +352,11 @@ impl<'ctx> Lowerer<'_, 'ctx> {
             return Ok(self.bool_const(true));
         }
         let limit = pow10(precision as u32) as u64;
+        if self.lanes {
+            // In lanes, the largest power of two below 10^precision (a value between them
+            // only takes the row path): a range check that LLVM merges with others.
+            return self.lane_range(v, limit.ilog2());
+        }
         let t = self.ctx.i64_type();
         // -limit < v < limit  ⇔  v + (limit - 1) < 2 * limit - 1 (unsigned).
         let shifted = self
