@@ -25,8 +25,10 @@
 //!
 //! Which aggregations take it ([`DensePlan::of`]): no keys; every slot a row count, a count
 //! of values or an exact sum; every argument with a narrow form (decimal and integer columns,
-//! literals, and `+ -` over them: `SUM(price - discount)`), whose value is an `i64`, and no
-//! multiplication (see [`multiplies`]).
+//! literals, and `+ - *` over them: `SUM(price * (1 - discount))`), whose value is an `i64`.
+//! The row function computes them as in `lanes` (`Lowerer::narrow_in_lanes`): a product only of
+//! operands that fit 32 bits, range checks instead of the overflow intrinsics, which have no
+//! vector instructions; a row outside them is `bad`.
 //! Float sums keep the selected-row path: their order of additions is the interpreter's.
 
 use std::collections::HashMap;
@@ -44,7 +46,7 @@ use crate::codegen::lower::{has_narrow_form, Lowerer};
 use crate::codegen::skeleton::{intrinsic, row_function, word_loop};
 use crate::codegen::{CodegenError, ColumnSlot, Params};
 use crate::error::Error;
-use crate::ir::{BinaryOp, Expr, SqlType};
+use crate::ir::{Expr, SqlType};
 
 /// A word takes the dense path when it selects at least this many of its 64 rows. Below it,
 /// the selected-row loop does less work (about ten instructions per selected row against a few
@@ -93,15 +95,13 @@ impl DensePlan {
         // Every argument is evaluated, whether a slot reads it or not (`COUNT` of a NOT NULL
         // argument counts rows, and the argument's errors count all the same): only narrow
         // forms, whose `bad` the dense row function computes, leave nothing out.
-        let evaluable =
-            |e: &Expr| has_narrow_form(e) && e.ty() != SqlType::UInt64 && !multiplies(e);
+        let evaluable = |e: &Expr| has_narrow_form(e) && e.ty() != SqlType::UInt64;
         if !args.iter().all(|e| evaluable(e)) {
             return None;
         }
         for (n, slot) in layout.slots.iter().enumerate() {
             let arg = slot.arg.and_then(|i| args.get(i).copied());
-            let narrow =
-                |e: &Expr| has_narrow_form(e) && e.ty() != SqlType::UInt64 && !multiplies(e);
+            let narrow = |e: &Expr| has_narrow_form(e) && e.ty() != SqlType::UInt64;
             // The selected-row path adds such a sum to the batch's `i128` unchecked (see
             // `SlotKind::ExactSum`), as the fold does: a narrow form's value, or a column
             // whose every value fits 64 bits.
@@ -118,19 +118,6 @@ impl DensePlan {
             }
         }
         Some(plan)
-    }
-}
-
-/// Whether `e` multiplies: a 64-bit multiplication with its overflow test costs more in
-/// vector registers (no such instruction below AVX-512, and the test on top) than the
-/// selected-row path saves, measured on `SUM(price * (1 - discount))` over 70% of the rows.
-fn multiplies(e: &Expr) -> bool {
-    match e {
-        Expr::Binary {
-            op, left, right, ..
-        } => *op == BinaryOp::Mul || multiplies(left) || multiplies(right),
-        Expr::Unary { arg, .. } | Expr::Cast { arg, .. } => multiplies(arg),
-        _ => false,
     }
 }
 
@@ -164,6 +151,9 @@ pub(super) fn dense_row<'ctx>(
     let sel = lead[1].into_int_value();
     let mut lowerer = Lowerer::new(ctx, module, b, row, cols, columns, slot_of)?;
     lowerer.use_params(params)?;
+    // Products of 32-bit operands and range checks that vectorize (`Lowerer::narrow_in_lanes`):
+    // a row they do not cover is `bad`, and its word takes the selected-row path.
+    lowerer.narrow_in_lanes();
     // Each argument once, as its narrow form (the interpreter's order does not matter: nothing
     // here reports an error), slots' or not.
     let mut bad = i64t.const_zero();
@@ -463,7 +453,12 @@ mod tests {
             ("SELECT SUM(g + 1), COUNT(g), COUNT(*) FROM t", true),
             ("SELECT SUM(g - e), AVG(g + 0) FROM t WHERE f = 1", true),
             ("SELECT COUNT(g), SUM(i) FROM t WHERE f = 1", true),
-            ("SELECT SUM(d * (1 - e)), COUNT(*) FROM t WHERE f = 1", false),
+            ("SELECT SUM(d * (1 - e)), COUNT(*) FROM t WHERE f = 1", true),
+            // Operands past 32 bits (`d`), and products past 64 (`d * d`): the row path.
+            ("SELECT SUM(d * e), SUM(e * e * e), COUNT(*) FROM t WHERE f > 0", true),
+            ("SELECT SUM(d * d), COUNT(d) FROM t WHERE f = 1", true),
+            ("SELECT SUM(d * 0.05), SUM(0.05 * -d), COUNT(*) FROM t WHERE f = 1", true),
+            ("SELECT SUM(g * e), AVG(e * (1 + e)) FROM t", true),
             // Integer arithmetic has no narrow form (its overflow is an error, not a hand-back).
             ("SELECT SUM(i + i), SUM(y - i) FROM t WHERE f IS NOT NULL", false),
             ("SELECT COUNT(*) FROM t WHERE f = 1", true),
