@@ -42,8 +42,9 @@ use inkwell::values::{BasicMetadataValueEnum, FunctionValue, IntValue, PointerVa
 use inkwell::IntPredicate;
 
 use super::layout::{AggregateLayout, SlotKind};
-use crate::codegen::lower::{has_narrow_form, Lowerer};
-use crate::codegen::skeleton::{intrinsic, row_function, word_loop};
+use super::row_lowerer;
+use crate::codegen::lower::has_narrow_form;
+use crate::codegen::skeleton::{intrinsic, word_loop};
 use crate::codegen::{CodegenError, ColumnSlot, Params};
 use crate::error::Error;
 use crate::ir::{Expr, SqlType};
@@ -137,20 +138,17 @@ pub(super) fn dense_row<'ctx>(
     let i64t = ctx.i64_type();
     let ret = result_type(ctx, plan);
     let leading: [BasicMetadataTypeEnum; 2] = [i64t.into(), i64t.into()];
-    let (f, lead, cols) = row_function(
+    let (f, lead, mut lowerer) = row_lowerer(
         ctx,
         module,
         b,
         DENSE_ROW,
         ret,
         &leading,
-        columns.len(),
+        (columns, slot_of, params),
         attrs,
     )?;
-    let row = lead[0].into_int_value();
     let sel = lead[1].into_int_value();
-    let mut lowerer = Lowerer::new(ctx, module, b, row, cols, columns, slot_of)?;
-    lowerer.use_params(params)?;
     // Products of 32-bit operands and range checks that vectorize (`Lowerer::narrow_in_lanes`):
     // a row they do not cover is `bad`, and its word takes the selected-row path.
     lowerer.narrow_in_lanes();

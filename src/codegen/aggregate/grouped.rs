@@ -44,9 +44,9 @@ use inkwell::values::{BasicMetadataValueEnum, FunctionValue, IntValue, PointerVa
 use inkwell::IntPredicate;
 
 use super::layout::{AggregateLayout, KeyKind};
+use super::row_lowerer;
 use super::sums::PassSums;
-use crate::codegen::lower::Lowerer;
-use crate::codegen::skeleton::{current_block, intrinsic, row_function, word_loop};
+use crate::codegen::skeleton::{current_block, intrinsic, word_loop};
 use crate::codegen::{CodegenError, ColumnSlot, Params};
 use crate::error::Error;
 use crate::ir::Expr;
@@ -119,19 +119,16 @@ pub(super) fn key_code_row<'ctx>(
 ) -> Result<FunctionValue<'ctx>, CodegenError> {
     let i64t = ctx.i64_type();
     let leading: [BasicMetadataTypeEnum; 1] = [i64t.into()];
-    let (f, lead, cols) = row_function(
+    let (f, _, lowerer) = row_lowerer(
         ctx,
         module,
         b,
         KEY_CODE_ROW,
         i64t,
         &leading,
-        columns.len(),
+        (columns, slot_of, params),
         attrs,
     )?;
-    let row = lead[0].into_int_value();
-    let mut lowerer = Lowerer::new(ctx, module, b, row, cols, columns, slot_of)?;
-    lowerer.use_params(params)?;
     let c = |v: u64| i64t.const_int(v, false);
     // The bits of a view that must be zero for a code: a length past 7, the bytes after the
     // first `bytes` (the first word holds the length, then four bytes), and the second word.

@@ -30,8 +30,9 @@ use inkwell::types::BasicMetadataTypeEnum;
 use inkwell::values::{BasicMetadataValueEnum, FunctionValue, IntValue, PointerValue};
 use inkwell::{AddressSpace, IntPredicate};
 
-use crate::codegen::lower::{has_narrow_form, Lowerer};
-use crate::codegen::skeleton::{current_block, row_function, word_loop};
+use super::row_lowerer;
+use crate::codegen::lower::has_narrow_form;
+use crate::codegen::skeleton::{current_block, word_loop};
 use crate::codegen::{CodegenError, ColumnSlot, Params};
 use crate::error::Error;
 use crate::ir::{Expr, SqlType};
@@ -111,21 +112,18 @@ pub(super) fn lanes_row<'ctx>(
     let i64t = ctx.i64_type();
     let ptr = ctx.ptr_type(AddressSpace::default());
     let leading: [BasicMetadataTypeEnum; 3] = [i64t.into(), i64t.into(), ptr.into()];
-    let (f, lead, cols) = row_function(
+    let (f, lead, mut lowerer) = row_lowerer(
         ctx,
         module,
         b,
         LANES_ROW,
         i64t,
         &leading,
-        columns.len(),
+        (columns, slot_of, params),
         attrs,
     )?;
-    let row = lead[0].into_int_value();
     let sel = lead[1].into_int_value();
     let values = lead[2].into_pointer_value();
-    let mut lowerer = Lowerer::new(ctx, module, b, row, cols, columns, slot_of)?;
-    lowerer.use_params(params)?;
     lowerer.narrow_in_lanes();
     let mut ok = ctx.bool_type().const_int(1, false);
     for (k, &i) in plan.narrow.iter().enumerate() {

@@ -529,6 +529,45 @@ fn table_params<'ctx>(lead: &[inkwell::values::BasicValueEnum<'ctx>]) -> TablePa
     }
 }
 
+/// What a row function of the kernel reads: the kernel's column slots, where each column is
+/// among them, and the kernel's parameters.
+type KernelColumns<'p> = (
+    &'p [ColumnSlot],
+    HashMap<usize, usize>,
+    &'p crate::codegen::Params,
+);
+
+/// Declares the row function `name` (returning `ret`; its `leading` parameters, the first of
+/// them the row, then the columns) and a lowerer for its row, with the builder in its body.
+/// Returns the function, its leading parameters and the lowerer.
+#[allow(clippy::too_many_arguments)]
+fn row_lowerer<'a, 'ctx>(
+    ctx: &'ctx Context,
+    module: &'a Module<'ctx>,
+    b: &'a inkwell::builder::Builder<'ctx>,
+    name: &str,
+    ret: impl inkwell::types::BasicType<'ctx>,
+    leading: &[BasicMetadataTypeEnum<'ctx>],
+    (columns, slot_of, params): KernelColumns<'a>,
+    attrs: &[inkwell::attributes::Attribute],
+) -> Result<RowLowerer<'a, 'ctx>, CodegenError> {
+    let (f, lead, cols) = row_function(ctx, module, b, name, ret, leading, columns.len(), attrs)?;
+    let row = lead
+        .first()
+        .ok_or_else(|| Error::internal("a row function without its row"))?
+        .into_int_value();
+    let mut lowerer = Lowerer::new(ctx, module, b, row, cols, columns, slot_of)?;
+    lowerer.use_params(params)?;
+    Ok((f, lead, lowerer))
+}
+
+/// A row function, its leading parameters and the lowerer of its row ([`row_lowerer`]).
+type RowLowerer<'a, 'ctx> = (
+    inkwell::values::FunctionValue<'ctx>,
+    Vec<inkwell::values::BasicValueEnum<'ctx>>,
+    Lowerer<'a, 'ctx>,
+);
+
 /// Whether the update row function evaluates its arguments' narrow forms first: every
 /// argument is a column, a literal or has a narrow form, and at least one is arithmetic.
 fn speculates(args: &[&Expr]) -> bool {

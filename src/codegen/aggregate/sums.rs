@@ -43,8 +43,8 @@ use super::lanes::{LanesPlan, LanesWord};
 use super::layout::{AggregateLayout, SlotKind};
 use super::local::LocalTable;
 use super::narrow_columns;
-use crate::codegen::lower::Lowerer;
-use crate::codegen::skeleton::{intrinsic, row_function};
+use super::row_lowerer;
+use crate::codegen::skeleton::intrinsic;
 use crate::codegen::{CodegenError, ColumnSlot, Params};
 use crate::error::Error;
 use crate::ir::{Expr, SqlType};
@@ -139,21 +139,18 @@ pub(super) fn sums_row<'ctx>(
     let ptr = ctx.ptr_type(AddressSpace::default());
     let ret = result_type(ctx, plan);
     let leading: [BasicMetadataTypeEnum; 3] = [i64t.into(), i64t.into(), ptr.into()];
-    let (f, lead, cols) = row_function(
+    let (f, lead, mut lowerer) = row_lowerer(
         ctx,
         module,
         b,
         SUMS_ROW,
         ret,
         &leading,
-        columns.len(),
+        (columns, slot_of, params),
         attrs,
     )?;
-    let row = lead[0].into_int_value();
     let take = lead[1].into_int_value();
     let lane = lead[2].into_pointer_value();
-    let mut lowerer = Lowerer::new(ctx, module, b, row, cols, columns, slot_of)?;
-    lowerer.use_params(params)?;
     // Each argument once: `take & valid` (0 or 1) and the value where so, else 0.
     let mut taken: HashMap<usize, (IntValue<'ctx>, IntValue<'ctx>)> = HashMap::new();
     let summed = |arg: usize| {
