@@ -384,6 +384,17 @@ pub(super) fn column_args<'ctx>(
 /// Emits, in `f`, a loop evaluating the filter row function `row_fn` for rows
 /// `base..base + count` (1 ≤ count ≤ 64) into one selection word. Returns the word and an `i1`
 /// that is set if some row had an error; the builder is left after the loop.
+///
+/// Each row stores its bit as a byte of a 64-byte stack array (zeroed first, for a partial
+/// word); the word is that array compared with zero as one `<64 x i1>` bitcast to an `i64`
+/// (two `vpcmpeqb` and two `vpmovmskb`). LLVM vectorizes the row loop into compares whose
+/// lanes it packs into bytes. Built as `word | bit << j` instead, the loop vectorized into
+/// 64-bit lanes (a `zext`, a variable shift and an `or` per four rows). Callgrind, SF 0.1,
+/// instructions per row: Q6 9.2 -> 8.5, Q12 13.2 -> 12.8, Q14 6.2 -> 4.8, Q15's filter with
+/// `COUNT(*)` 4.2 -> 2.8. Forcing a vectorization factor of 16 or 32, so that the array's
+/// stores are as wide as its loads, saved up to a third more but added a third to the compile
+/// time of a filter of strings (Q19 41 -> 54 and 84 ms), and the row loop's own factor costs
+/// nothing to compile.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn filter_word<'ctx>(
     ctx: &'ctx Context,
@@ -395,38 +406,78 @@ pub(super) fn filter_word<'ctx>(
     count: IntValue<'ctx>,
     name: &str,
 ) -> Result<(IntValue<'ctx>, IntValue<'ctx>), CodegenError> {
+    use inkwell::values::BasicValue;
+    let i8t = ctx.i8_type();
     let i32t = ctx.i32_type();
     let i64t = ctx.i64_type();
-    let pre = b
-        .get_insert_block()
-        .ok_or_else(|| Error::internal("builder lost its block"))?;
+    let bytes_t = i8t.vec_type(64);
+    let bytes = entry_alloca(ctx, b, bytes_t.into(), &format!("{name}_bytes"))?;
+    b.build_store(bytes, bytes_t.const_zero())?
+        .set_alignment(32)
+        .map_err(|e| Error::internal(format!("store alignment: {e}")))?;
+    let pre = current_block(b)?;
     let body = ctx.append_basic_block(f, &format!("{name}_rows"));
     let done = ctx.append_basic_block(f, &format!("{name}_done"));
     b.build_unconditional_branch(body)?;
     b.position_at_end(body);
     let j = b.build_phi(i64t, "j")?;
-    let word = b.build_phi(i64t, "word")?;
     let errs = b.build_phi(i32t, "errs")?;
-    let i = b.build_int_add(base, j.as_basic_value().into_int_value(), "i")?;
+    let jv = j.as_basic_value().into_int_value();
+    let i = b.build_int_add(base, jv, "i")?;
     let (bit, code) = call_filter_row(ctx, b, row_fn, args, i)?;
-    let bit64 = b.build_int_z_extend(bit, i64t, "bit64")?;
-    let shifted = b.build_left_shift(bit64, j.as_basic_value().into_int_value(), "shifted")?;
-    let word2 = b.build_or(word.as_basic_value().into_int_value(), shifted, "word2")?;
+    let byte = b.build_int_truncate(bit, i8t, "byte")?;
+    // SAFETY (of the generated code): j < count ≤ 64, inside the 64-byte array.
+    let at = unsafe { b.build_in_bounds_gep(i8t, bytes, &[jv], "byte_at")? };
+    b.build_store(at, byte)?;
     let errs2 = b.build_or(errs.as_basic_value().into_int_value(), code, "errs2")?;
-    let j2 = b.build_int_add(
-        j.as_basic_value().into_int_value(),
-        i64t.const_int(1, false),
-        "j2",
-    )?;
+    let j2 = b.build_int_add(jv, i64t.const_int(1, false), "j2")?;
     let more = b.build_int_compare(IntPredicate::ULT, j2, count, "more")?;
     let latch = b.build_conditional_branch(more, body, done)?;
     no_interleave(ctx, latch);
     j.add_incoming(&[(&i64t.const_zero(), pre), (&j2, body)]);
-    word.add_incoming(&[(&i64t.const_zero(), pre), (&word2, body)]);
     errs.add_incoming(&[(&i32t.const_zero(), pre), (&errs2, body)]);
     b.position_at_end(done);
+    let all = b.build_load(bytes_t, bytes, &format!("{name}_all"))?;
+    all.as_instruction_value()
+        .ok_or_else(|| Error::internal("a load is not an instruction"))?
+        .set_alignment(32)
+        .map_err(|e| Error::internal(format!("load alignment: {e}")))?;
+    let set = b.build_int_compare(
+        IntPredicate::NE,
+        all.into_vector_value(),
+        bytes_t.const_zero(),
+        &format!("{name}_set"),
+    )?;
+    let word = b
+        .build_bit_cast(set, i64t, &format!("{name}_word"))?
+        .into_int_value();
     let failed = b.build_int_compare(IntPredicate::NE, errs2, i32t.const_zero(), "failed")?;
-    Ok((word2, failed))
+    Ok((word, failed))
+}
+
+/// A 32-byte aligned stack slot of type `ty` in the entry block of the function the builder
+/// is in: static, so that LLVM keeps it out of every loop.
+fn entry_alloca<'ctx>(
+    ctx: &'ctx Context,
+    b: &Builder<'ctx>,
+    ty: inkwell::types::BasicTypeEnum<'ctx>,
+    name: &str,
+) -> R<PointerValue<'ctx>> {
+    let entry = current_block(b)?
+        .get_parent()
+        .and_then(|f| f.get_first_basic_block())
+        .ok_or_else(|| Error::internal("the builder is outside a function"))?;
+    let eb = ctx.create_builder();
+    match entry.get_first_instruction() {
+        Some(first) => eb.position_before(&first),
+        None => eb.position_at_end(entry),
+    }
+    let slot = eb.build_alloca(ty, name)?;
+    slot.as_instruction()
+        .ok_or_else(|| Error::internal("an alloca is not an instruction"))?
+        .set_alignment(32)
+        .map_err(|e| Error::internal(format!("alloca alignment: {e}")))?;
+    Ok(slot)
 }
 
 /// Marks the loop whose latch (back-edge branch) is `latch` as one LLVM's loop vectorizer must
