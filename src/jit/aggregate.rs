@@ -1121,6 +1121,9 @@ fn raw_state(kind: AccKind, value: &[Vector], count: &[Vector], n: usize) -> Res
     let counts = || -> Result<Vec<i64>> {
         match count.first() {
             Some(Vector::I64(c)) => Ok(c[..n].to_vec()),
+            // A sum of an argument that cannot be NULL, grouped, keeps no count: every group
+            // has a value (see `layout`).
+            None if matches!(kind, AccKind::ExactSum | AccKind::FloatSum) => Ok(vec![1; n]),
             _ => Err(lost()),
         }
     };

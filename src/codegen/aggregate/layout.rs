@@ -7,7 +7,7 @@
 use crate::codegen::{not_compiled, CodegenError, StringLayout};
 use crate::error::Error;
 use crate::ir::aggregate::Arguments;
-use crate::ir::{AccKind, AggregateCall, Expr};
+use crate::ir::{AccKind, AggFunc, AggregateCall, Expr};
 
 /// The element type of one state vector.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -258,11 +258,22 @@ pub fn layout(
                 slot(SlotKind::Rows, None)
             }
         };
+        // A sum needs its count only to be NULL without values, and an average to divide.
+        // With keys, every group has a selected row, so the `SUM` of an argument that cannot be
+        // NULL has a value in every group: it keeps no count (one fewer update per row, in
+        // state that a query of many groups finds outside the cache).
+        let sum_count = |slot: &mut dyn FnMut(SlotKind, Option<usize>) -> usize| {
+            if nullable || call.func == AggFunc::Avg || keys.is_empty() {
+                Some(count(slot))
+            } else {
+                None
+            }
+        };
         uses.push(match kind {
             AccKind::CountStar => (None, Some(slot(SlotKind::Rows, None))),
             AccKind::Count => (None, Some(count(&mut slot))),
-            AccKind::ExactSum => (Some(slot(SlotKind::ExactSum, arg)), Some(count(&mut slot))),
-            AccKind::FloatSum => (Some(slot(SlotKind::FloatSum, arg)), Some(count(&mut slot))),
+            AccKind::ExactSum => (Some(slot(SlotKind::ExactSum, arg)), sum_count(&mut slot)),
+            AccKind::FloatSum => (Some(slot(SlotKind::FloatSum, arg)), sum_count(&mut slot)),
             AccKind::MinMaxInt { max } => {
                 (Some(slot(SlotKind::MinMaxInt { max: *max }, arg)), None)
             }

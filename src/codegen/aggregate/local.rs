@@ -345,7 +345,8 @@ mod tests {
             ("SELECT m, SUM(y), SUM(x), COUNT(x) FROM t GROUP BY m ORDER BY m", true),
             ("SELECT s, k, SUM(y), AVG(y), MIN(x), SUM(d * d) FROM t GROUP BY s, k ORDER BY s, k", true),
             ("SELECT m, SUM(d * d), COUNT(d), MAX(s) FROM t WHERE k > 0 GROUP BY m ORDER BY m", true),
-            ("SELECT k, SUM(CAST(y AS DOUBLE)), MIN(y) FROM t GROUP BY k ORDER BY k", true),
+            ("SELECT k, SUM(CAST(y AS DOUBLE)), MIN(y), COUNT(*) FROM t GROUP BY k ORDER BY k", true),
+            ("SELECT k, SUM(CAST(y AS DOUBLE)), MIN(y) FROM t GROUP BY k ORDER BY k", false),
             ("SELECT SUM(y), COUNT(*) FROM t", false),
         ] {
             let kernel = AggregateKernel::of_query(&source, sql);
