@@ -411,7 +411,7 @@ pub(super) fn filter_word<'ctx>(
     let i32t = ctx.i32_type();
     let i64t = ctx.i64_type();
     let bytes_t = i8t.vec_type(64);
-    let bytes = entry_alloca(ctx, b, bytes_t.into(), &format!("{name}_bytes"))?;
+    let bytes = entry_alloca(ctx, b, bytes_t.into(), &format!("{name}_bytes"), Some(32))?;
     b.build_store(bytes, bytes_t.const_zero())?
         .set_alignment(32)
         .map_err(|e| Error::internal(format!("store alignment: {e}")))?;
@@ -455,13 +455,14 @@ pub(super) fn filter_word<'ctx>(
     Ok((word, failed))
 }
 
-/// A 32-byte aligned stack slot of type `ty` in the entry block of the function the builder
-/// is in: static, so that LLVM keeps it out of every loop.
-fn entry_alloca<'ctx>(
+/// A stack slot of type `ty` in the entry block of the function the builder is in (aligned to
+/// `align` bytes, else to its type): static, so that LLVM keeps it out of every loop.
+pub(super) fn entry_alloca<'ctx>(
     ctx: &'ctx Context,
     b: &Builder<'ctx>,
     ty: inkwell::types::BasicTypeEnum<'ctx>,
     name: &str,
+    align: Option<u32>,
 ) -> R<PointerValue<'ctx>> {
     let entry = current_block(b)?
         .get_parent()
@@ -473,10 +474,12 @@ fn entry_alloca<'ctx>(
         None => eb.position_at_end(entry),
     }
     let slot = eb.build_alloca(ty, name)?;
-    slot.as_instruction()
-        .ok_or_else(|| Error::internal("an alloca is not an instruction"))?
-        .set_alignment(32)
-        .map_err(|e| Error::internal(format!("alloca alignment: {e}")))?;
+    if let Some(align) = align {
+        slot.as_instruction()
+            .ok_or_else(|| Error::internal("an alloca is not an instruction"))?
+            .set_alignment(align)
+            .map_err(|e| Error::internal(format!("alloca alignment: {e}")))?;
+    }
     Ok(slot)
 }
 

@@ -258,17 +258,6 @@ impl<'ctx> Lowerer<'_, 'ctx> {
     /// A stack slot of type `ty` for results a runtime function writes, in the entry block of
     /// the current function: static, so that inlining hoists it out of the row loop.
     pub(super) fn entry_slot(&self, ty: BasicTypeEnum<'ctx>, name: &str) -> R<PointerValue<'ctx>> {
-        let entry = self
-            .b
-            .get_insert_block()
-            .and_then(|bb| bb.get_parent())
-            .and_then(|f| f.get_first_basic_block())
-            .ok_or_else(|| Error::internal("the builder is outside a function"))?;
-        let eb = self.ctx.create_builder();
-        match entry.get_first_instruction() {
-            Some(first) => eb.position_before(&first),
-            None => eb.position_at_end(entry),
-        }
-        Ok(eb.build_alloca(ty, name)?)
+        crate::codegen::skeleton::entry_alloca(self.ctx, self.b, ty, name, None)
     }
 }
