@@ -189,7 +189,42 @@ impl Rle {
         dict: &[T],
         out: &mut Vec<T>,
     ) -> Result<(), Corrupt> {
-        const OUT_OF_RANGE: Corrupt = "a dictionary index past the dictionary's end";
+        self.walk_selected(buf, n, base, selected, |index, copies| {
+            let entry = *dict
+                .get(index as usize)
+                .ok_or("a dictionary index past the dictionary's end")?;
+            out.extend(std::iter::repeat_n(entry, copies));
+            Ok(())
+        })
+    }
+
+    /// Appends to `out` the values `selected` (ascending, each `base + i` for `i` below `n`)
+    /// among the next `n`, and moves past all `n`.
+    pub fn read_selected(
+        &mut self,
+        buf: &[u8],
+        n: usize,
+        base: usize,
+        selected: &[usize],
+        out: &mut Vec<u32>,
+    ) -> Result<(), Corrupt> {
+        self.walk_selected(buf, n, base, selected, |index, copies| {
+            out.extend(std::iter::repeat_n(index, copies));
+            Ok(())
+        })
+    }
+
+    /// Calls `emit(value, copies)` for the values `selected` (ascending, each `base + i` for
+    /// `i` below `n`) among the next `n`, in order (a run of one value selected `copies`
+    /// times at once), and moves past all `n`.
+    fn walk_selected(
+        &mut self,
+        buf: &[u8],
+        n: usize,
+        base: usize,
+        selected: &[usize],
+        mut emit: impl FnMut(u32, usize) -> Result<(), Corrupt>,
+    ) -> Result<(), Corrupt> {
         let mut done = 0;
         let mut s = 0;
         while done < n {
@@ -203,8 +238,7 @@ impl Rle {
                         s += 1;
                     }
                     if s > from {
-                        let entry = *dict.get(*value as usize).ok_or(OUT_OF_RANGE)?;
-                        out.extend(std::iter::repeat_n(entry, s - from));
+                        emit(*value, s - from)?;
                     }
                     *run -= k;
                     done += k;
@@ -217,9 +251,10 @@ impl Rle {
                     let first = base + done;
                     let packed = &buf[*start..self.end];
                     while s < selected.len() && selected[s] < first + k {
-                        let mut index = [0u32];
-                        unpack(packed, self.width, *next + selected[s] - first, &mut index);
-                        out.push(*dict.get(index[0] as usize).ok_or(OUT_OF_RANGE)?);
+                        emit(
+                            unpack_one(packed, self.width, *next + selected[s] - first),
+                            1,
+                        )?;
                         s += 1;
                     }
                     *next += k;
@@ -267,6 +302,27 @@ fn unpack(packed: &[u8], width: u32, first: usize, out: &mut [u32]) {
     }
     by_width!(1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29
         30 31 32)
+}
+
+/// Value number `index` of `width` bits (≤ 32) in `packed` (bits past its end read as
+/// zero): one 8-byte load, a shift and a mask, where [`unpack`] would unpack its group of 8.
+#[inline]
+fn unpack_one(packed: &[u8], width: u32, index: usize) -> u32 {
+    let bit = index * width as usize;
+    let at = bit / 8;
+    let mut window = [0u8; 8];
+    match packed.get(at..at + 8) {
+        Some(bytes) => window.copy_from_slice(bytes),
+        None => {
+            let have = packed.len().saturating_sub(at);
+            if have > 0 {
+                window[..have].copy_from_slice(&packed[at..]);
+            }
+        }
+    }
+    // At most 7 + 32 bits of the window are read.
+    let mask = (1u64 << width) - 1;
+    ((u64::from_le_bytes(window) >> (bit % 8)) & mask) as u32
 }
 
 /// [`unpack`] for one width: whole groups of 8 values (`W` bytes) straight into `out`, a group
@@ -397,6 +453,26 @@ mod tests {
     }
 
     #[test]
+    fn one_value_unpacks_as_its_group_does_up_to_the_buffers_end() {
+        for width in 0..=32u32 {
+            // 3 groups of 8 values, then 3 bytes of a group cut short.
+            let len = 3 * width as usize + 3;
+            let packed: Vec<u8> = (0..len)
+                .map(|i| (i as u8).wrapping_mul(151) ^ 0x5a)
+                .collect();
+            let mut all = vec![0u32; 32];
+            unpack(&packed, width, 0, &mut all);
+            for (index, &value) in all.iter().enumerate() {
+                assert_eq!(
+                    unpack_one(&packed, width, index),
+                    value,
+                    "width {width}, value {index}"
+                );
+            }
+        }
+    }
+
+    #[test]
     fn dictionary_gathers_and_rejects_indices_past_its_end() {
         let dict = [10i64, 20, 30];
         let buf = encode(
@@ -436,7 +512,9 @@ mod tests {
             .collect();
         for step in [1, 7, 40, 110] {
             let mut rle = Rle::new(0, buf.len(), 6).unwrap();
+            let mut indices_rle = Rle::new(0, buf.len(), 6).unwrap();
             let mut out = vec![];
+            let mut indices = vec![];
             let mut expected = vec![];
             let mut base = 0;
             while base < all.len() {
@@ -444,12 +522,17 @@ mod tests {
                 // Every third row from an offset that changes with the call.
                 let selected: Vec<usize> =
                     (base..base + n).filter(|i| (i + base) % 3 == 0).collect();
-                expected.extend(selected.iter().map(|&i| dict[all[i] as usize]));
+                expected.extend(selected.iter().map(|&i| all[i]));
                 rle.gather_selected(&buf, n, base, &selected, &dict, &mut out)
+                    .unwrap();
+                indices_rle
+                    .read_selected(&buf, n, base, &selected, &mut indices)
                     .unwrap();
                 base += n;
             }
-            assert_eq!(out, expected, "step {step}");
+            assert_eq!(indices, expected, "step {step}");
+            let entries: Vec<u64> = expected.iter().map(|&i| dict[i as usize]).collect();
+            assert_eq!(out, entries, "step {step}");
         }
     }
 

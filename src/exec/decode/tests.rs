@@ -388,15 +388,32 @@ fn prefiltered_scans_answer_as_unfiltered_ones() {
     )
     .unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("t.parquet");
-    let properties = WriterProperties::builder()
-        .set_max_row_group_row_count(Some(15_000))
-        .build();
-    write(&path, &batch, properties);
-    let parquet = Source::Parquet {
-        name: "t".into(),
-        path: path.clone(),
-    };
+    // Dictionary-encoded chunks (the conditions are checked once per entry), plain ones
+    // (checked per row), and chunks that switch from the one to the other mid-way.
+    let layouts = [
+        WriterProperties::builder().set_dictionary_enabled(true),
+        WriterProperties::builder().set_dictionary_enabled(false),
+        WriterProperties::builder()
+            .set_dictionary_page_size_limit(4096)
+            .set_data_page_row_count_limit(1000)
+            .set_write_batch_size(1000),
+    ];
+    let parquets: Vec<Source> = layouts
+        .into_iter()
+        .enumerate()
+        .map(|(i, properties)| {
+            let path = dir.path().join(format!("t{i}.parquet"));
+            write(
+                &path,
+                &batch,
+                properties.set_max_row_group_row_count(Some(15_000)).build(),
+            );
+            Source::Parquet {
+                name: "t".into(),
+                path,
+            }
+        })
+        .collect();
     let memory = Source::batches("t", schema, vec![batch]);
     let queries = [
         "SELECT count(*) AS n, sum(x) AS s FROM t WHERE d >= DATE '1970-01-10' AND d < DATE '1970-01-12'",
@@ -435,12 +452,14 @@ fn prefiltered_scans_answer_as_unfiltered_ones() {
             };
             let expected = run(&memory, 1);
             assert!(!expected.starts_with("error"), "{sql}: {expected}");
-            for threads in [1, 3] {
-                assert_eq!(
-                    run(&parquet, threads),
-                    expected,
-                    "{sql} on {threads} threads"
-                );
+            for (layout, parquet) in parquets.iter().enumerate() {
+                for threads in [1, 3] {
+                    assert_eq!(
+                        run(parquet, threads),
+                        expected,
+                        "{sql} on {threads} threads, layout {layout}"
+                    );
+                }
             }
         }
     }

@@ -1,9 +1,10 @@
 //! The decoder of fixed-width columns (`Int32`, `Date32`, `Int64`, `Decimal64`, `Float32`,
 //! `Float64`): PLAIN values or dictionary indices gathered into one buffer per batch.
 
-use super::pages::{filtered, ColumnDecoder, Pages, Step, Values};
+use super::pages::{filtered, meeting, ColumnDecoder, Pages, Step, Values};
 use super::Failure;
 use crate::error::Result;
+use crate::exec::predicate::Condition;
 use arrow::array::{make_array, ArrayRef, BooleanArray};
 use arrow::buffer::{BooleanBuffer, Buffer, NullBuffer};
 use arrow::datatypes::DataType;
@@ -75,6 +76,11 @@ pub(super) struct Words<T: Word> {
     pub(super) target: DataType,
     pub(super) dict: Vec<T>,
     pub(super) levels: Vec<u8>,
+    /// Which entries of `dict` meet the condition the scan checks on this column (a column
+    /// has one), once it has been asked; cleared with each new dictionary.
+    met: Option<Vec<bool>>,
+    /// Dictionary indices of the rows being read.
+    indices: Vec<u32>,
 }
 
 impl<T: Word> Words<T> {
@@ -84,6 +90,8 @@ impl<T: Word> Words<T> {
             target: target.clone(),
             dict: vec![],
             levels: vec![],
+            met: None,
+            indices: vec![],
         }
     }
 
@@ -178,11 +186,144 @@ impl<T: Word> ColumnDecoder for Words<T> {
         }
         self.array(out, None)
     }
+
+    /// Dictionary-encoded pages check the condition once per dictionary entry and then look
+    /// up each row's index, gathering only the entries of the rows that meet it; plain pages
+    /// check the rows' values. A nullable column is read whole, then checked.
+    fn read_meeting(
+        &mut self,
+        n: usize,
+        selected: Option<&(Vec<usize>, BooleanArray)>,
+        condition: &Condition,
+    ) -> Result<(ArrayRef, BooleanBuffer), Failure> {
+        if self.pages.nullable {
+            let whole = match selected {
+                Some((rows, mask)) => self.read_selected(n, rows, mask)?,
+                None => self.read(n)?,
+            };
+            return meeting(whole, condition);
+        }
+        let mut out: Vec<T> = vec![];
+        let mut met = Bits::new(selected.map_or(n, |(rows, _)| rows.len()));
+        let mut indices = std::mem::take(&mut self.indices);
+        let mut page: Vec<T> = vec![];
+        let mut done = 0;
+        let mut s = 0;
+        while let Some(step) = self.pages.step(n - done)? {
+            let k = match step {
+                Step::Dictionary { data, count } => {
+                    self.dictionary(data, count)?;
+                    continue;
+                }
+                Step::Rows { k, .. } => k,
+            };
+            let part = selected.map(|(rows, _)| {
+                let end = s + rows[s..].partition_point(|&i| i < done + k);
+                let part = &rows[s..end];
+                s = end;
+                part
+            });
+            if let Values::Dict(_) = self.pages.values {
+                if self.met.is_none() {
+                    let entries = self.array(self.dict.clone(), None)?;
+                    let entries_met = condition
+                        .mask(entries.as_ref())
+                        .map_err(|e| Failure::Corrupt(e.to_string()))?;
+                    self.met = Some(entries_met.iter().collect());
+                }
+                let entries_met = self.met.as_deref().unwrap_or(&[]);
+                indices.clear();
+                let (bytes, _, values) = self.pages.parts();
+                if let Values::Dict(rle) = values {
+                    match part {
+                        Some(part) => rle.read_selected(bytes, k, done, part, &mut indices)?,
+                        None => rle.read(bytes, k, &mut indices)?,
+                    }
+                }
+                let past = indices.iter().fold(0, |m, &i| m.max(i)) as usize;
+                if !indices.is_empty() && past >= self.dict.len() {
+                    return Err(Failure::Corrupt(
+                        "a dictionary index past the dictionary's end".into(),
+                    ));
+                }
+                // 64 rows to a word: which met the condition, then the entries of those.
+                for chunk in indices.chunks(64) {
+                    let word = chunk.iter().enumerate().fold(0u64, |word, (j, &i)| {
+                        word | (u64::from(entries_met[i as usize]) << j)
+                    });
+                    met.push_word(word, chunk.len());
+                    let mut rest = word;
+                    while rest != 0 {
+                        out.push(self.dict[chunk[rest.trailing_zeros() as usize] as usize]);
+                        rest &= rest - 1;
+                    }
+                }
+            } else {
+                page.clear();
+                self.values(k, &mut page)?;
+                let rows: Vec<T> = match part {
+                    Some(part) => part.iter().map(|&i| page[i - done]).collect(),
+                    None => std::mem::take(&mut page),
+                };
+                let len = rows.len();
+                let rows = Buffer::from_vec(rows);
+                let checked = self.array_of(rows.clone(), len, None)?;
+                let rows_met = condition
+                    .mask(checked.as_ref())
+                    .map_err(|e| Failure::Corrupt(e.to_string()))?;
+                let rows: &[T] = rows.typed_data();
+                out.extend(rows_met.set_indices().map(|j| rows[j]));
+                for (j, word) in rows_met.inner().as_slice().chunks(8).enumerate() {
+                    let mut bytes = [0u8; 8];
+                    bytes[..word.len()].copy_from_slice(word);
+                    let len = (rows_met.len() - 64 * j).min(64);
+                    met.push_word(u64::from_le_bytes(bytes), len);
+                }
+            }
+            done += k;
+        }
+        self.indices = indices;
+        Ok((self.array(out, None)?, met.finish()))
+    }
+}
+
+/// A bitmap built 64 bits at a time, of a length known in advance.
+struct Bits {
+    words: Vec<u64>,
+    len: usize,
+    capacity: usize,
+}
+
+impl Bits {
+    fn new(capacity: usize) -> Bits {
+        Bits {
+            words: vec![0; capacity.div_ceil(64)],
+            len: 0,
+            capacity,
+        }
+    }
+
+    /// Appends the low `count` (≤ 64) bits of `word`, whose higher bits are zero.
+    fn push_word(&mut self, word: u64, count: usize) {
+        let at = self.len / 64;
+        let shift = self.len % 64;
+        self.words[at] |= word << shift;
+        if shift > 0 && shift + count > 64 {
+            self.words[at + 1] |= word >> (64 - shift);
+        }
+        self.len += count;
+    }
+
+    fn finish(self) -> BooleanBuffer {
+        debug_assert_eq!(self.len, self.capacity);
+        BooleanBuffer::new(Buffer::from_vec(self.words), 0, self.len)
+    }
 }
 
 impl<T: Word> Words<T> {
     /// Reads a dictionary of `count` plain values.
     pub(super) fn dictionary(&mut self, data: Buffer, count: usize) -> Result<(), Failure> {
+        self.met = None;
         self.dict.clear();
         plain_words(data.as_slice(), &mut 0, count, &mut self.dict)
     }
@@ -193,9 +334,20 @@ impl<T: Word> Words<T> {
         values: Vec<T>,
         nulls: Option<NullBuffer>,
     ) -> Result<ArrayRef, Failure> {
+        let len = values.len();
+        self.array_of(Buffer::from_vec(values), len, nulls)
+    }
+
+    /// The column of the `len` values of type `T` in `values`, and `nulls`.
+    fn array_of(
+        &self,
+        values: Buffer,
+        len: usize,
+        nulls: Option<NullBuffer>,
+    ) -> Result<ArrayRef, Failure> {
         let data = arrow::array::ArrayData::builder(self.target.clone())
-            .len(values.len())
-            .add_buffer(Buffer::from_vec(values))
+            .len(len)
+            .add_buffer(values)
             .nulls(nulls)
             .build()
             .map_err(|e| Failure::Corrupt(e.to_string()))?;
