@@ -16,6 +16,7 @@ use parquet::column::page::Page;
 use parquet::column::page::PageReader;
 use parquet::file::metadata::ColumnChunkMetaData;
 use parquet::file::serialized_reader::SerializedPageReader;
+use std::cell::RefCell;
 use std::sync::Arc;
 
 /// How the values of the current data page are encoded.
@@ -31,7 +32,7 @@ pub(super) enum Values {
 /// What [`Pages::step`] found.
 pub(super) enum Step {
     /// A dictionary page of `count` plain values.
-    Dictionary { data: Buffer, count: usize },
+    Dictionary { data: Vec<u8>, count: usize },
     /// The next `k` rows, all in the current data page (`new_page`: its first rows).
     Rows { k: usize, new_page: bool },
 }
@@ -39,7 +40,7 @@ pub(super) enum Step {
 /// What [`Pages::next`] found.
 pub(super) enum PageKind {
     /// A dictionary page of `count` plain values.
-    Dictionary { data: Buffer, count: usize },
+    Dictionary { data: Vec<u8>, count: usize },
     /// A data page, set up for reading.
     Data,
 }
@@ -52,6 +53,10 @@ pub(super) struct Pages {
     pub(super) nullable: bool,
     /// Whether plain data pages go into a buffer of their own (string views point into them).
     pub(super) share_plain: bool,
+    /// Whether the dictionary page goes into a spare buffer ([`spare_buffer`]), which its
+    /// reader copies and hands back ([`recycle`]), or a buffer of its own (string views point
+    /// into it).
+    pub(super) dictionary_in_spare: bool,
     /// The current data page (definition levels, then values), decompressed; its length only
     /// grows, `len` is the page's.
     pub(super) buf: Vec<u8>,
@@ -105,7 +110,8 @@ impl Pages {
             codec,
             nullable: stored.column_descr().max_def_level() == 1,
             share_plain: false,
-            buf: vec![],
+            dictionary_in_spare: false,
+            buf: spare_buffer(),
             len: 0,
             shared: None,
             levels: None,
@@ -175,11 +181,15 @@ impl Pages {
                 if !matches!(encoding, Encoding::PLAIN | Encoding::PLAIN_DICTIONARY) {
                     return Err(Failure::Corrupt(format!("a dictionary page in {encoding}")));
                 }
-                let mut data = vec![];
+                let mut data = if self.dictionary_in_spare {
+                    spare_buffer()
+                } else {
+                    vec![]
+                };
                 let end = self.codec.decompress(&buf, &mut data, 0)?;
                 data.truncate(end);
                 Ok(PageKind::Dictionary {
-                    data: Buffer::from_vec(data),
+                    data,
                     count: num_values as usize,
                 })
             }
@@ -295,6 +305,42 @@ impl Pages {
         self.fresh = true;
         Ok(PageKind::Data)
     }
+}
+
+impl Drop for Pages {
+    fn drop(&mut self) {
+        recycle(std::mem::take(&mut self.buf));
+    }
+}
+
+thread_local! {
+    /// Page buffers of the column chunks this thread has read, for its next ones: a buffer
+    /// grown to a page's size once is neither allocated nor zero-filled again for each chunk.
+    static SPARE: RefCell<Vec<Vec<u8>>> = const { RefCell::new(Vec::new()) };
+}
+
+/// How many spare buffers a thread keeps, and the largest it keeps.
+const SPARES: usize = 8;
+const LARGEST_SPARE: usize = 8 << 20;
+
+/// An empty buffer, with room from an earlier page if this thread has one spare.
+pub(super) fn spare_buffer() -> Vec<u8> {
+    SPARE
+        .with(|spare| spare.borrow_mut().pop())
+        .unwrap_or_default()
+}
+
+/// Keeps `buf` (its bytes are not cleared) for this thread's next [`spare_buffer`].
+pub(super) fn recycle(buf: Vec<u8>) {
+    if buf.capacity() == 0 || buf.capacity() > LARGEST_SPARE {
+        return;
+    }
+    SPARE.with(|spare| {
+        let mut spare = spare.borrow_mut();
+        if spare.len() < SPARES {
+            spare.push(buf);
+        }
+    });
 }
 
 /// Decodes one column, a batch of rows at a time.

@@ -11,7 +11,7 @@ use parquet::basic::{Compression, GzipLevel, ZstdLevel};
 use parquet::file::properties::{WriterProperties, WriterVersion};
 
 use super::RowGroupBatches;
-use crate::exec::predicate::Condition;
+use crate::exec::predicate::{Condition, Necessary};
 use crate::exec::source::{open_parquet, BATCH_SIZE};
 
 /// A small deterministic generator.
@@ -338,6 +338,35 @@ fn corrupt_pages_are_errors_not_panics() {
                     failures += 1;
                     assert!(e.to_string().contains("t.parquet"), "{e}");
                 }
+                // The date and i64 columns again, checked by a range condition (once per
+                // dictionary entry, or per plain value) beside a column read for the rows
+                // that meet it.
+                let range = match c {
+                    1 => Condition::Range(9_000, 9_100),
+                    2 => Condition::Range(0, 100_000_000),
+                    _ => continue,
+                };
+                let columns = [c, 5];
+                let schema = Arc::new(metadata.schema().project(&columns).unwrap());
+                let necessary = Arc::new(Necessary {
+                    columns: vec![c],
+                    conditions: vec![range],
+                    declined: Default::default(),
+                });
+                let read = RowGroupBatches::try_new(
+                    &file,
+                    &path,
+                    &metadata,
+                    0,
+                    &columns,
+                    &schema,
+                    Some(&necessary),
+                )
+                .and_then(|b| b.expect("decoded here").collect::<Result<Vec<_>, _>>());
+                if let Err(e) = read {
+                    failures += 1;
+                    assert!(e.to_string().contains("t.parquet"), "{e}");
+                }
             }
         }
         assert!(failures > 0, "no corruption was noticed");
@@ -467,7 +496,6 @@ fn prefiltered_scans_answer_as_unfiltered_ones() {
 
 #[test]
 fn where_clauses_give_the_conditions_their_rows_need() {
-    use crate::exec::predicate::{Condition, Necessary};
     use crate::exec::{plan, Source};
     let schema = Arc::new(Schema::new(vec![
         Field::new("k", DataType::Int32, true),

@@ -46,7 +46,8 @@ impl Views {
     }
 
     /// Reads a dictionary of `count` plain byte arrays.
-    pub(super) fn dictionary(&mut self, data: Buffer, count: usize) -> Result<(), Failure> {
+    pub(super) fn dictionary(&mut self, data: Vec<u8>, count: usize) -> Result<(), Failure> {
+        let data = Buffer::from_vec(data);
         let mut views = Vec::with_capacity(count);
         let mut pos = 0;
         plain_views(data.as_slice(), &mut pos, count, 0, self.utf8, &mut views)?;

@@ -1,7 +1,7 @@
 //! The decoder of fixed-width columns (`Int32`, `Date32`, `Int64`, `Decimal64`, `Float32`,
 //! `Float64`): PLAIN values or dictionary indices gathered into one buffer per batch.
 
-use super::pages::{filtered, meeting, ColumnDecoder, Pages, Step, Values};
+use super::pages::{filtered, meeting, recycle, ColumnDecoder, Pages, Step, Values};
 use super::Failure;
 use crate::error::Result;
 use crate::exec::predicate::Condition;
@@ -84,7 +84,8 @@ pub(super) struct Words<T: Word> {
 }
 
 impl<T: Word> Words<T> {
-    pub(super) fn new(pages: Pages, target: &DataType) -> Words<T> {
+    pub(super) fn new(mut pages: Pages, target: &DataType) -> Words<T> {
+        pages.dictionary_in_spare = true;
         Words {
             pages,
             target: target.clone(),
@@ -203,8 +204,10 @@ impl<T: Word> ColumnDecoder for Words<T> {
             };
             return meeting(whole, condition);
         }
-        let mut out: Vec<T> = vec![];
-        let mut met = Bits::new(selected.map_or(n, |(rows, _)| rows.len()));
+        let rows = selected.map_or(n, |(rows, _)| rows.len());
+        // Room for every row: memory past the rows kept is never touched.
+        let mut out: Vec<T> = Vec::with_capacity(rows);
+        let mut met = Bits::new(rows);
         let mut indices = std::mem::take(&mut self.indices);
         let mut page: Vec<T> = vec![];
         let mut done = 0;
@@ -241,7 +244,7 @@ impl<T: Word> ColumnDecoder for Words<T> {
                     }
                 }
                 let past = indices.iter().fold(0, |m, &i| m.max(i)) as usize;
-                if !indices.is_empty() && past >= self.dict.len() {
+                if !indices.is_empty() && past >= entries_met.len().min(self.dict.len()) {
                     return Err(Failure::Corrupt(
                         "a dictionary index past the dictionary's end".into(),
                     ));
@@ -249,7 +252,9 @@ impl<T: Word> ColumnDecoder for Words<T> {
                 // 64 rows to a word: which met the condition, then the entries of those.
                 for chunk in indices.chunks(64) {
                     let word = chunk.iter().enumerate().fold(0u64, |word, (j, &i)| {
-                        word | (u64::from(entries_met[i as usize]) << j)
+                        // SAFETY: every index is below `entries_met.len()` (checked above).
+                        let entry_met = unsafe { *entries_met.get_unchecked(i as usize) };
+                        word | (u64::from(entry_met) << j)
                     });
                     met.push_word(word, chunk.len());
                     let mut rest = word;
@@ -322,10 +327,13 @@ impl Bits {
 
 impl<T: Word> Words<T> {
     /// Reads a dictionary of `count` plain values.
-    pub(super) fn dictionary(&mut self, data: Buffer, count: usize) -> Result<(), Failure> {
+    pub(super) fn dictionary(&mut self, data: Vec<u8>, count: usize) -> Result<(), Failure> {
         self.met = None;
         self.dict.clear();
-        plain_words(data.as_slice(), &mut 0, count, &mut self.dict)
+        self.dict.reserve(count);
+        let read = plain_words(&data, &mut 0, count, &mut self.dict);
+        recycle(data);
+        read
     }
 
     /// The column of `values` (each row's, 0 where NULL) and `nulls`.
