@@ -278,12 +278,13 @@ impl<T: Word> ColumnDecoder for Words<T> {
                     .map_err(|e| Failure::Corrupt(e.to_string()))?;
                 let rows: &[T] = rows.typed_data();
                 out.extend(rows_met.set_indices().map(|j| rows[j]));
-                for (j, word) in rows_met.inner().as_slice().chunks(8).enumerate() {
-                    let mut bytes = [0u8; 8];
-                    bytes[..word.len()].copy_from_slice(word);
-                    let len = (rows_met.len() - 64 * j).min(64);
-                    met.push_word(u64::from_le_bytes(bytes), len);
+                let words = rows_met
+                    .inner()
+                    .bit_chunks(rows_met.offset(), rows_met.len());
+                for word in words.iter() {
+                    met.push_word(word, 64);
                 }
+                met.push_word(words.remainder_bits(), words.remainder_len());
             }
             done += k;
         }
@@ -310,6 +311,9 @@ impl Bits {
 
     /// Appends the low `count` (≤ 64) bits of `word`, whose higher bits are zero.
     fn push_word(&mut self, word: u64, count: usize) {
+        if count == 0 {
+            return;
+        }
         let at = self.len / 64;
         let shift = self.len % 64;
         self.words[at] |= word << shift;
@@ -360,5 +364,41 @@ impl<T: Word> Words<T> {
             .build()
             .map_err(|e| Failure::Corrupt(e.to_string()))?;
         Ok(make_array(data))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Bits;
+
+    #[test]
+    fn bits_append_words_of_any_length_across_word_boundaries() {
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        // Lengths 0..=64 in a varying order, then one that ends the bitmap on a word
+        // boundary, where an empty word is appended last.
+        let mut counts: Vec<usize> = (0..200).map(|i| (i * 37 + i / 7) % 65).collect();
+        counts.push(64 - counts.iter().sum::<usize>() % 64);
+        let total = counts.iter().sum();
+        let mut bits = Bits::new(total);
+        let mut expected = vec![];
+        for &count in &counts {
+            let mask = if count == 64 {
+                u64::MAX
+            } else {
+                (1 << count) - 1
+            };
+            let word = next() & mask;
+            bits.push_word(word, count);
+            expected.extend((0..count).map(|j| word >> j & 1 == 1));
+        }
+        bits.push_word(0, 0);
+        let got: Vec<bool> = bits.finish().iter().collect();
+        assert_eq!(got, expected);
     }
 }
