@@ -367,11 +367,98 @@ pub(super) trait ColumnDecoder: Send {
         selected: Option<&(Vec<usize>, BooleanArray)>,
         condition: &Condition,
     ) -> Result<(ArrayRef, BooleanBuffer), Failure> {
+        self.read_then_check(n, selected, condition)
+    }
+
+    /// [`ColumnDecoder::read_meeting`] by reading the rows, then checking them all.
+    fn read_then_check(
+        &mut self,
+        n: usize,
+        selected: Option<&(Vec<usize>, BooleanArray)>,
+        condition: &Condition,
+    ) -> Result<(ArrayRef, BooleanBuffer), Failure> {
         let whole = match selected {
             Some((rows, mask)) => self.read_selected(n, rows, mask)?,
             None => self.read(n)?,
         };
         meeting(whole, condition)
+    }
+}
+
+/// For rows of a dictionary-encoded page, given their dictionary `indices` and which entries
+/// met a condition (`entries_met`): appends to `met` whether each row met it, and calls
+/// `keep(index)` for each row that did, in order. An index past `entries_met` is corrupt.
+pub(super) fn check_entries(
+    indices: &[u32],
+    entries_met: &[bool],
+    met: &mut Bits,
+    mut keep: impl FnMut(usize),
+) -> Result<(), Failure> {
+    let past = indices.iter().fold(0, |m, &i| m.max(i)) as usize;
+    if !indices.is_empty() && past >= entries_met.len() {
+        return Err(Failure::Corrupt(
+            "a dictionary index past the dictionary's end".into(),
+        ));
+    }
+    // 64 rows to a word: which met the condition, then the entries of those.
+    for chunk in indices.chunks(64) {
+        let word = chunk.iter().enumerate().fold(0u64, |word, (j, &i)| {
+            // SAFETY: every index is below `entries_met.len()` (checked above).
+            let entry_met = unsafe { *entries_met.get_unchecked(i as usize) };
+            word | (u64::from(entry_met) << j)
+        });
+        met.push_word(word, chunk.len());
+        let mut rest = word;
+        while rest != 0 {
+            keep(chunk[rest.trailing_zeros() as usize] as usize);
+            rest &= rest - 1;
+        }
+    }
+    Ok(())
+}
+
+/// A bitmap built 64 bits at a time, of a length known in advance.
+pub(super) struct Bits {
+    words: Vec<u64>,
+    len: usize,
+    capacity: usize,
+}
+
+impl Bits {
+    pub(super) fn new(capacity: usize) -> Bits {
+        Bits {
+            words: vec![0; capacity.div_ceil(64)],
+            len: 0,
+            capacity,
+        }
+    }
+
+    /// Appends the low `count` (≤ 64) bits of `word`, whose higher bits are zero.
+    pub(super) fn push_word(&mut self, word: u64, count: usize) {
+        if count == 0 {
+            return;
+        }
+        let at = self.len / 64;
+        let shift = self.len % 64;
+        self.words[at] |= word << shift;
+        if shift > 0 && shift + count > 64 {
+            self.words[at + 1] |= word >> (64 - shift);
+        }
+        self.len += count;
+    }
+
+    /// Appends the bits of `buffer`.
+    pub(super) fn append(&mut self, buffer: &BooleanBuffer) {
+        let words = buffer.inner().bit_chunks(buffer.offset(), buffer.len());
+        for word in words.iter() {
+            self.push_word(word, 64);
+        }
+        self.push_word(words.remainder_bits(), words.remainder_len());
+    }
+
+    pub(super) fn finish(self) -> BooleanBuffer {
+        debug_assert_eq!(self.len, self.capacity);
+        BooleanBuffer::new(Buffer::from_vec(self.words), 0, self.len)
     }
 }
 
@@ -390,4 +477,40 @@ pub(super) fn meeting(
 /// The rows of `whole` that `mask` keeps.
 pub(super) fn filtered(whole: ArrayRef, mask: &BooleanArray) -> Result<ArrayRef, Failure> {
     arrow::compute::filter(&whole, mask).map_err(|e| Failure::Corrupt(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Bits;
+
+    #[test]
+    fn bits_append_words_of_any_length_across_word_boundaries() {
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        // Lengths 0..=64 in a varying order, then one that ends the bitmap on a word
+        // boundary, where an empty word is appended last.
+        let mut counts: Vec<usize> = (0..200).map(|i| (i * 37 + i / 7) % 65).collect();
+        counts.push(64 - counts.iter().sum::<usize>() % 64);
+        let total = counts.iter().sum();
+        let mut bits = Bits::new(total);
+        let mut expected = vec![];
+        for &count in &counts {
+            let mask = if count == 64 {
+                u64::MAX
+            } else {
+                (1 << count) - 1
+            };
+            let word = next() & mask;
+            bits.push_word(word, count);
+            expected.extend((0..count).map(|j| word >> j & 1 == 1));
+        }
+        bits.push_word(0, 0);
+        let got: Vec<bool> = bits.finish().iter().collect();
+        assert_eq!(got, expected);
+    }
 }

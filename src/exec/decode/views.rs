@@ -1,15 +1,13 @@
 //! The decoder of string and binary columns into views (`Utf8View`, `BinaryView`): short values
 //! inline, longer ones pointing into the pages' decompressed bytes, which the batch keeps.
 
-use super::pages::{filtered, meeting, ColumnDecoder, Pages, Step, Values};
+use super::pages::{check_entries, filtered, Bits, ColumnDecoder, Pages, Step, Values};
 use super::words::{nulls, spread};
 use super::Failure;
 use crate::error::Result;
 use crate::exec::predicate::Condition;
 use arrow::array::builder::make_view;
-use arrow::array::{
-    ArrayRef, BinaryViewArray, BooleanArray, BooleanBufferBuilder, StringViewArray,
-};
+use arrow::array::{ArrayRef, BinaryViewArray, BooleanArray, StringViewArray};
 use arrow::buffer::{BooleanBuffer, Buffer, NullBuffer, ScalarBuffer};
 use std::sync::Arc;
 
@@ -217,14 +215,10 @@ impl ColumnDecoder for Views {
         condition: &Condition,
     ) -> Result<(ArrayRef, BooleanBuffer), Failure> {
         if self.pages.nullable || !self.utf8 {
-            let whole = match selected {
-                Some((rows, mask)) => self.read_selected(n, rows, mask)?,
-                None => self.read(n)?,
-            };
-            return meeting(whole, condition);
+            return self.read_then_check(n, selected, condition);
         }
         let mut out: Vec<u128> = vec![];
-        let mut met = BooleanBufferBuilder::new(selected.map_or(n, |(rows, _)| rows.len()));
+        let mut met = Bits::new(selected.map_or(n, |(rows, _)| rows.len()));
         let mut indices: Vec<u32> = vec![];
         let mut page = vec![];
         self.start_batch();
@@ -269,18 +263,8 @@ impl ColumnDecoder for Views {
                         None => rle.gather(bytes, k, &self.ids, &mut indices)?,
                     }
                 }
-                // 64 rows to a word: which met the condition, then the views of those.
-                for chunk in indices.chunks(64) {
-                    let word = chunk.iter().enumerate().fold(0u64, |word, (j, &i)| {
-                        word | (u64::from(entries_met[i as usize]) << j)
-                    });
-                    met.append_packed_range(0..chunk.len(), &word.to_le_bytes());
-                    let mut rest = word;
-                    while rest != 0 {
-                        out.push(views[chunk[rest.trailing_zeros() as usize] as usize]);
-                        rest &= rest - 1;
-                    }
-                }
+                let entries_met = &entries_met[..entries_met.len().min(views.len())];
+                check_entries(&indices, entries_met, &mut met, |i| out.push(views[i]))?;
             } else {
                 page.clear();
                 self.values(k, &mut page)?;
@@ -296,7 +280,7 @@ impl ColumnDecoder for Views {
                 let rows_met = condition
                     .mask(&checked)
                     .map_err(|e| Failure::Corrupt(e.to_string()))?;
-                met.append_buffer(&rows_met);
+                met.append(&rows_met);
                 out.extend(rows_met.set_indices().map(|j| rows[j]));
             }
             done += k;

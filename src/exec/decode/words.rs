@@ -1,7 +1,7 @@
 //! The decoder of fixed-width columns (`Int32`, `Date32`, `Int64`, `Decimal64`, `Float32`,
 //! `Float64`): PLAIN values or dictionary indices gathered into one buffer per batch.
 
-use super::pages::{filtered, meeting, recycle, ColumnDecoder, Pages, Step, Values};
+use super::pages::{check_entries, filtered, recycle, Bits, ColumnDecoder, Pages, Step, Values};
 use super::Failure;
 use crate::error::Result;
 use crate::exec::predicate::Condition;
@@ -116,12 +116,8 @@ impl<T: Word> ColumnDecoder for Words<T> {
         self.levels.clear();
         let mut valid = 0;
         while let Some(step) = self.pages.step(n - out.len())? {
-            let k = match step {
-                Step::Dictionary { data, count } => {
-                    self.dictionary(data, count)?;
-                    continue;
-                }
-                Step::Rows { k, .. } => k,
+            let Some(k) = self.rows(step)? else {
+                continue;
             };
             let from = self.levels.len();
             let v = self.pages.validity(k, &mut self.levels)?;
@@ -152,12 +148,8 @@ impl<T: Word> ColumnDecoder for Words<T> {
         let mut done = 0;
         let mut s = 0;
         while let Some(step) = self.pages.step(n - done)? {
-            let k = match step {
-                Step::Dictionary { data, count } => {
-                    self.dictionary(data, count)?;
-                    continue;
-                }
-                Step::Rows { k, .. } => k,
+            let Some(k) = self.rows(step)? else {
+                continue;
             };
             let end = s + selected[s..].partition_point(|&i| i < done + k);
             let part = &selected[s..end];
@@ -198,11 +190,7 @@ impl<T: Word> ColumnDecoder for Words<T> {
         condition: &Condition,
     ) -> Result<(ArrayRef, BooleanBuffer), Failure> {
         if self.pages.nullable {
-            let whole = match selected {
-                Some((rows, mask)) => self.read_selected(n, rows, mask)?,
-                None => self.read(n)?,
-            };
-            return meeting(whole, condition);
+            return self.read_then_check(n, selected, condition);
         }
         let rows = selected.map_or(n, |(rows, _)| rows.len());
         // Room for every row: memory past the rows kept is never touched.
@@ -213,12 +201,8 @@ impl<T: Word> ColumnDecoder for Words<T> {
         let mut done = 0;
         let mut s = 0;
         while let Some(step) = self.pages.step(n - done)? {
-            let k = match step {
-                Step::Dictionary { data, count } => {
-                    self.dictionary(data, count)?;
-                    continue;
-                }
-                Step::Rows { k, .. } => k,
+            let Some(k) = self.rows(step)? else {
+                continue;
             };
             let part = selected.map(|(rows, _)| {
                 let end = s + rows[s..].partition_point(|&i| i < done + k);
@@ -243,26 +227,9 @@ impl<T: Word> ColumnDecoder for Words<T> {
                         None => rle.read(bytes, k, &mut indices)?,
                     }
                 }
-                let past = indices.iter().fold(0, |m, &i| m.max(i)) as usize;
-                if !indices.is_empty() && past >= entries_met.len().min(self.dict.len()) {
-                    return Err(Failure::Corrupt(
-                        "a dictionary index past the dictionary's end".into(),
-                    ));
-                }
-                // 64 rows to a word: which met the condition, then the entries of those.
-                for chunk in indices.chunks(64) {
-                    let word = chunk.iter().enumerate().fold(0u64, |word, (j, &i)| {
-                        // SAFETY: every index is below `entries_met.len()` (checked above).
-                        let entry_met = unsafe { *entries_met.get_unchecked(i as usize) };
-                        word | (u64::from(entry_met) << j)
-                    });
-                    met.push_word(word, chunk.len());
-                    let mut rest = word;
-                    while rest != 0 {
-                        out.push(self.dict[chunk[rest.trailing_zeros() as usize] as usize]);
-                        rest &= rest - 1;
-                    }
-                }
+                let dict = &self.dict;
+                let entries_met = &entries_met[..entries_met.len().min(dict.len())];
+                check_entries(&indices, entries_met, &mut met, |i| out.push(dict[i]))?;
             } else {
                 page.clear();
                 self.values(k, &mut page)?;
@@ -278,13 +245,7 @@ impl<T: Word> ColumnDecoder for Words<T> {
                     .map_err(|e| Failure::Corrupt(e.to_string()))?;
                 let rows: &[T] = rows.typed_data();
                 out.extend(rows_met.set_indices().map(|j| rows[j]));
-                let words = rows_met
-                    .inner()
-                    .bit_chunks(rows_met.offset(), rows_met.len());
-                for word in words.iter() {
-                    met.push_word(word, 64);
-                }
-                met.push_word(words.remainder_bits(), words.remainder_len());
+                met.append(&rows_met);
             }
             done += k;
         }
@@ -293,43 +254,18 @@ impl<T: Word> ColumnDecoder for Words<T> {
     }
 }
 
-/// A bitmap built 64 bits at a time, of a length known in advance.
-struct Bits {
-    words: Vec<u64>,
-    len: usize,
-    capacity: usize,
-}
-
-impl Bits {
-    fn new(capacity: usize) -> Bits {
-        Bits {
-            words: vec![0; capacity.div_ceil(64)],
-            len: 0,
-            capacity,
-        }
-    }
-
-    /// Appends the low `count` (≤ 64) bits of `word`, whose higher bits are zero.
-    fn push_word(&mut self, word: u64, count: usize) {
-        if count == 0 {
-            return;
-        }
-        let at = self.len / 64;
-        let shift = self.len % 64;
-        self.words[at] |= word << shift;
-        if shift > 0 && shift + count > 64 {
-            self.words[at + 1] |= word >> (64 - shift);
-        }
-        self.len += count;
-    }
-
-    fn finish(self) -> BooleanBuffer {
-        debug_assert_eq!(self.len, self.capacity);
-        BooleanBuffer::new(Buffer::from_vec(self.words), 0, self.len)
-    }
-}
-
 impl<T: Word> Words<T> {
+    /// Takes a dictionary page, or returns the number of rows to read of a data page.
+    fn rows(&mut self, step: Step) -> Result<Option<usize>, Failure> {
+        match step {
+            Step::Dictionary { data, count } => {
+                self.dictionary(data, count)?;
+                Ok(None)
+            }
+            Step::Rows { k, .. } => Ok(Some(k)),
+        }
+    }
+
     /// Reads a dictionary of `count` plain values.
     pub(super) fn dictionary(&mut self, data: Vec<u8>, count: usize) -> Result<(), Failure> {
         self.met = None;
@@ -364,41 +300,5 @@ impl<T: Word> Words<T> {
             .build()
             .map_err(|e| Failure::Corrupt(e.to_string()))?;
         Ok(make_array(data))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::Bits;
-
-    #[test]
-    fn bits_append_words_of_any_length_across_word_boundaries() {
-        let mut state = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next = || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
-        // Lengths 0..=64 in a varying order, then one that ends the bitmap on a word
-        // boundary, where an empty word is appended last.
-        let mut counts: Vec<usize> = (0..200).map(|i| (i * 37 + i / 7) % 65).collect();
-        counts.push(64 - counts.iter().sum::<usize>() % 64);
-        let total = counts.iter().sum();
-        let mut bits = Bits::new(total);
-        let mut expected = vec![];
-        for &count in &counts {
-            let mask = if count == 64 {
-                u64::MAX
-            } else {
-                (1 << count) - 1
-            };
-            let word = next() & mask;
-            bits.push_word(word, count);
-            expected.extend((0..count).map(|j| word >> j & 1 == 1));
-        }
-        bits.push_word(0, 0);
-        let got: Vec<bool> = bits.finish().iter().collect();
-        assert_eq!(got, expected);
     }
 }
