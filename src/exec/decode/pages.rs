@@ -385,6 +385,21 @@ pub(super) trait ColumnDecoder: Send {
     }
 }
 
+/// The rows of `selected` (a batch's rows, ascending) on the page of the batch's rows
+/// `done..done + k`, from `selected[*next]` on; moves `*next` past them. A decoder that reads
+/// some rows of a batch calls it once per page, in order.
+pub(super) fn in_page<'a>(
+    selected: &'a [usize],
+    next: &mut usize,
+    done: usize,
+    k: usize,
+) -> &'a [usize] {
+    let from = (*next).min(selected.len());
+    let end = from + selected[from..].partition_point(|&i| i < done + k);
+    *next = end;
+    &selected[from..end]
+}
+
 /// For rows of a dictionary-encoded page, given their dictionary `indices` and which entries
 /// met a condition (`entries_met`): appends to `met` whether each row met it, and calls
 /// `keep(index)` for each row that did, in order. An index past `entries_met` is corrupt.

@@ -1,7 +1,7 @@
 //! The decoder of string and binary columns into views (`Utf8View`, `BinaryView`): short values
 //! inline, longer ones pointing into the pages' decompressed bytes, which the batch keeps.
 
-use super::pages::{check_entries, filtered, Bits, ColumnDecoder, Pages, Step, Values};
+use super::pages::{check_entries, filtered, in_page, Bits, ColumnDecoder, Pages, Step, Values};
 use super::words::{nulls, spread};
 use super::Failure;
 use crate::error::Result;
@@ -186,8 +186,7 @@ impl ColumnDecoder for Views {
             let Some(k) = self.rows(step)? else {
                 continue;
             };
-            let end = s + selected[s..].partition_point(|&i| i < done + k);
-            let part = &selected[s..end];
+            let part = in_page(selected, &mut s, done, k);
             if let Values::Dict(_) = self.pages.values {
                 let dict = self.dict.as_ref().map(|(_, v)| v.as_slice()).unwrap_or(&[]);
                 let (bytes, _, values) = self.pages.parts();
@@ -200,7 +199,6 @@ impl ColumnDecoder for Views {
                 self.values(k, &mut page)?;
                 out.extend(part.iter().map(|&i| page[i - done]));
             }
-            s = end;
             done += k;
         }
         Ok(self.array(out, None))
@@ -228,12 +226,7 @@ impl ColumnDecoder for Views {
             let Some(k) = self.rows(step)? else {
                 continue;
             };
-            let part = selected.map(|(rows, _)| {
-                let end = s + rows[s..].partition_point(|&i| i < done + k);
-                let part = &rows[s..end];
-                s = end;
-                part
-            });
+            let part = selected.map(|(rows, _)| in_page(rows, &mut s, done, k));
             if let Values::Dict(_) = self.pages.values {
                 let Some((data, views)) = &self.dict else {
                     return Err(Failure::Corrupt(

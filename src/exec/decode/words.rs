@@ -1,7 +1,9 @@
 //! The decoder of fixed-width columns (`Int32`, `Date32`, `Int64`, `Decimal64`, `Float32`,
 //! `Float64`): PLAIN values or dictionary indices gathered into one buffer per batch.
 
-use super::pages::{check_entries, filtered, recycle, Bits, ColumnDecoder, Pages, Step, Values};
+use super::pages::{
+    check_entries, filtered, in_page, recycle, Bits, ColumnDecoder, Pages, Step, Values,
+};
 use super::Failure;
 use crate::error::Result;
 use crate::exec::predicate::Condition;
@@ -151,8 +153,7 @@ impl<T: Word> ColumnDecoder for Words<T> {
             let Some(k) = self.rows(step)? else {
                 continue;
             };
-            let end = s + selected[s..].partition_point(|&i| i < done + k);
-            let part = &selected[s..end];
+            let part = in_page(selected, &mut s, done, k);
             let (bytes, _, values) = self.pages.parts();
             match values {
                 Values::Plain(pos) => {
@@ -174,7 +175,6 @@ impl<T: Word> ColumnDecoder for Words<T> {
                     ))
                 }
             }
-            s = end;
             done += k;
         }
         self.array(out, None)
@@ -204,12 +204,7 @@ impl<T: Word> ColumnDecoder for Words<T> {
             let Some(k) = self.rows(step)? else {
                 continue;
             };
-            let part = selected.map(|(rows, _)| {
-                let end = s + rows[s..].partition_point(|&i| i < done + k);
-                let part = &rows[s..end];
-                s = end;
-                part
-            });
+            let part = selected.map(|(rows, _)| in_page(rows, &mut s, done, k));
             if let Values::Dict(_) = self.pages.values {
                 if self.met.is_none() {
                     let entries = self.array(self.dict.clone(), None)?;
