@@ -157,7 +157,7 @@ pub fn execute(
 
 /// The rows of a top-N, as (row group, row within it), found by `scan` (of the sort keys
 /// alone, [`Threshold::keys_first`]) on `threads` threads; `None` when the scan is not of
-/// whole row groups of a file.
+/// whole row groups, or parts of them, of a file.
 pub(crate) fn top_positions(
     scan: &Scan,
     threshold: &Threshold,
@@ -173,11 +173,10 @@ pub(crate) fn top_positions(
         threads,
         limits,
         |i| {
-            let group = scan
+            let (group, mut first) = scan
                 .row_group(i)
                 .ok_or_else(|| Error::internal(format!("morsel {i} is not a row group")))?;
             let mut top = Candidates::default();
-            let mut first = 0u64;
             for batch in scan.read(i)? {
                 limits.cancel.check()?;
                 let batch = batch?;

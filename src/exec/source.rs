@@ -6,13 +6,15 @@
 //! projected columns, one batch at a time, so memory is bounded by the batch size (an Arrow IPC
 //! stream, which has no index, is read whole when the query opens it; module `files`).
 //!
-//! For parallel execution a scan is split into morsels ([`Scan`]): a Parquet file's row groups,
+//! For parallel execution a scan is split into morsels ([`Scan`]): a Parquet file's row groups
+//! (a large one in parts, [`split_row_group`]),
 //! a CSV file's byte ranges, an Arrow IPC file's record batches, or runs of in-memory batches
 //! (sliced into [`BATCH_SIZE`] rows) of about [`MORSEL_ROWS`] rows.
 //! Morsels are read independently, and their order depends only on the data, never on the
 //! number of threads.
 
 use std::fs::File;
+use std::ops::Range;
 use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
 
@@ -48,6 +50,10 @@ pub const BATCH_SIZE: usize = 8192;
 /// Rows per morsel of in-memory batches (about one row group of the Parquet files `gen-tpch`
 /// writes).
 pub const MORSEL_ROWS: usize = 16 * BATCH_SIZE;
+
+/// A Parquet row group of at least twice this many rows is read as parts of at least this
+/// many ([`split_row_group`]).
+pub const PART_ROWS: usize = 4 * MORSEL_ROWS;
 
 /// Where a table's rows come from.
 #[derive(Clone, Debug)]
@@ -141,7 +147,8 @@ impl Source {
     }
 
     /// In-memory batches split into morsels of about `rows` rows (at least one) instead of
-    /// [`MORSEL_ROWS`]; a Parquet source is unchanged (its morsels are its row groups).
+    /// [`MORSEL_ROWS`]; a Parquet source is unchanged (its morsels are its row groups, or
+    /// parts of them).
     pub fn with_morsel_rows(self, rows: usize) -> Source {
         match self {
             Source::Batches {
@@ -357,10 +364,17 @@ impl OpenSource {
                 .build()
                 .map_err(|e| parquet_error(path, e))?
                 .schema();
+                let parquet = metadata.metadata();
                 let morsels = prune(filter, projection, metadata)?
                     .row_groups
                     .into_iter()
-                    .map(|(group, rows)| Morsel::RowGroup(group, rows))
+                    .flat_map(|(group, rows)| match rows {
+                        Some(rows) => vec![Morsel::RowGroup(group, Some(rows))],
+                        None => {
+                            let n = parquet.row_group(group).num_rows();
+                            split_row_group(group, usize::try_from(n).unwrap_or(0))
+                        }
+                    })
                     .collect();
                 Ok(Scan {
                     morsels,
@@ -521,6 +535,8 @@ impl std::fmt::Debug for ScanFilter {
 enum Morsel {
     /// A row group of the Parquet file, and the rows of it to read (`None`: all).
     RowGroup(usize, Option<RowSelection>),
+    /// Consecutive rows of a large row group of the Parquet file ([`split_row_group`]).
+    Rows(usize, Range<usize>),
     /// In-memory batches (already projected).
     Batches(Vec<RecordBatch>),
     /// Part `i` of a CSV or Arrow IPC file (module `files`), and the columns to read.
@@ -564,7 +580,7 @@ impl Scan {
                 .morsels
                 .iter()
                 .map(|m| match m {
-                    Morsel::RowGroup(group, _) => *group,
+                    Morsel::RowGroup(group, _) | Morsel::Rows(group, _) => *group,
                     Morsel::Batches(_) | Morsel::Part(..) => 0,
                 })
                 .collect();
@@ -594,10 +610,12 @@ impl Scan {
         self
     }
 
-    /// The row group morsel `i` reads, if it is one.
-    pub(crate) fn row_group(&self, i: usize) -> Option<usize> {
+    /// The row group morsel `i` reads and its first row there, if it reads consecutive rows of
+    /// one (a whole row group, or a part of one).
+    pub(crate) fn row_group(&self, i: usize) -> Option<(usize, u64)> {
         match self.morsels.get(i) {
-            Some(Morsel::RowGroup(group, None)) => Some(*group),
+            Some(Morsel::RowGroup(group, None)) => Some((*group, 0)),
+            Some(Morsel::Rows(group, rows)) => Some((*group, rows.start as u64)),
             _ => None,
         }
     }
@@ -606,9 +624,9 @@ impl Scan {
     /// allowed): a morsel for each of those row groups, in file order, that decodes only the
     /// pages holding those rows. What a top-N whose rows are known reads
     /// ([`super::topn::Candidates`]). A scan of batches in memory, or of row groups already cut
-    /// to some of their rows, is returned as it is.
+    /// to some of their rows by statistics, is returned as it is.
     pub(crate) fn select_rows(mut self, positions: &[(usize, u64)]) -> Scan {
-        let whole = |m: &Morsel| matches!(m, Morsel::RowGroup(_, None));
+        let whole = |m: &Morsel| matches!(m, Morsel::RowGroup(_, None) | Morsel::Rows(..));
         if !matches!(self.input, Input::Parquet { .. }) || !self.morsels.iter().all(whole) {
             return self;
         }
@@ -661,7 +679,8 @@ impl Scan {
                 (Morsel::RowGroup(group, None), Input::Parquet { metadata, .. }) => {
                     usize::try_from(metadata.metadata().row_group(*group).num_rows()).unwrap_or(0)
                 }
-                (Morsel::RowGroup(..), _) => 0,
+                (Morsel::Rows(_, rows), Input::Parquet { .. }) => rows.len(),
+                (Morsel::RowGroup(..) | Morsel::Rows(..), _) => 0,
                 (Morsel::Batches(batches), _) => batches.iter().map(|b| b.num_rows()).sum(),
                 (Morsel::Part(..), Input::Csv(csv)) => csv.rows(),
                 (Morsel::Part(..), Input::Ipc(ipc)) => ipc.rows(),
@@ -777,7 +796,7 @@ impl Scan {
         match (morsel, &self.input) {
             (Morsel::Batches(batches), _) => Ok(Box::new(batches.clone().into_iter().map(Ok))),
             (
-                Morsel::RowGroup(group, rows),
+                Morsel::RowGroup(group, _) | Morsel::Rows(group, _),
                 Input::Parquet {
                     path,
                     file,
@@ -787,7 +806,13 @@ impl Scan {
                     schema,
                 },
             ) => {
-                // Whole row groups without a scan filter: qjit's own decoder, for the columns
+                // The rows of a part of a row group, or those statistics left of one.
+                let (part, rows) = match morsel {
+                    Morsel::Rows(_, part) => (Some(part.clone()), None),
+                    Morsel::RowGroup(_, rows) => (None, rows.clone()),
+                    _ => (None, None),
+                };
+                // Consecutive rows without a scan filter: qjit's own decoder, for the columns
                 // it reads.
                 if rows.is_none() && self.late.is_none() {
                     let prefilter = match self.threshold {
@@ -795,11 +820,26 @@ impl Scan {
                         Some(_) => None,
                     };
                     if let Some(batches) = RowGroupBatches::try_new(
-                        file, path, metadata, *group, columns, schema, prefilter,
+                        file,
+                        path,
+                        metadata,
+                        *group,
+                        part.clone(),
+                        columns,
+                        schema,
+                        prefilter,
                     )? {
                         return Ok(Box::new(batches));
                     }
                 }
+                let rows = rows.or_else(|| {
+                    part.map(|part| {
+                        RowSelection::from(vec![
+                            RowSelector::skip(part.start),
+                            RowSelector::select(part.len()),
+                        ])
+                    })
+                });
                 let mut builder = ParquetRecordBatchReaderBuilder::new_with_metadata(
                     file.clone(),
                     metadata.clone(),
@@ -808,7 +848,7 @@ impl Scan {
                 .with_projection(mask.clone())
                 .with_batch_size(BATCH_SIZE);
                 if let Some(rows) = rows {
-                    builder = builder.with_row_selection(rows.clone());
+                    builder = builder.with_row_selection(rows);
                 }
                 if let Some(late) = &self.late {
                     let predicate =
@@ -830,7 +870,7 @@ impl Scan {
             }
             (Morsel::Part(i, projection), Input::Csv(csv)) => csv.read(*i, projection),
             (Morsel::Part(i, projection), Input::Ipc(ipc)) => ipc.read(*i, projection),
-            (Morsel::RowGroup(..), _) => {
+            (Morsel::RowGroup(..) | Morsel::Rows(..), _) => {
                 Err(Error::internal("a row group of a source not Parquet"))
             }
             (Morsel::Part(..), _) => Err(Error::internal("a file part of a source not a file")),
@@ -957,6 +997,23 @@ pub(super) fn parquet_error(path: &Path, e: ParquetError) -> Error {
     }
 }
 
+/// The morsels of row group `group` of `rows` rows: the whole group, or, when it has at least
+/// twice [`PART_ROWS`] rows, consecutive parts of about equal size of at least that many
+/// (whole batches but the last), so that the workers share a large row group. The parts depend
+/// on the file alone, not on the number of workers, so neither does any result. Each part
+/// reads the column chunks' dictionaries and skips the pages before its rows unread.
+fn split_row_group(group: usize, rows: usize) -> Vec<Morsel> {
+    let parts = (rows / PART_ROWS).max(1);
+    if parts == 1 {
+        return vec![Morsel::RowGroup(group, None)];
+    }
+    let size = rows.div_ceil(parts).next_multiple_of(BATCH_SIZE);
+    (0..rows)
+        .step_by(size)
+        .map(|start| Morsel::Rows(group, start..(start + size).min(rows)))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
@@ -967,8 +1024,9 @@ mod tests {
     use parquet::arrow::ArrowWriter;
     use parquet::file::properties::WriterProperties;
 
-    use super::{Source, BATCH_SIZE};
+    use super::{split_row_group, Morsel, Source, BATCH_SIZE, PART_ROWS};
     use crate::exec::{self, EngineKind, QueryOptions};
+    use std::ops::Range;
 
     /// Row groups of 20,000 rows (three batches each) and a last one of 5,000: `k` = row % 7,
     /// `x` = row, `f` = a float whose sum depends on the order of additions.
@@ -1015,6 +1073,42 @@ mod tests {
 
     /// Stopped before any batch, between batches of a morsel, between morsels, or not at all
     /// (at the limit): every morsel reads the same batches as without decoding ahead.
+    /// Row groups of fewer than twice `PART_ROWS` rows stay whole; larger ones are cut into
+    /// consecutive parts of whole batches (but the last) that cover them exactly.
+    #[test]
+    fn large_row_groups_split_into_parts_that_cover_them() {
+        for rows in [
+            0,
+            1,
+            PART_ROWS,
+            2 * PART_ROWS - 1,
+            2 * PART_ROWS,
+            2 * PART_ROWS + 1,
+            3 * PART_ROWS - 5,
+            7 * PART_ROWS + 12_345,
+        ] {
+            let morsels = split_row_group(4, rows);
+            let parts: Vec<Range<usize>> = morsels
+                .iter()
+                .map(|m| match m {
+                    Morsel::RowGroup(4, None) => 0..rows,
+                    Morsel::Rows(4, part) => part.clone(),
+                    _ => panic!("not a morsel of row group 4"),
+                })
+                .collect();
+            assert_eq!(parts.len(), (rows / PART_ROWS).max(1), "{rows} rows");
+            assert_eq!(parts.first().map(|p| p.start), Some(0));
+            assert_eq!(parts.last().map(|p| p.end), Some(rows));
+            for pair in parts.windows(2) {
+                assert_eq!(pair[0].end, pair[1].start);
+                assert!(pair[0].len() >= PART_ROWS && pair[0].len() % BATCH_SIZE == 0);
+            }
+            if parts.len() > 1 {
+                assert!(matches!(morsels[0], Morsel::Rows(..)));
+            }
+        }
+    }
+
     #[test]
     fn morsels_decoded_ahead_read_as_decoded_on_demand() {
         let (_dir, source) = file();

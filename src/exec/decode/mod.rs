@@ -1,9 +1,11 @@
 //! qjit's own decoder of Parquet row groups, for the column chunks it can read faster than the
 //! arrow-rs record-batch reader.
 //!
-//! In: a row group of a Parquet file and the columns a scan projects. Out: the row group's
-//! rows as record batches of [`BATCH_SIZE`] rows, each equal, column for column, to what the
-//! arrow-rs reader returns for the same projection (the shared tests compare them).
+//! In: a row group of a Parquet file (or consecutive rows of one) and the columns a scan
+//! projects. Out: those rows as record batches of [`BATCH_SIZE`] rows, each equal, column for
+//! column, to what the arrow-rs reader returns for the same projection (the shared tests
+//! compare them). Rows before a part's first are passed over page by page
+//! ([`pages::Pages::skip_pages`]) where pages hold none of its rows.
 //!
 //! A column is decoded here when it is a flat (non-nested, at most optional) column whose
 //! chunk is uncompressed, Snappy or ZSTD, whose pages are PLAIN or dictionary-encoded, and
@@ -33,6 +35,7 @@ mod tests;
 mod views;
 mod words;
 
+use std::ops::Range;
 use std::path::Path;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -43,7 +46,9 @@ use arrow::buffer::BooleanBuffer;
 use arrow::datatypes::SchemaRef;
 use arrow::record_batch::{RecordBatch, RecordBatchOptions};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ParquetRecordBatchReader};
+use parquet::arrow::arrow_reader::{
+    ArrowReaderMetadata, ParquetRecordBatchReader, RowSelection, RowSelector,
+};
 use parquet::arrow::ProjectionMask;
 use parquet::errors::ParquetError;
 
@@ -114,14 +119,19 @@ impl RowGroupBatches {
     /// that projection), or `None` when this module decodes none of those columns (the caller
     /// then reads the row group with arrow-rs alone).
     ///
+    /// With `part`, only those rows of the row group (a range within it): whole pages before
+    /// them are skipped unread, and the rows of a page they start in decoded and dropped.
+    ///
     /// With a `prefilter` each batch holds only the rows that meet its conditions, while
     /// fewer than half of them do: a row that fails them must be one the query's `WHERE`
     /// rejects.
+    #[allow(clippy::too_many_arguments)]
     pub fn try_new(
         file: &SharedFile,
         path: &Path,
         metadata: &ArrowReaderMetadata,
         group: usize,
+        part: Option<Range<usize>>,
         columns: &[usize],
         schema: &SchemaRef,
         prefilter: Option<&Arc<Necessary>>,
@@ -138,6 +148,12 @@ impl RowGroupBatches {
         }
         let row_group = parquet.row_group(group);
         let rows = usize::try_from(row_group.num_rows()).unwrap_or(0);
+        let part = part.unwrap_or(0..rows);
+        if part.start > part.end || part.end > rows {
+            return Err(Error::internal(format!(
+                "rows {part:?} of a row group of {rows} rows"
+            )));
+        }
         let own: Vec<Option<Kind>> = columns
             .iter()
             .zip(schema.fields())
@@ -160,11 +176,14 @@ impl RowGroupBatches {
                     let chunk = row_group.column(c);
                     let pages = Pages::open(file, chunk, rows)
                         .map_err(|f| failure(&shown, field.name(), f))?;
-                    let decoder: Box<dyn ColumnDecoder> = match kind {
+                    let mut decoder: Box<dyn ColumnDecoder> = match kind {
                         Kind::Word4 => Box::new(Words::<u32>::new(pages, field.data_type())),
                         Kind::Word8 => Box::new(Words::<u64>::new(pages, field.data_type())),
                         Kind::View { utf8 } => Box::new(Views::new(pages, *utf8)),
                     };
+                    decoder
+                        .skip(part.start)
+                        .map_err(|f| failure(&shown, field.name(), f))?;
                     Slot::Own(decoder, field.name().clone())
                 }
                 None => {
@@ -181,6 +200,10 @@ impl RowGroupBatches {
                     .with_row_groups(vec![group])
                     .with_projection(ProjectionMask::roots(descr, others))
                     .with_batch_size(BATCH_SIZE)
+                    .with_row_selection(RowSelection::from(vec![
+                        RowSelector::skip(part.start),
+                        RowSelector::select(part.len()),
+                    ]))
                     .build()
                     .map_err(|e| super::source::parquet_error(path, e))?;
             Some(reader)
@@ -213,7 +236,7 @@ impl RowGroupBatches {
             schema: schema.clone(),
             columns: slots,
             others,
-            left: rows,
+            left: part.len(),
             prefilter,
         }))
     }

@@ -139,6 +139,26 @@ impl Pages {
         Ok(Some(Step::Rows { k, new_page }))
     }
 
+    /// Skips whole data pages, unread, while the current page is read to its end and the next
+    /// is a data page of at most `rows` rows; returns the rows skipped. A dictionary page is
+    /// never skipped (the pages after it need it): it stops there.
+    pub(super) fn skip_pages(&mut self, rows: usize) -> Result<usize, Failure> {
+        let mut skipped = 0;
+        while self.left == 0 {
+            let Some(next) = self.reader.peek_next_page()? else {
+                break;
+            };
+            // A flat column's page has as many levels as rows.
+            let page_rows = match (next.is_dict, next.num_rows.or(next.num_levels)) {
+                (false, Some(n)) if n <= rows - skipped => n,
+                _ => break,
+            };
+            self.reader.skip_next_page()?;
+            skipped += page_rows;
+        }
+        Ok(skipped)
+    }
+
     /// The current page's bytes, its definition levels and its values.
     pub(super) fn parts(&mut self) -> (&[u8], &mut Option<Rle>, &mut Values) {
         let bytes = match &self.shared {
@@ -347,6 +367,30 @@ pub(super) fn recycle(buf: Vec<u8>) {
 pub(super) trait ColumnDecoder: Send {
     /// The next `n` rows of the column.
     fn read(&mut self, n: usize) -> Result<ArrayRef, Failure>;
+
+    /// The pages it reads.
+    fn pages(&mut self) -> &mut Pages;
+
+    /// Passes over the next `n` rows: whole data pages unread ([`Pages::skip_pages`]), the
+    /// rows of a page it starts or ends in decoded and dropped (after the dictionary page, which
+    /// it reads).
+    fn skip(&mut self, mut n: usize) -> Result<(), Failure> {
+        while n > 0 {
+            n -= self.pages().skip_pages(n)?;
+            if n == 0 {
+                break;
+            }
+            // One row reads the next page in (and the dictionary before it); then the rest of
+            // the page, or of the rows to skip.
+            let k = match self.pages().left {
+                0 => 1,
+                left => left.min(n),
+            };
+            self.read(k)?;
+            n -= k;
+        }
+        Ok(())
+    }
 
     /// The rows `selected` (ascending, below `n`; the TRUE rows of `mask`) of the next `n`.
     fn read_selected(

@@ -144,6 +144,10 @@ pub(super) fn plain_views(
 }
 
 impl ColumnDecoder for Views {
+    fn pages(&mut self) -> &mut Pages {
+        &mut self.pages
+    }
+
     fn read(&mut self, n: usize) -> Result<ArrayRef, Failure> {
         let mut out: Vec<u128> = Vec::with_capacity(n);
         self.start_batch();

@@ -113,6 +113,10 @@ impl<T: Word> Words<T> {
 }
 
 impl<T: Word> ColumnDecoder for Words<T> {
+    fn pages(&mut self) -> &mut Pages {
+        &mut self.pages
+    }
+
     fn read(&mut self, n: usize) -> Result<ArrayRef, Failure> {
         let mut out: Vec<T> = Vec::with_capacity(n);
         self.levels.clear();
