@@ -13,6 +13,7 @@ use parquet::file::properties::{WriterProperties, WriterVersion};
 use super::RowGroupBatches;
 use crate::exec::predicate::{Condition, Necessary};
 use crate::exec::source::{open_parquet, BATCH_SIZE};
+use crate::exec::{EngineKind, QueryOptions, Source};
 
 /// A small deterministic generator.
 struct Rng(u64);
@@ -426,9 +427,24 @@ fn corrupt_pages_are_errors_not_panics() {
     }
 }
 
+/// The answer to `sql` over `source` with `engine` on `threads` threads, as a table, or its
+/// error, so that answers and errors compare alike.
+fn answer(source: &Source, sql: &str, engine: EngineKind, threads: usize) -> String {
+    let options = QueryOptions {
+        engine,
+        threads: Some(threads),
+        ..Default::default()
+    };
+    match crate::exec::run(source, sql, &options) {
+        Ok(r) => arrow::util::pretty::pretty_format_batches(&r.batches)
+            .unwrap()
+            .to_string(),
+        Err(e) => format!("error: {e}"),
+    }
+}
+
 #[test]
 fn prefiltered_scans_answer_as_unfiltered_ones() {
-    use crate::exec::{self, EngineKind, QueryOptions, Source};
     // Columns of every type a range prefilter reads, optional and required, with values
     // at the edges of their types; the in-memory source is never prefiltered.
     let rows = 40_000i64;
@@ -519,19 +535,7 @@ fn prefiltered_scans_answer_as_unfiltered_ones() {
     ];
     for sql in queries {
         for engine in [EngineKind::Interp, EngineKind::Auto] {
-            let run = |source: &Source, threads: usize| {
-                let options = QueryOptions {
-                    engine,
-                    threads: Some(threads),
-                    ..Default::default()
-                };
-                match exec::run(source, sql, &options) {
-                    Ok(r) => arrow::util::pretty::pretty_format_batches(&r.batches)
-                        .unwrap()
-                        .to_string(),
-                    Err(e) => format!("error: {e}"),
-                }
-            };
+            let run = |source: &Source, threads: usize| answer(source, sql, engine, threads);
             let expected = run(&memory, 1);
             assert!(!expected.starts_with("error"), "{sql}: {expected}");
             for (layout, parquet) in parquets.iter().enumerate() {
@@ -554,7 +558,6 @@ fn prefiltered_scans_answer_as_unfiltered_ones() {
 #[test]
 fn large_row_groups_are_read_in_parts() {
     use crate::exec::source::PART_ROWS;
-    use crate::exec::{self, EngineKind, QueryOptions, Source};
     let rows = 2 * PART_ROWS as i64 + 40_001;
     let schema = Arc::new(Schema::new(vec![
         Field::new("k", DataType::Int32, true),
@@ -603,19 +606,7 @@ fn large_row_groups_are_read_in_parts() {
     assert_eq!(scan.len(), 2, "one row group of {rows} rows in two parts");
     assert_eq!(scan.rows(), rows as usize);
     let memory = Source::batches("t", schema, vec![batch]);
-    let run = |source: &Source, sql: &str, engine: EngineKind, threads: usize| {
-        let options = QueryOptions {
-            engine,
-            threads: Some(threads),
-            ..Default::default()
-        };
-        match exec::run(source, sql, &options) {
-            Ok(r) => arrow::util::pretty::pretty_format_batches(&r.batches)
-                .unwrap()
-                .to_string(),
-            Err(e) => format!("error: {e}"),
-        }
-    };
+    let run = answer;
     for sql in [
         "SELECT count(*) AS n, sum(x) AS sx, count(k) AS nk, min(s) AS lo, sum(h) AS sh FROM t",
         "SELECT count(*) AS n, sum(x) AS sx FROM t WHERE d >= DATE '1971-01-01' AND d < DATE '1971-02-01'",
@@ -644,7 +635,7 @@ fn large_row_groups_are_read_in_parts() {
 
 #[test]
 fn where_clauses_give_the_conditions_their_rows_need() {
-    use crate::exec::{plan, Source};
+    use crate::exec::plan;
     let schema = Arc::new(Schema::new(vec![
         Field::new("k", DataType::Int32, true),
         Field::new("d", DataType::Date32, false),
