@@ -21,6 +21,9 @@ pub(super) enum Kind {
     Word4,
     /// 8-byte values (`INT64` as `Int64`/`Decimal64`, `DOUBLE` as `Float64`).
     Word8,
+    /// `INT64` values widened to 16 bytes (`Decimal128`, as DataFusion reads a decimal of up
+    /// to 18 digits).
+    Wide8,
     /// `BYTE_ARRAY` as `Utf8View` (`utf8`) or `BinaryView`.
     View { utf8: bool },
 }
@@ -53,6 +56,7 @@ impl Kind {
             | (PhysicalType::FLOAT, DataType::Float32) => Some(Kind::Word4),
             (PhysicalType::INT64, DataType::Int64 | DataType::Decimal64(..))
             | (PhysicalType::DOUBLE, DataType::Float64) => Some(Kind::Word8),
+            (PhysicalType::INT64, DataType::Decimal128(..)) => Some(Kind::Wide8),
             (PhysicalType::BYTE_ARRAY, DataType::Utf8View) => Some(Kind::View { utf8: true }),
             (PhysicalType::BYTE_ARRAY, DataType::BinaryView) => Some(Kind::View { utf8: false }),
             _ => None,

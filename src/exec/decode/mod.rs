@@ -9,8 +9,8 @@
 //!
 //! A column is decoded here when it is a flat (non-nested, at most optional) column whose
 //! chunk is uncompressed, Snappy or ZSTD, whose pages are PLAIN or dictionary-encoded, and
-//! whose Arrow type is `Int32`, `Date32`, `Int64`, `Decimal64` (stored as `INT64`),
-//! `Float32`, `Float64`, `Utf8View` or `BinaryView`; any other projected column is decoded by
+//! whose Arrow type is `Int32`, `Date32`, `Int64`, `Decimal64` or `Decimal128` (stored as
+//! `INT64`), `Float32`, `Float64`, `Utf8View` or `BinaryView`; any other projected column is decoded by
 //! the arrow-rs reader in batches of the same size, and the two are zipped. What this decoder
 //! saves, measured on TPC-H's `lineitem`: each column chunk is read with one read call instead
 //! of one per page; pages are decompressed into one buffer per column that is reused (the
@@ -179,6 +179,7 @@ impl RowGroupBatches {
                     let mut decoder: Box<dyn ColumnDecoder> = match kind {
                         Kind::Word4 => Box::new(Words::<u32>::new(pages, field.data_type())),
                         Kind::Word8 => Box::new(Words::<u64>::new(pages, field.data_type())),
+                        Kind::Wide8 => Box::new(Words::<i128>::new(pages, field.data_type())),
                         Kind::View { utf8 } => Box::new(Views::new(pages, *utf8)),
                     };
                     decoder

@@ -5,7 +5,7 @@ use arrow::array::{
     Int16Array, Int32Array, Int64Array, RecordBatch, StringArray, StringViewArray,
 };
 use arrow::datatypes::{DataType, Field, Schema};
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ParquetRecordBatchReaderBuilder};
 use parquet::arrow::{ArrowWriter, ProjectionMask};
 use parquet::basic::{Compression, GzipLevel, ZstdLevel};
 use parquet::file::properties::{WriterProperties, WriterVersion};
@@ -121,8 +121,9 @@ fn write(path: &std::path::Path, batch: &RecordBatch, properties: WriterProperti
 }
 
 /// Writes `batch` with `properties` and checks that every row group, projected to each of
-/// `projections`, decodes here to exactly the batches the arrow-rs reader returns; returns
-/// how many (projection, row group) pairs were decoded here.
+/// `projections`, with narrow decimals read as `Decimal64` and as `Decimal128`, decodes here
+/// to exactly the batches the arrow-rs reader returns; returns how many (decimal type,
+/// projection, row group) triples were decoded here.
 fn same_as_arrow(
     batch: &RecordBatch,
     properties: WriterProperties,
@@ -132,9 +133,15 @@ fn same_as_arrow(
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("t.parquet");
     write(&path, batch, properties);
-    let (file, metadata) = open_parquet(&path).unwrap();
-    let descr = metadata.metadata().file_metadata().schema_descr_ptr();
-    for columns in projections {
+    let (file, decimal64) = open_parquet(&path).unwrap();
+    // The file as qjit's engine reads it (narrow decimals as `Decimal64`) and as written
+    // (`Decimal128`, as DataFusion reads it).
+    let as_written = ArrowReaderMetadata::load(&file, Default::default()).unwrap();
+    let descr = decimal64.metadata().file_metadata().schema_descr_ptr();
+    for (metadata, columns) in [decimal64, as_written]
+        .iter()
+        .flat_map(|m| projections.iter().map(move |c| (m, c)))
+    {
         for group in 0..metadata.metadata().num_row_groups() {
             let arrow =
                 ParquetRecordBatchReaderBuilder::new_with_metadata(file.clone(), metadata.clone())
@@ -148,7 +155,7 @@ fn same_as_arrow(
             // Chunks in encodings it does not read (a version 2 writer's fallback from
             // dictionaries to DELTA_*) are left to arrow-rs.
             let Some(ours) = RowGroupBatches::try_new(
-                &file, &path, &metadata, group, None, columns, &schema, None,
+                &file, &path, metadata, group, None, columns, &schema, None,
             )
             .unwrap() else {
                 continue;
@@ -181,7 +188,7 @@ fn same_as_arrow(
                 let ours = RowGroupBatches::try_new(
                     &file,
                     &path,
-                    &metadata,
+                    metadata,
                     group,
                     Some(part.clone()),
                     columns,
@@ -205,7 +212,7 @@ fn same_as_arrow(
             // Some rows of each batch: none, a few, runs, nearly all; with the others
             // decoded as they are skipped.
             let mut batches = RowGroupBatches::try_new(
-                &file, &path, &metadata, group, None, columns, &schema, None,
+                &file, &path, metadata, group, None, columns, &schema, None,
             )
             .unwrap()
             .unwrap();
@@ -238,7 +245,7 @@ fn same_as_arrow(
             // The values that meet a condition, of every row or of the selected ones, and
             // which rows met it (for a string column: from its dictionary or plain pages).
             let mut batches = RowGroupBatches::try_new(
-                &file, &path, &metadata, group, None, columns, &schema, None,
+                &file, &path, metadata, group, None, columns, &schema, None,
             )
             .unwrap()
             .unwrap();
@@ -309,8 +316,10 @@ fn every_type_encoding_page_version_and_codec_decodes_as_arrow_does() {
                     .set_dictionary_page_size_limit(2_048)
                     .build();
                 let decoded = same_as_arrow(&batch, properties, projections);
-                // Version 1 pages fall back from dictionaries to PLAIN: all decoded here.
-                let all = projections.len() * 30_000usize.div_ceil(12_345);
+                // Version 1 pages fall back from dictionaries to PLAIN: all decoded here (each
+                // projection of each row group twice: with decimals as `Decimal64` and as
+                // `Decimal128`).
+                let all = 2 * projections.len() * 30_000usize.div_ceil(12_345);
                 match version {
                     WriterVersion::PARQUET_1_0 => assert_eq!(decoded, all),
                     _ => assert!(decoded > 0),
@@ -323,7 +332,7 @@ fn every_type_encoding_page_version_and_codec_decodes_as_arrow_does() {
             .build();
         assert_eq!(
             same_as_arrow(&batch, plain, projections),
-            2 * projections.len()
+            2 * 2 * projections.len()
         );
     }
 }

@@ -1,5 +1,6 @@
 //! The decoder of fixed-width columns (`Int32`, `Date32`, `Int64`, `Decimal64`, `Float32`,
-//! `Float64`): PLAIN values or dictionary indices gathered into one buffer per batch.
+//! `Float64`, and `Decimal128` stored as `INT64`): PLAIN values or dictionary indices gathered
+//! into one buffer per batch.
 
 use super::pages::{
     check_entries, filtered, in_page, recycle, Bits, ColumnDecoder, Pages, Step, Values,
@@ -13,6 +14,7 @@ use arrow::datatypes::DataType;
 
 /// A fixed-width value as stored (little-endian) and in an Arrow buffer.
 pub(super) trait Word: Copy + Default + Send + arrow::datatypes::ArrowNativeType {
+    /// Its size as stored in the file (an `i128` is stored in 8 bytes).
     const SIZE: usize;
     fn from_le(bytes: &[u8]) -> Self;
 }
@@ -28,6 +30,14 @@ impl Word for u64 {
     const SIZE: usize = 8;
     fn from_le(bytes: &[u8]) -> u64 {
         u64::from_le_bytes(bytes.try_into().unwrap_or_default())
+    }
+}
+
+/// A `Decimal128` stored as `INT64`: sign-extended.
+impl Word for i128 {
+    const SIZE: usize = 8;
+    fn from_le(bytes: &[u8]) -> i128 {
+        i128::from(i64::from_le_bytes(bytes.try_into().unwrap_or_default()))
     }
 }
 
