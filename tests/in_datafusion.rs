@@ -472,3 +472,194 @@ fn the_property_test_reaches_qjit_kernels() {
         }
     }
 }
+
+/// A table for the scan tests: `id` ascending (so that row-group statistics prune), and every
+/// type qjit's decoder reads, with NULLs, in row groups of 1,000 rows and small pages.
+fn scanned_table(rows: usize) -> RecordBatch {
+    use arrow::array::{Date32Array, Decimal128Array, StringArray};
+    let words = ["MAIL", "SHIP", "AIR", "über straße", "", "TRUCK"];
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("id", DataType::Int64, false),
+        Field::new("d", DataType::Decimal128(15, 2), true),
+        Field::new("s", DataType::Utf8, true),
+        Field::new("dt", DataType::Date32, false),
+        Field::new("f", DataType::Float64, true),
+        Field::new("i", DataType::Int32, true),
+    ]));
+    let n = rows as i64;
+    RecordBatch::try_new(
+        schema,
+        vec![
+            Arc::new(Int64Array::from_iter_values(0..n)),
+            Arc::new(
+                Decimal128Array::from_iter(
+                    (0..n).map(|r| (r % 7 != 3).then_some(i128::from(r * 37 % 10_007) - 5_000)),
+                )
+                .with_precision_and_scale(15, 2)
+                .unwrap(),
+            ),
+            Arc::new(StringArray::from_iter((0..n).map(|r| {
+                (r % 11 != 5).then(|| {
+                    let w = words[(r % 6) as usize];
+                    if r % 13 == 0 {
+                        format!("{w}{r}")
+                    } else {
+                        w.to_string()
+                    }
+                })
+            }))),
+            Arc::new(Date32Array::from_iter_values(
+                (0..n).map(|r| 9_000 + (r * 17 % 2_000) as i32),
+            )),
+            Arc::new(Float64Array::from_iter(
+                (0..n).map(|r| (r % 5 != 0).then_some(r as f64 / 3.0)),
+            )),
+            Arc::new(Int32Array::from_iter(
+                (0..n).map(|r| (r % 9 != 0).then_some((r % 100) as i32 - 50)),
+            )),
+        ],
+    )
+    .unwrap()
+}
+
+/// `sql` over the tables `t` (two files of [`scanned_table`]'s rows) and `u` (the ids
+/// `0, 50, 100, ..` with a column `x`), on 3 threads, with files split between partitions by
+/// byte ranges: DataFusion alone and with qjit's rule. Returns both answers as sorted lines,
+/// the plan with qjit, and how many row groups qjit's decoder read.
+fn scanned_both_ways(sql: &str) -> (Vec<String>, Vec<String>, String, usize) {
+    use parquet::file::properties::WriterProperties;
+    let dir = tempfile::tempdir().unwrap();
+    let table = scanned_table(20_000);
+    let write = |path: std::path::PathBuf, batch: &RecordBatch| {
+        let properties = WriterProperties::builder()
+            .set_max_row_group_row_count(Some(1_000))
+            .set_data_page_row_count_limit(300)
+            .set_write_batch_size(100)
+            .build();
+        let file = std::fs::File::create(path).unwrap();
+        let mut writer =
+            parquet::arrow::ArrowWriter::try_new(file, batch.schema(), Some(properties)).unwrap();
+        writer.write(batch).unwrap();
+        writer.close().unwrap();
+    };
+    std::fs::create_dir(dir.path().join("t")).unwrap();
+    write(dir.path().join("t/0.parquet"), &table.slice(0, 12_000));
+    write(dir.path().join("t/1.parquet"), &table.slice(12_000, 8_000));
+    let u = RecordBatch::try_new(
+        Arc::new(Schema::new(vec![
+            Field::new("id", DataType::Int64, false),
+            Field::new("x", DataType::Int32, false),
+        ])),
+        vec![
+            Arc::new(Int64Array::from_iter_values((0..400).map(|k| k * 50))),
+            Arc::new(Int32Array::from_iter_values((0..400).map(|k| k % 10))),
+        ],
+    )
+    .unwrap();
+    write(dir.path().join("u.parquet"), &u);
+    let answer = |engine: EngineKind| {
+        let options = QueryOptions {
+            engine,
+            threads: Some(3),
+            ..Default::default()
+        };
+        let ctx = qjit::datafusion::session(&options).unwrap();
+        runtime().block_on(async {
+            // Files of any size are split between partitions.
+            ctx.sql("SET datafusion.optimizer.repartition_file_min_size = 1")
+                .await
+                .unwrap();
+            qjit::datafusion::register_tables(&ctx, dir.path())
+                .await
+                .unwrap();
+            let plan = ctx
+                .sql(sql)
+                .await
+                .unwrap()
+                .create_physical_plan()
+                .await
+                .unwrap();
+            let batches = collect(plan.clone(), ctx.task_ctx()).await;
+            let mut decoded = 0;
+            let _ = datafusion::common::tree_node::TreeNode::apply(&plan, |node| {
+                if let Some(metrics) = node.metrics() {
+                    decoded += metrics
+                        .sum_by_name(qjit::datafusion::DECODED_ROW_GROUPS)
+                        .map_or(0, |m| m.as_usize());
+                }
+                Ok(datafusion::common::tree_node::TreeNodeRecursion::Continue)
+            });
+            let lines = match batches {
+                Ok(b) => {
+                    let shown = arrow::util::pretty::pretty_format_batches(&b)
+                        .unwrap()
+                        .to_string();
+                    let mut lines: Vec<String> = shown.lines().map(str::to_string).collect();
+                    lines.sort();
+                    lines
+                }
+                // The engines word their errors apart; both must fail.
+                Err(_) => vec!["error".to_string()],
+            };
+            (lines, shown(&plan), decoded)
+        })
+    };
+    let (alone, _, none) = answer(EngineKind::Interp);
+    assert_eq!(none, 0, "DataFusion alone decodes with qjit");
+    let (with, text, decoded) = answer(EngineKind::Jit);
+    (alone, with, text, decoded)
+}
+
+#[test]
+fn parquet_scans_decode_with_qjit_and_answer_as_datafusion() {
+    // (query, row groups qjit's decoder reads: `None` for every one of the 20 row groups)
+    let queries: [(&str, Option<usize>); 12] = [
+        // Every column, every row; columns repeated and reordered.
+        ("SELECT * FROM t", None),
+        ("SELECT s, id, d, s AS s2, f FROM t WHERE i > 10", None),
+        (
+            "SELECT s, count(*), sum(d), min(dt), max(f), avg(i) FROM t GROUP BY s",
+            None,
+        ),
+        // Row groups pruned by their statistics: ids 4,500-5,600 are in 2 row groups.
+        (
+            "SELECT id, d, s FROM t WHERE id BETWEEN 4500 AND 5600",
+            Some(2),
+        ),
+        // A hash join's dynamic filter: the build side's ids (from `u`) bound the probe's.
+        (
+            "SELECT count(*), sum(t.d), min(t.s) FROM t JOIN u ON t.id = u.id \
+             WHERE u.x = 3 AND u.id < 3000",
+            None,
+        ),
+        // A top-N, with its dynamic filter on the scan.
+        ("SELECT id, s, d FROM t ORDER BY id DESC LIMIT 5", None),
+        ("SELECT id FROM t WHERE s LIKE 'über%' AND d > 10", None),
+        // No column read: DataFusion's reader gives the rows.
+        ("SELECT 1 AS one FROM t WHERE random() >= 0", Some(0)),
+        // An error in the rows read is the same error.
+        ("SELECT id FROM t WHERE id / (i - i) > 0", None),
+        // Expressions DataFusion pushed into the scan's projection, evaluated over its
+        // batches; an error in one is the same error.
+        ("SELECT id * 2 + i, s || 'x', d FROM t", None),
+        ("SELECT id / (i - i) FROM t", None),
+        (
+            "SELECT input_file_name() AS f, id FROM t WHERE id % 3000 = 0",
+            None,
+        ),
+    ];
+    for (sql, groups) in queries {
+        let (alone, with, plan, decoded) = scanned_both_ways(sql);
+        assert_eq!(with, alone, "{sql}\n{plan}");
+        assert!(plan.contains("decoder=qjit"), "{sql}\n{plan}");
+        // Rows, or an error on both sides (the last query's).
+        assert!(
+            alone.len() > 3 || sql.contains("(i - i)"),
+            "{sql}: {alone:?}"
+        );
+        match groups {
+            Some(n) => assert_eq!(decoded, n, "{sql}"),
+            None => assert!(decoded > 0 && decoded <= 20, "{sql}: {decoded}"),
+        }
+    }
+}

@@ -186,7 +186,8 @@ pub fn scheduler_session(config: SessionConfig, engine: &Engine) -> Result<Sessi
     };
     let engine = Engine::builder().options(options).build()?;
     let planner = QjitQueryPlanner {
-        rule: QjitRule::new(engine),
+        // Scans stay DataFusion's: the plan travels in DataFusion's encoding of its sources.
+        rule: QjitRule::new(engine).without_scans(),
     };
     Ok(SessionStateBuilder::new_from_existing(state)
         .with_query_planner(Arc::new(planner))

@@ -2,9 +2,10 @@
 //!
 //! DataFusion evaluates an expression one arrow kernel per operator, materializing every
 //! intermediate column; qjit compiles the whole expression into one loop. This module puts
-//! qjit's kernels where DataFusion evaluates expressions, and its aggregate kernels in place of
-//! partial aggregations with their filters and projections; it leaves everything else
-//! (planning, joins, final aggregation, scans) to DataFusion:
+//! qjit's kernels where DataFusion evaluates expressions, its aggregate kernels in place of
+//! partial aggregations with their filters and projections, and its Parquet decoder in
+//! DataFusion's Parquet scans of local files; it leaves everything else (planning, joins,
+//! final aggregation) to DataFusion:
 //!
 //! ```text
 //! SQL ─DataFusion─▶ physical plan ─QjitRule─▶ plan with QjitAggregateExecs and QjitExprs
@@ -16,6 +17,8 @@
 //! - [`QjitExpr`]: a `PhysicalExpr` that evaluates a compiled kernel;
 //! - [`QjitAggregateExec`] (`aggregate`, with the `jit` feature): a partial aggregation fused
 //!   with the filters and projections below it into one aggregate kernel;
+//! - [`QjitParquetSource`] (`scan`): a Parquet scan as DataFusion plans it, whose local files
+//!   qjit's decoder reads;
 //! - [`QjitRule`]: the `PhysicalOptimizerRule` that puts them in the plan.
 //!
 //! An embedder adds the rule with one call:
@@ -34,6 +37,7 @@ mod aggregate;
 mod expr;
 pub(crate) mod query;
 mod rule;
+mod scan;
 mod translate;
 
 use std::sync::Arc;
@@ -55,10 +59,11 @@ pub use query::{
     explain, is_glob, register_tables, run_into, session, tables, Query, Run, SessionTable, Table,
 };
 pub use rule::QjitRule;
+pub use scan::{QjitParquetSource, DECODED_ROW_GROUPS};
 
 /// `builder` with qjit's rule appended to its physical optimizer rules (after DataFusion's own):
 /// the expressions of filters and projections that qjit computes exactly run as compiled
-/// kernels, with `engine`'s options.
+/// kernels, with `engine`'s options, and local Parquet files are read by qjit's decoder.
 pub fn with_qjit(builder: SessionStateBuilder, engine: crate::Engine) -> SessionStateBuilder {
     builder.with_physical_optimizer_rule(Arc::new(QjitRule::new(engine)))
 }

@@ -13,9 +13,11 @@
 //! - An expression qjit does not take as a whole keeps its DataFusion root, and its children
 //!   are tried in turn: the largest subtrees qjit takes become kernels.
 //! - Bare columns and literals stay as they are: a kernel would only copy them.
-//! - Scans are left alone: the predicates and projections DataFusion pushed into a Parquet
-//!   scan (its pruning predicate, its row filter) stay DataFusion's own, since the scan uses
-//!   them for statistics as well as for rows.
+//! - A Parquet scan keeps DataFusion's plan of it, and the predicates and projections
+//!   DataFusion pushed into it (its pruning predicate, its row filter) stay DataFusion's own,
+//!   since the scan uses them for statistics as well as for rows; its local files are decoded
+//!   by qjit's decoder ([`QjitParquetSource`](super::scan::QjitParquetSource)), unless the rule
+//!   is built [`without_scans`](QjitRule::without_scans).
 //! - The rule is idempotent: a [`QjitExpr`] is never translated again.
 //!
 //! The rule runs after DataFusion's own rules (it is appended to them by [`super::with_qjit`]),
@@ -27,6 +29,7 @@ use std::sync::Arc;
 use datafusion::common::config::ConfigOptions;
 use datafusion::common::tree_node::{Transformed, TreeNode};
 use datafusion::common::Result;
+use datafusion::datasource::source::DataSourceExec;
 use datafusion::physical_expr::utils::{conjunction, split_conjunction};
 use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_optimizer::PhysicalOptimizerRule;
@@ -38,6 +41,7 @@ use datafusion::physical_plan::ExecutionPlan;
 #[cfg(feature = "jit")]
 use super::aggregate::QjitAggregateExec;
 use super::expr::QjitExpr;
+use super::scan::QjitParquetSource;
 use super::translate::translate;
 use crate::engine::Engine;
 use crate::exec::EngineKind;
@@ -46,6 +50,8 @@ use crate::exec::EngineKind;
 #[derive(Debug)]
 pub struct QjitRule {
     engine: Arc<Engine>,
+    /// Whether Parquet scans get qjit's decoder.
+    scans: bool,
 }
 
 impl QjitRule {
@@ -55,6 +61,17 @@ impl QjitRule {
     pub fn new(engine: Engine) -> QjitRule {
         QjitRule {
             engine: Arc::new(engine),
+            scans: true,
+        }
+    }
+
+    /// The rule without qjit's decoder in Parquet scans: for a plan that must travel in
+    /// DataFusion's protobuf encoding (a Ballista scheduler's), which knows only DataFusion's
+    /// file sources.
+    pub fn without_scans(self) -> QjitRule {
+        QjitRule {
+            scans: false,
+            ..self
         }
     }
 
@@ -209,7 +226,9 @@ impl PhysicalOptimizerRule for QjitRule {
             .data;
         plan.transform_up(|node| {
             let any: &dyn ExecutionPlan = node.as_ref();
-            let replaced = if let Some(f) = any.downcast_ref::<FilterExec>() {
+            let replaced = if self.scans && any.is::<DataSourceExec>() {
+                QjitParquetSource::replace(&node)
+            } else if let Some(f) = any.downcast_ref::<FilterExec>() {
                 self.filter(f)?
             } else if let Some(p) = any.downcast_ref::<ProjectionExec>() {
                 self.projection(p)?

@@ -43,13 +43,13 @@
 //! ```
 
 mod combine;
-mod decode;
+pub(crate) mod decode;
 pub mod files;
 mod limits;
 mod pipeline;
 mod predicate;
 mod prune;
-mod shared_file;
+pub(crate) mod shared_file;
 mod sink;
 pub(crate) mod source;
 pub(crate) mod tier;

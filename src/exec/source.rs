@@ -984,7 +984,7 @@ pub(super) fn arrow_error(path: &Path, e: ArrowError) -> Error {
     }
 }
 
-pub(super) fn parquet_error(path: &Path, e: ParquetError) -> Error {
+pub(crate) fn parquet_error(path: &Path, e: ParquetError) -> Error {
     let reason = match &e {
         ParquetError::EOF(_) | ParquetError::General(_) | ParquetError::IndexOutOfBound(..) => {
             format!("the file is truncated or corrupt (its Parquet footer cannot be read): {e}")
