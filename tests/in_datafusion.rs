@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, Float64Array, Int32Array, Int64Array, RecordBatch};
 use arrow::datatypes::{DataType, Field, Schema};
+use datafusion::physical_plan::metrics::MetricValue;
 use datafusion::physical_plan::{collect, ExecutionPlan};
 use datafusion::prelude::SessionContext;
 use proptest::prelude::*;
@@ -525,8 +526,9 @@ fn scanned_table(rows: usize) -> RecordBatch {
 /// `sql` over the tables `t` (two files of [`scanned_table`]'s rows) and `u` (the ids
 /// `0, 50, 100, ..` with a column `x`), on 3 threads, with files split between partitions by
 /// byte ranges: DataFusion alone and with qjit's rule. Returns both answers as sorted lines,
-/// the plan with qjit, and how many row groups qjit's decoder read.
-fn scanned_both_ways(sql: &str) -> (Vec<String>, Vec<String>, String, usize) {
+/// the plan with qjit, how many row groups qjit's decoder read and how many rows the page
+/// index ruled out.
+fn scanned_both_ways(sql: &str) -> (Vec<String>, Vec<String>, String, usize, usize) {
     use parquet::file::properties::WriterProperties;
     let dir = tempfile::tempdir().unwrap();
     let table = scanned_table(20_000);
@@ -580,12 +582,23 @@ fn scanned_both_ways(sql: &str) -> (Vec<String>, Vec<String>, String, usize) {
                 .await
                 .unwrap();
             let batches = collect(plan.clone(), ctx.task_ctx()).await;
-            let mut decoded = 0;
+            let (mut decoded, mut pages_pruned) = (0, 0);
             let _ = datafusion::common::tree_node::TreeNode::apply(&plan, |node| {
                 if let Some(metrics) = node.metrics() {
                     decoded += metrics
                         .sum_by_name(qjit::datafusion::DECODED_ROW_GROUPS)
                         .map_or(0, |m| m.as_usize());
+                    for metric in metrics.iter() {
+                        if let MetricValue::PruningMetrics {
+                            name,
+                            pruning_metrics,
+                        } = metric.value()
+                        {
+                            if name == "page_index_rows_pruned" {
+                                pages_pruned += pruning_metrics.pruned();
+                            }
+                        }
+                    }
                 }
                 Ok(datafusion::common::tree_node::TreeNodeRecursion::Continue)
             });
@@ -601,19 +614,21 @@ fn scanned_both_ways(sql: &str) -> (Vec<String>, Vec<String>, String, usize) {
                 // The engines word their errors apart; both must fail.
                 Err(_) => vec!["error".to_string()],
             };
-            (lines, shown(&plan), decoded)
+            (lines, shown(&plan), decoded, pages_pruned)
         })
     };
-    let (alone, _, none) = answer(EngineKind::Interp);
+    let (alone, _, none, pruned_alone) = answer(EngineKind::Interp);
     assert_eq!(none, 0, "DataFusion alone decodes with qjit");
-    let (with, text, decoded) = answer(EngineKind::Jit);
-    (alone, with, text, decoded)
+    let (with, text, decoded, pruned) = answer(EngineKind::Jit);
+    // The page index rules out rows wherever it does for DataFusion's reader.
+    assert_eq!(pruned, pruned_alone, "{sql}");
+    (alone, with, text, decoded, pruned)
 }
 
 #[test]
 fn parquet_scans_decode_with_qjit_and_answer_as_datafusion() {
     // (query, row groups qjit's decoder reads: `None` for every one of the 20 row groups)
-    let queries: [(&str, Option<usize>); 12] = [
+    let queries: &[(&str, Option<usize>)] = &[
         // Every column, every row; columns repeated and reordered.
         ("SELECT * FROM t", None),
         ("SELECT s, id, d, s AS s2, f FROM t WHERE i > 10", None),
@@ -648,8 +663,11 @@ fn parquet_scans_decode_with_qjit_and_answer_as_datafusion() {
             None,
         ),
     ];
-    for (sql, groups) in queries {
-        let (alone, with, plan, decoded) = scanned_both_ways(sql);
+    for &(sql, groups) in queries {
+        let (alone, with, plan, decoded, pages_pruned) = scanned_both_ways(sql);
+        if sql.contains("4610") {
+            assert!(pages_pruned > 0, "{sql}");
+        }
         assert_eq!(with, alone, "{sql}\n{plan}");
         assert!(plan.contains("decoder=qjit"), "{sql}\n{plan}");
         // Rows, or an error on both sides (the last query's).

@@ -11,9 +11,13 @@
 //! What a file read here keeps of DataFusion's reader, so that its answers are the same:
 //! - the row groups of the file's byte range (DataFusion splits large files between
 //!   partitions by row-group midpoints; [`RowGroupAccessPlanFilter::prune_by_range`]);
-//! - pruning by row-group statistics with the scan's predicate, checked as each row group
-//!   starts, so that a dynamic filter (a hash join's build side, a top-N's threshold) prunes
-//!   with its value at that moment, as DataFusion's reader does between row groups;
+//! - pruning by row-group statistics and by the page index with the scan's predicate,
+//!   checked as each row group starts, so that a dynamic filter (a hash join's build side, a
+//!   top-N's threshold) prunes with its value at that moment, as DataFusion's reader does
+//!   between row groups; of a row group whose first or last pages the page index rules out,
+//!   only the rows between are read (pages before them unread). The rows pruning leaves out
+//!   are rows that the operators above drop anyway (the predicate's `FilterExec`, the join or
+//!   top-N whose dynamic filter it is), so reading a few more of them changes no answer;
 //! - its output: the projected table schema, column for column (the decoder's batches equal
 //!   the arrow-rs reader's; the shared decoder tests compare them), with the expressions
 //!   DataFusion pushed into the scan's projection evaluated over each batch
@@ -31,6 +35,7 @@
 //! travels in DataFusion's protobuf encoding, which knows DataFusion's sources only.
 
 use std::fmt;
+use std::ops::Range;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -40,7 +45,8 @@ use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
 use datafusion::common::{DataFusionError, Result};
 use datafusion::config::ConfigOptions;
 use datafusion::datasource::physical_plan::parquet::{
-    apply_file_schema_type_coercions, ParquetAccessPlan, RowGroupAccessPlanFilter,
+    apply_file_schema_type_coercions, PagePruningAccessPlanFilter, ParquetAccessPlan,
+    RowGroupAccess, RowGroupAccessPlanFilter,
 };
 use datafusion::datasource::physical_plan::{
     FileOpener, FileScanConfig, FileScanConfigBuilder, FileSource, ParquetFileMetrics,
@@ -65,7 +71,7 @@ use datafusion_datasource::PartitionedFile;
 use futures::stream::{BoxStream, StreamExt};
 use parquet::arrow::arrow_reader::{
     ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReader,
-    ParquetRecordBatchReaderBuilder,
+    ParquetRecordBatchReaderBuilder, RowSelection, RowSelector,
 };
 use parquet::arrow::ProjectionMask;
 use parquet::file::metadata::PageIndexPolicy;
@@ -139,6 +145,7 @@ impl FileSource for QjitParquetSource {
             projection: self.inner.projection().cloned(),
             predicate: self.inner.filter(),
             prune: options.global.pruning,
+            page_index: options.global.enable_page_index,
             row_filter: options.global.pushdown_filters,
             metrics: self.inner.metrics().clone(),
             decoded: MetricBuilder::new(self.inner.metrics())
@@ -257,6 +264,8 @@ struct QjitMorselizer {
     predicate: Option<Arc<dyn PhysicalExpr>>,
     /// Whether row groups are pruned by their statistics.
     prune: bool,
+    /// Whether pages are pruned by the page index (where the file has one).
+    page_index: bool,
     /// Whether DataFusion filters rows in the scan (then it reads every file).
     row_filter: bool,
     metrics: ExecutionPlanMetricsSet,
@@ -343,12 +352,25 @@ impl QjitMorselizer {
         let options = ArrowReaderOptions::new().with_page_index_policy(PageIndexPolicy::Skip);
         let mut metadata = ArrowReaderMetadata::load(&shared, options.clone()).ok()?;
         // DataFusion's coercions of the file's types to the table's (strings as views).
+        let mut options = options;
         if let Some(merged) = apply_file_schema_type_coercions(file_schema, metadata.schema()) {
-            metadata = ArrowReaderMetadata::try_new(
-                metadata.metadata().clone(),
-                options.with_schema(Arc::new(merged)),
-            )
-            .ok()?;
+            options = options.with_schema(Arc::new(merged));
+            metadata =
+                ArrowReaderMetadata::try_new(metadata.metadata().clone(), options.clone()).ok()?;
+        }
+        // The page index, where the predicate can prune pages with it, as DataFusion loads it.
+        let pages = self.page_index
+            && self.predicate.as_ref().is_some_and(|p| {
+                PagePruningAccessPlanFilter::new(p, metadata.schema().clone()).filter_number() > 0
+            })
+            && metadata.metadata().row_groups().iter().any(|g| {
+                g.columns()
+                    .iter()
+                    .any(|c| c.column_index_offset().is_some() && c.offset_index_offset().is_some())
+            });
+        if pages {
+            let options = options.with_page_index_policy(PageIndexPolicy::Optional);
+            metadata = ArrowReaderMetadata::load(&shared, options).ok()?;
         }
         let same = metadata.schema().fields().len() == file_schema.fields().len()
             && metadata
@@ -381,7 +403,9 @@ impl QjitMorselizer {
             read,
             exprs,
             output,
-            predicate: self.predicate.clone().filter(|_| self.prune),
+            predicate: self.predicate.clone(),
+            prune: self.prune,
+            pages,
             decoded: self.decoded.clone(),
         });
         Some(RowGroups { file, groups })
@@ -399,47 +423,71 @@ struct OpenFile {
     /// Each output column's expression over the columns read.
     exprs: Vec<Arc<dyn PhysicalExpr>>,
     output: SchemaRef,
-    /// The scan's predicate, when row groups are pruned by statistics.
+    /// The scan's predicate, and whether it prunes row groups by their statistics and pages
+    /// by the page index (then loaded with the metadata).
     predicate: Option<Arc<dyn PhysicalExpr>>,
+    prune: bool,
+    pages: bool,
     metrics: ParquetFileMetrics,
     decoded: Count,
 }
 
 impl OpenFile {
-    /// Whether row group `group`'s statistics show that no row of it meets the predicate as it
-    /// is now (a dynamic filter's value changes while the query runs).
-    fn pruned(&self, group: usize) -> bool {
+    /// Which rows of row group `group` DataFusion's reader would read, by the predicate as it
+    /// is now (a dynamic filter's value changes while the query runs): none when its
+    /// statistics show that no row meets the predicate, the rows of the pages the page index
+    /// does not rule out, or all.
+    fn access(&self, group: usize) -> RowGroupAccess {
         let Some(predicate) = &self.predicate else {
-            return false;
+            return RowGroupAccess::Scan;
         };
         let schema = self.metadata.schema();
-        let Some(pruning) = PruningPredicateBuilder::new()
-            .with_file_schema(schema.clone())
-            .build(predicate.clone())
-        else {
-            return false;
-        };
         let parquet = self.metadata.metadata();
-        let mut plan = RowGroupAccessPlanFilter::new(ParquetAccessPlan::new_all(1));
-        plan.prune_by_statistics(
-            schema,
-            parquet.file_metadata().schema_descr(),
-            &parquet.row_groups()[group..=group],
-            &pruning,
-            &self.metrics,
-        );
-        plan.remaining_row_group_count() == 0
+        let descr = parquet.file_metadata().schema_descr();
+        if self.prune {
+            if let Some(pruning) = PruningPredicateBuilder::new()
+                .with_file_schema(schema.clone())
+                .build(predicate.clone())
+            {
+                let mut plan = RowGroupAccessPlanFilter::new(ParquetAccessPlan::new_all(1));
+                plan.prune_by_statistics(
+                    schema,
+                    descr,
+                    &parquet.row_groups()[group..=group],
+                    &pruning,
+                    &self.metrics,
+                );
+                if plan.remaining_row_group_count() == 0 {
+                    return RowGroupAccess::Skip;
+                }
+                // Every row meets the predicate: no page to rule out.
+                if plan.is_fully_matched()[0] {
+                    return RowGroupAccess::Scan;
+                }
+            }
+        }
+        if !self.pages {
+            return RowGroupAccess::Scan;
+        }
+        let mut plan = ParquetAccessPlan::new_none(parquet.num_row_groups());
+        plan.scan(group);
+        let plan = PagePruningAccessPlanFilter::new(predicate, schema.clone())
+            .prune_plan_with_page_index(plan, schema, descr, parquet, &self.metrics);
+        plan.inner()
+            .get(group)
+            .cloned()
+            .unwrap_or(RowGroupAccess::Scan)
     }
 
-    /// The reader of row group `group`: qjit's decoder, or arrow-rs's when qjit decodes none
-    /// of its columns.
-    fn reader(&self, group: usize) -> crate::error::Result<Reader> {
+    /// The reader of row group `group` (of its `rows` only, if given; pages before them are
+    /// not read): qjit's decoder, or arrow-rs's when qjit decodes none of its columns.
+    fn reader(&self, group: usize, rows: Option<Range<usize>>) -> crate::error::Result<Reader> {
         let own = RowGroupBatches::try_new(
             &self.shared,
             &self.path,
             &self.metadata,
             group,
-            None,
+            rows.clone(),
             &self.columns,
             &self.read,
             None,
@@ -449,15 +497,22 @@ impl OpenFile {
             return Ok(Reader::Own(own));
         }
         let descr = self.metadata.metadata().file_metadata().schema_descr();
-        let reader = ParquetRecordBatchReaderBuilder::new_with_metadata(
+        let mut builder = ParquetRecordBatchReaderBuilder::new_with_metadata(
             self.shared.clone(),
             self.metadata.clone(),
         )
         .with_row_groups(vec![group])
         .with_projection(ProjectionMask::roots(descr, self.columns.iter().copied()))
-        .with_batch_size(BATCH_SIZE)
-        .build()
-        .map_err(|e| crate::exec::source::parquet_error(&self.path, e))?;
+        .with_batch_size(BATCH_SIZE);
+        if let Some(rows) = rows {
+            builder = builder.with_row_selection(RowSelection::from(vec![
+                RowSelector::skip(rows.start),
+                RowSelector::select(rows.len()),
+            ]));
+        }
+        let reader = builder
+            .build()
+            .map_err(|e| crate::exec::source::parquet_error(&self.path, e))?;
         Ok(Reader::Arrow(reader))
     }
 
@@ -476,6 +531,21 @@ impl OpenFile {
             &options,
         )?)
     }
+}
+
+/// The rows from the first to the last that `selection` selects, or `None` if it selects none.
+fn covering(selection: &RowSelection) -> Option<Range<usize>> {
+    let mut at = 0;
+    let mut first = None;
+    let mut end = 0;
+    for selector in selection.iter() {
+        if !selector.skip && selector.row_count > 0 {
+            first.get_or_insert(at);
+            end = at + selector.row_count;
+        }
+        at += selector.row_count;
+    }
+    first.map(|first| first..end)
 }
 
 enum Reader {
@@ -545,11 +615,16 @@ impl Morsel for RowGroup {
                 return None;
             }
             if reader.is_none() {
-                if file.pruned(group) {
+                let rows = match file.access(group) {
+                    RowGroupAccess::Skip => None,
+                    RowGroupAccess::Scan => Some(None),
+                    RowGroupAccess::Selection(selection) => covering(&selection).map(Some),
+                };
+                let Some(rows) = rows else {
                     done = true;
                     return None;
-                }
-                match file.reader(group) {
+                };
+                match file.reader(group, rows) {
                     Ok(r) => reader = Some(r),
                     Err(e) => {
                         done = true;
