@@ -162,6 +162,48 @@ fn partial_aggregations_fuse_with_their_filters_and_projections() {
     assert!(!shown(&plan(sql, EngineKind::Interp)).contains("QjitAggregateExec"));
 }
 
+/// `sql` over the tables of `dir` on `engine` with 3 partitions, after the statements
+/// `settings` (`SET ...`): its answer as sorted lines, or `["error"]` (the engines word their
+/// errors apart; both must fail), and the plan it ran (with its metrics).
+fn run_over(
+    dir: &std::path::Path,
+    sql: &str,
+    engine: EngineKind,
+    settings: &[&str],
+) -> (Vec<String>, Arc<dyn ExecutionPlan>) {
+    let options = QueryOptions {
+        engine,
+        threads: Some(3),
+        ..Default::default()
+    };
+    let ctx = qjit::datafusion::session(&options).unwrap();
+    runtime().block_on(async {
+        for setting in settings {
+            ctx.sql(setting).await.unwrap();
+        }
+        qjit::datafusion::register_tables(&ctx, dir).await.unwrap();
+        let plan = ctx
+            .sql(sql)
+            .await
+            .unwrap()
+            .create_physical_plan()
+            .await
+            .unwrap();
+        let lines = match collect(plan.clone(), ctx.task_ctx()).await {
+            Ok(b) => {
+                let shown = arrow::util::pretty::pretty_format_batches(&b)
+                    .unwrap()
+                    .to_string();
+                let mut lines: Vec<String> = shown.lines().map(str::to_string).collect();
+                lines.sort();
+                lines
+            }
+            Err(_) => vec!["error".to_string()],
+        };
+        (lines, plan)
+    })
+}
+
 /// `sql` over `table` written as three Parquet files (three partitions, with the files'
 /// statistics), on three threads: DataFusion alone and with qjit's rule (`jit`). Returns both
 /// answers as sorted lines, and the plan with qjit.
@@ -180,38 +222,8 @@ fn both_ways(table: &RecordBatch, sql: &str) -> (Vec<String>, Vec<String>, Strin
         writer.close().unwrap();
     }
     let answer = |engine: EngineKind| {
-        let options = QueryOptions {
-            engine,
-            threads: Some(3),
-            ..Default::default()
-        };
-        let ctx = qjit::datafusion::session(&options).unwrap();
-        runtime().block_on(async {
-            qjit::datafusion::register_tables(&ctx, dir.path())
-                .await
-                .unwrap();
-            let plan = ctx
-                .sql(sql)
-                .await
-                .unwrap()
-                .create_physical_plan()
-                .await
-                .unwrap();
-            let text = shown(&plan);
-            let lines = match collect(plan, ctx.task_ctx()).await {
-                Ok(b) => {
-                    let shown = arrow::util::pretty::pretty_format_batches(&b)
-                        .unwrap()
-                        .to_string();
-                    let mut lines: Vec<String> = shown.lines().map(str::to_string).collect();
-                    lines.sort();
-                    lines
-                }
-                // The engines word their errors apart; both must fail.
-                Err(_) => vec!["error".to_string()],
-            };
-            (lines, text)
-        })
+        let (lines, plan) = run_over(dir.path(), sql, engine, &[]);
+        (lines, shown(&plan))
     };
     let (alone, _) = answer(EngineKind::Interp);
     let (with, text) = answer(EngineKind::Jit);
@@ -560,62 +572,30 @@ fn scanned_both_ways(sql: &str) -> (Vec<String>, Vec<String>, String, usize, usi
     .unwrap();
     write(dir.path().join("u.parquet"), &u);
     let answer = |engine: EngineKind| {
-        let options = QueryOptions {
-            engine,
-            threads: Some(3),
-            ..Default::default()
-        };
-        let ctx = qjit::datafusion::session(&options).unwrap();
-        runtime().block_on(async {
-            // Files of any size are split between partitions.
-            ctx.sql("SET datafusion.optimizer.repartition_file_min_size = 1")
-                .await
-                .unwrap();
-            qjit::datafusion::register_tables(&ctx, dir.path())
-                .await
-                .unwrap();
-            let plan = ctx
-                .sql(sql)
-                .await
-                .unwrap()
-                .create_physical_plan()
-                .await
-                .unwrap();
-            let batches = collect(plan.clone(), ctx.task_ctx()).await;
-            let (mut decoded, mut pages_pruned) = (0, 0);
-            let _ = datafusion::common::tree_node::TreeNode::apply(&plan, |node| {
-                if let Some(metrics) = node.metrics() {
-                    decoded += metrics
-                        .sum_by_name(qjit::datafusion::DECODED_ROW_GROUPS)
-                        .map_or(0, |m| m.as_usize());
-                    for metric in metrics.iter() {
-                        if let MetricValue::PruningMetrics {
-                            name,
-                            pruning_metrics,
-                        } = metric.value()
-                        {
-                            if name == "page_index_rows_pruned" {
-                                pages_pruned += pruning_metrics.pruned();
-                            }
+        // Files of any size are split between partitions.
+        let settings = ["SET datafusion.optimizer.repartition_file_min_size = 1"];
+        let (lines, plan) = run_over(dir.path(), sql, engine, &settings);
+        let (mut decoded, mut pages_pruned) = (0, 0);
+        let _ = datafusion::common::tree_node::TreeNode::apply(&plan, |node| {
+            if let Some(metrics) = node.metrics() {
+                decoded += metrics
+                    .sum_by_name(qjit::datafusion::DECODED_ROW_GROUPS)
+                    .map_or(0, |m| m.as_usize());
+                for metric in metrics.iter() {
+                    if let MetricValue::PruningMetrics {
+                        name,
+                        pruning_metrics,
+                    } = metric.value()
+                    {
+                        if name == "page_index_rows_pruned" {
+                            pages_pruned += pruning_metrics.pruned();
                         }
                     }
                 }
-                Ok(datafusion::common::tree_node::TreeNodeRecursion::Continue)
-            });
-            let lines = match batches {
-                Ok(b) => {
-                    let shown = arrow::util::pretty::pretty_format_batches(&b)
-                        .unwrap()
-                        .to_string();
-                    let mut lines: Vec<String> = shown.lines().map(str::to_string).collect();
-                    lines.sort();
-                    lines
-                }
-                // The engines word their errors apart; both must fail.
-                Err(_) => vec!["error".to_string()],
-            };
-            (lines, shown(&plan), decoded, pages_pruned)
-        })
+            }
+            Ok(datafusion::common::tree_node::TreeNodeRecursion::Continue)
+        });
+        (lines, shown(&plan), decoded, pages_pruned)
     };
     let (alone, _, none, pruned_alone) = answer(EngineKind::Interp);
     assert_eq!(none, 0, "DataFusion alone decodes with qjit");
