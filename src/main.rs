@@ -214,6 +214,10 @@ enum Command {
         /// The address it listens on.
         #[arg(long, value_name = "HOST:PORT", default_value = qjit::ballista::DEFAULT_SCHEDULER)]
         bind: String,
+        /// Seconds without a heartbeat after which an executor is taken for dead and its tasks
+        /// run elsewhere (at least 5; executors beat every 2 s).
+        #[arg(long, value_name = "SECS", default_value_t = qjit::ballista::EXECUTOR_TIMEOUT.as_secs())]
+        executor_timeout: u64,
     },
     /// Run a Ballista executor that compiles the qjit kernels of its tasks, until Ctrl-C.
     #[cfg(feature = "ballista")]
@@ -958,16 +962,19 @@ fn run(cli: Cli, cancel: Cancel, progress: Progress, bar: QueryBar) -> Result<St
             }
         }
         #[cfg(feature = "ballista")]
-        Command::Scheduler { bind } => {
+        Command::Scheduler {
+            bind,
+            executor_timeout,
+        } => {
             let bind = qjit::ballista::socket_address(&bind, "--bind")?;
+            let executor_timeout = std::time::Duration::from_secs(executor_timeout);
             qjit::ballista::log_to_stderr();
             let options = QueryOptions {
                 cancel,
                 ..QueryOptions::default()
             };
             qjit::ballista::serve(&options, |options| async move {
-                eprintln!("qjit scheduler listening on {bind}");
-                qjit::ballista::run_scheduler(bind, &options).await
+                qjit::ballista::run_scheduler(bind, executor_timeout, &options).await
             })?;
             Ok(String::new())
         }

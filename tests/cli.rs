@@ -1620,6 +1620,197 @@ fn cluster_errors_are_clear_and_quick() {
     assert_fails(&o, 2, &["df://HOST:PORT"]);
     let o = qjit(&["scheduler", "--bind", "nowhere"]);
     assert_fails(&o, 2, &["--bind 'nowhere' is not an address"]);
+    let o = qjit(&[
+        "scheduler",
+        "--bind",
+        &format!("127.0.0.1:{port}"),
+        "--executor-timeout",
+        "2",
+    ]);
+    assert_fails(
+        &o,
+        2,
+        &["--executor-timeout 2 s is too short", "at least 5"],
+    );
+}
+
+/// Lines a child process writes on stderr, as they come, and all of them once it has stopped.
+#[cfg(all(unix, feature = "ballista"))]
+struct Lines {
+    lines: std::sync::mpsc::Receiver<String>,
+    all: std::thread::JoinHandle<String>,
+}
+
+#[cfg(all(unix, feature = "ballista"))]
+impl Lines {
+    fn of(child: &mut std::process::Child) -> Lines {
+        use std::io::BufRead;
+        let stderr = child.stderr.take().unwrap();
+        let (send, lines) = std::sync::mpsc::channel();
+        let all = std::thread::spawn(move || {
+            let mut all = String::new();
+            for line in std::io::BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                let _ = send.send(line.clone());
+                all.push_str(&line);
+                all.push('\n');
+            }
+            all
+        });
+        Lines { lines, all }
+    }
+
+    /// Waits (at most `within`) for a line containing `text`.
+    fn wait_for(&self, text: &str, within: std::time::Duration) -> bool {
+        let deadline = std::time::Instant::now() + within;
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) if line.contains(text) => return true,
+                Ok(_) => {}
+                Err(_) => return false,
+            }
+        }
+    }
+}
+
+/// An executor killed while a query runs on it, once the query's second stage has started there
+/// (so that the first stage's shuffle output it held is lost too): the query still gives the
+/// local answer. The scheduler takes the executor for dead after 5 s without a heartbeat and
+/// runs the first stage's lost task again on the other executor; Ballista 55's planner then
+/// loses track of the job, and qjit's scheduler fails it (`src/ballista/watchdog.rs`) and the
+/// client runs the query again.
+#[cfg(all(unix, feature = "ballista"))]
+#[test]
+fn a_query_gives_the_local_answer_when_an_executor_is_killed_under_it() {
+    use std::process::Stdio;
+    use std::time::{Duration, Instant};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().display().to_string();
+    let o = gen_tpch(&path, "lineitem,supplier,nation");
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    // Stage 1 (two tasks, one on each executor) counts lineitem's rows by order, shuffled by
+    // order; stage 2 filters the counts with a kernel of its own (whose compile each executor
+    // logs: `KILL_AFTER`), then joins them with suppliers and nations; stage 3 adds up.
+    const KILL_AFTER: &str = "compiled qjit(count(Int64(1))@1 * 3";
+    let sql = "SELECT count(*) AS n, sum(c.k) AS w FROM \
+               (SELECT l_orderkey AS k, count(*) AS m FROM lineitem GROUP BY l_orderkey) c, \
+               supplier s, nation x \
+               WHERE c.m * 3 + c.k % 7 > 9 AND (c.m * 37 + s.s_suppkey * 11 + x.n_nationkey) % 13 < 4";
+    let local = qjit(&["query", &path, sql, "--format", "csv"]);
+    assert_eq!(local.status.code(), Some(0), "{}", stderr(&local));
+
+    let spawn = |args: &[&str]| {
+        Reap(Some(
+            common::qjit_command()
+                .args(args)
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap(),
+        ))
+    };
+    let wait_for = |address: &str| {
+        let started = Instant::now();
+        while std::net::TcpStream::connect(address).is_err() {
+            assert!(
+                started.elapsed().as_secs() < 60,
+                "nothing listens at {address}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    let scheduler = format!("127.0.0.1:{}", free_port());
+    let sched = spawn(&["scheduler", "--bind", &scheduler, "--executor-timeout", "5"]);
+    wait_for(&scheduler);
+    let executor = |flight: &str| {
+        spawn(&[
+            "executor",
+            "--scheduler",
+            &scheduler,
+            "--bind",
+            flight,
+            "--grpc-port",
+            &free_port().to_string(),
+            "--concurrency",
+            "1",
+            "--engine",
+            "jit",
+            "--no-cache",
+        ])
+    };
+    let (flight_a, flight_b) = (
+        format!("127.0.0.1:{}", free_port()),
+        format!("127.0.0.1:{}", free_port()),
+    );
+    let mut victim = executor(&flight_a);
+    let victim_log = Lines::of(victim.0.as_mut().unwrap());
+    let other = executor(&flight_b);
+    wait_for(&flight_a);
+    wait_for(&flight_b);
+
+    let url = format!("df://{scheduler}");
+    let mut query = spawn(&[
+        "query",
+        &path,
+        sql,
+        "--format",
+        "csv",
+        "--engine",
+        "jit",
+        "--cluster",
+        &url,
+    ]);
+    let query_log = Lines::of(query.0.as_mut().unwrap());
+    assert!(
+        victim_log.wait_for(KILL_AFTER, Duration::from_secs(120)),
+        "the executor never ran the second stage"
+    );
+    // Stopped at once, so that its second-stage task cannot end before it is killed.
+    let mut killed = victim.0.take().unwrap();
+    let pid = killed.id().to_string();
+    let signal = Command::new("kill").args(["-STOP", &pid]).status().unwrap();
+    assert!(signal.success());
+    assert!(
+        query.0.as_mut().unwrap().try_wait().unwrap().is_none(),
+        "the query ended before the executor was killed"
+    );
+    killed.kill().unwrap();
+    killed.wait().unwrap();
+    let started = Instant::now();
+
+    // The query ends within the executor timeout, the watchdog's patience and a second run.
+    let mut child = query.0.take().unwrap();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > Duration::from_secs(180) {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("the query was still running 180 s after its executor was killed");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let mut out = String::new();
+    std::io::Read::read_to_string(child.stdout.as_mut().unwrap(), &mut out).unwrap();
+    let query_err = query_log.all.join().unwrap();
+    let (_, _) = stop(other);
+    let (sched_out, _) = stop(sched);
+    assert!(
+        status.success() && out == stdout(&local),
+        "status {status}\nstdout: {out}\nstderr: {query_err}\nscheduler: {}",
+        stderr(&sched_out)
+    );
+    eprintln!(
+        "after the kill: {:.1} s; the query said: {query_err}",
+        started.elapsed().as_secs_f64()
+    );
+    // Either Ballista recovered the job, or the client said why it ran the query again.
+    assert!(
+        query_err.is_empty() || query_err.contains("running the query once more"),
+        "{query_err}"
+    );
 }
 
 #[cfg(feature = "ballista")]

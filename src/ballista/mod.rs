@@ -24,6 +24,7 @@
 //! also compiles on the executor that runs it.
 
 mod codec;
+mod watchdog;
 
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::Arc;
@@ -49,7 +50,7 @@ use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_planner::{DefaultPhysicalPlanner, PhysicalPlanner};
 use datafusion::prelude::{SessionConfig, SessionContext};
 use datafusion_proto::physical_plan::PhysicalExtensionCodec;
-use datafusion_proto::protobuf::LogicalPlanNode;
+use datafusion_proto::protobuf::{LogicalPlanNode, PhysicalPlanNode};
 
 pub use codec::{QjitCodec, WIRE_FORMAT};
 
@@ -59,10 +60,14 @@ use crate::error::{Error, Result};
 use crate::exec::{EngineKind, QueryOptions};
 
 /// How often a `qjit executor` tells the scheduler it is alive.
-const HEARTBEAT: Duration = Duration::from_secs(5);
-/// How long `qjit scheduler` waits for an executor's heartbeat before it takes the executor for
-/// dead and runs its tasks elsewhere (Ballista's default, 180 s, would hold a query that long).
-const EXECUTOR_TIMEOUT: Duration = Duration::from_secs(20);
+const HEARTBEAT: Duration = Duration::from_secs(2);
+/// How long `qjit scheduler` waits by default for an executor's heartbeat before it takes the
+/// executor for dead and runs its tasks elsewhere (Ballista's default, 180 s, would hold a
+/// query that long).
+pub const EXECUTOR_TIMEOUT: Duration = Duration::from_secs(20);
+/// The shortest executor timeout `qjit scheduler` takes: a few heartbeats, so that a live
+/// executor whose beat is late is not taken for dead.
+pub const MIN_EXECUTOR_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The scheduler's default address.
 pub const DEFAULT_SCHEDULER: &str = "127.0.0.1:50050";
@@ -238,14 +243,45 @@ pub fn socket_address(text: &str, what: &str) -> Result<SocketAddr> {
 }
 
 /// Runs a Ballista scheduler listening on `bind` until the process is stopped: it plans
-/// queries with qjit's rule and sends their kernels' plans to the executors.
-pub async fn run_scheduler(bind: SocketAddr, options: &QueryOptions) -> Result<()> {
+/// queries with qjit's rule and sends their kernels' plans to the executors. An executor that
+/// sends no heartbeat for `executor_timeout` is taken for dead and its tasks run elsewhere.
+pub async fn run_scheduler(
+    bind: SocketAddr,
+    executor_timeout: Duration,
+    options: &QueryOptions,
+) -> Result<()> {
+    if executor_timeout < MIN_EXECUTOR_TIMEOUT {
+        return Err(Error::Usage(format!(
+            "--executor-timeout {} s is too short: executors send a heartbeat every {} s; \
+             give at least {}",
+            executor_timeout.as_secs(),
+            HEARTBEAT.as_secs(),
+            MIN_EXECUTOR_TIMEOUT.as_secs()
+        )));
+    }
+    let listener = tokio::net::TcpListener::bind(bind).await.map_err(|io| {
+        Error::Usage(format!(
+            "the scheduler cannot listen on {bind}: {io}; pass another --bind HOST:PORT"
+        ))
+    })?;
+    let config = scheduler_config(bind, executor_timeout, options)?;
+    eprintln!("qjit scheduler listening on {bind}");
+    start_scheduler(listener, config).await
+}
+
+/// The configuration of a scheduler reachable at `address` with qjit's session, codec and
+/// `executor_timeout` (see [`run_scheduler`]).
+fn scheduler_config(
+    address: SocketAddr,
+    executor_timeout: Duration,
+    options: &QueryOptions,
+) -> Result<SchedulerConfig> {
     let engine = cluster_engine(options)?;
     let session_engine = engine.clone();
-    let config = SchedulerConfig {
-        bind_host: bind.ip().to_string(),
-        bind_port: bind.port(),
-        external_host: bind.ip().to_string(),
+    Ok(SchedulerConfig {
+        bind_host: address.ip().to_string(),
+        bind_port: address.port(),
+        external_host: address.ip().to_string(),
         override_config_producer: Some(config_producer()),
         override_session_builder: Some(Arc::new(move |config| {
             scheduler_session(config, &session_engine)
@@ -253,23 +289,31 @@ pub async fn run_scheduler(bind: SocketAddr, options: &QueryOptions) -> Result<(
         })),
         override_physical_codec: Some(codec(engine)),
         // An executor that stops answering (killed, its machine gone) is found within
-        // EXECUTOR_TIMEOUT and its tasks run again elsewhere.
-        executor_timeout_seconds: EXECUTOR_TIMEOUT.as_secs(),
-        expire_dead_executor_interval_seconds: 5,
-        no_executors_grace_period_seconds: EXECUTOR_TIMEOUT.as_secs(),
+        // `executor_timeout` (checked every second) and its tasks run again elsewhere.
+        executor_timeout_seconds: executor_timeout.as_secs(),
+        expire_dead_executor_interval_seconds: 1,
+        no_executors_grace_period_seconds: executor_timeout.as_secs(),
         ..SchedulerConfig::default()
-    };
+    })
+}
+
+/// Serves a scheduler with `config` on `listener` until the runtime stops, with the watchdog
+/// that fails the jobs Ballista can no longer finish ([`watchdog`]).
+async fn start_scheduler(listener: tokio::net::TcpListener, config: SchedulerConfig) -> Result<()> {
+    config.validate().map_err(ballista_error)?;
     let cluster = BallistaCluster::new_from_config(&config)
         .await
         .map_err(ballista_error)?;
-    ballista_scheduler::scheduler_process::start_server(cluster, bind, Arc::new(config))
+    let server = ballista_scheduler::scheduler_process::create_scheduler::<
+        LogicalPlanNode,
+        PhysicalPlanNode,
+    >(cluster, Arc::new(config))
+    .await
+    .map_err(ballista_error)?;
+    tokio::spawn(watchdog::watch(server.clone(), watchdog::PATIENCE));
+    ballista_scheduler::scheduler_process::start_grpc_service_with_listener(listener, server)
         .await
-        .map_err(|e| match e {
-            ballista_core::error::BallistaError::IoError(io) => Error::Usage(format!(
-                "the scheduler cannot listen on {bind}: {io}; pass another --bind HOST:PORT"
-            )),
-            other => ballista_error(other),
-        })
+        .map_err(ballista_error)
 }
 
 /// How `qjit executor` runs.
@@ -339,26 +383,29 @@ async fn reachable(scheduler: SocketAddr, who: &str) -> Result<()> {
 /// (`df://localhost:PORT`). It runs on the current tokio runtime, until the runtime stops.
 pub async fn standalone(options: &QueryOptions) -> Result<String> {
     let engine = cluster_engine(options)?;
-    let session_engine = engine.clone();
-    let session_builder: ballista_scheduler::scheduler_server::SessionBuilder =
-        Arc::new(move |config| {
-            scheduler_session(config, &session_engine)
-                .map_err(|e| datafusion::error::DataFusionError::External(Box::new(e)))
-        });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .map_err(|e| Error::Cluster(format!("the standalone scheduler cannot listen: {e}")))?;
+    let address = listener
+        .local_addr()
+        .map_err(|e| Error::Cluster(format!("the standalone scheduler cannot listen: {e}")))?;
+    let config = SchedulerConfig {
+        // The executors in this process ask for their tasks.
+        scheduling_policy: ballista_core::config::TaskSchedulingPolicy::PullStaged,
+        ..scheduler_config(address, EXECUTOR_TIMEOUT, options)?
+    };
+    tokio::spawn(async move {
+        if let Err(e) = start_scheduler(listener, config).await {
+            log::error!("qjit: the standalone scheduler stopped: {e}");
+        }
+    });
     let codec = || {
         BallistaCodec::new(
             Arc::new(ballista_core::serde::BallistaLogicalExtensionCodec::default()),
             codec(engine.clone()),
         )
     };
-    let address = ballista_scheduler::standalone::new_standalone_scheduler_with_builder(
-        session_builder,
-        config_producer(),
-        codec(),
-    )
-    .await
-    .map_err(ballista_error)?;
-    let url = format!("http://localhost:{}", address.port());
+    let url = format!("http://{address}");
     let mut tries = 0;
     let scheduler = loop {
         match SchedulerGrpcClient::connect(url.clone()).await {
@@ -389,7 +436,7 @@ pub async fn standalone(options: &QueryOptions) -> Result<String> {
         .await
         .map_err(ballista_error)?;
     }
-    Ok(format!("df://localhost:{}", address.port()))
+    Ok(format!("df://{address}"))
 }
 
 /// A session whose queries run on the cluster at `url` (`df://HOST:PORT`), with `options`'
@@ -445,7 +492,10 @@ pub fn plan_query(
         path,
         sql,
         options,
-    )?;
+    )?
+    // A job that a lost executor left unfinishable fails with the watchdog's message; the
+    // query runs again (once), on the executors that are left.
+    .retry_when(watchdog::retry_note);
     let scheduler = match cluster.strip_prefix("df://") {
         Some(address) => format!("http://{address}"),
         // A cluster inside the process stops with it.

@@ -181,7 +181,13 @@ pub struct Query {
     options: QueryOptions,
     planned: Duration,
     on_cancel: Option<CancelHook>,
+    retry_when: Option<RetryWhen>,
 }
+
+/// Whether an error met before the query's first row calls for running the query once more (a
+/// cluster job its scheduler could not finish: see `crate::ballista`): if so, the note to print
+/// on stderr.
+pub type RetryWhen = fn(&datafusion::error::DataFusionError) -> Option<String>;
 
 /// What to do when a running query is cancelled, given its plan (stop its job on a cluster).
 pub type CancelHook = Box<
@@ -261,12 +267,20 @@ impl Query {
             options: options.clone(),
             planned: start.elapsed(),
             on_cancel: None,
+            retry_when: None,
         })
     }
 
     /// The query with `hook` to run (for at most 3 s) if it is cancelled while it runs.
     pub fn on_cancel(mut self, hook: CancelHook) -> Query {
         self.on_cancel = Some(hook);
+        self
+    }
+
+    /// The query, run once more from the start if its first row is an error for which `retry`
+    /// gives a note (nothing has been written then).
+    pub fn retry_when(mut self, retry: RetryWhen) -> Query {
+        self.retry_when = Some(retry);
         self
     }
 
@@ -284,18 +298,31 @@ impl Query {
             options,
             planned,
             on_cancel,
+            retry_when,
         } = self;
         let start = Instant::now();
         let running = plan.clone();
         let rows = runtime.block_on(async {
             let schema: SchemaRef = plan.schema();
-            let mut stream = execute_stream(plan, ctx.task_ctx()).map_err(error)?;
+            let mut stream = execute_stream(plan.clone(), ctx.task_ctx()).map_err(error)?;
+            // The sink starts with the first batch, so that an error before it leaves the
+            // output empty (and a query can run again).
+            let mut next = cancellable(stream.next(), &options).await?;
+            let retry = match (&next, retry_when) {
+                (Some(Err(e)), Some(retry_when)) => retry_when(e),
+                _ => None,
+            };
+            if let Some(note) = retry {
+                eprintln!("qjit: {note}");
+                stream = execute_stream(plan, ctx.task_ctx()).map_err(error)?;
+                next = cancellable(stream.next(), &options).await?;
+            }
+            let first = next.transpose().map_err(error)?;
             sink.start(&schema)?;
             let encoder = sink.encoder();
             let mut rows = 0;
-            loop {
-                let next = cancellable(stream.next(), &options).await?;
-                let Some(batch) = next else { break };
+            let mut next = first.map(Ok);
+            while let Some(batch) = next {
                 let batch = batch.map_err(error)?;
                 rows += batch.num_rows();
                 let part = match &encoder {
@@ -303,6 +330,7 @@ impl Query {
                     None => Part::Rows(batch),
                 };
                 sink.write(part)?;
+                next = cancellable(stream.next(), &options).await?;
             }
             sink.finish()?;
             Ok::<_, Error>(rows)
