@@ -1465,6 +1465,32 @@ fn stop(mut child: Reap) -> (Output, f64) {
 #[cfg(all(unix, feature = "ballista"))]
 struct Reap(Option<std::process::Child>);
 
+/// Starts `qjit args` with its stdout and stderr piped.
+#[cfg(all(unix, feature = "ballista"))]
+fn spawn(args: &[&str]) -> Reap {
+    use std::process::Stdio;
+    let child = common::qjit_command()
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    Reap(Some(child))
+}
+
+/// Waits (at most a minute) until something listens at `address`.
+#[cfg(all(unix, feature = "ballista"))]
+fn wait_for(address: &str) {
+    let started = std::time::Instant::now();
+    while std::net::TcpStream::connect(address).is_err() {
+        assert!(
+            started.elapsed().as_secs() < 60,
+            "nothing listens at {address}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
 #[cfg(all(unix, feature = "ballista"))]
 impl Drop for Reap {
     fn drop(&mut self) {
@@ -1478,7 +1504,6 @@ impl Drop for Reap {
 #[cfg(all(unix, feature = "ballista"))]
 #[test]
 fn a_cluster_of_qjit_processes_runs_joins_with_kernels_compiled_on_the_executor() {
-    use std::process::Stdio;
     let dir = tpch_dir();
     let path = dir.path().display().to_string();
     let sql = "SELECT r_name, count(*) AS nations, sum(n_nationkey * 2 + 1) AS k \
@@ -1489,30 +1514,10 @@ fn a_cluster_of_qjit_processes_runs_joins_with_kernels_compiled_on_the_executor(
 
     let scheduler = format!("127.0.0.1:{}", free_port());
     let cache = tempfile::tempdir().unwrap();
-    let spawn = |args: &[&str]| {
-        Reap(Some(
-            common::qjit_command()
-                .args(args)
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .unwrap(),
-        ))
-    };
     let sched = spawn(&["scheduler", "--bind", &scheduler]);
     let flight = format!("127.0.0.1:{}", free_port());
     let grpc = free_port().to_string();
     let cache_dir = cache.path().display().to_string();
-    let wait_for = |address: &str| {
-        let started = std::time::Instant::now();
-        while std::net::TcpStream::connect(address).is_err() {
-            assert!(
-                started.elapsed().as_secs() < 60,
-                "nothing listens at {address}"
-            );
-            std::thread::sleep(std::time::Duration::from_millis(50));
-        }
-    };
     wait_for(&scheduler);
     let exec = spawn(&[
         "executor",
@@ -1683,7 +1688,6 @@ impl Lines {
 #[cfg(all(unix, feature = "ballista"))]
 #[test]
 fn a_query_gives_the_local_answer_when_an_executor_is_killed_under_it() {
-    use std::process::Stdio;
     use std::time::{Duration, Instant};
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().display().to_string();
@@ -1700,26 +1704,6 @@ fn a_query_gives_the_local_answer_when_an_executor_is_killed_under_it() {
     let local = qjit(&["query", &path, sql, "--format", "csv"]);
     assert_eq!(local.status.code(), Some(0), "{}", stderr(&local));
 
-    let spawn = |args: &[&str]| {
-        Reap(Some(
-            common::qjit_command()
-                .args(args)
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .unwrap(),
-        ))
-    };
-    let wait_for = |address: &str| {
-        let started = Instant::now();
-        while std::net::TcpStream::connect(address).is_err() {
-            assert!(
-                started.elapsed().as_secs() < 60,
-                "nothing listens at {address}"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    };
     let scheduler = format!("127.0.0.1:{}", free_port());
     let sched = spawn(&["scheduler", "--bind", &scheduler, "--executor-timeout", "5"]);
     wait_for(&scheduler);
